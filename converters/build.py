@@ -1,0 +1,192 @@
+"""Build (model, variant) artifacts, cached by content so a repeated plan converts nothing.
+
+The cache key covers the model definition (zoo code and arguments, or the user file's bytes),
+the pass and its parameters, and the TensorFlow version; it is computed without importing
+TensorFlow, so a fully cached plan never pays for it.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from converters.passes import ConversionError, Source, get_pass
+
+CONVERTERS_DIR = Path(__file__).resolve().parent
+_TF_LOCK = threading.Lock()  # TensorFlow graph building is not safe from several threads at once
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "harness" / "artifacts"
+
+
+@dataclass(frozen=True)
+class BuiltVariant:
+    """A .tflite on disk with how it was made and what it keeps (size, accuracy, MACs...)."""
+
+    model: str
+    variant: str
+    path: Path
+    params: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    cached: bool = False
+
+
+def _sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _sha256_tree(path: Path) -> str:
+    h = hashlib.sha256()
+    if path.is_file():
+        h.update(path.read_bytes())
+    else:
+        for p in sorted(path.rglob("*")):
+            if p.is_file():
+                h.update(str(p.relative_to(path)).encode())
+                h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _code_fingerprint() -> str:
+    """Model definitions and passes live in converters/*.py: their text is part of every key."""
+    h = hashlib.sha256()
+    for p in sorted(CONVERTERS_DIR.glob("*.py")):
+        if p.name in {"build.py", "analysis.py", "cli_convert.py"}:
+            continue
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _tf_version() -> str:
+    try:
+        return metadata.version("tensorflow")
+    except metadata.PackageNotFoundError:
+        return "none"
+
+
+def is_user_model(name: str) -> bool:
+    return name.endswith((".tflite", ".keras", ".h5")) or os.sep in name or Path(name).is_dir()
+
+
+def source_fingerprint(model: str) -> str:
+    if is_user_model(model):
+        p = Path(model).expanduser()
+        if not p.exists():
+            raise ConversionError(f"{model}: no such file or directory")
+        return "file:" + _sha256_tree(p)
+    from converters.zoo import get_spec  # noqa: F401 (raises for unknown names)
+
+    try:
+        get_spec(model)
+    except KeyError as exc:
+        raise ConversionError(str(exc.args[0])) from None
+    return f"zoo:{model}:{_code_fingerprint()}"
+
+
+def cache_key(model: str, variant: str, params: dict[str, Any]) -> str:
+    blob = json.dumps(
+        {"source": source_fingerprint(model), "variant": variant, "params": params, "tf": _tf_version()},
+        sort_keys=True,
+    )
+    return _sha256_bytes(blob.encode())[:24]
+
+
+def load_source(model: str, image_dir: Path | None = None) -> Source:
+    """A zoo model (built in code, trained by its recipe when one is registered) or a user file."""
+    import tf_keras as keras
+
+    if is_user_model(model):
+        p = Path(model).expanduser()
+        if p.is_dir():
+            if not (p / "saved_model.pb").exists():
+                raise ConversionError(f"{model}: directory is not a SavedModel (no saved_model.pb)")
+            return Source(name=p.name, saved_model_dir=p, image_dir=image_dir)
+        try:
+            km = keras.models.load_model(str(p), compile=False)
+        except Exception as exc:
+            raise ConversionError(f"{model}: not a Keras model ({str(exc).splitlines()[0][:200]})") from None
+        return Source(name=p.stem, keras_model=km, input_shape=tuple(km.input_shape), image_dir=image_dir)
+    from converters.zoo import get_spec
+
+    spec = get_spec(model)
+    keras.utils.set_random_seed(0)
+    km = spec.create()
+    try:
+        from converters import training
+
+        km = training.trained(spec, km, image_dir)
+    except ImportError:
+        pass
+    return Source(name=model, keras_model=km, task=spec.task, input_shape=tuple(km.input_shape), image_dir=image_dir)
+
+
+def _validate_tflite(path: Path, label: str) -> None:
+    """A user .tflite that the interpreter cannot load is a clear error, not a runner crash."""
+    from rpi.runner import _interpreter_module
+
+    mod, _, _ = _interpreter_module()
+    try:
+        mod.Interpreter(model_path=str(path)).allocate_tensors()
+    except Exception as exc:
+        raise ConversionError(f"{label}: not a valid .tflite model ({str(exc).splitlines()[0][:200]})") from None
+
+
+class VariantBuilder:
+    """Builds variants on demand and keeps loaded sources, so one model is trained/built once."""
+
+    def __init__(self, cache_dir: Path | None = None, image_dir: Path | None = None) -> None:
+        self.cache_dir = Path(cache_dir or default_cache_dir())
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.image_dir = image_dir
+        self._sources: dict[str, Source] = {}
+        self.converted = 0  # how many artifacts this builder actually produced (0 on a warm cache)
+
+    def source(self, model: str) -> Source:
+        if model not in self._sources:
+            self._sources[model] = load_source(model, self.image_dir)
+        return self._sources[model]
+
+    def build(self, model: str, variant: str, overrides: dict[str, Any] | None = None) -> BuiltVariant:
+        """Return the cached artifact or convert it now; raises ConversionError with one line."""
+        spec = get_pass(variant)
+        params = {**spec.defaults, **(overrides or {})}
+        key = cache_key(model, variant, params)
+        out = self.cache_dir / f"{key}.tflite"
+        meta_path = self.cache_dir / f"{key}.json"
+        if out.exists() and meta_path.exists():
+            meta = json.loads(meta_path.read_text())
+            return BuiltVariant(model, variant, out, meta["params"], meta["metrics"], cached=True)
+        if model.endswith(".tflite"):
+            if variant != "fp32":
+                raise ConversionError(
+                    f"{model}/{variant}: a .tflite file can only run as is (variant fp32); "
+                    "bring a Keras file or SavedModel for other passes"
+                )
+            data = Path(model).expanduser().read_bytes()
+            tmp = out.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            _validate_tflite(tmp, model)
+            extra: dict[str, Any] = {}
+        else:
+            with _TF_LOCK:
+                src = self.source(model)
+                if spec.needs_keras and src.keras_model is None:
+                    raise ConversionError(f"{model}/{variant}: this pass needs a Keras model, not a SavedModel")
+                result = spec.fn(src, params)
+            data, extra = (result if isinstance(result, tuple) else (result, {}))
+            tmp = out.with_suffix(".tmp")
+            tmp.write_bytes(data)
+        tmp.replace(out)
+        metrics = {"size_bytes": len(data), "gzip_bytes": len(gzip.compress(data, 9)), **extra}
+        meta_path.write_text(json.dumps({"model": model, "variant": variant, "params": params, "metrics": metrics}))
+        self.converted += 1
+        return BuiltVariant(model, variant, out, params, metrics, cached=False)

@@ -1,0 +1,1 @@
+"""Targets and the transports they stand on (local, ssh, adb), plus their probes."""

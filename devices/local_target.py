@@ -1,0 +1,29 @@
+"""This host as a target: the runner runs as a subprocess, exactly as it would on a board."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from devices.local import LocalTransport
+from devices.target import RunnerTarget
+
+
+def default_workdir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "harness" / "local-target"
+
+
+class LocalTarget(RunnerTarget):
+    kind = "local"
+
+    def __init__(self, config: Any) -> None:
+        python = config.python or sys.executable
+        super().__init__(config, LocalTransport(), str(default_workdir()), python)
+
+    def temperatures(self) -> dict[str, float]:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from rpi.runner import read_thermal_zones
+
+        return read_thermal_zones("/sys/class/thermal/thermal_zone*")

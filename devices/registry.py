@@ -1,0 +1,26 @@
+"""Build a Target from a validated device config; each kind lives in its own module."""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from devices.target import Target
+
+# kind -> "module:factory"; the factory takes the device config and returns a Target.
+TARGETS = {
+    "local": "devices.local_target:LocalTarget",
+    "raspberry_pi": "devices.rpi_target:RaspberryPiTarget",
+    "jetson": "devices.jetson_target:JetsonTarget",
+    "android": "devices.android_target:AndroidTarget",
+    "ios": "devices.ios_target:IosTarget",
+}
+
+
+def build_target(config: Any) -> Target:
+    """Import lazily, so a host without paramiko or adbutils can still benchmark locally."""
+    spec = TARGETS.get(config.kind)
+    if spec is None:
+        raise KeyError(f"unknown device kind {config.kind!r}")
+    module_name, factory = spec.split(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, factory)(config)

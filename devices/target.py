@@ -1,0 +1,181 @@
+"""Targets: a device reached over a transport, owning its probes and its runtime.
+
+`RunnerTarget` runs rpi/runner.py on any Linux target (this host, a Raspberry Pi, a Jetson);
+subclasses add probes (vcgencmd, tegrastats, ...) by overriding the hooks.
+"""
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from devices.transport import Transport, TransportError, file_sha256
+
+RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "rpi" / "runner.py"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What the orchestrator asks a target to measure; bench is a harness.config.BenchSettings."""
+
+    model_path: Path
+    bench: Any
+    input_shapes: dict[str, list[int]] | None = None
+    seed: int = 0
+
+
+@dataclass
+class RawRun:
+    """What a target hands back: the runner's JSON plus whatever the target's probes saw."""
+
+    runner: dict[str, Any]
+    power_samples: list[tuple[float, float, str]] = field(default_factory=list)  # (t_s, mW, source)
+    throttled: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Target(ABC):
+    """A device under test. `kind` matches the devices.yaml `kind`."""
+
+    kind: str = "abstract"
+
+    def __init__(self, config: Any, transport: Transport) -> None:
+        self.config = config
+        self.transport = transport
+        self.name: str = config.name
+
+    @abstractmethod
+    def facts(self) -> dict[str, Any]:
+        """OS, CPU, cores, memory, thermal zones, runtime versions: what `harness devices` shows."""
+
+    @abstractmethod
+    def prepare(self) -> None:
+        """Make the target ready for jobs (push the runner, check the runtime)."""
+
+    @abstractmethod
+    def benchmark(self, job: JobSpec) -> RawRun:
+        """Measure one model; raise DeviceError/TransportError when the device or link fails."""
+
+    def temperatures(self) -> dict[str, float]:
+        """Current temperature per zone in C; empty when the target has no sensors."""
+        return {}
+
+    def cool_down(self, bench: Any) -> float:
+        """Wait between jobs: fixed seconds, or until the hottest zone is under a threshold."""
+        t0 = time.monotonic()
+        if bench.cooldown_s:
+            time.sleep(bench.cooldown_s)
+        if bench.cooldown_until_c is not None:
+            while time.monotonic() - t0 < bench.cooldown_max_s:
+                temps = self.temperatures()
+                if not temps or max(temps.values()) < bench.cooldown_until_c:
+                    break
+                time.sleep(1.0)
+        return time.monotonic() - t0
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+class RunnerTarget(Target):
+    """Any Linux target that runs rpi/runner.py with a Python interpreter."""
+
+    kind = "linux"
+
+    def __init__(self, config: Any, transport: Transport, workdir: str, python: str) -> None:
+        super().__init__(config, transport)
+        self.workdir = workdir.rstrip("/")
+        self.python = python
+        self._runner_remote = f"{self.workdir}/runner.py"
+
+    def remote_model_path(self, local: Path) -> str:
+        """Content-addressed name, so the same bytes are pushed once per board."""
+        return f"{self.workdir}/models/{file_sha256(local)[:16]}-{local.name}"
+
+    def prepare(self) -> None:
+        self.transport.run(["mkdir", "-p", f"{self.workdir}/models"], timeout_s=30)
+        self.transport.push_if_changed(RUNNER_SOURCE, self._runner_remote)
+
+    def facts(self) -> dict[str, Any]:
+        self.prepare()
+        res = self.transport.run([self.python, self._runner_remote, "--facts"], timeout_s=120)
+        if not res.ok:
+            raise TransportError(f"runner --facts failed (exit {res.exit_code}): {res.stderr.strip()[-300:]}")
+        return json.loads(res.stdout.strip().splitlines()[-1])
+
+    def temperatures(self) -> dict[str, float]:
+        script = (
+            "import glob,os\n"
+            "for z in sorted(glob.glob('/sys/class/thermal/thermal_zone*')):\n"
+            "  try: print(open(z+'/type').read().strip(), open(z+'/temp').read().strip())\n"
+            "  except OSError: pass\n"
+        )
+        res = self.transport.run([self.python, "-c", script], timeout_s=30)
+        return parse_thermal_lines(res.stdout) if res.ok else {}
+
+    @contextmanager
+    def probe_session(self, job: JobSpec) -> Iterator[RawRun]:
+        """Hook for probes sampled while the runner works (tegrastats, power); yields the RawRun to fill."""
+        yield RawRun(runner={})
+
+    def runner_job(self, job: JobSpec, remote_model: str) -> dict[str, Any]:
+        b = job.bench
+        return {
+            "model_path": remote_model,
+            "threads": b.threads,
+            "delegate": b.delegate,
+            "input_shapes": job.input_shapes,
+            "seed": job.seed,
+            "warmup_runs": b.warmup_runs,
+            "warmup_s": b.warmup_s,
+            "min_runs": b.min_runs,
+            "min_s": b.min_s,
+            "max_s": b.max_s,
+            "max_runs": b.max_runs,
+            "sample_interval_s": b.sample_interval_s,
+        }
+
+    def benchmark(self, job: JobSpec) -> RawRun:
+        remote = self.remote_model_path(job.model_path)
+        self.transport.push_if_changed(job.model_path, remote)
+        payload = json.dumps(self.runner_job(job, remote))
+        with self.probe_session(job) as raw:
+            res = self.transport.run(
+                [self.python, self._runner_remote, "--job", "-"], timeout_s=job.bench.timeout_s, stdin=payload
+            )
+        raw.runner = parse_runner_output(res.stdout, res.stderr, res.exit_code)
+        return raw
+
+
+def parse_runner_output(stdout: str, stderr: str, exit_code: int) -> dict[str, Any]:
+    """The runner prints one JSON line; anything else (a crash, a kill) becomes an error dict."""
+    for line in reversed(stdout.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                break
+    tail = (stderr or stdout).strip().splitlines()[-1:] or [""]
+    return {"error": f"runner exited {exit_code} without a result: {tail[0][:300]}"}
+
+
+def parse_thermal_lines(text: str) -> dict[str, float]:
+    """Lines of `type millidegrees`; sentinels such as -256 C are dropped."""
+    temps: dict[str, float] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) != 2:
+            continue
+        try:
+            value = float(parts[1])
+        except ValueError:
+            continue
+        celsius = value / 1000.0 if abs(value) > 200 else value
+        if celsius > -100:
+            temps[parts[0] if parts[0] not in temps else f"{parts[0]}#{len(temps)}"] = round(celsius, 2)
+    return temps

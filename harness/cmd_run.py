@@ -1,0 +1,133 @@
+"""`harness run` and `harness devices`: parse flags, call the library, print tables."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UserError
+
+
+def default_db() -> str:
+    return os.environ.get("HARNESS_DB", "results.db")
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--devices", metavar="FILE", help="devices file (default: devices.yaml if present, else this host)")
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def load_devices_arg(path: str | None):
+    from harness.config import load_devices, local_only
+
+    if path:
+        return load_devices(path)
+    if Path("devices.yaml").exists():
+        return load_devices("devices.yaml")
+    return local_only()
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="convert the model set into variants and benchmark them on every device")
+    add_common(p)
+    p.add_argument("--models", help="comma-separated zoo names or model files (default: srcnn,fsrcnn,squeezenet)")
+    p.add_argument("--variants", help="comma-separated passes (default: fp32,fp16,dr_int8,int8)")
+    p.add_argument("--threads", type=int, help="interpreter threads (overrides devices file)")
+    p.add_argument("--runs", type=int, dest="min_runs", help="minimum timed runs (default 50)")
+    p.add_argument("--min-seconds", type=float, dest="min_s", help="minimum timed seconds (default 1)")
+    p.add_argument("--max-seconds", type=float, dest="max_s", help="maximum timed seconds (default 150)")
+    p.add_argument("--warmup-runs", type=int, dest="warmup_runs", help="warm-up runs (default 1)")
+    p.add_argument("--warmup-seconds", type=float, dest="warmup_s", help="warm-up seconds (default 0.5)")
+    p.add_argument("--cooldown", type=float, dest="cooldown_s", help="seconds to rest between jobs (default 2)")
+    p.add_argument("--cooldown-until", type=float, dest="cooldown_until_c",
+                   help="also wait until the hottest zone is below this many C")
+    p.add_argument("--delegate", choices=["xnnpack", "none", "gpu", "nnapi"], help="delegate (default xnnpack)")
+    p.add_argument("--db", default=None, help="results database (default: results.db or $HARNESS_DB)")
+    p.add_argument("--quick", action="store_true", help="two variants, short windows: about a minute")
+    p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run; measure only what is missing")
+    p.add_argument("--cache-dir", help="artifact cache (default ~/.cache/harness/artifacts)")
+    p.add_argument("--images", help="folder of your own images for calibration and accuracy")
+    p.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
+    p.set_defaults(func=cmd_run)
+
+    d = sub.add_parser("devices", help="which devices answer, with their facts")
+    d.add_argument("action", nargs="?", default="list", choices=["list", "setup"],
+                   help="list (default) or setup: prepare boards (venv, runtime, runner)")
+    add_common(d)
+    d.add_argument("--json", action="store_true", help="print facts as JSON")
+    d.set_defaults(func=cmd_devices)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness import orchestrate
+    from harness.plan import Plan, make_plan
+    from harness.progress import ProgressPrinter
+    from harness.tables import print_run_tables
+
+    db_path = args.db or default_db()
+    if args.resume:
+        from harness.db import ResultsDB
+
+        db = ResultsDB(db_path)
+        try:
+            plan = Plan.from_dict(db.get_run(args.resume).plan)
+        finally:
+            db.close()
+    else:
+        devices = load_devices_arg(args.devices)
+        overrides = {k: getattr(args, k) for k in
+                     ("threads", "min_runs", "min_s", "max_s", "warmup_runs", "warmup_s", "cooldown_s",
+                      "cooldown_until_c", "delegate")}
+        plan = make_plan(devices, models=_csv(args.models), variants=_csv(args.variants), quick=args.quick,
+                         overrides=overrides, image_dir=args.images)
+    printer = ProgressPrinter(enabled=not args.no_progress)
+    with printer:
+        summary = orchestrate.run(plan, db_path, resume=args.resume, events=printer.event,
+                                  cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    print_run_tables(summary.run_id, db_path)
+    print(f"run {summary.run_id}: {summary.measured} measured, {summary.errors} errors, "
+          f"{summary.skipped} already done, {summary.converted} converted; database {db_path}")
+    if summary.interrupted:
+        print(f"interrupted: resume with `harness run --resume {summary.run_id} --db {db_path}`")
+        return 130
+    return 1 if summary.errors and not summary.measured else 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    import json
+
+    from devices.registry import build_target
+
+    devices = load_devices_arg(args.devices)
+    rows: list[dict[str, Any]] = []
+    worst = 0
+    for dev in devices.enabled:
+        try:
+            target = build_target(dev)
+            try:
+                if args.action == "setup":
+                    from devices.setup import setup_target
+
+                    facts = setup_target(target)
+                else:
+                    facts = target.facts()
+            finally:
+                target.close()
+            rows.append({"device": dev.name, "kind": dev.kind, "status": "ok", **facts})
+        except UserError:
+            raise
+        except Exception as exc:
+            worst = 1
+            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            rows.append({"device": dev.name, "kind": dev.kind, "status": "unreachable", "error": msg})
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        from harness.tables import print_devices
+
+        print_devices(rows)
+    return worst

@@ -1,0 +1,207 @@
+"""devices.yaml, validated once at load into typed objects; every problem is one UserError line."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from harness.errors import UserError
+
+DEVICE_KINDS = ("local", "raspberry_pi", "jetson", "android", "ios")
+
+
+class BenchSettings(BaseModel):
+    """How a measurement is taken. Defaults follow benchmark_model and MLPerf Mobile."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threads: int = Field(default=2, ge=1, le=256)
+    delegate: Literal["xnnpack", "none", "gpu", "nnapi"] = "xnnpack"
+    warmup_runs: int = Field(default=1, ge=0)
+    warmup_s: float = Field(default=0.5, ge=0)
+    min_runs: int = Field(default=50, ge=1)
+    min_s: float = Field(default=1.0, ge=0)
+    max_s: float = Field(default=150.0, gt=0)
+    max_runs: int = Field(default=0, ge=0)
+    sample_interval_s: float = Field(default=0.5, gt=0)
+    cooldown_s: float = Field(default=2.0, ge=0)
+    cooldown_until_c: float | None = Field(default=None, description="wait until the hottest zone is below")
+    cooldown_max_s: float = Field(default=120.0, ge=0)
+    throttle_temp_c: float = Field(default=80.0, description="a zone above this during a run flags throttling")
+    cv_threshold: float = Field(default=0.10, gt=0)
+    timeout_s: float = Field(default=600.0, gt=0, description="a job that takes longer becomes an error row")
+
+    @model_validator(mode="after")
+    def _check(self) -> "BenchSettings":
+        if self.max_s < self.min_s:
+            raise ValueError(f"max_s ({self.max_s}) is below min_s ({self.min_s})")
+        return self
+
+
+class _DeviceBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    enabled: bool = True
+    bench: BenchSettings = Field(default_factory=BenchSettings)
+
+
+class LocalDevice(_DeviceBase):
+    kind: Literal["local"]
+    python: str | None = Field(default=None, description="interpreter that runs the runner")
+
+
+class SshDevice(_DeviceBase):
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str
+    key_file: str | None = None
+    known_hosts: str = "~/.ssh/known_hosts"
+    accept_unknown_host_key: bool = False
+    password_env: str | None = Field(default=None, description="environment variable holding a password")
+    workdir: str = "~/harness"
+    python: str = "python3"
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+
+
+class RaspberryPiDevice(SshDevice):
+    kind: Literal["raspberry_pi"]
+    board_model: str | None = Field(default=None, description="overrides /proc/device-tree/model")
+
+
+class JetsonDevice(SshDevice):
+    kind: Literal["jetson"]
+    tegrastats_interval_ms: int = Field(default=500, ge=10)
+    power_rail: str | None = Field(default=None, description="input rail for energy, e.g. VDD_IN or POM_5V_IN")
+    trtexec: str = "/usr/src/tensorrt/bin/trtexec"
+    tensorrt_precisions: list[Literal["fp32", "fp16", "int8"]] = Field(default_factory=lambda: ["fp16"])
+
+
+class AndroidDevice(_DeviceBase):
+    kind: Literal["android"]
+    serial: str = Field(min_length=1, description="adb serial or host:port")
+    adb_host: str = "127.0.0.1"
+    adb_port: int = Field(default=5037, ge=1, le=65535)
+    runtime: Literal["benchmark_model", "app"] = "benchmark_model"
+    benchmark_model: str | None = Field(default=None, description="path of the Android benchmark_model binary")
+    cpu_mask: str | None = Field(default=None, description="taskset mask, e.g. f0 for the big cores")
+    min_battery_pct: int = Field(default=20, ge=0, le=100)
+    max_start_temp_c: float | None = None
+    workdir: str = "/data/local/tmp/harness"
+
+
+class IosDevice(_DeviceBase):
+    kind: Literal["ios"]
+    udid: str = Field(min_length=1)
+    bundle_id: str = "dev.harness.companion"
+
+
+DeviceConfig = Annotated[
+    Union[LocalDevice, RaspberryPiDevice, JetsonDevice, AndroidDevice, IosDevice],
+    Field(discriminator="kind"),
+]
+
+
+class DevicesFile(BaseModel):
+    """The whole devices.yaml: optional shared `defaults` for bench settings, then the devices."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    devices: list[DeviceConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "DevicesFile":
+        seen: set[str] = set()
+        for dev in self.devices:
+            if dev.name in seen:
+                raise ValueError(f"device name '{dev.name}' appears twice")
+            seen.add(dev.name)
+        return self
+
+    @property
+    def enabled(self) -> list[Any]:
+        return [d for d in self.devices if d.enabled]
+
+
+def _loc(loc: tuple[Any, ...], data: Any) -> str:
+    """Turn a pydantic error location into `devices[1] (name: pi).kind`."""
+    out = ""
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            name = node[part].get("name") if isinstance(node, list) and part < len(node) and isinstance(node[part], dict) else None
+            out += f"[{part}]" + (f" ({name})" if name else "")
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        elif part in DEVICE_KINDS:
+            continue  # discriminator tag that pydantic inserts in the location
+        else:
+            out += ("." if out else "") + str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out or "(top level)"
+
+
+def _format(err: dict[str, Any], data: Any) -> str:
+    where = _loc(tuple(err["loc"]), data)
+    if err["type"] == "union_tag_invalid":
+        ctx = err.get("ctx", {})
+        return f"{where}.kind: unknown device kind {ctx.get('tag')!r} (expected one of {', '.join(DEVICE_KINDS)})"
+    if err["type"] == "union_tag_not_found":
+        return f"{where}: missing field 'kind' (one of {', '.join(DEVICE_KINDS)})"
+    if err["type"] == "missing":
+        return f"{where}: missing required field"
+    if err["type"] == "extra_forbidden":
+        return f"{where}: unknown field"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{where}: {msg} (got {err.get('input')!r})" if not isinstance(err.get("input"), (dict, list)) else f"{where}: {msg}"
+
+
+def parse_devices(data: Any, source: str = "devices.yaml") -> DevicesFile:
+    """Validate already-parsed YAML; `defaults` fill every device's bench settings."""
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: expected a mapping with a 'devices' list, got {type(data).__name__}")
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise UserError(f"{source}: defaults: expected a mapping")
+    try:
+        BenchSettings(**defaults)
+    except ValidationError as exc:
+        raise UserError(f"{source}: defaults.{_format(exc.errors()[0], defaults)}") from None
+    devices = data.get("devices")
+    if isinstance(devices, list):
+        merged = []
+        for dev in devices:
+            if isinstance(dev, dict):
+                dev = dict(dev)
+                bench = dev.get("bench") or {}
+                dev["bench"] = {**defaults, **bench} if isinstance(bench, dict) else bench
+            merged.append(dev)
+        data = {**data, "devices": merged}
+    try:
+        return DevicesFile(**data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise UserError(f"{source}: {_format(first, data)}") from None
+
+
+def load_devices(path: str | os.PathLike[str]) -> DevicesFile:
+    """Read and validate a devices file; a missing or malformed file is a UserError."""
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{p}: no such file")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"{p}:{where}: malformed YAML: {problem}") from None
+    return parse_devices(data, str(p))
+
+
+def local_only() -> DevicesFile:
+    """The plan's default when no devices file is given: this host."""
+    return DevicesFile(devices=[LocalDevice(name="local", kind="local")])

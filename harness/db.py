@@ -1,0 +1,190 @@
+"""The results database: one SQLite file, every measurement committed the moment it arrives."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Iterable
+
+from harness.errors import UserError
+from harness.results import SCHEMA_VERSION, Measurement, RunInfo
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    host TEXT NOT NULL,
+    git_revision TEXT,
+    packages TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    status TEXT NOT NULL,
+    schema_version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS measurements (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    device TEXT NOT NULL,
+    model TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    p50_us REAL,
+    finished_at REAL,
+    schema_version INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE (run_id, device, model, variant)
+);
+CREATE INDEX IF NOT EXISTS measurements_dmv ON measurements (device, model, variant);
+"""
+
+# Upgrades from an older schema_version to the next; each is a list of SQL statements.
+MIGRATIONS: dict[int, list[str]] = {}
+
+
+class ResultsDB:
+    """Thread-safe wrapper: devices run in parallel threads and each commits its own rows."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"{self.path}: not a results database ({exc})") from None
+        self._lock = threading.Lock()
+        self._init()
+
+    def _init(self) -> None:
+        with self._lock:
+            try:
+                self._conn.executescript(_DDL)
+            except sqlite3.DatabaseError as exc:
+                raise UserError(f"{self.path}: not a results database ({exc})") from None
+            row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = int(row[0]) if row else SCHEMA_VERSION
+            if version > SCHEMA_VERSION:
+                raise UserError(
+                    f"{self.path}: schema_version {version} is newer than this harness ({SCHEMA_VERSION}); upgrade harness"
+                )
+            while version < SCHEMA_VERSION:
+                for stmt in MIGRATIONS.get(version, []):
+                    self._conn.execute(stmt)
+                version += 1
+            self._conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(version),)
+            )
+            self._conn.commit()
+
+    @property
+    def schema_version(self) -> int:
+        row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0])
+
+    def add_run(self, run: RunInfo) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run.run_id,
+                    run.created_at,
+                    run.host,
+                    run.git_revision,
+                    json.dumps(run.packages, sort_keys=True),
+                    json.dumps(run.plan, sort_keys=True),
+                    run.status,
+                    run.schema_version,
+                ),
+            )
+            self._conn.commit()
+
+    def set_run_status(self, run_id: str, status: str) -> None:
+        with self._lock:
+            self._conn.execute("UPDATE runs SET status=? WHERE run_id=?", (status, run_id))
+            self._conn.commit()
+
+    def get_run(self, run_id: str) -> RunInfo:
+        row = self._conn.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        if row is None:
+            raise UserError(f"{self.path}: no run with id {run_id!r} (see `harness results --runs`)")
+        return _run_from_row(row)
+
+    def runs(self) -> list[RunInfo]:
+        rows = self._conn.execute("SELECT * FROM runs ORDER BY created_at").fetchall()
+        return [_run_from_row(r) for r in rows]
+
+    def latest_run_id(self) -> str | None:
+        row = self._conn.execute("SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def add(self, m: Measurement) -> bool:
+        """Commit one measurement now. A key is never doubled: an ok row is kept as it is, an error
+        row is replaced by a later attempt (resume retries failures). Returns whether it was stored."""
+        with self._lock:
+            cur = self._conn.execute(
+                "INSERT INTO measurements (run_id, device, model, variant, status, error, p50_us,"
+                " finished_at, schema_version, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (run_id, device, model, variant) DO UPDATE SET status=excluded.status,"
+                " error=excluded.error, p50_us=excluded.p50_us, finished_at=excluded.finished_at,"
+                " schema_version=excluded.schema_version, data=excluded.data"
+                " WHERE measurements.status = 'error'",
+                (
+                    m.run_id,
+                    m.device,
+                    m.model,
+                    m.variant,
+                    m.status,
+                    m.error,
+                    m.p50_us,
+                    m.finished_at,
+                    m.schema_version,
+                    m.to_json(),
+                ),
+            )
+            self._conn.commit()
+            return cur.rowcount == 1
+
+    def done_keys(self, run_id: str, *, include_errors: bool = True) -> set[tuple[str, str, str]]:
+        sql = "SELECT device, model, variant FROM measurements WHERE run_id=?"
+        if not include_errors:
+            sql += " AND status='ok'"
+        rows = self._conn.execute(sql, (run_id,)).fetchall()
+        return {tuple(r) for r in rows}  # type: ignore[misc]
+
+    def measurements(self, run_id: str | None = None, *, device: str | None = None,
+                     model: str | None = None) -> list[Measurement]:
+        sql = "SELECT data FROM measurements"
+        clauses: list[str] = []
+        args: list[Any] = []
+        for col, val in (("run_id", run_id), ("device", device), ("model", model)):
+            if val is not None:
+                clauses.append(f"{col}=?")
+                args.append(val)
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY id"
+        return [Measurement.from_dict(json.loads(r[0])) for r in self._conn.execute(sql, args)]
+
+    def add_many(self, items: Iterable[Measurement]) -> int:
+        return sum(self.add(m) for m in items)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _run_from_row(row: tuple) -> RunInfo:
+    return RunInfo(
+        run_id=row[0],
+        created_at=row[1],
+        host=row[2],
+        git_revision=row[3],
+        packages=json.loads(row[4]),
+        plan=json.loads(row[5]),
+        status=row[6],
+        schema_version=row[7],
+    )

@@ -1,0 +1,36 @@
+"""Flat tables of measurements for CSV and Parquet: one row per measurement, raw samples as JSON."""
+from __future__ import annotations
+
+import json
+from typing import Iterable
+
+from harness.results import Measurement
+
+SCALAR_FIELDS = (
+    "schema_version", "run_id", "device", "model", "variant", "status", "error", "runtime", "runtime_version",
+    "threads", "delegate", "model_size_bytes", "init_us", "first_inference_us", "duration_s", "p50_us", "p90_us",
+    "p99_us", "mean_us", "std_us", "min_us", "max_us", "cv", "peak_rss_mb", "peak_rss_delta_mb", "temp_before_c",
+    "temp_after_c", "temp_max_c", "avg_power_mw", "energy_per_inference_mj", "ops_total", "ops_delegated",
+    "started_at", "finished_at",
+)
+
+
+def to_records(rows: Iterable[Measurement]) -> list[dict]:
+    out = []
+    for m in rows:
+        rec = {f: getattr(m, f) for f in SCALAR_FIELDS}
+        rec["valid"] = m.validity.valid if m.validity else None
+        rec["validity_flags"] = ",".join(m.validity.flags()) if m.validity else None
+        for k, v in m.metrics.items():
+            if isinstance(v, (int, float, str, bool)) or v is None:
+                rec[f"metric_{k}"] = v
+        rec["runs"] = len(m.latencies_us)
+        rec["latencies_us_json"] = json.dumps(list(m.latencies_us))
+        out.append(rec)
+    return out
+
+
+def to_frame(rows: Iterable[Measurement]):
+    import pandas as pd
+
+    return pd.DataFrame.from_records(to_records(rows), columns=None)

@@ -1,0 +1,250 @@
+"""Run a plan: convert every variant on the host, then measure on every device in parallel.
+
+Conversion happens first and alone, so TensorFlow never competes with a measurement on this host.
+Each device has one thread and runs one job at a time; each result is committed as it arrives.
+A failing variant or device becomes error rows and the rest goes on.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import secrets
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+from harness.db import ResultsDB
+from harness.errors import DeviceError
+from harness.measure import error_measurement, to_measurement
+from harness.plan import Plan
+from harness.results import Measurement, RunInfo
+
+EventSink = Callable[[str, dict[str, Any]], None]
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MAX_CONSECUTIVE_DEVICE_FAILURES = 2
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def git_revision() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True, text=True, timeout=10,
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in ("harness", "tensorflow", "ai-edge-litert", "numpy", "tf-keras", "tensorflow-model-optimization"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    measured: int = 0
+    errors: int = 0
+    skipped: int = 0
+    interrupted: bool = False
+    converted: int = 0
+    results: list[Measurement] = field(default_factory=list)
+
+
+class Orchestrator:
+    """Owns one run: its id, the database, the stop flag and the event stream."""
+
+    def __init__(self, plan: Plan, db: ResultsDB, *, events: EventSink | None = None,
+                 cache_dir: Path | None = None) -> None:
+        self.plan = plan
+        self.db = db
+        self.events = events or (lambda kind, payload: None)
+        self.cache_dir = cache_dir
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def _emit(self, kind: str, **payload: Any) -> None:
+        try:
+            self.events(kind, payload)
+        except Exception:  # a broken listener must never cost a measurement
+            pass
+
+    def start(self, run_id: str | None = None) -> str:
+        if run_id is not None:
+            self.db.get_run(run_id)  # raises UserError for unknown ids
+            self.db.set_run_status(run_id, "running")
+            return run_id
+        run_id = new_run_id()
+        self.db.add_run(
+            RunInfo(
+                run_id=run_id,
+                created_at=time.time(),
+                host=platform.node(),
+                git_revision=git_revision(),
+                packages=package_versions(),
+                plan=self.plan.to_dict(),
+            )
+        )
+        return run_id
+
+    def execute(self, run_id: str) -> RunSummary:
+        summary = RunSummary(run_id)
+        done_ok = self.db.done_keys(run_id, include_errors=False)
+        todo = [j for j in self.plan.jobs() if j not in done_ok]
+        summary.skipped = len(self.plan.jobs()) - len(todo)
+        self._emit("run_started", run_id=run_id, total=len(self.plan.jobs()), todo=len(todo),
+                   skipped=summary.skipped)
+        if not todo:
+            self.db.set_run_status(run_id, "finished")
+            self._emit("run_finished", run_id=run_id, **_counts(summary))
+            return summary
+        try:
+            built = self._convert({(m, v) for _, m, v in todo}, summary)
+            by_device: dict[str, list[tuple[str, str]]] = {}
+            for dev, m, v in todo:
+                by_device.setdefault(dev, []).append((m, v))
+            devices = {d.name: d for d in self.plan.devices.enabled}
+            with ThreadPoolExecutor(max_workers=max(1, len(by_device)), thread_name_prefix="device") as pool:
+                futures = [
+                    pool.submit(self._device_worker, run_id, devices[name], jobs, built, summary)
+                    for name, jobs in by_device.items()
+                ]
+                while any(not f.done() for f in futures):
+                    time.sleep(0.1)
+                for f in futures:
+                    f.result()
+        except KeyboardInterrupt:
+            self.stop.set()
+            summary.interrupted = True
+        status = "interrupted" if summary.interrupted or self.stop.is_set() else "finished"
+        summary.interrupted = status == "interrupted"
+        self.db.set_run_status(run_id, status)
+        self._emit("run_finished", run_id=run_id, status=status, **_counts(summary))
+        return summary
+
+    def _convert(self, pairs: set[tuple[str, str]], summary: RunSummary) -> dict[tuple[str, str], Any]:
+        """Build every needed artifact once; a failure is kept as the exception for its rows."""
+        from converters.build import VariantBuilder
+
+        builder = VariantBuilder(self.cache_dir, Path(self.plan.image_dir) if self.plan.image_dir else None)
+        built: dict[tuple[str, str], Any] = {}
+        ordered = [(m, v) for m in self.plan.models for v in self.plan.variants if (m, v) in pairs]
+        for i, (m, v) in enumerate(ordered):
+            if self.stop.is_set():
+                break
+            self._emit("convert_started", model=m, variant=v, index=i, total=len(ordered))
+            try:
+                built[(m, v)] = builder.build(m, v)
+                err = None
+            except Exception as exc:  # ConversionError, or anything TF throws: one line per variant
+                built[(m, v)] = exc
+                err = _one_line(exc)
+            self._emit("convert_finished", model=m, variant=v, index=i, total=len(ordered), error=err,
+                       cached=getattr(built[(m, v)], "cached", False))
+        summary.converted = builder.converted
+        return built
+
+    def _record(self, m: Measurement, summary: RunSummary) -> None:
+        if self.stop.is_set():
+            return  # a job cut short by Ctrl-C is not a result; resume measures it again
+        self.db.add(m)
+        with self._lock:
+            summary.results.append(m)
+            if m.status == "ok":
+                summary.measured += 1
+            else:
+                summary.errors += 1
+        self._emit("job_finished", measurement=_brief(m))
+
+    def _device_worker(self, run_id: str, device: Any, jobs: list[tuple[str, str]],
+                       built: dict[tuple[str, str], Any], summary: RunSummary) -> None:
+        from devices.registry import build_target
+
+        bench = self.plan.bench_for(device)
+        target = None
+        offline_reason: str | None = None
+        try:
+            target = build_target(device)
+            target.prepare()
+        except Exception as exc:
+            offline_reason = f"device unreachable: {_one_line(exc)}"
+        failures = 0
+        try:
+            for model, variant in jobs:
+                if self.stop.is_set():
+                    return
+                started = time.time()
+                self._emit("job_started", device=device.name, model=model, variant=variant)
+                art = built.get((model, variant))
+                if offline_reason is not None:
+                    self._record(error_measurement(run_id, device.name, model, variant, offline_reason, started), summary)
+                    continue
+                if art is None or isinstance(art, Exception):
+                    why = _one_line(art) if art is not None else "not converted (interrupted)"
+                    self._record(error_measurement(run_id, device.name, model, variant, f"conversion: {why}", started), summary)
+                    continue
+                try:
+                    target.cool_down(bench)
+                    from devices.target import JobSpec
+
+                    raw = target.benchmark(JobSpec(model_path=art.path, bench=bench))
+                    m = to_measurement(run_id, device.name, art, bench, raw, started)
+                    failures = 0
+                except Exception as exc:  # transport or device failure: a row, then maybe offline
+                    failures += 1
+                    m = error_measurement(run_id, device.name, model, variant, _one_line(exc), started)
+                    if failures >= MAX_CONSECUTIVE_DEVICE_FAILURES or isinstance(exc, DeviceError):
+                        offline_reason = f"device offline after: {_one_line(exc)}"
+                self._record(m, summary)
+        finally:
+            if target is not None:
+                try:
+                    target.close()
+                except Exception:
+                    pass
+
+
+def _one_line(exc: BaseException | None) -> str:
+    if exc is None:
+        return ""
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:500]
+
+
+def _brief(m: Measurement) -> dict[str, Any]:
+    return {
+        "run_id": m.run_id, "device": m.device, "model": m.model, "variant": m.variant, "status": m.status,
+        "error": m.error, "p50_us": m.p50_us, "p90_us": m.p90_us, "p99_us": m.p99_us, "cv": m.cv,
+        "peak_rss_mb": m.peak_rss_mb, "size_bytes": m.model_size_bytes,
+        "valid": m.validity.valid if m.validity else None,
+    }
+
+
+def _counts(s: RunSummary) -> dict[str, int]:
+    return {"measured": s.measured, "errors": s.errors, "skipped": s.skipped}
+
+
+def run(plan: Plan, db_path: str | os.PathLike[str], *, resume: str | None = None,
+        events: EventSink | None = None, cache_dir: Path | None = None) -> RunSummary:
+    """The library entry point behind `harness run`."""
+    db = ResultsDB(db_path)
+    try:
+        orch = Orchestrator(plan, db, events=events, cache_dir=cache_dir)
+        run_id = orch.start(resume)
+        return orch.execute(run_id)
+    finally:
+        db.close()

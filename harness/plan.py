@@ -1,0 +1,95 @@
+"""What a run measures: models x variants x enabled devices, with bench overrides from the CLI."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.config import BenchSettings, DevicesFile, parse_devices
+from harness.errors import UserError
+
+DEFAULT_MODELS = ("srcnn", "fsrcnn", "squeezenet")
+DEFAULT_VARIANTS = ("fp32", "fp16", "dr_int8", "int8")
+
+# --quick: the same models, two variants, short measurement windows; about a minute on 2 cores.
+QUICK_VARIANTS = ("fp32", "dr_int8")
+QUICK_BENCH = {"warmup_s": 0.1, "min_runs": 10, "min_s": 0.3, "cooldown_s": 0.0}
+
+
+@dataclass(frozen=True)
+class Plan:
+    models: tuple[str, ...]
+    variants: tuple[str, ...]
+    devices: DevicesFile
+    bench_overrides: dict[str, Any] = field(default_factory=dict)
+    image_dir: str | None = None
+
+    def bench_for(self, device: Any) -> BenchSettings:
+        """A device's own settings with the CLI's overrides on top, validated again."""
+        merged = {**device.bench.model_dump(), **self.bench_overrides}
+        try:
+            return BenchSettings(**merged)
+        except Exception as exc:
+            raise UserError(f"bench settings for device {device.name}: {exc}") from None
+
+    def jobs(self) -> list[tuple[str, str, str]]:
+        return [(d.name, m, v) for d in self.devices.enabled for m in self.models for v in self.variants]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "models": list(self.models),
+            "variants": list(self.variants),
+            "devices": self.devices.model_dump(mode="json"),
+            "bench_overrides": self.bench_overrides,
+            "image_dir": self.image_dir,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Plan":
+        return cls(
+            models=tuple(data["models"]),
+            variants=tuple(data["variants"]),
+            devices=parse_devices(data["devices"], "stored plan"),
+            bench_overrides=dict(data.get("bench_overrides") or {}),
+            image_dir=data.get("image_dir"),
+        )
+
+
+def make_plan(
+    devices: DevicesFile,
+    *,
+    models: list[str] | None = None,
+    variants: list[str] | None = None,
+    quick: bool = False,
+    overrides: dict[str, Any] | None = None,
+    image_dir: str | None = None,
+) -> Plan:
+    """Check names and overrides now, so a typo fails before anything is converted."""
+    from converters.passes import PASSES, load_extensions
+
+    load_extensions()
+    chosen_variants = tuple(variants or (QUICK_VARIANTS if quick else DEFAULT_VARIANTS))
+    unknown = [v for v in chosen_variants if v not in PASSES]
+    if unknown:
+        raise UserError(f"--variants: unknown variant {unknown[0]!r} (known: {', '.join(sorted(PASSES))})")
+    chosen_models = tuple(models or DEFAULT_MODELS)
+    from converters.build import is_user_model
+    from converters.zoo import ZOO
+
+    for m in chosen_models:
+        if is_user_model(m):
+            from pathlib import Path
+
+            if not Path(m).expanduser().exists():
+                raise UserError(f"--models: {m}: no such file or directory")
+        elif m not in ZOO:
+            raise UserError(f"--models: unknown model {m!r} (zoo: {', '.join(sorted(ZOO))}; or a file path)")
+    bench = {**(QUICK_BENCH if quick else {}), **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    try:
+        BenchSettings(**bench)
+    except Exception as exc:
+        first = getattr(exc, "errors", lambda: [{"loc": ("?",), "msg": str(exc)}])()[0]
+        field_name = ".".join(str(p) for p in first["loc"]) or "bench"
+        raise UserError(f"--{field_name.replace('_', '-')}: {first['msg']}") from None
+    if not devices.enabled:
+        raise UserError("devices file: no enabled device")
+    return Plan(chosen_models, chosen_variants, devices, bench, image_dir)

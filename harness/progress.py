@@ -1,0 +1,67 @@
+"""A rich progress bar fed by orchestrator events; plain lines when the output is not a terminal."""
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any
+
+
+class ProgressPrinter:
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._lock = threading.Lock()
+        self._progress = None
+        self._convert_task = None
+        self._job_task = None
+
+    def __enter__(self) -> "ProgressPrinter":
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                transient=False,
+            )
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def _line(self, text: str) -> None:
+        if self._progress is not None:
+            self._progress.console.log(text)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def event(self, kind: str, payload: dict[str, Any]) -> None:
+        with self._lock:
+            p = self._progress
+            if kind == "run_started":
+                self._line(f"run {payload['run_id']}: {payload['todo']} jobs to measure"
+                           + (f", {payload['skipped']} already done" if payload.get("skipped") else ""))
+                if p is not None:
+                    self._job_task = p.add_task("measure", total=payload["todo"])
+            elif kind == "convert_started" and p is not None:
+                if self._convert_task is None:
+                    self._convert_task = p.add_task("convert", total=payload["total"])
+                p.update(self._convert_task, description=f"convert {payload['model']}/{payload['variant']}")
+            elif kind == "convert_finished":
+                if payload.get("error"):
+                    self._line(f"conversion failed: {payload['model']}/{payload['variant']}: {payload['error']}")
+                if p is not None and self._convert_task is not None:
+                    p.advance(self._convert_task)
+                elif p is None:
+                    state = "cached" if payload.get("cached") else ("failed" if payload.get("error") else "converted")
+                    self._line(f"[{payload['index'] + 1}/{payload['total']}] {payload['model']}/{payload['variant']}: {state}")
+            elif kind == "job_started" and p is not None and self._job_task is not None:
+                p.update(self._job_task, description=f"{payload['device']}: {payload['model']}/{payload['variant']}")
+            elif kind == "job_finished":
+                m = payload["measurement"]
+                if m["status"] != "ok":
+                    self._line(f"{m['device']} {m['model']}/{m['variant']}: error: {m['error']}")
+                elif p is None:
+                    self._line(f"{m['device']} {m['model']}/{m['variant']}: p50 {m['p50_us'] / 1000:.3f} ms")
+                if p is not None and self._job_task is not None:
+                    p.advance(self._job_task)

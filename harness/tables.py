@@ -1,0 +1,80 @@
+"""Terminal tables (rich): one per device for a run, and the device facts."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from harness.results import Measurement
+
+
+def _ms(us: float | None) -> str:
+    return f"{us / 1000:.3f}" if us is not None else "-"
+
+
+def _num(v: float | None, fmt: str = "{:.1f}") -> str:
+    return fmt.format(v) if v is not None else "-"
+
+
+def size_text(n: int | None) -> str:
+    if n is None:
+        return "-"
+    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
+def measurement_row(m: Measurement) -> list[str]:
+    if m.status != "ok":
+        return [m.model, m.variant, "-", "-", "-", "-", "-", "-", "-", "-", f"error: {m.error}"]
+    temps = f"{_num(m.temp_before_c)} → {_num(m.temp_after_c)}" if m.temp_before_c is not None else "-"
+    v = m.validity
+    valid = "ok" if v is None or v.valid else "⚠ " + ",".join(v.flags())
+    acc = m.metrics.get("accuracy")
+    acc_text = "-" if acc is None else (f"{acc:.3f}" if isinstance(acc, float) else str(acc))
+    return [m.model, m.variant, size_text(m.model_size_bytes), _ms(m.p50_us), _ms(m.p90_us), _ms(m.p99_us),
+            f"{m.cv:.1%}" if m.cv is not None else "-", _num(m.peak_rss_delta_mb), temps, acc_text, valid]
+
+
+HEADERS = ["model", "variant", "size", "p50 ms", "p90 ms", "p99 ms", "CV", "peak MB", "temp °C", "accuracy", "validity"]
+
+
+def print_measurements(measurements: Iterable[Measurement], title_prefix: str = "") -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    by_device: dict[str, list[Measurement]] = {}
+    for m in measurements:
+        by_device.setdefault(m.device, []).append(m)
+    console = Console()
+    for device, rows in by_device.items():
+        table = Table(title=f"{title_prefix}{device}", title_justify="left")
+        for h in HEADERS:
+            table.add_column(h, justify="right" if h not in ("model", "variant", "validity") else "left")
+        for m in rows:
+            table.add_row(*measurement_row(m))
+        console.print(table)
+
+
+def print_run_tables(run_id: str, db_path: str) -> None:
+    from harness.db import ResultsDB
+
+    db = ResultsDB(db_path)
+    try:
+        print_measurements(db.measurements(run_id), title_prefix=f"run {run_id} · ")
+    finally:
+        db.close()
+
+
+def print_devices(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="devices", title_justify="left")
+    for h in ("device", "kind", "status", "os", "cpu", "cores", "memory", "thermal zones", "runtime"):
+        table.add_column(h)
+    for r in rows:
+        if r["status"] != "ok":
+            table.add_row(r["device"], r["kind"], r["status"], r.get("error", ""), "", "", "", "", "")
+            continue
+        zones = ", ".join(f"{k} {v:.0f}°C" for k, v in (r.get("thermal_zones") or {}).items()) or "none"
+        table.add_row(r["device"], r["kind"], "ok", str(r.get("os", "-")), str(r.get("board") or r.get("cpu", "-")),
+                      str(r.get("cores", "-")), f"{r.get('memory_mb', '-')} MB", zones,
+                      f"{r.get('runtime', '-')} {r.get('runtime_version', '')}")
+    Console().print(table)

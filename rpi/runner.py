@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""On-device benchmark runner: one JSON job in, one JSON result out on stdout.
+
+It imports only the standard library, numpy and a LiteRT interpreter, so the same file can be
+pushed to any Linux target (Raspberry Pi, Jetson, an arm64 userland) and run by the local
+target as a subprocess. Every latency sample is kept; statistics are computed on the host.
+
+Usage: python3 runner.py --job job.json   (or --job - to read the job from stdin)
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+
+SCHEMA_VERSION = 1
+
+DEFAULT_JOB = {
+    "threads": 1,
+    "delegate": "xnnpack",  # xnnpack (the default CPU delegate) | none (reference kernels)
+    "input_shapes": None,  # {"input_name": [1, 224, 224, 3]} for models with dynamic dims
+    "seed": 0,
+    "warmup_runs": 1,
+    "warmup_s": 0.5,
+    "min_runs": 50,
+    "min_s": 1.0,
+    "max_s": 150.0,
+    "max_runs": 0,  # 0: no cap besides max_s
+    "sample_interval_s": 0.5,
+    "thermal_glob": "/sys/class/thermal/thermal_zone*",
+}
+
+
+def _interpreter_module():
+    """Prefer ai-edge-litert; fall back to tflite-runtime, then TensorFlow's own copy."""
+    try:
+        from ai_edge_litert import interpreter as mod  # type: ignore
+
+        import ai_edge_litert  # type: ignore
+
+        return mod, "ai-edge-litert", getattr(ai_edge_litert, "__version__", "unknown")
+    except ImportError:
+        pass
+    try:
+        from tflite_runtime import interpreter as mod  # type: ignore
+
+        import tflite_runtime  # type: ignore
+
+        return mod, "tflite-runtime", getattr(tflite_runtime, "__version__", "unknown")
+    except ImportError:
+        pass
+    import tensorflow as tf  # type: ignore
+
+    return tf.lite, "tensorflow.lite", tf.__version__
+
+
+def _proc_status_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Writing 5 to clear_refs resets VmHWM (Linux >= 4.0), so the peak covers only the model."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def read_thermal_zones(pattern: str) -> dict[str, float]:
+    """Read every thermal zone as {type: celsius}; zones that fail to read are skipped."""
+    temps: dict[str, float] = {}
+    for zone in sorted(glob.glob(pattern)):
+        try:
+            with open(os.path.join(zone, "temp")) as fh:
+                raw = fh.read().strip()
+            try:
+                with open(os.path.join(zone, "type")) as fh:
+                    name = fh.read().strip()
+            except OSError:
+                name = os.path.basename(zone)
+            value = float(raw)
+        except (OSError, ValueError):
+            continue
+        # Kernels report millidegrees; a few report degrees. -256 C style sentinels are dropped.
+        celsius = value / 1000.0 if abs(value) > 200 else value
+        if celsius <= -100:
+            continue
+        key = name if name not in temps else f"{name}:{os.path.basename(zone)}"
+        temps[key] = round(celsius, 2)
+    return temps
+
+
+def delegated_ops(ops: list[dict]) -> tuple[int, int, list[str]]:
+    """Count original ops and those a delegate replaced, from the interpreter's node list.
+
+    Delegate kernels appear as extra DELEGATE nodes; an original op is delegated when it lies
+    between a DELEGATE node's input and output tensors.
+    """
+    original = [op for op in ops if op["op_name"] != "DELEGATE"]
+    delegates = [op for op in ops if op["op_name"] == "DELEGATE"]
+    producer = {}
+    for op in original:
+        for t in op["outputs"]:
+            producer[int(t)] = op
+    taken: dict[int, dict] = {}
+    for d in delegates:
+        boundary = {int(t) for t in d["inputs"]}
+        stack = [int(t) for t in d["outputs"]]
+        seen: set[int] = set()
+        while stack:
+            t = stack.pop()
+            if t in seen or t in boundary or t not in producer:
+                continue
+            seen.add(t)
+            op = producer[t]
+            taken[op["index"]] = op
+            stack.extend(int(i) for i in op["inputs"] if int(i) >= 0)
+    cpu_ops = sorted({op["op_name"] for op in original if op["index"] not in taken})
+    return len(taken), len(original), cpu_ops
+
+
+def _make_inputs(interp, seed: int, np):
+    rng = np.random.default_rng(seed)
+    for detail in interp.get_input_details():
+        shape = [int(s) for s in detail["shape"]]
+        dtype = detail["dtype"]
+        if np.issubdtype(dtype, np.floating):
+            data = rng.random(shape, dtype=np.float32).astype(dtype)
+        elif np.issubdtype(dtype, np.integer):
+            info = np.iinfo(dtype)
+            lo, hi = max(info.min, -128), min(info.max, 255)
+            data = rng.integers(lo, hi + 1, size=shape).astype(dtype)
+        elif dtype == np.bool_:
+            data = rng.random(shape) > 0.5
+        else:
+            raise ValueError(f"unsupported input dtype {dtype} for {detail['name']}")
+        interp.set_tensor(detail["index"], data)
+
+
+def run_job(job: dict) -> dict:
+    """Load the model, warm up, time every invoke(), sample temperatures; return the result dict."""
+    import numpy as np
+
+    cfg = {**DEFAULT_JOB, **job}
+    mod, runtime, version = _interpreter_module()
+    result: dict = {
+        "schema_version": SCHEMA_VERSION,
+        "runtime": runtime,
+        "runtime_version": version,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "model_path": cfg["model_path"],
+        "threads": cfg["threads"],
+        "delegate": cfg["delegate"],
+        "error": None,
+    }
+    pattern = cfg["thermal_glob"]
+    t_origin = time.monotonic()
+    temps: list[list] = []
+
+    def sample(phase: str) -> None:
+        reading = read_thermal_zones(pattern) if pattern else {}
+        if reading:
+            temps.append([round(time.monotonic() - t_origin, 3), phase, reading])
+
+    sample("before")
+    rss_reset = _reset_peak_rss()
+    rss_base_kb = _proc_status_kb("VmRSS")
+
+    kwargs = {"model_path": cfg["model_path"], "num_threads": int(cfg["threads"])}
+    if cfg["delegate"] == "none" and hasattr(mod, "OpResolverType"):
+        kwargs["experimental_op_resolver_type"] = mod.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    t0 = time.perf_counter_ns()
+    interp = mod.Interpreter(**kwargs)
+    for name, shape in (cfg.get("input_shapes") or {}).items():
+        for detail in interp.get_input_details():
+            if detail["name"] == name:
+                interp.resize_tensor_input(detail["index"], shape)
+    interp.allocate_tensors()
+    result["init_us"] = (time.perf_counter_ns() - t0) / 1000.0
+    try:
+        n_taken, n_ops, cpu_ops = delegated_ops(interp._get_ops_details())
+    except Exception:  # private API: absent in some runtimes
+        n_taken, n_ops, cpu_ops = None, None, []
+    result["ops_total"] = n_ops
+    result["ops_delegated"] = n_taken if cfg["delegate"] != "none" else 0
+    result["ops_on_cpu_kernels"] = cpu_ops
+    result["inputs"] = [
+        {"name": d["name"], "shape": [int(s) for s in d["shape"]], "dtype": np.dtype(d["dtype"]).name}
+        for d in interp.get_input_details()
+    ]
+    _make_inputs(interp, int(cfg["seed"]), np)
+
+    invoke = interp.invoke
+    clock = time.perf_counter_ns
+    t0 = clock()
+    invoke()
+    result["first_inference_us"] = (clock() - t0) / 1000.0
+
+    warm_end = time.monotonic() + float(cfg["warmup_s"])
+    warm = 0
+    while warm < int(cfg["warmup_runs"]) or time.monotonic() < warm_end:
+        invoke()
+        warm += 1
+    result["warmup_runs_done"] = warm
+
+    min_runs, min_s, max_s = int(cfg["min_runs"]), float(cfg["min_s"]), float(cfg["max_s"])
+    max_runs = int(cfg["max_runs"])
+    interval = float(cfg["sample_interval_s"])
+    samples: list[float] = []
+    start = time.monotonic()
+    next_sample = start + interval
+    while True:
+        t0 = clock()
+        invoke()
+        samples.append((clock() - t0) / 1000.0)
+        now = time.monotonic()
+        if pattern and now >= next_sample:
+            sample("run")
+            next_sample = now + interval
+        elapsed = now - start
+        if len(samples) >= min_runs and elapsed >= min_s:
+            break
+        if elapsed >= max_s or (max_runs and len(samples) >= max_runs):
+            break
+    result["duration_s"] = round(time.monotonic() - start, 6)
+    result["latencies_us"] = [round(s, 3) for s in samples]
+    sample("after")
+
+    hwm_kb = _proc_status_kb("VmHWM")
+    if rss_reset and hwm_kb is not None and rss_base_kb is not None:
+        result["peak_rss_delta_mb"] = round((hwm_kb - rss_base_kb) / 1024.0, 3)
+    else:
+        result["peak_rss_delta_mb"] = None
+    result["peak_rss_mb"] = round(hwm_kb / 1024.0, 3) if hwm_kb is not None else None
+    result["temperatures"] = temps
+    return result
+
+
+def _read_first(path: str) -> str | None:
+    try:
+        with open(path) as fh:
+            return fh.read().strip().strip("\x00")
+    except OSError:
+        return None
+
+
+def machine_facts() -> dict:
+    """What `harness devices` shows: OS, CPU, cores, memory, thermal zones, runtime versions."""
+    facts: dict = {
+        "schema_version": SCHEMA_VERSION,
+        "os": f"{platform.system()} {platform.release()}",
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "cores": os.cpu_count(),
+    }
+    cpu_model = None
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                key = line.split(":")[0].strip().lower()
+                if key in ("model name", "hardware", "cpu model") and ":" in line:
+                    cpu_model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    facts["cpu"] = cpu_model or platform.processor() or platform.machine()
+    facts["board"] = _read_first("/proc/device-tree/model")
+    mem_kb = None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    facts["memory_mb"] = round(mem_kb / 1024) if mem_kb else None
+    facts["thermal_zones"] = read_thermal_zones(DEFAULT_JOB["thermal_glob"])
+    freqs = {}
+    for path in sorted(glob.glob("/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_cur_freq")):
+        value = _read_first(path)
+        if value and value.isdigit():
+            freqs[path.split("/")[5]] = int(value) // 1000
+    facts["cpu_freq_mhz"] = freqs
+    try:
+        import numpy
+
+        facts["numpy"] = numpy.__version__
+    except ImportError:
+        facts["numpy"] = None
+    try:
+        _, runtime, version = _interpreter_module()
+        facts["runtime"], facts["runtime_version"] = runtime, version
+    except ImportError as exc:
+        facts["runtime"], facts["runtime_version"] = None, f"missing: {exc}"
+    return facts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--job", help="path to a JSON job, or - for stdin")
+    parser.add_argument("--facts", action="store_true", help="print this machine's facts as JSON")
+    args = parser.parse_args(argv)
+    if args.facts:
+        sys.stdout.write(json.dumps(machine_facts()) + "\n")
+        return 0
+    if not args.job:
+        parser.error("--job is required")
+    try:
+        text = sys.stdin.read() if args.job == "-" else open(args.job).read()
+        job = json.loads(text)
+        if "model_path" not in job:
+            raise ValueError("job has no model_path")
+        out = run_job(job)
+        code = 0
+    except Exception as exc:  # the host turns this into a result row with its error
+        out = {
+            "schema_version": SCHEMA_VERSION,
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=5),
+        }
+        code = 3
+    sys.stdout.write(json.dumps(out) + "\n")
+    sys.stdout.flush()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
