@@ -5,7 +5,24 @@ import time
 from typing import Any
 
 from harness.results import Measurement, PowerSample, TempSample
-from harness.stats import judge, summarize
+from harness.stats import LatencySummary, judge, summarize
+
+
+def summary_from_dict(d: dict[str, Any]) -> LatencySummary:
+    """A LatencySummary from a tool's printed statistics; missing percentiles fall back to the mean."""
+    mean = float(d["mean_us"])
+    std = float(d.get("std_us") or 0.0)
+    return LatencySummary(
+        count=int(d.get("count") or 0),
+        p50_us=float(d.get("p50_us") or mean),
+        p90_us=float(d.get("p90_us") or d.get("p95_us") or mean),
+        p99_us=float(d.get("p99_us") or d.get("p95_us") or mean),
+        mean_us=mean,
+        std_us=std,
+        min_us=float(d.get("min_us") or mean),
+        max_us=float(d.get("max_us") or mean),
+        cv=std / mean if mean else 0.0,
+    )
 
 
 def error_measurement(run_id: str, device: str, model: str, variant: str, error: str,
@@ -21,11 +38,12 @@ def _hottest(reading: dict[str, float] | None) -> float | None:
 def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: Any, started: float) -> Measurement:
     """`art` is a BuiltVariant, `bench` the BenchSettings used, `raw` a devices.target.RawRun."""
     r = raw.runner
-    if r.get("error") or not r.get("latencies_us"):
+    if r.get("error") or not (r.get("latencies_us") or r.get("summary")):
         err = r.get("error") or "runner returned no latency samples"
         return error_measurement(run_id, device, art.model, art.variant, f"runner: {err}", started)
-    lat = tuple(float(x) for x in r["latencies_us"])
-    s = summarize(lat)
+    lat = tuple(float(x) for x in r.get("latencies_us") or ())
+    # Tools that print only statistics (benchmark_model, trtexec) hand a summary instead of samples.
+    s = summarize(lat) if lat else summary_from_dict(r["summary"])
     temps = tuple(TempSample(t_s=t[0], phase=t[1], zones_c=t[2]) for t in r.get("temperatures") or ())
     before = next((_hottest(t.zones_c) for t in temps if t.phase == "before"), None)
     after = next((_hottest(t.zones_c) for t in reversed(temps) if t.phase == "after"), None)

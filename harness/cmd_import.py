@@ -1,0 +1,99 @@
+"""`harness import TOOL FILE`: parse a log a user captured by hand and print (or store) its figures."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UserError
+
+# tool -> "module:function"; the function takes the log text and returns a dict of figures.
+# A dict with "summary" (mean_us, std_us, min_us, max_us, count, p50_us...) can be stored as a result.
+IMPORTERS: dict[str, str] = {}
+
+
+def register(tool: str, target: str) -> None:
+    IMPORTERS[tool] = target
+
+
+# Parsers register here, one line each (module:function).
+register("benchmark_model", "devices.probes.benchmark_model:parse_for_import")
+register("trtexec", "devices.probes.trtexec:parse_for_import")
+register("tegrastats", "devices.probes.tegrastats:parse_for_import")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import", help="parse a captured tool log (benchmark_model, trtexec, tegrastats)")
+    p.add_argument("tool", choices=sorted(IMPORTERS))
+    p.add_argument("file", help="the captured log")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--store", action="store_true", help="also store the figures as a result row")
+    p.add_argument("--db", default=None, help="results database for --store")
+    p.add_argument("--device", default="imported", help="device name for --store")
+    p.add_argument("--model", default=None, help="model name for --store (default: the file name)")
+    p.add_argument("--variant", default="imported", help="variant name for --store")
+    p.set_defaults(func=cmd_import)
+
+
+def parse_file(tool: str, path: str) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{path}: no such file")
+    module_name, fn = IMPORTERS[tool].split(":")
+    parse = getattr(importlib.import_module(module_name), fn)
+    try:
+        return parse(p.read_text(errors="replace"))
+    except ValueError as exc:
+        raise UserError(f"{path}: not a {tool} log: {exc}") from None
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    figures = parse_file(args.tool, args.file)
+    if args.json:
+        print(json.dumps(figures, indent=2, sort_keys=True, default=str))
+    else:
+        for k, v in figures.items():
+            if not isinstance(v, (list, dict)):
+                print(f"{k}: {v}")
+    if args.store:
+        store(figures, args)
+    return 0
+
+
+def store(figures: dict[str, Any], args: argparse.Namespace) -> str:
+    """Store imported figures as a one-row run, so they sit beside measured results."""
+    from harness.cmd_run import default_db
+    from harness.db import ResultsDB
+    from harness.measure import summary_from_dict
+    from harness.orchestrate import git_revision, new_run_id, package_versions
+    from harness.results import Measurement, PowerSample, RunInfo
+
+    if "summary" not in figures and "power_samples" not in figures:
+        raise UserError(f"{args.file}: no latency or power figures to store")
+    db = ResultsDB(args.db or default_db())
+    run_id = new_run_id()
+    try:
+        import platform
+
+        db.add_run(RunInfo(run_id, time.time(), platform.node(), git_revision(), package_versions(),
+                           {"imported": args.tool, "file": str(args.file)}, status="finished"))
+        s = summary_from_dict(figures["summary"]) if "summary" in figures else None
+        power = tuple(PowerSample(*p) for p in figures.get("power_samples", ()))
+        avg = sum(p.power_mw for p in power) / len(power) if power else None
+        m = Measurement(
+            run_id=run_id, device=args.device, model=args.model or Path(args.file).stem, variant=args.variant,
+            status="ok", runtime=args.tool, p50_us=s.p50_us if s else None, p90_us=s.p90_us if s else None,
+            p99_us=s.p99_us if s else None, mean_us=s.mean_us if s else None, std_us=s.std_us if s else None,
+            min_us=s.min_us if s else None, max_us=s.max_us if s else None, cv=s.cv if s else None,
+            power_samples=power, avg_power_mw=avg,
+            metrics={k: v for k, v in figures.items() if isinstance(v, (int, float, str, bool))},
+            finished_at=time.time(),
+        )
+        db.add(m)
+    finally:
+        db.close()
+    print(f"stored as run {run_id}")
+    return run_id

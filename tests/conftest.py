@@ -1,0 +1,56 @@
+"""Shared fixtures. Area-specific fixtures live in tests/fixtures_*.py, loaded as plugins below."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO.parent / "shared" / "fixtures" / "device-outputs"
+
+# One line per area; each module is a pytest plugin with that area's fixtures.
+pytest_plugins: list[str] = []
+for _name in sorted(p.stem for p in Path(__file__).parent.glob("fixtures_*.py")):
+    pytest_plugins.append(f"tests.{_name}")
+
+
+@pytest.fixture(scope="session")
+def device_outputs() -> Path:
+    """The real recorded tool outputs in ../shared/fixtures (required: parsers are tested on them)."""
+    if not FIXTURES.is_dir():
+        pytest.fail(f"missing {FIXTURES}: the shared fixtures must sit beside the checkout")
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def tiny_tflite(tmp_path_factory) -> Path:
+    """A real, small conv model converted by TensorFlow: about 0.2 ms on this host."""
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(1)
+    m = tf.keras.Sequential([
+        tf.keras.Input((32, 32, 3)),
+        tf.keras.layers.Conv2D(8, 3, activation="relu"),
+        tf.keras.layers.GlobalAveragePooling2D(),
+        tf.keras.layers.Dense(4),
+    ])
+    data = tf.lite.TFLiteConverter.from_keras_model(m).convert()
+    path = tmp_path_factory.mktemp("models") / "tiny.tflite"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture(scope="session")
+def python_exe() -> str:
+    return sys.executable
+
+
+@pytest.fixture
+def isolated_cache(tmp_path, monkeypatch) -> Path:
+    """Point XDG_CACHE_HOME at a temp dir so artifacts and the local target's workdir are private."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache"
