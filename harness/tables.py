@@ -20,15 +20,29 @@ def size_text(n: int | None) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 
+def console():
+    """A rich console; when output is a pipe or file, wide enough that tables do not wrap."""
+    import sys
+
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def model_label(model: str) -> str:
+    """Zoo names as they are; user files by their file name."""
+    return model.rsplit("/", 1)[-1]
+
+
 def measurement_row(m: Measurement) -> list[str]:
     if m.status != "ok":
-        return [m.model, m.variant, "-", "-", "-", "-", "-", "-", "-", "-", f"error: {m.error}"]
+        return [model_label(m.model), m.variant, "-", "-", "-", "-", "-", "-", "-", "-", f"error: {m.error}"]
     temps = f"{_num(m.temp_before_c)} → {_num(m.temp_after_c)}" if m.temp_before_c is not None else "-"
     v = m.validity
     valid = "ok" if v is None or v.valid else "⚠ " + ",".join(v.flags())
     acc = m.metrics.get("accuracy")
     acc_text = "-" if acc is None else (f"{acc:.3f}" if isinstance(acc, float) else str(acc))
-    return [m.model, m.variant, size_text(m.model_size_bytes), _ms(m.p50_us), _ms(m.p90_us), _ms(m.p99_us),
+    return [model_label(m.model), m.variant, size_text(m.model_size_bytes), _ms(m.p50_us), _ms(m.p90_us), _ms(m.p99_us),
             f"{m.cv:.1%}" if m.cv is not None else "-", _num(m.peak_rss_delta_mb), temps, acc_text, valid]
 
 
@@ -36,20 +50,19 @@ HEADERS = ["model", "variant", "size", "p50 ms", "p90 ms", "p99 ms", "CV", "peak
 
 
 def print_measurements(measurements: Iterable[Measurement], title_prefix: str = "") -> None:
-    from rich.console import Console
     from rich.table import Table
 
     by_device: dict[str, list[Measurement]] = {}
     for m in measurements:
         by_device.setdefault(m.device, []).append(m)
-    console = Console()
+    out = console()
     for device, rows in by_device.items():
         table = Table(title=f"{title_prefix}{device}", title_justify="left")
         for h in HEADERS:
             table.add_column(h, justify="right" if h not in ("model", "variant", "validity") else "left")
         for m in rows:
             table.add_row(*measurement_row(m))
-        console.print(table)
+        out.print(table)
 
 
 def print_run_tables(run_id: str, db_path: str) -> None:
@@ -63,7 +76,6 @@ def print_run_tables(run_id: str, db_path: str) -> None:
 
 
 def print_devices(rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="devices", title_justify="left")
@@ -77,4 +89,4 @@ def print_devices(rows: list[dict[str, Any]]) -> None:
         table.add_row(r["device"], r["kind"], "ok", str(r.get("os", "-")), str(r.get("board") or r.get("cpu", "-")),
                       str(r.get("cores", "-")), f"{r.get('memory_mb', '-')} MB", zones,
                       f"{r.get('runtime', '-')} {r.get('runtime_version', '')}")
-    Console().print(table)
+    console().print(table)

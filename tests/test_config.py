@@ -1,0 +1,99 @@
+"""devices.yaml validation: every user error is one line naming the file and the field."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.config import load_devices, parse_devices
+from harness.errors import UserError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "devices.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_repository_devices_file_loads():
+    cfg = load_devices(REPO / "devices.yaml")
+    assert [d.name for d in cfg.enabled] == ["local"]
+    assert cfg.enabled[0].bench.min_runs == 50
+
+
+def test_defaults_apply_and_device_bench_wins(tmp_path):
+    p = write(tmp_path, "defaults: {threads: 3, min_runs: 7}\ndevices:\n  - {name: a, kind: local}\n"
+                        "  - {name: b, kind: local, bench: {threads: 1}}\n")
+    cfg = load_devices(p)
+    assert (cfg.devices[0].bench.threads, cfg.devices[0].bench.min_runs) == (3, 7)
+    assert (cfg.devices[1].bench.threads, cfg.devices[1].bench.min_runs) == (1, 7)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("devices: [ {name: a, kind: local\n", "malformed YAML"),
+        ("devices:\n  - {name: a, kind: toaster}\n", "devices[0] (a).kind: unknown device kind 'toaster'"),
+        ("devices:\n  - {name: a}\n", "devices[0] (a): missing field 'kind'"),
+        ("devices:\n  - {name: pi, kind: raspberry_pi, user: pi}\n", "devices[0] (pi).host: missing required field"),
+        ("devices:\n  - {name: a, kind: local, bench: {min_runs: -5}}\n", "devices[0] (a).bench.min_runs"),
+        ("defaults: {min_runs: -1}\ndevices:\n  - {name: a, kind: local}\n", "defaults.min_runs"),
+        ("devices:\n  - {name: a, kind: local, colour: red}\n", "devices[0] (a).colour: unknown field"),
+        ("devices:\n  - {name: a, kind: local}\n  - {name: a, kind: local}\n", "appears twice"),
+        ("- just a list\n", "expected a mapping"),
+        ("devices: []\n", "devices"),
+        ("devices:\n  - {name: a, kind: local, bench: {min_s: 10, max_s: 5}}\n", "max_s (5.0) is below min_s"),
+    ],
+)
+def test_bad_devices_file_is_one_clear_line(tmp_path, text, expected):
+    p = write(tmp_path, text)
+    with pytest.raises(UserError) as info:
+        load_devices(p)
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith(str(p))
+    assert expected in msg
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(UserError, match="no such file"):
+        load_devices(tmp_path / "nope.yaml")
+
+
+def test_parse_devices_rejects_non_mapping():
+    with pytest.raises(UserError, match="expected a mapping"):
+        parse_devices(["x"], "inline")
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+@pytest.mark.parametrize(
+    "yaml_text, args, needle",
+    [
+        ("devices:\n  - {name: a, kind: toaster}\n", [], "unknown device kind 'toaster'"),
+        ("devices: [ {name: a\n", [], "malformed YAML"),
+        ("devices:\n  - {name: a, kind: local}\n", ["--runs", "-3"], "--min-runs"),
+        ("devices:\n  - {name: a, kind: local}\n", ["--models", "no_such_model"], "unknown model 'no_such_model'"),
+        ("devices:\n  - {name: a, kind: local}\n", ["--models", "/nonexistent/m.tflite"], "no such file"),
+        ("devices:\n  - {name: a, kind: local}\n", ["--variants", "fp33"], "unknown variant 'fp33'"),
+    ],
+)
+def test_cli_user_errors_exit_2_without_traceback(tmp_path, yaml_text, args, needle):
+    p = write(tmp_path, yaml_text)
+    res = _cli("run", "--devices", str(p), "--db", str(tmp_path / "r.db"), "--no-progress", *args)
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr
+    lines = [line for line in res.stderr.splitlines() if line.startswith("harness: error:")]
+    assert len(lines) == 1 and needle in lines[0], res.stderr
+
+
+def test_cli_missing_devices_file(tmp_path):
+    res = _cli("devices", "--devices", str(tmp_path / "missing.yaml"))
+    assert res.returncode == 2 and "missing.yaml: no such file" in res.stderr and "Traceback" not in res.stderr
