@@ -123,8 +123,12 @@ class Orchestrator:
                     pool.submit(self._device_worker, run_id, devices[name], jobs, built, summary)
                     for name, jobs in by_device.items()
                 ]
-                while any(not f.done() for f in futures):
-                    time.sleep(0.1)
+                try:
+                    while any(not f.done() for f in futures):
+                        time.sleep(0.1)
+                except KeyboardInterrupt:
+                    self.stop.set()  # before the pool waits for its workers: they stop after this job
+                    raise
                 for f in futures:
                     f.result()
         except KeyboardInterrupt:

@@ -18,7 +18,7 @@ import sys
 import time
 import traceback
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # kept equal to harness.results.SCHEMA_VERSION (a test checks)
 
 DEFAULT_JOB = {
     "threads": 1,

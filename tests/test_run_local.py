@@ -144,3 +144,39 @@ def test_cli_devices_lists_local_facts(tmp_path, isolated_cache):
     facts = json.loads(res.stdout)
     assert facts[0]["status"] == "ok" and facts[0]["cores"] == os.cpu_count()
     assert facts[0]["runtime"] == "ai-edge-litert"
+
+
+def test_ctrl_c_marks_run_interrupted_and_resume_completes(tmp_path, tiny_tflite, isolated_cache):
+    models = []
+    for i in range(4):
+        p = tmp_path / f"c{i}.tflite"
+        shutil.copy(tiny_tflite, p)
+        models.append(str(p))
+    db = tmp_path / "r.db"
+    env = {**os.environ, "XDG_CACHE_HOME": str(isolated_cache)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", "--devices", str(devices_file(tmp_path)), "--db", str(db),
+         "--models", ",".join(models), "--variants", "fp32", "--runs", "5", "--min-seconds", "0.8",
+         "--warmup-seconds", "0", "--cooldown", "0", "--no-progress"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if sqlite3.connect(db).execute("SELECT COUNT(*) FROM measurements").fetchone()[0] >= 1:
+                break
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "resume with" in out
+    con = sqlite3.connect(db)
+    run_id, status = con.execute("SELECT run_id, status FROM runs").fetchone()
+    assert status == "interrupted"
+    kept = con.execute("SELECT COUNT(*) FROM measurements").fetchone()[0]
+    assert 1 <= kept < 4
+    res = _cli("run", "--resume", run_id, "--db", str(db), "--no-progress", env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    names = [r[0] for r in con.execute("SELECT model FROM measurements")]
+    assert sorted(names) == sorted(models)

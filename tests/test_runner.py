@@ -103,3 +103,10 @@ def test_thermal_zone_units(tmp_path, raw, expected):
     (zone / "type").write_text("cpu-thermal\n")
     got = read_thermal_zones(str(tmp_path / "thermal_zone*"))
     assert got == ({} if expected is None else {"cpu-thermal": expected})
+
+
+def test_runner_and_database_share_one_schema_version():
+    from harness.results import SCHEMA_VERSION as db_version
+    from rpi.runner import SCHEMA_VERSION as runner_version
+
+    assert runner_version == db_version
