@@ -65,11 +65,17 @@ class SshDevice(_DeviceBase):
     workdir: str = "~/harness"
     python: str = "python3"
     connect_timeout_s: float = Field(default=10.0, gt=0)
+    dead_link_s: float = Field(default=10.0, ge=2, description="a link silent this long is dead (TCP_USER_TIMEOUT)")
+    reconnect_attempts: int = Field(default=3, ge=1, le=20)
+    reconnect_backoff_s: float = Field(default=1.0, ge=0, description="first wait between attempts, doubled each time")
+    venv: bool = Field(default=True, description="`devices setup` makes WORKDIR/venv; runs use it when present")
+    use_sudo: bool = Field(default=False, description="run tegrastats/jetson_clocks with `sudo -n` (no prompt)")
 
 
 class RaspberryPiDevice(SshDevice):
     kind: Literal["raspberry_pi"]
     board_model: str | None = Field(default=None, description="overrides /proc/device-tree/model")
+    vcgencmd: str = Field(default="vcgencmd", description="path of vcgencmd on the board")
 
 
 class JetsonDevice(SshDevice):
@@ -78,6 +84,10 @@ class JetsonDevice(SshDevice):
     power_rail: str | None = Field(default=None, description="input rail for energy, e.g. VDD_IN or POM_5V_IN")
     trtexec: str = "/usr/src/tensorrt/bin/trtexec"
     tensorrt_precisions: list[Literal["fp32", "fp16", "int8"]] = Field(default_factory=lambda: ["fp16"])
+    runtime: Literal["litert", "tensorrt"] = Field(default="litert", description="tensorrt: build and time an "
+                                                   "engine with trtexec (first precision is the row's figure)")
+    tegrastats: str = Field(default="tegrastats", description="path of tegrastats on the board")
+    jetson_clocks: str = Field(default="jetson_clocks", description="path of jetson_clocks on the board")
 
 
 class AndroidDevice(_DeviceBase):
@@ -87,10 +97,24 @@ class AndroidDevice(_DeviceBase):
     adb_port: int = Field(default=5037, ge=1, le=65535)
     runtime: Literal["benchmark_model", "app"] = "benchmark_model"
     benchmark_model: str | None = Field(default=None, description="path of the Android benchmark_model binary")
-    cpu_mask: str | None = Field(default=None, description="taskset mask, e.g. f0 for the big cores")
+    cpu_mask: str | None = Field(default=None, pattern=r"^(0x)?[0-9a-fA-F]+$",
+                                 description="taskset mask, e.g. f0 for the big cores")
     min_battery_pct: int = Field(default=20, ge=0, le=100)
-    max_start_temp_c: float | None = None
+    max_start_temp_c: float | None = Field(default=None, description="wait (up to bench.cooldown_max_s) "
+                                           "until the hottest sensor is below this before each job")
     workdir: str = "/data/local/tmp/harness"
+    op_profiling: bool = Field(default=False, description="--enable_op_profiling (slows the run)")
+    report_peak_memory: bool = Field(default=True, description="--report_peak_memory_footprint")
+    extra_flags: list[str] = Field(default_factory=list, description="more benchmark_model flags")
+    app_package: str = "dev.harness.companion"
+    app_activity: str = ".BenchmarkActivity"
+    app_dir: str | None = Field(default=None, description="where the app reads models and writes results "
+                                "(default /sdcard/Android/data/<app_package>/files/harness)")
+    battery_supply: str | None = Field(default=None, description="power_supply name, e.g. battery")
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    link_timeout_s: float = Field(default=5.0, gt=0, description="a silent phone that does not answer a "
+                                  "liveness check within this is offline")
+    link_check_s: float = Field(default=5.0, gt=0, description="check the link after this much silence")
 
 
 class IosDevice(_DeviceBase):

@@ -1,0 +1,386 @@
+"""An Android phone as a target: TFLite/LiteRT `benchmark_model` or the companion app, over adb.
+
+Energy design: battery power is sampled from sysfs during the run. Phones are usually powered over
+USB while adb is attached, and the charger then feeds the phone and the battery: the battery's
+current no longer measures what the benchmark draws. So when dumpsys battery reports any power
+source (USB, AC, wireless, dock) before or after the run, RawRun.power_samples stays empty (no
+energy figure is computed) and the samples are kept in extra["power_samples_while_powered"], with
+extra["energy_invalid"] saying why. Only an unplugged phone (adb over Wi-Fi) gets energy per
+inference.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from devices.adb import AdbTransport
+from devices.probes import android as ap
+from devices.probes import benchmark_model as bm
+from devices.target import JobSpec, RawRun, Target
+from devices.transport import TransportError, file_sha256
+from harness.errors import DeviceError
+
+RUNTIME = "tflite-benchmark_model"
+
+
+def default_binary_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "harness" / "android"
+
+
+class _Sampler:
+    """Samples battery power (every interval) and thermal state (every 4th) while a job runs."""
+
+    def __init__(self, target: "AndroidTarget", interval_s: float, t0: float) -> None:
+        self.target, self.interval_s, self.t0 = target, interval_s, t0
+        self.power: list[tuple[float, float, str]] = []
+        self.temps: list[tuple[float, str, dict[str, float]]] = []
+        self.statuses: list[int] = []
+        self.failures = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"probe-{target.name}", daemon=True)
+
+    def __enter__(self) -> "_Sampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.target.config.link_timeout_s + 5)
+
+    def _loop(self) -> None:
+        n = 0
+        while not self._stop.wait(self.interval_s if n else min(0.1, self.interval_s)):
+            try:
+                sample = self.target.power_sample()
+                if sample is not None:
+                    self.power.append((round(time.monotonic() - self.t0, 3), sample, "battery"))
+                if n % 4 == 3:
+                    th = self.target.thermal(probe=True)
+                    if th.get("temperatures_c"):
+                        self.temps.append((round(time.monotonic() - self.t0, 3), "run", th["temperatures_c"]))
+                    if th.get("status") is not None:
+                        self.statuses.append(th["status"])
+            except TransportError:
+                self.failures += 1
+                if self.target.adb.broken is not None:
+                    return
+            n += 1
+
+
+class AndroidTarget(Target):
+    kind = "android"
+
+    def __init__(self, config: Any) -> None:
+        self.adb = AdbTransport(config.serial, host=config.adb_host, port=config.adb_port,
+                                connect_timeout_s=config.connect_timeout_s, link_timeout_s=config.link_timeout_s,
+                                link_check_s=config.link_check_s)
+        super().__init__(config, self.adb)
+        self.workdir = config.workdir.rstrip("/")
+        self.app_dir = (config.app_dir or f"/sdcard/Android/data/{config.app_package}/files/harness").rstrip("/")
+        self._bm_remote: str | None = None
+        self._bm_sha: str | None = None
+        self._supply: str | None = None
+        self._props: dict[str, str] | None = None
+        self.last_cooldown: dict[str, Any] = {}
+
+    # -- probes ---------------------------------------------------------------------------------
+    def _sh(self, argv: list[str], timeout_s: float = 30.0, probe: bool = False):
+        if probe:
+            return self.adb.probe(argv, timeout_s=timeout_s)
+        return self.adb.run(argv, timeout_s=timeout_s)
+
+    def props(self) -> dict[str, str]:
+        if self._props is None:
+            self._props = ap.parse_getprop(self._sh(["getprop"]).stdout)
+        return self._props
+
+    def battery(self, probe: bool = False) -> dict[str, Any] | None:
+        try:
+            return ap.parse_dumpsys_battery(self._sh(["dumpsys", "battery"], probe=probe).stdout)
+        except ValueError:
+            return None
+
+    def thermal(self, probe: bool = False) -> dict[str, Any]:
+        return ap.parse_thermalservice(self._sh(["dumpsys", "thermalservice"], probe=probe).stdout)
+
+    def temperatures(self) -> dict[str, float]:
+        temps = dict(self.thermal().get("temperatures_c") or {})
+        batt = self.battery()
+        if batt and "temperature_c" in batt:
+            temps.setdefault("battery", batt["temperature_c"])
+        return temps
+
+    def cpu_freqs(self) -> dict[str, int]:
+        listing = self._sh(["ls", "/sys/devices/system/cpu/cpu*/cpufreq/scaling_cur_freq"])
+        paths = [p for p in listing.stdout.split() if p.startswith("/")]
+        if not paths:
+            return {}
+        return ap.parse_cpufreq(paths, self._sh(["cat", *paths]).stdout)
+
+    def find_battery_supply(self) -> str | None:
+        """The power_supply whose type is Battery (or the one the config names)."""
+        base = "/sys/class/power_supply"
+        if self.config.battery_supply:
+            return f"{base}/{self.config.battery_supply}"
+        names = self._sh(["ls", base]).stdout.split()
+        for name in sorted(names, key=lambda n: n != "battery"):
+            res = self._sh(["cat", f"{base}/{name}/type"])
+            if res.ok and res.stdout.strip() == "Battery":
+                return f"{base}/{name}"
+        return None
+
+    def power_sample(self) -> float | None:
+        if self._supply is None:
+            return None
+        res = self._sh(["cat", f"{self._supply}/current_now", f"{self._supply}/voltage_now"],
+                       timeout_s=self.config.link_timeout_s, probe=True)
+        values = res.stdout.split()
+        return ap.power_mw(values[0], values[1]) if res.ok and len(values) == 2 else None
+
+    def facts(self) -> dict[str, Any]:
+        self.adb.ensure_ready()
+        facts = ap.device_facts(self.props())
+        facts["serial"] = self.config.serial
+        facts["board"] = " ".join(str(x) for x in (facts["manufacturer"], facts["model"]) if x) + (
+            f" ({facts['soc']})" if facts["soc"] else "")
+        facts["runtime"] = RUNTIME if self.config.runtime == "benchmark_model" else self.config.app_package
+        facts["battery"] = self.battery()
+        thermal = self.thermal()
+        facts["thermal_status"] = thermal.get("status")
+        facts["temperatures_c"] = facts["thermal_zones"] = thermal.get("temperatures_c")
+        facts["cpu_freq_khz"] = self.cpu_freqs()
+        cpus = self._sh(["ls", "/sys/devices/system/cpu"]).stdout.split()
+        facts["cores"] = sum(1 for c in cpus if c[3:].isdigit() and c.startswith("cpu")) or None
+        meminfo = self._sh(["cat", "/proc/meminfo"]).stdout
+        total = next((ln.split()[1] for ln in meminfo.splitlines() if ln.startswith("MemTotal:")), None)
+        facts["memory_mb"] = int(total) // 1024 if total and total.isdigit() else None
+        return facts
+
+    # -- setup ----------------------------------------------------------------------------------
+    def local_binary(self) -> Path:
+        """The benchmark_model build to push: the configured path, else the cache directory."""
+        if self.config.benchmark_model:
+            p = Path(self.config.benchmark_model).expanduser()
+            if not p.is_file():
+                raise DeviceError(self.name, f"benchmark_model: {p}: no such file")
+            return p
+        abi = self.props().get("ro.product.cpu.abi", "")
+        for candidate in (default_binary_dir() / f"benchmark_model-{abi}", default_binary_dir() / "benchmark_model"):
+            if candidate.is_file():
+                return candidate
+        raise DeviceError(self.name, "no benchmark_model binary: set `benchmark_model:` for this device or put "
+                          f"the Android build at {default_binary_dir() / 'benchmark_model'}")
+
+    def prepare(self) -> None:
+        self.adb.ensure_ready()
+        if self.config.runtime == "benchmark_model":
+            self._sh(["mkdir", "-p", f"{self.workdir}/models", f"{self.workdir}/bin"])
+            local = self.local_binary()
+            sha = file_sha256(local)
+            remote = f"{self.workdir}/bin/benchmark_model-{sha[:16]}"
+            st = self.adb.stat(remote)
+            if st is None or st[1] != local.stat().st_size:  # the name carries the hash: push once
+                self.adb.push(local, remote, mode=0o755)
+            self._bm_remote, self._bm_sha = remote, sha
+        else:
+            res = self._sh(["pm", "path", self.config.app_package])
+            if not res.ok or "package:" not in res.stdout:
+                raise DeviceError(self.name, f"companion app {self.config.app_package} is not installed")
+            self._sh(["mkdir", "-p", f"{self.app_dir}/models"])
+        self._supply = self.find_battery_supply()
+
+    def cool_down(self, bench: Any) -> float:
+        """The fixed rest, then wait (bounded) until the phone is under max_start_temp_c."""
+        self.adb.ensure_ready()
+        waited = super().cool_down(bench)
+        limit = self.config.max_start_temp_c
+        self.last_cooldown = {"waited_s": round(waited, 2)}
+        if limit is None:
+            return waited
+        t0 = time.monotonic()
+        hottest = None
+        while True:
+            temps = self.temperatures()
+            hottest = max(temps.values()) if temps else None
+            if hottest is None or hottest < limit or time.monotonic() - t0 >= bench.cooldown_max_s:
+                break
+            time.sleep(min(2.0, max(0.1, bench.cooldown_max_s / 10)))
+        waited += time.monotonic() - t0
+        self.last_cooldown = {"waited_s": round(waited, 2), "hottest_c": hottest, "limit_c": limit,
+                              "still_hot": hottest is not None and hottest >= limit}
+        return waited
+
+    def _battery_guard(self, batt: dict[str, Any] | None) -> None:
+        if batt is None:
+            return
+        if batt["level_pct"] < self.config.min_battery_pct and not batt["plugged"]:
+            raise DeviceError(self.name, f"battery at {batt['level_pct']:.0f}% is below min_battery_pct "
+                              f"{self.config.min_battery_pct}%: charge the phone")
+
+    # -- measuring ------------------------------------------------------------------------------
+    def benchmark(self, job: JobSpec) -> RawRun:
+        self.adb.ensure_ready()
+        if self.config.runtime == "benchmark_model" and self._bm_remote is None:
+            self.prepare()
+        before_batt = self.battery()
+        self._battery_guard(before_batt)
+        before_thermal = self.thermal()
+        before_freq = self.cpu_freqs()
+        t0 = time.monotonic()
+        temps: list[tuple[float, str, dict[str, float]]] = [(0.0, "before", before_thermal.get("temperatures_c") or {})]
+        with _Sampler(self, job.bench.sample_interval_s, t0) as sampler:
+            if self.config.runtime == "benchmark_model":
+                runner, extra = self._run_benchmark_model(job)
+            else:
+                runner, extra = self._run_app(job)
+        # The run is measured: a phone that dies now costs the after-readings, never the result.
+        try:
+            after_batt, after_thermal = self.battery(), self.thermal()
+        except TransportError as exc:
+            after_batt, after_thermal = None, {}
+            extra["probe_after_failed"] = str(exc)[:200]
+        temps += sampler.temps
+        temps.append((round(time.monotonic() - t0, 3), "after", after_thermal.get("temperatures_c") or {}))
+        runner["temperatures"] = [t for t in temps if t[2]]
+        statuses = [s for s in (before_thermal.get("status"), *sampler.statuses, after_thermal.get("status"))
+                    if s is not None]
+        extra.update({
+            "battery_before": before_batt, "battery_after": after_batt,
+            "thermal_status_max": max(statuses) if statuses else None,
+            "thermal_source": after_thermal.get("source"),
+            "cpu_freq_khz_before": before_freq, "cooldown": self.last_cooldown,
+            "probe_failures": sampler.failures,
+        })
+        if before_batt and after_batt and "charge_counter_uah" in before_batt and "charge_counter_uah" in after_batt:
+            extra["charge_counter_delta_uah"] = after_batt["charge_counter_uah"] - before_batt["charge_counter_uah"]
+        raw = RawRun(runner=runner, throttled=bool(statuses) and max(statuses) >= 1, extra=extra)
+        plugged = any(b and b.get("plugged") for b in (before_batt, after_batt))
+        if plugged:
+            raw.extra["energy_invalid"] = ("phone powered over USB/charger during the run: battery current "
+                                           "includes charging, so no energy per inference")
+            raw.extra["power_samples_while_powered"] = sampler.power
+        elif not sampler.power:
+            raw.extra["energy_invalid"] = "no battery power readings (current_now/voltage_now unreadable)"
+        else:
+            raw.power_samples = sampler.power
+        return raw
+
+    def _flags(self, job: JobSpec, remote_model: str, csv_path: str | None) -> list[str]:
+        b = job.bench
+        d = b.delegate
+        flags = [f"--graph={remote_model}", f"--num_threads={b.threads}",
+                 f"--use_gpu={str(d == 'gpu').lower()}", f"--use_nnapi={str(d == 'nnapi').lower()}",
+                 f"--use_xnnpack={str(d == 'xnnpack').lower()}", f"--warmup_runs={b.warmup_runs}",
+                 f"--num_runs={b.min_runs}", f"--min_secs={b.min_s}", f"--max_secs={b.max_s}"]
+        if self.config.op_profiling:
+            flags.append("--enable_op_profiling=true")
+            if csv_path:
+                flags.append(f"--profiling_output_csv_file={csv_path}")
+        if self.config.report_peak_memory:
+            flags.append("--report_peak_memory_footprint=true")
+        return flags + list(self.config.extra_flags)
+
+    def _push_model(self, local: Path, directory: str) -> str:
+        remote = f"{directory}/{file_sha256(local)[:16]}-{local.name}"
+        self.adb.push_if_changed(local, remote)
+        return remote
+
+    def _run_benchmark_model(self, job: JobSpec) -> tuple[dict[str, Any], dict[str, Any]]:
+        remote_model = self._push_model(job.model_path, f"{self.workdir}/models")
+        csv_path = f"{self.workdir}/profile-{secrets.token_hex(4)}.csv" if self.config.op_profiling else None
+        argv = [self._bm_remote or "benchmark_model", *self._flags(job, remote_model, csv_path)]
+        if self.config.cpu_mask:
+            argv = ["taskset", self.config.cpu_mask.removeprefix("0x"), *argv]
+        res = self.adb.run(argv, timeout_s=job.bench.timeout_s)
+        text = res.stdout + ("\n" if res.stdout and not res.stdout.endswith("\n") else "") + res.stderr
+        parsed = bm.parse(text)
+        extra: dict[str, Any] = {"command": " ".join(argv), "cpu_mask": self.config.cpu_mask}
+        if res.exit_code != 0 or "summary" not in parsed:
+            why = (parsed.get("errors") or [ln for ln in text.strip().splitlines()[-1:]] or [""])[-1]
+            return {"error": f"benchmark_model exited {res.exit_code}: {bm.strip_prefix(why)[:300]}"}, extra
+        if csv_path:
+            profile = self._pull_profile(csv_path)
+            if profile:
+                parsed["op_profile"] = profile
+        outcome = bm.delegate_outcome(parsed, job.bench.delegate)
+        s = parsed["summary"]
+        runner: dict[str, Any] = {
+            "runtime": RUNTIME, "runtime_version": f"sha256:{(self._bm_sha or '')[:12]}",
+            "threads": parsed.get("threads", job.bench.threads), "delegate": outcome["delegate"],
+            "summary": s, "duration_s": round(s["count"] * s["mean_us"] / 1e6, 4),
+            "init_us": parsed.get("init_us"), "first_inference_us": parsed.get("first_inference_us"),
+            "peak_rss_mb": parsed.get("peak_memory_mb") or parsed.get("vmrss_end_mb"),
+            "peak_rss_delta_mb": parsed.get("mem_overall_delta_mb"),
+            "ops_total": outcome.get("ops_total"), "ops_delegated": outcome.get("ops_delegated"),
+        }
+        extra.update({"delegate_outcome": outcome, "warmup": parsed.get("warmup"),
+                      "model_size_mb": parsed.get("model_size_mb")})
+        if outcome.get("fallback"):
+            extra["delegate_fallback"] = (f"{job.bench.delegate} delegate requested but {outcome['applied']} applied: "
+                                          "the model ran on the CPU")
+        if parsed.get("op_profile"):
+            extra["op_profile"] = parsed["op_profile"]
+        if parsed.get("errors"):
+            extra["log_errors"] = parsed["errors"][:10]
+        return runner, extra
+
+    def _pull_profile(self, csv_path: str) -> dict[str, Any] | None:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "profile.csv"
+            try:
+                self.adb.pull(csv_path, local)
+            except FileNotFoundError:
+                return None  # an older binary without --profiling_output_csv_file printed the table
+            self.adb.remove(csv_path)
+            return bm.parse_profile_csv(local.read_text(errors="replace")) or None
+
+    def _run_app(self, job: JobSpec) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Start the companion app with the job as intent extras, wait for its JSON, pull it back."""
+        b = job.bench
+        remote_model = self._push_model(job.model_path, f"{self.app_dir}/models")
+        token = secrets.token_hex(6)
+        result = f"{self.app_dir}/result-{token}.json"
+        component = f"{self.config.app_package}/{self.config.app_activity}"
+        argv = ["am", "start", "-W", "-S", "-n", component, "--es", "model", remote_model,
+                "--ei", "threads", str(b.threads), "--es", "delegate", b.delegate,
+                "--ei", "warmup_runs", str(b.warmup_runs), "--ei", "num_runs", str(b.min_runs),
+                "--ef", "min_secs", str(b.min_s), "--ef", "max_secs", str(b.max_s),
+                "--es", "result_path", result, "--es", "run_token", token]
+        extra: dict[str, Any] = {"command": " ".join(argv)}
+        res = self.adb.run(argv, timeout_s=60)
+        said = (res.stdout + res.stderr).strip()
+        if not res.ok or "Error" in said:
+            line = next((ln for ln in said.splitlines() if "Error" in ln), said[-200:])
+            return {"error": f"am start failed: {line.strip()}"}, extra
+        deadline = time.monotonic() + b.timeout_s
+        last_size = -1
+        while True:
+            st = self.adb.stat(result)
+            if st is not None and st[1] > 0 and st[1] == last_size:
+                break
+            last_size = st[1] if st else -1
+            if time.monotonic() > deadline:
+                return {"error": f"companion app wrote no result within {b.timeout_s:.0f} s"}, extra
+            time.sleep(0.25)
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "result.json"
+            self.adb.pull(result, local)
+            text = local.read_text(errors="replace")
+        self.adb.remove(result)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return {"error": f"companion app result is not JSON: {exc}"}, extra
+        if not isinstance(data, dict):
+            return {"error": "companion app result is not a JSON object"}, extra
+        data.setdefault("runtime", "companion-app")
+        if data.get("latencies_us") and "duration_s" not in data:
+            data["duration_s"] = round(sum(data["latencies_us"]) / 1e6, 4)
+        return data, extra

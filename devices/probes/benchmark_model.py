@@ -1,0 +1,314 @@
+"""Parse what TFLite/LiteRT `benchmark_model` prints, in every form it has taken across versions.
+
+Accepted: plain lines, `INFO: `/`WARN: `/`ERROR: ` prefixes, logcat prefixes (brief, time, threadtime:
+the benchmark APK logs under the `tflite` tag), `count=... avg=... std=...` with or without
+`p5= median= p95=`, numbers in scientific notation, the short `count=N curr=X` form, the legacy
+`Average inference timings in us` line, memory lines (delta, peak by periodic monitoring, VmRSS),
+delegate lines and the op-profiling table (text or CSV). Pure functions: text in, dict out.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+
+# logcat: "07-08 15:34:26.201  5395  5395 I tflite  : msg", "07-08 15:34:26.201 I/tflite  ( 5395): msg",
+# "I/tflite  ( 5395): msg"; then the TFLITE_LOG severity prefix.
+_LOGCAT_THREADTIME = re.compile(r"^\d\d-\d\d \d\d:\d\d:\d\d\.\d+\s+\d+\s+\d+\s+[VDIWEF]\s+[^:]*?\s*:\s?")
+_LOGCAT_TIME = re.compile(r"^(?:\d\d-\d\d \d\d:\d\d:\d\d\.\d+\s+)?[VDIWEF]/[^(:]*?\s*\(\s*\d+\)\s*:\s?")
+_SEVERITY = re.compile(r"^(?:INFO|WARN|WARNING|ERROR|VERBOSE|FATAL|DEBUG): ?")
+
+_RUNNING = re.compile(rf"Running benchmark for at least ({NUM}) iterations and at least ({NUM}) seconds")
+_STATS = re.compile(r"(?<![\w(])count=")
+_FIELD = re.compile(rf"\b(count|first|curr|min|max|avg|std|p5|median|p95|p90|p99)=({NUM})")
+_TIMINGS = re.compile(
+    rf"Inference timings in us: Init: ({NUM}), First inference: ({NUM}), Warmup \(avg\): ({NUM}), "
+    rf"Inference \(avg\): ({NUM})"
+)
+_LEGACY = re.compile(rf"Average inference timings in us: Warmup: ({NUM}), Init: ({NUM}), (?:no stats|Inference): ({NUM})")
+_MEM_DELTA = re.compile(rf"Memory footprint delta from the start of the tool \(MB\): init=({NUM}) overall=({NUM})")
+_MEM_PEAK = re.compile(rf"Overall peak memory footprint \(MB\) via periodic monitoring: ({NUM})")
+_VMRSS = re.compile(rf"- VmRSS\s*:\s*({NUM}) MB")
+_INIT_SESSION = re.compile(rf"Initialized session in ({NUM}) ?ms")
+_MODEL_SIZE = re.compile(rf"The input model file size \(MB\): ({NUM})")
+_THREADS = re.compile(r"(?:#threads used for CPU inference|Num threads): \[(\d+)\]")
+_GRAPH = re.compile(r"^Graph: \[(.*)\]")
+_APPLIED = re.compile(r"Explicitly applied (\S+(?: \S+)*?) delegate, and the model graph will be (completely|partially) executed")
+_PARTIAL_KERNELS = re.compile(r"w/ (\d+) delegate kernels")
+_NOT_APPLIED = re.compile(r"Though (\S+(?: \S+)*?) delegate is explicitly applied, the model graph will not be executed")
+_FAILED = re.compile(r"Failed to apply (\S+(?: \S+)*?) delegate")
+_REPLACING = re.compile(
+    r"Replacing (\d+)(?: out of (\d+))? node\(s\) with delegate \((\w+)\) node, yielding (\d+) partitions"
+)
+_GPU_KERNELS = re.compile(r"Created (\d+) GPU delegate kernels")
+_NODES_EXECUTED = re.compile(r"Number of nodes executed: (\d+)")
+
+_DELEGATE_NAMES = {"tfliteXNNPackDelegate": "xnnpack", "tflitegpudelegatev2": "gpu", "tflitegpudelegate": "gpu",
+                   "tflitennapidelegate": "nnapi"}
+
+
+def split_prefix(line: str) -> tuple[str, str]:
+    """(severity letter or '', message) of one log line, without logcat or severity prefixes."""
+    line = line.rstrip("\r\n")
+    level = ""
+    for pattern in (_LOGCAT_THREADTIME, _LOGCAT_TIME):
+        m = pattern.match(line)
+        if m:
+            level = re.search(r"(?:^|\s)([VDIWEF])[/\s]", m.group(0)).group(1)
+            line = line[m.end():]
+            break
+    line = line.strip()
+    m = _SEVERITY.match(line)
+    if m:
+        level = m.group(0)[0]
+        line = line[m.end():]
+    return level, line
+
+
+def strip_prefix(line: str) -> str:
+    """One log line without logcat or severity prefixes."""
+    return split_prefix(line)[1]
+
+
+def parse_stats_line(line: str) -> dict[str, float] | None:
+    """`count=50 first=... avg=2.95e+06 std=... [p5= median= p95=]` -> {field: value}; None if not one."""
+    if not _STATS.search(line) or line.startswith(("Timings", "Memory")):
+        return None
+    fields = {k: float(v) for k, v in _FIELD.findall(line)}
+    return fields if "count" in fields else None
+
+
+def summary_from_stats(stats: dict[str, float]) -> dict[str, Any]:
+    """The harness summary dict (see harness.measure.summary_from_dict) from one stats line.
+
+    The short form `count=1 curr=X` has no average: the single value is all there is.
+    """
+    mean = stats.get("avg", stats.get("curr"))
+    if mean is None:
+        raise ValueError("statistics line has neither avg nor curr")
+    out: dict[str, Any] = {"count": int(stats["count"]), "mean_us": mean, "std_us": stats.get("std", 0.0),
+                           "min_us": stats.get("min", mean), "max_us": stats.get("max", mean)}
+    if "median" in stats:
+        out["p50_us"] = stats["median"]
+    for key in ("p5", "p90", "p95", "p99", "first", "curr"):
+        if key in stats:
+            out[f"{key}_us"] = stats[key]
+    return out
+
+
+def _delegate_key(name: str) -> str:
+    low = name.lower()
+    for raw, short in _DELEGATE_NAMES.items():
+        if low == raw.lower():
+            return short
+    if "xnnpack" in low:
+        return "xnnpack"
+    if "gpu" in low:
+        return "gpu"
+    if "nnapi" in low:
+        return "nnapi"
+    return low
+
+
+def _parse_table_row(line: str, header: list[str]) -> dict[str, Any] | None:
+    cells = [c.strip() for c in (line.split("\t") if "\t" in line else next(csv.reader([line])))]
+    cells = [c for c in cells if c != ""]
+    if len(cells) != len(header):
+        return None
+    row: dict[str, Any] = {}
+    for key, cell in zip(header, cells):
+        text = cell.rstrip("%")
+        try:
+            row[key] = float(text) if key not in ("node_type", "name") else cell
+        except ValueError:
+            row[key] = cell
+    return row
+
+
+def _header(line: str) -> list[str] | None:
+    if "node type" not in line.lower():
+        return None
+    cells = [c.strip().strip("[]").strip() for c in re.split(r"\t|,", line)]
+    names = []
+    for c in cells:
+        if not c:
+            continue
+        key = re.sub(r"[^a-z0-9]+", "_", c.lower().replace("%", "pct")).strip("_")
+        names.append(key)
+    return names
+
+
+def parse_op_profile(lines: list[str]) -> dict[str, Any]:
+    """The `Operator-wise Profiling Info for Regular Benchmark Runs` section (text table or CSV).
+
+    Returns `by_node_type` (Summary by node type rows) and `run_order` (per-op rows) when present.
+    """
+    out: dict[str, Any] = {}
+    section: str | None = None
+    header: list[str] | None = None
+    for raw in lines:
+        line = raw.strip("\n")
+        title = line.strip().strip("=").strip()
+        if line.strip().startswith("=====") or title in ("Run Order", "Top by Computation Time",
+                                                         "Summary by node type"):
+            section = {"Run Order": "run_order", "Top by Computation Time": None,
+                       "Summary by node type": "by_node_type"}.get(title)
+            header = None
+            continue
+        m = _NODES_EXECUTED.search(line)
+        if m:
+            out["nodes_executed"] = int(m.group(1))
+            continue
+        if section is None:
+            continue
+        h = _header(line)
+        if h:
+            header = h
+            continue
+        if header and line.strip():
+            row = _parse_table_row(line.strip(), header)
+            if row is not None:
+                out.setdefault(section, []).append(row)
+            else:
+                section, header = None, None
+    return out
+
+
+def parse_profile_csv(text: str) -> dict[str, Any]:
+    """A `--profiling_output_csv_file` file: the same sections as the text table, comma-separated."""
+    start = text.find("Operator-wise Profiling Info for Regular Benchmark Runs")
+    body = text[start:] if start >= 0 else text
+    lines = []
+    for row in csv.reader(io.StringIO(body)):
+        lines.append("\t".join(row))
+    return parse_op_profile(lines)
+
+
+def parse(text: str) -> dict[str, Any]:
+    """Everything benchmark_model said, as a dict; missing facts are absent, never guessed."""
+    split = [split_prefix(line) for line in text.splitlines()]
+    lines = [msg for _, msg in split]
+    out: dict[str, Any] = {}
+    stats_runs: list[dict[str, float]] = []
+    running: list[tuple[float, float]] = []
+    errors: list[str] = []
+    delegates: dict[str, dict[str, Any]] = {}
+    profile_at: int | None = None
+    for i, line in enumerate(lines):
+        if line.startswith("Operator-wise Profiling Info for Regular Benchmark Runs"):
+            profile_at = i
+            break  # everything after is the op table, whose `count=` lines are not run statistics
+        if line.startswith("Profiling Info for Benchmark Initialization"):
+            continue
+        m = _RUNNING.search(line)
+        if m:
+            running.append((float(m.group(1)), float(m.group(2))))
+            continue
+        stats = parse_stats_line(line)
+        if stats is not None:
+            stats_runs.append(stats)
+            continue
+        if (m := _TIMINGS.search(line)):
+            out["init_us"], out["first_inference_us"], out["warmup_avg_us"], out["inference_avg_us"] = (
+                float(g) for g in m.groups())
+        elif (m := _LEGACY.search(line)):
+            out["warmup_avg_us"], out["init_us"], out["inference_avg_us"] = (float(g) for g in m.groups())
+            out["legacy_format"] = True
+        elif (m := _MEM_DELTA.search(line)):
+            out["mem_init_delta_mb"], out["mem_overall_delta_mb"] = float(m.group(1)), float(m.group(2))
+        elif (m := _MEM_PEAK.search(line)):
+            out["peak_memory_mb"] = float(m.group(1))
+        elif (m := _VMRSS.search(line)):
+            out["vmrss_end_mb"] = float(m.group(1))
+        elif (m := _INIT_SESSION.search(line)):
+            out.setdefault("init_us", float(m.group(1)) * 1000.0)
+        elif (m := _MODEL_SIZE.search(line)):
+            out["model_size_mb"] = float(m.group(1))
+        elif (m := _THREADS.search(line)):
+            out["threads"] = int(m.group(1))
+        elif (m := _GRAPH.match(line)):
+            out["graph"] = m.group(1)
+        elif (m := _REPLACING.search(line)):
+            d = delegates.setdefault(_delegate_key(m.group(3)), {})
+            d["nodes_replaced"] = d.get("nodes_replaced", 0) + int(m.group(1))
+            if m.group(2):
+                d["nodes_total"] = int(m.group(2))
+            d["partitions"] = d.get("partitions", 0) + int(m.group(4))
+        elif (m := _APPLIED.search(line)):
+            d = delegates.setdefault(_delegate_key(m.group(1)), {})
+            d["applied"] = m.group(2)  # completely | partially
+            k = _PARTIAL_KERNELS.search(line)
+            if k:
+                d["kernels"] = int(k.group(1))
+        elif (m := _NOT_APPLIED.search(line)):
+            delegates.setdefault(_delegate_key(m.group(1)), {})["applied"] = "not"
+        elif (m := _FAILED.search(line)):
+            delegates.setdefault(_delegate_key(m.group(1)), {})["applied"] = "failed"
+            errors.append(line)
+        elif (m := _GPU_KERNELS.search(line)):
+            delegates.setdefault("gpu", {}).setdefault("kernels", int(m.group(1)))
+        elif split[i][0] in ("E", "F"):
+            errors.append(line)
+    if stats_runs:
+        # benchmark_model prints the warm-up statistics, then the regular run's.
+        if len(stats_runs) >= 2 or len(running) >= 2:
+            out["warmup"] = summary_from_stats(stats_runs[0]) if len(stats_runs) >= 2 else None
+        out["summary"] = summary_from_stats(stats_runs[-1])
+    elif "inference_avg_us" in out:
+        out["summary"] = {"count": 0, "mean_us": out["inference_avg_us"], "std_us": 0.0}
+    if running:
+        out["min_runs"], out["min_secs"] = int(running[-1][0]), running[-1][1]
+    if delegates:
+        out["delegates"] = delegates
+    if errors:
+        out["errors"] = errors
+    if profile_at is not None:
+        out["op_profile"] = parse_op_profile(lines[profile_at + 1:])
+    return out
+
+
+def delegate_outcome(parsed: dict[str, Any], requested: str) -> dict[str, Any]:
+    """Did the requested delegate take the graph? A silent fallback to CPU is flagged, not hidden.
+
+    Returns {"delegate", "applied": completely|partially|not|failed|unknown, "fallback": bool,
+    "ops_total", "ops_delegated"} where op counts are known.
+    """
+    if requested in ("none", "cpu"):
+        return {"delegate": "none", "applied": "n/a", "fallback": False}
+    d = (parsed.get("delegates") or {}).get(requested, {})
+    applied = d.get("applied")
+    if applied is None and d.get("nodes_replaced"):
+        total = d.get("nodes_total")
+        applied = "completely" if total is None or d["nodes_replaced"] >= total else "partially"
+    if applied is None and requested == "gpu" and d.get("kernels"):
+        applied = "completely" if d["kernels"] == 1 else "partially"
+    out: dict[str, Any] = {"delegate": requested, "applied": applied or "unknown"}
+    if requested == "xnnpack" and applied is None:
+        # Builds where XNNPACK is the default CPU path often log nothing about it: not a fallback.
+        out["fallback"] = False
+        return out
+    out["fallback"] = applied in ("not", "failed", None)
+    total = d.get("nodes_total") or (parsed.get("op_profile") or {}).get("nodes_executed")
+    if d.get("nodes_replaced") is not None and d.get("nodes_total"):
+        out["ops_total"], out["ops_delegated"] = d["nodes_total"], d["nodes_replaced"]
+    elif applied == "completely":
+        if total:
+            out["ops_total"] = out["ops_delegated"] = total
+    elif out["fallback"]:
+        # The op count may be unknown; 0 of at least 1 is what the validity check needs to flag it.
+        out["ops_total"], out["ops_delegated"] = (total or 1), 0
+    if applied == "partially" and d.get("kernels"):
+        out["delegate_kernels"] = d["kernels"]
+    return out
+
+
+def parse_for_import(text: str) -> dict[str, Any]:
+    """`harness import benchmark_model FILE`: the figures of a captured log; ValueError if none."""
+    parsed = parse(text)
+    if "summary" not in parsed:
+        raise ValueError("no timing statistics found (expected a `count=... avg=...` line or "
+                         "`Inference timings in us`)")
+    return parsed

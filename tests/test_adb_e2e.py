@@ -1,0 +1,83 @@
+"""`harness run` with this host and a phone (the simulator behind the real adb server) side by side,
+and the same run with the phone vanishing mid-job: the local device still finishes."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from harness import orchestrate
+from harness.config import load_devices
+from harness.db import ResultsDB
+from harness.plan import make_plan
+
+FAST = {"min_runs": 5, "min_s": 0.05, "warmup_s": 0.0, "cooldown_s": 0.0, "sample_interval_s": 0.1,
+        "timeout_s": 60.0}
+
+
+def _devices_yaml(tmp_path: Path, sim, server, binary: Path) -> Path:
+    p = tmp_path / "devices.yaml"
+    p.write_text(
+        "devices:\n"
+        "  - {name: local, kind: local}\n"
+        f"  - name: phone\n    kind: android\n    serial: '{sim.serial}'\n    adb_port: {server.port}\n"
+        f"    benchmark_model: '{binary}'\n    link_timeout_s: 1.5\n    link_check_s: 0.5\n"
+        "    connect_timeout_s: 3\n    bench: {threads: 4}\n")
+    return p
+
+
+def _models(tmp_path: Path, tiny: Path, n: int) -> list[str]:
+    out = []
+    for i in range(n):
+        p = tmp_path / f"m{i}.tflite"
+        shutil.copy(tiny, p)
+        out.append(str(p))
+    return out
+
+
+def test_local_and_phone_both_produce_rows(tmp_path, adb_server, adb_sim, fake_benchmark_model, tiny_tflite,
+                                           isolated_cache):
+    devices = load_devices(_devices_yaml(tmp_path, adb_sim, adb_server, fake_benchmark_model))
+    plan = make_plan(devices, models=_models(tmp_path, tiny_tflite, 1), variants=["fp32"], overrides=FAST)
+    summary = orchestrate.run(plan, tmp_path / "r.db")
+    rows = {m.device: m for m in ResultsDB(tmp_path / "r.db").measurements(summary.run_id)}
+    assert set(rows) == {"local", "phone"} and summary.errors == 0, [m.error for m in rows.values()]
+    phone = rows["phone"]
+    assert phone.status == "ok" and phone.runtime == "tflite-benchmark_model"
+    assert phone.mean_us > 0 and phone.threads == 4 and phone.extra["battery_before"]["usb_powered"] is True
+    assert phone.energy_per_inference_mj is None and "energy_invalid" in phone.extra
+    assert rows["local"].status == "ok" and len(rows["local"].latencies_us) >= 5
+
+
+def test_phone_vanishing_mid_run_leaves_error_rows_and_local_finishes(tmp_path, adb_server, adb_sim,
+                                                                     fake_benchmark_model, tiny_tflite,
+                                                                     isolated_cache):
+    devices = load_devices(_devices_yaml(tmp_path, adb_sim, adb_server, fake_benchmark_model))
+    plan = make_plan(devices, models=_models(tmp_path, tiny_tflite, 3), variants=["fp32"], overrides=FAST)
+    adb_sim.vanish_on("benchmark_model-", after_s=0.2, mode="close")
+    summary = orchestrate.run(plan, tmp_path / "r.db")
+    rows = ResultsDB(tmp_path / "r.db").measurements(summary.run_id)
+    local = [m for m in rows if m.device == "local"]
+    phone = [m for m in rows if m.device == "phone"]
+    assert len(local) == 3 and all(m.status == "ok" for m in local)
+    assert len(phone) == 3 and all(m.status == "error" for m in phone)
+    assert "went away" in phone[0].error or "stopped answering" in phone[0].error
+    assert any("offline" in m.error for m in phone[1:])
+
+
+def test_cli_run_with_a_silent_phone(tmp_path, adb_server, adb_sim, fake_benchmark_model, tiny_tflite,
+                                     isolated_cache):
+    """The CLI path; the phone goes silent (not unplugged) during its first job."""
+    devices = _devices_yaml(tmp_path, adb_sim, adb_server, fake_benchmark_model)
+    adb_sim.vanish_on("benchmark_model-", after_s=0.2, mode="hang")
+    db = tmp_path / "r.db"
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "run", "--devices", str(devices), "--db", str(db),
+         "--models", ",".join(_models(tmp_path, tiny_tflite, 2)), "--variants", "fp32", "--runs", "5",
+         "--min-seconds", "0.05", "--warmup-seconds", "0", "--cooldown", "0", "--no-progress"],
+        capture_output=True, text=True, timeout=240, env={**os.environ, "XDG_CACHE_HOME": str(isolated_cache)})
+    assert proc.returncode == 0, proc.stderr[-2000:]  # something was measured
+    assert "2 measured, 2 errors" in proc.stdout, proc.stdout[-2000:]
+    assert "Traceback" not in proc.stderr
