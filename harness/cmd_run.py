@@ -52,6 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache-dir", help="artifact cache (default ~/.cache/harness/artifacts)")
     p.add_argument("--images", help="folder of your own images for calibration and accuracy")
     p.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
+    p.add_argument("--live", nargs="?", const="127.0.0.1:8765", metavar="HOST:PORT",
+                   help="follow the run in a browser (default 127.0.0.1:8765; other hosts get a token)")
     p.set_defaults(func=cmd_run)
 
     d = sub.add_parser("devices", help="which devices answer, with their facts")
@@ -85,9 +87,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         plan = make_plan(devices, models=_csv(args.models), variants=_csv(args.variants), quick=args.quick,
                          overrides=overrides, image_dir=args.images)
     printer = ProgressPrinter(enabled=not args.no_progress)
-    with printer:
-        summary = orchestrate.run(plan, db_path, resume=args.resume, events=printer.event,
-                                  cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    events, live = printer.event, None
+    if args.live:
+        from harness.live import start_live
+
+        live, events = start_live(db_path, args.live, printer.event)
+    try:
+        with printer:
+            summary = orchestrate.run(plan, db_path, resume=args.resume, events=events,
+                                      cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    finally:
+        if live is not None:
+            live.stop()
     print_run_tables(summary.run_id, db_path)
     print(f"run {summary.run_id}: {summary.measured} measured, {summary.errors} errors, "
           f"{summary.skipped} already done, {summary.converted} converted; database {db_path}")

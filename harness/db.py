@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS runs (
     packages TEXT NOT NULL,
     plan TEXT NOT NULL,
     status TEXT NOT NULL,
-    schema_version INTEGER NOT NULL
+    schema_version INTEGER NOT NULL,
+    label TEXT
 );
 CREATE TABLE IF NOT EXISTS measurements (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -40,7 +41,11 @@ CREATE INDEX IF NOT EXISTS measurements_dmv ON measurements (device, model, vari
 """
 
 # Upgrades from an older schema_version to the next; each is a list of SQL statements.
-MIGRATIONS: dict[int, list[str]] = {}
+MIGRATIONS: dict[int, list[str]] = {
+    1: ["ALTER TABLE runs ADD COLUMN label TEXT"],
+}
+# Indexes on columns a migration adds: created after the migrations, for new and upgraded files alike.
+_POST_DDL = "CREATE INDEX IF NOT EXISTS runs_label ON runs (label, created_at)"
 
 
 class ResultsDB:
@@ -65,20 +70,35 @@ class ResultsDB:
                 self._conn.executescript(_DDL)
             except sqlite3.DatabaseError as exc:
                 raise UserError(f"{self.path}: not a results database ({exc})") from None
-            row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            version = int(row[0]) if row else SCHEMA_VERSION
-            if version > SCHEMA_VERSION:
-                raise UserError(
-                    f"{self.path}: schema_version {version} is newer than this harness ({SCHEMA_VERSION}); upgrade harness"
+            # One write transaction for reading the version, every step and the new number: a failure
+            # changes nothing, and a second process opening the same old file waits, then sees it done.
+            self.upgraded_from: int | None = None
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                version = int(row[0]) if row else self._unmarked_version()
+                if version > SCHEMA_VERSION:
+                    self._conn.rollback()
+                    raise UserError(f"{self.path}: schema_version {version} is newer than this harness "
+                                    f"({SCHEMA_VERSION}); upgrade harness")
+                self.upgraded_from = version if version < SCHEMA_VERSION else None
+                while version < SCHEMA_VERSION:
+                    for stmt in MIGRATIONS.get(version, []):
+                        self._conn.execute(stmt)
+                    version += 1
+                self._conn.execute(_POST_DDL)
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(version),)
                 )
-            while version < SCHEMA_VERSION:
-                for stmt in MIGRATIONS.get(version, []):
-                    self._conn.execute(stmt)
-                version += 1
-            self._conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(version),)
-            )
-            self._conn.commit()
+                self._conn.commit()
+            except sqlite3.DatabaseError as exc:
+                self._conn.rollback()
+                raise UserError(f"{self.path}: cannot open or upgrade the results database: {exc}") from None
+
+    def _unmarked_version(self) -> int:
+        """A file without a version mark: version 1 if its runs table predates the label column."""
+        cols = {r[1] for r in self._conn.execute("PRAGMA table_info(runs)")}
+        return SCHEMA_VERSION if "label" in cols else 1
 
     @property
     def schema_version(self) -> int:
@@ -88,7 +108,8 @@ class ResultsDB:
     def add_run(self, run: RunInfo) -> None:
         with self._lock:
             self._conn.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (run_id, created_at, host, git_revision, packages, plan, status,"
+                " schema_version, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run.run_id,
                     run.created_at,
@@ -98,9 +119,24 @@ class ResultsDB:
                     json.dumps(run.plan, sort_keys=True),
                     run.status,
                     run.schema_version,
+                    run.label,
                 ),
             )
             self._conn.commit()
+
+    def set_run_label(self, run_id: str, label: str | None) -> None:
+        with self._lock:
+            self._conn.execute("UPDATE runs SET label=? WHERE run_id=?", (label, run_id))
+            self._conn.commit()
+
+    def latest_run_with_label(self, label: str, *, before: str | None = None) -> str | None:
+        """The newest run carrying `label` (created before run `before`, when given)."""
+        sql, args = "SELECT run_id FROM runs WHERE label=?", [label]
+        if before is not None:
+            sql += " AND created_at < (SELECT created_at FROM runs WHERE run_id=?)"
+            args.append(before)
+        row = self._conn.execute(sql + " ORDER BY created_at DESC LIMIT 1", args).fetchone()
+        return row[0] if row else None
 
     def set_run_status(self, run_id: str, status: str) -> None:
         with self._lock:
@@ -187,4 +223,5 @@ def _run_from_row(row: tuple) -> RunInfo:
         plan=json.loads(row[5]),
         status=row[6],
         schema_version=row[7],
+        label=row[8] if len(row) > 8 else None,
     )

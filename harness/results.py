@@ -9,7 +9,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 1
+# 2: runs.label (indexed), set by `harness nightly` to find the last good night.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -145,3 +146,4 @@ class RunInfo:
     plan: dict[str, Any]
     status: str = "running"  # running | finished | interrupted
     schema_version: int = SCHEMA_VERSION
+    label: str | None = None  # e.g. nightly:ok, nightly:regression

@@ -1,0 +1,127 @@
+"""`harness history`: one device and model across past runs, with steps found in each series.
+
+The series is one value per run (the median latency unless another metric is asked for), oldest
+first; the step detection is `harness.regression`, the same asv-style fit the nightly job trusts.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from harness.compare import accuracy_of, model_label
+from harness.db import ResultsDB
+from harness.errors import UserError
+from harness.regression import Step, detect_regressions
+from harness.results import Measurement
+
+# metric name -> (how to read it from a measurement, unit, higher is better, smallest relative step)
+# Timings are noisy, so only 5 % counts; accuracy is deterministic, so half a percent does.
+METRICS: dict[str, tuple[Any, str, bool, float]] = {
+    "p50": (lambda m: m.p50_us / 1000 if m.p50_us else None, "ms", False, 0.05),
+    "p90": (lambda m: m.p90_us / 1000 if m.p90_us else None, "ms", False, 0.05),
+    "p99": (lambda m: m.p99_us / 1000 if m.p99_us else None, "ms", False, 0.05),
+    "peak_rss": (lambda m: m.peak_rss_mb, "MB", False, 0.05),
+    "energy": (lambda m: m.energy_per_inference_mj, "mJ", False, 0.05),
+    "accuracy": (lambda m: (accuracy_of(m) or (None, None))[1], "", True, 0.005),
+}
+
+
+@dataclass(frozen=True)
+class Point:
+    run_id: str
+    created_at: float
+    git_revision: str | None
+    value: float
+
+
+@dataclass
+class VariantHistory:
+    variant: str
+    points: list[Point]
+    steps: list[Step] = field(default_factory=list)
+    skipped: int = 0  # runs where this key failed or lacked the metric
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"variant": self.variant, "points": [asdict(p) for p in self.points],
+                "steps": [asdict(s) | {"run_id": self.points[s.index].run_id} for s in self.steps],
+                "skipped": self.skipped}
+
+
+def resolve_model(db: ResultsDB, device: str, model: str) -> tuple[str, list[Measurement]]:
+    """The stored model name for `model` (a zoo name, a file path or just the file's name)."""
+    rows = db.measurements(device=device)
+    if not rows:
+        devices = sorted({m.device for m in db.measurements()})
+        raise UserError(f"{db.path}: no results for device {device!r}"
+                        + (f" (devices: {', '.join(devices)})" if devices else " (the database is empty)"))
+    names = list(dict.fromkeys(m.model for m in rows))
+    match = [n for n in names if n == model] or [n for n in names if model_label(n) == model]
+    if not match:
+        raise UserError(f"{db.path}: device {device!r} has no results for model {model!r} "
+                        f"(models: {', '.join(model_label(n) for n in names)})")
+    if len(match) > 1:
+        raise UserError(f"--model {model}: matches several stored models ({', '.join(match)}); give the full path")
+    return match[0], [m for m in rows if m.model == match[0]]
+
+
+def collect(db: ResultsDB, device: str, model: str, *, metric: str = "p50", variant: str | None = None,
+            threshold: float | None = None, min_size: int = 2) -> tuple[str, list[VariantHistory]]:
+    """Every variant's series (or one variant's) with its steps; runs are ordered by start time."""
+    if metric not in METRICS:
+        raise UserError(f"--metric: unknown metric {metric!r} (known: {', '.join(METRICS)})")
+    read, _, higher_better, default_threshold = METRICS[metric]
+    threshold = default_threshold if threshold is None else threshold
+    name, rows = resolve_model(db, device, model)
+    runs = {r.run_id: r for r in db.runs()}
+    variants = list(dict.fromkeys(m.variant for m in rows))
+    if variant is not None:
+        if variant not in variants:
+            raise UserError(f"--variant: {device}/{model_label(name)} has no variant {variant!r} "
+                            f"(variants: {', '.join(variants)})")
+        variants = [variant]
+    out = []
+    for v in variants:
+        mine = sorted((m for m in rows if m.variant == v), key=lambda m: runs[m.run_id].created_at)
+        points, skipped = [], 0
+        for m in mine:
+            value = read(m) if m.status == "ok" else None
+            if value is None:
+                skipped += 1
+                continue
+            r = runs[m.run_id]
+            points.append(Point(m.run_id, r.created_at, r.git_revision, float(value)))
+        steps = detect_regressions([p.value for p in points], threshold=threshold, min_size=min_size,
+                                   higher_is_better=higher_better) if len(points) >= 3 else []
+        out.append(VariantHistory(v, points, steps, skipped))
+    return name, out
+
+
+def render_text(device: str, model: str, metric: str, histories: list[VariantHistory]) -> str:
+    """A plain table per variant with the detected steps marked on the run where they start."""
+    unit = METRICS[metric][1]
+    lines = []
+    for h in histories:
+        lines.append(f"{device} · {model_label(model)} · {h.variant} · {metric}{' ' + unit if unit else ''}"
+                     f" · {len(h.points)} runs" + (f" ({h.skipped} without a value)" if h.skipped else ""))
+        at = {s.index: s for s in h.steps}
+        for i, p in enumerate(h.points):
+            s = at.get(i)
+            mark = ""
+            if s is not None:
+                mark = f"  {'▲' if s.change > 0 else '▼'} {s.kind} {s.change:+.1%}" + (
+                    "" if s.confirmed else " (suspected: newest run only)")
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(p.created_at))
+            lines.append(f"  {when}  {p.run_id:<24} {p.git_revision or '-':<12} {p.value:>10.4f}{mark}")
+        if len(h.points) < 3:
+            lines.append("  (fewer than 3 runs: no step detection yet)")
+        elif not h.steps:
+            lines.append("  no step found")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def render_json(device: str, model: str, metric: str, histories: list[VariantHistory]) -> str:
+    return json.dumps({"device": device, "model": model, "metric": metric,
+                       "variants": [h.to_dict() for h in histories]}, indent=1)

@@ -1,0 +1,400 @@
+"""`harness serve` and `harness run --live`: a small web server for watching runs as they happen.
+
+JSON API: /api/runs, /api/runs/<id> (add ?full=1 for raw samples), /api/runs/latest; server-sent
+events on /api/events (job_started, job_finished, run_started, run_finished, ...), and the page at /
+that the companion apps show. It binds 127.0.0.1 unless told otherwise; bound anywhere else it asks
+for a token (query `token=` or `Authorization: Bearer`), generated when none is given.
+
+Events come either straight from the orchestrator (`run --live` passes `LiveServer.publish` as its
+events callback) or, for `serve` beside a separate `harness run`, from a watcher that polls the
+database for new runs and rows.
+"""
+from __future__ import annotations
+
+import collections
+import hmac
+import ipaddress
+import json
+import queue
+import secrets
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from harness.compare import accuracy_of, model_label
+from harness.db import ResultsDB
+from harness.errors import UserError
+from harness.live_page import PAGE
+from harness.results import Measurement, RunInfo
+
+HEARTBEAT_S = 15.0
+HISTORY = 500  # events kept for clients that reconnect with Last-Event-ID
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_bind(text: str, default_port: int = 8765) -> tuple[str, int]:
+    """`HOST:PORT`, `HOST` or `:PORT` (IPv6 as `[::1]:8765`) -> (host, port)."""
+    host, port = "127.0.0.1", default_port
+    text = text.strip()
+    if text.startswith("["):
+        end = text.find("]")
+        host, rest = text[1:end], text[end + 1:]
+        if rest.startswith(":"):
+            port = _port(rest[1:], text)
+    elif text.count(":") == 1:
+        h, p = text.split(":")
+        host = h or host
+        port = _port(p, text)
+    elif text:
+        host = text
+    return host, port
+
+
+def _port(p: str, text: str) -> int:
+    if not p.isdigit() or not 0 <= int(p) <= 65535:
+        raise UserError(f"--live/--port: {text!r}: port must be a number 0-65535")
+    return int(p)
+
+
+def choose_token(host: str, given: str | None) -> str | None:
+    """The token a server bound to `host` asks for: the given one, else a fresh one off loopback."""
+    if given:
+        return given
+    return None if is_loopback(host) else secrets.token_urlsafe(24)
+
+
+def result_brief(m: Measurement) -> dict[str, Any]:
+    """What the page shows of one measurement: no raw samples."""
+    acc = accuracy_of(m)
+    return {
+        "run_id": m.run_id, "device": m.device, "model": m.model, "model_label": model_label(m.model),
+        "variant": m.variant, "status": m.status, "error": m.error, "p50_us": m.p50_us, "p90_us": m.p90_us,
+        "p99_us": m.p99_us, "cv": m.cv, "runs": len(m.latencies_us), "size_bytes": m.model_size_bytes,
+        "peak_rss_mb": m.peak_rss_mb, "energy_per_inference_mj": m.energy_per_inference_mj,
+        "temp_max_c": m.temp_max_c, "accuracy": {"name": acc[0], "value": acc[1]} if acc else None,
+        "valid": m.validity.valid if m.validity else None,
+        "flags": m.validity.flags() if m.validity else [], "finished_at": m.finished_at,
+    }
+
+
+def plan_total(plan: dict[str, Any]) -> int | None:
+    """Jobs in a stored plan (models x variants x enabled devices); None for imported runs."""
+    try:
+        devices = [d for d in plan["devices"]["devices"] if d.get("enabled", True)]
+        return len(plan["models"]) * len(plan["variants"]) * len(devices)
+    except (KeyError, TypeError):
+        return None
+
+
+def run_brief(r: RunInfo, rows: list[Measurement]) -> dict[str, Any]:
+    ok = sum(1 for m in rows if m.status == "ok")
+    return {"run_id": r.run_id, "created_at": r.created_at, "status": r.status, "host": r.host,
+            "git_revision": r.git_revision, "label": r.label, "total": plan_total(r.plan),
+            "measured": ok, "errors": len(rows) - ok}
+
+
+class EventHub:
+    """Fan-out of events to every open stream, numbered, with a short history for reconnects."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next = 1
+        self._history: collections.deque[tuple[int, str, str]] = collections.deque(maxlen=HISTORY)
+        self._subscribers: list[queue.Queue] = []
+
+    def publish(self, kind: str, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload, default=str)
+        with self._lock:
+            item = (self._next, kind, data)
+            self._next += 1
+            self._history.append(item)
+            for q in self._subscribers:
+                q.put(item)
+
+    def subscribe(self, last_id: int | None = None) -> queue.Queue:
+        q: queue.Queue = queue.Queue()
+        with self._lock:
+            if last_id is not None:
+                for item in self._history:
+                    if item[0] > last_id:
+                        q.put(item)
+            self._subscribers.append(q)
+        return q
+
+    def close(self) -> None:
+        """End every open stream (the server is stopping)."""
+        with self._lock:
+            for q in self._subscribers:
+                q.put(None)
+
+    def unsubscribe(self, q: queue.Queue) -> None:
+        with self._lock:
+            if q in self._subscribers:
+                self._subscribers.remove(q)
+
+    @property
+    def subscribers(self) -> int:
+        with self._lock:
+            return len(self._subscribers)
+
+
+class DbWatcher(threading.Thread):
+    """Turns rows another process writes into events: new runs, new results, finished runs."""
+
+    def __init__(self, server: "LiveServer", poll_s: float = 0.5) -> None:
+        super().__init__(name="live-db-watcher", daemon=True)
+        self.server = server
+        self.poll_s = poll_s
+        self.stop = threading.Event()
+        self._status: dict[str, str] = {}
+        self._seen: dict[str, set[tuple[str, str, str]]] = {}
+
+    def scan(self, *, announce: bool = True) -> None:
+        runs = self.server.read(lambda db: db.runs())
+        for r in runs:
+            old = self._status.get(r.run_id)
+            if old is not None and old != "running" and r.status != "running":
+                continue  # a closed run does not change any more
+            rows = self.server.read(lambda db, rid=r.run_id: db.measurements(rid))
+            seen = self._seen.setdefault(r.run_id, set())
+            publish = self.server.hub.publish if announce else (lambda kind, payload: None)
+            if old is None or (old != r.status and r.status == "running"):  # new, or resumed
+                publish("run_started", {"run_id": r.run_id, "total": plan_total(r.plan), "todo": None,
+                                        "skipped": None})
+            for m in rows:
+                if m.key not in seen:
+                    seen.add(m.key)
+                    publish("job_finished", {"measurement": result_brief(m)})
+            if old != r.status and r.status != "running":
+                publish("run_finished", {"run_id": r.run_id, "status": r.status})
+            self._status[r.run_id] = r.status
+
+    def run(self) -> None:
+        self.scan(announce=False)  # what is already there is history, not news
+        while not self.stop.wait(self.poll_s):
+            try:
+                self.scan()
+            except Exception:  # a busy or locked database: try again at the next tick
+                continue
+
+
+class LiveServer:
+    """The server, its event hub and (optionally) the database watcher, in background threads."""
+
+    def __init__(self, db_path: str | Path, *, host: str = "127.0.0.1", port: int = 8765,
+                 token: str | None = None, watch_db: bool = True, poll_s: float = 0.5) -> None:
+        self.db_path = Path(db_path)
+        self.host = host
+        self.token = choose_token(host, token)
+        self.hub = EventHub()
+        self._db = ResultsDB(self.db_path)
+        self._db_lock = threading.Lock()
+        try:
+            self.httpd = ThreadingHTTPServer((host, port), _handler_for(self))
+        except OSError as exc:
+            self._db.close()
+            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self._watcher = DbWatcher(self, poll_s) if watch_db else None
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="live-http", daemon=True)
+        self.closing = threading.Event()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/" + (f"?token={self.token}" if self.token else "")
+
+    def start(self) -> "LiveServer":
+        self._thread.start()
+        if self._watcher is not None:
+            self._watcher.start()
+        return self
+
+    def publish(self, kind: str, payload: dict[str, Any]) -> None:
+        """The orchestrator's `events` callback: measurements reach the page as they are committed."""
+        if kind == "job_finished" and "measurement" in payload:
+            m = payload["measurement"]
+            stored = self._stored(m)  # the orchestrator commits a row before its event
+            payload = {**payload, "measurement": result_brief(stored) if stored else
+                       {**m, "model_label": model_label(m.get("model", ""))}}
+        self.hub.publish(kind, payload)
+
+    def _stored(self, brief: dict[str, Any]) -> Measurement | None:
+        try:
+            rows = self.read(lambda db: db.measurements(brief["run_id"], device=brief["device"], model=brief["model"]))
+        except Exception:  # the page can live with the short form the orchestrator sent
+            return None
+        return next((m for m in rows if m.variant == brief.get("variant")), None)
+
+    def read(self, fn: Any) -> Any:
+        with self._db_lock:
+            return fn(self._db)
+
+    def stop(self) -> None:
+        self.closing.set()
+        self.hub.close()
+        if self._watcher is not None:
+            self._watcher.stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        with self._db_lock:
+            self._db.close()
+
+    def __enter__(self) -> "LiveServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def _handler_for(server: LiveServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "harness-live"
+
+        def log_message(self, fmt: str, *args: Any) -> None:  # quiet: URLs may carry the token
+            pass
+
+        def _send(self, status: int, body: bytes, ctype: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("X-Content-Type-Options", "nosniff")
+            if ctype.startswith("text/html"):
+                self.send_header("Content-Security-Policy",
+                                 "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _json(self, status: int, data: Any) -> None:
+            self._send(status, json.dumps(data, default=str).encode(), "application/json")
+
+        def _authorized(self, query: dict[str, list[str]]) -> bool:
+            if server.token is None:
+                return True
+            given = (query.get("token") or [""])[0]
+            auth = self.headers.get("Authorization", "")
+            if auth.startswith("Bearer "):
+                given = auth[7:]
+            return hmac.compare_digest(given.encode(), server.token.encode())
+
+        def do_HEAD(self) -> None:
+            self.do_GET()
+
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            query = parse_qs(url.query)
+            if not self._authorized(query):
+                self._json(HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong token"})
+                return
+            path = url.path.rstrip("/") or "/"
+            try:
+                if path == "/":
+                    self._send(HTTPStatus.OK, PAGE.encode(), "text/html; charset=utf-8")
+                elif path == "/healthz":
+                    self._json(HTTPStatus.OK, {"ok": True})
+                elif path == "/api/runs":
+                    self._json(HTTPStatus.OK, server.read(
+                        lambda db: [run_brief(r, db.measurements(r.run_id)) for r in db.runs()][::-1]))
+                elif path.startswith("/api/runs/"):
+                    self._run(unquote(path.removeprefix("/api/runs/")), bool(query.get("full")))
+                elif path == "/api/events":
+                    self._events()
+                else:
+                    self._json(HTTPStatus.NOT_FOUND, {"error": f"no such path: {url.path}"})
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def _run(self, run_id: str, full: bool) -> None:
+            def load(db: ResultsDB) -> Any:
+                rid = db.latest_run_id() if run_id == "latest" else run_id
+                if rid is None:
+                    return None
+                try:
+                    run = db.get_run(rid)
+                except UserError:
+                    return None
+                rows = db.measurements(rid)
+                results = [m.to_dict() if full else result_brief(m) for m in rows]
+                return {"run": run_brief(run, rows), "results": results}
+
+            data = server.read(load)
+            if data is None:
+                msg = "the database has no runs yet" if run_id == "latest" else f"no run with id {run_id!r}"
+                self._json(HTTPStatus.NOT_FOUND, {"error": msg})
+            else:
+                self._json(HTTPStatus.OK, data)
+
+        def _events(self) -> None:
+            last = self.headers.get("Last-Event-ID")
+            q = server.hub.subscribe(int(last) if last and last.isdigit() else None)
+            try:
+                self.send_response(HTTPStatus.OK)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                self.wfile.write(b"retry: 2000\n: connected\n\n")
+                self.wfile.flush()
+                while not server.closing.is_set():
+                    try:
+                        item = q.get(timeout=HEARTBEAT_S)
+                    except queue.Empty:
+                        self.wfile.write(b": keep-alive\n\n")
+                    else:
+                        if item is None:
+                            break
+                        eid, kind, data = item
+                        self.wfile.write(f"id: {eid}\nevent: {kind}\ndata: {data}\n\n".encode())
+                    self.wfile.flush()
+            finally:
+                server.hub.unsubscribe(q)
+
+    return Handler
+
+
+def wait_for_subscribers(server: LiveServer, count: int = 1, timeout_s: float = 30.0) -> bool:
+    """True once `count` streams are open (tests and `run --live --wait` use it)."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if server.hub.subscribers >= count:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def start_live(db_path: str | Path, bind: str, then: Any = None) -> tuple[LiveServer, Any]:
+    """For `harness run --live`: start the server and return an events callback that feeds it
+    after `then` (the progress printer), so neither listener can starve the other."""
+    import os
+    import sys
+
+    host, port = parse_bind(bind)
+    server = LiveServer(db_path, host=host, port=port, token=os.environ.get("HARNESS_TOKEN") or None,
+                        watch_db=False).start()
+    print(f"live: {server.url}", file=sys.stderr, flush=True)
+
+    def events(kind: str, payload: dict[str, Any]) -> None:
+        try:
+            if then is not None:
+                then(kind, payload)
+        finally:
+            server.publish(kind, payload)
+
+    return server, events

@@ -1,0 +1,247 @@
+"""`harness report`: one self-contained HTML page (figures inlined, no outside assets) or Markdown.
+
+The HTML opens offline and from a mail attachment: styles are inline and every figure is an SVG
+data URI. The Markdown is short enough for a pull-request comment or a chat message.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import time
+from typing import Sequence
+
+from harness import plots
+from harness.compare import COMPARISON_HEADERS, KeyComparison, accuracy_of, comparison_rows, model_label
+from harness.results import SCHEMA_VERSION, Measurement, RunInfo
+from harness.tables import size_text
+
+CSS = """
+:root { color-scheme: light; --fg:#111827; --muted:#6b7280; --line:#e5e7eb; --bad:#b91c1c; --good:#047857; }
+* { box-sizing: border-box; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg);
+       margin: 0 auto; max-width: 960px; padding: 16px; }
+h1 { font-size: 1.5rem; margin: 0 0 4px; } h2 { font-size: 1.15rem; margin: 28px 0 8px;
+     border-bottom: 1px solid var(--line); padding-bottom: 4px; }
+.meta, .note, footer { color: var(--muted); font-size: .9rem; }
+.meta code { font-size: .85rem; overflow-wrap: anywhere; }
+.chips { display: flex; flex-wrap: wrap; gap: 6px; padding: 0; list-style: none; margin: 10px 0; }
+.chips li { border: 1px solid var(--line); border-radius: 999px; padding: 2px 10px; font-size: .9rem; }
+figure { margin: 8px 0; overflow-x: auto; -webkit-overflow-scrolling: touch; }
+figure img { width: 100%; min-width: 520px; height: auto; display: block; }
+.scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; }
+table { border-collapse: collapse; font-size: .85rem; width: 100%; }
+th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
+th:nth-child(-n+3), td:nth-child(-n+3) { text-align: left; }
+th { background: #f9fafb; position: sticky; top: 0; }
+.slower, .error, .regression { color: var(--bad); font-weight: 600; }
+.faster, .improvement { color: var(--good); font-weight: 600; }
+.warn { color: #b45309; }
+"""
+
+
+def _e(v: object) -> str:
+    return html.escape("" if v is None else str(v))
+
+
+def _ms(us: float | None) -> str:
+    return "-" if us is None else f"{us / 1000:.3f}"
+
+
+def _num(v: float | None, fmt: str = "{:.1f}") -> str:
+    return "-" if v is None else fmt.format(v)
+
+
+def _validity(m: Measurement) -> str:
+    if m.validity is None:
+        return "-"
+    return "ok" if m.validity.valid else "⚠ " + ", ".join(m.validity.flags())
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], classes: Sequence[str] | None = None) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = []
+    for i, row in enumerate(rows):
+        cls = f' class="{_e(classes[i])}"' if classes and classes[i] else ""
+        body.append(f"<tr{cls}>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>")
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+
+
+def _figure(svg: str | None, alt: str, missing: str) -> str:
+    if svg is None:
+        return f'<p class="note">{_e(missing)}</p>'
+    data = base64.b64encode(svg.encode()).decode()
+    return f'<figure><img alt="{_e(alt)}" src="data:image/svg+xml;base64,{data}"></figure>'
+
+
+# --- the tables under the figures -------------------------------------------------------------
+
+def latency_rows(rows: Sequence[Measurement]) -> list[list[str]]:
+    return [[m.device, model_label(m.model), m.variant, size_text(m.model_size_bytes), _ms(m.p50_us),
+             _ms(m.p90_us), _ms(m.p99_us), _num(m.cv and m.cv * 100, "{:.1f}%"), str(len(m.latencies_us) or "-"),
+             _num(m.peak_rss_mb), _validity(m)] for m in plots.ok_rows(rows)]
+
+
+LATENCY_HEADERS = ["device", "model", "variant", "size", "p50 ms", "p90 ms", "p99 ms", "CV", "runs", "peak MB",
+                   "validity"]
+
+
+def ratio_rows(rows: Sequence[Measurement]) -> list[list[str]]:
+    return [[r.device, model_label(r.model), r.variant, _num(r.speedup, "{:.2f}×"), _num(r.size_ratio, "{:.2f}×")]
+            for r in plots.ratios(rows)]
+
+
+def accuracy_rows(rows: Sequence[Measurement]) -> list[list[str]]:
+    out = []
+    ok = [(m, accuracy_of(m)) for m in plots.ok_rows(rows)]
+    ok = [(m, a) for m, a in ok if a is not None]
+    for key in dict.fromkeys((m.device, m.model) for m, _ in ok):
+        mine = [(m, a) for m, a in ok if (m.device, m.model) == key]
+        front = plots.pareto_front([(m.p50_us, a[1]) for m, a in mine])
+        for i, (m, (name, value)) in enumerate(mine):
+            out.append([m.device, model_label(m.model), m.variant, name, f"{value:.4g}", _ms(m.p50_us),
+                        "yes" if i in front else ""])
+    return out
+
+
+def energy_rows(rows: Sequence[Measurement]) -> list[list[str]]:
+    return [[m.device, model_label(m.model), m.variant, _num(m.avg_power_mw), _num(m.energy_per_inference_mj, "{:.4g}"),
+             ", ".join(sorted({p.source for p in m.power_samples if p.source})) or "-"]
+            for m in plots.ok_rows(rows) if m.energy_per_inference_mj is not None]
+
+
+def temperature_rows(rows: Sequence[Measurement]) -> list[list[str]]:
+    return [[m.device, model_label(m.model), m.variant, _num(m.temp_before_c), _num(m.temp_after_c),
+             _num(m.temp_max_c), "yes" if m.validity and not m.validity.no_throttling else "no"]
+            for m in plots.ok_rows(rows) if m.temp_max_c is not None]
+
+
+def _counts(rows: Sequence[Measurement]) -> tuple[int, int]:
+    ok = sum(1 for m in rows if m.status == "ok")
+    return ok, len(rows) - ok
+
+
+def _verdicts(comparison: Sequence[KeyComparison]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for c in comparison:
+        out[c.verdict] = out.get(c.verdict, 0) + 1
+    return out
+
+
+def _when(t: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t else "-"
+
+
+# --- the two formats ----------------------------------------------------------------------------
+
+def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequence[KeyComparison] | None = None,
+                baseline_id: str | None = None, notes: Sequence[str] = ()) -> str:
+    """The whole page as one string; `comparison` adds a section against `baseline_id`."""
+    from harness import __version__
+
+    ok, errors = _counts(rows)
+    devices = list(dict.fromkeys(m.device for m in rows))
+    models = list(dict.fromkeys(model_label(m.model) for m in rows))
+    chips = [f"{ok} measured", f"{errors} errors", f"{len(devices)} devices", f"{len(models)} models"]
+    if comparison is not None:
+        chips += [f"{n} {v}" for v, n in _verdicts(comparison).items()]
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>harness report · {_e(run.run_id)}</title><style>{CSS}</style></head><body>",
+        f"<header><h1>Benchmark report</h1><p class=\"meta\">run <code>{_e(run.run_id)}</code> · {_e(run.status)}"
+        f" · {_e(_when(run.created_at))} · host {_e(run.host)} · git <code>{_e(run.git_revision or '-')}</code></p>",
+        '<ul class="chips">' + "".join(f"<li>{_e(c)}</li>" for c in chips) + "</ul>",
+        "".join(f'<p class="note warn">{_e(n)}</p>' for n in notes),
+        "</header>",
+    ]
+    if not rows:
+        parts.append('<p class="note">This run has no measurements yet.</p>')
+    if comparison is not None:
+        cells = comparison_rows(comparison)
+        parts += [f"<section id=\"comparison\"><h2>Against run {_e(baseline_id)}</h2>",
+                  '<p class="note">Change of median latency with a 95% bootstrap interval from the raw samples; '
+                  "a change counts when the interval excludes zero and it is over the threshold.</p>",
+                  _table(COMPARISON_HEADERS, cells, [r[3] for r in cells]), "</section>"]
+    parts += [
+        '<section id="latency"><h2>Latency</h2>',
+        _figure(plots.latency_figure(rows), "p50 latency per variant and device with p90 and p99 whiskers",
+                "No successful measurement to plot."),
+        _table(LATENCY_HEADERS, latency_rows(rows)), "</section>",
+        '<section id="ratios"><h2>Speed-up and size against fp32</h2>',
+        _figure(plots.ratio_figure(rows), "speed-up and size ratio against the fp32 baseline",
+                "No fp32 baseline measured beside other variants in this run."),
+        _table(["device", "model", "variant", "speed-up", "size ratio"], ratio_rows(rows)), "</section>",
+        '<section id="accuracy"><h2>Accuracy against latency</h2>',
+        _figure(plots.pareto_figure(rows), "accuracy against latency with the Pareto front",
+                "No accuracy figures in this run (metrics such as accuracy, top1 or psnr_db)."),
+        _table(["device", "model", "variant", "metric", "value", "p50 ms", "Pareto front"], accuracy_rows(rows)),
+        "</section>",
+        '<section id="energy"><h2>Energy per inference</h2>',
+        _figure(plots.energy_figure(rows), "energy per inference",
+                "No power readings in this run (they come from tegrastats, battery or an external meter)."),
+        _table(["device", "model", "variant", "avg power mW", "mJ / inference", "source"], energy_rows(rows)),
+        "</section>",
+        '<section id="temperature"><h2>Temperature over the run</h2>',
+        _figure(plots.temperature_figure(rows), "hottest thermal zone over the run",
+                "No temperature readings in this run (the device exposes no thermal zones)."),
+        _table(["device", "model", "variant", "before °C", "after °C", "max °C", "throttled"], temperature_rows(rows)),
+        "</section>",
+    ]
+    failed = [m for m in rows if m.status != "ok"]
+    if failed:
+        parts.append('<section id="errors"><h2>Errors</h2>' + _table(
+            ["device", "model", "variant", "error"],
+            [[m.device, model_label(m.model), m.variant, m.error or "-"] for m in failed]) + "</section>")
+    invalid = [m for m in plots.ok_rows(rows) if m.validity and not m.validity.valid]
+    if invalid:
+        parts.append('<section id="validity"><h2>Validity notes</h2><ul>' + "".join(
+            f"<li>{_e(m.device)} {_e(model_label(m.model))}/{_e(m.variant)}: {_e('; '.join(m.validity.notes))}</li>"
+            for m in invalid) + "</ul></section>")
+    parts.append(f"<footer><p>harness {_e(__version__)} · schema {SCHEMA_VERSION} · written "
+                 f"{_e(_when(time.time()))}</p></footer></body></html>")
+    return "\n".join(parts)
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
+    return out
+
+
+def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
+                    comparison: Sequence[KeyComparison] | None = None, baseline_id: str | None = None,
+                    notes: Sequence[str] = ()) -> str:
+    """A summary for a pull request or chat: one table, the comparison if any, the errors."""
+    ok, errors = _counts(rows)
+    speed = {(r.device, r.model, r.variant): r for r in plots.ratios(rows)}
+    lines = [f"### harness · run `{run.run_id}` ({run.status})", "",
+             f"{_when(run.created_at)} · host {run.host} · git `{run.git_revision or '-'}` · "
+             f"{ok} measured, {errors} errors", ""]
+    lines += [f"> {n}" for n in notes] + ([""] if notes else [])
+    table = []
+    for m in plots.ok_rows(rows):
+        r = speed.get(m.key)
+        acc = accuracy_of(m)
+        table.append([m.device, model_label(m.model), m.variant, _ms(m.p50_us), _ms(m.p90_us), _ms(m.p99_us),
+                      _num(r.speedup if r else None, "{:.2f}×"), size_text(m.model_size_bytes),
+                      f"{acc[0]} {acc[1]:.4g}" if acc else "-", _num(m.energy_per_inference_mj, "{:.3g}"),
+                      _validity(m)])
+    if table:
+        lines += _md_table(["device", "model", "variant", "p50 ms", "p90 ms", "p99 ms", "vs fp32", "size",
+                            "accuracy", "mJ/inf", "valid"], table)
+    else:
+        lines.append("No successful measurements.")
+    if comparison is not None:
+        counts = ", ".join(f"{n} {v}" for v, n in _verdicts(comparison).items()) or "nothing to compare"
+        lines += ["", f"**Against run `{baseline_id}`:** {counts}", ""]
+        lines += _md_table(COMPARISON_HEADERS, comparison_rows(comparison))
+    failed = [m for m in rows if m.status != "ok"]
+    if failed:
+        lines += ["", "**Errors**", ""]
+        lines += [f"- {m.device} {model_label(m.model)}/{m.variant}: {m.error}" for m in failed]
+    return "\n".join(lines) + "\n"

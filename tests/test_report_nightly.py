@@ -1,0 +1,120 @@
+"""`harness nightly` on this host: baseline, planted slow and fast baselines, re-run confirmation."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.cli import main
+from harness.db import ResultsDB
+from harness.nightly import BAD, CONFIRM, GOOD, confirm
+from harness.results import RunInfo
+from tests.fixtures_web import make_measurement
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def farm(tmp_path):
+    path = tmp_path / "farm.yaml"
+    path.write_text(yaml.safe_dump({
+        "defaults": {"min_runs": 20, "min_s": 0.3, "warmup_s": 0.0, "cooldown_s": 0.0},
+        "devices": [{"name": "local", "kind": "local"}],
+    }))
+    return path
+
+
+def _plant(db_path: Path, like_run: str, factor: float) -> str:
+    """A 'good night' whose samples are this host's real ones times `factor`."""
+    db = ResultsDB(db_path)
+    try:
+        (real,) = db.measurements(like_run)
+        run_id = f"planted-x{factor}"
+        db.add_run(RunInfo(run_id, time.time(), "farm", None, {}, {}, status="finished", label=GOOD))
+        lat = tuple(x * factor for x in real.latencies_us)
+        db.add(dataclasses.replace(real, run_id=run_id, latencies_us=lat, p50_us=real.p50_us * factor))
+    finally:
+        db.close()
+    return run_id
+
+
+def _labels(db_path: Path) -> dict[str, str | None]:
+    db = ResultsDB(db_path)
+    try:
+        return {r.run_id: r.label for r in db.runs()}
+    finally:
+        db.close()
+
+
+def test_nightly_baseline_then_faster_then_confirmed_regression(farm, tiny_tflite, tmp_path, isolated_cache, capsys):
+    db, out = tmp_path / "nightly.db", tmp_path / "reports"
+    argv = ["nightly", "--devices", str(farm), "--models", str(tiny_tflite), "--variants", "fp32",
+            "--db", str(db), "--out-dir", str(out), "--cache-dir", str(tmp_path / "art")]
+
+    # Night 1: nothing to compare with; it becomes the baseline.
+    assert main(argv) == 0
+    (night1,) = [r for r, label in _labels(db).items() if label == GOOD]
+    md = next(out.glob(f"*{night1}.md")).read_text()
+    assert "First night" in md and (out / next(out.glob(f"*{night1}.md")).name.replace(".md", ".html")).exists()
+
+    # Night 2 against a baseline three times slower than this host: faster, so a good night.
+    _plant(db, night1, 3.0)
+    assert main(argv) == 0
+    labels = _labels(db)
+    night2 = [r for r in labels if r not in (night1, "planted-x3.0")][0]
+    assert labels[night2] == GOOD
+    assert "faster" in next(out.glob(f"*{night2}.md")).read_text()
+
+    # Night 3 against a baseline three times faster: suspected, measured again, confirmed, exit 1.
+    _plant(db, night1, 1 / 3)
+    capsys.readouterr()
+    assert main(argv) == 1
+    labels = _labels(db)
+    night3 = [r for r, label in labels.items() if label == BAD]
+    confirm_runs = [r for r, label in labels.items() if label == CONFIRM]
+    assert len(night3) == 1 and len(confirm_runs) == 1
+    md = next(out.glob(f"*{night3[0]}.md")).read_text()
+    assert "Confirmed regression: local tiny.tflite/fp32" in md and "slower" in md
+    html = next(out.glob(f"*{night3[0]}.html")).read_text()
+    assert "Confirmed regression" in html and 'class="slower"' in html
+    assert "1 confirmed regression" in capsys.readouterr().err
+    # The regressed night is not a baseline: the next night still compares with the planted good one.
+    db_ = ResultsDB(db)
+    try:
+        assert db_.latest_run_with_label(GOOD) == "planted-x0.3333333333333333"
+    finally:
+        db_.close()
+
+    # An intended slowdown is accepted by hand and becomes the baseline.
+    assert main(["nightly", "--accept", night3[0], "--db", str(db)]) == 0
+    assert _labels(db)[night3[0]] == GOOD
+    assert main(["nightly", "--accept", "nope", "--db", str(db)]) == 2
+
+
+def test_confirm_keeps_only_suspects_that_are_slower_again():
+    base = [make_measurement("b", "pi", "m", v, median_us=1000, seed=i) for i, v in enumerate(("fp32", "int8"))]
+    rerun = [make_measurement("r", "pi", "m", "fp32", median_us=1300, seed=7),  # still slower
+             make_measurement("r", "pi", "m", "int8", median_us=1000, seed=8)]  # a one-off
+    keys = [("pi", "m", "fp32"), ("pi", "m", "int8")]
+    assert confirm(base, rerun, keys) == [("pi", "m", "fp32")]
+    assert confirm(base, [], keys) == []  # a re-run that failed confirms nothing
+
+
+def test_nightly_bad_farm_file_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "farm.yaml"
+    bad.write_text("devices:\n  - {name: pi, kind: toaster}\n")
+    assert main(["nightly", "--devices", str(bad), "--db", str(tmp_path / "n.db")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown device kind 'toaster'" in err and err.count("\n") == 1
+    assert main(["nightly", "--db", str(tmp_path / "n.db")]) == 2
+
+
+def test_example_workflow_runs_nightly_on_a_schedule():
+    wf = yaml.safe_load((REPO / "examples" / "nightly.github-workflow.yml").read_text())
+    triggers = wf.get("on", wf.get(True))  # YAML 1.1 reads a bare `on` key as True
+    assert triggers["schedule"][0]["cron"]
+    steps = [s.get("run", "") for job in wf["jobs"].values() for s in job["steps"]]
+    assert any("harness nightly --devices" in s for s in steps)
