@@ -23,6 +23,7 @@ def register(tool: str, target: str) -> None:
 register("benchmark_model", "devices.probes.benchmark_model:parse_for_import")
 register("trtexec", "devices.probes.trtexec:parse_for_import")
 register("tegrastats", "devices.probes.tegrastats:parse_for_import")
+register("vcgencmd", "devices.probes.vcgencmd:parse_for_import")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

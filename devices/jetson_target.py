@@ -1,0 +1,309 @@
+"""NVIDIA Jetson over ssh: the LiteRT runner or TensorRT (trtexec), with tegrastats sampled meanwhile.
+
+Power and energy per inference come from the board's input rail (VDD_IN, POM_5V_IN) in
+tegrastats, or the sum of the rails it reports where it has no input rail. The jetson_clocks
+state (clocks pinned at maximum or not) is recorded with every job, since it changes latency
+more than most optimizations do.
+
+TensorRT: trtexec builds an engine on the board from an ONNX export of the model (the `.onnx`
+beside the variant, or one made on the host with tf2onnx when it is installed), cached per
+model and precision in WORKDIR/engines, then times it with `--exportTimes` so every inference's
+latency comes back, not only trtexec's summary.
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from devices.probes import tegrastats as ts
+from devices.probes import trtexec as trt
+from devices.rpi_target import SshRunnerTarget
+from devices.target import JobSpec, RawRun
+from devices.transport import file_sha256
+
+PRECISION_FLAGS = {"fp32": [], "fp16": ["--fp16"], "int8": ["--int8"]}
+# sysfs fallback when jetson_clocks --show needs root: per-CPU and GPU devfreq min/max/current.
+CLOCKS_SCRIPT = (
+    "for c in /sys/devices/system/cpu/cpu[0-9]*; do f=$c/cpufreq; [ -r $f/scaling_min_freq ] || continue; "
+    "echo \"${c##*/} $(cat $f/scaling_min_freq) $(cat $f/scaling_max_freq) $(cat $f/scaling_cur_freq)\"; done; "
+    "for d in /sys/class/devfreq/*; do case \"${d##*/}\" in *gpu*|*gv11b*|*ga10b*|*gp10b*|*gm20b*|*gb10b*) "
+    "echo \"gpu $(cat $d/min_freq) $(cat $d/max_freq) $(cat $d/cur_freq)\";; esac; done; true"
+)
+
+# Whether the board's TensorFlow was built with TensorRT (TF-TRT), read from its build_info
+# without importing TensorFlow (which takes many seconds on a Jetson).
+TF_TRT_CHECK = (
+    "import importlib.util, os, re\n"
+    "spec = importlib.util.find_spec('tensorflow')\n"
+    "if spec is None or not spec.submodule_search_locations:\n"
+    "    print('no tensorflow')\n"
+    "else:\n"
+    "    root = list(spec.submodule_search_locations)[0]\n"
+    "    try:\n"
+    "        text = open(os.path.join(root, 'python', 'platform', 'build_info.py')).read()\n"
+    "    except OSError:\n"
+    "        text = ''\n"
+    "    m = re.search(r\"is_tensorrt_build'?\\]?[\\s:=,]*(True|False)\", text)\n"
+    "    print({'True': 'tensorflow with TensorRT', 'False': 'tensorflow without TensorRT'}.get(\n"
+    "        m.group(1) if m else '', 'tensorflow, TensorRT support unknown'))\n"
+)
+
+
+def parse_jetson_clocks_show(text: str) -> dict[str, Any]:
+    """`jetson_clocks --show` -> per-CPU and GPU min/max/current (Hz or kHz as printed) and `locked`.
+
+    jetson_clocks pins every online CPU's and the GPU's minimum at its maximum.
+    """
+    cpus: dict[str, dict[str, int]] = {}
+    out: dict[str, Any] = {"source": "jetson_clocks --show"}
+    for line in text.splitlines():
+        m = re.match(r"\s*(cpu\d+):\s*Online=(\d).*?MinFreq=(\d+)\s+MaxFreq=(\d+)\s+CurrentFreq=(\d+)", line)
+        if m:
+            if m.group(2) == "1":
+                cpus[m.group(1)] = {"min": int(m.group(3)), "max": int(m.group(4)), "cur": int(m.group(5))}
+            continue
+        m = re.match(r"\s*(GPU|EMC)\s+MinFreq=(\d+)\s+MaxFreq=(\d+)\s+CurrentFreq=(\d+)", line)
+        if m:
+            out[m.group(1).lower()] = {"min": int(m.group(2)), "max": int(m.group(3)), "cur": int(m.group(4))}
+            continue
+        m = re.match(r"\s*NV Power Mode:\s*(\S+)", line)
+        if m:
+            out["nvpmodel"] = m.group(1)
+    out["cpus"] = cpus
+    out["locked"] = _locked(cpus, out.get("gpu"))
+    return out
+
+
+def parse_clocks_sysfs(text: str) -> dict[str, Any]:
+    """CLOCKS_SCRIPT output -> the same shape as parse_jetson_clocks_show."""
+    cpus: dict[str, dict[str, int]] = {}
+    out: dict[str, Any] = {"source": "sysfs"}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and all(p.isdigit() for p in parts[1:]):
+            entry = {"min": int(parts[1]), "max": int(parts[2]), "cur": int(parts[3])}
+            if parts[0] == "gpu":
+                out["gpu"] = entry
+            else:
+                cpus[parts[0]] = entry
+    out["cpus"] = cpus
+    out["locked"] = _locked(cpus, out.get("gpu"))
+    return out
+
+
+def _locked(cpus: dict[str, dict[str, int]], gpu: dict[str, int] | None) -> bool | None:
+    if not cpus and not gpu:
+        return None
+    parts = list(cpus.values()) + ([gpu] if gpu else [])
+    return all(p["min"] == p["max"] for p in parts)
+
+
+def build_engine_argv(trtexec: str, onnx: str, engine: str, precision: str) -> list[str]:
+    """trtexec that builds and saves an engine; int8 without a calibration cache is for speed only."""
+    return [trtexec, f"--onnx={onnx}", f"--saveEngine={engine}", *PRECISION_FLAGS[precision]]
+
+
+def bench_engine_argv(trtexec: str, engine: str, times_json: str, bench: Any) -> list[str]:
+    """trtexec timing a saved engine for at least min_runs and min_s, every inference exported."""
+    return [trtexec, f"--loadEngine={engine}", f"--warmUp={int(round(bench.warmup_s * 1000))}",
+            f"--iterations={bench.min_runs}", f"--duration={max(1, math.ceil(bench.min_s))}",
+            f"--exportTimes={times_json}", "--useSpinWait"]
+
+
+def find_onnx(model: Path) -> Path:
+    """The ONNX for a variant: itself, the file beside it, or a tf2onnx export made now (if installed).
+
+    Raises ValueError saying what is missing when there is none.
+    """
+    model = Path(model)
+    if model.suffix == ".onnx":
+        return model
+    beside = model.with_suffix(".onnx")
+    if beside.is_file():
+        return beside
+    if importlib.util.find_spec("tf2onnx") is None:
+        raise ValueError(f"runtime tensorrt needs an ONNX model: no {beside.name} beside the variant and tf2onnx "
+                         "is not installed on the host (pip install tf2onnx)")
+    tmp = beside.with_name(f"{beside.stem}.{os.getpid()}-{threading.get_ident()}.tmp.onnx")  # two Jetsons, one export
+    res = subprocess.run([sys.executable, "-m", "tf2onnx.convert", "--tflite", str(model), "--output", str(tmp)],
+                         capture_output=True, text=True, timeout=600)
+    if res.returncode == 0 and tmp.is_file():
+        os.replace(tmp, beside)
+    else:
+        tmp.unlink(missing_ok=True)
+        lines = [line for line in res.stderr.strip().splitlines() if "ERROR" in line or "Error" in line]
+        raise ValueError(f"tf2onnx could not export {model.name} to ONNX: "
+                         f"{(lines or res.stderr.strip().splitlines() or ['no message'])[-1][:300]}")
+    return beside
+
+
+class JetsonTarget(SshRunnerTarget):
+    kind = "jetson"
+
+    # ---- facts and state --------------------------------------------------------------------
+
+    def clocks_state(self) -> dict[str, Any]:
+        res = self.transport.run(self.sudo([self.config.jetson_clocks, "--show"]), timeout_s=30)
+        if res.ok and "MinFreq=" in res.stdout:
+            state = parse_jetson_clocks_show(res.stdout)
+        else:
+            state = parse_clocks_sysfs(self.transport.run(["sh", "-c", CLOCKS_SCRIPT], timeout_s=30).stdout)
+        if "nvpmodel" not in state:
+            q = self.transport.run(self.sudo(["nvpmodel", "-q"]), timeout_s=30)
+            m = re.search(r"NV Power Mode:\s*(\S+)", q.stdout)
+            if m:
+                state["nvpmodel"] = m.group(1)
+        return state
+
+    def facts(self) -> dict[str, Any]:
+        facts = super().facts()
+        release = self.transport.run(["cat", "/etc/nv_tegra_release"], timeout_s=30)
+        if release.ok:
+            m = re.search(r"R(\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)", release.stdout)
+            facts["l4t"] = f"{m.group(1)}.{m.group(2)}" if m else release.stdout.strip()[:80]
+        clocks = self.clocks_state()
+        facts["jetson_clocks"] = {"locked": clocks.get("locked"), "source": clocks.get("source"),
+                                  "nvpmodel": clocks.get("nvpmodel")}
+        lines = self._tegrastats_lines(1.5)
+        samples, _ = ts.parse_text("\n".join(line for _, line in lines))
+        if samples:
+            summary = ts.summarize(samples, self.config.tegrastats_interval_ms / 1000.0, self.config.power_rail)
+            facts["tegrastats"] = {"input_rail": summary["input_rail"], "power_source": summary["power_source"],
+                                   "idle_power_mw": summary["avg_power_mw"], "rails": sorted(summary["rails_avg_mw"])}
+        else:
+            facts["tegrastats"] = {"unavailable": (lines[0][1] if lines else "no output")[:200]}
+        have = self.transport.run(["test", "-x", self.config.trtexec], timeout_s=30)
+        facts["trtexec"] = self.config.trtexec if have.ok else None
+        tf = self.transport.run([self.python, "-c", TF_TRT_CHECK], timeout_s=60)
+        facts["tf_trt"] = tf.stdout.strip() if tf.ok else f"unknown: {tf.stderr.strip()[-200:]}"
+        return facts
+
+    def _tegrastats_argv(self) -> list[str]:
+        return self.sudo([self.config.tegrastats, "--interval", str(self.config.tegrastats_interval_ms)])
+
+    def _tegrastats_lines(self, seconds: float) -> list[tuple[float, str]]:
+        stream = self.transport.stream(self._tegrastats_argv())  # type: ignore[attr-defined]
+        time.sleep(seconds)
+        return stream.stop()
+
+    # ---- runs -------------------------------------------------------------------------------
+
+    @contextmanager
+    def probe_session(self, job: JobSpec) -> Iterator[RawRun]:
+        """tegrastats for the whole run; power from the input rail; clocks state alongside."""
+        raw = RawRun(runner={})
+        raw.extra["jetson_clocks"] = self.clocks_state()
+        stream = self.transport.stream(self._tegrastats_argv())  # type: ignore[attr-defined]
+        try:
+            yield raw
+        finally:
+            lines = stream.stop()
+        interval = self.config.tegrastats_interval_ms / 1000.0
+        samples, unreadable = ts.parse_text("\n".join(line for _, line in lines))
+        if not samples:
+            raw.extra["tegrastats"] = {"unavailable": (unreadable[0] if unreadable else "no output")[:200]}
+            return
+        summary = ts.summarize(samples, interval, self.config.power_rail)
+        raw.power_samples = list(summary.pop("power_samples"))
+        summary["unreadable_lines"] = len(unreadable)
+        raw.extra["tegrastats"] = summary
+        raw.extra["tegrastats_temperatures"] = ts.run_temperatures(samples, interval)
+
+    def benchmark(self, job: JobSpec) -> RawRun:
+        if self.config.runtime == "tensorrt":
+            return self.benchmark_tensorrt(job)
+        raw = super().benchmark(job)
+        # PMIC-Die reads a fixed 100 C on Jetsons: a trip point, not a temperature; it would flag every run.
+        for row in raw.runner.get("temperatures") or []:
+            if len(row) == 3 and isinstance(row[2], dict):
+                row[2] = {k: v for k, v in row[2].items() if not k.upper().startswith("PMIC")}
+        raw.extra.pop("tegrastats_temperatures", None)
+        return raw
+
+    def benchmark_tensorrt(self, job: JobSpec) -> RawRun:
+        """Build (once) and time an engine per precision; the first precision is the row's figure."""
+        self.resolve()
+        try:
+            onnx = find_onnx(job.model_path)
+        except (ValueError, subprocess.TimeoutExpired) as exc:
+            return RawRun(runner={"error": str(exc)})
+        remote_onnx = self.remote_model_path(onnx)
+        self.transport.push_if_changed(onnx, remote_onnx)
+        precisions = list(self.config.tensorrt_precisions) or ["fp16"]
+        first: RawRun | None = None
+        others: dict[str, Any] = {}
+        for precision in precisions:
+            raw = self._tensorrt_one(job, onnx, remote_onnx, precision)
+            if first is None:
+                first = raw
+            else:
+                r = raw.runner
+                others[precision] = {"error": r["error"]} if r.get("error") else {
+                    "mean_us": r.get("summary", {}).get("mean_us") or _mean(r.get("latencies_us")),
+                    "avg_power_mw": raw.extra.get("tegrastats", {}).get("avg_power_mw")}
+        assert first is not None
+        if others:
+            first.extra["tensorrt_other_precisions"] = others
+        return first
+
+    def _tensorrt_one(self, job: JobSpec, onnx: Path, remote_onnx: str, precision: str) -> RawRun:
+        engine = f"{self.workdir}/engines/{file_sha256(onnx)[:16]}-{precision}.engine"
+        times = f"{self.workdir}/engines/times-{precision}.json"
+        build_log = None
+        if not self.transport.run(["test", "-s", engine], timeout_s=30).ok:
+            self.transport.run(["mkdir", "-p", f"{self.workdir}/engines"], timeout_s=30)
+            built = self.transport.run(build_engine_argv(self.config.trtexec, remote_onnx, engine, precision),
+                                       timeout_s=max(900.0, float(job.bench.timeout_s)))
+            build_log = built.stdout + built.stderr
+            if not built.ok:
+                why = _first_error(build_log) or f"exit {built.exit_code}"
+                return RawRun(runner={"error": f"trtexec could not build a {precision} engine: {why}"})
+        self.transport.remove(times)
+        with self.probe_session(job) as raw:
+            res = self.transport.run(bench_engine_argv(self.config.trtexec, engine, times, job.bench),
+                                     timeout_s=float(job.bench.timeout_s))
+        text = res.stdout + res.stderr
+        try:
+            parsed = trt.parse_output(text)
+        except ValueError as exc:
+            raw.runner = {"error": f"trtexec {precision}: {exc}"}
+            return raw
+        runner: dict[str, Any] = {
+            "runtime": "tensorrt", "runtime_version": parsed.get("tensorrt_version"), "threads": None,
+            "delegate": f"tensorrt-{precision}", "error": None, "model_path": remote_onnx,
+            "duration_s": parsed.get("walltime_s"), "temperatures": raw.extra.pop("tegrastats_temperatures", []),
+            "summary": parsed["summary"],
+        }
+        exported = self.transport.run(["cat", "--", times], timeout_s=120)
+        if exported.ok and exported.stdout.strip():
+            try:
+                runner["latencies_us"] = trt.parse_times(exported.stdout)["latencies_us"]
+            except ValueError as exc:
+                raw.extra["export_times_problem"] = str(exc)
+        raw.runner = runner
+        raw.extra["trtexec"] = {k: parsed[k] for k in ("gpu_compute", "enqueue", "h2d", "d2h", "throughput_qps",
+                                                      "gpu_compute_total_s", "batch") if k in parsed}
+        raw.extra["engine"] = {"path": engine, "precision": precision, "built_now": build_log is not None}
+        return raw
+
+
+def _first_error(log: str) -> str | None:
+    for line in log.splitlines():
+        if "[E]" in line or "ERROR" in line or "Error" in line:
+            return re.sub(r"^\s*(?:\[[^\]]*\]\s*)*", "", line).strip()[:300]
+    tail = [line for line in log.strip().splitlines() if line.strip()]
+    return tail[-1][:300] if tail else None
+
+
+def _mean(values: list[float] | None) -> float | None:
+    return sum(values) / len(values) if values else None
+

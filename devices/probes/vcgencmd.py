@@ -1,0 +1,190 @@
+"""Raspberry Pi firmware readings (`vcgencmd`) and hwmon power: pure parsers.
+
+`get_throttled` is a bit field the firmware keeps: bits 0-3 say what is happening now
+(under-voltage, ARM frequency capped, throttled, soft temperature limit) and bits 16-19 say
+the same thing has happened since boot. A measurement taken while any "now" bit is set, or
+during which a "since boot" bit appeared, was not taken at full speed.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+THROTTLED_BITS: dict[int, str] = {
+    0: "under_voltage",
+    1: "freq_capped",
+    2: "throttled",
+    3: "soft_temp_limit",
+}
+SINCE_BOOT_SHIFT = 16
+
+_THROTTLED = re.compile(r"throttled=(0x[0-9a-fA-F]+|\d+)")
+_TEMP = re.compile(r"temp=\s*(-?\d+(?:\.\d+)?)\s*'?\s*C")
+_CLOCK = re.compile(r"frequency\((\d+)\)=(\d+)")
+_VOLT = re.compile(r"volt=\s*(-?\d+(?:\.\d+)?)V")
+# What vcgencmd prints when it cannot talk to the firmware (user not in the video group, no /dev/vcio).
+_PROBLEMS = ("VCHI initialization failed", "Can't open device file", "not found", "Permission denied",
+             "vc_gencmd_read_response returned")
+
+
+def decode_throttled(value: int) -> dict[str, Any]:
+    """Every bit by name, for now and since boot, plus the lists of those set."""
+    out: dict[str, Any] = {"raw": hex(value)}
+    now, since = [], []
+    for bit, name in THROTTLED_BITS.items():
+        is_now = bool(value >> bit & 1)
+        was = bool(value >> (bit + SINCE_BOOT_SHIFT) & 1)
+        out[f"{name}_now"] = is_now
+        out[f"{name}_since_boot"] = was
+        if is_now:
+            now.append(name)
+        if was:
+            since.append(name)
+    known = sum(1 << b for b in THROTTLED_BITS) | sum(1 << (b + SINCE_BOOT_SHIFT) for b in THROTTLED_BITS)
+    out["now"] = now
+    out["since_boot"] = since
+    out["unknown_bits"] = [b for b in range(32) if value >> b & 1 and not known >> b & 1]
+    return out
+
+
+def parse_throttled(text: str) -> dict[str, Any] | None:
+    """`throttled=0x50005` -> decoded bits; None when the text has no such line."""
+    m = _THROTTLED.search(text)
+    if not m:
+        return None
+    raw = m.group(1)
+    return decode_throttled(int(raw, 16) if raw.lower().startswith("0x") else int(raw))
+
+
+def parse_temp(text: str) -> float | None:
+    """`temp=39.2'C` -> 39.2 (SoC temperature in C)."""
+    m = _TEMP.search(text)
+    return float(m.group(1)) if m else None
+
+
+def parse_clock_hz(text: str) -> int | None:
+    """`frequency(48)=1500398464` -> Hz (the number in brackets is the clock id and varies by model)."""
+    m = _CLOCK.search(text)
+    return int(m.group(2)) if m else None
+
+
+def parse_volts(text: str) -> float | None:
+    m = _VOLT.search(text)
+    return float(m.group(1)) if m else None
+
+
+def problem(text: str) -> str | None:
+    """The line saying why vcgencmd could not answer, if it could not."""
+    for line in text.splitlines():
+        if any(p in line for p in _PROBLEMS):
+            return line.strip()
+    return None
+
+
+def parse_transcript(text: str) -> dict[str, Any]:
+    """Every reading in a pasted session (`$ vcgencmd ...` prompts optional)."""
+    out: dict[str, Any] = {}
+    throttled = parse_throttled(text)
+    if throttled is not None:
+        out["throttled"] = throttled
+    temp = parse_temp(text)
+    if temp is not None:
+        out["soc_temp_c"] = temp
+    hz = parse_clock_hz(text)
+    if hz is not None:
+        out["arm_freq_mhz"] = round(hz / 1e6, 1)
+    volts = parse_volts(text)
+    if volts is not None:
+        out["core_volts"] = volts
+    return out
+
+
+def parse_for_import(text: str) -> dict[str, Any]:
+    """`harness import vcgencmd FILE`: flat figures from a pasted vcgencmd session."""
+    got = parse_transcript(text)
+    if not got:
+        why = problem(text)
+        raise ValueError(why or "no throttled=, temp=, frequency() or volt= line")
+    flat: dict[str, Any] = {k: v for k, v in got.items() if k != "throttled"}
+    if "throttled" in got:
+        t = got["throttled"]
+        flat["throttled_raw"] = t["raw"]
+        flat["throttled_now"] = ",".join(t["now"]) or "none"
+        flat["throttled_since_boot"] = ",".join(t["since_boot"]) or "none"
+        flat["throttled"] = t
+    return flat
+
+
+# ---- the sampler the Pi target runs on the board during a job -------------------------------
+
+# A POSIX sh loop printing one block per sample, `--` between blocks; argv: VCGENCMD INTERVAL_S.
+# hwmon lines are `hwmon CHIP FILE VALUE`: power*_input in microwatts, in*_input mV, curr*_input mA
+# (kernel hwmon ABI).
+SAMPLER_SCRIPT = (
+    'V="$1"; I="$2"\n'
+    "while :; do\n"
+    '  "$V" get_throttled 2>&1\n'
+    '  "$V" measure_temp 2>&1\n'
+    "  for h in /sys/class/hwmon/hwmon*; do\n"
+    '    [ -d "$h" ] || continue\n'
+    '    n=$(cat "$h/name" 2>/dev/null || echo unknown)\n'
+    '    for f in "$h"/power*_input "$h"/in*_input "$h"/curr*_input; do\n'
+    '      [ -r "$f" ] && printf "hwmon %s %s %s\\n" "$n" "${f##*/}" "$(cat "$f" 2>/dev/null)"\n'
+    "    done\n"
+    "  done\n"
+    "  echo --\n"
+    '  sleep "$I"\n'
+    "done\n"
+)
+
+
+def hwmon_power_mw(readings: dict[tuple[str, str], float]) -> tuple[float, str] | None:
+    """Power from one sample's hwmon files: power*_input (uW), else in*_input x curr*_input.
+
+    Returns (mW, source) for the first sensor that has power, or None.
+    """
+    by_chip: dict[str, dict[str, float]] = {}
+    for (chip, fname), value in readings.items():
+        by_chip.setdefault(chip, {})[fname] = value
+    for chip, files in sorted(by_chip.items()):
+        powers = [v for f, v in files.items() if f.startswith("power") and f.endswith("_input")]
+        if powers:
+            return sum(powers) / 1000.0, f"hwmon:{chip}"
+        for f, mv in sorted(files.items()):
+            m = re.fullmatch(r"in(\d+)_input", f)
+            if m and f"curr{m.group(1)}_input" in files:
+                return mv * files[f"curr{m.group(1)}_input"] / 1000.0, f"hwmon:{chip}"
+    return None
+
+
+def parse_sampler(lines: Iterable[tuple[float, str]]) -> list[dict[str, Any]]:
+    """Blocks of the sampler's output -> [{t_s, throttled, temp_c, power_mw, power_source, problem}]."""
+    samples: list[dict[str, Any]] = []
+    block: list[str] = []
+    t_first: float | None = None
+    for t, line in lines:
+        if t_first is None:
+            t_first = t
+        if line.strip() != "--":
+            block.append(line)
+            continue
+        text = "\n".join(block)
+        readings: dict[tuple[str, str], float] = {}
+        for row in block:
+            parts = row.split()
+            if len(parts) == 4 and parts[0] == "hwmon":
+                try:
+                    readings[(parts[1], parts[2])] = float(parts[3])
+                except ValueError:
+                    pass
+        power = hwmon_power_mw(readings)
+        samples.append({
+            "t_s": round(t, 3),
+            "throttled": parse_throttled(text),
+            "temp_c": parse_temp(text),
+            "power_mw": power[0] if power else None,
+            "power_source": power[1] if power else None,
+            "problem": problem(text) if parse_throttled(text) is None else None,
+        })
+        block, t_first = [], None
+    return samples

@@ -1,0 +1,152 @@
+"""Boards reached over ssh that run rpi/runner.py, and the Raspberry Pi with its firmware probes.
+
+`SshRunnerTarget` is what a Pi and a Jetson share: the ssh transport, a workdir on the board
+(`~` resolved there), the runner run under `timeout` so an overrun is killed on the board too,
+and a venv made by `harness devices setup` used when present. `RaspberryPiTarget` adds
+vcgencmd (temperature, throttling bits decoded, ARM clock) and hwmon power, sampled while the
+runner works.
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from devices.probes import vcgencmd as vc
+from devices.ssh import SshTransport
+from devices.target import JobSpec, RawRun, RunnerTarget, parse_runner_output
+from devices.transport import Transport
+
+TIMEOUT_EXIT = 124  # coreutils `timeout` when the limit passed
+
+
+class SshRunnerTarget(RunnerTarget):
+    """A Linux board over ssh running the LiteRT runner."""
+
+    kind = "ssh"
+
+    def __init__(self, config: Any, transport: Transport | None = None) -> None:
+        super().__init__(config, transport or SshTransport.from_config(config), config.workdir, config.python)
+        self._resolved = False
+
+    def sudo(self, argv: list[str]) -> list[str]:
+        """`sudo -n` never prompts: without a sudoers rule it fails at once and the probe says so."""
+        return ["sudo", "-n", *argv] if self.config.use_sudo else argv
+
+    def resolve(self) -> None:
+        """Absolute workdir on the board, and the venv's python when setup made one."""
+        if self._resolved:
+            return
+        expand = getattr(self.transport, "expand", lambda p: p)
+        self.workdir = expand(self.config.workdir).rstrip("/")
+        self._runner_remote = f"{self.workdir}/runner.py"
+        self.python = self.config.python
+        if self.config.venv:
+            venv_python = f"{self.workdir}/venv/bin/python"
+            if self.transport.run(["test", "-x", venv_python], timeout_s=30).ok:
+                self.python = venv_python
+        self._resolved = True
+
+    def prepare(self) -> None:
+        self.resolve()
+        super().prepare()
+
+    def facts(self) -> dict[str, Any]:
+        facts = super().facts()
+        facts["python_path"] = self.python
+        facts["workdir"] = self.workdir
+        if isinstance(self.transport, SshTransport):
+            facts["address"] = f"{self.transport.user}@{self.transport.host}:{self.transport.port}"
+        return facts
+
+    def runner_argv(self, limit_s: float) -> list[str]:
+        return ["timeout", "-k", "5", f"{limit_s:.0f}", self.python, self._runner_remote, "--job", "-"]
+
+    def benchmark(self, job: JobSpec) -> RawRun:
+        self.resolve()
+        remote = self.remote_model_path(job.model_path)
+        self.transport.push_if_changed(job.model_path, remote)
+        payload = json.dumps(self.runner_job(job, remote))
+        limit = float(job.bench.timeout_s)
+        with self.probe_session(job) as raw:
+            res = self.transport.run(self.runner_argv(limit), timeout_s=limit + 30, stdin=payload)
+        raw.runner = parse_runner_output(res.stdout, res.stderr, res.exit_code)
+        if res.exit_code == TIMEOUT_EXIT and raw.runner.get("error"):
+            raw.runner["error"] = f"runner still running after {limit:.0f} s (timeout_s); killed on the board"
+        return raw
+
+
+class RaspberryPiTarget(SshRunnerTarget):
+    kind = "raspberry_pi"
+
+    def _vcgencmd(self, *args: str) -> str:
+        res = self.transport.run([self.config.vcgencmd, *args], timeout_s=30)
+        return res.stdout + res.stderr
+
+    def facts(self) -> dict[str, Any]:
+        facts = super().facts()
+        if self.config.board_model:
+            facts["board_detected"] = facts.get("board")
+            facts["board"] = self.config.board_model
+        text = "\n".join(self._vcgencmd(a, *rest) for a, *rest in
+                         (("measure_temp",), ("get_throttled",), ("measure_clock", "arm"), ("measure_volts", "core")))
+        readings = vc.parse_transcript(text)
+        if readings:
+            facts["vcgencmd"] = readings
+        else:
+            facts["vcgencmd"] = {"unavailable": vc.problem(text) or text.strip()[:200] or "no output"}
+        facts["power_sensor"] = self._power_sensor()
+        return facts
+
+    def _power_sensor(self) -> str | None:
+        script = ("for h in /sys/class/hwmon/hwmon*; do for f in \"$h\"/power*_input; do "
+                  "[ -r \"$f\" ] && echo \"$(cat \"$h/name\") ${f##*/}\"; done; done; true")
+        res = self.transport.run(["sh", "-c", script], timeout_s=30)
+        first = res.stdout.strip().splitlines()[:1]
+        return f"hwmon:{first[0]}" if first else None
+
+    def temperatures(self) -> dict[str, float]:
+        temps = super().temperatures()
+        soc = vc.parse_temp(self._vcgencmd("measure_temp"))
+        if soc is not None:
+            temps["vcgencmd"] = soc
+        return temps
+
+    @contextmanager
+    def probe_session(self, job: JobSpec) -> Iterator[RawRun]:
+        """Throttle bits before and after, and a sampler (vcgencmd + hwmon) while the runner works."""
+        raw = RawRun(runner={})
+        before = vc.parse_throttled(self._vcgencmd("get_throttled"))
+        interval = max(0.5, float(job.bench.sample_interval_s))
+        stream = self.transport.stream(["sh", "-c", vc.SAMPLER_SCRIPT, "sh", self.config.vcgencmd, f"{interval:g}"]) \
+            if hasattr(self.transport, "stream") else None
+        try:
+            yield raw
+        finally:
+            lines = stream.stop() if stream is not None else []
+        samples = vc.parse_sampler(lines)
+        after = vc.parse_throttled(self._vcgencmd("get_throttled"))
+        raw.power_samples = [(s["t_s"], s["power_mw"], s["power_source"]) for s in samples if s["power_mw"] is not None]
+        raw.throttled, report = judge_throttling(before, after, samples)
+        raw.extra["raspberry_pi"] = report
+
+
+def judge_throttling(before: dict[str, Any] | None, after: dict[str, Any] | None,
+                     samples: list[dict[str, Any]]) -> tuple[bool, dict[str, Any]]:
+    """A run was throttled when any "now" bit was set at any sample, or a "since boot" bit appeared."""
+    seen_now = sorted({flag for s in samples if s["throttled"] for flag in s["throttled"]["now"]}
+                      | set(after["now"] if after else []))
+    new_since = sorted(set(after["since_boot"] if after else []) - set(before["since_boot"] if before else []))
+    temps = [s["temp_c"] for s in samples if s["temp_c"] is not None]
+    problems = sorted({s["problem"] for s in samples if s.get("problem")})
+    report: dict[str, Any] = {
+        "throttled_before": before,
+        "throttled_after": after,
+        "throttled_during_run": seen_now,
+        "throttled_since_boot_new": new_since,
+        "soc_temp_c_max": max(temps, default=None),
+        "samples": len(samples),
+    }
+    if before is None and after is None:
+        report["vcgencmd_unavailable"] = problems[0] if problems else "no get_throttled reading"
+    return bool(seen_now or new_since), report

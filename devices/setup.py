@@ -1,0 +1,125 @@
+"""`harness devices setup`: make a board ready for the runner, or say exactly what to install where.
+
+Steps on an ssh board: python3 must run (3.9+); WORKDIR/venv is created with
+--system-site-packages (so a Jetson's apt-installed TensorRT/TensorFlow stay visible); numpy and
+a LiteRT interpreter are installed with pip unless already importable, from WORKDIR/wheels
+when that folder exists (for boards without internet); the runner is pushed; the facts are
+returned. Nothing is installed with sudo: what needs root is printed as a command to run.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from devices.rpi_target import SshRunnerTarget
+from harness.errors import DeviceError
+
+MIN_PYTHON = (3, 9)
+PIP_NAMES = {"numpy": "numpy", "litert": "ai-edge-litert"}
+# What pip prints when the board has no route to the package index.
+OFFLINE_MARKERS = ("Network is unreachable", "Temporary failure in name resolution", "Failed to establish a new connection",
+                   "Name or service not known", "No matching distribution found", "Could not find a version",
+                   "Connection refused", "Read timed out", "ConnectTimeoutError")
+CHECK_SCRIPT = (
+    "missing = []\n"
+    "try:\n    import numpy\nexcept ImportError:\n    missing.append('numpy')\n"
+    "for mod in ('ai_edge_litert.interpreter', 'tflite_runtime.interpreter'):\n"
+    "    try:\n        __import__(mod)\n        break\n    except ImportError:\n        pass\n"
+    "else:\n    missing.append('litert')\n"
+    "print(' '.join(missing) or 'ok')\n"
+)
+
+
+class SetupError(DeviceError):
+    """The board cannot be made ready without the user: the message says what to run where."""
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no message"
+
+
+def wheel_platform(machine: str) -> str | None:
+    return {"aarch64": "manylinux2014_aarch64", "arm64": "manylinux2014_aarch64",
+            "x86_64": "manylinux2014_x86_64"}.get(machine)
+
+
+def offline_advice(device: str, address: str, workdir: str, packages: list[str], version: str, machine: str,
+                   pip_output: str) -> str:
+    """What to run on a machine with internet when the board's pip cannot reach the index."""
+    marker = next((line.strip() for line in pip_output.splitlines() if any(m in line for m in OFFLINE_MARKERS)), None)
+    why = marker[:200] if marker else _last_line(pip_output)
+    plat = wheel_platform(machine)
+    pyver = ".".join(version.split(".")[:2])
+    if plat is None:
+        return (f"pip on the board could not install {', '.join(packages)} ({why}); {machine} has no "
+                f"ai-edge-litert wheels: use a 64-bit (aarch64) OS on the board")
+    return (f"pip on the board could not install {', '.join(packages)} ({why}). On a machine with internet run "
+            f"`pip download --only-binary=:all: --platform {plat} --python-version {pyver} -d wheels "
+            f"{' '.join(packages)}`, copy the wheels folder to {address}:{workdir}/wheels, then run "
+            f"`harness devices setup` again (it installs from there)")
+
+
+def _missing(target: SshRunnerTarget, python: str) -> list[str]:
+    res = target.transport.run([python, "-c", CHECK_SCRIPT], timeout_s=180)
+    if not res.ok:
+        raise SetupError(target.name, f"{python} cannot run a check script: {_last_line(res.stderr)}")
+    words = res.stdout.split()
+    return [] if words == ["ok"] else words
+
+
+def setup_target(target: Any) -> dict[str, Any]:
+    """Prepare one target and return its facts with a `setup` list of what was done."""
+    if not isinstance(target, SshRunnerTarget):
+        target.prepare()
+        facts = target.facts()
+        facts["setup"] = ["nothing to install: this target runs the runner with the interpreter it has"]
+        return facts
+    t, cfg, name = target.transport, target.config, target.name
+    steps: list[str] = []
+    expand = getattr(t, "expand", lambda p: p)
+    workdir = expand(cfg.workdir).rstrip("/")
+    address = f"{cfg.user}@{cfg.host}"
+    probe = t.run([cfg.python, "-c", "import sys, platform; print('%d.%d.%d' % sys.version_info[:3], platform.machine())"],
+                  timeout_s=60)
+    if not probe.ok:
+        raise SetupError(name, f"{cfg.python} does not run on the board ({_last_line(probe.stderr)}): install it "
+                               f"(sudo apt install python3 python3-venv) or set python: to its path")
+    version, machine = probe.stdout.split()[:2]
+    if tuple(int(x) for x in version.split(".")[:2]) < MIN_PYTHON:
+        raise SetupError(name, f"python {version} on the board is older than "
+                               f"{'.'.join(map(str, MIN_PYTHON))}: install a newer python3")
+    steps.append(f"python {version} ({machine})")
+    made = t.run(["mkdir", "-p", f"{workdir}/models"], timeout_s=30)
+    if not made.ok:
+        raise SetupError(name, f"cannot create {workdir}: {_last_line(made.stderr)}")
+    python = cfg.python
+    if cfg.venv:
+        venv = f"{workdir}/venv"
+        python = f"{venv}/bin/python"
+        if t.run(["test", "-x", python], timeout_s=30).ok:
+            steps.append(f"venv {venv} already there")
+        else:
+            res = t.run([cfg.python, "-m", "venv", "--system-site-packages", venv], timeout_s=600)
+            if not res.ok:
+                raise SetupError(name, f"could not create {venv} ({_last_line(res.stdout + res.stderr)}); on "
+                                       f"Debian, Ubuntu or Raspberry Pi OS run `sudo apt install python3-venv` there")
+            steps.append(f"venv created at {venv}")
+    missing = _missing(target, python)
+    if missing:
+        packages = [PIP_NAMES[m] for m in missing]
+        pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--retries", "1", "--timeout", "15"]
+        wheels = f"{workdir}/wheels"
+        if t.run(["test", "-d", wheels], timeout_s=30).ok:
+            pip += ["--no-index", "--find-links", wheels]
+        res = t.run([*pip, *packages], timeout_s=1800)
+        if _missing(target, python):
+            raise SetupError(name, offline_advice(name, address, workdir, packages, version, machine,
+                                                  res.stdout + res.stderr))
+        steps.append(f"installed {', '.join(packages)}")
+    else:
+        steps.append("numpy and a LiteRT interpreter already importable")
+    target._resolved = False  # pick the venv's python from now on
+    facts = target.facts()  # pushes the runner and runs it once (--facts)
+    steps.append(f"runner pushed to {target._runner_remote}")
+    facts["setup"] = steps
+    return facts

@@ -1,0 +1,191 @@
+"""Raspberry Pi and Jetson targets on a real sshd: `harness run`, facts, setup, tegrastats, trtexec.
+
+The board is this host behind OpenSSH; its runner is the project's Python (it has LiteRT).
+vcgencmd, tegrastats and trtexec are stand-ins in the board's bin/ that print real recorded
+outputs (see tests/fixtures_ssh.py): the tools themselves exist only on the boards.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from devices.jetson_target import JetsonTarget
+from devices.rpi_target import RaspberryPiTarget
+from devices.setup import SetupError, setup_target
+from devices.target import JobSpec
+from harness.config import BenchSettings
+from harness.db import ResultsDB
+from harness.measure import to_measurement
+
+FAST = {"warmup_s": 0.0, "warmup_runs": 1, "min_runs": 20, "min_s": 1.0, "cooldown_s": 0.0}
+
+
+def _harness(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=300)
+
+
+def test_harness_run_on_a_pi_and_a_jetson_in_parallel(sshd_board, tiny_tflite, tmp_path):
+    devices = tmp_path / "devices.yaml"
+    devices.write_text(yaml.safe_dump({"defaults": FAST, "devices": [
+        sshd_board.device("pi", "raspberry_pi", board_model="Raspberry Pi 4 Model B Rev 1.4 (test)"),
+        sshd_board.device("nano", "jetson"),
+    ]}))
+    db = tmp_path / "results.db"
+    res = _harness("run", "--devices", str(devices), "--models", str(tiny_tflite), "--variants", "fp32",
+                   "--db", str(db), "--cache-dir", str(tmp_path / "cache"), "--no-progress", cwd=tmp_path)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    rows = {m.device: m for m in ResultsDB(db).measurements()}
+    assert set(rows) == {"pi", "nano"}
+    pi, nano = rows["pi"], rows["nano"]
+    for m in (pi, nano):
+        assert m.status == "ok", m.error
+        assert m.runtime == "ai-edge-litert" and len(m.latencies_us) >= 20 and m.p50_us > 0
+    # The two boards ran at the same time, one job each.
+    assert pi.started_at < nano.finished_at and nano.started_at < pi.finished_at
+    # Pi: the recorded get_throttled=0x50005 (under-voltage and throttled now) marks the run throttled.
+    report = pi.extra["raspberry_pi"]
+    assert report["throttled_after"]["now"] == ["under_voltage", "throttled"]
+    assert report["throttled_during_run"] == ["throttled", "under_voltage"]
+    assert report["soc_temp_c_max"] == 39.2 and report["samples"] >= 1
+    assert pi.validity.no_throttling is False and not pi.validity.valid
+    # Jetson: power from the recorded Nano line's input rail, energy per inference from it.
+    assert nano.power_samples and {p.power_mw for p in nano.power_samples} == {1022.0}
+    assert {p.source for p in nano.power_samples} == {"tegrastats:POM_5V_IN"}
+    assert nano.avg_power_mw == 1022.0
+    assert nano.energy_per_inference_mj == pytest.approx(1022.0 * nano.mean_us / 1e6)
+    teg = nano.extra["tegrastats"]
+    assert teg["input_rail"] == "POM_5V_IN" and teg["gpu_temp_c_max"] == 36.0 and teg["cpu_temp_c_max"] == 36.5
+    assert teg["gpu_freq_mhz_mean"] == 76.0 and teg["samples"] >= 3
+    assert nano.extra["jetson_clocks"]["source"] == "sysfs"
+    assert all("PMIC" not in name for t in nano.temperatures for name in t.zones_c)
+
+
+def test_pi_facts_and_devices_setup_cli(sshd_board, tmp_path):
+    devices = tmp_path / "devices.yaml"
+    devices.write_text(yaml.safe_dump({"devices": [sshd_board.device("pi-setup", "raspberry_pi",
+                                                                     board_model="Raspberry Pi 5 (override)")]}))
+    res = _harness("devices", "setup", "--devices", str(devices), "--json", cwd=tmp_path)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    row = json.loads(res.stdout)[0]
+    assert row["status"] == "ok" and row["board"] == "Raspberry Pi 5 (override)"
+    assert row["vcgencmd"]["throttled"]["raw"] == "0x50005" and row["vcgencmd"]["soc_temp_c"] == 39.2
+    assert row["vcgencmd"]["arm_freq_mhz"] == 1400.0
+    assert row["runtime"] == "ai-edge-litert" and row["cores"] >= 1
+    assert any("already importable" in s for s in row["setup"])
+    assert Path(row["workdir"], "runner.py").read_text() == (Path(__file__).parent.parent / "rpi" / "runner.py").read_text()
+
+
+def test_setup_makes_a_venv_and_says_what_to_install_offline(sshd_board, tmp_path):
+    """A fresh venv lacks numpy/LiteRT; with only an empty wheels/ folder pip cannot get them."""
+    base = Path(sys.base_prefix) / "bin" / "python3"
+    cfg = sshd_board.config_for("pi-offline", "raspberry_pi", python=str(base), venv=True)
+    Path(cfg.workdir, "wheels").mkdir(parents=True)
+    target = RaspberryPiTarget(cfg)
+    try:
+        with pytest.raises(SetupError) as err:
+            setup_target(target)
+    finally:
+        target.close()
+    msg = str(err.value)
+    assert re.match(r"pi-offline: pip on the board could not install (numpy, )?ai-edge-litert \(.*Could not find", msg)
+    assert "pip download --only-binary=:all: --platform manylinux2014_" in msg
+    assert f"{cfg.workdir}/wheels" in msg and "harness devices setup" in msg
+    assert Path(cfg.workdir, "venv", "bin", "python").exists()
+
+
+def test_setup_reports_a_missing_python(sshd_board):
+    target = RaspberryPiTarget(sshd_board.config_for("pi-nopy", "raspberry_pi", python="/nonexistent/python3"))
+    try:
+        with pytest.raises(SetupError, match="does not run on the board .*sudo apt install python3"):
+            setup_target(target)
+    finally:
+        target.close()
+
+
+def _onnx(tmp_path: Path) -> Path:
+    # trtexec on the stand-in board does not read the model; it only has to arrive there intact.
+    p = tmp_path / "model.onnx"
+    p.write_bytes(b"\x08\x07" + bytes(range(256)) * 40)
+    return p
+
+
+def test_jetson_tensorrt_builds_once_and_times_every_inference(sshd_board, tmp_path):
+    cfg = sshd_board.config_for("orin-trt", "jetson", runtime="tensorrt", tensorrt_precisions=["fp16", "int8"])
+    calls = sshd_board.bin / "trtexec.calls"
+    calls.unlink(missing_ok=True)
+    bench = BenchSettings(**FAST)
+    target = JetsonTarget(cfg)
+    try:
+        target.prepare()
+        job = JobSpec(model_path=_onnx(tmp_path), bench=bench)
+        raw = target.benchmark(job)
+        again = target.benchmark(job)
+    finally:
+        target.close()
+    argvs = [json.loads(line) for line in calls.read_text().splitlines()]
+    builds = [a for a in argvs if any(x.startswith("--onnx=") for x in a)]
+    assert [b[-1] for b in builds] == ["--fp16", "--int8"], "one build per precision, cached afterwards"
+    assert len(argvs) == 2 + 4
+    r = raw.runner
+    assert r["runtime"] == "tensorrt" and r["runtime_version"] == "8.4.0" and r["delegate"] == "tensorrt-fp16"
+    assert len(r["latencies_us"]) == bench.min_runs and 400 <= min(r["latencies_us"]) <= 410
+    assert r["summary"]["mean_us"] == 402.238
+    assert raw.extra["engine"]["built_now"] is True and again.extra["engine"]["built_now"] is False
+    assert raw.extra["trtexec"]["gpu_compute"]["mean_us"] == 388.221
+    assert raw.extra["tensorrt_other_precisions"]["int8"]["mean_us"] == 402.238
+    assert raw.power_samples and raw.power_samples[0][1] == 1022.0
+    art = SimpleNamespace(model="m", variant="onnx", metrics={})
+    m = to_measurement("run", "orin-trt", art, bench, raw, 0.0)
+    assert m.status == "ok" and m.runtime == "tensorrt" and m.avg_power_mw == 1022.0
+    assert m.p50_us == pytest.approx(sorted(r["latencies_us"])[len(r["latencies_us"]) // 2], rel=0.02)
+
+
+def test_jetson_tensorrt_build_failure_and_onnx_export(sshd_board, tmp_path, tiny_tflite):
+    cfg = sshd_board.config_for("orin-fail", "jetson", runtime="tensorrt", workdir=str(tmp_path / "w"))
+    bench = BenchSettings(**FAST)
+    art = SimpleNamespace(model="m", variant="onnx", metrics={})
+    fail_flag = sshd_board.bin / "FAIL_BUILD"
+    target = JetsonTarget(cfg)
+    try:
+        fail_flag.write_text("1")
+        m = to_measurement("run", "orin-fail", art, bench, target.benchmark(JobSpec(_onnx(tmp_path), bench)), 0.0)
+        assert m.status == "error" and "could not build a fp16 engine" in m.error and "Plugin not found" in m.error
+        fail_flag.unlink()
+        lonely = tmp_path / "lonely.tflite"
+        shutil.copy(tiny_tflite, lonely)
+        raw = target.benchmark(JobSpec(lonely, bench))
+        if importlib.util.find_spec("tf2onnx") is None:
+            assert "needs an ONNX model" in raw.runner["error"] and "pip install tf2onnx" in raw.runner["error"]
+        else:  # the host exported the .tflite to ONNX with tf2onnx; the board got that file
+            import onnx
+
+            exported = lonely.with_suffix(".onnx")
+            onnx.checker.check_model(onnx.load(str(exported)))
+            assert raw.runner.get("error") is None and raw.runner["model_path"].endswith("-lonely.onnx")
+            assert Path(raw.runner["model_path"]).read_bytes() == exported.read_bytes()
+    finally:
+        fail_flag.unlink(missing_ok=True)
+        target.close()
+
+
+def test_jetson_facts(sshd_board):
+    target = JetsonTarget(sshd_board.config_for("nano-facts", "jetson"))
+    try:
+        facts = target.facts()
+    finally:
+        target.close()
+    assert facts["tegrastats"]["input_rail"] == "POM_5V_IN" and facts["tegrastats"]["idle_power_mw"] == 1022.0
+    assert facts["trtexec"] == str(sshd_board.bin / "trtexec")
+    assert facts["jetson_clocks"]["source"] == "sysfs"
+    assert facts["runtime"] == "ai-edge-litert"
+    assert facts["tf_trt"] == "tensorflow without TensorRT"  # the project venv: a CUDA build of TF, no TensorRT
