@@ -27,7 +27,7 @@ register("vcgencmd", "devices.probes.vcgencmd:parse_for_import")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("import", help="parse a captured tool log (benchmark_model, trtexec, tegrastats)")
+    p = sub.add_parser("import", help="parse a captured tool log (" + ", ".join(sorted(IMPORTERS)) + ")")
     p.add_argument("tool", choices=sorted(IMPORTERS))
     p.add_argument("file", help="the captured log")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")

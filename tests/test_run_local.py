@@ -180,3 +180,13 @@ def test_ctrl_c_marks_run_interrupted_and_resume_completes(tmp_path, tiny_tflite
     assert res.returncode == 0, res.stderr
     names = [r[0] for r in con.execute("SELECT model FROM measurements")]
     assert sorted(names) == sorted(models)
+
+
+def test_unimplemented_ios_device_is_error_rows_not_a_crash(tmp_path, tiny_tflite, isolated_cache):
+    devices = parse_devices({"devices": [{"name": "local", "kind": "local"},
+                                         {"name": "phone", "kind": "ios", "udid": "0000-TEST"}]})
+    plan = make_plan(devices, models=[str(tiny_tflite)], variants=["fp32"], overrides=FAST)
+    summary = orchestrate.run(plan, tmp_path / "r.db")
+    rows = {m.device: m for m in summary.results}
+    assert rows["local"].status == "ok"
+    assert rows["phone"].status == "error" and "iOS targets are not implemented" in rows["phone"].error
