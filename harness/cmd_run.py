@@ -51,6 +51,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run; measure only what is missing")
     p.add_argument("--cache-dir", help="artifact cache (default ~/.cache/harness/artifacts)")
     p.add_argument("--images", help="folder of your own images for calibration and accuracy")
+    p.add_argument("--no-peak-probe", action="store_true",
+                   help="skip the once-per-device matmul probe behind the 'fraction of peak' column")
     p.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
     p.add_argument("--live", nargs="?", const="127.0.0.1:8765", metavar="HOST:PORT",
                    help="follow the run in a browser (default 127.0.0.1:8765; other hosts get a token)")
@@ -85,7 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                      ("threads", "min_runs", "min_s", "max_s", "warmup_runs", "warmup_s", "cooldown_s",
                       "cooldown_until_c", "delegate")}
         plan = make_plan(devices, models=_csv(args.models), variants=_csv(args.variants), quick=args.quick,
-                         overrides=overrides, image_dir=args.images)
+                         overrides=overrides, image_dir=args.images, peak_probe=not args.no_peak_probe)
     printer = ProgressPrinter(enabled=not args.no_progress)
     events, live = printer.event, None
     if args.live:

@@ -35,8 +35,10 @@ def _hottest(reading: dict[str, float] | None) -> float | None:
     return max(reading.values()) if reading else None
 
 
-def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: Any, started: float) -> Measurement:
-    """`art` is a BuiltVariant, `bench` the BenchSettings used, `raw` a devices.target.RawRun."""
+def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: Any, started: float,
+                   peak_gflops: float | None = None) -> Measurement:
+    """`art` is a BuiltVariant, `bench` the BenchSettings used, `raw` a devices.target.RawRun;
+    `peak_gflops` is the device's matmul probe, so a result shows what share of the hardware it used."""
     r = raw.runner
     if r.get("error") or not (r.get("latencies_us") or r.get("summary")):
         err = r.get("error") or "runner returned no latency samples"
@@ -71,6 +73,10 @@ def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: Any, sta
     macs = metrics.get("macs")
     if macs:
         metrics["achieved_gflops"] = round(2.0 * macs / (s.p50_us * 1e-6) / 1e9, 3)
+    if peak_gflops:
+        metrics["device_peak_gflops"] = round(peak_gflops, 2)
+        if metrics.get("achieved_gflops"):
+            metrics["fraction_of_peak"] = round(metrics["achieved_gflops"] / peak_gflops, 4)
     extra = dict(raw.extra)
     if r.get("ops_on_cpu_kernels"):
         extra["ops_on_cpu_kernels"] = r["ops_on_cpu_kernels"]

@@ -27,6 +27,7 @@ from harness.results import Measurement, RunInfo
 EventSink = Callable[[str, dict[str, Any]], None]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_CONSECUTIVE_DEVICE_FAILURES = 2
+PEAK_KEY = ("__peak_probe__", "matmul")
 
 
 def new_run_id() -> str:
@@ -160,7 +161,35 @@ class Orchestrator:
             self._emit("convert_finished", model=m, variant=v, index=i, total=len(ordered), error=err,
                        cached=getattr(built[(m, v)], "cached", False))
         summary.converted = builder.converted
+        if self.plan.peak_probe and not self.stop.is_set():
+            try:
+                from converters.peak import probe_path
+
+                built[PEAK_KEY] = probe_path(builder.cache_dir)
+            except Exception as exc:  # no probe: results simply lack the fraction-of-peak column
+                built[PEAK_KEY] = exc
         return built
+
+    def _peak_probe(self, device: Any, target: Any, probe: tuple[Path, int], bench: Any) -> float | None:
+        """Once per device: the GFLOP/s of a large matmul through the same runner, threads and delegate."""
+        from converters.peak import peak_gflops_from_latency
+        from devices.target import JobSpec
+        from harness.stats import summarize
+
+        path, flops = probe
+        short = bench.model_copy(update={"warmup_runs": 1, "warmup_s": 0.1, "min_runs": 5, "min_s": 0.3,
+                                         "max_s": 30.0})
+        self._emit("probe_started", device=device.name)
+        try:
+            raw = target.benchmark(JobSpec(model_path=path, bench=short))
+            lat = raw.runner.get("latencies_us")
+            p50 = summarize(lat).p50_us if lat else float(raw.runner.get("summary", {}).get("p50_us") or 0)
+            gflops = peak_gflops_from_latency(flops, p50) if p50 else None
+        except Exception as exc:
+            self._emit("probe_finished", device=device.name, peak_gflops=None, error=_one_line(exc))
+            return None
+        self._emit("probe_finished", device=device.name, peak_gflops=gflops, error=None)
+        return gflops
 
     def _record(self, m: Measurement, summary: RunSummary) -> None:
         if self.stop.is_set():
@@ -187,6 +216,9 @@ class Orchestrator:
         except Exception as exc:
             offline_reason = f"device unreachable: {_one_line(exc)}"
         failures = 0
+        peak = None
+        if offline_reason is None and built.get(PEAK_KEY) is not None and not isinstance(built[PEAK_KEY], Exception):
+            peak = self._peak_probe(device, target, built[PEAK_KEY], bench)
         try:
             for model, variant in jobs:
                 if self.stop.is_set():
@@ -206,7 +238,7 @@ class Orchestrator:
                     from devices.target import JobSpec
 
                     raw = target.benchmark(JobSpec(model_path=art.path, bench=bench))
-                    m = to_measurement(run_id, device.name, art, bench, raw, started)
+                    m = to_measurement(run_id, device.name, art, bench, raw, started, peak_gflops=peak)
                     failures = 0
                 except Exception as exc:  # transport or device failure: a row, then maybe offline
                     failures += 1

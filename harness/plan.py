@@ -22,6 +22,7 @@ class Plan:
     devices: DevicesFile
     bench_overrides: dict[str, Any] = field(default_factory=dict)
     image_dir: str | None = None
+    peak_probe: bool = True  # time a large matmul once per device: results show their share of the peak
 
     def bench_for(self, device: Any) -> BenchSettings:
         """A device's own settings with the CLI's overrides on top, validated again."""
@@ -41,6 +42,7 @@ class Plan:
             "devices": self.devices.model_dump(mode="json"),
             "bench_overrides": self.bench_overrides,
             "image_dir": self.image_dir,
+            "peak_probe": self.peak_probe,
         }
 
     @classmethod
@@ -51,6 +53,7 @@ class Plan:
             devices=parse_devices(data["devices"], "stored plan"),
             bench_overrides=dict(data.get("bench_overrides") or {}),
             image_dir=data.get("image_dir"),
+            peak_probe=bool(data.get("peak_probe", True)),
         )
 
 
@@ -62,6 +65,7 @@ def make_plan(
     quick: bool = False,
     overrides: dict[str, Any] | None = None,
     image_dir: str | None = None,
+    peak_probe: bool = True,
 ) -> Plan:
     """Check names and overrides now, so a typo fails before anything is converted."""
     from converters.passes import PASSES, load_extensions
@@ -92,4 +96,4 @@ def make_plan(
         raise UserError(f"--{field_name.replace('_', '-')}: {first['msg']}") from None
     if not devices.enabled:
         raise UserError("devices file: no enabled device")
-    return Plan(chosen_models, chosen_variants, devices, bench, image_dir)
+    return Plan(chosen_models, chosen_variants, devices, bench, image_dir, peak_probe)

@@ -55,6 +55,11 @@ class ProgressPrinter:
                 elif p is None:
                     state = "cached" if payload.get("cached") else ("failed" if payload.get("error") else "converted")
                     self._line(f"[{payload['index'] + 1}/{payload['total']}] {payload['model']}/{payload['variant']}: {state}")
+            elif kind == "probe_finished":
+                if payload.get("error"):
+                    self._line(f"{payload['device']}: peak probe failed: {payload['error']}")
+                else:
+                    self._line(f"{payload['device']}: peak {payload['peak_gflops']:.1f} GFLOP/s (matmul probe)")
             elif kind == "job_started" and p is not None and self._job_task is not None:
                 p.update(self._job_task, description=f"{payload['device']}: {payload['model']}/{payload['variant']}")
             elif kind == "job_finished":

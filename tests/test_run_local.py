@@ -62,6 +62,12 @@ def test_zoo_models_convert_and_second_run_converts_nothing(tmp_path, isolated_c
     fp32 = next(m for m in second.results if m.variant == "fp32")
     assert int8.extra["inputs"][0]["dtype"] == "int8" and fp32.extra["inputs"][0]["dtype"] == "float32"
     assert int8.model_size_bytes < fp32.model_size_bytes
+    # The matmul probe ran once on the device: each result carries the peak and its share of it.
+    for m in (int8, fp32):
+        assert m.metrics["device_peak_gflops"] > 0
+    assert 0 < fp32.metrics["fraction_of_peak"] < 2
+    assert fp32.metrics["fraction_of_peak"] == pytest.approx(
+        fp32.metrics["achieved_gflops"] / fp32.metrics["device_peak_gflops"], rel=0.01)
 
 
 def _cli(*args: str, **kw) -> subprocess.CompletedProcess:
