@@ -9,10 +9,16 @@ TensorRT: trtexec builds an engine on the board from an ONNX export of the model
 beside the variant, or one made on the host with tf2onnx when it is installed), cached per
 model and precision in WORKDIR/engines, then times it with `--exportTimes` so every inference's
 latency comes back, not only trtexec's summary.
+
+TF-TRT (`runtime: tftrt`): the variant's SavedModel (devices.savedmodel_export finds or exports
+it) is pushed and rpi/tftrt_runner.py converts it with the board's TensorFlow, which must have
+TensorRT (JetPack's does; pip's never). Power is kept only for the timed loop, since the runner's
+own TensorFlow import and conversion would otherwise dominate the tegrastats window.
 """
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import os
 import re
@@ -24,11 +30,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from devices import savedmodel_export as smx
 from devices.probes import tegrastats as ts
 from devices.probes import trtexec as trt
-from devices.rpi_target import SshRunnerTarget
-from devices.target import JobSpec, RawRun
+from devices.rpi_target import TIMEOUT_EXIT, SshRunnerTarget
+from devices.target import JobSpec, RawRun, parse_runner_output
 from devices.transport import file_sha256
+
+TFTRT_RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "rpi" / "tftrt_runner.py"
+TFTRT_EXTRA = ("precision", "tensorrt_version", "conversion_us", "converted_now", "trt_engine_ops",
+               "tf_ops_outside_trt", "gpus", "note", "warmup_runs_done")
 
 PRECISION_FLAGS = {"fp32": [], "fp16": ["--fp16"], "int8": ["--int8"]}
 # sysfs fallback when jetson_clocks --show needs root: per-CPU and GPU devfreq min/max/current.
@@ -146,8 +157,26 @@ def find_onnx(model: Path) -> Path:
     return beside
 
 
+PowerSamples = list[tuple[float, float, str]]
+
+
+def power_in_window(samples: PowerSamples, lo_s: float, hi_s: float) -> PowerSamples:
+    """Power samples taken inside [lo_s, hi_s]; the one nearest its middle when the window is shorter than a tick."""
+    kept = [p for p in samples if lo_s <= p[0] <= hi_s]
+    if kept or not samples:
+        return kept
+    mid = (lo_s + hi_s) / 2
+    return [min(samples, key=lambda p: abs(p[0] - mid))]
+
+
 class JetsonTarget(SshRunnerTarget):
     kind = "jetson"
+
+    def prepare(self) -> None:
+        super().prepare()
+        if self.config.runtime == "tftrt":
+            self.transport.push_if_changed(TFTRT_RUNNER_SOURCE, f"{self.workdir}/tftrt_runner.py")
+            self._tftrt_ready = True
 
     # ---- facts and state --------------------------------------------------------------------
 
@@ -221,13 +250,9 @@ class JetsonTarget(SshRunnerTarget):
     def benchmark(self, job: JobSpec) -> RawRun:
         if self.config.runtime == "tensorrt":
             return self.benchmark_tensorrt(job)
-        raw = super().benchmark(job)
-        # PMIC-Die reads a fixed 100 C on Jetsons: a trip point, not a temperature; it would flag every run.
-        for row in raw.runner.get("temperatures") or []:
-            if len(row) == 3 and isinstance(row[2], dict):
-                row[2] = {k: v for k, v in row[2].items() if not k.upper().startswith("PMIC")}
-        raw.extra.pop("tegrastats_temperatures", None)
-        return raw
+        if self.config.runtime == "tftrt":
+            return self.benchmark_tftrt(job)
+        return _drop_pmic(super().benchmark(job))
 
     def benchmark_tensorrt(self, job: JobSpec) -> RawRun:
         """Build (once) and time an engine per precision; the first precision is the row's figure."""
@@ -294,6 +319,84 @@ class JetsonTarget(SshRunnerTarget):
                                                       "gpu_compute_total_s", "batch") if k in parsed}
         raw.extra["engine"] = {"path": engine, "precision": precision, "built_now": build_log is not None}
         return raw
+
+    # ---- TF-TRT -----------------------------------------------------------------------------
+
+    def benchmark_tftrt(self, job: JobSpec) -> RawRun:
+        """Push the SavedModel, convert and time it per precision on the board; the first is the row's figure."""
+        self.resolve()
+        if not getattr(self, "_tftrt_ready", False):
+            self.prepare()
+        try:
+            found = smx.saved_model_for(job.model_path)
+        except ValueError as exc:
+            return RawRun(runner={"error": str(exc)})
+        remote_dir, pushed = smx.push_tree(self.transport, found.path, f"{self.workdir}/savedmodels")
+        first: RawRun | None = None
+        others: dict[str, Any] = {}
+        for precision in list(self.config.tensorrt_precisions) or ["fp16"]:
+            raw = self._tftrt_one(job, remote_dir, precision)
+            if first is None:
+                first = raw
+                raw.extra["saved_model"] = {**found.describe(), "remote": remote_dir, "pushed_now": pushed}
+                if raw.runner.get("error") or raw.runner.get("runtime") != "tf-trt":
+                    break  # no TensorRT (or plain TensorFlow): other precisions would repeat it
+            else:
+                r = raw.runner
+                others[precision] = {"error": r["error"]} if r.get("error") else {
+                    "mean_us": _mean(r.get("latencies_us")), "avg_power_mw": _mean([p[1] for p in raw.power_samples])}
+        assert first is not None
+        if others:
+            first.extra["tftrt_other_precisions"] = others
+        return first
+
+    def _board_clock_offset(self) -> float | None:
+        """Host minus board wall clock, from one `date` round trip (its error is half the round trip)."""
+        t0 = time.time()
+        res = self.transport.run(["date", "+%s.%N"], timeout_s=30)
+        t1 = time.time()
+        try:
+            return (t0 + t1) / 2 - float(res.stdout.strip())
+        except ValueError:
+            return None
+
+    def _tftrt_one(self, job: JobSpec, remote_dir: str, precision: str) -> RawRun:
+        payload = {k: v for k, v in self.runner_job(job, remote_dir).items() if k not in ("model_path", "delegate")}
+        payload.update(saved_model_dir=remote_dir, precision=precision,
+                       allow_plain_tf=self.config.tftrt_allow_plain_tf,
+                       converted_dir=f"{self.workdir}/tftrt/{remote_dir.rsplit('/', 1)[-1]}")
+        limit = float(job.bench.timeout_s)
+        argv = ["timeout", "-k", "5", f"{limit:.0f}", self.python, f"{self.workdir}/tftrt_runner.py", "--job", "-"]
+        offset = self._board_clock_offset()
+        with self.probe_session(job) as raw:
+            stream_t0 = time.time()
+            res = self.transport.run(argv, timeout_s=limit + 30, stdin=json.dumps(payload))
+        raw.runner = parse_runner_output(res.stdout, res.stderr, res.exit_code)
+        if res.exit_code == TIMEOUT_EXIT and raw.runner.get("error"):
+            raw.runner["error"] = f"tftrt runner still running after {limit:.0f} s (timeout_s); killed on the board"
+        _drop_pmic(raw)
+        raw.extra["tftrt"] = {k: raw.runner[k] for k in TFTRT_EXTRA if raw.runner.get(k) is not None}
+        window = raw.runner.get("timed_window_unix_s")
+        if offset is not None and window and raw.power_samples:
+            lo, hi = (w + offset - stream_t0 for w in window)
+            kept = power_in_window(raw.power_samples, lo, hi)
+            raw.extra["power_window"] = {"timed_loop_s": [round(lo, 3), round(hi, 3)],
+                                         "clock_offset_s": round(offset, 4),
+                                         "samples_session": len(raw.power_samples), "samples_timed_loop": len(kept)}
+            raw.power_samples = kept
+        elif raw.power_samples:
+            raw.extra["power_window"] = {"note": "board clock unknown: power covers the whole runner process, "
+                                                 "TensorFlow import and conversion included"}
+        return raw
+
+
+def _drop_pmic(raw: RawRun) -> RawRun:
+    """PMIC-Die reads a fixed 100 C on Jetsons: a trip point, not a temperature; it would flag every run."""
+    for row in raw.runner.get("temperatures") or []:
+        if len(row) == 3 and isinstance(row[2], dict):
+            row[2] = {k: v for k, v in row[2].items() if not k.upper().startswith("PMIC")}
+    raw.extra.pop("tegrastats_temperatures", None)
+    return raw
 
 
 def _first_error(log: str) -> str | None:

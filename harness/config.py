@@ -84,8 +84,11 @@ class JetsonDevice(SshDevice):
     power_rail: str | None = Field(default=None, description="input rail for energy, e.g. VDD_IN or POM_5V_IN")
     trtexec: str = "/usr/src/tensorrt/bin/trtexec"
     tensorrt_precisions: list[Literal["fp32", "fp16", "int8"]] = Field(default_factory=lambda: ["fp16"])
-    runtime: Literal["litert", "tensorrt"] = Field(default="litert", description="tensorrt: build and time an "
-                                                   "engine with trtexec (first precision is the row's figure)")
+    runtime: Literal["litert", "tensorrt", "tftrt"] = Field(
+        default="litert", description="tensorrt: build and time an engine with trtexec; tftrt: convert the "
+        "variant's SavedModel with TF-TRT on the board (first of tensorrt_precisions is the row's figure)")
+    tftrt_allow_plain_tf: bool = Field(default=False, description="runtime tftrt where the board's TensorFlow has "
+                                       "no TensorRT: time the plain SavedModel (runtime tensorflow), not an error")
     tegrastats: str = Field(default="tegrastats", description="path of tegrastats on the board")
     jetson_clocks: str = Field(default="jetson_clocks", description="path of jetson_clocks on the board")
 

@@ -1,0 +1,174 @@
+"""TF-TRT on a Jetson (`runtime: tftrt`): the on-device runner, the SavedModel push, `harness run` end to end.
+
+pip's TensorFlow never has TensorRT, so here the runner either reports exactly that or, with
+`allow_plain_tf`, times the plain SavedModel with TensorFlow: both are real runs of
+rpi/tftrt_runner.py on real SavedModels. The board is this host behind a real sshd
+(tests/fixtures_ssh.py) with the recorded Jetson Nano tegrastats.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tarfile
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+import yaml
+
+from devices.savedmodel_export import push_tree, saved_model_for, tree_manifest
+from devices.ssh import SshTransport
+from harness.db import ResultsDB
+from rpi import runner as litert_runner
+from rpi import tftrt_runner
+
+REPO = Path(__file__).resolve().parent.parent
+RUNNER = REPO / "rpi" / "tftrt_runner.py"
+FAST = {"warmup_s": 0.0, "warmup_runs": 1, "min_runs": 20, "min_s": 0.5, "cooldown_s": 0.0}
+
+
+def _tiny_keras():
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(2)
+    return keras.Sequential([
+        keras.Input((16, 16, 3), name="image"),
+        keras.layers.Conv2D(4, 3, activation="relu"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(2),
+    ])
+
+
+@pytest.fixture(scope="module")
+def tiny_saved_model(tmp_path_factory) -> Path:
+    """A real SavedModel of a tiny tf_keras model, exported the way the host exports sources."""
+    from devices.savedmodel_export import save_keras_batch1
+
+    folder = tmp_path_factory.mktemp("tftrt") / "tiny.saved_model"
+    save_keras_batch1(_tiny_keras(), folder)
+    return folder
+
+
+def _tensorrt_here() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.sysconfig.get_build_info().get("is_tensorrt_build", False))
+
+
+def _run_runner(job: dict) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(RUNNER), "--job", "-"], input=json.dumps(job), capture_output=True,
+                          text=True, timeout=120, cwd=RUNNER.parent)
+
+
+def test_runner_times_a_plain_savedmodel(tiny_saved_model):
+    if _tensorrt_here():
+        pytest.skip("this TensorFlow has TensorRT: the runner would convert with TF-TRT, not time plain TensorFlow")
+    res = _run_runner({"saved_model_dir": str(tiny_saved_model), "allow_plain_tf": True, "threads": 1,
+                       "precision": "fp16", **FAST})
+    assert res.returncode == 0, res.stdout[-1500:] + res.stderr[-1500:]
+    lines = res.stdout.splitlines()
+    assert len(lines) == 1, "TensorFlow's own output must stay off stdout"
+    out = json.loads(lines[0])
+    assert out["error"] is None and out["schema_version"] == litert_runner.SCHEMA_VERSION
+    assert out["runtime"] == "tensorflow" and out["runtime_version"] == metadata.version("tensorflow")
+    assert out["delegate"] == "tensorflow" and out["precision"] == "fp32" and out["threads"] == 1
+    assert out["inputs"] == [{"name": "image", "shape": [1, 16, 16, 3], "dtype": "float32"}]
+    lat = out["latencies_us"]
+    assert len(lat) >= 20 and all(x > 0 for x in lat) and out["duration_s"] >= 0.5
+    assert out["init_us"] > 0 and out["first_inference_us"] > 0 and out["warmup_runs_done"] >= 1
+    lo, hi = out["timed_window_unix_s"]
+    assert hi - lo == pytest.approx(out["duration_s"], abs=0.05)
+    assert out["peak_rss_mb"] > 100  # TensorFlow is loaded in this process
+    assert out["peak_rss_delta_mb"] is None or out["peak_rss_delta_mb"] >= 0
+
+
+def test_runner_without_tensorrt_says_so_in_one_line(tiny_saved_model):
+    if _tensorrt_here():
+        pytest.skip("this TensorFlow has TensorRT: the no-TensorRT answer cannot be shown here")
+    res = _run_runner({"saved_model_dir": str(tiny_saved_model), "precision": "int8", **FAST})
+    assert res.returncode == tftrt_runner.EXIT_NO_TENSORRT != 0
+    lines = res.stdout.splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.stdout
+    out = json.loads(lines[0])
+    assert out["error"] == ("this TensorFlow has no TensorRT (pip builds never do); use runtime: tensorrt "
+                            "(trtexec) or JetPack's TensorFlow")
+    assert "\n" not in out["error"] and "traceback" not in out and out["runtime"] == "tf-trt"
+    # A broken job is an error line too, with the exit code of a runner failure.
+    bad = _run_runner({"saved_model_dir": str(tiny_saved_model.parent / "missing"), **FAST})
+    assert bad.returncode == tftrt_runner.EXIT_FAILED
+    assert json.loads(bad.stdout)["error"].startswith("ValueError: no SavedModel at ")
+
+
+def test_savedmodel_found_and_pushed_with_every_file_checked(sshd_board, tiny_saved_model, tmp_path):
+    # The tensorrt pass writes a SavedModel .tgz (saved_model/...) where tf2onnx is missing.
+    tgz = tmp_path / "0123abcd.tgz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        tar.add(tiny_saved_model, arcname="saved_model")
+    found = saved_model_for(tgz)
+    assert found.path == tmp_path / "0123abcd.saved_model" and found.origin == "the tensorrt pass's SavedModel (.tgz)"
+    assert tree_manifest(found.path) == tree_manifest(tiny_saved_model)
+    # A variant that changed the model has no SavedModel to match it.
+    (tmp_path / "4567.tflite").write_bytes(b"TFL3")
+    (tmp_path / "4567.json").write_text(json.dumps({"model": "srcnn", "variant": "dr_int8", "params": {}}))
+    with pytest.raises(ValueError, match="variant dr_int8 changes it in LiteRT-only ways: measure variant fp32"):
+        saved_model_for(tmp_path / "4567.tflite")
+    cfg = sshd_board.config_for("orin-push", "jetson")
+    transport = SshTransport.from_config(cfg)
+    parent = f"{cfg.workdir}/savedmodels"
+    try:
+        remote, moved = push_tree(transport, tiny_saved_model, parent)
+        assert moved and remote.startswith(parent + "/") and remote.endswith("-tiny.saved_model")
+        assert tree_manifest(Path(remote)) == tree_manifest(tiny_saved_model)
+        assert push_tree(transport, tiny_saved_model, parent) == (remote, False), "an intact copy is reused"
+        variables = Path(remote) / "variables" / "variables.data-00000-of-00001"
+        data = variables.read_bytes()
+        variables.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))  # one byte changed on the board
+        assert push_tree(transport, tiny_saved_model, parent) == (remote, True)
+        assert tree_manifest(Path(remote)) == tree_manifest(tiny_saved_model)
+        assert not list(Path(parent).glob("*.tar")) and not list(Path(parent).glob("*.part"))
+    finally:
+        transport.close()
+
+
+def test_harness_run_on_a_tftrt_jetson(sshd_board, tiny_tflite, tmp_path):
+    """One Jetson may fall back to plain TensorFlow, the other may not; a bare .tflite has no SavedModel."""
+    if _tensorrt_here():
+        pytest.skip("this TensorFlow has TensorRT: the plain-TensorFlow fallback would not be used")
+    keras_file = tmp_path / "tiny.keras"
+    _tiny_keras().save(str(keras_file))
+    devices = tmp_path / "devices.yaml"
+    devices.write_text(yaml.safe_dump({"defaults": FAST, "devices": [
+        sshd_board.device("orin-tf", "jetson", runtime="tftrt", tftrt_allow_plain_tf=True,
+                          workdir=str(tmp_path / "board-tf")),
+        sshd_board.device("orin-notrt", "jetson", runtime="tftrt", workdir=str(tmp_path / "board-notrt")),
+    ]}))
+    db = tmp_path / "results.db"
+    res = subprocess.run([sys.executable, "-m", "harness", "run", "--devices", str(devices), "--models",
+                          f"{keras_file},{tiny_tflite}", "--variants", "fp32", "--db", str(db), "--cache-dir",
+                          str(tmp_path / "cache"), "--no-progress", "--no-peak-probe"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    rows = {(m.device, Path(m.model).suffix): m for m in ResultsDB(db).measurements()}
+    assert len(rows) == 4
+    ok = rows[("orin-tf", ".keras")]
+    assert ok.status == "ok", ok.error
+    assert ok.runtime == "tensorflow" and ok.delegate == "tensorflow" and len(ok.latencies_us) >= 20
+    assert ok.p50_us > 0 and ok.init_us > 0 and ok.peak_rss_mb > 100
+    saved = ok.extra["saved_model"]
+    assert saved["origin"] == f"exported here from {keras_file}" and saved["pushed_now"] is True
+    assert tree_manifest(Path(saved["remote"])) == tree_manifest(Path(saved["path"]))
+    assert ok.extra["tftrt"]["warmup_runs_done"] >= 1
+    # Power from the recorded Nano input rail, kept only while the loop ran (not the TensorFlow import).
+    window = ok.extra["power_window"]
+    assert 1 <= window["samples_timed_loop"] < window["samples_session"]
+    lo, hi = window["timed_loop_s"]
+    assert all(lo <= p.t_s <= hi for p in ok.power_samples) or window["samples_timed_loop"] == 1
+    assert ok.avg_power_mw == 1022.0 and ok.energy_per_inference_mj == pytest.approx(1022.0 * ok.mean_us / 1e6)
+    refused = rows[("orin-notrt", ".keras")]
+    assert refused.status == "error"
+    assert refused.error == ("runner: this TensorFlow has no TensorRT (pip builds never do); use runtime: "
+                             "tensorrt (trtexec) or JetPack's TensorFlow")
+    for device in ("orin-tf", "orin-notrt"):
+        bare = rows[(device, ".tflite")]
+        assert bare.status == "error" and "needs a SavedModel: tiny.tflite is only a .tflite" in bare.error
