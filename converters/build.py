@@ -92,15 +92,28 @@ def source_fingerprint(model: str) -> str:
     return f"zoo:{model}:{_code_fingerprint()}"
 
 
-def cache_key(model: str, variant: str, params: dict[str, Any]) -> str:
+def cache_key(model: str, variant: str, params: dict[str, Any], context: dict[str, Any] | None = None) -> str:
+    """`context`: what else shapes the artifact (the user's image folder, the recipe length)."""
     blob = json.dumps(
-        {"source": source_fingerprint(model), "variant": variant, "params": params, "tf": _tf_version()},
+        {"source": source_fingerprint(model), "variant": variant, "params": params, "tf": _tf_version(),
+         **({"context": context} if context else {})},
         sort_keys=True,
     )
     return _sha256_bytes(blob.encode())[:24]
 
 
-def load_source(model: str, image_dir: Path | None = None) -> Source:
+def build_context(image_dir: Path | None) -> dict[str, Any]:
+    """Inputs besides model and pass that change artifacts: training data and recipe length."""
+    ctx: dict[str, Any] = {}
+    if image_dir is not None:
+        ctx["images"] = _sha256_tree(Path(image_dir)) if Path(image_dir).exists() else str(image_dir)
+    recipe = os.environ.get("HARNESS_RECIPE", "default")
+    if recipe != "default":
+        ctx["recipe"] = recipe
+    return ctx
+
+
+def load_source(model: str, image_dir: Path | None = None, cache_dir: Path | None = None) -> Source:
     """A zoo model (built in code, trained by its recipe when one is registered) or a user file."""
     import tf_keras as keras
 
@@ -117,16 +130,25 @@ def load_source(model: str, image_dir: Path | None = None) -> Source:
         return Source(name=p.stem, keras_model=km, input_shape=tuple(km.input_shape), image_dir=image_dir)
     from converters.zoo import get_spec
 
-    spec = get_spec(model)
-    keras.utils.set_random_seed(0)
-    km = spec.create()
     try:
-        from converters import training
+        spec = get_spec(model)
+    except KeyError as exc:
+        raise ConversionError(str(exc.args[0])) from None
+    keras.utils.set_random_seed(0)
+    try:
+        km = spec.create()
+    except Exception as exc:  # bad overrides (size not a multiple of 8, ...): one line for this model
+        raise ConversionError(f"{model}: cannot build ({_first_line(exc)})") from None
+    from converters import training
 
-        km = training.trained(spec, km, image_dir)
-    except ImportError:
-        pass
-    return Source(name=model, keras_model=km, task=spec.task, input_shape=tuple(km.input_shape), image_dir=image_dir)
+    km = training.trained(spec, km, image_dir, cache_dir)
+    return Source(name=model, keras_model=km, task=spec.task, input_shape=tuple(km.input_shape),
+                  image_dir=image_dir, spec=spec)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:300]
 
 
 def _validate_tflite(path: Path, label: str) -> None:
@@ -149,22 +171,69 @@ class VariantBuilder:
         self.image_dir = image_dir
         self._sources: dict[str, Source] = {}
         self.converted = 0  # how many artifacts this builder actually produced (0 on a warm cache)
+        self._context: dict[str, Any] | None = None
 
     def source(self, model: str) -> Source:
         if model not in self._sources:
-            self._sources[model] = load_source(model, self.image_dir)
+            self._sources[model] = load_source(model, self.image_dir, self.cache_dir)
         return self._sources[model]
+
+    def _metrics(self, model: str, variant: str, path: Path, src: Source | None) -> dict[str, Any]:
+        """Analysis of the file and accuracy against ground truth and the fp32 variant.
+
+        Failures here are recorded in the metrics, never lost as the artifact itself is fine.
+        """
+        from converters import analysis
+
+        out: dict[str, Any] = {}
+        try:
+            out.update(analysis.describe(path))
+        except Exception as exc:
+            out["analysis_error"] = _first_line(exc)
+        try:
+            out.update(self._accuracy(model, variant, path, src))
+        except Exception as exc:
+            out["accuracy_error"] = _first_line(exc)
+        return out
+
+    def _accuracy(self, model: str, variant: str, path: Path, src: Source | None) -> dict[str, Any]:
+        from converters import accuracy
+        from converters.datasets import class_folders, task_info
+
+        if src is not None:
+            info = src.task_info()
+        else:  # a user .tflite: infer what it can from its tensors
+            from rpi.runner import _interpreter_module
+
+            mod, _, _ = _interpreter_module()
+            interp = mod.Interpreter(model_path=str(path))
+            info = task_info("unknown", interp.get_input_details()[0]["shape"],
+                             interp.get_output_details()[0]["shape"])
+        ref = None
+        if variant != "fp32" and src is not None:
+            try:
+                ref = self.build(model, "fp32").path
+            except ConversionError:
+                ref = None
+        labelled = (src is not None and src.spec is not None) or bool(
+            self.image_dir is not None and Path(self.image_dir).is_dir() and class_folders(self.image_dir))
+        return accuracy.evaluate(path, info, self.image_dir, ref, labelled)
 
     def build(self, model: str, variant: str, overrides: dict[str, Any] | None = None) -> BuiltVariant:
         """Return the cached artifact or convert it now; raises ConversionError with one line."""
         spec = get_pass(variant)
         params = {**spec.defaults, **(overrides or {})}
-        key = cache_key(model, variant, params)
-        out = self.cache_dir / f"{key}.tflite"
+        if self._context is None:  # hashing the user's image folder once per builder is enough
+            self._context = build_context(self.image_dir)
+        key = cache_key(model, variant, params, self._context)
         meta_path = self.cache_dir / f"{key}.json"
-        if out.exists() and meta_path.exists():
+        if meta_path.exists():
             meta = json.loads(meta_path.read_text())
-            return BuiltVariant(model, variant, out, meta["params"], meta["metrics"], cached=True)
+            out = self.cache_dir / f"{key}{meta.get('suffix', '.tflite')}"
+            if out.exists():
+                return BuiltVariant(model, variant, out, meta["params"], meta["metrics"], cached=True)
+        out = self.cache_dir / f"{key}.tflite"
+        src: Source | None = None
         if model.endswith(".tflite"):
             if variant != "fp32":
                 raise ConversionError(
@@ -183,10 +252,17 @@ class VariantBuilder:
                     raise ConversionError(f"{model}/{variant}: this pass needs a Keras model, not a SavedModel")
                 result = spec.fn(src, params)
             data, extra = (result if isinstance(result, tuple) else (result, {}))
+            extra = dict(extra)
+            suffix = extra.pop("artifact_suffix", ".tflite")  # e.g. .onnx for TensorRT targets
+            out = out.with_suffix(suffix)
             tmp = out.with_suffix(".tmp")
             tmp.write_bytes(data)
         tmp.replace(out)
-        metrics = {"size_bytes": len(data), "gzip_bytes": len(gzip.compress(data, 9)), **extra}
-        meta_path.write_text(json.dumps({"model": model, "variant": variant, "params": params, "metrics": metrics}))
+        metrics: dict[str, Any] = {"size_bytes": len(data), "gzip_bytes": len(gzip.compress(data, 9))}
+        if out.suffix == ".tflite":
+            metrics.update(self._metrics(model, variant, out, src))
+        metrics.update(extra)
+        meta_path.write_text(json.dumps({"model": model, "variant": variant, "params": params, "metrics": metrics,
+                                         "suffix": out.suffix}, default=str))
         self.converted += 1
         return BuiltVariant(model, variant, out, params, metrics, cached=False)

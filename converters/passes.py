@@ -27,6 +27,18 @@ class Source:
     task: str = "unknown"
     input_shape: tuple[int, ...] | None = None
     image_dir: Path | None = None  # user images for calibration and recipes
+    spec: Any = None  # the zoo ModelSpec (its scale and builder), None for user files
+    memo: dict[Any, Any] = field(default_factory=dict)  # work shared by passes (e.g. one pruned model)
+
+    def task_info(self):
+        """What data this model wants (converters.datasets.TaskInfo), from its task and shapes."""
+        from converters.training import model_task
+
+        if self.keras_model is None:
+            from converters.datasets import TaskInfo
+
+            return TaskInfo(self.task)
+        return model_task(self.task, self.keras_model, self.spec.kwargs.get("scale") if self.spec else None)
 
     def converter(self):
         import tensorflow as tf
@@ -100,7 +112,19 @@ def representative_dataset(src: Source, count: int, seed: int = 0):
         raise ConversionError(
             f"{src.name}/int8: no representative data for input shape {src.input_shape} (image models only)"
         )
-    batches = list(representative_batches(src.input_shape, count, seed, src.image_dir))
+    from converters.datasets import calibration_inputs
+
+    task = src.task_info()
+    if task.kind == "detection":
+        from converters.detection_data import generate_shapes
+
+        inputs = generate_shapes(count, int(src.input_shape[1]), seed + 777)[0]
+    else:
+        inputs = calibration_inputs(task, src.input_shape, count, seed, src.image_dir)
+    if inputs is not None:  # the task's own data: the ranges int8 must cover
+        batches = [[x[None].astype("float32")] for x in inputs]
+    else:
+        batches = list(representative_batches(src.input_shape, count, seed, src.image_dir))
     return lambda: iter(batches)
 
 
@@ -124,7 +148,7 @@ DEFAULT_VARIANTS = ("fp32", "fp16", "dr_int8", "int8")
 
 
 # Modules that register further passes (training-based ones live apart to keep this file small).
-EXTENSION_MODULES: tuple[str, ...] = ()
+EXTENSION_MODULES: tuple[str, ...] = ("converters.compress",)
 
 
 def load_extensions() -> None:

@@ -6,10 +6,10 @@ static shapes the runner can allocate without resizing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import tf_keras as keras
-from tf_keras import layers
+if TYPE_CHECKING:  # TensorFlow is imported by the builders only: a cached plan never pays for it
+    import tf_keras as keras
 
 
 @dataclass(frozen=True)
@@ -26,18 +26,29 @@ class ModelSpec:
         return self.build(**{**self.kwargs, **overrides})
 
 
-def srcnn(size: int = 192, f2: int = 1, n1: int = 64, n2: int = 32, channels: int = 1) -> keras.Model:
-    """SRCNN (Dong et al. 2014): 9-f2-5 on a bicubic-upscaled luminance image (output size in = out)."""
+def srcnn(size: int = 192, f2: int = 1, n1: int = 64, n2: int = 32, channels: int = 1, scale: int = 3) -> keras.Model:
+    """SRCNN (Dong et al. 2014): 9-f2-5 on a bicubic-upscaled luminance image (output size in = out).
+
+    `scale` does not change the layers; it names the model and tells its recipe which factor to learn.
+    """
+    import tf_keras as keras
+    from tf_keras import layers
+
     inp = keras.Input((size, size, channels), name="lr_upscaled")
     x = layers.Conv2D(n1, 9, padding="same", activation="relu", name="patch_extraction")(inp)
     x = layers.Conv2D(n2, f2, padding="same", activation="relu", name="nonlinear_mapping")(x)
     out = layers.Conv2D(channels, 5, padding="same", name="reconstruction")(x)
-    return keras.Model(inp, out, name=f"srcnn_9{f2}5")
+    return keras.Model(inp, out, name=f"srcnn_9{f2}5_x{scale}")
 
 
 def fsrcnn(size: int = 64, scale: int = 3, d: int = 56, s: int = 12, m: int = 4, channels: int = 1) -> keras.Model:
     """FSRCNN (Dong et al. 2016): feature extraction, shrinking, m mappings, expanding, deconvolution."""
-    inp = keras.Input((size, size, channels), name="lr")
+    import tf_keras as keras
+    from tf_keras import layers
+
+    # batch 1: the converter then folds the deconvolution's output shape into a constant, which
+    # XNNPACK needs to take TRANSPOSE_CONV (a free batch leaves SHAPE/PACK ops and a CPU deconv).
+    inp = keras.Input((size, size, channels), batch_size=1, name="lr")
     x = layers.Conv2D(d, 5, padding="same", name="feature_extraction")(inp)
     x = layers.PReLU(shared_axes=[1, 2], name="prelu_fe")(x)
     x = layers.Conv2D(s, 1, padding="same", name="shrinking")(x)
@@ -51,44 +62,73 @@ def fsrcnn(size: int = 64, scale: int = 3, d: int = 56, s: int = 12, m: int = 4,
     return keras.Model(inp, out, name=f"fsrcnn_d{d}_s{s}_m{m}_x{scale}")
 
 
-def _fire(x, squeeze: int, expand: int, name: str):
-    s = layers.Conv2D(squeeze, 1, activation="relu", name=f"{name}_squeeze")(x)
-    e1 = layers.Conv2D(expand, 1, activation="relu", name=f"{name}_expand1x1")(s)
-    e3 = layers.Conv2D(expand, 3, padding="same", activation="relu", name=f"{name}_expand3x3")(s)
+# He initialisation keeps the signal alive through 18 ReLU convolutions; with Keras' default
+# Glorot init the activations shrink ~2x per layer and training from scratch never starts.
+_HE = "he_normal"
+
+
+def _conv(x, filters: int, kernel: int, name: str, bn: bool, strides: int = 1, padding: str = "valid"):
+    """Conv + ReLU; with `bn` a BatchNormalization sits between them (training only: it is folded
+    into the convolution afterwards, see converters.training.fold_batchnorm)."""
+    from tf_keras import layers
+
+    if not bn:
+        return layers.Conv2D(filters, kernel, strides=strides, padding=padding, activation="relu",
+                             kernel_initializer=_HE, name=name)(x)
+    x = layers.Conv2D(filters, kernel, strides=strides, padding=padding, kernel_initializer=_HE, name=name)(x)
+    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def _fire(x, squeeze: int, expand: int, name: str, bn: bool = False):
+    from tf_keras import layers
+
+    s = _conv(x, squeeze, 1, f"{name}_squeeze", bn)
+    e1 = _conv(s, expand, 1, f"{name}_expand1x1", bn)
+    e3 = _conv(s, expand, 3, f"{name}_expand3x3", bn, padding="same")
     return layers.Concatenate(name=f"{name}_concat")([e1, e3])
 
 
-def squeezenet(size: int = 224, classes: int = 1000, version: str = "1.1", channels: int = 3) -> keras.Model:
-    """SqueezeNet 1.0 / 1.1 (Iandola et al. 2016) for any input size and class count."""
+def squeezenet(size: int = 224, classes: int = 1000, version: str = "1.1", channels: int = 3,
+               batchnorm: bool = False) -> keras.Model:
+    """SqueezeNet 1.0 / 1.1 (Iandola et al. 2016) for any input size and class count.
+
+    `batchnorm=True` builds the training twin (BN after every convolution), which learns from
+    scratch in a few hundred steps where the plain network stalls; its layer names match.
+    """
+    import tf_keras as keras
+    from tf_keras import layers
+
+    bn = batchnorm
     inp = keras.Input((size, size, channels), name="image")
     if version == "1.1":
-        x = layers.Conv2D(64, 3, strides=2, activation="relu", name="conv1")(inp)
+        x = _conv(inp, 64, 3, "conv1", bn, strides=2)
         x = layers.MaxPooling2D(3, 2, name="pool1")(x)
-        x = _fire(x, 16, 64, "fire2")
-        x = _fire(x, 16, 64, "fire3")
+        x = _fire(x, 16, 64, "fire2", bn)
+        x = _fire(x, 16, 64, "fire3", bn)
         x = layers.MaxPooling2D(3, 2, name="pool3")(x)
-        x = _fire(x, 32, 128, "fire4")
-        x = _fire(x, 32, 128, "fire5")
+        x = _fire(x, 32, 128, "fire4", bn)
+        x = _fire(x, 32, 128, "fire5", bn)
         x = layers.MaxPooling2D(3, 2, name="pool5")(x)
         for i, (sq, ex) in enumerate([(48, 192), (48, 192), (64, 256), (64, 256)], start=6):
-            x = _fire(x, sq, ex, f"fire{i}")
+            x = _fire(x, sq, ex, f"fire{i}", bn)
     elif version == "1.0":
-        x = layers.Conv2D(96, 7, strides=2, activation="relu", name="conv1")(inp)
+        x = _conv(inp, 96, 7, "conv1", bn, strides=2)
         x = layers.MaxPooling2D(3, 2, name="pool1")(x)
-        x = _fire(x, 16, 64, "fire2")
-        x = _fire(x, 16, 64, "fire3")
-        x = _fire(x, 32, 128, "fire4")
+        x = _fire(x, 16, 64, "fire2", bn)
+        x = _fire(x, 16, 64, "fire3", bn)
+        x = _fire(x, 32, 128, "fire4", bn)
         x = layers.MaxPooling2D(3, 2, name="pool4")(x)
-        x = _fire(x, 32, 128, "fire5")
-        x = _fire(x, 48, 192, "fire6")
-        x = _fire(x, 48, 192, "fire7")
-        x = _fire(x, 64, 256, "fire8")
+        x = _fire(x, 32, 128, "fire5", bn)
+        x = _fire(x, 48, 192, "fire6", bn)
+        x = _fire(x, 48, 192, "fire7", bn)
+        x = _fire(x, 64, 256, "fire8", bn)
         x = layers.MaxPooling2D(3, 2, name="pool8")(x)
-        x = _fire(x, 64, 256, "fire9")
+        x = _fire(x, 64, 256, "fire9", bn)
     else:
         raise ValueError(f"unknown SqueezeNet version {version!r} (1.0 or 1.1)")
     x = layers.Dropout(0.5, name="drop9")(x)
-    x = layers.Conv2D(classes, 1, activation="relu", name="conv10")(x)
+    x = _conv(x, classes, 1, "conv10", bn)
     x = layers.GlobalAveragePooling2D(name="pool10")(x)
     out = layers.Softmax(name="probs")(x)
     return keras.Model(inp, out, name=f"squeezenet{version.replace('.', '_')}")
@@ -109,11 +149,62 @@ ZOO: dict[str, ModelSpec] = {
     ),
 }
 
+def faster_rcnn(**kwargs: Any) -> keras.Model:
+    """Faster R-CNN from converters/detection.py, imported only when asked for."""
+    from converters.detection import faster_rcnn as build
+
+    return build(**kwargs)
+
+
+ZOO["faster_rcnn"] = ModelSpec("faster_rcnn", "detection", faster_rcnn, {},
+                               "Faster R-CNN, small VGG-style backbone, 128x128 in, generated shapes")
+
+# x2 and x4 siblings: FSRCNN keeps a 192x192 output (LR 96 / 48); SRCNN keeps its 192x192 input.
+for _scale, _lr in ((2, 96), (4, 48)):
+    for _base, _extra in (("fsrcnn", {}), ("fsrcnn_s", {"d": 32, "s": 5, "m": 1})):
+        ZOO[f"{_base}_x{_scale}"] = ModelSpec(
+            f"{_base}_x{_scale}", "super_resolution", fsrcnn, {**_extra, "scale": _scale, "size": _lr},
+            f"{ZOO[_base].description.split(' x3')[0]} x{_scale}, {_lr}x{_lr} in, 192x192 out")
+    for _base in ("srcnn", "srcnn_955"):
+        ZOO[f"{_base}_x{_scale}"] = ModelSpec(
+            f"{_base}_x{_scale}", "super_resolution", srcnn, {**ZOO[_base].kwargs, "scale": _scale},
+            f"{ZOO[_base].description} (trained for x{_scale})")
+
 DEFAULT_MODELS = ("srcnn", "fsrcnn", "squeezenet")
 
 
+def _parse_value(text: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
 def get_spec(name: str) -> ModelSpec:
+    """A zoo entry; `name@key=value@...` overrides its arguments (e.g. squeezenet@size=96@classes=6).
+
+    `@` rather than `,` keeps such names usable inside comma-separated --models lists.
+    """
+    base, _, args = name.partition("@")
     try:
-        return ZOO[name]
+        spec = ZOO[base]
     except KeyError:
-        raise KeyError(f"unknown model {name!r} (known: {', '.join(sorted(ZOO))})") from None
+        raise KeyError(f"unknown model {base!r} (known: {', '.join(sorted(ZOO))})") from None
+    if not args:
+        return spec
+    overrides: dict[str, Any] = {}
+    for item in args.split("@"):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise KeyError(f"model {name!r}: overrides are key=value pairs, each after an @")
+        overrides[key.strip()] = _parse_value(value.strip())
+    import inspect
+
+    params = inspect.signature(spec.build).parameters
+    known = set(params)
+    bad = sorted(set(overrides) - known)
+    if bad and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        raise KeyError(f"model {name!r}: unknown argument {bad[0]!r} (known: {', '.join(sorted(known))})")
+    return ModelSpec(name, spec.task, spec.build, {**spec.kwargs, **overrides}, f"{spec.description} {args}")
