@@ -1,0 +1,166 @@
+"""Accuracy of a .tflite on held-out data, run through the real LiteRT interpreter on the host.
+
+Every variant is scored twice: against the task's ground truth (PSNR/SSIM for super-resolution,
+beside bicubic upscaling; top-1 for classification, beside always guessing the commonest class;
+mAP@0.5 for detection) and against the fp32 model's own outputs, so a quantized variant shows
+both how good it is and how far it drifted from the model it came from.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from converters.datasets import TaskInfo, classification_data, sr_pairs
+
+SR_EVAL_CROPS = 12  # HR crops from the held-out images
+CLS_EVAL_IMAGES = 200
+
+
+def run_tflite(path: str | Path, inputs: np.ndarray, threads: int = 2) -> np.ndarray:
+    """Outputs of the first output tensor for each input (batch 1 models), dequantized to float."""
+    from rpi.runner import _interpreter_module
+
+    mod, _, _ = _interpreter_module()
+    interp = mod.Interpreter(model_path=str(path), num_threads=threads)
+    interp.allocate_tensors()
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    want = tuple(int(d) for d in inp["shape"][1:])
+    if tuple(inputs.shape[1:]) != want:
+        raise ValueError(f"{Path(path).name}: input shape {want} does not match the data {inputs.shape[1:]}")
+    in_scale, in_zero = inp["quantization"]
+    out_scale, out_zero = out["quantization"]
+    results = []
+    for x in inputs:
+        x = x[None]
+        if np.issubdtype(inp["dtype"], np.integer):
+            info = np.iinfo(inp["dtype"])
+            x = np.clip(np.round(x / in_scale + in_zero), info.min, info.max)
+        interp.set_tensor(inp["index"], x.astype(inp["dtype"]))
+        interp.invoke()
+        y = interp.get_tensor(out["index"]).astype(np.float32)
+        if np.issubdtype(out["dtype"], np.integer) and out_scale:
+            y = (y - out_zero) * out_scale
+        results.append(y[0])
+    return np.stack(results)
+
+
+def psnr(a: np.ndarray, b: np.ndarray, shave: int = 0) -> float:
+    """Peak signal-to-noise ratio in dB for images in [0, 1], ignoring a `shave`-pixel border."""
+    if shave:
+        a, b = a[shave:-shave, shave:-shave], b[shave:-shave, shave:-shave]
+    mse = float(np.mean((np.clip(a, 0, 1).astype(np.float64) - np.clip(b, 0, 1)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
+
+
+def ssim(a: np.ndarray, b: np.ndarray, shave: int = 0) -> float:
+    from skimage.metrics import structural_similarity
+
+    if shave:
+        a, b = a[shave:-shave, shave:-shave], b[shave:-shave, shave:-shave]
+    return float(structural_similarity(np.clip(a, 0, 1), np.clip(b, 0, 1), data_range=1.0, channel_axis=-1))
+
+
+def _mean(values: list[float]) -> float:
+    return round(float(np.mean(values)), 4)
+
+
+@lru_cache(maxsize=16)
+def _sr_data(info: TaskInfo, out_side: int, image_dir: str | None):
+    return sr_pairs(info, out_side, SR_EVAL_CROPS, seed=0, image_dir=image_dir, held_out=True)
+
+
+@lru_cache(maxsize=16)
+def _cls_data(info: TaskInfo, side: int, image_dir: str | None):
+    return classification_data(info, side, CLS_EVAL_IMAGES, seed=0, image_dir=image_dir, held_out=True)
+
+
+@lru_cache(maxsize=32)
+def _outputs(path: str, kind: str, info: TaskInfo, side: int, image_dir: str | None) -> np.ndarray:
+    """A model's outputs on the eval set (cached: the fp32 reference is asked for by every variant)."""
+    x = _sr_data(info, side, image_dir)[0] if kind == "sr" else _cls_data(info, side, image_dir)[0]
+    return run_tflite(path, x)
+
+
+def _io_sides(path: str | Path) -> tuple[int, int]:
+    from rpi.runner import _interpreter_module
+
+    mod, _, _ = _interpreter_module()
+    interp = mod.Interpreter(model_path=str(path))
+    return int(interp.get_input_details()[0]["shape"][1]), int(interp.get_output_details()[0]["shape"][1])
+
+
+def super_resolution(path: Path, info: TaskInfo, image_dir: str | None, ref: Path | None) -> dict[str, Any]:
+    _, out_side = _io_sides(path)
+    _, hr, bic = _sr_data(info, out_side, image_dir)
+    out = _outputs(str(path), "sr", info, out_side, image_dir)
+    s = info.scale
+    m = {
+        "psnr_db": _mean([psnr(o, h, s) for o, h in zip(out, hr)]),
+        "ssim": _mean([ssim(o, h, s) for o, h in zip(out, hr)]),
+        "psnr_bicubic_db": _mean([psnr(b, h, s) for b, h in zip(bic, hr)]),
+        "ssim_bicubic": _mean([ssim(b, h, s) for b, h in zip(bic, hr)]),
+        "eval_crops": len(hr),
+    }
+    m["psnr_gain_bicubic_db"] = round(m["psnr_db"] - m["psnr_bicubic_db"], 4)
+    if ref is not None:
+        ref_out = _outputs(str(ref), "sr", info, out_side, image_dir)
+        m["psnr_vs_fp32_db"] = _mean([min(psnr(o, r, s), 99.0) for o, r in zip(out, ref_out)])
+        m["psnr_delta_fp32_db"] = round(m["psnr_db"] - _mean([psnr(r, h, s) for r, h in zip(ref_out, hr)]), 4)
+    m["accuracy"] = m["psnr_db"]
+    return m
+
+
+def classification(path: Path, info: TaskInfo, image_dir: str | None, ref: Path | None,
+                   labelled: bool = True) -> dict[str, Any]:
+    """Top-1 (when the labels are the model's own) and agreement with the fp32 model."""
+    side, _ = _io_sides(path)
+    _, labels = _cls_data(info, side, image_dir)
+    pred = _outputs(str(path), "cls", info, side, image_dir).argmax(-1)
+    m: dict[str, Any] = {"eval_images": len(labels)}
+    if labelled:
+        m["top1"] = round(float(np.mean(pred == labels)), 4)
+        m["top1_chance"] = round(float(np.bincount(labels).max() / len(labels)), 4)  # the commonest class
+    if ref is not None:
+        ref_pred = _outputs(str(ref), "cls", info, side, image_dir).argmax(-1)
+        m["top1_agreement_fp32"] = round(float(np.mean(pred == ref_pred)), 4)
+        if labelled:
+            m["top1_delta_fp32"] = round(m["top1"] - float(np.mean(ref_pred == labels)), 4)
+    m["accuracy"] = m.get("top1")
+    return m
+
+
+@lru_cache(maxsize=16)
+def _detection_scores(path: str) -> tuple[tuple[str, Any], ...]:
+    from converters import detection
+
+    return tuple(sorted(detection.evaluate_tflite(path).items()))
+
+
+def detection_map(path: Path, ref: Path | None) -> dict[str, Any]:
+    got = dict(_detection_scores(str(path)))
+    m: dict[str, Any] = {k: v for k, v in got.items() if k in ("map50", "images")}
+    if ref is not None:
+        m["map50_delta_fp32"] = round(float(got["map50"]) - float(dict(_detection_scores(str(ref)))["map50"]), 4)
+    m["accuracy"] = round(float(got["map50"]), 4)
+    return m
+
+
+def evaluate(path: str | Path, info: TaskInfo, image_dir: str | Path | None = None,
+             ref: str | Path | None = None, labelled: bool = True) -> dict[str, Any]:
+    """Accuracy metrics of one variant; `ref` is the fp32 variant's .tflite (None for fp32 itself).
+
+    `labelled=False` (a user's classifier without class folders): only agreement with fp32.
+    """
+    path = Path(path)
+    ref_path = Path(ref) if ref is not None else None
+    folder = None if image_dir is None else str(image_dir)
+    if info.kind == "super_resolution":
+        return super_resolution(path, info, folder, ref_path)
+    if info.kind == "classification":
+        return classification(path, info, folder, ref_path, labelled)
+    if info.kind == "detection":
+        return detection_map(path, ref_path)
+    return {"accuracy_note": "no accuracy: the model's task is not known from its shapes"}

@@ -1,0 +1,153 @@
+"""`harness convert`: build variants without measuring them, copy them to a folder, and tabulate
+what each holds (size, parameters, MACs, ops XNNPACK takes, accuracy against fp32 and a baseline).
+
+A variant that fails prints one line and the others still build; the exit code is 1 if any failed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UserError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("convert", help="build model variants into a folder with a table of what each holds")
+    p.add_argument("--models", help="comma-separated zoo names (name@key=value overrides) or model files "
+                                    "(default: srcnn,fsrcnn,squeezenet)")
+    p.add_argument("--variants", help="comma-separated passes (default: fp32,fp16,dr_int8,int8); "
+                                      "see --list-passes")
+    p.add_argument("--out", help="folder for the artifacts, variants.json and table.md")
+    p.add_argument("--images", help="folder of your own images for recipes, calibration and accuracy")
+    p.add_argument("--cache-dir", help="artifact cache (default ~/.cache/harness/artifacts)")
+    p.add_argument("--list-passes", action="store_true", help="print the passes and their parameters, then exit")
+    p.set_defaults(func=cmd_convert)
+
+
+def _csv(value: str | None, default: tuple[str, ...]) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else list(default)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.@=-]+", "_", Path(name).name if "/" in name else name).strip("_") or "model"
+
+
+def _si(n: float | None, unit: str = "") -> str:
+    if n is None:
+        return "-"
+    for div, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= div:
+            return f"{n / div:.2f} {prefix}{unit}"
+    return f"{n:.0f} {unit}".strip()
+
+
+def _accuracy_cells(m: dict[str, Any]) -> tuple[str, str, str]:
+    """(accuracy, against fp32, baseline) as short text for the table."""
+    if "psnr_db" in m:
+        vs = f"{m['psnr_vs_fp32_db']:.1f} dB" if "psnr_vs_fp32_db" in m else "-"
+        return (f"{m['psnr_db']:.2f} dB / {m['ssim']:.3f}", vs,
+                f"bicubic {m['psnr_bicubic_db']:.2f} dB / {m['ssim_bicubic']:.3f}")
+    if "top1" in m or "top1_agreement_fp32" in m:
+        top1 = f"top-1 {m['top1']:.3f}" if "top1" in m else "-"
+        vs = f"{m['top1_agreement_fp32']:.3f} agree" if "top1_agreement_fp32" in m else "-"
+        return top1, vs, f"chance {m['top1_chance']:.3f}" if "top1_chance" in m else "-"
+    if "map50" in m:
+        vs = f"{m['map50_delta_fp32']:+.3f}" if "map50_delta_fp32" in m else "-"
+        return f"mAP@.5 {m['map50']:.3f}", vs, "-"
+    return "-", "-", m.get("accuracy_note") or m.get("accuracy_error") or "-"
+
+
+def row_cells(r: dict[str, Any]) -> list[str]:
+    if r.get("error"):
+        return [r["model"], r["variant"], "-", "-", "-", "-", "-", "-", "-", "-", f"error: {r['error']}"]
+    m = r["metrics"]
+    xnn = f"{m['xnnpack_ops']}/{m['ops_total']}" if m.get("ops_total") is not None else "-"
+    acc, vs, base = _accuracy_cells(m)
+    note = m.get("note") or ""
+    return [r["model"], r["variant"], _si(m.get("size_bytes"), "B"), _si(m.get("gzip_bytes"), "B"),
+            _si(m.get("params")), _si(m.get("macs")), xnn, acc, vs, base, note]
+
+
+HEADERS = ["model", "variant", "size", "gzip", "params", "MACs", "XNNPACK ops", "accuracy", "vs fp32",
+           "baseline", "notes"]
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    lines += ["| " + " | ".join(c.replace("|", "/") for c in row_cells(r)) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def convert_all(models: list[str], variants: list[str], out: Path | None, image_dir: Path | None,
+                cache_dir: Path | None, log=print) -> list[dict[str, Any]]:
+    """Build every (model, variant); each failure is a row with its one-line error."""
+    from converters.build import VariantBuilder
+
+    builder = VariantBuilder(cache_dir, image_dir)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    for model in models:
+        for variant in variants:
+            t0 = time.monotonic()
+            row: dict[str, Any] = {"model": model, "variant": variant}
+            try:
+                art = builder.build(model, variant)
+                row.update(params=art.params, metrics=art.metrics, cached=art.cached, artifact=str(art.path))
+                if out is not None:
+                    dest = out / f"{_safe(model)}__{variant}{art.path.suffix}"
+                    shutil.copyfile(art.path, dest)
+                    row["file"] = dest.name
+                log(f"{model}/{variant}: {'cached' if art.cached else 'built'} in {time.monotonic() - t0:.1f} s")
+            except Exception as exc:  # ConversionError, or anything TF throws: one line, go on
+                lines = str(exc).strip().splitlines()
+                row["error"] = (lines[0] if lines else type(exc).__name__)[:500]
+                log(f"{model}/{variant}: error: {row['error']}")
+            rows.append(row)
+    return rows
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from converters.passes import DEFAULT_VARIANTS, PASSES, load_extensions
+    from converters.zoo import DEFAULT_MODELS
+
+    load_extensions()
+    if args.list_passes:
+        for name, spec in sorted(PASSES.items()):
+            print(f"{name:18} {spec.description}  {json.dumps(spec.defaults) if spec.defaults else ''}")
+        return 0
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        if out.exists() and not out.is_dir():
+            raise UserError(f"--out {out}: exists and is not a folder")
+        out.mkdir(parents=True, exist_ok=True)
+    images = Path(args.images) if args.images else None
+    if images is not None and not images.is_dir():
+        raise UserError(f"--images {images}: not a folder")
+    rows = convert_all(_csv(args.models, DEFAULT_MODELS), _csv(args.variants, DEFAULT_VARIANTS), out, images,
+                       Path(args.cache_dir) if args.cache_dir else None,
+                       log=lambda line: print(line, file=sys.stderr, flush=True))
+    _print_table(rows)
+    if out is not None:
+        (out / "variants.json").write_text(json.dumps(rows, indent=2, default=str))
+        (out / "table.md").write_text(markdown_table(rows))
+        print(f"wrote {sum(1 for r in rows if 'file' in r)} artifacts, variants.json and table.md to {out}")
+    return 1 if any(r.get("error") for r in rows) else 0
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="variants", title_justify="left")
+    for h in HEADERS:
+        table.add_column(h, justify="left" if h in ("model", "variant", "notes", "accuracy", "baseline") else "right")
+    for r in rows:
+        table.add_row(*row_cells(r))
+    Console(width=200).print(table)

@@ -1,0 +1,468 @@
+"""Compression passes that need a Keras model, most of them with fine-tuning.
+
+prune / prune_sparse  magnitude pruning to a target sparsity (tensorflow-model-optimization), stored
+                      dense (zeros, which gzip sees) or in TFLite's sparse format
+cluster               weight clustering (k shared values per kernel)
+factorize             k x k convolutions split into k x 1 then 1 x k (SVD start, then fine-tuning)
+qat                   quantization-aware training, converted to full int8
+deep_compression      pruning + full int8, with the size under Han et al.'s entropy coding
+subpixel              strided deconvolutions as conv + depth-to-space (exact; XNNPACK-friendly)
+(the TensorRT export lives in converters/tensorrt.py)
+
+tfmot wraps only layers it knows, so passes wrap Conv2D / Conv2DTranspose / Dense one by one and
+leave the rest (PReLU, custom detection layers) alone; QAT quantizes PReLU with its own config.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable
+
+import numpy as np
+
+from converters.passes import ConversionError, Source, _convert, register, representative_dataset
+from converters.training import FINE_TUNE_LR, fine_tuned, scaled, tuned_copy
+
+WRAPPABLE = ("Conv2D", "Conv2DTranspose", "Dense")
+
+
+def _task(src: Source, what: str):
+    info = src.task_info()
+    if info.kind == "unknown":
+        raise ConversionError(f"{src.name}/{what}: needs fine-tuning, but no recipe fits this model "
+                              "(its task is not known from its input and output shapes)")
+    return info
+
+
+def _keras(src: Source, what: str) -> Any:
+    if src.keras_model is None:
+        raise ConversionError(f"{src.name}/{what}: this pass needs a Keras model, not a SavedModel")
+    return src.keras_model
+
+
+def _custom_objects(model: Any) -> dict[str, type]:
+    return {type(layer).__name__: type(layer) for layer in model.layers}
+
+
+def _wrap(model: Any, wrap: Callable[[Any], Any], kinds: tuple[str, ...] = WRAPPABLE) -> Any:
+    """Clone the graph with `wrap(layer)` for each layer of a wrappable kind; others are shared."""
+    import tf_keras as keras
+
+    return keras.models.clone_model(model, clone_function=lambda l: wrap(l) if type(l).__name__ in kinds else l)
+
+
+def _keras_bytes(model: Any, what: str, *, optimizations: tuple = (), representative: Any = None,
+                 int8_io: bool = False) -> bytes:
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = list(optimizations)
+    if representative is not None:
+        conv.representative_dataset = representative
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if int8_io:
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+    return _convert(conv, what)
+
+
+def _lr(params: dict[str, Any], info: Any) -> float:
+    return float(params["lr"]) if params.get("lr") else FINE_TUNE_LR.get(info.kind, 5e-4)
+
+
+def _functional(model: Any) -> Any:
+    """Sequential models as functional ones, whose config lists each layer's inputs."""
+    if type(model).__name__ != "Sequential":
+        return model
+    import tf_keras as keras
+
+    return keras.Model(model.inputs, model.outputs, name=model.name)
+
+
+def _kernel_layers(model: Any) -> list[Any]:
+    return [l for l in model.layers if type(l).__name__ in WRAPPABLE]
+
+
+# ---------------------------------------------------------------- pruning
+
+
+def pruned_model(src: Source, params: dict[str, Any], what: str) -> tuple[Any, dict[str, Any]]:
+    """The model pruned to params['sparsity'] and fine-tuned (memoized per source and parameters)."""
+    key = ("prune", float(params["sparsity"]), int(params["steps"]), params.get("lr"))
+    if key in src.memo:
+        return src.memo[key]
+    import tensorflow_model_optimization as tfmot
+
+    _keras(src, what)
+    info = _task(src, what)
+    target, steps = float(params["sparsity"]), scaled(int(params["steps"]))
+    if not 0.0 < target < 1.0:
+        raise ConversionError(f"{src.name}/{what}: sparsity {target} must lie strictly between 0 and 1")
+    # Polynomial ramp to the target over the first 60% of the steps, then fine-tuning with fixed
+    # masks. end_step must be a pruning step (begin + k * frequency) or the ramp stops short of it.
+    sk = tfmot.sparsity.keras
+    freq = max(1, steps // 20)
+    end = max(freq, (int(steps * 0.6) // freq) * freq)
+    schedule = sk.PolynomialDecay(0.0, target, begin_step=0, end_step=end, frequency=freq)
+
+    def transform(m: Any) -> Any:
+        return _wrap(m, lambda l: sk.prune_low_magnitude(l, pruning_schedule=schedule))
+
+    with sk.prune_scope():
+        stripped = fine_tuned(src, transform, max(steps, end + 1), _lr(params, info),
+                              callbacks=lambda: [sk.UpdatePruningStep()], strip=sk.strip_pruning)
+    kernels = [l.get_weights()[0] for l in _kernel_layers(stripped)]
+    reached = 1.0 - sum(int(np.count_nonzero(k)) for k in kernels) / max(1, sum(k.size for k in kernels))
+    if reached < target - 0.01:
+        raise ConversionError(f"{src.name}/{what}: pruning reached sparsity {reached:.3f}, short of {target}")
+    result = (stripped, {"sparsity_target": target, "sparsity_reached": round(reached, 4), "steps_run": steps})
+    src.memo[key] = result
+    return result
+
+
+PRUNE_DEFAULTS = {"sparsity": 0.9, "steps": 400, "lr": None}  # lr None: the task's FINE_TUNE_LR
+
+
+@register("prune", "magnitude pruning to a target sparsity with fine-tuning; stored dense", PRUNE_DEFAULTS,
+          needs_keras=True)
+def prune(src: Source, params: dict[str, Any]):
+    model, extra = pruned_model(src, params, "prune")
+    return _keras_bytes(model, f"{src.name}/prune"), {**extra, "storage": "dense"}
+
+
+@register("prune_sparse", "magnitude pruning, stored in TFLite's sparse format (DENSIFY at load)",
+          PRUNE_DEFAULTS, needs_keras=True)
+def prune_sparse(src: Source, params: dict[str, Any]):
+    import tensorflow as tf
+
+    model, extra = pruned_model(src, params, "prune_sparse")
+    data = _keras_bytes(model, f"{src.name}/prune_sparse", optimizations=(tf.lite.Optimize.EXPERIMENTAL_SPARSITY,))
+    return data, {**extra, "storage": "sparse"}
+
+
+@register("deep_compression", "pruning + full-integer quantization; size under Deep Compression's entropy coding",
+          {**PRUNE_DEFAULTS, "calibration_samples": 32, "activations": "int8"}, needs_keras=True)
+def deep_compression(src: Source, params: dict[str, Any]):
+    """Han et al. 2016: prune, quantize, Huffman-code. int8 weights stand in for their trained
+    5-8 bit codebooks; the coded size is computed from the file (analysis.py).
+
+    activations "int16" (int8 weights, int16 activations) keeps the accuracy that int8
+    activations lose on a 90%-pruned SqueezeNet (0.98 vs ~0.8 top-1 here; quantization-aware
+    fine-tuning did not win it back), at the cost of slower reference kernels.
+    """
+    import tensorflow as tf
+
+    from converters import analysis
+
+    model, extra = pruned_model(src, params, "deep_compression")
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative_dataset(src, int(params["calibration_samples"]))
+    if params["activations"] == "int16":
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    elif params["activations"] == "int8":
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = conv.inference_output_type = tf.int8
+    else:
+        raise ConversionError(f"{src.name}/deep_compression: activations {params['activations']!r}: int8 or int16")
+    data = _convert(conv, f"{src.name}/deep_compression")
+    a = analysis.analyze(data)
+    fp32_bytes = 4 * a["params"]
+    return data, {**extra, "fp32_param_bytes": fp32_bytes,
+                  "deep_compression_ratio": round(fp32_bytes / max(1, a["deep_compression_bytes"]), 2)}
+
+
+# ---------------------------------------------------------------- clustering
+
+
+@register("cluster", "weight clustering (k shared values per kernel) with fine-tuning",
+          {"clusters": 16, "steps": 200, "lr": 2e-4}, needs_keras=True)
+def cluster(src: Source, params: dict[str, Any]):
+    import tensorflow_model_optimization as tfmot
+
+    ck = tfmot.clustering.keras
+    model, info = _keras(src, "cluster"), _task(src, "cluster")
+    k = int(params["clusters"])
+    if k < 2:
+        raise ConversionError(f"{src.name}/cluster: clusters must be at least 2, not {k}")
+
+    def transform(m: Any) -> Any:
+        return _wrap(m, lambda l: ck.cluster_weights(
+            l, number_of_clusters=k, cluster_centroids_init=ck.CentroidInitialization.KMEANS_PLUS_PLUS))
+
+    with ck.cluster_scope():
+        tuned = tuned_copy(model, info, transform, scaled(int(params["steps"])), src.image_dir, float(params["lr"]))
+        stripped = ck.strip_clustering(tuned)
+    unique = max(len(np.unique(l.get_weights()[0])) for l in _kernel_layers(stripped))
+    return _keras_bytes(stripped, f"{src.name}/cluster"), {"clusters": k, "kernel_unique_values_max": unique}
+
+
+# ---------------------------------------------------------------- quantization-aware training
+
+
+def _prelu_quantize_config():
+    """QuantizeConfig for PReLU, which tfmot's default 8-bit scheme leaves out: alpha and output
+    quantized to 8 bits, so FSRCNN converts to int8 end to end."""
+    import tensorflow_model_optimization as tfmot
+
+    q = tfmot.quantization.keras
+
+    class PReLUQuantizeConfig(q.QuantizeConfig):
+        def get_weights_and_quantizers(self, layer):
+            return [(layer.alpha, q.quantizers.LastValueQuantizer(
+                num_bits=8, symmetric=True, narrow_range=False, per_axis=False))]
+
+        def get_activations_and_quantizers(self, layer):
+            return []
+
+        def set_quantize_weights(self, layer, quantize_weights):
+            layer.alpha = quantize_weights[0]
+
+        def set_quantize_activations(self, layer, quantize_activations):
+            pass
+
+        def get_output_quantizers(self, layer):
+            return [q.quantizers.MovingAverageQuantizer(num_bits=8, per_axis=False, symmetric=False,
+                                                        narrow_range=False)]
+
+        def get_config(self):
+            return {}
+
+    return PReLUQuantizeConfig
+
+
+def quantization_aware(src: Source, model: Any, steps: int, lr: float, what: str) -> tuple[bytes, dict[str, Any]]:
+    """Fine-tune `model` with fake quantization and convert it to int8.
+
+    Layers tfmot's 8-bit scheme supports are annotated, PReLU with its own config; anything else
+    stays float (then the file keeps float input/output).
+    """
+    import tensorflow as tf
+    import tensorflow_model_optimization as tfmot
+    import tf_keras as keras
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_registry as registry_mod,
+    )
+
+    q = tfmot.quantization.keras
+    info = _task(src, what)
+    registry = registry_mod.Default8BitQuantizeRegistry()
+    prelu_config = _prelu_quantize_config()
+    skipped: set[str] = set()
+
+    def annotate(layer: Any) -> Any:
+        if type(layer).__name__ == "PReLU":
+            return q.quantize_annotate_layer(layer, prelu_config())
+        if registry.supports(layer):
+            return q.quantize_annotate_layer(layer)
+        if type(layer).__name__ != "InputLayer":
+            skipped.add(type(layer).__name__)
+        return layer
+
+    def transform(m: Any) -> Any:
+        return q.quantize_apply(keras.models.clone_model(m, clone_function=annotate))
+
+    with q.quantize_scope({"PReLUQuantizeConfig": prelu_config, **_custom_objects(model)}):
+        tuned = tuned_copy(model, info, transform, steps, src.image_dir, lr)
+        conv = tf.lite.TFLiteConverter.from_keras_model(tuned)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        if not skipped:
+            conv.inference_input_type = tf.int8
+            conv.inference_output_type = tf.int8
+        data = _convert(conv, f"{src.name}/{what}")
+    return data, {"float_layers": sorted(skipped)}
+
+
+@register("qat", "quantization-aware training (fine-tuning with fake quantization), converted to int8",
+          {"steps": 200, "lr": 2e-4}, needs_keras=True)
+def qat(src: Source, params: dict[str, Any]):
+    model = _keras(src, "qat")
+    return quantization_aware(src, model, scaled(int(params["steps"])), float(params["lr"]), "qat")
+
+
+# ---------------------------------------------------------------- factorization
+
+
+def factor_rank(k: int, cin: int, cout: int, speedup: float) -> int:
+    """Rank R so that k x 1 (cin -> R) + 1 x k (R -> cout) costs ~1/speedup of the k x k conv."""
+    full = min(k * cin, k * cout)
+    return int(max(1, min(full, (k * cin * cout) // max(1.0, speedup * (cin + cout)))))
+
+
+def separable_factors(kernel: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
+    """SVD split of a [k, k, cin, cout] kernel into [k, 1, cin, R] and [1, k, R, cout] kernels.
+
+    W[kh, kw, c, o] ~ sum_r V[kh, c, r] H[r, kw, o]: the best rank-R fit in the Frobenius norm
+    of the (kh, c) x (kw, o) matrix, exact when R is full rank.
+    """
+    k, k2, cin, cout = kernel.shape
+    m = kernel.transpose(0, 2, 1, 3).reshape(k * cin, k2 * cout)
+    u, s, vt = np.linalg.svd(m, full_matrices=False)
+    root = np.sqrt(s[:rank])
+    v = (u[:, :rank] * root).reshape(k, cin, rank)[:, None]  # [k, 1, cin, R]
+    h = (vt[:rank] * root[:, None]).reshape(rank, k2, cout).transpose(1, 0, 2)[None]  # [1, k, R, cout]
+    return v.astype(np.float32), h.astype(np.float32)
+
+
+def _factor_plan(model: Any, params: dict[str, Any]) -> dict[str, int]:
+    """Which Conv2D layers to split and at what rank: square kernels >= min_kernel that get cheaper."""
+    plan = {}
+    for layer in model.layers:
+        if type(layer).__name__ != "Conv2D":
+            continue
+        kh, kw = layer.kernel_size
+        if kh != kw or kh < int(params["min_kernel"]) or layer.groups != 1 or tuple(layer.dilation_rate) != (1, 1):
+            continue
+        cin, cout = int(layer.kernel.shape[2]), int(layer.kernel.shape[3])
+        rank = int(params["rank"]) if params.get("rank") else factor_rank(kh, cin, cout, float(params["speedup"]))
+        if rank * kh * (cin + cout) < kh * kh * cin * cout:
+            plan[layer.name] = rank
+    return plan
+
+
+def factorized(model: Any, plan: dict[str, int]) -> Any:
+    """The model with each planned k x k Conv2D replaced by a k x 1 then 1 x k pair (SVD start).
+
+    Done on the functional config: the k x 1 conv takes the old layer's inputs under a new name
+    and the 1 x k conv keeps the old name (and activation, bias), so every consumer still finds it.
+    """
+    import tf_keras as keras
+
+    model = _functional(model)
+    config = copy.deepcopy(model.get_config())
+    entries = []
+    for entry in config["layers"]:
+        name = entry["config"]["name"]
+        if name not in plan:
+            entries.append(entry)
+            continue
+        rank, cfg = plan[name], entry["config"]
+        (k, _), (sh, sw) = cfg["kernel_size"], cfg["strides"]
+        entry = {key: value for key, value in entry.items() if key != "build_config"}  # old shapes
+        first = {**entry, "name": f"{name}_kx1", "config": {
+            **cfg, "name": f"{name}_kx1", "filters": rank, "kernel_size": (k, 1), "strides": (sh, 1),
+            "activation": "linear", "use_bias": False}}
+        second = {**entry, "inbound_nodes": [[[f"{name}_kx1", 0, 0, {}]]], "config": {
+            **cfg, "kernel_size": (1, k), "strides": (1, sw)}}
+        entries += [first, second]
+    config["layers"] = entries
+    new = keras.Model.from_config(config, custom_objects=_custom_objects(model))
+    for layer in new.layers:
+        if layer.name in plan:
+            weights = model.get_layer(layer.name).get_weights()
+            v, h = separable_factors(weights[0], plan[layer.name])
+            new.get_layer(f"{layer.name}_kx1").set_weights([v])
+            layer.set_weights([h, *weights[1:]])
+        elif not layer.name.endswith("_kx1") and layer.weights:
+            layer.set_weights(model.get_layer(layer.name).get_weights())
+    return new
+
+
+@register("factorize", "k x k convolutions into k x 1 then 1 x k (SVD rank for a speed-up), fine-tuned",
+          {"speedup": 3.0, "min_kernel": 3, "rank": None, "steps": 400, "lr": None}, needs_keras=True)
+def factorize(src: Source, params: dict[str, Any]):
+    model, info = _keras(src, "factorize"), _task(src, "factorize")
+    plan = _factor_plan(model, params)
+    if not plan:
+        raise ConversionError(f"{src.name}/factorize: no square Conv2D of {params['min_kernel']}x"
+                              f"{params['min_kernel']} or larger gets cheaper when split")
+    tuned = fine_tuned(src, lambda m: factorized(m, plan), scaled(int(params["steps"])), _lr(params, info),
+                       target=lambda m: factorized(m, plan))
+    return _keras_bytes(tuned, f"{src.name}/factorize"), {"factorized_layers": plan}
+
+
+# ---------------------------------------------------------------- sub-pixel deconvolution
+
+
+def subpixel_kernel(w: np.ndarray, stride: int) -> tuple[np.ndarray, int, int]:
+    """A "same" transpose-conv kernel [k, k, cout, cin] as a conv kernel [W, W, cin, s*s*cout]
+    whose output, rearranged by depth-to-space, is exactly the deconvolution's (Shi et al. 2016).
+
+    Output pixel s*q + r takes input q + d through tap t = c_r + s*j, with c_r = (r + p) mod s,
+    d = (r + p) // s - j and p = (k - s) // 2, TensorFlow's leading padding. Returns the kernel
+    and the zero padding before/after the input that the offsets d need.
+    """
+    k, cout, cin, s = w.shape[0], w.shape[2], w.shape[3], stride
+    p = max(0, k - s) // 2
+    taps = {r: [((r + p) // s - j, (r + p) % s + s * j) for j in range(k) if (r + p) % s + s * j < k]
+            for r in range(s)}
+    offsets = [d for r in taps for d, _ in taps[r]]
+    lo, hi = min(offsets), max(offsets)
+    out = np.zeros((hi - lo + 1, hi - lo + 1, cin, s * s * cout), np.float32)
+    for ry in range(s):
+        for rx in range(s):
+            phase = slice((ry * s + rx) * cout, (ry * s + rx + 1) * cout)
+            for dy, ty in taps[ry]:
+                for dx, tx in taps[rx]:
+                    out[dy - lo, dx - lo, :, phase] = w[ty, tx].T
+    return out, -lo, hi
+
+
+def _depth_to_space_layer():
+    import tensorflow as tf
+    from tf_keras import layers
+
+    class DepthToSpace(layers.Layer):
+        def __init__(self, block: int, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.block = block
+
+        def call(self, x):
+            return tf.nn.depth_to_space(x, self.block)
+
+        def get_config(self) -> dict:
+            return {**super().get_config(), "block": self.block}
+
+    return DepthToSpace
+
+
+def subpixel_model(model: Any) -> tuple[Any, list[str]]:
+    """The model with every "same" strided Conv2DTranspose replaced by conv + depth-to-space."""
+    import tf_keras as keras
+
+    d2s = _depth_to_space_layer()
+    config = copy.deepcopy(model.get_config())
+    entries, done, kernels = [], [], {}
+    for entry in config["layers"]:
+        cfg = entry["config"]
+        ok = (entry["class_name"] == "Conv2DTranspose" and cfg["padding"] == "same"
+              and cfg["strides"][0] == cfg["strides"][1] > 1 and cfg["kernel_size"][0] == cfg["kernel_size"][1]
+              and cfg["kernel_size"][0] >= cfg["strides"][0] and not cfg.get("output_padding")
+              and tuple(cfg.get("dilation_rate", (1, 1))) == (1, 1))
+        if not ok:
+            entries.append(entry)
+            continue
+        name, s = cfg["name"], cfg["strides"][0]
+        weights = model.get_layer(name).get_weights()
+        kernel, before, after = subpixel_kernel(weights[0], s)
+        kernels[name] = (kernel, np.tile(weights[1], s * s) if len(weights) > 1 else None)
+        inbound = entry["inbound_nodes"]
+        if before or after:
+            entries.append({"class_name": "ZeroPadding2D", "name": f"{name}_pad", "inbound_nodes": inbound,
+                            "config": {"name": f"{name}_pad", "padding": ((before, after), (before, after))}})
+            inbound = [[[f"{name}_pad", 0, 0, {}]]]
+        entries.append({"class_name": "Conv2D", "name": f"{name}_subpixel", "inbound_nodes": inbound, "config": {
+            "name": f"{name}_subpixel", "filters": kernel.shape[-1], "kernel_size": kernel.shape[:2],
+            "padding": "valid", "activation": cfg["activation"], "use_bias": cfg["use_bias"]}})
+        entries.append({"class_name": "DepthToSpace", "name": name, "inbound_nodes": [[[f"{name}_subpixel", 0, 0, {}]]],
+                        "config": {"name": name, "block": s}})
+        done.append(name)
+    config["layers"] = entries
+    new = keras.Model.from_config(config, custom_objects={**_custom_objects(model), "DepthToSpace": d2s})
+    for layer in new.layers:
+        if layer.name.endswith("_subpixel") and layer.name[: -len("_subpixel")] in kernels:
+            kernel, bias = kernels[layer.name[: -len("_subpixel")]]
+            layer.set_weights([kernel] + ([bias] if bias is not None else []))
+        elif layer.weights and layer.name not in kernels:
+            layer.set_weights(model.get_layer(layer.name).get_weights())
+    return new, done
+
+
+@register("subpixel", "strided transpose convolutions as conv + depth-to-space (exact, no training)",
+          needs_keras=True)
+def subpixel(src: Source, params: dict[str, Any]):
+    """XNNPACK runs FSRCNN's 9x9 stride-3 deconvolution ~5x slower than the reference kernel;
+    the same arithmetic as a plain convolution plus DEPTH_TO_SPACE runs at convolution speed."""
+    new, done = subpixel_model(_functional(_keras(src, "subpixel")))
+    if not done:
+        raise ConversionError(f"{src.name}/subpixel: no strided 'same' Conv2DTranspose to rewrite")
+    return _keras_bytes(new, f"{src.name}/subpixel"), {"rewritten_layers": done}

@@ -1,0 +1,239 @@
+"""Training and evaluation data for the recipes, all made offline and small enough for 2 CPU cores.
+
+Super-resolution pairs come from the images scikit-image ships (or a user's folder), split into
+training and held-out images so accuracy is never measured on what a model trained on.
+Classification data is generated in code: scattered small shapes whose class is the shape type.
+The shapes keep a fixed pixel size, so a classifier trained on small canvases (fast) still works
+on the model's full input size. A user folder with one sub-folder per class replaces the shapes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from converters.data import load_images, luminance
+
+# Held out from training: PSNR/SSIM are measured on crops of these only.
+SR_EVAL_IMAGES = ("astronaut", "camera", "coffee", "rocket")
+SHAPE_CLASSES = ("disk", "square", "triangle", "ring", "plus", "diamond")
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What a model does, as far as its data is concerned."""
+
+    kind: str  # super_resolution | classification | detection | unknown
+    scale: int = 1  # super-resolution factor
+    upsampled_input: bool = False  # SRCNN-style: input is the bicubic-upscaled image
+    channels: int = 1
+    classes: int = 0
+
+
+def task_info(task: str, input_shape, output_shape, scale_hint: int | None = None) -> TaskInfo:
+    """Infer the data a model wants from its task (when known) and its input/output shapes."""
+    in_shape, out_shape = tuple(input_shape), tuple(output_shape)
+    if task == "detection":
+        return TaskInfo("detection", channels=int(in_shape[-1]))
+    if len(in_shape) == 4 and len(out_shape) == 2 and task in ("classification", "unknown"):
+        return TaskInfo("classification", channels=int(in_shape[-1]), classes=int(out_shape[-1]))
+    if len(in_shape) == 4 and len(out_shape) == 4 and task in ("super_resolution", "unknown"):
+        if in_shape[1] and out_shape[1] and out_shape[-1] == in_shape[-1] and out_shape[1] % in_shape[1] == 0:
+            ratio = out_shape[1] // in_shape[1]
+            if ratio == 1:
+                return TaskInfo("super_resolution", scale=int(scale_hint or 3), upsampled_input=True,
+                                channels=int(in_shape[-1]))
+            if ratio in (2, 3, 4, 8):
+                return TaskInfo("super_resolution", scale=ratio, channels=int(in_shape[-1]))
+    return TaskInfo("unknown", channels=int(in_shape[-1]) if in_shape else 0)
+
+
+# ---------------------------------------------------------------- super-resolution
+
+
+@lru_cache(maxsize=4)
+def _sr_images(image_dir: str | None, held_out: bool) -> tuple[np.ndarray, ...]:
+    """RGB images in [0, 1]: the held-out or the training split."""
+    if image_dir is None:
+        from skimage import data as skdata
+
+        from converters.data import SKIMAGE_IMAGES
+
+        names = [n for n in SKIMAGE_IMAGES if hasattr(skdata, n) and (n in SR_EVAL_IMAGES) == held_out]
+        images = []
+        for name in names:
+            images.extend(_as_rgb(getattr(skdata, name)()))
+        return tuple(images)
+    images = load_images(image_dir)
+    if len(images) < 2:  # one image: train and evaluate on different halves of it
+        img = images[0]
+        half = img.shape[1] // 2
+        return (img[:, half:] if held_out else img[:, :half],)
+    return tuple(img for i, img in enumerate(images) if (i % 4 == 0) == held_out)
+
+
+def _as_rgb(img) -> list[np.ndarray]:
+    from skimage.color import gray2rgb, rgba2rgb
+    from skimage.util import img_as_float32
+
+    img = np.asarray(img[0] if isinstance(img, tuple) else img)
+    if img.ndim == 2:
+        img = gray2rgb(img)
+    elif img.shape[-1] == 4:
+        img = rgba2rgb(img)
+    return [img_as_float32(img)]
+
+
+def _channels(rgb: np.ndarray, channels: int) -> np.ndarray:
+    return luminance(rgb)[..., None] if channels == 1 else rgb[..., :channels]
+
+
+@lru_cache(maxsize=8)
+def _degraded(image_dir: str | None, held_out: bool, scale: int, channels: int, min_side: int):
+    """(HR, LR, bicubic) triples per image: LR by bicubic downscaling, bicubic = LR upscaled back."""
+    from skimage.transform import resize
+
+    out = []
+    for rgb in _sr_images(image_dir, held_out):
+        h, w = rgb.shape[:2]
+        if min(h, w) < min_side:  # small images are scaled up so a crop fits
+            f = min_side / min(h, w)
+            rgb = resize(rgb, (int(np.ceil(h * f)), int(np.ceil(w * f))), order=3, anti_aliasing=False)
+            h, w = rgb.shape[:2]
+        h, w = h - h % scale, w - w % scale
+        hr = np.clip(_channels(rgb[:h, :w], channels), 0, 1).astype(np.float32)
+        lr = resize(hr, (h // scale, w // scale), order=3, anti_aliasing=True).astype(np.float32)
+        bic = np.clip(resize(lr, (h, w), order=3), 0, 1).astype(np.float32)
+        out.append((hr, lr, bic))
+    return tuple(out)
+
+
+def sr_pairs(info: TaskInfo, out_size: int, count: int, seed: int = 0, image_dir: str | None = None,
+             held_out: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(model input, HR target, bicubic baseline) crops with an HR side of `out_size`.
+
+    The input is the LR crop (FSRCNN) or the bicubic-upscaled crop (SRCNN-style models).
+    """
+    s = info.scale
+    triples = _degraded(None if image_dir is None else str(image_dir), held_out, s, info.channels, out_size)
+    rng = np.random.default_rng(seed)
+    lr_size = out_size // s
+    x = np.empty((count, *((out_size, out_size) if info.upsampled_input else (lr_size, lr_size)), info.channels),
+                 np.float32)
+    hr = np.empty((count, out_size, out_size, info.channels), np.float32)
+    bic = np.empty_like(hr)
+    for i in range(count):
+        t_hr, t_lr, t_bic = triples[i % len(triples)] if held_out else triples[rng.integers(len(triples))]
+        y0 = rng.integers(0, (t_hr.shape[0] - out_size) // s + 1) * s
+        x0 = rng.integers(0, (t_hr.shape[1] - out_size) // s + 1) * s
+        hr[i] = t_hr[y0:y0 + out_size, x0:x0 + out_size]
+        bic[i] = t_bic[y0:y0 + out_size, x0:x0 + out_size]
+        x[i] = bic[i] if info.upsampled_input else t_lr[y0 // s:y0 // s + lr_size, x0 // s:x0 // s + lr_size]
+    return x, hr, bic
+
+
+# ---------------------------------------------------------------- classification
+
+
+def _shape_mask(kind: int, yy: np.ndarray, xx: np.ndarray, r: float) -> np.ndarray:
+    ay, ax = np.abs(yy), np.abs(xx)
+    name = SHAPE_CLASSES[kind]
+    if name == "disk":
+        return yy**2 + xx**2 <= r * r
+    if name == "square":
+        return (ay <= r * 0.85) & (ax <= r * 0.85)
+    if name == "triangle":
+        return (yy <= r * 0.8) & (yy >= -r) & (ax <= (yy + r) * 0.55)
+    if name == "ring":
+        d2 = yy**2 + xx**2
+        return (d2 <= r * r) & (d2 >= (r * 0.55) ** 2)
+    if name == "plus":
+        return ((ay <= r * 0.3) & (ax <= r)) | ((ax <= r * 0.3) & (ay <= r))
+    return ay + ax <= r  # diamond
+
+
+SHAPE_RADIUS = (8.0, 13.0)  # pixels, whatever the canvas size
+SHAPE_AREA = 1600  # one shape per this many pixels
+
+
+def shapes(count: int, size: int, seed: int = 0, classes: int = len(SHAPE_CLASSES),
+           channels: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Images of scattered shapes (8-13 px radius, random colours, noisy background) and their class.
+
+    Every shape in an image has the same type; the number of shapes grows with the area, so the
+    statistics of a 64x64 image and a 224x224 one match.
+    """
+    classes = min(classes, len(SHAPE_CLASSES))
+    rng = np.random.default_rng(seed)
+    x = np.empty((count, size, size, 3), np.float32)
+    y = rng.integers(0, classes, count)
+    for i in range(count):
+        bg = rng.uniform(0.0, 1.0, 3)
+        img = np.broadcast_to(bg, (size, size, 3)) + rng.normal(0, 0.04, (size, size, 3))
+        n = max(1, int(round(size * size / SHAPE_AREA * rng.uniform(0.7, 1.3))))
+        for _ in range(n):
+            r = rng.uniform(*SHAPE_RADIUS)
+            cy, cx = rng.uniform(0, size, 2)
+            y0, y1 = int(max(0, cy - r - 1)), int(min(size, cy + r + 2))
+            x0, x1 = int(max(0, cx - r - 1)), int(min(size, cx + r + 2))
+            yy, xx = np.mgrid[y0:y1, x0:x1]
+            mask = _shape_mask(int(y[i]), yy - cy, xx - cx, r)
+            colour = (bg + rng.uniform(0.35, 0.65, 3) * rng.choice([-1, 1], 3)) % 1.0
+            img[y0:y1, x0:x1][mask] = colour
+        x[i] = np.clip(img, 0, 1)
+    if channels == 1:
+        x = luminance(x)[..., None].astype(np.float32)
+    return x, y.astype(np.int64)
+
+
+def class_folders(image_dir: str | Path) -> list[Path]:
+    """Sub-folders holding images: a user's labelled classification data, in name order."""
+    root = Path(image_dir)
+    return [d for d in sorted(root.iterdir()) if d.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES
+                                                                   for p in d.iterdir())]
+
+
+@lru_cache(maxsize=4)
+def _folder_dataset(image_dir: str, size: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    from skimage import io
+    from skimage.transform import resize
+
+    xs, ys = [], []
+    for label, folder in enumerate(class_folders(image_dir)):
+        for p in sorted(folder.iterdir()):
+            if p.suffix.lower() in IMAGE_SUFFIXES:
+                rgb = _as_rgb(io.imread(p))[0]
+                xs.append(_channels(resize(rgb, (size, size), anti_aliasing=True), channels))
+                ys.append(label)
+    return np.asarray(xs, np.float32), np.asarray(ys, np.int64)
+
+
+def classification_data(info: TaskInfo, size: int, count: int, seed: int = 0,
+                        image_dir: str | None = None, held_out: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Labelled images: a user's class folders (every 5th image held out) or generated shapes."""
+    if image_dir is not None and class_folders(image_dir):
+        x, y = _folder_dataset(str(image_dir), size, info.channels)
+        keep = (np.arange(len(y)) % 5 == 0) == held_out
+        x, y = x[keep], y[keep]
+        if not len(y):
+            raise ValueError(f"{image_dir}: too few images to hold some out for evaluation")
+        idx = np.random.default_rng(seed).integers(0, len(y), count) if not held_out else np.arange(len(y))
+        return x[idx], y[idx]
+    seed = seed + 10_000 if held_out else seed  # held-out shapes never repeat training ones
+    return shapes(count, size, seed, max(1, min(info.classes or len(SHAPE_CLASSES), len(SHAPE_CLASSES))),
+                  info.channels)
+
+
+def calibration_inputs(info: TaskInfo, input_shape, count: int, seed: int = 0,
+                       image_dir: str | None = None) -> np.ndarray | None:
+    """Representative inputs drawn from the task's own data (None: use generic image patches)."""
+    _, h, w, _ = input_shape
+    if info.kind == "classification" and h == w:
+        return classification_data(info, int(h), count, seed + 777, image_dir)[0]
+    if info.kind == "super_resolution" and h == w:
+        out = int(h) if info.upsampled_input else int(h) * info.scale
+        return sr_pairs(info, out, count, seed + 777, image_dir)[0]
+    return None

@@ -1,0 +1,339 @@
+"""Short training recipes for the zoo, and the fine-tuning the compression passes share.
+
+A zoo model is trained once by its task's recipe (super-resolution on image patches, classification
+on generated shapes, detection through converters.detection) and its weights are cached by content:
+model definition, recipe code, TensorFlow version, the user's image folder and the recipe length.
+A second run loads the weights and trains nothing.
+
+Recipes are sized for 2 CPU cores: about a minute each by default. `HARNESS_RECIPE=long` trains
+ten times longer (better accuracy); `HARNESS_RECIPE=quick` a tenth (tests, smoke runs).
+Fully convolutional models train on small crops (SRCNN on 32x32, SqueezeNet on 64x64) and the
+weights are copied into the full-size model, which costs a fraction of full-size training.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from converters.datasets import TaskInfo, classification_data, sr_pairs, task_info
+from converters.passes import ConversionError
+
+RECIPE_ENV = "HARNESS_RECIPE"
+STEP_FACTOR = {"quick": 0.1, "default": 1.0, "long": 10.0}
+CONVERTERS_DIR = Path(__file__).resolve().parent
+
+# Default recipe lengths (steps before STEP_FACTOR) and crop sides. Measured on 2 busy cores:
+# SRCNN 9-1-5 reaches bicubic +0.4 dB in 1500 steps (~25 s), FSRCNN about bicubic (~45 s; it
+# needs `long` to pull ahead), SqueezeNet ~95% top-1 on held-out shapes in 500 steps (~45 s).
+SR_STEPS, SR_BATCH = 1500, 16
+SR_LR = {True: 1e-3, False: 3e-3}  # upsampled-input (SRCNN) models diverge above 1e-3
+CLS_STEPS, CLS_BATCH, CLS_LR, CLS_SIDE, CLS_NATIVE_STEPS = 500, 32, 1e-3, 64, 20
+DET_STEPS = 400
+# Fine-tuning after a compression pass. Classification trains its BatchNorm twin (see bn_twin),
+# which wants the recipe's rate: at 5e-4 a 90%-pruned SqueezeNet stays near chance, at 2e-3 it
+# recovers 98% top-1 in 400 steps.
+FINE_TUNE_LR = {"classification": 2e-3, "super_resolution": 5e-4, "detection": 5e-4}
+
+
+def recipe_mode() -> str:
+    mode = os.environ.get(RECIPE_ENV, "default")
+    if mode not in STEP_FACTOR:
+        raise ConversionError(f"${RECIPE_ENV}={mode!r}: expected one of {', '.join(STEP_FACTOR)}")
+    return mode
+
+
+def scaled(steps: int) -> int:
+    """Steps for the current recipe length (never fewer than 2)."""
+    return max(2, int(round(steps * STEP_FACTOR[recipe_mode()])))
+
+
+def model_task(task: str, keras_model: Any, scale_hint: int | None = None) -> TaskInfo:
+    outputs = keras_model.outputs
+    out_shape = tuple(outputs[0].shape) if len(outputs) == 1 else ()
+    if task == "detection":
+        return TaskInfo("detection", channels=int(keras_model.input_shape[-1]))
+    return task_info(task, tuple(keras_model.input_shape), out_shape, scale_hint)
+
+
+def spec_task(spec: Any, keras_model: Any) -> TaskInfo:
+    return model_task(spec.task, keras_model, spec.kwargs.get("scale"))
+
+
+# ---------------------------------------------------------------- resizing and fine-tuning
+
+
+_KEEP = object()
+
+
+def copy_at(model: Any, side: int | None = None, batch: Any = _KEEP) -> Any:
+    """A copy of `model` with its weights, on a side x side input (None: the same size).
+
+    `batch=None` frees a fixed batch dimension (zoo models fix it to 1 so the converter folds
+    shapes; training needs real batches). Raises ValueError when weights depend on the size.
+    """
+    import tf_keras as keras
+
+    shape = tuple(model.input_shape)
+    new_shape = shape[1:] if side is None else (side, side, *shape[3:])
+    inp = keras.Input(new_shape, batch_size=shape[0] if batch is _KEEP else batch, name=model.input_names[0])
+    try:
+        clone = keras.models.clone_model(model, input_tensors=inp)
+    except Exception as exc:  # Flatten + Dense and the like: weights tied to the input size
+        raise ValueError(f"{model.name}: cannot rebuild on {new_shape}: {str(exc).splitlines()[0][:200]}") from None
+    old, new = model.get_weights(), clone.get_weights()
+    if [w.shape for w in old] != [w.shape for w in new]:
+        raise ValueError(f"{model.name}: weights depend on the input size")
+    clone.set_weights(old)
+    return clone
+
+
+def train_side(info: TaskInfo, input_shape: Sequence[Any]) -> int | None:
+    """The input side to train on: a small crop for convolutional SR and classification models."""
+    if len(input_shape) != 4 or input_shape[1] != input_shape[2] or input_shape[1] is None:
+        return None
+    side = int(input_shape[1])
+    if info.kind == "super_resolution":
+        small = 32 if info.upsampled_input else 16
+    elif info.kind == "classification":
+        small = CLS_SIDE
+    else:
+        return None
+    return small if small < side else None
+
+
+def _softmax_output(model: Any) -> bool:
+    last = model.layers[-1]
+    act = getattr(last, "activation", None)
+    return type(last).__name__ == "Softmax" or getattr(act, "__name__", "") == "softmax"
+
+
+def fine_tune(model: Any, info: TaskInfo, steps: int, image_dir: str | None = None, lr: float = 5e-4,
+              callbacks: Sequence[Any] = (), seed: int = 1, batch: int | None = None) -> None:
+    """Train `model` in place on its task's data at its own input size."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    if steps <= 0:
+        return
+    shape = tuple(model.input_shape)
+    if info.kind == "detection":
+        from converters import detection
+
+        detection.train(model, image_dir, steps=steps, callbacks=list(callbacks), learning_rate=lr, seed=seed)
+        return
+    if info.kind == "super_resolution":
+        batch = batch or SR_BATCH
+        out_side = int(model.output_shape[1])
+        x, y, _ = sr_pairs(info, out_side, min(4000, steps * batch), seed, image_dir)
+        loss: Any = "mse"
+    elif info.kind == "classification":
+        batch = batch or (CLS_BATCH if int(shape[1]) <= 96 else 8)
+        x, y = classification_data(info, int(shape[1]), min(3000, steps * batch), seed, image_dir)
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not _softmax_output(model))
+    else:
+        raise ConversionError(f"{model.name}: no training recipe for this model (task unknown from its shapes)")
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).repeat().batch(batch)
+    schedule = keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.1)
+    model.compile(keras.optimizers.Adam(schedule), loss)
+    model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=list(callbacks))
+
+
+def tuned_copy(model: Any, info: TaskInfo, transform: Callable[[Any], Any], steps: int,
+               image_dir: str | None = None, lr: float = 5e-4, callbacks: Callable[[], list] = list,
+               finish: Callable[[Any], None] | None = None) -> Any:
+    """transform(a copy of model), fine-tuned: on small crops when the model allows, then copied back.
+
+    The same transform is applied to a trainee (small input, free batch) and to a full-size copy;
+    both hold identical weights (pruning masks, cluster centroids, quantizer ranges included), so
+    training the trainee and copying its weights gives the trained full-size model at a fraction
+    of the cost. `finish` runs on the full-size model afterwards.
+    """
+    native = transform(copy_at(model))
+    if info.kind == "detection":  # fixed anchors: trains at its own size through its own graph
+        fine_tune(native, info, steps, image_dir, lr, callbacks())
+    else:
+        trainee = None
+        side = train_side(info, tuple(model.input_shape))
+        for s in ((side, None) if side else (None,)):
+            try:
+                trainee = transform(copy_at(model, s, batch=None))
+                break
+            except ValueError:
+                continue
+        if trainee is None or [w.shape for w in trainee.get_weights()] != [w.shape for w in native.get_weights()]:
+            raise ConversionError(f"{model.name}: cannot make a trainable copy of this model")
+        fine_tune(trainee, info, steps, image_dir, lr, callbacks())
+        native.set_weights(trainee.get_weights())
+    if finish is not None:
+        finish(native)
+    return native
+
+
+def bn_twin(spec: Any, model: Any, side: int | None = None) -> Any | None:
+    """The zoo builder's BatchNorm twin carrying `model`'s weights, with identity batch norms.
+
+    Fine-tuning a deep ReLU network without normalization after a big change (90% of weights
+    pruned, kernels factorized) loses the signal and never recovers; in the twin, batch norm
+    rescales every layer while it trains, and folding afterwards keeps zeros zero.
+    None when the model has no twin (only SqueezeNet does).
+    """
+    import inspect
+
+    if spec is None or "batchnorm" not in inspect.signature(spec.build).parameters:
+        return None
+    side = side or int(model.input_shape[1])
+    twin = spec.create(batchnorm=True, size=side)
+    for layer in twin.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([np.ones_like(gamma), np.zeros_like(beta), np.zeros_like(mean), np.ones_like(var)])
+        elif layer.weights:
+            layer.set_weights(model.get_layer(layer.name).get_weights())
+    return twin
+
+
+def fine_tuned(src: Any, transform: Callable[[Any], Any], steps: int, lr: float,
+               callbacks: Callable[[], list] = list, strip: Callable[[Any], Any] = lambda m: m,
+               target: Callable[[Any], Any] = lambda m: m, use_twin: bool = True) -> Any:
+    """A compression pass's trained model: transform, fine-tune, strip the training wrappers.
+
+    With a BatchNorm twin (and `use_twin`), the twin is transformed and trained instead, then
+    folded into `target(copy of the plain model)`, which must have the stripped twin's layers.
+    """
+    model, info = src.keras_model, src.task_info()
+    spec = getattr(src, "spec", None)
+    native_twin = bn_twin(spec, model) if use_twin and info.kind == "classification" else None
+    if native_twin is None:
+        return strip(tuned_copy(model, info, transform, steps, src.image_dir, lr, callbacks))
+    side = train_side(info, tuple(model.input_shape))
+    native = transform(native_twin)
+    trainee = transform(bn_twin(spec, model, side))
+    fine_tune(trainee, info, steps, src.image_dir, lr, callbacks())
+    native.set_weights(trainee.get_weights())
+    plain = target(copy_at(model))
+    fold_batchnorm(strip(native), plain)
+    return plain
+
+
+# ---------------------------------------------------------------- the cached zoo recipes
+
+
+def _tree_digest(path: str | Path | None) -> str:
+    if path is None:
+        return "none"
+    h = hashlib.sha256()
+    p = Path(path)
+    for f in sorted(p.rglob("*")) if p.is_dir() else [p]:
+        if f.is_file():
+            h.update(str(f.relative_to(p) if p.is_dir() else f.name).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def weights_key(spec: Any, image_dir: str | Path | None) -> str:
+    """Content key of a recipe's result: definition, recipe code, TF version, data and length."""
+    h = hashlib.sha256()
+    files = ["zoo.py", "training.py", "datasets.py", "data.py"]
+    if spec.task == "detection":
+        files += ["detection.py", "detection_data.py"]
+    for name in files:
+        p = CONVERTERS_DIR / name
+        if p.exists():
+            h.update(name.encode())
+            h.update(p.read_bytes())
+    try:
+        tf_version = metadata.version("tensorflow")
+    except metadata.PackageNotFoundError:
+        tf_version = "none"
+    h.update(json.dumps({"name": spec.name, "kwargs": spec.kwargs, "task": spec.task, "tf": tf_version,
+                         "mode": recipe_mode(), "images": _tree_digest(image_dir)},
+                        sort_keys=True, default=str).encode())
+    return h.hexdigest()[:24]
+
+
+RECIPES_RUN: list[str] = []  # names of the recipes this process trained (a warm cache leaves it empty)
+
+
+def _train_recipe(spec: Any, model: Any, image_dir: str | None) -> None:
+    import tf_keras as keras
+
+    RECIPES_RUN.append(spec.name)
+    info = spec_task(spec, model)
+    keras.utils.set_random_seed(0)
+    if info.kind == "detection":
+        from converters import detection
+
+        detection.train(model, image_dir, quick=recipe_mode() == "quick", steps=scaled(DET_STEPS))
+        return
+    if info.kind == "super_resolution":
+        tuned = tuned_copy(model, info, lambda m: m, scaled(SR_STEPS), image_dir, SR_LR[info.upsampled_input])
+        model.set_weights(tuned.get_weights())
+    elif info.kind == "classification":
+        _train_classifier(spec, model, info, image_dir)
+    else:
+        raise ConversionError(f"{spec.name}: no training recipe for task {spec.task!r}")
+
+
+def _train_classifier(spec: Any, model: Any, info: TaskInfo, image_dir: str | None) -> None:
+    """Train the BatchNorm twin on small crops when the builder has one, fold it, then a few
+    full-size steps so the statistics of the full input size are seen once."""
+    import inspect
+
+    side = train_side(info, tuple(model.input_shape))
+    if "batchnorm" in inspect.signature(spec.build).parameters:
+        twin = spec.create(batchnorm=True, **({"size": side} if side else {}))
+        fine_tune(twin, info, scaled(CLS_STEPS), image_dir, CLS_LR)
+        fold_batchnorm(twin, model)
+    else:
+        model.set_weights(tuned_copy(model, info, lambda m: m, scaled(CLS_STEPS), image_dir, CLS_LR).get_weights())
+    if side:  # a few steps at the full size (a free-batch copy; weights copied back)
+        trainee = copy_at(model, None, batch=None)
+        fine_tune(trainee, info, scaled(CLS_NATIVE_STEPS), image_dir, CLS_LR / 20, seed=2)
+        model.set_weights(trainee.get_weights())
+
+
+def fold_batchnorm(twin: Any, plain: Any) -> None:
+    """Copy a BatchNorm-trained twin into the plain network: each conv absorbs the BN after it.
+
+    y = gamma (Wx + b - mean) / sqrt(var + eps) + beta, so W' = W s and b' = (b - mean) s + beta
+    with s = gamma / sqrt(var + eps), per output channel.
+    """
+    names = {layer.name for layer in twin.layers}
+    for layer in plain.layers:
+        if not layer.weights:
+            continue
+        weights = twin.get_layer(layer.name).get_weights()
+        if f"{layer.name}_bn" in names:
+            bn = twin.get_layer(f"{layer.name}_bn")
+            gamma, beta, mean, var = bn.get_weights()
+            s = gamma / np.sqrt(var + bn.epsilon)
+            kernel, bias = weights[0] * s, (weights[1] if len(weights) > 1 else 0.0)
+            weights = [kernel, (bias - mean) * s + beta]
+        layer.set_weights(weights)
+
+
+def trained(spec: Any, keras_model: Any, image_dir: str | Path | None,
+            cache_dir: str | Path | None = None) -> Any:
+    """The zoo model with its recipe's weights: loaded from the cache, or trained and stored."""
+    if cache_dir is None:
+        from converters.build import default_cache_dir
+
+        cache_dir = default_cache_dir()
+    folder = Path(cache_dir) / "weights"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{spec.name.replace('/', '_')}-{weights_key(spec, image_dir)}.npz"
+    if path.exists():
+        with np.load(path) as data:
+            keras_model.set_weights([data[f"w{i}"] for i in range(len(data.files))])
+        return keras_model
+    _train_recipe(spec, keras_model, None if image_dir is None else str(image_dir))
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **{f"w{i}": w for i, w in enumerate(keras_model.get_weights())})
+    tmp.replace(path)
+    return keras_model
