@@ -36,17 +36,28 @@ def model_label(model: str) -> str:
 
 def measurement_row(m: Measurement) -> list[str]:
     if m.status != "ok":
-        return [model_label(m.model), m.variant, "-", "-", "-", "-", "-", "-", "-", "-", f"error: {m.error}"]
+        return [model_label(m.model), m.variant, "-", "-", "-", "-", "-", "-", "-", "-", "-", f"error: {m.error}"]
     temps = f"{_num(m.temp_before_c)} → {_num(m.temp_after_c)}" if m.temp_before_c is not None else "-"
     v = m.validity
     valid = "ok" if v is None or v.valid else "⚠ " + ",".join(v.flags())
     acc = m.metrics.get("accuracy")
     acc_text = "-" if acc is None else (f"{acc:.3f}" if isinstance(acc, float) else str(acc))
     return [model_label(m.model), m.variant, size_text(m.model_size_bytes), _ms(m.p50_us), _ms(m.p90_us), _ms(m.p99_us),
-            f"{m.cv:.1%}" if m.cv is not None else "-", _num(m.peak_rss_delta_mb), temps, acc_text, valid]
+            f"{m.cv:.1%}" if m.cv is not None else "-", _num(m.peak_rss_delta_mb), temps, compute_text(m.metrics),
+            acc_text, valid]
 
 
-HEADERS = ["model", "variant", "size", "p50 ms", "p90 ms", "p99 ms", "CV", "peak MB", "temp °C", "accuracy", "validity"]
+def compute_text(metrics: dict[str, Any]) -> str:
+    """Achieved GFLOP/s from the model's MACs, with its share of the device's matmul peak."""
+    g = metrics.get("achieved_gflops")
+    if g is None:
+        return "-"
+    frac = metrics.get("fraction_of_peak")
+    return f"{g:.1f}" + (f" ({frac:.0%})" if frac is not None else "")
+
+
+HEADERS = ["model", "variant", "size", "p50 ms", "p90 ms", "p99 ms", "CV", "peak MB", "temp °C", "GFLOP/s (% peak)",
+           "accuracy", "validity"]
 
 
 def print_measurements(measurements: Iterable[Measurement], title_prefix: str = "") -> None:

@@ -196,3 +196,13 @@ def test_unimplemented_ios_device_is_error_rows_not_a_crash(tmp_path, tiny_tflit
     rows = {m.device: m for m in summary.results}
     assert rows["local"].status == "ok"
     assert rows["phone"].status == "error" and "iOS targets are not implemented" in rows["phone"].error
+
+
+def test_unknown_pass_among_known_ones_is_an_error_row_and_the_rest_runs(tmp_path, tiny_tflite, isolated_cache):
+    devices = parse_devices({"devices": [{"name": "local", "kind": "local"}]})
+    plan = make_plan(devices, models=[str(tiny_tflite)], variants=["fp32", "no_such_pass"], overrides=FAST,
+                     peak_probe=False)
+    summary = orchestrate.run(plan, tmp_path / "r.db")
+    rows = {m.variant: m for m in summary.results}
+    assert rows["fp32"].status == "ok"
+    assert rows["no_such_pass"].status == "error" and "unknown pass 'no_such_pass'" in rows["no_such_pass"].error
