@@ -55,7 +55,9 @@ def test_phone_vanishing_mid_run_leaves_error_rows_and_local_finishes(tmp_path, 
                                                                      fake_benchmark_model, tiny_tflite,
                                                                      isolated_cache):
     devices = load_devices(_devices_yaml(tmp_path, adb_sim, adb_server, fake_benchmark_model))
-    plan = make_plan(devices, models=_models(tmp_path, tiny_tflite, 3), variants=["fp32"], overrides=FAST)
+    # No peak probe: the phone must vanish during a measured job, not during the probe before it.
+    plan = make_plan(devices, models=_models(tmp_path, tiny_tflite, 3), variants=["fp32"], overrides=FAST,
+                     peak_probe=False)
     adb_sim.vanish_on("benchmark_model-", after_s=0.2, mode="close")
     summary = orchestrate.run(plan, tmp_path / "r.db")
     rows = ResultsDB(tmp_path / "r.db").measurements(summary.run_id)

@@ -83,7 +83,9 @@ class FaultWhenRunning:
 
 
 def run_plan(tmp_path: Path, devices: list[dict[str, Any]], models: list[str], events=None):
-    plan = make_plan(parse_devices({"defaults": FAST, "devices": devices}), models=models, variants=["fp32"])
+    # No peak probe: each fault is timed to hit a measured job, not the probe that would run first.
+    plan = make_plan(parse_devices({"defaults": FAST, "devices": devices}), models=models, variants=["fp32"],
+                     peak_probe=False)
     db_path = tmp_path / "results.db"
     summary = orchestrate.run(plan, db_path, events=events, cache_dir=tmp_path / "cache")
     db = ResultsDB(db_path)
