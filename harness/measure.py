@@ -36,9 +36,10 @@ def _hottest(reading: dict[str, float] | None) -> float | None:
 
 
 def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: Any, started: float,
-                   peak_gflops: float | None = None) -> Measurement:
+                   peak_gflops: dict[str, float] | None = None) -> Measurement:
     """`art` is a BuiltVariant, `bench` the BenchSettings used, `raw` a devices.target.RawRun;
-    `peak_gflops` is the device's matmul probe, so a result shows what share of the hardware it used."""
+    `peak_gflops` maps a kernel type (fp32, int8) to the device's matmul probe of that type, so a
+    result shows what share of the hardware it used against the peak of the kernels it runs."""
     r = raw.runner
     if r.get("error") or not (r.get("latencies_us") or r.get("summary")):
         err = r.get("error") or "runner returned no latency samples"
@@ -73,10 +74,13 @@ def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: Any, sta
     macs = metrics.get("macs")
     if macs:
         metrics["achieved_gflops"] = round(2.0 * macs / (s.p50_us * 1e-6) / 1e9, 3)
-    if peak_gflops:
-        metrics["device_peak_gflops"] = round(peak_gflops, 2)
+    kind = "int8" if "INT8" in (metrics.get("kernel_dtypes") or ()) else "fp32"
+    peak = (peak_gflops or {}).get(kind)
+    if peak:
+        metrics["device_peak_gflops"] = round(peak, 2)
+        metrics["peak_kind"] = kind
         if metrics.get("achieved_gflops"):
-            metrics["fraction_of_peak"] = round(metrics["achieved_gflops"] / peak_gflops, 4)
+            metrics["fraction_of_peak"] = round(metrics["achieved_gflops"] / peak, 4)
     extra = dict(raw.extra)
     if r.get("ops_on_cpu_kernels"):
         extra["ops_on_cpu_kernels"] = r["ops_on_cpu_kernels"]

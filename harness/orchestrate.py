@@ -121,7 +121,7 @@ class Orchestrator:
             devices = {d.name: d for d in self.plan.devices.enabled}
             with ThreadPoolExecutor(max_workers=max(1, len(by_device)), thread_name_prefix="device") as pool:
                 futures = [
-                    pool.submit(self._device_worker, run_id, devices[name], jobs, built, summary)
+                    pool.submit(self._guarded_worker, run_id, devices[name], jobs, built, summary)
                     for name, jobs in by_device.items()
                 ]
                 try:
@@ -165,31 +165,36 @@ class Orchestrator:
             try:
                 from converters.peak import probe_path
 
-                built[PEAK_KEY] = probe_path(builder.cache_dir)
+                built[PEAK_KEY] = {kind: probe_path(builder.cache_dir, dtype=kind) for kind in ("fp32", "int8")}
             except Exception as exc:  # no probe: results simply lack the fraction-of-peak column
                 built[PEAK_KEY] = exc
         return built
 
-    def _peak_probe(self, device: Any, target: Any, probe: tuple[Path, int], bench: Any) -> float | None:
-        """Once per device: the GFLOP/s of a large matmul through the same runner, threads and delegate."""
+    def _peak_probe(self, device: Any, target: Any, probes: dict[str, tuple[Path, int]],
+                    bench: Any) -> dict[str, float]:
+        """Once per device: GFLOP/s of a large fp32 and int8 matmul through the same runner, threads
+        and delegate; int8 kernels run several times faster, so each variant is set against its own kind."""
         from converters.peak import peak_gflops_from_latency
         from devices.target import JobSpec
         from harness.stats import summarize
 
-        path, flops = probe
         short = bench.model_copy(update={"warmup_runs": 1, "warmup_s": 0.1, "min_runs": 5, "min_s": 0.3,
                                          "max_s": 30.0})
-        self._emit("probe_started", device=device.name)
-        try:
-            raw = target.benchmark(JobSpec(model_path=path, bench=short))
-            lat = raw.runner.get("latencies_us")
-            p50 = summarize(lat).p50_us if lat else float(raw.runner.get("summary", {}).get("p50_us") or 0)
-            gflops = peak_gflops_from_latency(flops, p50) if p50 else None
-        except Exception as exc:
-            self._emit("probe_finished", device=device.name, peak_gflops=None, error=_one_line(exc))
-            return None
-        self._emit("probe_finished", device=device.name, peak_gflops=gflops, error=None)
-        return gflops
+        peaks: dict[str, float] = {}
+        for kind, (path, flops) in probes.items():
+            if self.stop.is_set():
+                break
+            try:
+                raw = target.benchmark(JobSpec(model_path=path, bench=short))
+                lat = raw.runner.get("latencies_us")
+                p50 = summarize(lat).p50_us if lat else float(raw.runner.get("summary", {}).get("p50_us") or 0)
+                if not p50:
+                    raise RuntimeError(raw.runner.get("error") or "no latency")
+                peaks[kind] = peak_gflops_from_latency(flops, p50)
+                self._emit("probe_finished", device=device.name, probe=kind, peak_gflops=peaks[kind], error=None)
+            except Exception as exc:  # no peak of this kind: results lack the share-of-peak figure
+                self._emit("probe_finished", device=device.name, probe=kind, peak_gflops=None, error=_one_line(exc))
+        return peaks
 
     def _record(self, m: Measurement, summary: RunSummary) -> None:
         if self.stop.is_set():
@@ -202,6 +207,18 @@ class Orchestrator:
             else:
                 summary.errors += 1
         self._emit("job_finished", measurement=_brief(m))
+
+    def _guarded_worker(self, run_id: str, device: Any, jobs: list[tuple[str, str]],
+                        built: dict[tuple[str, str], Any], summary: RunSummary) -> None:
+        """A bug in one device's worker must not cost the other devices: its unfinished jobs become rows."""
+        try:
+            self._device_worker(run_id, device, jobs, built, summary)
+        except Exception as exc:
+            done = self.db.done_keys(run_id)
+            for model, variant in jobs:
+                if (device.name, model, variant) not in done:
+                    self._record(error_measurement(run_id, device.name, model, variant,
+                                                   f"internal error: {type(exc).__name__}: {_one_line(exc)}"), summary)
 
     def _device_worker(self, run_id: str, device: Any, jobs: list[tuple[str, str]],
                        built: dict[tuple[str, str], Any], summary: RunSummary) -> None:

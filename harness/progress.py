@@ -57,9 +57,10 @@ class ProgressPrinter:
                     self._line(f"[{payload['index'] + 1}/{payload['total']}] {payload['model']}/{payload['variant']}: {state}")
             elif kind == "probe_finished":
                 if payload.get("error"):
-                    self._line(f"{payload['device']}: peak probe failed: {payload['error']}")
+                    self._line(f"{payload['device']}: {payload.get('probe', '')} peak probe failed: {payload['error']}")
                 else:
-                    self._line(f"{payload['device']}: peak {payload['peak_gflops']:.1f} GFLOP/s (matmul probe)")
+                    self._line(f"{payload['device']}: {payload.get('probe', '')} matmul peak "
+                               f"{payload['peak_gflops']:.1f} GFLOP/s")
             elif kind == "job_started" and p is not None and self._job_task is not None:
                 p.update(self._job_task, description=f"{payload['device']}: {payload['model']}/{payload['variant']}")
             elif kind == "job_finished":

@@ -53,10 +53,11 @@ def compute_text(metrics: dict[str, Any]) -> str:
     if g is None:
         return "-"
     frac = metrics.get("fraction_of_peak")
-    return f"{g:.1f}" + (f" ({frac:.0%})" if frac is not None else "")
+    kind = metrics.get("peak_kind")
+    return f"{g:.1f}" + (f" ({frac:.0%} of {kind})" if frac is not None else "")
 
 
-HEADERS = ["model", "variant", "size", "p50 ms", "p90 ms", "p99 ms", "CV", "peak MB", "temp °C", "GFLOP/s (% peak)",
+HEADERS = ["model", "variant", "size", "p50 ms", "p90 ms", "p99 ms", "CV", "peak MB", "temp °C", "GFLOP/s (share of peak)",
            "accuracy", "validity"]
 
 

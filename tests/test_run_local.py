@@ -65,6 +65,9 @@ def test_zoo_models_convert_and_second_run_converts_nothing(tmp_path, isolated_c
     # The matmul probe ran once on the device: each result carries the peak and its share of it.
     for m in (int8, fp32):
         assert m.metrics["device_peak_gflops"] > 0
+    # int8 kernels are set against the int8 matmul probe, float ones against the fp32 probe.
+    assert (fp32.metrics["peak_kind"], int8.metrics["peak_kind"]) == ("fp32", "int8")
+    assert int8.metrics["device_peak_gflops"] > fp32.metrics["device_peak_gflops"]
     assert 0 < fp32.metrics["fraction_of_peak"] < 2
     assert fp32.metrics["fraction_of_peak"] == pytest.approx(
         fp32.metrics["achieved_gflops"] / fp32.metrics["device_peak_gflops"], rel=0.01)
