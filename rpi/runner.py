@@ -151,6 +151,51 @@ def _make_inputs(interp, seed: int, np):
         interp.set_tensor(detail["index"], data)
 
 
+def timed_loop(invoke, cfg: dict, sample=None) -> dict:
+    """First inference, warm-up, then every invoke() timed until min runs and min seconds are both met
+    (or max seconds / max runs is hit), as benchmark_model does. Shared by every runner in rpi/.
+
+    `sample(phase)` is called about every `sample_interval_s` while timing (temperatures, between
+    invokes, never inside a timed call). Returns the result fields it measured.
+    """
+    out: dict = {}
+    clock = time.perf_counter_ns
+    t0 = clock()
+    invoke()
+    out["first_inference_us"] = (clock() - t0) / 1000.0
+
+    warm_end = time.monotonic() + float(cfg["warmup_s"])
+    warm = 0
+    while warm < int(cfg["warmup_runs"]) or time.monotonic() < warm_end:
+        invoke()
+        warm += 1
+    out["warmup_runs_done"] = warm
+
+    min_runs, min_s, max_s = int(cfg["min_runs"]), float(cfg["min_s"]), float(cfg["max_s"])
+    max_runs, interval = int(cfg["max_runs"]), float(cfg["sample_interval_s"])
+    samples: list[float] = []
+    wall_start = time.time()
+    start = time.monotonic()
+    next_sample = start + interval
+    while True:
+        t0 = clock()
+        invoke()
+        samples.append((clock() - t0) / 1000.0)
+        now = time.monotonic()
+        if sample is not None and now >= next_sample:
+            sample("run")
+            next_sample = now + interval
+        elapsed = now - start
+        if len(samples) >= min_runs and elapsed >= min_s:
+            break
+        if elapsed >= max_s or (max_runs and len(samples) >= max_runs):
+            break
+    out["duration_s"] = round(time.monotonic() - start, 6)
+    out["timed_window_unix_s"] = [round(wall_start, 6), round(time.time(), 6)]  # the host keeps power in it
+    out["latencies_us"] = [round(x, 3) for x in samples]
+    return out
+
+
 def run_job(job: dict) -> dict:
     """Load the model, warm up, time every invoke(), sample temperatures; return the result dict."""
     import numpy as np
@@ -205,40 +250,7 @@ def run_job(job: dict) -> dict:
     ]
     _make_inputs(interp, int(cfg["seed"]), np)
 
-    invoke = interp.invoke
-    clock = time.perf_counter_ns
-    t0 = clock()
-    invoke()
-    result["first_inference_us"] = (clock() - t0) / 1000.0
-
-    warm_end = time.monotonic() + float(cfg["warmup_s"])
-    warm = 0
-    while warm < int(cfg["warmup_runs"]) or time.monotonic() < warm_end:
-        invoke()
-        warm += 1
-    result["warmup_runs_done"] = warm
-
-    min_runs, min_s, max_s = int(cfg["min_runs"]), float(cfg["min_s"]), float(cfg["max_s"])
-    max_runs = int(cfg["max_runs"])
-    interval = float(cfg["sample_interval_s"])
-    samples: list[float] = []
-    start = time.monotonic()
-    next_sample = start + interval
-    while True:
-        t0 = clock()
-        invoke()
-        samples.append((clock() - t0) / 1000.0)
-        now = time.monotonic()
-        if pattern and now >= next_sample:
-            sample("run")
-            next_sample = now + interval
-        elapsed = now - start
-        if len(samples) >= min_runs and elapsed >= min_s:
-            break
-        if elapsed >= max_s or (max_runs and len(samples) >= max_runs):
-            break
-    result["duration_s"] = round(time.monotonic() - start, 6)
-    result["latencies_us"] = [round(s, 3) for s in samples]
+    result.update(timed_loop(interp.invoke, cfg, sample if pattern else None))
     sample("after")
 
     hwm_kb = _proc_status_kb("VmHWM")

@@ -27,7 +27,7 @@ import traceback
 from importlib import metadata
 
 try:  # pushed beside runner.py on a board; imported as rpi.tftrt_runner on the host
-    from runner import SCHEMA_VERSION, _proc_status_kb, _reset_peak_rss, read_thermal_zones
+    from runner import SCHEMA_VERSION, _proc_status_kb, _reset_peak_rss, read_thermal_zones, timed_loop
 except ImportError:  # pragma: no cover - host package layout
     from rpi.runner import SCHEMA_VERSION, _proc_status_kb, _reset_peak_rss, read_thermal_zones
 
@@ -266,39 +266,7 @@ def run_job(job: dict) -> dict:
         for value in fn(**inputs).values():
             value.numpy()
 
-    clock = time.perf_counter_ns
-    t0 = clock()
-    invoke()
-    result["first_inference_us"] = (clock() - t0) / 1000.0
-    warm_end = time.monotonic() + float(cfg["warmup_s"])
-    warm = 0
-    while warm < int(cfg["warmup_runs"]) or time.monotonic() < warm_end:
-        invoke()
-        warm += 1
-    result["warmup_runs_done"] = warm
-
-    min_runs, min_s, max_s = int(cfg["min_runs"]), float(cfg["min_s"]), float(cfg["max_s"])
-    max_runs, interval = int(cfg["max_runs"]), float(cfg["sample_interval_s"])
-    samples: list[float] = []
-    wall_start = time.time()
-    start = time.monotonic()
-    next_sample = start + interval
-    while True:
-        t0 = clock()
-        invoke()
-        samples.append((clock() - t0) / 1000.0)
-        now = time.monotonic()
-        if pattern and now >= next_sample:
-            sample("run")
-            next_sample = now + interval
-        elapsed = now - start
-        if len(samples) >= min_runs and elapsed >= min_s:
-            break
-        if elapsed >= max_s or (max_runs and len(samples) >= max_runs):
-            break
-    result["duration_s"] = round(time.monotonic() - start, 6)
-    result["timed_window_unix_s"] = [round(wall_start, 6), round(time.time(), 6)]  # the host keeps power in it
-    result["latencies_us"] = [round(s, 3) for s in samples]
+    result.update(timed_loop(invoke, cfg, sample if pattern else None))
     sample("after")
     hwm_kb = _proc_status_kb("VmHWM")
     ok = rss_reset and hwm_kb is not None and rss_base_kb is not None
