@@ -19,6 +19,24 @@ SR_EVAL_CROPS = 12  # HR crops from the held-out images
 CLS_EVAL_IMAGES = 200
 
 
+def quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
+    """Float data to what an input tensor takes: scaled, shifted and clipped for int8/uint8 inputs."""
+    if np.issubdtype(detail["dtype"], np.integer):
+        scale, zero = detail["quantization"]
+        info = np.iinfo(detail["dtype"])
+        x = np.clip(np.round(x / scale + zero), info.min, info.max)
+    return x.astype(detail["dtype"])
+
+
+def dequantize_output(y: np.ndarray, detail: dict) -> np.ndarray:
+    """An output tensor back to float: integer outputs with a scale are dequantized."""
+    y = y.astype(np.float32)
+    scale, zero = detail["quantization"]
+    if np.issubdtype(detail["dtype"], np.integer) and scale:
+        y = (y - zero) * scale
+    return y
+
+
 def run_tflite(path: str | Path, inputs: np.ndarray, threads: int = 2) -> np.ndarray:
     """Outputs of the first output tensor for each input (batch 1 models), dequantized to float."""
     from rpi.runner import _interpreter_module
@@ -30,20 +48,11 @@ def run_tflite(path: str | Path, inputs: np.ndarray, threads: int = 2) -> np.nda
     want = tuple(int(d) for d in inp["shape"][1:])
     if tuple(inputs.shape[1:]) != want:
         raise ValueError(f"{Path(path).name}: input shape {want} does not match the data {inputs.shape[1:]}")
-    in_scale, in_zero = inp["quantization"]
-    out_scale, out_zero = out["quantization"]
     results = []
     for x in inputs:
-        x = x[None]
-        if np.issubdtype(inp["dtype"], np.integer):
-            info = np.iinfo(inp["dtype"])
-            x = np.clip(np.round(x / in_scale + in_zero), info.min, info.max)
-        interp.set_tensor(inp["index"], x.astype(inp["dtype"]))
+        interp.set_tensor(inp["index"], quantize_input(x[None], inp))
         interp.invoke()
-        y = interp.get_tensor(out["index"]).astype(np.float32)
-        if np.issubdtype(out["dtype"], np.integer) and out_scale:
-            y = (y - out_zero) * out_scale
-        results.append(y[0])
+        results.append(dequantize_output(interp.get_tensor(out["index"]), out)[0])
     return np.stack(results)
 
 

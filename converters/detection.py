@@ -322,19 +322,12 @@ def _run_tflite(path: str | Path, images: np.ndarray, threads: int = 2):
     runner = interp.get_signature_runner("serving_default")
     (in_name, inp), = runner.get_input_details().items()
     out_details = runner.get_output_details()
-    scale, zero = inp["quantization"]
+    from converters.accuracy import dequantize_output, quantize_input
+
     results = []
     for img in images:
-        x = img[None]
-        if np.issubdtype(inp["dtype"], np.integer):
-            info = np.iinfo(inp["dtype"])
-            x = np.clip(np.round(x / scale + zero), info.min, info.max)
-        raw = runner(**{in_name: x.astype(inp["dtype"])})
-        got = {}
-        for name, d in out_details.items():
-            v = raw[name].astype(np.float32)
-            s, z = d["quantization"]
-            got[name] = (v - z) * s if s else v
+        raw = runner(**{in_name: quantize_input(img[None], inp)})
+        got = {name: dequantize_output(raw[name], d) for name, d in out_details.items()}
         results.append((got["boxes"][0], got["scores"][0], np.round(got["classes"][0]).astype(int)))
     return results
 
