@@ -104,6 +104,19 @@ def read_thermal_zones(pattern: str) -> dict[str, float]:
     return temps
 
 
+def thermal_sampler(pattern: str):
+    """A `sample(phase)` function and the list it fills with [t_s, phase, {zone: C}] readings."""
+    t_origin = time.monotonic()
+    temps: list[list] = []
+
+    def sample(phase: str) -> None:
+        reading = read_thermal_zones(pattern) if pattern else {}
+        if reading:
+            temps.append([round(time.monotonic() - t_origin, 3), phase, reading])
+
+    return sample, temps
+
+
 def delegated_ops(ops: list[dict]) -> tuple[int, int, list[str]]:
     """Count original ops and those a delegate replaced, from the interpreter's node list.
 
@@ -214,13 +227,7 @@ def run_job(job: dict) -> dict:
         "error": None,
     }
     pattern = cfg["thermal_glob"]
-    t_origin = time.monotonic()
-    temps: list[list] = []
-
-    def sample(phase: str) -> None:
-        reading = read_thermal_zones(pattern) if pattern else {}
-        if reading:
-            temps.append([round(time.monotonic() - t_origin, 3), phase, reading])
+    sample, temps = thermal_sampler(pattern)
 
     sample("before")
     rss_reset = _reset_peak_rss()

@@ -27,9 +27,9 @@ import traceback
 from importlib import metadata
 
 try:  # pushed beside runner.py on a board; imported as rpi.tftrt_runner on the host
-    from runner import SCHEMA_VERSION, _proc_status_kb, _reset_peak_rss, read_thermal_zones, timed_loop
+    from runner import SCHEMA_VERSION, _proc_status_kb, _reset_peak_rss, thermal_sampler, timed_loop
 except ImportError:  # pragma: no cover - host package layout
-    from rpi.runner import SCHEMA_VERSION, _proc_status_kb, _reset_peak_rss, read_thermal_zones
+    from rpi.runner import SCHEMA_VERSION, _proc_status_kb, _reset_peak_rss, thermal_sampler, timed_loop
 
 NO_TENSORRT = ("this TensorFlow has no TensorRT (pip builds never do); "
                "use runtime: tensorrt (trtexec) or JetPack's TensorFlow")
@@ -245,13 +245,7 @@ def run_job(job: dict) -> dict:
         "error": None,
     }
     pattern = cfg["thermal_glob"]
-    t_origin = time.monotonic()
-    temps: list[list] = []
-
-    def sample(phase: str) -> None:
-        reading = read_thermal_zones(pattern) if pattern else {}
-        if reading:
-            temps.append([round(time.monotonic() - t_origin, 3), phase, reading])
+    sample, temps = thermal_sampler(pattern)
 
     sample("before")
     rss_reset = _reset_peak_rss()  # after the TensorFlow import: the peak covers conversion, load and runs
