@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from harness.plan import Plan  # noqa: E402
+from harness.planning.plan import Plan  # noqa: E402
 
 JOBS = (
     ("srcnn_955", "fp32"), ("fsrcnn_s", "fp32"), ("fsrcnn_s", "subpixel"),
@@ -50,8 +50,8 @@ class SelectedPlan(Plan):
 
 
 def _plan(threads: int, quick: bool) -> SelectedPlan:
-    from harness.config import local_only
-    from harness.plan import make_plan
+    from harness.planning.config import local_only
+    from harness.planning.plan import make_plan
 
     models = list(dict.fromkeys(m for m, _ in JOBS))
     variants = list(dict.fromkeys(v for _, v in JOBS))
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from converters.peak import measure_here
-    from harness import orchestrate
+    from harness.orchestration import orchestrate
 
     plan = _plan(args.threads, args.quick)
     db = args.db or str(Path(tempfile.mkdtemp(prefix="harness-opt-")) / "results.db")

@@ -69,8 +69,8 @@ def bare(path: Path, threads: int, runs: int, warm: int) -> float:
 def harness(path: Path, threads: int, runs: int, warm: int) -> float:
     from devices.local_target import LocalTarget
     from devices.target import JobSpec
-    from harness.config import BenchSettings, LocalDevice
-    from harness.stats import summarize
+    from harness.planning.config import BenchSettings, LocalDevice
+    from harness.statistics.latency import summarize
 
     target = LocalTarget(LocalDevice(name="local", kind="local"))
     target.prepare()

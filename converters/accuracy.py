@@ -39,9 +39,9 @@ def dequantize_output(y: np.ndarray, detail: dict) -> np.ndarray:
 
 def run_tflite(path: str | Path, inputs: np.ndarray, threads: int = 2) -> np.ndarray:
     """Outputs of the first output tensor for each input (batch 1 models), dequantized to float."""
-    from rpi.runner import _interpreter_module
+    from rpi.runner import interpreter_module
 
-    mod, _, _ = _interpreter_module()
+    mod, _, _ = interpreter_module()
     interp = mod.Interpreter(model_path=str(path), num_threads=threads)
     interp.allocate_tensors()
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
@@ -94,9 +94,9 @@ def _outputs(path: str, kind: str, info: TaskInfo, side: int, image_dir: str | N
 
 
 def _io_sides(path: str | Path) -> tuple[int, int]:
-    from rpi.runner import _interpreter_module
+    from rpi.runner import interpreter_module
 
-    mod, _, _ = _interpreter_module()
+    mod, _, _ = interpreter_module()
     interp = mod.Interpreter(model_path=str(path))
     return int(interp.get_input_details()[0]["shape"][1]), int(interp.get_output_details()[0]["shape"][1])
 

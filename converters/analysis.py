@@ -238,9 +238,9 @@ def gzip_size(data: bytes) -> int:
 
 def xnnpack_coverage(path: str | Path) -> dict[str, Any]:
     """Which ops the XNNPACK delegate takes, as the real LiteRT interpreter applies it."""
-    from rpi.runner import _interpreter_module, delegated_ops
+    from rpi.runner import interpreter_module, delegated_ops
 
-    mod, _, _ = _interpreter_module()
+    mod, _, _ = interpreter_module()
     interp = mod.Interpreter(model_path=str(path), num_threads=1)
     interp.allocate_tensors()
     details = interp._get_ops_details()  # noqa: SLF001 (the only API that lists delegate nodes)

@@ -153,9 +153,9 @@ def _first_line(exc: BaseException) -> str:
 
 def _validate_tflite(path: Path, label: str) -> None:
     """A user .tflite that the interpreter cannot load is a clear error, not a runner crash."""
-    from rpi.runner import _interpreter_module
+    from rpi.runner import interpreter_module
 
-    mod, _, _ = _interpreter_module()
+    mod, _, _ = interpreter_module()
     try:
         mod.Interpreter(model_path=str(path)).allocate_tensors()
     except Exception as exc:
@@ -203,9 +203,9 @@ class VariantBuilder:
         if src is not None:
             info = src.task_info()
         else:  # a user .tflite: infer what it can from its tensors
-            from rpi.runner import _interpreter_module
+            from rpi.runner import interpreter_module
 
-            mod, _, _ = _interpreter_module()
+            mod, _, _ = interpreter_module()
             interp = mod.Interpreter(model_path=str(path))
             info = task_info("unknown", interp.get_input_details()[0]["shape"],
                              interp.get_output_details()[0]["shape"])

@@ -311,9 +311,9 @@ def train(keras_model: keras.Model, image_dir: str | Path | None = None, quick: 
 
 def _run_tflite(path: str | Path, images: np.ndarray, threads: int = 2):
     """(boxes, scores, classes) per image from the real LiteRT interpreter, int8 I/O handled."""
-    from rpi.runner import _interpreter_module
+    from rpi.runner import interpreter_module
 
-    mod, _, _ = _interpreter_module()
+    mod, _, _ = interpreter_module()
     interp = mod.Interpreter(model_path=str(path), num_threads=threads)
     outputs = interp.get_signature_list().get("serving_default", {}).get("outputs", [])
     if sorted(outputs) != ["boxes", "classes", "scores"]:
@@ -334,9 +334,9 @@ def _run_tflite(path: str | Path, images: np.ndarray, threads: int = 2):
 
 def evaluate_tflite(path: str | Path, n: int = 100, seed: int = 12345, score_min: float = 0.05) -> dict:
     """mAP@0.5 of a Faster R-CNN .tflite on `n` held-out generated images (seed apart from training)."""
-    from rpi.runner import _interpreter_module
+    from rpi.runner import interpreter_module
 
-    mod, _, _ = _interpreter_module()
+    mod, _, _ = interpreter_module()
     size = int(mod.Interpreter(model_path=str(path)).get_input_details()[0]["shape"][1])
     images, gt_boxes, gt_labels = generate_shapes(n, size, seed)
     t0 = time.monotonic()

@@ -24,7 +24,7 @@ from devices.probes import android as ap
 from devices.probes import benchmark_model as bm
 from devices.target import JobSpec, RawRun, Target
 from devices.transport import TransportError, file_sha256
-from harness.errors import DeviceError
+from errors import DeviceError
 
 RUNTIME = "tflite-benchmark_model"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.errors import DeviceError
+from errors import DeviceError
 
 
 class IosTarget:

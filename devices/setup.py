@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from devices.rpi_target import SshRunnerTarget
-from harness.errors import DeviceError
+from errors import DeviceError
 
 MIN_PYTHON = (3, 9)
 PIP_NAMES = {"numpy": "numpy", "litert": "ai-edge-litert"}

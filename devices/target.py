@@ -20,7 +20,7 @@ RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "rpi" / "runner.py"
 
 @dataclass(frozen=True)
 class JobSpec:
-    """What the orchestrator asks a target to measure; bench is a harness.config.BenchSettings."""
+    """What the orchestrator asks a target to measure; bench is a harness.planning.config.BenchSettings."""
 
     model_path: Path
     bench: Any

@@ -10,11 +10,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # Each module defines add_parser(subparsers); its parser sets `func(args) -> int`.
 COMMAND_MODULES = (
-    "harness.cmd_run",
-    "harness.cmd_results",
-    "harness.cmd_import",
-    "converters.cli_convert",
-    "harness.cmd_report",
+    "harness.commands.run",
+    "harness.commands.devices",
+    "harness.commands.results",
+    "harness.commands.import_logs",
+    "harness.commands.convert",
+    "harness.commands.report",
+    "harness.commands.compare",
+    "harness.commands.history",
+    "harness.commands.nightly",
+    "harness.commands.serve",
 )
 
 
@@ -40,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from harness.errors import UserError
+    from errors import UserError
 
     parser = build_parser()
     args = parser.parse_args(argv)

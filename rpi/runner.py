@@ -18,7 +18,7 @@ import sys
 import time
 import traceback
 
-SCHEMA_VERSION = 2  # kept equal to harness.results.SCHEMA_VERSION (a test checks)
+SCHEMA_VERSION = 2  # kept equal to harness.store.results.SCHEMA_VERSION (a test checks)
 
 DEFAULT_JOB = {
     "threads": 1,
@@ -36,8 +36,12 @@ DEFAULT_JOB = {
 }
 
 
-def _interpreter_module():
-    """Prefer ai-edge-litert; fall back to tflite-runtime, then TensorFlow's own copy."""
+def interpreter_module():
+    """The TFLite interpreter module, its package name and version: ai-edge-litert, then tflite-runtime,
+    then TensorFlow's own copy. Public so the converters score variants through the same interpreter.
+
+    Raises ImportError naming what to install when none of the three is there.
+    """
     try:
         from ai_edge_litert import interpreter as mod  # type: ignore
 
@@ -54,9 +58,15 @@ def _interpreter_module():
         return mod, "tflite-runtime", getattr(tflite_runtime, "__version__", "unknown")
     except ImportError:
         pass
-    import tensorflow as tf  # type: ignore
-
+    try:
+        import tensorflow as tf  # type: ignore
+    except ImportError:
+        raise ImportError(NO_INTERPRETER) from None
     return tf.lite, "tensorflow.lite", tf.__version__
+
+
+NO_INTERPRETER = ("no TFLite interpreter on this machine: neither ai-edge-litert, tflite-runtime nor tensorflow "
+                  "imports (pip install ai-edge-litert numpy)")
 
 
 def _proc_status_kb(field: str) -> int | None:
@@ -214,7 +224,7 @@ def run_job(job: dict) -> dict:
     import numpy as np
 
     cfg = {**DEFAULT_JOB, **job}
-    mod, runtime, version = _interpreter_module()
+    mod, runtime, version = interpreter_module()
     result: dict = {
         "schema_version": SCHEMA_VERSION,
         "runtime": runtime,
@@ -322,7 +332,7 @@ def machine_facts() -> dict:
     except ImportError:
         facts["numpy"] = None
     try:
-        _, runtime, version = _interpreter_module()
+        _, runtime, version = interpreter_module()
         facts["runtime"], facts["runtime_version"] = runtime, version
     except ImportError as exc:
         facts["runtime"], facts["runtime_version"] = None, f"missing: {exc}"

@@ -4,7 +4,7 @@ The real adb server joins it with `adb connect 127.0.0.1:PORT`. It answers CNXN 
 then OPEN/OKAY/WRTE/CLSE streams for `shell:` (v1), `shell,v2,...:` (exit codes) and `sync:`
 (STAT, SEND, RECV, LIST). Commands run in a tiny shell over a private root directory that holds
 the phone's files (/data/local/tmp, /sys/class/power_supply, ...); Android commands answer with
-real recorded outputs from ../shared/fixtures/device-outputs (dumpsys battery, dumpsys
+real recorded outputs from tests/fixtures/device-outputs (dumpsys battery, dumpsys
 thermalservice, benchmark_model). It can vanish mid-command: `close` drops every socket like an
 unplugged cable, `hang` goes silent like a phone that fell off Wi-Fi.
 """

@@ -10,7 +10,10 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURES = REPO.parent / "shared" / "fixtures" / "device-outputs"
+FIXTURES = REPO / "tests" / "fixtures" / "device-outputs"
+
+# `python -m harness` in a subprocess must run this checkout's code, wherever the editable install points.
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
 
 # One line per area; each module is a pytest plugin with that area's fixtures.
 pytest_plugins: list[str] = []
@@ -20,9 +23,7 @@ for _name in sorted(p.stem for p in Path(__file__).parent.glob("fixtures_*.py"))
 
 @pytest.fixture(scope="session")
 def device_outputs() -> Path:
-    """The real recorded tool outputs in ../shared/fixtures (required: parsers are tested on them)."""
-    if not FIXTURES.is_dir():
-        pytest.fail(f"missing {FIXTURES}: the shared fixtures must sit beside the checkout")
+    """The real recorded tool outputs in tests/fixtures/device-outputs (provenance in its README)."""
     return FIXTURES
 
 

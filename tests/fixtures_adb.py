@@ -103,7 +103,7 @@ def fake_benchmark_model(tmp_path) -> Path:
 @pytest.fixture
 def android_device(adb_server, adb_sim, fake_benchmark_model):
     """A factory of AndroidDevice configs for the simulated phone, with short link timeouts."""
-    from harness.config import AndroidDevice
+    from harness.planning.config import AndroidDevice
 
     def make(**overrides):
         base = dict(name="phone", kind="android", serial=adb_sim.serial, adb_port=adb_server.port,

@@ -7,7 +7,7 @@ namespace the fixture creates; only that namespace's address is ever contacted, 
 blackhole route keeps packets to it on this host while its link is down.
 
 Fake board tools (vcgencmd, tegrastats, trtexec) print real recorded outputs from
-../shared/fixtures/device-outputs; they stand in for tools only boards have.
+tests/fixtures/device-outputs; they stand in for tools only boards have.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import pytest
 
 SSHD = "/usr/sbin/sshd"
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "device-outputs"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "device-outputs"
 PROJECT_PYTHON = sys.executable
 
 
@@ -147,7 +147,7 @@ class SshServer:
         return dev
 
     def config_for(self, name: str, kind: str = "raspberry_pi", **over: Any) -> Any:
-        from harness.config import parse_devices
+        from harness.planning.config import parse_devices
 
         return parse_devices({"devices": [self.device(name, kind, **over)]}).devices[0]
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.results import Measurement, PowerSample, RunInfo, TempSample, Validity
+from harness.store.results import Measurement, PowerSample, RunInfo, TempSample, Validity
 
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -34,7 +34,7 @@ def make_measurement(run_id: str, device: str, model: str, variant: str, *, medi
                      power_mw: float | None = None, started_at: float = 1_700_000_000.0,
                      temp_c: float | None = 45.0) -> Measurement:
     """An ok measurement with `n` raw samples around `median_us` (log-normal, like real latencies)."""
-    from harness.stats import summarize
+    from harness.statistics.latency import summarize
 
     rng = np.random.default_rng(seed)
     lat = tuple(float(x) for x in median_us * rng.lognormal(0.0, cv, n))
@@ -87,7 +87,7 @@ def synthetic_rows(run_id: str, *, scale: float = 1.0, seed: int = 0, t0: float 
 
 def store_run(db_path: Path, run_id: str, rows: list[Measurement], *, created_at: float = 1_700_000_000.0,
               status: str = "finished", label: str | None = None) -> None:
-    from harness.db import ResultsDB
+    from harness.store.db import ResultsDB
 
     db = ResultsDB(db_path)
     try:

@@ -9,7 +9,7 @@ import pytest
 
 from devices.probes import benchmark_model as bm
 from harness.cli import main
-from harness.measure import summary_from_dict
+from harness.orchestration.measure import summary_from_dict
 
 
 def test_recorded_gpu_output(device_outputs):
@@ -20,7 +20,7 @@ def test_recorded_gpu_output(device_outputs):
     assert p["delegates"]["gpu"] == {"kernels": 1, "applied": "completely"}
     out = bm.delegate_outcome(p, "gpu")
     assert out["applied"] == "completely" and out["fallback"] is False
-    assert summary_from_dict(s).mean_us == 119375  # what harness.measure makes of it
+    assert summary_from_dict(s).mean_us == 119375  # what harness.orchestration.measure makes of it
 
 
 def test_recorded_cpu_output_scientific_notation_and_short_form(device_outputs):

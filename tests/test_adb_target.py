@@ -10,9 +10,9 @@ import pytest
 from devices.android_target import AndroidTarget
 from devices.probes import android as ap
 from devices.target import JobSpec
-from harness.config import BenchSettings
-from harness.errors import DeviceError
-from harness.measure import to_measurement
+from harness.planning.config import BenchSettings
+from errors import DeviceError
+from harness.orchestration.measure import to_measurement
 
 FAST = BenchSettings(min_runs=50, min_s=1.0, warmup_runs=1, cooldown_s=0.0, sample_interval_s=0.1,
                      timeout_s=30.0)
@@ -190,8 +190,8 @@ def test_companion_app_missing_or_silent(android_device, adb_sim, model):
 
 
 def test_android_config_errors_are_one_line():
-    from harness.config import parse_devices
-    from harness.errors import UserError
+    from harness.planning.config import parse_devices
+    from errors import UserError
 
     with pytest.raises(UserError, match=r"devices\[0\] \(phone\)\.cpu_mask: .*'zz'"):
         parse_devices({"devices": [{"name": "phone", "kind": "android", "serial": "x", "cpu_mask": "zz"}]})

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from harness.cli import main
-from harness.compare import compare_measurements, compare_runs, compare_samples
-from harness.results import Measurement
+from harness.statistics.compare import compare_measurements, compare_runs, compare_samples
+from harness.store.results import Measurement
 from tests.fixtures_web import make_measurement, store_run, synthetic_rows
 
 

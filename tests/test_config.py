@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import load_devices, parse_devices
-from harness.errors import UserError
+from harness.planning.config import load_devices, parse_devices
+from errors import UserError
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,7 @@ import pytest
 
 from converters import training
 from converters.build import VariantBuilder
-from converters.cli_convert import convert_all
+from harness.commands.convert import convert_all
 from tests.fixtures_converters import TINY_CLS, TINY_SR
 
 
@@ -88,9 +88,9 @@ def test_convert_cli_writes_artifacts_and_table(quick_recipes, tmp_path, capsys,
 
 
 def test_harness_run_results_carry_the_metrics(quick_recipes, tmp_path, conv_keras_file):
-    from harness import orchestrate
-    from harness.config import local_only
-    from harness.plan import make_plan
+    from harness.orchestration import orchestrate
+    from harness.planning.config import local_only
+    from harness.planning.plan import make_plan
 
     plan = make_plan(local_only(), models=[str(conv_keras_file)], variants=["fp32", "int8"],
                      overrides={"min_runs": 5, "min_s": 0.05, "warmup_s": 0.0, "cooldown_s": 0.0, "threads": 1})

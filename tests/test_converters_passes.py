@@ -81,9 +81,9 @@ def test_qat_converts_prelu_models_to_int8_end_to_end(builder):
     art = builder.build(TINY_FSRCNN, "qat")
     assert art.metrics["float_layers"] == []
     assert set(art.metrics["kernel_dtypes"]) == {"INT8"}
-    from rpi.runner import _interpreter_module
+    from rpi.runner import interpreter_module
 
-    mod, _, _ = _interpreter_module()
+    mod, _, _ = interpreter_module()
     assert mod.Interpreter(model_path=str(art.path)).get_input_details()[0]["dtype"] == np.int8
     assert art.metrics["psnr_vs_fp32_db"] > 15  # close to its fp32 model, not noise
 

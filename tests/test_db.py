@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from harness.db import ResultsDB
-from harness.errors import UserError
-from harness.results import Measurement, RunInfo, TempSample, Validity
+from harness.store.db import ResultsDB
+from errors import UserError
+from harness.store.results import Measurement, RunInfo, TempSample, Validity
 
 
 def _run(db: ResultsDB, run_id: str = "r1") -> None:
@@ -69,6 +69,6 @@ def test_schema_version_recorded(tmp_path):
     path = tmp_path / "r.db"
     ResultsDB(path).close()
     con = sqlite3.connect(path)
-    from harness.results import SCHEMA_VERSION
+    from harness.store.results import SCHEMA_VERSION
 
     assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)

@@ -25,9 +25,9 @@ def _convert(model, path):
 
 
 def _interpreter(path):
-    from rpi.runner import _interpreter_module
+    from rpi.runner import interpreter_module
 
-    mod, runtime, _ = _interpreter_module()
+    mod, runtime, _ = interpreter_module()
     assert runtime == "ai-edge-litert", "these tests must run the real LiteRT interpreter"
     interp = mod.Interpreter(model_path=str(path))
     interp.allocate_tensors()

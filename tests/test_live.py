@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.live import EventHub, LiveServer, choose_token, is_loopback, parse_bind, start_live
+from harness.live.server import EventHub, LiveServer, choose_token, is_loopback, parse_bind, start_live
 from tests.fixtures_web import PHONE, png_size, store_run, synthetic_rows
 
 FAST_BENCH = {"min_runs": 20, "min_s": 0.3, "warmup_s": 0.0, "cooldown_s": 0.0}
@@ -26,8 +26,8 @@ FAST_BENCH = {"min_runs": 20, "min_s": 0.3, "warmup_s": 0.0, "cooldown_s": 0.0}
 
 @pytest.fixture
 def tiny_plan(tiny_tflite):
-    from harness.config import local_only
-    from harness.plan import make_plan
+    from harness.planning.config import local_only
+    from harness.planning.plan import make_plan
 
     return make_plan(local_only(), models=[str(tiny_tflite)], variants=["fp32"], overrides=FAST_BENCH)
 
@@ -73,7 +73,7 @@ class SseReader(threading.Thread):
 
 
 def test_api_and_event_stream_follow_a_real_run(tiny_plan, tmp_path, isolated_cache):
-    from harness import orchestrate
+    from harness.orchestration import orchestrate
 
     db = tmp_path / "results.db"
     with LiveServer(db, port=0, watch_db=False) as server:
@@ -107,8 +107,8 @@ def test_the_watcher_reports_rows_another_process_writes(tmp_path):
     with LiveServer(db, port=0, watch_db=True, poll_s=0.05) as server:
         q = server.hub.subscribe()
         time.sleep(0.3)  # the first scan marks existing rows as history
-        from harness.db import ResultsDB
-        from harness.results import RunInfo
+        from harness.store.db import ResultsDB
+        from harness.store.results import RunInfo
 
         writer = ResultsDB(db)  # a second connection, as `harness run` in another terminal would be
         writer.add_run(RunInfo("new", time.time(), "host", None, {}, {}, status="running"))
@@ -149,7 +149,7 @@ def test_binding_rules():
     assert parse_bind("0.0.0.0:9000") == ("0.0.0.0", 9000)
     assert parse_bind(":0") == ("127.0.0.1", 0)
     assert parse_bind("[::1]:8000") == ("::1", 8000)
-    from harness.errors import UserError
+    from errors import UserError
 
     with pytest.raises(UserError, match="port must be a number"):
         parse_bind("host:http")
@@ -165,7 +165,7 @@ def test_event_history_replays_after_a_reconnect():
 
 def test_live_page_shows_a_result_without_a_reload(tiny_plan, tmp_path, isolated_cache, cdp_page):
     """A real run on this host while headless Chromium watches the page at phone width."""
-    from harness import orchestrate
+    from harness.orchestration import orchestrate
 
     db = tmp_path / "results.db"
     store_run(db, "yesterday", synthetic_rows("yesterday", n=20)[:2], created_at=time.time() - 86400)
@@ -222,7 +222,7 @@ def test_serve_command_starts_and_stops(tmp_path):
 
 
 def test_run_live_chains_the_printer_and_the_server(tiny_plan, tmp_path, isolated_cache):
-    from harness import orchestrate
+    from harness.orchestration import orchestrate
 
     printed: list[str] = []
     server, events = start_live(tmp_path / "results.db", "127.0.0.1:0", lambda kind, payload: printed.append(kind))

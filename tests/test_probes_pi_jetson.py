@@ -328,7 +328,7 @@ def test_import_cli_prints_and_stores(device_outputs, tmp_path):
     res = _harness("import", "trtexec", str(device_outputs / "trtexec.tensorrt8_jetson_xavier.txt"), "--store",
                    "--db", str(db), "--device", "xavier")
     assert res.returncode == 0, res.stderr
-    from harness.db import ResultsDB
+    from harness.store.db import ResultsDB
 
     rows = {m.device: m for m in ResultsDB(db).measurements()}
     assert rows["nano"].avg_power_mw == 1022.0 and rows["xavier"].p50_us == 401.947

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.regression import _l1_costs, detect_regressions, detect_steps
+from harness.statistics.regression import _l1_costs, detect_regressions, detect_steps
 
 N_AA = 200  # A/A series per noise model
 

@@ -31,9 +31,9 @@ def keep(png: Path) -> Path:
 @pytest.fixture(scope="module")
 def real_run(tiny_tflite, tmp_path_factory):
     """One real run of the tiny model on this host through the whole pipeline: (db path, run id)."""
-    from harness import orchestrate
-    from harness.config import local_only
-    from harness.plan import make_plan
+    from harness.orchestration import orchestrate
+    from harness.planning.config import local_only
+    from harness.planning.plan import make_plan
 
     tmp = tmp_path_factory.mktemp("real-run")
     with pytest.MonkeyPatch.context() as mp:
@@ -131,7 +131,7 @@ def test_missing_and_empty_databases(tmp_path, capsys):
     assert main(["report", "--db", str(missing)]) == 2
     assert "no results database" in capsys.readouterr().err
     assert not missing.exists()  # reading never creates a file
-    from harness.db import ResultsDB
+    from harness.store.db import ResultsDB
 
     ResultsDB(tmp_path / "empty.db").close()
     for argv in (["report"], ["history", "--device", "d", "--model", "m"], ["compare", "a", "b"]):
@@ -180,7 +180,7 @@ def test_a_version_1_database_is_upgraded_with_every_row_kept(tmp_path, capsys):
     assert "runs_label" in indexes
     con.close()
     # A second open is a no-op, and the new column works.
-    from harness.db import ResultsDB
+    from harness.store.db import ResultsDB
 
     db = ResultsDB(path)
     assert db.upgraded_from is None
@@ -192,7 +192,7 @@ def test_a_version_1_database_is_upgraded_with_every_row_kept(tmp_path, capsys):
 
 def test_a_database_newer_than_this_harness_is_refused_untouched(tmp_path, capsys):
     path = tmp_path / "new.db"
-    from harness.db import ResultsDB
+    from harness.store.db import ResultsDB
 
     ResultsDB(path).close()
     con = sqlite3.connect(path)
@@ -207,7 +207,7 @@ def test_a_database_newer_than_this_harness_is_refused_untouched(tmp_path, capsy
 
 
 def test_pareto_front_and_ratios_are_computed_not_copied():
-    from harness.plots import pareto_front, ratios
+    from harness.reporting.plots import pareto_front, ratios
     from tests.fixtures_web import make_measurement
 
     # (latency, accuracy): 2 is dominated by 1 (slower and less accurate); 3 ties 0 on latency but is worse.

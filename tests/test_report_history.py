@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from harness.cli import main
-from harness.db import ResultsDB
-from harness.results import RunInfo
+from harness.store.db import ResultsDB
+from harness.store.results import RunInfo
 from tests.fixtures_web import make_measurement
 
 DAY = 86_400.0

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.db import ResultsDB
-from harness.nightly import BAD, CONFIRM, GOOD, confirm
-from harness.results import RunInfo
+from harness.store.db import ResultsDB
+from harness.orchestration.nightly import BAD, CONFIRM, GOOD, confirm
+from harness.store.results import RunInfo
 from tests.fixtures_web import make_measurement
 
 REPO = Path(__file__).resolve().parent.parent

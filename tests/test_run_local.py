@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import orchestrate
-from harness.config import parse_devices
-from harness.db import ResultsDB
-from harness.plan import make_plan
+from harness.orchestration import orchestrate
+from harness.planning.config import parse_devices
+from harness.store.db import ResultsDB
+from harness.planning.plan import make_plan
 
 FAST = {"min_runs": 5, "min_s": 0.05, "warmup_s": 0.0, "cooldown_s": 0.0}
 

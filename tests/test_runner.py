@@ -106,7 +106,7 @@ def test_thermal_zone_units(tmp_path, raw, expected):
 
 
 def test_runner_and_database_share_one_schema_version():
-    from harness.results import SCHEMA_VERSION as db_version
+    from harness.store.results import SCHEMA_VERSION as db_version
     from rpi.runner import SCHEMA_VERSION as runner_version
 
     assert runner_version == db_version

@@ -19,10 +19,10 @@ import pytest
 
 from devices.ssh import SshTransport
 from devices.transport import TransportError
-from harness import orchestrate
-from harness.config import parse_devices
-from harness.db import ResultsDB
-from harness.plan import make_plan
+from harness.orchestration import orchestrate
+from harness.planning.config import parse_devices
+from harness.store.db import ResultsDB
+from harness.planning.plan import make_plan
 
 FAST = {"warmup_s": 0.0, "warmup_runs": 1, "min_runs": 10, "min_s": 0.3, "cooldown_s": 0.0}
 LONG = {"min_s": 30.0, "max_s": 40.0}  # a job still running when the fault strikes

@@ -22,9 +22,9 @@ from devices.jetson_target import JetsonTarget
 from devices.rpi_target import RaspberryPiTarget
 from devices.setup import SetupError, setup_target
 from devices.target import JobSpec
-from harness.config import BenchSettings
-from harness.db import ResultsDB
-from harness.measure import to_measurement
+from harness.planning.config import BenchSettings
+from harness.store.db import ResultsDB
+from harness.orchestration.measure import to_measurement
 
 FAST = {"warmup_s": 0.0, "warmup_runs": 1, "min_runs": 20, "min_s": 1.0, "cooldown_s": 0.0}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.stats import judge, percentile, summarize
+from harness.statistics.latency import judge, percentile, summarize
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 50, 1001])

@@ -19,7 +19,7 @@ import yaml
 
 from devices.savedmodel_export import push_tree, saved_model_for, tree_manifest
 from devices.ssh import SshTransport
-from harness.db import ResultsDB
+from harness.store.db import ResultsDB
 from rpi import runner as litert_runner
 from rpi import tftrt_runner
 

@@ -82,7 +82,7 @@ def parse_stats_line(line: str) -> dict[str, float] | None:
 
 
 def summary_from_stats(stats: dict[str, float]) -> dict[str, Any]:
-    """The harness summary dict (see harness.measure.summary_from_dict) from one stats line.
+    """The harness summary dict (see harness.orchestration.measure.summary_from_dict) from one stats line.
 
     The short form `count=1 curr=X` has no average: the single value is all there is.
     """

@@ -116,7 +116,7 @@ def parse_output(text: str) -> dict[str, Any]:
 
 
 def _summary(lat: dict[str, float], out: dict[str, Any]) -> dict[str, Any]:
-    """The shape harness.measure.summary_from_dict reads; count estimated as throughput x walltime."""
+    """The shape harness.orchestration.measure.summary_from_dict reads; count estimated as throughput x walltime."""
     s: dict[str, Any] = {k: round(v, 3) for k, v in lat.items()}
     qps, wall = out.get("throughput_qps"), out.get("walltime_s")
     s["count"] = int(round(qps * wall)) if qps and wall else 0
@@ -153,12 +153,7 @@ def parse_for_import(text: str) -> dict[str, Any]:
             times = parse_times(text)
         except ValueError:
             times = None
-        if times is not None:
-            from harness.stats import summarize
-
-            s = summarize(tuple(times["latencies_us"]))
-            summary = {"count": s.count, "mean_us": s.mean_us, "std_us": s.std_us, "min_us": s.min_us,
-                       "max_us": s.max_us, "p50_us": s.p50_us, "p90_us": s.p90_us, "p99_us": s.p99_us}
+        if times is not None:  # the summary is computed by the importer from these samples
             return {"tool": "trtexec", "format": "exportTimes", "samples": len(times["latencies_us"]),
-                    "latency_kind": times["latency_kind"], "summary": summary}
+                    "latency_kind": times["latency_kind"], "latencies_us": times["latencies_us"]}
     return parse_output(text)

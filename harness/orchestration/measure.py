@@ -4,8 +4,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from harness.results import Measurement, PowerSample, TempSample
-from harness.stats import LatencySummary, judge, summarize
+from harness.store.results import Measurement, PowerSample, TempSample
+from harness.statistics.latency import LatencySummary, judge, summarize
 
 
 def summary_from_dict(d: dict[str, Any]) -> LatencySummary:

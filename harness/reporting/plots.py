@@ -11,8 +11,8 @@ import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from harness.compare import accuracy_of, model_label
-from harness.results import Measurement
+from harness.statistics.compare import accuracy_of, model_label
+from harness.store.results import Measurement
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

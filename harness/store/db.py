@@ -7,8 +7,8 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable
 
-from harness.errors import UserError
-from harness.results import SCHEMA_VERSION, Measurement, RunInfo
+from errors import UserError
+from harness.store.results import SCHEMA_VERSION, Measurement, RunInfo
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

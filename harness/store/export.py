@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Iterable
 
-from harness.results import Measurement
+from harness.store.results import Measurement
 
 SCALAR_FIELDS = (
     "schema_version", "run_id", "device", "model", "variant", "status", "error", "runtime", "runtime_version",

@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from harness.results import Validity
+from harness.store.results import Validity
 
 
 @dataclass(frozen=True)

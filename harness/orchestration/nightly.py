@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from harness.compare import DEFAULT_THRESHOLD, KeyComparison, compare_measurements, compare_runs, model_label
-from harness.db import ResultsDB
-from harness.results import Measurement
+from harness.statistics.compare import DEFAULT_THRESHOLD, KeyComparison, compare_measurements, compare_runs, model_label
+from harness.store.db import ResultsDB
+from harness.store.results import Measurement
 
 GOOD, BAD, CONFIRM = "nightly:ok", "nightly:regression", "nightly:confirm"
 Key = tuple[str, str, str]
@@ -53,7 +53,7 @@ def confirm(baseline: Sequence[Measurement], rerun: Sequence[Measurement], suspe
 
 def _subplan(plan: Any, keys: Sequence[Key], device_name: str) -> Any:
     """The same plan narrowed to one device and the models and variants of its suspects."""
-    from harness.plan import Plan
+    from harness.planning.plan import Plan
 
     devices = plan.devices.model_copy(update={"devices": [d for d in plan.devices.devices if d.name == device_name]})
     models = tuple(dict.fromkeys(k[1] for k in keys if k[0] == device_name))
@@ -65,8 +65,8 @@ def run_nightly(plan: Any, db_path: str | Path, *, out_dir: str | Path, threshol
                 events: Callable[[str, dict[str, Any]], None] | None = None, cache_dir: Path | None = None,
                 log: Callable[[str], None] = print) -> NightlyResult:
     """Run, compare, re-run suspects, label the night and write its HTML and Markdown reports."""
-    from harness import orchestrate
-    from harness.report import render_html, render_markdown
+    from harness.orchestration import orchestrate
+    from harness.reporting.report import render_html, render_markdown
 
     db = ResultsDB(db_path)
     try:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from harness.results import Measurement
+from harness.store.results import Measurement
 
 
 def _ms(us: float | None) -> str:
@@ -78,7 +78,7 @@ def print_measurements(measurements: Iterable[Measurement], title_prefix: str = 
 
 
 def print_run_tables(run_id: str, db_path: str) -> None:
-    from harness.db import ResultsDB
+    from harness.store.db import ResultsDB
 
     db = ResultsDB(db_path)
     try:

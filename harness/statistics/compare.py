@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from harness.results import Measurement
+from harness.store.results import Measurement
 
 # Names of quality metrics, best first; the first one a measurement has is its "accuracy".
 ACCURACY_KEYS = ("accuracy", "top1", "top1_accuracy", "psnr_db", "psnr", "ssim")

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from harness.errors import UserError
+from errors import UserError
 
 DEVICE_KINDS = ("local", "raspberry_pi", "jetson", "android", "ios")
 

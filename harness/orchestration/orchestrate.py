@@ -18,11 +18,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.db import ResultsDB
-from harness.errors import DeviceError
-from harness.measure import error_measurement, to_measurement
-from harness.plan import Plan
-from harness.results import Measurement, RunInfo
+from harness.store.db import ResultsDB
+from errors import DeviceError
+from harness.orchestration.measure import error_measurement, to_measurement
+from harness.planning.plan import Plan
+from harness.store.results import Measurement, RunInfo
 
 EventSink = Callable[[str, dict[str, Any]], None]
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -176,7 +176,7 @@ class Orchestrator:
         and delegate; int8 kernels run several times faster, so each variant is set against its own kind."""
         from converters.peak import peak_gflops_from_latency
         from devices.target import JobSpec
-        from harness.stats import summarize
+        from harness.statistics.latency import summarize
 
         short = bench.model_copy(update={"warmup_runs": 1, "warmup_s": 0.1, "min_runs": 5, "min_s": 0.3,
                                          "max_s": 30.0})

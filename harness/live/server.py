@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from harness.compare import accuracy_of, model_label
-from harness.db import ResultsDB
-from harness.errors import UserError
-from harness.live_page import PAGE
-from harness.results import Measurement, RunInfo
+from harness.statistics.compare import accuracy_of, model_label
+from harness.store.db import ResultsDB
+from errors import UserError
+from harness.live.page import PAGE
+from harness.store.results import Measurement, RunInfo
 
 HEARTBEAT_S = 15.0
 HISTORY = 500  # events kept for clients that reconnect with Last-Event-ID

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.config import BenchSettings, DevicesFile, parse_devices
-from harness.errors import UserError
+from harness.planning.config import BenchSettings, DevicesFile, parse_devices
+from errors import UserError
 
 DEFAULT_MODELS = ("srcnn", "fsrcnn", "squeezenet")
 DEFAULT_VARIANTS = ("fp32", "fp16", "dr_int8", "int8")

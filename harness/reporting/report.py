@@ -10,10 +10,10 @@ import html
 import time
 from typing import Sequence
 
-from harness import plots
-from harness.compare import COMPARISON_HEADERS, KeyComparison, accuracy_of, comparison_rows, model_label
-from harness.results import SCHEMA_VERSION, Measurement, RunInfo
-from harness.tables import size_text
+from harness.reporting import plots
+from harness.statistics.compare import COMPARISON_HEADERS, KeyComparison, accuracy_of, comparison_rows, model_label
+from harness.store.results import SCHEMA_VERSION, Measurement, RunInfo
+from harness.reporting.tables import size_text
 
 CSS = """
 :root { color-scheme: light; --fg:#111827; --muted:#6b7280; --line:#e5e7eb; --bad:#b91c1c; --good:#047857; }

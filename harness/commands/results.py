@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from harness.errors import UserError
+from errors import UserError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,9 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from harness.cmd_run import default_db
-    from harness.db import ResultsDB
-    from harness.export import to_frame
+    from harness.commands.options import default_db
+    from harness.store.db import ResultsDB
+    from harness.store.export import to_frame
 
     path = args.db or default_db()
     if not Path(path).exists():
@@ -44,7 +44,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     finally:
         db.close()
     if args.format == "table":
-        from harness.tables import print_measurements
+        from harness.reporting.tables import print_measurements
 
         print_measurements(rows, title_prefix=f"run {run_id} · " if run_id else "")
         return 0

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
+from errors import UserError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
+from errors import UserError
 
 # tool -> "module:function"; the function takes the log text and returns a dict of figures.
 # A dict with "summary" (mean_us, std_us, min_us, max_us, count, p50_us...) can be stored as a result.
@@ -46,9 +46,16 @@ def parse_file(tool: str, path: str) -> dict[str, Any]:
     module_name, fn = IMPORTERS[tool].split(":")
     parse = getattr(importlib.import_module(module_name), fn)
     try:
-        return parse(p.read_text(errors="replace"))
+        figures: dict[str, Any] = parse(p.read_text(errors="replace"))
     except ValueError as exc:
         raise UserError(f"{path}: not a {tool} log: {exc}") from None
+    if "latencies_us" in figures and "summary" not in figures:  # raw samples: summarize them here
+        from harness.statistics.latency import summarize
+
+        s = summarize(tuple(figures["latencies_us"]))
+        figures["summary"] = {"count": s.count, "mean_us": s.mean_us, "std_us": s.std_us, "min_us": s.min_us,
+                              "max_us": s.max_us, "p50_us": s.p50_us, "p90_us": s.p90_us, "p99_us": s.p99_us}
+    return figures
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -66,11 +73,11 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def store(figures: dict[str, Any], args: argparse.Namespace) -> str:
     """Store imported figures as a one-row run, so they sit beside measured results."""
-    from harness.cmd_run import default_db
-    from harness.db import ResultsDB
-    from harness.measure import summary_from_dict
-    from harness.orchestrate import git_revision, new_run_id, package_versions
-    from harness.results import Measurement, PowerSample, RunInfo
+    from harness.commands.options import default_db
+    from harness.store.db import ResultsDB
+    from harness.orchestration.measure import summary_from_dict
+    from harness.orchestration.orchestrate import git_revision, new_run_id, package_versions
+    from harness.store.results import Measurement, PowerSample, RunInfo
 
     if "summary" not in figures and "power_samples" not in figures:
         raise UserError(f"{args.file}: no latency or power figures to store")

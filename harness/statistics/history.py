@@ -1,7 +1,7 @@
 """`harness history`: one device and model across past runs, with steps found in each series.
 
 The series is one value per run (the median latency unless another metric is asked for), oldest
-first; the step detection is `harness.regression`, the same asv-style fit the nightly job trusts.
+first; the step detection is `harness.statistics.regression`, the same asv-style fit the nightly job trusts.
 """
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.compare import accuracy_of, model_label
-from harness.db import ResultsDB
-from harness.errors import UserError
-from harness.regression import Step, detect_regressions
-from harness.results import Measurement
+from harness.statistics.compare import accuracy_of, model_label
+from harness.store.db import ResultsDB
+from errors import UserError
+from harness.statistics.regression import Step, detect_regressions
+from harness.store.results import Measurement
 
 # metric name -> (how to read it from a measurement, unit, higher is better, smallest relative step)
 # Timings are noisy, so only 5 % counts; accuracy is deterministic, so half a percent does.

@@ -1,39 +1,15 @@
-"""`harness run` and `harness devices`: parse flags, call the library, print tables."""
+"""`harness run`: parse flags, call the library, print tables."""
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
-from typing import Any
 
-from harness.errors import UserError
-
-
-def default_db() -> str:
-    return os.environ.get("HARNESS_DB", "results.db")
-
-
-def add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--devices", metavar="FILE", help="devices file (default: devices.yaml if present, else this host)")
-
-
-def _csv(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
-
-def load_devices_arg(path: str | None):
-    from harness.config import load_devices, local_only
-
-    if path:
-        return load_devices(path)
-    if Path("devices.yaml").exists():
-        return load_devices("devices.yaml")
-    return local_only()
+from harness.commands.options import add_db_arg, add_devices_arg, csv_list, default_db, load_devices_arg
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="convert the model set into variants and benchmark them on every device")
-    add_common(p)
+    add_devices_arg(p)
     p.add_argument("--models", help="comma-separated zoo names or model files (default: srcnn,fsrcnn,squeezenet)")
     p.add_argument("--variants", help="comma-separated passes (default: fp32,fp16,dr_int8,int8)")
     p.add_argument("--threads", type=int, help="interpreter threads (overrides devices file)")
@@ -46,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cooldown-until", type=float, dest="cooldown_until_c",
                    help="also wait until the hottest zone is below this many C")
     p.add_argument("--delegate", choices=["xnnpack", "none", "gpu", "nnapi"], help="delegate (default xnnpack)")
-    p.add_argument("--db", default=None, help="results database (default: results.db or $HARNESS_DB)")
+    add_db_arg(p)
     p.add_argument("--quick", action="store_true", help="two variants, short windows: about a minute")
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run; measure only what is missing")
     p.add_argument("--cache-dir", help="artifact cache (default ~/.cache/harness/artifacts)")
@@ -58,23 +34,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="follow the run in a browser (default 127.0.0.1:8765; other hosts get a token)")
     p.set_defaults(func=cmd_run)
 
-    d = sub.add_parser("devices", help="which devices answer, with their facts")
-    d.add_argument("action", nargs="?", default="list", choices=["list", "setup"],
-                   help="list (default) or setup: prepare boards (venv, runtime, runner)")
-    add_common(d)
-    d.add_argument("--json", action="store_true", help="print facts as JSON")
-    d.set_defaults(func=cmd_devices)
-
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness import orchestrate
-    from harness.plan import Plan, make_plan
-    from harness.progress import ProgressPrinter
-    from harness.tables import print_run_tables
+    from harness.orchestration import orchestrate
+    from harness.planning.plan import Plan, make_plan
+    from harness.orchestration.progress import ProgressPrinter
+    from harness.reporting.tables import print_run_tables
 
     db_path = args.db or default_db()
     if args.resume:
-        from harness.db import ResultsDB
+        from harness.store.db import ResultsDB
 
         db = ResultsDB(db_path)
         try:
@@ -86,12 +55,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides = {k: getattr(args, k) for k in
                      ("threads", "min_runs", "min_s", "max_s", "warmup_runs", "warmup_s", "cooldown_s",
                       "cooldown_until_c", "delegate")}
-        plan = make_plan(devices, models=_csv(args.models), variants=_csv(args.variants), quick=args.quick,
+        plan = make_plan(devices, models=csv_list(args.models), variants=csv_list(args.variants), quick=args.quick,
                          overrides=overrides, image_dir=args.images, peak_probe=not args.no_peak_probe)
     printer = ProgressPrinter(enabled=not args.no_progress)
     events, live = printer.event, None
     if args.live:
-        from harness.live import start_live
+        from harness.live.server import start_live
 
         live, events = start_live(db_path, args.live, printer.event)
     try:
@@ -108,39 +77,3 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"interrupted: resume with `harness run --resume {summary.run_id} --db {db_path}`")
         return 130
     return 1 if summary.errors and not summary.measured else 0
-
-
-def cmd_devices(args: argparse.Namespace) -> int:
-    import json
-
-    from devices.registry import build_target
-
-    devices = load_devices_arg(args.devices)
-    rows: list[dict[str, Any]] = []
-    worst = 0
-    for dev in devices.enabled:
-        try:
-            target = build_target(dev)
-            try:
-                if args.action == "setup":
-                    from devices.setup import setup_target
-
-                    facts = setup_target(target)
-                else:
-                    facts = target.facts()
-            finally:
-                target.close()
-            rows.append({"device": dev.name, "kind": dev.kind, "status": "ok", **facts})
-        except UserError:
-            raise
-        except Exception as exc:
-            worst = 1
-            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            rows.append({"device": dev.name, "kind": dev.kind, "status": "unreachable", "error": msg})
-    if args.json:
-        print(json.dumps(rows, indent=2, default=str))
-    else:
-        from harness.tables import print_devices
-
-        print_devices(rows)
-    return worst

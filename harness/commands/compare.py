@@ -1,0 +1,53 @@
+"""`harness compare`: change of median latency per device/model/variant between two runs."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from errors import UserError
+from harness.commands.options import add_db_arg, open_db
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    c = sub.add_parser("compare", help="change of median latency per device/model/variant between two runs")
+    c.add_argument("run_a", metavar="RUN_A", help="the earlier run (baseline)")
+    c.add_argument("run_b", metavar="RUN_B", help="the later run")
+    add_db_arg(c)
+    c.add_argument("--threshold", type=float, default=0.02, help="smallest change that counts (default 0.02 = 2%%)")
+    c.add_argument("--json", action="store_true", help="print JSON")
+    c.add_argument("--fail-on-slower", action="store_true", help="exit 1 when anything is slower")
+    c.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from harness.statistics.compare import COMPARISON_HEADERS, compare_runs, comparison_rows
+
+    db = open_db(args.db)
+    try:
+        for rid in (args.run_a, args.run_b):
+            db.get_run(rid)
+        a, b = db.measurements(args.run_a), db.measurements(args.run_b)
+    finally:
+        db.close()
+    if not a and not b:
+        raise UserError(f"runs {args.run_a} and {args.run_b} hold no measurements")
+    items = compare_runs(a, b, threshold=args.threshold)
+    if args.json:
+        print(json.dumps([c.to_dict() for c in items], indent=1))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"{args.run_a} → {args.run_b}", title_justify="left")
+        for h in COMPARISON_HEADERS:
+            table.add_column(h, justify="left" if h in ("device", "model", "variant", "verdict") else "right")
+        styles = {"slower": "bold red", "faster": "bold green"}
+        for c, row in zip(items, comparison_rows(items)):
+            table.add_row(*row, style=styles.get(c.verdict))
+        Console().print(table)
+        counts: dict[str, int] = {}
+        for c in items:
+            counts[c.verdict] = counts.get(c.verdict, 0) + 1
+        print(", ".join(f"{n} {v}" for v, n in counts.items()))
+    slower = any(c.verdict == "slower" for c in items)
+    return 1 if slower and args.fail_on_slower else 0

@@ -1,0 +1,53 @@
+"""`harness devices [list|setup]`: which devices answer, with their facts; prepare boards."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from errors import UserError
+from harness.commands.options import add_devices_arg, load_devices_arg
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    d = sub.add_parser("devices", help="which devices answer, with their facts")
+    d.add_argument("action", nargs="?", default="list", choices=["list", "setup"],
+                   help="list (default) or setup: prepare boards (venv, runtime, runner)")
+    add_devices_arg(d)
+    d.add_argument("--json", action="store_true", help="print facts as JSON")
+    d.set_defaults(func=cmd_devices)
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    import json
+
+    from devices.registry import build_target
+
+    devices = load_devices_arg(args.devices)
+    rows: list[dict[str, Any]] = []
+    worst = 0
+    for dev in devices.enabled:
+        try:
+            target = build_target(dev)
+            try:
+                if args.action == "setup":
+                    from devices.setup import setup_target
+
+                    facts = setup_target(target)
+                else:
+                    facts = target.facts()
+            finally:
+                target.close()
+            rows.append({"device": dev.name, "kind": dev.kind, "status": "ok", **facts})
+        except UserError:
+            raise
+        except Exception as exc:
+            worst = 1
+            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            rows.append({"device": dev.name, "kind": dev.kind, "status": "unreachable", "error": msg})
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        from harness.reporting.tables import print_devices
+
+        print_devices(rows)
+    return worst

@@ -1,0 +1,33 @@
+"""`harness history`: one device and model across runs, with step detection."""
+from __future__ import annotations
+
+import argparse
+
+from harness.commands.options import add_db_arg, open_db
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    h = sub.add_parser("history", help="one device and model across runs, with step detection")
+    add_db_arg(h)
+    h.add_argument("--device", required=True)
+    h.add_argument("--model", required=True, help="zoo name, model file path, or the file's name")
+    h.add_argument("--variant", help="only this variant")
+    h.add_argument("--metric", default="p50", help="p50 (default), p90, p99, peak_rss, energy, accuracy")
+    h.add_argument("--threshold", type=float, default=None,
+                   help="smallest relative step that counts (default 0.05; 0.005 for accuracy)")
+    h.add_argument("--json", action="store_true", help="print JSON")
+    h.set_defaults(func=cmd_history)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from harness.statistics.history import collect, render_json, render_text
+
+    db = open_db(args.db)
+    try:
+        model, histories = collect(db, args.device, args.model, metric=args.metric, variant=args.variant,
+                                   threshold=args.threshold)
+    finally:
+        db.close()
+    render = render_json if args.json else render_text
+    print(render(args.device, model, args.metric, histories))
+    return 0

@@ -1,0 +1,54 @@
+"""`harness nightly`: run the farm plan, compare with the last good night, confirm, report."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from errors import UserError
+from harness.commands.options import add_db_arg, csv_list, default_db, open_db
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    n = sub.add_parser("nightly", help="run the farm plan, compare with the last good night, confirm, report")
+    n.add_argument("--devices", metavar="FILE", help="the farm's devices file (required unless --accept)")
+    add_db_arg(n)
+    n.add_argument("--models", help="comma-separated zoo names or model files (default: srcnn,fsrcnn,squeezenet)")
+    n.add_argument("--variants", help="comma-separated passes (default: fp32,fp16,dr_int8,int8)")
+    n.add_argument("--quick", action="store_true", help="two variants, short windows")
+    n.add_argument("--out-dir", default="reports", help="where the HTML and Markdown reports go (default reports/)")
+    n.add_argument("--threshold", type=float, default=0.02, help="smallest slowdown that counts (default 0.02)")
+    n.add_argument("--cache-dir", help="artifact cache")
+    n.add_argument("--accept", metavar="RUN_ID", help="make this run the baseline (an intended slowdown) and exit")
+    n.set_defaults(func=cmd_nightly)
+
+
+def cmd_nightly(args: argparse.Namespace) -> int:
+    from harness.orchestration.nightly import GOOD, run_nightly
+
+    if args.accept:
+        db = open_db(args.db)
+        try:
+            db.get_run(args.accept)
+            db.set_run_label(args.accept, GOOD)
+        finally:
+            db.close()
+        print(f"run {args.accept} is now the baseline for the next night")
+        return 0
+    if not args.devices:
+        raise UserError("nightly: give --devices FILE (the farm's devices file)")
+    from harness.planning.config import load_devices
+    from harness.planning.plan import make_plan
+    from harness.orchestration.progress import ProgressPrinter
+
+    plan = make_plan(load_devices(args.devices), models=csv_list(args.models), variants=csv_list(args.variants),
+                     quick=args.quick)
+    db_path = args.db or default_db()
+    if Path(db_path).exists():
+        open_db(db_path).close()  # upgrade an old file now, with its note, before anything runs
+    with ProgressPrinter(enabled=False) as printer:
+        result = run_nightly(plan, db_path, out_dir=args.out_dir, threshold=args.threshold, events=printer.event,
+                             cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    if result.confirmed:
+        print(f"nightly: {len(result.confirmed)} confirmed regression(s)", file=sys.stderr)
+    return result.exit_code

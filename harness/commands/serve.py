@@ -1,0 +1,38 @@
+"""`harness serve`: a local web page and JSON/SSE API that follow runs live."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from harness.commands.options import add_db_arg, default_db, open_db
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("serve", help="a local web page and JSON/SSE API that follow runs live")
+    add_db_arg(s)
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need a token)")
+    s.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    s.add_argument("--token", default=None, help="token for non-loopback binds (default: $HARNESS_TOKEN or random)")
+    s.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import time
+
+    from harness.live.server import LiveServer
+
+    path = args.db or default_db()
+    if Path(path).exists():
+        open_db(path).close()  # upgrade an old file now, with its note
+    token = args.token or os.environ.get("HARNESS_TOKEN") or None
+    server = LiveServer(path, host=args.host, port=args.port, token=token).start()
+    print(f"harness serve: {server.url}  (Ctrl-C to stop)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
