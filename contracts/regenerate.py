@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Regenerate the golden contract files from the real Python code (runner, live server).
+
+The files are what the Python host, the Swift core (ios_app/) and the JVM core (android_app/) must all
+agree on. They are committed; tests/test_contracts.py checks that the Python side still produces them,
+`swift test` and the JVM tests load the same files. Run this only when the contract changes on purpose
+(a new SCHEMA_VERSION), then update the Swift and JVM types to match.
+
+Usage: python contracts/regenerate.py   (needs the host extra: TensorFlow makes the tiny model)
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+
+from contracts.timed_loop_cases import CASES, run_case  # noqa: E402
+
+
+def tiny_tflite(folder: Path) -> Path:
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(1)
+    m = tf.keras.Sequential([tf.keras.Input((16, 16, 3)), tf.keras.layers.Conv2D(4, 3, activation="relu"),
+                             tf.keras.layers.GlobalAveragePooling2D(), tf.keras.layers.Dense(2)])
+    path = folder / "tiny.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(m).convert())
+    return path
+
+
+def write(rel: str, data: object) -> None:
+    path = HERE / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = data if isinstance(data, str) else json.dumps(data, indent=2, sort_keys=True) + "\n"
+    path.write_text(text)
+    print("wrote", path.relative_to(REPO))
+
+
+def results(model: Path) -> None:
+    jobs = json.loads((HERE / "jobs" / "basic.json").read_text())
+    job = {**jobs, "model_path": str(model)}
+    out = subprocess.run([sys.executable, str(REPO / "rpi" / "runner.py"), "--job", "-"], input=json.dumps(job),
+                         capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["model_path"] = "models/tiny.tflite"  # no host path in a committed file
+    write("results/ok.json", result)
+    bad = {**job, "model_path": str(model.with_name("missing.tflite"))}
+    out = subprocess.run([sys.executable, str(REPO / "rpi" / "runner.py"), "--job", "-"], input=json.dumps(bad),
+                         capture_output=True, text=True)
+    err = json.loads(out.stdout.strip().splitlines()[-1])
+    if "model_path" in err:
+        err["model_path"] = "models/missing.tflite"
+    err["error"] = err["error"].replace(str(model.parent), "models")
+    if "traceback" in err:  # host paths out; the contract is only that a traceback string may be there
+        err["traceback"] = "Traceback (most recent call last):\n  ...\n" + err["error"] + "\n"
+    write("results/error.json", err)
+
+
+def timed_loops() -> None:
+    write("timed_loop/cases.json", [{**c, "expected": run_case(c)} for c in CASES])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def event_stream(model: Path, tmp: Path) -> None:
+    """A real `harness run --live` on the tiny model, its SSE stream read raw off the socket."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(tmp / "cache")}
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "--models", str(model), "--variants", "fp32",
+                             "--runs", "5", "--min-seconds", "0.05", "--warmup-seconds", "0", "--cooldown", "0",
+                             "--no-peak-probe", "--no-progress", "--db", str(tmp / "r.db"),
+                             "--live", f"127.0.0.1:{port}"], env=env, cwd=tmp,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    raw = b""
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/events", timeout=60) as resp:
+                    while b"event: run_finished" not in raw:
+                        chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(1)
+                        if not chunk:
+                            break
+                        raw += chunk
+                break
+            except OSError:
+                time.sleep(0.05)
+    finally:
+        proc.wait(timeout=120)
+    text = raw.decode()
+    text = text.replace(str(model), "models/tiny.tflite")
+    write("events/run.sse", text)
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        model = tiny_tflite(tmp)
+        results(model)
+        timed_loops()
+        event_stream(model, tmp)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
