@@ -267,12 +267,18 @@ def test_trtexec_failure_and_garbage():
     assert trt.version_from_tag(7103) == "7.1.3" and trt.version_from_tag(8601) == "8.6.1"
 
 
-def test_trtexec_export_times_json():
+def test_trtexec_export_times_json(tmp_path):
     recs = [{"startEnqMs": i, "endEnqMs": i + 0.1, "latencyMs": 0.5 + i / 100, "computeMs": 0.4} for i in range(20)]
     got = trt.parse_times(json.dumps(recs))
     assert got["latencies_us"][0] == 500.0 and len(got["latencies_us"]) == 20 and got["compute_us"][0] == 400.0
-    imported = trt.parse_for_import(json.dumps(recs))
-    assert imported["format"] == "exportTimes" and imported["summary"]["count"] == 20
+    raw = trt.parse_for_import(json.dumps(recs))
+    assert raw["format"] == "exportTimes" and len(raw["latencies_us"]) == 20 and "summary" not in raw
+    from harness.commands.import_logs import parse_file
+
+    path = tmp_path / "times.json"
+    path.write_text(json.dumps(recs))
+    imported = parse_file("trtexec", str(path))  # the importer summarizes the samples
+    assert imported["summary"]["count"] == 20
     assert imported["summary"]["min_us"] == 500.0 and imported["summary"]["max_us"] == 690.0
     with pytest.raises(ValueError):
         trt.parse_times("[]")
