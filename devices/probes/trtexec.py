@@ -1,12 +1,20 @@
-"""`trtexec` output (TensorRT 7, 8, 10) and its `--exportTimes` JSON: pure parsers.
+"""`trtexec` output (TensorRT 5 through 10) and its `--exportTimes` JSON: pure parsers.
 
-TensorRT 8+ prints one line per statistic family after `=== Performance summary ===`:
-  `Latency: min = 0.387 ms, max = 0.447 ms, mean = 0.402 ms, median = 0.401 ms, percentile(99%) = 0.420 ms`
-TensorRT 7 prints a header line (`Host Latency`, `Enqueue Time`, `GPU Compute`) followed by
+Generations (all accepted, with or without the `[MM/DD/YYYY-HH:MM:SS] [I] ` prefix):
+- TensorRT <= 6 (and giexec): one line per run of `--avgRuns` inferences, no summary:
+  `Average over 10 runs is 25.9 ms (host walltime is 26.1 ms, 99% percentile time is 25.97).`
+  (older: `(percentile time is Z)` or nothing after the mean). X and Z are GPU times (CUDA
+  events around enqueue), Y the host wall time per inference.
+- TensorRT 7.0/7.1: a header line (`Host Latency`, `Enqueue Time`, `GPU Compute`) followed by
   `min: 1.64 ms (end to end 1.66 ms)`, ..., `percentile: 1.67 ms at 99% (end to end 3.04 ms at 99%)`,
   `throughput: 0 qps`, `walltime: 3.0 s`.
-Lines may carry a `[MM/DD/YYYY-HH:MM:SS] [I] ` prefix or none. "Latency" (host latency: copy in,
-compute, copy out) is the headline figure, the one comparable to a LiteRT invoke().
+- TensorRT 7.2+/8/10: `=== Performance summary ===` then one line per family:
+  `Latency: min = 0.387 ms, max = ..., mean = ..., median = ..., percentile(90%) = ..., percentile(99%) = ...`
+- 7.1+: `Average on 10 runs - GPU latency: X ms - Host latency: Y ms (end to end Z ms, enqueue W ms)`
+  trace lines, kept per run.
+"Latency" (host latency: copy in, compute, copy out) is the headline figure, the one comparable to
+a LiteRT invoke(). Nothing is filled in: a figure the log does not print is absent, and figures
+computed from printed ones carry `_derived` in their name (or are listed in `summary["derived"]`).
 """
 from __future__ import annotations
 
@@ -16,14 +24,20 @@ from typing import Any
 
 _NUM = r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 _PREFIX = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*")
-_FAMILY8 = re.compile(r"^(Latency|Host Latency|Enqueue Time|H2D Latency|GPU Compute Time|GPU Compute|D2H Latency):\s*(.*min.*)$")
+_FAMILY8 = re.compile(r"^(Latency|Host Latency|End-to-End Host Latency|Enqueue Time|H2D Latency|GPU Compute Time|"
+                      r"GPU Compute|D2H Latency):\s*(.*min.*)$")
 _STAT8 = re.compile(rf"(min|max|mean|median|percentile\((\d+(?:\.\d+)?)%\))\s*=?\s*{_NUM}\s*ms")
 _HEADER7 = {"Host Latency": "latency", "Enqueue Time": "enqueue", "H2D Latency": "h2d", "GPU Compute": "gpu_compute",
             "D2H Latency": "d2h"}
-_STAT7 = re.compile(rf"^(min|max|mean|median):\s*{_NUM}\s*ms")
-_PCT7 = re.compile(rf"^percentile:\s*{_NUM}\s*ms at (\d+(?:\.\d+)?)%")
-_FAMILY_KEYS = {"Latency": "latency", "Host Latency": "latency", "Enqueue Time": "enqueue", "H2D Latency": "h2d",
-                "GPU Compute Time": "gpu_compute", "GPU Compute": "gpu_compute", "D2H Latency": "d2h"}
+_STAT7 = re.compile(rf"^(min|max|mean|median):\s*{_NUM}\s*ms(?:\s*\(end to end {_NUM}\s*ms\))?")
+_PCT7 = re.compile(rf"^percentile:\s*{_NUM}\s*ms at (\d+(?:\.\d+)?)%(?:\s*\(end to end {_NUM}\s*ms at [\d.]+%\))?")
+_FAMILY_KEYS = {"Latency": "latency", "Host Latency": "latency", "End-to-End Host Latency": "end_to_end",
+                "Enqueue Time": "enqueue", "H2D Latency": "h2d", "GPU Compute Time": "gpu_compute",
+                "GPU Compute": "gpu_compute", "D2H Latency": "d2h"}
+_AVERAGE_OVER = re.compile(rf"Average over (\d+) runs is {_NUM} ms"
+                           rf"(?: \((?:host walltime is {_NUM} ms, )?(?:(\d+(?:\.\d+)?)\\?% )?percentile time is {_NUM}\))?")
+_TRACE = re.compile(rf"Average on (\d+) runs - GPU latency: {_NUM} ms - Host latency: {_NUM} ms"
+                    rf" \((?:end to end {_NUM} ms, )?enqueue {_NUM} ms\)")
 _VERSION_TAG = re.compile(r"\[TensorRT v(\d+)\]")
 _VERSION_LINE = re.compile(r"TensorRT version:\s*(\d+\.\d+(?:\.\d+)*)")
 _CV = re.compile(rf"coefficient of variance\s*=\s*{_NUM}\s*%", re.IGNORECASE)
@@ -42,12 +56,38 @@ def _stat_key(name: str, pct: str | None) -> str:
     return {"median": "p50_us"}.get(name, f"{name}_us")
 
 
+def _us(ms: str) -> float:
+    return round(float(ms) * 1000.0, 3)
+
+
+class _Run:
+    """The figures of one timed run (one performance summary)."""
+
+    def __init__(self) -> None:
+        self.families: dict[str, dict[str, float]] = {}
+        self.scalars: dict[str, Any] = {}
+
+    def empty(self) -> bool:
+        return not self.families and not self.scalars
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.scalars, **{k: dict(v) for k, v in self.families.items()}}
+
+
 def parse_output(text: str) -> dict[str, Any]:
     """Every figure trtexec printed; families in microseconds. Raises ValueError with the reason when none."""
-    families: dict[str, dict[str, float]] = {}
     out: dict[str, Any] = {"tool": "trtexec"}
     errors: list[str] = []
+    runs: list[_Run] = [_Run()]
+    average_over: list[dict[str, Any]] = []
+    trace: list[dict[str, Any]] = []
     section: str | None = None
+
+    def family(key: str) -> dict[str, float]:
+        if key in runs[-1].families and section is None:
+            runs.append(_Run())  # the same family again: a second run in one log
+        return runs[-1].families.setdefault(key, {})
+
     for raw in text.splitlines():
         if "&&&& PASSED" in raw or "&&&& FAILED" in raw:
             out["passed"] = "&&&& PASSED" in raw
@@ -62,70 +102,135 @@ def parse_output(text: str) -> dict[str, Any]:
             out["tensorrt_version"] = vline.group(1)
         if re.search(r"\[E\]", raw):
             errors.append(_PREFIX.sub("", raw).strip())
-        cv = _CV.search(raw)
-        if cv:
-            out["coefficient_of_variance_pct"] = float(cv.group(1))
         line = _PREFIX.sub("", raw).strip()
-        m8 = _FAMILY8.match(line)
-        if m8:
-            stats = families.setdefault(_FAMILY_KEYS[m8.group(1)], {})
-            for sm in _STAT8.finditer(m8.group(2)):
-                stats[_stat_key(sm.group(1), sm.group(2))] = float(sm.group(3)) * 1000.0
-            out["format"] = "tensorrt8+"
+        if line.startswith("=== Performance summary ===") and not runs[-1].empty():
+            runs.append(_Run())
             section = None
             continue
+        cv = _CV.search(line)
+        if cv:
+            runs[-1].scalars["gpu_compute_cv_pct"] = float(cv.group(1))  # trtexec prints it for GPU compute time
+            continue
+        m = _AVERAGE_OVER.search(line)
+        if m:
+            run = {"runs_averaged": int(m.group(1)), "gpu_mean_us": _us(m.group(2))}
+            if m.group(3):
+                run["host_walltime_mean_us"] = _us(m.group(3))
+            if m.group(5):
+                run[f"gpu_p{float(m.group(4) or 99):g}_us".replace(".", "_") if m.group(4)
+                    else "gpu_percentile_us"] = _us(m.group(5))
+            average_over.append(run)
+            out["format"] = "tensorrt<=6"
+            continue
+        m = _TRACE.search(line)
+        if m:
+            t = {"runs_averaged": int(m.group(1)), "gpu_latency_us": _us(m.group(2)),
+                 "host_latency_us": _us(m.group(3))}
+            if m.group(4):
+                t["end_to_end_us"] = _us(m.group(4))
+            t["enqueue_us"] = _us(m.group(5))
+            trace.append(t)
+            continue
+        m8 = _FAMILY8.match(line)
+        if m8:
+            section = None
+            stats = family(_FAMILY_KEYS[m8.group(1)])
+            for sm in _STAT8.finditer(m8.group(2)):
+                stats[_stat_key(sm.group(1), sm.group(2))] = _us(sm.group(3))
+            out["format"] = "tensorrt7.2+"
+            continue
         if line in _HEADER7:
+            section = None
+            family(_HEADER7[line])
             section = _HEADER7[line]
             out["format"] = "tensorrt7"
             continue
-        if line.startswith("Throughput:") or line.startswith("throughput:"):
+        if line.startswith(("Throughput:", "throughput:")):
             m = re.search(rf"{_NUM}\s*qps", line)
             if m:
-                out["throughput_qps"] = float(m.group(1))
+                runs[-1].scalars["throughput_qps"] = float(m.group(1))
             continue
         m = re.match(rf"(?:Total Host Walltime|walltime):\s*{_NUM}\s*s", line)
         if m:
-            out["walltime_s"] = float(m.group(1))
+            runs[-1].scalars["walltime_s"] = float(m.group(1))
             continue
         m = re.match(rf"(?:Total GPU Compute Time|total compute time):\s*{_NUM}\s*s", line)
         if m:
-            out["gpu_compute_total_s"] = float(m.group(1))
+            runs[-1].scalars["gpu_compute_total_s"] = float(m.group(1))
             continue
         if section is not None:
             s7 = _STAT7.match(line)
             p7 = _PCT7.match(line)
             if s7:
-                families.setdefault(section, {})[_stat_key(s7.group(1), None)] = float(s7.group(2)) * 1000.0
+                runs[-1].families[section][_stat_key(s7.group(1), None)] = _us(s7.group(2))
+                if s7.group(3) and section == "latency":
+                    runs[-1].families.setdefault("end_to_end", {})[_stat_key(s7.group(1), None)] = _us(s7.group(3))
             elif p7:
-                families.setdefault(section, {})[_stat_key("percentile", p7.group(2))] = float(p7.group(1)) * 1000.0
+                runs[-1].families[section][_stat_key("percentile", p7.group(2))] = _us(p7.group(1))
+                if p7.group(3) and section == "latency":
+                    runs[-1].families.setdefault("end_to_end", {})[_stat_key("percentile", p7.group(2))] = \
+                        _us(p7.group(3))
             elif line and not line.startswith(("Average on", "Trace averages")):
                 section = None
-    out.update({k: {n: round(v, 3) for n, v in fam.items()} for k, fam in families.items()})
+    filled = [r for r in runs if not r.empty()]
+    if filled:
+        out.update(filled[-1].as_dict())  # the last run's figures at the top level
+    if len(filled) > 1:
+        out["runs"] = [r.as_dict() for r in filled]
+    if trace:
+        out["trace_averages"] = trace
+    if average_over:
+        out["average_over_runs"] = average_over
     batch = re.search(r"--batch=(\d+)", out.get("command", ""))
     if batch:
         out["batch"] = int(batch.group(1))  # implicit-batch engines: figures are per batch
     if errors:
         out["errors"] = errors[:5]
-    lat = families.get("latency") or families.get("gpu_compute")
-    if not lat or "mean_us" not in lat:
+    _derive(out)
+    lat = out.get("latency") if "mean_us" in (out.get("latency") or {}) else out.get("gpu_compute")
+    if lat and "mean_us" in lat:
+        out["summary"] = {k: v for k, v in lat.items() if not k.endswith("_derived")}
+        if lat is out.get("gpu_compute"):
+            out["summary_source"] = "GPU compute time (the log has no host latency)"
+    elif average_over:
+        out["summary"] = _summary_from_average_over(average_over, out)
+    else:
         if out.get("passed") is False or errors:
             raise ValueError(f"trtexec failed: {errors[0] if errors else 'FAILED'}")
-        raise ValueError("no performance summary (no `Latency: min = ...` or `Host Latency` section)")
-    out["summary"] = _summary(lat, out)
+        raise ValueError("no performance summary (no `Latency: min = ...`, `Host Latency` section or "
+                         "`Average over N runs` line)")
     return out
 
 
-def _summary(lat: dict[str, float], out: dict[str, Any]) -> dict[str, Any]:
-    """The shape harness.orchestration.measure.summary_from_dict reads; count estimated as throughput x walltime."""
-    s: dict[str, Any] = {k: round(v, 3) for k, v in lat.items()}
+def _derive(out: dict[str, Any]) -> None:
+    """Figures computed from printed ones, each named `*_derived`."""
     qps, wall = out.get("throughput_qps"), out.get("walltime_s")
-    s["count"] = int(round(qps * wall)) if qps and wall else 0
-    cv = out.get("coefficient_of_variance_pct")
-    if cv is not None and "mean_us" in s:
-        s["std_us"] = round(s["mean_us"] * cv / 100.0, 3)
-    return s
+    if qps and wall:  # both printed and non-zero
+        out["count_derived"] = int(round(qps * wall))
+    cv, gpu = out.get("gpu_compute_cv_pct"), out.get("gpu_compute") or {}
+    if cv is not None and "mean_us" in gpu:
+        gpu["std_us_derived"] = round(gpu["mean_us"] * cv / 100.0, 3)
 
 
+def _summary_from_average_over(runs: list[dict[str, Any]], out: dict[str, Any]) -> dict[str, Any]:
+    """TensorRT <= 6: the per-run lines are all there is; the overall mean is derived from them.
+
+    Every run averages the same `--avgRuns` inferences, so the mean of the per-run means is the
+    mean over all inferences. Host wall time is the headline (GPU event time when not printed).
+    """
+    key = "host_walltime_mean_us" if all("host_walltime_mean_us" in r for r in runs) else "gpu_mean_us"
+    count = sum(r["runs_averaged"] for r in runs)
+    mean = round(sum(r[key] for r in runs) / len(runs), 3)
+    summary: dict[str, Any] = {"mean_us": mean, "count": count}
+    if len(runs) == 1:
+        summary["derived"] = []  # both figures printed as they are
+    else:
+        summary["derived"] = ["mean_us", "count"]
+        out[f"{key.removesuffix('_us')}_us_derived"] = mean
+        out["count_derived"] = count
+        out["gpu_mean_us_derived"] = round(sum(r["gpu_mean_us"] for r in runs) / len(runs), 3)
+    summary["mean_of"] = "host wall time per inference" if key == "host_walltime_mean_us" else "GPU time per inference"
+    return summary
 def parse_times(text: str) -> dict[str, Any]:
     """`--exportTimes` JSON: one record per inference -> raw samples in microseconds.
 
