@@ -24,8 +24,9 @@ INPUT_RAIL_PREFERENCE = ("VDD_IN", "POM_5V_IN")
 
 _NUM = r"-?\d+(?:\.\d+)?"
 _TS = re.compile(r"^\s*(\d{2}-\d{2}-\d{4} \d{2}:\d{2}:\d{2})\s+")
-_RAM = re.compile(r"\bRAM (\d+)/(\d+)MB")
-_SWAP = re.compile(r"\bSWAP (\d+)/(\d+)MB")
+_RAM = re.compile(r"\bRAM (\d+)/(\d+)MB(?:\s*\(lfb (\d+)x(\d+)(kB|MB)\))?")
+_SWAP = re.compile(r"\bSWAP (\d+)/(\d+)MB(?:\s*\(cached (\d+)MB\))?")
+_IRAM = re.compile(r"\bIRAM (\d+)/(\d+)kB\s*(?:\(lfb (\d+)kB\))?")
 _CPU = re.compile(r"\bCPU \[([^\]]*)\](?:@(\d+))?", re.IGNORECASE)
 _EMC = re.compile(r"\bEMC(?:_FREQ)? (\d+)%(?:@(\d+))?")
 _GR3D = re.compile(r"\b(GR3D\d?)(?:_FREQ)? (\d+)%(?:@\[?([\d,]+)\]?)?")
@@ -48,9 +49,19 @@ def parse_line(line: str) -> dict[str, Any] | None:
     m = _RAM.search(text)
     if m:
         out["ram_used_mb"], out["ram_total_mb"] = int(m.group(1)), int(m.group(2))
+        if m.group(3):  # largest free block: count x size
+            out["ram_lfb_blocks"] = int(m.group(3))
+            out["ram_lfb_block_kb"] = int(m.group(4)) * (1024 if m.group(5) == "MB" else 1)
     m = _SWAP.search(text)
     if m:
         out["swap_used_mb"], out["swap_total_mb"] = int(m.group(1)), int(m.group(2))
+        if m.group(3):
+            out["swap_cached_mb"] = int(m.group(3))
+    m = _IRAM.search(text)
+    if m:
+        out["iram_used_kb"], out["iram_total_kb"] = int(m.group(1)), int(m.group(2))
+        if m.group(3):
+            out["iram_lfb_kb"] = int(m.group(3))
     m = _CPU.search(text)
     if m:
         shared = int(m.group(2)) if m.group(2) else None
@@ -75,7 +86,10 @@ def parse_line(line: str) -> dict[str, Any] | None:
         out[f"{key}_load_pct"] = int(gm.group(2))
         if gm.group(3):
             freqs = [int(f) for f in gm.group(3).split(",") if f]
-            out[f"{key}_freq_mhz"] = max(freqs) if freqs else None
+            if freqs:  # Orin prints one clock per GPC (`@[305,305]`): the fastest is the GPU clock
+                out[f"{key}_freq_mhz"] = max(freqs)
+                if len(freqs) > 1:
+                    out[f"{key}_freq_mhz_per_gpc"] = freqs
     temps: dict[str, float] = {}
     invalid: list[str] = []
     for tm in _TEMP.finditer(text):
@@ -171,9 +185,13 @@ def summarize(samples: list[dict[str, Any]], interval_s: float, preferred_rail: 
     temps = [s.get("temps_c") or {} for s in samples]
     cpu_t = [t for t in (_cpu_temp(x) for x in temps) if t is not None]
     gpu_t = [t for t in (_gpu_temp(x) for x in temps) if t is not None]
-    cpu_f = [c["freq_mhz"] for s in samples for c in (s.get("cpu") or []) if c and c.get("freq_mhz")]
-    gpu_f = [s["gpu_freq_mhz"] for s in samples if s.get("gpu_freq_mhz")]
+    cores = [c for s in samples for c in (s.get("cpu") or []) if c]
+    cpu_f = [c["freq_mhz"] for c in cores if c.get("freq_mhz") is not None]
+    cpu_l = [c["load_pct"] for c in cores if c.get("load_pct") is not None]
+    gpu_f = [s["gpu_freq_mhz"] for s in samples if s.get("gpu_freq_mhz") is not None]
     gpu_l = [s["gpu_load_pct"] for s in samples if "gpu_load_pct" in s]
+    emc_l = [s["emc_load_pct"] for s in samples if "emc_load_pct" in s]
+    emc_f = [s["emc_freq_mhz"] for s in samples if "emc_freq_mhz" in s]
     out: dict[str, Any] = {
         "samples": len(samples),
         "interval_s": interval_s,
@@ -184,16 +202,52 @@ def summarize(samples: list[dict[str, Any]], interval_s: float, preferred_rail: 
         "max_power_mw": max((p[1] for p in power), default=None),
         "rails_avg_mw": {n: _mean([s["rails"][n]["now_mw"] for s in samples if n in (s.get("rails") or {})])
                          for n in names},
+        "rails_max_mw": {n: max(s["rails"][n]["now_mw"] for s in samples if n in (s.get("rails") or {}))
+                         for n in names},
         "cpu_temp_c_max": max(cpu_t, default=None),
         "gpu_temp_c_max": max(gpu_t, default=None),
         "temp_c_max_by_sensor": _max_by_sensor(temps),
+        "temp_c_mean_by_sensor": _mean_by_sensor(temps),
+        # CPU figures are over every online core of every sample; "off" cores are left out
+        "cpu_load_pct_mean": _mean([float(x) for x in cpu_l]),
+        "cpu_load_pct_max": max(cpu_l, default=None),
         "cpu_freq_mhz_mean": _mean([float(f) for f in cpu_f]),
         "cpu_freq_mhz_min": min(cpu_f, default=None),
-        "gpu_freq_mhz_mean": _mean([float(f) for f in gpu_f]),
+        "cpu_freq_mhz_max": max(cpu_f, default=None),
         "gpu_load_pct_mean": _mean([float(x) for x in gpu_l]),
+        "gpu_load_pct_max": max(gpu_l, default=None),
+        "gpu_freq_mhz_mean": _mean([float(f) for f in gpu_f]),
+        "gpu_freq_mhz_min": min(gpu_f, default=None),
+        "gpu_freq_mhz_max": max(gpu_f, default=None),
+        "emc_load_pct_mean": _mean([float(x) for x in emc_l]),
+        "emc_load_pct_max": max(emc_l, default=None),
+        "emc_freq_mhz_max": max(emc_f, default=None),
         "invalid_sensors": sorted({n for s in samples for n in s.get("invalid_sensors", [])}),
     }
+    out.update(_memory(samples))
     return out
+
+
+def _memory(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """RAM, SWAP and IRAM over the window: used at its peak and at its lowest, and the total (None if never printed)."""
+    out: dict[str, Any] = {}
+    for used, total in (("ram_used_mb", "ram_total_mb"), ("swap_used_mb", "swap_total_mb"),
+                        ("iram_used_kb", "iram_total_kb")):
+        vals = [s[used] for s in samples if used in s]
+        totals = [s[total] for s in samples if total in s]
+        out[f"{used}_max"] = max(vals, default=None)
+        out[f"{used}_min"] = min(vals, default=None)
+        out[total] = max(totals, default=None)
+    cached = [s["swap_cached_mb"] for s in samples if "swap_cached_mb" in s]
+    out["swap_cached_mb_max"] = max(cached, default=None)
+    lfb = [s["ram_lfb_blocks"] * s["ram_lfb_block_kb"] for s in samples if "ram_lfb_blocks" in s]
+    out["ram_lfb_kb_min"] = min(lfb, default=None)  # the smallest "largest free block" seen: fragmentation
+    return out
+
+
+def _mean_by_sensor(temps: list[dict[str, float]]) -> dict[str, float]:
+    names = sorted({n for t in temps for n in t if not n.upper().startswith(NOT_MEASURED_SENSORS)})
+    return {n: _mean([t[n] for t in temps if n in t]) for n in names}  # type: ignore[misc]
 
 
 def _max_by_sensor(temps: list[dict[str, float]]) -> dict[str, float]:
