@@ -88,7 +88,8 @@ class RaspberryPiTarget(SshRunnerTarget):
         if self.config.board_model:
             facts["board_detected"] = facts.get("board")
             facts["board"] = self.config.board_model
-        text = "\n".join(self._vcgencmd(a, *rest) for a, *rest in
+        # each answer after its command, so a bare `frequency(45)=...` is read as the clock it was asked for
+        text = "\n".join(f"$ vcgencmd {' '.join((a, *rest))}\n" + self._vcgencmd(a, *rest) for a, *rest in
                          (("measure_temp",), ("get_throttled",), ("measure_clock", "arm"), ("measure_volts", "core")))
         readings = vc.parse_transcript(text)
         if readings:

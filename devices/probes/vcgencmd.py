@@ -21,6 +21,10 @@ SINCE_BOOT_SHIFT = 16
 _THROTTLED = re.compile(r"throttled=(0x[0-9a-fA-F]+|\d+)")
 _TEMP = re.compile(r"temp=\s*(-?\d+(?:\.\d+)?)\s*'?\s*C")
 _CLOCK = re.compile(r"frequency\((\d+)\)=(\d+)")
+# `[label] frequency(ID)=HZ`: newer firmware prints the clock name before `frequency` (`h264 frequency(28)=...`),
+# shell loops often print `arm:\tfrequency(45)=...`; older firmware prints the bare `frequency(45)=...`.
+_CLOCK_LINE = re.compile(r"(?:^|\s)(?:([A-Za-z][\w]*):?\s+)?frequency\((\d+)\)=(\d+)")
+_COMMAND = re.compile(r"vcgencmd\s+(measure_clock|measure_volts)(?:\s+([A-Za-z_][\w]*))?")
 _VOLT = re.compile(r"volt=\s*(-?\d+(?:\.\d+)?)V")
 # What vcgencmd prints when it cannot talk to the firmware (user not in the video group, no /dev/vcio).
 _PROBLEMS = ("VCHI initialization failed", "Can't open device file", "not found", "Permission denied",
@@ -68,6 +72,55 @@ def parse_clock_hz(text: str) -> int | None:
     return int(m.group(2)) if m else None
 
 
+def parse_clocks_mhz(text: str) -> dict[str, float]:
+    """Every `measure_clock` reading under the name of the clock it measured, in MHz.
+
+    The name comes from the line itself (`h264 frequency(28)=...`, `arm:<TAB>frequency(45)=...`) or
+    else from the `vcgencmd measure_clock NAME` command echoed just before it. The number in
+    brackets is a clock id that differs between models, so a bare reading with no command before it
+    is kept as `id<N>`, never guessed to be the ARM clock. Names are kept as written: the firmware
+    does not know `H264` (it answers `frequency(0)=0`) and does know `h264`, so they are different
+    readings. A clock read several times keeps its last reading; parse_clock_series has them all.
+    """
+    return {name: series[-1] for name, series in parse_clock_series(text).items()}
+
+
+def parse_clock_series(text: str) -> dict[str, list[float]]:
+    """Every reading of every clock, in MHz, in the order printed."""
+    out: dict[str, list[float]] = {}
+    pending: str | None = None
+    for line in text.splitlines():
+        cmd = _COMMAND.search(line)
+        m = _CLOCK_LINE.search(line)
+        if cmd and not m:
+            pending = (cmd.group(2) or None) if cmd.group(1) == "measure_clock" else None
+            continue
+        if m:
+            name = m.group(1) or pending or f"id{m.group(2)}"
+            out.setdefault(name, []).append(round(int(m.group(3)) / 1e6, 3))
+            pending = None
+    return out
+
+
+def parse_volts_by_block(text: str) -> dict[str, float]:
+    """Every `measure_volts` reading under its block (`core`, `sdram_c`, `sdram_i`, `sdram_p`).
+
+    `vcgencmd measure_volts` with no block measures `core` (the firmware's default), and so does a
+    bare `volt=` line with no command before it, which is how the targets ask for it.
+    """
+    out: dict[str, float] = {}
+    pending = "core"
+    for line in text.splitlines():
+        cmd = _COMMAND.search(line)
+        if cmd and cmd.group(1) == "measure_volts":
+            pending = (cmd.group(2) or "core").lower()
+        v = _VOLT.search(line)
+        if v:
+            out[pending] = float(v.group(1))
+            pending = "core"
+    return out
+
+
 def parse_volts(text: str) -> float | None:
     m = _VOLT.search(text)
     return float(m.group(1)) if m else None
@@ -90,12 +143,20 @@ def parse_transcript(text: str) -> dict[str, Any]:
     temp = parse_temp(text)
     if temp is not None:
         out["soc_temp_c"] = temp
-    hz = parse_clock_hz(text)
-    if hz is not None:
-        out["arm_freq_mhz"] = round(hz / 1e6, 1)
-    volts = parse_volts(text)
-    if volts is not None:
-        out["core_volts"] = volts
+    series = parse_clock_series(text)
+    clocks = {name: values[-1] for name, values in series.items()}
+    if clocks:
+        out["clocks_mhz"] = clocks
+        repeated = {name: values for name, values in series.items() if len(values) > 1}
+        if repeated:
+            out["clock_readings_mhz"] = repeated
+        if "arm" in clocks:
+            out["arm_freq_mhz"] = round(clocks["arm"], 1)
+    volts = parse_volts_by_block(text)
+    if volts:
+        out["volts"] = volts
+        if "core" in volts:
+            out["core_volts"] = volts["core"]
     return out
 
 
@@ -105,7 +166,13 @@ def parse_for_import(text: str) -> dict[str, Any]:
     if not got:
         why = problem(text)
         raise ValueError(why or "no throttled=, temp=, frequency() or volt= line")
-    flat: dict[str, Any] = {k: v for k, v in got.items() if k != "throttled"}
+    flat: dict[str, Any] = {k: v for k, v in got.items()
+                            if k not in ("throttled", "clocks_mhz", "clock_readings_mhz", "volts")}
+    for name, mhz in got.get("clocks_mhz", {}).items():
+        flat[f"{name}_freq_mhz"] = mhz
+    for block, volts in got.get("volts", {}).items():
+        flat[f"{block}_volts"] = volts
+    flat.update({k: got[k] for k in ("clocks_mhz", "clock_readings_mhz", "volts") if k in got})
     if "throttled" in got:
         t = got["throttled"]
         flat["throttled_raw"] = t["raw"]
