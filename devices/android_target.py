@@ -314,10 +314,11 @@ class AndroidTarget(Target):
         runner: dict[str, Any] = {
             "runtime": RUNTIME, "runtime_version": f"sha256:{(self._bm_sha or '')[:12]}",
             "threads": parsed.get("threads", job.bench.threads), "delegate": outcome["delegate"],
-            "summary": s, "duration_s": round(s["count"] * s["mean_us"] / 1e6, 4),
+            "summary": s,
+            "duration_s": round(s["count"] * s["mean_us"] / 1e6, 4) if s.get("count") is not None else None,
             "init_us": parsed.get("init_us"), "first_inference_us": parsed.get("first_inference_us"),
-            "peak_rss_mb": parsed.get("peak_memory_mb") or parsed.get("vmrss_end_mb"),
-            "peak_rss_delta_mb": parsed.get("mem_overall_delta_mb"),
+            "peak_rss_mb": parsed.get("overall_peak_memory_mb") or parsed.get("end_vmrss_mb"),
+            "peak_rss_delta_mb": parsed.get("overall_peak_rss_delta_mb"),
             "ops_total": outcome.get("ops_total"), "ops_delegated": outcome.get("ops_delegated"),
         }
         extra.update({"delegate_outcome": outcome, "warmup": parsed.get("warmup"),

@@ -28,7 +28,7 @@ def test_recorded_cpu_output_scientific_notation_and_short_form(device_outputs):
     assert p["summary"]["mean_us"] == pytest.approx(2.95034e6)  # avg=2.95034e+06
     assert p["warmup"] == {"count": 1, "mean_us": 3512391.0, "std_us": 0.0, "min_us": 3512391.0,
                            "max_us": 3512391.0, "curr_us": 3512391.0}  # the short `count=1 curr=X`
-    assert p["threads"] == 4 and p["mem_overall_delta_mb"] == pytest.approx(46.0859)
+    assert p["threads"] == 4 and p["overall_peak_rss_delta_mb"] == pytest.approx(46.0859)
     assert p["warmup_avg_us"] == pytest.approx(3.51239e6)
 
 
@@ -68,7 +68,8 @@ def test_percentiles_and_memory_lines():
     assert s["count"] == 229 and s["mean_us"] == pytest.approx(4371.2)
     assert (s["p5_us"], s["p50_us"], s["p95_us"]) == (4301, 4350, 4602)
     assert p["warmup"]["count"] == 112
-    assert p["peak_memory_mb"] == 21.375 and p["vmrss_end_mb"] == 24 and p["mem_init_delta_mb"] == 9.25
+    assert p["overall_peak_memory_mb"] == 21.375 and p["end_vmrss_mb"] == 24 and p["init_peak_rss_delta_mb"] == 9.25
+    assert p["end_rss_anon_mb"] == 11 and p["overall_peak_rss_delta_mb"] == 12.5
     ls = summary_from_dict(s)
     assert ls.p50_us == 4350 and ls.p90_us == 4602  # p95 stands in for p90 when only p95 is printed
 

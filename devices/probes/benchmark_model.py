@@ -29,11 +29,22 @@ _TIMINGS = re.compile(
     rf"Inference \(avg\): ({NUM})"
 )
 _LEGACY = re.compile(rf"Average inference timings in us: Warmup: ({NUM}), Init: ({NUM}), (?:no stats|Inference): ({NUM})")
-_MEM_DELTA = re.compile(rf"Memory footprint delta from the start of the tool \(MB\): init=({NUM}) overall=({NUM})")
+# Peak-RSS growth from the tool's start, at the end of init and over the whole run. TF 2.3-2.5 printed it
+# as "Peak memory footprint (MB): init=X overall=Y"; later releases as "Memory footprint delta from the
+# start of the tool (MB): init=X overall=Y". Same figures (MemoryUsage max_rss_kb deltas), two wordings.
+_MEM_DELTA = re.compile(rf"(Memory footprint delta from the start of the tool|Peak memory footprint) \(MB\): "
+                        rf"init=({NUM}) overall=({NUM})")
 _MEM_PEAK = re.compile(rf"Overall peak memory footprint \(MB\) via periodic monitoring: ({NUM})")
-_VMRSS = re.compile(rf"- VmRSS\s*:\s*({NUM}) MB")
+# "Memory status at the end of exeution:" (sic) block, newer releases.
+_END_MEM = re.compile(rf"^[-+] (VmRSS|RssAnnon|RssAnon|RssFile \+ RssShmem)\s*:\s*({NUM}) MB")
+_END_MEM_KEYS = {"VmRSS": "end_vmrss_mb", "RssAnnon": "end_rss_anon_mb", "RssAnon": "end_rss_anon_mb",
+                 "RssFile + RssShmem": "end_rss_file_shmem_mb"}
+# Terminal junk pasted with a log: ANSI escape sequences (colour, cursor), other control characters.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
 _INIT_SESSION = re.compile(rf"Initialized session in ({NUM}) ?ms")
 _MODEL_SIZE = re.compile(rf"The input model file size \(MB\): ({NUM})")
+_WARMUP_PARAM = re.compile(r"^Min warmup runs: \[(\d+)\]")
+_RUNS_PARAM = re.compile(r"^(?:Min num runs|Num runs): \[(\d+)\]")
 _THREADS = re.compile(r"(?:#threads used for CPU inference|Num threads): \[(\d+)\]")
 _GRAPH = re.compile(r"^Graph: \[(.*)\]")
 _APPLIED = re.compile(r"Explicitly applied (\S+(?: \S+)*?) delegate, and the model graph will be (completely|partially) executed")
@@ -52,7 +63,7 @@ _DELEGATE_NAMES = {"tfliteXNNPackDelegate": "xnnpack", "tflitegpudelegatev2": "g
 
 def split_prefix(line: str) -> tuple[str, str]:
     """(severity letter or '', message) of one log line, without logcat or severity prefixes."""
-    line = line.rstrip("\r\n")
+    line = _ESCAPES.sub("", line.rstrip("\r\n"))
     level = ""
     for pattern in (_LOGCAT_THREADTIME, _LOGCAT_TIME):
         m = pattern.match(line)
@@ -84,13 +95,20 @@ def parse_stats_line(line: str) -> dict[str, float] | None:
 def summary_from_stats(stats: dict[str, float]) -> dict[str, Any]:
     """The harness summary dict (see harness.orchestration.measure.summary_from_dict) from one stats line.
 
-    The short form `count=1 curr=X` has no average: the single value is all there is.
+    The short form `count=N curr=X` is what the tool prints when every sample was the same value
+    (tensorflow Stat::OutputToStream, `(all same)` when N > 1): mean, min and max are then X and the
+    spread is 0 by the tool's own statement, so they are filled from it and flagged `all_same`.
     """
     mean = stats.get("avg", stats.get("curr"))
     if mean is None:
         raise ValueError("statistics line has neither avg nor curr")
-    out: dict[str, Any] = {"count": int(stats["count"]), "mean_us": mean, "std_us": stats.get("std", 0.0),
-                           "min_us": stats.get("min", mean), "max_us": stats.get("max", mean)}
+    out: dict[str, Any] = {"count": int(stats["count"]), "mean_us": mean}
+    if "avg" in stats:
+        for key in ("std", "min", "max"):
+            if key in stats:
+                out[f"{key}_us"] = stats[key]
+    else:  # `count=N curr=X`: all samples were X
+        out.update({"std_us": 0.0, "min_us": mean, "max_us": mean})
     if "median" in stats:
         out["p50_us"] = stats["median"]
     for key in ("p5", "p90", "p95", "p99", "first", "curr"):
@@ -194,6 +212,8 @@ def parse(text: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     stats_runs: list[dict[str, float]] = []
     running: list[tuple[float, float]] = []
+    stats_block: list[int] = []
+    params: dict[str, int] = {}
     errors: list[str] = []
     delegates: dict[str, dict[str, Any]] = {}
     profile_at: int | None = None
@@ -210,7 +230,12 @@ def parse(text: str) -> dict[str, Any]:
         stats = parse_stats_line(line)
         if stats is not None:
             stats_runs.append(stats)
+            stats_block.append(len(running))  # under which "Running benchmark" line it was printed
             continue
+        if (m := _WARMUP_PARAM.match(line)):
+            params["warmup_runs"] = int(m.group(1))
+        elif (m := _RUNS_PARAM.match(line)):
+            params["num_runs"] = int(m.group(1))
         if (m := _TIMINGS.search(line)):
             out["init_us"], out["first_inference_us"], out["warmup_avg_us"], out["inference_avg_us"] = (
                 float(g) for g in m.groups())
@@ -218,11 +243,12 @@ def parse(text: str) -> dict[str, Any]:
             out["warmup_avg_us"], out["init_us"], out["inference_avg_us"] = (float(g) for g in m.groups())
             out["legacy_format"] = True
         elif (m := _MEM_DELTA.search(line)):
-            out["mem_init_delta_mb"], out["mem_overall_delta_mb"] = float(m.group(1)), float(m.group(2))
+            out["init_peak_rss_delta_mb"], out["overall_peak_rss_delta_mb"] = float(m.group(2)), float(m.group(3))
+            out["memory_footprint_wording"] = m.group(1)
         elif (m := _MEM_PEAK.search(line)):
-            out["peak_memory_mb"] = float(m.group(1))
-        elif (m := _VMRSS.search(line)):
-            out["vmrss_end_mb"] = float(m.group(1))
+            out["overall_peak_memory_mb"] = float(m.group(1))
+        elif (m := _END_MEM.search(line)):
+            out[_END_MEM_KEYS[m.group(1)]] = float(m.group(2))
         elif (m := _INIT_SESSION.search(line)):
             out.setdefault("init_us", float(m.group(1)) * 1000.0)
         elif (m := _MODEL_SIZE.search(line)):
@@ -252,13 +278,14 @@ def parse(text: str) -> dict[str, Any]:
             delegates.setdefault("gpu", {}).setdefault("kernels", int(m.group(1)))
         elif split[i][0] in ("E", "F"):
             errors.append(line)
-    if stats_runs:
-        # benchmark_model prints the warm-up statistics, then the regular run's.
-        if len(stats_runs) >= 2 or len(running) >= 2:
-            out["warmup"] = summary_from_stats(stats_runs[0]) if len(stats_runs) >= 2 else None
-        out["summary"] = summary_from_stats(stats_runs[-1])
-    elif "inference_avg_us" in out:
-        out["summary"] = {"count": 0, "mean_us": out["inference_avg_us"], "std_us": 0.0}
+    warmup, regular = _split_runs(stats_runs, stats_block, running, params)
+    if warmup is not None:
+        out["warmup"] = summary_from_stats(warmup)
+    if regular is not None:
+        out["summary"] = summary_from_stats(regular)
+    elif "inference_avg_us" in out and not stats_runs:
+        # only the average line: no count, spread or extremes were printed, so none are given
+        out["summary"] = {"mean_us": out["inference_avg_us"]}
     if running:
         out["min_runs"], out["min_secs"] = int(running[-1][0]), running[-1][1]
     if delegates:
@@ -268,6 +295,27 @@ def parse(text: str) -> dict[str, Any]:
     if profile_at is not None:
         out["op_profile"] = parse_op_profile(lines[profile_at + 1:])
     return out
+
+
+def _split_runs(stats: list[dict[str, float]], block: list[int], running: list[tuple[float, float]],
+                params: dict[str, int]) -> tuple[dict[str, float] | None, dict[str, float] | None]:
+    """(warm-up statistics, regular run statistics): benchmark_model runs the warm-up first.
+
+    Each statistics line belongs to the `Running benchmark for at least N iterations` line above it.
+    With two such lines the first is the warm-up. With one, it is the warm-up only when its N is the
+    printed `Min warmup runs` and not the `Min num runs` (a log cut after the warm-up has no regular
+    run, and none is made up). With none, the last of several statistics lines is the regular run.
+    """
+    if not stats:
+        return None, None
+    if not running:
+        return (stats[0] if len(stats) >= 2 else None), stats[-1]
+    first_is_warmup = len(running) >= 2 or (
+        "warmup_runs" in params and int(running[0][0]) == params["warmup_runs"]
+        and params.get("num_runs") != params["warmup_runs"])
+    warmup = next((s for s, b in zip(stats, block) if b <= 1), None) if first_is_warmup else None
+    regular = next((s for s, b in reversed(list(zip(stats, block))) if not (first_is_warmup and b <= 1)), None)
+    return warmup, regular
 
 
 def delegate_outcome(parsed: dict[str, Any], requested: str) -> dict[str, Any]:
