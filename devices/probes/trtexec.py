@@ -71,7 +71,7 @@ class _Run:
         return not self.families and not self.scalars
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.scalars, **{k: dict(v) for k, v in self.families.items()}}
+        return {**self.scalars, **{k: dict(v) for k, v in self.families.items() if v}}
 
 
 def parse_output(text: str) -> dict[str, Any]:
@@ -179,6 +179,7 @@ def parse_output(text: str) -> dict[str, Any]:
         out["runs"] = [r.as_dict() for r in filled]
     if trace:
         out["trace_averages"] = trace
+        out.setdefault("format", "trace averages only")
     if average_over:
         out["average_over_runs"] = average_over
     batch = re.search(r"--batch=(\d+)", out.get("command", ""))
@@ -194,6 +195,8 @@ def parse_output(text: str) -> dict[str, Any]:
             out["summary_source"] = "GPU compute time (the log has no host latency)"
     elif average_over:
         out["summary"] = _summary_from_average_over(average_over, out)
+    elif trace:
+        out["summary"] = _summary_from_trace(trace, out)
     else:
         if out.get("passed") is False or errors:
             raise ValueError(f"trtexec failed: {errors[0] if errors else 'FAILED'}")
@@ -231,6 +234,20 @@ def _summary_from_average_over(runs: list[dict[str, Any]], out: dict[str, Any]) 
         out["gpu_mean_us_derived"] = round(sum(r["gpu_mean_us"] for r in runs) / len(runs), 3)
     summary["mean_of"] = "host wall time per inference" if key == "host_walltime_mean_us" else "GPU time per inference"
     return summary
+def _summary_from_trace(trace: list[dict[str, Any]], out: dict[str, Any]) -> dict[str, Any]:
+    """A log cut before its summary: only the `Average on N runs` trace lines are left.
+
+    The mean host latency is the run-count-weighted mean of the printed per-block means (exact over
+    the traced inferences); min, max and percentiles of single inferences are not printed and not given.
+    """
+    count = sum(t["runs_averaged"] for t in trace)
+    mean = round(sum(t["host_latency_us"] * t["runs_averaged"] for t in trace) / count, 3)
+    out["host_latency_mean_us_derived"] = mean
+    out["count_derived"] = count
+    return {"mean_us": mean, "count": count, "derived": ["mean_us", "count"],
+            "mean_of": "host latency per inference, from the trace averages (the log has no summary)"}
+
+
 def parse_times(text: str) -> dict[str, Any]:
     """`--exportTimes` JSON: one record per inference -> raw samples in microseconds.
 
