@@ -266,7 +266,7 @@ def test_tegrastats_peak_over_the_window_is_visible():
     """A one-sample 99% GPU spike among idle samples shows in the max, not only in the mean."""
     idle = (OUTPUTS / "tegrastats.jetson_nano.txt").read_text().strip()
     spike = idle.replace("GR3D_FREQ 0%@76", "GR3D_FREQ 99%@921")
-    got = ts.parse_for_import("\n".join([idle, idle, spike, idle, idle]) + "\n")
+    got = ts.parse_for_import(f"{idle}\n{idle}\n{spike}\n{idle}\n{idle}\n")
     assert got["gpu_load_pct_max"] == 99 and got["gpu_load_pct_mean"] == round(99 / 5, 3)
     assert got["gpu_freq_mhz_max"] == 921 and got["gpu_freq_mhz_min"] == 76
 
@@ -290,3 +290,11 @@ def test_vcgencmd_bare_reading_is_not_called_arm():
     assert named["core_freq_mhz"] == 250.0 and "arm_freq_mhz" not in named
     volts = vc.parse_for_import("$ vcgencmd measure_volts sdram_p\nvolt=1.2250V\n")
     assert volts["sdram_p_volts"] == 1.225 and "core_volts" not in volts
+
+
+def test_tegrastats_second_gpc_load_has_its_own_peak():
+    """Early Orin NX releases print `GR3D_FREQ 0%@114 GR3D2_FREQ 0%@114` (rbonghi/jetson_stats#362)."""
+    idle = (OUTPUTS / "tegrastats.jetson_nano.txt").read_text().strip()
+    busy = idle.replace("GR3D_FREQ 0%@76", "GR3D_FREQ 0%@114 GR3D2_FREQ 40%@114")
+    got = ts.parse_for_import(f"{busy}\n{idle}\n")
+    assert got["gr3d2_load_pct_max"] == 40 and got["gpu_load_pct_max"] == 0

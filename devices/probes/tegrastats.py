@@ -10,6 +10,10 @@ Formats seen (all accepted, field order never assumed):
   frequency at all, temperatures `cpu@43.3C`, rails with units `VDD_IN 4783mW/4783mW`;
   L4T 39 adds a third value (`2792mW/2792mW/2792mW`) and `cpu@43.0C/43.1C`.
 - Boards or users without rails (no sudo on some releases): no power at all.
+- `RAM used/totalMB (lfb NxSIZE)`, `SWAP used/totalMB (cached XMB)`, `IRAM used/totalkB(lfb XkB)`
+  where printed; `GR3D2_FREQ` (a second GPC on early Orin NX releases).
+Summaries give peaks (`*_max`) next to means and minimums, so a one-sample spike stays visible;
+a figure no sample printed is None.
 """
 from __future__ import annotations
 
@@ -225,6 +229,9 @@ def summarize(samples: list[dict[str, Any]], interval_s: float, preferred_rail: 
         "invalid_sensors": sorted({n for s in samples for n in s.get("invalid_sensors", [])}),
     }
     out.update(_memory(samples))
+    for extra in sorted({k for s in samples for k in s if re.fullmatch(r"gr3d\d_load_pct", k)}):
+        vals = [s[extra] for s in samples if extra in s]  # a second GPC/GPU (`GR3D2_FREQ` on early Orin)
+        out[f"{extra}_max"], out[f"{extra}_mean"] = max(vals), _mean([float(v) for v in vals])
     return out
 
 

@@ -209,7 +209,7 @@ def _derive(out: dict[str, Any]) -> None:
     """Figures computed from printed ones, each named `*_derived`."""
     qps, wall = out.get("throughput_qps"), out.get("walltime_s")
     if qps and wall:  # both printed and non-zero
-        out["count_derived"] = int(round(qps * wall))
+        out["count_derived"] = round(qps * wall)
     cv, gpu = out.get("gpu_compute_cv_pct"), out.get("gpu_compute") or {}
     if cv is not None and "mean_us" in gpu:
         gpu["std_us_derived"] = round(gpu["mean_us"] * cv / 100.0, 3)
