@@ -233,7 +233,7 @@ def test_benchmark_model_cut_after_warmup_has_no_regular_run(capsys):
     assert got["threads"] == 2
     assert main(["import", "benchmark_model", str(path), "--json"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "tf112_android_params" in err[0] and "no timing statistics" in err[0]
+    assert len(err) == 1 and "tf112_android_params" in err[0] and "only warm-up statistics" in err[0]
 
 
 def test_benchmark_model_average_line_alone_gives_no_count_or_spread():

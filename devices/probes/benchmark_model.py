@@ -356,6 +356,8 @@ def delegate_outcome(parsed: dict[str, Any], requested: str) -> dict[str, Any]:
 def parse_for_import(text: str) -> dict[str, Any]:
     """`harness import benchmark_model FILE`: the figures of a captured log; ValueError if none."""
     parsed = parse(text)
+    if "summary" not in parsed and parsed.get("warmup"):
+        raise ValueError("only warm-up statistics: the log ends before the regular run")
     if "summary" not in parsed:
         raise ValueError("no timing statistics found (expected a `count=... avg=...` line or "
                          "`Inference timings in us`)")
