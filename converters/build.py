@@ -19,7 +19,7 @@ from typing import Any
 from converters.passes import ConversionError, Source, get_pass
 
 CONVERTERS_DIR = Path(__file__).resolve().parent
-_TF_LOCK = threading.Lock()  # TensorFlow graph building is not safe from several threads at once
+TF_LOCK = threading.Lock()  # TensorFlow graph building is not safe from several threads at once
 
 
 def default_cache_dir() -> Path:
@@ -59,7 +59,7 @@ def _code_fingerprint() -> str:
     """Model definitions and passes live in converters/*.py: their text is part of every key."""
     h = hashlib.sha256()
     for p in sorted(CONVERTERS_DIR.glob("*.py")):
-        if p.name in {"build.py", "analysis.py", "cli_convert.py"}:
+        if p.name in {"build.py", "analysis.py", "exports.py", "cli_convert.py"}:  # no effect on artifacts
             continue
         h.update(p.name.encode())
         h.update(p.read_bytes())
@@ -246,7 +246,7 @@ class VariantBuilder:
             _validate_tflite(tmp, model)
             extra: dict[str, Any] = {}
         else:
-            with _TF_LOCK:
+            with TF_LOCK:
                 src = self.source(model)
                 if spec.needs_keras and src.keras_model is None:
                     raise ConversionError(f"{model}/{variant}: this pass needs a Keras model, not a SavedModel")

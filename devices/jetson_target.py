@@ -5,42 +5,40 @@ tegrastats, or the sum of the rails it reports where it has no input rail. The j
 state (clocks pinned at maximum or not) is recorded with every job, since it changes latency
 more than most optimizations do.
 
-TensorRT: trtexec builds an engine on the board from an ONNX export of the model (the `.onnx`
-beside the variant, or one made on the host with tf2onnx when it is installed), cached per
-model and precision in WORKDIR/engines, then times it with `--exportTimes` so every inference's
-latency comes back, not only trtexec's summary.
+TensorRT: trtexec builds an engine on the board from the variant's ONNX (the variant itself, or
+the export the host made in the conversion phase, JobSpec.companions["onnx"]), cached per model
+and precision in WORKDIR/engines, then times it with `--exportTimes` so every inference's latency
+comes back, not only trtexec's summary.
 
-TF-TRT (`runtime: tftrt`): the variant's SavedModel (devices.savedmodel_export finds or exports
-it) is pushed and rpi/tftrt_runner.py converts it with the board's TensorFlow, which must have
-TensorRT (JetPack's does; pip's never). Power is kept only for the timed loop, since the runner's
-own TensorFlow import and conversion would otherwise dominate the tegrastats window.
+TF-TRT (`runtime: tftrt`): the variant's SavedModel (exported on the host in the conversion phase,
+JobSpec.companions["saved_model"]) is pushed and rpi/tftrt_runner.py converts it with the board's
+TensorFlow, which must have TensorRT (JetPack's does; pip's never). Power is kept only for the
+timed loop, since the runner's own TensorFlow import and conversion would otherwise dominate the
+tegrastats window. Nothing here exports or converts on the host: that would run TensorFlow beside
+another device's measurement.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import os
 import re
-import subprocess
-import sys
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from devices import savedmodel_export as smx
 from devices.probes import tegrastats as ts
 from devices.probes import trtexec as trt
 from devices.rpi_target import TIMEOUT_EXIT, SshRunnerTarget
 from devices.target import JobSpec, RawRun, parse_runner_output
 from devices.transport import file_sha256
+from devices.tree_push import push_tree
 
 TFTRT_RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "rpi" / "tftrt_runner.py"
 TFTRT_EXTRA = ("precision", "tensorrt_version", "conversion_us", "converted_now", "trt_engine_ops",
                "tf_ops_outside_trt", "gpus", "note", "warmup_runs_done")
 
+COMPANIONS = {"tftrt": ("saved_model",), "tensorrt": ("onnx",)}  # runtime -> exports made in the conversion phase
 PRECISION_FLAGS = {"fp32": [], "fp16": ["--fp16"], "int8": ["--int8"]}
 # sysfs fallback when jetson_clocks --show needs root: per-CPU and GPU devfreq min/max/current.
 CLOCKS_SCRIPT = (
@@ -130,31 +128,14 @@ def bench_engine_argv(trtexec: str, engine: str, times_json: str, bench: Any) ->
             f"--exportTimes={times_json}", "--useSpinWait"]
 
 
-def find_onnx(model: Path) -> Path:
-    """The ONNX for a variant: itself, the file beside it, or a tf2onnx export made now (if installed).
-
-    Raises ValueError saying what is missing when there is none.
-    """
-    model = Path(model)
-    if model.suffix == ".onnx":
-        return model
-    beside = model.with_suffix(".onnx")
-    if beside.is_file():
-        return beside
-    if importlib.util.find_spec("tf2onnx") is None:
-        raise ValueError(f"runtime tensorrt needs an ONNX model: no {beside.name} beside the variant and tf2onnx "
-                         "is not installed on the host (pip install tf2onnx)")
-    tmp = beside.with_name(f"{beside.stem}.{os.getpid()}-{threading.get_ident()}.tmp.onnx")  # two Jetsons, one export
-    res = subprocess.run([sys.executable, "-m", "tf2onnx.convert", "--tflite", str(model), "--output", str(tmp)],
-                         capture_output=True, text=True, timeout=600)
-    if res.returncode == 0 and tmp.is_file():
-        os.replace(tmp, beside)
-    else:
-        tmp.unlink(missing_ok=True)
-        lines = [line for line in res.stderr.strip().splitlines() if "ERROR" in line or "Error" in line]
-        raise ValueError(f"tf2onnx could not export {model.name} to ONNX: "
-                         f"{(lines or res.stderr.strip().splitlines() or ['no message'])[-1][:300]}")
-    return beside
+def companion(job: JobSpec, kind: str) -> tuple[Path | None, str | None]:
+    """The prepared export of KIND for this job, or the one-line reason there is none."""
+    path = job.companions.get(kind)
+    if path is not None:
+        return Path(path), None
+    runtime = {"saved_model": "tftrt", "onnx": "tensorrt"}.get(kind, kind)
+    return None, (f"runtime {runtime} needs a {kind.replace('_', ' ')} export of {Path(job.model_path).name}, made on "
+                  "the host in the conversion phase (harness run does that); none was handed to the target")
 
 
 PowerSamples = list[tuple[float, float, str]]
@@ -171,6 +152,10 @@ def power_in_window(samples: PowerSamples, lo_s: float, hi_s: float) -> PowerSam
 
 class JetsonTarget(SshRunnerTarget):
     kind = "jetson"
+
+    @classmethod
+    def companions_needed(cls, config: Any) -> tuple[str, ...]:
+        return COMPANIONS.get(config.runtime, ())
 
     def prepare(self) -> None:
         super().prepare()
@@ -257,10 +242,9 @@ class JetsonTarget(SshRunnerTarget):
     def benchmark_tensorrt(self, job: JobSpec) -> RawRun:
         """Build (once) and time an engine per precision; the first precision is the row's figure."""
         self.resolve()
-        try:
-            onnx = find_onnx(job.model_path)
-        except (ValueError, subprocess.TimeoutExpired) as exc:
-            return RawRun(runner={"error": str(exc)})
+        onnx, why = (Path(job.model_path), None) if Path(job.model_path).suffix == ".onnx" else companion(job, "onnx")
+        if onnx is None:
+            return RawRun(runner={"error": why})
         remote_onnx = self.remote_model_path(onnx)
         self.transport.push_if_changed(onnx, remote_onnx)
         precisions = list(self.config.tensorrt_precisions) or ["fp16"]
@@ -278,6 +262,8 @@ class JetsonTarget(SshRunnerTarget):
         assert first is not None
         if others:
             first.extra["tensorrt_other_precisions"] = others
+        if "onnx" in job.companions:
+            first.extra["onnx"] = {"path": str(onnx), **job.companion_origins.get("onnx", {}), "remote": remote_onnx}
         return first
 
     def _tensorrt_one(self, job: JobSpec, onnx: Path, remote_onnx: str, precision: str) -> RawRun:
@@ -327,18 +313,18 @@ class JetsonTarget(SshRunnerTarget):
         self.resolve()
         if not getattr(self, "_tftrt_ready", False):
             self.prepare()
-        try:
-            found = smx.saved_model_for(job.model_path)
-        except ValueError as exc:
-            return RawRun(runner={"error": str(exc)})
-        remote_dir, pushed = smx.push_tree(self.transport, found.path, f"{self.workdir}/savedmodels")
+        saved_model, why = companion(job, "saved_model")
+        if saved_model is None:
+            return RawRun(runner={"error": why})
+        remote_dir, pushed = push_tree(self.transport, saved_model, f"{self.workdir}/savedmodels")
         first: RawRun | None = None
         others: dict[str, Any] = {}
         for precision in list(self.config.tensorrt_precisions) or ["fp16"]:
             raw = self._tftrt_one(job, remote_dir, precision)
             if first is None:
                 first = raw
-                raw.extra["saved_model"] = {**found.describe(), "remote": remote_dir, "pushed_now": pushed}
+                raw.extra["saved_model"] = {"path": str(saved_model), **job.companion_origins.get("saved_model", {}),
+                                            "remote": remote_dir, "pushed_now": pushed}
                 if raw.runner.get("error") or raw.runner.get("runtime") != "tf-trt":
                     break  # no TensorRT (or plain TensorFlow): other precisions would repeat it
             else:

@@ -16,11 +16,17 @@ TARGETS = {
 }
 
 
-def build_target(config: Any) -> Target:
+def target_class(kind: str) -> type[Target]:
     """Import lazily, so a host without paramiko or adbutils can still benchmark locally."""
-    spec = TARGETS.get(config.kind)
+    spec = TARGETS.get(kind)
     if spec is None:
-        raise KeyError(f"unknown device kind {config.kind!r}")
+        raise KeyError(f"unknown device kind {kind!r}")
     module_name, factory = spec.split(":")
-    module = importlib.import_module(module_name)
-    return getattr(module, factory)(config)
+    cls: type[Target] = getattr(importlib.import_module(module_name), factory)
+    return cls
+
+
+def build_target(config: Any) -> Target:
+    factory: Any = target_class(config.kind)  # subclasses take the config alone and make their transport
+    target: Target = factory(config)
+    return target

@@ -20,12 +20,20 @@ RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "rpi" / "runner.py"
 
 @dataclass(frozen=True)
 class JobSpec:
-    """What the orchestrator asks a target to measure; bench is a harness.planning.config.BenchSettings."""
+    """What the orchestrator asks a target to measure; bench is a harness.planning.config.BenchSettings.
+
+    `companions`: what the target's runtime needs besides the variant (kind -> host path, e.g.
+    "saved_model" for TF-TRT, "onnx" for TensorRT), prepared in the conversion phase because a target
+    never runs TensorFlow on the host while it measures; `companion_origins` says where each came from
+    and is recorded with the result.
+    """
 
     model_path: Path
     bench: Any
     input_shapes: dict[str, list[int]] | None = None
     seed: int = 0
+    companions: dict[str, Path] = field(default_factory=dict)
+    companion_origins: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,6 +67,11 @@ class Target(ABC):
     @abstractmethod
     def benchmark(self, job: JobSpec) -> RawRun:
         """Measure one model; raise DeviceError/TransportError when the device or link fails."""
+
+    @classmethod
+    def companions_needed(cls, config: Any) -> tuple[str, ...]:
+        """Exports (JobSpec.companions kinds) this device's runtime needs; asked before any target is built."""
+        return ()
 
     def temperatures(self) -> dict[str, float]:
         """Current temperature per zone in C; empty when the target has no sensors."""

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devices.savedmodel_export import push_tree, saved_model_for, tree_manifest
+from converters.exports import saved_model_for
 from devices.ssh import SshTransport
+from devices.tree_push import push_tree, tree_manifest
 from harness.store.db import ResultsDB
 from rpi import runner as litert_runner
 from rpi import tftrt_runner
@@ -43,7 +44,7 @@ def _tiny_keras():
 @pytest.fixture(scope="module")
 def tiny_saved_model(tmp_path_factory) -> Path:
     """A real SavedModel of a tiny tf_keras model, exported the way the host exports sources."""
-    from devices.savedmodel_export import save_keras_batch1
+    from converters.exports import save_keras_batch1
 
     folder = tmp_path_factory.mktemp("tftrt") / "tiny.saved_model"
     save_keras_batch1(_tiny_keras(), folder)

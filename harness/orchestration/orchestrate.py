@@ -1,6 +1,8 @@
 """Run a plan: convert every variant on the host, then measure on every device in parallel.
 
-Conversion happens first and alone, so TensorFlow never competes with a measurement on this host.
+Conversion happens first and alone, so TensorFlow never competes with a measurement on this host:
+that includes the exports a device's runtime needs besides the variant (a SavedModel for TF-TRT,
+an ONNX for TensorRT), which are made here and handed to the target in its JobSpec.
 Each device has one thread and runs one job at a time; each result is committed as it arrives.
 A failing variant or device becomes error rows and the rest goes on.
 """
@@ -25,6 +27,7 @@ from harness.planning.plan import Plan
 from harness.store.results import Measurement, RunInfo
 
 EventSink = Callable[[str, dict[str, Any]], None]
+ExportKey = tuple[str, str, str]  # (model, variant, export kind)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_CONSECUTIVE_DEVICE_FAILURES = 2
 PEAK_KEY = ("__peak_probe__", "matmul")
@@ -114,14 +117,19 @@ class Orchestrator:
             self._emit("run_finished", run_id=run_id, **_counts(summary))
             return summary
         try:
-            built = self._convert({(m, v) for _, m, v in todo}, summary)
+            from converters.build import VariantBuilder
+
+            builder = VariantBuilder(self.cache_dir, Path(self.plan.image_dir) if self.plan.image_dir else None)
+            built = self._convert({(m, v) for _, m, v in todo}, summary, builder)
             by_device: dict[str, list[tuple[str, str]]] = {}
             for dev, m, v in todo:
                 by_device.setdefault(dev, []).append((m, v))
             devices = {d.name: d for d in self.plan.devices.enabled}
+            needs = {name: _companions_needed(devices[name]) for name in by_device}
+            exports = self._export(by_device, needs, built, builder)
             with ThreadPoolExecutor(max_workers=max(1, len(by_device)), thread_name_prefix="device") as pool:
                 futures = [
-                    pool.submit(self._guarded_worker, run_id, devices[name], jobs, built, summary)
+                    pool.submit(self._guarded_worker, run_id, devices[name], jobs, built, exports, summary)
                     for name, jobs in by_device.items()
                 ]
                 try:
@@ -141,11 +149,8 @@ class Orchestrator:
         self._emit("run_finished", run_id=run_id, status=status, **_counts(summary))
         return summary
 
-    def _convert(self, pairs: set[tuple[str, str]], summary: RunSummary) -> dict[tuple[str, str], Any]:
+    def _convert(self, pairs: set[tuple[str, str]], summary: RunSummary, builder: Any) -> dict[tuple[str, str], Any]:
         """Build every needed artifact once; a failure is kept as the exception for its rows."""
-        from converters.build import VariantBuilder
-
-        builder = VariantBuilder(self.cache_dir, Path(self.plan.image_dir) if self.plan.image_dir else None)
         built: dict[tuple[str, str], Any] = {}
         ordered = [(m, v) for m in self.plan.models for v in self.plan.variants if (m, v) in pairs]
         for i, (m, v) in enumerate(ordered):
@@ -169,6 +174,31 @@ class Orchestrator:
             except Exception as exc:  # no probe: results simply lack the fraction-of-peak column
                 built[PEAK_KEY] = exc
         return built
+
+    def _export(self, by_device: dict[str, list[tuple[str, str]]], needs: dict[str, tuple[str, ...]],
+                built: dict[tuple[str, str], Any], builder: Any) -> dict[ExportKey, Any]:
+        """Make every export a device's runtime needs, once per (model, variant, kind), before any timed job.
+
+        A failure is kept as the exception: the rows that needed it become errors with its one line.
+        """
+        from converters.exports import EXPORT_KINDS, export
+
+        wanted = {(m, v, kind) for name, jobs in by_device.items() for m, v in jobs for kind in needs[name]}
+        ordered = [(m, v, k) for m in self.plan.models for v in self.plan.variants for k in EXPORT_KINDS
+                   if (m, v, k) in wanted and not isinstance(built.get((m, v)), (Exception, type(None)))]
+        exports: dict[ExportKey, Any] = {}
+        for i, (m, v, kind) in enumerate(ordered):
+            if self.stop.is_set():
+                break
+            self._emit("export_started", model=m, variant=v, export=kind, index=i, total=len(ordered))
+            try:
+                exports[(m, v, kind)] = export(kind, built[(m, v)].path, source=lambda m=m: builder.source(m))
+                err = None
+            except Exception as exc:  # ExportError, or anything TF or tf2onnx throws: one line for its rows
+                exports[(m, v, kind)] = exc
+                err = _one_line(exc)
+            self._emit("export_finished", model=m, variant=v, export=kind, index=i, total=len(ordered), error=err)
+        return exports
 
     def _peak_probe(self, device: Any, target: Any, probes: dict[str, tuple[Path, int]],
                     bench: Any) -> dict[str, float]:
@@ -209,10 +239,11 @@ class Orchestrator:
         self._emit("job_finished", measurement=_brief(m))
 
     def _guarded_worker(self, run_id: str, device: Any, jobs: list[tuple[str, str]],
-                        built: dict[tuple[str, str], Any], summary: RunSummary) -> None:
+                        built: dict[tuple[str, str], Any], exports: dict[ExportKey, Any],
+                        summary: RunSummary) -> None:
         """A bug in one device's worker must not cost the other devices: its unfinished jobs become rows."""
         try:
-            self._device_worker(run_id, device, jobs, built, summary)
+            self._device_worker(run_id, device, jobs, built, exports, summary)
         except Exception as exc:
             done = self.db.done_keys(run_id)
             for model, variant in jobs:
@@ -221,8 +252,10 @@ class Orchestrator:
                                                    f"internal error: {type(exc).__name__}: {_one_line(exc)}"), summary)
 
     def _device_worker(self, run_id: str, device: Any, jobs: list[tuple[str, str]],
-                       built: dict[tuple[str, str], Any], summary: RunSummary) -> None:
+                       built: dict[tuple[str, str], Any], exports: dict[ExportKey, Any],
+                       summary: RunSummary) -> None:
         from devices.registry import build_target
+        from devices.target import JobSpec
 
         bench = self.plan.bench_for(device)
         target = None
@@ -250,11 +283,18 @@ class Orchestrator:
                     why = _one_line(art) if art is not None else "not converted (interrupted)"
                     self._record(error_measurement(run_id, device.name, model, variant, f"conversion: {why}", started), summary)
                     continue
+                prepared = {kind: exports.get((model, variant, kind)) for kind in _companions_needed(device)}
+                failed = next((e for e in prepared.values() if e is None or isinstance(e, Exception)), False)
+                if failed is not False:
+                    why = _one_line(failed) if failed is not None else "not exported (interrupted)"
+                    self._record(error_measurement(run_id, device.name, model, variant, f"export: {why}", started), summary)
+                    continue
+                job = JobSpec(model_path=art.path, bench=bench,
+                              companions={kind: e.path for kind, e in prepared.items()},
+                              companion_origins={kind: e.describe() for kind, e in prepared.items()})
                 try:
                     target.cool_down(bench)
-                    from devices.target import JobSpec
-
-                    raw = target.benchmark(JobSpec(model_path=art.path, bench=bench))
+                    raw = target.benchmark(job)
                     m = to_measurement(run_id, device.name, art, bench, raw, started, peak_gflops=peak)
                     failures = 0
                 except Exception as exc:  # transport or device failure: a row, then maybe offline
@@ -269,6 +309,17 @@ class Orchestrator:
                     target.close()
                 except Exception:
                     pass
+
+
+def _companions_needed(device: Any) -> tuple[str, ...]:
+    """What the device's runtime needs exported besides the variant; a kind that cannot load needs nothing
+    here (its worker reports the device unreachable)."""
+    try:
+        from devices.registry import target_class
+
+        return tuple(target_class(device.kind).companions_needed(device))
+    except Exception:
+        return ()
 
 
 def _one_line(exc: BaseException | None) -> str:

@@ -55,6 +55,15 @@ class ProgressPrinter:
                 elif p is None:
                     state = "cached" if payload.get("cached") else ("failed" if payload.get("error") else "converted")
                     self._line(f"[{payload['index'] + 1}/{payload['total']}] {payload['model']}/{payload['variant']}: {state}")
+            elif kind == "export_started" and p is not None and self._convert_task is not None:
+                p.update(self._convert_task, description=f"export {payload['model']}/{payload['variant']} "
+                                                          f"({payload['export']})")
+            elif kind == "export_finished":
+                what = f"{payload['model']}/{payload['variant']} {payload['export']} export"
+                if payload.get("error"):
+                    self._line(f"{what} failed: {payload['error']}")
+                elif p is None:
+                    self._line(f"[{payload['index'] + 1}/{payload['total']}] {what}: ready")
             elif kind == "probe_finished":
                 if payload.get("error"):
                     self._line(f"{payload['device']}: {payload.get('probe', '')} peak probe failed: {payload['error']}")
