@@ -133,9 +133,9 @@ def companion(job: JobSpec, kind: str) -> tuple[Path | None, str | None]:
     path = job.companions.get(kind)
     if path is not None:
         return Path(path), None
-    runtime = {"saved_model": "tftrt", "onnx": "tensorrt"}.get(kind, kind)
-    return None, (f"runtime {runtime} needs a {kind.replace('_', ' ')} export of {Path(job.model_path).name}, made on "
-                  "the host in the conversion phase (harness run does that); none was handed to the target")
+    runtime, what = {"saved_model": ("tftrt", "a SavedModel"), "onnx": ("tensorrt", "an ONNX")}.get(kind, (kind, kind))
+    return None, (f"runtime {runtime} needs {what} export of {Path(job.model_path).name}, made on the host in the "
+                  "conversion phase (harness run does that); none was handed to the target")
 
 
 PowerSamples = list[tuple[float, float, str]]

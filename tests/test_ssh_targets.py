@@ -18,6 +18,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from converters.exports import ExportError, onnx_for
 from devices.jetson_target import JetsonTarget
 from devices.rpi_target import RaspberryPiTarget
 from devices.setup import SetupError, setup_target
@@ -163,16 +164,27 @@ def test_jetson_tensorrt_build_failure_and_onnx_export(sshd_board, tmp_path, tin
         fail_flag.unlink()
         lonely = tmp_path / "lonely.tflite"
         shutil.copy(tiny_tflite, lonely)
+        # The target never exports: a .tflite without the ONNX the conversion phase makes is a one-line error.
         raw = target.benchmark(JobSpec(lonely, bench))
+        assert raw.runner["error"] == ("runtime tensorrt needs an ONNX export of lonely.tflite, made on the host in the "
+                                       "conversion phase (harness run does that); none was handed to the target")
+        assert not lonely.with_suffix(".onnx").exists()
         if importlib.util.find_spec("tf2onnx") is None:
-            assert "needs an ONNX model" in raw.runner["error"] and "pip install tf2onnx" in raw.runner["error"]
-        else:  # the host exported the .tflite to ONNX with tf2onnx; the board got that file
+            with pytest.raises(ExportError, match="needs an ONNX model.*pip install tf2onnx"):
+                onnx_for(lonely)
+        else:  # the host exports the .tflite to ONNX with tf2onnx; the board gets that file
             import onnx
 
-            exported = lonely.with_suffix(".onnx")
-            onnx.checker.check_model(onnx.load(str(exported)))
+            made = onnx_for(lonely)
+            assert made.path == lonely.with_suffix(".onnx") and made.origin == "tf2onnx export of lonely.tflite"
+            onnx.checker.check_model(onnx.load(str(made.path)))
+            raw = target.benchmark(JobSpec(lonely, bench, companions={"onnx": made.path},
+                                           companion_origins={"onnx": made.describe()}))
             assert raw.runner.get("error") is None and raw.runner["model_path"].endswith("-lonely.onnx")
-            assert Path(raw.runner["model_path"]).read_bytes() == exported.read_bytes()
+            assert Path(raw.runner["model_path"]).read_bytes() == made.path.read_bytes()
+            assert raw.extra["onnx"]["origin"] == "tf2onnx export of lonely.tflite"
+            again = onnx_for(lonely)  # an export beside the variant is reused, not made again
+            assert again.path == made.path and again.origin == "lonely.onnx beside the variant"
     finally:
         fail_flag.unlink(missing_ok=True)
         target.close()

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import tarfile
+import threading
 from importlib import metadata
 from pathlib import Path
 
@@ -173,3 +174,54 @@ def test_harness_run_on_a_tftrt_jetson(sshd_board, tiny_tflite, tmp_path):
     for device in ("orin-tf", "orin-notrt"):
         bare = rows[(device, ".tflite")]
         assert bare.status == "error" and "needs a SavedModel: tiny.tflite is only a .tflite" in bare.error
+
+
+def test_a_tftrt_and_tensorrt_plan_exports_everything_before_the_first_timed_job(sshd_board, tmp_path):
+    """The README's promise: TensorFlow (conversion, SavedModel export, tf2onnx) never competes with a measurement.
+
+    Every event is recorded with the thread that sent it and the exports present on the host at that moment.
+    """
+    if _tensorrt_here():
+        pytest.skip("this TensorFlow has TensorRT: the plain-TensorFlow fallback would not be used")
+    pytest.importorskip("tf2onnx", reason="needs tf2onnx (pip install -e '.[host]') for the TensorRT export")
+    import onnx
+
+    from harness.orchestration import orchestrate
+    from harness.planning.config import parse_devices
+    from harness.planning.plan import make_plan
+
+    keras_file = tmp_path / "tiny.keras"
+    _tiny_keras().save(str(keras_file))
+    devices = parse_devices({"defaults": FAST, "devices": [
+        sshd_board.device("orin-tftrt", "jetson", runtime="tftrt", tftrt_allow_plain_tf=True,
+                          workdir=str(tmp_path / "board-tftrt")),
+        sshd_board.device("orin-trt", "jetson", runtime="tensorrt", workdir=str(tmp_path / "board-trt")),
+    ]})
+    plan = make_plan(devices, models=[str(keras_file)], variants=["fp32"], peak_probe=False)
+    cache = tmp_path / "cache"
+    seen: list[tuple[str, str, dict, list[str]]] = []
+
+    def record(kind: str, payload: dict) -> None:
+        on_host = sorted(p.suffix for p in cache.glob("*") if p.suffix in (".saved_model", ".onnx"))
+        seen.append((kind, threading.current_thread().name, payload, on_host))
+
+    summary = orchestrate.run(plan, tmp_path / "results.db", events=record, cache_dir=cache)
+    kinds = [k for k, *_ in seen]
+    first_job = kinds.index("job_started")
+    prep = [i for i, k in enumerate(kinds) if k in ("convert_started", "convert_finished", "export_started",
+                                                  "export_finished")]
+    assert prep and max(prep) < first_job, kinds
+    exports = {p["export"]: p["error"] for k, _, p, _ in seen if k == "export_finished"}
+    assert exports == {"saved_model": None, "onnx": None}, "one export per kind, each made once"
+    assert seen[first_job][3] == [".onnx", ".saved_model"], "both exports were on the host before the first job"
+    assert {t for k, t, *_ in seen if k.startswith(("convert_", "export_"))} == {"MainThread"}
+    assert all(t.startswith("device") for k, t, *_ in seen if k == "job_started")
+
+    rows = {m.device: m for m in ResultsDB(tmp_path / "results.db").measurements(summary.run_id)}
+    tf_row, trt_row = rows["orin-tftrt"], rows["orin-trt"]
+    assert tf_row.status == "ok" and trt_row.status == "ok", (tf_row.error, trt_row.error)
+    assert tf_row.runtime == "tensorflow" and tf_row.extra["saved_model"]["origin"] == f"exported here from {keras_file}"
+    assert "note" not in tf_row.extra["saved_model"], "exported from the run's own source, not a reloaded one"
+    stem = Path(tf_row.extra["saved_model"]["path"]).name.removesuffix(".saved_model")
+    assert trt_row.runtime == "tensorrt" and trt_row.extra["onnx"]["origin"] == f"tf2onnx export of {stem}.tflite"
+    onnx.checker.check_model(onnx.load(trt_row.extra["onnx"]["path"]))
