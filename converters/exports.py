@@ -102,8 +102,10 @@ def _unpack_tgz(tgz: Path, dest: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         with tarfile.open(tgz) as tar:
-            # The "data" filter refuses links and paths outside tmp (Python 3.8.17+/3.11.4+).
-            tar.extractall(tmp, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+            if hasattr(tarfile, "data_filter"):  # refuses links and paths outside tmp (Python 3.8.17+/3.11.4+)
+                tar.extractall(tmp, filter="data")
+            else:
+                tar.extractall(tmp)
     except (tarfile.TarError, OSError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise ExportError(f"{tgz.name}: not a readable SavedModel archive ({exc})") from None
@@ -157,7 +159,7 @@ def save_keras_batch1(keras_model: Any, folder: Path) -> None:
     import tensorflow as tf
 
     names = list(keras_model.input_names)
-    specs = [tf.TensorSpec((1, *t.shape[1:]), t.dtype, name=n) for t, n in zip(keras_model.inputs, names)]
+    specs = [tf.TensorSpec((1, *t.shape[1:]), t.dtype, name=n) for t, n in zip(keras_model.inputs, names, strict=True)]
 
     @tf.function(input_signature=specs)
     def serve(*args: Any) -> dict[str, Any]:

@@ -166,8 +166,8 @@ def test_jetson_tensorrt_build_failure_and_onnx_export(sshd_board, tmp_path, tin
         shutil.copy(tiny_tflite, lonely)
         # The target never exports: a .tflite without the ONNX the conversion phase makes is a one-line error.
         raw = target.benchmark(JobSpec(lonely, bench))
-        assert raw.runner["error"] == ("runtime tensorrt needs an ONNX export of lonely.tflite, made on the host in the "
-                                       "conversion phase (harness run does that); none was handed to the target")
+        assert raw.runner["error"] == ("runtime tensorrt needs an ONNX export of lonely.tflite, made on the host in "
+                                       "the conversion phase (harness run does that); none was handed to the target")
         assert not lonely.with_suffix(".onnx").exists()
         if importlib.util.find_spec("tf2onnx") is None:
             with pytest.raises(ExportError, match="needs an ONNX model.*pip install tf2onnx"):

@@ -221,7 +221,8 @@ def test_a_tftrt_and_tensorrt_plan_exports_everything_before_the_first_timed_job
     rows = {m.device: m for m in ResultsDB(tmp_path / "results.db").measurements(summary.run_id)}
     tf_row, trt_row = rows["orin-tftrt"], rows["orin-trt"]
     assert tf_row.status == "ok" and trt_row.status == "ok", (tf_row.error, trt_row.error)
-    assert tf_row.runtime == "tensorflow" and tf_row.extra["saved_model"]["origin"] == f"exported here from {keras_file}"
+    assert tf_row.runtime == "tensorflow"
+    assert tf_row.extra["saved_model"]["origin"] == f"exported here from {keras_file}"
     assert "note" not in tf_row.extra["saved_model"], "exported from the run's own source, not a reloaded one"
     stem = Path(tf_row.extra["saved_model"]["path"]).name.removesuffix(".saved_model")
     assert trt_row.runtime == "tensorrt" and trt_row.extra["onnx"]["origin"] == f"tf2onnx export of {stem}.tflite"

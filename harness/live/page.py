@@ -174,6 +174,9 @@ function connect() {
   on("convert_started", (p) => {
     $("current").textContent = "converting " + short(p.model) + " · " + p.variant + " (" + (p.index + 1) + "/" + p.total + ")";
   });
+  on("export_started", (p) => {
+    $("current").textContent = "exporting " + short(p.model) + " · " + p.variant + " as " + p.export + " (" + (p.index + 1) + "/" + p.total + ")";
+  });
   on("job_started", (p) => {
     $("current").textContent = "measuring " + p.device + " · " + short(p.model) + " · " + p.variant;
   });

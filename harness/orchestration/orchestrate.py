@@ -8,6 +8,7 @@ A failing variant or device becomes error rows and the rest goes on.
 """
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import secrets
@@ -192,7 +193,7 @@ class Orchestrator:
                 break
             self._emit("export_started", model=m, variant=v, export=kind, index=i, total=len(ordered))
             try:
-                exports[(m, v, kind)] = export(kind, built[(m, v)].path, source=lambda m=m: builder.source(m))
+                exports[(m, v, kind)] = export(kind, built[(m, v)].path, source=functools.partial(builder.source, m))
                 err = None
             except Exception as exc:  # ExportError, or anything TF or tf2onnx throws: one line for its rows
                 exports[(m, v, kind)] = exc
@@ -283,11 +284,10 @@ class Orchestrator:
                     why = _one_line(art) if art is not None else "not converted (interrupted)"
                     self._record(error_measurement(run_id, device.name, model, variant, f"conversion: {why}", started), summary)
                     continue
-                prepared = {kind: exports.get((model, variant, kind)) for kind in _companions_needed(device)}
-                failed = next((e for e in prepared.values() if e is None or isinstance(e, Exception)), False)
-                if failed is not False:
-                    why = _one_line(failed) if failed is not None else "not exported (interrupted)"
-                    self._record(error_measurement(run_id, device.name, model, variant, f"export: {why}", started), summary)
+                prepared, why_not = _prepared_exports(exports, device, model, variant)
+                if why_not is not None:
+                    self._record(error_measurement(run_id, device.name, model, variant, f"export: {why_not}",
+                                                   started), summary)
                     continue
                 job = JobSpec(model_path=art.path, bench=bench,
                               companions={kind: e.path for kind, e in prepared.items()},
@@ -320,6 +320,20 @@ def _companions_needed(device: Any) -> tuple[str, ...]:
         return tuple(target_class(device.kind).companions_needed(device))
     except Exception:
         return ()
+
+
+def _prepared_exports(exports: dict[ExportKey, Any], device: Any, model: str,
+                      variant: str) -> tuple[dict[str, Any], str | None]:
+    """The exports one job's runtime needs (kind -> converters.exports.Export), or why one is missing."""
+    prepared: dict[str, Any] = {}
+    for kind in _companions_needed(device):
+        made = exports.get((model, variant, kind))
+        if made is None:
+            return {}, "not exported (interrupted)"
+        if isinstance(made, Exception):
+            return {}, _one_line(made)
+        prepared[kind] = made
+    return prepared, None
 
 
 def _one_line(exc: BaseException | None) -> str:
