@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from devices.adb import AdbTransport
+from devices.apk import ApkError, apk_identity, installed_version_code
 from devices.probes import android as ap
 from devices.probes import benchmark_model as bm
 from devices.target import JobSpec, RawRun, Target
@@ -27,6 +28,8 @@ from devices.transport import TransportError, file_sha256
 from errors import DeviceError
 
 RUNTIME = "tflite-benchmark_model"
+# The oldest companion app whose result file this host reads (versionCode of android_app/app).
+MIN_APP_VERSION_CODE = 1
 
 
 def default_binary_dir() -> Path:
@@ -190,11 +193,56 @@ class AndroidTarget(Target):
                 self.adb.push(local, remote, mode=0o755)
             self._bm_remote, self._bm_sha = remote, sha
         else:
-            res = self._sh(["pm", "path", self.config.app_package])
-            if not res.ok or "package:" not in res.stdout:
-                raise DeviceError(self.name, f"companion app {self.config.app_package} is not installed")
+            self.ensure_app()
             self._sh(["mkdir", "-p", f"{self.app_dir}/models"])
         self._supply = self.find_battery_supply()
+
+    def app_version_code(self) -> int | None:
+        """The installed companion app's versionCode, None when it is not installed."""
+        res = self._sh(["dumpsys", "package", self.config.app_package])
+        return installed_version_code(res.stdout, self.config.app_package) if res.ok else None
+
+    def ensure_app(self) -> None:
+        """Install or update the companion app from `apk:` when the phone's is missing or older; without
+        `apk:`, a missing or too old app is one DeviceError line saying what to do."""
+        pkg, have = self.config.app_package, self.app_version_code()
+        if self.config.apk:
+            apk = Path(self.config.apk).expanduser()
+            if not apk.is_file():
+                raise DeviceError(self.name, f"apk: {apk}: no such file")
+            try:
+                apk_pkg, want = (pkg, self.config.apk_version_code) if self.config.apk_version_code \
+                    else apk_identity(apk)
+            except ApkError as exc:
+                raise DeviceError(self.name, f"apk: {exc}") from None
+            if apk_pkg != pkg:
+                raise DeviceError(self.name, f"apk: {apk} is package {apk_pkg}, but app_package is {pkg}")
+            if have is None or have < want:
+                self._install(apk)
+                have = self.app_version_code()
+                if have is None or have < want:
+                    raise DeviceError(self.name, f"apk: {apk}: installed, but the phone reports versionCode "
+                                      f"{have} instead of {want}")
+        if have is None:
+            raise DeviceError(self.name, f"companion app {pkg} is not installed: set `apk:` for this device "
+                              "to the APK built from android_app/ (./gradlew assembleDebug), or run "
+                              "./gradlew installDebug there")
+        if have < MIN_APP_VERSION_CODE:
+            raise DeviceError(self.name, f"companion app {pkg} is too old (versionCode {have}, this host needs "
+                              f">= {MIN_APP_VERSION_CODE}): set `apk:` to a newer build of android_app/")
+
+    def _install(self, apk: Path) -> None:
+        """Push the APK and `pm install -r` it (adb install's non-streamed path, which every phone has)."""
+        remote = f"{self.adb.tmp_dir}/harness-{file_sha256(apk)[:16]}.apk"
+        self.adb.push(apk, remote)
+        try:
+            res = self._sh(["pm", "install", "-r", remote], timeout_s=300)
+        finally:
+            self.adb.remove(remote)
+        said = (res.stdout + res.stderr).strip()
+        if not res.ok or "Success" not in said:
+            why = next((ln for ln in said.splitlines() if "Failure" in ln or "Error" in ln), said[-200:])
+            raise DeviceError(self.name, f"apk: installing {apk.name} failed: {why.strip()[:300]}")
 
     def cool_down(self, bench: Any) -> float:
         """The fixed rest, then wait (bounded) until the phone is under max_start_temp_c."""
@@ -382,6 +430,9 @@ class AndroidTarget(Target):
         if not isinstance(data, dict):
             return {"error": "companion app result is not a JSON object"}, extra
         data.setdefault("runtime", "companion-app")
+        android = data.pop("android", None)  # the app's own readings: battery, thermal, delegate per op
+        if isinstance(android, dict):
+            extra["app"] = android
         if data.get("latencies_us") and "duration_s" not in data:
             data["duration_s"] = round(sum(data["latencies_us"]) / 1e6, 4)
         return data, extra
