@@ -1,7 +1,9 @@
 package dev.harness.core;
 
 import com.google.gson.annotations.SerializedName;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -24,8 +26,10 @@ public final class AndroidReadings {
     @SerializedName("delegate_applied") public String delegateApplied;
     /** Why the requested delegate was not applied (its exception), null when it was. */
     @SerializedName("delegate_error") public String delegateError;
-    /** Op name to the kernel that ran it: the delegate's name, or "cpu" for the interpreter's own kernels. */
-    @SerializedName("ops_by_delegate") public Map<String, String> opsByDelegate = new LinkedHashMap<>();
+    /** Graph nodes per kernel provider: {"gpu": 29, "cpu": 2}, from the runtime's "Replacing N out of M" line. */
+    @SerializedName("nodes_by_delegate") public Map<String, Integer> nodesByDelegate = new LinkedHashMap<>();
+    /** The LiteRT runtime's own log lines of this job (tag tflite), which the host parses as well. */
+    @SerializedName("tflite_log") public List<String> tfliteLog = new ArrayList<>();
     @SerializedName("battery_before") public Battery batteryBefore;
     @SerializedName("battery_after") public Battery batteryAfter;
     /** PowerManager.getCurrentThermalStatus (0 none .. 6 shutdown), API 29+. */

@@ -94,7 +94,7 @@ public class ContractsTest {
         AndroidReadings a = new AndroidReadings();
         a.delegateRequested = "gpu";
         a.delegateApplied = "gpu";
-        a.opsByDelegate.put("CONV_2D", "gpu");
+        a.nodesByDelegate.put("gpu", 3);
         JsonObject o = JsonParser.parseString(RunnerResult.fromJson(golden).toJsonWith("android", a)).getAsJsonObject();
         JsonElement android = o.remove("android");
         assertEquals("gpu", android.getAsJsonObject().get("delegate_applied").getAsString());
