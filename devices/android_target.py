@@ -401,6 +401,8 @@ class AndroidTarget(Target):
                 "--ei", "threads", str(b.threads), "--es", "delegate", b.delegate,
                 "--ei", "warmup_runs", str(b.warmup_runs), "--ei", "num_runs", str(b.min_runs),
                 "--ef", "min_secs", str(b.min_s), "--ef", "max_secs", str(b.max_s),
+                "--ef", "warmup_secs", str(b.warmup_s), "--ei", "max_runs", str(b.max_runs),
+                "--ef", "sample_interval_s", str(b.sample_interval_s), "--el", "seed", str(job.seed),
                 "--es", "result_path", result, "--es", "run_token", token]
         extra: dict[str, Any] = {"command": " ".join(argv)}
         res = self.adb.run(argv, timeout_s=60)

@@ -50,8 +50,8 @@ class CompanionApp:
                 else:
                     data = argv[i + 1]
                 i += 2
-            elif a in ("--es", "--ei", "--ef", "--ez") and i + 2 < len(argv):
-                conv = {"--es": str, "--ei": int, "--ef": float, "--ez": lambda v: v == "true"}[a]
+            elif a in ("--es", "--ei", "--el", "--ef", "--ez") and i + 2 < len(argv):
+                conv = {"--es": str, "--ei": int, "--el": int, "--ef": float, "--ez": lambda v: v == "true"}[a]
                 extras[argv[i + 1]] = conv(argv[i + 2])
                 i += 3
             else:

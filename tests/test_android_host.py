@@ -230,3 +230,32 @@ def test_run_with_the_app_installs_measures_and_shows_live_on_the_phone(adb_serv
     who, _url, raw = _wait(lambda: adb_sim.app.fetched and adb_sim.app.fetched[0], what="the Live screen's fetch")
     assert who == "app" and _status(raw) == 200
     assert adb_sim.reverses == {}
+
+
+def test_am_start_extras_are_the_contracts(android_device, adb_sim, tmp_path):
+    """The host sends exactly contracts/android/am_start.json's extras, with its types; the JVM test
+    (JobExtrasTest) turns the same extras into the contract's runner job."""
+    import json
+    import re
+    import shlex
+
+    from devices.target import JobSpec
+    from harness.planning.config import BenchSettings
+
+    c = json.loads((Path(__file__).resolve().parent.parent / "contracts/android/am_start.json").read_text())
+    model = tmp_path / "tiny.tflite"
+    model.write_bytes(b"TFL3" + bytes(64))
+    t = AndroidTarget(android_device(runtime="app"))
+    t.prepare()
+    t.benchmark(JobSpec(model_path=model, bench=BenchSettings(**c["bench"], timeout_s=30.0)))
+    extras = adb_sim.app.starts[-1]["extras"]
+    assert set(extras) == set(c["extras"])
+    volatile = {"model", "result_path", "run_token"}
+    assert {k: v for k, v in extras.items() if k not in volatile} == \
+        {k: v for k, v in c["extras"].items() if k not in volatile}
+    assert re.fullmatch(r"/sdcard/Android/data/dev\.harness\.companion/files/harness/models/[0-9a-f]{16}-tiny\.tflite",
+                        extras["model"])
+    assert extras["result_path"].endswith(f"/result-{extras['run_token']}.json")
+    argv = shlex.split(next(cmd for cmd in adb_sim.commands if cmd.startswith("am start")))
+    sent_types = {argv[i + 1]: argv[i] for i, a in enumerate(argv) if a.startswith("--e")}
+    assert sent_types == c["extra_types"]

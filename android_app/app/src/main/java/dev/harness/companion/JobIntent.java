@@ -2,9 +2,13 @@ package dev.harness.companion;
 
 import android.content.Context;
 import android.content.Intent;
+import android.os.Bundle;
 import dev.harness.core.Job;
+import dev.harness.core.JobExtras;
 import java.io.File;
 import java.io.IOException;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * The host's `am start` extras (devices/android_target.py _run_app) as a runner Job. Extras the host does
@@ -22,27 +26,18 @@ final class JobIntent {
     }
 
     static JobIntent from(Context context, Intent intent) throws IOException {
-        String model = intent.getStringExtra("model");
         String resultPath = intent.getStringExtra("result_path");
-        if (model == null || model.isEmpty()) {
-            throw new IllegalArgumentException("intent has no model extra");
-        }
         if (resultPath == null || resultPath.isEmpty()) {
             throw new IllegalArgumentException("intent has no result_path extra");
         }
-        Job job = new Job();
-        job.modelPath = model;
-        job.threads = intent.getIntExtra("threads", job.threads);
-        String delegate = intent.getStringExtra("delegate");
-        job.delegate = delegate == null ? job.delegate : delegate;
-        job.warmupRuns = intent.getIntExtra("warmup_runs", job.warmupRuns);
-        job.warmupS = intent.getFloatExtra("warmup_secs", (float) job.warmupS);
-        job.minRuns = intent.getIntExtra("num_runs", job.minRuns);
-        job.minS = intent.getFloatExtra("min_secs", (float) job.minS);
-        job.maxS = intent.getFloatExtra("max_secs", (float) job.maxS);
-        job.maxRuns = intent.getIntExtra("max_runs", job.maxRuns);
-        job.seed = intent.getLongExtra("seed", job.seed);
-        job.thermalGlob = ""; // an app cannot read /sys/class/thermal; PowerManager gives the thermal state
+        Map<String, Object> extras = new HashMap<>();
+        Bundle bundle = intent.getExtras();
+        if (bundle != null) {
+            for (String key : bundle.keySet()) {
+                extras.put(key, bundle.get(key));
+            }
+        }
+        Job job = JobExtras.toJob(extras); // the mapping the JVM tests check against the golden contract
         // An exported activity: results go only under the app's own files directory.
         File own = context.getExternalFilesDir(null);
         File result = new File(resultPath).getCanonicalFile();
