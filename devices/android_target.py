@@ -380,6 +380,20 @@ class AndroidTarget(Target):
             extra["log_errors"] = parsed["errors"][:10]
         return runner, extra
 
+    @staticmethod
+    def _app_delegate(requested: str, android: dict[str, Any], extra: dict[str, Any]) -> None:
+        """Read the runtime's own log lines the app sent with the parser benchmark_model's output goes
+        through, so a silent fallback to CPU is flagged the same way on both paths."""
+        log = android.get("tflite_log")
+        if requested in ("gpu", "nnapi") and isinstance(log, list) and log:
+            outcome = bm.delegate_outcome(bm.parse("\n".join(str(x) for x in log[:500])), requested)
+            extra["delegate_outcome"] = outcome
+            if outcome.get("fallback"):
+                extra["delegate_fallback"] = (f"{requested} delegate requested but {outcome['applied']} applied: "
+                                              "the model ran on the CPU")
+        if android.get("delegate_error"):
+            extra["delegate_fallback"] = f"{requested} delegate refused: {str(android['delegate_error'])[:200]}"
+
     def _pull_profile(self, csv_path: str) -> dict[str, Any] | None:
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / "profile.csv"
@@ -435,6 +449,7 @@ class AndroidTarget(Target):
         android = data.pop("android", None)  # the app's own readings: battery, thermal, delegate per op
         if isinstance(android, dict):
             extra["app"] = android
+            self._app_delegate(b.delegate, android, extra)
         if data.get("latencies_us") and "duration_s" not in data:
             data["duration_s"] = round(sum(data["latencies_us"]) / 1e6, 4)
         return data, extra

@@ -34,6 +34,11 @@ class CompanionApp:
         self.starts: list[dict] = []  # every `am start`: component, action, data, extras
         self.fetched: list[tuple[str, str, bytes]] = []  # (who, url, raw HTTP response) via adb reverse
         self.installs: list[str] = []
+        # What the app's logcat holds of the runtime (tag tflite) for a job: the runtime's message text.
+        self.tflite_log = ["I/tflite  (12345): Created TensorFlow Lite delegate for GPU.",
+                           "I/tflite  (12345): Replacing 3 out of 3 node(s) with delegate (TfLiteGpuDelegateV2) "
+                           "node, yielding 1 partitions for the whole graph.",
+                           "I/tflite  (12345): Created 1 GPU delegate kernels."]
 
     # -- am start -------------------------------------------------------------------------------
     def am_start(self, argv: list[str], out, err) -> int:
@@ -117,7 +122,7 @@ class CompanionApp:
                                   "delegate_applied": extras.get("delegate"), "delegate_error": None,
                                   "battery_before": {"level_pct": 81, "current_ua": -452000, "plugged": True},
                                   "thermal_status_before": 0, "thermal_headroom_before": 0.42,
-                                  "run_token": extras.get("run_token")}}
+                                  "run_token": extras.get("run_token"), "tflite_log": self.tflite_log}}
         self.sim.write(path, json.dumps(result))
 
     # -- package manager ------------------------------------------------------------------------

@@ -222,6 +222,7 @@ def test_run_with_the_app_installs_measures_and_shows_live_on_the_phone(adb_serv
     assert m.status == "ok" and m.runtime == "litert-android" and m.delegate == "gpu" and m.threads == 2
     assert len(m.latencies_us) == 7
     assert m.extra["app"]["delegate_applied"] == "gpu" and m.extra["app"]["thermal_headroom_before"] == 0.42
+    assert m.extra["delegate_outcome"]["applied"] == "completely" and "delegate_fallback" not in m.extra
     assert adb_sim.app.version_codes[PKG] == 3 and len(adb_sim.app.installs) == 1
     live = [s for s in adb_sim.app.starts if s["component"] == f"{PKG}/.LiveActivity"]
     bench = [s for s in adb_sim.app.starts if s["component"] == f"{PKG}/.BenchmarkActivity"]
@@ -259,3 +260,27 @@ def test_am_start_extras_are_the_contracts(android_device, adb_sim, tmp_path):
     argv = shlex.split(next(cmd for cmd in adb_sim.commands if cmd.startswith("am start")))
     sent_types = {argv[i + 1]: argv[i] for i, a in enumerate(argv) if a.startswith("--e")}
     assert sent_types == c["extra_types"]
+
+
+def test_a_gpu_delegate_that_took_nothing_is_flagged(android_device, adb_sim, model_file):
+    """The app's runtime log says no node went to the GPU: the row says so, as benchmark_model's would."""
+    from devices.target import JobSpec
+    from harness.planning.config import BenchSettings
+
+    adb_sim.app.tflite_log = ["I/tflite  (12345): Created TensorFlow Lite delegate for GPU.",
+                              "E/tflite  (12345): Following operations are not supported by GPU delegate:",
+                              "E/tflite  (12345): CONV_2D: Max version supported: 5. Requested version 6.",
+                              "E/tflite  (12345): No operations will run on the GPU, and all 3 operations will run "
+                              "on the CPU."]
+    t = AndroidTarget(android_device(runtime="app"))
+    t.prepare()
+    raw = t.benchmark(JobSpec(model_path=model_file, bench=BenchSettings(delegate="gpu", min_runs=5, timeout_s=30.0)))
+    assert raw.extra["delegate_outcome"]["fallback"] is True
+    assert raw.extra["delegate_fallback"].startswith("gpu delegate requested but ")
+
+
+@pytest.fixture
+def model_file(tmp_path) -> Path:
+    p = tmp_path / "tiny.tflite"
+    p.write_bytes(b"TFL3" + bytes(64))
+    return p
