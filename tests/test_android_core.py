@@ -64,7 +64,7 @@ def _junit(compiled, *props: str, classes: list[str] | None = None) -> tuple[int
     text = proc.stdout + proc.stderr
     m = re.search(r"JUNIT tests=(\d+) failures=(\d+) assumptions=(\d+) ignored=(\d+)", text)
     assert m, f"no JUnit summary:\n{text[-3000:]}"
-    counts = dict(zip(("tests", "failures", "assumptions", "ignored"), map(int, m.groups())))
+    counts = dict(zip(("tests", "failures", "assumptions", "ignored"), map(int, m.groups()), strict=True))
     return proc.returncode, text, counts
 
 
