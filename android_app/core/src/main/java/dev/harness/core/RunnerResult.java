@@ -4,6 +4,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.annotations.SerializedName;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -41,7 +42,7 @@ public final class RunnerResult {
         firstInferenceUs = loop.firstInferenceUs;
         warmupRunsDone = loop.warmupRunsDone;
         durationS = loop.durationS;
-        timedWindowUnixS = List.of(loop.windowStartUnixS, loop.windowEndUnixS);
+        timedWindowUnixS = Arrays.asList(loop.windowStartUnixS, loop.windowEndUnixS); // no List.of: Android < 11
         latenciesUs = new ArrayList<>(loop.latenciesUs);
     }
 

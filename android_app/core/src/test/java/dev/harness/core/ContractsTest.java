@@ -103,6 +103,43 @@ public class ContractsTest {
     }
 
     @Test
+    public void aResultTheAppMeasuresHasTheGoldenKeysAndKinds() throws Exception {
+        JsonObject golden = JsonParser.parseString(Golden.read("results/ok.json")).getAsJsonObject();
+        RunnerResult r = new RunnerResult();
+        r.runtime = "litert-android";
+        r.runtimeVersion = "1.4.0";
+        r.machine = "arm64-v8a";
+        r.modelPath = "/sdcard/m.tflite";
+        r.threads = 2;
+        r.delegate = "gpu";
+        r.initUs = 1234.5;
+        r.opsTotal = 3;
+        r.opsDelegated = 3;
+        r.inputs.add(new InputSpec("x", java.util.Arrays.asList(1, 16, 16, 3), "float32"));
+        r.peakRssMb = 88.5;
+        r.peakRssDeltaMb = 10.25;
+        java.util.Map<String, Double> zones = new java.util.LinkedHashMap<>();
+        zones.put("battery", 31.5);
+        r.temperatures.add(new TempSample(0.0, "before", zones));
+        TimedLoopTest.FakeClock clock = new TimedLoopTest.FakeClock(new double[] {1000.0});
+        TimedLoop.Settings s = new TimedLoop.Settings();
+        s.minRuns = 5;
+        s.maxS = 1.0;
+        s.sampleIntervalS = 0.5;
+        r.apply(TimedLoop.run(clock, s, clock, null));
+        JsonObject ours = JsonParser.parseString(r.toJson()).getAsJsonObject();
+        assertEquals(golden.keySet(), ours.keySet());
+        for (String k : golden.keySet()) {
+            if (!golden.get(k).isJsonNull() && !ours.get(k).isJsonNull()) {
+                assertEquals(k, kind(golden.get(k)), kind(ours.get(k)));
+            }
+        }
+        assertEquals(2, ours.getAsJsonArray("timed_window_unix_s").size());
+        assertEquals(5, ours.getAsJsonArray("latencies_us").size());
+        assertEquals("[0.0,\"before\",{\"battery\":31.5}]", ours.getAsJsonArray("temperatures").get(0).toString());
+    }
+
+    @Test
     public void anExceptionBecomesTheRunnersErrorShape() {
         ErrorResult e = ErrorResult.of(new IllegalStateException("Could not open 'x.tflite'"));
         assertEquals("IllegalStateException: Could not open 'x.tflite'", e.error);
