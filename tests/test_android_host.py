@@ -284,3 +284,18 @@ def model_file(tmp_path) -> Path:
     p = tmp_path / "tiny.tflite"
     p.write_bytes(b"TFL3" + bytes(64))
     return p
+
+
+def test_run_measures_even_when_the_phone_cannot_show_the_page(tmp_path, tiny_tflite, isolated_cache):
+    """`run --on-device` with no adb server: one warning line, and the local device is measured anyway."""
+    db = tmp_path / "r.db"
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "run", "--db", str(db), "--models", str(tiny_tflite), "--variants",
+         "fp32", "--runs", "5", "--min-seconds", "0", "--warmup-seconds", "0", "--cooldown", "0", "--no-progress",
+         "--no-peak-probe", "--live", "127.0.0.1:0", "--on-device", "emulator-5554"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "XDG_CACHE_HOME": str(isolated_cache), "ANDROID_ADB_SERVER_PORT": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    warnings = [ln for ln in proc.stderr.splitlines() if ln.startswith("harness: warning:")]
+    assert len(warnings) == 1 and "adb server not reachable at 127.0.0.1:1" in warnings[0]
+    assert "1 measured, 0 errors" in proc.stdout and "Traceback" not in proc.stderr

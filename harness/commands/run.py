@@ -69,9 +69,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         live, events = start_live(db_path, args.live, printer.event)
     try:
         if args.on_device:
+            import sys
+
+            from errors import UserError
             from harness.live.phone import open_on_phone
 
-            phone = open_on_phone(args.on_device, args.devices, live)
+            try:
+                phone = open_on_phone(args.on_device, args.devices, live)
+            except UserError as exc:
+                if exc.exit_code == 2:
+                    raise  # bad input: nothing runs
+                # The phone cannot show the page: the measurements matter more than the view of them.
+                print(f"harness: warning: {exc}; measuring without the live view on the phone", file=sys.stderr)
         with printer:
             summary = orchestrate.run(plan, db_path, resume=args.resume, events=events,
                                       cache_dir=Path(args.cache_dir) if args.cache_dir else None)
