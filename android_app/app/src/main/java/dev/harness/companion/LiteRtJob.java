@@ -189,7 +189,7 @@ final class LiteRtJob {
         for (Delegate d : delegates) {
             try {
                 d.close();
-            } catch (RuntimeException ignored) {
+            } catch (Exception ignored) { // Delegate is Closeable in some releases: catch what close() may throw
                 // a delegate that failed to initialise may fail to close too
             }
         }
