@@ -154,6 +154,8 @@ class AndroidTarget(Target):
         facts["board"] = " ".join(str(x) for x in (facts["manufacturer"], facts["model"]) if x) + (
             f" ({facts['soc']})" if facts["soc"] else "")
         facts["runtime"] = RUNTIME if self.config.runtime == "benchmark_model" else self.config.app_package
+        if self.config.runtime == "app":
+            facts["app_version_code"] = self.app_version_code()  # None: the companion app is not installed
         facts["battery"] = self.battery()
         thermal = self.thermal()
         facts["thermal_status"] = thermal.get("status")

@@ -158,8 +158,10 @@ def test_apk_installs_when_missing_or_older_and_only_then(android_device, adb_si
     apk = make_apk(tmp_path / "app-debug.apk", version_code=3)
     adb_sim.installed.clear()
     t = AndroidTarget(android_device(runtime="app", apk=str(apk)))
+    assert t.facts()["app_version_code"] is None  # `harness devices` says the app is missing
     t.prepare()
     assert adb_sim.app.version_codes[PKG] == 3 and len(adb_sim.app.installs) == 1
+    assert t.facts()["app_version_code"] == 3
     assert not list(adb_sim.path("/data/local/tmp").glob("harness-*.apk"))  # the pushed APK is removed
     t.prepare()
     assert len(adb_sim.app.installs) == 1  # same version: no reinstall
