@@ -193,6 +193,35 @@ class AdbTransport(Transport):
             self.mark_broken(_one_line(exc))
             raise TransportError(f"{self.serial}: adb link failed: {_one_line(exc)}") from None
 
+    # -- reverse forwards (the phone's localhost:PORT reaches the host's) -----------------------
+    def _reverse_service(self, service: str) -> str:
+        """`reverse:...` goes to the phone's adbd, which answers OKAY (then a payload for list-forward)
+        or FAIL with its reason; a FAIL is the phone's answer, not a broken link."""
+        self.ensure_ready()
+        conn = self._open(service, self.link_timeout_s)
+        try:
+            conn.check_okay()
+            return conn.read_string_block() if service == "reverse:list-forward" else ""
+        except self._adbutils.AdbError as exc:
+            raise TransportError(f"{self.serial}: adb {service.replace(':', ' ', 1)}: {_one_line(exc)}") from None
+        except (OSError, EOFError) as exc:
+            self.mark_broken(_one_line(exc))
+            raise TransportError(f"{self.serial}: adb link failed: {_one_line(exc)}") from None
+        finally:
+            conn.close()
+
+    def reverse(self, device_port: int, host_port: int) -> None:
+        """`adb reverse tcp:DEVICE tcp:HOST`: the phone's 127.0.0.1:DEVICE is tunnelled to the host."""
+        self._reverse_service(f"reverse:forward:tcp:{int(device_port)};tcp:{int(host_port)}")
+
+    def reverse_remove(self, device_port: int) -> None:
+        self._reverse_service(f"reverse:killforward:tcp:{int(device_port)}")
+
+    def reverse_list(self) -> list[tuple[str, str]]:
+        """(device side, host side) of every reverse forward, as `adb reverse --list` shows them."""
+        text = self._reverse_service("reverse:list-forward")
+        return [(p[1], p[2]) for p in (ln.split() for ln in text.splitlines()) if len(p) == 3]
+
     def _alive(self) -> bool:
         """Ask the device itself (not the server's list) to answer within link_timeout_s."""
         try:

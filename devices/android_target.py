@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from devices.adb import AdbTransport
+from devices.apk import ApkError, apk_identity, installed_version_code
 from devices.probes import android as ap
 from devices.probes import benchmark_model as bm
 from devices.target import JobSpec, RawRun, Target
@@ -27,6 +28,8 @@ from devices.transport import TransportError, file_sha256
 from errors import DeviceError
 
 RUNTIME = "tflite-benchmark_model"
+# The oldest companion app whose result file this host reads (versionCode of android_app/app).
+MIN_APP_VERSION_CODE = 1
 
 
 def default_binary_dir() -> Path:
@@ -151,6 +154,8 @@ class AndroidTarget(Target):
         facts["board"] = " ".join(str(x) for x in (facts["manufacturer"], facts["model"]) if x) + (
             f" ({facts['soc']})" if facts["soc"] else "")
         facts["runtime"] = RUNTIME if self.config.runtime == "benchmark_model" else self.config.app_package
+        if self.config.runtime == "app":
+            facts["app_version_code"] = self.app_version_code()  # None: the companion app is not installed
         facts["battery"] = self.battery()
         thermal = self.thermal()
         facts["thermal_status"] = thermal.get("status")
@@ -190,11 +195,56 @@ class AndroidTarget(Target):
                 self.adb.push(local, remote, mode=0o755)
             self._bm_remote, self._bm_sha = remote, sha
         else:
-            res = self._sh(["pm", "path", self.config.app_package])
-            if not res.ok or "package:" not in res.stdout:
-                raise DeviceError(self.name, f"companion app {self.config.app_package} is not installed")
+            self.ensure_app()
             self._sh(["mkdir", "-p", f"{self.app_dir}/models"])
         self._supply = self.find_battery_supply()
+
+    def app_version_code(self) -> int | None:
+        """The installed companion app's versionCode, None when it is not installed."""
+        res = self._sh(["dumpsys", "package", self.config.app_package])
+        return installed_version_code(res.stdout, self.config.app_package) if res.ok else None
+
+    def ensure_app(self) -> None:
+        """Install or update the companion app from `apk:` when the phone's is missing or older; without
+        `apk:`, a missing or too old app is one DeviceError line saying what to do."""
+        pkg, have = self.config.app_package, self.app_version_code()
+        if self.config.apk:
+            apk = Path(self.config.apk).expanduser()
+            if not apk.is_file():
+                raise DeviceError(self.name, f"apk: {apk}: no such file")
+            try:
+                apk_pkg, want = (pkg, self.config.apk_version_code) if self.config.apk_version_code \
+                    else apk_identity(apk)
+            except ApkError as exc:
+                raise DeviceError(self.name, f"apk: {exc}") from None
+            if apk_pkg != pkg:
+                raise DeviceError(self.name, f"apk: {apk} is package {apk_pkg}, but app_package is {pkg}")
+            if have is None or have < want:
+                self._install(apk)
+                have = self.app_version_code()
+                if have is None or have < want:
+                    raise DeviceError(self.name, f"apk: {apk}: installed, but the phone reports versionCode "
+                                      f"{have} instead of {want}")
+        if have is None:
+            raise DeviceError(self.name, f"companion app {pkg} is not installed: set `apk:` for this device "
+                              "to the APK built from android_app/ (./gradlew assembleDebug), or run "
+                              "./gradlew installDebug there")
+        if have < MIN_APP_VERSION_CODE:
+            raise DeviceError(self.name, f"companion app {pkg} is too old (versionCode {have}, this host needs "
+                              f">= {MIN_APP_VERSION_CODE}): set `apk:` to a newer build of android_app/")
+
+    def _install(self, apk: Path) -> None:
+        """Push the APK and `pm install -r` it (adb install's non-streamed path, which every phone has)."""
+        remote = f"{self.adb.tmp_dir}/harness-{file_sha256(apk)[:16]}.apk"
+        self.adb.push(apk, remote)
+        try:
+            res = self._sh(["pm", "install", "-r", remote], timeout_s=300)
+        finally:
+            self.adb.remove(remote)
+        said = (res.stdout + res.stderr).strip()
+        if not res.ok or "Success" not in said:
+            why = next((ln for ln in said.splitlines() if "Failure" in ln or "Error" in ln), said[-200:])
+            raise DeviceError(self.name, f"apk: installing {apk.name} failed: {why.strip()[:300]}")
 
     def cool_down(self, bench: Any) -> float:
         """The fixed rest, then wait (bounded) until the phone is under max_start_temp_c."""
@@ -332,6 +382,20 @@ class AndroidTarget(Target):
             extra["log_errors"] = parsed["errors"][:10]
         return runner, extra
 
+    @staticmethod
+    def _app_delegate(requested: str, android: dict[str, Any], extra: dict[str, Any]) -> None:
+        """Read the runtime's own log lines the app sent with the parser benchmark_model's output goes
+        through, so a silent fallback to CPU is flagged the same way on both paths."""
+        log = android.get("tflite_log")
+        if requested in ("gpu", "nnapi") and isinstance(log, list) and log:
+            outcome = bm.delegate_outcome(bm.parse("\n".join(str(x) for x in log[:500])), requested)
+            extra["delegate_outcome"] = outcome
+            if outcome.get("fallback"):
+                extra["delegate_fallback"] = (f"{requested} delegate requested but {outcome['applied']} applied: "
+                                              "the model ran on the CPU")
+        if android.get("delegate_error"):
+            extra["delegate_fallback"] = f"{requested} delegate refused: {str(android['delegate_error'])[:200]}"
+
     def _pull_profile(self, csv_path: str) -> dict[str, Any] | None:
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / "profile.csv"
@@ -353,6 +417,8 @@ class AndroidTarget(Target):
                 "--ei", "threads", str(b.threads), "--es", "delegate", b.delegate,
                 "--ei", "warmup_runs", str(b.warmup_runs), "--ei", "num_runs", str(b.min_runs),
                 "--ef", "min_secs", str(b.min_s), "--ef", "max_secs", str(b.max_s),
+                "--ef", "warmup_secs", str(b.warmup_s), "--ei", "max_runs", str(b.max_runs),
+                "--ef", "sample_interval_s", str(b.sample_interval_s), "--el", "seed", str(job.seed),
                 "--es", "result_path", result, "--es", "run_token", token]
         extra: dict[str, Any] = {"command": " ".join(argv)}
         res = self.adb.run(argv, timeout_s=60)
@@ -382,6 +448,10 @@ class AndroidTarget(Target):
         if not isinstance(data, dict):
             return {"error": "companion app result is not a JSON object"}, extra
         data.setdefault("runtime", "companion-app")
+        android = data.pop("android", None)  # the app's own readings: battery, thermal, delegate per op
+        if isinstance(android, dict):
+            extra["app"] = android
+            self._app_delegate(b.delegate, android, extra)
         if data.get("latencies_us") and "duration_s" not in data:
             data["duration_s"] = round(sum(data["latencies_us"]) / 1e6, 4)
         return data, extra

@@ -7,6 +7,13 @@ the phone's files (/data/local/tmp, /sys/class/power_supply, ...); Android comma
 real recorded outputs from tests/fixtures/device-outputs (dumpsys battery, dumpsys
 thermalservice, benchmark_model). It can vanish mid-command: `close` drops every socket like an
 unplugged cable, `hang` goes silent like a phone that fell off Wi-Fi.
+
+`reverse:` services (adb reverse) are kept as adbd keeps them; a phone-side connection to a reversed port
+is an OPEN of `tcp:HOSTPORT` sent *to* the adb server, which (as real adb does) accepts it only for a
+configured reverse forward and connects to the host's port. (Seen with Debian's adb 29.0.6: an OPEN for
+a port no `reverse:forward` went through makes the server abort with "handle_packet disallowed connect",
+so the simulator opens only ports the server itself reversed.) The companion app's stand-in is
+tests/adb_sim_app.py.
 """
 from __future__ import annotations
 
@@ -18,7 +25,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from tests.adb_sim_shell import BENCH_MARK, MiniShell
+from tests.adb_sim_app import CompanionApp, PhoneShell
+from tests.adb_sim_shell import BENCH_MARK
 
 __all__ = ["AdbSimulator", "BENCH_MARK"]
 
@@ -54,7 +62,8 @@ class _Stream:
     def __init__(self, conn: "_Conn", local_id: int, remote_id: int) -> None:
         self.conn, self.local_id, self.remote_id = conn, local_id, remote_id
         self.ready = threading.Event()
-        self.ready.set()
+        if remote_id:  # opened by the server; a stream the phone opens waits for the server's OKAY
+            self.ready.set()
         self.inbox: "queue.Queue[bytes | None]" = queue.Queue()
         self.buf = bytearray()
         self.closed = False
@@ -166,6 +175,7 @@ class _Conn:
         elif cmd == A_OKAY:
             s = self.streams.get(arg1)
             if s is not None:
+                s.remote_id = s.remote_id or arg0  # the OKAY to a phone-side OPEN names the server's end
                 s.ready.set()
         elif cmd == A_WRTE:
             s = self.streams.get(arg1)
@@ -201,6 +211,8 @@ class AdbSimulator:
         self.battery_text = (self.outputs / "dumpsys_battery.samsung.txt").read_text()
         self.thermal_text = (self.outputs / "dumpsys_thermalservice.android_tv.txt").read_text()
         self.installed = {"dev.harness.companion"}
+        self.app = CompanionApp(self)
+        self.reverses: dict[str, tuple[str, _Conn]] = {}  # device side -> (host side, transport)
         self.app_delay_s = 0.3
         self.commands: list[str] = []
         self.pushes: list[str] = []
@@ -306,7 +318,77 @@ class AdbSimulator:
             return lambda s: self._shell_v1(s, command)
         if service == "sync:":
             return self._sync
+        if service.startswith("reverse:"):
+            return lambda s: self._reverse(s, service.removeprefix("reverse:"))
         return None
+
+    # -- adb reverse --------------------------------------------------------------------------
+    def _reverse(self, s: _Stream, cmd: str) -> None:
+        """adbd's reverse service (handle_forward_request): one OKAY, or FAIL + hex length + reason."""
+        def fail(msg: str) -> None:
+            s.write(b"FAIL" + f"{len(msg):04x}{msg}".encode())
+
+        if cmd == "list-forward":
+            text = "".join(f"host-1 {dev} {host}\n" for dev, (host, _c) in self.reverses.items())
+            s.write(b"OKAY" + f"{len(text):04x}{text}".encode())
+        elif cmd == "killforward-all":
+            self.reverses.clear()
+            s.write(b"OKAY")
+        elif cmd.startswith("killforward:"):
+            if self.reverses.pop(cmd.removeprefix("killforward:"), None) is None:
+                return fail(f"listener '{cmd.removeprefix('killforward:')}' not found")
+            s.write(b"OKAY")
+        elif cmd.startswith("forward:"):
+            spec = cmd.removeprefix("forward:")
+            norebind = spec.startswith("norebind:")
+            dev, _, host = spec.removeprefix("norebind:").partition(";")
+            if not dev.startswith("tcp:") or not host.startswith("tcp:"):
+                return fail(f"cannot bind listener: unsupported {dev!r}")  # this phone knows tcp only
+            if norebind and dev in self.reverses:
+                return fail("cannot rebind existing socket")
+            self.reverses[dev] = (host, s.conn)
+            s.write(b"OKAY")
+        else:
+            fail(f"unknown reverse command {cmd!r}")
+
+    def open_reverse(self, device_port: int, timeout_s: float = 10.0) -> _Stream:
+        """What an app's connect() to 127.0.0.1:device_port does on the phone: a stream to the host."""
+        entry = self.reverses.get(f"tcp:{device_port}")
+        if entry is None:
+            raise ConnectionRefusedError(f"phone: nothing listens on 127.0.0.1:{device_port}")
+        host, conn = entry
+        stream = _Stream(conn, self.next_id(), 0)
+        conn.streams[stream.local_id] = stream
+        conn.send(_msg(A_OPEN, stream.local_id, 0, host.encode() + b"\0"))
+        deadline = time.monotonic() + timeout_s
+        while not stream.ready.wait(0.05):
+            if stream.closed or time.monotonic() > deadline:
+                conn.streams.pop(stream.local_id, None)
+                raise ConnectionRefusedError(f"adb server refused the reverse connection to {host}")
+        return stream
+
+    def http_get(self, device_port: int, path: str, *, until: bytes | None = None, headers: str = "",
+                 timeout_s: float = 15.0) -> bytes:
+        """An HTTP GET from the phone to its localhost:device_port (the host, through adb reverse): the raw
+        response, read until the server closes or `until` appears (for an event stream)."""
+        stream = self.open_reverse(device_port)
+        try:
+            stream.write(f"GET {path} HTTP/1.1\r\nHost: localhost:{device_port}\r\n{headers}"
+                         "Connection: close\r\n\r\n".encode())
+            data = bytearray()
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline and not (until and until in data):
+                try:
+                    chunk = stream.inbox.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if chunk is None:
+                    break
+                data.extend(chunk)
+            return bytes(data)
+        finally:
+            stream.close()
+            stream.conn.streams.pop(stream.local_id, None)
 
     def _shell_v2(self, stream: _Stream, command: str) -> None:
         def packet(kind: int) -> Callable[[bytes], None]:
@@ -330,7 +412,7 @@ class AdbSimulator:
                     self.vanish(trigger[2])
                     raise _Gone()
                 threading.Timer(trigger[1], self.vanish, args=(trigger[2],)).start()
-        return MiniShell(self, out, err).run(command)
+        return PhoneShell(self, out, err).run(command)
 
     def _sync(self, s: _Stream) -> None:
         while True:

@@ -5,6 +5,7 @@ Set HARNESS_SCREENSHOTS=DIR to keep the screenshot of the live page.
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -215,7 +216,9 @@ def test_serve_command_starts_and_stops(tmp_path):
         assert status == 200 and runs[0]["run_id"] == "r1"
         with urllib.request.urlopen(url, timeout=10) as resp:
             page = resp.read().decode()
-        assert "EventSource" in page and "src=" not in page and "href=" not in page  # no outside assets
+        assert "EventSource" in page and "src=" not in page  # no outside assets: links only to this server's
+        assert re.findall(r'href="([^"]*)"', page) and all(h.startswith("/") and not h.startswith("//")
+                                                            for h in re.findall(r'href="([^"]*)"', page))
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0

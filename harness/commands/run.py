@@ -32,6 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
     p.add_argument("--live", nargs="?", const="127.0.0.1:8765", metavar="HOST:PORT",
                    help="follow the run in a browser (default 127.0.0.1:8765; other hosts get a token)")
+    p.add_argument("--on-device", metavar="SERIAL", help="follow the run on this Android phone (implies --live): "
+                   "adb reverse to the live server, then the companion app's Live screen or the browser")
     p.set_defaults(func=cmd_run)
 
 
@@ -58,16 +60,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         plan = make_plan(devices, models=csv_list(args.models), variants=csv_list(args.variants), quick=args.quick,
                          overrides=overrides, image_dir=args.images, peak_probe=not args.no_peak_probe)
     printer = ProgressPrinter(enabled=not args.no_progress)
-    events, live = printer.event, None
+    events, live, phone = printer.event, None, None
+    if args.on_device and not args.live:
+        args.live = "127.0.0.1:8765"
     if args.live:
         from harness.live.server import start_live
 
         live, events = start_live(db_path, args.live, printer.event)
     try:
+        if args.on_device:
+            import sys
+
+            from errors import UserError
+            from harness.live.phone import open_on_phone
+
+            try:
+                phone = open_on_phone(args.on_device, args.devices, live)
+            except UserError as exc:
+                if exc.exit_code == 2:
+                    raise  # bad input: nothing runs
+                # The phone cannot show the page: the measurements matter more than the view of them.
+                print(f"harness: warning: {exc}; measuring without the live view on the phone", file=sys.stderr)
         with printer:
             summary = orchestrate.run(plan, db_path, resume=args.resume, events=events,
                                       cache_dir=Path(args.cache_dir) if args.cache_dir else None)
     finally:
+        if phone is not None:
+            phone.close()
         if live is not None:
             live.stop()
     print_run_tables(summary.run_id, db_path)

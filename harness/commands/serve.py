@@ -5,7 +5,7 @@ import argparse
 import os
 from pathlib import Path
 
-from harness.commands.options import add_db_arg, default_db, open_db
+from harness.commands.options import add_db_arg, add_devices_arg, default_db, open_db
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,6 +14,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need a token)")
     s.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     s.add_argument("--token", default=None, help="token for non-loopback binds (default: $HARNESS_TOKEN or random)")
+    s.add_argument("--on-device", metavar="SERIAL", help="also show the page on this Android phone: adb reverse "
+                   "its localhost to this server and open the companion app (or its browser)")
+    add_devices_arg(s)
     s.set_defaults(func=cmd_serve)
 
 
@@ -27,12 +30,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         open_db(path).close()  # upgrade an old file now, with its note
     token = args.token or os.environ.get("HARNESS_TOKEN") or None
     server = LiveServer(path, host=args.host, port=args.port, token=token).start()
-    print(f"harness serve: {server.url}  (Ctrl-C to stop)", flush=True)
+    phone = None
     try:
+        if args.on_device:
+            from harness.live.phone import open_on_phone
+
+            phone = open_on_phone(args.on_device, args.devices, server)
+        print(f"harness serve: {server.url}  (Ctrl-C to stop)", flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
     finally:
+        if phone is not None:
+            phone.close()  # the phone's reverse forward goes with the server
         server.stop()
     return 0

@@ -1,5 +1,6 @@
 """The live page served at / by `harness serve`: static HTML, CSS and JS, no outside assets.
 
+It is an installable web app (harness/live/pwa.py: manifest, icons, a service worker for the shell).
 It loads runs and results from the JSON API, then follows the server-sent events so progress and
 each result appear without a reload. It is laid out for a phone first, since the companion apps
 show this same page. Every value from the server is written with textContent, never as HTML.
@@ -11,6 +12,13 @@ PAGE = r"""<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
 <meta name="color-scheme" content="light dark">
+<meta name="theme-color" content="#2563eb">
+<meta name="mobile-web-app-capable" content="yes">
+<meta name="apple-mobile-web-app-capable" content="yes">
+<meta name="apple-mobile-web-app-title" content="harness">
+<link id="manifest" rel="manifest" href="/manifest.webmanifest">
+<link rel="icon" href="/icon.svg" type="image/svg+xml">
+<link rel="apple-touch-icon" href="/icon-192.png">
 <title>harness · live</title>
 <style>
 :root { --bg:#f8fafc; --card:#fff; --fg:#0f172a; --muted:#64748b; --line:#e2e8f0; --accent:#2563eb;
@@ -70,11 +78,16 @@ select { width:100%; font:inherit; padding:8px; border-radius:10px; border:1px s
 <p id="empty">Waiting for results…</p>
 <script>
 "use strict";
+const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token");
 const withToken = (path) => token ? path + (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token) : path;
-const $ = (id) => document.getElementById(id);
 const state = { run: null, follow: true, total: null, results: new Map(), runs: [] };
 window.harnessLive = state;
+if (token) $("manifest").href = withToken("/manifest.webmanifest");  // the home-screen app keeps the token
+if ("serviceWorker" in navigator) {  // installable; the worker caches the shell, never results
+  navigator.serviceWorker.register("/sw.js").then(() => { state.sw = "registered"; },
+                                                 (e) => { state.sw = "failed: " + e; });
+}
 
 async function api(path) {
   const r = await fetch(withToken(path), { cache: "no-store" });

@@ -29,6 +29,7 @@ from harness.statistics.compare import accuracy_of, model_label
 from harness.store.db import ResultsDB
 from errors import UserError
 from harness.live.page import PAGE
+from harness.live.pwa import manifest_with_token, static_asset
 from harness.store.results import Measurement, RunInfo
 
 HEARTBEAT_S = 15.0
@@ -276,7 +277,7 @@ def _handler_for(server: LiveServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("X-Content-Type-Options", "nosniff")
             if ctype.startswith("text/html"):
                 self.send_header("Content-Security-Policy",
-                                 "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+                                 "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'")
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)
@@ -299,6 +300,13 @@ def _handler_for(server: LiveServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             query = parse_qs(url.query)
+            asset = static_asset(url.path)
+            if asset is not None:  # the web app's shell: no results in it, so no token needed
+                body, ctype = asset
+                if url.path == "/manifest.webmanifest" and server.token and self._authorized(query):
+                    body = manifest_with_token(server.token).encode()
+                self._send(HTTPStatus.OK, body, ctype)
+                return
             if not self._authorized(query):
                 self._json(HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong token"})
                 return

@@ -111,6 +111,12 @@ class AndroidDevice(_DeviceBase):
     extra_flags: list[str] = Field(default_factory=list, description="more benchmark_model flags")
     app_package: str = "dev.harness.companion"
     app_activity: str = ".BenchmarkActivity"
+    app_live_activity: str = Field(default=".LiveActivity", description="the app's screen that follows "
+                                   "`harness serve` (--on-device)")
+    apk: str | None = Field(default=None, description="companion app APK to install or update before the "
+                            "first job (runtime: app)")
+    apk_version_code: int | None = Field(default=None, ge=1, description="the APK's versionCode, where it "
+                                         "cannot be read from the APK")
     app_dir: str | None = Field(default=None, description="where the app reads models and writes results "
                                 "(default /sdcard/Android/data/<app_package>/files/harness)")
     battery_supply: str | None = Field(default=None, description="power_supply name, e.g. battery")

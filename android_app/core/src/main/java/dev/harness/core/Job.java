@@ -1,0 +1,39 @@
+package dev.harness.core;
+
+import com.google.gson.annotations.SerializedName;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A runner job, field for field as rpi/runner.py reads it (contracts/jobs/basic.json); defaults are the
+ * runner's DEFAULT_JOB so a job that names only model_path behaves as it does on a Raspberry Pi.
+ */
+public final class Job {
+    @SerializedName("model_path") public String modelPath;
+    @SerializedName("threads") public int threads = 1;
+    /** xnnpack (LiteRT's default CPU delegate), none (reference kernels), cpu, gpu or nnapi. */
+    @SerializedName("delegate") public String delegate = "xnnpack";
+    @SerializedName("input_shapes") public Map<String, List<Integer>> inputShapes;
+    @SerializedName("seed") public long seed = 0;
+    @SerializedName("warmup_runs") public int warmupRuns = 1;
+    @SerializedName("warmup_s") public double warmupS = 0.5;
+    @SerializedName("min_runs") public int minRuns = 50;
+    @SerializedName("min_s") public double minS = 1.0;
+    @SerializedName("max_s") public double maxS = 150.0;
+    /** 0: no cap besides max_s. */
+    @SerializedName("max_runs") public int maxRuns = 0;
+    @SerializedName("sample_interval_s") public double sampleIntervalS = 0.5;
+    @SerializedName("thermal_glob") public String thermalGlob = "/sys/class/thermal/thermal_zone*";
+
+    public static Job fromJson(String json) {
+        Job job = Json.GSON.fromJson(json, Job.class);
+        if (job == null || job.modelPath == null || job.modelPath.isEmpty()) {
+            throw new IllegalArgumentException("job has no model_path");
+        }
+        return job;
+    }
+
+    public String toJson() {
+        return Json.GSON.toJson(this);
+    }
+}
