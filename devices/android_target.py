@@ -30,6 +30,9 @@ from errors import DeviceError
 RUNTIME = "tflite-benchmark_model"
 # The oldest companion app whose result file this host reads (versionCode of android_app/app).
 MIN_APP_VERSION_CODE = 1
+# One line `PATH kHz` per CPU with cpufreq; `cpu[0-9]*` leaves out the cpufreq/ and cpuidle/ folders.
+CPUFREQ_SCRIPT = ('for f in /sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_cur_freq; do '
+                  '[ -r "$f" ] && echo "$f $(cat "$f")"; done; true')
 
 
 def default_binary_dir() -> Path:
@@ -121,11 +124,14 @@ class AndroidTarget(Target):
         return temps
 
     def cpu_freqs(self) -> dict[str, int]:
-        listing = self._sh(["ls", "/sys/devices/system/cpu/cpu*/cpufreq/scaling_cur_freq"])
-        paths = [p for p in listing.stdout.split() if p.startswith("/")]
-        if not paths:
+        """{cpuN: kHz}. The glob must reach the phone's sh unquoted, so it is inside a script string;
+        a quoted argument arrives as a literal `*` that matches nothing."""
+        listing = self._sh(["sh", "-c", CPUFREQ_SCRIPT])
+        pairs = [ln.split() for ln in listing.stdout.splitlines()]
+        pairs = [p for p in pairs if len(p) == 2 and p[0].startswith("/")]
+        if not pairs:
             return {}
-        return ap.parse_cpufreq(paths, self._sh(["cat", *paths]).stdout)
+        return ap.parse_cpufreq([p[0] for p in pairs], " ".join(p[1] for p in pairs))
 
     def find_battery_supply(self) -> str | None:
         """The power_supply whose type is Battery (or the one the config names)."""

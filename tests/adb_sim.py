@@ -215,6 +215,7 @@ class AdbSimulator:
         self.reverses: dict[str, tuple[str, _Conn]] = {}  # device side -> (host side, transport)
         self.app_delay_s = 0.3
         self.commands: list[str] = []
+        self.results: list[tuple[str, int, bytes]] = []  # (command line, exit status, stderr) as run
         self.pushes: list[str] = []
         self.bench_output: str | None = None  # fixture name to replay instead of the flag-based choice
         self.gone = False
@@ -412,7 +413,15 @@ class AdbSimulator:
                     self.vanish(trigger[2])
                     raise _Gone()
                 threading.Timer(trigger[1], self.vanish, args=(trigger[2],)).start()
-        return PhoneShell(self, out, err).run(command)
+        said = bytearray()
+
+        def err_kept(data: bytes) -> None:
+            said.extend(data)
+            err(data)
+
+        code = PhoneShell(self, out, err_kept).run(command)
+        self.results.append((command, code, bytes(said)))
+        return code
 
     def _sync(self, s: _Stream) -> None:
         while True:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shlex
 import stat
 import threading
 import time
-from fnmatch import fnmatch
 from typing import TYPE_CHECKING, Callable
+
+from tests.sim_sh import IO, Shell
 
 if TYPE_CHECKING:
     from tests.adb_sim import AdbSimulator
@@ -20,120 +20,77 @@ if TYPE_CHECKING:
 BENCH_MARK = b"#!sim-benchmark_model\n"  # first bytes of the stand-in binary the tests push
 
 
-class _Exit(Exception):
-    def __init__(self, code: int) -> None:
-        self.code = code
+class MiniShell(Shell):
+    """/system/bin/sh (mksh) over the phone's files: the shell language comes from tests/sim_sh.py
+    (quoting, globs, `$VAR`, `;`/`&&`/`||`/pipes/redirections, exit codes as mksh gives them); the
+    commands below are toybox's and Android's, printing their errors to stderr as those do."""
 
+    name = "/system/bin/sh"
 
-class MiniShell:
-    """Just enough of /system/bin/sh for the commands the harness sends: `;`, `&&`, `||`,
-    `<`/`>` redirects, `2>&1`, `$?`, globs, `sh -c`, `exit N`, and the phone's commands."""
+    def __init__(self, sim: "AdbSimulator", out: Callable[[bytes], None], err: Callable[[bytes], None],
+                 args: list[str] | None = None) -> None:
+        super().__init__(out, err, args)
+        self.sim = sim
 
-    def __init__(self, sim: "AdbSimulator", out: Callable[[bytes], None], err: Callable[[bytes], None]) -> None:
-        self.sim, self.out, self.err = sim, out, err
-        self.status = 0
-
-    def run(self, line: str) -> int:
+    # -- the file system hooks --------------------------------------------------------------------
+    def _host(self, path: str):
         try:
-            return self._run_line(line)
-        except _Exit as e:
-            return e.code
+            return self.sim.path(path)
+        except PermissionError:
+            return None
 
-    def _tokens(self, line: str) -> list[str]:
-        lex = shlex.shlex(line, posix=True, punctuation_chars=";&|<>")
-        lex.whitespace_split = True
-        return list(lex)
+    def listdir(self, path: str) -> list[str] | None:
+        p = self._host(path)
+        if p is None or not p.is_dir():
+            return None
+        return [c.name for c in p.iterdir()]
 
-    def _run_line(self, line: str) -> int:
-        tokens = self._tokens(line)
-        command: list[str] = []
-        op = ";"
-        for tok in tokens + [";"]:
-            if tok in (";", "&&", "||"):
-                if command:
-                    skip = (op == "&&" and self.status != 0) or (op == "||" and self.status == 0)
-                    if not skip:
-                        self.status = self._simple(command)
-                command, op = [], tok
-            else:
-                command.append(tok)
-        return self.status
+    def read_file(self, path: str) -> bytes | None:
+        p = self._host(path)
+        try:
+            return p.read_bytes() if p is not None and p.is_file() else None
+        except OSError:
+            return None
 
-    def _glob(self, token: str) -> list[str]:
-        if not token.startswith("/") or not any(c in token for c in "*?["):
-            return [token]
-        parts = token.strip("/").split("/")
-        found = [self.sim.root.resolve()]
-        for part in parts:
-            nxt = []
-            for base in found:
-                if any(c in part for c in "*?["):
-                    nxt.extend(sorted(p for p in base.iterdir() if fnmatch(p.name, part))) if base.is_dir() else None
-                elif (base / part).exists():
-                    nxt.append(base / part)
-            found = nxt
-        root = self.sim.root.resolve()
-        return ["/" + str(p.relative_to(root)) for p in found] or [token]
+    def write_file(self, path: str, data: bytes, append: bool) -> bool:
+        p = self._host(path)
+        if p is None or not p.parent.is_dir() or p.is_dir():
+            return False
+        with open(p, "ab" if append else "wb") as fh:
+            fh.write(data)
+        return True
 
-    def _simple(self, words: list[str]) -> int:
-        argv: list[str] = []
-        stdin: bytes | None = None
-        redirect_out: str | None = None
-        merge_err = to_err = False
-        i = 0
-        while i < len(words):
-            w = words[i].replace("$?", str(self.status))
-            if w == "<" and i + 1 < len(words):
-                try:
-                    stdin = self.sim.path(words[i + 1]).read_bytes()
-                except OSError:
-                    self.err(f"sh: {words[i + 1]}: No such file or directory\n".encode())
-                    return 1
-                i += 2
-                continue
-            if w == ">" and i + 1 < len(words):
-                if argv and argv[-1] == "2":  # 2> file
-                    argv.pop()
-                else:
-                    redirect_out = words[i + 1]
-                i += 2
-                continue
-            if w == ">&" and i + 1 < len(words) and argv and argv[-1] == "2":
-                argv.pop()
-                merge_err = words[i + 1] == "1"
-                i += 2
-                continue
-            if w == ">&" and i + 1 < len(words) and words[i + 1] == "2":  # >&2
-                to_err = True
-                i += 2
-                continue
-            argv.extend(self._glob(w))
-            i += 1
-        captured = bytearray()
-        out = captured.extend if redirect_out else (self.err if to_err else self.out)
-        err = out if merge_err else self.err
-        code = self._exec(argv, stdin, out, err)
-        if redirect_out:
-            self.sim.write(redirect_out, bytes(captured))
-        return code
+    def file_test(self, op: str, path: str) -> bool:
+        p = self._host(path)
+        if p is None or not p.exists():
+            return False
+        mode = p.stat().st_mode
+        return {"-e": True, "-f": p.is_file(), "-d": p.is_dir(), "-r": True, "-w": True,
+                "-x": bool(mode & stat.S_IXUSR), "-s": p.is_file() and p.stat().st_size > 0}[op]
 
-    def _exec(self, argv: list[str], stdin: bytes | None, out, err) -> int:
+    def command(self, argv: list[str], io: IO) -> int | None:
+        resolved = [self.abs_path(a) if a.startswith("./") else a for a in argv]
+        return self._exec(resolved, io.stdin, io.out, io.err)
+
+    def _exec(self, argv: list[str], stdin: bytes | None, out, err) -> int | None:
+        """toybox's and Android's commands; None when the phone has no such command."""
         name = argv[0]
         sim = self.sim
-        if name == "exit":
-            raise _Exit(int(argv[1]) if len(argv) > 1 else self.status)
-        if name == "sh" and len(argv) >= 3 and argv[1] == "-c":
-            return MiniShell(sim, out, err).run(argv[2])
+        if name == "sh":
+            if len(argv) >= 3 and argv[1] == "-c":
+                shell = type(self)(sim, out, err, argv[4:])
+                shell.arg0 = argv[3] if len(argv) > 3 else "/system/bin/sh"
+                shell.io.stdin = stdin
+                return shell.run(argv[2])
+            err(b"/system/bin/sh: simulator runs only `sh -c SCRIPT [ARG0 ARGS...]`\n")
+            return 2
         if name == "taskset":
-            int(argv[1], 16)
-            return self._exec(argv[2:], stdin, out, err)
-        if name == "echo":
-            out((" ".join(argv[1:]) + "\n").encode())
-            return 0
-        if name in ("true", ":"):
-            return 0
-        if name == "false":
-            return 1
+            try:
+                int(argv[1], 16)
+            except (IndexError, ValueError):
+                err(b"taskset: bad mask\n")
+                return 1
+            return self.command(argv[2:], IO(stdin, out, err))
         if name == "sleep":
             time.sleep(float(argv[1]))
             return 0
@@ -142,23 +99,31 @@ class MiniShell:
             if len(argv) == 1 and stdin is not None:
                 out(stdin)
             for f in argv[1:]:
-                try:
-                    out(sim.path(f).read_bytes())
-                except (OSError, PermissionError):
-                    err(f"cat: {f}: No such file or directory\n".encode())
+                data = self.read_file(self.abs_path(f))
+                if data is None:
+                    why = "Is a directory" if self.file_test("-d", self.abs_path(f)) else "No such file or directory"
+                    err(f"cat: {f}: {why}\n".encode())  # toybox's wording
                     code = 1
+                else:
+                    out(data)
             return code
-        if name == "ls":
-            paths = [a for a in argv[1:] if not a.startswith("-")]
-            code = 0
+        if name == "ls":  # toybox ls, not a tty: one name per line, operands' files before directories
+            paths = [a for a in argv[1:] if not a.startswith("-")] or ["."]
+            code, files, dirs = 0, [], []
             for p in paths:
-                if not sim.path(p).exists():
+                host = self._host(self.abs_path(p))
+                if host is None or not host.exists():
                     err(f"ls: {p}: No such file or directory\n".encode())
                     code = 1
-                elif sim.path(p).is_dir() and "-d" not in argv:
-                    out("".join(f"{c.name}\n" for c in sorted(sim.path(p).iterdir())).encode())
+                elif host.is_dir() and "-d" not in argv:
+                    dirs.append((p, sorted(c.name for c in host.iterdir())))
                 else:
-                    out(f"{p}\n".encode())
+                    files.append(p)
+            blocks = ["".join(f"{f}\n" for f in files)] if files else []
+            for p, names in dirs:
+                head = f"{p}:\n" if len(paths) > 1 else ""
+                blocks.append(head + "".join(f"{n}\n" for n in names))
+            out("\n".join(blocks).encode())
             return code
         if name == "mkdir":
             for p in (a for a in argv[1:] if not a.startswith("-")):
@@ -201,10 +166,9 @@ class MiniShell:
             return self._pm(argv, out)
         if name == "am":
             return self._am(argv, out, err)
-        if name.startswith("/") or name.startswith("./"):
+        if "/" in name:
             return self._binary(argv, out, err)
-        err(f"/system/bin/sh: {name}: inaccessible or not found\n".encode())
-        return 127
+        return None
 
     def _pm(self, argv: list[str], out) -> int:
         if argv[1:2] == ["path"] and len(argv) > 2:
