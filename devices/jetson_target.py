@@ -38,6 +38,7 @@ TFTRT_RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "rpi" / "tftrt_ru
 TFTRT_EXTRA = ("precision", "tensorrt_version", "conversion_us", "converted_now", "trt_engine_ops",
                "tf_ops_outside_trt", "gpus", "note", "warmup_runs_done")
 
+JETSON_MODEL_WORDS = ("jetson", "nvidia", "tegra", "xavier", "orin", "quill", "p3310", "p3450")
 COMPANIONS = {"tftrt": ("saved_model",), "tensorrt": ("onnx",)}  # runtime -> exports made in the conversion phase
 PRECISION_FLAGS = {"fp32": [], "fp16": ["--fp16"], "int8": ["--int8"]}
 # sysfs fallback when jetson_clocks --show needs root: per-CPU and GPU devfreq min/max/current.
@@ -152,6 +153,8 @@ def power_in_window(samples: PowerSamples, lo_s: float, hi_s: float) -> PowerSam
 
 class JetsonTarget(SshRunnerTarget):
     kind = "jetson"
+    model_path = "/proc/device-tree/model"
+    release_path = "/etc/nv_tegra_release"
 
     @classmethod
     def companions_needed(cls, config: Any) -> tuple[str, ...]:
@@ -166,11 +169,13 @@ class JetsonTarget(SshRunnerTarget):
     # ---- facts and state --------------------------------------------------------------------
 
     def clocks_state(self) -> dict[str, Any]:
-        res = self.transport.run(self.sudo([self.config.jetson_clocks, "--show"]), timeout_s=30)
+        res = self.transport.run(self.sudo([self.tool("jetson_clocks"), "--show"]), timeout_s=30)
         if res.ok and "MinFreq=" in res.stdout:
             state = parse_jetson_clocks_show(res.stdout)
         else:
             state = parse_clocks_sysfs(self.transport.run(["sh", "-c", CLOCKS_SCRIPT], timeout_s=30).stdout)
+            if not state["cpus"] and "gpu" not in state:
+                state["unavailable"] = f"jetson_clocks --show: {first_line(res.stderr or res.stdout, res.exit_code)}"
         if "nvpmodel" not in state:
             q = self.transport.run(self.sudo(["nvpmodel", "-q"]), timeout_s=30)
             m = re.search(r"NV Power Mode:\s*(\S+)", q.stdout)
@@ -178,36 +183,96 @@ class JetsonTarget(SshRunnerTarget):
                 state["nvpmodel"] = m.group(1)
         return state
 
+    def board_identity(self) -> dict[str, Any]:
+        """Device-tree model and L4T release, and a warning when they do not describe a Jetson."""
+        model_res = self.transport.run(["cat", self.model_path], timeout_s=30)
+        model = model_res.stdout.replace("\x00", "").strip()[:120] if model_res.ok else None
+        release = self.transport.run(["cat", self.release_path], timeout_s=30)
+        l4t = parse_l4t_release(release.stdout) if release.ok else None
+        out: dict[str, Any] = {"board_model": model or None, "l4t": l4t}
+        looks_jetson = bool(model) and any(w in model.lower() for w in JETSON_MODEL_WORDS)
+        if l4t is None and not looks_jetson:
+            out["warning"] = (f"kind: jetson, but this board is not a Jetson: no L4T release ({self.release_path}: "
+                              f"{first_line(release.stderr, release.exit_code)}), device-tree model "
+                              f"{model!r}" if model else
+                              f"kind: jetson, but this board is not a Jetson: no L4T release and no device-tree model")
+        elif l4t is None:
+            out["warning"] = f"L4T release unknown ({self.release_path}: {first_line(release.stderr, release.exit_code)})"
+        return out
+
     def facts(self) -> dict[str, Any]:
         facts = super().facts()
-        release = self.transport.run(["cat", "/etc/nv_tegra_release"], timeout_s=30)
-        if release.ok:
-            m = re.search(r"R(\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)", release.stdout)
-            facts["l4t"] = f"{m.group(1)}.{m.group(2)}" if m else release.stdout.strip()[:80]
+        identity = self.board_identity()
+        facts["l4t"] = identity["l4t"]
+        facts["board_model"] = identity["board_model"]
+        notes = [f"board: {identity['board_model'] or 'unknown'}, L4T {identity['l4t'] or 'unknown'}"]
+        if identity.get("warning"):
+            facts["warnings"] = [identity["warning"]]
+            notes.append(f"warning: {identity['warning']}")
         clocks = self.clocks_state()
         facts["jetson_clocks"] = {"locked": clocks.get("locked"), "source": clocks.get("source"),
                                   "nvpmodel": clocks.get("nvpmodel")}
-        lines = self._tegrastats_lines(1.5)
-        samples, _ = ts.parse_text("\n".join(line for _, line in lines))
+        if clocks.get("unavailable"):
+            facts["jetson_clocks"]["unavailable"] = clocks["unavailable"]
+        interval = self.config.tegrastats_interval_ms / 1000.0
+        seconds = max(1.5, 2 * interval + 0.5)  # two lines at least, whatever the interval
+        lines, said = self._tegrastats_lines(seconds)
+        samples, unreadable = ts.parse_text("\n".join(line for _, line in lines))
         if samples:
-            summary = ts.summarize(samples, self.config.tegrastats_interval_ms / 1000.0, self.config.power_rail)
+            summary = self.tegrastats_summary(samples, interval)
             facts["tegrastats"] = {"input_rail": summary["input_rail"], "power_source": summary["power_source"],
-                                   "idle_power_mw": summary["avg_power_mw"], "rails": sorted(summary["rails_avg_mw"])}
+                                   "idle_power_mw": summary["avg_power_mw"], "rails": summary["rails_seen"],
+                                   "suggested_input_rail": summary["suggested_input_rail"],
+                                   "sampled_s": round(seconds, 2), "samples": len(samples)}
+            rails = ", ".join(summary["rails_seen"]) or "none"
+            notes.append(f"tegrastats rails: {rails}; input rail: {summary['suggested_input_rail'] or 'none (sum of rails)'}")
+            if summary.get("power_invalid"):
+                facts["tegrastats"]["power_invalid"] = summary["power_invalid"]
+                notes.append(f"warning: {summary['power_invalid']}")
         else:
-            facts["tegrastats"] = {"unavailable": (lines[0][1] if lines else "no output")[:200]}
-        have = self.transport.run(["test", "-x", self.config.trtexec], timeout_s=30)
-        facts["trtexec"] = self.config.trtexec if have.ok else None
+            why = said or (unreadable[0] if unreadable else f"no output in {seconds:.1f} s")
+            facts["tegrastats"] = {"unavailable": why[:200], "sampled_s": round(seconds, 2)}
+            notes.append(f"tegrastats unavailable: {why[:200]}")
+        facts["notes"] = notes
+        have = self.transport.run(["test", "-x", self.tool("trtexec")], timeout_s=30)
+        facts["trtexec"] = self.tool("trtexec") if have.ok else None
         tf = self.transport.run([self.python, "-c", TF_TRT_CHECK], timeout_s=60)
         facts["tf_trt"] = tf.stdout.strip() if tf.ok else f"unknown: {tf.stderr.strip()[-200:]}"
         return facts
 
-    def _tegrastats_argv(self) -> list[str]:
-        return self.sudo([self.config.tegrastats, "--interval", str(self.config.tegrastats_interval_ms)])
+    def tegrastats_summary(self, samples: list[dict[str, Any]], interval: float) -> dict[str, Any]:
+        """ts.summarize, except that a power_rail the board does not have never raises: the summary keeps
+        every other figure, its power is empty and `power_invalid` says why and which rail to use."""
+        names = sorted({n for s in samples for n in (s.get("rails") or {})})
+        wanted = self.config.power_rail
+        suggest = ts.input_rail(names)
+        problem = None
+        if wanted and names and wanted not in names:
+            problem = (f"power_rail {wanted!r} is not among this board's tegrastats rails ({', '.join(names)}): "
+                       + (f"set power_rail: {suggest}" if suggest else "this board has no input rail; "
+                          "leave power_rail unset to use the sum of its rails"))
+            wanted = None
+        try:
+            summary = ts.summarize(samples, interval, wanted)
+        except ValueError as exc:
+            problem = problem or str(exc)
+            summary = ts.summarize(samples, interval, None)
+        if problem:
+            summary.update(power_samples=[], avg_power_mw=None, max_power_mw=None, power_source=None,
+                           input_rail=None, power_invalid=problem)
+        summary["rails_seen"] = names
+        summary["suggested_input_rail"] = suggest
+        return summary
 
-    def _tegrastats_lines(self, seconds: float) -> list[tuple[float, str]]:
+    def _tegrastats_argv(self) -> list[str]:
+        return self.sudo([self.tool("tegrastats"), "--interval", str(self.config.tegrastats_interval_ms)])
+
+    def _tegrastats_lines(self, seconds: float) -> tuple[list[tuple[float, str]], str]:
+        """The lines of `seconds` of tegrastats, and the first line it wrote to stderr."""
         stream = self.transport.stream(self._tegrastats_argv())  # type: ignore[attr-defined]
         time.sleep(seconds)
-        return stream.stop()
+        lines = stream.stop()
+        return lines, _stderr_line(stream)
 
     # ---- runs -------------------------------------------------------------------------------
 
@@ -215,21 +280,38 @@ class JetsonTarget(SshRunnerTarget):
     def probe_session(self, job: JobSpec) -> Iterator[RawRun]:
         """tegrastats for the whole run; power from the input rail; clocks state alongside."""
         raw = RawRun(runner={})
-        raw.extra["jetson_clocks"] = self.clocks_state()
+        try:
+            raw.extra["jetson_clocks"] = self.clocks_state()
+        except (ValueError, KeyError, IndexError, TypeError) as exc:  # a probe, not the measurement
+            raw.extra["jetson_clocks"] = {"unavailable": f"{type(exc).__name__}: {exc}"[:200]}
         stream = self.transport.stream(self._tegrastats_argv())  # type: ignore[attr-defined]
         try:
             yield raw
         finally:
             lines = stream.stop()
+        try:
+            self._read_tegrastats(raw, lines, _stderr_line(stream))
+        except Exception as exc:  # whatever tegrastats printed, the runner's measurement stays
+            raw.power_samples = []
+            raw.extra["tegrastats"] = {"unavailable": f"could not read tegrastats: {type(exc).__name__}: {exc}"[:200]}
+            raw.extra["energy_invalid"] = raw.extra["tegrastats"]["unavailable"]
+
+    def _read_tegrastats(self, raw: RawRun, lines: list[tuple[float, str]], said: str) -> None:
         interval = self.config.tegrastats_interval_ms / 1000.0
         samples, unreadable = ts.parse_text("\n".join(line for _, line in lines))
         if not samples:
-            raw.extra["tegrastats"] = {"unavailable": (unreadable[0] if unreadable else "no output")[:200]}
+            why = said or (unreadable[0] if unreadable else "no output")
+            raw.extra["tegrastats"] = {"unavailable": why[:200]}
+            raw.extra["energy_invalid"] = f"tegrastats: {why[:200]}"
             return
-        summary = ts.summarize(samples, interval, self.config.power_rail)
+        summary = self.tegrastats_summary(samples, interval)
         raw.power_samples = list(summary.pop("power_samples"))
         summary["unreadable_lines"] = len(unreadable)
+        if said:
+            summary["stderr"] = said[:200]
         raw.extra["tegrastats"] = summary
+        if summary.get("power_invalid"):
+            raw.extra["energy_invalid"] = summary["power_invalid"]
         raw.extra["tegrastats_temperatures"] = ts.run_temperatures(samples, interval)
 
     def benchmark(self, job: JobSpec) -> RawRun:
@@ -272,7 +354,7 @@ class JetsonTarget(SshRunnerTarget):
         build_log = None
         if not self.transport.run(["test", "-s", engine], timeout_s=30).ok:
             self.transport.run(["mkdir", "-p", f"{self.workdir}/engines"], timeout_s=30)
-            built = self.transport.run(build_engine_argv(self.config.trtexec, remote_onnx, engine, precision),
+            built = self.transport.run(build_engine_argv(self.tool("trtexec"), remote_onnx, engine, precision),
                                        timeout_s=max(900.0, float(job.bench.timeout_s)))
             build_log = built.stdout + built.stderr
             if not built.ok:
@@ -280,7 +362,7 @@ class JetsonTarget(SshRunnerTarget):
                 return RawRun(runner={"error": f"trtexec could not build a {precision} engine: {why}"})
         self.transport.remove(times)
         with self.probe_session(job) as raw:
-            res = self.transport.run(bench_engine_argv(self.config.trtexec, engine, times, job.bench),
+            res = self.transport.run(bench_engine_argv(self.tool("trtexec"), engine, times, job.bench),
                                      timeout_s=float(job.bench.timeout_s))
         text = res.stdout + res.stderr
         try:
@@ -291,7 +373,7 @@ class JetsonTarget(SshRunnerTarget):
         runner: dict[str, Any] = {
             "runtime": "tensorrt", "runtime_version": parsed.get("tensorrt_version"), "threads": None,
             "delegate": f"tensorrt-{precision}", "error": None, "model_path": remote_onnx,
-            "duration_s": parsed.get("walltime_s"), "temperatures": raw.extra.pop("tegrastats_temperatures", []),
+            "duration_s": parsed.get("walltime_s"), "temperatures": [],
             "summary": parsed["summary"],
         }
         exported = self.transport.run(["cat", "--", times], timeout_s=120)
@@ -301,6 +383,7 @@ class JetsonTarget(SshRunnerTarget):
             except ValueError as exc:
                 raw.extra["export_times_problem"] = str(exc)
         raw.runner = runner
+        _drop_pmic(raw)
         raw.extra["trtexec"] = {k: parsed[k] for k in ("gpu_compute", "enqueue", "h2d", "d2h", "throughput_qps",
                                                       "gpu_compute_total_s", "batch") if k in parsed}
         raw.extra["engine"] = {"path": engine, "precision": precision, "built_now": build_log is not None}
@@ -377,12 +460,35 @@ class JetsonTarget(SshRunnerTarget):
 
 
 def _drop_pmic(raw: RawRun) -> RawRun:
-    """PMIC-Die reads a fixed 100 C on Jetsons: a trip point, not a temperature; it would flag every run."""
+    """tegrastats' temperatures join the row's series as `tegrastats:NAME` (so temp_max_c and the
+    throttling check see them beside the sysfs zones); PMIC-Die reads a fixed 100 C on Jetsons: a trip
+    point, not a temperature, it would flag every run, so it is left out."""
+    merged = raw.extra.pop("tegrastats_temperatures", None) or []
+    if merged and not raw.runner.get("error"):
+        series = raw.runner.setdefault("temperatures", [])
+        series.extend([t, phase, {f"tegrastats:{k}": v for k, v in zones.items()}] for t, phase, zones in merged)
     for row in raw.runner.get("temperatures") or []:
         if len(row) == 3 and isinstance(row[2], dict):
-            row[2] = {k: v for k, v in row[2].items() if not k.upper().startswith("PMIC")}
-    raw.extra.pop("tegrastats_temperatures", None)
+            row[2] = {k: v for k, v in row[2].items() if not k.split(":")[-1].upper().startswith("PMIC")}
     return raw
+
+
+def _stderr_line(stream: Any) -> str:
+    """The first non-empty line a probe stream wrote to stderr (`sudo: a password is required`), or ''."""
+    text = getattr(stream, "stderr", b"")
+    text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")[:200]
+
+
+def first_line(text: str, exit_code: int | None = None) -> str:
+    line = next((ln.strip() for ln in (text or "").splitlines() if ln.strip()), "")
+    return line[:200] or (f"exit {exit_code}" if exit_code is not None else "no output")
+
+
+def parse_l4t_release(text: str) -> str | None:
+    """`# R32 (release), REVISION: 7.1, GCID: ...` (/etc/nv_tegra_release) -> "32.7.1"."""
+    m = re.search(r"R(\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)", text)
+    return f"{m.group(1)}.{m.group(2)}" if m else None
 
 
 def _first_error(log: str) -> str | None:

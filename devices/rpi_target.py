@@ -33,6 +33,13 @@ class SshRunnerTarget(RunnerTarget):
         """`sudo -n` never prompts: without a sudoers rule it fails at once and the probe says so."""
         return ["sudo", "-n", *argv] if self.config.use_sudo else argv
 
+    def tool(self, name: str) -> str:
+        """A board tool's path from the config, `~` resolved on the board: every argument is quoted, and
+        a quoted `~` stays literal."""
+        path = getattr(self.config, name)
+        expand = getattr(self.transport, "expand", None)
+        return expand(path) if expand is not None and path.startswith("~") else path
+
     def resolve(self) -> None:
         """Absolute workdir on the board, and the venv's python when setup made one."""
         if self._resolved:
@@ -40,7 +47,7 @@ class SshRunnerTarget(RunnerTarget):
         expand = getattr(self.transport, "expand", lambda p: p)
         self.workdir = expand(self.config.workdir).rstrip("/")
         self._runner_remote = f"{self.workdir}/runner.py"
-        self.python = self.config.python
+        self.python = self.tool("python")
         if self.config.venv:
             venv_python = f"{self.workdir}/venv/bin/python"
             if self.transport.run(["test", "-x", venv_python], timeout_s=30).ok:
@@ -80,7 +87,7 @@ class RaspberryPiTarget(SshRunnerTarget):
     kind = "raspberry_pi"
 
     def _vcgencmd(self, *args: str) -> str:
-        res = self.transport.run([self.config.vcgencmd, *args], timeout_s=30)
+        res = self.transport.run([self.tool("vcgencmd"), *args], timeout_s=30)
         return res.stdout + res.stderr
 
     def facts(self) -> dict[str, Any]:
@@ -119,7 +126,7 @@ class RaspberryPiTarget(SshRunnerTarget):
         raw = RawRun(runner={})
         before = vc.parse_throttled(self._vcgencmd("get_throttled"))
         interval = max(0.5, float(job.bench.sample_interval_s))
-        stream = self.transport.stream(["sh", "-c", vc.SAMPLER_SCRIPT, "sh", self.config.vcgencmd, f"{interval:g}"]) \
+        stream = self.transport.stream(["sh", "-c", vc.SAMPLER_SCRIPT, "sh", self.tool("vcgencmd"), f"{interval:g}"]) \
             if hasattr(self.transport, "stream") else None
         try:
             yield raw
