@@ -95,6 +95,7 @@ class AndroidTarget(Target):
         self._supply: str | None = None
         self._props: dict[str, str] | None = None
         self.last_cooldown: dict[str, Any] = {}
+        self.probe_problems: dict[str, str] = {}  # probe -> why it gave nothing, for the row and the facts
 
     # -- probes ---------------------------------------------------------------------------------
     def _sh(self, argv: list[str], timeout_s: float = 30.0, probe: bool = False):
@@ -107,14 +108,31 @@ class AndroidTarget(Target):
             self._props = ap.parse_getprop(self._sh(["getprop"]).stdout)
         return self._props
 
+    def _problem(self, probe: str, res: Any, detail: str = "") -> None:
+        """Why a probe gave nothing: its stderr's first line (a phone's tools say it there), else `detail`."""
+        said = next((ln.strip() for ln in res.stderr.splitlines() if ln.strip()), "")
+        shown = next((ln.strip() for ln in res.stdout.splitlines() if ln.strip()), "")
+        self.probe_problems[probe] = ((f"exit {res.exit_code}: " if not res.ok else "")
+                                      + (said or detail or shown or "no output"))[:200]
+
     def battery(self, probe: bool = False) -> dict[str, Any] | None:
+        res = self._sh(["dumpsys", "battery"], probe=probe)
         try:
-            return ap.parse_dumpsys_battery(self._sh(["dumpsys", "battery"], probe=probe).stdout)
-        except ValueError:
+            return ap.parse_dumpsys_battery(res.stdout)
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            self._problem("battery", res, str(exc))
             return None
 
     def thermal(self, probe: bool = False) -> dict[str, Any]:
-        return ap.parse_thermalservice(self._sh(["dumpsys", "thermalservice"], probe=probe).stdout)
+        res = self._sh(["dumpsys", "thermalservice"], probe=probe)
+        try:
+            parsed = ap.parse_thermalservice(res.stdout)
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            parsed = {}
+            self._problem("thermal", res, str(exc))
+        if not parsed.get("temperatures_c") and parsed.get("status") is None:
+            self._problem("thermal", res, "no temperature or status in dumpsys thermalservice")
+        return parsed
 
     def temperatures(self) -> dict[str, float]:
         temps = dict(self.thermal().get("temperatures_c") or {})
@@ -130,6 +148,7 @@ class AndroidTarget(Target):
         pairs = [ln.split() for ln in listing.stdout.splitlines()]
         pairs = [p for p in pairs if len(p) == 2 and p[0].startswith("/")]
         if not pairs:
+            self._problem("cpu_freq", listing, "no readable cpufreq/scaling_cur_freq")
             return {}
         return ap.parse_cpufreq([p[0] for p in pairs], " ".join(p[1] for p in pairs))
 
@@ -147,14 +166,23 @@ class AndroidTarget(Target):
 
     def power_sample(self) -> float | None:
         if self._supply is None:
+            self.probe_problems["power"] = "no power_supply of type Battery under /sys/class/power_supply"
             return None
         res = self._sh(["cat", f"{self._supply}/current_now", f"{self._supply}/voltage_now"],
                        timeout_s=self.config.link_timeout_s, probe=True)
         values = res.stdout.split()
-        return ap.power_mw(values[0], values[1]) if res.ok and len(values) == 2 else None
+        if res.ok and len(values) == 2:
+            try:
+                return ap.power_mw(values[0], values[1])
+            except (ValueError, TypeError) as exc:
+                self._problem("power", res, f"current_now/voltage_now: {exc}")
+                return None
+        self._problem("power", res, "current_now/voltage_now unreadable")
+        return None
 
     def facts(self) -> dict[str, Any]:
         self.adb.ensure_ready()
+        self.probe_problems = {}
         facts = ap.device_facts(self.props())
         facts["serial"] = self.config.serial
         facts["board"] = " ".join(str(x) for x in (facts["manufacturer"], facts["model"]) if x) + (
@@ -169,9 +197,15 @@ class AndroidTarget(Target):
         facts["cpu_freq_khz"] = self.cpu_freqs()
         cpus = self._sh(["ls", "/sys/devices/system/cpu"]).stdout.split()
         facts["cores"] = sum(1 for c in cpus if c[3:].isdigit() and c.startswith("cpu")) or None
-        meminfo = self._sh(["cat", "/proc/meminfo"]).stdout
+        meminfo_res = self._sh(["cat", "/proc/meminfo"])
+        meminfo = meminfo_res.stdout
         total = next((ln.split()[1] for ln in meminfo.splitlines() if ln.startswith("MemTotal:")), None)
         facts["memory_mb"] = int(total) // 1024 if total and total.isdigit() else None
+        if facts["memory_mb"] is None:
+            self._problem("memory", meminfo_res, "no MemTotal in /proc/meminfo")
+        if self.probe_problems:
+            facts["probe_problems"] = dict(self.probe_problems)
+            facts["notes"] = [f"{k} unavailable: {v}" for k, v in sorted(self.probe_problems.items())]
         return facts
 
     # -- setup ----------------------------------------------------------------------------------
@@ -285,6 +319,7 @@ class AndroidTarget(Target):
         self.adb.ensure_ready()
         if self.config.runtime == "benchmark_model" and self._bm_remote is None:
             self.prepare()
+        self.probe_problems = {}
         before_batt = self.battery()
         self._battery_guard(before_batt)
         before_thermal = self.thermal()
@@ -314,6 +349,8 @@ class AndroidTarget(Target):
             "cpu_freq_khz_before": before_freq, "cooldown": self.last_cooldown,
             "probe_failures": sampler.failures,
         })
+        if self.probe_problems:  # each failed probe leaves its own columns empty, with the reason here
+            extra["probe_problems"] = dict(self.probe_problems)
         if before_batt and after_batt and "charge_counter_uah" in before_batt and "charge_counter_uah" in after_batt:
             extra["charge_counter_delta_uah"] = after_batt["charge_counter_uah"] - before_batt["charge_counter_uah"]
         raw = RawRun(runner=runner, throttled=bool(statuses) and max(statuses) >= 1, extra=extra)
@@ -323,7 +360,8 @@ class AndroidTarget(Target):
                                            "includes charging, so no energy per inference")
             raw.extra["power_samples_while_powered"] = sampler.power
         elif not sampler.power:
-            raw.extra["energy_invalid"] = "no battery power readings (current_now/voltage_now unreadable)"
+            raw.extra["energy_invalid"] = ("no battery power readings: "
+                                           f"{self.probe_problems.get('power', 'current_now/voltage_now unreadable')}")
         else:
             raw.power_samples = sampler.power
         return raw

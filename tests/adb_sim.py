@@ -213,6 +213,7 @@ class AdbSimulator:
         self.installed = {"dev.harness.companion"}
         self.app = CompanionApp(self)
         self.reverses: dict[str, tuple[str, _Conn]] = {}  # device side -> (host side, transport)
+        self.missing_services: set[str] = set()  # dumpsys answers "Can't find service" for these
         self.app_delay_s = 0.3
         self.commands: list[str] = []
         self.results: list[tuple[str, int, bytes]] = []  # (command line, exit status, stderr) as run

@@ -157,6 +157,8 @@ class MiniShell(Shell):
         if name == "dumpsys":
             service = argv[1] if len(argv) > 1 else ""
             text = {"battery": sim.battery_text, "thermalservice": sim.thermal_text}.get(service)
+            if service in sim.missing_services:
+                text = None
             if text is None:
                 err(f"Can't find service: {service}\n".encode())
                 return 0
