@@ -25,10 +25,24 @@ def summary_from_dict(d: dict[str, Any]) -> LatencySummary:
     )
 
 
+def model_label(model: str) -> str:
+    """A row's model as the user named it: a model file by its file name (the path it was given with goes
+    to extra["model_path"]), a zoo name with its @parameters exactly as written."""
+    from pathlib import Path
+
+    from converters.build import is_user_model
+
+    return Path(model.rstrip("/")).name if is_user_model(model) else model
+
+
+def _model_meta(model: str) -> dict[str, Any]:
+    return {"model_path": model} if model_label(model) != model else {}
+
+
 def error_measurement(run_id: str, device: str, model: str, variant: str, error: str,
                       started: float | None = None) -> Measurement:
-    return Measurement(run_id=run_id, device=device, model=model, variant=variant, status="error",
-                       error=error, started_at=started, finished_at=time.time())
+    return Measurement(run_id=run_id, device=device, model=model_label(model), variant=variant, status="error",
+                       error=error, started_at=started, finished_at=time.time(), extra=_model_meta(model))
 
 
 def _hottest(reading: dict[str, float] | None) -> float | None:
@@ -81,7 +95,9 @@ def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: Any, sta
         metrics["peak_kind"] = kind
         if metrics.get("achieved_gflops"):
             metrics["fraction_of_peak"] = round(metrics["achieved_gflops"] / peak, 4)
-    extra = dict(raw.extra)
+    extra = {**_model_meta(art.model), **raw.extra}
+    if r.get("model_path") and "remote_model_path" not in extra:
+        extra["remote_model_path"] = r["model_path"]  # the board's copy, named by content hash
     if r.get("ops_on_cpu_kernels"):
         extra["ops_on_cpu_kernels"] = r["ops_on_cpu_kernels"]
     if r.get("inputs"):
@@ -89,7 +105,7 @@ def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: Any, sta
     return Measurement(
         run_id=run_id,
         device=device,
-        model=art.model,
+        model=model_label(art.model),
         variant=art.variant,
         status="ok",
         runtime=r.get("runtime"),

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from harness.store.db import ResultsDB
 from errors import DeviceError
-from harness.orchestration.measure import error_measurement, to_measurement
+from harness.orchestration.measure import error_measurement, model_label, to_measurement
 from harness.planning.plan import Plan
 from harness.store.results import Measurement, RunInfo
 
@@ -109,7 +109,7 @@ class Orchestrator:
     def execute(self, run_id: str) -> RunSummary:
         summary = RunSummary(run_id)
         done_ok = self.db.done_keys(run_id, include_errors=False)
-        todo = [j for j in self.plan.jobs() if j not in done_ok]
+        todo = [j for j in self.plan.jobs() if (j[0], model_label(j[1]), j[2]) not in done_ok]
         summary.skipped = len(self.plan.jobs()) - len(todo)
         self._emit("run_started", run_id=run_id, total=len(self.plan.jobs()), todo=len(todo),
                    skipped=summary.skipped)
@@ -248,7 +248,7 @@ class Orchestrator:
         except Exception as exc:
             done = self.db.done_keys(run_id)
             for model, variant in jobs:
-                if (device.name, model, variant) not in done:
+                if (device.name, model_label(model), variant) not in done:
                     self._record(error_measurement(run_id, device.name, model, variant,
                                                    f"internal error: {type(exc).__name__}: {_one_line(exc)}"), summary)
 

@@ -102,3 +102,6 @@ def print_devices(rows: list[dict[str, Any]]) -> None:
                       str(r.get("cores", "-")), f"{r.get('memory_mb', '-')} MB", zones,
                       f"{r.get('runtime', '-')} {r.get('runtime_version', '')}")
     console().print(table)
+    for r in rows:  # what a target wants said beside the table: board identity, rails, probe problems
+        for note in r.get("notes") or []:
+            console().print(f"{r['device']}: {note}", markup=False, highlight=False)
