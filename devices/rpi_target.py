@@ -135,6 +135,9 @@ class RaspberryPiTarget(SshRunnerTarget):
         samples = vc.parse_sampler(lines)
         after = vc.parse_throttled(self._vcgencmd("get_throttled"))
         raw.power_samples = [(s["t_s"], s["power_mw"], s["power_source"]) for s in samples if s["power_mw"] is not None]
+        if not raw.power_samples:  # the power columns stay empty; the row says why
+            raw.extra["energy_invalid"] = "no power reading: no readable hwmon power*_input on this board" \
+                if samples else "no power reading: the probe sampler printed nothing"
         raw.throttled, report = judge_throttling(before, after, samples)
         raw.extra["raspberry_pi"] = report
 

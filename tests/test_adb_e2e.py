@@ -49,6 +49,10 @@ def test_local_and_phone_both_produce_rows(tmp_path, adb_server, adb_sim, fake_b
     assert phone.mean_us > 0 and phone.threads == 4 and phone.extra["battery_before"]["usb_powered"] is True
     assert phone.energy_per_inference_mj is None and "energy_invalid" in phone.extra
     assert rows["local"].status == "ok" and len(rows["local"].latencies_us) >= 5
+    # every target names the model as the user did; the path it was given with stays in extra
+    for m in rows.values():
+        assert m.model == "m0.tflite" and m.extra["model_path"] == str(tmp_path / "m0.tflite")
+    assert phone.extra["cpu_freq_khz_before"] == {"cpu0": 1803000, "cpu1": 1803000, "cpu2": 2348000, "cpu3": 2850000}
 
 
 def test_phone_vanishing_mid_run_leaves_error_rows_and_local_finishes(tmp_path, adb_server, adb_sim,
