@@ -23,389 +23,30 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
-Sink = Callable[[bytes], None]
-_OPS = ("&&", "||", ";;", ">>", ">&", "<&", "<<", ">|", ";", "&", "|", "<", ">", "(", ")", "\n")
-_META = set(" \t\n;&|<>()")
-_RESERVED = {"if", "then", "else", "elif", "fi", "for", "in", "do", "done", "while", "until", "case", "esac",
-             "{", "}", "!"}
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+from tests.sim_sh_builtins import Builtins
+from tests.sim_sh_syntax import (
+    _NAME,
+    IO,
+    Parser,
+    ShExit,
+    ShSyntaxError,
+    Sink,
+    Unsupported,
+    _Break,
+    _skip_quoted,
+    has_glob,
+    lex,
+    pattern_regex,
+)
 
-
-class ShSyntaxError(Exception):
-    """A line the shell cannot parse (mksh: `syntax error: ...`, status 1 under -c)."""
-
-
-class Unsupported(Exception):
-    """A construct this simulation does not implement: loud, never approximated."""
-
-
-class ShExit(Exception):
-    def __init__(self, code: int) -> None:
-        self.code = code
-
-
-class _Break(Exception):
-    def __init__(self, kind: str, n: int) -> None:
-        self.kind, self.n = kind, n
-
-
-@dataclass
-class Tok:
-    kind: str  # word, op, io (a redirection's fd number)
-    text: str
-
-
-@dataclass
-class IO:
-    stdin: bytes | None
-    out: Sink
-    err: Sink
-    files: list[tuple[str, bytearray, bool]] = field(default_factory=list)  # (path, data, append)
-
-
-# ---- lexing -----------------------------------------------------------------------------------
-
-def _skip_quoted(src: str, i: int) -> int:
-    """Index just past the quoted/expansion construct starting at src[i]."""
-    c = src[i]
-    if c == "'":
-        j = src.find("'", i + 1)
-        if j < 0:
-            raise ShSyntaxError("unterminated quoted string")
-        return j + 1
-    if c == "\\":
-        return min(i + 2, len(src))
-    if c == '"':
-        j = i + 1
-        while j < len(src) and src[j] != '"':
-            j = _skip_quoted(src, j) if src[j] in "\\$`" else j + 1
-        if j >= len(src):
-            raise ShSyntaxError("unterminated quoted string")
-        return j + 1
-    if c == "`":
-        j = i + 1
-        while j < len(src) and src[j] != "`":
-            j += 2 if src[j] == "\\" else 1
-        if j >= len(src):
-            raise ShSyntaxError("unterminated `")
-        return j + 1
-    if c == "$" and src.startswith("$(", i):
-        depth, j = 1, i + 2
-        while j < len(src) and depth:
-            if src[j] in "'\"\\`" or src.startswith("$(", j) or src.startswith("${", j):
-                j = _skip_quoted(src, j)
-                continue
-            depth += {"(": 1, ")": -1}.get(src[j], 0)
-            j += 1
-        if depth:
-            raise ShSyntaxError("unterminated $(")
-        return j
-    if c == "$" and src.startswith("${", i):
-        j = i + 2
-        while j < len(src) and src[j] != "}":
-            j = _skip_quoted(src, j) if src[j] in "'\"\\$`" else j + 1
-        if j >= len(src):
-            raise ShSyntaxError("unterminated ${")
-        return j + 1
-    return i + 1
-
-
-def lex(src: str) -> list[Tok]:
-    toks: list[Tok] = []
-    i = 0
-    while i < len(src):
-        c = src[i]
-        if c in " \t":
-            i += 1
-            continue
-        if c == "\\" and src.startswith("\\\n", i):
-            i += 2
-            continue
-        if c == "#":
-            while i < len(src) and src[i] != "\n":
-                i += 1
-            continue
-        op = next((o for o in _OPS if src.startswith(o, i)), None)
-        if op:
-            if op == "<<":
-                raise Unsupported("here-document")
-            toks.append(Tok("op", op))
-            i += len(op)
-            continue
-        j = i
-        while j < len(src) and src[j] not in _META:
-            j = _skip_quoted(src, j) if src[j] in "'\"\\`$" else j + 1
-        word = src[i:j]
-        toks.append(Tok("io" if word.isdigit() and j < len(src) and src[j] in "<>" else "word", word))
-        i = j
-    return toks
-
-
-# ---- parsing ----------------------------------------------------------------------------------
-
-class Parser:
-    """Recursive descent over the POSIX grammar's subset listed in the module docstring."""
-
-    def __init__(self, toks: list[Tok]) -> None:
-        self.toks, self.i = toks, 0
-
-    def peek(self) -> Tok | None:
-        return self.toks[self.i] if self.i < len(self.toks) else None
-
-    def at_word(self, *words: str) -> bool:
-        t = self.peek()
-        return t is not None and t.kind == "word" and t.text in words
-
-    def at_op(self, *ops: str) -> bool:
-        t = self.peek()
-        return t is not None and t.kind == "op" and t.text in ops
-
-    def take(self) -> Tok:
-        t = self.peek()
-        if t is None:
-            raise ShSyntaxError("unexpected end of input")
-        self.i += 1
-        return t
-
-    def expect_word(self, word: str) -> None:
-        t = self.peek()
-        if t is None or t.kind != "word" or t.text != word:
-            raise ShSyntaxError(f"expected '{word}', got '{t.text if t else 'end of input'}'")
-        self.i += 1
-
-    def newlines(self) -> None:
-        while self.at_op("\n"):
-            self.i += 1
-
-    def program(self) -> list:
-        body = self.compound_list(())
-        if self.peek() is not None:
-            raise ShSyntaxError(f"unexpected '{self.peek().text}'")  # type: ignore[union-attr]
-        return body
-
-    def compound_list(self, enders: tuple[str, ...]) -> list:
-        """[(and_or, background)] until a reserved word in `enders` (or ')' / ';;' / end)."""
-        items: list = []
-        self.newlines()
-        while self.peek() is not None and not self.at_word(*enders) and not self.at_op(")", ";;"):
-            node = self.and_or()
-            bg = False
-            if self.at_op(";", "&", "\n"):
-                bg = self.take().text == "&"
-            elif self.peek() is not None and not self.at_word(*enders) and not self.at_op(")", ";;"):
-                raise ShSyntaxError(f"unexpected '{self.peek().text}'")  # type: ignore[union-attr]
-            items.append((node, bg))
-            self.newlines()
-        return items
-
-    def and_or(self) -> tuple:
-        parts = [("", self.pipeline())]
-        while self.at_op("&&", "||"):
-            op = self.take().text
-            self.newlines()
-            parts.append((op, self.pipeline()))
-        return ("andor", parts)
-
-    def pipeline(self) -> tuple:
-        negate = False
-        if self.at_word("!"):
-            self.i += 1
-            negate = True
-        cmds = [self.command()]
-        while self.at_op("|"):
-            self.i += 1
-            self.newlines()
-            cmds.append(self.command())
-        return ("pipeline", cmds, negate)
-
-    def command(self) -> tuple:
-        t = self.peek()
-        if t is None:
-            raise ShSyntaxError("unexpected end of input")
-        if t.kind == "op" and t.text == "(":
-            self.i += 1
-            body = self.compound_list(())
-            if not self.at_op(")"):
-                raise ShSyntaxError("unmatched '('")
-            self.i += 1
-            return self.redirected(("subshell", body))
-        if t.kind == "word" and t.text in ("{", "if", "for", "while", "until", "case"):
-            return self.redirected(getattr(self, "c_" + {"{": "group"}.get(t.text, t.text))())
-        if t.kind == "word" and t.text in _RESERVED - {"!"}:
-            raise ShSyntaxError(f"unexpected '{t.text}'")
-        return self.simple()
-
-    def redirected(self, node: tuple) -> tuple:
-        redirs = []
-        while self.peek() is not None and (self.peek().kind == "io" or self.at_op("<", ">", ">>", ">&", "<&", ">|")):
-            redirs.append(self.redirect())
-        return ("redir", node, redirs) if redirs else node
-
-    def redirect(self) -> tuple:
-        fd = None
-        if self.peek().kind == "io":  # type: ignore[union-attr]
-            fd = int(self.take().text)
-        op = self.take()
-        if op.kind != "op" or op.text not in ("<", ">", ">>", ">&", "<&", ">|"):
-            raise ShSyntaxError(f"unexpected '{op.text}' after a file descriptor")
-        target = self.take()
-        if target.kind != "word":
-            raise ShSyntaxError(f"unexpected '{target.text}' after '{op.text}'")
-        return (fd if fd is not None else (0 if op.text in ("<", "<&") else 1), op.text, target.text)
-
-    def simple(self) -> tuple:
-        assigns, words, redirs = [], [], []
-        while True:
-            t = self.peek()
-            if t is None:
-                break
-            if t.kind == "io" or (t.kind == "op" and t.text in ("<", ">", ">>", ">&", "<&", ">|")):
-                redirs.append(self.redirect())
-                continue
-            if t.kind != "word":
-                break
-            if not words and "=" in t.text and _NAME.fullmatch(t.text.split("=", 1)[0]):
-                assigns.append(tuple(t.text.split("=", 1)))
-            else:
-                words.append(t.text)
-            self.i += 1
-        if not (assigns or words or redirs):
-            t = self.peek()
-            raise ShSyntaxError(f"unexpected '{t.text if t else 'end of input'}'")
-        return ("simple", assigns, words, redirs)
-
-    def c_group(self) -> tuple:
-        self.expect_word("{")
-        body = self.compound_list(("}",))
-        self.expect_word("}")
-        return ("group", body)
-
-    def c_if(self) -> tuple:
-        self.expect_word("if")
-        arms = []
-        cond = self.compound_list(("then",))
-        self.expect_word("then")
-        arms.append((cond, self.compound_list(("elif", "else", "fi"))))
-        other = None
-        while True:
-            if self.at_word("elif"):
-                self.i += 1
-                cond = self.compound_list(("then",))
-                self.expect_word("then")
-                arms.append((cond, self.compound_list(("elif", "else", "fi"))))
-            elif self.at_word("else"):
-                self.i += 1
-                other = self.compound_list(("fi",))
-            else:
-                break
-        self.expect_word("fi")
-        return ("if", arms, other)
-
-    def c_for(self) -> tuple:
-        self.expect_word("for")
-        name = self.take()
-        if name.kind != "word" or not _NAME.fullmatch(name.text):
-            raise ShSyntaxError(f"for: bad variable name '{name.text}'")
-        words = None
-        self.newlines()
-        if self.at_word("in"):
-            self.i += 1
-            words = []
-            while self.peek() is not None and self.peek().kind == "word":  # type: ignore[union-attr]
-                words.append(self.take().text)
-        if self.at_op(";"):
-            self.i += 1
-        self.newlines()
-        self.expect_word("do")
-        body = self.compound_list(("done",))
-        self.expect_word("done")
-        return ("for", name.text, words, body)
-
-    def c_while(self, until: bool = False) -> tuple:
-        self.expect_word("until" if until else "while")
-        cond = self.compound_list(("do",))
-        self.expect_word("do")
-        body = self.compound_list(("done",))
-        self.expect_word("done")
-        return ("while", cond, body, until)
-
-    def c_until(self) -> tuple:
-        return self.c_while(until=True)
-
-    def c_case(self) -> tuple:
-        self.expect_word("case")
-        word = self.take().text
-        self.newlines()
-        self.expect_word("in")
-        self.newlines()
-        arms = []
-        while not self.at_word("esac"):
-            if self.at_op("("):
-                self.i += 1
-            pats = [self.take().text]
-            while self.at_op("|"):
-                self.i += 1
-                pats.append(self.take().text)
-            if not self.at_op(")"):
-                raise ShSyntaxError("case: expected ')'")
-            self.i += 1
-            body = self.compound_list(("esac",))
-            arms.append((pats, body))
-            if self.at_op(";;"):
-                self.i += 1
-                self.newlines()
-            elif not self.at_word("esac"):
-                raise ShSyntaxError("case: expected ';;'")
-        self.expect_word("esac")
-        return ("case", word, arms)
-
-
-# ---- patterns ---------------------------------------------------------------------------------
-
-def pattern_regex(chunks: list[tuple[str, bool]]) -> str:
-    """A shell pattern (chunks of text, quoted or not) as a regex; quoted characters are literal."""
-    out, i = [], 0
-    flat = [(ch, q) for text, q in chunks for ch in text]
-    while i < len(flat):
-        ch, quoted = flat[i]
-        if quoted:
-            out.append(re.escape(ch))
-        elif ch == "*":
-            out.append(".*")
-        elif ch == "?":
-            out.append(".")
-        elif ch == "[":
-            j = i + 1
-            if j < len(flat) and flat[j][0] in "!^":
-                j += 1
-            if j < len(flat) and flat[j][0] == "]":
-                j += 1
-            while j < len(flat) and flat[j][0] != "]":
-                j += 1
-            if j >= len(flat):
-                out.append(re.escape("["))
-            else:
-                body = "".join(c for c, _ in flat[i + 1:j])
-                if body[:1] in "!^":
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
-                i = j
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return "".join(out)
-
-
-def has_glob(chunks: list[tuple[str, bool]]) -> bool:
-    return any(not q and any(c in text for c in "*?[") for text, q in chunks)
+__all__ = ["IO", "ShExit", "ShSyntaxError", "Shell", "Unsupported"]
 
 
 # ---- the shell --------------------------------------------------------------------------------
 
-class Shell:
+class Shell(Builtins):
     """Runs a command line. Subclasses give `command()` (external commands) and the file system hooks."""
 
     name = "sh"  # how error messages name the shell ($0)
@@ -437,7 +78,7 @@ class Shell:
         """`test` unary file operators: -e -f -d -r -w -x -s."""
         return False
 
-    def subshell(self) -> "Shell":
+    def subshell(self) -> Shell:
         sub = type(self).__new__(type(self))
         sub.__dict__.update(self.__dict__)
         sub.vars = dict(self.vars)
@@ -474,7 +115,7 @@ class Shell:
         for node, bg in items:
             if bg:
                 sub = self.subshell()
-                threading.Thread(target=lambda: _quiet(sub.run_node, node, io), daemon=True).start()
+                threading.Thread(target=_quiet, args=(sub.run_node, node, io), daemon=True).start()
                 self.status = 0
                 self.vars["!"] = "4242"
             else:
@@ -551,7 +192,7 @@ class Shell:
         if kind == "case":
             word = self.expand_string(node[1])
             for pats, body in node[2]:
-                if any(re.fullmatch(pattern_regex(self.expand_chunks(p)), word, re.S) for p in pats):
+                if any(re.fullmatch(pattern_regex(self.expand_chunks(p)), word, re.DOTALL) for p in pats):
                     return self.run_list(body, io)
             return 0
         raise Unsupported(kind)
@@ -631,137 +272,6 @@ class Shell:
             io.err(f"{self.arg0}: {name}: inaccessible or not found\n".encode())
             return 127
         return code
-
-    # -- builtins (mksh's; checked against `mksh -c`) ------------------------------------------------
-    def b_colon(self, argv: list[str], io: IO) -> int:
-        return 0
-
-    b_true = b_colon
-
-    def b_false(self, argv: list[str], io: IO) -> int:
-        return 1
-
-    def b_exit(self, argv: list[str], io: IO) -> int:
-        raise ShExit(int(argv[1]) if len(argv) > 1 and argv[1].lstrip("-").isdigit() else self.status)
-
-    def b_break(self, argv: list[str], io: IO) -> int:
-        raise _Break(argv[0], int(argv[1]) if len(argv) > 1 else 1)
-
-    b_continue = b_break
-
-    def b_echo(self, argv: list[str], io: IO) -> int:
-        """mksh's echo: -n, -e, -E; backslash escapes are interpreted by default."""
-        args, newline, escapes = argv[1:], True, True
-        while args and args[0] in ("-n", "-e", "-E", "-ne", "-en"):
-            flag = args.pop(0)
-            newline = newline and "n" not in flag
-            escapes = flag != "-E" and (escapes or "e" in flag)
-        text = " ".join(args)
-        if escapes:
-            if "\\c" in text:
-                text, newline = text.split("\\c", 1)[0], False
-            text = _escapes(text)
-        io.out((text + ("\n" if newline else "")).encode())
-        return 0
-
-    def b_printf(self, argv: list[str], io: IO) -> int:
-        if len(argv) < 2:
-            io.err(b"printf: usage: printf format [arguments]\n")
-            return 1
-        fmt, args = _escapes(argv[1]), argv[2:]
-        out = []
-        while True:
-            used = 0
-
-            def sub(m: re.Match) -> str:
-                nonlocal used
-                if m.group(0) == "%%":
-                    return "%"
-                val = args[used] if used < len(args) else ""
-                used += 1
-                spec = m.group(0)
-                if spec[-1] in "di":
-                    return (spec[:-1] + "d") % int(val or 0)
-                return (spec[:-1] + "s") % val
-
-            out.append(re.sub(r"%%|%[-0-9.]*[sdi]", sub, fmt))
-            args = args[used:]
-            if not args or not used:
-                break
-        io.out("".join(out).encode())
-        return 0
-
-    def b_cd(self, argv: list[str], io: IO) -> int:
-        target = self.abs_path(argv[1] if len(argv) > 1 else self.vars.get("HOME", "/"))
-        if self.listdir(target) is None:
-            io.err(f"{self.arg0}: cd: {target}: No such file or directory\n".encode())
-            return 2
-        self.cwd = target
-        return 0
-
-    def b_export(self, argv: list[str], io: IO) -> int:
-        for a in argv[1:]:
-            if "=" in a:
-                k, v = a.split("=", 1)
-                self.vars[k] = v
-        return 0
-
-    def b_unset(self, argv: list[str], io: IO) -> int:
-        for a in argv[1:]:
-            self.vars.pop(a, None)
-        return 0
-
-    def b_set(self, argv: list[str], io: IO) -> int:
-        if len(argv) > 1 and argv[1] == "--":
-            self.args = argv[2:]
-            return 0
-        raise Unsupported(f"set {' '.join(argv[1:2])}")
-
-    def b_shift(self, argv: list[str], io: IO) -> int:
-        n = int(argv[1]) if len(argv) > 1 else 1
-        if n > len(self.args):
-            return 1
-        self.args = self.args[n:]
-        return 0
-
-    def b_eval(self, argv: list[str], io: IO) -> int:
-        saved, self.io = self.io, io
-        try:
-            tree = Parser(lex(" ".join(argv[1:]))).program()
-            return self.run_list(tree, io)
-        finally:
-            self.io = saved
-
-    def b_test(self, argv: list[str], io: IO) -> int:
-        args = argv[1:]
-        if argv[0] == "[":
-            if not args or args[-1] != "]":
-                io.err(f"{self.arg0}: [: missing ]\n".encode())
-                return 2
-            args = args[:-1]
-        negate = False
-        if args and args[0] == "!":
-            negate, args = True, args[1:]
-        if not args:
-            ok = False
-        elif len(args) == 1:
-            ok = args[0] != ""
-        elif len(args) == 2 and args[0] in ("-n", "-z"):
-            ok = (args[1] != "") == (args[0] == "-n")
-        elif len(args) == 2 and args[0] in ("-e", "-f", "-d", "-r", "-w", "-x", "-s"):
-            ok = self.file_test(args[0], self.abs_path(args[1]))
-        elif len(args) == 3 and args[1] in ("=", "!="):
-            ok = (args[0] == args[2]) == (args[1] == "=")
-        elif len(args) == 3 and args[1] in ("-eq", "-ne", "-lt", "-gt", "-le", "-ge"):
-            try:
-                a, b = int(args[0]), int(args[2])
-            except ValueError:
-                io.err(f"{self.arg0}: {argv[0]}: bad number\n".encode())
-                return 2
-            ok = {"-eq": a == b, "-ne": a != b, "-lt": a < b, "-gt": a > b, "-le": a <= b, "-ge": a >= b}[args[1]]
-        else:
-            raise Unsupported(f"test {' '.join(args)[:40]}")
-        return 0 if ok != negate else 1
 
     # -- expansion ------------------------------------------------------------------------------
     def expand_words(self, words: list[str]) -> list[str]:
@@ -908,7 +418,7 @@ class Shell:
     def _brace(self, body: str) -> str:
         if body.startswith("#") and len(body) > 1:
             return str(len(self._brace(body[1:])))
-        m = re.match(r"([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?#@*$!])(.*)", body, re.S)
+        m = re.match(r"([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?#@*$!])(.*)", body, re.DOTALL)
         if not m:
             raise ShSyntaxError(f"${{{body}}}: bad substitution")
         name, rest = m.group(1), m.group(2)
@@ -933,7 +443,7 @@ class Shell:
             set_ = value is not None and (op == "+" or value != "")
             return self.expand_string(arg) if set_ else ""
         value = value or ""
-        rx = re.compile(pattern_regex(self.expand_chunks(arg)), re.S)
+        rx = re.compile(pattern_regex(self.expand_chunks(arg)), re.DOTALL)
         cuts = range(len(value) + 1)
         if op in ("#", "##"):
             order = cuts if op == "#" else reversed(cuts)
@@ -976,7 +486,7 @@ class Shell:
                         nxt.append(path + ("" if last else "/"))
                     continue
                 names = self.listdir(self.abs_path(base) if base else self.cwd) or []
-                rx = re.compile(pattern_regex(comp), re.S)
+                rx = re.compile(pattern_regex(comp), re.DOTALL)
                 for name in sorted(names):
                     if name.startswith(".") and not literal.startswith("."):
                         continue
@@ -986,14 +496,9 @@ class Shell:
         return sorted(p for p in found if p not in ("", "/"))
 
 
-def _escapes(text: str) -> str:
-    table = {"n": "\n", "t": "\t", "\\": "\\", "a": "\a", "b": "\b", "r": "\r", "v": "\v", "f": "\f"}
-    return re.sub(r"\\(0[0-7]{0,3}|.)", lambda m: chr(int(m.group(1), 8)) if m.group(1)[0] == "0"
-                  else table.get(m.group(1), "\\" + m.group(1)), text)
-
-
 def _quiet(fn: Callable, *args) -> None:
+    """A background job (`cmd &`): its status is not waited for, its failure ends only itself."""
     try:
         fn(*args)
-    except Exception:
-        pass
+    except (ShExit, _Break, Unsupported, ShSyntaxError, OSError):
+        return

@@ -88,7 +88,7 @@ EXPECT_CLOCKS = {"cpu0": {"min": 115200, "max": 1479000, "cur": 921600},
 @pytest.mark.parametrize("shell", SHELLS)
 def test_board_scripts_on_every_shell(shell, tmp_path):
     sysfs = fake_sysfs(tmp_path)
-    run = lambda script, *args: subprocess.run([shell, "-c", rebase(script, sysfs), "sh", *args],  # noqa: E731
+    run = lambda script, *args: subprocess.run([shell, "-c", rebase(script, sysfs), "sh", *args],
                                                capture_output=True, text=True, timeout=30)
     res = run(jetson_target.CLOCKS_SCRIPT)
     assert res.returncode == 0 and res.stderr == ""
@@ -160,7 +160,7 @@ def _shell_problems(log: list[tuple[list[str], int, str]]) -> list[str]:
         cmd = " ".join(argv)[:100]
         if any(b in cmd for b in BOARD_ONLY):
             continue
-        if re.search(r"/\S*[*?]|~/", err) or re.search(r"syntax error|Bad substitution|unexpected", err, re.I):
+        if re.search(r"/\S*[*?]|~/", err) or re.search(r"syntax error|Bad substitution|unexpected", err, re.IGNORECASE):
             out.append(f"{cmd!r}: {err.strip()[:160]}")
         if code in (126, 127):
             out.append(f"{cmd!r}: exit {code}: {err.strip()[:160]}")
