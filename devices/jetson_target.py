@@ -186,7 +186,8 @@ class JetsonTarget(SshRunnerTarget):
     def board_identity(self) -> dict[str, Any]:
         """Device-tree model and L4T release, and a warning when they do not describe a Jetson."""
         model_res = self.transport.run(["cat", self.model_path], timeout_s=30)
-        model = model_res.stdout.replace("\x00", "").strip()[:120] if model_res.ok else None
+        # the device-tree string ends in NUL; anything unprintable is dropped before it reaches a terminal
+        model = "".join(c for c in model_res.stdout if c.isprintable()).strip()[:120] if model_res.ok else None
         release = self.transport.run(["cat", self.release_path], timeout_s=30)
         l4t = parse_l4t_release(release.stdout) if release.ok else None
         out: dict[str, Any] = {"board_model": model or None, "l4t": l4t}
