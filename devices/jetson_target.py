@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from devices.probes import tegrastats as ts
+from devices.probes.jetson_board import first_line, looks_like_jetson, parse_l4t_release
 from devices.probes import trtexec as trt
 from devices.rpi_target import TIMEOUT_EXIT, SshRunnerTarget
 from devices.target import JobSpec, RawRun, parse_runner_output
@@ -38,7 +39,6 @@ TFTRT_RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "rpi" / "tftrt_ru
 TFTRT_EXTRA = ("precision", "tensorrt_version", "conversion_us", "converted_now", "trt_engine_ops",
                "tf_ops_outside_trt", "gpus", "note", "warmup_runs_done")
 
-JETSON_MODEL_WORDS = ("jetson", "nvidia", "tegra", "xavier", "orin", "quill", "p3310", "p3450")
 COMPANIONS = {"tftrt": ("saved_model",), "tensorrt": ("onnx",)}  # runtime -> exports made in the conversion phase
 PRECISION_FLAGS = {"fp32": [], "fp16": ["--fp16"], "int8": ["--int8"]}
 # sysfs fallback when jetson_clocks --show needs root: per-CPU and GPU devfreq min/max/current.
@@ -191,7 +191,7 @@ class JetsonTarget(SshRunnerTarget):
         release = self.transport.run(["cat", self.release_path], timeout_s=30)
         l4t = parse_l4t_release(release.stdout) if release.ok else None
         out: dict[str, Any] = {"board_model": model or None, "l4t": l4t}
-        looks_jetson = bool(model) and any(w in model.lower() for w in JETSON_MODEL_WORDS)
+        looks_jetson = looks_like_jetson(model)
         if l4t is None and not looks_jetson:
             out["warning"] = (f"kind: jetson, but this board is not a Jetson: no L4T release ({self.release_path}: "
                               f"{first_line(release.stderr, release.exit_code)}), device-tree model "
@@ -479,17 +479,6 @@ def _stderr_line(stream: Any) -> str:
     text = getattr(stream, "stderr", b"")
     text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
     return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")[:200]
-
-
-def first_line(text: str, exit_code: int | None = None) -> str:
-    line = next((ln.strip() for ln in (text or "").splitlines() if ln.strip()), "")
-    return line[:200] or (f"exit {exit_code}" if exit_code is not None else "no output")
-
-
-def parse_l4t_release(text: str) -> str | None:
-    """`# R32 (release), REVISION: 7.1, GCID: ...` (/etc/nv_tegra_release) -> "32.7.1"."""
-    m = re.search(r"R(\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)", text)
-    return f"{m.group(1)}.{m.group(2)}" if m else None
 
 
 def _first_error(log: str) -> str | None:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devices.jetson_target import JetsonTarget, parse_l4t_release
+from devices.jetson_target import JetsonTarget
+from devices.probes.jetson_board import parse_l4t_release
 from devices.rpi_target import RaspberryPiTarget
 from devices.target import JobSpec
 from harness.orchestration.measure import to_measurement
