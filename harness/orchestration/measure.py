@@ -5,6 +5,7 @@ import time
 from typing import Any
 
 from harness.store.results import Measurement, PowerSample, TempSample
+from harness.statistics.compare import model_label
 from harness.statistics.latency import LatencySummary, judge, summarize
 
 
@@ -25,17 +26,9 @@ def summary_from_dict(d: dict[str, Any]) -> LatencySummary:
     )
 
 
-def model_label(model: str) -> str:
-    """A row's model as the user named it: a model file by its file name (the path it was given with goes
-    to extra["model_path"]), a zoo name with its @parameters exactly as written."""
-    from pathlib import Path
-
-    from converters.build import is_user_model
-
-    return Path(model.rstrip("/")).name if is_user_model(model) else model
-
-
 def _model_meta(model: str) -> dict[str, Any]:
+    """A row names its model as the user did (model_label: a file by its name, a zoo name with its
+    @parameters as written); the path it was given with stays here."""
     return {"model_path": model} if model_label(model) != model else {}
 
 
