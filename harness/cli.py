@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "harness.commands.history",
     "harness.commands.nightly",
     "harness.commands.serve",
+    "harness.commands.agent",
+    "harness.commands.farm",
 )
 
 

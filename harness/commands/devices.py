@@ -5,7 +5,7 @@ import argparse
 from typing import Any
 
 from errors import UserError
-from harness.commands.options import add_devices_arg, load_devices_arg
+from harness.commands.options import add_devices_arg, add_farm_arg, load_devices_arg
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -13,6 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("action", nargs="?", default="list", choices=["list", "setup"],
                    help="list (default) or setup: prepare boards (venv, runtime, runner)")
     add_devices_arg(d)
+    add_farm_arg(d)
     d.add_argument("--json", action="store_true", help="print facts as JSON")
     d.set_defaults(func=cmd_devices)
 
@@ -22,6 +23,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
     from devices.registry import build_target
 
+    if args.farm:
+        return _farm_devices(args)
     devices = load_devices_arg(args.devices)
     rows: list[dict[str, Any]] = []
     worst = 0
@@ -51,3 +54,25 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
         print_devices(rows)
     return worst
+
+
+def _farm_devices(args: argparse.Namespace) -> int:
+    """Every host and device of the farm, busy or free, with the facts each agent gave at join."""
+    import json
+
+    from harness.farm.coordinator import Farm
+
+    if args.action != "list" or args.devices:
+        raise UserError("--farm: only `harness devices list` (set boards up on their own host, without --farm)")
+    farm = Farm(args.farm)
+    try:
+        rows = farm.describe()
+    finally:
+        farm.close()
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        from harness.reporting.tables import print_devices
+
+        print_devices(rows)
+    return 0 if rows and all(r["status"] in ("free", "busy") for r in rows) else 1

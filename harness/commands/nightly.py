@@ -4,14 +4,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from errors import UserError
-from harness.commands.options import add_db_arg, csv_list, default_db, open_db
+from harness.commands.options import add_db_arg, add_farm_arg, csv_list, default_db, open_db
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     n = sub.add_parser("nightly", help="run the farm plan, compare with the last good night, confirm, report")
     n.add_argument("--devices", metavar="FILE", help="the farm's devices file (required unless --accept)")
+    add_farm_arg(n)
     add_db_arg(n)
     n.add_argument("--models", help="comma-separated zoo names or model files (default: srcnn,fsrcnn,squeezenet)")
     n.add_argument("--variants", help="comma-separated passes (default: fp32,fp16,dr_int8,int8)")
@@ -24,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
-    from harness.orchestration.nightly import GOOD, run_nightly
+    from harness.orchestration.nightly import GOOD
 
     if args.accept:
         db = open_db(args.db)
@@ -35,20 +37,34 @@ def cmd_nightly(args: argparse.Namespace) -> int:
             db.close()
         print(f"run {args.accept} is now the baseline for the next night")
         return 0
-    if not args.devices:
-        raise UserError("nightly: give --devices FILE (the farm's devices file)")
+    if bool(args.devices) == bool(args.farm):
+        raise UserError("nightly: give --devices FILE (the farm's devices file) or --farm HEAD:PORT, one of them")
     from harness.planning.config import load_devices
+
+    farm = None
+    if args.farm:
+        from harness.farm.coordinator import Farm
+
+        farm = Farm(args.farm)
+    try:
+        return _nightly(args, farm, farm.devices_file() if farm is not None else load_devices(args.devices))
+    finally:
+        if farm is not None:
+            farm.close()
+
+
+def _nightly(args: argparse.Namespace, farm: Any, devices: Any) -> int:
+    from harness.orchestration.nightly import run_nightly
     from harness.planning.plan import make_plan
     from harness.orchestration.progress import ProgressPrinter
 
-    plan = make_plan(load_devices(args.devices), models=csv_list(args.models), variants=csv_list(args.variants),
-                     quick=args.quick)
+    plan = make_plan(devices, models=csv_list(args.models), variants=csv_list(args.variants), quick=args.quick)
     db_path = args.db or default_db()
     if Path(db_path).exists():
         open_db(db_path).close()  # upgrade an old file now, with its note, before anything runs
     with ProgressPrinter(enabled=False) as printer:
         result = run_nightly(plan, db_path, out_dir=args.out_dir, threshold=args.threshold, events=printer.event,
-                             cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+                             cache_dir=Path(args.cache_dir) if args.cache_dir else None, targets=farm)
     if result.confirmed:
         print(f"nightly: {len(result.confirmed)} confirmed regression(s)", file=sys.stderr)
     return result.exit_code

@@ -26,6 +26,11 @@ def add_db_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", default=None, help="results database (default: results.db or $HARNESS_DB)")
 
 
+def add_farm_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--farm", metavar="HEAD:PORT",
+                   help="run on a device farm: the devices of every agent joined to this Ray head")
+
+
 def csv_list(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
-from harness.commands.options import add_db_arg, add_devices_arg, csv_list, default_db, load_devices_arg
+from errors import UserError
+from harness.commands.options import add_db_arg, add_devices_arg, add_farm_arg, csv_list, default_db, load_devices_arg
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="convert the model set into variants and benchmark them on every device")
     add_devices_arg(p)
+    add_farm_arg(p)
     p.add_argument("--models", help="comma-separated zoo names or model files (default: srcnn,fsrcnn,squeezenet)")
     p.add_argument("--variants", help="comma-separated passes (default: fp32,fp16,dr_int8,int8)")
     p.add_argument("--threads", type=int, help="interpreter threads (overrides devices file)")
@@ -38,12 +41,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    db_path = args.db or default_db()
+    farm = None
+    if args.farm:
+        if args.devices:
+            raise UserError("--farm: the farm's devices are its agents' devices; drop --devices")
+        from harness.farm.coordinator import Farm
+
+        farm = Farm(args.farm)
+    try:
+        return _run(args, db_path, farm)
+    finally:
+        if farm is not None:
+            farm.close()
+
+
+def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
     from harness.orchestration import orchestrate
     from harness.planning.plan import Plan, make_plan
     from harness.orchestration.progress import ProgressPrinter
     from harness.reporting.tables import print_run_tables
 
-    db_path = args.db or default_db()
     if args.resume:
         from harness.store.db import ResultsDB
 
@@ -53,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         finally:
             db.close()
     else:
-        devices = load_devices_arg(args.devices)
+        devices = farm.devices_file() if farm is not None else load_devices_arg(args.devices)
         overrides = {k: getattr(args, k) for k in
                      ("threads", "min_runs", "min_s", "max_s", "warmup_runs", "warmup_s", "cooldown_s",
                       "cooldown_until_c", "delegate")}
@@ -83,7 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"harness: warning: {exc}; measuring without the live view on the phone", file=sys.stderr)
         with printer:
             summary = orchestrate.run(plan, db_path, resume=args.resume, events=events,
-                                      cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+                                      cache_dir=Path(args.cache_dir) if args.cache_dir else None, targets=farm)
     finally:
         if phone is not None:
             phone.close()

@@ -126,7 +126,7 @@ function card(m) {
   a.classList.toggle("invalid", m.status === "ok" && m.valid === false);
   a.dataset.status = m.status;
   const head = el("div", "r-head");
-  head.append(el("span", "r-name", (m.model_label || m.model) + " · " + m.variant), el("span", "r-dev", m.device));
+  head.append(el("span", "r-name", (m.model_label || m.model) + " · " + m.variant), el("span", "r-dev", m.host ? m.device + " @ " + m.host : m.device));
   const parts = [head];
   if (m.status === "ok") {
     const micro = m.p50_us != null && m.p50_us < 100;  // a few microseconds read better in µs

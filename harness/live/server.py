@@ -86,7 +86,7 @@ def result_brief(m: Measurement) -> dict[str, Any]:
         "peak_rss_mb": m.peak_rss_mb, "energy_per_inference_mj": m.energy_per_inference_mj,
         "temp_max_c": m.temp_max_c, "accuracy": {"name": acc[0], "value": acc[1]} if acc else None,
         "valid": m.validity.valid if m.validity else None,
-        "flags": m.validity.flags() if m.validity else [], "finished_at": m.finished_at,
+        "flags": m.validity.flags() if m.validity else [], "finished_at": m.finished_at, "host": m.host,
     }
 
 

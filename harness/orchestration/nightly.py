@@ -63,7 +63,7 @@ def _subplan(plan: Any, keys: Sequence[Key], device_name: str) -> Any:
 
 def run_nightly(plan: Any, db_path: str | Path, *, out_dir: str | Path, threshold: float = DEFAULT_THRESHOLD,
                 events: Callable[[str, dict[str, Any]], None] | None = None, cache_dir: Path | None = None,
-                log: Callable[[str], None] = print) -> NightlyResult:
+                log: Callable[[str], None] = print, targets: Any = None) -> NightlyResult:
     """Run, compare, re-run suspects, label the night and write its HTML and Markdown reports."""
     from harness.orchestration import orchestrate
     from harness.reporting.report import render_html, render_markdown
@@ -73,7 +73,7 @@ def run_nightly(plan: Any, db_path: str | Path, *, out_dir: str | Path, threshol
         baseline_id = db.latest_run_with_label(GOOD)
     finally:
         db.close()
-    summary = orchestrate.run(plan, db_path, events=events, cache_dir=cache_dir)
+    summary = orchestrate.run(plan, db_path, events=events, cache_dir=cache_dir, targets=targets)
     result = NightlyResult(summary.run_id, baseline_id, errors=summary.errors)
     db = ResultsDB(db_path)
     try:
@@ -90,7 +90,7 @@ def run_nightly(plan: Any, db_path: str | Path, *, out_dir: str | Path, threshol
             rerun_rows: list[Measurement] = []
             for device in dict.fromkeys(k[0] for k in result.suspected):
                 again = orchestrate.run(_subplan(plan, result.suspected, device), db_path, events=events,
-                                        cache_dir=cache_dir)
+                                        cache_dir=cache_dir, targets=targets)
                 db.set_run_label(again.run_id, CONFIRM)
                 result.confirm_run_ids.append(again.run_id)
                 rerun_rows += db.measurements(again.run_id)

@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
@@ -59,6 +59,20 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+class LocalTargets:
+    """Single-host mode, the default: every device is driven from this process, on this host.
+    A farm (harness.farm.coordinator.Farm) offers the same two methods for devices on its agents."""
+
+    def build(self, device: Any) -> Any:
+        from devices.registry import build_target
+
+        return build_target(device)
+
+    def decorate(self, m: Measurement) -> Measurement:
+        """The host that drove the device, on every row."""
+        return m if m.host is not None else replace(m, host=platform.node())
+
+
 @dataclass
 class RunSummary:
     run_id: str
@@ -74,9 +88,11 @@ class Orchestrator:
     """Owns one run: its id, the database, the stop flag and the event stream."""
 
     def __init__(self, plan: Plan, db: ResultsDB, *, events: EventSink | None = None,
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None, targets: Any = None) -> None:
         self.plan = plan
         self.db = db
+        self.targets = targets or LocalTargets()
+        getattr(self.targets, "attach", lambda stop: None)(self.stop)  # a farm gives up waiting on Ctrl-C
         self.events = events or (lambda kind, payload: None)
         self.cache_dir = cache_dir
         self.stop = threading.Event()
@@ -230,6 +246,7 @@ class Orchestrator:
     def _record(self, m: Measurement, summary: RunSummary) -> None:
         if self.stop.is_set():
             return  # a job cut short by Ctrl-C is not a result; resume measures it again
+        m = self.targets.decorate(m)
         self.db.add(m)
         with self._lock:
             summary.results.append(m)
@@ -255,14 +272,13 @@ class Orchestrator:
     def _device_worker(self, run_id: str, device: Any, jobs: list[tuple[str, str]],
                        built: dict[tuple[str, str], Any], exports: dict[ExportKey, Any],
                        summary: RunSummary) -> None:
-        from devices.registry import build_target
         from devices.target import JobSpec
 
         bench = self.plan.bench_for(device)
         target = None
         offline_reason: str | None = None
         try:
-            target = build_target(device)
+            target = self.targets.build(device)
             target.prepare()
         except Exception as exc:
             offline_reason = f"device unreachable: {_one_line(exc)}"
@@ -348,7 +364,7 @@ def _brief(m: Measurement) -> dict[str, Any]:
         "run_id": m.run_id, "device": m.device, "model": m.model, "variant": m.variant, "status": m.status,
         "error": m.error, "p50_us": m.p50_us, "p90_us": m.p90_us, "p99_us": m.p99_us, "cv": m.cv,
         "peak_rss_mb": m.peak_rss_mb, "size_bytes": m.model_size_bytes,
-        "valid": m.validity.valid if m.validity else None,
+        "valid": m.validity.valid if m.validity else None, "host": m.host,
     }
 
 
@@ -357,11 +373,11 @@ def _counts(s: RunSummary) -> dict[str, int]:
 
 
 def run(plan: Plan, db_path: str | os.PathLike[str], *, resume: str | None = None,
-        events: EventSink | None = None, cache_dir: Path | None = None) -> RunSummary:
-    """The library entry point behind `harness run`."""
+        events: EventSink | None = None, cache_dir: Path | None = None, targets: Any = None) -> RunSummary:
+    """The library entry point behind `harness run`; `targets` is a farm, or None for this host."""
     db = ResultsDB(db_path)
     try:
-        orch = Orchestrator(plan, db, events=events, cache_dir=cache_dir)
+        orch = Orchestrator(plan, db, events=events, cache_dir=cache_dir, targets=targets)
         run_id = orch.start(resume)
         return orch.execute(run_id)
     finally:

@@ -85,6 +85,19 @@ LATENCY_HEADERS = ["device", "model", "variant", "size", "p50 ms", "p90 ms", "p9
                    "validity"]
 
 
+def farm_run(run: RunInfo, rows: Sequence[Measurement]) -> bool:
+    """Rows driven from another host than the run's (a device farm): tables then name each row's host."""
+    return any(m.host and m.host != run.host for m in rows)
+
+
+def with_hosts(headers: list[str], cells: list[list[str]], rows: Sequence[Measurement],
+               on: bool) -> tuple[list[str], list[list[str]]]:
+    """A leading host column, one cell per row in the order of `rows`, when `on`."""
+    if not on:
+        return headers, cells
+    return ["host"] + headers, [[m.host or "-"] + c for m, c in zip(rows, cells)]
+
+
 def ratio_rows(rows: Sequence[Measurement]) -> list[list[str]]:
     return [[r.device, model_label(r.model), r.variant, _num(r.speedup, "{:.2f}×"), _num(r.size_ratio, "{:.2f}×")]
             for r in plots.ratios(rows)]
@@ -167,7 +180,8 @@ def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequen
         '<section id="latency"><h2>Latency</h2>',
         _figure(plots.latency_figure(rows), "p50 latency per variant and device with p90 and p99 whiskers",
                 "No successful measurement to plot."),
-        _table(LATENCY_HEADERS, latency_rows(rows)), "</section>",
+        _table(*with_hosts(LATENCY_HEADERS, latency_rows(rows), plots.ok_rows(rows), farm_run(run, rows))),
+        "</section>",
         '<section id="ratios"><h2>Speed-up and size against fp32</h2>',
         _figure(plots.ratio_figure(rows), "speed-up and size ratio against the fp32 baseline",
                 "No fp32 baseline measured beside other variants in this run."),
@@ -190,9 +204,10 @@ def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequen
     ]
     failed = [m for m in rows if m.status != "ok"]
     if failed:
-        parts.append('<section id="errors"><h2>Errors</h2>' + _table(
+        parts.append('<section id="errors"><h2>Errors</h2>' + _table(*with_hosts(
             ["device", "model", "variant", "error"],
-            [[m.device, model_label(m.model), m.variant, m.error or "-"] for m in failed]) + "</section>")
+            [[m.device, model_label(m.model), m.variant, m.error or "-"] for m in failed], failed,
+            farm_run(run, rows))) + "</section>")
     invalid = [m for m in plots.ok_rows(rows) if m.validity and not m.validity.valid]
     if invalid:
         parts.append('<section id="validity"><h2>Validity notes</h2><ul>' + "".join(
@@ -232,8 +247,8 @@ def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
                       f"{acc[0]} {acc[1]:.4g}" if acc else "-", _num(m.energy_per_inference_mj, "{:.3g}"),
                       _validity(m)])
     if table:
-        lines += _md_table(["device", "model", "variant", "p50 ms", "p90 ms", "p99 ms", "vs fp32", "size",
-                            "accuracy", "mJ/inf", "valid"], table)
+        lines += _md_table(*with_hosts(["device", "model", "variant", "p50 ms", "p90 ms", "p99 ms", "vs fp32", "size",
+                                        "accuracy", "mJ/inf", "valid"], table, plots.ok_rows(rows), farm_run(run, rows)))
     else:
         lines.append("No successful measurements.")
     if comparison is not None:
@@ -243,5 +258,6 @@ def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
     failed = [m for m in rows if m.status != "ok"]
     if failed:
         lines += ["", "**Errors**", ""]
-        lines += [f"- {m.device} {model_label(m.model)}/{m.variant}: {m.error}" for m in failed]
+        lines += [f"- {m.device}{f' @ {m.host}' if farm_run(run, rows) else ''} {model_label(m.model)}/{m.variant}: "
+                  f"{m.error}" for m in failed]
     return "\n".join(lines) + "\n"

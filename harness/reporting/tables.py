@@ -69,7 +69,9 @@ def print_measurements(measurements: Iterable[Measurement], title_prefix: str = 
         by_device.setdefault(m.device, []).append(m)
     out = console()
     for device, rows in by_device.items():
-        table = Table(title=f"{title_prefix}{device}", title_justify="left")
+        hosts = sorted({m.host for m in rows if m.host})
+        where = f" @ {', '.join(hosts)}" if hosts else ""
+        table = Table(title=f"{title_prefix}{device}{where}", title_justify="left")
         for h in HEADERS:
             table.add_column(h, justify="right" if h not in ("model", "variant", "validity") else "left")
         for m in rows:
@@ -88,19 +90,23 @@ def print_run_tables(run_id: str, db_path: str) -> None:
 
 
 def print_devices(rows: list[dict[str, Any]]) -> None:
+    """One row per device; a farm's rows carry their host and a free/busy status instead of ok."""
     from rich.table import Table
 
+    hosts = any("host" in r for r in rows)
     table = Table(title="devices", title_justify="left")
-    for h in ("device", "kind", "status", "os", "cpu", "cores", "memory", "thermal zones", "runtime"):
+    for h in (("host",) if hosts else ()) + ("device", "kind", "status", "os", "cpu", "cores", "memory",
+                                           "thermal zones", "runtime"):
         table.add_column(h)
     for r in rows:
-        if r["status"] != "ok":
-            table.add_row(r["device"], r["kind"], r["status"], r.get("error", ""), "", "", "", "", "")
+        lead = [str(r.get("host", ""))] if hosts else []
+        if r["status"] not in ("ok", "free", "busy"):
+            table.add_row(*lead, r["device"], r["kind"], r["status"], r.get("error", ""), "", "", "", "", "")
             continue
         zones = ", ".join(f"{k} {v:.0f}°C" for k, v in (r.get("thermal_zones") or {}).items()) or "none"
-        table.add_row(r["device"], r["kind"], "ok", str(r.get("os", "-")), str(r.get("board") or r.get("cpu", "-")),
-                      str(r.get("cores", "-")), f"{r.get('memory_mb', '-')} MB", zones,
-                      f"{r.get('runtime', '-')} {r.get('runtime_version', '')}")
+        table.add_row(*lead, r["device"], r["kind"], r["status"], str(r.get("os", "-")),
+                      str(r.get("board") or r.get("cpu", "-")), str(r.get("cores", "-")),
+                      f"{r.get('memory_mb', '-')} MB", zones, f"{r.get('runtime', '-')} {r.get('runtime_version', '')}")
     console().print(table)
     for r in rows:  # what a target wants said beside the table: board identity, rails, probe problems
         for note in r.get("notes") or []:

@@ -104,6 +104,9 @@ class Measurement:
     extra: dict[str, Any] = field(default_factory=dict)  # target-specific facts (throttle bits, ...)
     started_at: float | None = None
     finished_at: float | None = None
+    # The machine that drove the device: this host in single-host mode, the agent's name in a farm.
+    # Kept in the row's JSON only (no column, no migration): older files read it as None.
+    host: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -1,0 +1,71 @@
+"""`harness farm up`: start a Ray head on this machine, for a quick try or as a lab's coordinator."""
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    f = sub.add_parser("farm", help="start the farm's head (Ray) on this machine")
+    f.add_argument("action", choices=["up"], help="up: start a head and serve until Ctrl-C")
+    f.add_argument("--bind", default="127.0.0.1",
+                   help="address the head listens on (default 127.0.0.1; a lab uses the host's lab address)")
+    f.add_argument("--port", type=int, default=6379, help="the head's port (default 6379)")
+    f.add_argument("--num-cpus", type=int, default=1, help="CPUs Ray may schedule on the head (default 1)")
+    f.set_defaults(func=cmd_farm)
+
+
+def cmd_farm(args: argparse.Namespace) -> int:
+    from errors import UserError
+    from harness.farm.agent import _last_error, _ray_cli
+    from harness.farm.cluster import connect, harness_version, registry
+
+    address = f"{args.bind}:{args.port}"
+    argv = _ray_cli() + ["start", "--head", f"--node-ip-address={args.bind}", f"--port={args.port}",
+                         f"--num-cpus={args.num_cpus}", "--include-dashboard=false", "--disable-usage-stats",
+                         f"--object-store-memory={100 * 1024 * 1024}", "--block"]
+    log = Path(tempfile.mkdtemp(prefix="harness-farm-")) / "ray-start.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    stopping = threading.Event()
+    for s in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(s, lambda *_: stopping.set())
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise UserError(f"farm up: `ray start --head` failed: {_last_error(log)}")
+            try:
+                ray = connect(address, "--bind/--port")
+                break
+            except UserError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
+        ray.get(registry(harness_version()).info.remote())
+        print(f"farm head at {address}; on each lab host run:\n"
+              f"  harness agent --devices LAB.yaml --address {address}\n"
+              f"then here: harness run --farm {address}   (Ctrl-C stops the head)", flush=True)
+        while not stopping.is_set() and proc.poll() is None:
+            stopping.wait(1.0)
+        return 0
+    finally:
+        try:
+            import ray as _ray
+
+            _ray.shutdown()
+        except Exception:
+            pass
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        sys.stdout.flush()

@@ -1,0 +1,245 @@
+"""A lab host in the farm: it joins the Ray cluster as a node with one `device:<name>` resource per
+device it owns, tells the registry its devices and their facts, and runs the coordinator's jobs
+(DeviceWorker actors, one per device) with the device's transport on this host.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from errors import UserError
+from harness.farm.cluster import PROTOCOL, device_resource, harness_version, registry, shown
+
+FACTS_TIMEOUT_S = 30.0
+
+
+def artifact_dir() -> Path:
+    """Where an agent keeps artifacts by content hash, across runs and nights."""
+    if os.environ.get("HARNESS_FARM_CACHE"):
+        return Path(os.environ["HARNESS_FARM_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "harness" / "farm-artifacts"
+
+
+class DeviceWorker:
+    """Runs on the agent that owns the device (a Ray actor holding its `device:<name>` unit): the
+    device's transport (local, ssh, adb) lives here, so one job runs at a time on it."""
+
+    def __init__(self, device: dict[str, Any], cache_dir: str | None = None) -> None:
+        from devices.registry import build_target
+        from harness.planning.config import parse_devices
+
+        self.config = parse_devices({"devices": [device]}, "farm job").devices[0]
+        self.cache = Path(cache_dir) if cache_dir else artifact_dir()
+        self.target = build_target(self.config)
+
+    def host(self) -> str:
+        return platform.node()
+
+    def prepare(self) -> None:
+        self.target.prepare()
+
+    def has(self, sha: str) -> bool:
+        return self._path(sha, "").parent.is_dir() and any(self._path(sha, "").parent.iterdir())
+
+    def _path(self, sha: str, name: str) -> Path:
+        return self.cache / sha[:2] / sha / (Path(name).name or "artifact")
+
+    def _artifact(self, sha: str, name: str, blob: list[Any]) -> Path:
+        """The artifact from this host's cache, or fetched once from the object store and kept."""
+        import ray
+
+        from devices.transport import file_sha256
+
+        path = self._path(sha, name)
+        if path.is_file():
+            return path
+        folder = path.parent
+        existing = [p for p in folder.iterdir()] if folder.is_dir() else []
+        if existing:  # the same bytes under another name: reuse them
+            return existing[0]
+        if not blob:
+            raise RuntimeError(f"artifact {sha[:12]} is neither cached on {platform.node()} nor sent")
+        data = ray.get(blob[0])
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{os.getpid()}-{threading.get_ident()}.part"
+        tmp.write_bytes(data)
+        if file_sha256(tmp) != sha:
+            tmp.unlink(missing_ok=True)
+            raise RuntimeError(f"artifact {sha[:12]} arrived corrupted on {platform.node()}")
+        os.replace(tmp, path)
+        return path
+
+    def benchmark(self, sha: str, name: str, blob: list[Any], bench: dict[str, Any],
+                  input_shapes: dict[str, list[int]] | None, seed: int) -> Any:
+        """One job; the target's own timeout (bench.timeout_s) bounds it here, on the agent."""
+        from devices.target import JobSpec
+        from harness.planning.config import BenchSettings
+
+        path = self._artifact(sha, name, blob)
+        return self.target.benchmark(JobSpec(model_path=path, bench=BenchSettings(**bench),
+                                             input_shapes=input_shapes, seed=seed))
+
+    def cool_down(self, bench: dict[str, Any]) -> float:
+        from harness.planning.config import BenchSettings
+
+        return self.target.cool_down(BenchSettings(**bench))
+
+    def temperatures(self) -> dict[str, float]:
+        return self.target.temperatures()
+
+    def close(self) -> None:
+        self.target.close()
+
+
+def device_facts(devices: list[Any], timeout_s: float = FACTS_TIMEOUT_S) -> dict[str, dict[str, Any]]:
+    """`harness devices` for this host's devices, in parallel and bounded: a device that hangs is unreachable."""
+    from devices.registry import build_target
+
+    def one(dev: Any) -> dict[str, Any]:
+        target = build_target(dev)
+        try:
+            return {"status": "ok", **target.facts()}
+        finally:
+            target.close()
+
+    pool = ThreadPoolExecutor(max_workers=max(1, len(devices)), thread_name_prefix="facts")
+    futures = {dev.name: pool.submit(one, dev) for dev in devices}
+    wait(futures.values(), timeout=timeout_s)
+    pool.shutdown(wait=False)
+    out: dict[str, dict[str, Any]] = {}
+    for name, fut in futures.items():
+        if not fut.done():
+            out[name] = {"status": "unreachable", "error": f"no facts within {timeout_s:.0f} s"}
+        elif fut.exception() is not None:
+            exc = fut.exception()
+            out[name] = {"status": "unreachable", "error": (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]}
+        else:
+            out[name] = fut.result()
+    return out
+
+
+def announce(devices_file: Any, name: str, node_id: str, *, facts: bool = True,
+             version: str | None = None) -> dict[str, Any]:
+    """Tell the registry which devices this agent's node serves; a refusal is a UserError."""
+    import ray
+
+    enabled = devices_file.enabled
+    entry = {
+        "name": name,
+        "node_id": node_id,
+        "hostname": platform.node(),
+        "devices": {d.name: d.model_dump(mode="json") for d in enabled},
+        "facts": device_facts(enabled) if facts else {},
+        "harness_version": version or harness_version(),
+        "protocol": PROTOCOL,
+        "ray_version": ray.__version__,
+    }
+    refusal = ray.get(registry().register.remote(entry))
+    if refusal:
+        raise UserError(f"agent {shown(name)}: {refusal}")
+    return entry
+
+
+def node_resources(devices_file: Any) -> dict[str, float]:
+    return {device_resource(d.name): 1.0 for d in devices_file.enabled}
+
+
+def _ray_cli() -> list[str]:
+    return [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; sys.argv[0] = 'ray'; main()"]
+
+
+def _wait_for_node(ray: Any, name: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise UserError(f"agent {shown(name)}: `ray start` failed: {_last_error(log)}")
+        for n in ray.nodes():
+            if n.get("Alive") and n.get("NodeName") == name:
+                return n["NodeID"]
+        time.sleep(0.5)
+    raise UserError(f"agent {shown(name)}: the node did not join within {timeout_s:.0f} s: {_last_error(log)}")
+
+
+def _connect_when_up(address: str, name: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> Any:
+    """A driver needs a raylet on its own host: on a lab host that is the node `ray start` is starting."""
+    from harness.farm.cluster import connect
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            raise UserError(f"agent {shown(name)}: `ray start` failed: {_last_error(log)}")
+        try:
+            return connect(address, "--address")
+        except UserError:
+            import ray
+
+            ray.shutdown()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+
+
+def _last_error(log: Path) -> str:
+    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()] if log.exists() else []
+    pick = next((ln for ln in reversed(lines) if "rror" in ln or "ismatch" in ln), lines[-1] if lines else "no output")
+    return shown(pick, 200)
+
+
+def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, node_ip: str | None = None,
+              object_store_mb: int = 100, out: Any = print) -> int:
+    """`harness agent`: start this host's node, announce it, serve until stopped (Ctrl-C or SIGTERM)."""
+    from harness.farm.cluster import check_reachable
+
+    target = check_reachable(address, "--address")
+    log = Path(tempfile.mkdtemp(prefix="harness-agent-")) / "ray-start.log"
+    argv = _ray_cli() + ["start", f"--address={target}", f"--num-cpus={num_cpus}", f"--node-name={name}",
+                         f"--resources={json.dumps(node_resources(devices_file))}",
+                         f"--object-store-memory={object_store_mb * 1024 * 1024}", "--block", "--disable-usage-stats"]
+    if node_ip:
+        argv.append(f"--node-ip-address={node_ip}")
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    stopping = threading.Event()
+
+    def stop(*_: Any) -> None:
+        stopping.set()
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        ray = _connect_when_up(target, name, proc, log, 120.0)
+        node_id = _wait_for_node(ray, name, proc, log, 120.0)
+        entry = announce(devices_file, name, node_id)
+        ok = sum(1 for f in entry["facts"].values() if f.get("status") == "ok")
+        out(f"agent {name} joined {target} with {len(entry['devices'])} device(s) "
+            f"({ok} answering): {', '.join(entry['devices'])}", flush=True)
+        while not stopping.is_set() and proc.poll() is None:
+            stopping.wait(1.0)
+        if proc.poll() is not None and not stopping.is_set():
+            raise UserError(f"agent {shown(name)}: the Ray node stopped: {_last_error(log)}")
+        return 0
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        if proc.poll() is None:
+            proc.terminate()  # `ray start --block` stops this node's processes on SIGTERM
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        try:
+            import ray as _ray
+
+            _ray.shutdown()
+        except Exception:
+            pass

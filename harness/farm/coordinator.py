@@ -1,0 +1,221 @@
+"""The coordinator's side of the farm: which agent serves which device, and a Target for each device
+whose calls run on that agent (a DeviceWorker actor holding the device's resource).
+
+The orchestrator drives these targets exactly as it drives local ones (one thread per device, results
+stored as they arrive), so single-host mode and the farm share every rule about error rows and resume.
+Artifacts travel through Ray's object store, once per run, and only to agents that lack them.
+"""
+from __future__ import annotations
+
+import platform
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from errors import DeviceError, UserError
+from harness.farm.cluster import PROTOCOL, connect, device_resource, harness_version, registry, shown
+
+GRACE_S = 30.0  # beyond a job's own timeout (enforced on the agent) before the coordinator gives up on it
+
+
+class Farm:
+    """A connection to the cluster and the registry; offers `build` and `decorate` like LocalTargets."""
+
+    def __init__(self, address: str, *, flag: str = "--farm", grace_s: float = GRACE_S) -> None:
+        self.address = address
+        self.flag = flag
+        self.grace_s = grace_s
+        self.ray = connect(address, flag)
+        self._registry = registry()
+        self._lock = threading.Lock()
+        self._blobs: dict[str, Any] = {}
+        self._hashes: dict[tuple[str, int, int], str] = {}
+        self._targets: list[RemoteTarget] = []
+        self.bytes_sent = 0
+        self.stop: threading.Event | None = None
+        self.entries = self.refresh()
+
+    # -- who serves what ---------------------------------------------------------------------------
+    def refresh(self) -> list[dict[str, Any]]:
+        """The registry's view now, checked against this coordinator's versions."""
+        self.entries = self.ray.get(self._registry.agents.remote())
+        mine = (harness_version(), PROTOCOL)
+        for e in self.entries:
+            if e["alive"] and (e.get("harness_version"), e.get("protocol")) != mine:
+                raise UserError(f"{self.flag} {shown(self.address)}: version mismatch: agent {shown(e['name'])} runs "
+                                f"harness {e.get('harness_version')} (protocol {e.get('protocol')}), this coordinator "
+                                f"harness {mine[0]} (protocol {mine[1]}); install the same version on every host")
+        return self.entries
+
+    def owner(self, device: str) -> dict[str, Any] | None:
+        return next((e for e in self.entries if e["alive"] and device in e["devices"]), None)
+
+    def devices_file(self) -> Any:
+        """Every device of every live agent, as one devices file: the farm's plan."""
+        from harness.planning.config import parse_devices
+
+        devices = [d for e in self.entries if e["alive"] for d in e["devices"].values()]
+        if not devices:
+            raise UserError(f"{self.flag} {shown(self.address)}: no agent has joined the farm yet "
+                            "(run `harness agent --devices FILE --address HEAD:PORT` on each lab host)")
+        return parse_devices({"devices": devices}, "farm devices")
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every host and device, busy or free: `harness devices --farm`."""
+        free = self.ray.available_resources()
+        rows = []
+        for e in sorted(self.entries, key=lambda e: e["name"]):
+            for name, dev in e["devices"].items():
+                facts = dict(e.get("facts", {}).get(name) or {})
+                status = facts.pop("status", "ok")
+                if not e["alive"]:
+                    status = "host down"
+                elif status == "ok":
+                    status = "free" if free.get(device_resource(name), 0) >= 1 else "busy"
+                rows.append({"host": e["name"], "device": name, "kind": dev.get("kind"), "status": status, **facts})
+        return rows
+
+    # -- the orchestrator's interface -------------------------------------------------------------------
+    def attach(self, stop: threading.Event) -> None:
+        """The run's stop flag: a waiting call gives up (and frees its device) when Ctrl-C sets it."""
+        self.stop = stop
+
+    def build(self, device: Any) -> "RemoteTarget":
+        owner = self.owner(device.name)
+        if owner is None:
+            raise DeviceError(f"no live agent serves device {device.name!r} (its host left the farm)")
+        target = RemoteTarget(self, device, owner)
+        with self._lock:
+            self._targets.append(target)
+        return target
+
+    def decorate(self, m: Any) -> Any:
+        owner = next((e for e in self.entries if m.device in e["devices"]), None)
+        if owner is None:
+            return m if m.host is not None else replace(m, host=platform.node())
+        facts = (owner.get("facts") or {}).get(m.device)
+        extra = {**m.extra, "device_facts": facts} if facts else m.extra
+        return replace(m, host=owner["name"], extra=extra)
+
+    # -- artifacts ---------------------------------------------------------------------------------
+    def sha(self, path: Path) -> str:
+        from devices.transport import file_sha256
+
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        if key not in self._hashes:
+            self._hashes[key] = file_sha256(path)
+        return self._hashes[key]
+
+    def blob(self, sha: str, path: Path) -> Any:
+        """The artifact's bytes in the object store, put once per run however many agents need them."""
+        with self._lock:
+            if sha not in self._blobs:
+                data = path.read_bytes()
+                self._blobs[sha] = self.ray.put(data)
+                self.bytes_sent += len(data)
+            return self._blobs[sha]
+
+    def close(self) -> None:
+        for t in list(self._targets):
+            t.close()
+        self._blobs.clear()
+
+
+class RemoteTarget:
+    """A device on an agent, seen from the coordinator: the Target methods the orchestrator calls."""
+
+    def __init__(self, farm: Farm, device: Any, owner: dict[str, Any]) -> None:
+        self.farm = farm
+        self.config = device
+        self.name = device.name
+        self.host = owner["name"]
+        self.node_id = owner["node_id"]
+        self.actor: Any = None
+        self._prepared = False
+
+    def _spawn(self) -> Any:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        from harness.farm.agent import DeviceWorker
+
+        return self.farm.ray.remote(DeviceWorker).options(
+            num_cpus=0, resources={device_resource(self.name): 1},
+            scheduling_strategy=NodeAffinitySchedulingStrategy(self.node_id, soft=False),
+            max_restarts=0, max_task_retries=0,
+        ).remote(self.config.model_dump(mode="json"))
+
+    def _call(self, method: str, *args: Any, timeout_s: float | None) -> Any:
+        import ray
+        from ray.exceptions import RayError, RayTaskError
+
+        if self.actor is None:
+            self.actor = self._spawn()
+            if method != "prepare" and self._prepared:
+                self._call("prepare", timeout_s=None)
+        ref = getattr(self.actor, method).remote(*args)
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        try:
+            while True:
+                ready, _ = ray.wait([ref], timeout=1.0)
+                if ready:
+                    return ray.get(ref)
+                if self.farm.stop is not None and self.farm.stop.is_set():
+                    self._kill()
+                    raise RuntimeError("interrupted")
+                if deadline is not None and time.monotonic() > deadline:
+                    self._kill()  # frees the device's resource on its agent
+                    raise TimeoutError(f"agent {self.host}: {method} gave no answer within {timeout_s:.0f} s; "
+                                       "its worker was stopped and the device freed")
+        except RayTaskError as exc:  # the agent's own exception (DeviceError, TransportError, ...)
+            cause = exc.cause if isinstance(getattr(exc, "cause", None), BaseException) else None
+            raise (cause or RuntimeError(f"agent {self.host}: {str(exc).splitlines()[0]}")) from None
+        except RayError as exc:
+            self.actor = None
+            raise DeviceError(f"agent {self.host} lost during the job ({type(exc).__name__}: "
+                              f"{self._why_lost()})") from None
+
+    def _why_lost(self) -> str:
+        try:
+            alive = any(n["NodeID"] == self.node_id and n.get("Alive") for n in self.farm.ray.nodes())
+        except Exception:
+            alive = False
+        return "its worker died" if alive else "its node left the cluster"
+
+    def _kill(self) -> None:
+        if self.actor is not None:
+            try:
+                self.farm.ray.kill(self.actor, no_restart=True)
+            except Exception:
+                pass
+            self.actor = None
+
+    def prepare(self) -> None:
+        self._call("prepare", timeout_s=None)
+        self._prepared = True
+
+    def benchmark(self, job: Any) -> Any:
+        path = Path(job.model_path)
+        sha = self.farm.sha(path)
+        has = self._call("has", sha, timeout_s=self.farm.grace_s)
+        blob = [] if has else [self.farm.blob(sha, path)]
+        return self._call("benchmark", sha, path.name, blob, job.bench.model_dump(), job.input_shapes, job.seed,
+                          timeout_s=job.bench.timeout_s + self.farm.grace_s)
+
+    def cool_down(self, bench: Any) -> float:
+        limit = bench.cooldown_s + (bench.cooldown_max_s if bench.cooldown_until_c is not None else 0)
+        return self._call("cool_down", bench.model_dump(), timeout_s=limit + self.farm.grace_s)
+
+    def temperatures(self) -> dict[str, float]:
+        return self._call("temperatures", timeout_s=self.farm.grace_s)
+
+    def close(self) -> None:
+        if self.actor is None:
+            return
+        try:
+            self.farm.ray.get(self.actor.close.remote(), timeout=10)
+        except Exception:
+            pass
+        self._kill()
