@@ -35,7 +35,11 @@ class LocalTransport(Transport):
         dest = Path(remote).expanduser()
         dest.parent.mkdir(parents=True, exist_ok=True)
         if Path(local).resolve() != dest.resolve():
-            shutil.copyfile(local, dest)
+            # Copy then rename: a runner started at the same moment (another device, another agent
+            # sharing this workdir) sees the old file or the new one, never half of it.
+            tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{time.monotonic_ns()}.part")
+            shutil.copyfile(local, tmp)
+            os.replace(tmp, dest)
 
     def pull(self, remote: str, local: Path) -> None:
         src = Path(remote).expanduser()

@@ -92,10 +92,10 @@ class Orchestrator:
         self.plan = plan
         self.db = db
         self.targets = targets or LocalTargets()
-        getattr(self.targets, "attach", lambda stop: None)(self.stop)  # a farm gives up waiting on Ctrl-C
         self.events = events or (lambda kind, payload: None)
         self.cache_dir = cache_dir
         self.stop = threading.Event()
+        getattr(self.targets, "attach", lambda stop: None)(self.stop)  # a farm stops waiting on Ctrl-C
         self._lock = threading.Lock()
 
     def _emit(self, kind: str, **payload: Any) -> None:

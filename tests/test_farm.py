@@ -1,0 +1,321 @@
+"""The device farm on a real multi-node Ray cluster on this machine.
+
+One cluster (a head and three agent nodes, each node its own raylet and object store) serves the
+module; agents own local-kind devices that run the real runner on a tiny .tflite. Faults are real:
+a node's processes SIGKILLed, a coordinator process SIGKILLed, a device interpreter that hangs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="pip install 'ray==2.60.0' (the `farm` extra)")
+from ray.cluster_utils import Cluster  # noqa: E402
+
+from errors import UserError  # noqa: E402
+from harness.farm.agent import announce, node_resources  # noqa: E402
+from harness.farm.cluster import Registry, device_resource, registry  # noqa: E402
+from harness.farm.coordinator import Farm  # noqa: E402
+from harness.orchestration import orchestrate  # noqa: E402
+from harness.planning.config import parse_devices  # noqa: E402
+from harness.planning.plan import make_plan  # noqa: E402
+from harness.store.db import ResultsDB  # noqa: E402
+
+FAST = {"min_runs": 5, "min_s": 0.3, "warmup_s": 0.0, "cooldown_s": 0.0, "threads": 1}
+MB = 1024 * 1024
+# Short health checks, so a SIGKILLed node is declared dead in about a second, not half a minute.
+HEAD = {"num_cpus": 0, "object_store_memory": 80 * MB, "include_dashboard": False,
+        "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 2,
+                           "health_check_initial_delay_ms": 0}}
+
+
+def _devices(*items: dict) -> object:
+    return parse_devices({"devices": list(items)}, "test")
+
+
+def _hang_interpreter(path: Path, *, hold_pipe: bool) -> str:
+    """A device whose interpreter never answers. `exec sleep` dies with the transport's timeout on the
+    agent; a child that keeps the pipe open (a tool's helper process) outlives it, so only the
+    coordinator's bound can free the device."""
+    path.write_text("#!/bin/sh\n" + ("sleep 25\n" if hold_pipe else "exec sleep 25\n"))
+    path.chmod(0o755)
+    return str(path)
+
+
+class Lab:
+    """The module's cluster, its agents (name -> node) and what each one owns."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.cluster = Cluster(initialize_head=True, head_node_args=HEAD)
+        self.address = self.cluster.address
+        self.nodes: dict[str, object] = {}
+        self.files: dict[str, object] = {}
+        ray.init(address=self.address, namespace="harness", log_to_driver=False, logging_level="ERROR")
+
+    def join(self, name: str, devices_file: object, *, facts: bool = False) -> dict:
+        """What `harness agent` does once its node is up: a node with the device resources, then announce."""
+        node = self.cluster.add_node(num_cpus=1, object_store_memory=80 * MB, node_name=name,
+                                     resources=node_resources(devices_file))
+        self.nodes[name] = node
+        self.files[name] = devices_file
+        return announce(devices_file, name, node.node_id, facts=facts)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL every process of the agent's node (raylet, object store, its workers)."""
+        self.cluster.remove_node(self.nodes.pop(name), allow_graceful=False)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    root = tmp_path_factory.mktemp("farm")
+    old = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "RAY_USAGE_STATS_ENABLED")}
+    os.environ["XDG_CACHE_HOME"] = str(root / "cache")  # agents' workdirs and artifact caches, private
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    lab = Lab(root)
+    try:
+        lab.join("lab1", _devices({"name": "d1", "kind": "local"}), facts=True)
+        lab.join("lab2", _devices({"name": "d2", "kind": "local"},
+                                  {"name": "ghost", "kind": "local", "python": "/nonexistent/python"}))
+        lab.join("lab3", _devices({"name": "d3", "kind": "local"}))
+        yield lab
+    finally:
+        ray.shutdown()
+        lab.cluster.shutdown()
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture
+def models(lab, tiny_tflite, tmp_path) -> list[str]:
+    """Three model files with the same bytes under different names: one artifact by content hash."""
+    out = []
+    for i in range(3):
+        p = tmp_path / f"m{i}.tflite"
+        shutil.copyfile(tiny_tflite, p)
+        out.append(str(p))
+    return out
+
+
+def _plan(farm: Farm, names: list[str], models: list[str], **bench) -> object:
+    devices = farm.devices_file()
+    chosen = devices.model_copy(update={"devices": [d for d in devices.devices if d.name in names]})
+    return make_plan(chosen, models=models, variants=["fp32"], overrides={**FAST, **bench}, peak_probe=False)
+
+
+def _free(*names: str) -> bool:
+    avail = ray.available_resources()
+    return all(avail.get(device_resource(n), 0) >= 1 for n in names)
+
+
+def test_plan_runs_across_three_agents_with_host_on_every_row(lab, models, tmp_path):
+    farm = Farm(lab.address)
+    plan = _plan(farm, ["d1", "d2", "ghost", "d3"], models[:2])
+    db_path = tmp_path / "farm.db"
+    try:
+        summary = orchestrate.run(plan, db_path, targets=farm)
+        first_sent = farm.bytes_sent
+    finally:
+        farm.close()
+    rows = ResultsDB(db_path).measurements(summary.run_id)
+    by = {(m.device, Path(m.model).name): m for m in rows}
+    assert len(rows) == 8
+    hosts = {"d1": "lab1", "d2": "lab2", "ghost": "lab2", "d3": "lab3"}
+    for (dev, _), m in by.items():
+        assert m.host == hosts[dev], (dev, m.host)
+    for dev in ("d1", "d2", "d3"):
+        for name in ("m0.tflite", "m1.tflite"):
+            m = by[(dev, name)]
+            assert m.status == "ok", m.error
+            assert len(m.latencies_us) >= 5 and m.p50_us > 0
+    # A device missing on its host: error rows for that device only, as in single-host mode.
+    assert all(by[("ghost", n)].status == "error" for n in ("m0.tflite", "m1.tflite"))
+    assert "/nonexistent/python" in by[("ghost", "m0.tflite")].error or "exited" in by[("ghost", "m0.tflite")].error
+    # The agent's facts travel with its rows (lab1 announced them at join).
+    facts = by[("d1", "m0.tflite")].extra["device_facts"]
+    assert facts["status"] == "ok" and facts["cores"] >= 1
+    # Two files, one content hash: the bytes went into the object store once for all three agents.
+    assert first_sent == Path(models[0]).stat().st_size
+    # One device runs one job at a time; different hosts run at the same time.
+    for dev in ("d1", "d2", "d3"):
+        a, b = sorted((by[(dev, n)] for n in ("m0.tflite", "m1.tflite")), key=lambda m: m.started_at)
+        assert a.finished_at <= b.started_at
+    spans = [(by[(d, "m0.tflite")].started_at, by[(d, "m1.tflite")].finished_at) for d in ("d1", "d2", "d3")]
+    assert max(s for s, _ in spans) < min(e for _, e in spans), spans
+    assert _free("d1", "d2", "ghost", "d3")
+    # The next night: the agents keep the artifact by content hash, nothing is sent again.
+    farm = Farm(lab.address)
+    try:
+        again = orchestrate.run(_plan(farm, ["d1", "d3"], models[:1]), db_path, targets=farm)
+        assert farm.bytes_sent == 0 and again.measured == 2
+    finally:
+        farm.close()
+
+
+def _wait_rows(db_path: Path, sql: str, count: int, timeout_s: float = 120.0) -> list[tuple]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if db_path.exists():
+            try:
+                con = sqlite3.connect(db_path)
+                rows = con.execute(sql).fetchall()
+                con.close()
+                if len(rows) >= count:
+                    return rows
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.2)
+    raise AssertionError(f"fewer than {count} rows for {sql} within {timeout_s} s")
+
+
+def test_agent_sigkilled_mid_run_errors_name_the_host_and_rejoin_serves_next_run(lab, models, tmp_path):
+    lab.join("lab4", _devices({"name": "d4", "kind": "local"}))
+    farm = Farm(lab.address)
+    plan = _plan(farm, ["d1", "d4"], models, min_s=1.0)
+    db_path = tmp_path / "kill.db"
+    out: dict = {}
+    worker = threading.Thread(target=lambda: out.setdefault("s", orchestrate.run(plan, db_path, targets=farm)))
+    worker.start()
+    try:
+        kept = _wait_rows(db_path, "SELECT model, finished_at FROM measurements WHERE device='d4' AND status='ok'", 1)
+        lab.kill("lab4")
+        worker.join(timeout=180)
+        assert not worker.is_alive()
+    finally:
+        farm.close()
+    summary = out["s"]
+    rows = ResultsDB(db_path).measurements(summary.run_id)
+    assert len(rows) == 6
+    d4 = [m for m in rows if m.device == "d4"]
+    # What was stored before the kill is still there, unchanged.
+    stored = {(m.model, m.finished_at) for m in d4 if m.status == "ok"}
+    assert set(kept) <= stored
+    errors = [m for m in d4 if m.status == "error"]
+    assert errors and len(errors) + len(stored) == 3
+    assert all("lab4" in m.error and m.host == "lab4" for m in errors), [m.error for m in errors]
+    # The other host finished all of its jobs.
+    assert all(m.status == "ok" and m.host == "lab1" for m in rows if m.device == "d1")
+    # The agent rejoins; resuming the run measures only what is missing, on the rejoined node.
+    lab.join("lab4", _devices({"name": "d4", "kind": "local"}))
+    farm = Farm(lab.address)
+    try:
+        again = orchestrate.run(plan, db_path, resume=summary.run_id, targets=farm)
+    finally:
+        farm.close()
+    assert again.skipped == 3 + len(stored) and again.measured == len(errors) and again.errors == 0
+    final = ResultsDB(db_path).measurements(summary.run_id)
+    assert len(final) == 6 and all(m.status == "ok" for m in final)
+    assert {(m.model, m.finished_at) for m in final if m.device == "d4"} >= stored
+
+
+def test_hanging_jobs_are_bounded_and_free_their_device(lab, models, tmp_path):
+    hang_exec = _hang_interpreter(tmp_path / "hang-exec", hold_pipe=False)
+    hang_pipe = _hang_interpreter(tmp_path / "hang-pipe", hold_pipe=True)
+    lab.join("lab5", _devices({"name": "hang", "kind": "local", "python": hang_exec, "bench": {"timeout_s": 3}},
+                              {"name": "wedge", "kind": "local", "python": hang_pipe, "bench": {"timeout_s": 3}}))
+    farm = Farm(lab.address, grace_s=2.0)
+    plan = _plan(farm, ["hang", "wedge", "d3"], models[:1])
+    t0 = time.monotonic()
+    try:
+        summary = orchestrate.run(plan, tmp_path / "hang.db", targets=farm)
+        took = time.monotonic() - t0
+        free = _free("hang", "wedge", "d3")
+    finally:
+        farm.close()
+        lab.kill("lab5")  # its devices leave the farm: later plans do not include them
+    by = {m.device: m for m in summary.results}
+    # The agent's own bound: the transport kills the interpreter after bench.timeout_s (3 s).
+    assert by["hang"].status == "error" and "timed out after 3 s" in by["hang"].error, by["hang"].error
+    # A helper process that keeps the pipe open outlives that kill; the coordinator's bound stops the
+    # device's worker (timeout_s + grace) and frees the device.
+    assert by["wedge"].status == "error" and "no answer within 5 s" in by["wedge"].error, by["wedge"].error
+    assert by["d3"].status == "ok" and by["d3"].host == "lab3"
+    assert took < 60, took
+    assert free
+
+
+def test_coordinator_sigkilled_then_resume_measures_only_what_is_missing(lab, models, tmp_path):
+    db_path = tmp_path / "coord.db"
+    argv = [sys.executable, "-m", "harness", "run", "--farm", lab.address, "--models", ",".join(models),
+            "--variants", "fp32", "--runs", "5", "--min-seconds", "1", "--warmup-seconds", "0", "--cooldown", "0",
+            "--threads", "1", "--no-peak-probe", "--no-progress", "--db", str(db_path)]
+    farm = Farm(lab.address)
+    try:
+        n_devices = len(farm.devices_file().enabled)
+    finally:
+        farm.close()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_rows(db_path, "SELECT 1 FROM measurements WHERE status='ok'", 1, timeout_s=180)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+    con = sqlite3.connect(db_path)
+    (run_id,) = con.execute("SELECT run_id FROM runs").fetchone()
+    before = dict(((d, m, v), f) for d, m, v, f in con.execute(
+        "SELECT device, model, variant, finished_at FROM measurements WHERE status='ok'"))
+    con.close()
+    assert 0 < len(before) < 3 * n_devices
+    res = subprocess.run(argv[:4] + [lab.address, "--resume", run_id, "--no-progress", "--db", str(db_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert f"{len(before)} already done" in res.stdout, (res.stdout[-2000:], res.stderr[-2000:])
+    con = sqlite3.connect(db_path)
+    after = con.execute("SELECT device, model, variant, status, finished_at, data FROM measurements "
+                        "WHERE run_id=?", (run_id,)).fetchall()
+    con.close()
+    assert len(after) == 3 * n_devices  # every job once, none twice
+    for d, m, v, status, finished, _ in after:
+        if (d, m, v) in before:
+            assert finished == before[(d, m, v)]  # kept, not measured again
+    ok = [json.loads(r[5]) for r in after if r[3] == "ok"]
+    assert {r["device"] for r in ok} >= {"d1", "d2", "d3"} and all(r["host"] for r in ok)
+
+
+def test_join_refuses_a_device_served_by_another_host_and_a_version_mismatch(lab):
+    # lab1 serves d1: another agent (on another live node) listing d1 is refused at join.
+    with pytest.raises(UserError, match=r"device 'd1' is already served by agent 'lab1'"):
+        announce(_devices({"name": "d1", "kind": "local"}), "labX", lab.nodes["lab2"].node_id, facts=False)
+    # An agent of another harness version: the coordinator refuses to run, in one line.
+    announce(_devices({"name": "odd", "kind": "local"}), "old", lab.nodes["lab2"].node_id, facts=False,
+             version="0.0.0-other")
+    try:
+        with pytest.raises(UserError, match=r"version mismatch: agent old runs harness 0.0.0-other") as err:
+            Farm(lab.address)
+        assert "\n" not in str(err.value)
+    finally:
+        ray.get(registry().leave.remote("old"))
+    # A head started by `harness farm up` knows its version: a mismatched agent is refused at join.
+    reg = Registry("9.9.9")
+    why = reg.register({"name": "a", "node_id": "n", "devices": {}, "harness_version": "0.1.0", "protocol": 1})
+    assert why and "version mismatch" in why
+
+
+def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_unreachable_address_is_one_line_exit_2(tmp_path):
+    for argv in (["run", "--farm", "127.0.0.1:1"], ["devices", "--farm", "127.0.0.1:1"],
+                 ["nightly", "--farm", "127.0.0.1:1"], ["run", "--farm", "no-port-here"]):
+        res = _cli(*argv)
+        assert res.returncode == 2, (argv, res.stderr)
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("harness: error: --farm"), res.stderr
+    yaml = tmp_path / "lab.yaml"
+    yaml.write_text("devices:\n  - {name: x, kind: local}\n")
+    res = _cli("agent", "--devices", str(yaml), "--address", "127.0.0.1:1")
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        res.stderr.strip()] and "--address 127.0.0.1:1: cannot reach" in res.stderr
