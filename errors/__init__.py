@@ -22,3 +22,6 @@ class DeviceError(Exception):
         super().__init__(f"{device}: {message}")
         self.device = device
         self.reason = message
+
+    def __reduce__(self):  # pickled whole: a device farm sends it from the agent to the coordinator
+        return (type(self), (self.device, self.reason))

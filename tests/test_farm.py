@@ -43,13 +43,24 @@ def _devices(*items: dict) -> object:
     return parse_devices({"devices": list(items)}, "test")
 
 
-def _hang_interpreter(path: Path, *, hold_pipe: bool) -> str:
-    """A device whose interpreter never answers. `exec sleep` dies with the transport's timeout on the
-    agent; a child that keeps the pipe open (a tool's helper process) outlives it, so only the
-    coordinator's bound can free the device."""
-    path.write_text("#!/bin/sh\n" + ("sleep 25\n" if hold_pipe else "exec sleep 25\n"))
+def _hang_interpreter(path: Path, seconds: str) -> str:
+    """A device whose interpreter never answers: the runner's place is taken by a long sleep."""
+    path.write_text(f"#!/bin/sh\nexec sleep {seconds}\n")
     path.chmod(0o755)
     return str(path)
+
+
+def _pids_running(argv: list[str]) -> list[tuple[int, int]]:
+    """(pid, parent pid) of this machine's processes with exactly this command line."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "cmdline").read_bytes().split(b"\0")[:-1] == [a.encode() for a in argv]:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                out.append((int(proc.name), ppid))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
 
 
 class Lab:
@@ -116,9 +127,16 @@ def _plan(farm: Farm, names: list[str], models: list[str], **bench) -> object:
     return make_plan(chosen, models=models, variants=["fp32"], overrides={**FAST, **bench}, peak_probe=False)
 
 
-def _free(*names: str) -> bool:
-    avail = ray.available_resources()
-    return all(avail.get(device_resource(n), 0) >= 1 for n in names)
+def _free(*names: str, within_s: float = 15.0) -> bool:
+    """Every named device's unit is back (a killed worker returns it asynchronously, within seconds)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        avail = ray.available_resources()
+        if all(avail.get(device_resource(n), 0) >= 1 for n in names):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
 
 
 def test_plan_runs_across_three_agents_with_host_on_every_row(lab, models, tmp_path):
@@ -222,26 +240,44 @@ def test_agent_sigkilled_mid_run_errors_name_the_host_and_rejoin_serves_next_run
 
 
 def test_hanging_jobs_are_bounded_and_free_their_device(lab, models, tmp_path):
-    hang_exec = _hang_interpreter(tmp_path / "hang-exec", hold_pipe=False)
-    hang_pipe = _hang_interpreter(tmp_path / "hang-pipe", hold_pipe=True)
-    lab.join("lab5", _devices({"name": "hang", "kind": "local", "python": hang_exec, "bench": {"timeout_s": 3}},
-                              {"name": "wedge", "kind": "local", "python": hang_pipe, "bench": {"timeout_s": 3}}))
+    hang = _hang_interpreter(tmp_path / "hang", "27.3")
+    wedge = _hang_interpreter(tmp_path / "wedge", "29.7")
+    lab.join("lab5", _devices({"name": "hang", "kind": "local", "python": hang, "bench": {"timeout_s": 3}},
+                              {"name": "wedge", "kind": "local", "python": wedge, "bench": {"timeout_s": 3}}))
     farm = Farm(lab.address, grace_s=2.0)
     plan = _plan(farm, ["hang", "wedge", "d3"], models[:1])
+    stopped: list[int] = []
+
+    def freeze_wedge_worker() -> None:
+        """The agent itself hangs (its worker frozen by SIGSTOP) while the wedge job runs."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not stopped:
+            for _, worker in _pids_running(["sleep", "29.7"]):
+                os.kill(worker, signal.SIGSTOP)
+                stopped.append(worker)
+            time.sleep(0.1)
+
+    freezer = threading.Thread(target=freeze_wedge_worker)
+    freezer.start()
     t0 = time.monotonic()
     try:
         summary = orchestrate.run(plan, tmp_path / "hang.db", targets=farm)
         took = time.monotonic() - t0
         free = _free("hang", "wedge", "d3")
     finally:
+        freezer.join()
         farm.close()
         lab.kill("lab5")  # its devices leave the farm: later plans do not include them
+        for pid, _ in _pids_running(["sleep", "29.7"]) + _pids_running(["sleep", "27.3"]):
+            os.kill(pid, signal.SIGKILL)  # the sleeps this test started
     by = {m.device: m for m in summary.results}
     # The agent's own bound: the transport kills the interpreter after bench.timeout_s (3 s).
     assert by["hang"].status == "error" and "timed out after 3 s" in by["hang"].error, by["hang"].error
-    # A helper process that keeps the pipe open outlives that kill; the coordinator's bound stops the
-    # device's worker (timeout_s + grace) and frees the device.
-    assert by["wedge"].status == "error" and "no answer within 5 s" in by["wedge"].error, by["wedge"].error
+    # An agent that cannot enforce it (its worker frozen): the coordinator's bound (timeout_s + grace)
+    # kills the device's worker and frees the device.
+    assert stopped, "the wedge job never started"
+    assert by["wedge"].status == "error" and "agent lab5: benchmark gave no answer within 5 s" in by["wedge"].error, \
+        by["wedge"].error
     assert by["d3"].status == "ok" and by["d3"].host == "lab3"
     assert took < 60, took
     assert free

@@ -85,7 +85,7 @@ class Farm:
     def build(self, device: Any) -> "RemoteTarget":
         owner = self.owner(device.name)
         if owner is None:
-            raise DeviceError(f"no live agent serves device {device.name!r} (its host left the farm)")
+            raise DeviceError(device.name, "no live agent serves it (its host left the farm)")
         target = RemoteTarget(self, device, owner)
         with self._lock:
             self._targets.append(target)
@@ -171,10 +171,13 @@ class RemoteTarget:
                                        "its worker was stopped and the device freed")
         except RayTaskError as exc:  # the agent's own exception (DeviceError, TransportError, ...)
             cause = exc.cause if isinstance(getattr(exc, "cause", None), BaseException) else None
-            raise (cause or RuntimeError(f"agent {self.host}: {str(exc).splitlines()[0]}")) from None
+            if cause is not None and not isinstance(cause, RayError):
+                raise cause from None
+            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+            raise RuntimeError(f"agent {self.host}: {(lines or ['failed'])[-1][:300]}") from None
         except RayError as exc:
             self.actor = None
-            raise DeviceError(f"agent {self.host} lost during the job ({type(exc).__name__}: "
+            raise DeviceError(self.name, f"agent {self.host} lost during the job ({type(exc).__name__}: "
                               f"{self._why_lost()})") from None
 
     def _why_lost(self) -> str:
