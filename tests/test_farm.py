@@ -305,7 +305,7 @@ def test_coordinator_sigkilled_then_resume_measures_only_what_is_missing(lab, mo
         "SELECT device, model, variant, finished_at FROM measurements WHERE status='ok'"))
     con.close()
     assert 0 < len(before) < 3 * n_devices
-    res = subprocess.run(argv[:4] + [lab.address, "--resume", run_id, "--no-progress", "--db", str(db_path)],
+    res = subprocess.run(argv[:4] + ["--farm", lab.address, "--resume", run_id, "--no-progress", "--db", str(db_path)],
                          capture_output=True, text=True, timeout=300)
     assert f"{len(before)} already done" in res.stdout, (res.stdout[-2000:], res.stderr[-2000:])
     con = sqlite3.connect(db_path)
@@ -355,3 +355,72 @@ def test_unreachable_address_is_one_line_exit_2(tmp_path):
     res = _cli("agent", "--devices", str(yaml), "--address", "127.0.0.1:1")
     assert res.returncode == 2 and res.stderr.strip().splitlines() == [
         res.stderr.strip()] and "--address 127.0.0.1:1: cannot reach" in res.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _read_until(proc: subprocess.Popen, needle: str, timeout_s: float) -> str:
+    """Lines of a child's stdout until one contains `needle` (the child is left running)."""
+    seen: list[str] = []
+    box: dict = {}
+
+    def reader() -> None:
+        for line in proc.stdout:
+            seen.append(line)
+            if needle in line:
+                box["hit"] = True
+                return
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    t.join(timeout_s)
+    assert box.get("hit"), f"no {needle!r} within {timeout_s} s: {''.join(seen)[-1500:]}"
+    return "".join(seen)
+
+
+def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
+    """The commands a lab runs: `farm up` on the head, `agent` on a lab host, `devices --farm` to look."""
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "RAY_USAGE_STATS_ENABLED": "0"}
+    lab_yaml = tmp_path / "lab1.yaml"
+    lab_yaml.write_text("devices:\n  - {name: bench1, kind: local}\n")
+    cmd = [sys.executable, "-m", "harness"]
+    head = subprocess.Popen(cmd + ["farm", "up", "--port", str(port)], stdout=subprocess.PIPE, text=True, env=env)
+    agent = None
+    try:
+        _read_until(head, "farm head at", 150)
+        agent = subprocess.Popen(cmd + ["agent", "--devices", str(lab_yaml), "--address", address, "--name", "cli1"],
+                                 stdout=subprocess.PIPE, text=True, env=env)
+        assert "cli1 joined" in _read_until(agent, "joined", 150)
+        listing = subprocess.run(cmd + ["devices", "--farm", address, "--json"], capture_output=True, text=True,
+                                 env=env, timeout=120)
+        assert listing.returncode == 0, listing.stderr
+        (row,) = json.loads(listing.stdout)
+        assert (row["host"], row["device"], row["status"]) == ("cli1", "bench1", "free") and row["cores"] >= 1
+        # A second host listing the same device is refused at join, in one line, exit 2.
+        dup = subprocess.run(cmd + ["agent", "--devices", str(lab_yaml), "--address", address, "--name", "cli2"],
+                             capture_output=True, text=True, env=env, timeout=150)
+        assert dup.returncode == 2
+        assert dup.stderr.strip().splitlines() == [
+            "harness: error: agent cli2: device 'bench1' is already served by agent 'cli1'; a device belongs to one host"]
+    finally:
+        for p in (agent, head):
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=60)
+    assert head.returncode == 0 and agent.returncode == 0
+    # The head's own processes went with it: its port no longer answers.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        res = _cli("devices", "--farm", address)
+        if "cannot reach" in res.stderr:
+            break
+        time.sleep(1)
+    assert res.returncode == 2 and "cannot reach the Ray head" in res.stderr

@@ -12,6 +12,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--name", help="this agent's name in results (default: the host name)")
     a.add_argument("--num-cpus", type=int, default=1, help="CPUs Ray may schedule here (default 1; jobs take none)")
     a.add_argument("--node-ip-address", help="this host's address as the other hosts reach it (default: Ray's guess)")
+    a.add_argument("--ray-start-arg", action="append", default=[], metavar="ARG",
+                   help="passed to `ray start` (repeatable), e.g. --ray-start-arg=--node-manager-port=6380")
     a.set_defaults(func=cmd_agent)
 
 
@@ -21,4 +23,4 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
     devices = load_devices(args.devices)
     return run_agent(devices, args.address, name=args.name or platform.node(), num_cpus=args.num_cpus,
-                     node_ip=args.node_ip_address)
+                     node_ip=args.node_ip_address, extra_args=args.ray_start_arg)

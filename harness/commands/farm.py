@@ -18,24 +18,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="address the head listens on (default 127.0.0.1; a lab uses the host's lab address)")
     f.add_argument("--port", type=int, default=6379, help="the head's port (default 6379)")
     f.add_argument("--num-cpus", type=int, default=1, help="CPUs Ray may schedule on the head (default 1)")
+    f.add_argument("--ray-start-arg", action="append", default=[], metavar="ARG",
+                   help="passed to `ray start --head` (repeatable), e.g. --ray-start-arg=--object-manager-port=8076")
     f.set_defaults(func=cmd_farm)
 
 
 def cmd_farm(args: argparse.Namespace) -> int:
     from errors import UserError
-    from harness.farm.agent import _last_error, _ray_cli
+    from harness.farm.agent import _last_error, _ray_cli, stop_node
     from harness.farm.cluster import connect, harness_version, registry
 
     address = f"{args.bind}:{args.port}"
     argv = _ray_cli() + ["start", "--head", f"--node-ip-address={args.bind}", f"--port={args.port}",
                          f"--num-cpus={args.num_cpus}", "--include-dashboard=false", "--disable-usage-stats",
-                         f"--object-store-memory={100 * 1024 * 1024}", "--block"]
+                         f"--object-store-memory={100 * 1024 * 1024}", "--block", *args.ray_start_arg]
     log = Path(tempfile.mkdtemp(prefix="harness-farm-")) / "ray-start.log"
     with open(log, "wb") as fh:
         proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     stopping = threading.Event()
-    for s in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(s, lambda *_: stopping.set())
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -48,6 +48,8 @@ def cmd_farm(args: argparse.Namespace) -> int:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(1.0)
+        for s in (signal.SIGTERM, signal.SIGINT):  # after ray.init, which installs its own SIGTERM handler
+            signal.signal(s, lambda *_: stopping.set())
         ray.get(registry(harness_version()).info.remote())
         print(f"farm head at {address}; on each lab host run:\n"
               f"  harness agent --devices LAB.yaml --address {address}\n"
@@ -62,10 +64,5 @@ def cmd_farm(args: argparse.Namespace) -> int:
             _ray.shutdown()
         except Exception:
             pass
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_node(proc)
         sys.stdout.flush()

@@ -197,7 +197,7 @@ def _last_error(log: Path) -> str:
 
 
 def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, node_ip: str | None = None,
-              object_store_mb: int = 100, out: Any = print) -> int:
+              object_store_mb: int = 100, extra_args: list[str] | None = None, out: Any = print) -> int:
     """`harness agent`: start this host's node, announce it, serve until stopped (Ctrl-C or SIGTERM)."""
     from harness.farm.cluster import check_reachable
 
@@ -208,6 +208,7 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
                          f"--object-store-memory={object_store_mb * 1024 * 1024}", "--block", "--disable-usage-stats"]
     if node_ip:
         argv.append(f"--node-ip-address={node_ip}")
+    argv += list(extra_args or [])
     with open(log, "wb") as fh:
         proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     stopping = threading.Event()
@@ -218,6 +219,8 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
     old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         ray = _connect_when_up(target, name, proc, log, 120.0)
+        for s in old:  # again: ray.init installs its own SIGTERM handler
+            signal.signal(s, stop)
         node_id = _wait_for_node(ray, name, proc, log, 120.0)
         entry = announce(devices_file, name, node_id)
         ok = sum(1 for f in entry["facts"].values() if f.get("status") == "ok")
@@ -231,15 +234,26 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
     finally:
         for s, h in old.items():
             signal.signal(s, h)
-        if proc.poll() is None:
-            proc.terminate()  # `ray start --block` stops this node's processes on SIGTERM
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
         try:
             import ray as _ray
 
             _ray.shutdown()
         except Exception:
             pass
+        stop_node(proc)
+
+
+def stop_node(proc: subprocess.Popen) -> None:
+    """Stop a node started by `ray start --block` in its own session: SIGTERM stops most of its
+    processes; a few helpers (dashboard and runtime-env agents) outlive it, so the group goes too."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
