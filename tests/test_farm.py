@@ -74,13 +74,13 @@ class Lab:
         self.files: dict[str, object] = {}
         ray.init(address=self.address, namespace="harness", log_to_driver=False, logging_level="ERROR")
 
-    def join(self, name: str, devices_file: object, *, facts: bool = False) -> dict:
+    def join(self, name: str, devices_file: object, *, facts: bool = False, version: str | None = None) -> dict:
         """What `harness agent` does once its node is up: a node with the device resources, then announce."""
         node = self.cluster.add_node(num_cpus=1, object_store_memory=80 * MB, node_name=name,
                                      resources=node_resources(devices_file))
         self.nodes[name] = node
         self.files[name] = devices_file
-        return announce(devices_file, name, node.node_id, facts=facts)
+        return announce(devices_file, name, node.node_id, facts=facts, version=version)
 
     def kill(self, name: str) -> None:
         """SIGKILL every process of the agent's node (raylet, object store, its workers)."""
@@ -125,6 +125,11 @@ def _plan(farm: Farm, names: list[str], models: list[str], **bench) -> object:
     devices = farm.devices_file()
     chosen = devices.model_copy(update={"devices": [d for d in devices.devices if d.name in names]})
     return make_plan(chosen, models=models, variants=["fp32"], overrides={**FAST, **bench}, peak_probe=False)
+
+
+def _idle(farm: Farm, *names: str) -> bool:
+    """No job runs on these devices now (their workers say so, or have stopped)."""
+    return not any(farm.busy(n) for n in names)
 
 
 def _free(*names: str, within_s: float = 15.0) -> bool:
@@ -173,7 +178,7 @@ def test_plan_runs_across_three_agents_with_host_on_every_row(lab, models, tmp_p
         assert a.finished_at <= b.started_at
     spans = [(by[(d, "m0.tflite")].started_at, by[(d, "m1.tflite")].finished_at) for d in ("d1", "d2", "d3")]
     assert max(s for s, _ in spans) < min(e for _, e in spans), spans
-    assert _free("d1", "d2", "ghost", "d3")
+    assert _idle(farm, "d1", "d2", "ghost", "d3")
     # The next night: the agents keep the artifact by content hash, nothing is sent again.
     farm = Farm(lab.address)
     try:
@@ -263,7 +268,8 @@ def test_hanging_jobs_are_bounded_and_free_their_device(lab, models, tmp_path):
     try:
         summary = orchestrate.run(plan, tmp_path / "hang.db", targets=farm)
         took = time.monotonic() - t0
-        free = _free("hang", "wedge", "d3")
+        free = _free("wedge")  # the stopped worker's unit is back with the agent
+        idle = {d: not farm.busy(d) for d in ("hang", "wedge", "d3")}
     finally:
         freezer.join()
         farm.close()
@@ -280,7 +286,7 @@ def test_hanging_jobs_are_bounded_and_free_their_device(lab, models, tmp_path):
         by["wedge"].error
     assert by["d3"].status == "ok" and by["d3"].host == "lab3"
     assert took < 60, took
-    assert free
+    assert free and all(idle.values()), idle
 
 
 def test_coordinator_sigkilled_then_resume_measures_only_what_is_missing(lab, models, tmp_path):
@@ -288,11 +294,6 @@ def test_coordinator_sigkilled_then_resume_measures_only_what_is_missing(lab, mo
     argv = [sys.executable, "-m", "harness", "run", "--farm", lab.address, "--models", ",".join(models),
             "--variants", "fp32", "--runs", "5", "--min-seconds", "1", "--warmup-seconds", "0", "--cooldown", "0",
             "--threads", "1", "--no-peak-probe", "--no-progress", "--db", str(db_path)]
-    farm = Farm(lab.address)
-    try:
-        n_devices = len(farm.devices_file().enabled)
-    finally:
-        farm.close()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_rows(db_path, "SELECT 1 FROM measurements WHERE status='ok'", 1, timeout_s=180)
@@ -300,7 +301,8 @@ def test_coordinator_sigkilled_then_resume_measures_only_what_is_missing(lab, mo
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
     con = sqlite3.connect(db_path)
-    (run_id,) = con.execute("SELECT run_id FROM runs").fetchone()
+    run_id, plan = con.execute("SELECT run_id, plan FROM runs").fetchone()
+    n_devices = len(json.loads(plan)["devices"]["devices"])  # every live agent's devices at the start
     before = dict(((d, m, v), f) for d, m, v, f in con.execute(
         "SELECT device, model, variant, finished_at FROM measurements WHERE status='ok'"))
     con.close()
@@ -325,13 +327,13 @@ def test_join_refuses_a_device_served_by_another_host_and_a_version_mismatch(lab
     with pytest.raises(UserError, match=r"device 'd1' is already served by agent 'lab1'"):
         announce(_devices({"name": "d1", "kind": "local"}), "labX", lab.nodes["lab2"].node_id, facts=False)
     # An agent of another harness version: the coordinator refuses to run, in one line.
-    announce(_devices({"name": "odd", "kind": "local"}), "old", lab.nodes["lab2"].node_id, facts=False,
-             version="0.0.0-other")
+    lab.join("old", _devices({"name": "odd", "kind": "local"}), version="0.0.0-other")
     try:
         with pytest.raises(UserError, match=r"version mismatch: agent old runs harness 0.0.0-other") as err:
             Farm(lab.address)
         assert "\n" not in str(err.value)
     finally:
+        lab.kill("old")
         ray.get(registry().leave.remote("old"))
     # A head started by `harness farm up` knows its version: a mismatched agent is refused at join.
     reg = Registry("9.9.9")

@@ -13,12 +13,11 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
 from errors import UserError
-from harness.farm.cluster import PROTOCOL, device_resource, harness_version, registry, shown
+from harness.farm.cluster import NAMESPACE, PROTOCOL, device_resource, harness_version, registry, shown
 
 FACTS_TIMEOUT_S = 30.0
 
@@ -32,8 +31,10 @@ def artifact_dir() -> Path:
 
 
 class DeviceWorker:
-    """Runs on the agent that owns the device (a Ray actor holding its `device:<name>` unit): the
-    device's transport (local, ssh, adb) lives here, so one job runs at a time on it."""
+    """A device's worker on the agent that owns it: a detached Ray actor started at join, holding the
+    device's `device:<name>` unit for as long as the agent serves it. The device's transport (local,
+    ssh, adb) lives here; its lock makes one job at a time, whichever coordinator asks. Kept across
+    runs, so a run pays no worker start-up."""
 
     def __init__(self, device: dict[str, Any], cache_dir: str | None = None) -> None:
         from devices.registry import build_target
@@ -42,12 +43,21 @@ class DeviceWorker:
         self.config = parse_devices({"devices": [device]}, "farm job").devices[0]
         self.cache = Path(cache_dir) if cache_dir else artifact_dir()
         self.target = build_target(self.config)
+        self._job = threading.Lock()
 
     def host(self) -> str:
         return platform.node()
 
+    def status(self) -> dict[str, Any]:
+        """Answers at once, even while a job runs (the actor has threads for this)."""
+        return {"busy": self._job.locked(), "host": platform.node()}
+
+    def facts(self) -> dict[str, Any]:
+        return self.target.facts()
+
     def prepare(self) -> None:
-        self.target.prepare()
+        with self._job:
+            self.target.prepare()
 
     def has(self, sha: str) -> bool:
         return self._path(sha, "").parent.is_dir() and any(self._path(sha, "").parent.iterdir())
@@ -87,45 +97,56 @@ class DeviceWorker:
         from harness.planning.config import BenchSettings
 
         path = self._artifact(sha, name, blob)
-        return self.target.benchmark(JobSpec(model_path=path, bench=BenchSettings(**bench),
-                                             input_shapes=input_shapes, seed=seed))
+        with self._job:
+            return self.target.benchmark(JobSpec(model_path=path, bench=BenchSettings(**bench),
+                                                 input_shapes=input_shapes, seed=seed))
 
     def cool_down(self, bench: dict[str, Any]) -> float:
         from harness.planning.config import BenchSettings
 
-        return self.target.cool_down(BenchSettings(**bench))
+        with self._job:
+            return self.target.cool_down(BenchSettings(**bench))
 
     def temperatures(self) -> dict[str, float]:
-        return self.target.temperatures()
+        with self._job:
+            return self.target.temperatures()
 
     def close(self) -> None:
         self.target.close()
 
 
-def device_facts(devices: list[Any], timeout_s: float = FACTS_TIMEOUT_S) -> dict[str, dict[str, Any]]:
-    """`harness devices` for this host's devices, in parallel and bounded: a device that hangs is unreachable."""
-    from devices.registry import build_target
+def worker_name(device: str) -> str:
+    return f"harness-device:{device}"
 
-    def one(dev: Any) -> dict[str, Any]:
-        target = build_target(dev)
-        try:
-            return {"status": "ok", **target.facts()}
-        finally:
-            target.close()
 
-    pool = ThreadPoolExecutor(max_workers=max(1, len(devices)), thread_name_prefix="facts")
-    futures = {dev.name: pool.submit(one, dev) for dev in devices}
-    wait(futures.values(), timeout=timeout_s)
-    pool.shutdown(wait=False)
+def spawn_worker(device: dict[str, Any], node_id: str) -> Any:
+    """The device's worker on its agent's node, or the one already there (named, detached)."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    return ray.remote(DeviceWorker).options(
+        name=worker_name(device["name"]), namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
+        num_cpus=0, resources={device_resource(device["name"]): 1}, max_concurrency=4, max_restarts=0,
+        scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+    ).remote(device)
+
+
+def device_facts(workers: dict[str, Any], timeout_s: float = FACTS_TIMEOUT_S) -> dict[str, dict[str, Any]]:
+    """`harness devices` for this agent's devices, asked of their workers at once and bounded:
+    a device that does not answer in time is unreachable."""
+    import ray
+
+    refs = {name: w.facts.remote() for name, w in workers.items()}
+    ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout_s)
     out: dict[str, dict[str, Any]] = {}
-    for name, fut in futures.items():
-        if not fut.done():
+    for name, ref in refs.items():
+        try:
+            out[name] = {"status": "ok", **ray.get(ref, timeout=0)}
+        except ray.exceptions.GetTimeoutError:
             out[name] = {"status": "unreachable", "error": f"no facts within {timeout_s:.0f} s"}
-        elif fut.exception() is not None:
-            exc = fut.exception()
-            out[name] = {"status": "unreachable", "error": (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]}
-        else:
-            out[name] = fut.result()
+        except Exception as exc:
+            cause = getattr(exc, "cause", None) or exc
+            out[name] = {"status": "unreachable", "error": (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]}
     return out
 
 
@@ -140,14 +161,20 @@ def announce(devices_file: Any, name: str, node_id: str, *, facts: bool = True,
         "node_id": node_id,
         "hostname": platform.node(),
         "devices": {d.name: d.model_dump(mode="json") for d in enabled},
-        "facts": device_facts(enabled) if facts else {},
+        "facts": {},
         "harness_version": version or harness_version(),
         "protocol": PROTOCOL,
         "ray_version": ray.__version__,
     }
-    refusal = ray.get(registry().register.remote(entry))
+    reg = registry()
+    refusal = ray.get(reg.register.remote(entry))  # first: a refused device gets no worker
     if refusal:
         raise UserError(f"agent {shown(name)}: {refusal}")
+    workers = {n: spawn_worker(d, node_id) for n, d in entry["devices"].items()}
+    ray.get([w.host.remote() for w in workers.values()], timeout=300)  # up, on this node
+    if facts:
+        entry["facts"] = device_facts(workers)
+        ray.get(reg.register.remote(entry))
     return entry
 
 

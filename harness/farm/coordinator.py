@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from errors import DeviceError, UserError
-from harness.farm.cluster import PROTOCOL, connect, device_resource, harness_version, registry, shown
+from harness.farm.cluster import NAMESPACE, PROTOCOL, connect, device_resource, harness_version, registry, shown
 
 GRACE_S = 30.0  # beyond a job's own timeout (enforced on the agent) before the coordinator gives up on it
 
@@ -64,7 +64,6 @@ class Farm:
 
     def describe(self) -> list[dict[str, Any]]:
         """Every host and device, busy or free: `harness devices --farm`."""
-        free = self.ray.available_resources()
         rows = []
         for e in sorted(self.entries, key=lambda e: e["name"]):
             for name, dev in e["devices"].items():
@@ -73,9 +72,19 @@ class Farm:
                 if not e["alive"]:
                     status = "host down"
                 elif status == "ok":
-                    status = "free" if free.get(device_resource(name), 0) >= 1 else "busy"
+                    status = "busy" if self.busy(name) else "free"
                 rows.append({"host": e["name"], "device": name, "kind": dev.get("kind"), "status": status, **facts})
         return rows
+
+    def busy(self, device: str) -> bool:
+        """Whether the device's worker is running a job now (no worker: nothing runs, the unit is free)."""
+        from harness.farm.agent import worker_name
+
+        try:
+            worker = self.ray.get_actor(worker_name(device), namespace=NAMESPACE)
+            return bool(self.ray.get(worker.status.remote(), timeout=10)["busy"])
+        except Exception:
+            return self.ray.available_resources().get(device_resource(device), 0) < 1
 
     # -- the orchestrator's interface -------------------------------------------------------------------
     def attach(self, stop: threading.Event) -> None:
@@ -125,7 +134,8 @@ class Farm:
 
 
 class RemoteTarget:
-    """A device on an agent, seen from the coordinator: the Target methods the orchestrator calls."""
+    """A device on an agent, seen from the coordinator: the Target methods the orchestrator calls,
+    each one a call to the device's worker on its agent."""
 
     def __init__(self, farm: Farm, device: Any, owner: dict[str, Any]) -> None:
         self.farm = farm
@@ -133,19 +143,15 @@ class RemoteTarget:
         self.name = device.name
         self.host = owner["name"]
         self.node_id = owner["node_id"]
+        self.spec = owner["devices"][device.name]  # as the agent declared it: paths and keys of its host
         self.actor: Any = None
         self._prepared = False
 
     def _spawn(self) -> Any:
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        """The agent's worker for this device; started again here if a bound had to stop it."""
+        from harness.farm.agent import spawn_worker
 
-        from harness.farm.agent import DeviceWorker
-
-        return self.farm.ray.remote(DeviceWorker).options(
-            num_cpus=0, resources={device_resource(self.name): 1},
-            scheduling_strategy=NodeAffinitySchedulingStrategy(self.node_id, soft=False),
-            max_restarts=0, max_task_retries=0,
-        ).remote(self.config.model_dump(mode="json"))
+        return spawn_worker(self.spec, self.node_id)
 
     def _call(self, method: str, *args: Any, timeout_s: float | None) -> Any:
         import ray
@@ -163,8 +169,7 @@ class RemoteTarget:
                 if ready:
                     return ray.get(ref)
                 if self.farm.stop is not None and self.farm.stop.is_set():
-                    self._kill()
-                    raise RuntimeError("interrupted")
+                    raise RuntimeError("interrupted")  # the job ends on the agent; its result is dropped
                 if deadline is not None and time.monotonic() > deadline:
                     self._kill()  # frees the device's resource on its agent
                     raise TimeoutError(f"agent {self.host}: {method} gave no answer within {timeout_s:.0f} s; "
@@ -215,10 +220,5 @@ class RemoteTarget:
         return self._call("temperatures", timeout_s=self.farm.grace_s)
 
     def close(self) -> None:
-        if self.actor is None:
-            return
-        try:
-            self.farm.ray.get(self.actor.close.remote(), timeout=10)
-        except Exception:
-            pass
-        self._kill()
+        """The worker stays on its agent for the next run; this coordinator only lets go of it."""
+        self.actor = None
