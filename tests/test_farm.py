@@ -341,6 +341,41 @@ def test_join_refuses_a_device_served_by_another_host_and_a_version_mismatch(lab
     assert why and "version mismatch" in why
 
 
+def test_a_folder_artifact_travels_as_a_tar_and_is_kept_by_hash(lab, tmp_path):
+    """Companions such as a SavedModel are folders: packed on the coordinator, checked and unpacked on
+    the agent, and found again by hash the next time."""
+    from harness.farm.agent import DeviceWorker
+    from harness.farm.coordinator import _tar
+
+    src = tmp_path / "saved_model"
+    (src / "variables").mkdir(parents=True)
+    (src / "saved_model.pb").write_bytes(b"graph" * 100)
+    (src / "variables" / "variables.index").write_bytes(b"index")
+    farm = Farm(lab.address)
+    sha = farm.sha(src)
+    assert sha == farm.sha(src) and _tar(src) == _tar(src)
+    worker = DeviceWorker({"name": "unit", "kind": "local"}, cache_dir=str(tmp_path / "agent-cache"))
+    assert not worker.has(sha)
+    got = worker._artifact({"sha": sha, "name": "saved_model", "dir": True, "blob": [farm.blob(sha, src)]})
+    assert (got / "saved_model.pb").read_bytes() == b"graph" * 100
+    assert (got / "variables" / "variables.index").read_bytes() == b"index"
+    assert worker.has(sha)
+    assert worker._artifact({"sha": sha, "name": "saved_model", "dir": True, "blob": []}) == got
+    with pytest.raises(RuntimeError, match="arrived corrupted"):
+        worker._artifact({"sha": "0" * 64, "name": "x", "dir": False, "blob": [ray.put(b"other bytes")]})
+
+
+def test_single_host_mode_imports_no_ray(tiny_tflite, tmp_path):
+    code = ("import sys\nfrom harness.cli import main\n"
+            f"rc = main(['run', '--models', {str(tiny_tflite)!r}, '--variants', 'fp32', '--runs', '3',"
+            " '--min-seconds', '0.05', '--warmup-seconds', '0', '--cooldown', '0', '--no-peak-probe',"
+            f" '--no-progress', '--db', {str(tmp_path / 'r.db')!r}])\n"
+            "print('RAY' if 'ray' in sys.modules else 'NO-RAY', rc)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert res.stdout.strip().splitlines()[-1] == "NO-RAY 0", (res.stdout[-1000:], res.stderr[-1000:])
+
+
 def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=timeout)
 

@@ -60,46 +60,57 @@ class DeviceWorker:
             self.target.prepare()
 
     def has(self, sha: str) -> bool:
-        return self._path(sha, "").parent.is_dir() and any(self._path(sha, "").parent.iterdir())
+        folder = self._path(sha, "").parent
+        return folder.is_dir() and any(not p.name.startswith(".") for p in folder.iterdir())
 
     def _path(self, sha: str, name: str) -> Path:
         return self.cache / sha[:2] / sha / (Path(name).name or "artifact")
 
-    def _artifact(self, sha: str, name: str, blob: list[Any]) -> Path:
-        """The artifact from this host's cache, or fetched once from the object store and kept."""
+    def _artifact(self, item: dict[str, Any]) -> Path:
+        """The artifact (a file, or a folder sent as a tar) from this host's cache, or fetched once
+        from the object store, checked against its hash and kept."""
+        import hashlib
+        import io
+        import tarfile
+
         import ray
 
-        from devices.transport import file_sha256
-
+        sha, name = item["sha"], item["name"]
         path = self._path(sha, name)
-        if path.is_file():
+        if path.exists():
             return path
         folder = path.parent
-        existing = [p for p in folder.iterdir()] if folder.is_dir() else []
+        existing = [p for p in folder.iterdir() if not p.name.startswith(".")] if folder.is_dir() else []
         if existing:  # the same bytes under another name: reuse them
             return existing[0]
-        if not blob:
+        if not item["blob"]:
             raise RuntimeError(f"artifact {sha[:12]} is neither cached on {platform.node()} nor sent")
-        data = ray.get(blob[0])
+        data = ray.get(item["blob"][0])
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise RuntimeError(f"artifact {sha[:12]} arrived corrupted on {platform.node()}")
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{os.getpid()}-{threading.get_ident()}.part"
-        tmp.write_bytes(data)
-        if file_sha256(tmp) != sha:
-            tmp.unlink(missing_ok=True)
-            raise RuntimeError(f"artifact {sha[:12]} arrived corrupted on {platform.node()}")
+        if item.get("dir"):
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                tar.extractall(tmp, filter="data")  # no absolute paths, links out or devices
+        else:
+            tmp.write_bytes(data)
         os.replace(tmp, path)
         return path
 
-    def benchmark(self, sha: str, name: str, blob: list[Any], bench: dict[str, Any],
+    def benchmark(self, model: dict[str, Any], companions: dict[str, dict[str, Any]],
+                  origins: dict[str, dict[str, Any]], bench: dict[str, Any],
                   input_shapes: dict[str, list[int]] | None, seed: int) -> Any:
         """One job; the target's own timeout (bench.timeout_s) bounds it here, on the agent."""
         from devices.target import JobSpec
         from harness.planning.config import BenchSettings
 
-        path = self._artifact(sha, name, blob)
+        path = self._artifact(model)
+        extra = {kind: self._artifact(item) for kind, item in companions.items()}
         with self._job:
             return self.target.benchmark(JobSpec(model_path=path, bench=BenchSettings(**bench),
-                                                 input_shapes=input_shapes, seed=seed))
+                                                 input_shapes=input_shapes, seed=seed, companions=extra,
+                                                 companion_origins=origins))
 
     def cool_down(self, bench: dict[str, Any]) -> float:
         from harness.planning.config import BenchSettings

@@ -110,19 +110,21 @@ class Farm:
 
     # -- artifacts ---------------------------------------------------------------------------------
     def sha(self, path: Path) -> str:
+        import hashlib
+
         from devices.transport import file_sha256
 
         st = path.stat()
         key = (str(path), st.st_mtime_ns, st.st_size)
         if key not in self._hashes:
-            self._hashes[key] = file_sha256(path)
+            self._hashes[key] = file_sha256(path) if path.is_file() else hashlib.sha256(_tar(path)).hexdigest()
         return self._hashes[key]
 
     def blob(self, sha: str, path: Path) -> Any:
         """The artifact's bytes in the object store, put once per run however many agents need them."""
         with self._lock:
             if sha not in self._blobs:
-                data = path.read_bytes()
+                data = path.read_bytes() if path.is_file() else _tar(path)
                 self._blobs[sha] = self.ray.put(data)
                 self.bytes_sent += len(data)
             return self._blobs[sha]
@@ -131,6 +133,24 @@ class Farm:
         for t in list(self._targets):
             t.close()
         self._blobs.clear()
+
+
+def _tar(folder: Path) -> bytes:
+    """A folder as an uncompressed tar with fixed order and times, so equal contents hash equal."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for p in sorted(folder.rglob("*")):
+            info = tar.gettarinfo(str(p), arcname=str(p.relative_to(folder)))
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            if p.is_file():
+                with open(p, "rb") as fh:
+                    tar.addfile(info, fh)
+            elif p.is_dir():
+                tar.addfile(info)
+    return buf.getvalue()
 
 
 class RemoteTarget:
@@ -204,13 +224,19 @@ class RemoteTarget:
         self._call("prepare", timeout_s=None)
         self._prepared = True
 
-    def benchmark(self, job: Any) -> Any:
-        path = Path(job.model_path)
+    def _item(self, path: Path) -> dict[str, Any]:
+        """An artifact (file, or folder such as a SavedModel) as the agent receives it: by content hash,
+        with its bytes only when the agent does not keep them already."""
         sha = self.farm.sha(path)
         has = self._call("has", sha, timeout_s=self.farm.grace_s)
-        blob = [] if has else [self.farm.blob(sha, path)]
-        return self._call("benchmark", sha, path.name, blob, job.bench.model_dump(), job.input_shapes, job.seed,
-                          timeout_s=job.bench.timeout_s + self.farm.grace_s)
+        return {"sha": sha, "name": path.name, "dir": path.is_dir(),
+                "blob": [] if has else [self.farm.blob(sha, path)]}
+
+    def benchmark(self, job: Any) -> Any:
+        model = self._item(Path(job.model_path))
+        companions = {kind: self._item(Path(p)) for kind, p in (job.companions or {}).items()}
+        return self._call("benchmark", model, companions, dict(job.companion_origins or {}), job.bench.model_dump(),
+                          job.input_shapes, job.seed, timeout_s=job.bench.timeout_s + self.farm.grace_s)
 
     def cool_down(self, bench: Any) -> float:
         limit = bench.cooldown_s + (bench.cooldown_max_s if bench.cooldown_until_c is not None else 0)
