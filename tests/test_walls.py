@@ -50,7 +50,8 @@ def test_every_package_folder_is_a_regular_package():
 
 def test_the_checkout_keeps_every_wall():
     contracts = _contracts()
-    assert set(contracts) == {"rpi-alone", "devices-wall", "converters-wall", "errors-bottom"}
+    assert set(contracts) == {"rpi-alone", "devices-wall", "converters-wall", "errors-bottom",
+                              "single-host-without-farm"}
     res = _lint(REPO)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
     assert _states(res.stdout) == {name: "KEPT" for name in contracts.values()}
@@ -69,6 +70,9 @@ BREAKS = [
     ("rpi-alone", "rpi/runner.py", "\n\ndef _sneaky():\n    from errors import UserError\n",
      "rpi.runner -> errors"),
     ("errors-bottom", "errors/__init__.py", "import rpi.runner\n", "errors -> rpi.runner"),
+    ("single-host-without-farm", "harness/orchestration/orchestrate.py",
+     "\n\ndef _sneaky():\n    from harness.farm import coordinator\n",
+     "harness.orchestration.orchestrate -> harness.farm.coordinator"),
 ]
 
 
