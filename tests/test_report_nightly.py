@@ -117,4 +117,5 @@ def test_example_workflow_runs_nightly_on_a_schedule():
     triggers = wf.get("on", wf.get(True))  # YAML 1.1 reads a bare `on` key as True
     assert triggers["schedule"][0]["cron"]
     steps = [s.get("run", "") for job in wf["jobs"].values() for s in job["steps"]]
-    assert any("harness nightly --devices" in s for s in steps)
+    # The lab's nightly runs on the farm's coordinator (README "Device farm").
+    assert any("harness nightly --farm" in s for s in steps)
