@@ -320,6 +320,10 @@ def test_coordinator_sigkilled_then_resume_measures_only_what_is_missing(lab, mo
             assert finished == before[(d, m, v)]  # kept, not measured again
     ok = [json.loads(r[5]) for r in after if r[3] == "ok"]
     assert {r["device"] for r in ok} >= {"d1", "d2", "d3"} and all(r["host"] for r in ok)
+    # Resuming a farm run without --farm would measure its devices here: refused, one line.
+    res = _cli("run", "--resume", run_id, "--db", str(db_path))
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert "measured on a device farm" in res.stderr and "--farm HEAD:PORT" in res.stderr
 
 
 def test_join_refuses_a_device_served_by_another_host_and_a_version_mismatch(lab):

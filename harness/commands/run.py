@@ -67,9 +67,14 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
 
         db = ResultsDB(db_path)
         try:
-            plan = Plan.from_dict(db.get_run(args.resume).plan)
+            run = db.get_run(args.resume)
+            plan = Plan.from_dict(run.plan)
+            hosts = sorted({m.host for m in db.measurements(args.resume) if m.host and m.host != run.host})
         finally:
             db.close()
+        if hosts and farm is None:  # its devices live on the agents, not here
+            raise UserError(f"--resume {args.resume}: this run was measured on a device farm (hosts "
+                            f"{', '.join(hosts[:5])}); resume it with --farm HEAD:PORT")
     else:
         devices = farm.devices_file() if farm is not None else load_devices_arg(args.devices)
         overrides = {k: getattr(args, k) for k in
