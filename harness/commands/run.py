@@ -94,7 +94,6 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
         if args.on_device:
             import sys
 
-            from errors import UserError
             from harness.live.phone import open_on_phone
 
             try:
