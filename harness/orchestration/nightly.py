@@ -54,9 +54,12 @@ def confirm(baseline: Sequence[Measurement], rerun: Sequence[Measurement], suspe
 def _subplan(plan: Any, keys: Sequence[Key], device_name: str) -> Any:
     """The same plan narrowed to one device and the models and variants of its suspects."""
     from harness.planning.plan import Plan
+    from harness.statistics.compare import model_label
 
     devices = plan.devices.model_copy(update={"devices": [d for d in plan.devices.devices if d.name == device_name]})
-    models = tuple(dict.fromkeys(k[1] for k in keys if k[0] == device_name))
+    # Rows name a model as the user did (a file by its name): map the suspects back to the plan's own entries.
+    by_label = {model_label(m): m for m in plan.models}
+    models = tuple(dict.fromkeys(by_label.get(k[1], k[1]) for k in keys if k[0] == device_name))
     variants = tuple(dict.fromkeys(k[2] for k in keys if k[0] == device_name))
     return Plan(models, variants, devices, dict(plan.bench_overrides), plan.image_dir)
 
