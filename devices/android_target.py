@@ -65,8 +65,8 @@ class _Sampler:
         while not self._stop.wait(self.interval_s if n else min(0.1, self.interval_s)):
             try:
                 sample = self.target.power_sample()
-                if sample is not None:
-                    self.power.append((round(time.monotonic() - self.t0, 3), sample, "battery"))
+                if sample is not None:  # stamped with the host's wall clock, as every target's power is
+                    self.power.append((round(time.time(), 3), sample, "battery"))
                 if n % 4 == 3:
                     th = self.target.thermal(probe=True)
                     if th.get("temperatures_c"):
@@ -151,6 +151,16 @@ class AndroidTarget(Target):
             self._problem("cpu_freq", listing, "no readable cpufreq/scaling_cur_freq")
             return {}
         return ap.parse_cpufreq([p[0] for p in pairs], " ".join(p[1] for p in pairs))
+
+    def clock_offset(self) -> float | None:
+        """Host minus phone wall clock from one `date +%s.%N` round trip (toybox date); None if unreadable."""
+        t0 = time.time()
+        res = self._sh(["date", "+%s.%N"])
+        t1 = time.time()
+        try:
+            return (t0 + t1) / 2 - float(res.stdout.strip())
+        except ValueError:
+            return None
 
     def find_battery_supply(self) -> str | None:
         """The power_supply whose type is Battery (or the one the config names)."""
@@ -326,11 +336,16 @@ class AndroidTarget(Target):
         before_freq = self.cpu_freqs()
         t0 = time.monotonic()
         temps: list[tuple[float, str, dict[str, float]]] = [(0.0, "before", before_thermal.get("temperatures_c") or {})]
+        idle_s = float(getattr(job.bench, "idle_power_s", 0.0) or 0.0)
         with _Sampler(self, job.bench.sample_interval_s, t0) as sampler:
+            if idle_s:
+                time.sleep(idle_s)
+            busy_from = time.time()
             if self.config.runtime == "benchmark_model":
                 runner, extra = self._run_benchmark_model(job)
             else:
                 runner, extra = self._run_app(job)
+            ended = time.time()
         # The run is measured: a phone that dies now costs the after-readings, never the result.
         try:
             after_batt, after_thermal = self.battery(), self.thermal()
@@ -353,17 +368,25 @@ class AndroidTarget(Target):
             extra["probe_problems"] = dict(self.probe_problems)
         if before_batt and after_batt and "charge_counter_uah" in before_batt and "charge_counter_uah" in after_batt:
             extra["charge_counter_delta_uah"] = after_batt["charge_counter_uah"] - before_batt["charge_counter_uah"]
-        raw = RawRun(runner=runner, throttled=bool(statuses) and max(statuses) >= 1, extra=extra)
+        raw = RawRun(runner=runner, throttled=bool(statuses) and max(statuses) >= 1, extra=extra,
+                     clock_offset_s=extra.pop("phone_clock_offset_s", None))
+        busy = [p for p in sampler.power if p[0] >= busy_from]
+        idle = [p for p in sampler.power if p[0] < busy_from] if idle_s else []
+        # benchmark_model prints no timestamps: its timed loop is taken as count x mean ending when it returned
+        # (the push, model load and warm-up lie before it). The app's result names its own window.
+        if runner.get("duration_s") and not runner.get("error") and self.config.runtime == "benchmark_model":
+            raw.window_unix_s = (ended - float(runner["duration_s"]), ended)
+            raw.extra["power_window_estimate"] = "benchmark_model: [return - count x mean, return] on the host's clock"
         plugged = any(b and b.get("plugged") for b in (before_batt, after_batt))
         if plugged:
             raw.extra["energy_invalid"] = ("phone powered over USB/charger during the run: battery current "
                                            "includes charging, so no energy per inference")
             raw.extra["power_samples_while_powered"] = sampler.power
-        elif not sampler.power:
+        elif not busy:
             raw.extra["energy_invalid"] = ("no battery power readings: "
                                            f"{self.probe_problems.get('power', 'current_now/voltage_now unreadable')}")
         else:
-            raw.power_samples = sampler.power
+            raw.power_samples, raw.idle_power_samples = busy, idle
         return raw
 
     def _flags(self, job: JobSpec, remote_model: str, csv_path: str | None) -> list[str]:
@@ -411,7 +434,10 @@ class AndroidTarget(Target):
             "summary": s,
             "duration_s": round(s["count"] * s["mean_us"] / 1e6, 4) if s.get("count") is not None else None,
             "init_us": parsed.get("init_us"), "first_inference_us": parsed.get("first_inference_us"),
-            "peak_rss_mb": parsed.get("overall_peak_memory_mb") or parsed.get("end_vmrss_mb"),
+            # Each memory figure under its own name: the periodic-monitoring peak footprint is not a VmHWM,
+            # and the end-of-run VmRSS is not a peak of anything.
+            "peak_footprint_mb": parsed.get("overall_peak_memory_mb"),
+            "end_rss_mb": parsed.get("end_vmrss_mb"),
             "peak_rss_delta_mb": parsed.get("overall_peak_rss_delta_mb"),
             "ops_total": outcome.get("ops_total"), "ops_delegated": outcome.get("ops_delegated"),
         }
@@ -496,6 +522,8 @@ class AndroidTarget(Target):
         if isinstance(android, dict):
             extra["app"] = android
             self._app_delegate(b.delegate, android, extra)
+        if data.get("timed_window_unix_s"):  # the phone's clock: moved onto the host's by its offset
+            extra["phone_clock_offset_s"] = self.clock_offset()
         if data.get("latencies_us") and "duration_s" not in data:
             data["duration_s"] = round(sum(data["latencies_us"]) / 1e6, 4)
         return data, extra

@@ -30,7 +30,7 @@ from typing import Any, Iterator
 from devices.probes import tegrastats as ts
 from devices.probes.jetson_board import first_line, looks_like_jetson, parse_l4t_release
 from devices.probes import trtexec as trt
-from devices.rpi_target import TIMEOUT_EXIT, SshRunnerTarget
+from devices.rpi_target import TIMEOUT_EXIT, SshRunnerTarget, stream_clock
 from devices.target import JobSpec, RawRun, parse_runner_output
 from devices.transport import file_sha256
 from devices.tree_push import push_tree
@@ -139,22 +139,12 @@ def companion(job: JobSpec, kind: str) -> tuple[Path | None, str | None]:
                   "conversion phase (harness run does that); none was handed to the target")
 
 
-PowerSamples = list[tuple[float, float, str]]
-
-
-def power_in_window(samples: PowerSamples, lo_s: float, hi_s: float) -> PowerSamples:
-    """Power samples taken inside [lo_s, hi_s]; the one nearest its middle when the window is shorter than a tick."""
-    kept = [p for p in samples if lo_s <= p[0] <= hi_s]
-    if kept or not samples:
-        return kept
-    mid = (lo_s + hi_s) / 2
-    return [min(samples, key=lambda p: abs(p[0] - mid))]
-
-
 class JetsonTarget(SshRunnerTarget):
     kind = "jetson"
     model_path = "/proc/device-tree/model"
     release_path = "/etc/nv_tegra_release"
+    # PMIC-Die reads a fixed 100 C (a trip setting); with cooldown_until_c every job would wait the cap.
+    not_temperatures = ts.NOT_MEASURED_SENSORS
 
     @classmethod
     def companions_needed(cls, config: Any) -> tuple[str, ...]:
@@ -241,7 +231,8 @@ class JetsonTarget(SshRunnerTarget):
         facts["tf_trt"] = tf.stdout.strip() if tf.ok else f"unknown: {tf.stderr.strip()[-200:]}"
         return facts
 
-    def tegrastats_summary(self, samples: list[dict[str, Any]], interval: float) -> dict[str, Any]:
+    def tegrastats_summary(self, samples: list[dict[str, Any]], interval: float,
+                           times: list[float] | None = None) -> dict[str, Any]:
         """ts.summarize, except that a power_rail the board does not have never raises: the summary keeps
         every other figure, its power is empty and `power_invalid` says why and which rail to use."""
         names = sorted({n for s in samples for n in (s.get("rails") or {})})
@@ -254,10 +245,10 @@ class JetsonTarget(SshRunnerTarget):
                           "leave power_rail unset to use the sum of its rails"))
             wanted = None
         try:
-            summary = ts.summarize(samples, interval, wanted)
+            summary = ts.summarize(samples, interval, wanted, times_s=times)
         except ValueError as exc:
             problem = problem or str(exc)
-            summary = ts.summarize(samples, interval, None)
+            summary = ts.summarize(samples, interval, None, times_s=times)
         if problem:
             summary.update(power_samples=[], avg_power_mw=None, max_power_mw=None, power_source=None,
                            input_rail=None, power_invalid=problem)
@@ -279,34 +270,61 @@ class JetsonTarget(SshRunnerTarget):
 
     @contextmanager
     def probe_session(self, job: JobSpec) -> Iterator[RawRun]:
-        """tegrastats for the whole run; power from the input rail; clocks state alongside."""
+        """tegrastats for the whole run, each line stamped with the host's time as it arrived; power from
+        the input rail, board RAM, CPU clocks; clocks state alongside. With bench.idle_power_s the
+        stream first runs that long with the board at rest (the idle baseline)."""
         raw = RawRun(runner={})
         try:
             raw.extra["jetson_clocks"] = self.clocks_state()
         except (ValueError, KeyError, IndexError, TypeError) as exc:  # a probe, not the measurement
             raw.extra["jetson_clocks"] = {"unavailable": f"{type(exc).__name__}: {exc}"[:200]}
         stream = self.transport.stream(self._tegrastats_argv())  # type: ignore[attr-defined]
+        to_unix = stream_clock(stream)
+        idle_s = float(getattr(job.bench, "idle_power_s", 0.0) or 0.0)
+        if idle_s:
+            time.sleep(idle_s)
+        busy_from = time.time()
         try:
             yield raw
         finally:
             lines = stream.stop()
         try:
-            self._read_tegrastats(raw, lines, _stderr_line(stream))
+            self._read_tegrastats(raw, lines, _stderr_line(stream), to_unix, busy_from, idle_s)
         except Exception as exc:  # whatever tegrastats printed, the runner's measurement stays
             raw.power_samples = []
             raw.extra["tegrastats"] = {"unavailable": f"could not read tegrastats: {type(exc).__name__}: {exc}"[:200]}
             raw.extra["energy_invalid"] = raw.extra["tegrastats"]["unavailable"]
 
-    def _read_tegrastats(self, raw: RawRun, lines: list[tuple[float, str]], said: str) -> None:
+    def _read_tegrastats(self, raw: RawRun, lines: list[tuple[float, str]], said: str, to_unix: Any = float,
+                         busy_from: float = 0.0, idle_s: float = 0.0) -> None:
+        """Each line stamped with the host's time (`to_unix`); samples before `busy_from` are the idle
+        baseline when idle_s was asked for."""
         interval = self.config.tegrastats_interval_ms / 1000.0
-        samples, unreadable = ts.parse_text("\n".join(line for _, line in lines))
+        samples, times, unreadable = [], [], []
+        for t, line in lines:
+            parsed = ts.parse_line(line)
+            if parsed is not None:
+                samples.append(parsed)
+                times.append(to_unix(t))
+            elif line.strip():
+                unreadable.append(line.strip())
         if not samples:
             why = said or (unreadable[0] if unreadable else "no output")
             raw.extra["tegrastats"] = {"unavailable": why[:200]}
             raw.extra["energy_invalid"] = f"tegrastats: {why[:200]}"
             return
-        summary = self.tegrastats_summary(samples, interval)
-        raw.power_samples = list(summary.pop("power_samples"))
+        summary = self.tegrastats_summary(samples, interval, times)
+        power = list(summary.pop("power_samples"))
+        raw.power_samples = [p for p in power if p[0] >= busy_from or not idle_s]
+        raw.idle_power_samples = [p for p in power if p[0] < busy_from] if idle_s else []
+        raw.freq_samples = [(t, float(max(c["freq_mhz"] for c in s["cpu"] if c and c.get("freq_mhz"))))
+                            for t, s in zip(times, samples)
+                            if any(c and c.get("freq_mhz") for c in s.get("cpu") or [])]
+        ram = [s["ram_used_mb"] for t, s in zip(times, samples) if s.get("ram_used_mb") is not None and t >= busy_from]
+        if ram:
+            raw.memory["board_ram_used_peak_mb"] = float(max(ram))
+            summary["ram_used_mb_max"] = max(ram)
+            summary["ram_total_mb"] = next((s["ram_total_mb"] for s in samples if s.get("ram_total_mb")), None)
         summary["unreadable_lines"] = len(unreadable)
         if said:
             summary["stderr"] = said[:200]
@@ -365,12 +383,17 @@ class JetsonTarget(SshRunnerTarget):
         with self.probe_session(job) as raw:
             res = self.transport.run(bench_engine_argv(self.tool("trtexec"), engine, times, job.bench),
                                      timeout_s=float(job.bench.timeout_s))
+            ended = time.time()
         text = res.stdout + res.stderr
         try:
             parsed = trt.parse_output(text)
         except ValueError as exc:
             raw.runner = {"error": f"trtexec {precision}: {exc}"}
             return raw
+        if parsed.get("walltime_s"):
+            # trtexec prints no timestamps: its timed loop is taken as the walltime that ended as it returned.
+            raw.window_unix_s = (ended - float(parsed["walltime_s"]), ended)
+            raw.extra["power_window_estimate"] = "trtexec: [return - walltime, return] on the host's clock"
         runner: dict[str, Any] = {
             "runtime": "tensorrt", "runtime_version": parsed.get("tensorrt_version"), "threads": None,
             "delegate": f"tensorrt-{precision}", "error": None, "model_path": remote_onnx,
@@ -420,16 +443,6 @@ class JetsonTarget(SshRunnerTarget):
             first.extra["tftrt_other_precisions"] = others
         return first
 
-    def _board_clock_offset(self) -> float | None:
-        """Host minus board wall clock, from one `date` round trip (its error is half the round trip)."""
-        t0 = time.time()
-        res = self.transport.run(["date", "+%s.%N"], timeout_s=30)
-        t1 = time.time()
-        try:
-            return (t0 + t1) / 2 - float(res.stdout.strip())
-        except ValueError:
-            return None
-
     def _tftrt_one(self, job: JobSpec, remote_dir: str, precision: str) -> RawRun:
         payload = {k: v for k, v in self.runner_job(job, remote_dir).items() if k not in ("model_path", "delegate")}
         payload.update(saved_model_dir=remote_dir, precision=precision,
@@ -437,26 +450,17 @@ class JetsonTarget(SshRunnerTarget):
                        converted_dir=f"{self.workdir}/tftrt/{remote_dir.rsplit('/', 1)[-1]}")
         limit = float(job.bench.timeout_s)
         argv = ["timeout", "-k", "5", f"{limit:.0f}", self.python, f"{self.workdir}/tftrt_runner.py", "--job", "-"]
-        offset = self._board_clock_offset()
+        offset = self.board_clock_offset()
         with self.probe_session(job) as raw:
-            stream_t0 = time.time()
             res = self.transport.run(argv, timeout_s=limit + 30, stdin=json.dumps(payload))
         raw.runner = parse_runner_output(res.stdout, res.stderr, res.exit_code)
         if res.exit_code == TIMEOUT_EXIT and raw.runner.get("error"):
             raw.runner["error"] = f"tftrt runner still running after {limit:.0f} s (timeout_s); killed on the board"
         _drop_pmic(raw)
         raw.extra["tftrt"] = {k: raw.runner[k] for k in TFTRT_EXTRA if raw.runner.get(k) is not None}
-        window = raw.runner.get("timed_window_unix_s")
-        if offset is not None and window and raw.power_samples:
-            lo, hi = (w + offset - stream_t0 for w in window)
-            kept = power_in_window(raw.power_samples, lo, hi)
-            raw.extra["power_window"] = {"timed_loop_s": [round(lo, 3), round(hi, 3)],
-                                         "clock_offset_s": round(offset, 4),
-                                         "samples_session": len(raw.power_samples), "samples_timed_loop": len(kept)}
-            raw.power_samples = kept
-        elif raw.power_samples:
-            raw.extra["power_window"] = {"note": "board clock unknown: power covers the whole runner process, "
-                                                 "TensorFlow import and conversion included"}
+        # The host keeps power only inside the runner's timed window (harness.orchestration.measure), by the
+        # samples' own timestamps: not the TensorFlow import, not the conversion.
+        raw.clock_offset_s = offset
         return raw
 
 

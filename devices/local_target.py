@@ -17,6 +17,7 @@ def default_workdir() -> Path:
 
 class LocalTarget(RunnerTarget):
     kind = "local"
+    same_clock = True
 
     def __init__(self, config: Any) -> None:
         python = config.python or sys.executable
@@ -26,4 +27,4 @@ class LocalTarget(RunnerTarget):
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
         from rpi.runner import read_thermal_zones
 
-        return read_thermal_zones("/sys/class/thermal/thermal_zone*")
+        return read_thermal_zones(self.thermal_glob, self.ignored_sensors())

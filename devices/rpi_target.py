@@ -9,6 +9,7 @@ runner works.
 from __future__ import annotations
 
 import json
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -69,15 +70,28 @@ class SshRunnerTarget(RunnerTarget):
     def runner_argv(self, limit_s: float) -> list[str]:
         return ["timeout", "-k", "5", f"{limit_s:.0f}", self.python, self._runner_remote, "--job", "-"]
 
+    def board_clock_offset(self) -> float | None:
+        """Host minus board wall clock, from one `date` round trip (its error is half the round trip):
+        moves the runner's timed window onto the host's clock, where the power samples are."""
+        t0 = time.time()
+        res = self.transport.run(["date", "+%s.%N"], timeout_s=30)
+        t1 = time.time()
+        try:
+            return (t0 + t1) / 2 - float(res.stdout.strip())
+        except ValueError:
+            return None
+
     def benchmark(self, job: JobSpec) -> RawRun:
         self.resolve()
         remote = self.remote_model_path(job.model_path)
         self.transport.push_if_changed(job.model_path, remote)
         payload = json.dumps(self.runner_job(job, remote))
         limit = float(job.bench.timeout_s)
+        offset = self.board_clock_offset()
         with self.probe_session(job) as raw:
             res = self.transport.run(self.runner_argv(limit), timeout_s=limit + 30, stdin=payload)
         raw.runner = parse_runner_output(res.stdout, res.stderr, res.exit_code)
+        raw.clock_offset_s = offset
         if res.exit_code == TIMEOUT_EXIT and raw.runner.get("error"):
             raw.runner["error"] = f"runner still running after {limit:.0f} s (timeout_s); killed on the board"
         return raw
@@ -122,24 +136,42 @@ class RaspberryPiTarget(SshRunnerTarget):
 
     @contextmanager
     def probe_session(self, job: JobSpec) -> Iterator[RawRun]:
-        """Throttle bits before and after, and a sampler (vcgencmd + hwmon) while the runner works."""
+        """Throttle bits before and after, and a sampler (vcgencmd + hwmon) while the runner works;
+        with bench.idle_power_s, the sampler first runs that long with the board at rest."""
         raw = RawRun(runner={})
         before = vc.parse_throttled(self._vcgencmd("get_throttled"))
         interval = max(0.5, float(job.bench.sample_interval_s))
         stream = self.transport.stream(["sh", "-c", vc.SAMPLER_SCRIPT, "sh", self.tool("vcgencmd"), f"{interval:g}"]) \
             if hasattr(self.transport, "stream") else None
+        to_unix = stream_clock(stream)
+        idle_s = float(getattr(job.bench, "idle_power_s", 0.0) or 0.0)
+        if idle_s and stream is not None:
+            time.sleep(idle_s)
+        busy_from = time.time()
         try:
             yield raw
         finally:
             lines = stream.stop() if stream is not None else []
         samples = vc.parse_sampler(lines)
         after = vc.parse_throttled(self._vcgencmd("get_throttled"))
-        raw.power_samples = [(s["t_s"], s["power_mw"], s["power_source"]) for s in samples if s["power_mw"] is not None]
+        power = [(to_unix(s["t_s"]), s["power_mw"], s["power_source"]) for s in samples if s["power_mw"] is not None]
+        raw.power_samples = [p for p in power if p[0] >= busy_from or not idle_s]
+        raw.idle_power_samples = [p for p in power if p[0] < busy_from] if idle_s else []
         if not raw.power_samples:  # the power columns stay empty; the row says why
             raw.extra["energy_invalid"] = "no power reading: no readable hwmon power*_input on this board" \
                 if samples else "no power reading: the probe sampler printed nothing"
         raw.throttled, report = judge_throttling(before, after, samples)
         raw.extra["raspberry_pi"] = report
+
+
+def stream_clock(stream: Any):
+    """Host wall-clock time of a stream's line times (seconds since the stream started, host monotonic)."""
+    t0 = getattr(stream, "t0", None)
+    if t0 is None:
+        start = time.time()
+        return lambda t: start + t
+    shift = time.time() - time.monotonic() + t0
+    return lambda t: shift + t
 
 
 def judge_throttling(before: dict[str, Any] | None, after: dict[str, Any] | None,

@@ -41,15 +41,24 @@ class RawRun:
     """What a target hands back: the runner's JSON plus whatever the target's probes saw."""
 
     runner: dict[str, Any]
-    power_samples: list[tuple[float, float, str]] = field(default_factory=list)  # (t_s, mW, source)
+    # (host wall-clock time in s, mW, source): the host keeps only those in the runner's timed window.
+    power_samples: list[tuple[float, float, str]] = field(default_factory=list)
     throttled: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    clock_offset_s: float | None = None  # host wall clock minus the board's: moves timed_window_unix_s
+    window_unix_s: tuple[float, float] | None = None  # timed loop on the host's clock, when the target knows it
+    idle_power_samples: list[tuple[float, float, str]] = field(default_factory=list)  # at rest before the job
+    freq_samples: list[tuple[float, float]] = field(default_factory=list)  # (host time s, CPU MHz) from a probe
+    memory: dict[str, Any] = field(default_factory=dict)  # board-wide figures, e.g. board_ram_used_peak_mb
 
 
 class Target(ABC):
     """A device under test. `kind` matches the devices.yaml `kind`."""
 
     kind: str = "abstract"
+    # Sensors that read as thermal zones but are not temperatures (a trip setting, a constant):
+    # ignored for the hottest zone, throttling and cooldown_until_c. Matched as name prefixes.
+    not_temperatures: tuple[str, ...] = ()
 
     def __init__(self, config: Any, transport: Transport) -> None:
         self.config = config
@@ -76,6 +85,10 @@ class Target(ABC):
     def temperatures(self) -> dict[str, float]:
         """Current temperature per zone in C; empty when the target has no sensors."""
         return {}
+
+    def ignored_sensors(self) -> tuple[str, ...]:
+        """This board's list of sensors that are not temperatures, plus the device's own `ignore_sensors`."""
+        return tuple(self.not_temperatures) + tuple(getattr(self.config, "ignore_sensors", None) or ())
 
     def cool_down(self, bench: Any) -> float:
         """Wait between jobs: fixed seconds, or until the hottest zone is under a threshold."""
@@ -120,15 +133,21 @@ class RunnerTarget(Target):
             raise TransportError(f"runner --facts failed (exit {res.exit_code}): {res.stderr.strip()[-300:]}")
         return json.loads(res.stdout.strip().splitlines()[-1])
 
+    thermal_glob = "/sys/class/thermal/thermal_zone*"
+
     def temperatures(self) -> dict[str, float]:
-        script = (
-            "import glob,os\n"
-            "for z in sorted(glob.glob('/sys/class/thermal/thermal_zone*')):\n"
-            "  try: print(open(z+'/type').read().strip(), open(z+'/temp').read().strip())\n"
-            "  except OSError: pass\n"
-        )
-        res = self.transport.run([self.python, "-c", script], timeout_s=30)
-        return parse_thermal_lines(res.stdout) if res.ok else {}
+        """The runner's own reader (rpi/runner.py read_thermal_zones): one name-collision rule everywhere."""
+        argv = [self.python, self._runner_remote, "--thermal", "--thermal-glob", self.thermal_glob]
+        for name in self.ignored_sensors():
+            argv += ["--ignore-sensor", name]
+        res = self.transport.run(argv, timeout_s=30)
+        if not res.ok:
+            return {}
+        try:
+            data = json.loads(res.stdout.strip().splitlines()[-1])
+        except (json.JSONDecodeError, IndexError):
+            return {}
+        return {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
     @contextmanager
     def probe_session(self, job: JobSpec) -> Iterator[RawRun]:
@@ -150,6 +169,9 @@ class RunnerTarget(Target):
             "max_s": b.max_s,
             "max_runs": b.max_runs,
             "sample_interval_s": b.sample_interval_s,
+            "delegate_library": getattr(b, "delegate_library", None),
+            "thermal_glob": self.thermal_glob,
+            "ignore_sensors": list(self.ignored_sensors()),
         }
 
     def benchmark(self, job: JobSpec) -> RawRun:
@@ -161,7 +183,11 @@ class RunnerTarget(Target):
                 [self.python, self._runner_remote, "--job", "-"], timeout_s=job.bench.timeout_s, stdin=payload
             )
         raw.runner = parse_runner_output(res.stdout, res.stderr, res.exit_code)
+        if raw.clock_offset_s is None and self.same_clock:
+            raw.clock_offset_s = 0.0
         return raw
+
+    same_clock = False  # the runner runs on this host (local target): its wall clock is the host's
 
 
 def parse_runner_output(stdout: str, stderr: str, exit_code: int) -> dict[str, Any]:
@@ -175,20 +201,3 @@ def parse_runner_output(stdout: str, stderr: str, exit_code: int) -> dict[str, A
                 break
     tail = (stderr or stdout).strip().splitlines()[-1:] or [""]
     return {"error": f"runner exited {exit_code} without a result: {tail[0][:300]}"}
-
-
-def parse_thermal_lines(text: str) -> dict[str, float]:
-    """Lines of `type millidegrees`; sentinels such as -256 C are dropped."""
-    temps: dict[str, float] = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) != 2:
-            continue
-        try:
-            value = float(parts[1])
-        except ValueError:
-            continue
-        celsius = value / 1000.0 if abs(value) > 200 else value
-        if celsius > -100:
-            temps[parts[0] if parts[0] not in temps else f"{parts[0]}#{len(temps)}"] = round(celsius, 2)
-    return temps

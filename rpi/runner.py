@@ -18,11 +18,12 @@ import sys
 import time
 import traceback
 
-SCHEMA_VERSION = 2  # kept equal to harness.store.results.SCHEMA_VERSION (a test checks)
+SCHEMA_VERSION = 3  # kept equal to harness.store.results.SCHEMA_VERSION (a test checks)
 
 DEFAULT_JOB = {
     "threads": 1,
-    "delegate": "xnnpack",  # xnnpack (the default CPU delegate) | none (reference kernels)
+    "delegate": "xnnpack",  # xnnpack (the default CPU delegate) | none (reference kernels) | gpu/nnapi with:
+    "delegate_library": None,  # an external delegate's shared library, loaded with load_delegate
     "input_shapes": None,  # {"input_name": [1, 224, 224, 3]} for models with dynamic dims
     "seed": 0,
     "warmup_runs": 1,
@@ -33,6 +34,8 @@ DEFAULT_JOB = {
     "max_runs": 0,  # 0: no cap besides max_s
     "sample_interval_s": 0.5,
     "thermal_glob": "/sys/class/thermal/thermal_zone*",
+    "ignore_sensors": [],  # zone names (prefixes) that are not temperatures on this board (Jetson PMIC-Die)
+    "cpufreq_glob": "/sys/devices/system/cpu/cpu[0-9]*/cpufreq",
 }
 
 
@@ -90,8 +93,16 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def read_thermal_zones(pattern: str) -> dict[str, float]:
-    """Read every thermal zone as {type: celsius}; zones that fail to read are skipped."""
+def _ignored(name: str, ignore) -> bool:
+    upper = name.upper()
+    return any(upper.startswith(str(prefix).upper()) for prefix in ignore or ())
+
+
+def read_thermal_zones(pattern: str, ignore=()) -> dict[str, float]:
+    """Read every thermal zone as {type: celsius}: the one reader for every Linux target (the host asks
+    boards through `runner.py --thermal`). Zones that fail to read are skipped; a second zone of the
+    same type is keyed `type:thermal_zoneN`. `ignore` names sensors that are not temperatures (prefixes,
+    any case), and sentinels at or below -100 C (-256 C on Jetsons) mean "no reading"."""
     temps: dict[str, float] = {}
     for zone in sorted(glob.glob(pattern)):
         try:
@@ -107,23 +118,52 @@ def read_thermal_zones(pattern: str) -> dict[str, float]:
             continue
         # Kernels report millidegrees; a few report degrees. -256 C style sentinels are dropped.
         celsius = value / 1000.0 if abs(value) > 200 else value
-        if celsius <= -100:
+        if celsius <= -100 or _ignored(name, ignore):
             continue
         key = name if name not in temps else f"{name}:{os.path.basename(zone)}"
         temps[key] = round(celsius, 2)
     return temps
 
 
-def thermal_sampler(pattern: str):
-    """A `sample(phase)` function and the list it fills with [t_s, phase, {zone: C}] readings."""
+def read_cpufreq(pattern: str) -> dict[str, dict[str, int]]:
+    """{cpuN: {"cur": MHz, "max": MHz}} from cpufreq sysfs (scaling_cur_freq, scaling_max_freq in kHz);
+    empty where the kernel exposes no cpufreq (containers, some VMs)."""
+    out: dict[str, dict[str, int]] = {}
+    for policy in sorted(glob.glob(pattern)):
+        cur = _read_first(os.path.join(policy, "scaling_cur_freq"))
+        if not cur or not cur.isdigit():
+            continue
+        entry = {"cur": int(cur) // 1000}
+        cap = _read_first(os.path.join(policy, "scaling_max_freq"))
+        if cap and cap.isdigit():
+            entry["max"] = int(cap) // 1000
+        name = os.path.basename(os.path.dirname(policy.rstrip("/"))) or policy
+        out[name if name not in out else policy] = entry
+    return out
+
+
+def run_sampler(thermal_glob: str, ignore=(), cpufreq_glob: str | None = None):
+    """A `sample(phase)` function and the two lists it fills: [t_s, phase, {zone: C}] temperatures and
+    [t_s, phase, {cpu: {cur, max}}] clocks, so the host sees a clock that fell during the run."""
     t_origin = time.monotonic()
     temps: list[list] = []
+    freqs: list[list] = []
 
     def sample(phase: str) -> None:
-        reading = read_thermal_zones(pattern) if pattern else {}
+        t = round(time.monotonic() - t_origin, 3)
+        reading = read_thermal_zones(thermal_glob, ignore) if thermal_glob else {}
         if reading:
-            temps.append([round(time.monotonic() - t_origin, 3), phase, reading])
+            temps.append([t, phase, reading])
+        clocks = read_cpufreq(cpufreq_glob) if cpufreq_glob else {}
+        if clocks:
+            freqs.append([t, phase, clocks])
 
+    return sample, temps, freqs
+
+
+def thermal_sampler(pattern: str, ignore=()):
+    """A `sample(phase)` function and the list it fills with [t_s, phase, {zone: C}] readings."""
+    sample, temps, _ = run_sampler(pattern, ignore)
     return sample, temps
 
 
@@ -219,11 +259,26 @@ def timed_loop(invoke, cfg: dict, sample=None) -> dict:
     return out
 
 
+def _load_delegate(mod, library: str):
+    """The interpreter module's load_delegate (TensorFlow keeps it under lite.experimental)."""
+    load = getattr(mod, "load_delegate", None) or getattr(getattr(mod, "experimental", None), "load_delegate", None)
+    if load is None:
+        raise RuntimeError("this interpreter cannot load external delegates (no load_delegate)")
+    try:
+        return load(library)
+    except (ValueError, OSError, RuntimeError) as exc:
+        raise RuntimeError(f"delegate_library {library}: could not load: {str(exc).strip()[:300]}") from None
+
+
 def run_job(job: dict) -> dict:
-    """Load the model, warm up, time every invoke(), sample temperatures; return the result dict."""
+    """Load the model, warm up, time every invoke(), sample temperatures and clocks; return the result dict."""
     import numpy as np
 
     cfg = {**DEFAULT_JOB, **job}
+    requested, library = cfg["delegate"], cfg.get("delegate_library")
+    if requested not in ("xnnpack", "none") and not library:
+        raise ValueError(f"delegate {requested} needs delegate_library (its shared library); without one this "
+                         "runner has only xnnpack and none, and would run on the CPU")
     mod, runtime, version = interpreter_module()
     result: dict = {
         "schema_version": SCHEMA_VERSION,
@@ -233,19 +288,22 @@ def run_job(job: dict) -> dict:
         "machine": platform.machine(),
         "model_path": cfg["model_path"],
         "threads": cfg["threads"],
-        "delegate": cfg["delegate"],
+        "delegate_requested": requested,
+        "delegate": None,  # filled below with what actually ran
         "error": None,
     }
     pattern = cfg["thermal_glob"]
-    sample, temps = thermal_sampler(pattern)
+    sample, temps, freqs = run_sampler(pattern, cfg.get("ignore_sensors") or (), cfg.get("cpufreq_glob"))
 
     sample("before")
     rss_reset = _reset_peak_rss()
     rss_base_kb = _proc_status_kb("VmRSS")
 
     kwargs = {"model_path": cfg["model_path"], "num_threads": int(cfg["threads"])}
-    if cfg["delegate"] == "none" and hasattr(mod, "OpResolverType"):
+    if requested == "none" and hasattr(mod, "OpResolverType"):
         kwargs["experimental_op_resolver_type"] = mod.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    if library:
+        kwargs["experimental_delegates"] = [_load_delegate(mod, library)]
     t0 = time.perf_counter_ns()
     interp = mod.Interpreter(**kwargs)
     for name, shape in (cfg.get("input_shapes") or {}).items():
@@ -258,8 +316,21 @@ def run_job(job: dict) -> dict:
         n_taken, n_ops, cpu_ops = delegated_ops(interp._get_ops_details())
     except Exception:  # private API: absent in some runtimes
         n_taken, n_ops, cpu_ops = None, None, []
+    # The delegate that ran, read from the graph: a delegate that took no op is not named as running.
+    if requested == "none":
+        ran = "none"
+    elif library:
+        if n_taken == 0:
+            raise RuntimeError(f"delegate_library {library} took none of the model's {n_ops} ops: "
+                               "that would be a CPU run under the delegate's name")
+        ran = f"external:{os.path.basename(library)}"
+    else:
+        ran = "none" if n_taken == 0 else "xnnpack"
+    result["delegate"] = ran
+    if library:
+        result["delegate_library"] = library
     result["ops_total"] = n_ops
-    result["ops_delegated"] = n_taken if cfg["delegate"] != "none" else 0
+    result["ops_delegated"] = n_taken if requested != "none" else 0
     result["ops_on_cpu_kernels"] = cpu_ops
     result["inputs"] = [
         {"name": d["name"], "shape": [int(s) for s in d["shape"]], "dtype": np.dtype(d["dtype"]).name}
@@ -267,16 +338,20 @@ def run_job(job: dict) -> dict:
     ]
     _make_inputs(interp, int(cfg["seed"]), np)
 
-    result.update(timed_loop(interp.invoke, cfg, sample if pattern else None))
+    sampling = pattern or cfg.get("cpufreq_glob")
+    result.update(timed_loop(interp.invoke, cfg, sample if sampling else None))
     sample("after")
 
     hwm_kb = _proc_status_kb("VmHWM")
+    end_kb = _proc_status_kb("VmRSS")
     if rss_reset and hwm_kb is not None and rss_base_kb is not None:
         result["peak_rss_delta_mb"] = round((hwm_kb - rss_base_kb) / 1024.0, 3)
     else:
         result["peak_rss_delta_mb"] = None
     result["peak_rss_mb"] = round(hwm_kb / 1024.0, 3) if hwm_kb is not None else None
+    result["end_rss_mb"] = round(end_kb / 1024.0, 3) if end_kb is not None else None
     result["temperatures"] = temps
+    result["cpu_freq"] = freqs
     return result
 
 
@@ -343,9 +418,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--job", help="path to a JSON job, or - for stdin")
     parser.add_argument("--facts", action="store_true", help="print this machine's facts as JSON")
+    parser.add_argument("--thermal", action="store_true", help="print {zone: C} as JSON (the host's reader)")
+    parser.add_argument("--thermal-glob", default=DEFAULT_JOB["thermal_glob"])
+    parser.add_argument("--ignore-sensor", action="append", default=[], help="a zone that is not a temperature")
     args = parser.parse_args(argv)
     if args.facts:
         sys.stdout.write(json.dumps(machine_facts()) + "\n")
+        return 0
+    if args.thermal:
+        sys.stdout.write(json.dumps(read_thermal_zones(args.thermal_glob, args.ignore_sensor)) + "\n")
         return 0
     if not args.job:
         parser.error("--job is required")

@@ -27,9 +27,9 @@ import traceback
 from importlib import metadata
 
 try:  # pushed beside runner.py on a board; imported as rpi.tftrt_runner on the host
-    from runner import SCHEMA_VERSION, _proc_status_kb, _reset_peak_rss, thermal_sampler, timed_loop
+    from runner import SCHEMA_VERSION, _proc_status_kb, _reset_peak_rss, run_sampler, timed_loop
 except ImportError:  # pragma: no cover - host package layout
-    from rpi.runner import SCHEMA_VERSION, _proc_status_kb, _reset_peak_rss, thermal_sampler, timed_loop
+    from rpi.runner import SCHEMA_VERSION, _proc_status_kb, _reset_peak_rss, run_sampler, timed_loop
 
 NO_TENSORRT = ("this TensorFlow has no TensorRT (pip builds never do); "
                "use runtime: tensorrt (trtexec) or JetPack's TensorFlow")
@@ -245,7 +245,8 @@ def run_job(job: dict) -> dict:
         "error": None,
     }
     pattern = cfg["thermal_glob"]
-    sample, temps = thermal_sampler(pattern)
+    sample, temps, freqs = run_sampler(pattern, cfg.get("ignore_sensors") or (),
+                                       cfg.get("cpufreq_glob", "/sys/devices/system/cpu/cpu[0-9]*/cpufreq"))
 
     sample("before")
     rss_reset = _reset_peak_rss()  # after the TensorFlow import: the peak covers conversion, load and runs
@@ -267,6 +268,7 @@ def run_job(job: dict) -> dict:
     result["peak_rss_delta_mb"] = round((hwm_kb - rss_base_kb) / 1024.0, 3) if ok else None
     result["peak_rss_mb"] = round(hwm_kb / 1024.0, 3) if hwm_kb is not None else None
     result["temperatures"] = temps
+    result["cpu_freq"] = freqs
     return result
 
 

@@ -197,3 +197,25 @@ def test_android_config_errors_are_one_line():
         parse_devices({"devices": [{"name": "phone", "kind": "android", "serial": "x", "cpu_mask": "zz"}]})
     with pytest.raises(UserError, match=r"devices\[0\] \(phone\)\.runtime"):
         parse_devices({"devices": [{"name": "phone", "kind": "android", "serial": "x", "runtime": "tflite"}]})
+
+
+def test_memory_figures_keep_their_own_names(android_device, adb_sim, model, tmp_path):
+    """benchmark_model printed no peak footprint, only the end-of-run VmRSS: that is an end RSS, never a peak.
+    (The recorded CPU output plus a VmRSS line in the wording the parser reads.)"""
+    import shutil
+
+    outputs = tmp_path / "outputs"
+    shutil.copytree(adb_sim.outputs, outputs)
+    text = (outputs / "benchmark_model.cpu_profiling.txt").read_text()
+    (outputs / "benchmark_model.cpu_profiling.txt").write_text(text + "- VmRSS              : 61.25 MB\n")
+    adb_sim.outputs = outputs
+    t = AndroidTarget(android_device())
+    t.prepare()
+    raw = t.benchmark(JobSpec(model_path=model, bench=FAST))
+    t.close()
+    m = to_measurement("run", "phone", _Art(model), FAST, raw, time.time())
+    assert m.status == "ok", m.error
+    assert m.end_rss_mb == 61.25 and m.peak_rss_mb is None and m.peak_footprint_mb is None
+    assert m.peak_rss_delta_mb == pytest.approx(46.0859)
+    # The timed window is count x mean ending when the tool returned: not the push, not the model load.
+    assert raw.window_unix_s and raw.window_unix_s[1] - raw.window_unix_s[0] == pytest.approx(50 * 2.95034, rel=1e-3)

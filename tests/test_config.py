@@ -98,3 +98,49 @@ def test_cli_user_errors_exit_2_without_traceback(tmp_path, yaml_text, args, nee
 def test_cli_missing_devices_file(tmp_path):
     res = _cli("devices", "--devices", str(tmp_path / "missing.yaml"))
     assert res.returncode == 2 and "missing.yaml: no such file" in res.stderr and "Traceback" not in res.stderr
+
+
+# ---- issue 10 point 2: a delegate a runtime cannot run is refused at load ---------------------------
+
+PI = "{name: pi4, kind: raspberry_pi, host: 127.0.0.1, user: pi"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("devices:\n  - {name: box, kind: local, bench: {delegate: gpu}}\n",
+         "devices[0] (box): bench.delegate gpu: the LiteRT runner on local has only xnnpack and none"),
+        (f"devices:\n  - {PI}, bench: {{delegate: nnapi}}}}\n", "devices[0] (pi4): bench.delegate nnapi"),
+        ("defaults: {delegate: gpu}\ndevices:\n  - {name: box, kind: local}\n", "bench.delegate_library"),
+        (f"devices:\n  - {PI}, bench: {{delegate: xnnpack, delegate_library: /x/libgpu.so}}}}\n",
+         "bench.delegate_library needs bench.delegate gpu or nnapi"),
+        ("devices:\n  - {name: ph, kind: android, serial: s1, bench: {delegate: gpu, delegate_library: /x/l.so}}\n",
+         "bench.delegate_library: android runtime benchmark_model cannot load an external delegate"),
+        ("devices:\n  - {name: o, kind: jetson, host: h, user: u, runtime: tensorrt, bench: {delegate: nnapi}}\n",
+         "bench.delegate nnapi: runtime tensorrt on a Jetson has no NNAPI"),
+    ],
+)
+def test_impossible_delegate_is_one_line_naming_device_and_field(tmp_path, text, expected):
+    p = write(tmp_path, text)
+    with pytest.raises(UserError) as info:
+        load_devices(p)
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith(str(p)) and expected in msg, msg
+
+
+def test_possible_delegates_load(tmp_path):
+    p = write(tmp_path, f"devices:\n  - {PI}, bench: {{delegate: gpu, delegate_library: /usr/lib/libgpu.so}}}}\n"
+                        "  - {name: ph, kind: android, serial: s1, bench: {delegate: nnapi}}\n"
+                        "  - {name: box, kind: local, bench: {delegate: none}}\n")
+    cfg = load_devices(p)
+    assert cfg.devices[0].bench.delegate_library == "/usr/lib/libgpu.so"
+
+
+def test_cli_delegate_override_checked_per_device(tmp_path):
+    p = write(tmp_path, "devices:\n  - {name: box, kind: local}\n")
+    res = _cli("run", "--devices", str(p), "--db", str(tmp_path / "r.db"), "--no-progress", "--delegate", "gpu",
+               "--models", "srcnn", "--variants", "fp32")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    lines = [line for line in res.stderr.splitlines() if line.startswith("harness: error:")]
+    assert len(lines) == 1 and "--delegate: device box: bench.delegate gpu" in lines[0], res.stderr
+    assert not (tmp_path / "r.db").exists()

@@ -1,6 +1,7 @@
 """The SQLite store: rows committed at once, never doubled, raw samples round-trip."""
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import time
 
@@ -72,3 +73,69 @@ def test_schema_version_recorded(tmp_path):
     from harness.store.results import SCHEMA_VERSION
 
     assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+
+
+# ---- schema 3: repeat_index in the key; summary-only rows lose the percentiles never measured ------------
+
+V2_DDL = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (run_id TEXT PRIMARY KEY, created_at REAL NOT NULL, host TEXT NOT NULL, git_revision TEXT,
+    packages TEXT NOT NULL, plan TEXT NOT NULL, status TEXT NOT NULL, schema_version INTEGER NOT NULL, label TEXT);
+CREATE TABLE measurements (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(run_id),
+    device TEXT NOT NULL, model TEXT NOT NULL, variant TEXT NOT NULL, status TEXT NOT NULL, error TEXT,
+    p50_us REAL, finished_at REAL, schema_version INTEGER NOT NULL, data TEXT NOT NULL,
+    UNIQUE (run_id, device, model, variant));
+CREATE INDEX measurements_dmv ON measurements (device, model, variant);
+CREATE INDEX runs_label ON runs (label, created_at);
+INSERT INTO meta VALUES ('schema_version', '2');
+INSERT INTO runs VALUES ('old', 1600000000.0, 'h', NULL, '{}', '{}', 'finished', 2, 'nightly:ok');
+"""
+
+
+def _v2_row(con, variant: str, data: dict) -> None:
+    con.execute("INSERT INTO measurements (run_id, device, model, variant, status, error, p50_us, finished_at,"
+                " schema_version, data) VALUES ('old', 'phone', 'm', ?, ?, NULL, ?, 1.0, 2, ?)",
+                (variant, data["status"], data.get("p50_us"), __import__("json").dumps(data, sort_keys=True)))
+
+
+def test_a_version_2_database_is_upgraded_in_place_keeping_every_row(tmp_path):
+    import json
+
+    path = tmp_path / "v2.db"
+    con = sqlite3.connect(path)
+    con.executescript(V2_DDL)
+    sampled = json.loads(_ok(run_id="old", variant="fp32").to_json())
+    # What harness wrote for benchmark_model before schema 3: p90/p99 copied from p95, min/max from the mean.
+    printed = {"run_id": "old", "device": "phone", "model": "m", "variant": "int8", "status": "ok",
+               "schema_version": 2, "latencies_us": [], "mean_us": 2000.0, "std_us": 50.0, "p50_us": 1990.0,
+               "p90_us": 2100.0, "p99_us": 2100.0, "min_us": 2000.0, "max_us": 2000.0}
+    error = {"run_id": "old", "device": "phone", "model": "m", "variant": "fp16", "status": "error", "error": "x"}
+    for variant, data in (("fp32", sampled), ("int8", printed), ("fp16", error)):
+        _v2_row(con, variant, data)
+    con.commit()
+    before = con.execute("SELECT id, variant FROM measurements ORDER BY id").fetchall()
+    sampled_text = con.execute("SELECT data FROM measurements WHERE variant='fp32'").fetchone()[0]
+    con.close()
+
+    db = ResultsDB(path)
+    assert db.upgraded_from == 2 and db.schema_version == 3
+    rows = {m.variant: m for m in db.measurements("old")}
+    assert set(rows) == {"fp32", "int8", "fp16"}
+    fixed = rows["int8"]
+    assert fixed.p95_us == 2100.0 and fixed.p90_us is None and fixed.p99_us is None
+    assert fixed.min_us is None and fixed.max_us is None and fixed.p50_us == 1990.0
+    assert rows["fp32"].p99_us == sampled["p99_us"] and rows["fp16"].error == "x"
+    assert db.latest_run_with_label("nightly:ok") == "old"
+    # The key now includes repeat_index: a second repeat of a stored key is a new row, a same repeat is not.
+    second = dataclasses.replace(_ok(run_id="old", variant="fp32"), repeat_index=1)
+    assert db.add(second) and not db.add(second)
+    assert db.done_repeats("old", include_errors=False) == {("phone", "m", "fp32", 0), ("phone", "m", "int8", 0),
+                                                            ("local", "m", "fp32", 1)}
+    db.close()
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT id, variant FROM measurements WHERE id <= 3 ORDER BY id").fetchall() == before
+    assert con.execute("SELECT data FROM measurements WHERE variant='fp32' AND id=1").fetchone()[0] == sampled_text
+    con.close()
+    again = ResultsDB(path)
+    assert again.upgraded_from is None and len(again.measurements("old")) == 4
+    again.close()

@@ -348,3 +348,36 @@ def test_import_cli_prints_and_stores(device_outputs, tmp_path):
     bad.write_text("nothing here\n")
     res = _harness("import", "trtexec", str(bad))
     assert res.returncode == 2 and "not a trtexec log" in res.stderr and "Traceback" not in res.stderr
+
+
+# ---- issue 10 point 4: one thermal reader for boards, and sensors that are not temperatures ---------
+
+def test_jetson_ignores_pmic_and_sentinels_so_cooldown_does_not_wait_the_cap(tmp_path):
+    """Jetson sysfs as L4T shows it: PMIC-Die a constant 100 C, a CV zone at -256 C. Through the runner's
+    reader (`runner.py --thermal`), over a real transport (this host as the board)."""
+    import sys as _sys
+    import time as _time
+    from pathlib import Path
+
+    from devices.jetson_target import JetsonTarget
+    from devices.local import LocalTransport
+    from devices.target import JobSpec
+    from harness.planning.config import BenchSettings, JetsonDevice
+
+    zones = tmp_path / "thermal"
+    for i, (name, value) in enumerate([("CPU-therm", "41500"), ("GPU-therm", "39000"), ("PMIC-Die", "100000"),
+                                       ("CV0-therm", "-256000"), ("Tboard_tegra", "38000")]):
+        (zones / f"thermal_zone{i}").mkdir(parents=True)
+        (zones / f"thermal_zone{i}" / "type").write_text(name + "\n")
+        (zones / f"thermal_zone{i}" / "temp").write_text(value + "\n")
+    cfg = JetsonDevice(name="orin", kind="jetson", host="127.0.0.1", user="u", workdir=str(tmp_path / "board"),
+                       python=_sys.executable, venv=False, ignore_sensors=["Tboard"])
+    target = JetsonTarget(cfg, LocalTransport())
+    target.thermal_glob = str(zones / "thermal_zone*")
+    target.prepare()
+    assert target.temperatures() == {"CPU-therm": 41.5, "GPU-therm": 39.0}
+    t0 = _time.monotonic()
+    target.cool_down(BenchSettings(cooldown_s=0, cooldown_until_c=60.0, cooldown_max_s=6.0))
+    assert _time.monotonic() - t0 < 3.0
+    job = target.runner_job(JobSpec(model_path=Path("m.tflite"), bench=BenchSettings()), "/r/m.tflite")
+    assert job["ignore_sensors"] == ["PMIC", "Tboard"] and job["thermal_glob"] == target.thermal_glob

@@ -154,13 +154,15 @@ INSERT INTO meta VALUES ('schema_version', '1');
 
 
 def test_a_version_1_database_is_upgraded_with_every_row_kept(tmp_path, capsys):
+    from harness.store.results import SCHEMA_VERSION
+
     path = tmp_path / "old.db"
     con = sqlite3.connect(path)
     con.executescript(V1_DDL)
     rows = synthetic_rows("old-run", n=50)
     con.execute("INSERT INTO runs VALUES ('old-run', 1600000000.0, 'pi', 'deadbeef', '{}', '{}', 'finished', 1)")
     for m in rows:
-        data = m.to_json().replace('"schema_version": 2', '"schema_version": 1')
+        data = m.to_json().replace(f'"schema_version": {SCHEMA_VERSION}', '"schema_version": 1')
         con.execute("INSERT INTO measurements (run_id, device, model, variant, status, error, p50_us, finished_at,"
                     " schema_version, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
                     (m.run_id, m.device, m.model, m.variant, m.status, m.error, m.p50_us, m.finished_at, data))
@@ -173,8 +175,9 @@ def test_a_version_1_database_is_upgraded_with_every_row_kept(tmp_path, capsys):
     assert "upgraded" in capsys.readouterr().err and out.exists()
 
     con = sqlite3.connect(path)
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
-    assert con.execute("SELECT id, data FROM measurements ORDER BY id").fetchall() == before
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+    assert con.execute("SELECT id, data FROM measurements ORDER BY id").fetchall() == before  # v1 -> v2 -> v3
+    assert {r[0] for r in con.execute("SELECT repeat_index FROM measurements")} == {0}
     assert con.execute("SELECT run_id, label, schema_version FROM runs").fetchall() == [("old-run", None, 1)]
     indexes = {r[1] for r in con.execute("PRAGMA index_list(runs)")}
     assert "runs_label" in indexes

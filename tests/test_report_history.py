@@ -61,3 +61,38 @@ def test_history_bad_input(nights, capsys):
     assert "unknown metric 'speed'" in capsys.readouterr().err
     assert main(base + ["--variant", "fp16"]) == 2
     assert "has no variant 'fp16' (variants: fp32, int8)" in capsys.readouterr().err
+
+
+def _printed_only(run_id: str, p50: float, p95: float):
+    """A benchmark_model row: p5/median/p95 printed, no raw samples, no p99."""
+    from harness.store.results import Measurement, Validity
+
+    return Measurement(run_id=run_id, device="phone", model="m.tflite", variant="int8", status="ok",
+                       runtime="tflite-benchmark_model", p50_us=p50, p95_us=p95, mean_us=p50, std_us=10.0,
+                       validity=Validity(True, True, True, True, True))
+
+
+def test_history_and_compare_say_not_measured_instead_of_following_p95(tmp_path, capsys):
+    path = tmp_path / "r.db"
+    db = ResultsDB(path)
+    for i in range(4):
+        db.add_run(RunInfo(f"run-{i}", T0 + i * DAY, "farm", None, {}, {}, status="finished"))
+        db.add(_printed_only(f"run-{i}", 1000.0, 1200.0 * (1.3 if i >= 2 else 1.0)))
+    db.close()
+    assert main(["history", "--db", str(path), "--device", "phone", "--model", "m.tflite", "--metric", "p99"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if "run-" in line]
+    assert len(rows) == 4 and all("not measured" in line for line in rows), out
+    assert "regression" not in out  # the p95 step is not reported as a p99 step
+    assert main(["history", "--db", str(path), "--device", "phone", "--model", "m.tflite", "--metric", "p95",
+                 "--json"]) == 0
+    assert [p["value"] for p in json.loads(capsys.readouterr().out)["variants"][0]["points"]] == [1.2, 1.2, 1.56, 1.56]
+    assert main(["compare", "run-0", "run-3", "--db", str(path), "--json"]) == 0
+    (item,) = json.loads(capsys.readouterr().out)
+    assert item["p99_a_us"] is None and item["p99_b_us"] is None
+    from harness.statistics.compare import compare_runs, comparison_rows
+
+    db = ResultsDB(path)
+    (cells,) = comparison_rows(compare_runs(db.measurements("run-0"), db.measurements("run-3")))
+    db.close()
+    assert "not measured" in cells

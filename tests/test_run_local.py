@@ -209,3 +209,23 @@ def test_unknown_pass_among_known_ones_is_an_error_row_and_the_rest_runs(tmp_pat
     rows = {m.variant: m for m in summary.results}
     assert rows["fp32"].status == "ok"
     assert rows["no_such_pass"].status == "error" and "unknown pass 'no_such_pass'" in rows["no_such_pass"].error
+
+
+def test_repeat_measures_each_job_n_times_interleaved(tmp_path, tiny_tflite, isolated_cache):
+    """--repeat 3 over two models: A B A B A B, one row per repeat, the spread of the medians printed."""
+    twin = tmp_path / "twin.tflite"
+    shutil.copy(tiny_tflite, twin)
+    devices = devices_file(tmp_path)
+    res = subprocess.run([sys.executable, "-m", "harness", "run", "--devices", str(devices), "--models",
+                          f"{tiny_tflite},{twin}", "--variants", "fp32", "--repeat", "3", "--runs", "5",
+                          "--min-seconds", "0.05", "--warmup-seconds", "0", "--cooldown", "0", "--no-peak-probe",
+                          "--no-progress", "--db", str(tmp_path / "r.db")], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    rows = sorted(ResultsDB(tmp_path / "r.db").measurements(), key=lambda m: m.started_at)
+    assert [(Path(m.model).name, m.repeat_index) for m in rows] == [
+        ("tiny.tflite", 0), ("twin.tflite", 0), ("tiny.tflite", 1), ("twin.tflite", 1),
+        ("tiny.tflite", 2), ("twin.tflite", 2)]
+    assert all(m.status == "ok" and m.p50_us > 0 for m in rows)
+    spread_lines = [line for line in res.stdout.splitlines() if line.startswith("repeat spread")]
+    assert len(spread_lines) == 2 and all("3 medians" in line for line in spread_lines), res.stdout

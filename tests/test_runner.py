@@ -110,3 +110,67 @@ def test_runner_and_database_share_one_schema_version():
     from rpi.runner import SCHEMA_VERSION as runner_version
 
     assert runner_version == db_version
+
+
+# ---- issue 10: the delegate that ran, one thermal reader, clocks sampled ---------------------------
+
+FAST_JOB = {"min_runs": 3, "min_s": 0, "warmup_s": 0}
+
+
+def test_gpu_without_a_delegate_library_is_an_error_not_a_cpu_run(tiny_tflite):
+    code, out = run_runner({"model_path": str(tiny_tflite), "delegate": "gpu", **FAST_JOB})
+    assert code == 3 and "delegate gpu needs delegate_library" in out["error"]
+    assert "latencies_us" not in out
+
+
+def test_a_delegate_library_that_does_not_load_is_an_error_naming_it(tiny_tflite, tmp_path):
+    lib = tmp_path / "libnot_a_delegate.so"
+    lib.write_bytes(b"\x7fELF not really")
+    code, out = run_runner({"model_path": str(tiny_tflite), "delegate": "gpu", "delegate_library": str(lib),
+                            **FAST_JOB})
+    assert code == 3 and f"delegate_library {lib}: could not load" in out["error"]
+
+
+def test_the_row_names_the_delegate_that_ran(tiny_tflite):
+    _, xnn = run_runner({"model_path": str(tiny_tflite), **FAST_JOB})
+    assert xnn["delegate_requested"] == "xnnpack" and xnn["delegate"] == "xnnpack" and xnn["ops_delegated"] > 0
+    _, ref = run_runner({"model_path": str(tiny_tflite), "delegate": "none", **FAST_JOB})
+    assert ref["delegate_requested"] == ref["delegate"] == "none"
+
+
+def _zone(root: Path, i: int, name: str, millideg: int) -> None:
+    z = root / f"thermal_zone{i}"
+    z.mkdir(parents=True)
+    (z / "type").write_text(name + "\n")
+    (z / "temp").write_text(f"{millideg}\n")
+
+
+def test_one_thermal_reader_with_collisions_sentinels_and_ignored_sensors(tmp_path):
+    """A Jetson-like tree: PMIC-Die reads a constant 100 C, one zone -256 C, two zones share a name."""
+    sys.path.insert(0, str(RUNNER.parent))
+    from runner import read_thermal_zones
+
+    for i, (name, value) in enumerate([("CPU-therm", 41500), ("GPU-therm", 39000), ("PMIC-Die", 100000),
+                                       ("CV0-therm", -256000), ("CPU-therm", 42000)]):
+        _zone(tmp_path, i, name, value)
+    pattern = str(tmp_path / "thermal_zone*")
+    assert read_thermal_zones(pattern, ("PMIC",)) == {"CPU-therm": 41.5, "GPU-therm": 39.0,
+                                                      "CPU-therm:thermal_zone4": 42.0}
+    res = subprocess.run([sys.executable, str(RUNNER), "--thermal", "--thermal-glob", pattern,
+                          "--ignore-sensor", "pmic"], capture_output=True, text=True, timeout=60)
+    assert json.loads(res.stdout) == read_thermal_zones(pattern, ("PMIC",))
+
+
+def test_cpu_clocks_are_sampled_before_and_during_the_run(tiny_tflite, tmp_path):
+    for cpu in ("cpu0", "cpu1"):
+        d = tmp_path / cpu / "cpufreq"
+        d.mkdir(parents=True)
+        (d / "scaling_cur_freq").write_text("1500000\n")
+        (d / "scaling_max_freq").write_text("1800000\n")
+    code, out = run_runner({"model_path": str(tiny_tflite), "min_runs": 5, "min_s": 0.3, "warmup_s": 0,
+                            "sample_interval_s": 0.05, "cpufreq_glob": str(tmp_path / "cpu[0-9]*" / "cpufreq")})
+    assert code == 0, out
+    phases = [row[1] for row in out["cpu_freq"]]
+    assert phases[0] == "before" and phases.count("run") >= 2 and phases[-1] == "after"
+    assert out["cpu_freq"][0][2] == {"cpu0": {"cur": 1500, "max": 1800}, "cpu1": {"cur": 1500, "max": 1800}}
+    assert out["end_rss_mb"] > 0

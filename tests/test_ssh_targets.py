@@ -62,8 +62,15 @@ def test_harness_run_on_a_pi_and_a_jetson_in_parallel(sshd_board, tiny_tflite, t
     # Jetson: power from the recorded Nano line's input rail, energy per inference from it.
     assert nano.power_samples and {p.power_mw for p in nano.power_samples} == {1022.0}
     assert {p.source for p in nano.power_samples} == {"tegrastats:POM_5V_IN"}
-    assert nano.avg_power_mw == 1022.0
-    assert nano.energy_per_inference_mj == pytest.approx(1022.0 * nano.mean_us / 1e6)
+    assert nano.avg_power_mw == 1022.0 and nano.energy_source == "tegrastats:POM_5V_IN"
+    # Energy over the runner's timed window (moved onto the host's clock), shared by the inferences in it.
+    lo, hi = nano.extra["power_window"]["timed_loop_s"]
+    assert hi - lo == pytest.approx(nano.duration_s, abs=0.01)
+    assert nano.energy_per_inference_mj == pytest.approx(1022.0 * (hi - lo) / len(nano.latencies_us), rel=1e-3)
+    assert nano.power_samples_in_window == nano.extra["power_window"]["samples_timed_loop"] >= 1
+    # Board RAM from tegrastats under its own name; tegrastats' clocks held steady through the window.
+    assert nano.board_ram_used_peak_mb == 534.0 and nano.extra["tegrastats"]["ram_total_mb"] == 3964
+    assert nano.cpu_clock_fell is False and nano.delegate == "xnnpack" and nano.delegate_requested == "xnnpack"
     teg = nano.extra["tegrastats"]
     assert teg["input_rail"] == "POM_5V_IN" and teg["gpu_temp_c_max"] == 36.0 and teg["cpu_temp_c_max"] == 36.5
     assert teg["gpu_freq_mhz_mean"] == 76.0 and teg["samples"] >= 3

@@ -27,6 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--delegate", choices=["xnnpack", "none", "gpu", "nnapi"], help="delegate (default xnnpack)")
     add_db_arg(p)
     p.add_argument("--quick", action="store_true", help="two variants, short windows: about a minute")
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="measure each job N times, interleaved across variants (A B C A B C); "
+                        "prints the run-to-run spread of the N medians")
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run; measure only what is missing")
     p.add_argument("--cache-dir", help="artifact cache (default ~/.cache/harness/artifacts)")
     p.add_argument("--images", help="folder of your own images for calibration and accuracy")
@@ -81,7 +84,8 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
                      ("threads", "min_runs", "min_s", "max_s", "warmup_runs", "warmup_s", "cooldown_s",
                       "cooldown_until_c", "delegate")}
         plan = make_plan(devices, models=csv_list(args.models), variants=csv_list(args.variants), quick=args.quick,
-                         overrides=overrides, image_dir=args.images, peak_probe=not args.no_peak_probe)
+                         overrides=overrides, image_dir=args.images, peak_probe=not args.no_peak_probe,
+                         repeat=args.repeat)
     printer = ProgressPrinter(enabled=not args.no_progress)
     events, live, phone = printer.event, None, None
     if args.on_device and not args.live:
@@ -112,6 +116,10 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
         if live is not None:
             live.stop()
     print_run_tables(summary.run_id, db_path)
+    if plan.repeat > 1:
+        from harness.reporting.tables import print_repeat_spread
+
+        print_repeat_spread(summary.run_id, db_path)
     print(f"run {summary.run_id}: {summary.measured} measured, {summary.errors} errors, "
           f"{summary.skipped} already done, {summary.converted} converted; database {db_path}")
     if summary.interrupted:

@@ -124,10 +124,11 @@ class Orchestrator:
 
     def execute(self, run_id: str) -> RunSummary:
         summary = RunSummary(run_id)
-        done_ok = self.db.done_keys(run_id, include_errors=False)
-        todo = [j for j in self.plan.jobs() if (j[0], model_label(j[1]), j[2]) not in done_ok]
-        summary.skipped = len(self.plan.jobs()) - len(todo)
-        self._emit("run_started", run_id=run_id, total=len(self.plan.jobs()), todo=len(todo),
+        done_ok = self.db.done_repeats(run_id, include_errors=False)
+        every = self.plan.repeated_jobs()
+        todo = [j for j in every if (j[0], model_label(j[1]), j[2], j[3]) not in done_ok]
+        summary.skipped = len(every) - len(todo)
+        self._emit("run_started", run_id=run_id, total=len(every), todo=len(todo),
                    skipped=summary.skipped)
         if not todo:
             self.db.set_run_status(run_id, "finished")
@@ -137,10 +138,10 @@ class Orchestrator:
             from converters.build import VariantBuilder
 
             builder = VariantBuilder(self.cache_dir, Path(self.plan.image_dir) if self.plan.image_dir else None)
-            built = self._convert({(m, v) for _, m, v in todo}, summary, builder)
-            by_device: dict[str, list[tuple[str, str]]] = {}
-            for dev, m, v in todo:
-                by_device.setdefault(dev, []).append((m, v))
+            built = self._convert({(m, v) for _, m, v, _ in todo}, summary, builder)
+            by_device: dict[str, list[tuple[str, str, int]]] = {}
+            for dev, m, v, r in todo:  # whole rounds in order: A B C A B C
+                by_device.setdefault(dev, []).append((m, v, r))
             devices = {d.name: d for d in self.plan.devices.enabled}
             needs = {name: _companions_needed(devices[name]) for name in by_device}
             exports = self._export(by_device, needs, built, builder)
@@ -200,7 +201,7 @@ class Orchestrator:
         """
         from converters.exports import EXPORT_KINDS, export
 
-        wanted = {(m, v, kind) for name, jobs in by_device.items() for m, v in jobs for kind in needs[name]}
+        wanted = {(m, v, kind) for name, jobs in by_device.items() for m, v, _ in jobs for kind in needs[name]}
         ordered = [(m, v, k) for m in self.plan.models for v in self.plan.variants for k in EXPORT_KINDS
                    if (m, v, k) in wanted and not isinstance(built.get((m, v)), (Exception, type(None)))]
         exports: dict[ExportKey, Any] = {}
@@ -256,20 +257,21 @@ class Orchestrator:
                 summary.errors += 1
         self._emit("job_finished", measurement=_brief(m))
 
-    def _guarded_worker(self, run_id: str, device: Any, jobs: list[tuple[str, str]],
+    def _guarded_worker(self, run_id: str, device: Any, jobs: list[tuple[str, str, int]],
                         built: dict[tuple[str, str], Any], exports: dict[ExportKey, Any],
                         summary: RunSummary) -> None:
         """A bug in one device's worker must not cost the other devices: its unfinished jobs become rows."""
         try:
             self._device_worker(run_id, device, jobs, built, exports, summary)
         except Exception as exc:
-            done = self.db.done_keys(run_id)
-            for model, variant in jobs:
-                if (device.name, model_label(model), variant) not in done:
+            done = self.db.done_repeats(run_id)
+            for model, variant, rep in jobs:
+                if (device.name, model_label(model), variant, rep) not in done:
                     self._record(error_measurement(run_id, device.name, model, variant,
-                                                   f"internal error: {type(exc).__name__}: {_one_line(exc)}"), summary)
+                                                   f"internal error: {type(exc).__name__}: {_one_line(exc)}",
+                                                   repeat_index=rep), summary)
 
-    def _device_worker(self, run_id: str, device: Any, jobs: list[tuple[str, str]],
+    def _device_worker(self, run_id: str, device: Any, jobs: list[tuple[str, str, int]],
                        built: dict[tuple[str, str], Any], exports: dict[ExportKey, Any],
                        summary: RunSummary) -> None:
         from devices.target import JobSpec
@@ -287,23 +289,25 @@ class Orchestrator:
         if offline_reason is None and built.get(PEAK_KEY) is not None and not isinstance(built[PEAK_KEY], Exception):
             peak = self._peak_probe(device, target, built[PEAK_KEY], bench)
         try:
-            for model, variant in jobs:
+            for model, variant, rep in jobs:
                 if self.stop.is_set():
                     return
                 started = time.time()
-                self._emit("job_started", device=device.name, model=model, variant=variant)
+                self._emit("job_started", device=device.name, model=model, variant=variant, repeat=rep)
                 art = built.get((model, variant))
                 if offline_reason is not None:
-                    self._record(error_measurement(run_id, device.name, model, variant, offline_reason, started), summary)
+                    self._record(error_measurement(run_id, device.name, model, variant, offline_reason, started,
+                                                   rep), summary)
                     continue
                 if art is None or isinstance(art, Exception):
                     why = _one_line(art) if art is not None else "not converted (interrupted)"
-                    self._record(error_measurement(run_id, device.name, model, variant, f"conversion: {why}", started), summary)
+                    self._record(error_measurement(run_id, device.name, model, variant, f"conversion: {why}", started,
+                                                   rep), summary)
                     continue
                 prepared, why_not = _prepared_exports(exports, device, model, variant)
                 if why_not is not None:
                     self._record(error_measurement(run_id, device.name, model, variant, f"export: {why_not}",
-                                                   started), summary)
+                                                   started, rep), summary)
                     continue
                 job = JobSpec(model_path=art.path, bench=bench,
                               companions={kind: e.path for kind, e in prepared.items()},
@@ -311,11 +315,12 @@ class Orchestrator:
                 try:
                     target.cool_down(bench)
                     raw = target.benchmark(job)
-                    m = to_measurement(run_id, device.name, art, bench, raw, started, peak_gflops=peak)
+                    m = to_measurement(run_id, device.name, art, bench, raw, started, peak_gflops=peak,
+                                       repeat_index=rep)
                     failures = 0
                 except Exception as exc:  # transport or device failure: a row, then maybe offline
                     failures += 1
-                    m = error_measurement(run_id, device.name, model, variant, _one_line(exc), started)
+                    m = error_measurement(run_id, device.name, model, variant, _one_line(exc), started, rep)
                     if failures >= MAX_CONSECUTIVE_DEVICE_FAILURES or isinstance(exc, DeviceError):
                         offline_reason = f"device offline after: {_one_line(exc)}"
                 self._record(m, summary)
@@ -362,6 +367,7 @@ def _one_line(exc: BaseException | None) -> str:
 def _brief(m: Measurement) -> dict[str, Any]:
     return {
         "run_id": m.run_id, "device": m.device, "model": m.model, "variant": m.variant, "status": m.status,
+        "repeat_index": m.repeat_index,
         "error": m.error, "p50_us": m.p50_us, "p90_us": m.p90_us, "p99_us": m.p99_us, "cv": m.cv,
         "peak_rss_mb": m.peak_rss_mb, "size_bytes": m.model_size_bytes,
         "valid": m.validity.valid if m.validity else None, "host": m.host,

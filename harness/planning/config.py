@@ -20,6 +20,9 @@ class BenchSettings(BaseModel):
 
     threads: int = Field(default=2, ge=1, le=256)
     delegate: Literal["xnnpack", "none", "gpu", "nnapi"] = "xnnpack"
+    delegate_library: str | None = Field(default=None, min_length=1, description=(
+        "LiteRT runner (local, raspberry_pi, jetson litert): the shared library of the gpu/nnapi "
+        "delegate, loaded with load_delegate, e.g. /usr/lib/libtensorflowlite_gpu_delegate.so"))
     warmup_runs: int = Field(default=1, ge=0)
     warmup_s: float = Field(default=0.5, ge=0)
     min_runs: int = Field(default=50, ge=1)
@@ -31,7 +34,11 @@ class BenchSettings(BaseModel):
     cooldown_until_c: float | None = Field(default=None, description="wait until the hottest zone is below")
     cooldown_max_s: float = Field(default=120.0, ge=0)
     throttle_temp_c: float = Field(default=80.0, description="a zone above this during a run flags throttling")
-    cv_threshold: float = Field(default=0.10, gt=0)
+    cv_threshold: float = Field(default=0.10, gt=0, description="CV above this is noted (one outlier suffices)")
+    spread_threshold: float = Field(default=0.10, gt=0, description="a robust spread (1.4826 MAD/median) "
+                                    "above this marks a row unstable")
+    idle_power_s: float = Field(default=0.0, ge=0, le=600, description="seconds of power sampled at rest "
+                                "before each job; their median is subtracted from energy per inference")
     timeout_s: float = Field(default=600.0, gt=0, description="a job that takes longer becomes an error row")
 
     @model_validator(mode="after")
@@ -47,6 +54,41 @@ class _DeviceBase(BaseModel):
     name: str = Field(min_length=1)
     enabled: bool = True
     bench: BenchSettings = Field(default_factory=BenchSettings)
+    ignore_sensors: list[str] = Field(default_factory=list, description="thermal zones that are not "
+                                      "temperatures on this board, besides the kind's own list")
+
+    @model_validator(mode="after")
+    def _delegate_possible(self) -> "_DeviceBase":
+        problem = delegate_problem(self, self.bench)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+LITERT_RUNNER_DELEGATES = ("xnnpack", "none")
+
+
+def delegate_problem(device: Any, bench: BenchSettings) -> str | None:
+    """Why this device's runtime cannot run `bench.delegate` (None when it can): a delegate the runtime
+    does not have would otherwise be a CPU run under the delegate's name."""
+    kind, runtime = getattr(device, "kind", None), getattr(device, "runtime", None)
+    d, lib = bench.delegate, bench.delegate_library
+    litert_runner = kind in ("local", "raspberry_pi") or (kind == "jetson" and runtime == "litert")
+    if lib and not litert_runner:
+        where = f"{kind}" + (f" runtime {runtime}" if runtime else "")
+        return f"bench.delegate_library: {where} cannot load an external delegate (only the LiteRT runner can)"
+    if litert_runner:
+        if lib and d in LITERT_RUNNER_DELEGATES:
+            return f"bench.delegate_library needs bench.delegate gpu or nnapi (got {d})"
+        if d not in LITERT_RUNNER_DELEGATES and not lib:
+            return (f"bench.delegate {d}: the LiteRT runner on {kind} has only xnnpack and none; name the "
+                    f"{d} delegate's shared library in bench.delegate_library")
+        return None
+    if kind == "jetson" and d == "nnapi":
+        return f"bench.delegate nnapi: runtime {runtime} on a Jetson has no NNAPI (it runs TensorRT)"
+    if kind == "ios" and d == "nnapi":
+        return "bench.delegate nnapi: NNAPI exists only on Android"
+    return None
 
 
 class LocalDevice(_DeviceBase):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.planning.config import BenchSettings, DevicesFile, parse_devices
+from harness.planning.config import BenchSettings, DevicesFile, delegate_problem, parse_devices
 from errors import UserError
 
 DEFAULT_MODELS = ("srcnn", "fsrcnn", "squeezenet")
@@ -23,6 +23,7 @@ class Plan:
     bench_overrides: dict[str, Any] = field(default_factory=dict)
     image_dir: str | None = None
     peak_probe: bool = True  # time a large matmul once per device: results show their share of the peak
+    repeat: int = 1  # each job measured this many times, interleaved across variants (A B C A B C)
 
     def bench_for(self, device: Any) -> BenchSettings:
         """A device's own settings with the CLI's overrides on top, validated again."""
@@ -35,6 +36,11 @@ class Plan:
     def jobs(self) -> list[tuple[str, str, str]]:
         return [(d.name, m, v) for d in self.devices.enabled for m in self.models for v in self.variants]
 
+    def repeated_jobs(self) -> list[tuple[str, str, str, int]]:
+        """Every job `repeat` times, whole rounds one after another: run-to-run variance is sampled
+        across the same stretch of time for every variant, not one variant early and another late."""
+        return [(d, m, v, r) for r in range(self.repeat) for d, m, v in self.jobs()]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "models": list(self.models),
@@ -43,6 +49,7 @@ class Plan:
             "bench_overrides": self.bench_overrides,
             "image_dir": self.image_dir,
             "peak_probe": self.peak_probe,
+            "repeat": self.repeat,
         }
 
     @classmethod
@@ -54,6 +61,7 @@ class Plan:
             bench_overrides=dict(data.get("bench_overrides") or {}),
             image_dir=data.get("image_dir"),
             peak_probe=bool(data.get("peak_probe", True)),
+            repeat=int(data.get("repeat", 1)),
         )
 
 
@@ -66,6 +74,7 @@ def make_plan(
     overrides: dict[str, Any] | None = None,
     image_dir: str | None = None,
     peak_probe: bool = True,
+    repeat: int = 1,
 ) -> Plan:
     """Check names and overrides now, so a typo fails before anything is converted."""
     from converters.passes import PASSES, load_extensions
@@ -100,4 +109,12 @@ def make_plan(
         raise UserError(f"--{field_name.replace('_', '-')}: {first['msg']}") from None
     if not devices.enabled:
         raise UserError("devices file: no enabled device")
-    return Plan(chosen_models, chosen_variants, devices, bench, image_dir, peak_probe)
+    if not 1 <= repeat <= 100:
+        raise UserError(f"--repeat: expected 1 to 100 (got {repeat})")
+    plan = Plan(chosen_models, chosen_variants, devices, bench, image_dir, peak_probe, repeat)
+    for dev in devices.enabled:
+        problem = delegate_problem(dev, plan.bench_for(dev))
+        if problem:
+            flag = "--delegate" if "delegate" in bench else "devices file"
+            raise UserError(f"{flag}: device {dev.name}: {problem}")
+    return plan

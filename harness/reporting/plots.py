@@ -119,7 +119,7 @@ def latency_figure(rows: Sequence[Measurement]) -> "Figure | None":
             xs, p50, up90, up99 = [], [], [], []
             for v_i, variant in enumerate(variants):
                 m = next((m for m in mine if m.device == device and m.variant == variant), None)
-                if m is None:
+                if m is None or m.p50_us is None:  # a tool that printed no median: nothing to draw
                     continue
                 xs.append(v_i - 0.4 + width * (d + 0.5))
                 p50.append(m.p50_us / 1000)

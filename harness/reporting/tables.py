@@ -57,7 +57,7 @@ def compute_text(metrics: dict[str, Any]) -> str:
     return f"{g:.1f}" + (f" ({frac:.0%} of {kind})" if frac is not None else "")
 
 
-HEADERS = ["model", "variant", "size", "p50 ms", "p90 ms", "p99 ms", "CV", "peak MB", "temp °C", "GFLOP/s (share of peak)",
+HEADERS = ["model", "variant", "size", "p50 ms", "p90 ms", "p99 ms", "CV", "peak RSS Δ MB", "temp °C", "GFLOP/s (share of peak)",
            "accuracy", "validity"]
 
 
@@ -87,6 +87,22 @@ def print_run_tables(run_id: str, db_path: str) -> None:
         print_measurements(db.measurements(run_id), title_prefix=f"run {run_id} · ")
     finally:
         db.close()
+
+
+def print_repeat_spread(run_id: str, db_path: str) -> None:
+    """`run --repeat N`: per job, the N medians and how far apart they lie (run-to-run variance)."""
+    from harness.statistics.latency import repeat_spreads
+    from harness.store.db import ResultsDB
+
+    db = ResultsDB(db_path)
+    try:
+        spreads = repeat_spreads(db.measurements(run_id))
+    finally:
+        db.close()
+    for (device, model, variant), s in spreads.items():
+        meds = ", ".join(f"{x / 1000:.3f}" for x in s.medians_us)
+        print(f"repeat spread {device} · {model_label(model)} · {variant}: {len(s.medians_us)} medians "
+              f"[{meds}] ms, (max-min)/median {s.spread:.1%}, robust {s.mad_spread:.1%}")
 
 
 def print_devices(rows: list[dict[str, Any]]) -> None:

@@ -111,6 +111,8 @@ class KeyComparison:
     accuracy_name: str | None = None
     accuracy_a: float | None = None
     accuracy_b: float | None = None
+    p99_a_us: float | None = None  # None: the tool did not measure p99 (never p95 in its place)
+    p99_b_us: float | None = None
 
     @property
     def verdict(self) -> str:
@@ -147,6 +149,7 @@ def compare_runs(rows_a: Iterable[Measurement], rows_b: Iterable[Measurement], *
             accuracy_name=acc_name,
             accuracy_a=acc_a[1] if acc_a and acc_a[0] == acc_name else None,
             accuracy_b=acc_b[1] if acc_b and acc_b[0] == acc_name else None,
+            p99_a_us=ma.p99_us, p99_b_us=mb.p99_us,
         ))
     return out
 
@@ -164,24 +167,32 @@ def _delta(a: float | None, b: float | None, fmt: str) -> str:
     return fa if fa == fb else f"{fa} → {fb}"
 
 
+def _p99(a_us: float | None, b_us: float | None) -> str:
+    """p99 side by side in ms; a side whose tool printed no p99 says so."""
+    side = ["not measured" if x is None else f"{x / 1000:.3f}" for x in (a_us, b_us)]
+    return "not measured" if a_us is None and b_us is None else f"{side[0]} → {side[1]}"
+
+
 def comparison_rows(items: Sequence[KeyComparison]) -> list[list[str]]:
     """Text cells for a terminal or Markdown table, shared by `compare` and the nightly report."""
     rows = []
     for c in items:
         lat = c.latency
         if lat is None:
-            rows.append([c.device, model_label(c.model), c.variant, c.status, "-", "-", "-", "-", "-", "-", "-"])
+            rows.append([c.device, model_label(c.model), c.variant, c.status, "-", "-", "-", "-", "-", "-", "-", "-"])
             continue
         ci = "-" if lat.ci_low is None else f"[{lat.ci_low:+.1%}, {lat.ci_high:+.1%}]"
         p = "-" if lat.p_value is None else f"{lat.p_value:.2g}"
         meds = "-" if lat.median_a_us is None or lat.median_b_us is None else \
             f"{lat.median_a_us / 1000:.3f} → {lat.median_b_us / 1000:.3f}"
         acc = _delta(c.accuracy_a, c.accuracy_b, "{:.4g}")
-        rows.append([c.device, model_label(c.model), c.variant, lat.verdict, _pct(lat.change), ci, meds, p,
+        rows.append([c.device, model_label(c.model), c.variant, lat.verdict, _pct(lat.change), ci, meds,
+                     _p99(c.p99_a_us, c.p99_b_us), p,
                      _delta(c.rss_a_mb, c.rss_b_mb, "{:.1f}"), _delta(c.energy_a_mj, c.energy_b_mj, "{:.3g}"),
                      acc if c.accuracy_name is None else f"{c.accuracy_name} {acc}"])
     return rows
 
 
-COMPARISON_HEADERS = ["device", "model", "variant", "verdict", "change", "95% CI", "p50 ms A → B", "MWU p",
+COMPARISON_HEADERS = ["device", "model", "variant", "verdict", "change", "95% CI", "p50 ms A → B", "p99 ms A → B",
+                      "MWU p",
                       "peak MB", "energy mJ", "accuracy"]

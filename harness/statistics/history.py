@@ -21,8 +21,12 @@ from harness.store.results import Measurement
 METRICS: dict[str, tuple[Any, str, bool, float]] = {
     "p50": (lambda m: m.p50_us / 1000 if m.p50_us else None, "ms", False, 0.05),
     "p90": (lambda m: m.p90_us / 1000 if m.p90_us else None, "ms", False, 0.05),
+    "p95": (lambda m: m.p95_us / 1000 if m.p95_us else None, "ms", False, 0.05),
     "p99": (lambda m: m.p99_us / 1000 if m.p99_us else None, "ms", False, 0.05),
     "peak_rss": (lambda m: m.peak_rss_mb, "MB", False, 0.05),
+    "peak_rss_delta": (lambda m: m.peak_rss_delta_mb, "MB", False, 0.05),
+    "peak_footprint": (lambda m: m.peak_footprint_mb, "MB", False, 0.05),
+    "board_ram": (lambda m: m.board_ram_used_peak_mb, "MB", False, 0.05),
     "energy": (lambda m: m.energy_per_inference_mj, "mJ", False, 0.05),
     "accuracy": (lambda m: (accuracy_of(m) or (None, None))[1], "", True, 0.005),
 }
@@ -42,11 +46,15 @@ class VariantHistory:
     points: list[Point]
     steps: list[Step] = field(default_factory=list)
     skipped: int = 0  # runs where this key failed or lacked the metric
+    # Runs whose row is fine but did not measure this metric (a tool that printed no p99): said, never
+    # filled from a neighbouring percentile.
+    not_measured: list[Point] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"variant": self.variant, "points": [asdict(p) for p in self.points],
                 "steps": [asdict(s) | {"run_id": self.points[s.index].run_id} for s in self.steps],
-                "skipped": self.skipped}
+                "skipped": self.skipped,
+                "not_measured": [{k: v for k, v in asdict(p).items() if k != "value"} for p in self.not_measured]}
 
 
 def resolve_model(db: ResultsDB, device: str, model: str) -> tuple[str, list[Measurement]]:
@@ -84,17 +92,25 @@ def collect(db: ResultsDB, device: str, model: str, *, metric: str = "p50", vari
     out = []
     for v in variants:
         mine = sorted((m for m in rows if m.variant == v), key=lambda m: runs[m.run_id].created_at)
-        points, skipped = [], 0
-        for m in mine:
-            value = read(m) if m.status == "ok" else None
-            if value is None:
+        by_run: dict[str, list[Measurement]] = {}
+        for m in mine:  # `run --repeat N` stores N rows per run: one point per run, their median
+            by_run.setdefault(m.run_id, []).append(m)
+        points, skipped, unmeasured = [], 0, []
+        for run_id, group in by_run.items():
+            r = runs[run_id]
+            ok = [m for m in group if m.status == "ok"]
+            values = sorted(float(x) for x in (read(m) for m in ok) if x is not None)
+            if not values:
                 skipped += 1
+                if ok:
+                    unmeasured.append(Point(run_id, r.created_at, r.git_revision, float("nan")))
                 continue
-            r = runs[m.run_id]
-            points.append(Point(m.run_id, r.created_at, r.git_revision, float(value)))
+            mid = len(values) // 2
+            value = values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+            points.append(Point(run_id, r.created_at, r.git_revision, value))
         steps = detect_regressions([p.value for p in points], threshold=threshold, min_size=min_size,
                                    higher_is_better=higher_better) if len(points) >= 3 else []
-        out.append(VariantHistory(v, points, steps, skipped))
+        out.append(VariantHistory(v, points, steps, skipped, unmeasured))
     return name, out
 
 
@@ -106,13 +122,17 @@ def render_text(device: str, model: str, metric: str, histories: list[VariantHis
         lines.append(f"{device} · {model_label(model)} · {h.variant} · {metric}{' ' + unit if unit else ''}"
                      f" · {len(h.points)} runs" + (f" ({h.skipped} without a value)" if h.skipped else ""))
         at = {s.index: s for s in h.steps}
-        for i, p in enumerate(h.points):
+        rows = [(p.created_at, i, p) for i, p in enumerate(h.points)] + [(p.created_at, -1, p) for p in h.not_measured]
+        for _, i, p in sorted(rows, key=lambda r: r[0]):
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(p.created_at))
+            if i < 0:
+                lines.append(f"  {when}  {p.run_id:<24} {p.git_revision or '-':<12} {'not measured':>10}")
+                continue
             s = at.get(i)
             mark = ""
             if s is not None:
                 mark = f"  {'▲' if s.change > 0 else '▼'} {s.kind} {s.change:+.1%}" + (
                     "" if s.confirmed else " (suspected: newest run only)")
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(p.created_at))
             lines.append(f"  {when}  {p.run_id:<24} {p.git_revision or '-':<12} {p.value:>10.4f}{mark}")
         if len(h.points) < 3:
             lines.append("  (fewer than 3 runs: no step detection yet)")

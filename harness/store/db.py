@@ -35,14 +35,71 @@ CREATE TABLE IF NOT EXISTS measurements (
     finished_at REAL,
     schema_version INTEGER NOT NULL,
     data TEXT NOT NULL,
-    UNIQUE (run_id, device, model, variant)
+    repeat_index INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (run_id, device, model, variant, repeat_index)
 );
 CREATE INDEX IF NOT EXISTS measurements_dmv ON measurements (device, model, variant);
 """
 
-# Upgrades from an older schema_version to the next; each is a list of SQL statements.
-MIGRATIONS: dict[int, list[str]] = {
+# Upgrades from an older schema_version to the next: SQL statements, or a function of the connection.
+# 2 -> 3: the row key gains repeat_index (SQLite cannot change a UNIQUE constraint in place, so the
+# table is rebuilt inside the same transaction, ids kept), and summary-only rows lose the figures
+# that were never measured (see _unfill_percentiles).
+_V3_TABLE = """
+CREATE TABLE measurements_v3 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    device TEXT NOT NULL,
+    model TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    p50_us REAL,
+    finished_at REAL,
+    schema_version INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    repeat_index INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (run_id, device, model, variant, repeat_index)
+)"""
+
+
+def _unfill_percentiles(data: dict[str, Any]) -> dict[str, Any]:
+    """Before schema 3, a row from a tool that printed only statistics (no raw samples) had p90/p99
+    filled from p95 (or the mean) and min/max from the mean. Put the p95 back under its name and
+    empty what was a copy; rows with raw samples computed every figure and are left as they are."""
+    if data.get("latencies_us") or data.get("status") != "ok" or data.get("mean_us") is None:
+        return data
+    mean = data["mean_us"]
+    p90, p99 = data.get("p90_us"), data.get("p99_us")
+    if p90 is not None and p90 == p99:  # both came from the same fallback
+        if p90 != mean and data.get("p95_us") is None:
+            data["p95_us"] = p90
+        data["p90_us"] = data["p99_us"] = None
+    for key in ("min_us", "max_us"):
+        if data.get(key) is not None and data[key] == mean and (data.get("std_us") or 0) > 0:
+            data[key] = None
+    return data
+
+
+def _to_v3(conn: sqlite3.Connection) -> None:
+    conn.execute(_V3_TABLE)
+    rows = conn.execute("SELECT id, run_id, device, model, variant, status, error, p50_us, finished_at,"
+                        " schema_version, data FROM measurements ORDER BY id").fetchall()
+    for row in rows:
+        old = json.loads(row[10])
+        new = _unfill_percentiles(dict(old))
+        data = row[10] if new == old else json.dumps(new, sort_keys=True)
+        conn.execute("INSERT INTO measurements_v3 (id, run_id, device, model, variant, status, error, p50_us,"
+                     " finished_at, schema_version, data, repeat_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                     (*row[:10], data))
+    conn.execute("DROP TABLE measurements")
+    conn.execute("ALTER TABLE measurements_v3 RENAME TO measurements")
+    conn.execute("CREATE INDEX IF NOT EXISTS measurements_dmv ON measurements (device, model, variant)")
+
+
+MIGRATIONS: dict[int, list[Any]] = {
     1: ["ALTER TABLE runs ADD COLUMN label TEXT"],
+    2: [_to_v3],
 }
 # Indexes on columns a migration adds: created after the migrations, for new and upgraded files alike.
 _POST_DDL = "CREATE INDEX IF NOT EXISTS runs_label ON runs (label, created_at)"
@@ -84,7 +141,10 @@ class ResultsDB:
                 self.upgraded_from = version if version < SCHEMA_VERSION else None
                 while version < SCHEMA_VERSION:
                     for stmt in MIGRATIONS.get(version, []):
-                        self._conn.execute(stmt)
+                        if callable(stmt):
+                            stmt(self._conn)
+                        else:
+                            self._conn.execute(stmt)
                     version += 1
                 self._conn.execute(_POST_DDL)
                 self._conn.execute(
@@ -96,9 +156,13 @@ class ResultsDB:
                 raise UserError(f"{self.path}: cannot open or upgrade the results database: {exc}") from None
 
     def _unmarked_version(self) -> int:
-        """A file without a version mark: version 1 if its runs table predates the label column."""
+        """A file without a version mark: 1 if its runs table predates the label column, 2 if its
+        measurements lack repeat_index."""
         cols = {r[1] for r in self._conn.execute("PRAGMA table_info(runs)")}
-        return SCHEMA_VERSION if "label" in cols else 1
+        if "label" not in cols:
+            return 1
+        mcols = {r[1] for r in self._conn.execute("PRAGMA table_info(measurements)")}
+        return SCHEMA_VERSION if "repeat_index" in mcols else 2
 
     @property
     def schema_version(self) -> int:
@@ -163,8 +227,8 @@ class ResultsDB:
         with self._lock:
             cur = self._conn.execute(
                 "INSERT INTO measurements (run_id, device, model, variant, status, error, p50_us,"
-                " finished_at, schema_version, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (run_id, device, model, variant) DO UPDATE SET status=excluded.status,"
+                " finished_at, schema_version, data, repeat_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (run_id, device, model, variant, repeat_index) DO UPDATE SET status=excluded.status,"
                 " error=excluded.error, p50_us=excluded.p50_us, finished_at=excluded.finished_at,"
                 " schema_version=excluded.schema_version, data=excluded.data"
                 " WHERE measurements.status = 'error'",
@@ -179,13 +243,18 @@ class ResultsDB:
                     m.finished_at,
                     m.schema_version,
                     m.to_json(),
+                    m.repeat_index,
                 ),
             )
             self._conn.commit()
             return cur.rowcount == 1
 
     def done_keys(self, run_id: str, *, include_errors: bool = True) -> set[tuple[str, str, str]]:
-        sql = "SELECT device, model, variant FROM measurements WHERE run_id=?"
+        return {k[:3] for k in self.done_repeats(run_id, include_errors=include_errors)}
+
+    def done_repeats(self, run_id: str, *, include_errors: bool = True) -> set[tuple[str, str, str, int]]:
+        """(device, model, variant, repeat_index) of the rows a run already holds."""
+        sql = "SELECT device, model, variant, repeat_index FROM measurements WHERE run_id=?"
         if not include_errors:
             sql += " AND status='ok'"
         rows = self._conn.execute(sql, (run_id,)).fetchall()

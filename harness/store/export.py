@@ -7,11 +7,13 @@ from typing import Iterable
 from harness.store.results import Measurement
 
 SCALAR_FIELDS = (
-    "schema_version", "run_id", "device", "model", "variant", "status", "error", "runtime", "runtime_version",
-    "threads", "delegate", "model_size_bytes", "init_us", "first_inference_us", "duration_s", "p50_us", "p90_us",
-    "p99_us", "mean_us", "std_us", "min_us", "max_us", "cv", "peak_rss_mb", "peak_rss_delta_mb", "temp_before_c",
-    "temp_after_c", "temp_max_c", "avg_power_mw", "energy_per_inference_mj", "ops_total", "ops_delegated",
-    "started_at", "finished_at",
+    "schema_version", "run_id", "device", "model", "variant", "repeat_index", "status", "error", "runtime",
+    "runtime_version", "threads", "delegate", "delegate_requested", "model_size_bytes", "init_us",
+    "first_inference_us", "duration_s", "p5_us", "p50_us", "p90_us", "p95_us", "p99_us", "mean_us", "std_us",
+    "min_us", "max_us", "cv", "robust_spread", "peak_rss_mb", "peak_rss_delta_mb", "peak_footprint_mb", "end_rss_mb",
+    "board_ram_used_peak_mb", "temp_before_c", "temp_after_c", "temp_max_c", "cpu_clock_fell", "avg_power_mw",
+    "idle_power_mw", "energy_per_inference_mj", "energy_source", "power_samples_in_window", "ops_total",
+    "ops_delegated", "started_at", "finished_at",
 )
 
 

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # 2: runs.label (indexed), set by `harness nightly` to find the last good night.
-SCHEMA_VERSION = 2
+# 3: measurements.repeat_index (part of the row key, for `run --repeat N`); p5/p95 and the other
+#    percentiles only as measured (summary-only rows lose the p90/p99/min/max a tool never printed).
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,8 @@ class TempSample:
 
 @dataclass(frozen=True)
 class PowerSample:
-    """One power reading (a rail or a battery) at `t_s` seconds after the job started."""
+    """One power reading (a rail, a battery, a hwmon sensor) at `t_s` seconds after the job started
+    (on the host's clock; the timed window is in `extra["power_window"]` on the same origin)."""
 
     t_s: float
     power_mw: float
@@ -37,27 +40,31 @@ class Validity:
 
     min_runs_met: bool
     min_duration_met: bool
-    cv_ok: bool
+    cv_ok: bool  # CV under cv_threshold: kept as a fact; it judges stability only on rows older than `stable`
     no_throttling: bool
     delegate_full: bool
     notes: tuple[str, ...] = ()
+    stable: bool | None = None  # robust spread (MAD/median) under its threshold; None on rows before schema 3
 
     @property
     def valid(self) -> bool:
-        return all(
-            (self.min_runs_met, self.min_duration_met, self.cv_ok, self.no_throttling, self.delegate_full)
-        )
+        steady = self.cv_ok if self.stable is None else self.stable
+        return all((self.min_runs_met, self.min_duration_met, steady, self.no_throttling, self.delegate_full))
 
     def flags(self) -> list[str]:
         """Short names of the checks that failed, for tables."""
         names = {
             "min_runs_met": "runs",
             "min_duration_met": "duration",
-            "cv_ok": "cv",
             "no_throttling": "throttled",
             "delegate_full": "delegate",
         }
-        return [short for attr, short in names.items() if not getattr(self, attr)]
+        out = [short for attr, short in names.items() if not getattr(self, attr)]
+        if self.stable is None and not self.cv_ok:
+            out.insert(2, "cv")
+        elif self.stable is False:
+            out.insert(2, "unstable")
+        return out
 
 
 @dataclass(frozen=True)
@@ -74,29 +81,43 @@ class Measurement:
     runtime: str | None = None
     runtime_version: str | None = None
     threads: int | None = None
-    delegate: str | None = None
+    delegate: str | None = None  # the delegate that ran (runner's report), never only the one asked for
+    delegate_requested: str | None = None
+    repeat_index: int = 0  # `run --repeat N`: which of the N interleaved measurements of this key
     model_size_bytes: int | None = None
     init_us: float | None = None
     first_inference_us: float | None = None
     latencies_us: tuple[float, ...] = ()
     duration_s: float | None = None
+    # Percentiles: computed from raw samples, or what the tool printed under its own name; empty otherwise.
+    p5_us: float | None = None
     p50_us: float | None = None
     p90_us: float | None = None
+    p95_us: float | None = None
     p99_us: float | None = None
     mean_us: float | None = None
     std_us: float | None = None
     min_us: float | None = None
     max_us: float | None = None
     cv: float | None = None
-    peak_rss_mb: float | None = None
-    peak_rss_delta_mb: float | None = None
+    robust_spread: float | None = None  # 1.4826 x MAD / median (a sigma-equivalent share; judges stability)
+    # Memory: each quantity under its own name, empty where the target cannot see it.
+    peak_rss_mb: float | None = None  # VmHWM of the measuring process
+    peak_rss_delta_mb: float | None = None  # peak RSS above the process before the model was loaded
+    peak_footprint_mb: float | None = None  # benchmark_model's periodic-monitoring peak footprint
+    end_rss_mb: float | None = None  # VmRSS when the run ended (not a peak)
+    board_ram_used_peak_mb: float | None = None  # whole-board RAM in use (tegrastats), highest in the session
     temp_before_c: float | None = None
     temp_after_c: float | None = None
     temp_max_c: float | None = None
     temperatures: tuple[TempSample, ...] = ()
     power_samples: tuple[PowerSample, ...] = ()
-    avg_power_mw: float | None = None
-    energy_per_inference_mj: float | None = None
+    avg_power_mw: float | None = None  # over the timed window, idle baseline not subtracted
+    idle_power_mw: float | None = None  # measured before the job (bench idle_power_s), when asked for
+    energy_per_inference_mj: float | None = None  # timed window only, trapezoid, minus idle when measured
+    energy_source: str | None = None  # rail, battery or hwmon sensor the power came from
+    power_samples_in_window: int | None = None
+    cpu_clock_fell: bool | None = None  # a CPU clock (or its cap) fell during the timed window
     ops_total: int | None = None
     ops_delegated: int | None = None
     validity: Validity | None = None

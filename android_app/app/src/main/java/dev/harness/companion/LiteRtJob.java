@@ -62,6 +62,7 @@ final class LiteRtJob {
         r.modelPath = job.modelPath;
         r.threads = job.threads;
         r.delegate = job.delegate;
+        r.delegateRequested = job.delegate;
 
         double t0 = SystemTimes.monotonicS();
         List<TempSample> temps = new ArrayList<>();
@@ -137,6 +138,8 @@ final class LiteRtJob {
 
         Long hwm = Probes.procStatusKb("VmHWM");
         r.peakRssMb = hwm == null ? null : TimedLoop.round(hwm / 1024.0, 3);
+        Long endKb = Probes.procStatusKb("VmRSS");
+        r.endRssMb = endKb == null ? null : TimedLoop.round(endKb / 1024.0, 3);
         r.peakRssDeltaMb = rssReset && hwm != null && rssBaseKb != null
                 ? TimedLoop.round((hwm - rssBaseKb) / 1024.0, 3) : null;
         a.pssMb = Probes.pssMb();

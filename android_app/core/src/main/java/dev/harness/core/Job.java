@@ -1,6 +1,7 @@
 package dev.harness.core;
 
 import com.google.gson.annotations.SerializedName;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -24,6 +25,11 @@ public final class Job {
     @SerializedName("max_runs") public int maxRuns = 0;
     @SerializedName("sample_interval_s") public double sampleIntervalS = 0.5;
     @SerializedName("thermal_glob") public String thermalGlob = "/sys/class/thermal/thermal_zone*";
+    /** An external delegate's shared library (Linux runner only; the app refuses none of the others). */
+    @SerializedName("delegate_library") public String delegateLibrary;
+    /** Thermal zone names (prefixes) that are not temperatures on this board, e.g. PMIC on a Jetson. */
+    @SerializedName("ignore_sensors") public List<String> ignoreSensors = new ArrayList<>();
+    @SerializedName("cpufreq_glob") public String cpufreqGlob = "/sys/devices/system/cpu/cpu[0-9]*/cpufreq";
 
     public static Job fromJson(String json) {
         Job job = Json.GSON.fromJson(json, Job.class);

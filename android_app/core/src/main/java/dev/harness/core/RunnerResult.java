@@ -21,7 +21,9 @@ public final class RunnerResult {
     @SerializedName("machine") public String machine;
     @SerializedName("model_path") public String modelPath;
     @SerializedName("threads") public int threads;
+    /** The delegate that ran (schema 3: never only the one asked for). */
     @SerializedName("delegate") public String delegate;
+    @SerializedName("delegate_requested") public String delegateRequested;
     @SerializedName("error") public String error;
     @SerializedName("init_us") public Double initUs;
     @SerializedName("ops_total") public Integer opsTotal;
@@ -35,7 +37,11 @@ public final class RunnerResult {
     @SerializedName("latencies_us") public List<Double> latenciesUs = new ArrayList<>();
     @SerializedName("peak_rss_delta_mb") public Double peakRssDeltaMb;
     @SerializedName("peak_rss_mb") public Double peakRssMb;
+    /** VmRSS when the run ended: not a peak of anything. */
+    @SerializedName("end_rss_mb") public Double endRssMb;
     @SerializedName("temperatures") public List<TempSample> temperatures = new ArrayList<>();
+    /** [t_s, phase, {cpu: {cur, max}}] clock readings (MHz) before, during and after the timed loop. */
+    @SerializedName("cpu_freq") public List<JsonElement> cpuFreq = new ArrayList<>();
 
     /** Copy what the timed loop measured into the result's fields. */
     public void apply(TimedLoop.Outcome loop) {
