@@ -87,13 +87,14 @@ def battery_reading(entry: dict[str, Any] | None) -> dict[str, Any] | None:
     """IOPMPowerSource fields in units: volts, amps (negative while discharging), watts, C, charging."""
     if not entry:
         return None
+    raw_ma = entry.get("InstantAmperage")
+    if isinstance(raw_ma, int) and raw_ma >= 2**63:  # the signed value read back as unsigned 64-bit
+        raw_ma -= 2**64
     try:
         mv = float(entry["Voltage"])
-        ma = float(entry["InstantAmperage"])
+        ma = float(raw_ma)  # type: ignore[arg-type]
     except (KeyError, TypeError, ValueError):
         return None
-    if ma > 2**31:  # some firmware reports the signed value as unsigned 64-bit
-        ma -= 2**64
     temp = entry.get("Temperature")
     charging = bool(entry.get("IsCharging")) or bool(entry.get("ExternalConnected"))
     level = entry.get("CurrentCapacity")
