@@ -63,9 +63,13 @@ def _last_line(exc: BaseException) -> str:
 def _convert(src: Source, what: str, precision: str) -> Any:
     ct = _coremltools()
     folder = _saved_model_dir(src)
+    inputs = None
+    shape = tuple(src.keras_model.input_shape) if src.keras_model is not None else None
+    if shape and not isinstance(shape[0], tuple) and all(d is not None for d in shape[1:]):
+        inputs = [ct.TensorType(shape=(1, *shape[1:]))]  # batch 1, as on the device (else a 1..2 range)
     try:
         return ct.convert(
-            str(folder), source="tensorflow", convert_to="mlprogram",
+            str(folder), source="tensorflow", convert_to="mlprogram", inputs=inputs,
             compute_precision=ct.precision.FLOAT16 if precision == "fp16" else ct.precision.FLOAT32,
             minimum_deployment_target=getattr(ct.target, DEPLOYMENT_TARGET), skip_model_load=True)
     except Exception as exc:  # coremltools raises many types; the last line says which op or layer failed
