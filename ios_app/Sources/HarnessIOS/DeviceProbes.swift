@@ -31,6 +31,7 @@ public enum DeviceProbes {
     }
 
     /// Battery level 0...1 (nil when unknown) and state; monitoring is switched on for the reading.
+    /// UIDevice belongs to the main actor: call through `await MainActor.run { ... }` off the main thread.
     @MainActor
     public static func battery() -> (level: Double?, state: String) {
         let dev = UIDevice.current
