@@ -11,10 +11,12 @@ power during the run; otherwise the readings are kept in extra and extra["energy
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import tempfile
 import threading
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -118,10 +120,8 @@ class IosTarget(Target):
         if name.endswith(COREML_SUFFIX):
             remote = f"models/{sha}-{name[:-len('.zip')]}"
             if self.adapter.size(f"{remote}/Manifest.json") is None:
-                from converters.coreml import unzip_package  # noqa: PLC0415 (zip handling only)
-
                 with tempfile.TemporaryDirectory() as tmp:
-                    pkg = unzip_package(local, Path(tmp))
+                    pkg = self._unzip_package(local, Path(tmp))
                     self.adapter.remove(remote)  # a half-pushed package from a broken run
                     staged = pkg.with_name(Path(remote).name)
                     pkg.rename(staged)
@@ -133,6 +133,23 @@ class IosTarget(Target):
                 self.adapter.push(local, remote)
             return remote
         raise self._fail(f"{name}: the iOS app runs Core ML (.mlpackage) or .tflite variants, not {local.suffix}")
+
+    def _unzip_package(self, artifact: Path, dest: Path) -> Path:
+        """The cached `.mlpackage.zip` (one top-level `*.mlpackage/` folder) unpacked under dest; entries
+        that would land outside dest are refused."""
+        dest = dest.resolve()
+        try:
+            with zipfile.ZipFile(artifact) as zf:
+                names = zf.namelist()
+                tops = {n.split("/", 1)[0] for n in names}
+                if len(tops) != 1 or not next(iter(tops)).endswith(".mlpackage"):
+                    raise self._fail(f"{artifact.name}: not a zipped .mlpackage")
+                if any(not str((dest / n).resolve()).startswith(str(dest) + os.sep) for n in names):
+                    raise self._fail(f"{artifact.name}: an entry points outside the package")
+                zf.extractall(dest)
+        except zipfile.BadZipFile as exc:
+            raise self._fail(f"{artifact.name}: not a zip ({exc})") from None
+        return dest / next(iter(tops))
 
     def runner_job(self, job: JobSpec, remote_model: str) -> dict[str, Any]:
         b = job.bench

@@ -142,3 +142,19 @@ def test_ios_device_config_is_validated():
         parse_devices({"devices": [{"name": "ph", "kind": "ios", "udid": UDID, "compute_units": "npu"}]})
     with pytest.raises(UserError, match=r"devices\[0\] \(ph\)\.udid"):
         parse_devices({"devices": [{"name": "ph", "kind": "ios", "udid": "$(rm -rf ~)"}]})
+
+
+def test_hostile_or_broken_package_zip_is_refused(tmp_path):
+    import zipfile
+
+    target, phone = make(tmp_path)
+    evil = tmp_path / "evil.mlpackage.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("model.mlpackage/../../../escape.txt", "x")
+    with pytest.raises(DeviceError, match="outside the package"):
+        target.benchmark(JobSpec(model_path=evil, bench=BENCH))
+    broken = tmp_path / "broken.mlpackage.zip"
+    broken.write_bytes(b"PK not really")
+    with pytest.raises(DeviceError, match="not a zip"):
+        target.benchmark(JobSpec(model_path=broken, bench=BENCH))
+    assert not list(tmp_path.rglob("escape.txt")) and phone.launches == []
