@@ -160,13 +160,44 @@ class IosTarget(Target):
                 "max_runs": b.max_runs, "sample_interval_s": b.sample_interval_s,
                 "thermal_glob": "", "compute_units": self.config.compute_units}
 
+    def _push_eval(self, job: JobSpec) -> dict[str, Any] | None:
+        """The held-out inputs under Documents/eval (once per phone), as the job's `eval` entry."""
+        if job.eval_inputs is None or not job.eval_shape or job.eval_count <= 0:
+            return None
+        local = Path(job.eval_inputs)
+        remote = f"eval/{file_sha256(local)[:16]}.f32"
+        if self.adapter.size(remote) != local.stat().st_size:
+            self.adapter.push(local, remote)
+        return {"path": remote, "shape": [int(d) for d in job.eval_shape], "count": int(job.eval_count)}
+
+    def _pull_outputs(self, runner: dict[str, Any]) -> Any:
+        """The app's evaluation outputs (raw little-endian float32) as an array of outputs_shape."""
+        import numpy as np
+
+        ios = runner.get("ios") if isinstance(runner.get("ios"), dict) else {}
+        remote, shape = ios.get("outputs_path"), ios.get("outputs_shape")
+        if runner.get("error") or not remote or not shape:
+            return None
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "outputs.f32"
+            self.adapter.pull(str(remote), local)
+            data = np.frombuffer(local.read_bytes(), dtype="<f4")
+        self.adapter.remove(str(remote))
+        if data.size != int(np.prod(shape)):
+            raise self._fail(f"the app wrote {data.size} output values for shape {shape}")
+        return data.reshape([int(d) for d in shape])
+
     def benchmark(self, job: JobSpec) -> RawRun:
         remote_model = self._push_model(Path(job.model_path))
         name = f"h-{secrets.token_hex(6)}"
         job_path, result_path = f"jobs/{name}.json", f"results/{name}.json"
+        payload = self.runner_job(job, remote_model)
+        ev = self._push_eval(job) if remote_model.endswith(".mlpackage") else None
+        if ev is not None:
+            payload["eval"] = ev
         with tempfile.TemporaryDirectory() as tmp:
             local_job = Path(tmp) / f"{name}.json"
-            local_job.write_text(json.dumps(self.runner_job(job, remote_model)))
+            local_job.write_text(json.dumps(payload))
             self.adapter.push(local_job, job_path)
         t0 = time.monotonic()
         before = battery_reading(self.adapter.power_source())
@@ -188,7 +219,12 @@ class IosTarget(Target):
                 self.adapter.remove(path)
             except Exception:  # leftovers in Documents cost space, not the measurement
                 pass
-        return self._raw(runner, extra, before, after, sampler, t0)
+        raw = self._raw(runner, extra, before, after, sampler, t0)
+        try:
+            raw.outputs = self._pull_outputs(runner)
+        except (DeviceError, FileNotFoundError, ValueError) as exc:  # the timing stands; accuracy is lost
+            raw.extra["outputs_error"] = str(exc)[:300]
+        return raw
 
     def _wait_for_result(self, pid: int, result_path: str, timeout_s: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s

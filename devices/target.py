@@ -34,6 +34,10 @@ class JobSpec:
     seed: int = 0
     companions: dict[str, Path] = field(default_factory=dict)
     companion_origins: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Held-out inputs for targets that score on the device (iOS): raw float32, eval_count x eval_shape.
+    eval_inputs: Path | None = None
+    eval_shape: tuple[int, ...] | None = None
+    eval_count: int = 0
 
 
 @dataclass
@@ -44,6 +48,7 @@ class RawRun:
     power_samples: list[tuple[float, float, str]] = field(default_factory=list)  # (t_s, mW, source)
     throttled: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    outputs: Any = None  # the model's outputs on JobSpec.eval_inputs (a numpy array), for the host to score
 
 
 class Target(ABC):

@@ -158,3 +158,36 @@ def test_hostile_or_broken_package_zip_is_refused(tmp_path):
     with pytest.raises(DeviceError, match="not a zip"):
         target.benchmark(JobSpec(model_path=broken, bench=BENCH))
     assert not list(tmp_path.rglob("escape.txt")) and phone.launches == []
+
+
+def test_eval_inputs_go_to_the_phone_and_outputs_come_back(tmp_path, mlpackage_zip):
+    import numpy as np
+
+    x = np.random.default_rng(0).random((3, 4, 4, 1), dtype=np.float32)
+    inputs = tmp_path / "eval.f32"
+    inputs.write_bytes(x.astype("<f4").tobytes())
+    target, phone = make(tmp_path)
+    raw = target.benchmark(JobSpec(model_path=mlpackage_zip, bench=BENCH, eval_inputs=inputs,
+                                   eval_shape=(1, 4, 4, 1), eval_count=3))
+    assert raw.runner.get("error") is None, raw.runner
+    np.testing.assert_array_equal(raw.outputs, x)  # the fake app's model is the identity
+    assert any(p.startswith("eval/") for p in phone.pushes)
+    assert not list((phone.documents / "results").iterdir())  # outputs pulled and removed
+
+
+def test_device_scores_use_the_host_metrics():
+    import numpy as np
+
+    from converters.device_eval import EvalSet, score
+
+    labels = np.array([0, 1, 1, 2])
+    ev = EvalSet("classification", __import__("pathlib").Path("x"), (1, 8, 8, 3), 4, labels)
+    logits = np.eye(3, dtype=np.float32)[[0, 1, 2, 2]]
+    m = score(ev, logits)
+    assert m == {"accuracy_source": "device", "top1": 0.75, "top1_chance": 0.5, "eval_images": 4, "accuracy": 0.75}
+    with pytest.raises(ValueError, match="3 outputs for 4 inputs"):
+        score(ev, logits[:3])
+    hr = np.random.default_rng(1).random((2, 12, 12, 1), dtype=np.float32)
+    sr = EvalSet("super_resolution", __import__("pathlib").Path("x"), (1, 12, 12, 1), 2, hr, hr * 0.9, 1)
+    m = score(sr, hr.copy())
+    assert m["accuracy_source"] == "device" and m["psnr_db"] > m["psnr_bicubic_db"] and m["ssim"] == 1.0
