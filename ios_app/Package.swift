@@ -11,10 +11,13 @@ let package = Package(
     products: [
         .library(name: "HarnessCore", targets: ["HarnessCore"]),
         .library(name: "HarnessIOS", targets: ["HarnessIOS"]),
+        .executable(name: "live-follow", targets: ["LiveFollow"]),
     ],
     targets: [
         .target(name: "HarnessCore"),
         .target(name: "HarnessIOS", dependencies: ["HarnessCore"]),
+        // The app's SSE client on the command line, for tests against a real `harness serve`.
+        .executableTarget(name: "LiveFollow", dependencies: ["HarnessCore"]),
         .testTarget(name: "HarnessCoreTests", dependencies: ["HarnessCore"]),
     ]
 )
