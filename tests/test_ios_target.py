@@ -191,3 +191,24 @@ def test_device_scores_use_the_host_metrics():
     sr = EvalSet("super_resolution", __import__("pathlib").Path("x"), (1, 12, 12, 1), 2, hr, hr * 0.9, 1)
     m = score(sr, hr.copy())
     assert m["accuracy_source"] == "device" and m["psnr_db"] > m["psnr_bicubic_db"] and m["ssim"] == 1.0
+
+
+def test_harness_devices_shows_the_phone(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    root = tmp_path / "phones"
+    root.mkdir()
+    (root / "behaviour.json").write_text(json.dumps({"00008030-000000000000AAAA": "developer_mode_off"}))
+    (tmp_path / "devices.yaml").write_text(
+        f"devices:\n  - {{name: iphone, kind: ios, udid: {UDID}}}\n"
+        "  - {name: iphone2, kind: ios, udid: 00008030-000000000000AAAA}\n")
+    monkeypatch.setenv("HARNESS_IOS_ADAPTER", "tests.ios_fake:FakeIosAdapter")
+    monkeypatch.setenv("HARNESS_FAKE_IOS_ROOT", str(root))
+    res = subprocess.run([sys.executable, "-m", "harness", "devices", "--devices", str(tmp_path / "devices.yaml"),
+                          "--json"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    rows = {r["device"]: r for r in json.loads(res.stdout)}
+    assert rows["iphone"]["status"] == "ok" and rows["iphone"]["product_type"] == "iPhone15,2"
+    assert rows["iphone"]["app_installed"] is True and rows["iphone"]["battery"]["temperature_c"] == 31.25
+    assert rows["iphone2"]["status"] == "unreachable" and "Developer Mode is off" in rows["iphone2"]["error"]
+    assert res.returncode == 1 and "Traceback" not in res.stderr
