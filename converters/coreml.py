@@ -56,8 +56,14 @@ def _saved_model_dir(src: Source) -> Path:
 
 
 def _last_line(exc: BaseException) -> str:
-    lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
-    return (lines[-1] if lines else type(exc).__name__)[:300]
+    """The line that says what failed: coremltools puts it first (then a dump of the TF node), TensorFlow
+    last; lines without a word (a closing brace of the dump) never count."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if any(c.isalpha() for c in ln)]
+    if not lines:
+        return type(exc).__name__
+    first = lines[0]
+    pick = first if isinstance(exc, NotImplementedError) or "not implemented" in first or len(lines) == 1 else lines[-1]
+    return pick[:300]
 
 
 def _convert(src: Source, what: str, precision: str) -> Any:

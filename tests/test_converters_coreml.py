@@ -107,3 +107,12 @@ def test_harness_convert_copies_the_whole_suffix(tmp_path, keras_model_file):
                        log=lambda line: None)
     assert rows[0]["file"] == "net.keras__coreml.mlpackage.zip"
     assert zipfile.is_zipfile(tmp_path / "out" / rows[0]["file"])
+
+
+def test_conversion_errors_name_what_failed():
+    from converters.coreml import _last_line
+
+    dump = "Conversion for TF op 'NonMaxSuppressionV4' not implemented.\n \nname: \"x\"\nattr {\n  key: \"T\"\n}\n"
+    assert _last_line(NotImplementedError(dump)) == "Conversion for TF op 'NonMaxSuppressionV4' not implemented."
+    assert _last_line(ValueError("Traceback...\n  File x\nValueError: shape mismatch\n}")) == "ValueError: shape mismatch"
+    assert _last_line(RuntimeError("}")) == "RuntimeError"
