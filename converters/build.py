@@ -73,6 +73,19 @@ def _tf_version() -> str:
         return "none"
 
 
+def _coremltools_version() -> str:
+    try:
+        return metadata.version("coremltools")
+    except metadata.PackageNotFoundError:
+        return "none"
+
+
+def artifact_suffix(path: Path) -> str:
+    """The whole suffix of a cached artifact (`.tflite`, `.onnx`, `.mlpackage.zip`): keys have no dots."""
+    name = Path(path).name
+    return name[name.index("."):] if "." in name else ""
+
+
 def is_user_model(name: str) -> bool:
     return name.endswith((".tflite", ".keras", ".h5")) or os.sep in name or Path(name).is_dir()
 
@@ -94,9 +107,10 @@ def source_fingerprint(model: str) -> str:
 
 def cache_key(model: str, variant: str, params: dict[str, Any], context: dict[str, Any] | None = None) -> str:
     """`context`: what else shapes the artifact (the user's image folder, the recipe length)."""
+    tools = {"coremltools": _coremltools_version()} if variant.startswith("coreml") else {}
     blob = json.dumps(
         {"source": source_fingerprint(model), "variant": variant, "params": params, "tf": _tf_version(),
-         **({"context": context} if context else {})},
+         **tools, **({"context": context} if context else {})},
         sort_keys=True,
     )
     return _sha256_bytes(blob.encode())[:24]
@@ -253,9 +267,9 @@ class VariantBuilder:
                 result = spec.fn(src, params)
             data, extra = (result if isinstance(result, tuple) else (result, {}))
             extra = dict(extra)
-            suffix = extra.pop("artifact_suffix", ".tflite")  # e.g. .onnx for TensorRT targets
-            out = out.with_suffix(suffix)
-            tmp = out.with_suffix(".tmp")
+            suffix = extra.pop("artifact_suffix", ".tflite")  # .onnx for TensorRT, .mlpackage.zip for Core ML
+            out = self.cache_dir / f"{key}{suffix}"
+            tmp = self.cache_dir / f"{key}.tmp"
             tmp.write_bytes(data)
         tmp.replace(out)
         metrics: dict[str, Any] = {"size_bytes": len(data), "gzip_bytes": len(gzip.compress(data, 9))}
@@ -263,6 +277,6 @@ class VariantBuilder:
             metrics.update(self._metrics(model, variant, out, src))
         metrics.update(extra)
         meta_path.write_text(json.dumps({"model": model, "variant": variant, "params": params, "metrics": metrics,
-                                         "suffix": out.suffix}, default=str))
+                                         "suffix": artifact_suffix(out)}, default=str))
         self.converted += 1
         return BuiltVariant(model, variant, out, params, metrics, cached=False)

@@ -34,6 +34,10 @@ class JobSpec:
     seed: int = 0
     companions: dict[str, Path] = field(default_factory=dict)
     companion_origins: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Held-out inputs for targets that score on the device (iOS): raw float32, eval_count x eval_shape.
+    eval_inputs: Path | None = None
+    eval_shape: tuple[int, ...] | None = None
+    eval_count: int = 0
 
 
 @dataclass
@@ -50,6 +54,7 @@ class RawRun:
     idle_power_samples: list[tuple[float, float, str]] = field(default_factory=list)  # at rest before the job
     freq_samples: list[tuple[float, float]] = field(default_factory=list)  # (host time s, CPU MHz) from a probe
     memory: dict[str, Any] = field(default_factory=dict)  # board-wide figures, e.g. board_ram_used_peak_mb
+    outputs: Any = None  # the model's outputs on JobSpec.eval_inputs (a numpy array), for the host to score
 
 
 class Target(ABC):

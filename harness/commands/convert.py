@@ -101,7 +101,9 @@ def convert_all(models: list[str], variants: list[str], out: Path | None, image_
                 art = builder.build(model, variant)
                 row.update(params=art.params, metrics=art.metrics, cached=art.cached, artifact=str(art.path))
                 if out is not None:
-                    dest = out / f"{_safe(model)}__{variant}{art.path.suffix}"
+                    from converters.build import artifact_suffix
+
+                    dest = out / f"{_safe(model)}__{variant}{artifact_suffix(art.path)}"
                     shutil.copyfile(art.path, dest)
                     row["file"] = dest.name
                 log(f"{model}/{variant}: {'cached' if art.cached else 'built'} in {time.monotonic() - t0:.1f} s")

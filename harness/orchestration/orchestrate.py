@@ -32,6 +32,7 @@ ExportKey = tuple[str, str, str]  # (model, variant, export kind)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_CONSECUTIVE_DEVICE_FAILURES = 2
 PEAK_KEY = ("__peak_probe__", "matmul")
+EVAL_KEY = "__device_eval__"
 
 
 def new_run_id() -> str:
@@ -184,6 +185,8 @@ class Orchestrator:
             self._emit("convert_finished", model=m, variant=v, index=i, total=len(ordered), error=err,
                        cached=getattr(built[(m, v)], "cached", False))
         summary.converted = builder.converted
+        if any(d.kind == "ios" for d in self.plan.devices.enabled):
+            self._device_eval_sets(builder, built)
         if self.plan.peak_probe and not self.stop.is_set():
             try:
                 from converters.peak import probe_path
@@ -217,6 +220,18 @@ class Orchestrator:
                 err = _one_line(exc)
             self._emit("export_finished", model=m, variant=v, export=kind, index=i, total=len(ordered), error=err)
         return exports
+
+    def _device_eval_sets(self, builder: Any, built: dict[Any, Any]) -> None:
+        """Held-out inputs for models whose Core ML variants are scored on the phone (converters.device_eval)."""
+        from converters import device_eval
+
+        for m in {m for (m, v), art in list(built.items()) if isinstance(v, str) and v.startswith("coreml")
+                  and not isinstance(art, Exception)}:
+            try:
+                built[(EVAL_KEY, m)] = device_eval.prepare(builder.source(m), builder.cache_dir / "eval",
+                                                           self.plan.image_dir)
+            except Exception as exc:  # no eval set: the rows keep "accuracy not measured"
+                built[(EVAL_KEY, m)] = exc
 
     def _peak_probe(self, device: Any, target: Any, probes: dict[str, tuple[Path, int]],
                     bench: Any) -> dict[str, float]:
@@ -309,14 +324,20 @@ class Orchestrator:
                     self._record(error_measurement(run_id, device.name, model, variant, f"export: {why_not}",
                                                    started, rep), summary)
                     continue
+                ev = built.get((EVAL_KEY, model)) if device.kind == "ios" else None
+                ev = None if isinstance(ev, Exception) else ev
                 job = JobSpec(model_path=art.path, bench=bench,
                               companions={kind: e.path for kind, e in prepared.items()},
-                              companion_origins={kind: e.describe() for kind, e in prepared.items()})
+                              companion_origins={kind: e.describe() for kind, e in prepared.items()},
+                              eval_inputs=ev.path if ev else None, eval_shape=ev.sample_shape if ev else None,
+                              eval_count=ev.count if ev else 0)
                 try:
                     target.cool_down(bench)
                     raw = target.benchmark(job)
                     m = to_measurement(run_id, device.name, art, bench, raw, started, peak_gflops=peak,
                                        repeat_index=rep)
+                    if ev is not None and raw.outputs is not None:
+                        m = _with_device_scores(m, ev, raw.outputs)
                     failures = 0
                 except Exception as exc:  # transport or device failure: a row, then maybe offline
                     failures += 1
@@ -355,6 +376,20 @@ def _prepared_exports(exports: dict[ExportKey, Any], device: Any, model: str,
             return {}, _one_line(made)
         prepared[kind] = made
     return prepared, None
+
+
+def _with_device_scores(m: Measurement, ev: Any, outputs: Any) -> Measurement:
+    """The measurement with the accuracy the device's own outputs reach (metrics say accuracy_source)."""
+    import dataclasses
+
+    from converters import device_eval
+
+    metrics = {k: v for k, v in m.metrics.items() if k != "accuracy_note"}
+    try:
+        metrics.update(device_eval.score(ev, outputs))
+    except Exception as exc:  # the timing stands without the score
+        metrics["accuracy_error"] = f"device outputs: {_one_line(exc)}"
+    return dataclasses.replace(m, metrics=metrics)
 
 
 def _one_line(exc: BaseException | None) -> str:

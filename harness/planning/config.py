@@ -170,8 +170,11 @@ class AndroidDevice(_DeviceBase):
 
 class IosDevice(_DeviceBase):
     kind: Literal["ios"]
-    udid: str = Field(min_length=1)
-    bundle_id: str = "dev.harness.companion"
+    udid: str = Field(min_length=1, pattern=r"^[0-9A-Fa-f-]+$", description="the phone's UDID (usbmuxd serial)")
+    bundle_id: str = Field(default="dev.harness.companion", pattern=r"^[A-Za-z0-9.-]+$",
+                           description="the companion app's bundle identifier")
+    compute_units: Literal["cpuOnly", "cpuAndGPU", "cpuAndNeuralEngine", "all"] = Field(
+        default="all", description="MLModelConfiguration.computeUnits the app uses")
 
 
 DeviceConfig = Annotated[

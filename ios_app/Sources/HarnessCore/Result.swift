@@ -1,0 +1,261 @@
+import Foundation
+
+/// One model input as the runner reports it.
+public struct InputInfo: Codable, Equatable, Sendable {
+    public var name: String
+    public var shape: [Int]
+    public var dtype: String
+
+    public init(name: String, shape: [Int], dtype: String) {
+        self.name = name
+        self.shape = shape
+        self.dtype = dtype
+    }
+}
+
+/// A temperature reading `[t_s, phase, {zone: celsius}]`: a JSON array of three kinds, as the runner writes it.
+public struct TempSample: Codable, Equatable, Sendable {
+    public var tS: Double
+    public var phase: String
+    public var zonesC: [String: Double]
+
+    public init(tS: Double, phase: String, zonesC: [String: Double]) {
+        self.tS = tS
+        self.phase = phase
+        self.zonesC = zonesC
+    }
+
+    public init(from decoder: Decoder) throws {
+        var c = try decoder.unkeyedContainer()
+        tS = try c.decode(Double.self)
+        phase = try c.decode(String.self)
+        zonesC = try c.decode([String: Double].self)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.unkeyedContainer()
+        try c.encode(tS)
+        try c.encode(phase)
+        try c.encode(zonesC)
+    }
+}
+
+/// What only the iOS app records: ProcessInfo.thermalState around the run, battery, compute units,
+/// the memory figure's source, and where the evaluation outputs were written.
+public struct IosExtras: Codable, Equatable, Sendable {
+    public var computeUnits: String
+    public var thermalStateBefore: String
+    public var thermalStatesDuring: [String]
+    public var thermalStateAfter: String
+    public var batteryLevelBefore: Double?
+    public var batteryLevelAfter: Double?
+    public var batteryStateBefore: String
+    public var batteryStateAfter: String
+    public var memoryMetric: String
+    public var physFootprintMb: Double?
+    public var outputsPath: String?
+    public var outputsShape: [Int]?
+    public var device: String?
+    public var osVersion: String?
+
+    public init(computeUnits: String, thermalStateBefore: String, thermalStatesDuring: [String],
+                thermalStateAfter: String, batteryLevelBefore: Double?, batteryLevelAfter: Double?,
+                batteryStateBefore: String, batteryStateAfter: String, memoryMetric: String = "phys_footprint",
+                physFootprintMb: Double? = nil, outputsPath: String? = nil, outputsShape: [Int]? = nil,
+                device: String? = nil, osVersion: String? = nil) {
+        self.computeUnits = computeUnits
+        self.thermalStateBefore = thermalStateBefore
+        self.thermalStatesDuring = thermalStatesDuring
+        self.thermalStateAfter = thermalStateAfter
+        self.batteryLevelBefore = batteryLevelBefore
+        self.batteryLevelAfter = batteryLevelAfter
+        self.batteryStateBefore = batteryStateBefore
+        self.batteryStateAfter = batteryStateAfter
+        self.memoryMetric = memoryMetric
+        self.physFootprintMb = physFootprintMb
+        self.outputsPath = outputsPath
+        self.outputsShape = outputsShape
+        self.device = device
+        self.osVersion = osVersion
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case computeUnits = "compute_units", thermalStateBefore = "thermal_state_before"
+        case thermalStatesDuring = "thermal_states_during", thermalStateAfter = "thermal_state_after"
+        case batteryLevelBefore = "battery_level_before", batteryLevelAfter = "battery_level_after"
+        case batteryStateBefore = "battery_state_before", batteryStateAfter = "battery_state_after"
+        case memoryMetric = "memory_metric", physFootprintMb = "phys_footprint_mb"
+        case outputsPath = "outputs_path", outputsShape = "outputs_shape", device, osVersion = "os_version"
+    }
+}
+
+/// A successful runner result: every key rpi/runner.py writes (contracts/results/ok.json), nulls included.
+public struct OkResult: Codable, Equatable, Sendable {
+    public var schemaVersion: Int = HarnessCore.schemaVersion
+    public var runtime: String
+    public var runtimeVersion: String
+    public var python: String?
+    public var machine: String
+    public var modelPath: String
+    public var threads: Int
+    public var delegate: String
+    public var initUs: Double
+    public var opsTotal: Int?
+    public var opsDelegated: Int?
+    public var opsOnCpuKernels: [String]
+    public var inputs: [InputInfo]
+    public var firstInferenceUs: Double
+    public var warmupRunsDone: Int
+    public var durationS: Double
+    public var timedWindowUnixS: [Double]
+    public var latenciesUs: [Double]
+    public var peakRssDeltaMb: Double?
+    public var peakRssMb: Double?
+    public var temperatures: [TempSample]
+    /// Present only in results written by the iOS app, under the key "ios".
+    public var ios: IosExtras?
+
+    public init(runtime: String, runtimeVersion: String, python: String?, machine: String, modelPath: String,
+                threads: Int, delegate: String, initUs: Double, opsTotal: Int?, opsDelegated: Int?,
+                opsOnCpuKernels: [String], inputs: [InputInfo], loop: LoopOutcome, peakRssDeltaMb: Double?,
+                peakRssMb: Double?, temperatures: [TempSample], ios: IosExtras? = nil) {
+        self.runtime = runtime
+        self.runtimeVersion = runtimeVersion
+        self.python = python
+        self.machine = machine
+        self.modelPath = modelPath
+        self.threads = threads
+        self.delegate = delegate
+        self.initUs = initUs
+        self.opsTotal = opsTotal
+        self.opsDelegated = opsDelegated
+        self.opsOnCpuKernels = opsOnCpuKernels
+        self.inputs = inputs
+        self.firstInferenceUs = loop.firstInferenceUs
+        self.warmupRunsDone = loop.warmupRunsDone
+        self.durationS = loop.durationS
+        self.timedWindowUnixS = loop.timedWindowUnixS
+        self.latenciesUs = loop.latenciesUs
+        self.peakRssDeltaMb = peakRssDeltaMb
+        self.peakRssMb = peakRssMb
+        self.temperatures = temperatures
+        self.ios = ios
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case schemaVersion = "schema_version", runtime, runtimeVersion = "runtime_version", python, machine
+        case modelPath = "model_path", threads, delegate, error, initUs = "init_us", opsTotal = "ops_total"
+        case opsDelegated = "ops_delegated", opsOnCpuKernels = "ops_on_cpu_kernels", inputs
+        case firstInferenceUs = "first_inference_us", warmupRunsDone = "warmup_runs_done"
+        case durationS = "duration_s", timedWindowUnixS = "timed_window_unix_s", latenciesUs = "latencies_us"
+        case peakRssDeltaMb = "peak_rss_delta_mb", peakRssMb = "peak_rss_mb", temperatures, ios
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        schemaVersion = try c.decode(Int.self, forKey: .schemaVersion)
+        runtime = try c.decode(String.self, forKey: .runtime)
+        runtimeVersion = try c.decode(String.self, forKey: .runtimeVersion)
+        python = try c.decodeIfPresent(String.self, forKey: .python)
+        machine = try c.decode(String.self, forKey: .machine)
+        modelPath = try c.decode(String.self, forKey: .modelPath)
+        threads = try c.decode(Int.self, forKey: .threads)
+        delegate = try c.decode(String.self, forKey: .delegate)
+        initUs = try c.decode(Double.self, forKey: .initUs)
+        opsTotal = try c.decodeIfPresent(Int.self, forKey: .opsTotal)
+        opsDelegated = try c.decodeIfPresent(Int.self, forKey: .opsDelegated)
+        opsOnCpuKernels = try c.decode([String].self, forKey: .opsOnCpuKernels)
+        inputs = try c.decode([InputInfo].self, forKey: .inputs)
+        firstInferenceUs = try c.decode(Double.self, forKey: .firstInferenceUs)
+        warmupRunsDone = try c.decode(Int.self, forKey: .warmupRunsDone)
+        durationS = try c.decode(Double.self, forKey: .durationS)
+        timedWindowUnixS = try c.decode([Double].self, forKey: .timedWindowUnixS)
+        latenciesUs = try c.decode([Double].self, forKey: .latenciesUs)
+        peakRssDeltaMb = try c.decodeIfPresent(Double.self, forKey: .peakRssDeltaMb)
+        peakRssMb = try c.decodeIfPresent(Double.self, forKey: .peakRssMb)
+        temperatures = try c.decode([TempSample].self, forKey: .temperatures)
+        ios = try c.decodeIfPresent(IosExtras.self, forKey: .ios)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        func opt<T: Encodable>(_ v: T?, _ k: CodingKeys) throws {
+            if let v { try c.encode(v, forKey: k) } else { try c.encodeNil(forKey: k) }
+        }
+        try c.encode(schemaVersion, forKey: .schemaVersion)
+        try c.encode(runtime, forKey: .runtime)
+        try c.encode(runtimeVersion, forKey: .runtimeVersion)
+        try opt(python, .python)
+        try c.encode(machine, forKey: .machine)
+        try c.encode(modelPath, forKey: .modelPath)
+        try c.encode(threads, forKey: .threads)
+        try c.encode(delegate, forKey: .delegate)
+        try c.encodeNil(forKey: .error)
+        try c.encode(initUs, forKey: .initUs)
+        try opt(opsTotal, .opsTotal)
+        try opt(opsDelegated, .opsDelegated)
+        try c.encode(opsOnCpuKernels, forKey: .opsOnCpuKernels)
+        try c.encode(inputs, forKey: .inputs)
+        try c.encode(firstInferenceUs, forKey: .firstInferenceUs)
+        try c.encode(warmupRunsDone, forKey: .warmupRunsDone)
+        try c.encode(durationS, forKey: .durationS)
+        try c.encode(timedWindowUnixS, forKey: .timedWindowUnixS)
+        try c.encode(latenciesUs, forKey: .latenciesUs)
+        try opt(peakRssDeltaMb, .peakRssDeltaMb)
+        try opt(peakRssMb, .peakRssMb)
+        try c.encode(temperatures, forKey: .temperatures)
+        try c.encodeIfPresent(ios, forKey: .ios)
+    }
+}
+
+/// A failed job: the runner's `{schema_version, error, traceback}` (contracts/results/error.json).
+public struct ErrorResult: Codable, Equatable, Sendable {
+    public var schemaVersion: Int = HarnessCore.schemaVersion
+    public var error: String
+    public var traceback: String
+
+    public init(error: String, traceback: String) {
+        self.error = error
+        self.traceback = traceback
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case schemaVersion = "schema_version", error, traceback
+    }
+}
+
+/// The runner's result JSON: a non-null `error` makes it a failure, as the host reads it.
+public enum RunnerResult: Codable, Equatable, Sendable {
+    case ok(OkResult)
+    case failure(ErrorResult)
+
+    enum Probe: String, CodingKey { case error, schemaVersion = "schema_version" }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: Probe.self)
+        let version = try c.decode(Int.self, forKey: .schemaVersion)
+        guard version == schemaVersion else {
+            throw DecodingError.dataCorruptedError(forKey: .schemaVersion, in: c,
+                debugDescription: "schema_version \(version), this app reads \(schemaVersion)")
+        }
+        if try c.decodeIfPresent(String.self, forKey: .error) != nil {
+            self = .failure(try ErrorResult(from: decoder))
+        } else {
+            self = .ok(try OkResult(from: decoder))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        switch self {
+        case .ok(let r): try r.encode(to: encoder)
+        case .failure(let r): try r.encode(to: encoder)
+        }
+    }
+
+    /// JSON as the app writes it to Documents/results/NAME.json (sorted keys, like the contract files).
+    public func jsonData() throws -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return try enc.encode(self)
+    }
+}

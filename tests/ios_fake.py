@@ -1,0 +1,156 @@
+"""A fake iPhone behind the IosAdapter interface (test double; a class, as the guide asks).
+
+It keeps the app's container in a folder on disk (`<root>/<udid>/Documents`) and "runs" a job the way
+the companion app does: it reads Documents/jobs/NAME.json, checks the model it names exists (a Core ML
+package must have its Manifest.json), and a moment later writes Documents/results/NAME.json built from
+the golden contract (contracts/results/ok.json) with the job's model path and the app's `ios` extras,
+or the runner's error shape (contracts/results/error.json) when the job cannot run.
+
+How a phone behaves comes from `<root>/behaviour.json` ({udid: mode}), so `harness run` in a subprocess
+can be steered: ok (on battery), usb (charging over USB), crash (exits without a result), hang (never
+writes one), not_installed, developer_mode_off, hot (thermal state serious during the run).
+The root folder is HARNESS_FAKE_IOS_ROOT. Used only through HARNESS_IOS_ADAPTER in tests.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from devices.ios_adapter import IosAdapter
+from errors import DeviceError
+
+CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
+ROOT_ENV = "HARNESS_FAKE_IOS_ROOT"
+JOB_KEYS = set(json.loads((CONTRACTS / "jobs" / "ios_coreml.json").read_text()))
+
+
+class FakeIosAdapter(IosAdapter):
+    def __init__(self, udid: str, bundle_id: str, root: Path | None = None, mode: str | None = None) -> None:
+        super().__init__(udid, bundle_id)
+        self.root = Path(root or os.environ[ROOT_ENV])
+        behaviour = self.root / "behaviour.json"
+        modes = json.loads(behaviour.read_text()) if behaviour.exists() else {}
+        self.mode = mode or modes.get(udid, "ok")
+        self.documents = self.root / udid / "Documents"
+        self.documents.mkdir(parents=True, exist_ok=True)
+        self.pushes: list[str] = []
+        self.launches: list[list[str]] = []
+        self._pids: dict[int, threading.Thread] = {}
+        self._next_pid = 400
+
+    def _path(self, remote: str) -> Path:
+        p = (self.documents / remote).resolve()
+        if not str(p).startswith(str(self.documents.resolve())):
+            raise ValueError(f"{remote!r} leaves Documents")
+        return p
+
+    def check_ready(self) -> dict[str, Any]:
+        if self.mode == "developer_mode_off":
+            raise DeviceError(self.udid, "Developer Mode is off: Settings > Privacy & Security > Developer Mode, "
+                              "then restart")
+        return {"product_type": "iPhone15,2", "ios_version": "17.5.1", "name": "fake iPhone", "os": "iOS 17.5.1"}
+
+    def app_installed(self) -> bool:
+        return self.mode != "not_installed"
+
+    def push(self, local: Path, remote: str) -> None:
+        dest = self._path(remote)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if Path(local).is_dir():
+            shutil.copytree(local, dest, dirs_exist_ok=True)
+        else:
+            shutil.copyfile(local, dest)
+        self.pushes.append(remote)
+
+    def size(self, remote: str) -> int | None:
+        p = self._path(remote)
+        return p.stat().st_size if p.is_file() else (0 if p.is_dir() else None)
+
+    def pull(self, remote: str, local: Path) -> None:
+        p = self._path(remote)
+        if not p.is_file():
+            raise FileNotFoundError(remote)
+        shutil.copyfile(p, local)
+
+    def remove(self, remote: str) -> None:
+        p = self._path(remote)
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+
+    def launch(self, arguments: list[str]) -> int:
+        self.launches.append(list(arguments))
+        self._next_pid += 1
+        pid = self._next_pid
+        t = threading.Thread(target=self._app, args=(arguments,), daemon=True)
+        self._pids[pid] = t
+        t.start()
+        return pid
+
+    def running(self, pid: int) -> bool | None:
+        t = self._pids.get(pid)
+        return bool(t and t.is_alive())
+
+    def kill(self, pid: int) -> None:
+        self._pids.pop(pid, None)
+
+    def power_source(self) -> dict[str, Any] | None:
+        usb = self.mode == "usb"
+        return {"Voltage": 3850, "InstantAmperage": 350 if usb else -420, "Temperature": 3125,
+                "IsCharging": usb, "ExternalConnected": usb, "CurrentCapacity": 81}
+
+    # -- the app --------------------------------------------------------------------------------
+    def _app(self, arguments: list[str]) -> None:
+        """What ios_app's headless mode does with `--job NAME`, minus Core ML."""
+        if self.mode == "crash":
+            time.sleep(0.05)
+            return
+        if self.mode == "hang":
+            time.sleep(30)
+            return
+        name = arguments[arguments.index("--job") + 1]
+        job = json.loads(self._path(f"jobs/{name}.json").read_text())
+        time.sleep(0.1)
+        out = self._result(job)
+        dest = self._path(f"results/{name}.json")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(".tmp")
+        tmp.write_text(json.dumps(out))
+        tmp.replace(dest)  # the app writes atomically, so the host never pulls half a file
+
+    def _result(self, job: dict[str, Any]) -> dict[str, Any]:
+        error = json.loads((CONTRACTS / "results" / "error.json").read_text())
+        if set(job) - {"eval"} != JOB_KEYS:
+            return {**error, "error": f"job keys differ from the contract: {sorted(set(job) ^ JOB_KEYS)}"}
+        model = self._path(job["model_path"])
+        if job["model_path"].endswith(".tflite"):
+            return {**error, "error": "this build of the app has no TensorFlow Lite (built without the pod)",
+                    "traceback": ""}
+        if not (model / "Manifest.json").is_file():
+            return {**error, "error": f"no Core ML package at {job['model_path']}", "traceback": ""}
+        ok = json.loads((CONTRACTS / "results" / "ok.json").read_text())
+        during = ["serious"] if self.mode == "hot" else ["nominal"]
+        ok.update({"model_path": job["model_path"], "runtime": "coreml", "runtime_version": "iOS 17.5.1",
+                   "python": None, "machine": "iPhone15,2", "delegate": "coreml", "temperatures": [],
+                   "ops_total": None, "ops_delegated": None,
+                   "ios": {"compute_units": job["compute_units"], "thermal_state_before": "nominal",
+                           "thermal_states_during": during, "thermal_state_after": during[-1],
+                           "battery_level_before": 0.81, "battery_level_after": 0.81,
+                           "battery_state_before": "charging" if self.mode == "usb" else "unplugged",
+                           "battery_state_after": "charging" if self.mode == "usb" else "unplugged",
+                           "memory_metric": "phys_footprint", "phys_footprint_mb": 61.5}})
+        if "eval" in job:  # the "model" is the identity: its outputs are its inputs (the host scores them)
+            ev = job["eval"]
+            data = self._path(ev["path"]).read_bytes()
+            name = Path(job["model_path"]).name
+            out = self._path(f"results/{name}.outputs.f32")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(data)
+            ok["ios"].update({"outputs_path": f"results/{name}.outputs.f32", "outputs_shape": [ev["count"], *ev["shape"][1:]]})
+        return ok
