@@ -1,7 +1,7 @@
 import Foundation
 
 /// The runner's schema version (rpi/runner.py SCHEMA_VERSION); contracts/results/*.json carry it.
-public let schemaVersion = 2
+public let schemaVersion = 3
 
 /// Core ML compute units a job may ask for (MLModelConfiguration.computeUnits on the phone).
 public enum ComputeUnits: String, Codable, CaseIterable, Sendable {
@@ -24,10 +24,17 @@ public struct EvalInputs: Codable, Equatable, Sendable {
 
 /// One runner job: exactly the keys of rpi/runner.py's job (contracts/jobs/basic.json) with its defaults,
 /// plus the iOS keys (`compute_units`, `eval`), which are written only when set.
+///
+/// An iOS job (one with `compute_units`, contracts/jobs/ios_coreml.json) is written without the three keys
+/// that only mean something to the Linux runner (`delegate_library`, `ignore_sensors`, `cpufreq_glob`: an
+/// external delegate's shared library and sysfs paths) unless they differ from the default, as the host's iOS
+/// target writes it; they are still read, and defaulted, from any job.
 public struct BenchJob: Codable, Equatable, Sendable {
     public var modelPath: String
     public var threads: Int = 1
     public var delegate: String = "xnnpack"
+    /// An external delegate's shared library (the runner loads it with load_delegate); nil: none.
+    public var delegateLibrary: String? = nil
     public var inputShapes: [String: [Int]]? = nil
     public var seed: Int = 0
     public var warmupRuns: Int = 1
@@ -38,6 +45,11 @@ public struct BenchJob: Codable, Equatable, Sendable {
     public var maxRuns: Int = 0
     public var sampleIntervalS: Double = 0.5
     public var thermalGlob: String = "/sys/class/thermal/thermal_zone*"
+    /// Thermal zone names (prefixes) that are not temperatures on the board (Jetson PMIC-Die).
+    public var ignoreSensors: [String] = []
+    public var cpufreqGlob: String = BenchJob.defaultCpufreqGlob
+    /// rpi/runner.py DEFAULT_JOB["cpufreq_glob"].
+    public static let defaultCpufreqGlob = "/sys/devices/system/cpu/cpu[0-9]*/cpufreq"
     public var computeUnits: ComputeUnits? = nil
     public var eval: EvalInputs? = nil
 
@@ -46,10 +58,12 @@ public struct BenchJob: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case modelPath = "model_path", threads, delegate, inputShapes = "input_shapes", seed
+        case modelPath = "model_path", threads, delegate, delegateLibrary = "delegate_library"
+        case inputShapes = "input_shapes", seed
         case warmupRuns = "warmup_runs", warmupS = "warmup_s", minRuns = "min_runs", minS = "min_s"
         case maxS = "max_s", maxRuns = "max_runs", sampleIntervalS = "sample_interval_s"
-        case thermalGlob = "thermal_glob", computeUnits = "compute_units", eval
+        case thermalGlob = "thermal_glob", ignoreSensors = "ignore_sensors", cpufreqGlob = "cpufreq_glob"
+        case computeUnits = "compute_units", eval
     }
 
     /// Missing keys take the runner's DEFAULT_JOB values, as `{**DEFAULT_JOB, **job}` does.
@@ -58,6 +72,7 @@ public struct BenchJob: Codable, Equatable, Sendable {
         modelPath = try c.decode(String.self, forKey: .modelPath)
         threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? threads
         delegate = try c.decodeIfPresent(String.self, forKey: .delegate) ?? delegate
+        delegateLibrary = try c.decodeIfPresent(String.self, forKey: .delegateLibrary)
         inputShapes = try c.decodeIfPresent([String: [Int]].self, forKey: .inputShapes)
         seed = try c.decodeIfPresent(Int.self, forKey: .seed) ?? seed
         warmupRuns = try c.decodeIfPresent(Int.self, forKey: .warmupRuns) ?? warmupRuns
@@ -68,16 +83,28 @@ public struct BenchJob: Codable, Equatable, Sendable {
         maxRuns = try c.decodeIfPresent(Int.self, forKey: .maxRuns) ?? maxRuns
         sampleIntervalS = try c.decodeIfPresent(Double.self, forKey: .sampleIntervalS) ?? sampleIntervalS
         thermalGlob = try c.decodeIfPresent(String.self, forKey: .thermalGlob) ?? thermalGlob
+        ignoreSensors = try c.decodeIfPresent([String].self, forKey: .ignoreSensors) ?? ignoreSensors
+        cpufreqGlob = try c.decodeIfPresent(String.self, forKey: .cpufreqGlob) ?? cpufreqGlob
         computeUnits = try c.decodeIfPresent(ComputeUnits.self, forKey: .computeUnits)
         eval = try c.decodeIfPresent(EvalInputs.self, forKey: .eval)
     }
 
-    /// Every runner key is written (input_shapes as null when unset), so the JSON has the runner's keys.
+    /// Every runner key is written (input_shapes and delegate_library as null when unset), so the JSON has the
+    /// runner's keys; an iOS job leaves out the Linux-only keys (see the type's note).
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(modelPath, forKey: .modelPath)
         try c.encode(threads, forKey: .threads)
         try c.encode(delegate, forKey: .delegate)
+        if computeUnits == nil {
+            if let delegateLibrary { try c.encode(delegateLibrary, forKey: .delegateLibrary) } else { try c.encodeNil(forKey: .delegateLibrary) }
+            try c.encode(ignoreSensors, forKey: .ignoreSensors)
+            try c.encode(cpufreqGlob, forKey: .cpufreqGlob)
+        } else {  // an iOS job: only what differs from the default, so nothing read is lost
+            try c.encodeIfPresent(delegateLibrary, forKey: .delegateLibrary)
+            if !ignoreSensors.isEmpty { try c.encode(ignoreSensors, forKey: .ignoreSensors) }
+            if cpufreqGlob != BenchJob.defaultCpufreqGlob { try c.encode(cpufreqGlob, forKey: .cpufreqGlob) }
+        }
         if let inputShapes { try c.encode(inputShapes, forKey: .inputShapes) } else { try c.encodeNil(forKey: .inputShapes) }
         try c.encode(seed, forKey: .seed)
         try c.encode(warmupRuns, forKey: .warmupRuns)

@@ -40,6 +40,48 @@ public struct TempSample: Codable, Equatable, Sendable {
     }
 }
 
+/// One CPU's clock in a cpu_freq sample: the runner's `{"cur": MHz, "max": MHz}` (scaling_cur_freq and
+/// scaling_max_freq); `max` is absent where the kernel does not expose it, and is then not written.
+public struct CpuClock: Codable, Equatable, Sendable {
+    public var cur: Int
+    public var max: Int?
+
+    public init(cur: Int, max: Int? = nil) {
+        self.cur = cur
+        self.max = max
+    }
+
+    enum CodingKeys: String, CodingKey { case cur, max }
+}
+
+/// A clock reading `[t_s, phase, {cpuN: {"cur": MHz, "max": MHz}}]`, as rpi/runner.py's run_sampler writes it,
+/// so the host sees a clock that fell during the run.
+public struct CpuFreqSample: Codable, Equatable, Sendable {
+    public var tS: Double
+    public var phase: String
+    public var cpusMhz: [String: CpuClock]
+
+    public init(tS: Double, phase: String, cpusMhz: [String: CpuClock]) {
+        self.tS = tS
+        self.phase = phase
+        self.cpusMhz = cpusMhz
+    }
+
+    public init(from decoder: Decoder) throws {
+        var c = try decoder.unkeyedContainer()
+        tS = try c.decode(Double.self)
+        phase = try c.decode(String.self)
+        cpusMhz = try c.decode([String: CpuClock].self)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.unkeyedContainer()
+        try c.encode(tS)
+        try c.encode(phase)
+        try c.encode(cpusMhz)
+    }
+}
+
 /// What only the iOS app records: ProcessInfo.thermalState around the run, battery, compute units,
 /// the memory figure's source, and where the evaluation outputs were written.
 public struct IosExtras: Codable, Equatable, Sendable {
@@ -98,7 +140,12 @@ public struct OkResult: Codable, Equatable, Sendable {
     public var machine: String
     public var modelPath: String
     public var threads: Int
+    /// The job's `delegate`, as asked for.
+    public var delegateRequested: String
+    /// The delegate that actually ran (the runner reads it from the graph; "none" when it took no op).
     public var delegate: String
+    /// The external delegate's library, written only when the job named one.
+    public var delegateLibrary: String?
     public var initUs: Double
     public var opsTotal: Int?
     public var opsDelegated: Int?
@@ -111,21 +158,28 @@ public struct OkResult: Codable, Equatable, Sendable {
     public var latenciesUs: [Double]
     public var peakRssDeltaMb: Double?
     public var peakRssMb: Double?
+    /// Resident memory after the run, MB (on the iPhone: phys_footprint); nil where not measured.
+    public var endRssMb: Double?
     public var temperatures: [TempSample]
+    /// Clock samples; empty where the system exposes no cpufreq (containers, iPhones).
+    public var cpuFreq: [CpuFreqSample]
     /// Present only in results written by the iOS app, under the key "ios".
     public var ios: IosExtras?
 
     public init(runtime: String, runtimeVersion: String, python: String?, machine: String, modelPath: String,
-                threads: Int, delegate: String, initUs: Double, opsTotal: Int?, opsDelegated: Int?,
-                opsOnCpuKernels: [String], inputs: [InputInfo], loop: LoopOutcome, peakRssDeltaMb: Double?,
-                peakRssMb: Double?, temperatures: [TempSample], ios: IosExtras? = nil) {
+                threads: Int, delegateRequested: String, delegate: String, delegateLibrary: String? = nil,
+                initUs: Double, opsTotal: Int?, opsDelegated: Int?, opsOnCpuKernels: [String], inputs: [InputInfo],
+                loop: LoopOutcome, peakRssDeltaMb: Double?, peakRssMb: Double?, endRssMb: Double?,
+                temperatures: [TempSample], cpuFreq: [CpuFreqSample], ios: IosExtras? = nil) {
         self.runtime = runtime
         self.runtimeVersion = runtimeVersion
         self.python = python
         self.machine = machine
         self.modelPath = modelPath
         self.threads = threads
+        self.delegateRequested = delegateRequested
         self.delegate = delegate
+        self.delegateLibrary = delegateLibrary
         self.initUs = initUs
         self.opsTotal = opsTotal
         self.opsDelegated = opsDelegated
@@ -138,17 +192,21 @@ public struct OkResult: Codable, Equatable, Sendable {
         self.latenciesUs = loop.latenciesUs
         self.peakRssDeltaMb = peakRssDeltaMb
         self.peakRssMb = peakRssMb
+        self.endRssMb = endRssMb
         self.temperatures = temperatures
+        self.cpuFreq = cpuFreq
         self.ios = ios
     }
 
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version", runtime, runtimeVersion = "runtime_version", python, machine
-        case modelPath = "model_path", threads, delegate, error, initUs = "init_us", opsTotal = "ops_total"
+        case modelPath = "model_path", threads, delegateRequested = "delegate_requested", delegate
+        case delegateLibrary = "delegate_library", error, initUs = "init_us", opsTotal = "ops_total"
         case opsDelegated = "ops_delegated", opsOnCpuKernels = "ops_on_cpu_kernels", inputs
         case firstInferenceUs = "first_inference_us", warmupRunsDone = "warmup_runs_done"
         case durationS = "duration_s", timedWindowUnixS = "timed_window_unix_s", latenciesUs = "latencies_us"
-        case peakRssDeltaMb = "peak_rss_delta_mb", peakRssMb = "peak_rss_mb", temperatures, ios
+        case peakRssDeltaMb = "peak_rss_delta_mb", peakRssMb = "peak_rss_mb", endRssMb = "end_rss_mb"
+        case temperatures, cpuFreq = "cpu_freq", ios
     }
 
     public init(from decoder: Decoder) throws {
@@ -160,7 +218,9 @@ public struct OkResult: Codable, Equatable, Sendable {
         machine = try c.decode(String.self, forKey: .machine)
         modelPath = try c.decode(String.self, forKey: .modelPath)
         threads = try c.decode(Int.self, forKey: .threads)
+        delegateRequested = try c.decode(String.self, forKey: .delegateRequested)
         delegate = try c.decode(String.self, forKey: .delegate)
+        delegateLibrary = try c.decodeIfPresent(String.self, forKey: .delegateLibrary)
         initUs = try c.decode(Double.self, forKey: .initUs)
         opsTotal = try c.decodeIfPresent(Int.self, forKey: .opsTotal)
         opsDelegated = try c.decodeIfPresent(Int.self, forKey: .opsDelegated)
@@ -173,7 +233,9 @@ public struct OkResult: Codable, Equatable, Sendable {
         latenciesUs = try c.decode([Double].self, forKey: .latenciesUs)
         peakRssDeltaMb = try c.decodeIfPresent(Double.self, forKey: .peakRssDeltaMb)
         peakRssMb = try c.decodeIfPresent(Double.self, forKey: .peakRssMb)
+        endRssMb = try c.decodeIfPresent(Double.self, forKey: .endRssMb)
         temperatures = try c.decode([TempSample].self, forKey: .temperatures)
+        cpuFreq = try c.decode([CpuFreqSample].self, forKey: .cpuFreq)
         ios = try c.decodeIfPresent(IosExtras.self, forKey: .ios)
     }
 
@@ -189,7 +251,9 @@ public struct OkResult: Codable, Equatable, Sendable {
         try c.encode(machine, forKey: .machine)
         try c.encode(modelPath, forKey: .modelPath)
         try c.encode(threads, forKey: .threads)
+        try c.encode(delegateRequested, forKey: .delegateRequested)
         try c.encode(delegate, forKey: .delegate)
+        try c.encodeIfPresent(delegateLibrary, forKey: .delegateLibrary)
         try c.encodeNil(forKey: .error)
         try c.encode(initUs, forKey: .initUs)
         try opt(opsTotal, .opsTotal)
@@ -203,7 +267,9 @@ public struct OkResult: Codable, Equatable, Sendable {
         try c.encode(latenciesUs, forKey: .latenciesUs)
         try opt(peakRssDeltaMb, .peakRssDeltaMb)
         try opt(peakRssMb, .peakRssMb)
+        try opt(endRssMb, .endRssMb)
         try c.encode(temperatures, forKey: .temperatures)
+        try c.encode(cpuFreq, forKey: .cpuFreq)
         try c.encodeIfPresent(ios, forKey: .ios)
     }
 }

@@ -144,10 +144,15 @@ public struct CoreMLRunner: Sendable {
             osVersion: ProcessInfo.processInfo.operatingSystemVersionString)
         return OkResult(
             runtime: "coreml", runtimeVersion: ProcessInfo.processInfo.operatingSystemVersionString, python: nil,
-            machine: probes.machine(), modelPath: job.modelPath, threads: job.threads, delegate: "coreml",
+            machine: probes.machine(), modelPath: job.modelPath, threads: job.threads,
+            // Asked for: the job's delegate (the host writes "coreml"); ran: Core ML, with the compute units in ios.
+            delegateRequested: job.delegate, delegate: "coreml",
             initUs: initUs, opsTotal: nil, opsDelegated: nil, opsOnCpuKernels: [], inputs: infos, loop: loop,
             peakRssDeltaMb: peak.flatMap { p in memBefore.map { pythonRound(p - $0.current, 3) } },
-            peakRssMb: peak.map { pythonRound($0, 3) }, temperatures: [], ios: ios)
+            peakRssMb: peak.map { pythonRound($0, 3) },
+            // Right after the timed loop (before any evaluation pass): phys_footprint, as the peak is.
+            endRssMb: memAfter.map { pythonRound($0.current, 3) },
+            temperatures: [], cpuFreq: [], ios: ios)  // no sysfs clocks on iOS: not measured, so empty
     }
 
     /// Evaluation: `count` raw float32 samples of the single input, each predicted; the first output

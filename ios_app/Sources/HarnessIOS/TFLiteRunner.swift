@@ -32,9 +32,11 @@ public struct TFLiteRunner {
         }
         let loop = try timedLoop(job.loop, clock: clock) { try interpreter.invoke() }
         return OkResult(runtime: "tensorflowlite-swift", runtimeVersion: "pod", python: nil, machine: "iPhone",
-                        modelPath: job.modelPath, threads: job.threads, delegate: job.delegate, initUs: initUs,
+                        modelPath: job.modelPath, threads: job.threads, delegateRequested: job.delegate,
+                        // Not read from the graph here (no node list in TensorFlowLiteSwift): the job's delegate.
+                        delegate: job.delegate, initUs: initUs,
                         opsTotal: nil, opsDelegated: nil, opsOnCpuKernels: [], inputs: infos, loop: loop,
-                        peakRssDeltaMb: nil, peakRssMb: nil, temperatures: [])
+                        peakRssDeltaMb: nil, peakRssMb: nil, endRssMb: nil, temperatures: [], cpuFreq: [])
     }
 }
 #endif
