@@ -87,7 +87,12 @@ def artifact_suffix(path: Path) -> str:
 
 
 def is_user_model(name: str) -> bool:
-    return name.endswith((".tflite", ".keras", ".h5")) or os.sep in name or Path(name).is_dir()
+    if name.endswith((".tflite", ".keras", ".h5")) or os.sep in name:
+        return True
+    try:
+        return Path(name).is_dir()
+    except (OSError, ValueError):  # a name too long for a path, or with a NUL: not a folder
+        return False
 
 
 def source_fingerprint(model: str) -> str:

@@ -5,6 +5,7 @@ import argparse
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -25,8 +26,17 @@ COMMAND_MODULES = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line (no usage block) with the user's value escaped and bounded."""
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+        from errors import one_message
+
+        self.exit(2, f"harness: error: {one_message(message, max_lines=1)} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="harness",
         description="Convert models into optimized variants and measure them on real targets.",
     )
@@ -47,15 +57,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from errors import UserError
+    import sqlite3
+
+    from errors import UserError, clean, one_message
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    from harness.orchestration.quiet import hush_paramiko
+
+    hush_paramiko()
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
-        print(f"harness: error: {exc}", file=sys.stderr)
+        print(f"harness: error: {one_message(str(exc))}", file=sys.stderr)
         return exc.exit_code
+    except sqlite3.DatabaseError as exc:  # a file that opened but is damaged or is not ours
+        from harness.commands.options import default_db
+
+        db = getattr(args, "db", None) or default_db()
+        print(f"harness: error: {one_message(f'{clean(db)}: damaged or not a results database ({exc})')}",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
         return 130

@@ -79,7 +79,7 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     [
         ("devices:\n  - {name: a, kind: toaster}\n", [], "unknown device kind 'toaster'"),
         ("devices: [ {name: a\n", [], "malformed YAML"),
-        ("devices:\n  - {name: a, kind: local}\n", ["--runs", "-3"], "--min-runs"),
+        ("devices:\n  - {name: a, kind: local}\n", ["--runs", "-3"], "--runs: must be at least 1"),
         ("devices:\n  - {name: a, kind: local}\n", ["--models", "no_such_model"], "unknown model 'no_such_model'"),
         ("devices:\n  - {name: a, kind: local}\n", ["--models", "srcnn@colour=red"], "unknown argument 'colour'"),
         ("devices:\n  - {name: a, kind: local}\n", ["--models", "/nonexistent/m.tflite"], "no such file"),

@@ -1,6 +1,7 @@
 """`harness run` on this host end to end: convert, run, measure, store, resume after SIGKILL."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from errors import UserError
 from harness.orchestration import orchestrate
 from harness.planning.config import parse_devices
 from harness.store.db import ResultsDB
@@ -32,7 +34,12 @@ def test_library_run_stores_rows_and_keeps_going_past_failures(tmp_path, tiny_tf
     corrupt.write_bytes(b"TFL3" + b"\x01" * 100)
     devices = parse_devices({"devices": [{"name": "local", "kind": "local"},
                                          {"name": "ghost", "kind": "local", "python": "/nonexistent/python"}]})
-    plan = make_plan(devices, models=[str(corrupt), str(tiny_tflite)], variants=["fp32", "fp16"], overrides=FAST)
+    # `make_plan` refuses a broken model file at once (one line, exit 2 on the CLI)...
+    with pytest.raises(UserError, match="corrupt.tflite: not a TFLite model"):
+        make_plan(devices, models=[str(corrupt), str(tiny_tflite)], variants=["fp32", "fp16"], overrides=FAST)
+    # ...and a file that breaks after planning still becomes error rows, while the others are measured.
+    good_plan = make_plan(devices, models=[str(tiny_tflite)], variants=["fp32", "fp16"], overrides=FAST)
+    plan = dataclasses.replace(good_plan, models=(str(corrupt), str(tiny_tflite)))
     events: list[str] = []
     summary = orchestrate.run(plan, tmp_path / "r.db", events=lambda k, p: events.append(k))
     rows = ResultsDB(tmp_path / "r.db").measurements(summary.run_id)

@@ -5,7 +5,7 @@ import argparse
 import json
 
 from errors import UserError
-from harness.commands.options import add_db_arg, open_db
+from harness.commands.options import add_db_arg, fraction, open_db
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -13,7 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("run_a", metavar="RUN_A", help="the earlier run (baseline)")
     c.add_argument("run_b", metavar="RUN_B", help="the later run")
     add_db_arg(c)
-    c.add_argument("--threshold", type=float, default=0.02, help="smallest change that counts (default 0.02 = 2%%)")
+    c.add_argument("--threshold", type=fraction, default=0.02, help="smallest change that counts (default 0.02 = 2%%)")
     c.add_argument("--json", action="store_true", help="print JSON")
     c.add_argument("--fail-on-slower", action="store_true", help="exit 1 when anything is slower")
     c.set_defaults(func=cmd_compare)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from errors import UserError
+from errors import UserError, clean
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--images", help="folder of your own images for recipes, calibration and accuracy")
     p.add_argument("--cache-dir", help="artifact cache (default ~/.cache/harness/artifacts)")
     p.add_argument("--list-passes", action="store_true", help="print the passes and their parameters, then exit")
+    p.add_argument("--verbose", action="store_true",
+                   help="show TensorFlow and converter logs here (default: a log file named at the end)")
     p.set_defaults(func=cmd_convert)
 
 
@@ -124,17 +126,27 @@ def cmd_convert(args: argparse.Namespace) -> int:
         for name, spec in sorted(PASSES.items()):
             print(f"{name:18} {spec.description}  {json.dumps(spec.defaults) if spec.defaults else ''}")
         return 0
-    out = Path(args.out) if args.out else None
+    from converters.build import is_user_model
+    from harness.commands.options import check_folder
+    from harness.planning.model_files import check_model_file
+
+    images = check_folder("--images", args.images)
+    cache_dir = check_folder("--cache-dir", args.cache_dir, create=True)
+    out = check_folder("--out", args.out, create=True)
+    models = _csv(args.models, DEFAULT_MODELS)
+    for m in models:
+        problem = check_model_file(m) if is_user_model(m) else None
+        if problem:
+            raise UserError(f"--models {clean(m)}: {problem}")
     if out is not None:
-        if out.exists() and not out.is_dir():
-            raise UserError(f"--out {out}: exists and is not a folder")
         out.mkdir(parents=True, exist_ok=True)
-    images = Path(args.images) if args.images else None
-    if images is not None and not images.is_dir():
-        raise UserError(f"--images {images}: not a folder")
-    rows = convert_all(_csv(args.models, DEFAULT_MODELS), _csv(args.variants, DEFAULT_VARIANTS), out, images,
-                       Path(args.cache_dir) if args.cache_dir else None,
-                       log=lambda line: print(line, file=sys.stderr, flush=True))
+    from harness.orchestration.quiet import quiet_logs
+
+    with quiet_logs(args.verbose, name="convert") as log_path:
+        rows = convert_all(models, _csv(args.variants, DEFAULT_VARIANTS), out, images, cache_dir,
+                           log=lambda line: print(line, file=sys.stderr, flush=True))
+    if log_path is not None:
+        print(f"logs (TensorFlow, converter): {log_path}", file=sys.stderr)
     _print_table(rows)
     if out is not None:
         (out / "variants.json").write_text(json.dumps(rows, indent=2, default=str))

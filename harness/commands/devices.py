@@ -18,6 +18,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.set_defaults(func=cmd_devices)
 
 
+SSH_KINDS = ("raspberry_pi", "jetson")
+
+
+def readiness(dev: Any, facts: dict[str, Any]) -> tuple[str, str | None]:
+    """("ok", None), or ("not set up", what is missing and the command that fixes it)."""
+    missing = []
+    if "runtime" in facts and not facts.get("runtime"):
+        missing.append("no TFLite interpreter")
+    if "numpy" in facts and facts.get("numpy") is None:
+        missing.append("no numpy")
+    if not missing:
+        return "ok", None
+    if dev.kind in SSH_KINDS:
+        fix = "`harness devices setup` installs them"
+    else:
+        python = getattr(dev, "python", None) or "this Python"
+        fix = f"pip install ai-edge-litert numpy into {python}"
+    return "not set up", f"{', '.join(missing)}: {fix}"
+
+
 def cmd_devices(args: argparse.Namespace) -> int:
     import json
 
@@ -40,19 +60,28 @@ def cmd_devices(args: argparse.Namespace) -> int:
                     facts = target.facts()
             finally:
                 target.close()
-            rows.append({"device": dev.name, "kind": dev.kind, "status": "ok", **facts})
+            status, problem = readiness(dev, facts)
+            row = {"device": dev.name, "kind": dev.kind, "status": status, **facts}
+            if problem:
+                worst = 1
+                row["problem"] = problem
+            rows.append(row)
         except UserError:
             raise
         except Exception as exc:
             worst = 1
             msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            rows.append({"device": dev.name, "kind": dev.kind, "status": "unreachable", "error": msg})
+            prefix = f"{dev.name}: "
+            rows.append({"device": dev.name, "kind": dev.kind, "status": "unreachable",
+                         "error": msg[len(prefix):] if msg.startswith(prefix) else msg})
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
     else:
-        from harness.reporting.tables import print_devices
+        from harness.reporting.tables import print_devices, print_setup_steps
 
         print_devices(rows)
+        if args.action == "setup":
+            print_setup_steps(rows)
     return worst
 
 

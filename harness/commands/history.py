@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.commands.options import add_db_arg, open_db
+from harness.commands.options import add_db_arg, fraction, open_db
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--variant", help="only this variant")
     h.add_argument("--metric", default="p50", help="p50 (default), p90, p95, p99, peak_rss, peak_rss_delta, peak_footprint, "
                    "board_ram, energy, accuracy")
-    h.add_argument("--threshold", type=float, default=None,
+    h.add_argument("--threshold", type=fraction, default=None,
                    help="smallest relative step that counts (default 0.05; 0.005 for accuracy)")
     h.add_argument("--json", action="store_true", help="print JSON")
     h.set_defaults(func=cmd_history)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from errors import UserError
+from errors import UserError, clean, quote, unsafe
 
 # tool -> "module:function"; the function takes the log text and returns a dict of figures.
 # A dict with "summary" (mean_us, std_us, min_us, max_us, count, p50_us...) can be stored as a result.
@@ -41,14 +41,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def parse_file(tool: str, path: str) -> dict[str, Any]:
     p = Path(path)
+    if not p.exists():
+        raise UserError(f"{clean(path)}: no such file")
     if not p.is_file():
-        raise UserError(f"{path}: no such file")
+        raise UserError(f"{clean(path)}: not a file")
     module_name, fn = IMPORTERS[tool].split(":")
     parse = getattr(importlib.import_module(module_name), fn)
     try:
         figures: dict[str, Any] = parse(p.read_text(errors="replace"))
     except ValueError as exc:
-        raise UserError(f"{path}: not a {tool} log: {exc}") from None
+        raise UserError(f"{clean(path)}: not a {tool} log: {clean(str(exc))}") from None
     if "latencies_us" in figures and "summary" not in figures:  # raw samples: summarize them here
         from harness.statistics.latency import summarize
 
@@ -59,6 +61,13 @@ def parse_file(tool: str, path: str) -> dict[str, Any]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    if args.store:
+        for flag, value in (("--device", args.device), ("--model", args.model), ("--variant", args.variant)):
+            if value is not None and (not value.strip() or unsafe(value) or len(value) > 100):
+                raise UserError(f"{flag} {quote(value, 60)}: give a printable name of at most 100 characters")
+        from harness.commands.options import check_db_for_writing, default_db
+
+        check_db_for_writing(args.db or default_db())  # a damaged database is refused before anything is printed
     figures = parse_file(args.tool, args.file)
     if args.json:
         print(json.dumps(figures, indent=2, sort_keys=True, default=str))
@@ -80,7 +89,7 @@ def store(figures: dict[str, Any], args: argparse.Namespace) -> str:
     from harness.store.results import Measurement, PowerSample, RunInfo
 
     if "summary" not in figures and "power_samples" not in figures:
-        raise UserError(f"{args.file}: no latency or power figures to store")
+        raise UserError(f"{clean(args.file)}: no latency or power figures to store")
     db = ResultsDB(args.db or default_db())
     run_id = new_run_id()
     try:

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from errors import UserError
-from harness.commands.options import add_db_arg, add_farm_arg, csv_list, default_db, open_db
+from harness.commands.options import (add_db_arg, add_farm_arg, check_db_for_writing, check_folder, csv_list,
+                                      default_db, fraction, open_db)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,9 +19,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     n.add_argument("--variants", help="comma-separated passes (default: fp32,fp16,dr_int8,int8)")
     n.add_argument("--quick", action="store_true", help="two variants, short windows")
     n.add_argument("--out-dir", default="reports", help="where the HTML and Markdown reports go (default reports/)")
-    n.add_argument("--threshold", type=float, default=0.02, help="smallest slowdown that counts (default 0.02)")
+    n.add_argument("--threshold", type=fraction, default=0.02, help="smallest slowdown that counts (default 0.02)")
     n.add_argument("--cache-dir", help="artifact cache")
     n.add_argument("--accept", metavar="RUN_ID", help="make this run the baseline (an intended slowdown) and exit")
+    n.add_argument("--verbose", action="store_true",
+                   help="show TensorFlow, converter and transport logs here (default: a log file named at the end)")
     n.set_defaults(func=cmd_nightly)
 
 
@@ -58,13 +60,18 @@ def _nightly(args: argparse.Namespace, farm: Any, devices: Any) -> int:
     from harness.planning.plan import make_plan
     from harness.orchestration.progress import ProgressPrinter
 
+    cache_dir = check_folder("--cache-dir", args.cache_dir, create=True)
+    check_folder("--out-dir", args.out_dir, create=True)
     plan = make_plan(devices, models=csv_list(args.models), variants=csv_list(args.variants), quick=args.quick)
     db_path = args.db or default_db()
-    if Path(db_path).exists():
-        open_db(db_path).close()  # upgrade an old file now, with its note, before anything runs
-    with ProgressPrinter(enabled=False) as printer:
+    check_db_for_writing(db_path)  # refuse a damaged file and upgrade an old one before anything runs
+    from harness.orchestration.quiet import quiet_logs
+
+    with quiet_logs(args.verbose, name="nightly") as log_path, ProgressPrinter(enabled=False) as printer:
         result = run_nightly(plan, db_path, out_dir=args.out_dir, threshold=args.threshold, events=printer.event,
-                             cache_dir=Path(args.cache_dir) if args.cache_dir else None, targets=farm)
+                             cache_dir=cache_dir, targets=farm)
+    if log_path is not None:
+        print(f"logs (TensorFlow, converter, transports): {log_path}", file=sys.stderr)
     if result.confirmed:
         print(f"nightly: {len(result.confirmed)} confirmed regression(s)", file=sys.stderr)
     return result.exit_code

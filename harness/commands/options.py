@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from errors import UserError
+from errors import UserError, clean, quote
 
 if TYPE_CHECKING:
     from harness.planning.config import DevicesFile
@@ -31,6 +31,55 @@ def add_farm_arg(p: argparse.ArgumentParser) -> None:
                    help="run on a device farm: the devices of every agent joined to this Ray head")
 
 
+def _number(kind: type, *, low: float | None = None, high: float | None = None, low_open: bool = False):
+    """An argparse type: a finite number in range, so `--runs 0` or `--threshold nan` fails at the flag."""
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: {quote(text, 40)}")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"must be a finite number (got {quote(text, 40)})")
+        if low is not None and (value <= low if low_open else value < low):
+            bound = "above" if low_open else "at least"
+            raise argparse.ArgumentTypeError(f"must be {bound} {low:g} (got {quote(text, 40)})")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:g} (got {quote(text, 40)})")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+positive_int = _number(int, low=1)
+thread_count = _number(int, low=1, high=256)
+count = _number(int, low=0)
+seconds = _number(float, low=0)
+positive_seconds = _number(float, low=0, low_open=True)
+fraction = _number(float, low=0)
+celsius = _number(float, low=-50, high=150)
+port = _number(int, low=0, high=65535)
+
+
+def check_folder(flag: str, value: str | None, *, create: bool = False) -> Path | None:
+    """A folder flag: it must be a folder (or, with `create`, a path where one can be made)."""
+    if value is None:
+        return None
+    p = Path(value).expanduser()
+    if create:
+        probe = p
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if probe.exists() and not probe.is_dir():
+            what = "exists and is not a folder" if probe == p else f"{clean(probe)} is a file, not a folder"
+            raise UserError(f"{flag} {clean(value)}: {what}")
+        return p
+    if not p.exists():
+        raise UserError(f"{flag} {clean(value)}: no such folder")
+    if not p.is_dir():
+        raise UserError(f"{flag} {clean(value)}: not a folder")
+    return p
+
+
 def csv_list(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
@@ -51,12 +100,26 @@ def open_db(path_arg: str | None) -> "ResultsDB":
 
     path = path_arg or default_db()
     if not Path(path).exists():
-        raise UserError(f"{path}: no results database (run `harness run` first, or pass --db)")
+        raise UserError(f"{clean(path)}: no results database (run `harness run` first, or pass --db)")
+    if Path(path).is_dir():
+        raise UserError(f"{clean(path)}: a folder, not a results database")
+    if Path(path).stat().st_size == 0:
+        raise UserError(f"{clean(path)}: an empty file, not a results database")
     db = ResultsDB(path)
     if db.upgraded_from is not None:
         print(f"harness: upgraded {path} from schema {db.upgraded_from} to {db.schema_version}; "
               "every row is kept", file=sys.stderr)
     return db
+
+
+def check_db_for_writing(path: str) -> None:
+    """A database a command will create or add to: refused now, before any work, when it is a folder
+    or a damaged or foreign file. A missing or empty file is fine: it becomes a new database."""
+    p = Path(path)
+    if p.is_dir():
+        raise UserError(f"{clean(path)}: a folder, not a results database")
+    if p.is_file() and p.stat().st_size > 0:
+        open_db(path).close()  # also upgrades an old file now, with its note
 
 
 def resolve_run(db: "ResultsDB", run_id: str | None) -> str:

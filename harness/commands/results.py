@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from errors import UserError
+from errors import UserError, clean
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,14 +21,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from harness.commands.options import default_db
-    from harness.store.db import ResultsDB
+    from harness.commands.options import default_db, open_db
     from harness.store.export import to_frame
 
     path = args.db or default_db()
-    if not Path(path).exists():
-        raise UserError(f"{path}: no results database (run `harness run` first, or pass --db)")
-    db = ResultsDB(path)
+    if args.format == "parquet" and not args.out:
+        raise UserError("--format parquet: give --out FILE (Parquet is binary)")
+    if args.out and Path(args.out).is_dir():
+        raise UserError(f"--out {clean(args.out)}: a folder; give a file name")
+    db = open_db(path)
     try:
         if args.runs:
             for r in db.runs():
@@ -37,7 +38,7 @@ def cmd_results(args: argparse.Namespace) -> int:
             return 0
         run_id = None if args.all else (args.run or db.latest_run_id())
         if run_id is None:
-            raise UserError(f"{path}: the database has no runs yet")
+            raise UserError(f"{clean(path)}: the database has no runs yet")
         if args.run:
             db.get_run(args.run)
         rows = db.measurements(run_id)
@@ -56,14 +57,18 @@ def cmd_results(args: argparse.Namespace) -> int:
     if args.format == "csv":
         _write(frame.to_csv(index=False), args.out)
     else:
-        if not args.out:
-            raise UserError("--format parquet: give --out FILE (Parquet is binary)")
-        frame.to_parquet(args.out, index=False)
+        try:
+            frame.to_parquet(args.out, index=False)
+        except OSError as exc:
+            raise UserError(f"--out {clean(args.out)}: {exc.strerror or exc}") from None
     return 0
 
 
 def _write(text: str, out: str | None) -> None:
     if out:
-        Path(out).write_text(text)
+        try:
+            Path(out).write_text(text)
+        except OSError as exc:
+            raise UserError(f"--out {clean(out)}: {exc.strerror or exc}") from None
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -2,11 +2,23 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
-from errors import UserError
-from harness.commands.options import add_db_arg, add_devices_arg, add_farm_arg, csv_list, default_db, load_devices_arg
+from errors import UserError, clean
+from harness.commands.options import (add_db_arg, add_devices_arg, add_farm_arg, celsius, check_db_for_writing,
+                                      check_folder, count, csv_list, default_db, load_devices_arg, positive_int,
+                                      positive_seconds, seconds, thread_count)
+
+if TYPE_CHECKING:
+    from harness.planning.plan import Plan
+
+# What a stored plan fixes: these flags cannot change a resumed run (start a new run to change them).
+PLAN_FLAGS = {"devices": "--devices", "models": "--models", "variants": "--variants", "quick": "--quick",
+              "threads": "--threads", "min_runs": "--runs", "min_s": "--min-seconds", "max_s": "--max-seconds",
+              "warmup_runs": "--warmup-runs", "warmup_s": "--warmup-seconds", "cooldown_s": "--cooldown",
+              "cooldown_until_c": "--cooldown-until", "delegate": "--delegate", "images": "--images",
+              "no_peak_probe": "--no-peak-probe"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -15,14 +27,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_farm_arg(p)
     p.add_argument("--models", help="comma-separated zoo names or model files (default: srcnn,fsrcnn,squeezenet)")
     p.add_argument("--variants", help="comma-separated passes (default: fp32,fp16,dr_int8,int8)")
-    p.add_argument("--threads", type=int, help="interpreter threads (overrides devices file)")
-    p.add_argument("--runs", type=int, dest="min_runs", help="minimum timed runs (default 50)")
-    p.add_argument("--min-seconds", type=float, dest="min_s", help="minimum timed seconds (default 1)")
-    p.add_argument("--max-seconds", type=float, dest="max_s", help="maximum timed seconds (default 150)")
-    p.add_argument("--warmup-runs", type=int, dest="warmup_runs", help="warm-up runs (default 1)")
-    p.add_argument("--warmup-seconds", type=float, dest="warmup_s", help="warm-up seconds (default 0.5)")
-    p.add_argument("--cooldown", type=float, dest="cooldown_s", help="seconds to rest between jobs (default 2)")
-    p.add_argument("--cooldown-until", type=float, dest="cooldown_until_c",
+    p.add_argument("--threads", type=thread_count, help="interpreter threads (overrides devices file)")
+    p.add_argument("--runs", type=positive_int, dest="min_runs", help="minimum timed runs (default 50)")
+    p.add_argument("--min-seconds", type=seconds, dest="min_s", help="minimum timed seconds (default 1)")
+    p.add_argument("--max-seconds", type=positive_seconds, dest="max_s", help="maximum timed seconds (default 150)")
+    p.add_argument("--warmup-runs", type=count, dest="warmup_runs", help="warm-up runs (default 1)")
+    p.add_argument("--warmup-seconds", type=seconds, dest="warmup_s", help="warm-up seconds (default 0.5)")
+    p.add_argument("--cooldown", type=seconds, dest="cooldown_s", help="seconds to rest between jobs (default 2)")
+    p.add_argument("--cooldown-until", type=celsius, dest="cooldown_until_c",
                    help="also wait until the hottest zone is below this many C")
     p.add_argument("--delegate", choices=["xnnpack", "none", "gpu", "nnapi"], help="delegate (default xnnpack)")
     add_db_arg(p)
@@ -36,6 +48,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-peak-probe", action="store_true",
                    help="skip the once-per-device matmul probe behind the 'fraction of peak' column")
     p.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
+    p.add_argument("--verbose", action="store_true",
+                   help="show TensorFlow, converter and transport logs here (default: a log file named at the end)")
     p.add_argument("--live", nargs="?", const="127.0.0.1:8765", metavar="HOST:PORT",
                    help="follow the run in a browser (default 127.0.0.1:8765; other hosts get a token)")
     p.add_argument("--on-device", metavar="SERIAL", help="follow the run on this Android phone (implies --live): "
@@ -61,31 +75,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
     from harness.orchestration import orchestrate
-    from harness.planning.plan import Plan, make_plan
+    from harness.planning.plan import make_plan
     from harness.orchestration.progress import ProgressPrinter
     from harness.reporting.tables import print_run_tables
 
+    cache_dir = check_folder("--cache-dir", args.cache_dir, create=True)
     if args.resume:
-        from harness.store.db import ResultsDB
-
-        db = ResultsDB(db_path)
-        try:
-            run = db.get_run(args.resume)
-            plan = Plan.from_dict(run.plan)
-            hosts = sorted({m.host for m in db.measurements(args.resume) if m.host and m.host != run.host})
-        finally:
-            db.close()
-        if hosts and farm is None:  # its devices live on the agents, not here
-            raise UserError(f"--resume {args.resume}: this run was measured on a device farm (hosts "
-                            f"{', '.join(hosts[:5])}); resume it with --farm HEAD:PORT")
+        plan = _resumed_plan(args, db_path, farm)
     else:
+        images = check_folder("--images", args.images)
         devices = farm.devices_file() if farm is not None else load_devices_arg(args.devices)
         overrides = {k: getattr(args, k) for k in
                      ("threads", "min_runs", "min_s", "max_s", "warmup_runs", "warmup_s", "cooldown_s",
                       "cooldown_until_c", "delegate")}
         plan = make_plan(devices, models=csv_list(args.models), variants=csv_list(args.variants), quick=args.quick,
-                         overrides=overrides, image_dir=args.images, peak_probe=not args.no_peak_probe,
-                         repeat=args.repeat)
+                         overrides=overrides, image_dir=str(images) if images else None,
+                         peak_probe=not args.no_peak_probe, repeat=args.repeat)
+    check_db_for_writing(db_path)  # a damaged or foreign file is refused before anything is converted
     printer = ProgressPrinter(enabled=not args.no_progress)
     events, live, phone = printer.event, None, None
     if args.on_device and not args.live:
@@ -94,10 +100,10 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
         from harness.live.server import start_live
 
         live, events = start_live(db_path, args.live, printer.event)
+    from harness.orchestration.quiet import quiet_logs
+
     try:
         if args.on_device:
-            import sys
-
             from harness.live.phone import open_on_phone
 
             try:
@@ -107,9 +113,9 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
                     raise  # bad input: nothing runs
                 # The phone cannot show the page: the measurements matter more than the view of them.
                 print(f"harness: warning: {exc}; measuring without the live view on the phone", file=sys.stderr)
-        with printer:
+        with quiet_logs(args.verbose) as log_path, printer:
             summary = orchestrate.run(plan, db_path, resume=args.resume, events=events,
-                                      cache_dir=Path(args.cache_dir) if args.cache_dir else None, targets=farm)
+                                      cache_dir=cache_dir, targets=farm)
     finally:
         if phone is not None:
             phone.close()
@@ -122,7 +128,35 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
         print_repeat_spread(summary.run_id, db_path)
     print(f"run {summary.run_id}: {summary.measured} measured, {summary.errors} errors, "
           f"{summary.skipped} already done, {summary.converted} converted; database {db_path}")
+    if log_path is not None:
+        print(f"logs (TensorFlow, converter, transports): {log_path}", file=sys.stderr)
     if summary.interrupted:
         print(f"interrupted: resume with `harness run --resume {summary.run_id} --db {db_path}`")
         return 130
     return 1 if summary.errors and not summary.measured else 0
+
+
+def _resumed_plan(args: argparse.Namespace, db_path: str, farm: Any) -> "Plan":
+    """The stored plan of run `--resume`; flags that would change it are refused, not ignored."""
+    from harness.commands.options import open_db
+    from harness.planning.plan import Plan
+
+    given = [flag for dest, flag in PLAN_FLAGS.items() if getattr(args, dest, None) not in (None, False)]
+    if given:
+        raise UserError(f"--resume: cannot be combined with {', '.join(given)} (a resumed run keeps its stored "
+                        "plan; start a new run to change it)")
+    db = open_db(db_path)
+    try:
+        run = db.get_run(args.resume)
+        stored = run.plan
+        hosts = sorted({m.host for m in db.measurements(args.resume) if m.host and m.host != run.host})
+    finally:
+        db.close()
+    if "models" not in stored or "devices" not in stored:
+        what = f" from a {clean(stored['imported'], 40)} log" if "imported" in stored else ""
+        raise UserError(f"--resume {clean(args.resume, 60)}: run was imported{what}, not planned by "
+                        "`harness run`; there is nothing to resume")
+    if hosts and farm is None:  # its devices live on the agents, not here
+        raise UserError(f"--resume {clean(args.resume, 60)}: this run was measured on a device farm (hosts "
+                        f"{clean(', '.join(hosts[:5]), 120)}); resume it with --farm HEAD:PORT")
+    return Plan.from_dict(stored)

@@ -5,14 +5,14 @@ import argparse
 import os
 from pathlib import Path
 
-from harness.commands.options import add_db_arg, add_devices_arg, default_db, open_db
+from harness.commands.options import add_db_arg, add_devices_arg, default_db, open_db, port
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("serve", help="a local web page and JSON/SSE API that follow runs live")
     add_db_arg(s)
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need a token)")
-    s.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    s.add_argument("--port", type=port, default=8765, help="port (default 8765; 0 picks a free one)")
     s.add_argument("--token", default=None, help="token for non-loopback binds (default: $HARNESS_TOKEN or random)")
     s.add_argument("--on-device", metavar="SERIAL", help="also show the page on this Android phone: adb reverse "
                    "its localhost to this server and open the companion app (or its browser)")

@@ -136,7 +136,7 @@ function card(m) {
     if (m.cv != null) more.push("CV " + (100 * m.cv).toFixed(1) + "%");
     if (m.runs) more.push(m.runs + " runs");
     if (m.size_bytes) more.push(size(m.size_bytes));
-    if (m.accuracy) more.push(m.accuracy.name + " " + Number(m.accuracy.value).toPrecision(4));
+    if (m.accuracy) more.push(m.accuracy.text || (m.accuracy.name + " " + Number(m.accuracy.value).toPrecision(4)));
     if (m.energy_per_inference_mj != null) more.push(m.energy_per_inference_mj.toPrecision(3) + " mJ");
     parts.push(el("div", "r-more", more.join(" · ")));
     if (m.flags && m.flags.length) parts.push(el("div", "r-flags", "⚠ " + m.flags.join(", ")));

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from harness.statistics.compare import accuracy_of, model_label
+from harness.statistics.compare import accuracy_name, accuracy_of, accuracy_task, accuracy_text, model_label
 from harness.store.db import ResultsDB
-from errors import UserError
+from errors import UserError, clean, quote
 from harness.live.page import PAGE
 from harness.live.pwa import manifest_with_token, static_asset
 from harness.store.results import Measurement, RunInfo
@@ -65,7 +65,7 @@ def parse_bind(text: str, default_port: int = 8765) -> tuple[str, int]:
 
 def _port(p: str, text: str) -> int:
     if not p.isdigit() or not 0 <= int(p) <= 65535:
-        raise UserError(f"--live/--port: {text!r}: port must be a number 0-65535")
+        raise UserError(f"--live: {quote(text, 60)}: port must be a number 0-65535")
     return int(p)
 
 
@@ -84,7 +84,9 @@ def result_brief(m: Measurement) -> dict[str, Any]:
         "variant": m.variant, "status": m.status, "error": m.error, "p50_us": m.p50_us, "p90_us": m.p90_us,
         "p99_us": m.p99_us, "cv": m.cv, "runs": len(m.latencies_us), "size_bytes": m.model_size_bytes,
         "peak_rss_mb": m.peak_rss_mb, "energy_per_inference_mj": m.energy_per_inference_mj,
-        "temp_max_c": m.temp_max_c, "accuracy": {"name": acc[0], "value": acc[1]} if acc else None,
+        "temp_max_c": m.temp_max_c,
+        "accuracy": {"name": acc[0], "metric": accuracy_name(acc[0]), "task": accuracy_task(acc[0]), "value": acc[1],
+                     "text": accuracy_text(*acc)} if acc else None,
         "valid": m.validity.valid if m.validity else None,
         "flags": m.validity.flags() if m.validity else [], "finished_at": m.finished_at, "host": m.host,
     }
@@ -200,13 +202,17 @@ class LiveServer:
         self.host = host
         self.token = choose_token(host, token)
         self.hub = EventHub()
-        self._db = ResultsDB(self.db_path)
         self._db_lock = threading.Lock()
-        try:
+        try:  # listen first: a refused address must not leave a new database file behind
             self.httpd = ThreadingHTTPServer((host, port), _handler_for(self))
-        except OSError as exc:
-            self._db.close()
-            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        except (OSError, OverflowError) as exc:
+            why = getattr(exc, "strerror", None) or exc
+            raise UserError(f"cannot listen on {clean(host, 80)}:{port}: {why}") from None
+        try:
+            self._db = ResultsDB(self.db_path)
+        except BaseException:
+            self.httpd.server_close()
+            raise
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self._watcher = DbWatcher(self, poll_s) if watch_db else None

@@ -30,6 +30,9 @@ class ProgressPrinter:
             self._progress.stop()
 
     def _line(self, text: str) -> None:
+        from errors import escape
+
+        text = escape(text, backslash=False)  # a model path or error with terminal escapes prints them escaped
         if self._progress is not None:
             self._progress.console.log(text)
         else:

@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from errors import UserError
+from errors import UserError, clean, quote, unsafe
 
 DEVICE_KINDS = ("local", "raspberry_pi", "jetson", "android", "ios")
+MAX_FILE_BYTES = 1 << 20  # a devices file is a few kB; anything near this is not one
+MAX_YAML_NODES = 100_000  # nodes after alias expansion: a billion-laughs file stops here, at once
 
 
 class BenchSettings(BaseModel):
@@ -51,7 +53,7 @@ class BenchSettings(BaseModel):
 class _DeviceBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=100)
     enabled: bool = True
     bench: BenchSettings = Field(default_factory=BenchSettings)
     ignore_sensors: list[str] = Field(default_factory=list, description="thermal zones that are not "
@@ -90,6 +92,14 @@ def delegate_problem(device: Any, bench: BenchSettings) -> str | None:
         return "bench.delegate nnapi: NNAPI exists only on Android"
     return None
 
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, v: str) -> str:
+        """A name is printed in tables, logs and file names: no control characters or terminal escapes."""
+        if unsafe(v):
+            raise ValueError("control characters are not allowed in a device name")
+        return v
+
 
 class LocalDevice(_DeviceBase):
     kind: Literal["local"]
@@ -112,6 +122,18 @@ class SshDevice(_DeviceBase):
     reconnect_backoff_s: float = Field(default=1.0, ge=0, description="first wait between attempts, doubled each time")
     venv: bool = Field(default=True, description="`devices setup` makes WORKDIR/venv; runs use it when present")
     use_sudo: bool = Field(default=False, description="run tegrastats/jetson_clocks with `sudo -n` (no prompt)")
+
+    @field_validator("key_file")
+    @classmethod
+    def _key_exists(cls, v: str | None) -> str | None:
+        """A key that is not there is a config error now, not an 'unreachable' row after the conversions."""
+        if v is not None:
+            p = Path(v).expanduser()
+            if not p.exists():
+                raise ValueError("no such file")
+            if not p.is_file():
+                raise ValueError("not a file (a private key file is expected)")
+        return v
 
 
 class RaspberryPiDevice(SshDevice):
@@ -212,12 +234,12 @@ def _loc(loc: tuple[Any, ...], data: Any) -> str:
     for part in loc:
         if isinstance(part, int):
             name = node[part].get("name") if isinstance(node, list) and part < len(node) and isinstance(node[part], dict) else None
-            out += f"[{part}]" + (f" ({name})" if name else "")
+            out += f"[{part}]" + (f" ({clean(name, 40)})" if isinstance(name, str) and name else "")
             node = node[part] if isinstance(node, list) and part < len(node) else None
         elif part in DEVICE_KINDS:
             continue  # discriminator tag that pydantic inserts in the location
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + clean(str(part), 60)
             node = node.get(part) if isinstance(node, dict) else None
     return out or "(top level)"
 
@@ -226,7 +248,8 @@ def _format(err: dict[str, Any], data: Any) -> str:
     where = _loc(tuple(err["loc"]), data)
     if err["type"] == "union_tag_invalid":
         ctx = err.get("ctx", {})
-        return f"{where}.kind: unknown device kind {ctx.get('tag')!r} (expected one of {', '.join(DEVICE_KINDS)})"
+        kinds = ", ".join(DEVICE_KINDS)
+        return f"{where}.kind: unknown device kind {quote(ctx.get('tag'), 60)} (expected one of {kinds})"
     if err["type"] == "union_tag_not_found":
         return f"{where}: missing field 'kind' (one of {', '.join(DEVICE_KINDS)})"
     if err["type"] == "missing":
@@ -234,11 +257,14 @@ def _format(err: dict[str, Any], data: Any) -> str:
     if err["type"] == "extra_forbidden":
         return f"{where}: unknown field"
     msg = err["msg"].removeprefix("Value error, ")
-    return f"{where}: {msg} (got {err.get('input')!r})" if not isinstance(err.get("input"), (dict, list)) else f"{where}: {msg}"
+    value = err.get("input")
+    return f"{where}: {msg} (got {quote(value)})" if not isinstance(value, (dict, list)) else f"{where}: {msg}"
 
 
 def parse_devices(data: Any, source: str = "devices.yaml") -> DevicesFile:
     """Validate already-parsed YAML; `defaults` fill every device's bench settings."""
+    if data is None:
+        raise UserError(f"{source}: empty file (expected a mapping with a 'devices' list)")
     if not isinstance(data, dict):
         raise UserError(f"{source}: expected a mapping with a 'devices' list, got {type(data).__name__}")
     defaults = data.get("defaults") or {}
@@ -268,16 +294,73 @@ def parse_devices(data: Any, source: str = "devices.yaml") -> DevicesFile:
 def load_devices(path: str | os.PathLike[str]) -> DevicesFile:
     """Read and validate a devices file; a missing or malformed file is a UserError."""
     p = Path(path)
+    name = clean(str(path))
     if not p.exists():
-        raise UserError(f"{p}: no such file")
+        raise UserError(f"{name}: no such file")
+    if p.is_dir():
+        raise UserError(f"{name}: a folder, not a devices file")
     try:
-        data = yaml.safe_load(p.read_text())
+        with p.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise UserError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise UserError(f"{name}: larger than {MAX_FILE_BYTES >> 20} MiB; not a devices file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise UserError(f"{name}: not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line})") from None
+    return parse_devices(safe_yaml(text, name), name)
+
+
+def safe_yaml(text: str, source: str) -> Any:
+    """yaml.safe_load with alias expansion bounded: a billion-laughs file is refused before it is built."""
+    loader = None
+    try:
+        loader = yaml.SafeLoader(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node, source, {}, set())
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"{p}:{where}: malformed YAML: {problem}") from None
-    return parse_devices(data, str(p))
+        problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["?"])[0]
+        raise UserError(f"{source}:{where}: malformed YAML: {clean(problem)}") from None
+    except RecursionError:
+        raise UserError(f"{source}: YAML nested too deeply") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, source: str, memo: dict[int, int], active: set[int]) -> int:
+    """Nodes the document holds once every alias is expanded; refused past MAX_YAML_NODES."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in active:
+        raise UserError(f"{source}: line {node.start_mark.line + 1}: a YAML alias refers to itself")
+    active.add(key)
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            size += _expanded_size(child, source, memo, active)
+            if size > MAX_YAML_NODES:
+                break
+    elif isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            size += _expanded_size(k, source, memo, active) + _expanded_size(v, source, memo, active)
+            if size > MAX_YAML_NODES:
+                break
+    active.discard(key)
+    if size > MAX_YAML_NODES:
+        raise UserError(f"{source}: YAML aliases expand to more than {MAX_YAML_NODES} values "
+                        "(an alias bomb?); write the devices out")
+    memo[key] = size
+    return size
 
 
 def local_only() -> DevicesFile:

@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.planning.config import BenchSettings, DevicesFile, delegate_problem, parse_devices
-from errors import UserError
+from harness.planning.model_files import check_model_file
+from errors import UserError, clean, quote
 
 DEFAULT_MODELS = ("srcnn", "fsrcnn", "squeezenet")
 DEFAULT_VARIANTS = ("fp32", "fp16", "dr_int8", "int8")
@@ -13,6 +14,15 @@ DEFAULT_VARIANTS = ("fp32", "fp16", "dr_int8", "int8")
 # --quick: the same models, two variants, short measurement windows; about a minute on 2 cores.
 QUICK_VARIANTS = ("fp32", "dr_int8")
 QUICK_BENCH = {"warmup_s": 0.1, "min_runs": 10, "min_s": 0.3, "cooldown_s": 0.0}
+# A bench override as the user typed it on `harness run`; messages name the flag, not the field.
+FLAGS = {"threads": "--threads", "min_runs": "--runs", "min_s": "--min-seconds", "max_s": "--max-seconds",
+         "warmup_runs": "--warmup-runs", "warmup_s": "--warmup-seconds", "cooldown_s": "--cooldown",
+         "cooldown_until_c": "--cooldown-until", "delegate": "--delegate"}
+
+
+def _flag(field_name: str, overrides: dict[str, Any]) -> str:
+    """`--runs` for an override the user gave, `bench.min_runs` for one from the devices file."""
+    return FLAGS.get(field_name, f"--{field_name}") if field_name in overrides else f"bench.{field_name}"
 
 
 @dataclass(frozen=True)
@@ -84,31 +94,29 @@ def make_plan(
     # An unknown pass among known ones becomes an error row per job (the others still run);
     # a plan with no known pass at all is a typo to report now.
     if not any(v in PASSES for v in chosen_variants):
-        raise UserError(f"--variants: unknown variant {chosen_variants[0]!r} (known: {', '.join(sorted(PASSES))})")
+        known = ", ".join(sorted(PASSES))
+        raise UserError(f"--variants: unknown variant {quote(chosen_variants[0], 60)} (known: {known})")
     chosen_models = tuple(models or DEFAULT_MODELS)
     from converters.build import is_user_model
     from converters.zoo import get_spec
 
     for m in chosen_models:
         if is_user_model(m):
-            from pathlib import Path
-
-            if not Path(m).expanduser().exists():
-                raise UserError(f"--models: {m}: no such file or directory")
+            problem = check_model_file(m)
+            if problem:
+                raise UserError(f"--models {clean(m)}: {problem}")
             continue
         try:
             get_spec(m)  # zoo names, with optional @key=value overrides
         except KeyError as exc:
-            raise UserError(f"--models: {exc.args[0]} (or give a model file path)") from None
-    bench = {**(QUICK_BENCH if quick else {}), **{k: v for k, v in (overrides or {}).items() if v is not None}}
-    try:
-        BenchSettings(**bench)
-    except Exception as exc:
-        first = getattr(exc, "errors", lambda: [{"loc": ("?",), "msg": str(exc)}])()[0]
-        field_name = ".".join(str(p) for p in first["loc"]) or "bench"
-        raise UserError(f"--{field_name.replace('_', '-')}: {first['msg']}") from None
+            raise UserError(f"--models: {clean(exc.args[0], 300)} (or give a model file path)") from None
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    bench = {**(QUICK_BENCH if quick else {}), **given}
+    _check_bench(bench, given, None)
     if not devices.enabled:
         raise UserError("devices file: no enabled device")
+    for dev in devices.enabled:  # the flags on top of each device's own settings must still agree
+        _check_bench({**dev.bench.model_dump(), **bench}, given, dev.name)
     if not 1 <= repeat <= 100:
         raise UserError(f"--repeat: expected 1 to 100 (got {repeat})")
     plan = Plan(chosen_models, chosen_variants, devices, bench, image_dir, peak_probe, repeat)
@@ -118,3 +126,20 @@ def make_plan(
             flag = "--delegate" if "delegate" in bench else "devices file"
             raise UserError(f"{flag}: device {dev.name}: {problem}")
     return plan
+
+
+def _check_bench(bench: dict[str, Any], given: dict[str, Any], device: str | None) -> None:
+    """Validate merged bench settings; the message names the flag the user typed."""
+    from pydantic import ValidationError
+
+    try:
+        BenchSettings(**bench)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = f" (with device {quote(device, 40)}'s settings)" if device else ""
+        if first["loc"]:
+            flag = _flag(str(first["loc"][0]), given)
+            raise UserError(f"{flag}: {first['msg']}{where}") from None
+        # the cross-field check: max_s below min_s
+        lo, hi = _flag("min_s", given), _flag("max_s", given)
+        raise UserError(f"{hi} ({bench.get('max_s')}) is below {lo} ({bench.get('min_s')}){where}") from None

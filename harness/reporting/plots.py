@@ -11,7 +11,7 @@ import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from harness.statistics.compare import accuracy_of, model_label
+from harness.statistics.compare import accuracy_name, accuracy_of, accuracy_task, model_label
 from harness.store.results import Measurement
 
 if TYPE_CHECKING:
@@ -95,6 +95,26 @@ def _figure(height: float) -> "Figure":
     return Figure(figsize=(WIDTH_IN, height), layout="constrained")
 
 
+MAX_LABEL_CHARS = 14
+
+
+def _short(text: str, limit: int = MAX_LABEL_CHARS) -> str:
+    """A tick label line cut to `limit` characters (the full names are in the tables)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _tick_labels(ax, labels: Sequence[str]) -> None:
+    """Category labels that stay apart: each line shortened, stood upright when there are many
+    (a label turned 90° takes a line's height of width, whatever the name's length)."""
+    shown = ["\n".join(_short(part) for part in label.split("\n")) for label in labels]
+    ax.set_xticks(range(len(labels)), shown, rotation=90 if len(labels) > 4 else 0)
+
+
+def _wide(n_labels: int, per_label_in: float = 0.55) -> float:
+    """Figure width for `n_labels` categories side by side: never narrower than the page width."""
+    return max(WIDTH_IN, per_label_in * n_labels)
+
+
 def _style(ax, ylabel: str) -> None:
     ax.set_ylabel(ylabel)
     ax.grid(axis="y", alpha=0.3)
@@ -149,8 +169,12 @@ def ratio_figure(rows: Sequence[Measurement]) -> "Figure | None":
         return None
     devices = _ordered([r.device for r in rs])
     labels = _ordered([f"{model_label(r.model)}\n{r.variant}" for r in rs])
-    fig = _figure(3.6)
-    ax_s, ax_z = fig.subplots(1, 2)
+    from matplotlib.figure import Figure
+
+    # Two panels side by side each get half the width: stack them when the labels are many.
+    many = len(labels) > 4
+    fig = Figure(figsize=(_wide(len(labels)) if many else WIDTH_IN, 7.6 if many else 3.8), layout="constrained")
+    ax_s, ax_z = fig.subplots(2, 1) if many else fig.subplots(1, 2)
     width = 0.8 / len(devices)
     for d, device in enumerate(devices):
         mine = [r for r in rs if r.device == device and r.speedup is not None]
@@ -163,7 +187,7 @@ def ratio_figure(rows: Sequence[Measurement]) -> "Figure | None":
     ax_z.bar([labels.index(k) for k in sizes], list(sizes.values()), 0.6, color="#6b7280")
     for ax, title in ((ax_s, "speed-up vs fp32 (×, higher is faster)"), (ax_z, "size vs fp32 (×, lower is smaller)")):
         ax.axhline(1.0, color="#111827", lw=0.8, ls="--")
-        ax.set_xticks(range(len(labels)), labels)
+        _tick_labels(ax, labels)
         ax.set_title(title, loc="left")
         _style(ax, "ratio")
     ax_s.legend(frameon=False)
@@ -172,31 +196,37 @@ def ratio_figure(rows: Sequence[Measurement]) -> "Figure | None":
 
 @_drawn
 def pareto_figure(rows: Sequence[Measurement]) -> "Figure | None":
-    """Accuracy against p50 latency per device and model; the Pareto front is drawn and ringed."""
+    """Accuracy against p50 latency, one panel per task (PSNR dB and top-1 never share an axis);
+    per device and model the Pareto front is drawn and ringed."""
     pts = [(m, accuracy_of(m)) for m in ok_rows(rows)]
     pts = [(m, a) for m, a in pts if a is not None]
     if not pts:
         return None
-    fig = _figure(4.4)
-    ax = fig.subplots()
+    metrics = _ordered([a[0] for _, a in pts])  # one metric a panel: psnr_db, top1, map50...
+    fig = _figure(3.6 * len(metrics) + 0.3)
+    axes = fig.subplots(len(metrics), 1, squeeze=False)[:, 0]
     groups = _ordered([(m.device, m.model) for m, _ in pts])
-    names = _ordered([a[0] for _, a in pts])
-    for g_i, (device, model) in enumerate(groups):
-        mine = [(m, a) for m, a in pts if (m.device, m.model) == (device, model)]
-        xy = [(m.p50_us / 1000, a[1]) for m, a in mine]
-        color = PALETTE[g_i % len(PALETTE)]
-        ax.scatter([x for x, _ in xy], [y for _, y in xy], color=color, s=28, zorder=3,
-                   label=f"{device} · {model_label(model)}")
-        for i, ((x, y), (m, _)) in enumerate(zip(xy, mine)):  # alternate sides so close labels stay apart
-            ax.annotate(m.variant, (x, y), textcoords="offset points", xytext=(6, 4 if i % 2 == 0 else -13))
-        front = sorted(xy[i] for i in pareto_front(xy))
-        ax.scatter([x for x, _ in front], [y for _, y in front], s=150, facecolors="none", edgecolors=color, zorder=2)
-        if len(front) > 1:
-            ax.step([x for x, _ in front], [y for _, y in front], where="post", color=color, lw=1, ls="--")
-    ax.set_xlabel("p50 latency, ms (lower is better)")
-    _style(ax, " / ".join(names) + " (higher is better)")
-    ax.set_title("accuracy against latency · ringed points form the Pareto front", loc="left")
-    ax.legend(frameon=False)
+    for ax, metric in zip(axes, metrics):
+        for g_i, (device, model) in enumerate(groups):
+            mine = [(m, a) for m, a in pts if (m.device, m.model) == (device, model) and a[0] == metric]
+            if not mine:
+                continue
+            xy = [(m.p50_us / 1000, a[1]) for m, a in mine]
+            color = PALETTE[g_i % len(PALETTE)]
+            ax.scatter([x for x, _ in xy], [y for _, y in xy], color=color, s=28, zorder=3,
+                       label=f"{device} · {model_label(model)}")
+            for i, ((x, y), (m, _)) in enumerate(zip(xy, mine)):  # alternate sides so close labels stay apart
+                ax.annotate(m.variant, (x, y), textcoords="offset points", xytext=(6, 4 if i % 2 == 0 else -13))
+            front = sorted(xy[i] for i in pareto_front(xy))
+            ax.scatter([x for x, _ in front], [y for _, y in front], s=150, facecolors="none", edgecolors=color,
+                       zorder=2)
+            if len(front) > 1:
+                ax.step([x for x, _ in front], [y for _, y in front], where="post", color=color, lw=1, ls="--")
+        ax.set_xlabel("p50 latency, ms (lower is better)")
+        _style(ax, f"{accuracy_name(metric)} (higher is better)")
+        ax.set_title(f"{accuracy_task(metric)}: {accuracy_name(metric)} against latency · ringed points form "
+                     "the Pareto front", loc="left", wrap=True)
+        ax.legend(frameon=False)
     return fig
 
 
@@ -207,7 +237,9 @@ def energy_figure(rows: Sequence[Measurement]) -> "Figure | None":
         return None
     labels = _ordered([f"{model_label(m.model)}\n{m.variant}" for m in rows])
     devices = _ordered([m.device for m in rows])
-    fig = _figure(3.4)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(_wide(len(labels)), 3.8 if len(labels) > 4 else 3.4), layout="constrained")
     ax = fig.subplots()
     width = 0.8 / len(devices)
     for d, device in enumerate(devices):
@@ -215,7 +247,7 @@ def energy_figure(rows: Sequence[Measurement]) -> "Figure | None":
         xs = [labels.index(f"{model_label(m.model)}\n{m.variant}") - 0.4 + width * (d + 0.5) for m in mine]
         ax.bar(xs, [m.energy_per_inference_mj for m in mine], width * 0.9, color=PALETTE[d % len(PALETTE)],
                label=device)
-    ax.set_xticks(range(len(labels)), labels)
+    _tick_labels(ax, labels)
     ax.set_title("energy per inference (average power × mean latency)", loc="left")
     _style(ax, "mJ")
     ax.legend(frameon=False)

@@ -11,9 +11,10 @@ import time
 from typing import Sequence
 
 from harness.reporting import plots
-from harness.statistics.compare import COMPARISON_HEADERS, KeyComparison, accuracy_of, comparison_rows, model_label
+from harness.statistics.compare import (COMPARISON_HEADERS, KeyComparison, accuracy_name, accuracy_of, comparison_rows,
+                                       model_label)
 from harness.store.results import SCHEMA_VERSION, Measurement, RunInfo
-from harness.reporting.tables import size_text
+from harness.reporting.tables import accuracy_cell, size_text
 
 CSS = """
 :root { color-scheme: light; --fg:#111827; --muted:#6b7280; --line:#e5e7eb; --bad:#b91c1c; --good:#047857; }
@@ -111,7 +112,7 @@ def accuracy_rows(rows: Sequence[Measurement]) -> list[list[str]]:
         mine = [(m, a) for m, a in ok if (m.device, m.model) == key]
         front = plots.pareto_front([(m.p50_us, a[1]) for m, a in mine])
         for i, (m, (name, value)) in enumerate(mine):
-            out.append([m.device, model_label(m.model), m.variant, name, f"{value:.4g}", _ms(m.p50_us),
+            out.append([m.device, model_label(m.model), m.variant, accuracy_name(name), f"{value:.4g}", _ms(m.p50_us),
                         "yes" if i in front else ""])
     return out
 
@@ -241,10 +242,9 @@ def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
     table = []
     for m in plots.ok_rows(rows):
         r = speed.get(m.key)
-        acc = accuracy_of(m)
         table.append([m.device, model_label(m.model), m.variant, _ms(m.p50_us), _ms(m.p90_us), _ms(m.p99_us),
                       _num(r.speedup if r else None, "{:.2f}×"), size_text(m.model_size_bytes),
-                      f"{acc[0]} {acc[1]:.4g}" if acc else "-", _num(m.energy_per_inference_mj, "{:.3g}"),
+                      accuracy_cell(m), _num(m.energy_per_inference_mj, "{:.3g}"),
                       _validity(m)])
     if table:
         lines += _md_table(*with_hosts(["device", "model", "variant", "p50 ms", "p90 ms", "p99 ms", "vs fp32", "size",

@@ -40,11 +40,24 @@ def measurement_row(m: Measurement) -> list[str]:
     temps = f"{_num(m.temp_before_c)} → {_num(m.temp_after_c)}" if m.temp_before_c is not None else "-"
     v = m.validity
     valid = "ok" if v is None or v.valid else "⚠ " + ",".join(v.flags())
-    acc = m.metrics.get("accuracy")
-    acc_text = "-" if acc is None else (f"{acc:.3f}" if isinstance(acc, float) else str(acc))
+    acc_text = accuracy_cell(m)
     return [model_label(m.model), m.variant, size_text(m.model_size_bytes), _ms(m.p50_us), _ms(m.p90_us), _ms(m.p99_us),
             f"{m.cv:.1%}" if m.cv is not None else "-", _num(m.peak_rss_delta_mb), temps, compute_text(m.metrics),
             acc_text, valid]
+
+
+def accuracy_cell(m: Measurement) -> str:
+    """The accuracy with its metric and unit (`PSNR 27.41 dB · SSIM 0.912`, `top-1 0.612`, `mAP@0.5 0.43`)."""
+    from harness.statistics.compare import accuracy_of, accuracy_text
+
+    acc = accuracy_of(m)
+    if acc is None:
+        return "-"
+    text = accuracy_text(*acc)
+    ssim = m.metrics.get("ssim")
+    if acc[0] in ("psnr_db", "psnr") and isinstance(ssim, (int, float)):
+        text += f" · {accuracy_text('ssim', float(ssim))}"
+    return text
 
 
 def compute_text(metrics: dict[str, Any]) -> str:
@@ -63,6 +76,9 @@ HEADERS = ["model", "variant", "size", "p50 ms", "p90 ms", "p99 ms", "CV", "peak
 
 def print_measurements(measurements: Iterable[Measurement], title_prefix: str = "") -> None:
     from rich.table import Table
+    from rich.text import Text
+
+    from errors import clean
 
     by_device: dict[str, list[Measurement]] = {}
     for m in measurements:
@@ -70,12 +86,12 @@ def print_measurements(measurements: Iterable[Measurement], title_prefix: str = 
     out = console()
     for device, rows in by_device.items():
         hosts = sorted({m.host for m in rows if m.host})
-        where = f" @ {', '.join(hosts)}" if hosts else ""
-        table = Table(title=f"{title_prefix}{device}{where}", title_justify="left")
+        where = f" @ {', '.join(clean(h, 60) for h in hosts)}" if hosts else ""
+        table = Table(title=Text(f"{title_prefix}{clean(device, 60)}{where}"), title_justify="left")
         for h in HEADERS:
             table.add_column(h, justify="right" if h not in ("model", "variant", "validity") else "left")
-        for m in rows:
-            table.add_row(*measurement_row(m))
+        for m in rows:  # Text and clean: names and errors from the database are shown, never obeyed
+            table.add_row(*(Text(clean(c, 300)) for c in measurement_row(m)))
         out.print(table)
 
 
@@ -105,25 +121,58 @@ def print_repeat_spread(run_id: str, db_path: str) -> None:
               f"[{meds}] ms, (max-min)/median {s.spread:.1%}, robust {s.mad_spread:.1%}")
 
 
+DEVICE_TABLE_WIDTH = 100  # wider facts (thermal zones, frequencies, paths) are in --json
+
+
+def _memory(mb: Any) -> str:
+    return f"{mb / 1024:.1f} GB" if isinstance(mb, (int, float)) else "-"
+
+
+def device_cells(r: dict[str, Any], with_host: bool = False) -> list[str]:
+    """(host,) device, kind, status, cores, runtime, problem: the short facts; the error has its own column.
+    A farm's rows carry their host and a free/busy status instead of ok."""
+    from errors import clean
+
+    lead = [clean(str(r.get("host", "")), 30)] if with_host else []
+    if r["status"] == "unreachable":
+        return [*lead, clean(r["device"], 40), r["kind"], "unreachable", "-", "-", clean(r.get("error", ""), 300)]
+    runtime = f"{r['runtime']} {r.get('runtime_version') or ''}".strip() if r.get("runtime") else "none"
+    return [*lead, clean(r["device"], 40), r["kind"], r["status"], str(r.get("cores", "-")), clean(runtime, 40),
+            clean(r.get("problem") or "", 300)]
+
+
 def print_devices(rows: list[dict[str, Any]]) -> None:
-    """One row per device; a farm's rows carry their host and a free/busy status instead of ok."""
+    import sys
+
+    from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from errors import clean
 
     hosts = any("host" in r for r in rows)
-    table = Table(title="devices", title_justify="left")
-    for h in (("host",) if hosts else ()) + ("device", "kind", "status", "os", "cpu", "cores", "memory",
-                                           "thermal zones", "runtime"):
-        table.add_column(h)
+    table = Table(title="devices (more facts: --json)", title_justify="left")
+    for h, width in ((("host", 14),) if hosts else ()) + (("device", 16), ("kind", 12), ("status", 11),
+                                                        ("cores", 5), ("runtime", 16), ("problem / error", None)):
+        table.add_column(h, max_width=width, overflow="fold")
     for r in rows:
-        lead = [str(r.get("host", ""))] if hosts else []
-        if r["status"] not in ("ok", "free", "busy"):
-            table.add_row(*lead, r["device"], r["kind"], r["status"], r.get("error", ""), "", "", "", "", "")
-            continue
-        zones = ", ".join(f"{k} {v:.0f}°C" for k, v in (r.get("thermal_zones") or {}).items()) or "none"
-        table.add_row(*lead, r["device"], r["kind"], r["status"], str(r.get("os", "-")),
-                      str(r.get("board") or r.get("cpu", "-")), str(r.get("cores", "-")),
-                      f"{r.get('memory_mb', '-')} MB", zones, f"{r.get('runtime', '-')} {r.get('runtime_version', '')}")
-    console().print(table)
+        table.add_row(*(Text(c) for c in device_cells(r, hosts)))  # Text: a name is never read as rich markup
+    width = min(DEVICE_TABLE_WIDTH, Console().width) if sys.stdout.isatty() else DEVICE_TABLE_WIDTH
+    out = Console(width=width)
+    out.print(table)
     for r in rows:  # what a target wants said beside the table: board identity, rails, probe problems
         for note in r.get("notes") or []:
-            console().print(f"{r['device']}: {note}", markup=False, highlight=False)
+            out.print(f"{clean(r['device'], 40)}: {clean(str(note), 300)}", markup=False, highlight=False)
+
+
+def print_setup_steps(rows: list[dict[str, Any]]) -> None:
+    """What `harness devices setup` did on each device, one step a line."""
+    from errors import clean
+
+    for r in rows:
+        steps = r.get("setup")
+        if not steps:
+            continue
+        print(f"{clean(r['device'], 40)}: setup")
+        for step in steps:
+            print(f"  - {clean(str(step), 300)}")

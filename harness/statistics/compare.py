@@ -18,7 +18,36 @@ import numpy as np
 from harness.store.results import Measurement
 
 # Names of quality metrics, best first; the first one a measurement has is its "accuracy".
-ACCURACY_KEYS = ("accuracy", "top1", "top1_accuracy", "psnr_db", "psnr", "ssim")
+# The converters also store the task's main figure as plain `accuracy`; the named key wins, so a
+# reader sees "PSNR dB" rather than "accuracy".
+ACCURACY_KEYS = ("psnr_db", "psnr", "top1", "top1_accuracy", "map50", "accuracy", "ssim")
+# metric key -> (name, unit, task): what a reader is told next to the number.
+ACCURACY_METRICS: dict[str, tuple[str, str, str]] = {
+    "psnr_db": ("PSNR", "dB", "super-resolution"),
+    "psnr": ("PSNR", "dB", "super-resolution"),
+    "ssim": ("SSIM", "", "super-resolution"),
+    "top1": ("top-1", "", "classification"),
+    "top1_accuracy": ("top-1", "", "classification"),
+    "map50": ("mAP@0.5", "", "detection"),
+    "accuracy": ("accuracy", "", "other"),
+}
+
+
+def accuracy_name(key: str) -> str:
+    """`PSNR dB`, `SSIM`, `top-1`, `mAP@0.5`: the metric and its unit as a reader says it."""
+    name, unit, _ = ACCURACY_METRICS.get(key, (key, "", "other"))
+    return f"{name} {unit}".strip()
+
+
+def accuracy_task(key: str) -> str:
+    return ACCURACY_METRICS.get(key, (key, "", "other"))[2]
+
+
+def accuracy_text(key: str, value: float) -> str:
+    """`PSNR 27.41 dB`, `top-1 0.612`, `mAP@0.5 0.430`."""
+    name, unit, _ = ACCURACY_METRICS.get(key, (key, "", "other"))
+    number = f"{value:.2f}" if unit == "dB" else f"{value:.3f}"
+    return f"{name} {number}" + (f" {unit}" if unit else "")
 DEFAULT_THRESHOLD = 0.02
 
 
@@ -121,6 +150,7 @@ class KeyComparison:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["verdict"] = self.verdict
+        d["accuracy_metric"] = accuracy_name(self.accuracy_name) if self.accuracy_name else None
         return d
 
 
@@ -189,7 +219,7 @@ def comparison_rows(items: Sequence[KeyComparison]) -> list[list[str]]:
         rows.append([c.device, model_label(c.model), c.variant, lat.verdict, _pct(lat.change), ci, meds,
                      _p99(c.p99_a_us, c.p99_b_us), p,
                      _delta(c.rss_a_mb, c.rss_b_mb, "{:.1f}"), _delta(c.energy_a_mj, c.energy_b_mj, "{:.3g}"),
-                     acc if c.accuracy_name is None else f"{c.accuracy_name} {acc}"])
+                     acc if c.accuracy_name is None else f"{accuracy_name(c.accuracy_name)} {acc}"])
     return rows
 
 

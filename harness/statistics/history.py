@@ -12,7 +12,7 @@ from typing import Any
 
 from harness.statistics.compare import accuracy_of, model_label
 from harness.store.db import ResultsDB
-from errors import UserError
+from errors import UserError, clean, quote
 from harness.statistics.regression import Step, detect_regressions
 from harness.store.results import Measurement
 
@@ -62,12 +62,12 @@ def resolve_model(db: ResultsDB, device: str, model: str) -> tuple[str, list[Mea
     rows = db.measurements(device=device)
     if not rows:
         devices = sorted({m.device for m in db.measurements()})
-        raise UserError(f"{db.path}: no results for device {device!r}"
+        raise UserError(f"{clean(str(db.path))}: no results for device {quote(device, 60)}"
                         + (f" (devices: {', '.join(devices)})" if devices else " (the database is empty)"))
     names = list(dict.fromkeys(m.model for m in rows))
     match = [n for n in names if n == model] or [n for n in names if model_label(n) == model]
     if not match:
-        raise UserError(f"{db.path}: device {device!r} has no results for model {model!r} "
+        raise UserError(f"{clean(str(db.path))}: device {quote(device, 60)} has no results for model {quote(model, 60)} "
                         f"(models: {', '.join(model_label(n) for n in names)})")
     if len(match) > 1:
         raise UserError(f"--model {model}: matches several stored models ({', '.join(match)}); give the full path")
@@ -78,7 +78,7 @@ def collect(db: ResultsDB, device: str, model: str, *, metric: str = "p50", vari
             threshold: float | None = None, min_size: int = 2) -> tuple[str, list[VariantHistory]]:
     """Every variant's series (or one variant's) with its steps; runs are ordered by start time."""
     if metric not in METRICS:
-        raise UserError(f"--metric: unknown metric {metric!r} (known: {', '.join(METRICS)})")
+        raise UserError(f"--metric: unknown metric {quote(metric, 60)} (known: {', '.join(METRICS)})")
     read, _, higher_better, default_threshold = METRICS[metric]
     threshold = default_threshold if threshold is None else threshold
     name, rows = resolve_model(db, device, model)
@@ -86,7 +86,7 @@ def collect(db: ResultsDB, device: str, model: str, *, metric: str = "p50", vari
     variants = list(dict.fromkeys(m.variant for m in rows))
     if variant is not None:
         if variant not in variants:
-            raise UserError(f"--variant: {device}/{model_label(name)} has no variant {variant!r} "
+            raise UserError(f"--variant: {clean(device, 60)}/{clean(model_label(name), 60)} has no variant {quote(variant, 60)} "
                             f"(variants: {', '.join(variants)})")
         variants = [variant]
     out = []

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable
 
-from errors import UserError
+from errors import UserError, clean, quote
 from harness.store.results import SCHEMA_VERSION, Measurement, RunInfo
 
 _DDL = """
@@ -110,33 +110,52 @@ class ResultsDB:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.upgraded_from: int | None = None
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.DatabaseError as exc:
-            raise UserError(f"{self.path}: not a results database ({exc})") from None
+            raise UserError(f"{clean(str(self.path))}: cannot open as a results database ({exc})") from None
         self._lock = threading.Lock()
-        self._init()
+        try:
+            self._init()
+        except BaseException:
+            self._conn.close()
+            raise
 
     def _init(self) -> None:
+        """Check the file is ours before anything is written to it; write only to create or upgrade."""
+        name = clean(str(self.path))
         with self._lock:
             try:
+                tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                if tables and "runs" not in tables:
+                    raise UserError(f"{name}: an SQLite file of something else, not a results database "
+                                    f"(no 'runs' table)")
+                row = None
+                if "meta" in tables:
+                    row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                if row is not None and str(row[0]).isdigit() and int(row[0]) == SCHEMA_VERSION:
+                    self._conn.execute("SELECT count(*) FROM runs").fetchone()  # a damaged file fails here
+                    if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                        self._conn.execute("PRAGMA journal_mode=WAL")
+                    self._conn.execute("PRAGMA synchronous=NORMAL")
+                    return  # up to date: nothing to write
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
                 self._conn.executescript(_DDL)
             except sqlite3.DatabaseError as exc:
-                raise UserError(f"{self.path}: not a results database ({exc})") from None
+                raise UserError(f"{name}: damaged or not a results database ({exc})") from None
             # One write transaction for reading the version, every step and the new number: a failure
             # changes nothing, and a second process opening the same old file waits, then sees it done.
-            self.upgraded_from: int | None = None
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
                 row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
                 version = int(row[0]) if row else self._unmarked_version()
                 if version > SCHEMA_VERSION:
                     self._conn.rollback()
-                    raise UserError(f"{self.path}: schema_version {version} is newer than this harness "
+                    raise UserError(f"{name}: schema_version {version} is newer than this harness "
                                     f"({SCHEMA_VERSION}); upgrade harness")
                 self.upgraded_from = version if version < SCHEMA_VERSION else None
                 while version < SCHEMA_VERSION:
@@ -151,9 +170,9 @@ class ResultsDB:
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(version),)
                 )
                 self._conn.commit()
-            except sqlite3.DatabaseError as exc:
+            except (sqlite3.DatabaseError, ValueError) as exc:
                 self._conn.rollback()
-                raise UserError(f"{self.path}: cannot open or upgrade the results database: {exc}") from None
+                raise UserError(f"{name}: cannot open or upgrade the results database: {exc}") from None
 
     def _unmarked_version(self) -> int:
         """A file without a version mark: 1 if its runs table predates the label column, 2 if its
@@ -210,7 +229,8 @@ class ResultsDB:
     def get_run(self, run_id: str) -> RunInfo:
         row = self._conn.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
         if row is None:
-            raise UserError(f"{self.path}: no run with id {run_id!r} (see `harness results --runs`)")
+            raise UserError(f"{clean(str(self.path))}: no run with id {quote(run_id, 60)} "
+                            "(see `harness results --runs`)")
         return _run_from_row(row)
 
     def runs(self) -> list[RunInfo]:
