@@ -59,6 +59,14 @@ class _DeviceBase(BaseModel):
     ignore_sensors: list[str] = Field(default_factory=list, description="thermal zones that are not "
                                       "temperatures on this board, besides the kind's own list")
 
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, v: str) -> str:
+        """A name is printed in tables, logs and file names: no control characters or terminal escapes."""
+        if unsafe(v):
+            raise ValueError("control characters are not allowed in a device name")
+        return v
+
     @model_validator(mode="after")
     def _delegate_possible(self) -> "_DeviceBase":
         problem = delegate_problem(self, self.bench)
@@ -91,14 +99,6 @@ def delegate_problem(device: Any, bench: BenchSettings) -> str | None:
     if kind == "ios" and d == "nnapi":
         return "bench.delegate nnapi: NNAPI exists only on Android"
     return None
-
-    @field_validator("name")
-    @classmethod
-    def _printable(cls, v: str) -> str:
-        """A name is printed in tables, logs and file names: no control characters or terminal escapes."""
-        if unsafe(v):
-            raise ValueError("control characters are not allowed in a device name")
-        return v
 
 
 class LocalDevice(_DeviceBase):
