@@ -94,6 +94,15 @@ class MiniShell(Shell):
         if name == "sleep":
             time.sleep(float(argv[1]))
             return 0
+        if name == "date":  # toybox date: only the +FORMAT the host sends (%s seconds, %N nanoseconds)
+            fmt = next((a[1:] for a in argv[1:] if a.startswith("+")), None)
+            if fmt is None:
+                out(time.strftime("%a %b %d %H:%M:%S UTC %Y\n", time.gmtime()).encode())
+                return 0
+            now = time.time() + getattr(sim, "clock_offset_s", 0.0)
+            text = fmt.replace("%s", str(int(now))).replace("%N", f"{int((now % 1) * 1e9):09d}")
+            out((text + "\n").encode())
+            return 0
         if name == "cat":
             code = 0
             if len(argv) == 1 and stdin is not None:

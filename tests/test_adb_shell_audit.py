@@ -122,6 +122,6 @@ def test_a_failing_probe_degrades_its_own_columns_only(android_device, adb_sim, 
     assert "scaling_cur_freq" in problems["cpu_freq"]
     assert "current_now" in problems["power"] and "current_now" in raw.extra["energy_invalid"]
     m = to_measurement("run", "phone", _Art(model), FAST, raw, time.time())
-    assert m.status == "ok" and m.mean_us == pytest.approx(2.95034e6) and m.p50_us > 0
+    assert m.status == "ok" and m.mean_us == pytest.approx(2.95034e6) and m.p50_us == raw.runner["summary"].get("p50_us")  # only what the tool printed
     assert m.temp_max_c is None and m.energy_per_inference_mj is None and m.avg_power_mw is None
     assert m.extra["battery_before"] is None and m.extra["cpu_freq_khz_before"] == {}
