@@ -136,7 +136,8 @@ class RunnerTarget(Target):
         res = self.transport.run([self.python, self._runner_remote, "--facts"], timeout_s=120)
         if not res.ok:
             raise TransportError(f"runner --facts failed (exit {res.exit_code}): {res.stderr.strip()[-300:]}")
-        return json.loads(res.stdout.strip().splitlines()[-1])
+        facts: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+        return facts
 
     thermal_glob = "/sys/class/thermal/thermal_zone*"
 
@@ -201,7 +202,8 @@ def parse_runner_output(stdout: str, stderr: str, exit_code: int) -> dict[str, A
         line = line.strip()
         if line.startswith("{"):
             try:
-                return json.loads(line)
+                parsed: dict[str, Any] = json.loads(line)
+                return parsed
             except json.JSONDecodeError:
                 break
     tail = (stderr or stdout).strip().splitlines()[-1:] or [""]

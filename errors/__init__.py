@@ -25,7 +25,7 @@ class DeviceError(Exception):
         self.device = device
         self.reason = message
 
-    def __reduce__(self):  # pickled whole: a device farm sends it from the agent to the coordinator
+    def __reduce__(self) -> tuple[type[DeviceError], tuple[str, str]]:  # pickled whole: a device farm sends it from the agent to the coordinator
         return (type(self), (self.device, self.reason))
 
 

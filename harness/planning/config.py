@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Union
 
 import yaml
@@ -147,7 +148,8 @@ class JetsonDevice(SshDevice):
     tegrastats_interval_ms: int = Field(default=500, ge=10)
     power_rail: str | None = Field(default=None, description="input rail for energy, e.g. VDD_IN or POM_5V_IN")
     trtexec: str = "/usr/src/tensorrt/bin/trtexec"
-    tensorrt_precisions: list[Literal["fp32", "fp16", "int8"]] = Field(default_factory=lambda: ["fp16"])
+    tensorrt_precisions: list[Literal["fp32", "fp16", "int8"]] = Field(
+        default_factory=lambda: ["fp16"])  # type: ignore[arg-type]  # pydantic's stubs lose the Literal
     runtime: Literal["litert", "tensorrt", "tftrt"] = Field(
         default="litert", description="tensorrt: build and time an engine with trtexec; tftrt: convert the "
         "variant's SavedModel with TF-TRT on the board (first of tensorrt_precisions is the row's figure)")
@@ -244,7 +246,7 @@ def _loc(loc: tuple[Any, ...], data: Any) -> str:
     return out or "(top level)"
 
 
-def _format(err: dict[str, Any], data: Any) -> str:
+def _format(err: Mapping[str, Any], data: Any) -> str:
     where = _loc(tuple(err["loc"]), data)
     if err["type"] == "union_tag_invalid":
         ctx = err.get("ctx", {})

@@ -97,7 +97,8 @@ def compare_samples(a: Sequence[float], b: Sequence[float], *, threshold: float 
     med_a, med_b = float(np.median(xa)), float(np.median(xb))
 
     def ratio(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-        return np.median(y, axis=axis) / np.median(x, axis=axis) - 1.0
+        r: np.ndarray = np.median(y, axis=axis) / np.median(x, axis=axis) - 1.0
+        return r
 
     res = stats.bootstrap((xa, xb), ratio, vectorized=True, paired=False, n_resamples=n_resamples,
                           confidence_level=confidence, method="percentile", rng=rng, batch=250)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from harness.store.results import Validity
 
@@ -77,12 +77,12 @@ def summarize(samples: Sequence[float]) -> LatencySummary:
     )
 
 
-def _num(d: dict, key: str) -> float | None:
+def _num(d: dict[str, Any], key: str) -> float | None:
     v = d.get(key)
     return float(v) if v is not None else None
 
 
-def summary_from_printed(d: dict) -> LatencySummary:
+def summary_from_printed(d: dict[str, Any]) -> LatencySummary:
     """A LatencySummary from a tool's printed statistics, each under its own name; absent ones stay None.
 
     Without samples the robust spread comes from the printed upper percentiles (p95 - p50 is 1.645
@@ -182,7 +182,7 @@ def repeat_spread(medians_us: Sequence[float]) -> RepeatSpread:
                         MAD_TO_SIGMA * mad / mid if mid else 0.0)
 
 
-def repeat_spreads(rows: Iterable) -> dict[tuple[str, str, str], RepeatSpread]:
+def repeat_spreads(rows: Iterable[Any]) -> dict[tuple[str, str, str], RepeatSpread]:
     """Per (device, model, variant) with more than one ok repeat: the spread of their medians."""
     medians: dict[tuple[str, str, str], dict[int, float]] = {}
     for m in rows:
