@@ -18,10 +18,9 @@ def _lat(seed: int, median: float, n: int = 300, cv: float = 0.04) -> np.ndarray
 
 def test_a_planted_slowdown_has_an_interval_around_it():
     c = compare_samples(_lat(1, 1000), _lat(2, 1100))
-    assert c.verdict == "slower" and c.basis == "samples"
+    assert c.verdict == "slower" and c.basis == "blocks"
     assert c.ci_low < 0.10 < c.ci_high
     assert c.change == pytest.approx(0.10, abs=0.02)
-    assert c.p_value < 1e-6
     faster = compare_samples(_lat(3, 1000), _lat(4, 800))
     assert faster.verdict == "faster" and faster.ci_high < 0
 

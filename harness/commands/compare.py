@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from harness.statistics.compare import COMPARISON_HEADERS, compare_runs, comparison_rows
+    from harness.statistics.compare import COMPARISON_HEADERS, SINGLE_RUN_NOTE, compare_runs, comparison_rows
 
     db = open_db(args.db)
     try:
@@ -41,7 +41,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         table = Table(title=f"{args.run_a} → {args.run_b}", title_justify="left")
         for h in COMPARISON_HEADERS:
             table.add_column(h, justify="left" if h in ("device", "model", "variant", "verdict") else "right")
-        styles = {"slower": "bold red", "faster": "bold green"}
+        styles = {"slower": "bold red", "faster": "bold green", "inconclusive": "yellow"}
         for c, row in zip(items, comparison_rows(items)):
             table.add_row(*row, style=styles.get(c.verdict))
         Console().print(table)
@@ -49,5 +49,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         for c in items:
             counts[c.verdict] = counts.get(c.verdict, 0) + 1
         print(", ".join(f"{n} {v}" for v, n in counts.items()))
+        if any(c.latency and c.latency.basis == "blocks" and c.latency.repeats_a == 1 for c in items):
+            print(f"note: {SINGLE_RUN_NOTE}")
     slower = any(c.verdict == "slower" for c in items)
     return 1 if slower and args.fail_on_slower else 0

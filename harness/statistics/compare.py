@@ -1,15 +1,25 @@
 """Compare two runs key by key: the change of median latency with a confidence interval.
 
-The interval comes from a bootstrap of the ratio of medians over the raw samples (scipy.stats.bootstrap,
-seeded, so the same runs always give the same answer), and the Mann-Whitney U p-value is shown beside
-it. A change counts only when the interval excludes zero *and* the change is larger than a practical
-threshold: with thousands of samples a 0.3 % shift is "significant" and still not worth a report.
-Memory, energy and accuracy changes are shown beside, without a verdict of their own.
+Latency samples are not independent draws: consecutive inferences share caches, clocks and
+temperature (autocorrelation), and two runs of the same build differ by more than their samples'
+spread suggests (run-to-run variance). So the interval is never a bootstrap of single samples:
+
+- with >= 2 repeats per side (`harness run --repeat N`), the unit is a repeat: its median (the stored
+  p50) is resampled, so run-to-run variance is *measured* (scipy.stats.bootstrap, seeded);
+- with one run per side, blocks of consecutive samples are resampled (a circular block bootstrap), which
+  keeps the autocorrelation; the run-to-run variance is then unknown, and the basis says so.
+
+Every sample is used (no subsampling), so the medians shown are the stored p50s. A change counts only
+when the interval excludes zero *and* the change is larger than a practical threshold. No p-value is
+shown: a Mann-Whitney test over thousands of autocorrelated samples answers "are these two sets of
+numbers from one distribution" with p = 1e-20 for any two runs, which is not the question.
+A row flagged by its validity checks (unstable, throttled, too short, partly delegated) gives the
+verdict "inconclusive", never faster or slower. Memory, energy and accuracy are shown beside.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -71,60 +81,170 @@ class LatencyChange:
     change: float | None  # median_b / median_a - 1
     ci_low: float | None
     ci_high: float | None
-    p_value: float | None
-    n_a: int
+    n_a: int  # samples on each side (all of them: nothing is subsampled)
     n_b: int
-    verdict: str  # faster | slower | unchanged | unknown
-    basis: str  # samples | p50 only | none
+    verdict: str  # faster | slower | unchanged | inconclusive | unknown
+    basis: str  # repeats | blocks | p50 only | none
+    repeats_a: int = 1
+    repeats_b: int = 1
+    reason: str | None = None  # why a verdict is inconclusive (the validity flags of each side)
+
+
+def _verdict(change: float | None, low: float | None, high: float | None, threshold: float) -> str:
+    if change is None:
+        return "unknown"
+    if low is None or high is None:  # no interval: only the size of the change speaks
+        return "slower" if change > threshold else "faster" if change < -threshold else "unchanged"
+    if low > 0 and change > threshold:
+        return "slower"
+    if high < 0 and change < -threshold:
+        return "faster"
+    return "unchanged"
+
+
+def block_length(x: np.ndarray) -> int:
+    """Block length for a circular block bootstrap: n^(1/3), longer when samples are autocorrelated.
+
+    For an AR(1)-like series with lag-1 correlation rho, the optimal length grows as
+    (2 rho / (1 - rho^2))^(2/3) n^(1/3) (Politis and White 2004, Patton et al. 2009).
+    """
+    n = len(x)
+    base = n ** (1 / 3)
+    d = x - x.mean()
+    denom = float(d @ d)
+    rho = float(d[1:] @ d[:-1]) / denom if denom > 0 and n > 2 else 0.0
+    rho = min(max(rho, 0.0), 0.95)
+    scale = (2 * rho / (1 - rho * rho)) ** (2 / 3) if rho > 0 else 0.0
+    return int(min(max(1, math.ceil(base * max(1.0, scale))), max(1, n // 4)))
+
+
+def block_bootstrap_medians(x: np.ndarray, n_resamples: int, rng: np.random.Generator,
+                            block: int | None = None) -> np.ndarray:
+    """Medians of `n_resamples` circular block resamples of the series `x` (time order kept)."""
+    n = len(x)
+    b = block_length(x) if block is None else block
+    nb = math.ceil(n / b)
+    ext = np.concatenate([x, x[:b]])
+    offsets = np.arange(b)
+    out = np.empty(n_resamples)
+    batch = max(1, 2_000_000 // max(n, 1))
+    for s in range(0, n_resamples, batch):
+        k = min(batch, n_resamples - s)
+        starts = rng.integers(0, n, size=(k, nb))
+        idx = (starts[:, :, None] + offsets).reshape(k, nb * b)[:, :n]
+        out[s:s + k] = np.median(ext[idx], axis=1)
+    return out
 
 
 def compare_samples(a: Sequence[float], b: Sequence[float], *, threshold: float = DEFAULT_THRESHOLD,
-                    confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0,
-                    max_samples: int = 1000) -> LatencyChange:
-    """Change of the median from samples `a` to samples `b`; pure and deterministic for a seed."""
-    from scipy import stats
+                    confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0,
+                    block: int | None = None) -> LatencyChange:
+    """One run per side: change of the median, interval from a block bootstrap of each run's samples.
 
+    Samples are in time order; every one of them is used. Pure and deterministic for a seed. `block`
+    overrides the block length (1 is the independent-samples bootstrap, for comparison only).
+    """
     xa = np.asarray(a, dtype=float)
     xb = np.asarray(b, dtype=float)
     if len(xa) < 2 or len(xb) < 2:
         raise ValueError("need at least two samples on each side")
     rng = np.random.default_rng(seed)
-    # Thousands of samples add nothing to an interval on a median but time; keep a random subset.
-    if len(xa) > max_samples:
-        xa = rng.choice(xa, max_samples, replace=False)
-    if len(xb) > max_samples:
-        xb = rng.choice(xb, max_samples, replace=False)
     med_a, med_b = float(np.median(xa)), float(np.median(xb))
+    ratios = (block_bootstrap_medians(xb, n_resamples, rng, block)
+              / block_bootstrap_medians(xa, n_resamples, rng, block) - 1.0)
+    alpha = (1 - confidence) / 2
+    low, high = (float(v) for v in np.quantile(ratios, [alpha, 1 - alpha]))
+    change = med_b / med_a - 1.0
+    return LatencyChange(med_a, med_b, change, low, high, len(xa), len(xb),
+                         _verdict(change, low, high, threshold), "blocks")
+
+
+def compare_repeats(a: Sequence[float], b: Sequence[float], *, threshold: float = DEFAULT_THRESHOLD,
+                    confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0,
+                    n_a: int = 0, n_b: int = 0) -> LatencyChange:
+    """>= 2 repeats per side: `a` and `b` are the repeats' medians; the repeat is the resampled unit,
+    so the interval holds the run-to-run variance. The statistic is the median of the medians."""
+    import warnings
+
+    from scipy import stats
+
+    ma = np.asarray(a, dtype=float)
+    mb = np.asarray(b, dtype=float)
+    if len(ma) < 2 or len(mb) < 2:
+        raise ValueError("need at least two repeats on each side")
+    med_a, med_b = float(np.median(ma)), float(np.median(mb))
 
     def ratio(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
         r: np.ndarray = np.median(y, axis=axis) / np.median(x, axis=axis) - 1.0
         return r
 
-    res = stats.bootstrap((xa, xb), ratio, vectorized=True, paired=False, n_resamples=n_resamples,
-                          confidence_level=confidence, method="percentile", rng=rng, batch=250)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # identical repeats: a degenerate (zero-width) interval is fine
+        res = stats.bootstrap((ma, mb), ratio, vectorized=True, paired=False, n_resamples=n_resamples,
+                              confidence_level=confidence, method="percentile",
+                              rng=np.random.default_rng(seed))
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    p = float(stats.mannwhitneyu(xa, xb, alternative="two-sided").pvalue)
     change = med_b / med_a - 1.0
-    if low > 0 and change > threshold:
-        verdict = "slower"
-    elif high < 0 and change < -threshold:
-        verdict = "faster"
+    return LatencyChange(med_a, med_b, change, low, high, n_a, n_b, _verdict(change, low, high, threshold),
+                         "repeats", len(ma), len(mb))
+
+
+def repeat_of(m: Measurement) -> int:
+    """The repeat index a row carries (`harness run --repeat N`); 0 for rows measured once."""
+    for name in ("repeat", "repeat_index"):
+        v = getattr(m, name, None)
+        if isinstance(v, int):
+            return v
+    return 0
+
+
+def _median_of(m: Measurement) -> float | None:
+    if m.p50_us:
+        return float(m.p50_us)
+    return float(np.median(m.latencies_us)) if m.latencies_us else None
+
+
+def _flags(side: str, rows: Sequence[Measurement]) -> str | None:
+    bad: list[str] = []
+    for m in rows:
+        if m.validity is not None and not m.validity.valid:
+            bad += [f for f in m.validity.flags() if f not in bad] or ["invalid"]
+    return f"{side} flagged {'/'.join(bad)}" if bad else None
+
+
+def compare_measurements(a: Measurement | Sequence[Measurement], b: Measurement | Sequence[Measurement], *,
+                         threshold: float = DEFAULT_THRESHOLD, seed: int = 0) -> LatencyChange:
+    """One key's rows on each side (one per repeat). Repeats when both sides have >= 2, else blocks of
+    samples, else p50 against p50 (tools that print only statistics). Flagged rows: inconclusive."""
+    ra = sorted([a] if isinstance(a, Measurement) else list(a), key=repeat_of)
+    rb = sorted([b] if isinstance(b, Measurement) else list(b), key=repeat_of)
+    meds_a = [v for v in map(_median_of, ra) if v is not None]
+    meds_b = [v for v in map(_median_of, rb) if v is not None]
+    n_a = sum(len(m.latencies_us) for m in ra)
+    n_b = sum(len(m.latencies_us) for m in rb)
+    if len(meds_a) >= 2 and len(meds_b) >= 2:
+        out = compare_repeats(meds_a, meds_b, threshold=threshold, seed=seed, n_a=n_a, n_b=n_b)
+    elif n_a >= 2 and n_b >= 2 and all(m.latencies_us for m in ra + rb):
+        out = compare_samples([x for m in ra for x in m.latencies_us], [x for m in rb for x in m.latencies_us],
+                              threshold=threshold, seed=seed)
+        out = replace(out, repeats_a=len(ra), repeats_b=len(rb))
+    elif meds_a and meds_b:
+        med_a, med_b = float(np.median(meds_a)), float(np.median(meds_b))
+        change = med_b / med_a - 1.0
+        out = LatencyChange(med_a, med_b, change, None, None, n_a, n_b, _verdict(change, None, None, threshold),
+                            "p50 only", len(meds_a), len(meds_b))
     else:
-        verdict = "unchanged"
-    return LatencyChange(med_a, med_b, change, low, high, p, len(a), len(b), verdict, "samples")
+        return LatencyChange(meds_a[0] if meds_a else None, meds_b[0] if meds_b else None, None, None, None,
+                             n_a, n_b, "unknown", "none", len(ra), len(rb))
+    reasons = [r for r in (_flags("A", ra), _flags("B", rb)) if r]
+    if reasons:
+        out = replace(out, verdict="inconclusive", reason="; ".join(reasons))
+    return out
 
 
-def compare_measurements(a: Measurement, b: Measurement, *, threshold: float = DEFAULT_THRESHOLD,
-                         seed: int = 0) -> LatencyChange:
-    """Samples when both sides kept them; tools that print only statistics give p50 against p50."""
-    if len(a.latencies_us) >= 2 and len(b.latencies_us) >= 2:
-        return compare_samples(a.latencies_us, b.latencies_us, threshold=threshold, seed=seed)
-    if a.p50_us and b.p50_us:
-        change = b.p50_us / a.p50_us - 1.0
-        verdict = "slower" if change > threshold else "faster" if change < -threshold else "unchanged"
-        return LatencyChange(a.p50_us, b.p50_us, change, None, None, None, len(a.latencies_us),
-                             len(b.latencies_us), verdict, "p50 only")
-    return LatencyChange(a.p50_us, b.p50_us, None, None, None, None, 0, 0, "unknown", "none")
+def _median_field(rows: Sequence[Measurement], read: Any) -> float | None:
+    vals = [v for v in (read(m) for m in rows) if isinstance(v, (int, float)) and math.isfinite(v)]
+    return float(np.median(vals)) if vals else None
 
 
 @dataclass(frozen=True)
@@ -157,32 +277,61 @@ class KeyComparison:
 
 def compare_runs(rows_a: Iterable[Measurement], rows_b: Iterable[Measurement], *,
                  threshold: float = DEFAULT_THRESHOLD, seed: int = 0) -> list[KeyComparison]:
-    """One entry per (device, model, variant) seen in either run, in run B's order first."""
-    a = {m.key: m for m in rows_a}
-    b = {m.key: m for m in rows_b}
+    """One entry per (device, model, variant) seen in either run, in run B's order first.
+
+    A key's rows are grouped (one per repeat when the run used `--repeat`); failed repeats are left out
+    as long as one repeat of the key measured something.
+    """
+    a: dict[tuple[str, str, str], list[Measurement]] = {}
+    b: dict[tuple[str, str, str], list[Measurement]] = {}
+    for side, rows in ((a, rows_a), (b, rows_b)):
+        for m in rows:
+            side.setdefault(m.key, []).append(m)
     keys = list(b) + [k for k in a if k not in b]
     out: list[KeyComparison] = []
     for key in keys:
-        ma, mb = a.get(key), b.get(key)
-        if ma is None or mb is None:
-            out.append(KeyComparison(*key, status="only in B" if ma is None else "only in A"))
+        ga, gb = a.get(key), b.get(key)
+        if ga is None or gb is None:
+            out.append(KeyComparison(*key, status="only in B" if ga is None else "only in A"))
             continue
-        bad = [side for side, m in (("A", ma), ("B", mb)) if m.status != "ok"]
+        oka = [m for m in ga if m.status == "ok"]
+        okb = [m for m in gb if m.status == "ok"]
+        bad = [side for side, ok in (("A", oka), ("B", okb)) if not ok]
         if bad:
             out.append(KeyComparison(*key, status="error in both" if len(bad) == 2 else f"error in {bad[0]}"))
             continue
-        acc_a, acc_b = accuracy_of(ma), accuracy_of(mb)
-        acc_name = acc_b[0] if acc_b else (acc_a[0] if acc_a else None)
+        acc_a = [x for x in map(accuracy_of, oka) if x]
+        acc_b = [x for x in map(accuracy_of, okb) if x]
+        acc_name = acc_b[0][0] if acc_b else (acc_a[0][0] if acc_a else None)
+        va = [v for n, v in acc_a if n == acc_name]
+        vb = [v for n, v in acc_b if n == acc_name]
         out.append(KeyComparison(
-            *key, status="compared", latency=compare_measurements(ma, mb, threshold=threshold, seed=seed),
-            rss_a_mb=ma.peak_rss_mb, rss_b_mb=mb.peak_rss_mb,
-            energy_a_mj=ma.energy_per_inference_mj, energy_b_mj=mb.energy_per_inference_mj,
+            *key, status="compared", latency=compare_measurements(oka, okb, threshold=threshold, seed=seed),
+            rss_a_mb=_median_field(oka, lambda m: m.peak_rss_mb), rss_b_mb=_median_field(okb, lambda m: m.peak_rss_mb),
+            energy_a_mj=_median_field(oka, lambda m: m.energy_per_inference_mj),
+            energy_b_mj=_median_field(okb, lambda m: m.energy_per_inference_mj),
             accuracy_name=acc_name,
-            accuracy_a=acc_a[1] if acc_a and acc_a[0] == acc_name else None,
-            accuracy_b=acc_b[1] if acc_b and acc_b[0] == acc_name else None,
-            p99_a_us=ma.p99_us, p99_b_us=mb.p99_us,
+            accuracy_a=float(np.median(va)) if va else None,
+            accuracy_b=float(np.median(vb)) if vb else None,
+            p99_a_us=_median_field(oka, lambda m: m.p99_us), p99_b_us=_median_field(okb, lambda m: m.p99_us),
         ))
     return out
+
+
+def basis_text(lat: LatencyChange) -> str:
+    """What the interval rests on, and why a verdict is inconclusive."""
+    if lat.basis == "repeats":
+        text = f"medians of {lat.repeats_a}/{lat.repeats_b} runs"
+    elif lat.basis == "blocks":
+        text = ("sample blocks, 1 run each" if lat.repeats_a == lat.repeats_b == 1
+                else f"sample blocks, {lat.repeats_a}/{lat.repeats_b} runs")
+    else:
+        text = lat.basis
+    return f"{text}; {lat.reason}" if lat.reason else text
+
+
+SINGLE_RUN_NOTE = ("one run per side: the run-to-run variance is not measured; "
+                   "`harness run --repeat N` measures it")
 
 
 def _pct(v: float | None) -> str:
@@ -213,17 +362,16 @@ def comparison_rows(items: Sequence[KeyComparison]) -> list[list[str]]:
             rows.append([c.device, model_label(c.model), c.variant, c.status, "-", "-", "-", "-", "-", "-", "-", "-"])
             continue
         ci = "-" if lat.ci_low is None else f"[{lat.ci_low:+.1%}, {lat.ci_high:+.1%}]"
-        p = "-" if lat.p_value is None else f"{lat.p_value:.2g}"
         meds = "-" if lat.median_a_us is None or lat.median_b_us is None else \
             f"{lat.median_a_us / 1000:.3f} → {lat.median_b_us / 1000:.3f}"
         acc = _delta(c.accuracy_a, c.accuracy_b, "{:.4g}")
         rows.append([c.device, model_label(c.model), c.variant, lat.verdict, _pct(lat.change), ci, meds,
-                     _p99(c.p99_a_us, c.p99_b_us), p,
+                     _p99(c.p99_a_us, c.p99_b_us), basis_text(lat),
                      _delta(c.rss_a_mb, c.rss_b_mb, "{:.1f}"), _delta(c.energy_a_mj, c.energy_b_mj, "{:.3g}"),
                      acc if c.accuracy_name is None else f"{accuracy_name(c.accuracy_name)} {acc}"])
     return rows
 
 
 COMPARISON_HEADERS = ["device", "model", "variant", "verdict", "change", "95% CI", "p50 ms A → B", "p99 ms A → B",
-                      "MWU p",
+                      "basis",
                       "peak MB", "energy mJ", "accuracy"]
