@@ -28,16 +28,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
-    from harness.orchestration.nightly import GOOD
+    from harness.orchestration.nightly import ACCEPTED
 
     if args.accept:
         db = open_db(args.db)
         try:
             db.get_run(args.accept)
-            db.set_run_label(args.accept, GOOD)
+            db.set_run_label(args.accept, ACCEPTED)
         finally:
             db.close()
-        print(f"run {args.accept} is now the baseline for the next night")
+        print(f"run {args.accept} is now the baseline for the next night; the history starts again there")
         return 0
     if bool(args.devices) == bool(args.farm):
         raise UserError("nightly: give --devices FILE (the farm's devices file) or --farm HEAD:PORT, one of them")

@@ -4,8 +4,9 @@ Latency samples are not independent draws: consecutive inferences share caches, 
 temperature (autocorrelation), and two runs of the same build differ by more than their samples'
 spread suggests (run-to-run variance). So the interval is never a bootstrap of single samples:
 
-- with >= 2 repeats per side (`harness run --repeat N`), the unit is a repeat: its median (the stored
-  p50) is resampled, so run-to-run variance is *measured* (scipy.stats.bootstrap, seeded);
+- with repeats (`harness run --repeat N`, or a nightly's past good nights), the unit is a run: its
+  median (the stored p50) is resampled (scipy.stats.bootstrap, seeded; Student's t on log medians
+  below 5 runs a side), so run-to-run variance is *measured*;
 - with one run per side, blocks of consecutive samples are resampled (a circular block bootstrap), which
   keeps the autocorrelation; the run-to-run variance is then unknown, and the basis says so.
 
@@ -59,6 +60,7 @@ def accuracy_text(key: str, value: float) -> str:
     number = f"{value:.2f}" if unit == "dB" else f"{value:.3f}"
     return f"{name} {number}" + (f" {unit}" if unit else "")
 DEFAULT_THRESHOLD = 0.02
+BOOTSTRAP_MIN_REPEATS = 5  # fewer runs a side: a t interval on log medians instead of a bootstrap
 
 
 def accuracy_of(m: Measurement) -> tuple[str, float] | None:
@@ -162,29 +164,43 @@ def compare_samples(a: Sequence[float], b: Sequence[float], *, threshold: float 
 def compare_repeats(a: Sequence[float], b: Sequence[float], *, threshold: float = DEFAULT_THRESHOLD,
                     confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0,
                     n_a: int = 0, n_b: int = 0) -> LatencyChange:
-    """>= 2 repeats per side: `a` and `b` are the repeats' medians; the repeat is the resampled unit,
-    so the interval holds the run-to-run variance. The statistic is the median of the medians."""
+    """Runs as the unit: `a` and `b` are the medians of each side's repeats, so the interval holds
+    the run-to-run variance. The change is the median of B's medians over the median of A's.
+
+    With >= BOOTSTRAP_MIN_REPEATS a side, the medians are bootstrapped (scipy.stats.bootstrap, seeded).
+    With fewer, a bootstrap over 2-4 values is far too narrow, so the interval is Student's t on the
+    log medians with the run-to-run variance pooled over the sides that have >= 2 repeats (one side
+    may have a single run: a nightly re-run against one baseline night). Needs >= 3 runs in all.
+    """
     import warnings
 
     from scipy import stats
 
     ma = np.asarray(a, dtype=float)
     mb = np.asarray(b, dtype=float)
-    if len(ma) < 2 or len(mb) < 2:
-        raise ValueError("need at least two repeats on each side")
+    if len(ma) < 1 or len(mb) < 1 or len(ma) + len(mb) < 3:
+        raise ValueError("need at least three runs in all, one on each side")
     med_a, med_b = float(np.median(ma)), float(np.median(mb))
-
-    def ratio(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-        r: np.ndarray = np.median(y, axis=axis) / np.median(x, axis=axis) - 1.0
-        return r
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # identical repeats: a degenerate (zero-width) interval is fine
-        res = stats.bootstrap((ma, mb), ratio, vectorized=True, paired=False, n_resamples=n_resamples,
-                              confidence_level=confidence, method="percentile",
-                              rng=np.random.default_rng(seed))
-    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     change = med_b / med_a - 1.0
+    if min(len(ma), len(mb)) >= BOOTSTRAP_MIN_REPEATS:
+        def ratio(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+            r: np.ndarray = np.median(y, axis=axis) / np.median(x, axis=axis) - 1.0
+            return r
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # identical repeats: a zero-width interval is fine
+            res = stats.bootstrap((ma, mb), ratio, vectorized=True, paired=False, n_resamples=n_resamples,
+                                  confidence_level=confidence, method="percentile",
+                                  rng=np.random.default_rng(seed))
+        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    else:
+        la, lb = np.log(ma), np.log(mb)
+        ss = float(((la - la.mean()) ** 2).sum() + ((lb - lb.mean()) ** 2).sum())
+        df = len(la) + len(lb) - 2
+        sd = math.sqrt(ss / df)
+        half = float(stats.t.ppf(0.5 + confidence / 2, df)) * sd * math.sqrt(1 / len(la) + 1 / len(lb))
+        centre = float(lb.mean() - la.mean())
+        low, high = math.expm1(centre - half), math.expm1(centre + half)
     return LatencyChange(med_a, med_b, change, low, high, n_a, n_b, _verdict(change, low, high, threshold),
                          "repeats", len(ma), len(mb))
 
@@ -213,20 +229,22 @@ def _flags(side: str, rows: Sequence[Measurement]) -> str | None:
 
 
 def compare_measurements(a: Measurement | Sequence[Measurement], b: Measurement | Sequence[Measurement], *,
-                         threshold: float = DEFAULT_THRESHOLD, seed: int = 0) -> LatencyChange:
-    """One key's rows on each side (one per repeat). Repeats when both sides have >= 2, else blocks of
-    samples, else p50 against p50 (tools that print only statistics). Flagged rows: inconclusive."""
+                         threshold: float = DEFAULT_THRESHOLD, seed: int = 0,
+                         confidence: float = 0.95) -> LatencyChange:
+    """One key's rows on each side (one per repeat). Runs as the unit when a side has >= 2, else blocks
+    of samples, else p50 against p50 (tools that print only statistics). Flagged rows: inconclusive."""
     ra = sorted([a] if isinstance(a, Measurement) else list(a), key=repeat_of)
     rb = sorted([b] if isinstance(b, Measurement) else list(b), key=repeat_of)
     meds_a = [v for v in map(_median_of, ra) if v is not None]
     meds_b = [v for v in map(_median_of, rb) if v is not None]
     n_a = sum(len(m.latencies_us) for m in ra)
     n_b = sum(len(m.latencies_us) for m in rb)
-    if len(meds_a) >= 2 and len(meds_b) >= 2:
-        out = compare_repeats(meds_a, meds_b, threshold=threshold, seed=seed, n_a=n_a, n_b=n_b)
+    if meds_a and meds_b and max(len(meds_a), len(meds_b)) >= 2 and len(meds_a) + len(meds_b) >= 3:
+        out = compare_repeats(meds_a, meds_b, threshold=threshold, seed=seed, n_a=n_a, n_b=n_b,
+                              confidence=confidence)
     elif n_a >= 2 and n_b >= 2 and all(m.latencies_us for m in ra + rb):
         out = compare_samples([x for m in ra for x in m.latencies_us], [x for m in rb for x in m.latencies_us],
-                              threshold=threshold, seed=seed)
+                              threshold=threshold, seed=seed, confidence=confidence)
         out = replace(out, repeats_a=len(ra), repeats_b=len(rb))
     elif meds_a and meds_b:
         med_a, med_b = float(np.median(meds_a)), float(np.median(meds_b))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -190,3 +190,99 @@ def detect_regressions(values: Sequence[float], *, threshold: float = 0.05, min_
 def _significant(a: Segment, b: Segment, threshold: float, noise_factor: float) -> bool:
     diff = abs(b.value - a.value)
     return diff > threshold * abs(a.value) and diff > noise_factor * max(a.err, b.err)
+
+
+# --- the nightly decision for one key -------------------------------------------------------------
+# Past good nights the pairwise check pools as runs (their spread is the run-to-run variance), and how
+# many of them the step detection sees. Calibrated in benchmarks/detection_rates.py.
+BASELINE_WINDOW = 10
+HISTORY_NIGHTS = 30
+HISTORY_THRESHOLD = 0.02
+# A farm asks every key every night: 99 % intervals keep the A/A false alarms of a series low.
+NIGHTLY_CONFIDENCE = 0.99
+
+
+@dataclass(frozen=True)
+class NightCheck:
+    """One key on one night: the pairwise check against the last good nights, and the step detection
+    over the good nights' medians followed by this night's (and its re-run's)."""
+
+    pairwise: Any  # harness.statistics.compare.LatencyChange, or None without a usable baseline
+    history_step: Step | None  # the newest step of the series, when it is a regression
+    series: tuple[float, ...]
+    anchor: Any = None  # against the oldest good nights of the history: a slow drift moves the window
+
+    @property
+    def slower(self) -> bool:
+        return any(c is not None and c.verdict == "slower" for c in (self.pairwise, self.anchor))
+
+    @property
+    def suspected(self) -> bool:
+        return self.slower or self.history_step is not None
+
+    def why(self) -> str:
+        parts = []
+        if self.pairwise is not None and self.pairwise.verdict == "slower":
+            parts.append(f"{self.pairwise.change:+.1%} against the last good nights")
+        if self.anchor is not None and self.anchor.verdict == "slower":
+            parts.append(f"{self.anchor.change:+.1%} against the oldest good nights")
+        if self.history_step is not None:
+            parts.append(f"a step of {self.history_step.change:+.1%} in the nightly history")
+        return " and ".join(parts)
+
+
+def night_median(rows: Sequence[Any]) -> float | None:
+    """A night's level for one key: the median of its runs' p50s (usable rows only)."""
+    vals = [float(m.p50_us) for m in rows if m.status == "ok" and m.p50_us]
+    return float(np.median(vals)) if vals else None
+
+
+def usable(m: Any) -> bool:
+    """A row that can stand in a baseline: measured, and not flagged by its validity checks."""
+    return m.status == "ok" and bool(m.p50_us) and (m.validity is None or m.validity.valid)
+
+
+def check_night(good_nights: Sequence[Sequence[Any]], new_nights: Sequence[Sequence[Any]], *,
+                threshold: float = 0.02, window: int = BASELINE_WINDOW,
+                history_threshold: float = HISTORY_THRESHOLD, confidence: float = NIGHTLY_CONFIDENCE,
+                seed: int = 0) -> NightCheck:
+    """Pure: `good_nights` are one key's rows on each past good night (oldest first), `new_nights`
+    tonight's rows and, when confirming, the re-run's. Flagged rows never make a regression."""
+    from harness.statistics.compare import compare_measurements
+
+    good = [[m for m in night if usable(m)] for night in good_nights]
+    good = [n for n in good if n][-HISTORY_NIGHTS:]
+    new = [[m for m in night if m.status == "ok"] for night in new_nights]
+    new = [n for n in new if n]
+    base_rows = [m for night in good[-window:] for m in night]
+    new_rows = [m for night in new for m in night]
+    pairwise = compare_measurements(base_rows, new_rows, threshold=threshold, seed=seed, confidence=confidence) \
+        if base_rows and new_rows else None
+    anchor = None
+    if len(good) >= window + 3 and new_rows:  # the window has moved on from the oldest nights
+        anchor = compare_measurements([m for night in good[:window] for m in night], new_rows,
+                                      threshold=threshold, seed=seed, confidence=confidence)
+    series = [night_median(n) for n in good] + [night_median([m for m in n if usable(m)]) for n in new]
+    series = [v for v in series if v is not None]
+    step = None
+    if len(series) >= 3 and len(series) > len(good):  # some new night is usable
+        steps = detect_regressions(series, threshold=history_threshold, min_size=2)
+        if steps and steps[-1].kind == "regression" and steps[-1].index >= 1:
+            step = steps[-1]
+    return NightCheck(pairwise, step, tuple(series), anchor)
+
+
+def confirm_night(good_nights: Sequence[Sequence[Any]], tonight: Sequence[Any], rerun: Sequence[Any], *,
+                  threshold: float = 0.02, **kw: Any) -> bool:
+    """A suspect is confirmed on fresh data: the re-run alone is slower than the last good nights, or
+    the history with tonight and the re-run holds a new, worse level on both and the re-run alone is
+    beyond the threshold. Tonight was picked *because* it looked slow, so it cannot vouch for itself
+    (counting it in the confirmation confirmed half of the A/A suspects in simulation)."""
+    again = check_night(good_nights, [rerun], threshold=threshold, **kw)
+    if again.pairwise is None:
+        return False
+    if again.slower:
+        return True
+    both = check_night(good_nights, [tonight, rerun], threshold=threshold, **kw)
+    return (both.history_step is not None and both.history_step.confirmed
+            and again.pairwise.verdict != "inconclusive" and (again.pairwise.change or 0) > threshold)
