@@ -23,7 +23,7 @@ from devices.adb import AdbTransport
 from devices.apk import ApkError, apk_identity, installed_version_code
 from devices.probes import android as ap
 from devices.probes import benchmark_model as bm
-from devices.target import JobSpec, RawRun, Target
+from devices.target import JobSpec, RawRun, Target, rest
 from devices.transport import TransportError, file_sha256
 from errors import DeviceError
 
@@ -296,10 +296,10 @@ class AndroidTarget(Target):
             why = next((ln for ln in said.splitlines() if "Failure" in ln or "Error" in ln), said[-200:])
             raise DeviceError(self.name, f"apk: installing {apk.name} failed: {why.strip()[:300]}")
 
-    def cool_down(self, bench: Any) -> float:
+    def cool_down(self, bench: Any, stop: threading.Event | None = None) -> float:
         """The fixed rest, then wait (bounded) until the phone is under max_start_temp_c."""
         self.adb.ensure_ready()
-        waited = super().cool_down(bench)
+        waited = super().cool_down(bench, stop)
         limit = self.config.max_start_temp_c
         self.last_cooldown = {"waited_s": round(waited, 2)}
         if limit is None:
@@ -311,7 +311,8 @@ class AndroidTarget(Target):
             hottest = max(temps.values()) if temps else None
             if hottest is None or hottest < limit or time.monotonic() - t0 >= bench.cooldown_max_s:
                 break
-            time.sleep(min(2.0, max(0.1, bench.cooldown_max_s / 10)))
+            if rest(min(2.0, max(0.1, bench.cooldown_max_s / 10)), stop):
+                break
         waited += time.monotonic() - t0
         self.last_cooldown = {"waited_s": round(waited, 2), "hottest_c": hottest, "limit_c": limit,
                               "still_hot": hottest is not None and hottest >= limit}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Sequence
@@ -14,22 +15,50 @@ from devices.transport import CommandResult, Transport, TransportError
 class LocalTransport(Transport):
     name = "local"
 
+    def __init__(self) -> None:
+        self._procs: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+        self._aborted = False
+
     def run(self, argv: Sequence[str], *, timeout_s: float, stdin: str | None = None) -> CommandResult:
         t0 = time.monotonic()
         try:
-            proc = subprocess.run(
+            proc = subprocess.Popen(
                 [str(a) for a in argv],
-                input=stdin,
-                capture_output=True,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
-                timeout=timeout_s,
                 env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
             )
-        except subprocess.TimeoutExpired as exc:
-            raise TransportError(f"command timed out after {timeout_s:.0f} s: {argv[0]}") from exc
         except FileNotFoundError as exc:
             return CommandResult(127, "", str(exc), time.monotonic() - t0)
-        return CommandResult(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - t0)
+        with self._lock:
+            self._procs.add(proc)
+            aborted = self._aborted
+        try:
+            if aborted:
+                proc.kill()
+            out, err = proc.communicate(input=stdin, timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            proc.communicate()
+            raise TransportError(f"command timed out after {timeout_s:.0f} s: {argv[0]}") from exc
+        finally:
+            with self._lock:
+                self._procs.discard(proc)
+        return CommandResult(proc.returncode, out, err, time.monotonic() - t0)
+
+    def abort(self) -> None:
+        """Kill what runs now (Ctrl-C): a child of ours would otherwise hold its thread for max_s."""
+        with self._lock:
+            self._aborted = True
+            procs = list(self._procs)
+        for proc in procs:
+            try:
+                proc.kill()
+            except OSError:
+                pass
 
     def push(self, local: Path, remote: str) -> None:
         dest = Path(remote).expanduser()

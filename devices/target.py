@@ -6,6 +6,7 @@ subclasses add probes (vcgencmd, tegrastats, ...) by overriding the hooks.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
@@ -95,21 +96,35 @@ class Target(ABC):
         """This board's list of sensors that are not temperatures, plus the device's own `ignore_sensors`."""
         return tuple(self.not_temperatures) + tuple(getattr(self.config, "ignore_sensors", None) or ())
 
-    def cool_down(self, bench: Any) -> float:
-        """Wait between jobs: fixed seconds, or until the hottest zone is under a threshold."""
+    def cool_down(self, bench: Any, stop: threading.Event | None = None) -> float:
+        """Wait between jobs: fixed seconds, or until the hottest zone is under a threshold.
+        Every wait ends as soon as `stop` is set (Ctrl-C must not wait out a two-minute rest)."""
         t0 = time.monotonic()
-        if bench.cooldown_s:
-            time.sleep(bench.cooldown_s)
+        if bench.cooldown_s and rest(bench.cooldown_s, stop):
+            return time.monotonic() - t0
         if bench.cooldown_until_c is not None:
             while time.monotonic() - t0 < bench.cooldown_max_s:
                 temps = self.temperatures()
                 if not temps or max(temps.values()) < bench.cooldown_until_c:
                     break
-                time.sleep(1.0)
+                if rest(1.0, stop):
+                    break
         return time.monotonic() - t0
+
+    def abort(self) -> None:
+        """From another thread, on Ctrl-C: end the command the target waits for now."""
+        self.transport.abort()
 
     def close(self) -> None:
         self.transport.close()
+
+
+def rest(seconds: float, stop: threading.Event | None) -> bool:
+    """Sleep, or return early when `stop` is set; True when stopped."""
+    if stop is None:
+        time.sleep(seconds)
+        return False
+    return stop.wait(seconds)
 
 
 class RunnerTarget(Target):

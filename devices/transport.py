@@ -75,3 +75,8 @@ class Transport(ABC):
 
     def close(self) -> None:
         """Release the link; the default has nothing to release."""
+
+    def abort(self) -> None:
+        """Called from another thread on Ctrl-C: end what `run` is waiting for now, so the caller's
+        thread returns at once. The default closes the link."""
+        self.close()

@@ -31,6 +31,7 @@ EventSink = Callable[[str, dict[str, Any]], None]
 ExportKey = tuple[str, str, str]  # (model, variant, export kind)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_CONSECUTIVE_DEVICE_FAILURES = 2
+STOP_GRACE_S = 1.5  # after Ctrl-C, how long the workers get to return before the run is left to them
 PEAK_KEY = ("__peak_probe__", "matmul")
 EVAL_KEY = "__device_eval__"
 
@@ -98,6 +99,7 @@ class Orchestrator:
         self.stop = threading.Event()
         getattr(self.targets, "attach", lambda stop: None)(self.stop)  # a farm stops waiting on Ctrl-C
         self._lock = threading.Lock()
+        self._active: set[Any] = set()  # targets in use now, aborted on Ctrl-C
 
     def _emit(self, kind: str, **payload: Any) -> None:
         try:
@@ -146,19 +148,21 @@ class Orchestrator:
             devices = {d.name: d for d in self.plan.devices.enabled}
             needs = {name: _companions_needed(devices[name]) for name in by_device}
             exports = self._export(by_device, needs, built, builder)
-            with ThreadPoolExecutor(max_workers=max(1, len(by_device)), thread_name_prefix="device") as pool:
-                futures = [
-                    pool.submit(self._guarded_worker, run_id, devices[name], jobs, built, exports, summary)
-                    for name, jobs in by_device.items()
-                ]
-                try:
-                    while any(not f.done() for f in futures):
-                        time.sleep(0.1)
-                except KeyboardInterrupt:
-                    self.stop.set()  # before the pool waits for its workers: they stop after this job
-                    raise
-                for f in futures:
-                    f.result()
+            pool = ThreadPoolExecutor(max_workers=max(1, len(by_device)), thread_name_prefix="device")
+            futures = [
+                pool.submit(self._guarded_worker, run_id, devices[name], jobs, built, exports, summary)
+                for name, jobs in by_device.items()
+            ]
+            try:
+                while any(not f.done() for f in futures):
+                    time.sleep(0.05)
+            except KeyboardInterrupt:
+                self._interrupt(futures)
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
+            for f in futures:
+                f.result()
         except KeyboardInterrupt:
             self.stop.set()
             summary.interrupted = True
@@ -167,6 +171,21 @@ class Orchestrator:
         self.db.set_run_status(run_id, status)
         self._emit("run_finished", run_id=run_id, status=status, **_counts(summary))
         return summary
+
+    def _interrupt(self, futures: list[Any]) -> None:
+        """Ctrl-C: set the stop flag (cool-downs return at once), kill what the targets run now, and give
+        the workers STOP_GRACE_S to return; a worker still blocked after that is left behind."""
+        self.stop.set()
+        with self._lock:
+            targets = list(self._active)
+        for t in targets:
+            try:
+                t.abort()
+            except Exception:
+                pass
+        deadline = time.monotonic() + STOP_GRACE_S
+        while time.monotonic() < deadline and any(not f.done() for f in futures):
+            time.sleep(0.02)
 
     def _convert(self, pairs: set[tuple[str, str]], summary: RunSummary, builder: Any) -> dict[tuple[str, str], Any]:
         """Build every needed artifact once; a failure is kept as the exception for its rows."""
@@ -296,6 +315,8 @@ class Orchestrator:
         offline_reason: str | None = None
         try:
             target = self.targets.build(device)
+            with self._lock:
+                self._active.add(target)
             target.prepare()
         except Exception as exc:
             offline_reason = f"device unreachable: {_one_line(exc)}"
@@ -332,7 +353,9 @@ class Orchestrator:
                               eval_inputs=ev.path if ev else None, eval_shape=ev.sample_shape if ev else None,
                               eval_count=ev.count if ev else 0)
                 try:
-                    target.cool_down(bench)
+                    target.cool_down(bench, self.stop)
+                    if self.stop.is_set():
+                        return
                     raw = target.benchmark(job)
                     m = to_measurement(run_id, device.name, art, bench, raw, started, peak_gflops=peak,
                                        repeat_index=rep)
@@ -347,6 +370,8 @@ class Orchestrator:
                 self._record(m, summary)
         finally:
             if target is not None:
+                with self._lock:
+                    self._active.discard(target)
                 try:
                     target.close()
                 except Exception:
