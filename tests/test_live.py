@@ -135,7 +135,7 @@ def test_token_guards_every_path(tmp_path):
         assert _get(base + "/api/runs")[0] == 401
         assert _get(base + "/api/events")[0] == 401
         assert _get(base + "/api/runs?token=wrong")[0] == 401
-        assert _get(base + "/api/runs?token=s3cret-token")[0] == 200
+        assert _get(base + "/api/runs?token=s3cret-token")[0] == 401  # not in a query (see test_live_security)
         assert _get(base + "/api/runs", {"Authorization": "Bearer s3cret-token"})[0] == 200
         assert server.url.endswith("/?token=s3cret-token")
 
@@ -232,6 +232,7 @@ def test_run_live_chains_the_printer_and_the_server(tiny_plan, tmp_path, isolate
     try:
         q = server.hub.subscribe()
         orchestrate.run(tiny_plan, tmp_path / "results.db", events=events, cache_dir=tmp_path / "art")
+        assert server.flush()
         published = []
         while not q.empty():
             published.append(q.get_nowait()[1])

@@ -2,8 +2,15 @@
 
 JSON API: /api/runs, /api/runs/<id> (add ?full=1 for raw samples), /api/runs/latest; server-sent
 events on /api/events (job_started, job_finished, run_started, run_finished, ...), and the page at /
-that the companion apps show. It binds 127.0.0.1 unless told otherwise; bound anywhere else it asks
-for a token (query `token=` or `Authorization: Bearer`), generated when none is given.
+that the companion apps show. It binds 127.0.0.1 unless told otherwise, and there it answers only
+requests whose Host header is a loopback name (a DNS-rebinding page gets 403). Bound anywhere else it
+asks for a token, generated when none is given: `Authorization: Bearer`, or the HttpOnly,
+SameSite=Strict cookie that the first page load with `?token=` sets before it redirects to a clean
+URL; the query string carries the token nowhere else (URLs end up in histories and logs).
+
+Publishing never waits: the orchestrator's callback queues the event, and one publisher thread reads
+the stored row (under the lock the API's reads share) and fans it out, so a slow page or a long
+/api/runs read costs a measurement thread nothing.
 
 Events come either straight from the orchestrator (`run --live` passes `LiveServer.publish` as its
 events callback) or, for `serve` beside a separate `harness run`, from a watcher that polls the
@@ -19,11 +26,11 @@ import queue
 import secrets
 import threading
 import time
-from http import HTTPStatus
+from http import HTTPStatus, cookies
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from harness.statistics.compare import accuracy_name, accuracy_of, accuracy_task, accuracy_text, model_label
 from harness.store.db import ResultsDB
@@ -33,6 +40,7 @@ from harness.live.pwa import manifest_with_token, static_asset
 from harness.store.results import Measurement, RunInfo
 
 HEARTBEAT_S = 15.0
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 HISTORY = 500  # events kept for clients that reconnect with Last-Event-ID
 
 
@@ -43,6 +51,19 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def host_header_ok(header: str | None) -> bool:
+    """A loopback-bound server serves only loopback names: a page on evil.example that rebinds its
+    name to 127.0.0.1 sends `Host: evil.example` and is refused."""
+    if not header:
+        return False
+    host = header.strip().lower()
+    if host.startswith("["):
+        host = host[1:host.find("]")] if "]" in host else host
+    elif host.count(":") == 1:
+        host = host.split(":")[0]
+    return host in LOOPBACK_NAMES or host.endswith(".localhost") or is_loopback(host)
 
 
 def parse_bind(text: str, default_port: int = 8765) -> tuple[str, int]:
@@ -218,6 +239,10 @@ class LiveServer:
         self._watcher = DbWatcher(self, poll_s) if watch_db else None
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="live-http", daemon=True)
         self.closing = threading.Event()
+        self.loopback_only = is_loopback(host)
+        self.cookie_name = f"harness_token_{self.port}"
+        self._outbox: queue.Queue = queue.Queue()
+        self._publisher = threading.Thread(target=self._publish_loop, name="live-publish", daemon=True)
 
     @property
     def url(self) -> str:
@@ -226,18 +251,40 @@ class LiveServer:
 
     def start(self) -> "LiveServer":
         self._thread.start()
+        self._publisher.start()
         if self._watcher is not None:
             self._watcher.start()
         return self
 
     def publish(self, kind: str, payload: dict[str, Any]) -> None:
-        """The orchestrator's `events` callback: measurements reach the page as they are committed."""
-        if kind == "job_finished" and "measurement" in payload:
-            m = payload["measurement"]
-            stored = self._stored(m)  # the orchestrator commits a row before its event
-            payload = {**payload, "measurement": result_brief(stored) if stored else
-                       {**m, "model_label": model_label(m.get("model", ""))}}
-        self.hub.publish(kind, payload)
+        """The orchestrator's `events` callback: queue and return at once (a measurement thread calls it)."""
+        self._outbox.put((kind, payload))
+
+    def _publish_loop(self) -> None:
+        """Events in order: a finished job gets its stored row (committed before its event) read here."""
+        while True:
+            item = self._outbox.get()
+            try:
+                if item is None:
+                    return
+                kind, payload = item
+                if kind == "job_finished" and "measurement" in payload:
+                    m = payload["measurement"]
+                    stored = self._stored(m)
+                    payload = {**payload, "measurement": result_brief(stored) if stored else
+                               {**m, "model_label": model_label(m.get("model", ""))}}
+                self.hub.publish(kind, payload)
+            except Exception:  # one bad event must not end the stream
+                pass
+            finally:
+                self._outbox.task_done()
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every queued event is published; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while self._outbox.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self._outbox.unfinished_tasks
 
     def _stored(self, brief: dict[str, Any]) -> Measurement | None:
         try:
@@ -251,6 +298,9 @@ class LiveServer:
             return fn(self._db)
 
     def stop(self) -> None:
+        if self._publisher.is_alive():
+            self.flush(2.0)  # the last events (run_finished) still reach open pages
+            self._outbox.put(None)
         self.closing.set()
         self.hub.close()
         if self._watcher is not None:
@@ -291,32 +341,61 @@ def _handler_for(server: LiveServer) -> type[BaseHTTPRequestHandler]:
         def _json(self, status: int, data: Any) -> None:
             self._send(status, json.dumps(data, default=str).encode(), "application/json")
 
-        def _authorized(self, query: dict[str, list[str]]) -> bool:
+        def _matches(self, given: str) -> bool:
+            return bool(given) and hmac.compare_digest(given.encode(), server.token.encode())  # type: ignore[union-attr]
+
+        def _authorized(self) -> bool:
+            """The token from `Authorization: Bearer` or this server's cookie; never from the query."""
             if server.token is None:
                 return True
-            given = (query.get("token") or [""])[0]
             auth = self.headers.get("Authorization", "")
-            if auth.startswith("Bearer "):
-                given = auth[7:]
-            return hmac.compare_digest(given.encode(), server.token.encode())
+            if auth.startswith("Bearer ") and self._matches(auth[7:].strip()):
+                return True
+            jar = cookies.SimpleCookie()
+            try:
+                jar.load(self.headers.get("Cookie", ""))
+            except cookies.CookieError:
+                return False
+            morsel = jar.get(server.cookie_name)
+            return morsel is not None and self._matches(morsel.value)
+
+        def _login(self, url: Any, query: dict[str, list[str]]) -> None:
+            """`/?token=...` once: set the cookie and send the browser to the same page without it."""
+            if not self._matches((query.get("token") or [""])[0]):
+                self._json(HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong token"})
+                return
+            rest = urlencode([(k, v) for k, vs in query.items() if k != "token" for v in vs])
+            self.send_response(HTTPStatus.SEE_OTHER)
+            self.send_header("Location", url.path + (f"?{rest}" if rest else ""))
+            self.send_header("Set-Cookie", f"{server.cookie_name}={server.token}; HttpOnly; SameSite=Strict; Path=/")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Referrer-Policy", "no-referrer")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def do_HEAD(self) -> None:
             self.do_GET()
 
         def do_GET(self) -> None:
+            if server.loopback_only and not host_header_ok(self.headers.get("Host")):
+                self._json(HTTPStatus.FORBIDDEN, {"error": "this server answers only to localhost names"})
+                return
             url = urlsplit(self.path)
             query = parse_qs(url.query)
+            path = url.path.rstrip("/") or "/"
+            if server.token is not None and path == "/" and "token" in query:
+                self._login(url, query)
+                return
             asset = static_asset(url.path)
             if asset is not None:  # the web app's shell: no results in it, so no token needed
                 body, ctype = asset
-                if url.path == "/manifest.webmanifest" and server.token and self._authorized(query):
+                if url.path == "/manifest.webmanifest" and server.token and self._authorized():
                     body = manifest_with_token(server.token).encode()
                 self._send(HTTPStatus.OK, body, ctype)
                 return
-            if not self._authorized(query):
+            if not self._authorized():
                 self._json(HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong token"})
                 return
-            path = url.path.rstrip("/") or "/"
             try:
                 if path == "/":
                     self._send(HTTPStatus.OK, PAGE.encode(), "text/html; charset=utf-8")
@@ -327,6 +406,8 @@ def _handler_for(server: LiveServer) -> type[BaseHTTPRequestHandler]:
                         lambda db: [run_brief(r, db.measurements(r.run_id)) for r in db.runs()][::-1]))
                 elif path.startswith("/api/runs/"):
                     self._run(unquote(path.removeprefix("/api/runs/")), bool(query.get("full")))
+                elif path == "/api/events" and self.command == "HEAD":
+                    self._send(HTTPStatus.OK, b"", "text/event-stream")  # headers only, never a stream
                 elif path == "/api/events":
                     self._events()
                 else:
