@@ -75,9 +75,13 @@ def test_zoo_models_convert_and_second_run_converts_nothing(tmp_path, isolated_c
     # int8 kernels are set against the int8 matmul probe, float ones against the fp32 probe.
     assert (fp32.metrics["peak_kind"], int8.metrics["peak_kind"]) == ("fp32", "int8")
     assert int8.metrics["device_peak_gflops"] > fp32.metrics["device_peak_gflops"]
-    assert 0 < fp32.metrics["fraction_of_peak"] < 2
-    assert fp32.metrics["fraction_of_peak"] == pytest.approx(
-        fp32.metrics["achieved_gflops"] / fp32.metrics["device_peak_gflops"], rel=0.01)
+    assert len(fp32.metrics["device_peak_rounds_gflops"]) == 2
+    if fp32.metrics["device_peak_swing"] > 0.25:  # a shared host can be that unsteady: then no fraction
+        assert "fraction_of_peak" not in fp32.metrics and "swung" in fp32.metrics["fraction_of_peak_note"]
+    else:
+        assert 0 < fp32.metrics["fraction_of_peak"] < 2
+        assert fp32.metrics["fraction_of_peak"] == pytest.approx(
+            fp32.metrics["achieved_gflops"] / fp32.metrics["device_peak_gflops"], rel=0.01)
 
 
 def _cli(*args: str, **kw) -> subprocess.CompletedProcess:

@@ -34,6 +34,8 @@ MAX_CONSECUTIVE_DEVICE_FAILURES = 2
 STOP_GRACE_S = 1.5  # after Ctrl-C, how long the workers get to return before the run is left to them
 PEAK_KEY = ("__peak_probe__", "matmul")
 EVAL_KEY = "__device_eval__"
+PEAK_ROUNDS = 2  # the probe runs twice per kind: its run-to-run swing is shown, not hidden
+PEAK_MAX_SWING = 0.25  # above this the probe is no denominator: no fraction-of-peak figure
 
 
 def new_run_id() -> str:
@@ -253,30 +255,42 @@ class Orchestrator:
                 built[(EVAL_KEY, m)] = exc
 
     def _peak_probe(self, device: Any, target: Any, probes: dict[str, tuple[Path, int]],
-                    bench: Any) -> dict[str, float]:
+                    bench: Any) -> tuple[dict[str, float], dict[str, list[float]]]:
         """Once per device: GFLOP/s of a large fp32 and int8 matmul through the same runner, threads
-        and delegate; int8 kernels run several times faster, so each variant is set against its own kind."""
+        and delegate; int8 kernels run several times faster, so each variant is set against its own kind.
+        Each kind runs PEAK_ROUNDS times, interleaved: the best is the peak, and every round is kept so
+        that the swing between them (162 to 505 GFLOP/s has been seen on a shared host) is reported."""
         from converters.peak import peak_gflops_from_latency
         from devices.target import JobSpec
         from harness.statistics.latency import summarize
 
         short = bench.model_copy(update={"warmup_runs": 1, "warmup_s": 0.1, "min_runs": 5, "min_s": 0.3,
                                          "max_s": 30.0})
+        rounds: dict[str, list[float]] = {}
+        errors: dict[str, str] = {}
+        for _ in range(PEAK_ROUNDS):
+            for kind, (path, flops) in probes.items():
+                if self.stop.is_set() or kind in errors:
+                    continue
+                try:
+                    raw = target.benchmark(JobSpec(model_path=path, bench=short))
+                    lat = raw.runner.get("latencies_us")
+                    p50 = summarize(lat).p50_us if lat else float(raw.runner.get("summary", {}).get("p50_us") or 0)
+                    if not p50:
+                        raise RuntimeError(raw.runner.get("error") or "no latency")
+                    rounds.setdefault(kind, []).append(peak_gflops_from_latency(flops, p50))
+                except Exception as exc:  # no peak of this kind: results lack the share-of-peak figure
+                    errors[kind] = _one_line(exc)
         peaks: dict[str, float] = {}
-        for kind, (path, flops) in probes.items():
-            if self.stop.is_set():
-                break
-            try:
-                raw = target.benchmark(JobSpec(model_path=path, bench=short))
-                lat = raw.runner.get("latencies_us")
-                p50 = summarize(lat).p50_us if lat else float(raw.runner.get("summary", {}).get("p50_us") or 0)
-                if not p50:
-                    raise RuntimeError(raw.runner.get("error") or "no latency")
-                peaks[kind] = peak_gflops_from_latency(flops, p50)
-                self._emit("probe_finished", device=device.name, probe=kind, peak_gflops=peaks[kind], error=None)
-            except Exception as exc:  # no peak of this kind: results lack the share-of-peak figure
-                self._emit("probe_finished", device=device.name, probe=kind, peak_gflops=None, error=_one_line(exc))
-        return peaks
+        for kind in probes:
+            if kind in rounds:
+                peaks[kind] = max(rounds[kind])
+                swing = peak_swing(rounds[kind])
+                self._emit("probe_finished", device=device.name, probe=kind, peak_gflops=peaks[kind],
+                           rounds_gflops=rounds[kind], swing=swing, error=None)
+            elif kind in errors:
+                self._emit("probe_finished", device=device.name, probe=kind, peak_gflops=None, error=errors[kind])
+        return peaks, rounds
 
     def _record(self, m: Measurement, summary: RunSummary) -> None:
         if self.stop.is_set():
@@ -321,9 +335,9 @@ class Orchestrator:
         except Exception as exc:
             offline_reason = f"device unreachable: {_one_line(exc)}"
         failures = 0
-        peak = None
+        peak, peak_rounds = None, {}
         if offline_reason is None and built.get(PEAK_KEY) is not None and not isinstance(built[PEAK_KEY], Exception):
-            peak = self._peak_probe(device, target, built[PEAK_KEY], bench)
+            peak, peak_rounds = self._peak_probe(device, target, built[PEAK_KEY], bench)
         try:
             for model, variant, rep in jobs:
                 if self.stop.is_set():
@@ -357,8 +371,8 @@ class Orchestrator:
                     if self.stop.is_set():
                         return
                     raw = target.benchmark(job)
-                    m = to_measurement(run_id, device.name, art, bench, raw, started, peak_gflops=peak,
-                                       repeat_index=rep)
+                    m = with_peak_swing(to_measurement(run_id, device.name, art, bench, raw, started,
+                                                       peak_gflops=peak, repeat_index=rep), peak_rounds)
                     if ev is not None and raw.outputs is not None:
                         m = _with_device_scores(m, ev, raw.outputs)
                     failures = 0
@@ -414,6 +428,30 @@ def _with_device_scores(m: Measurement, ev: Any, outputs: Any) -> Measurement:
         metrics.update(device_eval.score(ev, outputs))
     except Exception as exc:  # the timing stands without the score
         metrics["accuracy_error"] = f"device outputs: {_one_line(exc)}"
+    return dataclasses.replace(m, metrics=metrics)
+
+
+def peak_swing(rounds: list[float]) -> float | None:
+    """max / min - 1 of the probe's rounds; None with fewer than two."""
+    return max(rounds) / min(rounds) - 1 if len(rounds) >= 2 and min(rounds) > 0 else None
+
+
+def with_peak_swing(m: Measurement, rounds: dict[str, list[float]]) -> Measurement:
+    """Put the probe's rounds beside the peak; an unsteady probe is no denominator (its fraction goes)."""
+    import dataclasses
+
+    kind = m.metrics.get("peak_kind")
+    if kind not in rounds:
+        return m
+    metrics = dict(m.metrics)
+    metrics["device_peak_rounds_gflops"] = [round(v, 2) for v in rounds[kind]]
+    swing = peak_swing(rounds[kind])
+    if swing is not None:
+        metrics["device_peak_swing"] = round(swing, 4)
+        if swing > PEAK_MAX_SWING and "fraction_of_peak" in metrics:
+            del metrics["fraction_of_peak"]
+            metrics["fraction_of_peak_note"] = (f"not computed: the {kind} peak probe swung {swing:.0%} between "
+                                                f"runs ({', '.join(f'{v:.0f}' for v in rounds[kind])} GFLOP/s)")
     return dataclasses.replace(m, metrics=metrics)
 
 

@@ -71,8 +71,12 @@ class ProgressPrinter:
                 if payload.get("error"):
                     self._line(f"{payload['device']}: {payload.get('probe', '')} peak probe failed: {payload['error']}")
                 else:
+                    swing = payload.get("swing")
                     self._line(f"{payload['device']}: {payload.get('probe', '')} matmul peak "
-                               f"{payload['peak_gflops']:.1f} GFLOP/s")
+                               f"{payload['peak_gflops']:.1f} GFLOP/s"
+                               + (f" (swing {swing:.0%} between {len(payload.get('rounds_gflops') or [])} runs"
+                                  + (": too unsteady to divide by)" if swing > 0.25 else ")")
+                                  if swing is not None else ""))
             elif kind == "job_started" and p is not None and self._job_task is not None:
                 p.update(self._job_task, description=f"{payload['device']}: {payload['model']}/{payload['variant']}")
             elif kind == "job_finished":
