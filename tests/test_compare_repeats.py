@@ -100,3 +100,24 @@ def test_flagged_rows_are_inconclusive_never_faster_or_slower():
 def test_no_mann_whitney_p_value_is_shown():
     assert "MWU p" not in COMPARISON_HEADERS and "basis" in COMPARISON_HEADERS
     assert "p_value" not in {f.name for f in dataclasses.fields(LatencyChange)}
+
+
+def test_aa_on_this_host_three_runs_a_side_is_never_faster_or_slower(tmp_path, tiny_tflite, isolated_cache):
+    """Six real runs of one build on this (shared, noisy) host, three a side: run-to-run variance is
+    measured, so the verdict is unchanged (or inconclusive when rows are flagged), never a change."""
+    from harness.orchestration import orchestrate
+    from harness.planning.config import parse_devices
+    from harness.planning.plan import make_plan
+
+    devices = parse_devices({"devices": [{"name": "local", "kind": "local"}]})
+    plan = make_plan(devices, models=[str(tiny_tflite)], variants=["fp32"], peak_probe=False,
+                     overrides={"min_runs": 50, "min_s": 0.3, "warmup_s": 0.1, "cooldown_s": 0.0})
+    runs = [orchestrate.run(plan, tmp_path / "r.db", cache_dir=tmp_path / "art").results for _ in range(6)]
+    a = [m for r in runs[0::2] for m in r]
+    b = [m for r in runs[1::2] for m in r]
+    (c,) = compare_runs(a, b)
+    single = compare_runs(runs[0], runs[1])[0]
+    print(f"A/A on this host: 3 runs a side {c.verdict} {c.latency.change:+.1%} "
+          f"[{c.latency.ci_low:+.1%}, {c.latency.ci_high:+.1%}]; one run a side {single.verdict} "
+          f"{single.latency.change:+.1%}")
+    assert c.latency.basis == "repeats" and c.verdict in ("unchanged", "inconclusive")
