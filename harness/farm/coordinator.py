@@ -238,7 +238,8 @@ class RemoteTarget:
         return self._call("benchmark", model, companions, dict(job.companion_origins or {}), job.bench.model_dump(),
                           job.input_shapes, job.seed, timeout_s=job.bench.timeout_s + self.farm.grace_s)
 
-    def cool_down(self, bench: Any) -> float:
+    def cool_down(self, bench: Any, stop: Any = None) -> float:
+        """`stop` is the orchestrator's flag, which the farm already watches (attach): Ctrl-C ends the wait."""
         limit = bench.cooldown_s + (bench.cooldown_max_s if bench.cooldown_until_c is not None else 0)
         return self._call("cool_down", bench.model_dump(), timeout_s=limit + self.farm.grace_s)
 
