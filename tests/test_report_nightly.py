@@ -22,7 +22,8 @@ def farm(tmp_path):
     path = tmp_path / "farm.yaml"
     path.write_text(yaml.safe_dump({
         # an 11 us model on a shared host: one 1 ms hiccup makes CV > 1000 %; the mechanics here need valid rows
-        "defaults": {"min_runs": 20, "min_s": 0.3, "warmup_s": 0.0, "cooldown_s": 0.0, "cv_threshold": 1e6},
+        "defaults": {"min_runs": 20, "min_s": 0.3, "warmup_s": 0.0, "cooldown_s": 0.0, "cv_threshold": 1e6,
+                     "spread_threshold": 1e6},
         "devices": [{"name": "local", "kind": "local"}],
     }))
     return path
