@@ -262,8 +262,8 @@ def check_night(good_nights: Sequence[Sequence[Any]], new_nights: Sequence[Seque
     if len(good) >= window + 3 and new_rows:  # the window has moved on from the oldest nights
         anchor = compare_measurements([m for night in good[:window] for m in night], new_rows,
                                       threshold=threshold, seed=seed, confidence=confidence)
-    series = [night_median(n) for n in good] + [night_median([m for m in n if usable(m)]) for n in new]
-    series = [v for v in series if v is not None]
+    levels = [night_median(n) for n in good] + [night_median([m for m in n if usable(m)]) for n in new]
+    series: list[float] = [v for v in levels if v is not None]
     step = None
     if len(series) >= 3 and len(series) > len(good):  # some new night is usable
         steps = detect_regressions(series, threshold=history_threshold, min_size=2)
