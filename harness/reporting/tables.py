@@ -51,8 +51,8 @@ def accuracy_cell(m: Measurement) -> str:
     from harness.statistics.compare import accuracy_of, accuracy_text
 
     acc = accuracy_of(m)
-    if acc is None:
-        return "-"
+    if acc is None:  # said, not left blank: seed-scale models have no accuracy (untrained)
+        return "not measured"
     text = accuracy_text(*acc)
     ssim = m.metrics.get("ssim")
     if acc[0] in ("psnr_db", "psnr") and isinstance(ssim, (int, float)):
