@@ -44,7 +44,7 @@ class Step:
 def ladder(size: int = 600, proposals: int = 300, fewer: int = 100, smaller: int = 400,
            prune_flops: float = 0.5, prune_steps: int = 0) -> list[Step]:
     """The seed's steps in order; each keeps what the ones before it changed."""
-    pruned = f"prune_channels@flops={prune_flops}@steps={prune_steps}@then=int8"
+    pruned = f"prune_channels@flops={prune_flops}@steps={prune_steps}@then=int8"  # calibration: int8's 32 images
     base = {"size": size, "proposals": proposals}
     return [
         Step("fp32", "fp32", base),
@@ -76,14 +76,15 @@ def fmt_row(r: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
     def num(v: Any, f: str) -> str:
         return "-" if v is None else f.format(v)
 
-    speed = base["p50_ms"] / r["p50_ms"] if base and r.get("p50_ms") and base.get("p50_ms") else None
+    ref = r.get("fp32_p50_ms") or (base or {}).get("p50_ms")  # fp32 timed beside this step
+    speed = ref / r["p50_ms"] if ref and r.get("p50_ms") else None
     dmap = r.get("twin_map_delta")
     return [r["label"], str(r["side"]), num(r.get("p50_ms"), "{:.1f}"), num(speed, "{:.2f}x"),
             num(r.get("peak_mb"), "{:.0f}"), num(r.get("size_mb"), "{:.1f}"), num(r.get("gmacs"), "{:.2f}"),
             "not measured (untrained)", "-" if dmap is None else f"{dmap:+.3f} (mAP {r['twin_map']:.3f})"]
 
 
-HEADERS = ["step", "px", "p50 ms", "vs fp32", "peak MB", "size MB", "GMACs", "mAP (seed-scale)",
+HEADERS = ["step", "px", "p50 ms", "vs fp32 (beside it)", "peak MB", "size MB", "GMACs", "mAP (seed-scale)",
            "mAP@.5 change on small twin"]
 
 PEAK = r"""
@@ -128,31 +129,43 @@ def _build(model: str, step: Step, out: Path, weights_from: Any = None, trainabl
     return out, km
 
 
-def run_seed(model: str, steps: list[Step], threads: int, rounds: int, work: Path) -> list[dict[str, Any]]:
-    from benchmarks.sidebyside import interleaved_p50_ms
+def run_seed(model: str, steps: list[Step], threads: int, rounds: int, work: Path,
+             json_path: Path | None = None) -> list[dict[str, Any]]:
+    """Build each step, then time it interleaved with fp32 right away (a ratio per step even if a
+    later step fails or the run is stopped); rows are written to `json_path` as they come."""
+    from benchmarks.sidebyside import _interpreter, interleaved_p50_ms
     from converters import analysis
 
-    rows, paths = [], {}
+    rows: list[dict[str, Any]] = []
+    base_it = None
     for i, step in enumerate(steps):
         t0 = time.monotonic()
         row: dict[str, Any] = {"label": step.label, "side": step.overrides.get("size")}
+        rows.append(row)
         try:
             path, _ = _build(model, step, work / f"seed_{i}.tflite")
         except Exception as exc:  # one failing step does not stop the others
             row["error"] = str(exc).splitlines()[0][:200]
             print(f"  {step.label}: {row['error']}", flush=True)
-            rows.append(row)
             continue
         a = analysis.analyze(path.read_bytes())
         row.update(size_mb=path.stat().st_size / 1e6, gmacs=a["macs"] / 1e9, peak_mb=peak_mb(path, threads),
-                   build_s=time.monotonic() - t0)
-        paths[step.label] = path
-        print(f"  built {step.label}: {row['gmacs']:.2f} GMACs, {row['size_mb']:.1f} MB in {row['build_s']:.0f} s",
-              flush=True)
-        rows.append(row)
-    p50 = interleaved_p50_ms(paths, threads, rounds, runs=3, warmup=1)
-    for row in rows:
-        row["p50_ms"] = p50.get(row["label"])
+                   build_s=time.monotonic() - t0, macs_by_op={k: v / 1e9 for k, v in a["macs_by_op"].items()})
+        it = _interpreter(path, threads)
+        if base_it is None:
+            base_it = it
+            p50 = interleaved_p50_ms({}, threads, rounds, runs=3, warmup=1, interpreters={"fp32": it})
+            row["p50_ms"] = row["fp32_p50_ms"] = p50["fp32"]
+        else:
+            p50 = interleaved_p50_ms({}, threads, rounds, runs=3, warmup=1,
+                                     interpreters={"fp32": base_it, "step": it})
+            row["p50_ms"], row["fp32_p50_ms"] = p50["step"], p50["fp32"]
+            del it
+        print(f"  {step.label}: {row['gmacs']:.2f} GMACs, {row['size_mb']:.1f} MB, peak {row['peak_mb']} MB, "
+              f"p50 {row['p50_ms']:.1f} ms vs fp32 {row['fp32_p50_ms']:.1f} ms beside it "
+              f"(built in {row['build_s']:.0f} s)", flush=True)
+        if json_path:
+            json_path.write_text(json.dumps(rows, indent=1, default=str))
     return rows
 
 
@@ -188,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="faster_rcnn_zf")
     ap.add_argument("--twin", default="faster_rcnn")
     ap.add_argument("--no-twin", action="store_true")
+    ap.add_argument("--no-seed", action="store_true", help="only the small twin's mAP per step")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--small", action="store_true", help="a 160 px model with a 512-unit head (smoke run)")
@@ -198,7 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="harness-ladder-"))
     t0 = time.monotonic()
     print(f"ladder on {model}, {args.threads} threads, {args.rounds} interleaved rounds", flush=True)
-    rows = run_seed(model, steps, args.threads, args.rounds, work)
+    rows = [] if args.no_seed else run_seed(model, steps, args.threads, args.rounds, work,
+                                            Path(args.json) if args.json else None)
+    if args.no_seed:
+        rows = [{"label": s.label, "side": s.overrides.get("size")} for s in steps]
     if not args.no_twin:
         twin = run_twin(args.twin, steps, args.threads, work)
         for r in rows:
