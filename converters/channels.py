@@ -296,7 +296,7 @@ def channel_plan(src: Source, params: dict[str, Any]) -> tuple[dict[str, np.ndar
           {"sparsity": None, "flops": 0.5, "criterion": "l1", "multiple": 1, "steps": 400, "lr": None, "then": "fp32"},
           needs_keras=True)
 def prune_channels(src: Source, params: dict[str, Any]):
-    from converters.compress import _keras, _keras_bytes, _lr, _task
+    from converters.compress import _keras, _lr, _task
     from converters.training import fine_tuned, scaled
 
     _keras(src, "prune_channels")
