@@ -91,7 +91,9 @@ def test_prune_channels_emits_a_smaller_scored_tflite(builder):
     assert m["macs"] <= 0.55 * b["macs"] and m["params"] < 0.6 * b["params"]
     assert m["weight_sparsity"] < 0.05  # dense: the filters are gone, not zeroed
     assert isinstance(m["psnr_db"], float) and "psnr_delta_fp32_db" in m
-    assert m["psnr_db"] > m["psnr_bicubic_db"] - 1.0  # fine-tuned, not broken
+    # scored against the ground truth and the fp32 file (quick recipe: a loose bound, not the goal)
+    assert abs(m["psnr_delta_fp32_db"] - (m["psnr_db"] - b["psnr_db"])) < 0.01
+    assert m["psnr_db"] > b["psnr_db"] - 3.0
     kernels = {tuple(shape) for _, shape, _, _ in analysis.kernel_tensors(art.path.read_bytes())}
     assert max(s[0] for s in kernels if len(s) == 4) < 64  # fewer output channels than 64/32
 
