@@ -219,6 +219,9 @@ class VariantBuilder:
         from converters import accuracy
         from converters.datasets import class_folders, task_info
 
+        if src is not None and src.spec is not None and not getattr(src.spec, "trainable", True):
+            return {"accuracy": None, "accuracy_note": "not measured: untrained (no pretrained weights; nothing is "
+                    "downloaded)"}
         if src is not None:
             info = src.task_info()
         else:  # a user .tflite: infer what it can from its tensors

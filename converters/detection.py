@@ -157,21 +157,75 @@ def faster_rcnn(size: int = 128, classes: int = len(CLASSES), proposals: int = 4
         x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"bb_conv{i + 1}")(x)
         x = layers.BatchNormalization(momentum=0.9, name=f"bb_bn{i + 1}")(x)
         x = layers.ReLU(name=f"bb_relu{i + 1}")(x)
-    features = x
+    return _heads(inp, x, size, classes, proposals, detections, 2 * width, crop, head_units, pre_nms, scales,
+                  ratios, f"faster_rcnn_{size}")
+
+
+def _heads(inp: Any, features: Any, size: int, classes: int, proposals: int, detections: int, rpn_width: int,
+           crop: int, head_units: int, pre_nms: int, scales: Sequence[float], ratios: Sequence[float],
+           name: str) -> keras.Model:
+    """RPN, proposals, RoI crops, the two-layer head and detection decoding on a feature map."""
+    feature_size = int(features.shape[1])
+    channels = int(features.shape[-1])
     n_anchors = len(scales) * len(ratios)
-    r = layers.Conv2D(2 * width, 3, padding="same", activation="relu", name="rpn_conv")(features)
+    r = layers.Conv2D(rpn_width, 3, padding="same", activation="relu", name="rpn_conv")(features)
     rpn_cls = layers.Conv2D(n_anchors, 1, name="rpn_cls")(r)
     rpn_box = layers.Conv2D(4 * n_anchors, 1, name="rpn_box", kernel_initializer="zeros")(r)
-    rois, valid = ProposalLayer(size, size // 8, scales, ratios, pre_nms, proposals, name="proposals")([rpn_cls, rpn_box])
+    rois, valid = ProposalLayer(size, feature_size, scales, ratios, pre_nms, proposals, name="proposals")([rpn_cls, rpn_box])
     crops = RoiCrop(crop, name="roi_crop")([features, rois])
-    y = layers.Reshape((-1, crop * crop * 2 * width), name="roi_flatten")(crops)
+    y = layers.Reshape((-1, crop * crop * channels), name="roi_flatten")(crops)
     y = layers.Dense(head_units, activation="relu", name="head_fc1")(y)
     y = layers.Dense(head_units, activation="relu", name="head_fc2")(y)
     head_cls = layers.Dense(classes + 1, name="head_cls")(y)
     head_box = layers.Dense(4, name="head_box", kernel_initializer="zeros")(y)
     boxes, scores, labels = DetectionLayer(detections, name="detections")([rois, valid, head_cls, head_box])
     outputs = [layers.Activation("linear", name=n)(t) for n, t in (("boxes", boxes), ("scores", scores), ("classes", labels))]
-    return keras.Model(inp, outputs, name=f"faster_rcnn_{size}")
+    return keras.Model(inp, outputs, name=name)
+
+
+# Seed-scale backbones (Ren et al. 2015, Table/Fig. of the paper): stride 16, no LRN (ZF's local
+# response normalization costs ~nothing and has no Keras layer). ("c", filters, kernel, stride)
+# is a conv + ReLU, ("p", size, stride) a max pool; both "same"-padded.
+BACKBONES: dict[str, list[tuple]] = {
+    "zf": [("c", 96, 7, 2), ("p", 3, 2), ("c", 256, 5, 2), ("p", 3, 2), ("c", 384, 3, 1), ("c", 384, 3, 1),
+           ("c", 256, 3, 1)],
+    "vgg16": [("c", 64, 3, 1), ("c", 64, 3, 1), ("p", 2, 2), ("c", 128, 3, 1), ("c", 128, 3, 1), ("p", 2, 2),
+              ("c", 256, 3, 1), ("c", 256, 3, 1), ("c", 256, 3, 1), ("p", 2, 2),
+              ("c", 512, 3, 1), ("c", 512, 3, 1), ("c", 512, 3, 1), ("p", 2, 2),
+              ("c", 512, 3, 1), ("c", 512, 3, 1), ("c", 512, 3, 1)],
+}
+SEED_RPN = {"zf": 256, "vgg16": 512}
+SEED_CROP = {"zf": 6, "vgg16": 7}  # the papers' RoI pooling sizes
+
+
+def faster_rcnn_seed(backbone: str = "zf", size: int = 600, proposals: int = 300, width: float = 1.0,
+                     classes: int = 20, detections: int = 100, head_units: int = 4096, pre_nms: int = 6000,
+                     crop: int | None = None, scales: Sequence[float] = (128, 256, 512),
+                     ratios: Sequence[float] = (0.5, 1.0, 2.0)) -> keras.Model:
+    """Faster R-CNN at the paper's scale: ZF or VGG16 backbone (stride 16), 9 anchors, `proposals`
+    RoIs after NMS, fc6/fc7 of `head_units`, on a size x size input (the paper's shorter side).
+
+    `width` multiplies every backbone and RPN channel count (1.0: the paper's). Untrained: nothing
+    is downloaded, so its accuracy is not measured; latency, memory and size are real.
+    """
+    if backbone not in BACKBONES:
+        raise ValueError(f"faster_rcnn_seed: backbone {backbone!r} (known: {', '.join(BACKBONES)})")
+    if size < 64 or width <= 0:
+        raise ValueError(f"faster_rcnn_seed: size {size} must be >= 64 and width {width} > 0")
+    inp = keras.Input((size, size, 3), batch_size=1, name="image")
+    x, conv, pool = inp, 0, 0
+    for item in BACKBONES[backbone]:
+        if item[0] == "c":
+            conv += 1
+            x = layers.Conv2D(max(1, int(round(item[1] * width))), item[2], strides=item[3], padding="same",
+                              activation="relu", kernel_initializer="he_normal", name=f"bb_conv{conv}")(x)
+        else:
+            pool += 1
+            x = layers.MaxPooling2D(item[1], item[2], padding="same", name=f"bb_pool{pool}")(x)
+    rpn = max(1, int(round(SEED_RPN[backbone] * width)))
+    return _heads(inp, x, size, classes, proposals, detections, rpn, crop or SEED_CROP[backbone], head_units,
+                  min(pre_nms, int(x.shape[1]) ** 2 * len(scales) * len(ratios)), scales, ratios,
+                  f"faster_rcnn_{backbone}_{size}")
 
 
 # ----------------------------------------------------------------------------------------- training

@@ -148,7 +148,8 @@ DEFAULT_VARIANTS = ("fp32", "fp16", "dr_int8", "int8")
 
 
 # Modules that register further passes (training-based ones live apart to keep this file small).
-EXTENSION_MODULES: tuple[str, ...] = ("converters.compress", "converters.tensorrt", "converters.coreml")
+EXTENSION_MODULES: tuple[str, ...] = ("converters.compress", "converters.tensorrt", "converters.coreml",
+                                      "converters.channels")
 
 
 def load_extensions() -> None:
@@ -159,8 +160,29 @@ def load_extensions() -> None:
 
 
 def get_pass(name: str) -> PassSpec:
+    """The pass named `name`; `name@key=value@...` overrides its defaults (prune_channels@flops=0.5)."""
     load_extensions()
+    base, _, args = name.partition("@")
     try:
-        return PASSES[name]
+        spec = PASSES[base]
     except KeyError:
-        raise ConversionError(f"unknown pass {name!r} (known: {', '.join(sorted(PASSES))})") from None
+        raise ConversionError(f"unknown pass {base[:80]!r} (known: {', '.join(sorted(PASSES))})") from None
+    if not args:
+        return spec
+    overrides = dict(spec.defaults)
+    for item in args.split("@"):
+        key, eq, value = (part.strip() for part in item.partition("="))
+        if not eq or key not in spec.defaults:
+            raise ConversionError(f"variant {name[:80]!r}: {key[:40]!r} is not a parameter of {base} "
+                                  f"(known: {', '.join(sorted(spec.defaults)) or 'none'})")
+        overrides[key] = _param_value(value)
+    return PassSpec(name, spec.fn, overrides, spec.description, spec.needs_keras)
+
+
+def _param_value(text: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return None if text.lower() in ("", "none") else text

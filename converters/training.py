@@ -321,6 +321,8 @@ def fold_batchnorm(twin: Any, plain: Any) -> None:
 def trained(spec: Any, keras_model: Any, image_dir: str | Path | None,
             cache_dir: str | Path | None = None) -> Any:
     """The zoo model with its recipe's weights: loaded from the cache, or trained and stored."""
+    if not getattr(spec, "trainable", True):  # no recipe: its own initial weights (seeded), never trained
+        return keras_model
     if cache_dir is None:
         from converters.build import default_cache_dir
 

@@ -21,6 +21,7 @@ class ModelSpec:
     build: Callable[..., keras.Model]
     kwargs: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    trainable: bool = True  # False: no recipe fits (seed-scale detectors): untrained, accuracy not measured
 
     def create(self, **overrides: Any) -> keras.Model:
         return self.build(**{**self.kwargs, **overrides})
@@ -159,6 +160,20 @@ def faster_rcnn(**kwargs: Any) -> keras.Model:
 ZOO["faster_rcnn"] = ModelSpec("faster_rcnn", "detection", faster_rcnn, {},
                                "Faster R-CNN, small VGG-style backbone, 128x128 in, generated shapes")
 
+
+def faster_rcnn_seed(**kwargs: Any) -> keras.Model:
+    """Seed-scale Faster R-CNN (ZF or VGG16 backbone, 600 px, 300 proposals), imported only when asked for."""
+    from converters.detection import faster_rcnn_seed as build
+
+    return build(**kwargs)
+
+
+for _bb, _what in (("zf", "ZF"), ("vgg16", "VGG16")):
+    ZOO[f"faster_rcnn_{_bb}"] = ModelSpec(
+        f"faster_rcnn_{_bb}", "detection", faster_rcnn_seed, {"backbone": _bb},
+        f"Faster R-CNN {_what} at the paper's scale: 600x600 in, 300 proposals, fc 4096; untrained "
+        "(accuracy not measured)", trainable=False)
+
 # x2 and x4 siblings: FSRCNN keeps a 192x192 output (LR 96 / 48); SRCNN keeps its 192x192 input.
 for _scale, _lr in ((2, 96), (4, 48)):
     for _base, _extra in (("fsrcnn", {}), ("fsrcnn_s", {"d": 32, "s": 5, "m": 1})):
@@ -207,4 +222,5 @@ def get_spec(name: str) -> ModelSpec:
     bad = sorted(set(overrides) - known)
     if bad and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         raise KeyError(f"model {name!r}: unknown argument {bad[0]!r} (known: {', '.join(sorted(known))})")
-    return ModelSpec(name, spec.task, spec.build, {**spec.kwargs, **overrides}, f"{spec.description} {args}")
+    return ModelSpec(name, spec.task, spec.build, {**spec.kwargs, **overrides}, f"{spec.description} {args}",
+                     spec.trainable)

@@ -13,6 +13,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from devices.probes import benchmark_model as bm
 from devices.probes import vcgencmd as vc
 from devices.ssh import SshTransport
 from devices.target import JobSpec, RawRun, RunnerTarget, parse_runner_output
@@ -82,6 +83,8 @@ class SshRunnerTarget(RunnerTarget):
             return None
 
     def benchmark(self, job: JobSpec) -> RawRun:
+        if getattr(self.config, "runtime", "litert") == "benchmark_model":
+            return self.benchmark_model(job)
         self.resolve()
         remote = self.remote_model_path(job.model_path)
         self.transport.push_if_changed(job.model_path, remote)
@@ -94,6 +97,32 @@ class SshRunnerTarget(RunnerTarget):
         raw.clock_offset_s = offset
         if res.exit_code == TIMEOUT_EXIT and raw.runner.get("error"):
             raw.runner["error"] = f"runner still running after {limit:.0f} s (timeout_s); killed on the board"
+        return raw
+
+    def benchmark_model(self, job: JobSpec) -> RawRun:
+        """`runtime: benchmark_model`: the user's binary on the board, its log parsed like Android's
+        (op profile included with `op_profiling`), under `timeout` so an overrun dies there too."""
+        self.resolve()
+        remote = self.remote_model_path(job.model_path)
+        self.transport.push_if_changed(job.model_path, remote)
+        limit = float(job.bench.timeout_s)
+        argv = ["timeout", "-k", "5", f"{limit:.0f}", str(self.config.benchmark_model),
+                *bm.cli_flags(remote, job.bench, self.config.op_profiling),
+                *self.config.benchmark_model_flags]
+        with self.probe_session(job) as raw:
+            res = self.transport.run(argv, timeout_s=limit + 30)
+        text = res.stdout + ("\n" if res.stdout and not res.stdout.endswith("\n") else "") + res.stderr
+        parsed = bm.parse(text)
+        raw.extra["command"] = " ".join(argv)
+        if res.exit_code != 0 or "summary" not in parsed:
+            why = (parsed.get("errors") or text.strip().splitlines()[-1:] or [""])[-1]
+            raw.runner = {"error": f"benchmark_model exited {res.exit_code}: {bm.strip_prefix(why)[:300]}"}
+            if res.exit_code == TIMEOUT_EXIT:
+                raw.runner["error"] = f"benchmark_model still running after {limit:.0f} s (timeout_s); killed on the board"
+            return raw
+        raw.runner, extra = bm.runner_result(parsed, job.bench.delegate, job.bench.threads, "tflite-benchmark_model",
+                                             None)
+        raw.extra.update(extra)
         return raw
 
 

@@ -202,14 +202,15 @@ def test_ctrl_c_marks_run_interrupted_and_resume_completes(tmp_path, tiny_tflite
     assert sorted(names) == sorted(Path(m).name for m in models)
 
 
-def test_unimplemented_ios_device_is_error_rows_not_a_crash(tmp_path, tiny_tflite, isolated_cache):
+def test_an_unreachable_iphone_is_error_rows_not_a_crash(tmp_path, tiny_tflite, isolated_cache, monkeypatch):
+    monkeypatch.setenv("USBMUXD_SOCKET_ADDRESS", str(tmp_path / "no-usbmuxd.sock"))  # nothing listens there
     devices = parse_devices({"devices": [{"name": "local", "kind": "local"},
-                                         {"name": "phone", "kind": "ios", "udid": "0000-TEST"}]})
+                                         {"name": "phone", "kind": "ios", "udid": "00008030-001A2B3C0E12002E"}]})
     plan = make_plan(devices, models=[str(tiny_tflite)], variants=["fp32"], overrides=FAST)
     summary = orchestrate.run(plan, tmp_path / "r.db")
     rows = {m.device: m for m in summary.results}
     assert rows["local"].status == "ok"
-    assert rows["phone"].status == "error" and "iOS targets are not implemented" in rows["phone"].error
+    assert rows["phone"].status == "error" and "usbmuxd" in rows["phone"].error
 
 
 def test_unknown_pass_among_known_ones_is_an_error_row_and_the_rest_runs(tmp_path, tiny_tflite, isolated_cache):

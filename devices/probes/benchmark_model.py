@@ -362,3 +362,46 @@ def parse_for_import(text: str) -> dict[str, Any]:
         raise ValueError("no timing statistics found (expected a `count=... avg=...` line or "
                          "`Inference timings in us`)")
     return parsed
+
+
+def cli_flags(model: str, bench: Any, op_profiling: bool = False, csv_path: str | None = None,
+              peak_memory: bool = True) -> list[str]:
+    """benchmark_model's flags for a job's bench settings (the same on Android and Linux boards)."""
+    d = bench.delegate
+    flags = [f"--graph={model}", f"--num_threads={bench.threads}",
+             f"--use_gpu={str(d == 'gpu').lower()}", f"--use_nnapi={str(d == 'nnapi').lower()}",
+             f"--use_xnnpack={str(d == 'xnnpack').lower()}", f"--warmup_runs={bench.warmup_runs}",
+             f"--num_runs={bench.min_runs}", f"--min_secs={bench.min_s}", f"--max_secs={bench.max_s}"]
+    if op_profiling:
+        flags.append("--enable_op_profiling=true")
+        if csv_path:
+            flags.append(f"--profiling_output_csv_file={csv_path}")
+    if peak_memory:
+        flags.append("--report_peak_memory_footprint=true")
+    return flags
+
+
+def runner_result(parsed: dict[str, Any], requested_delegate: str, threads: int, runtime: str,
+                  runtime_version: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The runner-shaped result and the extra facts from a parsed benchmark_model log."""
+    outcome = delegate_outcome(parsed, requested_delegate)
+    s = parsed["summary"]
+    runner: dict[str, Any] = {
+        "runtime": runtime, "runtime_version": runtime_version,
+        "threads": parsed.get("threads", threads), "delegate": outcome["delegate"], "summary": s,
+        "duration_s": round(s["count"] * s["mean_us"] / 1e6, 4) if s.get("count") is not None else None,
+        "init_us": parsed.get("init_us"), "first_inference_us": parsed.get("first_inference_us"),
+        "peak_rss_mb": parsed.get("overall_peak_memory_mb") or parsed.get("end_vmrss_mb"),
+        "peak_rss_delta_mb": parsed.get("overall_peak_rss_delta_mb"),
+        "ops_total": outcome.get("ops_total"), "ops_delegated": outcome.get("ops_delegated"),
+    }
+    extra: dict[str, Any] = {"delegate_outcome": outcome, "warmup": parsed.get("warmup"),
+                             "model_size_mb": parsed.get("model_size_mb")}
+    if outcome.get("fallback"):
+        extra["delegate_fallback"] = (f"{requested_delegate} delegate requested but {outcome['applied']} applied: "
+                                      "the model ran on the CPU")
+    if parsed.get("op_profile"):
+        extra["op_profile"] = parsed["op_profile"]
+    if parsed.get("errors"):
+        extra["log_errors"] = parsed["errors"][:10]
+    return runner, extra

@@ -137,21 +137,39 @@ class SshDevice(_DeviceBase):
         return v
 
 
-class RaspberryPiDevice(SshDevice):
+class SshBenchmarkModel(BaseModel):
+    """`runtime: benchmark_model` on a Linux board: the user's own TFLite benchmark_model binary."""
+
+    benchmark_model: str | None = Field(default=None, description="path of benchmark_model on the board "
+                                        "(runtime benchmark_model)")
+    op_profiling: bool = Field(default=False, description="--enable_op_profiling (benchmark_model runtime)")
+    benchmark_model_flags: list[str] = Field(default_factory=list, description="more benchmark_model flags")
+
+    @model_validator(mode="after")
+    def _binary_named(self) -> SshBenchmarkModel:
+        if getattr(self, "runtime", None) == "benchmark_model" and not self.benchmark_model:
+            raise ValueError("runtime benchmark_model needs benchmark_model: the binary's path on the board")
+        return self
+
+
+class RaspberryPiDevice(SshDevice, SshBenchmarkModel):
     kind: Literal["raspberry_pi"]
+    runtime: Literal["litert", "benchmark_model"] = Field(
+        default="litert", description="benchmark_model: the board's TFLite benchmark_model binary, not the runner")
     board_model: str | None = Field(default=None, description="overrides /proc/device-tree/model")
     vcgencmd: str = Field(default="vcgencmd", description="path of vcgencmd on the board")
 
 
-class JetsonDevice(SshDevice):
+class JetsonDevice(SshDevice, SshBenchmarkModel):
     kind: Literal["jetson"]
     tegrastats_interval_ms: int = Field(default=500, ge=10)
     power_rail: str | None = Field(default=None, description="input rail for energy, e.g. VDD_IN or POM_5V_IN")
     trtexec: str = "/usr/src/tensorrt/bin/trtexec"
     tensorrt_precisions: list[Literal["fp32", "fp16", "int8"]] = Field(
         default_factory=lambda: ["fp16"])  # type: ignore[arg-type]  # pydantic's stubs lose the Literal
-    runtime: Literal["litert", "tensorrt", "tftrt"] = Field(
-        default="litert", description="tensorrt: build and time an engine with trtexec; tftrt: convert the "
+    runtime: Literal["litert", "tensorrt", "tftrt", "benchmark_model"] = Field(
+        default="litert", description="tensorrt: build and time an engine with trtexec; benchmark_model: the "
+        "board's TFLite benchmark_model binary; tftrt: convert the "
         "variant's SavedModel with TF-TRT on the board (first of tensorrt_precisions is the row's figure)")
     tftrt_allow_plain_tf: bool = Field(default=False, description="runtime tftrt where the board's TensorFlow has "
                                        "no TensorRT: time the plain SavedModel (runtime tensorflow), not an error")

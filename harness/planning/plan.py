@@ -93,7 +93,7 @@ def make_plan(
     chosen_variants = tuple(variants or (QUICK_VARIANTS if quick else DEFAULT_VARIANTS))
     # An unknown pass among known ones becomes an error row per job (the others still run);
     # a plan with no known pass at all is a typo to report now.
-    if not any(v in PASSES for v in chosen_variants):
+    if not any(v.partition("@")[0] in PASSES for v in chosen_variants):
         known = ", ".join(sorted(PASSES))
         raise UserError(f"--variants: unknown variant {quote(chosen_variants[0], 60)} (known: {known})")
     chosen_models = tuple(models or DEFAULT_MODELS)

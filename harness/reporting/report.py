@@ -14,7 +14,7 @@ from harness.reporting import plots
 from harness.statistics.compare import (COMPARISON_HEADERS, KeyComparison, accuracy_name, accuracy_of, comparison_rows,
                                        model_label)
 from harness.store.results import SCHEMA_VERSION, Measurement, RunInfo
-from harness.reporting.tables import accuracy_cell, size_text
+from harness.reporting.tables import accuracy_cell, size_text, top_ops
 
 CSS = """
 :root { color-scheme: light; --fg:#111827; --muted:#6b7280; --line:#e5e7eb; --bad:#b91c1c; --good:#047857; }
@@ -203,6 +203,12 @@ def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequen
         _table(["device", "model", "variant", "before °C", "after °C", "max °C", "throttled"], temperature_rows(rows)),
         "</section>",
     ]
+    profiled = [m for m in plots.ok_rows(rows) if (m.extra or {}).get("op_profile")]
+    if profiled:
+        parts.append('<section id="op-profile"><h2>Where the time goes (top ops by time)</h2>' + "".join(
+            f"<h3>{_e(m.device)} {_e(model_label(m.model))}/{_e(m.variant)}</h3>"
+            + _table(["op", "avg ms", "share", "MACs"], top_ops(m.extra["op_profile"], m.metrics.get("macs_by_op")))
+            for m in profiled) + "</section>")
     failed = [m for m in rows if m.status != "ok"]
     if failed:
         parts.append('<section id="errors"><h2>Errors</h2>' + _table(*with_hosts(

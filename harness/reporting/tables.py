@@ -51,8 +51,8 @@ def accuracy_cell(m: Measurement) -> str:
     from harness.statistics.compare import accuracy_of, accuracy_text
 
     acc = accuracy_of(m)
-    if acc is None:
-        return "-"
+    if acc is None:  # said, not left blank: seed-scale models have no accuracy (untrained)
+        return "not measured"
     text = accuracy_text(*acc)
     ssim = m.metrics.get("ssim")
     if acc[0] in ("psnr_db", "psnr") and isinstance(ssim, (int, float)):
@@ -176,3 +176,25 @@ def print_setup_steps(rows: list[dict[str, Any]]) -> None:
         print(f"{clean(r['device'], 40)}: setup")
         for step in steps:
             print(f"  - {clean(str(step), 300)}")
+
+
+def top_ops(op_profile: dict[str, Any], macs_by_op: dict[str, int] | None = None, n: int = 8) -> list[list[str]]:
+    """Where the time goes: the op types by measured time (benchmark_model's `Summary by node type`),
+    each with its share of the run and the MACs the .tflite gives that op type (counted, not timed).
+
+    A delegate's node (TfLiteXNNPackDelegate) carries the time of every op it took, so its MACs
+    are empty rather than guessed.
+    """
+    rows = sorted(op_profile.get("by_node_type") or [], key=lambda r: -(r.get("avg_ms") or 0.0))
+    total_ms = sum(r.get("avg_ms") or 0.0 for r in rows)
+    out = []
+    for r in rows[:n]:
+        kind = str(r.get("node_type", "?"))
+        ms = r.get("avg_ms")
+        share = r.get("avg_pct")
+        if share is None and ms is not None and total_ms:
+            share = 100.0 * ms / total_ms
+        macs = (macs_by_op or {}).get(kind)
+        out.append([kind, "-" if ms is None else f"{ms:.3f}", "-" if share is None else f"{share:.1f}%",
+                    "-" if macs is None else f"{macs / 1e6:.1f} M"])
+    return out

@@ -1,0 +1,324 @@
+"""Structured (channel) pruning: whole filters removed, a genuinely smaller dense model emitted.
+
+Unstructured pruning leaves the tensor shapes alone, so XNNPACK runs the zeros (densified at load);
+removing filters shrinks every shape, so the speed-up shows on every runtime (Li et al. 2017,
+"Pruning Filters for Efficient ConvNets"; Molchanov et al. 2017 for the Taylor criterion).
+
+How: the functional config is walked in order and each tensor gets the indices of the channels it
+keeps. A Conv2D may lose filters when every path from its output reaches only layers that follow
+channel indices: another Conv2D/Conv2DTranspose (input axis sliced), BatchNormalization, PReLU,
+activations, pooling, dropout, padding, a channel Concatenate (SqueezeNet's fire modules: the
+indices are offset and joined) or a Dense after global pooling. A path to a model output, an Add,
+a Reshape or any other layer protects the conv, so an SR model's reconstruction layer, a
+classifier's class conv and a detector's feature map (RoI crops are reshaped) stay whole.
+
+Parameters: `sparsity` removes that fraction of filters from every prunable conv; `flops` instead
+finds the one keep ratio that leaves that fraction of the convolution MACs (bisection on the
+counted MACs). `criterion` l1 | l2 | taylor ranks filters (taylor: |activation x gradient| summed
+over a few batches of the task's data). Variant names carry them: prune_channels@flops=0.5.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from converters.passes import ConversionError, Source, register
+
+PASSTHROUGH = {"BatchNormalization", "PReLU", "ReLU", "Activation", "LeakyReLU", "ELU", "MaxPooling2D",
+               "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Dropout", "ZeroPadding2D",
+               "Cropping2D", "UpSampling2D", "SpatialDropout2D"}
+CONSUMERS = {"Conv2D", "Conv2DTranspose", "Dense"}
+
+
+def _inbound(entry: dict) -> list[str]:
+    names: list[str] = []
+    for node in entry.get("inbound_nodes") or []:
+        items = node.get("args", node) if isinstance(node, dict) else node
+        for item in items:
+            if isinstance(item, (list, tuple)) and item and isinstance(item[0], str):
+                names.append(item[0])
+    return names
+
+
+def _functional(model: Any) -> Any:
+    if type(model).__name__ == "Sequential":
+        import tf_keras as keras
+
+        return keras.Model(model.inputs, model.outputs, name=model.name)
+    return model
+
+
+class Graph:
+    """The layers of a functional model with who feeds whom, from its config."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = _functional(model)
+        self.config = copy.deepcopy(self.model.get_config())
+        self.entries = {e["config"]["name"]: e for e in self.config["layers"]}
+        self.order = [e["config"]["name"] for e in self.config["layers"]]
+        self.inputs = {n: _inbound(self.entries[n]) for n in self.order}
+        self.consumers: dict[str, list[str]] = {n: [] for n in self.order}
+        for n, ins in self.inputs.items():
+            for i in ins:
+                self.consumers[i].append(n)
+        self.outputs = {o[0] for o in self.config["output_layers"]}
+
+    def kind(self, name: str) -> str:
+        return self.entries[name]["class_name"]
+
+    def layer(self, name: str) -> Any:
+        return self.model.get_layer(name)
+
+    def channels(self, name: str) -> int:
+        shape = self.layer(name).output_shape
+        return int((shape[0] if isinstance(shape, list) else shape)[-1])
+
+
+def _follows_indices(g: Graph, name: str, via: str) -> bool:
+    """Whether layer `name` can take a channel subset on its input `via`."""
+    kind = g.kind(name)
+    if kind in ("Conv2D", "Conv2DTranspose"):
+        return g.entries[name]["config"].get("groups", 1) == 1
+    if kind == "Dense":
+        shape = g.layer(via).output_shape
+        return isinstance(shape, tuple) and len(shape) == 2
+    if kind == "Concatenate":
+        return g.entries[name]["config"].get("axis", -1) in (-1, 3)
+    return kind in PASSTHROUGH
+
+
+def prunable(g: Graph) -> list[str]:
+    """Conv2D layers whose filters can go: all paths end in layers that follow channel indices."""
+    out = []
+    for name in g.order:
+        if g.kind(name) != "Conv2D" or g.entries[name]["config"].get("groups", 1) != 1 or name in g.outputs:
+            continue
+        ok, stack, seen = True, [name], set()
+        while stack and ok:
+            cur = stack.pop()
+            for nxt in g.consumers[cur]:
+                if not _follows_indices(g, nxt, cur) or (nxt in g.outputs and g.kind(nxt) not in CONSUMERS):
+                    ok = False
+                    break
+                if g.kind(nxt) not in CONSUMERS and nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        if ok and g.consumers[name]:
+            out.append(name)
+    return out
+
+
+def propagate(g: Graph, keep: dict[str, np.ndarray]) -> dict[str, np.ndarray | None]:
+    """Kept channel indices of every layer's output (None: all of them)."""
+    kept: dict[str, np.ndarray | None] = {}
+    for name in g.order:
+        kind, ins = g.kind(name), g.inputs[name]
+        if name in keep:
+            kept[name] = np.sort(keep[name])
+        elif kind == "Concatenate":
+            parts, offset, partial = [], 0, False
+            for i in ins:
+                n = g.channels(i)
+                idx = kept.get(i)
+                partial |= idx is not None
+                parts.append((np.arange(n) if idx is None else idx) + offset)
+                offset += n
+            kept[name] = np.concatenate(parts) if partial else None
+        elif kind in PASSTHROUGH and ins:
+            kept[name] = kept.get(ins[0])
+        else:
+            kept[name] = None
+    return kept
+
+
+def conv_macs(g: Graph, counts: dict[str, int]) -> int:
+    """Convolution and dense MACs when each conv in `counts` keeps that many filters."""
+    idx = {n: np.arange(c) for n, c in counts.items()}
+    kept = propagate(g, idx)
+    total = 0
+    for name in g.order:
+        kind = g.kind(name)
+        if kind not in CONSUMERS:
+            continue
+        layer = g.layer(name)
+        k = layer.get_weights()[0]
+        src = g.inputs[name][0]
+        cin = len(kept[src]) if kept.get(src) is not None else int(layer.input_shape[-1])
+        cout = counts.get(name, int(layer.output_shape[-1]))
+        if kind == "Dense":
+            total += cin * cout
+            continue
+        spatial = int(np.prod(layer.output_shape[1:3])) if kind == "Conv2D" else int(np.prod(layer.input_shape[1:3]))
+        total += spatial * int(k.shape[0] * k.shape[1]) * cin * cout
+    return total
+
+
+def _counts(g: Graph, names: list[str], ratio: float, multiple: int) -> dict[str, int]:
+    out = {}
+    for n in names:
+        c = g.channels(n)
+        want = max(multiple, int(round(c * ratio / multiple)) * multiple)
+        out[n] = min(c, want)
+    return out
+
+
+def plan_counts(g: Graph, names: list[str], params: dict[str, Any]) -> tuple[dict[str, int], float]:
+    """Filters kept per conv: from `sparsity` (per layer) or from a global `flops` fraction."""
+    multiple = int(params.get("multiple") or 1)
+    if params.get("flops") not in (None, ""):
+        target = float(params["flops"])
+        if not 0.0 < target < 1.0:
+            raise ValueError(f"flops {target} must lie strictly between 0 and 1")
+        full = conv_macs(g, {})
+        lo, hi = 0.0, 1.0
+        for _ in range(30):
+            mid = (lo + hi) / 2
+            if conv_macs(g, _counts(g, names, mid, multiple)) > target * full:
+                hi = mid
+            else:
+                lo = mid
+        return _counts(g, names, lo, multiple), 1.0 - lo
+    sparsity = float(params.get("sparsity") or 0.5)
+    if not 0.0 < sparsity < 1.0:
+        raise ValueError(f"sparsity {sparsity} must lie strictly between 0 and 1")
+    return _counts(g, names, 1.0 - sparsity, multiple), sparsity
+
+
+def filter_scores(model: Any, names: list[str], criterion: str, taylor: dict[str, np.ndarray] | None = None
+                  ) -> dict[str, np.ndarray]:
+    """Importance of every filter: its kernel's L1 or L2 norm, or a precomputed Taylor score."""
+    scores = {}
+    for n in names:
+        if criterion == "taylor":
+            scores[n] = taylor[n]
+            continue
+        k = model.get_layer(n).get_weights()[0]
+        flat = np.abs(k).reshape(-1, k.shape[-1])
+        scores[n] = flat.sum(0) if criterion == "l1" else np.sqrt((flat ** 2).sum(0))
+    return scores
+
+
+def keep_indices(scores: dict[str, np.ndarray], counts: dict[str, int]) -> dict[str, np.ndarray]:
+    return {n: np.sort(np.argsort(-scores[n], kind="stable")[:counts[n]]) for n in counts}
+
+
+def channel_pruned(model: Any, keep: dict[str, np.ndarray]) -> Any:
+    """`model` rebuilt with only the kept filters of each conv in `keep`, weights sliced and copied."""
+    import tf_keras as keras
+
+    g = Graph(model)
+    kept = propagate(g, keep)
+    config = copy.deepcopy(g.config)
+    for entry in config["layers"]:
+        entry.pop("build_config", None)
+        name = entry["config"]["name"]
+        if name in keep:
+            entry["config"]["filters"] = int(len(keep[name]))
+    custom = {type(layer).__name__: type(layer) for layer in g.model.layers}
+    new = keras.Model.from_config(config, custom_objects=custom)
+    for name in g.order:
+        old = g.layer(name)
+        weights = old.get_weights()
+        if not weights:
+            continue
+        kind, ins = g.kind(name), g.inputs[name]
+        cin = kept.get(ins[0]) if ins else None
+        cout = keep.get(name)
+        if kind == "Conv2D":
+            w = weights[0] if cin is None else weights[0][:, :, cin]
+            weights = [w if cout is None else w[..., cout]] + [b if cout is None else b[cout] for b in weights[1:]]
+        elif kind == "Conv2DTranspose":  # kernel [k, k, out, in]
+            weights = [weights[0] if cin is None else weights[0][..., cin], *weights[1:]]
+        elif kind == "Dense":
+            weights = [weights[0] if cin is None else weights[0][cin], *weights[1:]]
+        elif kind in PASSTHROUGH and cin is not None:  # BN vectors, PReLU alpha: channels last
+            weights = [w[..., cin] for w in weights]
+        new.get_layer(name).set_weights(weights)
+    return new
+
+
+def taylor_scores(src: Source, model: Any, names: list[str], batches: int = 4) -> dict[str, np.ndarray]:
+    """Molchanov et al.: |sum over positions of activation x d loss / d activation| per filter."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from converters.datasets import classification_data, sr_pairs
+
+    info = src.task_info()
+    side = int(model.input_shape[1])
+    if info.kind == "super_resolution":
+        x, y, _ = sr_pairs(info, int(model.output_shape[1]), 8 * batches, 3, src.image_dir)
+        loss_fn: Any = keras.losses.MeanSquaredError()
+    elif info.kind == "classification":
+        x, y = classification_data(info, side, 8 * batches, 3, src.image_dir)
+        loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    else:
+        raise ValueError(f"criterion taylor: no data for task {info.kind!r} (use l1 or l2)")
+    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names] + list(model.outputs))
+    total = {n: np.zeros(g_ch, np.float64) for n, g_ch in ((n, int(model.get_layer(n).output_shape[-1])) for n in names)}
+    for b in range(batches):
+        xb, yb = x[b * 8:(b + 1) * 8], y[b * 8:(b + 1) * 8]
+        with tf.GradientTape() as tape:
+            outs = probe(xb, training=False)
+            acts, pred = outs[:-1], outs[-1]
+            loss = loss_fn(yb, pred)
+        grads = tape.gradient(loss, acts)
+        for n, a, gr in zip(names, acts, grads):
+            total[n] += np.abs(tf.reduce_mean(a * gr, axis=[1, 2]).numpy()).sum(0)
+    return total
+
+
+def channel_plan(src: Source, params: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    model = src.keras_model
+    g = Graph(model)
+    names = prunable(g)
+    if not names:
+        raise ConversionError(f"{src.name}/prune_channels: no convolution whose filters can be removed")
+    criterion = str(params.get("criterion") or "l1")
+    if criterion not in ("l1", "l2", "taylor"):
+        raise ConversionError(f"{src.name}/prune_channels: criterion {criterion!r}: l1, l2 or taylor")
+    try:
+        counts, ratio = plan_counts(g, names, params)
+        taylor = taylor_scores(src, g.model, names) if criterion == "taylor" else None
+    except ValueError as exc:
+        raise ConversionError(f"{src.name}/prune_channels: {exc}") from None
+    keep = keep_indices(filter_scores(g.model, names, criterion, taylor), counts)
+    full = conv_macs(g, {})
+    pruned = conv_macs(g, counts)
+    return keep, {"pruned_layers": {n: [g.channels(n), counts[n]] for n in names},
+                  "filters_removed_fraction": round(ratio, 4), "criterion": criterion,
+                  "conv_macs_fraction": round(pruned / max(1, full), 4)}
+
+
+@register("prune_channels", "structured pruning: whole filters removed (L1/L2/Taylor), fine-tuned, smaller dense model",
+          {"sparsity": None, "flops": 0.5, "criterion": "l1", "multiple": 1, "steps": 400, "lr": None, "then": "fp32"},
+          needs_keras=True)
+def prune_channels(src: Source, params: dict[str, Any]):
+    from converters.compress import _keras, _lr, _task
+    from converters.training import fine_tuned, scaled
+
+    _keras(src, "prune_channels")
+    info = _task(src, "prune_channels")
+    if params.get("sparsity") not in (None, ""):
+        params = {**params, "flops": None}
+    keep, extra = channel_plan(src, params)
+
+    def transform(m: Any) -> Any:
+        return channel_pruned(m, keep)
+
+    steps = scaled(int(params["steps"])) if int(params["steps"]) > 0 else 0
+    if steps:
+        tuned = fine_tuned(src, transform, steps, _lr(params, info), target=transform)
+    else:  # steps=0: no fine-tuning (an untrained seed-scale model has nothing to recover)
+        tuned = transform(src.keras_model)
+    then = str(params.get("then") or "fp32")
+    if then not in ("fp32", "fp16", "dr_int8", "int8"):
+        raise ConversionError(f"{src.name}/prune_channels: then={then!r}: fp32, fp16, dr_int8 or int8")
+    from converters.passes import PASSES
+
+    pruned_src = Source(f"{src.name}/prune_channels", keras_model=tuned, task=src.task,
+                        input_shape=tuple(tuned.input_shape), image_dir=src.image_dir, spec=src.spec)
+    data = PASSES[then].fn(pruned_src, PASSES[then].defaults)
+    return data, {**extra, "steps_run": steps, "then": then}
