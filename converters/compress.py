@@ -15,7 +15,8 @@ leave the rest (PReLU, custom detection layers) alone; QAT quantizes PReLU with 
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 

@@ -6,7 +6,7 @@ nothing is downloaded at run time. A user can point `image_dir` at a folder of t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

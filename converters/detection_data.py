@@ -6,7 +6,7 @@ Everything here is pure numpy so it can be tested without TensorFlow.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

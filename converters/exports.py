@@ -24,7 +24,8 @@ import tarfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from converters.build import TF_LOCK, build_context, cache_key, is_user_model, load_source
 from converters.passes import ConversionError, Source

@@ -6,7 +6,8 @@ static shapes the runner can allocate without resizing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
 
 if TYPE_CHECKING:  # TensorFlow is imported by the builders only: a cached plan never pays for it
     import tf_keras as keras

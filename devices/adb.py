@@ -25,7 +25,8 @@ import struct
 import threading
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from devices.transport import CommandResult, Transport, TransportError, quote_argv
 
@@ -272,7 +273,7 @@ class AdbTransport(Transport):
         while True:
             try:
                 chunk = conn.conn.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 chunk = None
             except OSError as exc:
                 self.mark_broken(_one_line(exc))

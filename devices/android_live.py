@@ -56,7 +56,7 @@ class PhoneLive:
             except TransportError:
                 pass
 
-    def __enter__(self) -> "PhoneLive":
+    def __enter__(self) -> PhoneLive:
         self.open()
         return self
 

@@ -43,7 +43,7 @@ def default_binary_dir() -> Path:
 class _Sampler:
     """Samples battery power (every interval) and thermal state (every 4th) while a job runs."""
 
-    def __init__(self, target: "AndroidTarget", interval_s: float, t0: float) -> None:
+    def __init__(self, target: AndroidTarget, interval_s: float, t0: float) -> None:
         self.target, self.interval_s, self.t0 = target, interval_s, t0
         self.power: list[tuple[float, float, str]] = []
         self.temps: list[tuple[float, str, dict[str, float]]] = []
@@ -52,7 +52,7 @@ class _Sampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"probe-{target.name}", daemon=True)
 
-    def __enter__(self) -> "_Sampler":
+    def __enter__(self) -> _Sampler:
         self._thread.start()
         return self
 

@@ -16,7 +16,8 @@ import os
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from typing import Any, Awaitable, TypeVar
+from typing import Any, TypeVar
+from collections.abc import Awaitable
 
 from devices.ios_adapter import IosAdapter
 from errors import DeviceError

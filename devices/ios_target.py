@@ -57,7 +57,7 @@ class _PowerSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="ios-power", daemon=True)
 
-    def __enter__(self) -> "_PowerSampler":
+    def __enter__(self) -> _PowerSampler:
         self._thread.start()
         return self
 

@@ -25,7 +25,8 @@ import re
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from devices.probes import tegrastats as ts
 from devices.probes.jetson_board import first_line, looks_like_jetson, parse_l4t_release
@@ -186,7 +187,7 @@ class JetsonTarget(SshRunnerTarget):
             out["warning"] = (f"kind: jetson, but this board is not a Jetson: no L4T release ({self.release_path}: "
                               f"{first_line(release.stderr, release.exit_code)}), device-tree model "
                               f"{model!r}" if model else
-                              f"kind: jetson, but this board is not a Jetson: no L4T release and no device-tree model")
+                              "kind: jetson, but this board is not a Jetson: no L4T release and no device-tree model")
         elif l4t is None:
             out["warning"] = f"L4T release unknown ({self.release_path}: {first_line(release.stderr, release.exit_code)})"
         return out

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from devices.probes import benchmark_model as bm
 from devices.probes import vcgencmd as vc

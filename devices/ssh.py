@@ -21,7 +21,8 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
+from collections.abc import Iterator, Sequence
 
 import paramiko
 
@@ -195,7 +196,7 @@ class SshTransport(Transport):
         self._home: str | None = None
 
     @classmethod
-    def from_config(cls, cfg: Any) -> "SshTransport":
+    def from_config(cls, cfg: Any) -> SshTransport:
         return cls(cfg.host, cfg.user, port=cfg.port, device=cfg.name, key_file=cfg.key_file,
                    known_hosts=cfg.known_hosts, accept_unknown_host_key=cfg.accept_unknown_host_key,
                    password_env=cfg.password_env, connect_timeout_s=cfg.connect_timeout_s,

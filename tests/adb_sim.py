@@ -23,7 +23,7 @@ import struct
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from tests.adb_sim_app import CompanionApp, PhoneShell
 from tests.adb_sim_shell import BENCH_MARK
@@ -59,12 +59,12 @@ def _msg(cmd: int, arg0: int, arg1: int, data: bytes = b"") -> bytes:
 
 
 class _Stream:
-    def __init__(self, conn: "_Conn", local_id: int, remote_id: int) -> None:
+    def __init__(self, conn: _Conn, local_id: int, remote_id: int) -> None:
         self.conn, self.local_id, self.remote_id = conn, local_id, remote_id
         self.ready = threading.Event()
         if remote_id:  # opened by the server; a stream the phone opens waits for the server's OKAY
             self.ready.set()
-        self.inbox: "queue.Queue[bytes | None]" = queue.Queue()
+        self.inbox: queue.Queue[bytes | None] = queue.Queue()
         self.buf = bytearray()
         self.closed = False
 
@@ -105,7 +105,7 @@ class _Stream:
 class _Conn:
     """One TCP connection from the adb server: the device's side of the transport."""
 
-    def __init__(self, sim: "AdbSimulator", sock: socket.socket) -> None:
+    def __init__(self, sim: AdbSimulator, sock: socket.socket) -> None:
         self.sim, self.sock = sim, sock
         self.lock = threading.Lock()
         self.streams: dict[int, _Stream] = {}

@@ -28,7 +28,7 @@ VIEW = "android.intent.action.VIEW"
 class CompanionApp:
     """What the phone does with the companion app's package and its two activities."""
 
-    def __init__(self, sim: "AdbSimulator") -> None:
+    def __init__(self, sim: AdbSimulator) -> None:
         self.sim = sim
         self.version_codes: dict[str, int] = {"dev.harness.companion": 1}
         self.starts: list[dict] = []  # every `am start`: component, action, data, extras

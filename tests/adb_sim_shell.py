@@ -10,7 +10,8 @@ import json
 import stat
 import threading
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from tests.sim_sh import IO, Shell
 
@@ -27,7 +28,7 @@ class MiniShell(Shell):
 
     name = "/system/bin/sh"
 
-    def __init__(self, sim: "AdbSimulator", out: Callable[[bytes], None], err: Callable[[bytes], None],
+    def __init__(self, sim: AdbSimulator, out: Callable[[bytes], None], err: Callable[[bytes], None],
                  args: list[str] | None = None) -> None:
         super().__init__(out, err, args)
         self.sim = sim

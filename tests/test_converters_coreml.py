@@ -3,7 +3,6 @@ size, parameters and ops read from the saved spec (no model load on Linux)."""
 from __future__ import annotations
 
 import zipfile
-from pathlib import Path
 
 import pytest
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 import yaml
 
 from harness.cli import main

@@ -60,7 +60,7 @@ class UsbmuxdSim:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
-    def __enter__(self) -> "UsbmuxdSim":
+    def __enter__(self) -> UsbmuxdSim:
         self._thread.start()
         return self
 

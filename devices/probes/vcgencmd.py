@@ -8,7 +8,8 @@ during which a "since boot" bit appeared, was not taken at full speed.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 THROTTLED_BITS: dict[int, str] = {
     0: "under_voltage",

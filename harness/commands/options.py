@@ -84,7 +84,7 @@ def csv_list(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
-def load_devices_arg(path: str | None) -> "DevicesFile":
+def load_devices_arg(path: str | None) -> DevicesFile:
     from harness.planning.config import load_devices, local_only
 
     if path:
@@ -94,7 +94,7 @@ def load_devices_arg(path: str | None) -> "DevicesFile":
     return local_only()
 
 
-def open_db(path_arg: str | None) -> "ResultsDB":
+def open_db(path_arg: str | None) -> ResultsDB:
     """An existing results database; a note on stderr when an older schema was just upgraded."""
     from harness.store.db import ResultsDB
 
@@ -122,7 +122,7 @@ def check_db_for_writing(path: str) -> None:
         open_db(path).close()  # also upgrades an old file now, with its note
 
 
-def resolve_run(db: "ResultsDB", run_id: str | None) -> str:
+def resolve_run(db: ResultsDB, run_id: str | None) -> str:
     """The given run (checked to exist) or the latest one."""
     if run_id:
         db.get_run(run_id)  # UserError naming the id when it is unknown

@@ -136,7 +136,7 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
     return 1 if summary.errors and not summary.measured else 0
 
 
-def _resumed_plan(args: argparse.Namespace, db_path: str, farm: Any) -> "Plan":
+def _resumed_plan(args: argparse.Namespace, db_path: str, farm: Any) -> Plan:
     """The stored plan of run `--resume`; flags that would change it are refused, not ignored."""
     from harness.commands.options import open_db
     from harness.planning.plan import Plan

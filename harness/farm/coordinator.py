@@ -91,7 +91,7 @@ class Farm:
         """The run's stop flag: a waiting call gives up (and frees its device) when Ctrl-C sets it."""
         self.stop = stop
 
-    def build(self, device: Any) -> "RemoteTarget":
+    def build(self, device: Any) -> RemoteTarget:
         owner = self.owner(device.name)
         if owner is None:
             raise DeviceError(device.name, "no live agent serves it (its host left the farm)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from functools import lru_cache
+from functools import cache
 
 SHELL_CACHE = "harness-shell-v1"
 ICON_SIZES = (192, 512)
@@ -83,7 +83,7 @@ def _png(width: int, height: int, rows: list[bytes]) -> bytes:
             + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
 
 
-@lru_cache(maxsize=None)
+@cache
 def icon_png(size: int) -> bytes:
     """A full-bleed blue square (safe for maskable crops) with three white latency bars in the middle 60%."""
     bg, fg = bytes((0x25, 0x63, 0xEB, 0xFF)), bytes((0xFF, 0xFF, 0xFF, 0xFF))

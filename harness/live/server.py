@@ -177,7 +177,7 @@ class EventHub:
 class DbWatcher(threading.Thread):
     """Turns rows another process writes into events: new runs, new results, finished runs."""
 
-    def __init__(self, server: "LiveServer", poll_s: float = 0.5) -> None:
+    def __init__(self, server: LiveServer, poll_s: float = 0.5) -> None:
         super().__init__(name="live-db-watcher", daemon=True)
         self.server = server
         self.poll_s = poll_s
@@ -249,7 +249,7 @@ class LiveServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/" + (f"?token={self.token}" if self.token else "")
 
-    def start(self) -> "LiveServer":
+    def start(self) -> LiveServer:
         self._thread.start()
         self._publisher.start()
         if self._watcher is not None:
@@ -310,7 +310,7 @@ class LiveServer:
         with self._db_lock:
             self._db.close()
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -19,7 +19,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
+from collections.abc import Callable, Sequence
 
 from harness.statistics.compare import DEFAULT_THRESHOLD, KeyComparison, compare_runs, model_label
 from harness.statistics.regression import (BASELINE_WINDOW, HISTORY_NIGHTS, NightCheck, check_night, confirm_night,

@@ -14,7 +14,7 @@ class ProgressPrinter:
         self._convert_task = None
         self._job_task = None
 
-    def __enter__(self) -> "ProgressPrinter":
+    def __enter__(self) -> ProgressPrinter:
         if self.enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -45,7 +45,7 @@ class BenchSettings(BaseModel):
     timeout_s: float = Field(default=600.0, gt=0, description="a job that takes longer becomes an error row")
 
     @model_validator(mode="after")
-    def _check(self) -> "BenchSettings":
+    def _check(self) -> BenchSettings:
         if self.max_s < self.min_s:
             raise ValueError(f"max_s ({self.max_s}) is below min_s ({self.min_s})")
         return self
@@ -69,7 +69,7 @@ class _DeviceBase(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _delegate_possible(self) -> "_DeviceBase":
+    def _delegate_possible(self) -> _DeviceBase:
         problem = delegate_problem(self, self.bench)
         if problem:
             raise ValueError(problem)
@@ -220,7 +220,7 @@ class IosDevice(_DeviceBase):
 
 
 DeviceConfig = Annotated[
-    Union[LocalDevice, RaspberryPiDevice, JetsonDevice, AndroidDevice, IosDevice],
+    LocalDevice | RaspberryPiDevice | JetsonDevice | AndroidDevice | IosDevice,
     Field(discriminator="kind"),
 ]
 
@@ -234,7 +234,7 @@ class DevicesFile(BaseModel):
     devices: list[DeviceConfig] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _unique(self) -> "DevicesFile":
+    def _unique(self) -> DevicesFile:
         seen: set[str] = set()
         for dev in self.devices:
             if dev.name in seen:

@@ -63,7 +63,7 @@ class Plan:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Plan":
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
         return cls(
             models=tuple(data["models"]),
             variants=tuple(data["variants"]),

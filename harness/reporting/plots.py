@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import io
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
 from harness.statistics.compare import accuracy_name, accuracy_of, accuracy_task, model_label
 from harness.store.results import Measurement
@@ -71,7 +72,7 @@ RC = {"font.size": 11, "axes.titlesize": 11, "legend.fontsize": 9, "legend.title
 WIDTH_IN = 6.5
 
 
-def _drawn(fn: Callable[..., "Figure | None"]) -> Callable[..., str | None]:
+def _drawn(fn: Callable[..., Figure | None]) -> Callable[..., str | None]:
     """Run a figure function under the report's style and return its SVG text (or None)."""
 
     @functools.wraps(fn)
@@ -89,7 +90,7 @@ def _drawn(fn: Callable[..., "Figure | None"]) -> Callable[..., str | None]:
     return wrapper
 
 
-def _figure(height: float) -> "Figure":
+def _figure(height: float) -> Figure:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(WIDTH_IN, height), layout="constrained")
@@ -122,7 +123,7 @@ def _style(ax, ylabel: str) -> None:
 
 
 @_drawn
-def latency_figure(rows: Sequence[Measurement]) -> "Figure | None":
+def latency_figure(rows: Sequence[Measurement]) -> Figure | None:
     """p50 bars per variant and device, one panel per model; whiskers reach p90 (thick) and p99."""
     rows = ok_rows(rows)
     if not rows:
@@ -162,7 +163,7 @@ def latency_figure(rows: Sequence[Measurement]) -> "Figure | None":
 
 
 @_drawn
-def ratio_figure(rows: Sequence[Measurement]) -> "Figure | None":
+def ratio_figure(rows: Sequence[Measurement]) -> Figure | None:
     """Speed-up (left) and size ratio (right) of each variant against fp32; 1.0 is the baseline."""
     rs = ratios(rows)
     if not rs:
@@ -195,7 +196,7 @@ def ratio_figure(rows: Sequence[Measurement]) -> "Figure | None":
 
 
 @_drawn
-def pareto_figure(rows: Sequence[Measurement]) -> "Figure | None":
+def pareto_figure(rows: Sequence[Measurement]) -> Figure | None:
     """Accuracy against p50 latency, one panel per task (PSNR dB and top-1 never share an axis);
     per device and model the Pareto front is drawn and ringed."""
     pts = [(m, accuracy_of(m)) for m in ok_rows(rows)]
@@ -231,7 +232,7 @@ def pareto_figure(rows: Sequence[Measurement]) -> "Figure | None":
 
 
 @_drawn
-def energy_figure(rows: Sequence[Measurement]) -> "Figure | None":
+def energy_figure(rows: Sequence[Measurement]) -> Figure | None:
     rows = [m for m in ok_rows(rows) if m.energy_per_inference_mj is not None]
     if not rows:
         return None
@@ -271,7 +272,7 @@ def temperature_series(rows: Sequence[Measurement]) -> dict[str, list[tuple[floa
 
 
 @_drawn
-def temperature_figure(rows: Sequence[Measurement]) -> "Figure | None":
+def temperature_figure(rows: Sequence[Measurement]) -> Figure | None:
     series = temperature_series(rows)
     if not series:
         return None

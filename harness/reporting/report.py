@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from harness.reporting import plots
 from harness.statistics.compare import (COMPARISON_HEADERS, KeyComparison, accuracy_name, accuracy_of, comparison_rows,

@@ -1,7 +1,8 @@
 """Terminal tables (rich): one per device for a run, and the device facts."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from harness.store.results import Measurement
 

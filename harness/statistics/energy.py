@@ -8,7 +8,7 @@ idle baseline measured before the job, divided by the inferences timed in that w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 # Fewer samples than this inside the window: the integral rests on interpolation, not measurement.
 MIN_WINDOW_SAMPLES = 5

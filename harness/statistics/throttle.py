@@ -7,7 +7,8 @@ more than `tolerance` below the highest it had reached earlier in the window.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 DEFAULT_TOLERANCE = 0.10
 

@@ -5,7 +5,8 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from errors import UserError, clean, quote
 from harness.store.results import SCHEMA_VERSION, Measurement, RunInfo
