@@ -54,7 +54,8 @@ def table(rows: list[dict]) -> str:
                 ratio = f" ({c['size_bytes'] / base:.2f}x)" if base else ""
                 cells.append(f"{c['size_bytes'] / 1000:.1f}{ratio}")
         out.append("| " + " | ".join(cells) + " |")
-    errors = [f"- {r['model']}/{v}: {r[v]['error']}" for r in rows for v in TFLITE + COREML if "error" in (r.get(v) or {})]
+    errors = [f"- {r['model']}/{v}: {r[v]['error']}"
+              for r in rows for v in TFLITE + COREML if "error" in (r.get(v) or {})]
     return "\n".join(out + ([""] + errors if errors else [])) + "\n"
 
 

@@ -62,7 +62,8 @@ def _plan(threads: int, quick: bool) -> SelectedPlan:
 
 def _log(kind: str, payload: dict[str, Any]) -> None:
     if kind == "convert_finished":
-        state = f"error: {payload['error']}" if payload.get("error") else ("cached" if payload.get("cached") else "built")
+        state = (f"error: {payload['error']}" if payload.get("error")
+                 else ("cached" if payload.get("cached") else "built"))
         print(f"  convert {payload['model']}/{payload['variant']}: {state}", flush=True)
     elif kind == "job_finished":
         m = payload["measurement"]
@@ -101,7 +102,8 @@ def claims(results: dict, errors: dict) -> list[list[str]]:
         a, b = results[("srcnn_955", "fp32")], results[("fsrcnn_s", "fp32")]
         rows.append(["FSRCNN-s vs SRCNN 9-5-5 (x3) speed-up", _ratio(p50(a), p50(b)), "> 40x",
                      f"PSNR {b.metrics.get('psnr_db')} vs {a.metrics.get('psnr_db')} dB "
-                     f"(bicubic {a.metrics.get('psnr_bicubic_db')}); MACs {_ratio(a.metrics.get('macs'), b.metrics.get('macs'))}"])
+                     f"(bicubic {a.metrics.get('psnr_bicubic_db')}); "
+                     f"MACs {_ratio(a.metrics.get('macs'), b.metrics.get('macs'))}"])
         c = results.get(("fsrcnn_s", "subpixel"))
         if c is not None:
             rows.append(["  same, deconvolution as conv + depth-to-space", _ratio(p50(a), p50(c)), "> 40x",

@@ -59,7 +59,8 @@ def _code_fingerprint() -> str:
     """Model definitions and passes live in converters/*.py: their text is part of every key."""
     h = hashlib.sha256()
     for p in sorted(CONVERTERS_DIR.glob("*.py")):
-        if p.name in {"__init__.py", "build.py", "analysis.py", "exports.py", "cli_convert.py"}:  # no effect on artifacts
+        # no effect on artifacts
+        if p.name in {"__init__.py", "build.py", "analysis.py", "exports.py", "cli_convert.py"}:
             continue
         h.update(p.name.encode())
         h.update(p.read_bytes())

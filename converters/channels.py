@@ -257,7 +257,8 @@ def taylor_scores(src: Source, model: Any, names: list[str], batches: int = 4) -
     else:
         raise ValueError(f"criterion taylor: no data for task {info.kind!r} (use l1 or l2)")
     probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names] + list(model.outputs))
-    total = {n: np.zeros(g_ch, np.float64) for n, g_ch in ((n, int(model.get_layer(n).output_shape[-1])) for n in names)}
+    total = {n: np.zeros(g_ch, np.float64)
+             for n, g_ch in ((n, int(model.get_layer(n).output_shape[-1])) for n in names)}
     for b in range(batches):
         xb, yb = x[b * 8:(b + 1) * 8], y[b * 8:(b + 1) * 8]
         with tf.GradientTape() as tape:

@@ -26,7 +26,8 @@ def load_images(image_dir: str | Path | None = None, limit: int | None = None) -
 
     images: list[np.ndarray] = []
     if image_dir is not None:
-        paths = sorted(p for p in Path(image_dir).iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
+        paths = sorted(p for p in Path(image_dir).iterdir()
+                       if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
         if not paths:
             raise FileNotFoundError(f"{image_dir}: no .png/.jpg/.bmp/.tif images")
         raw = (io.imread(p) for p in paths)

@@ -172,7 +172,8 @@ def _heads(inp: Any, features: Any, size: int, classes: int, proposals: int, det
     r = layers.Conv2D(rpn_width, 3, padding="same", activation="relu", name="rpn_conv")(features)
     rpn_cls = layers.Conv2D(n_anchors, 1, name="rpn_cls")(r)
     rpn_box = layers.Conv2D(4 * n_anchors, 1, name="rpn_box", kernel_initializer="zeros")(r)
-    rois, valid = ProposalLayer(size, feature_size, scales, ratios, pre_nms, proposals, name="proposals")([rpn_cls, rpn_box])
+    rois, valid = ProposalLayer(size, feature_size, scales, ratios, pre_nms, proposals,
+                                name="proposals")([rpn_cls, rpn_box])
     crops = RoiCrop(crop, name="roi_crop")([features, rois])
     y = layers.Reshape((-1, crop * crop * channels), name="roi_flatten")(crops)
     y = layers.Dense(head_units, activation="relu", name="head_fc1")(y)
@@ -180,7 +181,8 @@ def _heads(inp: Any, features: Any, size: int, classes: int, proposals: int, det
     head_cls = layers.Dense(classes + 1, name="head_cls")(y)
     head_box = layers.Dense(4, name="head_box", kernel_initializer="zeros")(y)
     boxes, scores, labels = DetectionLayer(detections, name="detections")([rois, valid, head_cls, head_box])
-    outputs = [layers.Activation("linear", name=n)(t) for n, t in (("boxes", boxes), ("scores", scores), ("classes", labels))]
+    outputs = [layers.Activation("linear", name=n)(t)
+               for n, t in (("boxes", boxes), ("scores", scores), ("classes", labels))]
     return keras.Model(inp, outputs, name=name)
 
 

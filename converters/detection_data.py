@@ -28,7 +28,8 @@ def _shape_mask(cls: int, yy: np.ndarray, xx: np.ndarray, box: tuple[float, floa
 
 
 def generate_shapes(n: int, size: int = 128, seed: int = 0, max_objects: int = 3,
-                    min_frac: float = 0.14, max_frac: float = 0.45) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+                    min_frac: float = 0.14, max_frac: float = 0.45
+                    ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """`n` RGB images in [0, 1] with 1..max_objects shapes each, and their boxes and labels.
 
     Boxes are [ymin, xmin, ymax, xmax] normalized to [0, 1] (the layout tf.image uses); labels

@@ -44,7 +44,8 @@ def tensorrt(src: Source, params: dict[str, Any]):
             proto, _ = tf2onnx.convert.from_function(fn, opset=opset)
     except Exception as exc:  # tf2onnx raises many types; the last line says what failed
         lines = str(exc).strip().splitlines()
-        raise ConversionError(f"{src.name}/tensorrt: ONNX export failed: {lines[-1] if lines else type(exc).__name__}")
+        raise ConversionError(
+            f"{src.name}/tensorrt: ONNX export failed: {lines[-1] if lines else type(exc).__name__}") from exc
     return proto.SerializeToString(), {
         "artifact_suffix": ".onnx", "format": "onnx", "opset": opset,
         "note": f"{where}: exported ONNX; build the engine on the Jetson (trtexec --onnx)"}

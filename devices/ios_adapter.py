@@ -70,6 +70,7 @@ class IosAdapter(ABC):
 
     def close(self) -> None:
         """Release connections; the default holds none."""
+        return None
 
 
 def make_adapter(udid: str, bundle_id: str) -> IosAdapter:

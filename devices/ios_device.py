@@ -52,7 +52,8 @@ def explain(exc: BaseException, udid: str, bundle_id: str) -> str:
     if isinstance(exc, x.TunneldConnectionError):
         return f"iOS 17+ needs a tunnel for developer services and tunneld is not running: {TUNNELD_HINT}"
     if isinstance(exc, x.AppNotInstalledError):
-        return f"companion app {bundle_id} is not installed: build ios_app/ with Xcode and install it (ios_app/README.md)"
+        return (f"companion app {bundle_id} is not installed: "
+                "build ios_app/ with Xcode and install it (ios_app/README.md)")
     if isinstance(exc, x.ConnectionFailedError):
         return "usbmuxd could not connect to it (unplugged, or lockdownd refused): reconnect the cable and unlock it"
     if isinstance(exc, (FutureTimeout, TimeoutError, asyncio.TimeoutError)):

@@ -189,7 +189,8 @@ class JetsonTarget(SshRunnerTarget):
                               f"{model!r}" if model else
                               "kind: jetson, but this board is not a Jetson: no L4T release and no device-tree model")
         elif l4t is None:
-            out["warning"] = f"L4T release unknown ({self.release_path}: {first_line(release.stderr, release.exit_code)})"
+            out["warning"] = (f"L4T release unknown "
+                              f"({self.release_path}: {first_line(release.stderr, release.exit_code)})")
         return out
 
     def facts(self) -> dict[str, Any]:
@@ -217,7 +218,8 @@ class JetsonTarget(SshRunnerTarget):
                                    "suggested_input_rail": summary["suggested_input_rail"],
                                    "sampled_s": round(seconds, 2), "samples": len(samples)}
             rails = ", ".join(summary["rails_seen"]) or "none"
-            notes.append(f"tegrastats rails: {rails}; input rail: {summary['suggested_input_rail'] or 'none (sum of rails)'}")
+            notes.append(f"tegrastats rails: {rails}; "
+                         f"input rail: {summary['suggested_input_rail'] or 'none (sum of rails)'}")
             if summary.get("power_invalid"):
                 facts["tegrastats"]["power_invalid"] = summary["power_invalid"]
                 notes.append(f"warning: {summary['power_invalid']}")

@@ -119,7 +119,8 @@ class SshRunnerTarget(RunnerTarget):
             why = (parsed.get("errors") or text.strip().splitlines()[-1:] or [""])[-1]
             raw.runner = {"error": f"benchmark_model exited {res.exit_code}: {bm.strip_prefix(why)[:300]}"}
             if res.exit_code == TIMEOUT_EXIT:
-                raw.runner["error"] = f"benchmark_model still running after {limit:.0f} s (timeout_s); killed on the board"
+                raw.runner["error"] = (f"benchmark_model still running after {limit:.0f} s (timeout_s); "
+                                       "killed on the board")
             return raw
         raw.runner, extra = bm.runner_result(parsed, job.bench.delegate, job.bench.threads, "tflite-benchmark_model",
                                              None)

@@ -16,8 +16,9 @@ from errors import DeviceError
 MIN_PYTHON = (3, 9)
 PIP_NAMES = {"numpy": "numpy", "litert": "ai-edge-litert"}
 # What pip prints when the board has no route to the package index.
-OFFLINE_MARKERS = ("Network is unreachable", "Temporary failure in name resolution", "Failed to establish a new connection",
-                   "Name or service not known", "No matching distribution found", "Could not find a version",
+OFFLINE_MARKERS = ("Network is unreachable", "Temporary failure in name resolution",
+                   "Failed to establish a new connection", "Name or service not known",
+                   "No matching distribution found", "Could not find a version",
                    "Connection refused", "Read timed out", "ConnectTimeoutError")
 CHECK_SCRIPT = (
     "missing = []\n"
@@ -79,7 +80,8 @@ def setup_target(target: Any) -> dict[str, Any]:
     expand = getattr(t, "expand", lambda p: p)
     workdir = expand(cfg.workdir).rstrip("/")
     address = f"{cfg.user}@{cfg.host}"
-    probe = t.run([cfg.python, "-c", "import sys, platform; print('%d.%d.%d' % sys.version_info[:3], platform.machine())"],
+    probe = t.run([cfg.python, "-c",
+                   "import sys, platform; print('%d.%d.%d' % sys.version_info[:3], platform.machine())"],
                   timeout_s=60)
     if not probe.ok:
         raise SetupError(name, f"{cfg.python} does not run on the board ({_last_line(probe.stderr)}): install it "

@@ -39,7 +39,8 @@ PUSH_SCRIPT = (
     'mkdir -p -- "$(dirname -- "$f")" || exit 1\n'
     'if ! cat > "$p"; then rm -f -- "$p"; exit 1; fi\n'
     's=$(sha256sum -- "$p") || exit 1; s=${s%% *}\n'
-    'if [ "$s" != "$2" ]; then rm -f -- "$p"; echo "checksum mismatch after copy: got $s, expected $2" >&2; exit 3; fi\n'
+    'if [ "$s" != "$2" ]; then rm -f -- "$p"; '
+    'echo "checksum mismatch after copy: got $s, expected $2" >&2; exit 3; fi\n'
     'mv -f -- "$p" "$f"\n'
 )
 # Stream: run "$@" in the background and kill it when our end closes stdin (or the link dies).

@@ -75,6 +75,7 @@ class Transport(ABC):
 
     def close(self) -> None:
         """Release the link; the default has nothing to release."""
+        return None
 
     def abort(self) -> None:
         """Called from another thread on Ctrl-C: end what `run` is waiting for now, so the caller's

@@ -25,7 +25,8 @@ class DeviceError(Exception):
         self.device = device
         self.reason = message
 
-    def __reduce__(self) -> tuple[type[DeviceError], tuple[str, str]]:  # pickled whole: a device farm sends it from the agent to the coordinator
+    # pickled whole: a device farm sends it from the agent to the coordinator
+    def __reduce__(self) -> tuple[type[DeviceError], tuple[str, str]]:
         return (type(self), (self.device, self.reason))
 
 

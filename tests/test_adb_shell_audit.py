@@ -56,7 +56,7 @@ def test_a_quoted_glob_lists_nothing_on_the_phone(adb_server, adb_sim):
 def _audit(sim: AdbSimulator) -> list[str]:
     """What went wrong in the commands the phone ran: a shell problem or a glob that arrived literally."""
     problems = []
-    for command, code, err in sim.results:
+    for command, _code, err in sim.results:
         text = err.decode("utf-8", "replace")
         for bad in ("inaccessible or not found", "syntax error", "does not support", "bad substitution",
                     "can't create", "can't open"):

@@ -315,7 +315,7 @@ def test_coordinator_sigkilled_then_resume_measures_only_what_is_missing(lab, mo
                         "WHERE run_id=?", (run_id,)).fetchall()
     con.close()
     assert len(after) == 3 * n_devices  # every job once, none twice
-    for d, m, v, status, finished, _ in after:
+    for d, m, v, _status, finished, _ in after:
         if (d, m, v) in before:
             assert finished == before[(d, m, v)]  # kept, not measured again
     ok = [json.loads(r[5]) for r in after if r[3] == "ok"]

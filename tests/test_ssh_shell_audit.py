@@ -88,8 +88,11 @@ EXPECT_CLOCKS = {"cpu0": {"min": 115200, "max": 1479000, "cur": 921600},
 @pytest.mark.parametrize("shell", SHELLS)
 def test_board_scripts_on_every_shell(shell, tmp_path):
     sysfs = fake_sysfs(tmp_path)
-    run = lambda script, *args: subprocess.run([shell, "-c", rebase(script, sysfs), "sh", *args],
-                                               capture_output=True, text=True, timeout=30)
+
+    def run(script, *args):
+        return subprocess.run([shell, "-c", rebase(script, sysfs), "sh", *args],
+                              capture_output=True, text=True, timeout=30)
+
     res = run(jetson_target.CLOCKS_SCRIPT)
     assert res.returncode == 0 and res.stderr == ""
     state = parse_clocks_sysfs(res.stdout)

@@ -28,7 +28,8 @@ _TIMINGS = re.compile(
     rf"Inference timings in us: Init: ({NUM}), First inference: ({NUM}), Warmup \(avg\): ({NUM}), "
     rf"Inference \(avg\): ({NUM})"
 )
-_LEGACY = re.compile(rf"Average inference timings in us: Warmup: ({NUM}), Init: ({NUM}), (?:no stats|Inference): ({NUM})")
+_LEGACY = re.compile(rf"Average inference timings in us: Warmup: ({NUM}), Init: ({NUM}), "
+                     rf"(?:no stats|Inference): ({NUM})")
 # Peak-RSS growth from the tool's start, at the end of init and over the whole run. TF 2.3-2.5 printed it
 # as "Peak memory footprint (MB): init=X overall=Y"; later releases as "Memory footprint delta from the
 # start of the tool (MB): init=X overall=Y". Same figures (MemoryUsage max_rss_kb deltas), two wordings.
@@ -47,9 +48,11 @@ _WARMUP_PARAM = re.compile(r"^Min warmup runs: \[(\d+)\]")
 _RUNS_PARAM = re.compile(r"^(?:Min num runs|Num runs): \[(\d+)\]")
 _THREADS = re.compile(r"(?:#threads used for CPU inference|Num threads): \[(\d+)\]")
 _GRAPH = re.compile(r"^Graph: \[(.*)\]")
-_APPLIED = re.compile(r"Explicitly applied (\S+(?: \S+)*?) delegate, and the model graph will be (completely|partially) executed")
+_APPLIED = re.compile(r"Explicitly applied (\S+(?: \S+)*?) delegate, "
+                      r"and the model graph will be (completely|partially) executed")
 _PARTIAL_KERNELS = re.compile(r"w/ (\d+) delegate kernels")
-_NOT_APPLIED = re.compile(r"Though (\S+(?: \S+)*?) delegate is explicitly applied, the model graph will not be executed")
+_NOT_APPLIED = re.compile(r"Though (\S+(?: \S+)*?) delegate is explicitly applied, "
+                          r"the model graph will not be executed")
 _FAILED = re.compile(r"Failed to apply (\S+(?: \S+)*?) delegate")
 _REPLACING = re.compile(
     r"Replacing (\d+)(?: out of (\d+))? node\(s\) with delegate \((\w+)\) node, yielding (\d+) partitions"

@@ -35,7 +35,8 @@ _FAMILY_KEYS = {"Latency": "latency", "Host Latency": "latency", "End-to-End Hos
                 "Enqueue Time": "enqueue", "H2D Latency": "h2d", "GPU Compute Time": "gpu_compute",
                 "GPU Compute": "gpu_compute", "D2H Latency": "d2h"}
 _AVERAGE_OVER = re.compile(rf"Average over (\d+) runs is {_NUM} ms"
-                           rf"(?: \((?:host walltime is {_NUM} ms, )?(?:(\d+(?:\.\d+)?)\\?% )?percentile time is {_NUM}\))?")
+                           rf"(?: \((?:host walltime is {_NUM} ms, )?"
+                           rf"(?:(\d+(?:\.\d+)?)\\?% )?percentile time is {_NUM}\))?")
 _TRACE = re.compile(rf"Average on (\d+) runs - GPU latency: {_NUM} ms - Host latency: {_NUM} ms"
                     rf" \((?:end to end {_NUM} ms, )?enqueue {_NUM} ms\)")
 _VERSION_TAG = re.compile(r"\[TensorRT v(\d+)\]")

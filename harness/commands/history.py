@@ -12,7 +12,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--device", required=True)
     h.add_argument("--model", required=True, help="zoo name, model file path, or the file's name")
     h.add_argument("--variant", help="only this variant")
-    h.add_argument("--metric", default="p50", help="p50 (default), p90, p95, p99, peak_rss, peak_rss_delta, peak_footprint, "
+    h.add_argument("--metric", default="p50",
+                   help="p50 (default), p90, p95, p99, peak_rss, peak_rss_delta, peak_footprint, "
                    "board_ram, energy, accuracy")
     h.add_argument("--threshold", type=fraction, default=None,
                    help="smallest relative step that counts (default 0.05; 0.005 for accuracy)")

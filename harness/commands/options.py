@@ -37,7 +37,8 @@ def _number(kind: type, *, low: float | None = None, high: float | None = None, 
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: {quote(text, 40)}")
+            raise argparse.ArgumentTypeError(
+                f"not {'an integer' if kind is int else 'a number'}: {quote(text, 40)}") from None
         if value != value or value in (float("inf"), float("-inf")):
             raise argparse.ArgumentTypeError(f"must be a finite number (got {quote(text, 40)})")
         if low is not None and (value <= low if low_open else value < low):

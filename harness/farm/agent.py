@@ -157,7 +157,8 @@ def device_facts(workers: dict[str, Any], timeout_s: float = FACTS_TIMEOUT_S) ->
             out[name] = {"status": "unreachable", "error": f"no facts within {timeout_s:.0f} s"}
         except Exception as exc:
             cause = getattr(exc, "cause", None) or exc
-            out[name] = {"status": "unreachable", "error": (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]}
+            out[name] = {"status": "unreachable",
+                         "error": (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]}
     return out
 
 

@@ -47,8 +47,8 @@ SHELL = ["/", "/manifest.webmanifest", "/icon-192.png", "/icon-512.png", "/icon.
 SERVICE_WORKER = """"use strict";
 // harness live page: cache the shell only; /api/* (results, the event stream) is never cached or
 // answered from a cache, so a result on screen is one the server just sent.
-const SHELL_CACHE = %(cache)s;
-const SHELL = %(shell)s;
+const SHELL_CACHE = """ + json.dumps(SHELL_CACHE) + """;
+const SHELL = """ + json.dumps(SHELL) + """;
 self.addEventListener("install", (e) => {
   // The assets now; the page too where it needs no token (else it is cached at its next load).
   e.waitUntil(caches.open(SHELL_CACHE)
@@ -71,7 +71,7 @@ self.addEventListener("fetch", (e) => {
     return r;
   }).catch(() => caches.match(url.pathname)));
 });
-""" % {"cache": json.dumps(SHELL_CACHE), "shell": json.dumps(SHELL)}
+"""
 
 
 def _png(width: int, height: int, rows: list[bytes]) -> bytes:

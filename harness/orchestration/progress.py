@@ -57,7 +57,8 @@ class ProgressPrinter:
                     p.advance(self._convert_task)
                 elif p is None:
                     state = "cached" if payload.get("cached") else ("failed" if payload.get("error") else "converted")
-                    self._line(f"[{payload['index'] + 1}/{payload['total']}] {payload['model']}/{payload['variant']}: {state}")
+                    self._line(f"[{payload['index'] + 1}/{payload['total']}] "
+                               f"{payload['model']}/{payload['variant']}: {state}")
             elif kind == "export_started" and p is not None and self._convert_task is not None:
                 p.update(self._convert_task, description=f"export {payload['model']}/{payload['variant']} "
                                                           f"({payload['export']})")

@@ -253,7 +253,8 @@ def _loc(loc: tuple[Any, ...], data: Any) -> str:
     node = data
     for part in loc:
         if isinstance(part, int):
-            name = node[part].get("name") if isinstance(node, list) and part < len(node) and isinstance(node[part], dict) else None
+            name = (node[part].get("name")
+                    if isinstance(node, list) and part < len(node) and isinstance(node[part], dict) else None)
             out += f"[{part}]" + (f" ({clean(name, 40)})" if isinstance(name, str) and name else "")
             node = node[part] if isinstance(node, list) and part < len(node) else None
         elif part in DEVICE_KINDS:

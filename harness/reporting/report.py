@@ -254,7 +254,8 @@ def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
                       _validity(m)])
     if table:
         lines += _md_table(*with_hosts(["device", "model", "variant", "p50 ms", "p90 ms", "p99 ms", "vs fp32", "size",
-                                        "accuracy", "mJ/inf", "valid"], table, plots.ok_rows(rows), farm_run(run, rows)))
+                                        "accuracy", "mJ/inf", "valid"],
+                                       table, plots.ok_rows(rows), farm_run(run, rows)))
     else:
         lines.append("No successful measurements.")
     if comparison is not None:

@@ -71,8 +71,8 @@ def compute_text(metrics: dict[str, Any]) -> str:
     return f"{g:.1f}" + (f" ({frac:.0%} of {kind})" if frac is not None else "")
 
 
-HEADERS = ["model", "variant", "size", "p50 ms", "p90 ms", "p99 ms", "CV", "peak RSS Δ MB", "temp °C", "GFLOP/s (share of peak)",
-           "accuracy", "validity"]
+HEADERS = ["model", "variant", "size", "p50 ms", "p90 ms", "p99 ms", "CV", "peak RSS Δ MB", "temp °C",
+           "GFLOP/s (share of peak)", "accuracy", "validity"]
 
 
 def print_measurements(measurements: Iterable[Measurement], title_prefix: str = "") -> None:

@@ -67,7 +67,8 @@ def resolve_model(db: ResultsDB, device: str, model: str) -> tuple[str, list[Mea
     names = list(dict.fromkeys(m.model for m in rows))
     match = [n for n in names if n == model] or [n for n in names if model_label(n) == model]
     if not match:
-        raise UserError(f"{clean(str(db.path))}: device {quote(device, 60)} has no results for model {quote(model, 60)} "
+        raise UserError(f"{clean(str(db.path))}: device {quote(device, 60)} "
+                        f"has no results for model {quote(model, 60)} "
                         f"(models: {', '.join(model_label(n) for n in names)})")
     if len(match) > 1:
         raise UserError(f"--model {model}: matches several stored models ({', '.join(match)}); give the full path")
@@ -86,7 +87,8 @@ def collect(db: ResultsDB, device: str, model: str, *, metric: str = "p50", vari
     variants = list(dict.fromkeys(m.variant for m in rows))
     if variant is not None:
         if variant not in variants:
-            raise UserError(f"--variant: {clean(device, 60)}/{clean(model_label(name), 60)} has no variant {quote(variant, 60)} "
+            raise UserError(f"--variant: {clean(device, 60)}/{clean(model_label(name), 60)} "
+                            f"has no variant {quote(variant, 60)} "
                             f"(variants: {', '.join(variants)})")
         variants = [variant]
     out = []
