@@ -53,6 +53,7 @@ class _PowerSampler:
     def __init__(self, adapter: IosAdapter, interval_s: float, t0: float) -> None:
         self.adapter, self.interval_s, self.t0 = adapter, interval_s, t0
         self.readings: list[tuple[float, dict[str, Any]]] = []
+        self.wall: list[float] = []
         self.failures = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="ios-power", daemon=True)
@@ -74,6 +75,7 @@ class _PowerSampler:
                 continue
             if r is not None:
                 self.readings.append((round(time.monotonic() - self.t0, 3), r))
+                self.wall.append(time.time())  # the host's wall clock: energy is kept to the timed window
 
 
 class IosTarget(Target):
@@ -201,12 +203,14 @@ class IosTarget(Target):
             self.adapter.push(local_job, job_path)
         t0 = time.monotonic()
         before = battery_reading(self.adapter.power_source())
+        launched_wall = time.time()
         extra: dict[str, Any] = {"job_name": name, "compute_units": self.config.compute_units,
                                  "launch_arguments": ["--job", name]}
         with _PowerSampler(self.adapter, job.bench.sample_interval_s, t0) as sampler:
             pid = self.adapter.launch(["--job", name])
             try:
                 runner = self._wait_for_result(pid, result_path, job.bench.timeout_s)
+                seen_wall = time.time()
             finally:
                 try:
                     if self.adapter.running(pid):
@@ -214,12 +218,24 @@ class IosTarget(Target):
                 except Exception:
                     pass
         after = battery_reading(self.adapter.power_source())
+        after_wall = time.time()
         for path in (job_path, result_path):
             try:
                 self.adapter.remove(path)
             except Exception:  # leftovers in Documents cost space, not the measurement
                 pass
         raw = self._raw(runner, extra, before, after, sampler, t0)
+        if raw.power_samples:  # the readings just before launch and after the result bracket the window
+            edges = [(w, r["power_mw"], "battery") for w, r in ((launched_wall, before), (after_wall, after))
+                     if r and r.get("power_mw") is not None]
+            raw.power_samples = sorted([*raw.power_samples, *edges])
+        if raw.power_samples and not runner.get("error") and runner.get("duration_s"):
+            # The phone's clock is not the host's: the timed loop ended at the latest when its result was seen,
+            # and lasted duration_s. An estimate, said so, like trtexec's window.
+            end = seen_wall
+            raw.window_unix_s = (max(launched_wall, end - float(runner["duration_s"])), end)
+            raw.extra["power_window_estimated"] = ("timed loop placed on the host's clock as [result seen - "
+                                                   "duration_s, result seen]: the phone's clock is not read")
         try:
             raw.outputs = self._pull_outputs(runner)
         except (DeviceError, FileNotFoundError, ValueError) as exc:  # the timing stands; accuracy is lost
@@ -275,7 +291,7 @@ class IosTarget(Target):
         raw = RawRun(runner=runner, throttled=any(s in HOT_STATES for s in states), extra=extra)
         readings = [r for _, r in sampler.readings]
         powered = any(r.get("charging") for r in [*(x for x in (before, after) if x), *readings])
-        samples = [(t, r["power_mw"], "battery") for t, r in sampler.readings]
+        samples = [(w, r["power_mw"], "battery") for w, (_, r) in zip(sampler.wall, sampler.readings)]
         if powered:
             extra["energy_invalid"] = ("iPhone charging or on external power during the run: the battery's "
                                        "current includes charging, so no energy per inference")

@@ -58,7 +58,7 @@ def test_harness_run_with_iphones(tmp_path, keras_file, isolated_cache, monkeypa
     # (bicubic-upscaled input) its PSNR is exactly bicubic's, computed by the host from pulled outputs.
     assert ok.metrics["accuracy_source"] == "device" and "accuracy_note" not in ok.metrics
     assert ok.metrics["psnr_db"] == ok.metrics["psnr_bicubic_db"] and ok.metrics["eval_crops"] > 0
-    assert ok.energy_per_inference_mj is not None  # the fake phone is on battery
+    assert ok.energy_per_inference_mj is not None, ok.extra  # the fake phone is on battery
     assert rows[("iphone", "coreml_int8")].status == "ok"
     assert rows[("iphone", "coreml_int8")].metrics["coreml_compressed_weights"]
     assert "no TensorFlow Lite" in rows[("iphone", "fp32")].error
