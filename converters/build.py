@@ -88,7 +88,7 @@ def artifact_suffix(path: Path) -> str:
 
 
 def is_user_model(name: str) -> bool:
-    if name.endswith((".tflite", ".keras", ".h5")) or os.sep in name:
+    if name.endswith((".tflite", ".keras", ".h5", ".hdf5")) or os.sep in name:
         return True
     try:
         return Path(name).is_dir()
@@ -138,16 +138,7 @@ def load_source(model: str, image_dir: Path | None = None, cache_dir: Path | Non
     import tf_keras as keras
 
     if is_user_model(model):
-        p = Path(model).expanduser()
-        if p.is_dir():
-            if not (p / "saved_model.pb").exists():
-                raise ConversionError(f"{model}: directory is not a SavedModel (no saved_model.pb)")
-            return Source(name=p.name, saved_model_dir=p, image_dir=image_dir)
-        try:
-            km = keras.models.load_model(str(p), compile=False)
-        except Exception as exc:
-            raise ConversionError(f"{model}: not a Keras model ({str(exc).splitlines()[0][:200]})") from None
-        return Source(name=p.stem, keras_model=km, input_shape=tuple(km.input_shape), image_dir=image_dir)
+        return _user_source(Path(model).expanduser(), model, image_dir)
     from converters.zoo import get_spec
 
     try:
@@ -164,6 +155,53 @@ def load_source(model: str, image_dir: Path | None = None, cache_dir: Path | Non
     km = training.trained(spec, km, image_dir, cache_dir)
     return Source(name=model, keras_model=km, task=spec.task, input_shape=tuple(km.input_shape),
                   image_dir=image_dir, spec=spec)
+
+
+def _user_source(p: Path, model: str, image_dir: Path | None) -> Source:
+    """A tf_keras or Keras 3 file (.keras, .h5) or SavedModel directory.
+
+    tf_keras models serve every pass. A Keras 3 model is rebuilt in tf_keras from its config and weights
+    where its layers allow; otherwise it converts through a SavedModel export, and the passes that need
+    tf_keras say so in their row.
+    """
+    import tf_keras
+
+    from converters import keras3
+
+    if p.is_dir():
+        if not (p / "saved_model.pb").exists():
+            raise ConversionError(f"{model}: directory is not a SavedModel (no saved_model.pb)")
+        if (p / "keras_metadata.pb").exists():  # saved by tf_keras: the Keras model itself serves every pass
+            try:
+                km = tf_keras.models.load_model(str(p), compile=False)
+                return Source(name=p.name, keras_model=km, input_shape=tuple(km.input_shape), image_dir=image_dir)
+            except Exception:  # custom layers not importable here: the graph still converts
+                pass
+        return Source(name=p.name, saved_model_dir=p, image_dir=image_dir,
+                      keras_note=f"{keras3.TF_KERAS_ONLY}; a plain SavedModel has no Keras layers to fine-tune")
+    try:
+        km = tf_keras.models.load_model(str(p), compile=False)
+        return Source(name=p.stem, keras_model=km, input_shape=tuple(km.input_shape), image_dir=image_dir)
+    except Exception as exc:
+        tf_keras_error = _first_line(exc)
+    try:
+        import keras
+
+        k3 = keras.models.load_model(str(p), compile=False)
+    except Exception as exc:
+        raise ConversionError(f"{model}: not a Keras model (tf_keras: {tf_keras_error[:150]}; "
+                              f"Keras 3: {_first_line(exc)[:150]})") from None
+    try:
+        km = keras3.rebuild_in_tf_keras(k3)
+        return Source(name=p.stem, keras_model=km, input_shape=tuple(km.input_shape), image_dir=image_dir)
+    except Exception as exc:  # a layer tf_keras lacks: passes that only convert still run
+        why = _first_line(exc)[:150]
+    import tempfile
+
+    export_dir = Path(tempfile.mkdtemp(prefix="harness-keras3-"))
+    k3.export(str(export_dir), verbose=False)
+    return Source(name=p.stem, saved_model_dir=export_dir, input_shape=tuple(k3.input_shape), image_dir=image_dir,
+                  keras_note=f"{keras3.TF_KERAS_ONLY}; this Keras 3 model could not be rebuilt in tf_keras ({why})")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -272,7 +310,8 @@ class VariantBuilder:
             with TF_LOCK:
                 src = self.source(model)
                 if spec.needs_keras and src.keras_model is None:
-                    raise ConversionError(f"{model}/{variant}: this pass needs a Keras model, not a SavedModel")
+                    raise ConversionError(f"{model}/{variant}: "
+                                          f"{src.keras_note or 'this pass needs a Keras model, not a SavedModel'}")
                 result = spec.fn(src, params)
             data, extra = (result if isinstance(result, tuple) else (result, {}))
             extra = dict(extra)

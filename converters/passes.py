@@ -20,7 +20,7 @@ class ConversionError(Exception):
 
 @dataclass
 class Source:
-    """What a pass converts: a tf_keras model (zoo or user file) or a SavedModel directory."""
+    """What a pass converts: a tf_keras model (zoo, tf_keras file, or a Keras 3 file rebuilt) or a SavedModel."""
 
     name: str
     keras_model: Any = None
@@ -30,6 +30,7 @@ class Source:
     image_dir: Path | None = None  # user images for calibration and recipes
     spec: Any = None  # the zoo ModelSpec (its scale and builder), None for user files
     memo: dict[Any, Any] = field(default_factory=dict)  # work shared by passes (e.g. one pruned model)
+    keras_note: str | None = None  # why passes that need a tf_keras model cannot run on this source
 
     def task_info(self):
         """What data this model wants (converters.datasets.TaskInfo), from its task and shapes."""
