@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from converters.passes import ConversionError, Source, get_pass
+from converters.passes import ConversionError, Source, get_pass, parse_variant
 
 CONVERTERS_DIR = Path(__file__).resolve().parent
 TF_LOCK = threading.Lock()  # TensorFlow graph building is not safe from several threads at once
@@ -271,7 +271,7 @@ class VariantBuilder:
             info = task_info("unknown", interp.get_input_details()[0]["shape"],
                              interp.get_output_details()[0]["shape"])
         ref = None
-        if variant != "fp32" and src is not None:
+        if variant.split("@", 1)[0] != "fp32" and src is not None:
             try:
                 ref = self.build(model, "fp32").path
             except ConversionError:
@@ -283,7 +283,8 @@ class VariantBuilder:
     def build(self, model: str, variant: str, overrides: dict[str, Any] | None = None) -> BuiltVariant:
         """Return the cached artifact or convert it now; raises ConversionError with one line."""
         spec = get_pass(variant)
-        params = {**spec.defaults, **(overrides or {})}
+        _, given = parse_variant(variant)  # prune@sparsity=0.5: checked against the pass's declared parameters
+        params = {**spec.defaults, **given, **(overrides or {})}
         if self._context is None:  # hashing the user's image folder once per builder is enough
             self._context = build_context(self.image_dir)
         key = cache_key(model, variant, params, self._context)
@@ -296,7 +297,7 @@ class VariantBuilder:
         out = self.cache_dir / f"{key}.tflite"
         src: Source | None = None
         if model.endswith(".tflite"):
-            if variant != "fp32":
+            if variant.split("@", 1)[0] != "fp32":
                 raise ConversionError(
                     f"{model}/{variant}: a .tflite file can only run as is (variant fp32); "
                     "bring a Keras file or SavedModel for other passes"

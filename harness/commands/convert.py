@@ -125,6 +125,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if args.list_passes:
         for name, spec in sorted(PASSES.items()):
             print(f"{name:18} {spec.description}  {json.dumps(spec.defaults) if spec.defaults else ''}")
+        print("\nset parameters in the variant name: --variants prune@sparsity=0.5,cluster@clusters=16")
         return 0
     from converters.build import is_user_model
     from harness.commands.options import check_folder
@@ -140,10 +141,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
             raise UserError(f"--models {clean(m)}: {problem}")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+    from harness.planning.plan import check_variants
+
+    variants = list(check_variants(tuple(_csv(args.variants, DEFAULT_VARIANTS))))  # fp8 alone: exit 2, no work
     from harness.orchestration.quiet import quiet_logs
 
     with quiet_logs(args.verbose, name="convert") as log_path:
-        rows = convert_all(models, _csv(args.variants, DEFAULT_VARIANTS), out, images, cache_dir,
+        rows = convert_all(models, variants, out, images, cache_dir,
                            log=lambda line: print(line, file=sys.stderr, flush=True))
     if log_path is not None:
         print(f"logs (TensorFlow, converter): {log_path}", file=sys.stderr)
