@@ -14,7 +14,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="list (default) or setup: prepare boards (venv, runtime, runner)")
     add_devices_arg(d)
     add_farm_arg(d)
-    d.add_argument("--json", action="store_true", help="print facts as JSON")
+    d.add_argument("--json", action="store_true", help="print facts as JSON (all of them)")
+    from harness.reporting.render import add_format_arg
+
+    add_format_arg(d)
     d.set_defaults(func=cmd_devices)
 
 
@@ -79,7 +82,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     else:
         from harness.reporting.tables import print_devices, print_setup_steps
 
-        print_devices(rows)
+        print_devices(rows, args.format)
         if args.action == "setup":
             print_setup_steps(rows)
     return worst
@@ -103,5 +106,5 @@ def _farm_devices(args: argparse.Namespace) -> int:
     else:
         from harness.reporting.tables import print_devices
 
-        print_devices(rows)
+        print_devices(rows, args.format)
     return 0 if rows and all(r["status"] in ("free", "busy") for r in rows) else 1
