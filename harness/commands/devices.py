@@ -9,9 +9,12 @@ from harness.commands.options import add_devices_arg, add_farm_arg, load_devices
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    d = sub.add_parser("devices", help="which devices answer, with their facts")
-    d.add_argument("action", nargs="?", default="list", choices=["list", "setup"],
-                   help="list (default) or setup: prepare boards (venv, runtime, runner)")
+    d = sub.add_parser("devices", help="which devices answer, with their facts; `devices setup` prepares boards; "
+                                       "`devices discover` lists attached phones as devices.yaml entries")
+    d.add_argument("action", nargs="?", default="list", choices=["list", "setup", "discover"],
+                   help="list (default); setup: prepare boards (venv, runtime, runner); "
+                        "discover: attached adb devices as ready-to-paste devices.yaml entries")
+    d.add_argument("--adb-port", type=int, default=5037, help="adb server port for discover (default 5037)")
     add_devices_arg(d)
     add_farm_arg(d)
     d.add_argument("--json", action="store_true", help="print facts as JSON (all of them)")
@@ -48,6 +51,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
     if args.farm:
         return _farm_devices(args)
+    if args.action == "discover":
+        return _discover(args.adb_port)
     devices = load_devices_arg(args.devices)
     rows: list[dict[str, Any]] = []
     worst = 0
@@ -85,6 +90,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
         print_devices(rows, args.format)
         if args.action == "setup":
             print_setup_steps(rows)
+    if args.action == "setup":
+        _setup_notes(rows, args.devices or "devices.yaml")
     return worst
 
 
@@ -108,3 +115,40 @@ def _farm_devices(args: argparse.Namespace) -> int:
 
         print_devices(rows, args.format)
     return 0 if rows and all(r["status"] in ("free", "busy") for r in rows) else 1
+NOTHING = "nothing to install"
+
+
+def _setup_notes(rows: list[dict[str, Any]], where: str) -> None:
+    """One plain line when no device needed anything (print_setup_steps lists what each one did)."""
+    import sys
+
+    from errors import clean
+
+    ok = [r for r in rows if r["status"] == "ok"]
+    if ok and all(any(step.startswith(NOTHING) for step in r.get("setup") or [NOTHING]) for r in ok):
+        print(f"nothing to set up: no board reached over ssh among {len(ok)} device(s) of {clean(where)} "
+              "(`devices setup` prepares Raspberry Pi and Jetson boards)", file=sys.stderr)
+
+
+def _discover(port: int) -> int:
+    """Attached adb devices, each with a devices.yaml entry to paste."""
+    import sys
+
+    from devices.discover import adb_devices, yaml_entry
+    from errors import DeviceError
+
+    try:
+        found = adb_devices(port=port)
+    except DeviceError as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 1
+    if not found:
+        print("no adb device attached (plug a phone in with USB debugging on, or `adb connect HOST:PORT`); "
+              "iPhones are not listed yet", file=sys.stderr)
+        return 0
+    print("# paste under `devices:` in devices.yaml")
+    for dev in found:
+        print(yaml_entry(dev, port))
+    return 0
+
+

@@ -9,7 +9,7 @@ from harness.commands.options import add_db_arg, fraction, open_db
 def add_parser(sub: argparse._SubParsersAction) -> None:
     h = sub.add_parser("history", help="one device and model across runs, with step detection")
     add_db_arg(h)
-    h.add_argument("--device", required=True)
+    h.add_argument("--device", required=True, help="device name as in devices.yaml (or stored rows)")
     h.add_argument("--model", required=True, help="zoo name, model file path, or the file's name")
     h.add_argument("--variant", help="only this variant")
     h.add_argument("--metric", default="p50",
