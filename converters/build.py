@@ -223,7 +223,10 @@ def _validate_tflite(path: Path, label: str) -> None:
 class VariantBuilder:
     """Builds variants on demand and keeps loaded sources, so one model is trained/built once."""
 
-    def __init__(self, cache_dir: Path | None = None, image_dir: Path | None = None) -> None:
+    def __init__(self, cache_dir: Path | None = None, image_dir: Path | None = None,
+                 progress: Any = None) -> None:
+        """`progress(model, variant, phase, done, total)`: training steps and conversion phases as they go."""
+        self.progress = progress
         self.cache_dir = Path(cache_dir or default_cache_dir())
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.image_dir = image_dir
@@ -308,8 +311,14 @@ class VariantBuilder:
             _validate_tflite(tmp, model)
             extra: dict[str, Any] = {}
         else:
-            with TF_LOCK:
+            from converters import training
+
+            hook = None if self.progress is None else (
+                lambda phase, done, total: self.progress(model, variant, phase, done, total))
+            with TF_LOCK, training.reporting(hook):
+                training.report("load", 0, 1)
                 src = self.source(model)
+                training.report("convert", 0, 1)
                 if spec.needs_keras and src.keras_model is None:
                     raise ConversionError(f"{model}/{variant}: "
                                           f"{src.keras_note or 'this pass needs a Keras model, not a SavedModel'}")
@@ -323,6 +332,8 @@ class VariantBuilder:
         tmp.replace(out)
         metrics: dict[str, Any] = {"size_bytes": len(data), "gzip_bytes": len(gzip.compress(data, 9))}
         if out.suffix == ".tflite":
+            if self.progress is not None:
+                self.progress(model, variant, "analyse", 0, 1)
             metrics.update(self._metrics(model, variant, out, src))
         metrics.update(extra)
         meta_path.write_text(json.dumps({"model": model, "variant": variant, "params": params, "metrics": metrics,

@@ -105,7 +105,11 @@ def convert_all(models: list[str], variants: list[str], out: Path | None, image_
     """Build every (model, variant); each failure is a row with its one-line error."""
     from converters.build import VariantBuilder
 
-    builder = VariantBuilder(cache_dir, image_dir)
+    def progress(m: str, v: str, phase: str, done: int, total: int) -> None:
+        if phase != "train" or done == total or done % max(1, total // 4) == 0:
+            log(f"{m}/{v}: {phase}" + (f" step {done}/{total}" if phase == "train" else ""))
+
+    builder = VariantBuilder(cache_dir, image_dir, progress=progress)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
@@ -155,7 +159,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
             raise UserError(f"--models {clean(m)}: {problem}")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    from harness.planning.plan import check_variants
+    from harness.planning.plan import check_recipe, check_variants
+
+    check_recipe()
 
     variants = list(check_variants(tuple(_csv(args.variants, DEFAULT_VARIANTS))))  # fp8 alone: exit 2, no work
     from harness.orchestration.quiet import quiet_logs

@@ -75,6 +75,17 @@ class Plan:
         )
 
 
+def check_recipe() -> None:
+    """$HARNESS_RECIPE is checked before any work, like a flag."""
+    from converters.passes import ConversionError
+    from converters.training import recipe_mode
+
+    try:
+        recipe_mode()
+    except ConversionError as exc:
+        raise UserError(str(exc)[:200]) from None
+
+
 def check_variants(variants: tuple[str, ...]) -> tuple[str, ...]:
     """Variants in their canonical labels (`prune@sparsity=0.5`), parameters checked against each pass's
     declared ones. An unknown pass among known ones becomes an error row per job (the others still run);
@@ -109,6 +120,7 @@ def make_plan(
     repeat: int = 1,
 ) -> Plan:
     """Check names and overrides now, so a typo fails before anything is converted."""
+    check_recipe()
     chosen_variants = check_variants(tuple(variants or (QUICK_VARIANTS if quick else DEFAULT_VARIANTS)))
     chosen_models = tuple(models or DEFAULT_MODELS)
     from converters.build import is_user_model
