@@ -48,6 +48,12 @@ def test_readme_commands_match_help():
     for line in lines:
         cmd = line.split()[1]
         flags = {o for a in subs[cmd]._actions for o in a.option_strings}
+        first = subs[cmd]._get_positional_actions()[:1]
+        words = line.split("#", 1)[0].split()
+        if first and first[0].choices and len(words) > 2 and not words[2].startswith(("-", "[")):
+            for word in words[2].split("|"):  # `devices discover`, `import vcgencmd|dumpsys_battery`
+                if word not in first[0].choices:
+                    unknown.append(f"{cmd} {word}")
         for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", line.split("#", 1)[0]):
             if flag not in flags:
                 unknown.append(f"{cmd} {flag}")
