@@ -72,9 +72,11 @@ def cmd_results(args: argparse.Namespace) -> int:
     if args.format in ("table", "md"):
         from harness.reporting.tables import measurements_text
 
-        prefix = f"run {run.run_id} · " if run else "all runs · "
-        text = measurements_text(rows, args.format, title_prefix=prefix)
-        emit(text or f"{prefix}no measurements stored yet\n", args.out)
+        by_run: dict[str, list] = {}
+        for m in rows:
+            by_run.setdefault(m.run_id, []).append(m)
+        text = "".join(measurements_text(mine, args.format, title_prefix=f"run {rid} · ") for rid, mine in by_run.items())
+        emit(text or f"run {run.run_id if run else '(all)'}: no measurements stored yet\n", args.out)
         return 0
     if args.format == "json":
         emit(json.dumps([m.to_dict() for m in rows], indent=1), args.out)
