@@ -115,6 +115,8 @@ def _farm_devices(args: argparse.Namespace) -> int:
 
         print_devices(rows, args.format)
     return 0 if rows and all(r["status"] in ("free", "busy") for r in rows) else 1
+
+
 NOTHING = "nothing to install"
 
 
