@@ -1,7 +1,7 @@
 """`harness devices discover`: the phones attached to this host, as ready-to-paste devices.yaml entries.
 
 Asks the adb server that is already running (never starts one: a missing server is one line saying how to
-start it). iPhones are listed once the iOS target can enumerate them (devices/ios_target.py has no list yet).
+start it), and usbmuxd for iPhones (through pymobiledevice3, as the iOS target does).
 """
 from __future__ import annotations
 
@@ -36,3 +36,23 @@ def yaml_entry(dev: dict[str, Any], port: int = 5037) -> str:
     if dev.get("state") != "device":
         lines.append(f"    # state: {dev.get('state')} (authorize USB debugging on the phone, then run discover again)")
     return "\n".join(lines)
+
+
+def ios_udids() -> list[str]:
+    """UDIDs usbmuxd lists (USBMUXD_SOCKET_ADDRESS or /var/run/usbmuxd); DeviceError when it cannot be asked."""
+    try:
+        from devices.ios_device import PyMobileDeviceAdapter, explain
+    except ImportError as exc:  # pymobiledevice3 is in the host extra; say so instead of failing
+        raise DeviceError("ios", f"cannot list iPhones: {exc.name} is not installed (pip install pymobiledevice3)") \
+            from None
+    adapter = PyMobileDeviceAdapter("discover", "dev.harness.companion")
+    try:
+        return adapter.list_udids()
+    except Exception as exc:
+        raise DeviceError("ios", explain(exc, "discover", "dev.harness.companion")) from None
+    finally:
+        adapter.close()
+
+
+def ios_yaml_entry(udid: str, index: int) -> str:
+    return "\n".join([f"  - name: iphone{index + 1}", "    kind: ios", f"    udid: \"{udid}\""])

@@ -133,24 +133,26 @@ def _setup_notes(rows: list[dict[str, Any]], where: str) -> None:
 
 
 def _discover(port: int) -> int:
-    """Attached adb devices, each with a devices.yaml entry to paste."""
+    """Attached adb devices and iPhones, each with a devices.yaml entry to paste."""
     import sys
 
-    from devices.discover import adb_devices, yaml_entry
+    from devices.discover import adb_devices, ios_udids, ios_yaml_entry, yaml_entry
     from errors import DeviceError
 
-    try:
-        found = adb_devices(port=port)
-    except DeviceError as exc:
-        print(f"harness: {exc}", file=sys.stderr)
-        return 1
-    if not found:
-        print("no adb device attached (plug a phone in with USB debugging on, or `adb connect HOST:PORT`); "
-              "iPhones are not listed yet", file=sys.stderr)
-        return 0
+    entries: list[str] = []
+    problems = 0
+    for what, find in (("adb", lambda: [yaml_entry(d, port) for d in adb_devices(port=port)]),
+                       ("ios", lambda: [ios_yaml_entry(u, i) for i, u in enumerate(ios_udids())])):
+        try:
+            entries += find()
+        except DeviceError as exc:
+            problems += 1
+            print(f"harness: {exc}", file=sys.stderr)
+    if not entries:
+        print("no phone attached (plug one in with USB debugging on, `adb connect HOST:PORT`, or an unlocked, "
+              "trusted iPhone)", file=sys.stderr)
+        return 1 if problems == 2 else 0
     print("# paste under `devices:` in devices.yaml")
-    for dev in found:
-        print(yaml_entry(dev, port))
+    for entry in entries:
+        print(entry)
     return 0
-
-
