@@ -161,15 +161,36 @@ def device_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]
     return headers, [device_cells(r, hosts) for r in rows]
 
 
+DEVICE_TABLE_WIDTH = 100  # wider facts (thermal zones, frequencies, paths) are in --json
+
+
 def print_devices(rows: list[dict[str, Any]], fmt: str = "table") -> None:
+    """A 100-column table whose long text (errors, problems) wraps inside its column, never cut; or md/csv/json."""
+    import sys
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     from errors import clean
     from harness.reporting.render import emit, render
 
-    emit(render(fmt, *device_rows(rows), title="devices (more facts: --json)"))
-    if fmt == "table":
-        for r in rows:  # what a target wants said beside the table: board identity, rails, probe problems
-            for note in r.get("notes") or []:
-                print(f"{clean(r['device'], 40)}: {clean(str(note), 300)}")
+    if fmt != "table":
+        emit(render(fmt, *device_rows(rows), title="devices"))
+        return
+    hosts = any("host" in r for r in rows)
+    table = Table(title="devices (more facts: --json)", title_justify="left")
+    for h, width in ((("host", 14),) if hosts else ()) + (("device", 16), ("kind", 12), ("status", 11),
+                                                        ("cores", 5), ("runtime", 16), ("problem / error", None)):
+        table.add_column(h, max_width=width, overflow="fold")
+    for r in rows:
+        table.add_row(*(Text(c) for c in device_cells(r, hosts)))  # Text: a name is never read as rich markup
+    width = min(DEVICE_TABLE_WIDTH, Console().width) if sys.stdout.isatty() else DEVICE_TABLE_WIDTH
+    out = Console(width=width)
+    out.print(table)
+    for r in rows:  # what a target wants said beside the table: board identity, rails, probe problems
+        for note in r.get("notes") or []:
+            out.print(f"{clean(r['device'], 40)}: {clean(str(note), 300)}", markup=False, highlight=False)
 
 
 def print_setup_steps(rows: list[dict[str, Any]]) -> None:
