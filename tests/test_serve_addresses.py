@@ -34,8 +34,9 @@ def test_serve_on_all_interfaces_prints_reachable_urls_and_a_qr_code(tmp_path):
             if line.startswith("(QR: "):
                 break
         first = next(line.strip() for line in lines if line.startswith("  http://"))
-        port_path = first.split("//", 1)[1].split(":", 1)[1]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port_path}", timeout=10) as r:
+        port = first.split("//", 1)[1].split(":", 1)[1].split("/", 1)[0]
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/runs", headers={"Authorization": "Bearer t0k"})
+        with urllib.request.urlopen(req, timeout=10) as r:
             assert r.status == 200  # the server answers on the port it printed
     finally:
         proc.send_signal(signal.SIGINT)
