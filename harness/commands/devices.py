@@ -141,7 +141,7 @@ def _discover(port: int) -> int:
 
     entries: list[str] = []
     problems = 0
-    for what, find in (("adb", lambda: [yaml_entry(d, port) for d in adb_devices(port=port)]),
+    for _what, find in (("adb", lambda: [yaml_entry(d, port) for d in adb_devices(port=port)]),
                        ("ios", lambda: [ios_yaml_entry(u, i) for i, u in enumerate(ios_udids())])):
         try:
             entries += find()

@@ -16,7 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--db", default=None, help="results database (default: results.db or $HARNESS_DB)")
     p.add_argument("--run", help="run id (default: the latest run, finished or in progress)")
     p.add_argument("--all", action="store_true", help="every run, not only the latest")
-    p.add_argument("--list-runs", action="store_true", help="list runs (id, status, rows, label) instead of measurements")
+    p.add_argument("--list-runs", action="store_true",
+                   help="list runs (id, status, rows, label) instead of measurements")
     p.add_argument("--runs", action="store_true", dest="runs_deprecated",
                    help="deprecated spelling of --list-runs (run's --runs is the minimum number of timed runs)")
     add_format_arg(p, extra=("parquet",))
@@ -75,7 +76,8 @@ def cmd_results(args: argparse.Namespace) -> int:
         by_run: dict[str, list] = {}
         for m in rows:
             by_run.setdefault(m.run_id, []).append(m)
-        text = "".join(measurements_text(mine, args.format, title_prefix=f"run {rid} · ") for rid, mine in by_run.items())
+        text = "".join(measurements_text(mine, args.format, title_prefix=f"run {rid} · ")
+                       for rid, mine in by_run.items())
         emit(text or f"run {run.run_id if run else '(all)'}: no measurements stored yet\n", args.out)
         return 0
     if args.format == "json":

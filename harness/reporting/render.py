@@ -12,7 +12,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 FORMATS = ("table", "md", "csv", "json")
 LEFT = {"model", "variant", "device", "verdict", "validity", "notes", "accuracy", "baseline", "kind", "status", "os",
