@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from converters.passes import ConversionError, Source, get_pass
+from converters.passes import ConversionError, Source, get_pass, parse_variant
 
 CONVERTERS_DIR = Path(__file__).resolve().parent
 TF_LOCK = threading.Lock()  # TensorFlow graph building is not safe from several threads at once
@@ -88,7 +88,7 @@ def artifact_suffix(path: Path) -> str:
 
 
 def is_user_model(name: str) -> bool:
-    if name.endswith((".tflite", ".keras", ".h5")) or os.sep in name:
+    if name.endswith((".tflite", ".keras", ".h5", ".hdf5")) or os.sep in name:
         return True
     try:
         return Path(name).is_dir()
@@ -138,16 +138,7 @@ def load_source(model: str, image_dir: Path | None = None, cache_dir: Path | Non
     import tf_keras as keras
 
     if is_user_model(model):
-        p = Path(model).expanduser()
-        if p.is_dir():
-            if not (p / "saved_model.pb").exists():
-                raise ConversionError(f"{model}: directory is not a SavedModel (no saved_model.pb)")
-            return Source(name=p.name, saved_model_dir=p, image_dir=image_dir)
-        try:
-            km = keras.models.load_model(str(p), compile=False)
-        except Exception as exc:
-            raise ConversionError(f"{model}: not a Keras model ({str(exc).splitlines()[0][:200]})") from None
-        return Source(name=p.stem, keras_model=km, input_shape=tuple(km.input_shape), image_dir=image_dir)
+        return _user_source(Path(model).expanduser(), model, image_dir)
     from converters.zoo import get_spec
 
     try:
@@ -164,6 +155,53 @@ def load_source(model: str, image_dir: Path | None = None, cache_dir: Path | Non
     km = training.trained(spec, km, image_dir, cache_dir)
     return Source(name=model, keras_model=km, task=spec.task, input_shape=tuple(km.input_shape),
                   image_dir=image_dir, spec=spec)
+
+
+def _user_source(p: Path, model: str, image_dir: Path | None) -> Source:
+    """A tf_keras or Keras 3 file (.keras, .h5) or SavedModel directory.
+
+    tf_keras models serve every pass. A Keras 3 model is rebuilt in tf_keras from its config and weights
+    where its layers allow; otherwise it converts through a SavedModel export, and the passes that need
+    tf_keras say so in their row.
+    """
+    import tf_keras
+
+    from converters import keras3
+
+    if p.is_dir():
+        if not (p / "saved_model.pb").exists():
+            raise ConversionError(f"{model}: directory is not a SavedModel (no saved_model.pb)")
+        if (p / "keras_metadata.pb").exists():  # saved by tf_keras: the Keras model itself serves every pass
+            try:
+                km = tf_keras.models.load_model(str(p), compile=False)
+                return Source(name=p.name, keras_model=km, input_shape=tuple(km.input_shape), image_dir=image_dir)
+            except Exception:  # custom layers not importable here: the graph still converts
+                pass
+        return Source(name=p.name, saved_model_dir=p, image_dir=image_dir,
+                      keras_note=f"{keras3.TF_KERAS_ONLY}; a plain SavedModel has no Keras layers to fine-tune")
+    try:
+        km = tf_keras.models.load_model(str(p), compile=False)
+        return Source(name=p.stem, keras_model=km, input_shape=tuple(km.input_shape), image_dir=image_dir)
+    except Exception as exc:
+        tf_keras_error = _first_line(exc)
+    try:
+        import keras
+
+        k3 = keras.models.load_model(str(p), compile=False)
+    except Exception as exc:
+        raise ConversionError(f"{model}: not a Keras model (tf_keras: {tf_keras_error[:150]}; "
+                              f"Keras 3: {_first_line(exc)[:150]})") from None
+    try:
+        km = keras3.rebuild_in_tf_keras(k3)
+        return Source(name=p.stem, keras_model=km, input_shape=tuple(km.input_shape), image_dir=image_dir)
+    except Exception as exc:  # a layer tf_keras lacks: passes that only convert still run
+        why = _first_line(exc)[:150]
+    import tempfile
+
+    export_dir = Path(tempfile.mkdtemp(prefix="harness-keras3-"))
+    k3.export(str(export_dir), verbose=False)
+    return Source(name=p.stem, saved_model_dir=export_dir, input_shape=tuple(k3.input_shape), image_dir=image_dir,
+                  keras_note=f"{keras3.TF_KERAS_ONLY}; this Keras 3 model could not be rebuilt in tf_keras ({why})")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -185,7 +223,10 @@ def _validate_tflite(path: Path, label: str) -> None:
 class VariantBuilder:
     """Builds variants on demand and keeps loaded sources, so one model is trained/built once."""
 
-    def __init__(self, cache_dir: Path | None = None, image_dir: Path | None = None) -> None:
+    def __init__(self, cache_dir: Path | None = None, image_dir: Path | None = None,
+                 progress: Any = None) -> None:
+        """`progress(model, variant, phase, done, total)`: training steps and conversion phases as they go."""
+        self.progress = progress
         self.cache_dir = Path(cache_dir or default_cache_dir())
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.image_dir = image_dir
@@ -233,7 +274,7 @@ class VariantBuilder:
             info = task_info("unknown", interp.get_input_details()[0]["shape"],
                              interp.get_output_details()[0]["shape"])
         ref = None
-        if variant != "fp32" and src is not None:
+        if variant.split("@", 1)[0] != "fp32" and src is not None:
             try:
                 ref = self.build(model, "fp32").path
             except ConversionError:
@@ -245,7 +286,8 @@ class VariantBuilder:
     def build(self, model: str, variant: str, overrides: dict[str, Any] | None = None) -> BuiltVariant:
         """Return the cached artifact or convert it now; raises ConversionError with one line."""
         spec = get_pass(variant)
-        params = {**spec.defaults, **(overrides or {})}
+        _, given = parse_variant(variant)  # prune@sparsity=0.5: checked against the pass's declared parameters
+        params = {**spec.defaults, **given, **(overrides or {})}
         if self._context is None:  # hashing the user's image folder once per builder is enough
             self._context = build_context(self.image_dir)
         key = cache_key(model, variant, params, self._context)
@@ -258,7 +300,7 @@ class VariantBuilder:
         out = self.cache_dir / f"{key}.tflite"
         src: Source | None = None
         if model.endswith(".tflite"):
-            if variant != "fp32":
+            if variant.split("@", 1)[0] != "fp32":
                 raise ConversionError(
                     f"{model}/{variant}: a .tflite file can only run as is (variant fp32); "
                     "bring a Keras file or SavedModel for other passes"
@@ -269,10 +311,17 @@ class VariantBuilder:
             _validate_tflite(tmp, model)
             extra: dict[str, Any] = {}
         else:
-            with TF_LOCK:
+            from converters import training
+
+            hook = None if self.progress is None else (
+                lambda phase, done, total: self.progress(model, variant, phase, done, total))
+            with TF_LOCK, training.reporting(hook):
+                training.report("load", 0, 1)
                 src = self.source(model)
+                training.report("convert", 0, 1)
                 if spec.needs_keras and src.keras_model is None:
-                    raise ConversionError(f"{model}/{variant}: this pass needs a Keras model, not a SavedModel")
+                    raise ConversionError(f"{model}/{variant}: "
+                                          f"{src.keras_note or 'this pass needs a Keras model, not a SavedModel'}")
                 result = spec.fn(src, params)
             data, extra = (result if isinstance(result, tuple) else (result, {}))
             extra = dict(extra)
@@ -283,6 +332,8 @@ class VariantBuilder:
         tmp.replace(out)
         metrics: dict[str, Any] = {"size_bytes": len(data), "gzip_bytes": len(gzip.compress(data, 9))}
         if out.suffix == ".tflite":
+            if self.progress is not None:
+                self.progress(model, variant, "analyse", 0, 1)
             metrics.update(self._metrics(model, variant, out, src))
         metrics.update(extra)
         meta_path.write_text(json.dumps({"model": model, "variant": variant, "params": params, "metrics": metrics,

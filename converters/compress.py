@@ -168,7 +168,8 @@ def deep_compression(src: Source, params: dict[str, Any]):
     data = _convert(conv, f"{src.name}/deep_compression")
     a = analysis.analyze(data)
     fp32_bytes = 4 * a["params"]
-    return data, {**extra, "fp32_param_bytes": fp32_bytes,
+    return data, {**extra, "fp32_param_bytes": fp32_bytes, "compressed_bytes": a["deep_compression_bytes"],
+                  "compressed_by": "Deep Compression coding (pruned int8 weights, Huffman-coded)",
                   "deep_compression_ratio": round(fp32_bytes / max(1, a["deep_compression_bytes"]), 2)}
 
 

@@ -20,7 +20,7 @@ class ConversionError(Exception):
 
 @dataclass
 class Source:
-    """What a pass converts: a tf_keras model (zoo or user file) or a SavedModel directory."""
+    """What a pass converts: a tf_keras model (zoo, tf_keras file, or a Keras 3 file rebuilt) or a SavedModel."""
 
     name: str
     keras_model: Any = None
@@ -30,6 +30,7 @@ class Source:
     image_dir: Path | None = None  # user images for calibration and recipes
     spec: Any = None  # the zoo ModelSpec (its scale and builder), None for user files
     memo: dict[Any, Any] = field(default_factory=dict)  # work shared by passes (e.g. one pruned model)
+    keras_note: str | None = None  # why passes that need a tf_keras model cannot run on this source
 
     def task_info(self):
         """What data this model wants (converters.datasets.TaskInfo), from its task and shapes."""
@@ -60,17 +61,81 @@ class PassSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     needs_keras: bool = False
+    # Declared bounds of parameters: (low, high) inclusive for numbers, or a tuple of allowed strings.
+    limits: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
 PASSES: dict[str, PassSpec] = {}
 
+# Bounds every pass shares for a parameter of that name (a pass's own `limits` take precedence).
+COMMON_LIMITS: dict[str, tuple[Any, ...]] = {
+    "sparsity": (0.0, 0.99), "clusters": (2, 65536), "rank": (1, 4096), "steps": (0, 1_000_000),
+    "calibration_samples": (1, 100_000), "lr": (0.0, 10.0), "speedup": (1.0, 1000.0), "min_kernel": (1, 64),
+    "io_type": ("int8", "uint8", "float32"), "activations": ("int8", "int16"),
+}
 
-def register(name: str, description: str, defaults: dict[str, Any] | None = None, needs_keras: bool = False):
+
+def register(name: str, description: str, defaults: dict[str, Any] | None = None, needs_keras: bool = False,
+             limits: dict[str, tuple[Any, ...]] | None = None):
     def deco(fn: Callable[[Source, dict[str, Any]], bytes]):
-        PASSES[name] = PassSpec(name, fn, defaults or {}, description, needs_keras)
+        PASSES[name] = PassSpec(name, fn, defaults or {}, description, needs_keras, limits or {})
         return fn
 
     return deco
+
+
+def _typed(value: str, default: Any, what: str) -> Any:
+    """A parameter's text as the type of its default (a None default takes a number)."""
+    text = value.strip()
+    try:
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return text.lower() in ("true", "1", "yes")
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float) or default is None:
+            number = float(text)
+            return int(number) if default is None and number.is_integer() and "." not in text else number
+        return text
+    except ValueError:
+        kind = "a number" if default is None else type(default).__name__
+        raise ConversionError(f"{what}: {text[:40]!r} is not {kind}") from None
+
+
+def _format(value: Any) -> str:
+    return repr(value) if isinstance(value, float) else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def parse_variant(label: str) -> tuple[str, dict[str, Any]]:
+    """`prune@sparsity=0.5@steps=100` -> ("prune", {"sparsity": 0.5, "steps": 100}), checked against the
+    pass's declared parameters (names, types, bounds); raises ConversionError with one line."""
+    name, *parts = label.strip().split("@")
+    spec = get_pass(name)
+    params: dict[str, Any] = {}
+    for part in parts:
+        key, eq, value = part.partition("=")
+        key = key.strip()
+        what = f"variant {label[:80]!r}: parameter {key[:40]!r}"
+        if not eq or not key:
+            raise ConversionError(f"variant {label[:80]!r}: write parameters as @name=value (e.g. prune@sparsity=0.5)")
+        if key not in spec.defaults:
+            known = ", ".join(sorted(spec.defaults)) or "none"
+            raise ConversionError(f"{what}: {name} has no such parameter (its parameters: {known})")
+        typed = _typed(value, spec.defaults[key], what)
+        bounds = spec.limits.get(key) or COMMON_LIMITS.get(key)
+        if bounds and isinstance(bounds[0], str):
+            if typed not in bounds:
+                raise ConversionError(f"{what}: {typed!r} is not one of {', '.join(bounds)}")
+        elif bounds and isinstance(typed, (int, float)) and not bounds[0] <= typed <= bounds[1]:
+            raise ConversionError(f"{what}: {typed} is outside {bounds[0]}..{bounds[1]}")
+        params[key] = typed
+    return name, params
+
+
+def variant_label(name: str, params: dict[str, Any]) -> str:
+    """The canonical label of a pass with parameters, as tables and the cache show it."""
+    return name + "".join(f"@{k}={_format(v)}" for k, v in sorted(params.items()))
 
 
 def _convert(conv, what: str) -> bytes:
@@ -170,20 +235,5 @@ def get_pass(name: str) -> PassSpec:
         raise ConversionError(f"unknown pass {base[:80]!r} (known: {', '.join(sorted(PASSES))})") from None
     if not args:
         return spec
-    overrides = dict(spec.defaults)
-    for item in args.split("@"):
-        key, eq, value = (part.strip() for part in item.partition("="))
-        if not eq or key not in spec.defaults:
-            raise ConversionError(f"variant {name[:80]!r}: {key[:40]!r} is not a parameter of {base} "
-                                  f"(known: {', '.join(sorted(spec.defaults)) or 'none'})")
-        overrides[key] = _param_value(value)
-    return PassSpec(name, spec.fn, overrides, spec.description, spec.needs_keras)
-
-
-def _param_value(text: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return None if text.lower() in ("", "none") else text
+    _, given = parse_variant(name)  # names, types and bounds checked against the declared parameters
+    return PassSpec(name, spec.fn, {**spec.defaults, **given}, spec.description, spec.needs_keras, spec.limits)

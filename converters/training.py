@@ -25,6 +25,9 @@ import numpy as np
 from converters.datasets import TaskInfo, classification_data, sr_pairs, task_info
 from converters.passes import ConversionError
 
+# Who hears about training steps: a function(phase, done, total) the caller installs with `reporting`
+# (harness feeds its progress display through it; converters never import harness).
+_PROGRESS: list[Callable[[str, int, int], None]] = []
 RECIPE_ENV = "HARNESS_RECIPE"
 STEP_FACTOR = {"quick": 0.1, "default": 1.0, "long": 10.0}
 CONVERTERS_DIR = Path(__file__).resolve().parent
@@ -40,6 +43,48 @@ DET_STEPS = 400
 # which wants the recipe's rate: at 5e-4 a 90%-pruned SqueezeNet stays near chance, at 2e-3 it
 # recovers 98% top-1 in 400 steps.
 FINE_TUNE_LR = {"classification": 2e-3, "super_resolution": 5e-4, "detection": 5e-4}
+
+
+class reporting:  # noqa: N801 (used as `with reporting(fn):`)
+    """Send training progress (phase, step, steps) to `fn` while the block runs."""
+
+    def __init__(self, fn: Callable[[str, int, int], None] | None) -> None:
+        self.fn = fn
+
+    def __enter__(self) -> None:
+        if self.fn is not None:
+            _PROGRESS.append(self.fn)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.fn is not None and _PROGRESS and _PROGRESS[-1] is self.fn:
+            _PROGRESS.pop()
+
+
+def report(phase: str, done: int, total: int) -> None:
+    if _PROGRESS:
+        try:
+            _PROGRESS[-1](phase, done, total)
+        except Exception:  # a display problem never stops training
+            pass
+
+
+def progress_callbacks(phase: str, steps: int) -> list[Any]:
+    """A Keras callback reporting every ~5% of `steps` (none when nobody listens)."""
+    if not _PROGRESS:
+        return []
+    import tf_keras as keras
+
+    every = max(1, steps // 20)
+
+    class _Steps(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            report(phase, 0, steps)
+
+        def on_train_batch_end(self, batch, logs=None):
+            if (batch + 1) % every == 0 or batch + 1 == steps:
+                report(phase, batch + 1, steps)
+
+    return [_Steps()]
 
 
 def recipe_mode() -> str:
@@ -126,7 +171,8 @@ def fine_tune(model: Any, info: TaskInfo, steps: int, image_dir: str | None = No
     if info.kind == "detection":
         from converters import detection
 
-        detection.train(model, image_dir, steps=steps, callbacks=list(callbacks), learning_rate=lr, seed=seed)
+        detection.train(model, image_dir, steps=steps, callbacks=list(callbacks) + progress_callbacks("train", steps),
+                        learning_rate=lr, seed=seed)
         return
     if info.kind == "super_resolution":
         batch = batch or SR_BATCH
@@ -142,7 +188,8 @@ def fine_tune(model: Any, info: TaskInfo, steps: int, image_dir: str | None = No
     ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).repeat().batch(batch)
     schedule = keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.1)
     model.compile(keras.optimizers.Adam(schedule), loss)
-    model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=list(callbacks))
+    model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0,
+              callbacks=list(callbacks) + progress_callbacks("train", steps))
 
 
 def tuned_copy(model: Any, info: TaskInfo, transform: Callable[[Any], Any], steps: int,
@@ -270,7 +317,8 @@ def _train_recipe(spec: Any, model: Any, image_dir: str | None) -> None:
     if info.kind == "detection":
         from converters import detection
 
-        detection.train(model, image_dir, quick=recipe_mode() == "quick", steps=scaled(DET_STEPS))
+        detection.train(model, image_dir, quick=recipe_mode() == "quick", steps=scaled(DET_STEPS),
+                        callbacks=progress_callbacks("train", scaled(DET_STEPS)))
         return
     if info.kind == "super_resolution":
         tuned = tuned_copy(model, info, lambda m: m, scaled(SR_STEPS), image_dir, SR_LR[info.upsampled_input])

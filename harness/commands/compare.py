@@ -14,7 +14,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("run_b", metavar="RUN_B", help="the later run")
     add_db_arg(c)
     c.add_argument("--threshold", type=fraction, default=0.02, help="smallest change that counts (default 0.02 = 2%%)")
-    c.add_argument("--json", action="store_true", help="print JSON")
+    from harness.reporting.render import add_format_arg
+
+    add_format_arg(c)
+    c.add_argument("--json", action="store_true", help="print JSON (the full comparison records)")
     c.add_argument("--fail-on-slower", action="store_true", help="exit 1 when anything is slower")
     c.set_defaults(func=cmd_compare)
 
@@ -35,16 +38,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([c.to_dict() for c in items], indent=1))
     else:
-        from rich.console import Console
-        from rich.table import Table
+        from harness.reporting.render import emit, render
 
-        table = Table(title=f"{args.run_a} → {args.run_b}", title_justify="left")
-        for h in COMPARISON_HEADERS:
-            table.add_column(h, justify="left" if h in ("device", "model", "variant", "verdict") else "right")
         styles = {"slower": "bold red", "faster": "bold green", "inconclusive": "yellow"}
-        for c, row in zip(items, comparison_rows(items)):
-            table.add_row(*row, style=styles.get(c.verdict))
-        Console().print(table)
+        emit(render(args.format, COMPARISON_HEADERS, comparison_rows(items), title=f"{args.run_a} → {args.run_b}",
+                    styles=[styles.get(c.verdict) for c in items]))
+        if args.format != "table":
+            return 1 if args.fail_on_slower and any(c.verdict == "slower" for c in items) else 0
         counts: dict[str, int] = {}
         for c in items:
             counts[c.verdict] = counts.get(c.verdict, 0) + 1

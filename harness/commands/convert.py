@@ -29,6 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--list-passes", action="store_true", help="print the passes and their parameters, then exit")
     p.add_argument("--verbose", action="store_true",
                    help="show TensorFlow and converter logs here (default: a log file named at the end)")
+    from harness.reporting.render import add_format_arg
+
+    add_format_arg(p)
     p.set_defaults(func=cmd_convert)
 
 
@@ -76,14 +79,25 @@ def row_cells(r: dict[str, Any]) -> list[str]:
             _si(m.get("params")), _si(m.get("macs")), xnn, acc, vs, base, note]
 
 
-HEADERS = ["model", "variant", "size", "gzip", "params", "MACs", "XNNPACK ops", "accuracy", "vs fp32",
+HEADERS = ["model", "variant", "file size", "gzip", "params", "MACs", "XNNPACK ops", "accuracy", "vs fp32",
            "baseline", "notes"]
+COMPRESSED = "compressed size"  # deep_compression: the coded size that is the pass's point, next to the file's
+
+
+def table_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Headers and cells; a compressed-size column when a variant has one (both sizes, named)."""
+    headers, cells = list(HEADERS), [row_cells(r) for r in rows]
+    if any((r.get("metrics") or {}).get("compressed_bytes") is not None for r in rows):
+        headers.insert(3, COMPRESSED)
+        for c, r in zip(cells, rows):
+            c.insert(3, _si((r.get("metrics") or {}).get("compressed_bytes"), "B"))
+    return headers, cells
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-    lines += ["| " + " | ".join(c.replace("|", "/") for c in row_cells(r)) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+    from harness.reporting.render import markdown
+
+    return markdown(*table_rows(rows))
 
 
 def convert_all(models: list[str], variants: list[str], out: Path | None, image_dir: Path | None,
@@ -91,7 +105,11 @@ def convert_all(models: list[str], variants: list[str], out: Path | None, image_
     """Build every (model, variant); each failure is a row with its one-line error."""
     from converters.build import VariantBuilder
 
-    builder = VariantBuilder(cache_dir, image_dir)
+    def progress(m: str, v: str, phase: str, done: int, total: int) -> None:
+        if phase != "train" or done == total or done % max(1, total // 4) == 0:
+            log(f"{m}/{v}: {phase}" + (f" step {done}/{total}" if phase == "train" else ""))
+
+    builder = VariantBuilder(cache_dir, image_dir, progress=progress)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
@@ -125,6 +143,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if args.list_passes:
         for name, spec in sorted(PASSES.items()):
             print(f"{name:18} {spec.description}  {json.dumps(spec.defaults) if spec.defaults else ''}")
+        print("\nset parameters in the variant name: --variants prune@sparsity=0.5,cluster@clusters=16")
         return 0
     from converters.build import is_user_model
     from harness.commands.options import check_folder
@@ -140,28 +159,24 @@ def cmd_convert(args: argparse.Namespace) -> int:
             raise UserError(f"--models {clean(m)}: {problem}")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+    from harness.planning.plan import check_recipe, check_variants
+
+    check_recipe()
+
+    variants = list(check_variants(tuple(_csv(args.variants, DEFAULT_VARIANTS))))  # fp8 alone: exit 2, no work
     from harness.orchestration.quiet import quiet_logs
 
     with quiet_logs(args.verbose, name="convert") as log_path:
-        rows = convert_all(models, _csv(args.variants, DEFAULT_VARIANTS), out, images, cache_dir,
+        rows = convert_all(models, variants, out, images, cache_dir,
                            log=lambda line: print(line, file=sys.stderr, flush=True))
     if log_path is not None:
         print(f"logs (TensorFlow, converter): {log_path}", file=sys.stderr)
-    _print_table(rows)
+    from harness.reporting.render import emit, render
+
+    emit(render(args.format, *table_rows(rows), title="variants"))
     if out is not None:
         (out / "variants.json").write_text(json.dumps(rows, indent=2, default=str))
         (out / "table.md").write_text(markdown_table(rows))
-        print(f"wrote {sum(1 for r in rows if 'file' in r)} artifacts, variants.json and table.md to {out}")
+        print(f"wrote {sum(1 for r in rows if 'file' in r)} artifacts, variants.json and table.md to {out}",
+              file=sys.stderr)
     return 1 if any(r.get("error") for r in rows) else 0
-
-
-def _print_table(rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="variants", title_justify="left")
-    for h in HEADERS:
-        table.add_column(h, justify="left" if h in ("model", "variant", "notes", "accuracy", "baseline") else "right")
-    for r in rows:
-        table.add_row(*row_cells(r))
-    Console(width=200).print(table)

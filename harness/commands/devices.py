@@ -9,12 +9,18 @@ from harness.commands.options import add_devices_arg, add_farm_arg, load_devices
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    d = sub.add_parser("devices", help="which devices answer, with their facts")
-    d.add_argument("action", nargs="?", default="list", choices=["list", "setup"],
-                   help="list (default) or setup: prepare boards (venv, runtime, runner)")
+    d = sub.add_parser("devices", help="which devices answer, with their facts; `devices setup` prepares boards; "
+                                       "`devices discover` lists attached phones as devices.yaml entries")
+    d.add_argument("action", nargs="?", default="list", choices=["list", "setup", "discover"],
+                   help="list (default); setup: prepare boards (venv, runtime, runner); "
+                        "discover: attached adb devices as ready-to-paste devices.yaml entries")
+    d.add_argument("--adb-port", type=int, default=5037, help="adb server port for discover (default 5037)")
     add_devices_arg(d)
     add_farm_arg(d)
-    d.add_argument("--json", action="store_true", help="print facts as JSON")
+    d.add_argument("--json", action="store_true", help="print facts as JSON (all of them)")
+    from harness.reporting.render import add_format_arg
+
+    add_format_arg(d)
     d.set_defaults(func=cmd_devices)
 
 
@@ -45,6 +51,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
     if args.farm:
         return _farm_devices(args)
+    if args.action == "discover":
+        return _discover(args.adb_port)
     devices = load_devices_arg(args.devices)
     rows: list[dict[str, Any]] = []
     worst = 0
@@ -79,9 +87,11 @@ def cmd_devices(args: argparse.Namespace) -> int:
     else:
         from harness.reporting.tables import print_devices, print_setup_steps
 
-        print_devices(rows)
+        print_devices(rows, args.format)
         if args.action == "setup":
             print_setup_steps(rows)
+    if args.action == "setup":
+        _setup_notes(rows, args.devices or "devices.yaml")
     return worst
 
 
@@ -103,5 +113,46 @@ def _farm_devices(args: argparse.Namespace) -> int:
     else:
         from harness.reporting.tables import print_devices
 
-        print_devices(rows)
+        print_devices(rows, args.format)
     return 0 if rows and all(r["status"] in ("free", "busy") for r in rows) else 1
+
+
+NOTHING = "nothing to install"
+
+
+def _setup_notes(rows: list[dict[str, Any]], where: str) -> None:
+    """One plain line when no device needed anything (print_setup_steps lists what each one did)."""
+    import sys
+
+    from errors import clean
+
+    ok = [r for r in rows if r["status"] == "ok"]
+    if ok and all(any(step.startswith(NOTHING) for step in r.get("setup") or [NOTHING]) for r in ok):
+        print(f"nothing to set up: no board reached over ssh among {len(ok)} device(s) of {clean(where)} "
+              "(`devices setup` prepares Raspberry Pi and Jetson boards)", file=sys.stderr)
+
+
+def _discover(port: int) -> int:
+    """Attached adb devices and iPhones, each with a devices.yaml entry to paste."""
+    import sys
+
+    from devices.discover import adb_devices, ios_udids, ios_yaml_entry, yaml_entry
+    from errors import DeviceError
+
+    entries: list[str] = []
+    problems = 0
+    for _what, find in (("adb", lambda: [yaml_entry(d, port) for d in adb_devices(port=port)]),
+                       ("ios", lambda: [ios_yaml_entry(u, i) for i, u in enumerate(ios_udids())])):
+        try:
+            entries += find()
+        except DeviceError as exc:
+            problems += 1
+            print(f"harness: {exc}", file=sys.stderr)
+    if not entries:
+        print("no phone attached (plug one in with USB debugging on, `adb connect HOST:PORT`, or an unlocked, "
+              "trusted iPhone)", file=sys.stderr)
+        return 1 if problems == 2 else 0
+    print("# paste under `devices:` in devices.yaml")
+    for entry in entries:
+        print(entry)
+    return 0

@@ -24,11 +24,13 @@ register("benchmark_model", "devices.probes.benchmark_model:parse_for_import")
 register("trtexec", "devices.probes.trtexec:parse_for_import")
 register("tegrastats", "devices.probes.tegrastats:parse_for_import")
 register("vcgencmd", "devices.probes.vcgencmd:parse_for_import")
+register("dumpsys_battery", "devices.probes.android:parse_dumpsys_battery")  # `adb shell dumpsys battery`
+register("dumpsys_thermalservice", "devices.probes.android:parse_thermalservice")  # `dumpsys thermalservice`
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="parse a captured tool log (" + ", ".join(sorted(IMPORTERS)) + ")")
-    p.add_argument("tool", choices=sorted(IMPORTERS))
+    p.add_argument("tool", choices=sorted(IMPORTERS), help="the tool that printed the log")
     p.add_argument("file", help="the captured log")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--store", action="store_true", help="also store the figures as a result row")
@@ -51,6 +53,8 @@ def parse_file(tool: str, path: str) -> dict[str, Any]:
         figures: dict[str, Any] = parse(p.read_text(errors="replace"))
     except ValueError as exc:
         raise UserError(f"{clean(path)}: not a {tool} log: {clean(str(exc))}") from None
+    if not figures or not any(v not in (None, {}, []) for v in figures.values()):
+        raise UserError(f"{clean(path)}: not a {tool} log: no line it prints was found")
     if "latencies_us" in figures and "summary" not in figures:  # raw samples: summarize them here
         from harness.statistics.latency import summarize
 
@@ -88,8 +92,9 @@ def store(figures: dict[str, Any], args: argparse.Namespace) -> str:
     from harness.orchestration.orchestrate import git_revision, new_run_id, package_versions
     from harness.store.results import Measurement, PowerSample, RunInfo
 
-    if "summary" not in figures and "power_samples" not in figures:
-        raise UserError(f"{clean(args.file)}: no latency or power figures to store")
+    scalars = {k: v for k, v in figures.items() if isinstance(v, (int, float, str, bool))}
+    if "summary" not in figures and "power_samples" not in figures and not scalars:
+        raise UserError(f"{clean(args.file)}: no figures to store")
     db = ResultsDB(args.db or default_db())
     run_id = new_run_id()
     try:
@@ -105,12 +110,22 @@ def store(figures: dict[str, Any], args: argparse.Namespace) -> str:
             status="ok", runtime=args.tool, p50_us=s.p50_us if s else None, p90_us=s.p90_us if s else None,
             p99_us=s.p99_us if s else None, mean_us=s.mean_us if s else None, std_us=s.std_us if s else None,
             min_us=s.min_us if s else None, max_us=s.max_us if s else None, cv=s.cv if s else None,
-            power_samples=power, avg_power_mw=avg,
-            metrics={k: v for k, v in figures.items() if isinstance(v, (int, float, str, bool))},
+            power_samples=power, avg_power_mw=avg, temp_max_c=_hottest(figures),
+            metrics=scalars, extra={k: v for k, v in figures.items() if isinstance(v, dict) and k != "summary"},
             finished_at=time.time(),
         )
         db.add(m)
     finally:
         db.close()
-    print(f"stored as run {run_id}")
+    kept = "latency" if "summary" in figures else "power" if "power_samples" in figures else \
+        "temperatures, throttling and other figures (no latency in this log)"
+    print(f"stored as run {run_id}: {kept}")
     return run_id
+
+
+def _hottest(figures: dict[str, Any]) -> float | None:
+    """The highest temperature a log reports (vcgencmd's SoC, dumpsys' battery or thermal zones), in °C."""
+    temps = [v for k, v in figures.items() if k.endswith("temp_c") or k == "temperature_c"]
+    temps += list((figures.get("temperatures_c") or {}).values())
+    temps = [float(t) for t in temps if isinstance(t, (int, float)) and not isinstance(t, bool)]
+    return max(temps) if temps else None

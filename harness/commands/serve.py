@@ -36,7 +36,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             from harness.live.phone import open_on_phone
 
             phone = open_on_phone(args.on_device, args.devices, server)
-        print(f"harness serve: {server.url}  (Ctrl-C to stop)", flush=True)
+        _announce(server, args.host)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
@@ -46,3 +46,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
             phone.close()  # the phone's reverse forward goes with the server
         server.stop()
     return 0
+
+
+def _announce(server, bind: str) -> None:
+    """The URL to open; on an all-interfaces bind, this machine's reachable addresses and a QR code."""
+    from harness.live.addresses import WILDCARDS, qr_text, urls
+
+    if bind not in WILDCARDS:
+        print(f"harness serve: {server.url}  (Ctrl-C to stop)", flush=True)
+        return
+    found = urls(bind, server.port, server.token)
+    print("harness serve: listening on every interface; open from a phone on the same network:", flush=True)
+    for url in found:
+        print(f"  {url}")
+    print(qr_text(found[0]) + f"(QR: {found[0]}; Ctrl-C to stop)", flush=True)

@@ -483,7 +483,10 @@ def start_live(db_path: str | Path, bind: str, then: Any = None) -> tuple[LiveSe
     host, port = parse_bind(bind)
     server = LiveServer(db_path, host=host, port=port, token=os.environ.get("HARNESS_TOKEN") or None,
                         watch_db=False).start()
-    print(f"live: {server.url}", file=sys.stderr, flush=True)
+    from harness.live.addresses import WILDCARDS, urls
+
+    for url in (urls(host, server.port, server.token) if host in WILDCARDS else [server.url]):
+        print(f"live: {url}", file=sys.stderr, flush=True)
 
     def events(kind: str, payload: dict[str, Any]) -> None:
         try:

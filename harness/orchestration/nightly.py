@@ -16,7 +16,6 @@ only for a confirmed regression: a device that was offline is in the report, not
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,8 +177,7 @@ def run_nightly(plan: Any, db_path: str | Path, *, out_dir: str | Path, threshol
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     comparison = result.comparison if baseline_id else None
-    stamp = time.strftime("%Y%m%d")
-    html_path = out / f"nightly-{stamp}-{summary.run_id}.html"
+    html_path = out / f"nightly-{summary.run_id}.html"  # the run id starts with the date and time
     md_path = html_path.with_suffix(".md")
     html_path.write_text(render_html(run, rows, comparison=comparison, baseline_id=baseline_id, notes=notes))
     md_path.write_text(render_markdown(run, rows, comparison=comparison, baseline_id=baseline_id, notes=notes))

@@ -38,6 +38,16 @@ class ProgressPrinter:
         else:
             print(text, file=sys.stderr, flush=True)
 
+    def _convert_step(self, payload: dict[str, Any]) -> None:
+        """Training steps and conversion phases: in the bar's description, or a line per ~25% in a pipe."""
+        what = f"{payload['model']}/{payload['variant']}"
+        phase, done, total = payload["phase"], payload["done"], payload["total"]
+        text = f"{what}: {phase} {done}/{total}" if phase == "train" else f"{what}: {phase}"
+        if self._progress is not None and self._convert_task is not None:
+            self._progress.update(self._convert_task, description=f"convert {text}")
+        elif self._progress is None and (phase != "train" or done == total or done % max(1, total // 4) == 0):
+            self._line(text)
+
     def event(self, kind: str, payload: dict[str, Any]) -> None:
         with self._lock:
             p = self._progress
@@ -59,6 +69,8 @@ class ProgressPrinter:
                     state = "cached" if payload.get("cached") else ("failed" if payload.get("error") else "converted")
                     self._line(f"[{payload['index'] + 1}/{payload['total']}] "
                                f"{payload['model']}/{payload['variant']}: {state}")
+            elif kind == "convert_progress":
+                self._convert_step(payload)
             elif kind == "export_started" and p is not None and self._convert_task is not None:
                 p.update(self._convert_task, description=f"export {payload['model']}/{payload['variant']} "
                                                           f"({payload['export']})")

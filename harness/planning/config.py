@@ -387,3 +387,32 @@ def _expanded_size(node: yaml.Node, source: str, memo: dict[int, int], active: s
 def local_only() -> DevicesFile:
     """The plan's default when no devices file is given: this host."""
     return DevicesFile(devices=[LocalDevice(name="local", kind="local")])
+
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "devices.schema.json"
+
+
+def devices_schema() -> dict[str, Any]:
+    """JSON Schema of devices.yaml, from these models, for editors (yaml-language-server) and CI.
+
+    Regenerate the shipped copy with `python -m harness.planning.config`.
+    """
+    schema = DevicesFile.model_json_schema()
+    schema["$defs"].setdefault("BenchSettings", BenchSettings.model_json_schema())
+    schema["properties"]["defaults"] = {
+        "$ref": "#/$defs/BenchSettings",
+        "description": "bench settings every device starts from (a device's own `bench` wins)",
+    }
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "harness devices.yaml", **schema}
+
+
+def schema_text() -> str:
+    import json
+
+    return json.dumps(devices_schema(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    SCHEMA_PATH.parent.mkdir(exist_ok=True)
+    SCHEMA_PATH.write_text(schema_text())
+    print(f"wrote {SCHEMA_PATH}")

@@ -75,6 +75,39 @@ class Plan:
         )
 
 
+def check_recipe() -> None:
+    """$HARNESS_RECIPE is checked before any work, like a flag."""
+    from converters.passes import ConversionError
+    from converters.training import recipe_mode
+
+    try:
+        recipe_mode()
+    except ConversionError as exc:
+        raise UserError(str(exc)[:200]) from None
+
+
+def check_variants(variants: tuple[str, ...]) -> tuple[str, ...]:
+    """Variants in their canonical labels (`prune@sparsity=0.5`), parameters checked against each pass's
+    declared ones. An unknown pass among known ones becomes an error row per job (the others still run);
+    a plan with no known pass at all, or a bad parameter of a known pass, is a typo to report now."""
+    from converters.passes import PASSES, ConversionError, load_extensions, parse_variant, variant_label
+
+    load_extensions()
+    names = [v.split("@", 1)[0] for v in variants]
+    if not any(n in PASSES for n in names):
+        raise UserError(f"--variants: unknown variant {quote(names[0], 60)} (known: {', '.join(sorted(PASSES))})")
+    labels = []
+    for v, n in zip(variants, names):
+        if n not in PASSES:
+            labels.append(v)
+            continue
+        try:
+            labels.append(variant_label(*parse_variant(v)))
+        except ConversionError as exc:
+            raise UserError(f"--variants: {exc}") from None
+    return tuple(labels)
+
+
 def make_plan(
     devices: DevicesFile,
     *,
@@ -87,15 +120,8 @@ def make_plan(
     repeat: int = 1,
 ) -> Plan:
     """Check names and overrides now, so a typo fails before anything is converted."""
-    from converters.passes import PASSES, load_extensions
-
-    load_extensions()
-    chosen_variants = tuple(variants or (QUICK_VARIANTS if quick else DEFAULT_VARIANTS))
-    # An unknown pass among known ones becomes an error row per job (the others still run);
-    # a plan with no known pass at all is a typo to report now.
-    if not any(v.partition("@")[0] in PASSES for v in chosen_variants):
-        known = ", ".join(sorted(PASSES))
-        raise UserError(f"--variants: unknown variant {quote(chosen_variants[0], 60)} (known: {known})")
+    check_recipe()
+    chosen_variants = check_variants(tuple(variants or (QUICK_VARIANTS if quick else DEFAULT_VARIANTS)))
     chosen_models = tuple(models or DEFAULT_MODELS)
     from converters.build import is_user_model
     from converters.zoo import get_spec

@@ -71,29 +71,44 @@ def compute_text(metrics: dict[str, Any]) -> str:
     return f"{g:.1f}" + (f" ({frac:.0%} of {kind})" if frac is not None else "")
 
 
-HEADERS = ["model", "variant", "size", "p50 ms", "p90 ms", "p99 ms", "CV", "peak RSS Δ MB", "temp °C",
+HEADERS = ["model", "variant", "file size", "p50 ms", "p90 ms", "p99 ms", "CV", "peak RSS Δ MB", "temp °C",
            "GFLOP/s (share of peak)", "accuracy", "validity"]
+COMPRESSED = "compressed size"  # a pass whose point is a smaller download (deep_compression) shows both
 
 
-def print_measurements(measurements: Iterable[Measurement], title_prefix: str = "") -> None:
-    from rich.table import Table
-    from rich.text import Text
+def compressed_text(metrics: dict[str, Any]) -> str:
+    return size_text(metrics.get("compressed_bytes")) if metrics.get("compressed_bytes") is not None else "-"
 
+
+def measurements_text(measurements: Iterable[Measurement], fmt: str = "table", title_prefix: str = "",
+                      width: int | None = None) -> str:
+    """One table per device; a "compressed size" column next to the file size when a row has one."""
     from errors import clean
+    from harness.reporting.render import render
 
     by_device: dict[str, list[Measurement]] = {}
     for m in measurements:
         by_device.setdefault(m.device, []).append(m)
-    out = console()
+    parts = []
     for device, rows in by_device.items():
         hosts = sorted({m.host for m in rows if m.host})
         where = f" @ {', '.join(clean(h, 60) for h in hosts)}" if hosts else ""
-        table = Table(title=Text(f"{title_prefix}{clean(device, 60)}{where}"), title_justify="left")
-        for h in HEADERS:
-            table.add_column(h, justify="right" if h not in ("model", "variant", "validity") else "left")
-        for m in rows:  # Text and clean: names and errors from the database are shown, never obeyed
-            table.add_row(*(Text(clean(c, 300)) for c in measurement_row(m)))
-        out.print(table)
+        # clean: names and errors from the database are shown, never obeyed
+        headers, cells = list(HEADERS), [[clean(c, 300) for c in measurement_row(m)] for m in rows]
+        if any(m.metrics.get("compressed_bytes") is not None for m in rows):
+            headers.insert(3, COMPRESSED)
+            for c, m in zip(cells, rows):
+                c.insert(3, compressed_text(m.metrics))
+        parts.append(render(fmt, headers, cells, title=f"{title_prefix}{clean(device, 60)}{where}", width=width))
+    return "".join(parts)
+
+
+def print_measurements(measurements: Iterable[Measurement], title_prefix: str = "") -> None:
+    from harness.reporting.render import emit
+
+    text = measurements_text(measurements, title_prefix=title_prefix)
+    if text:
+        emit(text)
 
 
 def print_run_tables(run_id: str, db_path: str) -> None:
@@ -122,9 +137,6 @@ def print_repeat_spread(run_id: str, db_path: str) -> None:
               f"[{meds}] ms, (max-min)/median {s.spread:.1%}, robust {s.mad_spread:.1%}")
 
 
-DEVICE_TABLE_WIDTH = 100  # wider facts (thermal zones, frequencies, paths) are in --json
-
-
 def _memory(mb: Any) -> str:
     return f"{mb / 1024:.1f} GB" if isinstance(mb, (int, float)) else "-"
 
@@ -142,7 +154,18 @@ def device_cells(r: dict[str, Any], with_host: bool = False) -> list[str]:
             clean(r.get("problem") or "", 300)]
 
 
-def print_devices(rows: list[dict[str, Any]]) -> None:
+def device_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Headers and cells; a farm's rows carry their host and a free/busy status instead of ok."""
+    hosts = any("host" in r for r in rows)
+    headers = (["host"] if hosts else []) + ["device", "kind", "status", "cores", "runtime", "problem / error"]
+    return headers, [device_cells(r, hosts) for r in rows]
+
+
+DEVICE_TABLE_WIDTH = 100  # wider facts (thermal zones, frequencies, paths) are in --json
+
+
+def print_devices(rows: list[dict[str, Any]], fmt: str = "table") -> None:
+    """A 100-column table whose long text (errors, problems) wraps inside its column, never cut; or md/csv/json."""
     import sys
 
     from rich.console import Console
@@ -150,7 +173,11 @@ def print_devices(rows: list[dict[str, Any]]) -> None:
     from rich.text import Text
 
     from errors import clean
+    from harness.reporting.render import emit, render
 
+    if fmt != "table":
+        emit(render(fmt, *device_rows(rows), title="devices"))
+        return
     hosts = any("host" in r for r in rows)
     table = Table(title="devices (more facts: --json)", title_justify="left")
     for h, width in ((("host", 14),) if hosts else ()) + (("device", 16), ("kind", 12), ("status", 11),

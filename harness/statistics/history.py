@@ -144,6 +144,22 @@ def render_text(device: str, model: str, metric: str, histories: list[VariantHis
     return "\n".join(lines)
 
 
+HISTORY_HEADERS = ["variant", "time", "run", "git", "value", "step"]
+
+
+def history_rows(histories: list[VariantHistory]) -> list[list[str]]:
+    """One row per run and variant, the step marked where it starts (for Markdown and CSV)."""
+    rows = []
+    for h in histories:
+        at = {s.index: s for s in h.steps}
+        for i, p in enumerate(h.points):
+            s = at.get(i)
+            step = "" if s is None else f"{s.kind} {s.change:+.1%}" + ("" if s.confirmed else " (suspected)")
+            rows.append([h.variant, time.strftime("%Y-%m-%d %H:%M", time.localtime(p.created_at)), p.run_id,
+                         p.git_revision or "-", f"{p.value:.4f}", step])
+    return rows
+
+
 def render_json(device: str, model: str, metric: str, histories: list[VariantHistory]) -> str:
     return json.dumps({"device": device, "model": model, "metric": metric,
                        "variants": [h.to_dict() for h in histories]}, indent=1)
