@@ -105,8 +105,14 @@ def test_confirm_keeps_only_suspects_that_are_slower_again():
     rerun = [make_measurement("r", "pi", "m", "fp32", median_us=1300, seed=7),  # still slower
              make_measurement("r", "pi", "m", "int8", median_us=1000, seed=8)]  # a one-off
     keys = [("pi", "m", "fp32"), ("pi", "m", "int8")]
-    assert confirm([base], tonight, rerun, keys) == [("pi", "m", "fp32")]
-    assert confirm([base], tonight, [], keys) == []  # a re-run that failed confirms nothing
+    # One good night: night-to-night variance unmeasured, so +30 % is not confirmed, twice as slow is.
+    assert confirm([base], tonight, rerun, keys) == []
+    tonight2 = [dataclasses.replace(m, latencies_us=tuple(x * 2.5 for x in m.latencies_us), p50_us=m.p50_us * 2.5)
+                for m in tonight]
+    rerun2 = [dataclasses.replace(rerun[0], latencies_us=tuple(x * 2.5 for x in rerun[0].latencies_us),
+                                  p50_us=rerun[0].p50_us * 2.5), rerun[1]]
+    assert confirm([base], tonight2, rerun2, keys) == [("pi", "m", "fp32")]
+    assert confirm([base], tonight2, [], keys) == []  # a re-run that failed confirms nothing
 
 
 def test_nightly_bad_farm_file_is_one_line(tmp_path, capsys):
