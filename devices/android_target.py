@@ -427,30 +427,9 @@ class AndroidTarget(Target):
             profile = self._pull_profile(csv_path)
             if profile:
                 parsed["op_profile"] = profile
-        outcome = bm.delegate_outcome(parsed, job.bench.delegate)
-        s = parsed["summary"]
-        runner: dict[str, Any] = {
-            "runtime": RUNTIME, "runtime_version": f"sha256:{(self._bm_sha or '')[:12]}",
-            "threads": parsed.get("threads", job.bench.threads), "delegate": outcome["delegate"],
-            "summary": s,
-            "duration_s": round(s["count"] * s["mean_us"] / 1e6, 4) if s.get("count") is not None else None,
-            "init_us": parsed.get("init_us"), "first_inference_us": parsed.get("first_inference_us"),
-            # Each memory figure under its own name: the periodic-monitoring peak footprint is not a VmHWM,
-            # and the end-of-run VmRSS is not a peak of anything.
-            "peak_footprint_mb": parsed.get("overall_peak_memory_mb"),
-            "end_rss_mb": parsed.get("end_vmrss_mb"),
-            "peak_rss_delta_mb": parsed.get("overall_peak_rss_delta_mb"),
-            "ops_total": outcome.get("ops_total"), "ops_delegated": outcome.get("ops_delegated"),
-        }
-        extra.update({"delegate_outcome": outcome, "warmup": parsed.get("warmup"),
-                      "model_size_mb": parsed.get("model_size_mb")})
-        if outcome.get("fallback"):
-            extra["delegate_fallback"] = (f"{job.bench.delegate} delegate requested but {outcome['applied']} applied: "
-                                          "the model ran on the CPU")
-        if parsed.get("op_profile"):
-            extra["op_profile"] = parsed["op_profile"]
-        if parsed.get("errors"):
-            extra["log_errors"] = parsed["errors"][:10]
+        runner, more = bm.runner_result(parsed, job.bench.delegate, job.bench.threads, RUNTIME,
+                                        f"sha256:{(self._bm_sha or '')[:12]}")
+        extra.update(more)
         return runner, extra
 
     @staticmethod

@@ -394,7 +394,10 @@ def runner_result(parsed: dict[str, Any], requested_delegate: str, threads: int,
         "threads": parsed.get("threads", threads), "delegate": outcome["delegate"], "summary": s,
         "duration_s": round(s["count"] * s["mean_us"] / 1e6, 4) if s.get("count") is not None else None,
         "init_us": parsed.get("init_us"), "first_inference_us": parsed.get("first_inference_us"),
-        "peak_rss_mb": parsed.get("overall_peak_memory_mb") or parsed.get("end_vmrss_mb"),
+        # Each memory figure under its own name: the periodic-monitoring peak footprint is not a VmHWM,
+        # and the end-of-run VmRSS is not a peak of anything.
+        "peak_footprint_mb": parsed.get("overall_peak_memory_mb"),
+        "end_rss_mb": parsed.get("end_vmrss_mb"),
         "peak_rss_delta_mb": parsed.get("overall_peak_rss_delta_mb"),
         "ops_total": outcome.get("ops_total"), "ops_delegated": outcome.get("ops_delegated"),
     }
