@@ -215,6 +215,12 @@ CATALOG: list[Case] = [
       "--models", "models/net.onnx"),
     C("model-file", "missing", "--models models/gone.tflite: no such file", "run", "--devices", "ok.yaml",
       "--models", "models/gone.tflite"),
+    C("model-file", "same-file-name", "--models: models/a/net.tflite and models/b/net.tflite would both be",
+      "run", "--devices", "ok.yaml", "--models", "models/a/net.tflite,models/b/net.tflite"),
+    C("model-file", "convert-same-file-name", "would both be reported as net.tflite", "convert", "--models",
+      "models/a/net.tflite,models/b/net.tflite", "--variants", "fp32"),
+    C("model-file", "zoo-model-twice", "--models: srcnn is given twice", "run", "--devices", "ok.yaml",
+      "--models", "srcnn,srcnn"),
     C("model-file", "convert-empty", "--models models/empty.tflite: empty file", "convert", "--models",
       "models/empty.tflite"),
     C("model-file", "nightly-text", "--models models/text.tflite", "nightly", "--devices", "ok.yaml",
@@ -312,6 +318,9 @@ def model_files(tmp_path_factory, tiny_tflite) -> Path:
     (root / "text.tflite").write_text("this is not a model\n")
     data = tiny_tflite.read_bytes()
     (root / "truncated.tflite").write_bytes(data[: len(data) // 2])
+    for folder in ("a", "b"):  # valid files, same file name: their rows would share one key
+        (root / folder).mkdir()
+        (root / folder / "net.tflite").write_bytes(data)
     (root / "text.keras").write_text("not a zip\n")
     with zipfile.ZipFile(root / "noconfig.keras", "w") as z:
         z.writestr("weights.bin", b"\0" * 4096)

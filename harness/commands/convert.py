@@ -147,7 +147,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         return 0
     from converters.build import is_user_model
     from harness.commands.options import check_folder
-    from harness.planning.model_files import check_model_file
+    from harness.planning.model_files import check_model_file, label_clash
 
     images = check_folder("--images", args.images)
     cache_dir = check_folder("--cache-dir", args.cache_dir, create=True)
@@ -157,6 +157,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
         problem = check_model_file(m) if is_user_model(m) else None
         if problem:
             raise UserError(f"--models {clean(m)}: {problem}")
+    clash = label_clash(models)
+    if clash:
+        raise UserError(f"--models: {clash}")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     from harness.planning.plan import check_recipe, check_variants

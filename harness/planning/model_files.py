@@ -5,6 +5,8 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+from errors import clean
+
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 KINDS = "a .tflite, .keras or .h5 file, or a SavedModel folder"
 
@@ -127,3 +129,24 @@ def _protobuf_has_meta_graph(data: bytes) -> bool:
     except ValueError:
         return False
     return graphs > 0
+
+
+def label_clash(models: tuple[str, ...] | list[str]) -> str | None:
+    """Why two entries of --models would share rows, or None.
+
+    Rows, resume and history key a model file by its file name, so `a/net.tflite` and `b/net.tflite`
+    in one plan would land in one row (and --resume would count the second as done); the same name
+    given twice would be measured twice under one key.
+    """
+    from harness.statistics.compare import model_label
+
+    seen: dict[str, str] = {}
+    for m in models:
+        label = model_label(m)
+        if label in seen:
+            if seen[label] == m:
+                return f"{clean(m)} is given twice"
+            return (f"{clean(seen[label])} and {clean(m)} would both be reported as {clean(label)} "
+                    "(rows are keyed by file name): rename one")
+        seen[label] = m
+    return None

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.planning.config import BenchSettings, DevicesFile, delegate_problem, parse_devices
-from harness.planning.model_files import check_model_file
+from harness.planning.model_files import check_model_file, label_clash
 from errors import UserError, clean, quote
 
 DEFAULT_MODELS = ("srcnn", "fsrcnn", "squeezenet")
@@ -136,6 +136,9 @@ def make_plan(
             get_spec(m)  # zoo names, with optional @key=value overrides
         except KeyError as exc:
             raise UserError(f"--models: {clean(exc.args[0], 300)} (or give a model file path)") from None
+    clash = label_clash(chosen_models)
+    if clash:
+        raise UserError(f"--models: {clash}")
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     bench = {**(QUICK_BENCH if quick else {}), **given}
     _check_bench(bench, given, None)
