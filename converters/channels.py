@@ -164,6 +164,24 @@ def _counts(g: Graph, names: list[str], ratio: float, multiple: int) -> dict[str
     return out
 
 
+def _fill(g: Graph, names: list[str], counts: dict[str, int], budget: float, multiple: int) -> dict[str, int]:
+    """Give filters back, `multiple` at a time, while the MACs stay within budget.
+
+    One global ratio rounded per layer to a multiple of 8 can land well under the target (SRCNN:
+    44 % of the MACs for a 50 % target); adding back whole groups where they still fit, widest layer
+    first, keeps as much of the model as the budget allows.
+    """
+    counts = dict(counts)
+    changed = True
+    while changed:
+        changed = False
+        for n in sorted(names, key=lambda n: -g.channels(n)):
+            more = min(g.channels(n), counts[n] + multiple)
+            if more > counts[n] and conv_macs(g, {**counts, n: more}) <= budget:
+                counts[n], changed = more, True
+    return counts
+
+
 def plan_counts(g: Graph, names: list[str], params: dict[str, Any]) -> tuple[dict[str, int], float]:
     """Filters kept per conv: from `sparsity` (per layer) or from a global `flops` fraction."""
     multiple = int(params.get("multiple") or 1)
@@ -179,7 +197,7 @@ def plan_counts(g: Graph, names: list[str], params: dict[str, Any]) -> tuple[dic
                 hi = mid
             else:
                 lo = mid
-        return _counts(g, names, lo, multiple), 1.0 - lo
+        return _fill(g, names, _counts(g, names, lo, multiple), target * full, multiple), 1.0 - lo
     sparsity = float(params.get("sparsity") or 0.5)
     if not 0.0 < sparsity < 1.0:
         raise ValueError(f"sparsity {sparsity} must lie strictly between 0 and 1")
@@ -294,7 +312,7 @@ def channel_plan(src: Source, params: dict[str, Any]) -> tuple[dict[str, np.ndar
 
 
 @register("prune_channels", "structured pruning: whole filters removed (L1/L2/Taylor), fine-tuned, smaller dense model",
-          {"sparsity": None, "flops": 0.5, "criterion": "l1", "multiple": 1, "steps": 400, "lr": None, "then": "fp32"},
+          {"sparsity": None, "flops": 0.5, "criterion": "l1", "multiple": 8, "steps": 400, "lr": None, "then": "fp32"},
           needs_keras=True)
 def prune_channels(src: Source, params: dict[str, Any]):
     from converters.compress import _keras, _lr, _task

@@ -198,3 +198,23 @@ def test_ladder_goal_line_picks_the_fastest_step_at_400_px_or_more():
     rows.append({"label": "fast", "side": 400, "p50_ms": 45.0})
     assert goal_line(rows).endswith("met")
     assert "no step measured" in goal_line([{"label": "x", "side": 600}])
+
+
+@pytest.mark.parametrize("model", ["srcnn", TINY_CLS])
+def test_default_counts_are_simd_multiples_and_fill_the_budget(model):
+    """The pass's defaults keep channel counts in groups of 8 (XNNPACK's SIMD width: odd counts
+    cost speed) and give whole groups back until no further group fits the MACs budget."""
+    from converters.zoo import get_spec
+
+    params = get_pass("prune_channels").defaults
+    assert int(params["multiple"]) == 8
+    g = channels.Graph(get_spec(model).create())
+    names = channels.prunable(g)
+    counts, _ = channels.plan_counts(g, names, params)
+    full = channels.conv_macs(g, {})
+    budget = float(params["flops"]) * full
+    assert channels.conv_macs(g, counts) <= budget
+    for n in names:
+        assert counts[n] % 8 == 0 or counts[n] == g.channels(n), (n, counts[n])
+        more = min(g.channels(n), counts[n] + 8)
+        assert more == counts[n] or channels.conv_macs(g, {**counts, n: more}) > budget, f"{n} could keep 8 more"
