@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from devices.transport import Transport, TransportError, file_sha256
 
 RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "rpi" / "runner.py"
+# Pushed next to the runner: its per-op profile pass (op_profiling), run there as a child process.
+PROFILER_SOURCE = RUNNER_SOURCE.with_name("litert_profile.py")
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,8 @@ class RunnerTarget(Target):
     def prepare(self) -> None:
         self.transport.run(["mkdir", "-p", f"{self.workdir}/models"], timeout_s=30)
         self.transport.push_if_changed(RUNNER_SOURCE, self._runner_remote)
+        if getattr(self.config, "op_profiling", False):
+            self.transport.push_if_changed(PROFILER_SOURCE, f"{self.workdir}/{PROFILER_SOURCE.name}")
 
     def facts(self) -> dict[str, Any]:
         self.prepare()
@@ -178,7 +182,7 @@ class RunnerTarget(Target):
 
     def runner_job(self, job: JobSpec, remote_model: str) -> dict[str, Any]:
         b = job.bench
-        return {
+        out: dict[str, Any] = {
             "model_path": remote_model,
             "threads": b.threads,
             "delegate": b.delegate,
@@ -195,6 +199,9 @@ class RunnerTarget(Target):
             "thermal_glob": self.thermal_glob,
             "ignore_sensors": list(self.ignored_sensors()),
         }
+        if getattr(self.config, "op_profiling", False):
+            out["op_profiling"] = True  # the runner's per-op profile pass (rpi/litert_profile.py)
+        return out
 
     def benchmark(self, job: JobSpec) -> RawRun:
         remote = self.remote_model_path(job.model_path)

@@ -36,6 +36,8 @@ DEFAULT_JOB = {
     "thermal_glob": "/sys/class/thermal/thermal_zone*",
     "ignore_sensors": [],  # zone names (prefixes) that are not temperatures on this board (Jetson PMIC-Die)
     "cpufreq_glob": "/sys/devices/system/cpu/cpu[0-9]*/cpufreq",
+    "op_profiling": False,  # a per-op profile pass after the timed runs (litert_profile.py, next to this file)
+    "op_profile_runs": 20,
 }
 
 
@@ -352,7 +354,41 @@ def run_job(job: dict) -> dict:
     result["end_rss_mb"] = round(end_kb / 1024.0, 3) if end_kb is not None else None
     result["temperatures"] = temps
     result["cpu_freq"] = freqs
+    if cfg.get("op_profiling"):
+        result.update(op_profile_pass(cfg, interp, ran))
     return result
+
+
+def op_profile_pass(cfg: dict, interp, ran: str) -> dict:
+    """The per-op profile, in a child process (litert_profile.py next to this file) after the timed runs
+    and memory readings: its time never mixes with the latency samples, and a crash there loses nothing
+    measured here. Returns {"op_profile": ...} or {"op_profile_error": "one line"}."""
+    import subprocess
+
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "litert_profile.py")
+    if not os.path.isfile(script):
+        return {"op_profile_error": "no per-op profile: litert_profile.py is not next to runner.py"}
+    try:
+        ops = [o["op_name"] for o in sorted(interp._get_ops_details(), key=lambda o: o["index"])
+               if o["op_name"] != "DELEGATE"]
+    except Exception:  # private API: absent in some runtimes; the kernels then keep their own names
+        ops = None
+    job = {"model_path": cfg["model_path"], "threads": cfg["threads"], "delegate": ran, "seed": cfg["seed"],
+           "runs": cfg["op_profile_runs"], "max_s": cfg["max_s"], "tflite_ops": ops}
+    try:
+        res = subprocess.run([sys.executable, script, "--job", "-"], input=json.dumps(job), capture_output=True,
+                             text=True, timeout=float(cfg["max_s"]) + 60)
+    except subprocess.TimeoutExpired:
+        return {"op_profile_error": f"no per-op profile: the profile pass ran past {float(cfg['max_s']) + 60:.0f} s"}
+    for line in reversed(res.stdout.strip().splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                break
+    tail = (res.stderr.strip().splitlines() or [""])[-1][:200]
+    return {"op_profile_error": f"no per-op profile: the profile pass exited {res.returncode} without a result "
+                                f"{tail}".strip()}
 
 
 def _read_first(path: str) -> str | None:

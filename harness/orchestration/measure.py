@@ -158,6 +158,9 @@ def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: Any, sta
         extra["ops_on_cpu_kernels"] = r["ops_on_cpu_kernels"]
     if r.get("inputs"):
         extra["inputs"] = r["inputs"]
+    for key in ("op_profile", "op_profile_error"):  # the runner's per-op profile pass (op_profiling)
+        if r.get(key):
+            extra[key] = r[key]
     if r.get("cpu_freq"):
         extra["cpu_freq_mhz"] = r["cpu_freq"]
     memory = getattr(raw, "memory", None) or {}

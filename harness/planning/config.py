@@ -105,6 +105,8 @@ def delegate_problem(device: Any, bench: BenchSettings) -> str | None:
 class LocalDevice(_DeviceBase):
     kind: Literal["local"]
     python: str | None = Field(default=None, description="interpreter that runs the runner")
+    op_profiling: bool = Field(default=False, description="per-op profile from the LiteRT C API profiler "
+                               "(ai-edge-litert>=2.3), a separate pass after the timed runs")
 
 
 class SshDevice(_DeviceBase):
@@ -142,7 +144,8 @@ class SshBenchmarkModel(BaseModel):
 
     benchmark_model: str | None = Field(default=None, description="path of benchmark_model on the board "
                                         "(runtime benchmark_model)")
-    op_profiling: bool = Field(default=False, description="--enable_op_profiling (benchmark_model runtime)")
+    op_profiling: bool = Field(default=False, description="per-op profile: --enable_op_profiling (runtime "
+                               "benchmark_model) or the LiteRT C API profiler (runtime litert, ai-edge-litert>=2.3)")
     benchmark_model_flags: list[str] = Field(default_factory=list, description="more benchmark_model flags")
 
     @model_validator(mode="after")

@@ -14,7 +14,7 @@ from harness.reporting import plots
 from harness.statistics.compare import (COMPARISON_HEADERS, KeyComparison, accuracy_name, accuracy_of, comparison_rows,
                                        model_label)
 from harness.store.results import SCHEMA_VERSION, Measurement, RunInfo
-from harness.reporting.tables import accuracy_cell, size_text, top_ops
+from harness.reporting.tables import accuracy_cell, op_profile_headers, op_profile_note, size_text, top_ops
 
 CSS = """
 :root { color-scheme: light; --fg:#111827; --muted:#6b7280; --line:#e5e7eb; --bad:#b91c1c; --good:#047857; }
@@ -203,11 +203,15 @@ def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequen
         _table(["device", "model", "variant", "before °C", "after °C", "max °C", "throttled"], temperature_rows(rows)),
         "</section>",
     ]
-    profiled = [m for m in plots.ok_rows(rows) if (m.extra or {}).get("op_profile")]
+    profiled = [m for m in plots.ok_rows(rows) if (m.extra or {}).get("op_profile")
+                or (m.extra or {}).get("op_profile_error")]
     if profiled:
         parts.append('<section id="op-profile"><h2>Where the time goes (top ops by time)</h2>' + "".join(
             f"<h3>{_e(m.device)} {_e(model_label(m.model))}/{_e(m.variant)}</h3>"
-            + _table(["op", "avg ms", "share", "MACs"], top_ops(m.extra["op_profile"], m.metrics.get("macs_by_op")))
+            + (f"<p>{_e(op_profile_note(m.extra['op_profile']))}</p>"
+               + _table(op_profile_headers(m.extra["op_profile"]),
+                        top_ops(m.extra["op_profile"], m.metrics.get("macs_by_op")))
+               if m.extra.get("op_profile") else f"<p>{_e(m.extra['op_profile_error'])}</p>")
             for m in profiled) + "</section>")
     failed = [m for m in rows if m.status != "ok"]
     if failed:
@@ -262,6 +266,13 @@ def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
         counts = ", ".join(f"{n} {v}" for v, n in _verdicts(comparison).items()) or "nothing to compare"
         lines += ["", f"**Against run `{baseline_id}`:** {counts}", ""]
         lines += _md_table(COMPARISON_HEADERS, comparison_rows(comparison))
+    for m in plots.ok_rows(rows):
+        prof, why = (m.extra or {}).get("op_profile"), (m.extra or {}).get("op_profile_error")
+        if prof or why:
+            lines += ["", f"**Where the time goes: {m.device} {model_label(m.model)}/{m.variant}**", ""]
+            lines += ([op_profile_note(prof), ""] + _md_table(op_profile_headers(prof),
+                                                            top_ops(prof, m.metrics.get("macs_by_op")))
+                      if prof else [str(why)])
     failed = [m for m in rows if m.status != "ok"]
     if failed:
         lines += ["", "**Errors**", ""]

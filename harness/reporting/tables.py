@@ -206,6 +206,28 @@ def print_setup_steps(rows: list[dict[str, Any]]) -> None:
             print(f"  - {clean(str(step), 300)}")
 
 
+def op_profile_headers(op_profile: dict[str, Any]) -> list[str]:
+    """The time column says which statistic it is: the LiteRT profiler's per-op medians or benchmark_model's average."""
+    median = str(op_profile.get("time_per_op", "")).startswith("median")
+    return ["op", "median ms" if median else "avg ms", "share", "MACs"]
+
+
+def op_profile_note(op_profile: dict[str, Any]) -> str:
+    """How the profile was measured, and how its ops add up against the whole invoke."""
+    method = op_profile.get("method") or "benchmark_model --enable_op_profiling (average per op)"
+    bits = [f"method: {method}"]
+    if op_profile.get("runs"):
+        bits.append(f"{op_profile['runs']} profiled runs")
+    if op_profile.get("nodes_executed") is not None:
+        bits.append(f"{op_profile['nodes_executed']} ops")
+    if op_profile.get("sum_of_ops_over_invoke") is not None:
+        bits.append(f"sum of ops / invoke p50 = {op_profile['sum_of_ops_over_invoke']:.2f} "
+                    f"({op_profile.get('sum_of_ops_ms')} / {op_profile.get('invoke_p50_ms')} ms)")
+    if op_profile.get("op_type_mapping"):
+        bits.append(f"op types: {op_profile['op_type_mapping']}")
+    return "; ".join(bits)
+
+
 def top_ops(op_profile: dict[str, Any], macs_by_op: dict[str, int] | None = None, n: int = 8) -> list[list[str]]:
     """Where the time goes: the op types by measured time (benchmark_model's `Summary by node type`),
     each with its share of the run and the MACs the .tflite gives that op type (counted, not timed).
@@ -218,11 +240,13 @@ def top_ops(op_profile: dict[str, Any], macs_by_op: dict[str, int] | None = None
     out = []
     for r in rows[:n]:
         kind = str(r.get("node_type", "?"))
+        kernels = r.get("kernels") or []  # the XNNPACK operators that ran this op type (LiteRT profiler)
+        label = f"{kind} ({'; '.join(str(k) for k in kernels)})" if kernels else kind
         ms = r.get("avg_ms")
         share = r.get("avg_pct")
         if share is None and ms is not None and total_ms:
             share = 100.0 * ms / total_ms
         macs = (macs_by_op or {}).get(kind)
-        out.append([kind, "-" if ms is None else f"{ms:.3f}", "-" if share is None else f"{share:.1f}%",
+        out.append([label, "-" if ms is None else f"{ms:.3f}", "-" if share is None else f"{share:.1f}%",
                     "-" if macs is None else f"{macs / 1e6:.1f} M"])
     return out
