@@ -1,0 +1,167 @@
+"""Per-op profiles on this host from the LiteRT C API profiler (rpi/litert_profile.py), real LiteRT throughout:
+a TensorFlow-built model with one small and one big convolution, the runner's profile pass, its failures
+(one line, latencies kept), and `harness run` + `harness report` on the local target end to end."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from converters import analysis
+from rpi import litert_profile as lp
+from rpi.runner import run_job
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = {"min_runs": 5, "min_s": 0.05, "warmup_s": 0.0, "warmup_runs": 1}
+
+pytest.importorskip("ai_edge_litert", reason="pip install ai-edge-litert (the LiteRT wheel with libLiteRt.so)")
+
+
+@pytest.fixture(scope="module")
+def two_conv(tmp_path_factory) -> Path:
+    """A 1x1 conv to 4 channels, then a 5x5 conv to 64 channels: the second has ~160x the MACs."""
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(2)
+    m = tf.keras.Sequential([
+        tf.keras.Input((48, 48, 8)),
+        tf.keras.layers.Conv2D(4, 1, padding="same", name="small"),
+        tf.keras.layers.Conv2D(64, 5, padding="same", name="big"),
+    ])
+    path = tmp_path_factory.mktemp("models") / "two_conv.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(m).convert())
+    return path
+
+
+def _ops(path: Path) -> list[str]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    return [o["op_name"] for o in sorted(Interpreter(model_path=str(path))._get_ops_details(), key=lambda o: o["index"])]
+
+
+def test_profile_ranks_the_big_conv_first_and_counts_the_models_ops(two_conv):
+    ops = _ops(two_conv)
+    prof = lp.profile(str(two_conv), threads=1, runs=10, tflite_ops=ops)
+    assert prof["method"] == lp.METHOD and prof["runs"] == 10
+    # Both convolutions are there, as CONV_2D, once each: the model's own op list.
+    model_ops = analysis.analyze(two_conv.read_bytes())["ops"]
+    by_type = {r["node_type"]: r for r in prof["by_node_type"]}
+    assert by_type["CONV_2D"]["count"] == model_ops["CONV_2D"] == 2
+    mapped = [r for r in prof["run_order"] if r.get("tflite_node") is not None]
+    assert sorted(r["tflite_node"] for r in mapped) == [i for i, n in enumerate(ops) if n == "CONV_2D"]
+    # The big conv (node 1) is the slowest op by far; every op was timed in every profiled run.
+    top = max(prof["run_order"], key=lambda r: r["median_ms"])
+    assert top["tflite_node"] == 1 and top["pct"] > 80.0
+    assert all(r["times_called"] == 10 for r in prof["run_order"])
+    # The ops account for the invoke they sit in: their sum is neither above it nor far below.
+    assert 0.5 < prof["sum_of_ops_over_invoke"] <= 1.02
+
+
+def test_mac_op_list_is_the_analysers():
+    assert lp.MAC_OPS == analysis.MAC_OPS
+
+
+def test_kernels_keep_their_names_when_they_cannot_be_matched_to_nodes():
+    # One run: the delegate's umbrella TFLite node (type 2) around two XNNPACK operators (type 8), then
+    # a TFLite op the delegate did not take. Only one MAC node is named for two MAC kernels.
+    run = [("LiteRT::Run[buffer registration]", 1, 5, 0), ("Invoke", 1, 100, 0),
+           ("TfLiteXNNPackDelegate", 2, 90, 3),
+           ("Convolution (NHWC, F32) IGEMM", 8, 60, 0), ("Fully Connected (NC, F32) GEMM", 8, 20, 1),
+           ("SOFTMAX", 2, 10, 2)]
+    out = lp.summarize([run, run], tflite_ops=["CONV_2D", "RESHAPE", "SOFTMAX"])
+    kinds = [r["node_type"] for r in out["by_node_type"]]
+    assert kinds == ["Convolution (NHWC, F32) IGEMM", "Fully Connected (NC, F32) GEMM", "SOFTMAX"]
+    assert "2 XNNPACK MAC kernels for 1 delegated MAC nodes" in out["op_type_mapping"]
+    assert out["sum_of_ops_ms"] == pytest.approx(0.09) and out["invoke_p50_ms"] == pytest.approx(0.1)
+    # With the node list that fits, both kernels are named after their nodes; the CPU op stays apart.
+    named = lp.summarize([run], tflite_ops=["CONV_2D", "FULLY_CONNECTED", "SOFTMAX"])
+    assert [r["op_type"] for r in named["run_order"]] == ["CONV_2D", "FULLY_CONNECTED", "SOFTMAX"]
+
+
+def _profile_child(model: Path, env_path: str | None, **job) -> dict:
+    env = None
+    if env_path is not None:
+        env = {"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"}
+    res = subprocess.run([sys.executable, str(REPO / "rpi" / "litert_profile.py"), "--job", "-"],
+                         input=json.dumps({"model_path": str(model), **job}), capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert res.returncode == 0, res.stderr[-500:]
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
+    assert len(lines) == 1
+    return json.loads(lines[0])
+
+
+def test_no_library_or_no_cpu_path_is_one_line_and_no_numbers(two_conv, tmp_path):
+    # A LiteRT wheel without libLiteRt.so (an older ai-edge-litert) shadows the real one.
+    fake = tmp_path / "site" / "ai_edge_litert"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("__version__ = '1.2.0'\n")
+    out = _profile_child(two_conv, str(tmp_path / "site"))
+    assert set(out) == {"op_profile_error"}
+    assert out["op_profile_error"] == ("no per-op profile: ai-edge-litert 1.2.0 ships no libLiteRt.so "
+                                       "(the C API profiler needs ai-edge-litert>=2.3)")
+    # The reference kernels (delegate none) are not what the C API's CPU accelerator runs.
+    out = _profile_child(two_conv, None, delegate="none")
+    assert set(out) == {"op_profile_error"} and "not delegate none" in out["op_profile_error"]
+    out = _profile_child(tmp_path / "missing.tflite", None)
+    assert set(out) == {"op_profile_error"} and "\n" not in out["op_profile_error"]
+
+
+def test_runner_profile_pass_and_its_failures_keep_the_latencies(two_conv, tmp_path):
+    res = run_job({"model_path": str(two_conv), "op_profiling": True, "op_profile_runs": 5, **FAST})
+    assert len(res["latencies_us"]) >= 5 and "op_profile_error" not in res
+    prof = res["op_profile"]
+    assert prof["runs"] == 5 and prof["by_node_type"][0]["node_type"] == "CONV_2D"
+    # Without op_profiling there is no pass at all.
+    assert "op_profile" not in run_job({"model_path": str(two_conv), **FAST})
+    # The runner alone on a board (profiler not pushed) and a profiler that crashes: one line each,
+    # and every latency sample is still in the result.
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(REPO / "rpi" / "runner.py", alone / "runner.py")
+    crash = tmp_path / "crash"
+    crash.mkdir()
+    shutil.copy(REPO / "rpi" / "runner.py", crash / "runner.py")
+    (crash / "litert_profile.py").write_text("import os\nos.abort()\n")
+    job = json.dumps({"model_path": str(two_conv), "op_profiling": True, **FAST})
+    for folder, why in ((alone, "litert_profile.py is not next to runner.py"),
+                        (crash, "the profile pass exited -6 without a result")):
+        out = subprocess.run([sys.executable, str(folder / "runner.py"), "--job", "-"], input=job,
+                             capture_output=True, text=True, timeout=120)
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        assert out.returncode == 0 and result["error"] is None
+        assert len(result["latencies_us"]) >= 5 and "op_profile" not in result
+        assert result["op_profile_error"].startswith("no per-op profile: " + why)
+
+
+def test_harness_run_and_report_on_the_local_target(two_conv, tmp_path, isolated_cache):
+    devices = tmp_path / "devices.yaml"
+    devices.write_text("devices:\n  - {name: here, kind: local, op_profiling: true}\n"
+                       "  - {name: plain, kind: local}\n")
+    db = tmp_path / "r.db"
+    run = subprocess.run([sys.executable, "-m", "harness", "run", "--devices", str(devices), "--db", str(db),
+                          "--models", str(two_conv), "--variants", "fp32", "--runs", "5", "--min-seconds", "0.05",
+                          "--warmup-seconds", "0", "--cooldown", "0", "--no-peak-probe", "--no-progress"],
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-1500:]
+    md = subprocess.run([sys.executable, "-m", "harness", "report", "--db", str(db), "--format", "md"],
+                        capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert md.returncode == 0, md.stderr[-800:]
+    section = md.stdout.split("**Where the time goes: here two_conv.tflite/fp32**")
+    assert len(section) == 2, md.stdout[-1500:]  # the profiled device only
+    assert "**Where the time goes: plain" not in md.stdout
+    body = section[1]
+    assert "method: LiteRT C API profiler" in body and "| op | median ms | share | MACs |" in body
+    macs = analysis.analyze(two_conv.read_bytes())["macs_by_op"]["CONV_2D"]
+    first = next(ln for ln in body.splitlines() if ln.startswith("| CONV_2D"))
+    cells = [c.strip() for c in first.strip("|").split("|")]
+    assert cells[3] == f"{macs / 1e6:.1f} M" and float(cells[2].rstrip("%")) > 90.0
+    html = subprocess.run([sys.executable, "-m", "harness", "report", "--db", str(db), "--out",
+                           str(tmp_path / "r.html")], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert html.returncode == 0
+    page = (tmp_path / "r.html").read_text()
+    assert 'id="op-profile"' in page and "CONV_2D (" in page and "IGEMM" in page
