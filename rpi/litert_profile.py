@@ -116,8 +116,10 @@ def _load(path: str):
 class _Session:
     """One compiled model with profiling on, its buffers, and everything to free afterwards."""
 
-    def __init__(self, lib, model_path: str, threads: int, accelerator: int, seed: int) -> None:
+    def __init__(self, lib, model_path: str, threads: int, accelerator: int, seed: int,
+                 profiling: bool = True) -> None:
         self.lib = lib
+        self.profiling = profiling  # False: the same compiled model without the option (overhead benchmark)
         self._free: list[tuple[str, _VP]] = []
         self._keep: list = []  # the model bytes: LiteRtCreateModelFromBuffer does not copy them
         try:
@@ -139,8 +141,10 @@ class _Session:
         self._ok(lib.LiteRtSetOptionsHardwareAccelerators(opts, accelerator), "setting the CPU accelerator")
         # Opaque options are TOML text the library frees with free(): identifiers and keys of
         # litert/c/options/litert_runtime_options.cc and litert_cpu_options.cc.
-        for ident, toml in ((b"runtime_options_string", b"enable_profiling = true\n"),
-                            (b"xnnpack", f"num_threads = {int(threads)}\n".encode())):
+        settings = [(b"xnnpack", f"num_threads = {int(threads)}\n".encode())]
+        if self.profiling:
+            settings.append((b"runtime_options_string", b"enable_profiling = true\n"))
+        for ident, toml in settings:
             opaque = _VP()
             self._ok(lib.LiteRtCreateOpaqueOptions(ident, libc.strdup(toml), C.cast(libc.free, _VP),
                                                    C.byref(opaque)), f"{ident.decode()} options")
@@ -181,6 +185,9 @@ class _Session:
         self._in = (_VP * max(1, len(self.inputs)))(*[b for b, _, _ in self.inputs])
         self._out = (_VP * max(1, len(self.outputs)))(*[b for b, _, _ in self.outputs])
         prof = _VP()
+        if not self.profiling:
+            self.profiler = prof
+            return
         self._ok(lib.LiteRtCompiledModelGetProfiler(cm, C.byref(prof)), "LiteRtCompiledModelGetProfiler")
         if not prof.value:
             raise ProfilerUnavailable("no per-op profile: this LiteRT build gave the compiled model no profiler "
