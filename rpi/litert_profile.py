@@ -78,6 +78,8 @@ _SIGNATURES = {
     "LiteRtGetSignatureInputTensorByIndex": [_VP, C.c_size_t, C.POINTER(_VP)],
     "LiteRtGetSignatureOutputTensorByIndex": [_VP, C.c_size_t, C.POINTER(_VP)],
     "LiteRtGetRankedTensorType": [_VP, _VP],
+    "LiteRtGetTensorName": [_VP, C.POINTER(C.c_char_p)],
+    "LiteRtCompiledModelResizeInputTensor": [_VP, C.c_size_t, C.c_size_t, C.POINTER(C.c_int), C.c_size_t],
     "LiteRtGetCompiledModelInputTensorLayout": [_VP, C.c_size_t, C.c_size_t, _VP],
     "LiteRtGetCompiledModelOutputTensorLayouts": [_VP, C.c_size_t, C.c_size_t, _VP, C.c_bool],
     "LiteRtGetCompiledModelInputBufferRequirements": [_VP, C.c_size_t, C.c_size_t, C.POINTER(_VP)],
@@ -117,13 +119,13 @@ class _Session:
     """One compiled model with profiling on, its buffers, and everything to free afterwards."""
 
     def __init__(self, lib, model_path: str, threads: int, accelerator: int, seed: int,
-                 profiling: bool = True) -> None:
+                 profiling: bool = True, input_shapes: dict[str, list[int]] | None = None) -> None:
         self.lib = lib
         self.profiling = profiling  # False: the same compiled model without the option (overhead benchmark)
         self._free: list[tuple[str, _VP]] = []
         self._keep: list = []  # the model bytes: LiteRtCreateModelFromBuffer does not copy them
         try:
-            self._build(model_path, threads, accelerator, seed)
+            self._build(model_path, threads, accelerator, seed, input_shapes or {})
         except BaseException:
             self.close()
             raise
@@ -151,7 +153,8 @@ class _Session:
             self._ok(lib.LiteRtAddOpaqueOptions(opts, opaque), f"adding {ident.decode()} options")
         return opts
 
-    def _build(self, model_path: str, threads: int, accelerator: int, seed: int) -> None:
+    def _build(self, model_path: str, threads: int, accelerator: int, seed: int,
+               input_shapes: dict[str, list[int]]) -> None:
         import numpy as np
 
         lib = self.lib
@@ -174,10 +177,20 @@ class _Session:
         n_in, n_out = C.c_size_t(), C.c_size_t()
         self._ok(lib.LiteRtGetNumSignatureInputs(sig, C.byref(n_in)), "counting inputs")
         self._ok(lib.LiteRtGetNumSignatureOutputs(sig, C.byref(n_out)), "counting outputs")
+        for i in range(n_in.value):  # the shapes the timed runs used, for inputs with dynamic dims
+            tensor, name = _VP(), C.c_char_p()
+            self._ok(lib.LiteRtGetSignatureInputTensorByIndex(sig, i, C.byref(tensor)), "reading an input")
+            self._ok(lib.LiteRtGetTensorName(tensor, C.byref(name)), "reading an input's name")
+            shape = input_shapes.get((name.value or b"").decode("utf-8", "replace"))
+            if shape:
+                dims = (C.c_int * len(shape))(*[int(d) for d in shape])
+                self._ok(lib.LiteRtCompiledModelResizeInputTensor(cm, 0, i, dims, len(shape)),
+                         f"resizing input {i} to {list(shape)}")
         out_layouts = (C.c_byte * (_LAYOUT_BYTES * max(1, n_out.value)))()
         self._ok(lib.LiteRtGetCompiledModelOutputTensorLayouts(cm, 0, n_out.value, out_layouts, True),
                  "reading output layouts")
         rng = np.random.default_rng(seed)
+        self.shapes: list[list[int]] = []
         self.inputs = [self._buffer(sig, i, True, None) for i in range(n_in.value)]
         self.outputs = [self._buffer(sig, i, False, out_layouts) for i in range(n_out.value)]
         for buf, element_type, size in self.inputs:
@@ -213,6 +226,9 @@ class _Session:
         self._ok(lib.LiteRtCreateManagedTensorBufferFromRequirements(self.env, ranked, req, C.byref(buf)),
                  "creating a tensor buffer")
         self._free.insert(0, ("LiteRtDestroyTensorBuffer", buf))
+        if is_input:  # what was profiled: rank in the low 7 bits of the layout's first word, then the dims
+            rank = C.c_uint32.from_buffer(ranked, 4).value & 0x7F
+            self.shapes.append(list((C.c_int32 * rank).from_buffer(ranked, 8)))
         return buf, C.c_int32.from_buffer(ranked).value, size.value
 
     def _fill(self, buf: _VP, element_type: int, size: int, rng, np) -> None:
@@ -348,17 +364,19 @@ def summarize(runs: list[list[tuple[str, int, int, int]]], tflite_ops: list[str]
 
 
 def profile(model_path: str, threads: int = 1, delegate: str = "xnnpack", runs: int = 20, warmup: int = 2,
-            seed: int = 0, max_s: float = 60.0, tflite_ops: list[str] | None = None) -> dict:
+            seed: int = 0, max_s: float = 60.0, tflite_ops: list[str] | None = None,
+            input_shapes: dict[str, list[int]] | None = None) -> dict:
     """Profile `runs` invocations (after `warmup`) of the model on LiteRT's CPU path (XNNPACK).
 
     `tflite_ops`: the model's op names in node order, to name the MAC kernels (see _op_types).
+    `input_shapes`: {input tensor name: shape} for inputs with dynamic dims (the runner's resolved shapes).
     Returns the summary (see `summarize`) with the method named; raises ProfilerUnavailable.
     """
     if delegate != "xnnpack":
         raise ProfilerUnavailable("no per-op profile: the LiteRT C API profiler compiles for LiteRT's CPU "
                                   f"accelerator (XNNPACK), not delegate {str(delegate)[:40]}")
     lib = _load(library_path())
-    s = _Session(lib, model_path, threads, _HW_CPU, seed)
+    s = _Session(lib, model_path, threads, _HW_CPU, seed, input_shapes=input_shapes)
     try:
         for _ in range(max(0, warmup)):
             s.run()
@@ -371,9 +389,11 @@ def profile(model_path: str, threads: int = 1, delegate: str = "xnnpack", runs: 
             s.run()
             s._ok(lib.LiteRtStopProfiler(p), "LiteRtStopProfiler")
             collected.append(s.events())
+        shapes = s.shapes
     finally:
         s.close()
     out = summarize(collected, tflite_ops)
+    out["input_shapes"] = shapes
     if not out["run_order"]:
         raise ProfilerUnavailable("no per-op profile: the LiteRT profiler recorded no operator events")
     out.update({"method": METHOD, "threads": int(threads), "delegate": delegate})
@@ -397,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         out = {"op_profile": profile(job["model_path"], threads=int(job.get("threads", 1)),
                                      delegate=str(job.get("delegate", "xnnpack")), runs=int(job.get("runs", 20)),
                                      seed=int(job.get("seed", 0)), max_s=float(job.get("max_s", 60.0)),
-                                     tflite_ops=job.get("tflite_ops"))}
+                                     tflite_ops=job.get("tflite_ops"), input_shapes=job.get("input_shapes"))}
     except ProfilerUnavailable as exc:
         out = {"op_profile_error": str(exc)}
     except Exception as exc:  # one line for the result row, never a traceback in place of the runner's JSON

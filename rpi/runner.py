@@ -374,7 +374,8 @@ def op_profile_pass(cfg: dict, interp, ran: str) -> dict:
     except Exception:  # private API: absent in some runtimes; the kernels then keep their own names
         ops = None
     job = {"model_path": cfg["model_path"], "threads": cfg["threads"], "delegate": ran, "seed": cfg["seed"],
-           "runs": cfg["op_profile_runs"], "max_s": cfg["max_s"], "tflite_ops": ops}
+           "runs": cfg["op_profile_runs"], "max_s": cfg["max_s"], "tflite_ops": ops,
+           "input_shapes": {d["name"]: [int(x) for x in d["shape"]] for d in interp.get_input_details()}}
     try:
         res = subprocess.run([sys.executable, script, "--job", "-"], input=json.dumps(job), capture_output=True,
                              text=True, timeout=float(cfg["max_s"]) + 60)

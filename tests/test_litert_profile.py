@@ -61,6 +61,23 @@ def test_profile_ranks_the_big_conv_first_and_counts_the_models_ops(two_conv):
     assert 0.5 < prof["sum_of_ops_over_invoke"] <= 1.02
 
 
+def test_profile_runs_at_the_shapes_the_timed_runs_used(tmp_path):
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(3)
+    inp = tf.keras.Input((None, None, 1))  # an SR-style model: height and width come with the job
+    model = tf.keras.Model(inp, tf.keras.layers.Conv2D(8, 3, padding="same")(inp))
+    path = tmp_path / "dynamic.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    from ai_edge_litert.interpreter import Interpreter
+
+    name = Interpreter(model_path=str(path)).get_input_details()[0]["name"]
+    res = run_job({"model_path": str(path), "op_profiling": True, "op_profile_runs": 3,
+                   "input_shapes": {name: [1, 40, 24, 1]}, **FAST})
+    assert res["inputs"][0]["shape"] == [1, 40, 24, 1]
+    assert res["op_profile"]["input_shapes"] == [[1, 40, 24, 1]]
+
+
 def test_mac_op_list_is_the_analysers():
     assert lp.MAC_OPS == analysis.MAC_OPS
 
