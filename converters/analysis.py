@@ -140,6 +140,18 @@ def _walk(g: _Graph):
     return ops, macs_by_op, param_tensors, kernels
 
 
+def macs_by_node(data: bytes) -> dict[int, int]:
+    """MACs of each MAC op of the main subgraph, by node index: what one row of a per-op profile ran."""
+    g = _load(data)
+    sub = g.model.subgraphs[0]
+    out = {}
+    for i, op in enumerate(sub.operators):
+        name = _op_name(g, op)
+        if name in MAC_OPS:
+            out[i] = _op_macs(name, op, sub.tensors)
+    return out
+
+
 def kernel_tensors(data: bytes) -> list[tuple[str, tuple[int, ...], np.ndarray, bool]]:
     """(op, dense shape, stored values, stored sparse?) of every conv / fully-connected kernel."""
     g = _load(data)

@@ -283,7 +283,8 @@ def _is_mac_kernel(kernel: str) -> bool:
     return kernel.split(" (")[0].strip() in XNNPACK_MAC_KERNELS
 
 
-def _op_types(rows: list[dict], tflite_ops: list[str] | None, cpu_nodes: set[int]) -> str:
+def _op_types(rows: list[dict], tflite_ops: list[str] | None, cpu_nodes: set[int],
+              names: list[str] | None = None) -> str:
     """Name each XNNPACK MAC kernel by the TFLite node it runs, so the .tflite's MACs can sit next to it.
 
     XNNPACK builds its operators in node order and turns each delegated conv / depthwise / transposed
@@ -302,10 +303,13 @@ def _op_types(rows: list[dict], tflite_ops: list[str] | None, cpu_nodes: set[int
                 "kernels keep their names")
     for row, (index, name) in zip(kernels, nodes):
         row["op_type"], row["tflite_node"] = name, index
+        if names and index < len(names) and names[index]:
+            row["tflite_name"] = names[index]  # the node's output tensor (first fused name)
     return "k-th XNNPACK MAC kernel = k-th delegated MAC node (node order)"
 
 
-def summarize(runs: list[list[tuple[str, int, int, int]]], tflite_ops: list[str] | None = None) -> dict:
+def summarize(runs: list[list[tuple[str, int, int, int]]], tflite_ops: list[str] | None = None,
+              tflite_names: list[str] | None = None) -> dict:
     """Per-op rows (median over runs), per-op-type totals, and the whole-invoke time, from raw events.
 
     Ops are XNNPACK operators where the delegate profiles its own (event types 4/8) and TFLite nodes
@@ -339,7 +343,12 @@ def summarize(runs: list[list[tuple[str, int, int, int]]], tflite_ops: list[str]
                      "median_ms": round(statistics.median(samples), 4),
                      "avg_ms": round(sum(samples) / len(samples), 4), "times_called": len(samples)})
     cpu_nodes = {r["node_index"] for r in rows if r["level"] == "tflite"}
-    mapping = _op_types(rows, tflite_ops, cpu_nodes)
+    mapping = _op_types(rows, tflite_ops, cpu_nodes, tflite_names)
+    for r in rows:  # a TFLite op the delegate left on the CPU: metadata1 is its node index
+        if r["level"] == "tflite":
+            r["tflite_node"] = r["node_index"]
+            if tflite_names and 0 <= r["node_index"] < len(tflite_names) and tflite_names[r["node_index"]]:
+                r["tflite_name"] = tflite_names[r["node_index"]]
     total = sum(r["median_ms"] for r in rows)
     for r in rows:
         r["pct"] = round(100.0 * r["median_ms"] / total, 3) if total else None
@@ -365,7 +374,7 @@ def summarize(runs: list[list[tuple[str, int, int, int]]], tflite_ops: list[str]
 
 def profile(model_path: str, threads: int = 1, delegate: str = "xnnpack", runs: int = 20, warmup: int = 2,
             seed: int = 0, max_s: float = 60.0, tflite_ops: list[str] | None = None,
-            input_shapes: dict[str, list[int]] | None = None) -> dict:
+            input_shapes: dict[str, list[int]] | None = None, tflite_names: list[str] | None = None) -> dict:
     """Profile `runs` invocations (after `warmup`) of the model on LiteRT's CPU path (XNNPACK).
 
     `tflite_ops`: the model's op names in node order, to name the MAC kernels (see _op_types).
@@ -392,7 +401,7 @@ def profile(model_path: str, threads: int = 1, delegate: str = "xnnpack", runs: 
         shapes = s.shapes
     finally:
         s.close()
-    out = summarize(collected, tflite_ops)
+    out = summarize(collected, tflite_ops, tflite_names)
     out["input_shapes"] = shapes
     if not out["run_order"]:
         raise ProfilerUnavailable("no per-op profile: the LiteRT profiler recorded no operator events")
@@ -417,7 +426,8 @@ def main(argv: list[str] | None = None) -> int:
         out = {"op_profile": profile(job["model_path"], threads=int(job.get("threads", 1)),
                                      delegate=str(job.get("delegate", "xnnpack")), runs=int(job.get("runs", 20)),
                                      seed=int(job.get("seed", 0)), max_s=float(job.get("max_s", 60.0)),
-                                     tflite_ops=job.get("tflite_ops"), input_shapes=job.get("input_shapes"))}
+                                     tflite_ops=job.get("tflite_ops"), input_shapes=job.get("input_shapes"),
+                                     tflite_names=job.get("tflite_names"))}
     except ProfilerUnavailable as exc:
         out = {"op_profile_error": str(exc)}
     except Exception as exc:  # one line for the result row, never a traceback in place of the runner's JSON

@@ -369,12 +369,14 @@ def op_profile_pass(cfg: dict, interp, ran: str) -> dict:
     if not os.path.isfile(script):
         return {"op_profile_error": "no per-op profile: litert_profile.py is not next to runner.py"}
     try:
-        ops = [o["op_name"] for o in sorted(interp._get_ops_details(), key=lambda o: o["index"])
-               if o["op_name"] != "DELEGATE"]
+        nodes = [o for o in sorted(interp._get_ops_details(), key=lambda o: o["index"]) if o["op_name"] != "DELEGATE"]
+        tensors = {t["index"]: t["name"] for t in interp.get_tensor_details()}
+        ops = [o["op_name"] for o in nodes]
+        names = [tensors.get(int(o["outputs"][0]), "").split(";")[0] if len(o["outputs"]) else "" for o in nodes]
     except Exception:  # private API: absent in some runtimes; the kernels then keep their own names
-        ops = None
+        ops, names = None, None
     job = {"model_path": cfg["model_path"], "threads": cfg["threads"], "delegate": ran, "seed": cfg["seed"],
-           "runs": cfg["op_profile_runs"], "max_s": cfg["max_s"], "tflite_ops": ops,
+           "runs": cfg["op_profile_runs"], "max_s": cfg["max_s"], "tflite_ops": ops, "tflite_names": names,
            "input_shapes": {d["name"]: [int(x) for x in d["shape"]] for d in interp.get_input_details()}}
     try:
         res = subprocess.run([sys.executable, script, "--job", "-"], input=json.dumps(job), capture_output=True,

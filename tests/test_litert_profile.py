@@ -177,6 +177,12 @@ def test_harness_run_and_report_on_the_local_target(two_conv, tmp_path, isolated
     first = next(ln for ln in body.splitlines() if ln.startswith("| CONV_2D"))
     cells = [c.strip() for c in first.strip("|").split("|")]
     assert cells[3] == f"{macs / 1e6:.1f} M" and float(cells[2].rstrip("%")) > 90.0
+    # The slowest single op is the big conv (node 1), with the MACs the .tflite gives that node.
+    singles = md.stdout.split("Slowest single ops:")[1]
+    per_node = analysis.macs_by_node(two_conv.read_bytes())
+    assert sum(per_node.values()) == macs and per_node[1] > 100 * per_node[0]
+    top = next(ln for ln in singles.splitlines() if ln.startswith("| CONV_2D"))
+    assert top.startswith("| CONV_2D #1 ") and f"| {per_node[1] / 1e6:.1f} M |" in top
     html = subprocess.run([sys.executable, "-m", "harness", "report", "--db", str(db), "--out",
                            str(tmp_path / "r.html")], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert html.returncode == 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 from typing import Any
 
 from harness.statistics.energy import MIN_WINDOW_SAMPLES, window_energy
@@ -96,6 +97,20 @@ def _clock(r: dict[str, Any], raw: Any, window: tuple[float, float] | None) -> t
     return (probe_fell, probe_why) if probe_fell is not None else (fell, why)
 
 
+def node_macs(profile: dict[str, Any], path: Any) -> None:
+    """Give each profiled op that names its TFLite node that node's MACs from the .tflite (counted, not timed)."""
+    from converters.analysis import macs_by_node
+
+    try:
+        per_node = macs_by_node(Path(path).read_bytes())
+    except Exception:  # not a .tflite this reader knows: the rows keep no MACs rather than a guess
+        return
+    for row in profile.get("run_order") or []:
+        node = row.get("tflite_node")
+        if node in per_node:
+            row["macs"] = per_node[node]
+
+
 def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: Any, started: float,
                    peak_gflops: dict[str, float] | None = None, repeat_index: int = 0) -> Measurement:
     """`art` is a BuiltVariant, `bench` the BenchSettings used, `raw` a devices.target.RawRun;
@@ -161,6 +176,8 @@ def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: Any, sta
     for key in ("op_profile", "op_profile_error"):  # the runner's per-op profile pass (op_profiling)
         if r.get(key):
             extra[key] = r[key]
+    if extra.get("op_profile") and getattr(art, "path", None):
+        node_macs(extra["op_profile"], art.path)
     if r.get("cpu_freq"):
         extra["cpu_freq_mhz"] = r["cpu_freq"]
     memory = getattr(raw, "memory", None) or {}

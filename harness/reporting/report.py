@@ -14,7 +14,8 @@ from harness.reporting import plots
 from harness.statistics.compare import (COMPARISON_HEADERS, KeyComparison, accuracy_name, accuracy_of, comparison_rows,
                                        model_label)
 from harness.store.results import SCHEMA_VERSION, Measurement, RunInfo
-from harness.reporting.tables import accuracy_cell, op_profile_headers, op_profile_note, size_text, top_ops
+from harness.reporting.tables import (SINGLE_OP_HEADERS, accuracy_cell, op_profile_headers, op_profile_note,
+                                      size_text, top_ops, top_single_ops)
 
 CSS = """
 :root { color-scheme: light; --fg:#111827; --muted:#6b7280; --line:#e5e7eb; --bad:#b91c1c; --good:#047857; }
@@ -211,6 +212,8 @@ def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequen
             + (f"<p>{_e(op_profile_note(m.extra['op_profile']))}</p>"
                + _table(op_profile_headers(m.extra["op_profile"]),
                         top_ops(m.extra["op_profile"], m.metrics.get("macs_by_op")))
+               + (f"<p>Slowest single ops</p>{_table(SINGLE_OP_HEADERS, singles)}"
+                  if (singles := top_single_ops(m.extra["op_profile"])) else "")
                if m.extra.get("op_profile") else f"<p>{_e(m.extra['op_profile_error'])}</p>")
             for m in profiled) + "</section>")
     failed = [m for m in rows if m.status != "ok"]
@@ -273,6 +276,8 @@ def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
             lines += ([op_profile_note(prof), ""] + _md_table(op_profile_headers(prof),
                                                             top_ops(prof, m.metrics.get("macs_by_op")))
                       if prof else [str(why)])
+            if prof and (singles := top_single_ops(prof)):
+                lines += ["", "Slowest single ops:", ""] + _md_table(SINGLE_OP_HEADERS, singles)
     failed = [m for m in rows if m.status != "ok"]
     if failed:
         lines += ["", "**Errors**", ""]

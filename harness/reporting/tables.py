@@ -228,6 +228,30 @@ def op_profile_note(op_profile: dict[str, Any]) -> str:
     return "; ".join(bits)
 
 
+SINGLE_OP_HEADERS = ["op (TFLite node, output)", "XNNPACK operator", "median ms", "share", "MACs"]
+
+
+def top_single_ops(op_profile: dict[str, Any], n: int = 5) -> list[list[str]]:
+    """The slowest single ops of a LiteRT profile (per-op medians), each with its node and that node's MACs.
+
+    Empty for benchmark_model's profiles, whose rows are averages without node indices.
+    """
+    from errors import clean
+
+    rows = sorted((r for r in op_profile.get("run_order") or [] if r.get("median_ms") is not None),
+                  key=lambda r: -r["median_ms"])
+    out = []
+    for r in rows[:n]:
+        node = r.get("tflite_node")
+        where = str(r.get("op_type") or r.get("node_type") or "?")
+        if node is not None:
+            where += f" #{node}" + (f" {clean(str(r['tflite_name']), 60)}" if r.get("tflite_name") else "")
+        macs, pct = r.get("macs"), r.get("pct")
+        out.append([where, str(r["node_type"]) if r.get("level") == "xnnpack" else "-", f"{r['median_ms']:.3f}",
+                    "-" if pct is None else f"{pct:.1f}%", "-" if macs is None else f"{macs / 1e6:.1f} M"])
+    return out
+
+
 def top_ops(op_profile: dict[str, Any], macs_by_op: dict[str, int] | None = None, n: int = 8) -> list[list[str]]:
     """Where the time goes: the op types by measured time (benchmark_model's `Summary by node type`),
     each with its share of the run and the MACs the .tflite gives that op type (counted, not timed).
