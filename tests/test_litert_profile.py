@@ -188,3 +188,36 @@ def test_harness_run_and_report_on_the_local_target(two_conv, tmp_path, isolated
     assert html.returncode == 0
     page = (tmp_path / "r.html").read_text()
     assert 'id="op-profile"' in page and "CONV_2D (" in page and "IGEMM" in page
+
+
+def test_a_pi_with_the_litert_runner_gets_the_profiler_pushed_and_a_profile(sshd_board, two_conv):
+    """Over a real sshd: the profiler goes next to the runner on the board only when op_profiling is on."""
+    from types import SimpleNamespace
+
+    from devices.rpi_target import RaspberryPiTarget
+    from devices.target import JobSpec
+    from harness.orchestration.measure import to_measurement
+    from harness.planning.config import BenchSettings
+
+    bench = BenchSettings(warmup_s=0.0, warmup_runs=1, min_runs=5, min_s=0.05, cooldown_s=0.0)
+    for name, profiling in (("pi-plain", False), ("pi-prof", True)):
+        cfg = sshd_board.config_for(name, "raspberry_pi", op_profiling=profiling)
+        target = RaspberryPiTarget(cfg)
+        try:
+            target.prepare()
+            raw = target.benchmark(JobSpec(model_path=two_conv, bench=bench))
+        finally:
+            target.close()
+        pushed = Path(cfg.workdir) / "litert_profile.py"
+        assert pushed.exists() is profiling
+        art = SimpleNamespace(model="two_conv", variant="fp32", metrics={}, path=two_conv)
+        m = to_measurement("run", name, art, bench, raw, 0.0)
+        assert m.status == "ok" and len(m.latencies_us) >= 5
+        if profiling:
+            assert pushed.read_bytes() == (REPO / "rpi" / "litert_profile.py").read_bytes()
+            prof = m.extra["op_profile"]
+            assert prof["method"] == lp.METHOD and prof["by_node_type"][0]["node_type"] == "CONV_2D"
+            big = max(prof["run_order"], key=lambda r: r["median_ms"])
+            assert big["macs"] == analysis.macs_by_node(two_conv.read_bytes())[1]
+        else:
+            assert "op_profile" not in m.extra and "op_profile_error" not in m.extra
