@@ -3,6 +3,7 @@ a TensorFlow-built model with one small and one big convolution, the runner's pr
 (one line, latencies kept), and `harness run` + `harness report` on the local target end to end."""
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import subprocess
@@ -183,9 +184,9 @@ def test_harness_run_and_report_on_the_local_target(two_conv, tmp_path, isolated
     assert sum(per_node.values()) == macs and per_node[1] > 100 * per_node[0]
     top = next(ln for ln in singles.splitlines() if ln.startswith("| CONV_2D"))
     assert top.startswith("| CONV_2D #1 ") and f"| {per_node[1] / 1e6:.1f} M |" in top
-    html = subprocess.run([sys.executable, "-m", "harness", "report", "--db", str(db), "--out",
+    page_run = subprocess.run([sys.executable, "-m", "harness", "report", "--db", str(db), "--out",
                            str(tmp_path / "r.html")], capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert html.returncode == 0
+    assert page_run.returncode == 0
     page = (tmp_path / "r.html").read_text()
     assert 'id="op-profile"' in page and "CONV_2D (" in page and "IGEMM" in page
 
@@ -221,3 +222,34 @@ def test_a_pi_with_the_litert_runner_gets_the_profiler_pushed_and_a_profile(sshd
             assert big["macs"] == analysis.macs_by_node(two_conv.read_bytes())[1]
         else:
             assert "op_profile" not in m.extra and "op_profile_error" not in m.extra
+
+
+def test_report_names_the_method_and_says_why_a_row_has_no_profile():
+    from devices.probes import benchmark_model as bm
+    from harness.reporting.report import render_html, render_markdown
+    from harness.store.results import Measurement, RunInfo
+    from tests.test_adb_benchmark_model import OP_TABLE
+
+    run = [("Invoke", 1, 1000, 0), ("Convolution (NHWC, F32) IGEMM", 8, 700, 0),
+           ("Fully Connected (NC, F32) GEMM", 8, 200, 1), ("Max Pooling (NHWC, F32)", 8, 50, 2)]
+    host = {**lp.summarize([run] * 3, ["CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D"], ["conv", "fc", "pool"]),
+            "method": lp.METHOD}
+    why = "no per-op profile: ai-edge-litert 1.2.0 ships no libLiteRt.so (the C API profiler needs ai-edge-litert>=2.3)"
+    common = {"run_id": "r", "model": "m", "variant": "fp32", "status": "ok", "p50_us": 1000.0,
+              "latencies_us": (1000.0,), "metrics": {"macs_by_op": {"CONV_2D": 7_000_000, "FULLY_CONNECTED": 1_000}}}
+    rows = [Measurement(device="host", extra={"op_profile": host}, **common),
+            Measurement(device="old", extra={"op_profile_error": why}, **common),
+            Measurement(device="phone", extra={"op_profile": bm.parse(OP_TABLE)["op_profile"]}, **common)]
+    info = RunInfo(run_id="r", created_at=0.0, host="h", git_revision=None, packages={}, plan={})
+    md = render_markdown(info, rows)
+    host_md = md.split("**Where the time goes: host m/fp32**")[1].split("**Where the time goes")[0]
+    assert "method: " + lp.METHOD in host_md and "| op | median ms | share | MACs |" in host_md
+    assert "| CONV_2D (Convolution (NHWC, F32) IGEMM) | 0.700 | 73.7% | 7.0 M |" in host_md
+    assert "| CONV_2D #0 conv | Convolution (NHWC, F32) IGEMM | 0.700 | 73.7% | - |" in host_md  # no MACs given
+    assert "sum of ops / invoke p50 = 0.95" in host_md
+    old_md = md.split("**Where the time goes: old m/fp32**")[1].split("**Where the time goes")[0]
+    assert old_md.strip() == why
+    phone_md = md.split("**Where the time goes: phone m/fp32**")[1]
+    assert "| op | avg ms | share | MACs |" in phone_md and "Slowest single ops" not in phone_md
+    page = render_html(info, rows)
+    assert html.escape(why) in page and "Slowest single ops" in page and "median ms" in page
