@@ -182,7 +182,10 @@ class _Session:
             self._ok(lib.LiteRtGetSignatureInputTensorByIndex(sig, i, C.byref(tensor)), "reading an input")
             self._ok(lib.LiteRtGetTensorName(tensor, C.byref(name)), "reading an input's name")
             shape = input_shapes.get((name.value or b"").decode("utf-8", "replace"))
-            if shape:
+            layout = (C.c_byte * _LAYOUT_BYTES)()
+            self._ok(lib.LiteRtGetCompiledModelInputTensorLayout(cm, 0, i, layout), "reading an input layout")
+            rank = C.c_uint32.from_buffer(layout).value & 0x7F
+            if shape and list(shape) != list((C.c_int32 * rank).from_buffer(layout, 4)):
                 dims = (C.c_int * len(shape))(*[int(d) for d in shape])
                 self._ok(lib.LiteRtCompiledModelResizeInputTensor(cm, 0, i, dims, len(shape)),
                          f"resizing input {i} to {list(shape)}")
@@ -273,7 +276,8 @@ class _Session:
         return out
 
     def close(self) -> None:
-        for name, handle in self._free:
+        """Buffers, compiled model, options, model, environment: each freed before what it uses."""
+        for name, handle in sorted(self._free, key=lambda f: _DESTROY.index(f[0])):
             if handle.value:
                 getattr(self.lib, name)(handle)
         self._free = []
