@@ -253,3 +253,24 @@ def test_report_names_the_method_and_says_why_a_row_has_no_profile():
     assert "| op | avg ms | share | MACs |" in phone_md and "Slowest single ops" not in phone_md
     page = render_html(info, rows)
     assert html.escape(why) in page and "Slowest single ops" in page and "median ms" in page
+
+
+def test_a_recorded_detector_profile_keeps_both_levels_apart_and_names_every_mac_kernel():
+    """Real events (tests/fixtures/litert_profiler): XNNPACK operators and TFLite nodes left on the CPU."""
+    rec = json.loads((REPO / "tests" / "fixtures" / "litert_profiler" / "faster_rcnn_fp32.events.json").read_text())
+    ops, runs = rec["tflite_ops"], [[tuple(e) for e in run] for run in rec["runs"]]
+    out = lp.summarize(runs, ops)
+    op_events = [e for e in runs[0] if e[1] in (2, 4, 8)]
+    assert out["nodes_executed"] == len(op_events) and out["runs"] == 2
+    assert out["op_type_mapping"].startswith("k-th XNNPACK MAC kernel")
+    # Every MAC op of the model is one row named after it, in node order; the CPU ops are their own nodes.
+    by_type = {r["node_type"]: r["count"] for r in out["by_node_type"]}
+    for name in lp.MAC_OPS:
+        assert by_type.get(name, 0) == ops.count(name)
+    mac_rows = [r for r in out["run_order"] if r["level"] == "xnnpack" and r["op_type"] in lp.MAC_OPS]
+    assert [ops[r["tflite_node"]] for r in mac_rows] == [r["op_type"] for r in mac_rows]
+    assert [r["tflite_node"] for r in mac_rows] == sorted(r["tflite_node"] for r in mac_rows)
+    cpu_rows = [r for r in out["run_order"] if r["level"] == "tflite"]
+    assert cpu_rows and all(ops[r["tflite_node"]] == r["node_type"] for r in cpu_rows)
+    # The ops sit inside the invoke they were timed in.
+    assert 0.5 < out["sum_of_ops_over_invoke"] <= 1.0
