@@ -23,6 +23,15 @@ pytest.importorskip("ai_edge_litert", reason="pip install ai-edge-litert (the Li
 
 
 @pytest.fixture(scope="module")
+def profiler_lib() -> str:
+    """libLiteRt.so of the installed wheel; without it (ai-edge-litert older than 2.3) these tests skip."""
+    try:
+        return lp.library_path()
+    except lp.ProfilerUnavailable as exc:
+        pytest.skip(f"{exc} -- pip install 'ai-edge-litert>=2.3'")
+
+
+@pytest.fixture(scope="module")
 def two_conv(tmp_path_factory) -> Path:
     """A 1x1 conv to 4 channels, then a 5x5 conv to 64 channels: the second has ~160x the MACs."""
     import tensorflow as tf
@@ -44,7 +53,7 @@ def _ops(path: Path) -> list[str]:
     return [o["op_name"] for o in sorted(Interpreter(model_path=str(path))._get_ops_details(), key=lambda o: o["index"])]
 
 
-def test_profile_ranks_the_big_conv_first_and_counts_the_models_ops(two_conv):
+def test_profile_ranks_the_big_conv_first_and_counts_the_models_ops(profiler_lib, two_conv):
     ops = _ops(two_conv)
     prof = lp.profile(str(two_conv), threads=1, runs=10, tflite_ops=ops)
     assert prof["method"] == lp.METHOD and prof["runs"] == 10
@@ -62,7 +71,7 @@ def test_profile_ranks_the_big_conv_first_and_counts_the_models_ops(two_conv):
     assert 0.5 < prof["sum_of_ops_over_invoke"] <= 1.02
 
 
-def test_profile_runs_at_the_shapes_the_timed_runs_used(tmp_path):
+def test_profile_runs_at_the_shapes_the_timed_runs_used(profiler_lib, tmp_path):
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(3)
@@ -129,7 +138,7 @@ def test_no_library_or_no_cpu_path_is_one_line_and_no_numbers(two_conv, tmp_path
     assert set(out) == {"op_profile_error"} and "\n" not in out["op_profile_error"]
 
 
-def test_runner_profile_pass_and_its_failures_keep_the_latencies(two_conv, tmp_path):
+def test_runner_profile_pass_and_its_failures_keep_the_latencies(profiler_lib, two_conv, tmp_path):
     res = run_job({"model_path": str(two_conv), "op_profiling": True, "op_profile_runs": 5, **FAST})
     assert len(res["latencies_us"]) >= 5 and "op_profile_error" not in res
     prof = res["op_profile"]
@@ -156,7 +165,7 @@ def test_runner_profile_pass_and_its_failures_keep_the_latencies(two_conv, tmp_p
         assert result["op_profile_error"].startswith("no per-op profile: " + why)
 
 
-def test_harness_run_and_report_on_the_local_target(two_conv, tmp_path, isolated_cache):
+def test_harness_run_and_report_on_the_local_target(profiler_lib, two_conv, tmp_path, isolated_cache):
     devices = tmp_path / "devices.yaml"
     devices.write_text("devices:\n  - {name: here, kind: local, op_profiling: true}\n"
                        "  - {name: plain, kind: local}\n")
@@ -191,7 +200,7 @@ def test_harness_run_and_report_on_the_local_target(two_conv, tmp_path, isolated
     assert 'id="op-profile"' in page and "CONV_2D (" in page and "IGEMM" in page
 
 
-def test_a_pi_with_the_litert_runner_gets_the_profiler_pushed_and_a_profile(sshd_board, two_conv):
+def test_a_pi_with_the_litert_runner_gets_the_profiler_pushed_and_a_profile(profiler_lib, sshd_board, two_conv):
     """Over a real sshd: the profiler goes next to the runner on the board only when op_profiling is on."""
     from types import SimpleNamespace
 
