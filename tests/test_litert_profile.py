@@ -255,7 +255,7 @@ def test_report_names_the_method_and_says_why_a_row_has_no_profile():
     assert "method: " + lp.METHOD in host_md and "| op | median ms | share | MACs |" in host_md
     assert "| CONV_2D (Convolution (NHWC, F32) IGEMM) | 0.700 | 73.7% | 7.0 M |" in host_md
     assert "| CONV_2D #0 conv | Convolution (NHWC, F32) IGEMM | 0.700 | 73.7% | - |" in host_md  # no MACs given
-    assert "sum of ops / invoke p50 = 0.95" in host_md
+    assert "sum of ops / invoke p50 = 0.95" in host_md and "sum of ops / timed p50 = 0.95" in host_md
     old_md = md.split("**Where the time goes: old m/fp32**")[1].split("**Where the time goes")[0]
     assert old_md.strip() == why
     phone_md = md.split("**Where the time goes: phone m/fp32**")[1]

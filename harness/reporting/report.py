@@ -209,7 +209,7 @@ def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequen
     if profiled:
         parts.append('<section id="op-profile"><h2>Where the time goes (top ops by time)</h2>' + "".join(
             f"<h3>{_e(m.device)} {_e(model_label(m.model))}/{_e(m.variant)}</h3>"
-            + (f"<p>{_e(op_profile_note(m.extra['op_profile']))}</p>"
+            + (f"<p>{_e(op_profile_note(m.extra['op_profile'], m.p50_us))}</p>"
                + _table(op_profile_headers(m.extra["op_profile"]),
                         top_ops(m.extra["op_profile"], m.metrics.get("macs_by_op")))
                + (f"<p>Slowest single ops</p>{_table(SINGLE_OP_HEADERS, singles)}"
@@ -273,7 +273,7 @@ def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
         prof, why = (m.extra or {}).get("op_profile"), (m.extra or {}).get("op_profile_error")
         if prof or why:
             lines += ["", f"**Where the time goes: {m.device} {model_label(m.model)}/{m.variant}**", ""]
-            lines += ([op_profile_note(prof), ""] + _md_table(op_profile_headers(prof),
+            lines += ([op_profile_note(prof, m.p50_us), ""] + _md_table(op_profile_headers(prof),
                                                             top_ops(prof, m.metrics.get("macs_by_op")))
                       if prof else [str(why)])
             if prof and (singles := top_single_ops(prof)):

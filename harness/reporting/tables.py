@@ -212,8 +212,9 @@ def op_profile_headers(op_profile: dict[str, Any]) -> list[str]:
     return ["op", "median ms" if median else "avg ms", "share", "MACs"]
 
 
-def op_profile_note(op_profile: dict[str, Any]) -> str:
-    """How the profile was measured, and how its ops add up against the whole invoke."""
+def op_profile_note(op_profile: dict[str, Any], p50_us: float | None = None) -> str:
+    """How the profile was measured, and how its ops add up against the whole invoke (the profiled one,
+    and the row's own unprofiled p50 from the timed loop when given)."""
     method = op_profile.get("method") or "benchmark_model --enable_op_profiling (average per op)"
     bits = [f"method: {method}"]
     if op_profile.get("runs"):
@@ -223,6 +224,8 @@ def op_profile_note(op_profile: dict[str, Any]) -> str:
     if op_profile.get("sum_of_ops_over_invoke") is not None:
         bits.append(f"sum of ops / invoke p50 = {op_profile['sum_of_ops_over_invoke']:.2f} "
                     f"({op_profile.get('sum_of_ops_ms')} / {op_profile.get('invoke_p50_ms')} ms)")
+    if op_profile.get("sum_of_ops_ms") is not None and p50_us:
+        bits.append(f"sum of ops / timed p50 = {op_profile['sum_of_ops_ms'] * 1000.0 / p50_us:.2f}")
     if op_profile.get("op_type_mapping"):
         bits.append(f"op types: {op_profile['op_type_mapping']}")
     return "; ".join(bits)
