@@ -71,7 +71,7 @@ PASSES: dict[str, PassSpec] = {}
 COMMON_LIMITS: dict[str, tuple[Any, ...]] = {
     "sparsity": (0.0, 0.99), "clusters": (2, 65536), "rank": (1, 4096), "steps": (0, 1_000_000),
     "calibration_samples": (1, 100_000), "lr": (0.0, 10.0), "speedup": (1.0, 1000.0), "min_kernel": (1, 64),
-    "io_type": ("int8", "uint8", "float32"), "activations": ("int8", "int16"),
+    "io_type": ("int8", "uint8", "float32"), "activations": ("float", "int8", "int16"), "distill": (0.0, 1.0),
 }
 
 

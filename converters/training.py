@@ -33,9 +33,13 @@ STEP_FACTOR = {"quick": 0.1, "default": 1.0, "long": 10.0}
 CONVERTERS_DIR = Path(__file__).resolve().parent
 
 # Default recipe lengths (steps before STEP_FACTOR) and crop sides. Measured on 2 busy cores:
-# SRCNN 9-1-5 reaches bicubic +0.4 dB in 1500 steps (~25 s), FSRCNN about bicubic (~45 s; it
-# needs `long` to pull ahead), SqueezeNet ~95% top-1 on held-out shapes in 500 steps (~45 s).
-SR_STEPS, SR_BATCH = 1500, 16
+# SRCNN 9-1-5 reaches bicubic +0.3 dB in 1500 steps (~25 s), SqueezeNet ~95% top-1 on held-out
+# shapes in 500 steps (~45 s). FSRCNN (LR input, no bicubic start) is only at bicubic after the
+# same 1500 steps of 16 crops (FSRCNN-s 29.19 dB against bicubic 29.14 and SRCNN 9-5-5's 29.64);
+# its 16x16 LR crops are so cheap that batches of 64 cost little more per step, so its recipe is
+# SR_LR_STEPS of SR_LR_BATCH over SR_LR_CROPS distinct crops.
+SR_STEPS, SR_BATCH, SR_CROPS = 1500, 16, 4000
+SR_LR_STEPS, SR_LR_BATCH, SR_LR_CROPS = 6000, 64, 40000  # LR-input (FSRCNN-style) models
 SR_LR = {True: 1e-3, False: 3e-3}  # upsampled-input (SRCNN) models diverge above 1e-3
 CLS_STEPS, CLS_BATCH, CLS_LR, CLS_SIDE, CLS_NATIVE_STEPS = 500, 32, 1e-3, 64, 20
 DET_STEPS = 400
@@ -160,8 +164,16 @@ def _softmax_output(model: Any) -> bool:
 
 
 def fine_tune(model: Any, info: TaskInfo, steps: int, image_dir: str | None = None, lr: float = 5e-4,
-              callbacks: Sequence[Any] = (), seed: int = 1, batch: int | None = None) -> None:
-    """Train `model` in place on its task's data at its own input size."""
+              callbacks: Sequence[Any] = (), seed: int = 1, batch: int | None = None,
+              teacher: Any = None, distill: float = 0.0, crops: int | None = None) -> None:
+    """Train `model` in place on its task's data at its own input size.
+
+    With a `teacher` (super-resolution only, same input and output size), the target is
+    distill * teacher output + (1 - distill) * ground truth: the MSE to that blend is, up to a
+    constant, the sum of the two weighted MSEs (knowledge distillation, Hinton et al. 2015). The
+    teacher's output is smoother than the ground truth, so a compressed student follows it faster.
+    `crops`: how many distinct super-resolution crops to draw at most (SR_CROPS by default).
+    """
     import tensorflow as tf
     import tf_keras as keras
 
@@ -177,7 +189,9 @@ def fine_tune(model: Any, info: TaskInfo, steps: int, image_dir: str | None = No
     if info.kind == "super_resolution":
         batch = batch or SR_BATCH
         out_side = int(model.output_shape[1])
-        x, y, _ = sr_pairs(info, out_side, min(4000, steps * batch), seed, image_dir)
+        x, y, _ = sr_pairs(info, out_side, min(crops or SR_CROPS, steps * batch), seed, image_dir)
+        if teacher is not None and distill > 0:
+            y = (distill * teacher.predict(x, batch_size=64, verbose=0) + (1.0 - distill) * y).astype(np.float32)
         loss: Any = "mse"
     elif info.kind == "classification":
         batch = batch or (CLS_BATCH if int(shape[1]) <= 96 else 8)
@@ -194,29 +208,34 @@ def fine_tune(model: Any, info: TaskInfo, steps: int, image_dir: str | None = No
 
 def tuned_copy(model: Any, info: TaskInfo, transform: Callable[[Any], Any], steps: int,
                image_dir: str | None = None, lr: float = 5e-4, callbacks: Callable[[], list] = list,
-               finish: Callable[[Any], None] | None = None) -> Any:
+               finish: Callable[[Any], None] | None = None, distill: float = 0.0,
+               batch: int | None = None, crops: int | None = None) -> Any:
     """transform(a copy of model), fine-tuned: on small crops when the model allows, then copied back.
 
     The same transform is applied to a trainee (small input, free batch) and to a full-size copy;
     both hold identical weights (pruning masks, cluster centroids, quantizer ranges included), so
     training the trainee and copying its weights gives the trained full-size model at a fraction
-    of the cost. `finish` runs on the full-size model afterwards.
+    of the cost. `finish` runs on the full-size model afterwards. `distill` > 0 (super-resolution)
+    trains towards a blend of the untransformed model's output and the ground truth (fine_tune).
     """
     native = transform(copy_at(model))
     if info.kind == "detection":  # fixed anchors: trains at its own size through its own graph
         fine_tune(native, info, steps, image_dir, lr, callbacks())
     else:
-        trainee = None
+        trainee = teacher = None
         side = train_side(info, tuple(model.input_shape))
         for s in ((side, None) if side else (None,)):
             try:
                 trainee = transform(copy_at(model, s, batch=None))
+                if distill > 0 and info.kind == "super_resolution":
+                    teacher = copy_at(model, s, batch=None)
                 break
             except ValueError:
                 continue
         if trainee is None or [w.shape for w in trainee.get_weights()] != [w.shape for w in native.get_weights()]:
             raise ConversionError(f"{model.name}: cannot make a trainable copy of this model")
-        fine_tune(trainee, info, steps, image_dir, lr, callbacks())
+        fine_tune(trainee, info, steps, image_dir, lr, callbacks(), teacher=teacher, distill=distill,
+                  batch=batch, crops=crops)
         native.set_weights(trainee.get_weights())
     if finish is not None:
         finish(native)
@@ -248,7 +267,7 @@ def bn_twin(spec: Any, model: Any, side: int | None = None) -> Any | None:
 
 def fine_tuned(src: Any, transform: Callable[[Any], Any], steps: int, lr: float,
                callbacks: Callable[[], list] = list, strip: Callable[[Any], Any] = lambda m: m,
-               target: Callable[[Any], Any] = lambda m: m, use_twin: bool = True) -> Any:
+               target: Callable[[Any], Any] = lambda m: m, use_twin: bool = True, distill: float = 0.0) -> Any:
     """A compression pass's trained model: transform, fine-tune, strip the training wrappers.
 
     With a BatchNorm twin (and `use_twin`), the twin is transformed and trained instead, then
@@ -258,7 +277,7 @@ def fine_tuned(src: Any, transform: Callable[[Any], Any], steps: int, lr: float,
     spec = getattr(src, "spec", None)
     native_twin = bn_twin(spec, model) if use_twin and info.kind == "classification" else None
     if native_twin is None:
-        return strip(tuned_copy(model, info, transform, steps, src.image_dir, lr, callbacks))
+        return strip(tuned_copy(model, info, transform, steps, src.image_dir, lr, callbacks, distill=distill))
     side = train_side(info, tuple(model.input_shape))
     native = transform(native_twin)
     trainee = transform(bn_twin(spec, model, side))
@@ -321,12 +340,22 @@ def _train_recipe(spec: Any, model: Any, image_dir: str | None) -> None:
                         callbacks=progress_callbacks("train", scaled(DET_STEPS)))
         return
     if info.kind == "super_resolution":
-        tuned = tuned_copy(model, info, lambda m: m, scaled(SR_STEPS), image_dir, SR_LR[info.upsampled_input])
+        steps, batch, crops = sr_recipe(info)
+        tuned = tuned_copy(model, info, lambda m: m, steps, image_dir, SR_LR[info.upsampled_input],
+                           batch=batch, crops=crops)
         model.set_weights(tuned.get_weights())
     elif info.kind == "classification":
         _train_classifier(spec, model, info, image_dir)
     else:
         raise ConversionError(f"{spec.name}: no training recipe for task {spec.task!r}")
+
+
+def sr_recipe(info: TaskInfo) -> tuple[int, int, int]:
+    """(steps, batch, crops) of a super-resolution recipe: SRCNN-style models on upsampled 32x32
+    crops, LR-input (FSRCNN-style) models longer on bigger batches of their 16x16 LR crops."""
+    if info.upsampled_input:
+        return scaled(SR_STEPS), SR_BATCH, SR_CROPS
+    return scaled(SR_LR_STEPS), SR_LR_BATCH, SR_LR_CROPS
 
 
 def _train_classifier(spec: Any, model: Any, info: TaskInfo, image_dir: str | None) -> None:
