@@ -58,7 +58,8 @@ def test_library_run_stores_rows_and_keeps_going_past_failures(tmp_path, tiny_tf
     assert summary.measured == 1 and summary.errors == 7
 
 
-def test_zoo_models_convert_and_second_run_converts_nothing(tmp_path, isolated_cache):
+def test_zoo_models_convert_and_second_run_converts_nothing(tmp_path, isolated_cache, monkeypatch):
+    monkeypatch.setenv("HARNESS_RECIPE", "quick")  # FSRCNN's default recipe is minutes long; not the point here
     devices = parse_devices({"devices": [{"name": "local", "kind": "local"}]})
     plan = make_plan(devices, models=["fsrcnn_s"], variants=["fp32", "int8"], overrides=FAST)
     first = orchestrate.run(plan, tmp_path / "r.db")
