@@ -4,7 +4,7 @@
 Jobs (each trained, converted, analysed and measured by the harness itself):
   FSRCNN-s vs SRCNN 9-5-5, x3, same 192x192 output   speed-up (paper: > 40x) and PSNR
   SqueezeNet full int8 vs fp32                        speed-up, size ratio, top-1 agreement
-  SqueezeNet pruned 90% + int8 + entropy coding       size ratio (Deep Compression: 35-49x on
+  SqueezeNet pruned 90% + int8 weights + entropy coding size ratio (Deep Compression: 35-49x on
                                                       AlexNet/VGG) and top-1 change
   SRCNN 9-1-5 and 9-5-5 factorized vs plain           speed-up (DecomposeMe: up to 4.3x) and PSNR
   Faster R-CNN fp32 vs its fastest accurate variant   ms per frame (real-time goal: 30-50 ms)
@@ -123,12 +123,12 @@ def claims(results: dict, errors: dict) -> list[list[str]]:
         rows.append(["SqueezeNet int8 vs fp32: size", _ratio(a.model_size_bytes, b.model_size_bytes), "4x", ""])
     why = _why(results, errors, ("squeezenet", "fp32"), ("squeezenet", "deep_compression"))
     if why:
-        rows.append(["Deep Compression (prune 90% + int8 + Huffman)", "-", "35-49x", why])
+        rows.append(["Deep Compression (prune 90% + int8 weights + Huffman)", "-", "35-49x", why])
     else:
         a, b = results[("squeezenet", "fp32")], results[("squeezenet", "deep_compression")]
         dc = b.metrics.get("deep_compression_bytes")
         delta = (b.metrics.get("top1") or 0) - (a.metrics.get("top1") or 0)
-        rows.append(["Deep Compression (prune 90% + int8 + Huffman) size", _ratio(a.model_size_bytes, dc),
+        rows.append(["Deep Compression (prune 90% + int8 weights + Huffman) size", _ratio(a.model_size_bytes, dc),
                      "35-49x (AlexNet/VGG)",
                      f"top-1 {b.metrics.get('top1')} vs {a.metrics.get('top1')} ({delta:+.3f}); "
                      f"sparsity {b.metrics.get('weight_sparsity')}; gzip of the int8 file "
