@@ -42,8 +42,10 @@ CONVERTERS_DIR = Path(__file__).resolve().parent
 # 3000 steps 29.55 dB, 6000 steps 29.61 dB (~300 s on 7x-loaded cores); 5e-3 and 1e-2 did worse,
 # as did 32x32 crops and the paper's Gaussian (std 0.001) deconvolution init. 10000 steps gave
 # 29.52 dB in the recipe run (394 s loaded): seeds move FSRCNN-s by ~0.1 dB, still short of 9-5-5.
+# 10000 steps cost full FSRCNN ~670 s on loaded cores and the default plan trains it, so the
+# default is 3000 steps (`long`: 30000); PReLU slopes start at 0.25 (zoo.py).
 SR_STEPS, SR_BATCH, SR_CROPS = 1500, 16, 4000
-SR_LR_STEPS, SR_LR_BATCH, SR_LR_CROPS = 10000, 64, 40000  # LR-input (FSRCNN-style) models
+SR_LR_STEPS, SR_LR_BATCH, SR_LR_CROPS = 3000, 64, 40000  # LR-input (FSRCNN-style) models
 SR_LR = {True: 1e-3, False: 3e-3}  # upsampled-input (SRCNN) models diverge above 1e-3
 CLS_STEPS, CLS_BATCH, CLS_LR, CLS_SIDE, CLS_NATIVE_STEPS = 500, 32, 1e-3, 64, 20
 DET_STEPS = 400

@@ -43,6 +43,15 @@ def srcnn(size: int = 192, f2: int = 1, n1: int = 64, n2: int = 32, channels: in
     return keras.Model(inp, out, name=f"srcnn_9{f2}5_x{scale}")
 
 
+def _prelu(name: str):
+    """PReLU with slopes starting at 0.25, He et al.'s (2015) initialisation that FSRCNN follows;
+    Keras starts them at 0, a plain ReLU."""
+    import tf_keras as keras
+    from tf_keras import layers
+
+    return layers.PReLU(alpha_initializer=keras.initializers.Constant(0.25), shared_axes=[1, 2], name=name)
+
+
 def fsrcnn(size: int = 64, scale: int = 3, d: int = 56, s: int = 12, m: int = 4, channels: int = 1) -> keras.Model:
     """FSRCNN (Dong et al. 2016): feature extraction, shrinking, m mappings, expanding, deconvolution."""
     import tf_keras as keras
@@ -52,14 +61,14 @@ def fsrcnn(size: int = 64, scale: int = 3, d: int = 56, s: int = 12, m: int = 4,
     # XNNPACK needs to take TRANSPOSE_CONV (a free batch leaves SHAPE/PACK ops and a CPU deconv).
     inp = keras.Input((size, size, channels), batch_size=1, name="lr")
     x = layers.Conv2D(d, 5, padding="same", name="feature_extraction")(inp)
-    x = layers.PReLU(shared_axes=[1, 2], name="prelu_fe")(x)
+    x = _prelu(name="prelu_fe")(x)
     x = layers.Conv2D(s, 1, padding="same", name="shrinking")(x)
-    x = layers.PReLU(shared_axes=[1, 2], name="prelu_shrink")(x)
+    x = _prelu(name="prelu_shrink")(x)
     for i in range(m):
         x = layers.Conv2D(s, 3, padding="same", name=f"mapping_{i}")(x)
-        x = layers.PReLU(shared_axes=[1, 2], name=f"prelu_map_{i}")(x)
+        x = _prelu(name=f"prelu_map_{i}")(x)
     x = layers.Conv2D(d, 1, padding="same", name="expanding")(x)
-    x = layers.PReLU(shared_axes=[1, 2], name="prelu_expand")(x)
+    x = _prelu(name="prelu_expand")(x)
     out = layers.Conv2DTranspose(channels, 9, strides=scale, padding="same", name="deconvolution")(x)
     return keras.Model(inp, out, name=f"fsrcnn_d{d}_s{s}_m{m}_x{scale}")
 
