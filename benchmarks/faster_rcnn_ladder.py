@@ -181,10 +181,13 @@ def _time(its: dict[str, Any], threads: int, rounds: int) -> dict[str, float]:
 
 
 def run_seed(model: str, steps: list[Step], threads: int, rounds: int, work: Path,
-             json_path: Path | None = None) -> list[dict[str, Any]]:
+             json_path: Path | None = None, timer: Callable[..., dict[str, float]] | None = None
+             ) -> list[dict[str, Any]]:
     """Build each step from the best configuration so far, then time it interleaved with fp32 and that
     best (a ratio per step even if a later step fails or the run is stopped). A step slower than the
-    best beside it is not kept. Rows are written to `json_path` as they come."""
+    best beside it is not kept. Rows are written to `json_path` as they come. `timer(interpreters,
+    threads, rounds)` -> p50 ms per name (default: interleaved invokes)."""
+    timer = timer or _time
     from benchmarks.sidebyside import _interpreter
     from converters import analysis
 
@@ -210,13 +213,13 @@ def run_seed(model: str, steps: list[Step], threads: int, rounds: int, work: Pat
         if base_it is None:
             base_it = best_it = it
             best = cfg
-            row["p50_ms"] = row["fp32_p50_ms"] = _time({"fp32": it}, threads, rounds)["fp32"]
+            row["p50_ms"] = row["fp32_p50_ms"] = timer({"fp32": it}, threads, rounds)["fp32"]
             row.update(kept=True, kept_note="baseline")
         else:
             its = {"fp32": base_it, "step": it}
             if best_it is not base_it:
                 its["best"] = best_it
-            p50 = _time(its, threads, rounds)
+            p50 = timer(its, threads, rounds)
             row["p50_ms"], row["fp32_p50_ms"] = p50["step"], p50["fp32"]
             row["best_p50_ms"], row["best_label"] = p50.get("best", p50["fp32"]), best_label
             vs = row["best_p50_ms"] / row["p50_ms"]

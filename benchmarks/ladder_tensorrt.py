@@ -27,7 +27,7 @@ def load_jetsons(path: str | None) -> tuple[list[Any], str | None]:
         return [], "no devices file given"
     from harness.planning.config import load_devices
 
-    jetsons = [d for d in load_devices(path).enabled() if d.kind == "jetson"]
+    jetsons = [d for d in load_devices(path).enabled if d.kind == "jetson"]
     return jetsons, None if jetsons else f"no enabled jetson in {Path(path).name}"
 
 
