@@ -1,16 +1,26 @@
 #!/usr/bin/env python3
 """The seed paper's ladder on a seed-scale Faster R-CNN, on this host, one step after another.
 
-fp32 -> fp16 weights -> dynamic-range int8 -> full int8 -> channel-pruned (50% of the conv MACs,
-then int8) -> fewer proposals (300 -> 100) -> smaller input (600 -> 400 px). Each step keeps the
-previous ones. For every step: p50 latency (all steps timed interleaved in one process), peak
+fp32 -> fp16 weights -> dynamic-range int8 -> full int8 -> channel-pruned (50% of the conv MACs)
+-> fc6/fc7 truncated SVD (Fast R-CNN's ranks: 1/4 and 1/16 of the head's units) -> fewer
+proposals (300 -> 100) -> smaller input (600 -> 400 px), then one step beyond the seed toward the
+goal (pruned to 25% of the conv MACs). Each step changes the best configuration so far, and is timed
+interleaved in one process beside fp32 and that best: a step slower than the best beside it is not
+kept (the table says so) and the later steps build on the faster one, e.g. on dynamic-range int8
+where full int8 runs slower. For every step: p50 latency, its ratio to fp32 timed beside it, peak
 memory (a fresh process per file: resident-set high-water mark after load + invoke, less the
-baseline after imports), file size, MACs (counted from the .tflite) and the mAP@0.5 change of the
-same step on the trainable small twin (`faster_rcnn`, generated shapes). The seed-scale model is
-untrained (nothing is downloaded): its own accuracy is not measured.
+baseline after imports), file size, MACs (counted from the .tflite), the GMAC/s achieved, and the
+mAP@0.5 change of the same configuration on the trainable small twin (`faster_rcnn`, generated
+shapes; pruned twins fine-tuned 100 steps). The seed-scale model is untrained (nothing is
+downloaded): its own accuracy is not measured.
+
+With --devices, the same ladder runs through TensorRT (fp16 and int8 engines built by trtexec) on
+every Jetson listed (benchmarks/ladder_tensorrt.py); with none listed it says those figures need
+real hardware.
 
 Usage: python benchmarks/faster_rcnn_ladder.py [--model faster_rcnn_zf] [--threads 2] [--rounds 3]
-       [--twin faster_rcnn] [--no-twin] [--small]   (--small: a 160 px model, for a smoke run)
+       [--twin faster_rcnn] [--no-twin] [--no-seed] [--skip 2,4] [--sizes 600,400] [--proposals 300,100]
+       [--devices devices.yaml] [--json rows.json] [--from-json rows.json] [--small]
 """
 from __future__ import annotations
 
@@ -307,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--small", action="store_true", help="a 160 px model with a 512-unit head (smoke run)")
     ap.add_argument("--devices", help="devices.yaml: the same ladder through TensorRT on every jetson listed")
     ap.add_argument("--json", help="write the rows here")
+    ap.add_argument("--from-json", help="the host rows of an earlier --json run (no host timing): its rungs, "
+                    "kept or not, for the twin and the Jetson ladder, and its table with the twin's column")
     args = ap.parse_args(argv)
     try:
         size, smaller = (int(v) for v in args.sizes.split(","))
@@ -331,7 +343,16 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     print(f"ladder on {model}, {args.threads} threads, {args.rounds} interleaved rounds", flush=True)
     json_path = Path(args.json) if args.json else None
-    if args.no_seed:
+    if args.from_json:
+        try:
+            saved = json.loads(Path(args.from_json).read_text())
+            rows = saved["host"] if isinstance(saved, dict) else saved
+            [r["config"] for r in rows if "error" not in r]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"faster_rcnn_ladder: --from-json {args.from_json[:200]!r}: not the rows of a ladder run "
+                  f"({type(exc).__name__})", file=sys.stderr)
+            return 2
+    elif args.no_seed:
         rows = [{"label": label, "side": cfg.size, "config": asdict(cfg), "kept": True}
                 for label, cfg in static_configs(steps)]
     else:
@@ -345,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
                 r["twin_map"], r["twin_map_delta"] = twin[r["label"]]
     from benchmarks.sidebyside import print_table
 
-    if not args.no_seed:
+    if any(r.get("p50_ms") for r in rows):
         print_table(f"{model} ladder on this host ({time.monotonic() - t0:.0f} s)", HEADERS,
                     [fmt_row(r) for r in rows if "error" not in r])
         for r in rows:

@@ -133,3 +133,10 @@ def test_a_bad_devices_file_is_one_line_and_exit_2(tmp_path):
     assert res.returncode == 2
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("faster_rcnn_ladder")]
     assert len(lines) == 1 and "devices.yaml" in lines[0] and "Traceback" not in res.stderr
+
+
+def test_from_json_that_is_not_a_ladder_run_is_one_line_and_exit_2(tmp_path):
+    bad = tmp_path / "rows.json"
+    bad.write_text('{"host": [{"label": "fp32"}]}')
+    assert fl.main([*SMALL, "--no-twin", "--from-json", str(bad)]) == 2
+    assert fl.main([*SMALL, "--no-twin", "--sizes", "600"]) == 2
