@@ -19,7 +19,7 @@ every Jetson listed (benchmarks/ladder_tensorrt.py); with none listed it says th
 real hardware.
 
 Usage: python benchmarks/faster_rcnn_ladder.py [--model faster_rcnn_zf] [--threads 2] [--rounds 3]
-       [--twin faster_rcnn] [--no-twin] [--no-seed] [--skip 2,4] [--sizes 600,400] [--proposals 300,100]
+       [--twin faster_rcnn] [--no-twin] [--no-seed] [--skip 2,4] [--fold 5,6,7] [--sizes 600,400] [--proposals 300,100]
        [--devices devices.yaml] [--json rows.json] [--from-json rows.json] [--small]
 """
 from __future__ import annotations
@@ -294,6 +294,28 @@ def remaining(rows: list[dict[str, Any]], goal_ms: float = GOAL_MS, min_side: in
             f"that rate allows {rate * goal_ms / 1000:.2f} GMACs, {best['gmacs'] / (rate * goal_ms / 1000):.1f}x fewer")
 
 
+def folded(numbered: list[tuple[int, Step]], fold: set[int]) -> list[Step]:
+    """The steps with those numbered in `fold` applied together with the next one, as one rung."""
+    out: list[Step] = []
+    pending: list[Step] = []
+    for i, step in numbered:
+        if i in fold and i != numbered[-1][0]:
+            pending.append(step)
+            continue
+        if pending:
+            chain = [*pending, step]
+
+            def change(c: Config, chain: list[Step] = chain) -> Config:
+                for s in chain:
+                    c = s.change(c)
+                return c
+
+            step = Step(" + ".join(s.label for s in chain), change, all(s.seed for s in chain))
+            pending = []
+        out.append(step)
+    return out
+
+
 def static_configs(steps: list[Step]) -> list[tuple[str, Config]]:
     """Every step kept (no host timing decided otherwise): the seed's order, cumulative."""
     out, cfg = [], Config()
@@ -312,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--skip", default="", help="step numbers to leave out, e.g. 2,4 (fp16, full int8)")
+    ap.add_argument("--fold", default="", help="step numbers applied together with the next step, unmeasured "
+                    "(a large model: fewer builds), e.g. 5,6,7")
     ap.add_argument("--sizes", default="600,400", help="input side, then the smaller one (multiples of 16)")
     ap.add_argument("--proposals", default="300,100", help="proposals, then the fewer count")
     ap.add_argument("--small", action="store_true", help="a 160 px model with a 512-unit head (smoke run)")
@@ -324,8 +348,9 @@ def main(argv: list[str] | None = None) -> int:
         size, smaller = (int(v) for v in args.sizes.split(","))
         proposals, fewer = (int(v) for v in args.proposals.split(","))
         skip = {int(v) for v in args.skip.split(",") if v.strip()}
+        fold = {int(v) for v in args.fold.split(",") if v.strip()}
     except ValueError:
-        print("faster_rcnn_ladder: --sizes, --proposals and --skip take whole numbers separated by commas",
+        print("faster_rcnn_ladder: --sizes, --proposals, --skip and --fold take whole numbers separated by commas",
               file=sys.stderr)
         return 2
     from benchmarks.ladder_tensorrt import NO_JETSON, load_jetsons, run_jetson_ladder
@@ -338,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     model = f"{args.model}@head_units=512" if args.small else args.model
     steps = ladder(160, 300, 100, 128) if args.small else ladder(size, proposals, fewer, smaller)
-    steps = [s for i, s in enumerate(steps, 1) if i == 1 or i not in skip]
+    steps = folded([(i, s) for i, s in enumerate(steps, 1) if i == 1 or i not in skip], fold)
     work = Path(tempfile.mkdtemp(prefix="harness-ladder-"))
     t0 = time.monotonic()
     print(f"ladder on {model}, {args.threads} threads, {args.rounds} interleaved rounds", flush=True)

@@ -140,3 +140,13 @@ def test_from_json_that_is_not_a_ladder_run_is_one_line_and_exit_2(tmp_path):
     bad.write_text('{"host": [{"label": "fp32"}]}')
     assert fl.main([*SMALL, "--no-twin", "--from-json", str(bad)]) == 2
     assert fl.main([*SMALL, "--no-twin", "--sizes", "600"]) == 2
+
+
+def test_folded_steps_are_one_rung_with_every_change():
+    steps = fl.folded(list(enumerate(fl.ladder(), 1))[:8], {5, 6, 7})
+    assert [s.label for s in steps][:3] == ["fp32", "fp16 weights", "dynamic-range int8"]
+    assert steps[4].label == ("channel-pruned (50% conv MACs) + fc6/fc7 truncated SVD (ranks 1/4, 1/16) + "
+                              "proposals 300 -> 100 + input 600 -> 400 px")
+    cfgs = fl.static_configs(steps)
+    assert cfgs[4][1] == fl.Config(quant="int8", prune=0.5, svd=fl.SVD_FRACTIONS, size=400, proposals=100)
+    assert len(steps) == 5
