@@ -94,12 +94,14 @@ def svd_layers(cfg: Config, head_units: int) -> str:
     return f"head_fc1:{max(1, round(head_units * f6))},head_fc2:{max(1, round(head_units * f7))}"
 
 
-def variant(cfg: Config, head_units: int, prune_steps: int = 0, final: str | None = None) -> str:
+def variant(cfg: Config, head_units: int, prune_steps: int = 0, final: str | None = None, svd_steps: int = 0) -> str:
     """The pass chain of a configuration: prune_channels -> truncated_svd -> the conversion (`final`
-    instead of the quantization: tensorrt for the Jetson ladder)."""
+    instead of the quantization: tensorrt for the Jetson ladder). Fine-tuning steps after pruning
+    and after the SVD split (0: none, as on the untrained seed-scale model)."""
     last = final or cfg.quant
     if cfg.svd:
-        last = f"truncated_svd+layers={svd_layers(cfg, head_units)}+then={last}"
+        tune = f"+steps={svd_steps}" if svd_steps else ""
+        last = f"truncated_svd+layers={svd_layers(cfg, head_units)}{tune}+then={last}"
     if cfg.prune:
         return f"prune_channels@flops={cfg.prune}@steps={prune_steps}@then={last}"
     return last.replace("+", "@")
@@ -161,7 +163,7 @@ def peak_mb(path: Path, threads: int) -> float | None:
 
 
 def _build(model: str, cfg: Config, out: Path, weights_from: Any = None, prune_steps: int = 0,
-           final: str | None = None) -> tuple[Path, str]:
+           final: str | None = None, svd_steps: int = 0) -> tuple[Path, str]:
     """The configuration's file: the model with its overrides (weights copied from `weights_from`),
     then its pass chain. Returns the path (its suffix from the pass: .onnx for tensorrt) and the variant."""
     import tf_keras as keras
@@ -174,7 +176,7 @@ def _build(model: str, cfg: Config, out: Path, weights_from: Any = None, prune_s
     km = spec.create(**cfg.overrides)
     if weights_from is not None:
         km.set_weights(weights_from.get_weights())
-    label = variant(cfg, int(km.get_layer("head_fc1").units), prune_steps, final)
+    label = variant(cfg, int(km.get_layer("head_fc1").units), prune_steps, final, svd_steps)
     p = get_pass(label)
     src = Source(model, keras_model=km, task=spec.task, input_shape=tuple(km.input_shape), spec=spec)
     result = p.fn(src, dict(p.defaults))
@@ -258,10 +260,12 @@ def twin_config(cfg: Config, base: Config, twin_size: int = 128, twin_smaller: i
     return replace(cfg, size=size, proposals=proposals)
 
 
-def run_twin(twin: str, configs: list[tuple[str, Config]], work: Path, prune_steps: int = 100
-             ) -> dict[str, tuple[float, float]]:
+def run_twin(twin: str, configs: list[tuple[str, Config]], work: Path, prune_steps: int = 100,
+             svd_steps: int = 100) -> dict[str, tuple[float, float]]:
     """mAP@0.5 of each step's configuration on the trained small twin, and its change from the twin's
-    fp32 (pruned variants fine-tuned `prune_steps` steps; the SVD split is not, as in Fast R-CNN)."""
+    fp32. Pruned variants are fine-tuned `prune_steps` steps and SVD-split ones `svd_steps`: Fast R-CNN
+    needed none on VGG16's trained 4096-wide fc6/fc7, but the twin's 128-unit head at ranks 32/8 loses
+    0.4 mAP@0.5 without it (measured)."""
     from converters.build import VariantBuilder
     from converters.detection import evaluate_tflite
 
@@ -271,7 +275,7 @@ def run_twin(twin: str, configs: list[tuple[str, Config]], work: Path, prune_ste
     for i, (label, cfg) in enumerate(configs):
         try:
             path, _ = _build(twin, twin_config(cfg, base_cfg), work / f"twin_{i}.tflite", src.keras_model,
-                             prune_steps=prune_steps)
+                             prune_steps=prune_steps, svd_steps=svd_steps)
             m = evaluate_tflite(path, n=60)["map50"]
         except Exception as exc:
             print(f"  twin {label}: {str(exc).splitlines()[0][:200]}", flush=True)
@@ -401,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
         print(remaining(rows))
     elif not args.no_twin:
         print_table(f"{args.twin}: mAP@0.5 per step", ["step", "mAP@.5", "change"],
-                    [[r["label"], f"{r['twin_map']:.3f}", f"{r['twin_map_delta']:+.3f}"] for r in rows if "twin_map" in r])
+                    [[r["label"], f"{r['twin_map']:.3f}", f"{r['twin_map_delta']:+.3f}"]
+                     for r in rows if "twin_map" in r])
     kept = {r["label"] for r in rows if r.get("kept")}
     if jetsons:
         trt_rows = run_jetson_ladder(args.devices, model, [(lbl, c) for lbl, c in configs if lbl in kept], work,
