@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -345,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--small", action="store_true", help="a 160 px model with a 512-unit head (smoke run)")
     ap.add_argument("--devices", help="devices.yaml: the same ladder through TensorRT on every jetson listed")
     ap.add_argument("--json", help="write the rows here")
+    ap.add_argument("--keep-files", action="store_true", help="keep the built files (their folder is printed)")
     ap.add_argument("--from-json", help="the host rows of an earlier --json run (no host timing): its rungs, "
                     "kept or not, for the twin and the Jetson ladder, and its table with the twin's column")
     args = ap.parse_args(argv)
@@ -357,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         print("faster_rcnn_ladder: --sizes, --proposals, --skip and --fold take whole numbers separated by commas",
               file=sys.stderr)
         return 2
-    from benchmarks.ladder_tensorrt import NO_JETSON, load_jetsons, run_jetson_ladder
+    from benchmarks.ladder_tensorrt import load_jetsons
     from errors import UserError
 
     try:  # a bad devices file is said before the long host run
@@ -369,6 +371,19 @@ def main(argv: list[str] | None = None) -> int:
     steps = ladder(160, 300, 100, 128) if args.small else ladder(size, proposals, fewer, smaller)
     steps = folded([(i, s) for i, s in enumerate(steps, 1) if i == 1 or i not in skip], fold)
     work = Path(tempfile.mkdtemp(prefix="harness-ladder-"))
+    try:
+        return _run(args, model, steps, work, jetsons, no_jetson)
+    finally:
+        if args.keep_files:
+            print(f"files kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, model: str, steps: list[Step], work: Path, jetsons: list[Any],
+         no_jetson: str | None) -> int:
+    from benchmarks.ladder_tensorrt import NO_JETSON, run_jetson_ladder
+
     t0 = time.monotonic()
     print(f"ladder on {model}, {args.threads} threads, {args.rounds} interleaved rounds", flush=True)
     json_path = Path(args.json) if args.json else None

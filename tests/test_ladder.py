@@ -8,6 +8,7 @@ simulator of tests/fixtures_ssh.py, through devices/jetson_target.py as a real b
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -93,7 +94,8 @@ def test_the_jetson_ladder_builds_and_times_fp16_and_int8_engines_of_every_rung(
     calls.unlink(missing_ok=True)
     devices = _devices(tmp_path, [sshd_board.device("orin-ladder", "jetson", workdir=str(tmp_path / "board"))])
     out = tmp_path / "ladder.json"
-    assert fl.main([*SMALL, "--no-seed", "--no-twin", "--devices", str(devices), "--json", str(out)]) == 0
+    assert fl.main([*SMALL, "--no-seed", "--no-twin", "--devices", str(devices), "--json", str(out),
+                    "--keep-files"]) == 0
     printed = capsys.readouterr().out
     assert "not measured: no" not in printed and "TensorRT ladder on Jetson" in printed
     rows = json.loads(out.read_text())["tensorrt"]
@@ -114,6 +116,7 @@ def test_the_jetson_ladder_builds_and_times_fp16_and_int8_engines_of_every_rung(
     flags = sorted((next(x for x in b if x.startswith("--onnx=")).rsplit("-", 1)[-1], b[-1]) for b in builds)
     assert len(builds) == 2 * len(rungs) and {f for _, f in flags} == {"--fp16", "--int8"}
     assert sorted(flags) == sorted({(n, f) for n, f in flags})  # each export built once per precision
+    shutil.rmtree(Path(onnx_files[0]).parent)
 
 
 def test_without_a_jetson_the_ladder_says_the_figures_need_real_hardware(tmp_path, capsys):
