@@ -135,7 +135,8 @@ def test_a_bad_devices_file_is_one_line_and_exit_2(tmp_path):
                           str(bad)], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert res.returncode == 2
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("faster_rcnn_ladder")]
-    assert len(lines) == 1 and "devices.yaml" in lines[0] and "Traceback" not in res.stderr
+    assert len(lines) == 1 and "Traceback" not in res.stderr
+    assert lines[0].startswith("faster_rcnn_ladder: --devices: ") and "kind: unknown device kind 'toaster'" in lines[0]
 
 
 def test_from_json_that_is_not_a_ladder_run_is_one_line_and_exit_2(tmp_path):
