@@ -1,60 +1,111 @@
 #!/usr/bin/env python3
 """The seed paper's ladder on a seed-scale Faster R-CNN, on this host, one step after another.
 
-fp32 -> fp16 weights -> dynamic-range int8 -> full int8 -> channel-pruned (50% of the conv MACs,
-then int8) -> fewer proposals (300 -> 100) -> smaller input (600 -> 400 px). Each step keeps the
-previous ones. For every step: p50 latency (all steps timed interleaved in one process), peak
+fp32 -> fp16 weights -> dynamic-range int8 -> full int8 -> channel-pruned (50% of the conv MACs)
+-> fc6/fc7 truncated SVD (Fast R-CNN's ranks: 1/4 and 1/16 of the head's units) -> fewer
+proposals (300 -> 100) -> smaller input (600 -> 400 px), then one step beyond the seed toward the
+goal (pruned to 25% of the conv MACs). Each step changes the best configuration so far, and is timed
+interleaved in one process beside fp32 and that best: a step slower than the best beside it is not
+kept (the table says so) and the later steps build on the faster one, e.g. on dynamic-range int8
+where full int8 runs slower. For every step: p50 latency, its ratio to fp32 timed beside it, peak
 memory (a fresh process per file: resident-set high-water mark after load + invoke, less the
-baseline after imports), file size, MACs (counted from the .tflite) and the mAP@0.5 change of the
-same step on the trainable small twin (`faster_rcnn`, generated shapes). The seed-scale model is
-untrained (nothing is downloaded): its own accuracy is not measured.
+baseline after imports), file size, MACs (counted from the .tflite), the GMAC/s achieved, and the
+mAP@0.5 change of the same configuration on the trainable small twin (`faster_rcnn`, generated
+shapes; pruned twins fine-tuned 100 steps). The seed-scale model is untrained (nothing is
+downloaded): its own accuracy is not measured.
+
+With --devices, the same ladder runs through TensorRT (fp16 and int8 engines built by trtexec) on
+every Jetson listed (benchmarks/ladder_tensorrt.py); with none listed it says those figures need
+real hardware.
 
 Usage: python benchmarks/faster_rcnn_ladder.py [--model faster_rcnn_zf] [--threads 2] [--rounds 3]
-       [--twin faster_rcnn] [--no-twin] [--small]   (--small: a 160 px model, for a smoke run)
+       [--twin faster_rcnn] [--no-twin] [--no-seed] [--skip 2,4] [--fold 5,6,7] [--sizes 600,400] [--proposals 300,100]
+       [--devices devices.yaml] [--json rows.json] [--from-json rows.json] [--small]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
+from collections.abc import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 GOAL_MS, GOAL_MIN_SIDE = 50.0, 400
+# Fast R-CNN §3.1 keeps the top 1024 of fc6's and 256 of fc7's singular values (of 4096 units):
+# ranks as fractions of the head's width, so the small twin's 128-unit head keeps 32 and 8.
+SVD_FRACTIONS = (0.25, 0.0625)
+
+
+@dataclass(frozen=True)
+class Config:
+    """What a rung's model is: quantization, structure (pruning, SVD head) and the model overrides."""
+
+    quant: str = "fp32"  # fp32 | fp16 | dr_int8 | int8
+    prune: float | None = None  # fraction of the convolution MACs kept by prune_channels
+    svd: tuple[float, float] | None = None  # fc6, fc7 ranks as fractions of the head's units
+    size: int = 600
+    proposals: int = 300
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        return {"size": self.size, "proposals": self.proposals}
 
 
 @dataclass(frozen=True)
 class Step:
-    """One rung: the pass (with parameters) and the model overrides, cumulative."""
+    """One rung: a change applied to the best configuration so far (the first: the baseline)."""
 
     label: str
-    variant: str
-    overrides: dict[str, Any]
+    change: Callable[[Config], Config]
+    seed: bool = True  # one of the seed paper's steps (False: beyond it, toward the goal)
 
 
 def ladder(size: int = 600, proposals: int = 300, fewer: int = 100, smaller: int = 400,
-           prune_flops: float = 0.5, prune_steps: int = 0) -> list[Step]:
-    """The seed's steps in order; each keeps what the ones before it changed."""
-    pruned = f"prune_channels@flops={prune_flops}@steps={prune_steps}@then=int8"  # calibration: int8's 32 images
-    base = {"size": size, "proposals": proposals}
+           prune_flops: float = 0.5, deeper_flops: float = 0.25) -> list[Step]:
+    """The seed's steps in order, then the SVD head and deeper pruning. Each step changes the best
+    configuration measured so far: a step that runs slower than it (side by side) is not kept, and
+    the later steps build on the faster one (run_seed decides; the table says which)."""
     return [
-        Step("fp32", "fp32", base),
-        Step("fp16 weights", "fp16", base),
-        Step("dynamic-range int8", "dr_int8", base),
-        Step("full int8", "int8", base),
-        Step(f"channel-pruned ({prune_flops:.0%} MACs) + int8", pruned, base),
-        Step(f"proposals {proposals} -> {fewer}", pruned, {**base, "proposals": fewer}),
-        Step(f"input {size} -> {smaller} px", pruned, {"size": smaller, "proposals": fewer}),
+        Step("fp32", lambda c: Config(size=size, proposals=proposals)),
+        Step("fp16 weights", lambda c: replace(c, quant="fp16")),
+        Step("dynamic-range int8", lambda c: replace(c, quant="dr_int8")),
+        Step("full int8", lambda c: replace(c, quant="int8")),
+        Step(f"channel-pruned ({prune_flops:.0%} conv MACs)", lambda c: replace(c, prune=prune_flops)),
+        Step("fc6/fc7 truncated SVD (ranks 1/4, 1/16)", lambda c: replace(c, svd=SVD_FRACTIONS)),
+        Step(f"proposals {proposals} -> {fewer}", lambda c: replace(c, proposals=fewer)),
+        Step(f"input {size} -> {smaller} px", lambda c: replace(c, size=smaller)),
+        Step(f"channel-pruned to {deeper_flops:.0%} conv MACs", lambda c: replace(c, prune=deeper_flops),
+             seed=False),
     ]
+
+
+def svd_layers(cfg: Config, head_units: int) -> str:
+    f6, f7 = cfg.svd or (0, 0)
+    return f"head_fc1:{max(1, round(head_units * f6))},head_fc2:{max(1, round(head_units * f7))}"
+
+
+def variant(cfg: Config, head_units: int, prune_steps: int = 0, final: str | None = None, svd_steps: int = 0) -> str:
+    """The pass chain of a configuration: prune_channels -> truncated_svd -> the conversion (`final`
+    instead of the quantization: tensorrt for the Jetson ladder). Fine-tuning steps after pruning
+    and after the SVD split (0: none, as on the untrained seed-scale model)."""
+    last = final or cfg.quant
+    if cfg.svd:
+        tune = f"+steps={svd_steps}" if svd_steps else ""
+        last = f"truncated_svd+layers={svd_layers(cfg, head_units)}{tune}+then={last}"
+    if cfg.prune:
+        return f"prune_channels@flops={cfg.prune}@steps={prune_steps}@then={last}"
+    return last.replace("+", "@")
 
 
 def best_step(rows: list[dict[str, Any]], min_side: int = GOAL_MIN_SIDE) -> dict[str, Any] | None:
@@ -72,20 +123,23 @@ def goal_line(rows: list[dict[str, Any]], goal_ms: float = GOAL_MS, min_side: in
             f"{best['p50_ms']:.1f} ms at {best['side']} px: {verdict}")
 
 
-def fmt_row(r: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
+def fmt_row(r: dict[str, Any]) -> list[str]:
     def num(v: Any, f: str) -> str:
         return "-" if v is None else f.format(v)
 
-    ref = r.get("fp32_p50_ms") or (base or {}).get("p50_ms")  # fp32 timed beside this step
+    ref = r.get("fp32_p50_ms")  # fp32 timed beside this step
     speed = ref / r["p50_ms"] if ref and r.get("p50_ms") else None
+    rate = r["gmacs"] / (r["p50_ms"] / 1000) if r.get("gmacs") and r.get("p50_ms") else None
     dmap = r.get("twin_map_delta")
     return [r["label"], str(r["side"]), num(r.get("p50_ms"), "{:.1f}"), num(speed, "{:.2f}x"),
-            num(r.get("peak_mb"), "{:.0f}"), num(r.get("size_mb"), "{:.1f}"), num(r.get("gmacs"), "{:.2f}"),
-            "not measured (untrained)", "-" if dmap is None else f"{dmap:+.3f} (mAP {r['twin_map']:.3f})"]
+            r.get("kept_note", "-"), num(r.get("peak_mb"), "{:.0f}"), num(r.get("size_mb"), "{:.1f}"),
+            num(r.get("gmacs"), "{:.2f}"), num(rate, "{:.1f}"), "not measured (untrained)",
+            "-" if dmap is None else f"{dmap:+.3f} (mAP {r['twin_map']:.3f})"]
 
 
-HEADERS = ["step", "px", "p50 ms", "vs fp32 (beside it)", "peak MB", "size MB", "GMACs", "mAP (seed-scale)",
-           "mAP@.5 change on small twin"]
+HEADERS = ["step", "px", "p50 ms", "vs fp32 (beside it)", "kept? (vs best so far, beside it)", "peak MB", "size MB",
+           "GMACs", "GMAC/s", "mAP (seed-scale)", "mAP@.5 change on small twin"]
+
 
 PEAK = r"""
 import resource, sys, numpy as np
@@ -109,8 +163,10 @@ def peak_mb(path: Path, threads: int) -> float | None:
         return None
 
 
-def _build(model: str, step: Step, out: Path, weights_from: Any = None, trainable: bool = False) -> tuple[Path, Any]:
-    """The step's .tflite: the model with its overrides (weights copied from `weights_from`), then the pass."""
+def _build(model: str, cfg: Config, out: Path, weights_from: Any = None, prune_steps: int = 0,
+           final: str | None = None, svd_steps: int = 0) -> tuple[Path, str]:
+    """The configuration's file: the model with its overrides (weights copied from `weights_from`),
+    then its pass chain. Returns the path (its suffix from the pass: .onnx for tensorrt) and the variant."""
     import tf_keras as keras
 
     from converters.passes import Source, get_pass
@@ -118,32 +174,47 @@ def _build(model: str, step: Step, out: Path, weights_from: Any = None, trainabl
 
     spec = get_spec(model)
     keras.utils.set_random_seed(0)
-    km = spec.create(**step.overrides)
+    km = spec.create(**cfg.overrides)
     if weights_from is not None:
         km.set_weights(weights_from.get_weights())
-    p = get_pass(step.variant)
+    label = variant(cfg, int(km.get_layer("head_fc1").units), prune_steps, final, svd_steps)
+    p = get_pass(label)
     src = Source(model, keras_model=km, task=spec.task, input_shape=tuple(km.input_shape), spec=spec)
     result = p.fn(src, dict(p.defaults))
-    data = result[0] if isinstance(result, tuple) else result
+    data, record = result if isinstance(result, tuple) else (result, {})
+    out = out.with_suffix(record.get("artifact_suffix", out.suffix))
     out.write_bytes(data)
-    return out, km
+    return out, label
+
+
+def _time(its: dict[str, Any], threads: int, rounds: int) -> dict[str, float]:
+    from benchmarks.sidebyside import interleaved_p50_ms
+
+    return interleaved_p50_ms({}, threads, rounds, runs=3, warmup=1, interpreters=its)
 
 
 def run_seed(model: str, steps: list[Step], threads: int, rounds: int, work: Path,
-             json_path: Path | None = None) -> list[dict[str, Any]]:
-    """Build each step, then time it interleaved with fp32 right away (a ratio per step even if a
-    later step fails or the run is stopped); rows are written to `json_path` as they come."""
-    from benchmarks.sidebyside import _interpreter, interleaved_p50_ms
+             json_path: Path | None = None, timer: Callable[..., dict[str, float]] | None = None
+             ) -> list[dict[str, Any]]:
+    """Build each step from the best configuration so far, then time it interleaved with fp32 and that
+    best (a ratio per step even if a later step fails or the run is stopped). A step slower than the
+    best beside it is not kept. Rows are written to `json_path` as they come. `timer(interpreters,
+    threads, rounds)` -> p50 ms per name (default: interleaved invokes)."""
+    timer = timer or _time
+    from benchmarks.sidebyside import _interpreter
     from converters import analysis
 
     rows: list[dict[str, Any]] = []
-    base_it = None
+    base_it = best_it = None
+    best: Config | None = None
+    best_label = "fp32"
     for i, step in enumerate(steps):
         t0 = time.monotonic()
-        row: dict[str, Any] = {"label": step.label, "side": step.overrides.get("size")}
+        cfg = step.change(best or Config())
+        row: dict[str, Any] = {"label": step.label, "side": cfg.size, "config": asdict(cfg), "seed_step": step.seed}
         rows.append(row)
         try:
-            path, _ = _build(model, step, work / f"seed_{i}.tflite")
+            path, row["variant"] = _build(model, cfg, work / f"seed_{i}.tflite")
         except Exception as exc:  # one failing step does not stop the others
             row["error"] = str(exc).splitlines()[0][:200]
             print(f"  {step.label}: {row['error']}", flush=True)
@@ -153,46 +224,109 @@ def run_seed(model: str, steps: list[Step], threads: int, rounds: int, work: Pat
                    build_s=time.monotonic() - t0, macs_by_op={k: v / 1e9 for k, v in a["macs_by_op"].items()})
         it = _interpreter(path, threads)
         if base_it is None:
-            base_it = it
-            p50 = interleaved_p50_ms({}, threads, rounds, runs=3, warmup=1, interpreters={"fp32": it})
-            row["p50_ms"] = row["fp32_p50_ms"] = p50["fp32"]
+            base_it = best_it = it
+            best = cfg
+            row["p50_ms"] = row["fp32_p50_ms"] = timer({"fp32": it}, threads, rounds)["fp32"]
+            row.update(kept=True, kept_note="baseline")
         else:
-            p50 = interleaved_p50_ms({}, threads, rounds, runs=3, warmup=1,
-                                     interpreters={"fp32": base_it, "step": it})
+            its = {"fp32": base_it, "step": it}
+            if best_it is not base_it:
+                its["best"] = best_it
+            p50 = timer(its, threads, rounds)
             row["p50_ms"], row["fp32_p50_ms"] = p50["step"], p50["fp32"]
-            del it
-        print(f"  {step.label}: {row['gmacs']:.2f} GMACs, {row['size_mb']:.1f} MB, peak {row['peak_mb']} MB, "
-              f"p50 {row['p50_ms']:.1f} ms vs fp32 {row['fp32_p50_ms']:.1f} ms beside it "
-              f"(built in {row['build_s']:.0f} s)", flush=True)
+            row["best_p50_ms"], row["best_label"] = p50.get("best", p50["fp32"]), best_label
+            vs = row["best_p50_ms"] / row["p50_ms"]
+            row["kept"] = vs > 1.0
+            row["kept_note"] = (f"yes ({vs:.2f}x '{best_label}')" if row["kept"] else
+                                f"no: {1 / vs:.2f}x slower than '{best_label}', built on that")
+            if row["kept"]:
+                if best_it is not base_it:
+                    del its["best"]
+                best, best_it, best_label = cfg, it, step.label
+            del it, its
+        print(f"  {step.label}: {row['variant']}: {row['gmacs']:.2f} GMACs, {row['size_mb']:.1f} MB, "
+              f"peak {row['peak_mb']} MB, p50 {row['p50_ms']:.1f} ms vs fp32 {row['fp32_p50_ms']:.1f} ms beside it, "
+              f"kept: {row['kept_note']} (built in {row['build_s']:.0f} s)", flush=True)
         if json_path:
             json_path.write_text(json.dumps(rows, indent=1, default=str))
     return rows
 
 
-def run_twin(twin: str, steps: list[Step], threads: int, work: Path) -> dict[str, tuple[float, float]]:
-    """mAP@0.5 of each step on the trained small twin, and its change from the twin's fp32."""
+def twin_config(cfg: Config, base: Config, twin_size: int = 128, twin_smaller: int = 96,
+                twin_proposals: int = 48) -> Config:
+    """The seed configuration on the small twin: its own size (smaller input: 96 px) and its own
+    proposal count scaled like the seed's."""
+    size = twin_size if cfg.size == base.size else twin_smaller
+    proposals = max(4, int(round(twin_proposals * cfg.proposals / base.proposals)))
+    return replace(cfg, size=size, proposals=proposals)
+
+
+def run_twin(twin: str, configs: list[tuple[str, Config]], work: Path, prune_steps: int = 100,
+             svd_steps: int = 100) -> dict[str, tuple[float, float]]:
+    """mAP@0.5 of each step's configuration on the trained small twin, and its change from the twin's
+    fp32. Pruned variants are fine-tuned `prune_steps` steps and SVD-split ones `svd_steps`: Fast R-CNN
+    needed none on VGG16's trained 4096-wide fc6/fc7, but the twin's 128-unit head at ranks 32/8 loses
+    0.4 mAP@0.5 without it (measured)."""
     from converters.build import VariantBuilder
     from converters.detection import evaluate_tflite
 
     src = VariantBuilder().source(twin)  # trained by its recipe (cached)
     out, base = {}, None
-    for i, step in enumerate(steps):
-        over = {k: v for k, v in step.overrides.items() if k == "proposals"}
-        if "size" in step.overrides and step.overrides["size"] != steps[0].overrides.get("size"):
-            over["size"] = 96  # the twin's "smaller input" (its own is 128)
-        if "proposals" in over:  # the twin's own count (48), scaled like the seed's
-            ratio = over["proposals"] / steps[0].overrides["proposals"]
-            over["proposals"] = max(4, int(round(48 * ratio)))
-        variant = step.variant.replace("@steps=0", "@steps=100")
+    base_cfg = configs[0][1]
+    for i, (label, cfg) in enumerate(configs):
         try:
-            path, _ = _build(twin, Step(step.label, variant, over), work / f"twin_{i}.tflite", src.keras_model)
+            path, _ = _build(twin, twin_config(cfg, base_cfg), work / f"twin_{i}.tflite", src.keras_model,
+                             prune_steps=prune_steps, svd_steps=svd_steps)
             m = evaluate_tflite(path, n=60)["map50"]
         except Exception as exc:
-            print(f"  twin {step.label}: {str(exc).splitlines()[0][:200]}", flush=True)
+            print(f"  twin {label}: {str(exc).splitlines()[0][:200]}", flush=True)
             continue
         base = m if base is None else base
-        out[step.label] = (m, m - base)
-        print(f"  twin {step.label}: mAP@.5 {m:.3f} ({m - base:+.3f})", flush=True)
+        out[label] = (m, m - base)
+        print(f"  twin {label}: mAP@.5 {m:.3f} ({m - base:+.3f})", flush=True)
+    return out
+
+
+def remaining(rows: list[dict[str, Any]], goal_ms: float = GOAL_MS, min_side: int = GOAL_MIN_SIDE) -> str:
+    """Where the best step's time goes: MACs per op type and the rate achieved, against the goal."""
+    best = best_step(rows, min_side)
+    if best is None or not best.get("gmacs"):
+        return ""
+    rate = best["gmacs"] / (best["p50_ms"] / 1000)
+    parts = ", ".join(f"{k} {v:.2f}" for k, v in sorted(best.get("macs_by_op", {}).items(), key=lambda kv: -kv[1])
+                      if v >= 0.005)
+    return (f"best step: {best['gmacs']:.2f} GMACs ({parts}) at {rate:.1f} GMAC/s achieved; {goal_ms:.0f} ms at "
+            f"that rate allows {rate * goal_ms / 1000:.2f} GMACs, {best['gmacs'] / (rate * goal_ms / 1000):.1f}x fewer")
+
+
+def folded(numbered: list[tuple[int, Step]], fold: set[int]) -> list[Step]:
+    """The steps with those numbered in `fold` applied together with the next one, as one rung."""
+    out: list[Step] = []
+    pending: list[Step] = []
+    for i, step in numbered:
+        if i in fold and i != numbered[-1][0]:
+            pending.append(step)
+            continue
+        if pending:
+            chain = [*pending, step]
+
+            def change(c: Config, chain: list[Step] = chain) -> Config:
+                for s in chain:
+                    c = s.change(c)
+                return c
+
+            step = Step(" + ".join(s.label for s in chain), change, all(s.seed for s in chain))
+            pending = []
+        out.append(step)
+    return out
+
+
+def static_configs(steps: list[Step]) -> list[tuple[str, Config]]:
+    """Every step kept (no host timing decided otherwise): the seed's order, cumulative."""
+    out, cfg = [], Config()
+    for step in steps:
+        cfg = step.change(cfg)
+        out.append((step.label, cfg))
     return out
 
 
@@ -201,37 +335,102 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="faster_rcnn_zf")
     ap.add_argument("--twin", default="faster_rcnn")
     ap.add_argument("--no-twin", action="store_true")
-    ap.add_argument("--no-seed", action="store_true", help="only the small twin's mAP per step")
+    ap.add_argument("--no-seed", action="store_true", help="no host timing (the twin's mAP and the Jetson ladder only)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--skip", default="", help="step numbers to leave out, e.g. 2,4 (fp16, full int8)")
+    ap.add_argument("--fold", default="", help="step numbers applied together with the next step, unmeasured "
+                    "(a large model: fewer builds), e.g. 5,6,7")
+    ap.add_argument("--sizes", default="600,400", help="input side, then the smaller one (multiples of 16)")
+    ap.add_argument("--proposals", default="300,100", help="proposals, then the fewer count")
     ap.add_argument("--small", action="store_true", help="a 160 px model with a 512-unit head (smoke run)")
+    ap.add_argument("--devices", help="devices.yaml: the same ladder through TensorRT on every jetson listed")
     ap.add_argument("--json", help="write the rows here")
+    ap.add_argument("--keep-files", action="store_true", help="keep the built files (their folder is printed)")
+    ap.add_argument("--from-json", help="the host rows of an earlier --json run (no host timing): its rungs, "
+                    "kept or not, for the twin and the Jetson ladder, and its table with the twin's column")
     args = ap.parse_args(argv)
+    try:
+        size, smaller = (int(v) for v in args.sizes.split(","))
+        proposals, fewer = (int(v) for v in args.proposals.split(","))
+        skip = {int(v) for v in args.skip.split(",") if v.strip()}
+        fold = {int(v) for v in args.fold.split(",") if v.strip()}
+    except ValueError:
+        print("faster_rcnn_ladder: --sizes, --proposals, --skip and --fold take whole numbers separated by commas",
+              file=sys.stderr)
+        return 2
+    from benchmarks.ladder_tensorrt import load_jetsons
+    from errors import UserError
+
+    try:  # a bad devices file is said before the long host run
+        jetsons, no_jetson = load_jetsons(args.devices)
+    except UserError as exc:
+        print(f"faster_rcnn_ladder: --devices: {exc}", file=sys.stderr)
+        return 2
     model = f"{args.model}@head_units=512" if args.small else args.model
-    steps = ladder(160, 300, 100, 128) if args.small else ladder()
+    steps = ladder(160, 300, 100, 128) if args.small else ladder(size, proposals, fewer, smaller)
+    steps = folded([(i, s) for i, s in enumerate(steps, 1) if i == 1 or i not in skip], fold)
     work = Path(tempfile.mkdtemp(prefix="harness-ladder-"))
+    try:
+        return _run(args, model, steps, work, jetsons, no_jetson)
+    finally:
+        if args.keep_files:
+            print(f"files kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, model: str, steps: list[Step], work: Path, jetsons: list[Any],
+         no_jetson: str | None) -> int:
+    from benchmarks.ladder_tensorrt import NO_JETSON, run_jetson_ladder
+
     t0 = time.monotonic()
     print(f"ladder on {model}, {args.threads} threads, {args.rounds} interleaved rounds", flush=True)
-    rows = [] if args.no_seed else run_seed(model, steps, args.threads, args.rounds, work,
-                                            Path(args.json) if args.json else None)
-    if args.no_seed:
-        rows = [{"label": s.label, "side": s.overrides.get("size")} for s in steps]
+    json_path = Path(args.json) if args.json else None
+    if args.from_json:
+        try:
+            saved = json.loads(Path(args.from_json).read_text())
+            rows = saved["host"] if isinstance(saved, dict) else saved
+            [r["config"] for r in rows if "error" not in r]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"faster_rcnn_ladder: --from-json {args.from_json[:200]!r}: not the rows of a ladder run "
+                  f"({type(exc).__name__})", file=sys.stderr)
+            return 2
+    elif args.no_seed:
+        rows = [{"label": label, "side": cfg.size, "config": asdict(cfg), "kept": True}
+                for label, cfg in static_configs(steps)]
+    else:
+        rows = run_seed(model, steps, args.threads, args.rounds, work, json_path)
+    configs = [(r["label"], Config(**{**r["config"], "svd": tuple(r["config"]["svd"]) if r["config"]["svd"] else None}))
+               for r in rows if "config" in r and "error" not in r]
     if not args.no_twin:
-        twin = run_twin(args.twin, steps, args.threads, work)
+        twin = run_twin(args.twin, configs, work)
         for r in rows:
             if r["label"] in twin:
                 r["twin_map"], r["twin_map_delta"] = twin[r["label"]]
     from benchmarks.sidebyside import print_table
 
-    base = rows[0] if rows and rows[0].get("p50_ms") else None
-    print_table(f"{model} ladder on this host ({time.monotonic() - t0:.0f} s)", HEADERS,
-                [fmt_row(r, base) for r in rows if "error" not in r])
-    for r in rows:
-        if "error" in r:
-            print(f"{r['label']}: not measured ({r['error']})")
-    print(goal_line(rows))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1, default=str))
+    if any(r.get("p50_ms") for r in rows):
+        print_table(f"{model} ladder on this host ({time.monotonic() - t0:.0f} s)", HEADERS,
+                    [fmt_row(r) for r in rows if "error" not in r])
+        for r in rows:
+            if "error" in r:
+                print(f"{r['label']}: not measured ({r['error']})")
+        print(goal_line(rows))
+        print(remaining(rows))
+    elif not args.no_twin:
+        print_table(f"{args.twin}: mAP@0.5 per step", ["step", "mAP@.5", "change"],
+                    [[r["label"], f"{r['twin_map']:.3f}", f"{r['twin_map_delta']:+.3f}"]
+                     for r in rows if "twin_map" in r])
+    kept = {r["label"] for r in rows if r.get("kept")}
+    if jetsons:
+        trt_rows = run_jetson_ladder(args.devices, model, [(lbl, c) for lbl, c in configs if lbl in kept], work,
+                                     jetsons)
+    else:
+        trt_rows = []
+        print(NO_JETSON.format(why=no_jetson))
+    if json_path:
+        json_path.write_text(json.dumps({"host": rows, "tensorrt": trt_rows}, indent=1, default=str))
     return 0
 
 

@@ -322,6 +322,9 @@ def prune_channels(src: Source, params: dict[str, Any]):
     info = _task(src, "prune_channels")
     if params.get("sparsity") not in (None, ""):
         params = {**params, "flops": None}
+    from converters.svd import run_then, then_pass
+
+    then_pass(str(params.get("then") or "fp32"), f"{src.name}/prune_channels")  # a bad `then` fails before training
     keep, extra = channel_plan(src, params)
 
     def transform(m: Any) -> Any:
@@ -332,12 +335,8 @@ def prune_channels(src: Source, params: dict[str, Any]):
         tuned = fine_tuned(src, transform, steps, _lr(params, info), target=transform)
     else:  # steps=0: no fine-tuning (an untrained seed-scale model has nothing to recover)
         tuned = transform(src.keras_model)
+    # then: a conversion (fp32, fp16, dr_int8, int8) or a further Keras pass with its own parameters,
+    # '+' standing for its '@': then=truncated_svd+keep=0.25+then=dr_int8 (see converters.svd.then_pass).
     then = str(params.get("then") or "fp32")
-    if then not in ("fp32", "fp16", "dr_int8", "int8"):
-        raise ConversionError(f"{src.name}/prune_channels: then={then!r}: fp32, fp16, dr_int8 or int8")
-    from converters.passes import PASSES
-
-    pruned_src = Source(f"{src.name}/prune_channels", keras_model=tuned, task=src.task,
-                        input_shape=tuple(tuned.input_shape), image_dir=src.image_dir, spec=src.spec)
-    data = PASSES[then].fn(pruned_src, PASSES[then].defaults)
-    return data, {**extra, "steps_run": steps, "then": then}
+    data, then_record = run_then(src, tuned, then, "prune_channels")
+    return data, {**extra, "steps_run": steps, "then": then, **then_record}

@@ -177,15 +177,17 @@ def test_tables_say_not_measured_for_missing_accuracy():
 
 
 def test_ladder_steps_are_cumulative():
-    from benchmarks.faster_rcnn_ladder import ladder
+    from benchmarks.faster_rcnn_ladder import ladder, static_configs, variant
 
-    steps = ladder()
-    assert [s.variant.split("@")[0] for s in steps] == ["fp32", "fp16", "dr_int8", "int8"] + ["prune_channels"] * 3
-    assert steps[4].variant.endswith("@then=int8")
-    assert steps[5].overrides == {"size": 600, "proposals": 100}
-    assert steps[6].overrides == {"size": 400, "proposals": 100}
-    for s in steps:
-        get_pass(s.variant)  # every step names a real pass with real parameters
+    configs = static_configs(ladder())
+    chains = [variant(c, 4096) for _, c in configs]
+    assert [v.split("@")[0] for v in chains] == ["fp32", "fp16", "dr_int8", "int8"] + ["prune_channels"] * 5
+    assert chains[4] == "prune_channels@flops=0.5@steps=0@then=int8"
+    assert "then=truncated_svd+layers=head_fc1:1024,head_fc2:256+then=int8" in chains[5]
+    assert configs[6][1].overrides == {"size": 600, "proposals": 100}
+    assert configs[7][1].overrides == {"size": 400, "proposals": 100}
+    for v in chains:
+        get_pass(v)  # every step names a real pass with real parameters
 
 
 def test_ladder_goal_line_picks_the_fastest_step_at_400_px_or_more():
