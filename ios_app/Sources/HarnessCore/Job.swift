@@ -25,8 +25,8 @@ public struct EvalInputs: Codable, Equatable, Sendable {
 /// One runner job: exactly the keys of rpi/runner.py's job (contracts/jobs/basic.json) with its defaults,
 /// plus the iOS keys (`compute_units`, `eval`), which are written only when set.
 ///
-/// An iOS job (one with `compute_units`, contracts/jobs/ios_coreml.json) is written without the three keys
-/// that only mean something to the Linux runner (`delegate_library`, `ignore_sensors`, `cpufreq_glob`: an
+/// An iOS job (one with `compute_units`, contracts/jobs/ios_coreml.json) is written without the keys
+/// that only mean something to the Linux runner (`delegate_library`, `ignore_sensors`, `cpufreq_glob`, `op_profiling`, `op_profile_runs`: an
 /// external delegate's shared library and sysfs paths) unless they differ from the default, as the host's iOS
 /// target writes it; they are still read, and defaulted, from any job.
 public struct BenchJob: Codable, Equatable, Sendable {
@@ -50,6 +50,9 @@ public struct BenchJob: Codable, Equatable, Sendable {
     public var cpufreqGlob: String = BenchJob.defaultCpufreqGlob
     /// rpi/runner.py DEFAULT_JOB["cpufreq_glob"].
     public static let defaultCpufreqGlob = "/sys/devices/system/cpu/cpu[0-9]*/cpufreq"
+    /// A per-op profile pass after the timed runs (the Linux runner's LiteRT C API profiler).
+    public var opProfiling: Bool = false
+    public var opProfileRuns: Int = 20
     public var computeUnits: ComputeUnits? = nil
     public var eval: EvalInputs? = nil
 
@@ -63,6 +66,7 @@ public struct BenchJob: Codable, Equatable, Sendable {
         case warmupRuns = "warmup_runs", warmupS = "warmup_s", minRuns = "min_runs", minS = "min_s"
         case maxS = "max_s", maxRuns = "max_runs", sampleIntervalS = "sample_interval_s"
         case thermalGlob = "thermal_glob", ignoreSensors = "ignore_sensors", cpufreqGlob = "cpufreq_glob"
+        case opProfiling = "op_profiling", opProfileRuns = "op_profile_runs"
         case computeUnits = "compute_units", eval
     }
 
@@ -85,6 +89,8 @@ public struct BenchJob: Codable, Equatable, Sendable {
         thermalGlob = try c.decodeIfPresent(String.self, forKey: .thermalGlob) ?? thermalGlob
         ignoreSensors = try c.decodeIfPresent([String].self, forKey: .ignoreSensors) ?? ignoreSensors
         cpufreqGlob = try c.decodeIfPresent(String.self, forKey: .cpufreqGlob) ?? cpufreqGlob
+        opProfiling = try c.decodeIfPresent(Bool.self, forKey: .opProfiling) ?? opProfiling
+        opProfileRuns = try c.decodeIfPresent(Int.self, forKey: .opProfileRuns) ?? opProfileRuns
         computeUnits = try c.decodeIfPresent(ComputeUnits.self, forKey: .computeUnits)
         eval = try c.decodeIfPresent(EvalInputs.self, forKey: .eval)
     }
@@ -100,10 +106,14 @@ public struct BenchJob: Codable, Equatable, Sendable {
             if let delegateLibrary { try c.encode(delegateLibrary, forKey: .delegateLibrary) } else { try c.encodeNil(forKey: .delegateLibrary) }
             try c.encode(ignoreSensors, forKey: .ignoreSensors)
             try c.encode(cpufreqGlob, forKey: .cpufreqGlob)
+            try c.encode(opProfiling, forKey: .opProfiling)
+            try c.encode(opProfileRuns, forKey: .opProfileRuns)
         } else {  // an iOS job: only what differs from the default, so nothing read is lost
             try c.encodeIfPresent(delegateLibrary, forKey: .delegateLibrary)
             if !ignoreSensors.isEmpty { try c.encode(ignoreSensors, forKey: .ignoreSensors) }
             if cpufreqGlob != BenchJob.defaultCpufreqGlob { try c.encode(cpufreqGlob, forKey: .cpufreqGlob) }
+            if opProfiling { try c.encode(opProfiling, forKey: .opProfiling) }
+            if opProfileRuns != 20 { try c.encode(opProfileRuns, forKey: .opProfileRuns) }
         }
         if let inputShapes { try c.encode(inputShapes, forKey: .inputShapes) } else { try c.encodeNil(forKey: .inputShapes) }
         try c.encode(seed, forKey: .seed)

@@ -30,6 +30,9 @@ public final class Job {
     /** Thermal zone names (prefixes) that are not temperatures on this board, e.g. PMIC on a Jetson. */
     @SerializedName("ignore_sensors") public List<String> ignoreSensors = new ArrayList<>();
     @SerializedName("cpufreq_glob") public String cpufreqGlob = "/sys/devices/system/cpu/cpu[0-9]*/cpufreq";
+    /** A per-op profile pass after the timed runs (Linux runner only: the LiteRT C API profiler). */
+    @SerializedName("op_profiling") public boolean opProfiling = false;
+    @SerializedName("op_profile_runs") public int opProfileRuns = 20;
 
     public static Job fromJson(String json) {
         Job job = Json.GSON.fromJson(json, Job.class);
