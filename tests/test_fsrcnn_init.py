@@ -1,0 +1,50 @@
+"""FSRCNN starts as bicubic upsampling (zoo.init_fsrcnn_as_interpolator), at every scale, unchanged in shape."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from converters import training, zoo
+from converters.accuracy import psnr
+from converters.datasets import sr_pairs
+
+
+@pytest.mark.parametrize("name", ["fsrcnn_s_x2", "fsrcnn_s", "fsrcnn_s_x4"])
+def test_fresh_fsrcnn_output_is_bicubic_upsampling(name):
+    spec = zoo.get_spec(name)
+    model = spec.create()
+    info = training.spec_task(spec, model)
+    x, hr, bic = sr_pairs(info, int(model.output_shape[1]), 3, seed=0, held_out=True)
+    out = model.predict(x, batch_size=1, verbose=0)
+    s = info.scale
+    # interior (the zero padding changes the border): random weights give ~7 dB here, a kernel
+    # misaligned by one HR pixel ~30 dB; the aligned interpolator ~42-45 dB
+    assert np.mean([psnr(o, b, 4 * s) for o, b in zip(out, bic)]) > 38.0
+    gap = np.mean([psnr(b, h, s) for b, h in zip(bic, hr)]) - np.mean([psnr(o, h, s) for o, h in zip(out, hr)])
+    assert gap < 0.8, f"{name}: fresh model {gap:.2f} dB under bicubic"
+
+
+def test_interpolator_init_keeps_the_architecture():
+    model = zoo.get_spec("fsrcnn_s").create()
+    d, s, m = 32, 5, 1
+    want = [(5, 5, 1, d), (d,), (1, 1, d), (1, 1, d, s), (s,), (1, 1, s)]
+    want += [(3, 3, s, s), (s,), (1, 1, s)] * m
+    want += [(1, 1, s, d), (d,), (1, 1, d), (9, 9, 1, d), (1,)]
+    assert [w.shape for w in model.get_weights()] == want
+    assert model.input_shape == (1, 64, 64, 1) and model.output_shape == (1, 192, 192, 1)
+    deconv = model.get_layer("deconvolution").get_weights()[0]
+    assert np.abs(deconv[:, :, 0, 1:]).max() > 0  # the random part is kept (scaled), not zeroed
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_interpolation_kernel_phases_sum_to_one(scale):
+    k = zoo.interpolation_kernel(9, scale)
+    pad = (9 - scale) // 2
+    for p in range(scale):
+        rows = [i for i in range(9) if (i - pad) % scale == p]
+        for q in range(scale):
+            cols = [j for j in range(9) if (j - pad) % scale == q]
+            assert k[np.ix_(rows, cols)].sum() == pytest.approx(1.0, abs=1e-5)
+    if scale % 2:  # odd scales: HR pixel scale*i + scale//2 sits on LR pixel i, the kernel is symmetric
+        np.testing.assert_allclose(k, k[::-1, ::-1], atol=1e-6)
+        assert k[4, 4] == pytest.approx(1.0)
