@@ -6,7 +6,7 @@ model definition, recipe code, TensorFlow version, the user's image folder and t
 A second run loads the weights and trains nothing.
 
 Recipes are sized for 2 CPU cores: about a minute each by default (FSRCNN-style models a few
-minutes: they learn on the LR image, see SR_LR_STEPS). `HARNESS_RECIPE=long` trains
+minutes: they start from nothing, not from bicubic, see SR_LR_STEPS). `HARNESS_RECIPE=long` trains
 ten times longer (better accuracy); `HARNESS_RECIPE=quick` a tenth (tests, smoke runs).
 Fully convolutional models train on small crops (SRCNN on 32x32, SqueezeNet on 64x64) and the
 weights are copied into the full-size model, which costs a fraction of full-size training.
@@ -43,9 +43,7 @@ CONVERTERS_DIR = Path(__file__).resolve().parent
 # as did 32x32 crops and the paper's Gaussian (std 0.001) deconvolution init. 10000 steps gave
 # 29.52 dB in the recipe run (394 s loaded): seeds move FSRCNN-s by ~0.1 dB, still short of 9-5-5.
 # 10000 steps cost full FSRCNN ~670 s on loaded cores and the default plan trains it, so the
-# default is 3000 steps (`long`: 30000); PReLU slopes start at 0.25 (zoo.py). FSRCNN now starts as
-# bicubic upsampling (zoo.init_fsrcnn_as_interpolator): 3000 steps give FSRCNN-s 29.61/29.61/29.64 dB
-# over seeds 0/1/2 against 29.46/29.49/29.52 from random weights (~95 s of training each).
+# default is 3000 steps (`long`: 30000); PReLU slopes start at 0.25 (zoo.py).
 SR_STEPS, SR_BATCH, SR_CROPS = 1500, 16, 4000
 SR_LR_STEPS, SR_LR_BATCH, SR_LR_CROPS = 3000, 64, 40000  # LR-input (FSRCNN-style) models
 SR_LR = {True: 1e-3, False: 3e-3}  # upsampled-input (SRCNN) models diverge above 1e-3

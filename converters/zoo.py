@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
 
-import numpy as np
-
 if TYPE_CHECKING:  # TensorFlow is imported by the builders only: a cached plan never pays for it
     import tf_keras as keras
 
@@ -72,63 +70,7 @@ def fsrcnn(size: int = 64, scale: int = 3, d: int = 56, s: int = 12, m: int = 4,
     x = layers.Conv2D(d, 1, padding="same", name="expanding")(x)
     x = _prelu(name="prelu_expand")(x)
     out = layers.Conv2DTranspose(channels, 9, strides=scale, padding="same", name="deconvolution")(x)
-    model = keras.Model(inp, out, name=f"fsrcnn_d{d}_s{s}_m{m}_x{scale}")
-    init_fsrcnn_as_interpolator(model, scale, channels)
-    return model
-
-
-def _cubic(t: np.ndarray, a: float = -0.5) -> np.ndarray:
-    """Keys' cubic convolution kernel (a = -0.5, what bicubic resizing uses) at offsets t in pixels."""
-    t = np.abs(t)
-    return np.where(t <= 1, (a + 2) * t**3 - (a + 3) * t**2 + 1,
-                    np.where(t < 2, a * (t**3 - 5 * t**2 + 8 * t - 4), 0.0))
-
-
-def interpolation_kernel(size: int, scale: int) -> np.ndarray:
-    """The (size, size) transpose-convolution kernel that upsamples by `scale` with bicubic weights.
-
-    A stride-`scale` "same" Conv2DTranspose writes LR pixel i times tap k at HR pixel
-    scale*i + k - (size - scale)//2; skimage's resize (datasets.py) puts HR pixel o at LR
-    coordinate (o + 0.5)/scale - 0.5, so tap k carries the weight of LR offset
-    (k - (size - scale)//2 + 0.5)/scale - 0.5. Each output phase's taps are normalised to sum to 1
-    (flat areas stay flat even where the 9 taps cut the cubic's tails).
-    """
-    k = np.arange(size)
-    pad = (size - scale) // 2
-    w = _cubic((k - pad + 0.5) / scale - 0.5)
-    phase = (k - pad) % scale
-    for p in range(scale):
-        w[phase == p] /= w[phase == p].sum()
-    return np.outer(w, w).astype(np.float32)
-
-
-INTERP_NOISE = 0.1  # the random weights beside the interpolation path are scaled by this
-
-
-def init_fsrcnn_as_interpolator(model: keras.Model, scale: int, channels: int = 1) -> None:
-    """Start FSRCNN as bicubic upsampling: channel c of every layer carries input channel c unchanged
-    (centre taps of 1, PReLU passes the non-negative image) into a bicubic deconvolution kernel.
-
-    SRCNN-style models see the bicubic image and start at bicubic quality; FSRCNN maps the LR image
-    itself and from random weights spends most of a short recipe learning to interpolate (FSRCNN-s
-    stayed ~0.15 dB under SRCNN 9-5-5 after 3000-10000 steps). The other weights keep their random
-    init, and the deconvolution's random part is scaled by INTERP_NOISE so it does not swamp the
-    interpolation: training then only learns the residual detail. Shapes and layers are unchanged.
-    """
-    convs = [l for l in model.layers if l.__class__.__name__ in ("Conv2D", "Conv2DTranspose")]
-    for layer in convs:
-        kernel, bias = layer.get_weights()
-        if layer.__class__.__name__ == "Conv2DTranspose":  # (kh, kw, out, in)
-            kernel = kernel * INTERP_NOISE
-            for c in range(channels):
-                kernel[:, :, c, c] = interpolation_kernel(kernel.shape[0], scale)
-        else:  # (kh, kw, in, out): output channel c copies input channel c through the centre tap
-            kh, kw = kernel.shape[:2]
-            for c in range(channels):
-                kernel[:, :, :, c] = 0.0
-                kernel[kh // 2, kw // 2, c, c] = 1.0
-                bias[c] = 0.0
-        layer.set_weights([kernel, bias])
+    return keras.Model(inp, out, name=f"fsrcnn_d{d}_s{s}_m{m}_x{scale}")
 
 
 # He initialisation keeps the signal alive through 18 ReLU convolutions; with Keras' default
