@@ -332,11 +332,16 @@ def _factor_plan(model: Any, params: dict[str, Any]) -> dict[str, int]:
     return plan
 
 
-def factorized(model: Any, plan: dict[str, int]) -> Any:
-    """The model with each planned k x k Conv2D replaced by a k x 1 then 1 x k pair (SVD start).
+def split_layers(model: Any, plan: dict[str, int], suffix: str,
+                 first: Callable[[dict[str, Any], int], dict[str, Any]],
+                 second: Callable[[dict[str, Any]], dict[str, Any]],
+                 factors: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]) -> Any:
+    """The model with each planned layer NAME replaced by NAME+suffix then NAME, weights from `factors`.
 
-    Done on the functional config: the k x 1 conv takes the old layer's inputs under a new name
-    and the 1 x k conv keeps the old name (and activation, bias), so every consumer still finds it.
+    Done on the functional config: the new layer takes the old one's inputs under NAME+suffix with
+    first(config, rank) over the old config (no bias), and NAME keeps its name, bias and activation with
+    second(config) over its config, so every consumer still finds it. factorize (k x k conv into k x 1 and
+    1 x k) and truncated_svd (one Dense into two) are this split with different shapes.
     """
     import tf_keras as keras
 
@@ -345,29 +350,40 @@ def factorized(model: Any, plan: dict[str, int]) -> Any:
     entries = []
     for entry in config["layers"]:
         name = entry["config"]["name"]
+        entry = {k: v for k, v in entry.items() if k != "build_config"}  # old shapes
         if name not in plan:
             entries.append(entry)
             continue
-        rank, cfg = plan[name], entry["config"]
-        (k, _), (sh, sw) = cfg["kernel_size"], cfg["strides"]
-        entry = {key: value for key, value in entry.items() if key != "build_config"}  # old shapes
-        first = {**entry, "name": f"{name}_kx1", "config": {
-            **cfg, "name": f"{name}_kx1", "filters": rank, "kernel_size": (k, 1), "strides": (sh, 1),
-            "activation": "linear", "use_bias": False}}
-        second = {**entry, "inbound_nodes": [[[f"{name}_kx1", 0, 0, {}]]], "config": {
-            **cfg, "kernel_size": (1, k), "strides": (1, sw)}}
-        entries += [first, second]
+        cfg = entry["config"]
+        entries += [{**entry, "name": f"{name}{suffix}",
+                     "config": {**cfg, "name": f"{name}{suffix}", **first(cfg, plan[name]), "use_bias": False}},
+                    {**entry, "inbound_nodes": [[[f"{name}{suffix}", 0, 0, {}]]], "config": {**cfg, **second(cfg)}}]
     config["layers"] = entries
     new = keras.Model.from_config(config, custom_objects=_custom_objects(model))
+    added = {f"{name}{suffix}" for name in plan}
     for layer in new.layers:
         if layer.name in plan:
             weights = model.get_layer(layer.name).get_weights()
-            v, h = separable_factors(weights[0], plan[layer.name])
-            new.get_layer(f"{layer.name}_kx1").set_weights([v])
-            layer.set_weights([h, *weights[1:]])
-        elif not layer.name.endswith("_kx1") and layer.weights:
+            a, b = factors(weights[0], plan[layer.name])
+            new.get_layer(f"{layer.name}{suffix}").set_weights([a])
+            layer.set_weights([b, *weights[1:]])
+        elif layer.weights and layer.name not in added:
             layer.set_weights(model.get_layer(layer.name).get_weights())
     return new
+
+
+def factorized(model: Any, plan: dict[str, int]) -> Any:
+    """The model with each planned k x k Conv2D replaced by a k x 1 then 1 x k pair (SVD start)."""
+
+    def first(cfg: dict[str, Any], rank: int) -> dict[str, Any]:
+        (k, _), (sh, _) = cfg["kernel_size"], cfg["strides"]
+        return {"filters": rank, "kernel_size": (k, 1), "strides": (sh, 1), "activation": "linear"}
+
+    def second(cfg: dict[str, Any]) -> dict[str, Any]:
+        (k, _), (_, sw) = cfg["kernel_size"], cfg["strides"]
+        return {"kernel_size": (1, k), "strides": (1, sw)}
+
+    return split_layers(model, plan, "_kx1", first, second, separable_factors)
 
 
 def _factorize_lr(params: dict[str, Any], info: Any) -> float:

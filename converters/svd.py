@@ -15,7 +15,6 @@ that follows (`then`: fp32, fp16, dr_int8, int8, tensorrt, or another pass, '+' 
 """
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -79,40 +78,14 @@ def svd_plan(model: Any, params: dict[str, Any]) -> dict[str, int]:
 
 def svd_model(model: Any, plan: dict[str, int]) -> Any:
     """The model with each planned Dense replaced by `NAME_svd` (rank units, linear, no bias) then
-    NAME (its old units, bias and activation), weights from the truncated SVD.
+    NAME (its old units, bias and activation), weights from the truncated SVD."""
+    from converters.compress import split_layers
 
-    Done on the functional config, so every consumer of NAME still finds it.
-    """
-    import tf_keras as keras
+    def first(cfg: dict[str, Any], rank: int) -> dict[str, Any]:
+        return {"units": int(rank), "activation": "linear", "kernel_regularizer": None,
+                "activity_regularizer": None, "kernel_constraint": None}
 
-    from converters.compress import _custom_objects, _functional
-
-    model = _functional(model)
-    config = copy.deepcopy(model.get_config())
-    entries = []
-    for entry in config["layers"]:
-        name = entry["config"]["name"]
-        entry = {k: v for k, v in entry.items() if k != "build_config"}
-        if name not in plan:
-            entries.append(entry)
-            continue
-        cfg = entry["config"]
-        first = {**entry, "name": f"{name}_svd", "config": {
-            **cfg, "name": f"{name}_svd", "units": int(plan[name]), "activation": "linear", "use_bias": False,
-            "kernel_regularizer": None, "activity_regularizer": None, "kernel_constraint": None}}
-        second = {**entry, "inbound_nodes": [[[f"{name}_svd", 0, 0, {}]]]}
-        entries += [first, second]
-    config["layers"] = entries
-    new = keras.Model.from_config(config, custom_objects=_custom_objects(model))
-    for layer in new.layers:
-        if layer.name in plan:
-            weights = model.get_layer(layer.name).get_weights()
-            a, b = svd_factors(weights[0], plan[layer.name])
-            new.get_layer(f"{layer.name}_svd").set_weights([a])
-            layer.set_weights([b, *weights[1:]])
-        elif layer.weights and not (layer.name.endswith("_svd") and layer.name[:-4] in plan):
-            layer.set_weights(model.get_layer(layer.name).get_weights())
-    return new
+    return split_layers(model, plan, "_svd", first, lambda cfg: {}, svd_factors)
 
 
 def then_pass(then: str, what: str) -> Any:
