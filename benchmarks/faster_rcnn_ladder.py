@@ -7,7 +7,9 @@ proposals (300 -> 100) -> smaller input (600 -> 400 px), then one step beyond th
 goal (pruned to 25% of the conv MACs). Each step changes the best configuration so far, and is timed
 interleaved in one process beside fp32 and that best: a step slower than the best beside it is not
 kept (the table says so) and the later steps build on the faster one, e.g. on dynamic-range int8
-where full int8 runs slower. For every step: p50 latency, its ratio to fp32 timed beside it, peak
+where full int8 runs slower. A ratio within the noise (under 3%, or not the same way in every round)
+is a tie: kept only when the step also makes the model smaller (MACs or file), never on a coin flip.
+For every step: p50 latency, its ratio to fp32 timed beside it, peak
 memory (a fresh process per file: resident-set high-water mark after load + invoke, less the
 baseline after imports), file size, MACs (counted from the .tflite), the GMAC/s achieved, and the
 mAP@0.5 change of the same configuration on the trainable small twin (`faster_rcnn`, generated
@@ -45,6 +47,9 @@ GOAL_MS, GOAL_MIN_SIDE = 50.0, 400
 # Fast R-CNN §3.1 keeps the top 1024 of fc6's and 256 of fc7's singular values (of 4096 units):
 # ranks as fractions of the head's width, so the small twin's 128-unit head keeps 32 and 8.
 SVD_FRACTIONS = (0.25, 0.0625)
+# Interleaved ratios of the same file against itself move by 1-3% between runs on a quiet host:
+# a ratio closer to 1 than this is a tie, whatever the rounds say.
+TIE_BAND = 0.03
 
 
 @dataclass(frozen=True)
@@ -187,10 +192,40 @@ def _build(model: str, cfg: Config, out: Path, weights_from: Any = None, prune_s
     return out, label
 
 
-def _time(its: dict[str, Any], threads: int, rounds: int) -> dict[str, float]:
-    from benchmarks.sidebyside import interleaved_p50_ms
+def _time(its: dict[str, Any], threads: int, rounds: int) -> dict[str, list[float]]:
+    from benchmarks.sidebyside import interleaved_rounds_ms
 
-    return interleaved_p50_ms({}, threads, rounds, runs=3, warmup=1, interpreters=its)
+    return interleaved_rounds_ms({}, threads, rounds, runs=3, warmup=1, interpreters=its)
+
+
+def _median(values: list[float]) -> float:
+    import statistics
+
+    return float(statistics.median(values))
+
+
+def keep_decision(best_ms: list[float], step_ms: list[float], smaller: str | None,
+                  best_label: str, band: float = TIE_BAND) -> tuple[bool, str]:
+    """Whether a step replaces the best so far, from the per-round times of both (same rounds, side
+    by side), and why. Faster: the median ratio is over 1 + band and the step won every round.
+    Slower: the mirror. Anything else is a tie, kept only when `smaller` says what the step saves."""
+    ratios = [b / s for b, s in zip(best_ms, step_ms)]
+    vs = _median(ratios)
+    if vs > 1 + band and min(ratios) > 1:
+        return True, f"yes ({vs:.2f}x '{best_label}')"
+    if vs < 1 - band and max(ratios) < 1:
+        return False, f"no: {1 / vs:.2f}x slower than '{best_label}', built on that"
+    spread = f"{min(ratios):.2f}-{max(ratios):.2f}x over {len(ratios)} rounds" if len(ratios) > 1 else "1 round"
+    if smaller:
+        return True, f"tie ({vs:.2f}x '{best_label}', {spread}): kept, {smaller}"
+    return False, f"tie ({vs:.2f}x '{best_label}', {spread}): not kept, no smaller"
+
+
+def smaller_note(row: dict[str, Any], best_row: dict[str, Any]) -> str | None:
+    """What a step saves against the best so far (>= 1% fewer MACs or a >= 1% smaller file), or None."""
+    parts = [f"{best_row[k] / row[k]:.2f}x {what}" for k, what in (("gmacs", "fewer MACs"), ("size_mb", "smaller"))
+             if row.get(k) and best_row.get(k) and row[k] < 0.99 * best_row[k]]
+    return ", ".join(parts) or None
 
 
 def run_seed(model: str, steps: list[Step], threads: int, rounds: int, work: Path,
@@ -199,7 +234,7 @@ def run_seed(model: str, steps: list[Step], threads: int, rounds: int, work: Pat
     """Build each step from the best configuration so far, then time it interleaved with fp32 and that
     best (a ratio per step even if a later step fails or the run is stopped). A step slower than the
     best beside it is not kept. Rows are written to `json_path` as they come. `timer(interpreters,
-    threads, rounds)` -> p50 ms per name (default: interleaved invokes)."""
+    threads, rounds)` -> per-round ms per name (default: interleaved invokes); p50 is their median."""
     timer = timer or _time
     from benchmarks.sidebyside import _interpreter
     from converters import analysis
@@ -208,6 +243,7 @@ def run_seed(model: str, steps: list[Step], threads: int, rounds: int, work: Pat
     base_it = best_it = None
     best: Config | None = None
     best_label = "fp32"
+    best_row: dict[str, Any] = {}
     for i, step in enumerate(steps):
         t0 = time.monotonic()
         cfg = step.change(best or Config())
@@ -225,24 +261,23 @@ def run_seed(model: str, steps: list[Step], threads: int, rounds: int, work: Pat
         it = _interpreter(path, threads)
         if base_it is None:
             base_it = best_it = it
-            best = cfg
-            row["p50_ms"] = row["fp32_p50_ms"] = timer({"fp32": it}, threads, rounds)["fp32"]
+            best, best_row = cfg, row
+            row["p50_ms"] = row["fp32_p50_ms"] = _median(timer({"fp32": it}, threads, rounds)["fp32"])
             row.update(kept=True, kept_note="baseline")
         else:
             its = {"fp32": base_it, "step": it}
             if best_it is not base_it:
                 its["best"] = best_it
-            p50 = timer(its, threads, rounds)
-            row["p50_ms"], row["fp32_p50_ms"] = p50["step"], p50["fp32"]
-            row["best_p50_ms"], row["best_label"] = p50.get("best", p50["fp32"]), best_label
-            vs = row["best_p50_ms"] / row["p50_ms"]
-            row["kept"] = vs > 1.0
-            row["kept_note"] = (f"yes ({vs:.2f}x '{best_label}')" if row["kept"] else
-                                f"no: {1 / vs:.2f}x slower than '{best_label}', built on that")
+            rounds_ms = timer(its, threads, rounds)
+            best_ms = rounds_ms.get("best", rounds_ms["fp32"])
+            row["p50_ms"], row["fp32_p50_ms"] = _median(rounds_ms["step"]), _median(rounds_ms["fp32"])
+            row["best_p50_ms"], row["best_label"] = _median(best_ms), best_label
+            row["kept"], row["kept_note"] = keep_decision(best_ms, rounds_ms["step"], smaller_note(row, best_row),
+                                                          best_label)
             if row["kept"]:
                 if best_it is not base_it:
                     del its["best"]
-                best, best_it, best_label = cfg, it, step.label
+                best, best_it, best_label, best_row = cfg, it, step.label, row
             del it, its
         print(f"  {step.label}: {row['variant']}: {row['gmacs']:.2f} GMACs, {row['size_mb']:.1f} MB, "
               f"peak {row['peak_mb']} MB, p50 {row['p50_ms']:.1f} ms vs fp32 {row['fp32_p50_ms']:.1f} ms beside it, "

@@ -28,9 +28,10 @@ def _interpreter(path: str | Path, threads: int, **kwargs: Any) -> Any:
     return it
 
 
-def interleaved_p50_ms(paths: dict[str, str | Path], threads: int = 2, rounds: int = 5, runs: int = 10,
-                       warmup: int = 2, interpreters: dict[str, Any] | None = None) -> dict[str, float]:
-    """Median over rounds of each model's per-round median invoke time, in ms."""
+def interleaved_rounds_ms(paths: dict[str, str | Path], threads: int = 2, rounds: int = 5, runs: int = 10,
+                          warmup: int = 2, interpreters: dict[str, Any] | None = None) -> dict[str, list[float]]:
+    """Each model's per-round median invoke time, in ms, round by round: the pairs a ratio's noise is
+    judged on (round r of every model ran within the same few seconds)."""
     its = dict(interpreters or {})
     for name, p in paths.items():
         its.setdefault(name, _interpreter(p, threads))
@@ -48,6 +49,13 @@ def interleaved_p50_ms(paths: dict[str, str | Path], threads: int = 2, rounds: i
                 its[n].invoke()
                 samples.append((time.perf_counter() - t0) * 1000)
             per[n].append(statistics.median(samples))
+    return per
+
+
+def interleaved_p50_ms(paths: dict[str, str | Path], threads: int = 2, rounds: int = 5, runs: int = 10,
+                       warmup: int = 2, interpreters: dict[str, Any] | None = None) -> dict[str, float]:
+    """Median over rounds of each model's per-round median invoke time, in ms."""
+    per = interleaved_rounds_ms(paths, threads, rounds, runs, warmup, interpreters)
     return {n: statistics.median(v) for n, v in per.items()}
 
 

@@ -24,21 +24,22 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 class FixedTimes:
-    """p50 per rung from a table, whichever interpreters the ladder puts side by side."""
+    """Per-round ms per rung from a table (the same in every round), whichever interpreters the ladder
+    puts side by side."""
 
     def __init__(self, per_step_ms: list[float]) -> None:
         self.per_step = per_step_ms
         self.calls = 0
         self.step_of: dict[int, int] = {}
 
-    def __call__(self, its: dict, threads: int, rounds: int) -> dict[str, float]:
+    def __call__(self, its: dict, threads: int, rounds: int) -> dict[str, list[float]]:
         k = self.calls
         self.calls += 1
         self.step_of[id(its.get("step", its["fp32"]))] = k
         out = {"fp32": self.per_step[0], "step": self.per_step[k]}
         if "best" in its:
             out["best"] = self.per_step[self.step_of[id(its["best"])]]
-        return out
+        return {name: [ms] * rounds for name, ms in out.items()}
 
 
 def test_a_slower_rung_is_not_kept_and_later_rungs_build_on_the_faster_one(tmp_path):
@@ -66,6 +67,35 @@ def test_a_slower_rung_is_not_kept_and_later_rungs_build_on_the_faster_one(tmp_p
     assert fl.best_step(rows, 64)["label"] == labels[7]
     table = [fl.fmt_row(r) for r in rows]
     assert table[3][:5] == ["full int8", "96", "500.0", "2.00x", by["full int8"]["kept_note"]]
+
+
+def test_a_ratio_within_the_noise_is_a_tie_kept_only_when_the_step_makes_the_model_smaller():
+    # won every round by over 3%: kept
+    assert fl.keep_decision([100, 104, 99], [90, 95, 90], None, "fp32") == (True, "yes (1.10x 'fp32')")
+    # faster in the median but slower in one round: a tie, whatever the median says
+    kept, note = fl.keep_decision([100, 100, 100], [80, 85, 104], None, "fp32")
+    assert not kept and note == "tie (1.18x 'fp32', 0.96-1.25x over 3 rounds): not kept, no smaller"
+    # 1% faster in every round is inside the band: a tie; kept because it saves MACs
+    kept, note = fl.keep_decision([101, 101, 101], [100, 100, 100], "2.00x fewer MACs", "fp32")
+    assert kept and note == "tie (1.01x 'fp32', 1.01-1.01x over 3 rounds): kept, 2.00x fewer MACs"
+    # slower in every round by over 3%: not kept, even if smaller
+    assert fl.keep_decision([100, 100], [120, 110], "2.00x smaller", "fp32") == (
+        False, "no: 1.15x slower than 'fp32', built on that")
+    assert fl.smaller_note({"gmacs": 1.0, "size_mb": 2.0}, {"gmacs": 2.0, "size_mb": 2.0}) == "2.00x fewer MACs"
+    assert fl.smaller_note({"gmacs": 1.0, "size_mb": 1.0}, {"gmacs": 1.0, "size_mb": 4.0}) == "4.00x smaller"
+    assert fl.smaller_note({"gmacs": 1.0, "size_mb": 1.0}, {"gmacs": 1.005, "size_mb": 1.0}) is None
+
+
+def test_the_ladder_keeps_a_tied_rung_that_is_smaller_and_drops_a_tied_one_that_is_not(tmp_path):
+    steps = fl.ladder(96, 24, 8, 64)[:4]  # fp32, fp16 weights, dynamic-range int8, full int8
+    rows = fl.run_seed(TINY, steps, 2, 2, tmp_path, timer=FixedTimes([1000, 1010, 1000, 1010]))
+    print([(r["kept_note"], r["size_mb"], r["gmacs"]) for r in rows])
+    assert [r["kept"] for r in rows] == [True, True, True, False]
+    # fp16 weights: 1% slower, half the file: kept
+    assert rows[1]["kept_note"] == (f"tie (0.99x 'fp32', 0.99-0.99x over 2 rounds): kept, "
+                                    f"{rows[0]['size_mb'] / rows[1]['size_mb']:.2f}x smaller")
+    # full int8 beside dynamic-range int8: the same MACs and about the same file, 1% slower: dropped
+    assert rows[3]["kept_note"] == "tie (0.99x 'dynamic-range int8', 0.99-0.99x over 2 rounds): not kept, no smaller"
 
 
 def test_structural_rungs_for_tensorrt_drop_quantization():
