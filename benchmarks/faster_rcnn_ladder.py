@@ -7,8 +7,9 @@ proposals (300 -> 100) -> smaller input (600 -> 400 px), then one step beyond th
 goal (pruned to 25% of the conv MACs). Each step changes the best configuration so far, and is timed
 interleaved in one process beside fp32 and that best: a step slower than the best beside it is not
 kept (the table says so) and the later steps build on the faster one, e.g. on dynamic-range int8
-where full int8 runs slower. A ratio within the noise (under 3%, or not the same way in every round)
-is a tie: kept only when the step also makes the model smaller (MACs or file), never on a coin flip.
+where full int8 runs slower. A ratio within the noise (under 3%, or under how far fp32 beside a copy
+of itself strayed from 1 in this run, or not the same way in every round) is a tie: kept only when
+the step also makes the model smaller (MACs or file), never on a coin flip.
 For every step: p50 latency, its ratio to fp32 timed beside it, peak
 memory (a fresh process per file: resident-set high-water mark after load + invoke, less the
 baseline after imports), file size, MACs (counted from the .tflite), the GMAC/s achieved, and the
@@ -47,8 +48,8 @@ GOAL_MS, GOAL_MIN_SIDE = 50.0, 400
 # Fast R-CNN §3.1 keeps the top 1024 of fc6's and 256 of fc7's singular values (of 4096 units):
 # ranks as fractions of the head's width, so the small twin's 128-unit head keeps 32 and 8.
 SVD_FRACTIONS = (0.25, 0.0625)
-# Interleaved ratios of the same file against itself move by 1-3% between runs on a quiet host:
-# a ratio closer to 1 than this is a tie, whatever the rounds say.
+# The least noise a ratio is judged against: a ratio closer to 1 than this (or than the run's A/A
+# ratio strayed, if more) is a tie, whatever the rounds say.
 TIE_BAND = 0.03
 
 
@@ -244,6 +245,7 @@ def run_seed(model: str, steps: list[Step], threads: int, rounds: int, work: Pat
     best: Config | None = None
     best_label = "fp32"
     best_row: dict[str, Any] = {}
+    band = TIE_BAND
     for i, step in enumerate(steps):
         t0 = time.monotonic()
         cfg = step.change(best or Config())
@@ -262,8 +264,15 @@ def run_seed(model: str, steps: list[Step], threads: int, rounds: int, work: Pat
         if base_it is None:
             base_it = best_it = it
             best, best_row = cfg, row
-            row["p50_ms"] = row["fp32_p50_ms"] = _median(timer({"fp32": it}, threads, rounds)["fp32"])
+            # A/A: the baseline beside a second interpreter of the same file. How far that ratio strays
+            # from 1 is this run's noise; a step's ratio inside it (or inside TIE_BAND) is a tie.
+            aa = timer({"fp32": it, "aa": _interpreter(path, threads)}, threads, rounds)
+            row["aa_ratios"] = [a / b for a, b in zip(aa["fp32"], aa["aa"])]
+            band = max(TIE_BAND, *(abs(r - 1) for r in row["aa_ratios"]))
+            row["p50_ms"] = row["fp32_p50_ms"] = _median(aa["fp32"])
             row.update(kept=True, kept_note="baseline")
+            print(f"  A/A: fp32 beside a copy of itself {min(row['aa_ratios']):.3f}-{max(row['aa_ratios']):.3f}x "
+                  f"over {len(row['aa_ratios'])} rounds: ties within {band:.1%}", flush=True)
         else:
             its = {"fp32": base_it, "step": it}
             if best_it is not base_it:
@@ -273,7 +282,7 @@ def run_seed(model: str, steps: list[Step], threads: int, rounds: int, work: Pat
             row["p50_ms"], row["fp32_p50_ms"] = _median(rounds_ms["step"]), _median(rounds_ms["fp32"])
             row["best_p50_ms"], row["best_label"] = _median(best_ms), best_label
             row["kept"], row["kept_note"] = keep_decision(best_ms, rounds_ms["step"], smaller_note(row, best_row),
-                                                          best_label)
+                                                          best_label, band)
             if row["kept"]:
                 if best_it is not base_it:
                     del its["best"]

@@ -33,6 +33,9 @@ class FixedTimes:
         self.step_of: dict[int, int] = {}
 
     def __call__(self, its: dict, threads: int, rounds: int) -> dict[str, list[float]]:
+        if "aa" in its:  # the baseline beside a copy of itself: no noise in a table
+            self.calls, self.step_of[id(its["fp32"])] = 1, 0
+            return {"fp32": [self.per_step[0]] * rounds, "aa": [self.per_step[0]] * rounds}
         k = self.calls
         self.calls += 1
         self.step_of[id(its.get("step", its["fp32"]))] = k
@@ -50,6 +53,7 @@ def test_a_slower_rung_is_not_kept_and_later_rungs_build_on_the_faster_one(tmp_p
     rows = fl.run_seed(TINY, steps, 2, 1, tmp_path, timer=FixedTimes(times))
     by = {r["label"]: r for r in rows}
     assert [r.get("error") for r in rows] == [None] * len(steps)
+    assert rows[0]["aa_ratios"] == [1.0]
     assert [r["kept"] for r in rows] == [True, False, True, False, True, True, True, True, False]
     assert by["fp16 weights"]["kept_note"] == "no: 1.10x slower than 'fp32', built on that"
     assert by["full int8"]["kept_note"] == "no: 1.67x slower than 'dynamic-range int8', built on that"
@@ -96,6 +100,23 @@ def test_the_ladder_keeps_a_tied_rung_that_is_smaller_and_drops_a_tied_one_that_
                                     f"{rows[0]['size_mb'] / rows[1]['size_mb']:.2f}x smaller")
     # full int8 beside dynamic-range int8: the same MACs and about the same file, 1% slower: dropped
     assert rows[3]["kept_note"] == "tie (0.99x 'dynamic-range int8', 0.99-0.99x over 2 rounds): not kept, no smaller"
+
+
+class NoisyAA(FixedTimes):
+    """The baseline beside a copy of itself strays 10% in the second round: a noisy host."""
+
+    def __call__(self, its: dict, threads: int, rounds: int) -> dict[str, list[float]]:
+        out = super().__call__(its, threads, rounds)
+        return {"fp32": [1000.0, 1000.0], "aa": [1000.0, 909.0]} if "aa" in its else out
+
+
+def test_the_run_s_own_a_a_noise_widens_the_tie_band(tmp_path):
+    steps = fl.ladder(96, 24, 8, 64)[:2]
+    quiet = fl.run_seed(TINY, steps, 2, 2, tmp_path, timer=FixedTimes([1000, 950]))
+    assert quiet[1]["kept_note"] == "yes (1.05x 'fp32')"
+    noisy = fl.run_seed(TINY, steps, 2, 2, tmp_path, timer=NoisyAA([1000, 950]))
+    assert noisy[0]["aa_ratios"] == [1.0, 1000.0 / 909.0]
+    assert noisy[1]["kept_note"].startswith("tie (1.05x 'fp32', 1.05-1.05x over 2 rounds): kept, ")
 
 
 def test_structural_rungs_for_tensorrt_drop_quantization():
