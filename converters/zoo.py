@@ -5,9 +5,11 @@ static shapes the runner can allocate without resizing.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
+
+from converters.interpolator import start_as_interpolator
 
 if TYPE_CHECKING:  # TensorFlow is imported by the builders only: a cached plan never pays for it
     import tf_keras as keras
@@ -23,6 +25,7 @@ class ModelSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     trainable: bool = True  # False: no recipe fits (seed-scale detectors): untrained, accuracy not measured
+    carry: bool = False  # starts as bicubic upsampling; its recipe keeps that path fixed (converters.interpolator)
 
     def create(self, **overrides: Any) -> keras.Model:
         return self.build(**{**self.kwargs, **overrides})
@@ -70,7 +73,9 @@ def fsrcnn(size: int = 64, scale: int = 3, d: int = 56, s: int = 12, m: int = 4,
     x = layers.Conv2D(d, 1, padding="same", name="expanding")(x)
     x = _prelu(name="prelu_expand")(x)
     out = layers.Conv2DTranspose(channels, 9, strides=scale, padding="same", name="deconvolution")(x)
-    return keras.Model(inp, out, name=f"fsrcnn_d{d}_s{s}_m{m}_x{scale}")
+    model = keras.Model(inp, out, name=f"fsrcnn_d{d}_s{s}_m{m}_x{scale}")
+    start_as_interpolator(model)  # a fresh FSRCNN is bicubic upsampling (converters.interpolator)
+    return model
 
 
 # He initialisation keeps the signal alive through 18 ReLU convolutions; with Keras' default
@@ -148,9 +153,11 @@ def squeezenet(size: int = 224, classes: int = 1000, version: str = "1.1", chann
 ZOO: dict[str, ModelSpec] = {
     "srcnn": ModelSpec("srcnn", "super_resolution", srcnn, {"f2": 1}, "SRCNN 9-1-5, 64/32 filters, 192x192 in"),
     "srcnn_955": ModelSpec("srcnn_955", "super_resolution", srcnn, {"f2": 5}, "SRCNN 9-5-5, 192x192 in"),
-    "fsrcnn": ModelSpec("fsrcnn", "super_resolution", fsrcnn, {}, "FSRCNN(56,12,4) x3, 64x64 in, 192x192 out"),
+    "fsrcnn": ModelSpec("fsrcnn", "super_resolution", fsrcnn, {}, "FSRCNN(56,12,4) x3, 64x64 in, 192x192 out",
+                        carry=True),
     "fsrcnn_s": ModelSpec(
-        "fsrcnn_s", "super_resolution", fsrcnn, {"d": 32, "s": 5, "m": 1}, "FSRCNN-s(32,5,1) x3, 64x64 in"
+        "fsrcnn_s", "super_resolution", fsrcnn, {"d": 32, "s": 5, "m": 1}, "FSRCNN-s(32,5,1) x3, 64x64 in",
+        carry=True
     ),
     "squeezenet": ModelSpec(
         "squeezenet", "classification", squeezenet, {"version": "1.1"}, "SqueezeNet 1.1, 224x224, 1000 classes"
@@ -189,7 +196,7 @@ for _scale, _lr in ((2, 96), (4, 48)):
     for _base, _extra in (("fsrcnn", {}), ("fsrcnn_s", {"d": 32, "s": 5, "m": 1})):
         ZOO[f"{_base}_x{_scale}"] = ModelSpec(
             f"{_base}_x{_scale}", "super_resolution", fsrcnn, {**_extra, "scale": _scale, "size": _lr},
-            f"{ZOO[_base].description.split(' x3')[0]} x{_scale}, {_lr}x{_lr} in, 192x192 out")
+            f"{ZOO[_base].description.split(' x3')[0]} x{_scale}, {_lr}x{_lr} in, 192x192 out", carry=True)
     for _base in ("srcnn", "srcnn_955"):
         ZOO[f"{_base}_x{_scale}"] = ModelSpec(
             f"{_base}_x{_scale}", "super_resolution", srcnn, {**ZOO[_base].kwargs, "scale": _scale},
@@ -232,5 +239,4 @@ def get_spec(name: str) -> ModelSpec:
     bad = sorted(set(overrides) - known)
     if bad and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         raise KeyError(f"model {name!r}: unknown argument {bad[0]!r} (known: {', '.join(sorted(known))})")
-    return ModelSpec(name, spec.task, spec.build, {**spec.kwargs, **overrides}, f"{spec.description} {args}",
-                     spec.trainable)
+    return replace(spec, name=name, kwargs={**spec.kwargs, **overrides}, description=f"{spec.description} {args}")
