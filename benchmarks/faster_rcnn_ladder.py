@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -200,8 +201,6 @@ def _time(its: dict[str, Any], threads: int, rounds: int) -> dict[str, list[floa
 
 
 def _median(values: list[float]) -> float:
-    import statistics
-
     return float(statistics.median(values))
 
 
