@@ -12,7 +12,7 @@ paper's FSRCNN.
 The recipe re-imposes the carry after every step (`keep_carry`). Left free, it drifts by small
 amounts around its centre taps, which per-channel int8 weights cannot hold, and the error compounds
 through every layer: full FSRCNN dr_int8 fell 29.36 -> 27.95 dB (measured). Kept exact, the carry
-quantizes exactly (taps of 1 and 0) and int8 keeps up with the random start.
+quantizes exactly (taps of 1 and 0): dr_int8 29.65, int8 29.02 dB (random start: 29.36, 29.15).
 """
 from __future__ import annotations
 
