@@ -25,7 +25,11 @@ class ModelSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     trainable: bool = True  # False: no recipe fits (seed-scale detectors): untrained, accuracy not measured
-    carry: bool = False  # starts as bicubic upsampling; its recipe keeps that path fixed (converters.interpolator)
+
+    @property
+    def carry(self) -> bool:
+        """Built as bicubic upsampling (every FSRCNN is); its recipe keeps that path fixed (converters.interpolator)."""
+        return self.build is fsrcnn
 
     def create(self, **overrides: Any) -> keras.Model:
         return self.build(**{**self.kwargs, **overrides})
@@ -153,11 +157,9 @@ def squeezenet(size: int = 224, classes: int = 1000, version: str = "1.1", chann
 ZOO: dict[str, ModelSpec] = {
     "srcnn": ModelSpec("srcnn", "super_resolution", srcnn, {"f2": 1}, "SRCNN 9-1-5, 64/32 filters, 192x192 in"),
     "srcnn_955": ModelSpec("srcnn_955", "super_resolution", srcnn, {"f2": 5}, "SRCNN 9-5-5, 192x192 in"),
-    "fsrcnn": ModelSpec("fsrcnn", "super_resolution", fsrcnn, {}, "FSRCNN(56,12,4) x3, 64x64 in, 192x192 out",
-                        carry=True),
+    "fsrcnn": ModelSpec("fsrcnn", "super_resolution", fsrcnn, {}, "FSRCNN(56,12,4) x3, 64x64 in, 192x192 out"),
     "fsrcnn_s": ModelSpec(
-        "fsrcnn_s", "super_resolution", fsrcnn, {"d": 32, "s": 5, "m": 1}, "FSRCNN-s(32,5,1) x3, 64x64 in",
-        carry=True
+        "fsrcnn_s", "super_resolution", fsrcnn, {"d": 32, "s": 5, "m": 1}, "FSRCNN-s(32,5,1) x3, 64x64 in"
     ),
     "squeezenet": ModelSpec(
         "squeezenet", "classification", squeezenet, {"version": "1.1"}, "SqueezeNet 1.1, 224x224, 1000 classes"
@@ -196,7 +198,7 @@ for _scale, _lr in ((2, 96), (4, 48)):
     for _base, _extra in (("fsrcnn", {}), ("fsrcnn_s", {"d": 32, "s": 5, "m": 1})):
         ZOO[f"{_base}_x{_scale}"] = ModelSpec(
             f"{_base}_x{_scale}", "super_resolution", fsrcnn, {**_extra, "scale": _scale, "size": _lr},
-            f"{ZOO[_base].description.split(' x3')[0]} x{_scale}, {_lr}x{_lr} in, 192x192 out", carry=True)
+            f"{ZOO[_base].description.split(' x3')[0]} x{_scale}, {_lr}x{_lr} in, 192x192 out")
     for _base in ("srcnn", "srcnn_955"):
         ZOO[f"{_base}_x{_scale}"] = ModelSpec(
             f"{_base}_x{_scale}", "super_resolution", srcnn, {**ZOO[_base].kwargs, "scale": _scale},
