@@ -76,7 +76,7 @@ IOS_BLOCK = {
     "battery_level_before": 0.81, "battery_level_after": 0.8, "battery_state_before": "unplugged",
     "battery_state_after": "unplugged", "memory_metric": "phys_footprint", "phys_footprint_mb": 61.5,
     "outputs_path": "results/h-0a1b2c3d4e5f.outputs.f32", "outputs_shape": [2, 2], "device": "iPhone15,2",
-    "os_version": "Version 17.5.1 (Build 21F90)", "delegate_error": None,
+    "os_version": "Version 17.5.1 (Build 21F90)", "delegate_error": None, "eval_error": None,
     "compute_plan": {"available": True, "reason": None, "ops_total": 7,
                      "ops_by_device": {"cpu": 1, "gpu": 0, "neural_engine": 5}, "ops_unplaced": 1,
                      "fell_back_count": 1, "fell_back_to_cpu": [{"op": "ios17.reduce_mean", "supported": ["cpu"]}]},
@@ -95,7 +95,7 @@ ANDROID_BLOCK = {
     "thermal_headroom_after": 0.61, "pss_mb": 48.25, "sdk_int": 34, "device_model": "Google Pixel 8",
     "run_token": "0123456789ab", "latency_timer": "native_invoke",
     "outputs_path": "/sdcard/Android/data/dev.harness.companion/files/harness/result-0123456789ab.outputs.f32",
-    "outputs_shape": [2, 2],
+    "outputs_shape": [2, 2], "eval_error": None,
 }
 
 

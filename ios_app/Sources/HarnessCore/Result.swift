@@ -103,6 +103,8 @@ public struct IosExtras: Codable, Equatable, Sendable {
     public var osVersion: String?
     /// Why the requested delegate was refused (a .tflite job that fell back to CPU kernels); nil when not.
     public var delegateError: String?
+    /// Why the evaluation pass failed (the timing stands without it); nil when it ran or was not asked for.
+    public var evalError: String?
     /// MLComputePlan's placement of the ops (Core ML jobs); nil for .tflite jobs.
     public var computePlan: ComputePlanReport?
 
@@ -111,7 +113,7 @@ public struct IosExtras: Codable, Equatable, Sendable {
                 batteryStateBefore: String, batteryStateAfter: String, memoryMetric: String = "phys_footprint",
                 physFootprintMb: Double? = nil, outputsPath: String? = nil, outputsShape: [Int]? = nil,
                 device: String? = nil, osVersion: String? = nil, delegateError: String? = nil,
-                computePlan: ComputePlanReport? = nil) {
+                evalError: String? = nil, computePlan: ComputePlanReport? = nil) {
         self.computeUnits = computeUnits
         self.thermalStateBefore = thermalStateBefore
         self.thermalStatesDuring = thermalStatesDuring
@@ -127,6 +129,7 @@ public struct IosExtras: Codable, Equatable, Sendable {
         self.device = device
         self.osVersion = osVersion
         self.delegateError = delegateError
+        self.evalError = evalError
         self.computePlan = computePlan
     }
 
@@ -137,7 +140,7 @@ public struct IosExtras: Codable, Equatable, Sendable {
         case batteryStateBefore = "battery_state_before", batteryStateAfter = "battery_state_after"
         case memoryMetric = "memory_metric", physFootprintMb = "phys_footprint_mb"
         case outputsPath = "outputs_path", outputsShape = "outputs_shape", device, osVersion = "os_version"
-        case delegateError = "delegate_error", computePlan = "compute_plan"
+        case delegateError = "delegate_error", evalError = "eval_error", computePlan = "compute_plan"
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -157,6 +160,7 @@ public struct IosExtras: Codable, Equatable, Sendable {
         try c.encode(device, forKey: .device)
         try c.encode(osVersion, forKey: .osVersion)
         try c.encode(delegateError, forKey: .delegateError)
+        try c.encode(evalError, forKey: .evalError)
         try c.encode(computePlan, forKey: .computePlan)
     }
 }
