@@ -210,10 +210,19 @@ def test_the_android_app_gets_input_shapes_and_the_eval_set_and_its_outputs_are_
     t.prepare()
     raw = t.benchmark(JobSpec(model_path=model, bench=BenchSettings(min_runs=3, timeout_s=30.0),
                               input_shapes={"x": [1, 4, 4, 3]}, eval_inputs=ev, eval_shape=(1, 4, 4, 3), eval_count=2))
+    import json
+    import shlex
+
+    c = json.loads((REPO / "contracts/android/am_start.json").read_text())
     extras = adb_sim.app.starts[-1]["extras"]
-    assert extras["input_shapes"] == '{"x":[1,4,4,3]}'
-    assert extras["eval_shape"] == "1,4,4,3" and extras["eval_count"] == 2
-    assert extras["eval_path"].startswith("/sdcard/Android/data/dev.harness.companion/files/harness/eval/")
+    optional = {k: v for k, v in extras.items() if k not in c["extras"]}
+    assert {k: v for k, v in optional.items() if k != "eval_path"} == \
+        {k: v for k, v in c["optional_extras"].items() if k != "eval_path"}  # what the JVM JobRequestTest reads
+    assert re.fullmatch(r"/sdcard/Android/data/dev\.harness\.companion/files/harness/eval/[0-9a-f]{16}\.f32",
+                        extras["eval_path"])
+    argv = shlex.split(next(cmd for cmd in reversed(adb_sim.commands) if cmd.startswith("am start")))
+    sent = {argv[i + 1]: argv[i] for i, a in enumerate(argv) if a.startswith("--e")}
+    assert {k: sent[k] for k in optional} == c["optional_extra_types"]
     assert raw.outputs is not None and raw.outputs.shape == (2, 4, 4, 3)
     assert np.array_equal(raw.outputs.ravel(), inputs)
     assert "_outputs" not in raw.extra and "outputs_error" not in raw.extra

@@ -5,6 +5,9 @@ import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -44,6 +47,27 @@ public class JobRequestTest {
         assertEquals(Arrays.asList(1, 32, 32, 3), r.eval.shape);
         assertEquals(new File(own.getCanonicalFile(), "harness/result-ab12.json"), r.resultFile);
         assertEquals("result-ab12.outputs.f32", r.outputsFile().getName());
+    }
+
+    @Test
+    public void theContractsOptionalExtrasGiveItsJobAndEvalSet() throws IOException {
+        File own = tmp.newFolder("c");
+        JsonObject c = JsonParser.parseString(Golden.read("android/am_start.json")).getAsJsonObject();
+        JsonObject optional = c.getAsJsonObject("optional_extras");
+        JsonObject types = c.getAsJsonObject("optional_extra_types");
+        Map<String, Object> e = extras(own);
+        for (Map.Entry<String, JsonElement> x : optional.entrySet()) { // as Intent.getExtras() holds them
+            e.put(x.getKey(), "--ei".equals(types.get(x.getKey()).getAsString()) ? (Object) x.getValue().getAsInt()
+                    : x.getValue().getAsString());
+        }
+        JobRequest r = JobRequest.parse(e, own);
+        assertNull(r.error);
+        JsonObject job = c.getAsJsonObject("optional_job");
+        assertEquals(job.get("input_shapes"), Json.GSON.toJsonTree(r.job.inputShapes));
+        JsonObject ev = job.getAsJsonObject("eval");
+        assertEquals(ev.get("path").getAsString(), r.eval.path);
+        assertEquals(ev.get("shape"), Json.GSON.toJsonTree(r.eval.shape));
+        assertEquals(ev.get("count").getAsInt(), r.eval.count);
     }
 
     @Test
