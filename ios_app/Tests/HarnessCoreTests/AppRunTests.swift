@@ -207,3 +207,27 @@ final class Flag: @unchecked Sendable {
     private(set) var value = false
     func set() { value = true }
 }
+
+/// contracts/results/android_ok.json, read here too: the runner's part decodes as the iOS app's own result
+/// type, and the Android app's block keeps the keys the host and the other two suites pin.
+final class AndroidBlockContractTests: XCTestCase {
+    static let androidKeys: Set<String> = [
+        "delegate_requested", "delegate_applied", "delegate_error", "nodes_by_delegate", "tflite_log",
+        "battery_before", "battery_after", "thermal_status_before", "thermal_status_after",
+        "thermal_headroom_before", "thermal_headroom_after", "pss_mb", "sdk_int", "device_model", "run_token",
+        "latency_timer", "outputs_path", "outputs_shape", "eval_error"]
+
+    func testTheAndroidResultIsTheRunnersShapePlusItsPinnedBlock() throws {
+        let golden = try Contracts.json("results/android_ok.json") as! [String: Any]
+        XCTAssertEqual(Set((golden["android"] as! [String: Any]).keys), Self.androidKeys)
+        var runner = golden
+        runner.removeValue(forKey: "android")
+        let data = try JSONSerialization.data(withJSONObject: runner)
+        guard case .ok(let ok) = try JSONDecoder().decode(RunnerResult.self, from: data) else {
+            return XCTFail("android_ok.json decoded as a failure")
+        }
+        XCTAssertEqual(ok.delegate, "gpu")
+        let back = try JSONSerialization.jsonObject(with: RunnerResult.ok(ok).jsonData())
+        XCTAssertNil(jsonDifference(runner, back), jsonDifference(runner, back) ?? "")
+    }
+}
