@@ -234,3 +234,30 @@ def test_an_android_eval_that_failed_on_the_phone_keeps_the_timing(android_devic
     t = AndroidTarget(android_device(runtime="app"))
     with pytest.raises(ValueError, match="evaluation pass failed: IllegalArgumentException: eval_shape"):
         t._app_outputs({"eval_error": "IllegalArgumentException: eval_shape [1, 3] does not match"}, {})
+
+
+def test_an_android_phone_running_the_app_gets_eval_sets_for_every_variant(tmp_path, monkeypatch):
+    """The host prepares held-out inputs for .tflite variants too once an Android device runs the app, and
+    hands them to that device's jobs (before, only iPhones' Core ML variants were scored on the device)."""
+    from types import SimpleNamespace
+
+    from converters import device_eval
+    from harness.orchestration import orchestrate
+
+    prepared: list[str] = []
+    monkeypatch.setattr(device_eval, "prepare", lambda src, folder, image_dir: prepared.append(src) or src)
+    built = {("m1", "fp32"): SimpleNamespace(path="a"), ("m1", "int8"): SimpleNamespace(path="b"),
+             ("m2", "fp16"): RuntimeError("conversion failed"), orchestrate.PEAK_KEY: {}}
+    builder = SimpleNamespace(source=lambda m: m, cache_dir=tmp_path)
+
+    def sets(*devices: SimpleNamespace) -> list[str]:
+        prepared.clear()
+        me = SimpleNamespace(plan=SimpleNamespace(devices=SimpleNamespace(enabled=list(devices)), image_dir=None))
+        orchestrate.Orchestrator._device_eval_sets(me, builder, dict(built))  # type: ignore[arg-type]
+        return sorted(prepared)
+
+    bm = SimpleNamespace(kind="android", runtime="benchmark_model")
+    app = SimpleNamespace(kind="android", runtime="app")
+    assert sets(bm) == [] and sets(app) == ["m1"]
+    assert not orchestrate._scores_on_device(bm) and orchestrate._scores_on_device(app)
+    assert orchestrate._scores_on_device(SimpleNamespace(kind="ios"))
