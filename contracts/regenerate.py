@@ -66,6 +66,55 @@ def results(model: Path) -> None:
     write("results/error.json", err)
 
 
+# The companion apps' own blocks: what the Swift app writes under "ios" (HarnessCore.IosExtras) and the
+# Android app under "android" (dev.harness.core.AndroidReadings), every key present (null when not read),
+# on top of the runner's ok result. These example values are the apps' shapes, not a measurement; `swift
+# test`, the JVM tests and pytest (tests/test_contracts.py, the host's readers) all load these files.
+IOS_BLOCK = {
+    "compute_units": "cpuAndNeuralEngine", "thermal_state_before": "nominal",
+    "thermal_states_during": ["nominal", "fair"], "thermal_state_after": "fair",
+    "battery_level_before": 0.81, "battery_level_after": 0.8, "battery_state_before": "unplugged",
+    "battery_state_after": "unplugged", "memory_metric": "phys_footprint", "phys_footprint_mb": 61.5,
+    "outputs_path": "results/h-0a1b2c3d4e5f.outputs.f32", "outputs_shape": [2, 2], "device": "iPhone15,2",
+    "os_version": "Version 17.5.1 (Build 21F90)", "delegate_error": None, "eval_error": None,
+    "compute_plan": {"available": True, "reason": None, "ops_total": 7,
+                     "ops_by_device": {"cpu": 1, "gpu": 0, "neural_engine": 5}, "ops_unplaced": 1,
+                     "fell_back_count": 1, "fell_back_to_cpu": [{"op": "ios17.reduce_mean", "supported": ["cpu"]}]},
+}
+ANDROID_BLOCK = {
+    "delegate_requested": "gpu", "delegate_applied": "gpu", "delegate_error": None,
+    "nodes_by_delegate": {"gpu": 3, "cpu": 0},
+    "tflite_log": ["I/tflite  (12345): Created TensorFlow Lite delegate for GPU.",
+                   "I/tflite  (12345): Replacing 3 out of 3 node(s) with delegate (TfLiteGpuDelegateV2) node, "
+                   "yielding 1 partitions for the whole graph."],
+    "battery_before": {"level_pct": 81, "current_ua": -452000, "charge_counter_uah": 3012000, "plugged": False,
+                       "plugged_source": None},
+    "battery_after": {"level_pct": 80, "current_ua": -610000, "charge_counter_uah": 3009000, "plugged": False,
+                      "plugged_source": None},
+    "thermal_status_before": 0, "thermal_status_after": 1, "thermal_headroom_before": 0.42,
+    "thermal_headroom_after": 0.61, "pss_mb": 48.25, "sdk_int": 34, "device_model": "Google Pixel 8",
+    "run_token": "0123456789ab", "latency_timer": "native_invoke",
+    "outputs_path": "/sdcard/Android/data/dev.harness.companion/files/harness/result-0123456789ab.outputs.f32",
+    "outputs_shape": [2, 2], "eval_error": None,
+}
+
+
+def app_results() -> None:
+    """results/ios_ok.json and android_ok.json: the runner's ok result as each app fills it, plus its block."""
+    ok = json.loads((HERE / "results" / "ok.json").read_text())
+    ios = {**ok, "runtime": "coreml", "runtime_version": IOS_BLOCK["os_version"], "python": None,
+           "machine": "iPhone15,2", "model_path": "models/0123456789abcdef-tiny.mlpackage",
+           "delegate_requested": "coreml", "delegate": "coreml", "ops_total": None, "ops_delegated": None,
+           "ops_on_cpu_kernels": [], "temperatures": [], "cpu_freq": [], "ios": IOS_BLOCK}
+    write("results/ios_ok.json", ios)
+    android = {**ok, "runtime": "litert-android", "runtime_version": "1.4.0", "python": None,
+               "machine": "arm64-v8a", "model_path": "/sdcard/Android/data/dev.harness.companion/files/harness/"
+               "models/0123456789abcdef-tiny.tflite", "delegate_requested": "gpu", "delegate": "gpu",
+               "ops_total": 3, "ops_delegated": 3, "ops_on_cpu_kernels": [], "cpu_freq": [],
+               "temperatures": [[0.0, "before", {"battery": 31.5}]], "android": ANDROID_BLOCK}
+    write("results/android_ok.json", android)
+
+
 def timed_loops() -> None:
     write("timed_loop/cases.json", [{**c, "expected": run_case(c)} for c in CASES])
 
@@ -111,6 +160,7 @@ def main() -> int:
         tmp = Path(d)
         model = tiny_tflite(tmp)
         results(model)
+        app_results()
         timed_loops()
         event_stream(model, tmp)
     return 0

@@ -369,8 +369,9 @@ class AndroidTarget(Target):
             extra["probe_problems"] = dict(self.probe_problems)
         if before_batt and after_batt and "charge_counter_uah" in before_batt and "charge_counter_uah" in after_batt:
             extra["charge_counter_delta_uah"] = after_batt["charge_counter_uah"] - before_batt["charge_counter_uah"]
+        outputs = extra.pop("_outputs", None)
         raw = RawRun(runner=runner, throttled=bool(statuses) and max(statuses) >= 1, extra=extra,
-                     clock_offset_s=extra.pop("phone_clock_offset_s", None))
+                     clock_offset_s=extra.pop("phone_clock_offset_s", None), outputs=outputs)
         busy = [p for p in sampler.power if p[0] >= busy_from]
         idle = [p for p in sampler.power if p[0] < busy_from] if idle_s else []
         # benchmark_model prints no timestamps: its timed loop is taken as count x mean ending when it returned
@@ -446,6 +447,34 @@ class AndroidTarget(Target):
         if android.get("delegate_error"):
             extra["delegate_fallback"] = f"{requested} delegate refused: {str(android['delegate_error'])[:200]}"
 
+    def _app_eval_extras(self, job: JobSpec) -> list[str]:
+        """The held-out inputs pushed once per phone (content-addressed) and named in the job's extras."""
+        if job.eval_inputs is None or not job.eval_shape or job.eval_count <= 0:
+            return []
+        local = Path(job.eval_inputs)
+        remote = f"{self.app_dir}/eval/{file_sha256(local)[:16]}.f32"
+        self.adb.push_if_changed(local, remote)
+        return ["--es", "eval_path", remote, "--es", "eval_shape", ",".join(str(int(d)) for d in job.eval_shape),
+                "--ei", "eval_count", str(int(job.eval_count))]
+
+    def _app_outputs(self, android: dict[str, Any], runner: dict[str, Any]) -> Any:
+        """The app's evaluation outputs (raw little-endian float32) as an array of outputs_shape, or None."""
+        import numpy as np
+
+        remote, shape = android.get("outputs_path"), android.get("outputs_shape")
+        if android.get("eval_error"):
+            raise ValueError(f"the app's evaluation pass failed: {str(android['eval_error'])[:200]}")
+        if runner.get("error") or not remote or not shape:
+            return None
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "outputs.f32"
+            self.adb.pull(str(remote), local)
+            data = np.frombuffer(local.read_bytes(), dtype="<f4")
+        self.adb.remove(str(remote))
+        if data.size != int(np.prod(shape)):
+            raise ValueError(f"the app wrote {data.size} output values for shape {shape}")
+        return data.reshape([int(d) for d in shape])
+
     def _pull_profile(self, csv_path: str) -> dict[str, Any] | None:
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / "profile.csv"
@@ -468,8 +497,10 @@ class AndroidTarget(Target):
                 "--ei", "warmup_runs", str(b.warmup_runs), "--ei", "num_runs", str(b.min_runs),
                 "--ef", "min_secs", str(b.min_s), "--ef", "max_secs", str(b.max_s),
                 "--ef", "warmup_secs", str(b.warmup_s), "--ei", "max_runs", str(b.max_runs),
-                "--ef", "sample_interval_s", str(b.sample_interval_s), "--el", "seed", str(job.seed),
-                "--es", "result_path", result, "--es", "run_token", token]
+                "--ef", "sample_interval_s", str(b.sample_interval_s), "--el", "seed", str(job.seed)]
+        if job.input_shapes:  # resized by the app as the runner resizes them
+            argv += ["--es", "input_shapes", json.dumps(job.input_shapes, separators=(",", ":"))]
+        argv += [*self._app_eval_extras(job), "--es", "result_path", result, "--es", "run_token", token]
         extra: dict[str, Any] = {"command": " ".join(argv)}
         res = self.adb.run(argv, timeout_s=60)
         said = (res.stdout + res.stderr).strip()
@@ -502,6 +533,10 @@ class AndroidTarget(Target):
         if isinstance(android, dict):
             extra["app"] = android
             self._app_delegate(b.delegate, android, extra)
+            try:  # the eval set's outputs as the phone computed them (GPU fp16, NNAPI, int8 kernels)
+                extra["_outputs"] = self._app_outputs(android, data)
+            except (TransportError, FileNotFoundError, ValueError) as exc:  # the timing stands
+                extra["outputs_error"] = str(exc)[:300]
         if data.get("timed_window_unix_s"):  # the phone's clock: moved onto the host's by its offset
             extra["phone_clock_offset_s"] = self.clock_offset()
         if data.get("latencies_us") and "duration_s" not in data:

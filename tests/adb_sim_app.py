@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from tests.adb_sim import AdbSimulator
 
 GOLDEN_OK = Path(__file__).resolve().parent.parent / "contracts" / "results" / "ok.json"
+# The app's "android" block (dev.harness.core.AndroidReadings): every key the real app writes.
+GOLDEN_APP = Path(__file__).resolve().parent.parent / "contracts" / "results" / "android_ok.json"
 VIEW = "android.intent.action.VIEW"
 
 
@@ -118,11 +120,19 @@ class CompanionApp:
                       "machine": "arm64-v8a", "model_path": model, "threads": extras.get("threads", 1),
                       "delegate": extras.get("delegate", "xnnpack"),
                       "latencies_us": [lat[k % len(lat)] for k in range(n)],
-                      "android": {"delegate_requested": extras.get("delegate"),
+                      "android": {**json.loads(GOLDEN_APP.read_text())["android"],
+                                  "delegate_requested": extras.get("delegate"),
                                   "delegate_applied": extras.get("delegate"), "delegate_error": None,
                                   "battery_before": {"level_pct": 81, "current_ua": -452000, "plugged": True},
                                   "thermal_status_before": 0, "thermal_headroom_before": 0.42,
-                                  "run_token": extras.get("run_token"), "tflite_log": self.tflite_log}}
+                                  "run_token": extras.get("run_token"), "tflite_log": self.tflite_log,
+                                  "outputs_path": None, "outputs_shape": None}}
+            if extras.get("eval_path"):  # the "model" is the identity: its outputs are its inputs
+                data = self.sim.path(extras["eval_path"]).read_bytes()
+                out = path.removesuffix(".json") + ".outputs.f32"
+                self.sim.write(out, data)
+                shape = [int(d) for d in str(extras["eval_shape"]).split(",")]
+                result["android"].update({"outputs_path": out, "outputs_shape": [int(extras["eval_count"]), *shape[1:]]})
         self.sim.write(path, json.dumps(result))
 
     # -- package manager ------------------------------------------------------------------------

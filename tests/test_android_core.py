@@ -87,7 +87,9 @@ def test_jvm_core_unit_tests_pass_against_a_real_live_server(compiled, tmp_path)
                                     f"-Dharness.live.events={len(records)}")
     assert code == 0 and counts["failures"] == 0, text[-6000:]
     assert counts["assumptions"] == 0 and counts["ignored"] == 0, text[-3000:]
-    assert counts["tests"] >= 18
+    assert counts["tests"] >= 40
+    for cls in ("AppRunTest", "JobRequestTest", "EvalPassTest", "AndroidXmlTest", "IosBlockTest"):
+        assert f"dev.harness.core.{cls}" in compiled[2], cls
 
 
 def test_the_live_server_tests_refuse_to_pass_silently_without_a_server(compiled):

@@ -96,3 +96,87 @@ def test_the_live_stream_framing_matches_the_server(tmp_path):
     assert text.startswith("retry: ")
     for i, (_, kind, data) in enumerate(parsed, start=1):
         assert f"id: {i}\nevent: {kind}\ndata: {json.dumps(data, default=str)}\n\n" in text
+
+
+# -- the companion apps' own blocks: "ios" (Swift IosExtras) and "android" (Java AndroidReadings) -----------
+# Pinned here as the host's side of the contract; `swift test` and the JVM tests round-trip the same files.
+IOS_BLOCK_KEYS = {"compute_units", "thermal_state_before", "thermal_states_during", "thermal_state_after",
+                  "battery_level_before", "battery_level_after", "battery_state_before", "battery_state_after",
+                  "memory_metric", "phys_footprint_mb", "outputs_path", "outputs_shape", "device", "os_version",
+                  "delegate_error", "eval_error", "compute_plan"}
+COMPUTE_PLAN_KEYS = {"available", "reason", "ops_total", "ops_by_device", "ops_unplaced", "fell_back_count",
+                     "fell_back_to_cpu"}
+ANDROID_BLOCK_KEYS = {"delegate_requested", "delegate_applied", "delegate_error", "nodes_by_delegate", "tflite_log",
+                      "battery_before", "battery_after", "thermal_status_before", "thermal_status_after",
+                      "thermal_headroom_before", "thermal_headroom_after", "pss_mb", "sdk_int", "device_model",
+                      "run_token", "latency_timer", "outputs_path", "outputs_shape", "eval_error"}
+
+
+@pytest.mark.parametrize(("name", "block", "keys"), [("ios_ok.json", "ios", IOS_BLOCK_KEYS),
+                                                     ("android_ok.json", "android", ANDROID_BLOCK_KEYS)])
+def test_the_app_results_are_the_runners_keys_plus_one_pinned_block(name, block, keys):
+    app = json.loads((C / "results" / name).read_text())
+    ok = json.loads((C / "results" / "ok.json").read_text())
+    assert set(app) - {block} == set(ok), f"{name}: runner keys differ from ok.json"
+    assert set(app[block]) == keys, f"{name}: {block} keys changed: {sorted(set(app[block]) ^ keys)}"
+    if block == "ios":
+        assert set(app["ios"]["compute_plan"]) == COMPUTE_PLAN_KEYS
+        assert set(app["ios"]["compute_plan"]["ops_by_device"]) == {"cpu", "gpu", "neural_engine"}
+
+
+def test_the_test_fakes_write_every_key_of_the_golden_blocks():
+    """The host's tests run against tests/ios_fake.py and tests/adb_sim_app.py: their blocks are the apps'."""
+    import inspect
+
+    from tests import adb_sim_app, ios_fake
+
+    assert "android_ok.json" in inspect.getsource(adb_sim_app) and "ios_ok.json" in inspect.getsource(ios_fake)
+
+
+def test_the_host_reads_the_ios_outputs_named_in_the_golden_block(tmp_path):
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from devices.ios_target import IosTarget
+    from tests.ios_fake import FakeIosAdapter
+
+    runner = json.loads((C / "results" / "ios_ok.json").read_text())
+    adapter = FakeIosAdapter("00008110-000A", "dev.harness.companion", root=tmp_path, mode="ok")
+    target = IosTarget(SimpleNamespace(name="iphone", udid="00008110-000A", bundle_id="dev.harness.companion",
+                                       compute_units="all"), adapter=adapter)
+    out = adapter.documents / runner["ios"]["outputs_path"]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(np.arange(4, dtype="<f4").tobytes())
+    got = target._pull_outputs(runner)
+    assert got is not None and got.shape == tuple(runner["ios"]["outputs_shape"])
+    assert got.ravel().tolist() == [0.0, 1.0, 2.0, 3.0]
+    raw = target._raw(runner, {}, None, None, SimpleNamespace(readings=[], wall=[], failures=0), 0.0)
+    assert raw.extra["thermal_states"] == ["nominal", "nominal", "fair", "fair"]
+
+
+def test_the_host_reads_the_android_delegate_error_named_in_the_golden_block():
+    from devices.android_target import AndroidTarget
+
+    app = json.loads((C / "results" / "android_ok.json").read_text())["android"]
+    extra: dict = {}
+    AndroidTarget._app_delegate("gpu", {**app, "delegate_error": "IllegalArgumentException: GPU not supported"},
+                                extra)
+    assert extra["delegate_fallback"] == "gpu delegate refused: IllegalArgumentException: GPU not supported"
+    extra = {}
+    AndroidTarget._app_delegate("gpu", app, extra)
+    assert "delegate_fallback" not in extra and extra["delegate_outcome"]["fallback"] is False
+
+
+def test_the_report_shows_where_core_ml_ran_from_the_golden_block():
+    from types import SimpleNamespace
+
+    from harness.reporting.tables import compute_plan_rows
+
+    ios = json.loads((C / "results" / "ios_ok.json").read_text())["ios"]
+    row = SimpleNamespace(device="iphone", model="m.keras", variant="coreml-fp16", extra={"ios": ios})
+    assert compute_plan_rows([row])[0][3:] == ["cpuAndNeuralEngine", "1", "0", "5", "1: ios17.reduce_mean"]
+    old = {**ios, "compute_plan": {k: None for k in COMPUTE_PLAN_KEYS} | {
+        "available": False, "reason": "MLComputePlan needs iOS 17.4; this phone runs 16.7"}}
+    cells = compute_plan_rows([SimpleNamespace(**{**vars(row), "extra": {"ios": old}})])[0]
+    assert cells[4:7] == ["-", "-", "-"] and cells[7].startswith("not available: MLComputePlan needs iOS 17.4")

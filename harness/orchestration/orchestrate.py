@@ -209,7 +209,7 @@ class Orchestrator:
             self._emit("convert_finished", model=m, variant=v, index=i, total=len(ordered), error=err,
                        cached=getattr(built[(m, v)], "cached", False))
         summary.converted = builder.converted
-        if any(d.kind == "ios" for d in self.plan.devices.enabled):
+        if any(_scores_on_device(d) for d in self.plan.devices.enabled):
             self._device_eval_sets(builder, built)
         if self.plan.peak_probe and not self.stop.is_set():
             try:
@@ -246,11 +246,13 @@ class Orchestrator:
         return exports
 
     def _device_eval_sets(self, builder: Any, built: dict[Any, Any]) -> None:
-        """Held-out inputs for models whose Core ML variants are scored on the phone (converters.device_eval)."""
+        """Held-out inputs for models scored on the phone (converters.device_eval): Core ML variants on an
+        iPhone, and every variant on an Android phone that runs the companion app."""
         from converters import device_eval
 
-        for m in {m for (m, v), art in list(built.items()) if isinstance(v, str) and v.startswith("coreml")
-                  and not isinstance(art, Exception)}:
+        apps = any(d.kind == "android" and getattr(d, "runtime", "") == "app" for d in self.plan.devices.enabled)
+        for m in {m for (m, v), art in list(built.items()) if isinstance(v, str) and not isinstance(art, Exception)
+                  and not str(m).startswith("__") and (v.startswith("coreml") or apps)}:
             try:
                 built[(EVAL_KEY, m)] = device_eval.prepare(builder.source(m), builder.cache_dir / "eval",
                                                            self.plan.image_dir)
@@ -362,7 +364,7 @@ class Orchestrator:
                     self._record(error_measurement(run_id, device.name, model, variant, f"export: {why_not}",
                                                    started, rep), summary)
                     continue
-                ev = built.get((EVAL_KEY, model)) if device.kind == "ios" else None
+                ev = built.get((EVAL_KEY, model)) if _scores_on_device(device) else None
                 ev = None if isinstance(ev, Exception) else ev
                 job = JobSpec(model_path=art.path, bench=bench,
                               companions={kind: e.path for kind, e in prepared.items()},
@@ -393,6 +395,11 @@ class Orchestrator:
                     target.close()
                 except Exception:
                     pass
+
+
+def _scores_on_device(device: Any) -> bool:
+    """The companion apps return the eval set's outputs as the phone computed them; the host scores them."""
+    return device.kind == "ios" or (device.kind == "android" and getattr(device, "runtime", "") == "app")
 
 
 def _companions_needed(device: Any) -> tuple[str, ...]:

@@ -14,8 +14,8 @@ from harness.reporting import plots
 from harness.statistics.compare import (COMPARISON_HEADERS, KeyComparison, accuracy_name, accuracy_of, comparison_rows,
                                        model_label)
 from harness.store.results import SCHEMA_VERSION, Measurement, RunInfo
-from harness.reporting.tables import (SINGLE_OP_HEADERS, accuracy_cell, op_profile_headers, op_profile_note,
-                                      size_text, top_ops, top_single_ops)
+from harness.reporting.tables import (COMPUTE_PLAN_HEADERS, SINGLE_OP_HEADERS, accuracy_cell, compute_plan_rows,
+                                      op_profile_headers, op_profile_note, size_text, top_ops, top_single_ops)
 
 CSS = """
 :root { color-scheme: light; --fg:#111827; --muted:#6b7280; --line:#e5e7eb; --bad:#b91c1c; --good:#047857; }
@@ -216,6 +216,9 @@ def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequen
                   if (singles := top_single_ops(m.extra["op_profile"])) else "")
                if m.extra.get("op_profile") else f"<p>{_e(m.extra['op_profile_error'])}</p>")
             for m in profiled) + "</section>")
+    if placed := compute_plan_rows(plots.ok_rows(rows)):
+        parts.append('<section id="compute-plan"><h2>Where Core ML ran the ops (MLComputePlan)</h2>'
+                     + _table(COMPUTE_PLAN_HEADERS, placed) + "</section>")
     failed = [m for m in rows if m.status != "ok"]
     if failed:
         parts.append('<section id="errors"><h2>Errors</h2>' + _table(*with_hosts(
@@ -278,6 +281,8 @@ def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
                       if prof else [str(why)])
             if prof and (singles := top_single_ops(prof)):
                 lines += ["", "Slowest single ops:", ""] + _md_table(SINGLE_OP_HEADERS, singles)
+    if placed := compute_plan_rows(plots.ok_rows(rows)):
+        lines += ["", "**Where Core ML ran the ops (MLComputePlan)**", ""] + _md_table(COMPUTE_PLAN_HEADERS, placed)
     failed = [m for m in rows if m.status != "ok"]
     if failed:
         lines += ["", "**Errors**", ""]

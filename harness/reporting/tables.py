@@ -277,3 +277,29 @@ def top_ops(op_profile: dict[str, Any], macs_by_op: dict[str, int] | None = None
         out.append([label, "-" if ms is None else f"{ms:.3f}", "-" if share is None else f"{share:.1f}%",
                     "-" if macs is None else f"{macs / 1e6:.1f} M"])
     return out
+
+
+COMPUTE_PLAN_HEADERS = ["device", "model", "variant", "compute units", "CPU ops", "GPU ops", "Neural Engine ops",
+                        "fell back to CPU"]
+
+
+def compute_plan_rows(rows: Iterable[Measurement]) -> list[list[str]]:
+    """Where Core ML placed each iPhone row's ops (MLComputePlan, iOS 17.4+, written by the app under
+    extra["ios"]["compute_plan"]); a phone that could not say gets its reason, never zeros."""
+    out = []
+    for m in rows:
+        ios = (m.extra or {}).get("ios")
+        plan = ios.get("compute_plan") if isinstance(ios, dict) else None
+        if not isinstance(plan, dict):
+            continue
+        head = [m.device, model_label(m.model), m.variant, str(ios.get("compute_units") or "-")]
+        if not plan.get("available"):
+            out.append(head + ["-", "-", "-", f"not available: {str(plan.get('reason') or '')[:120]}"])
+            continue
+        by = plan.get("ops_by_device") or {}
+        fell = plan.get("fell_back_to_cpu") or []
+        names = sorted({str(f.get("op")) for f in fell if isinstance(f, dict)})
+        more = f": {', '.join(names[:6])}{' …' if len(names) > 6 else ''}" if names else ""
+        out.append(head + [str(by.get("cpu", "-")), str(by.get("gpu", "-")), str(by.get("neural_engine", "-")),
+                           f"{plan.get('fell_back_count', 0)}{more}"])
+    return out

@@ -83,7 +83,9 @@ public struct CpuFreqSample: Codable, Equatable, Sendable {
 }
 
 /// What only the iOS app records: ProcessInfo.thermalState around the run, battery, compute units,
-/// the memory figure's source, and where the evaluation outputs were written.
+/// the memory figure's source, where the evaluation outputs were written, why a requested delegate was
+/// refused, and where Core ML placed the ops (MLComputePlan). contracts/results/ios_ok.json pins the keys;
+/// every key is written (null when not read), so the block has one shape.
 public struct IosExtras: Codable, Equatable, Sendable {
     public var computeUnits: String
     public var thermalStateBefore: String
@@ -99,12 +101,19 @@ public struct IosExtras: Codable, Equatable, Sendable {
     public var outputsShape: [Int]?
     public var device: String?
     public var osVersion: String?
+    /// Why the requested delegate was refused (a .tflite job that fell back to CPU kernels); nil when not.
+    public var delegateError: String?
+    /// Why the evaluation pass failed (the timing stands without it); nil when it ran or was not asked for.
+    public var evalError: String?
+    /// MLComputePlan's placement of the ops (Core ML jobs); nil for .tflite jobs.
+    public var computePlan: ComputePlanReport?
 
     public init(computeUnits: String, thermalStateBefore: String, thermalStatesDuring: [String],
                 thermalStateAfter: String, batteryLevelBefore: Double?, batteryLevelAfter: Double?,
                 batteryStateBefore: String, batteryStateAfter: String, memoryMetric: String = "phys_footprint",
                 physFootprintMb: Double? = nil, outputsPath: String? = nil, outputsShape: [Int]? = nil,
-                device: String? = nil, osVersion: String? = nil) {
+                device: String? = nil, osVersion: String? = nil, delegateError: String? = nil,
+                evalError: String? = nil, computePlan: ComputePlanReport? = nil) {
         self.computeUnits = computeUnits
         self.thermalStateBefore = thermalStateBefore
         self.thermalStatesDuring = thermalStatesDuring
@@ -119,6 +128,9 @@ public struct IosExtras: Codable, Equatable, Sendable {
         self.outputsShape = outputsShape
         self.device = device
         self.osVersion = osVersion
+        self.delegateError = delegateError
+        self.evalError = evalError
+        self.computePlan = computePlan
     }
 
     enum CodingKeys: String, CodingKey {
@@ -128,6 +140,28 @@ public struct IosExtras: Codable, Equatable, Sendable {
         case batteryStateBefore = "battery_state_before", batteryStateAfter = "battery_state_after"
         case memoryMetric = "memory_metric", physFootprintMb = "phys_footprint_mb"
         case outputsPath = "outputs_path", outputsShape = "outputs_shape", device, osVersion = "os_version"
+        case delegateError = "delegate_error", evalError = "eval_error", computePlan = "compute_plan"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(computeUnits, forKey: .computeUnits)
+        try c.encode(thermalStateBefore, forKey: .thermalStateBefore)
+        try c.encode(thermalStatesDuring, forKey: .thermalStatesDuring)
+        try c.encode(thermalStateAfter, forKey: .thermalStateAfter)
+        try c.encode(batteryLevelBefore, forKey: .batteryLevelBefore)
+        try c.encode(batteryLevelAfter, forKey: .batteryLevelAfter)
+        try c.encode(batteryStateBefore, forKey: .batteryStateBefore)
+        try c.encode(batteryStateAfter, forKey: .batteryStateAfter)
+        try c.encode(memoryMetric, forKey: .memoryMetric)
+        try c.encode(physFootprintMb, forKey: .physFootprintMb)
+        try c.encode(outputsPath, forKey: .outputsPath)
+        try c.encode(outputsShape, forKey: .outputsShape)
+        try c.encode(device, forKey: .device)
+        try c.encode(osVersion, forKey: .osVersion)
+        try c.encode(delegateError, forKey: .delegateError)
+        try c.encode(evalError, forKey: .evalError)
+        try c.encode(computePlan, forKey: .computePlan)
     }
 }
 

@@ -1,7 +1,8 @@
 // The headless Core ML run: Documents/jobs/NAME.json in, Documents/results/NAME.json out.
 // Compiled only where Core ML exists (iOS, macOS); on Linux this file is empty. Not compiled or tested here:
-// its Foundation-only parts (job and result types, timed loop, file layout, seeded inputs) are in
-// HarnessCore and tested with `swift test`.
+// its Foundation-only parts (job and result types, timed loop, file layout, seeded inputs, the bad-job
+// error result, result assembly, the evaluation writer, the compute-plan summary) are in HarnessCore and
+// tested with `swift test`; what is left here is the Core ML calls themselves.
 #if canImport(CoreML)
 import CoreML
 import Foundation
@@ -23,12 +24,14 @@ public enum CoreMLRunError: Error, CustomStringConvertible {
     case notCoreML(String)
     case unsupportedInput(String)
     case evalMismatch(String)
+    case noTFLite
 
     public var description: String {
         switch self {
         case .notCoreML(let p): return "\(p) is not a Core ML model (.mlpackage, .mlmodel or .mlmodelc)"
         case .unsupportedInput(let s): return "input \(s) is not a fixed-shape multi-array (image inputs are not supported)"
         case .evalMismatch(let s): return "evaluation inputs do not match the model: \(s)"
+        case .noTFLite: return "this build of the app has no TensorFlow Lite (built without the TensorFlowLiteSwift pod)"
         }
     }
 }
@@ -60,34 +63,31 @@ public struct CoreMLRunner: Sendable {
         self.probes = probes
     }
 
-    /// Run the job and write its result; a failure becomes the runner's error shape, never a crash.
+    /// Run the job and write its result; a bad job or a failure becomes the runner's error shape, never a crash
+    /// and never a missing result (HarnessCore.HeadlessJob, tested on Linux).
     @discardableResult
     public func runAndWrite(name: String) async -> RunnerResult {
-        let result: RunnerResult
-        do {
-            if try files.readJob(name).modelPath.hasSuffix(".tflite") {
+        let runner = self
+        return await HeadlessJob.runAndWrite(name: name, files: files) { job, name in
+            if job.modelPath.hasSuffix(".tflite") {
                 #if canImport(TensorFlowLite)
-                result = .ok(try TFLiteRunner(files: files).run(name: name))
+                return try TFLiteRunner(files: runner.files, probes: runner.probes).run(job: job, name: name)
                 #else
-                result = .failure(ErrorResult(error: "this build of the app has no TensorFlow Lite (built without "
-                                              + "the TensorFlowLiteSwift pod)", traceback: ""))
+                throw CoreMLRunError.noTFLite
                 #endif
-            } else {
-                result = .ok(try await run(name: name))
             }
-        } catch {
-            result = .failure(ErrorResult(error: "\(type(of: error)): \(error)", traceback: ""))
+            return try await runner.run(job: job, name: name)
         }
-        do {
-            try files.write(result, name: name)
-        } catch {
-            NSLog("harness: cannot write result %@: %@", name, "\(error)")
-        }
-        return result
     }
 
-    public func run(name: String) async throws -> OkResult {
-        let job = try files.readJob(name)
+    /// .mlpackage / .mlmodel -> .mlmodelc on the device. compileModel(at:) has a synchronous and an async
+    /// overload in the SDK; inside an async function Swift picks the async one, which needs `await`.
+    static func compiledModelURL(_ url: URL) async throws -> URL {
+        let compiled = url.pathExtension == "mlmodelc" ? url : try await MLModel.compileModel(at: url)
+        return compiled
+    }
+
+    public func run(job: BenchJob, name: String) async throws -> OkResult {
         let url = try files.resolve(job.modelPath)
         guard ["mlpackage", "mlmodel", "mlmodelc"].contains(url.pathExtension) else {
             throw CoreMLRunError.notCoreML(job.modelPath)
@@ -102,7 +102,7 @@ public struct CoreMLRunner: Sendable {
         let config = MLModelConfiguration()
         config.computeUnits = units.mlComputeUnits
         let t0 = clock.nowNanoseconds()
-        let compiled = url.pathExtension == "mlmodelc" ? url : try MLModel.compileModel(at: url)
+        let compiled = try await Self.compiledModelURL(url)
         let model = try MLModel(contentsOf: compiled, configuration: config)
         let initUs = Double(clock.nowNanoseconds() - t0) / 1000.0
 
@@ -122,8 +122,9 @@ public struct CoreMLRunner: Sendable {
         let provider = try MLDictionaryFeatureProvider(dictionary: features)
 
         let during = ThermalLog()
+        // Each prediction in its own autorelease pool: its output buffers are freed before the next run.
         let loop = try timedLoop(job.loop, clock: clock, sample: { _ in during.append(self.probes.thermalState()) }) {
-            _ = try model.prediction(from: provider)
+            try drainingPool { _ = try model.prediction(from: provider) }
         }
         let thermalAfter = probes.thermalState()
         let batteryAfter = await probes.battery()
@@ -131,68 +132,120 @@ public struct CoreMLRunner: Sendable {
 
         var outputsPath: String?
         var outputsShape: [Int]?
+        var evalError: String?
         if let eval = job.eval {
-            (outputsPath, outputsShape) = try runEval(eval, model: model, name: name, inputs: infos)
+            do {  // the timing stands if this fails; only the accuracy is lost, and said why
+                guard infos.count == 1, let input = infos.first else {
+                    throw CoreMLRunError.evalMismatch("models with \(infos.count) inputs")
+                }
+                (outputsPath, outputsShape) = try EvalPass.run(
+                    eval, inputShape: input.shape, files: files, name: name,
+                    model: CoreMLEvalModel(model: model, inputName: input.name))
+            } catch {
+                evalError = "\(type(of: error)): \(error)"
+            }
         }
-        let peak = memAfter?.peak
+        let plan = await computePlan(compiled, config: config, units: units)
+        let os = ProcessInfo.processInfo.operatingSystemVersionString
         let ios = IosExtras(
             computeUnits: units.rawValue, thermalStateBefore: thermalBefore, thermalStatesDuring: during.states,
             thermalStateAfter: thermalAfter, batteryLevelBefore: batteryBefore.level,
             batteryLevelAfter: batteryAfter.level, batteryStateBefore: batteryBefore.state,
             batteryStateAfter: batteryAfter.state, physFootprintMb: memAfter?.current, outputsPath: outputsPath,
-            outputsShape: outputsShape, device: probes.machine(),
-            osVersion: ProcessInfo.processInfo.operatingSystemVersionString)
-        return OkResult(
-            runtime: "coreml", runtimeVersion: ProcessInfo.processInfo.operatingSystemVersionString, python: nil,
-            machine: probes.machine(), modelPath: job.modelPath, threads: job.threads,
-            // Asked for: the job's delegate (the host writes "coreml"); ran: Core ML, with the compute units in ios.
-            delegateRequested: job.delegate, delegate: "coreml",
-            initUs: initUs, opsTotal: nil, opsDelegated: nil, opsOnCpuKernels: [], inputs: infos, loop: loop,
-            peakRssDeltaMb: peak.flatMap { p in memBefore.map { pythonRound(p - $0.current, 3) } },
-            peakRssMb: peak.map { pythonRound($0, 3) },
+            outputsShape: outputsShape, device: probes.machine(), osVersion: os, evalError: evalError,
+            computePlan: plan)
+        // Asked for: the job's delegate (the host writes "coreml"); ran: Core ML, with its placement in ios.
+        let facts = AppRunFacts(
+            runtime: "coreml", runtimeVersion: os, machine: probes.machine(),
+            delegate: DelegateOutcome(requested: job.delegate, ran: "coreml", error: nil),
+            initUs: initUs, inputs: infos, loop: loop,
             // Right after the timed loop (before any evaluation pass): phys_footprint, as the peak is.
-            endRssMb: memAfter.map { pythonRound($0.current, 3) },
-            temperatures: [], cpuFreq: [], ios: ios)  // no sysfs clocks on iOS: not measured, so empty
+            footprint: FootprintReadings(beforeMb: memBefore?.current, afterMb: memAfter?.current,
+                                         peakMb: memAfter?.peak),
+            ios: ios)
+        return facts.result(for: job)
     }
 
-    /// Evaluation: `count` raw float32 samples of the single input, each predicted; the first output
-    /// (by name) of every sample is appended to results/NAME.outputs.f32 for the host to score.
-    private func runEval(_ eval: EvalInputs, model: MLModel, name: String,
-                         inputs: [InputInfo]) throws -> (String, [Int]) {
-        guard inputs.count == 1, let input = inputs.first else {
-            throw CoreMLRunError.evalMismatch("models with \(inputs.count) inputs")
+    /// MLComputePlan (iOS 17.4+): the preferred and supported device of every op, summarised in HarnessCore.
+    private func computePlan(_ compiled: URL, config: MLModelConfiguration, units: ComputeUnits) async
+        -> ComputePlanReport {
+        guard #available(iOS 17.4, macOS 14.4, *) else {
+            return .notAvailable("MLComputePlan needs iOS 17.4; this phone runs "
+                                 + ProcessInfo.processInfo.operatingSystemVersionString)
         }
-        let per = eval.shape.reduce(1, *)
-        guard per == input.shape.reduce(1, *) else {
-            throw CoreMLRunError.evalMismatch("shape \(eval.shape) vs \(input.shape)")
+        do {
+            let plan = try await MLComputePlan.load(contentsOf: compiled, configuration: config)
+            var ops: [PlannedOp] = []
+            Self.collect(plan.modelStructure, plan: plan, into: &ops)
+            if ops.isEmpty { return .notAvailable("MLComputePlan listed no operations for this model") }
+            return ComputePlanReport.summarise(ops, units: units)
+        } catch {
+            return .notAvailable("MLComputePlan failed: \(error)")
         }
-        let data = try Data(contentsOf: files.resolve(eval.path))
-        guard data.count == eval.count * per * 4 else {
-            throw CoreMLRunError.evalMismatch("\(data.count) bytes for \(eval.count) samples of \(per) floats")
-        }
-        let outName = model.modelDescription.outputDescriptionsByName.keys.sorted().first ?? ""
-        var out = Data()
-        var outShape: [Int] = []
-        for s in 0..<eval.count {
-            let array = try MLMultiArray(shape: input.shape.map { NSNumber(value: $0) }, dataType: .float32)
-            let dst = array.dataPointer.bindMemory(to: Float.self, capacity: per)
-            data.withUnsafeBytes { raw in
-                let src = raw.bindMemory(to: Float.self)
-                for i in 0..<per { dst[i] = Float(bitPattern: UInt32(littleEndian: src[s * per + i].bitPattern)) }
+    }
+
+    @available(iOS 17.4, macOS 14.4, *)
+    private static func collect(_ structure: MLModelStructure, plan: MLComputePlan, into ops: inout [PlannedOp]) {
+        switch structure {
+        case .program(let program):
+            for (_, function) in program.functions.sorted(by: { $0.key < $1.key }) {
+                collect(function.block, plan: plan, into: &ops)
             }
+        case .neuralNetwork(let nn):
+            for layer in nn.layers {
+                let usage = plan.deviceUsage(for: layer)
+                ops.append(PlannedOp(name: layer.type, preferred: usage.map { kind($0.preferred) },
+                                     supported: usage.map { $0.supported.map(kind) } ?? []))
+            }
+        case .pipeline(let pipeline):
+            for sub in pipeline.subModels { collect(sub, plan: plan, into: &ops) }
+        case .unsupported:
+            break
+        @unknown default:
+            break
+        }
+    }
+
+    @available(iOS 17.4, macOS 14.4, *)
+    private static func collect(_ block: MLModelStructure.Program.Block, plan: MLComputePlan,
+                                into ops: inout [PlannedOp]) {
+        for op in block.operations {
+            let usage = plan.deviceUsage(for: op)
+            ops.append(PlannedOp(name: op.operatorName, preferred: usage.map { kind($0.preferred) },
+                                 supported: usage.map { $0.supported.map(kind) } ?? []))
+            for inner in op.blocks { collect(inner, plan: plan, into: &ops) }
+        }
+    }
+
+    @available(iOS 17.4, macOS 14.4, *)
+    private static func kind(_ device: MLComputeDevice) -> ComputeDeviceKind {
+        switch device {
+        case .cpu: return .cpu
+        case .gpu: return .gpu
+        case .neuralEngine: return .neuralEngine
+        @unknown default: return .cpu
+        }
+    }
+}
+
+/// Core ML behind HarnessCore's EvalModel: one sample in, the first output (by name) back.
+struct CoreMLEvalModel: EvalModel {
+    let model: MLModel
+    let inputName: String
+
+    func predict(_ input: [Float], shape: [Int]) throws -> (values: [Float], shape: [Int]) {
+        try drainingPool {
+            let array = try MLMultiArray(shape: shape.map { NSNumber(value: $0) }, dataType: .float32)
+            let dst = array.dataPointer.bindMemory(to: Float.self, capacity: input.count)
+            for i in 0..<input.count { dst[i] = input[i] }
             let pred = try model.prediction(from: MLDictionaryFeatureProvider(
-                dictionary: [input.name: MLFeatureValue(multiArray: array)]))
+                dictionary: [inputName: MLFeatureValue(multiArray: array)]))
+            let outName = model.modelDescription.outputDescriptionsByName.keys.sorted().first ?? ""
             guard let result = pred.featureValue(for: outName)?.multiArrayValue else {
                 throw CoreMLRunError.evalMismatch("output \(outName) is not a multi-array")
             }
-            outShape = result.shape.map(\.intValue)
-            for i in 0..<result.count {
-                var v = result[i].floatValue.bitPattern.littleEndian
-                withUnsafeBytes(of: &v) { out.append(contentsOf: $0) }
-            }
+            return ((0..<result.count).map { result[$0].floatValue }, result.shape.map(\.intValue))
         }
-        try out.write(to: files.outputsURL(name), options: .atomic)
-        return ("results/\(name).outputs.f32", [eval.count] + outShape)
     }
 }
 

@@ -1,5 +1,6 @@
 // The Live screen: follow a `harness serve` URL over /api/events, cards like the live page.
-// Compiled only with SwiftUI (Apple systems); on Linux this file is empty. Not compiled or tested here:
+// Compiled only with SwiftUI (iOS and macOS); on Linux this file is empty. Not compiled or tested here
+// (iOS-only modifiers sit behind os(iOS); tests/test_companion_apps.py checks that statically):
 // the parser, reconnect policy and LiveState it renders are HarnessCore, tested with `swift test`.
 #if canImport(SwiftUI)
 import Foundation
@@ -57,9 +58,7 @@ public struct LiveView: View {
             List {
                 Section("Server") {
                     TextField("http://192.168.1.5:8765/?token=…", text: $url)
-                        .keyboardType(.URL)
-                        .textInputAutocapitalization(.never)
-                        .autocorrectionDisabled()
+                        .urlEntry()
                     SecureField("token (when not in the URL)", text: $token)
                     HStack {
                         Button("Follow") { model.connect(url: url, token: token) }
@@ -87,6 +86,19 @@ public struct LiveView: View {
             }
             .navigationTitle("Live")
         }
+    }
+}
+
+private extension View {
+    /// A URL keyboard without capitalisation or autocorrection. keyboardType and textInputAutocapitalization
+    /// exist on iOS only: this file also builds for macOS (`swift build` on a Mac), so they sit behind os(iOS).
+    @ViewBuilder
+    func urlEntry() -> some View {
+        #if os(iOS)
+        self.keyboardType(.URL).textInputAutocapitalization(.never).autocorrectionDisabled()
+        #else
+        self.autocorrectionDisabled()
+        #endif
     }
 }
 

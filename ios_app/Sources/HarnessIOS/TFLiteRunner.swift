@@ -1,6 +1,8 @@
 // .tflite variants on the iPhone, only when the Xcode project adds the TensorFlowLiteSwift pod (optional,
-// never needed for the Linux build). Without the pod the module is absent and this file is empty; the
-// headless run then answers a .tflite job with an error result. Not compiled or tested here.
+// never needed for the Linux build; the CoreML and Metal delegates are its `TensorFlowLiteSwift/CoreML` and
+// `/Metal` subspecs). Without the pod the module is absent and this file is empty; the headless run then
+// answers a .tflite job with an error result. Not compiled or tested here: the delegate naming
+// (DelegateOutcome) and the result assembly (AppRunFacts) it uses are HarnessCore, tested with `swift test`.
 #if canImport(TensorFlowLite)
 import Foundation
 import HarnessCore
@@ -8,19 +10,47 @@ import TensorFlowLite
 
 public struct TFLiteRunner {
     public let files: JobFiles
+    public let probes: RunProbes
 
-    public init(files: JobFiles) {
+    public init(files: JobFiles, probes: RunProbes) {
         self.files = files
+        self.probes = probes
     }
 
-    public func run(name: String) throws -> OkResult {
-        let job = try files.readJob(name)
+    /// The delegate the job asks for; nil for the plain CPU kernels. A delegate this phone cannot create
+    /// (CoreMLDelegate returns nil without a Neural Engine) throws, and the job then runs on the CPU.
+    private static func delegate(_ name: String) throws -> Delegate? {
+        switch name {
+        case "coreml":
+            guard let d = CoreMLDelegate() else { throw TFLiteDelegateError.unavailable("CoreMLDelegate") }
+            return d
+        case "gpu", "metal":
+            return MetalDelegate()
+        default:
+            return nil
+        }
+    }
+
+    public func run(job: BenchJob, name: String) throws -> OkResult {
         let clock = SystemClock()
+        let path = try files.resolve(job.modelPath).path
+        let memBefore = probes.physFootprintMb()
         var options = Interpreter.Options()
         options.threadCount = job.threads
+        options.isXNNPackEnabled = job.delegate == "xnnpack"
         let t0 = clock.nowNanoseconds()
-        let interpreter = try Interpreter(modelPath: try files.resolve(job.modelPath).path, options: options)
-        try interpreter.allocateTensors()
+        var outcome = DelegateOutcome.applied(job.delegate)
+        let interpreter: Interpreter
+        do {
+            let delegates = try Self.delegate(job.delegate).map { [$0] } ?? []
+            interpreter = try Interpreter(modelPath: path, options: options, delegates: delegates)
+            try interpreter.allocateTensors()
+        } catch {  // refused: measure on the CPU kernels and say so, never under the delegate's name
+            outcome = .refused(job.delegate, because: "\(type(of: error)): \(error)")
+            options.isXNNPackEnabled = false
+            interpreter = try Interpreter(modelPath: path, options: options)
+            try interpreter.allocateTensors()
+        }
         let initUs = Double(clock.nowNanoseconds() - t0) / 1000.0
         var rng = SeededRandom(seed: job.seed)
         var infos: [InputInfo] = []
@@ -31,12 +61,29 @@ public struct TFLiteRunner {
             infos.append(InputInfo(name: t.name, shape: t.shape.dimensions, dtype: "float32"))
         }
         let loop = try timedLoop(job.loop, clock: clock) { try interpreter.invoke() }
-        return OkResult(runtime: "tensorflowlite-swift", runtimeVersion: "pod", python: nil, machine: "iPhone",
-                        modelPath: job.modelPath, threads: job.threads, delegateRequested: job.delegate,
-                        // Not read from the graph here (no node list in TensorFlowLiteSwift): the job's delegate.
-                        delegate: job.delegate, initUs: initUs,
-                        opsTotal: nil, opsDelegated: nil, opsOnCpuKernels: [], inputs: infos, loop: loop,
-                        peakRssDeltaMb: nil, peakRssMb: nil, endRssMb: nil, temperatures: [], cpuFreq: [])
+        let memAfter = probes.physFootprintMb()
+        let facts = AppRunFacts(
+            runtime: "tensorflowlite-swift", runtimeVersion: "pod", machine: probes.machine(), delegate: outcome,
+            initUs: initUs, inputs: infos, loop: loop,
+            footprint: FootprintReadings(beforeMb: memBefore?.current, afterMb: memAfter?.current,
+                                         peakMb: memAfter?.peak),
+            ios: IosExtras(computeUnits: "", thermalStateBefore: probes.thermalState(), thermalStatesDuring: [],
+                           thermalStateAfter: probes.thermalState(), batteryLevelBefore: nil, batteryLevelAfter: nil,
+                           batteryStateBefore: "unknown", batteryStateAfter: "unknown",
+                           physFootprintMb: memAfter?.current, device: probes.machine(),
+                           osVersion: ProcessInfo.processInfo.operatingSystemVersionString,
+                           computePlan: .notAvailable("a .tflite job: MLComputePlan reads Core ML models only")))
+        return facts.result(for: job)
+    }
+}
+
+enum TFLiteDelegateError: Error, CustomStringConvertible {
+    case unavailable(String)
+
+    var description: String {
+        switch self {
+        case .unavailable(let d): return "\(d) is not available on this device"
+        }
     }
 }
 #endif

@@ -2,11 +2,12 @@ package dev.harness.companion;
 
 import android.os.Build;
 import dev.harness.core.AndroidReadings;
+import dev.harness.core.AppRun;
 import dev.harness.core.Clock;
-import dev.harness.core.DelegateLog;
+import dev.harness.core.EvalPass;
 import dev.harness.core.InputSpec;
 import dev.harness.core.Job;
-import dev.harness.core.RunnerResult;
+import dev.harness.core.JobRequest;
 import dev.harness.core.TempSample;
 import dev.harness.core.TimedLoop;
 import java.io.FileInputStream;
@@ -34,7 +35,9 @@ import org.tensorflow.lite.nnapi.NnApiDelegate;
  * One job on LiteRT's Interpreter, measured the runner's way (dev.harness.core.TimedLoop): the result has the
  * runner's keys, and the Android readings (battery, thermal, delegate per node, memory) go under "android".
  * A requested delegate that cannot be applied is recorded (delegate_error) and the job runs on CPU kernels,
- * so the host flags the fallback instead of losing the measurement.
+ * named "none" (dev.harness.core.AppRun.delegateRan), so the host flags the fallback instead of losing the
+ * measurement. Each latency is the runtime's own Invoke time (getLastNativeInferenceDurationNanoseconds), as
+ * the runner and benchmark_model time it; the Java run call's input and output copies are left out.
  */
 final class LiteRtJob {
     private final Probes probes;
@@ -43,29 +46,23 @@ final class LiteRtJob {
         this.probes = probes;
     }
 
-    /** The result JSON for `job`, with the app's readings under "android". */
-    String run(Job job, String runToken) throws IOException {
-        AndroidReadings a = new AndroidReadings();
-        a.delegateRequested = job.delegate;
-        a.runToken = runToken;
+    /** The result JSON for the request, with the app's readings under "android". */
+    String run(JobRequest req) throws IOException {
+        Job job = req.job;
+        AppRun run = new AppRun();
+        run.job = job;
+        AndroidReadings a = run.readings;
+        a.runToken = req.runToken;
         a.sdkInt = Build.VERSION.SDK_INT;
         a.deviceModel = Build.MANUFACTURER + " " + Build.MODEL;
         a.batteryBefore = probes.battery();
         a.thermalStatusBefore = probes.thermalStatus();
         a.thermalHeadroomBefore = probes.thermalHeadroom();
-
-        RunnerResult r = new RunnerResult();
-        r.runtime = "litert-android";
-        r.runtimeVersion = TensorFlowLite.runtimeVersion();
-        r.python = null;
-        r.machine = Build.SUPPORTED_ABIS.length > 0 ? Build.SUPPORTED_ABIS[0] : null;
-        r.modelPath = job.modelPath;
-        r.threads = job.threads;
-        r.delegate = job.delegate;
-        r.delegateRequested = job.delegate;
+        run.runtimeVersion = TensorFlowLite.runtimeVersion();
+        run.machine = Build.SUPPORTED_ABIS.length > 0 ? Build.SUPPORTED_ABIS[0] : null;
 
         double t0 = SystemTimes.monotonicS();
-        List<TempSample> temps = new ArrayList<>();
+        List<TempSample> temps = run.temperatures;
         TimedLoop.Sampler sample = phase -> {
             Double c = probes.batteryTemperatureC();
             if (c != null) {
@@ -75,8 +72,8 @@ final class LiteRtJob {
             }
         };
         sample.sample("before");
-        boolean rssReset = Probes.resetPeakRss();
-        Long rssBaseKb = Probes.procStatusKb("VmRSS");
+        run.peakReset = Probes.resetPeakRss();
+        run.vmRssBaseKb = Probes.procStatusKb("VmRSS");
         double logFrom = TfliteLog.now() - 0.001;
 
         ByteBuffer model = map(job.modelPath);
@@ -85,16 +82,14 @@ final class LiteRtJob {
         Interpreter interp;
         try {
             interp = new Interpreter(model, options(job, delegates));
-            a.delegateApplied = job.delegate.equals("none") || job.delegate.equals("cpu") ? "none" : job.delegate;
         } catch (RuntimeException e) { // the delegate refused the graph: measure on CPU kernels, say so
             closeAll(delegates);
-            a.delegateError = e.getClass().getSimpleName() + ": " + e.getMessage();
-            a.delegateApplied = "none";
+            run.delegateError = e.getClass().getSimpleName() + ": " + e.getMessage();
             Interpreter.Options cpu = new Interpreter.Options().setNumThreads(job.threads).setUseXNNPACK(false);
             interp = new Interpreter(model, cpu);
         }
         try {
-            if (job.inputShapes != null) {
+            if (job.inputShapes != null) { // the host's input_shapes extra, as the runner resizes them
                 for (int i = 0; i < interp.getInputTensorCount(); i++) {
                     List<Integer> shape = job.inputShapes.get(interp.getInputTensor(i).name());
                     if (shape != null) {
@@ -103,7 +98,7 @@ final class LiteRtJob {
                 }
             }
             interp.allocateTensors();
-            r.initUs = (System.nanoTime() - init0) / 1000.0;
+            run.initUs = (System.nanoTime() - init0) / 1000.0;
 
             Object[] inputs = new Object[interp.getInputTensorCount()];
             Random rng = new Random(job.seed);
@@ -113,7 +108,7 @@ final class LiteRtJob {
                 for (int d : t.shape()) {
                     shape.add(d);
                 }
-                r.inputs.add(new InputSpec(t.name(), shape, t.dataType().toString().toLowerCase(Locale.ROOT)));
+                run.inputs.add(new InputSpec(t.name(), shape, t.dataType().toString().toLowerCase(Locale.ROOT)));
                 inputs[i] = randomBuffer(t, rng);
             }
             Map<Integer, Object> outputs = new HashMap<>();
@@ -122,41 +117,48 @@ final class LiteRtJob {
                         .order(ByteOrder.nativeOrder()));
             }
             final Interpreter running = interp;
-            Runnable invoke = () -> {
+            final boolean[] javaTimed = {false};
+            TimedLoop.TimedInvoke invoke = () -> {
                 for (Object o : outputs.values()) {
                     ((ByteBuffer) o).rewind();
                 }
                 running.runForMultipleInputsOutputs(inputs, outputs);
+                Long ns = running.getLastNativeInferenceDurationNanoseconds();
+                if (ns == null) {
+                    javaTimed[0] = true;
+                    return -1L;
+                }
+                return ns;
             };
-            r.apply(TimedLoop.run(invoke, TimedLoop.Settings.of(job), Clock.SYSTEM, sample));
+            run.loop = TimedLoop.run(invoke, TimedLoop.Settings.of(job), Clock.SYSTEM, sample);
+            run.nativeTimer = !javaTimed[0];
+            run.vmHwmKb = Probes.procStatusKb("VmHWM");
+            run.vmRssEndKb = Probes.procStatusKb("VmRSS");
+            if (req.eval != null) { // accuracy as it ran here: GPU fp16, NNAPI, int8 kernels
+                try {
+                    if (interp.getInputTensorCount() != 1) {
+                        throw new IllegalArgumentException("eval needs a model with one input, not "
+                                + interp.getInputTensorCount());
+                    }
+                    EvalPass.Written w = EvalPass.run(req.eval, interp.getInputTensor(0).shape(),
+                            new LiteRtEvalModel(interp), req.outputsFile());
+                    a.outputsPath = w.file.getPath();
+                    a.outputsShape = w.shape;
+                } catch (IOException | RuntimeException e) { // the timing stands; only the accuracy is lost
+                    a.evalError = e.getClass().getSimpleName() + ": " + e.getMessage();
+                }
+            }
         } finally {
             interp.close();
             closeAll(delegates);
         }
         sample.sample("after");
-        r.temperatures = temps;
-
-        Long hwm = Probes.procStatusKb("VmHWM");
-        r.peakRssMb = hwm == null ? null : TimedLoop.round(hwm / 1024.0, 3);
-        Long endKb = Probes.procStatusKb("VmRSS");
-        r.endRssMb = endKb == null ? null : TimedLoop.round(endKb / 1024.0, 3);
-        r.peakRssDeltaMb = rssReset && hwm != null && rssBaseKb != null
-                ? TimedLoop.round((hwm - rssBaseKb) / 1024.0, 3) : null;
         a.pssMb = Probes.pssMb();
-
         a.tfliteLog = TfliteLog.since(logFrom);
-        DelegateLog.Outcome log = DelegateLog.parse(a.tfliteLog);
-        a.nodesByDelegate = log.nodesByDelegate;
-        r.opsTotal = log.nodesTotal;
-        String took = "none".equals(a.delegateApplied) ? null : a.delegateApplied;
-        r.opsDelegated = took == null ? (log.nodesTotal == null ? null : 0)
-                : (log.nodesTotal == null ? null : log.replacedBy(took));
-        r.opsOnCpuKernels = log.unsupportedOps;
-
         a.batteryAfter = probes.battery();
         a.thermalStatusAfter = probes.thermalStatus();
         a.thermalHeadroomAfter = probes.thermalHeadroom();
-        return r.toJsonWith("android", a);
+        return run.resultJson();
     }
 
     private static Interpreter.Options options(Job job, List<Delegate> delegates) {

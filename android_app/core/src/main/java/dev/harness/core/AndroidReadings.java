@@ -22,7 +22,10 @@ public final class AndroidReadings {
     }
 
     @SerializedName("delegate_requested") public String delegateRequested;
-    /** The delegate that took at least one op: gpu, nnapi, xnnpack, or none when everything ran on CPU kernels. */
+    /**
+     * The delegate that took at least one op: gpu, nnapi, xnnpack, or none when everything ran on CPU kernels
+     * (a refused delegate, or one the runtime's log shows took no node). The result's "delegate" is this.
+     */
     @SerializedName("delegate_applied") public String delegateApplied;
     /** Why the requested delegate was not applied (its exception), null when it was. */
     @SerializedName("delegate_error") public String delegateError;
@@ -43,4 +46,19 @@ public final class AndroidReadings {
     @SerializedName("sdk_int") public Integer sdkInt;
     @SerializedName("device_model") public String deviceModel;
     @SerializedName("run_token") public String runToken;
+    /**
+     * What each latency sample timed: "native_invoke" (the runtime's Invoke alone, as rpi/runner.py and
+     * benchmark_model time it) or "java_run_call" (the whole run call, input and output copies included,
+     * on a runtime that did not report its own figure).
+     */
+    @SerializedName("latency_timer") public String latencyTimer;
+    /** The evaluation outputs (raw little-endian float32) the host pulls and scores; null without eval. */
+    @SerializedName("outputs_path") public String outputsPath;
+    @SerializedName("outputs_shape") public List<Integer> outputsShape;
+    /** Why the evaluation pass failed (the timing stands without it); null when it ran or was not asked. */
+    @SerializedName("eval_error") public String evalError;
+
+    public static AndroidReadings fromJson(String json) {
+        return Json.GSON.fromJson(json, AndroidReadings.class);
+    }
 }

@@ -21,6 +21,15 @@ final class Golden {
         return p;
     }
 
+    /** read() for tests that cannot throw a checked exception. */
+    static String read0(String relative) {
+        try {
+            return read(relative);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     static String read(String relative) throws IOException {
         return new String(Files.readAllBytes(dir().resolve(relative)), StandardCharsets.UTF_8);
     }
