@@ -149,8 +149,9 @@ def _when(t: float | None) -> str:
 # --- the two formats ----------------------------------------------------------------------------
 
 def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequence[KeyComparison] | None = None,
-                baseline_id: str | None = None, notes: Sequence[str] = ()) -> str:
-    """The whole page as one string; `comparison` adds a section against `baseline_id`."""
+                baseline_id: str | None = None, notes: Sequence[str] = (), timeline: Measurement | None = None) -> str:
+    """The whole page as one string; `comparison` adds a section against `baseline_id`, `timeline` one row's
+    power and temperature over its run."""
     from harness import __version__
 
     ok, errors = _counts(rows)
@@ -204,8 +205,8 @@ def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequen
         _table(["device", "model", "variant", "before °C", "after °C", "max °C", "throttled"], temperature_rows(rows)),
         "</section>",
     ]
-    profiled = [m for m in plots.ok_rows(rows) if (m.extra or {}).get("op_profile")
-                or (m.extra or {}).get("op_profile_error")]
+    profiled = [m for m in rows if m.status == "ok" and ((m.extra or {}).get("op_profile")
+                                                         or (m.extra or {}).get("op_profile_error"))]
     if profiled:
         parts.append('<section id="op-profile"><h2>Where the time goes (top ops by time)</h2>' + "".join(
             f"<h3>{_e(m.device)} {_e(model_label(m.model))}/{_e(m.variant)}</h3>"
@@ -216,6 +217,10 @@ def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequen
                   if (singles := top_single_ops(m.extra["op_profile"])) else "")
                if m.extra.get("op_profile") else f"<p>{_e(m.extra['op_profile_error'])}</p>")
             for m in profiled) + "</section>")
+    if timeline is not None:
+        from harness.reporting.timeline import section_html
+
+        parts.append(section_html(timeline, _e))
     failed = [m for m in rows if m.status != "ok"]
     if failed:
         parts.append('<section id="errors"><h2>Errors</h2>' + _table(*with_hosts(
@@ -269,7 +274,7 @@ def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
         counts = ", ".join(f"{n} {v}" for v, n in _verdicts(comparison).items()) or "nothing to compare"
         lines += ["", f"**Against run `{baseline_id}`:** {counts}", ""]
         lines += _md_table(COMPARISON_HEADERS, comparison_rows(comparison))
-    for m in plots.ok_rows(rows):
+    for m in (m for m in rows if m.status == "ok"):  # a profile-only import has no p50 but a profile
         prof, why = (m.extra or {}).get("op_profile"), (m.extra or {}).get("op_profile_error")
         if prof or why:
             lines += ["", f"**Where the time goes: {m.device} {model_label(m.model)}/{m.variant}**", ""]
