@@ -259,7 +259,8 @@ def top_single_ops(op_profile: dict[str, Any], n: int = 5) -> list[list[str]]:
 
 def top_ops(op_profile: dict[str, Any], macs_by_op: dict[str, int] | None = None, n: int = 8) -> list[list[str]]:
     """Where the time goes: the op types by measured time (benchmark_model's `Summary by node type`, the
-    LiteRT profiler's), or TensorRT's engine layers (trtexec's profile), each with its share of the run and the MACs the .tflite gives that op type (counted, not timed).
+    LiteRT profiler's), or TensorRT's engine layers (trtexec's profile), each with its share of the run
+    and the MACs the .tflite gives that op type (counted, not timed; none for a fused TensorRT layer).
 
     A delegate's node (TfLiteXNNPackDelegate) carries the time of every op it took, so its MACs
     are empty rather than guessed.
