@@ -262,3 +262,34 @@ def test_jetson_tensorrt_op_profiling_runs_the_profile_separately(sshd_board, tm
     assert raw.runner["summary"]["mean_us"] == 402.238  # the timed run's summary is still there
     m = to_measurement("run", "orin-prof", SimpleNamespace(model="m", variant="onnx", metrics={}), bench, raw, 0.0)
     assert m.status == "ok" and m.extra["op_profile"]["layers"][12]["name"] == FOREIGN
+
+
+def test_android_run_never_stores_placeholders_as_readings(android_device, adb_sim, tmp_path, fake_benchmark_model):
+    """The simulated phone answers with the emulator's battery dump and the A52's thermal dump (both real)."""
+    import time as _time
+
+    from devices.android_target import AndroidTarget
+    from devices.target import JobSpec
+    from harness.orchestration.measure import to_measurement
+    from harness.planning.config import BenchSettings
+
+    adb_sim.battery_text = (OUTPUTS / "dumpsys/battery_emulator_zero_voltage.appium-adb-133.txt").read_text()
+    adb_sim.thermal_text = (OUTPUTS / "dumpsys/thermalservice_samsung_a52_zero_subbat.android-se-246774.txt"
+                            ).read_text()
+    model = tmp_path / "model.tflite"
+    model.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(range(256)) * 64)
+    bench = BenchSettings(min_runs=50, min_s=1.0, warmup_runs=1, cooldown_s=0.0, sample_interval_s=0.1,
+                          timeout_s=30.0)
+    t = AndroidTarget(android_device())
+    try:
+        t.prepare()
+        raw = t.benchmark(JobSpec(model_path=model, bench=bench))
+    finally:
+        t.close()
+    m = to_measurement("run", "emu", SimpleNamespace(model="m", variant="fp32", metrics={}, path=model), bench, raw,
+                       _time.time())
+    assert m.status == "ok" and m.temp_max_c == 25.7  # the A52's PA sensor, not a 0.0 placeholder
+    zones = {z for s in m.temperatures for z in s.zones_c}
+    assert zones and not zones & {"SUBBAT", "SUBBATRAW", "USB", "battery"}
+    assert "voltage_mv" not in m.extra["battery_before"] and "temperature_c" not in m.extra["battery_before"]
+    assert {e["sensor"] for e in m.extra["ignored_sensors"]} == {"voltage", "temperature", "SUBBAT", "SUBBATRAW", "USB"}

@@ -33,25 +33,41 @@ def find_row(rows: Sequence[Measurement], key: str) -> Measurement:
     raise UserError(f"--timeline {quote(key, 80)}: no such row in this run (rows: {clean(have, 300)})")
 
 
+def series_of(m: Measurement) -> dict[str, Any]:
+    """The row's series: imported ones on the row, a Jetson run's in its tegrastats facts (host clock, made
+    relative to the first sample here)."""
+    series = m.series or ((m.extra or {}).get("tegrastats") or {}).get("series") or {}
+    t = series.get("t_s") or []
+    return {**series, "t_s": [ti - t[0] for ti in t]} if t else series
+
+
+def ignored_of(m: Measurement) -> list[dict[str, Any]]:
+    extra = m.extra or {}
+    return list(m.ignored_sensors) or list(extra.get("ignored_sensors") or []) or \
+        list((extra.get("tegrastats") or {}).get("ignored_sensors") or [])
+
+
 def power_lines(m: Measurement) -> dict[str, list[tuple[float, float]]]:
-    """Power over the run, mW: the row's power samples, then every rail of its series."""
+    """Power over the run, mW: every rail of the row's series, else its power samples (battery, meter)."""
     out: dict[str, list[tuple[float, float]]] = {}
-    if m.power_samples:
-        name = m.energy_source or m.power_samples[0].source or "power"
-        out[name] = [(p.t_s, p.power_mw) for p in m.power_samples]
-    t = (m.series or {}).get("t_s") or []
-    rails = (m.series or {}).get("rails_mw") or {}
+    series = series_of(m)
+    t = series.get("t_s") or []
+    rails = series.get("rails_mw") or {}
     for rail, vals in sorted(rails.items(), key=lambda kv: -max((v for v in kv[1] if v is not None), default=0)):
         pts = [(ti, v) for ti, v in zip(t, vals) if v is not None]
         if pts:
-            out.setdefault(f"rail {rail}", pts)
+            out[f"rail {rail}"] = pts
+    if not out and m.power_samples:
+        name = m.energy_source or m.power_samples[0].source or "power"
+        out[name] = [(p.t_s, p.power_mw) for p in m.power_samples]
     return dict(list(out.items())[:MAX_LINES])
 
 
 def temperature_lines(m: Measurement) -> dict[str, list[tuple[float, float]]]:
     """Temperature over the run, °C: each sensor of the series, else each zone of the temperature samples."""
-    t = (m.series or {}).get("t_s") or []
-    temps = (m.series or {}).get("temps_c") or {}
+    series = series_of(m)
+    t = series.get("t_s") or []
+    temps = series.get("temps_c") or {}
     out: dict[str, list[tuple[float, float]]] = {}
     if temps:
         for name, vals in temps.items():
@@ -96,6 +112,6 @@ def section_html(m: Measurement, esc: Any) -> str:
     body = svg if svg else ('<p class="note">This row kept no power or temperature samples '
                             "(no tegrastats, battery or thermal zone readings).</p>")
     ignored = "".join(f"<li>{esc(e.get('sensor'))} = {esc(e.get('value'))}: {esc(e.get('reason'))}</li>"
-                      for e in m.ignored_sensors)
+                      for e in ignored_of(m))
     return (f'<section id="timeline"><h2>Power and temperature over the run: {esc(title)}</h2>{body}'
             + (f"<p>Sensors left out as placeholders:</p><ul>{ignored}</ul>" if ignored else "") + "</section>")
