@@ -141,6 +141,26 @@ def test_layer_rows_are_one_model_for_every_tool():
     assert [(r["name"], r["pct"]) for r in bm_rows] == [("CONV_2D", 96.7), ("SOFTMAX", 100.0 * 0.04 / 1.22)]
 
 
+def test_litert_and_benchmark_model_profiles_read_through_the_same_rows():
+    """The recorded LiteRT profiler events and benchmark_model's recorded op table, through layer_profile.rows."""
+    from rpi import litert_profile as lp
+    from devices.probes import benchmark_model as bm
+
+    rec = json.loads((Path(__file__).parent / "fixtures" / "litert_profiler" / "faster_rcnn_fp32.events.json")
+                     .read_text())
+    litert = lp.summarize([[tuple(e) for e in run] for run in rec["runs"]], rec["tflite_ops"])
+    rows = layer_profile.rows(litert)
+    assert [r["name"] for r in rows] == [t["node_type"] for t in sorted(litert["by_node_type"],
+                                                                         key=lambda t: -t["avg_ms"])]
+    assert rows[0]["pct"] == max(t["avg_pct"] for t in litert["by_node_type"])
+    from tests.test_adb_benchmark_model import OP_TABLE  # benchmark_model's op table, as test_op_profile uses it
+
+    recorded = bm.parse(OP_TABLE)["op_profile"]
+    bm_rows = layer_profile.rows(recorded)
+    assert bm_rows and bm_rows[0]["avg_ms"] == max(r["avg_ms"] for r in recorded["by_node_type"])
+    assert all(r["pct"] is not None for r in bm_rows)
+
+
 def test_profile_json_without_layers_is_one_line(tmp_path, capsys):
     bad = tmp_path / "profile.json"
     bad.write_text('[\n  { "count" : 3 }\n]\n')
