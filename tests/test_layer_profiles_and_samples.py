@@ -42,7 +42,16 @@ NEW_EXPECTED: dict[str, tuple[str, dict[str, Any], list[str]]] = {
         "op_profile.layers.2.pct": 14.8, "op_profile.layers.12.name": FOREIGN, "op_profile.layers.12.pct": 28.0,
         "op_profile.total.total_ms": 4441.97, "op_profile.total.pct": 100.0, "passed": True,
     }, ["summary", "latency", "throughput_qps", "op_profile.layers.18"]),
-    # ---- TensorRT 8.6+/10 table: times first, the layer name last (thread cut after 6 rows, no Total)
+    # ---- TensorRT 8.6.10: names first still, a `......` line where the user cut rows out, no Total
+    "trtexec/trt86_dump_profile_elided.TensorRT-4236.txt": ("trtexec", {
+        "format": "layer profile only", "op_profile.runs": 125, "op_profile.layer_count": 3,
+        "op_profile.layers.0.name": "Reformatting CopyNode for Input Tensor 0 to {ForeignNode[(Unnamed Layer* 3274) "
+                                    "[Shuffle]...Transpose_7808 + Reshape_7814]}",
+        "op_profile.layers.2.total_ms": 30.02, "op_profile.layers.2.avg_ms": 0.2402,
+        "op_profile.layers.2.median_ms": 0.2397, "op_profile.layers.2.pct": 1.0,
+        "op_profile.rows_elided": "the log has `...` where rows were cut out: the table is incomplete",
+    }, ["summary", "op_profile.total", "op_profile.layers.3"]),
+    # ---- TensorRT 10 table: times first, the layer name last (thread cut after 6 rows, no Total)
     "trtexec/trt10_dump_profile_time_first.TensorRT-3842.txt": ("trtexec", {
         "op_profile.runs": 2094, "op_profile.layer_count": 6,
         "op_profile.layers.0.name": "Reformatting CopyNode for Input Tensor 0 to node_of_gpu_0/conv1_1 + "

@@ -12,8 +12,10 @@ profiled total), so the report's "where the time goes" needs no per-tool code:
   synchronisation would distort it), so the profile is then the log's only timing.
 
 Table generations (all accepted, with or without the `[date] [I] ` prefix):
-- TensorRT 7-8.5: `Layer   Time (ms)   Avg. Time (ms)   [Median Time (ms)]   Time %`, names right-aligned first;
-- TensorRT 8.6+/10: `Time(ms)     Avg.(ms)   Median(ms)   Time(%)   Layer`, names last.
+- TensorRT 7-8.6: `Layer   Time (ms)   Avg. Time (ms)   [Median Time (ms)]   Time %`, names right-aligned first
+  (seen on 8.5.2 and 8.6.10);
+- TensorRT 10: `Time(ms)     Avg.(ms)   Median(ms)   Time(%)   Layer`, names last.
+A `......` line where a user cut rows out is skipped and the profile says the table is incomplete.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from typing import Any
 _PREFIX = re.compile(r"^\s*(?:\[\d\d/\d\d/\d{4}-[\d:]+\]\s*)?(?:\[[IVWEF]\]\s?)?")
 _START = re.compile(r"=== Profile \((\d+) iterations? \) ===")
 _NUM = re.compile(r"^[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$")
+_ELIDED = re.compile(r"^\s*(?:\.{3,}|…)\s*$")  # a `......` line a user put where they cut rows out
 
 
 def _columns(header: str) -> tuple[bool, list[str]] | None:
@@ -65,7 +68,11 @@ def parse_table(text: str) -> dict[str, Any] | None:
             continue
         layers: list[dict[str, Any]] = []
         total: dict[str, Any] | None = None
+        elided = False
         while i < len(lines) and lines[i].strip():
+            if _ELIDED.match(lines[i]):
+                elided, i = True, i + 1
+                continue
             row = _row(lines[i], *cols)
             if row is None:
                 break
@@ -74,7 +81,10 @@ def parse_table(text: str) -> dict[str, Any] | None:
             else:
                 layers.append(row)
             i += 1
-        found = _model(layers, int(m.group(1)), total, "trtexec --dumpProfile")
+        if layers or total:
+            found = _model(layers, int(m.group(1)), total, "trtexec --dumpProfile")
+            if elided:
+                found["rows_elided"] = "the log has `...` where rows were cut out: the table is incomplete"
     return found
 
 
