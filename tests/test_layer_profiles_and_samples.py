@@ -322,3 +322,26 @@ def test_android_run_never_stores_placeholders_as_readings(android_device, adb_s
     assert zones and not zones & {"SUBBAT", "SUBBATRAW", "USB", "battery"}
     assert "voltage_mv" not in m.extra["battery_before"] and "temperature_c" not in m.extra["battery_before"]
     assert {e["sensor"] for e in m.extra["ignored_sensors"]} == {"voltage", "temperature", "SUBBAT", "SUBBATRAW", "USB"}
+
+
+def test_timeline_reads_a_jetson_or_pi_runs_series_on_its_own_clock():
+    """A run's series sit in the row's tegrastats / raspberry_pi facts on the host's clock; the plot starts at 0."""
+    from harness.reporting import timeline
+    from harness.store.results import Measurement
+
+    samples, _ = ts.parse_text((OUTPUTS / "tegrastats/tx2_l4t28_vdd.realtime_object_detection-24.txt").read_text())
+    jetson = Measurement(run_id="r", device="tx2", model="m", variant="fp16", status="ok",
+                         extra={"tegrastats": ts.summarize(samples, 1.0, t0_s=1.7e9)})
+    power = timeline.power_lines(jetson)
+    assert power["rail VDD_IN"] == [(0.0, 1931.0), (1.0, 1776.0), (2.0, 1738.0)]
+    assert timeline.temperature_lines(jetson)["BCPU"] == [(0.0, 41.0), (1.0, 41.0), (2.0, 40.5)]
+    assert timeline.ignored_of(jetson)[0]["sensor"] == "PMIC"
+    from devices.probes import vcgencmd as vc
+
+    pi_samples = [{"t_s": 0.5, "temp_c": 48.3, "power_mw": 2100.0, "power_source": "hwmon:pmic", "throttled": None},
+                  {"t_s": 1.5, "temp_c": 49.9, "power_mw": None, "power_source": None, "throttled": None}]
+    pi = Measurement(run_id="r", device="pi", model="m", variant="fp32", status="ok",
+                     extra={"raspberry_pi": {"series": vc.sampler_series(pi_samples, lambda t: 100.0 + t)}})
+    assert timeline.temperature_lines(pi) == {"soc (vcgencmd)": [(0.0, 48.3), (1.0, 49.9)]}
+    assert timeline.power_lines(pi) == {"hwmon:pmic": [(0.0, 2100.0)]}
+    assert timeline.timeline_figure(pi).startswith("<?xml")

@@ -36,7 +36,9 @@ def find_row(rows: Sequence[Measurement], key: str) -> Measurement:
 def series_of(m: Measurement) -> dict[str, Any]:
     """The row's series: imported ones on the row, a Jetson run's in its tegrastats facts (host clock, made
     relative to the first sample here)."""
-    series = m.series or ((m.extra or {}).get("tegrastats") or {}).get("series") or {}
+    extra = m.extra or {}
+    series = m.series or (extra.get("tegrastats") or {}).get("series") or \
+        (extra.get("raspberry_pi") or {}).get("series") or {}
     t = series.get("t_s") or []
     return {**series, "t_s": [ti - t[0] for ti in t]} if t else series
 
@@ -52,11 +54,11 @@ def power_lines(m: Measurement) -> dict[str, list[tuple[float, float]]]:
     out: dict[str, list[tuple[float, float]]] = {}
     series = series_of(m)
     t = series.get("t_s") or []
-    rails = series.get("rails_mw") or {}
+    rails = series.get("rails_mw") or series.get("power_mw") or {}
     for rail, vals in sorted(rails.items(), key=lambda kv: -max((v for v in kv[1] if v is not None), default=0)):
         pts = [(ti, v) for ti, v in zip(t, vals) if v is not None]
         if pts:
-            out[f"rail {rail}"] = pts
+            out[f"rail {rail}" if "rails_mw" in series else rail] = pts
     if not out and m.power_samples:
         name = m.energy_source or m.power_samples[0].source or "power"
         out[name] = [(p.t_s, p.power_mw) for p in m.power_samples]
