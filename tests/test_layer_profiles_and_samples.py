@@ -250,6 +250,11 @@ def test_timeline_for_a_row_the_run_lacks_is_one_line(tmp_path, capsys):
     assert main(["report", "--db", str(db), "--out", str(tmp_path / "x.html"), "--timeline", "nano/m/fp32"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].count("--timeline") == 1 and "nano/m/imported" in err[0]
+    assert main(["report", "--db", str(db), "--format", "md", "--timeline", "nano/m/imported"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["harness: --timeline: the plot needs --format html"] or (len(err) == 1 and "--format html" in err[0])
+    assert main(["report", "--db", str(db), "--out", str(tmp_path / "x.html"), "--timeline", "nano-only"]) == 2
+    assert "give DEVICE/MODEL/VARIANT" in capsys.readouterr().err
 
 
 def test_profile_only_import_shows_tensorrt_layers_in_the_report(tmp_path, capsys):
