@@ -51,7 +51,21 @@ NEW_EXPECTED: dict[str, tuple[str, dict[str, Any], list[str]]] = {
         "op_profile.layers.2.median_ms": 0.2397, "op_profile.layers.2.pct": 1.0,
         "op_profile.rows_elided": "the log has `...` where rows were cut out: the table is incomplete",
     }, ["summary", "op_profile.total", "op_profile.layers.3"]),
-    # ---- TensorRT 10 table: times first, the layer name last (thread cut after 6 rows, no Total)
+    # ---- TensorRT 8.6.1 with --separateProfileRun: times first, the whole table; the blog kept only the log's end
+    "trtexec/trt861_dump_profile_separate_run.XueSongTap-blog.txt": ("trtexec", {
+        "tensorrt_version": "8.6.1", "passed": True, "op_profile.runs": 1434, "op_profile.layer_count": 28,
+        "op_profile.layers.0.name": "{ForeignNode[771 + (Unnamed Layer* 1) [Shuffle]...dummy_gather_]}",
+        "op_profile.layers.0.pct": 21.0, "op_profile.layers.21.name": "Conv_311 || Conv_308 || Conv_307",
+        "op_profile.layers.27.avg_ms": 0.008, "op_profile.total.avg_ms": 1.6105,
+        "layer_profile_total_avg_ms": 1.6105, "layer_profile_total_median_ms": 1.61,
+    }, ["summary", "op_profile.layers.28", "op_profile.rows_elided"]),
+    "trtexec/trt9_dump_profile_myelin_clip.trt-llm2.txt": ("trtexec", {
+        "op_profile.runs": 3449, "op_profile.layer_count": 2, "op_profile.layers.0.pct": 99.5,
+        "op_profile.layers.0.name": "{ForeignNode[CLIPTextTransformer/embeddings/position_embedding/CONSTANT_0..."
+                                    "ELEMENTWISE_SUM_0]}",
+        "op_profile.total.total_ms": 3093.17, "layer_profile_total_avg_ms": 0.8968,
+    }, ["summary", "tensorrt_version"]),
+    # ---- a times-first table posted in May 2024 (thread cut after 6 rows, no Total), the layer name last (thread cut after 6 rows, no Total)
     "trtexec/trt10_dump_profile_time_first.TensorRT-3842.txt": ("trtexec", {
         "op_profile.runs": 2094, "op_profile.layer_count": 6,
         "op_profile.layers.0.name": "Reformatting CopyNode for Input Tensor 0 to node_of_gpu_0/conv1_1 + "
@@ -131,6 +145,14 @@ def test_every_new_fixture_is_named_in_the_readme():
 def _profile_block() -> str:
     text = (OUTPUTS / "trtexec/trt85_dump_profile_orin_no_summary.trt-engine-explorer.txt").read_text()
     return text[text.index("[10/31/2023-17:58:57] [I] === Profile"):text.index("&&&& PASSED")]
+
+
+def test_a_cut_separate_profile_run_log_says_why_it_has_no_summary():
+    got = trt.parse_output((OUTPUTS / "trtexec/trt861_dump_profile_separate_run.XueSongTap-blog.txt").read_text())
+    assert "cut before it" in got["summary_absent"]
+    alone = trt.parse_output((OUTPUTS / "trtexec/trt85_dump_profile_orin_no_summary.trt-engine-explorer.txt")
+                             .read_text())
+    assert "prints none when --dumpProfile runs without --separateProfileRun" in alone["summary_absent"]
 
 
 def test_summary_and_profile_in_one_log_are_both_kept():

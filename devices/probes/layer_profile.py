@@ -12,9 +12,9 @@ profiled total), so the report's "where the time goes" needs no per-tool code:
   synchronisation would distort it), so the profile is then the log's only timing.
 
 Table generations (all accepted, with or without the `[date] [I] ` prefix):
-- TensorRT 7-8.6: `Layer   Time (ms)   Avg. Time (ms)   [Median Time (ms)]   Time %`, names right-aligned first
-  (seen on 8.5.2 and 8.6.10);
-- TensorRT 10: `Time(ms)     Avg.(ms)   Median(ms)   Time(%)   Layer`, names last.
+- TensorRT 7-8.5 (and the 8.6.10 automotive build): `Layer   Time (ms)   Avg. Time (ms)   [Median Time (ms)]
+  Time %`, names right-aligned first (seen on 8.5.2 and 8.6.10);
+- TensorRT 8.6.1 on (9, 10): `Time(ms)     Avg.(ms)   Median(ms)   Time(%)   Layer`, names last (seen on 8.6.1).
 A `......` line where a user cut rows out is skipped and the profile says the table is incomplete.
 """
 from __future__ import annotations

@@ -219,8 +219,12 @@ def parse_output(text: str) -> dict[str, Any]:
             raise ValueError("no performance summary (no `Latency: min = ...`, `Host Latency` section, "
                              "`Average over N runs` line or `=== Profile` table)")
         out.setdefault("format", "layer profile only")
-        out["summary_absent"] = ("trtexec printed no performance summary (it prints none when --dumpProfile runs "
-                                 "without --separateProfileRun); the layer profile is the log's only timing")
+        separate = "--separateProfileRun" in out.get("command", "")
+        out["summary_absent"] = (
+            "the log has no performance summary (this run used --separateProfileRun, which prints one: the log was "
+            "cut before it); the layer profile is its only timing" if separate else
+            "trtexec printed no performance summary (it prints none when --dumpProfile runs without "
+            "--separateProfileRun); the layer profile is the log's only timing")
     return out
 
 
