@@ -100,6 +100,19 @@ NEW_EXPECTED: dict[str, tuple[str, dict[str, Any], list[str]]] = {
         "series.gpu_load_pct": [84], "series.gpu_freq_mhz": [713], "series.cpu_freq_mhz.cpu5": [247],
         "series.cpu_load_pct.cpu5": [93],
     }, ["ignored_sensors.0"]),
+    # ---- Orin Nano 8 GB, JetPack 6.2.1: three samples at rest, then three with jetson_clocks (lower-case sensors)
+    "tegrastats/orin_nano_jp62_idle.edgefirst-docs.txt": ("tegrastats", {
+        "samples": 3, "interval_s": 1.0, "series.t_s": [0.0, 1.0, 2.0], "input_rail": "VDD_IN",
+        "series.rails_mw.VDD_IN": [4761.0, 4761.0, 4761.0], "series.rails_mw.VDD_CPU_GPU_CV": [515.0, 515.0, 515.0],
+        "series.temps_c.tj": [49.156, 49.218, 49.062], "series.temps_c.soc0": [48.062, 48.0, 47.968],
+        "series.cpu_load_pct.cpu0": [1, 0, 0], "series.cpu_freq_mhz.cpu5": [729, 729, 729],
+        "series.gpu_load_pct": [0, 0, 0], "series.ram_used_mb": [775, 775, 775], "avg_power_mw": 4761.0,
+    }, ["series.gpu_freq_mhz", "series.emc_load_pct", "ignored_sensors.0", "gpu_freq_mhz_max"]),
+    "tegrastats/orin_nano_jp62_jetson_clocks.edgefirst-docs.txt": ("tegrastats", {
+        "series.rails_mw.VDD_SOC": [2380.0, 2380.0, 2380.0], "series.temps_c.cpu": [50.125, 50.093, 49.812],
+        "series.cpu_freq_mhz.cpu0": [1344, 1344, 1344], "cpu_freq_mhz_min": 1344, "max_power_mw": 6626.0,
+        "temp_c_max_by_sensor.gpu": 50.593,
+    }, ["ignored_sensors.0", "series.swap_used_mb.3"]),
     # ---- dumpsys: the emulator's 0 V / 0 °C, Samsung's absent sensors at 0.0, a µAh charge counter
     "dumpsys/battery_emulator_zero_voltage.appium-adb-133.txt": ("dumpsys_battery", {
         "level": 89, "level_pct": 89.0, "ac_powered": True, "present": True,
