@@ -128,6 +128,14 @@ def store(figures: dict[str, Any], args: argparse.Namespace) -> str:
     return run_id
 
 
+def _hottest(figures: dict[str, Any]) -> float | None:
+    """The highest temperature a log reports (vcgencmd's SoC, dumpsys' battery or thermal zones), in °C."""
+    temps = [v for k, v in figures.items() if k.endswith("temp_c") or k == "temperature_c"]
+    temps += list((figures.get("temperatures_c") or {}).values())
+    temps = [float(t) for t in temps if isinstance(t, (int, float)) and not isinstance(t, bool)]
+    return max(temps) if temps else None
+
+
 def _samples(figures: dict[str, Any]) -> dict[str, Any]:
     """Every sample of the log for the row: its series, the series' sensors as temperature samples, and the
     placeholders the parser left out (`ignored_sensors`)."""
@@ -147,11 +155,3 @@ def _temperatures(series: dict[str, Any]) -> tuple[Any, ...]:
         if zones:
             out.append(TempSample(float(t), "run", zones))
     return tuple(out)
-
-
-def _hottest(figures: dict[str, Any]) -> float | None:
-    """The highest temperature a log reports (vcgencmd's SoC, dumpsys' battery or thermal zones), in °C."""
-    temps = [v for k, v in figures.items() if k.endswith("temp_c") or k == "temperature_c"]
-    temps += list((figures.get("temperatures_c") or {}).values())
-    temps = [float(t) for t in temps if isinstance(t, (int, float)) and not isinstance(t, bool)]
-    return max(temps) if temps else None
