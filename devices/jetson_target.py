@@ -123,16 +123,17 @@ def build_engine_argv(trtexec: str, onnx: str, engine: str, precision: str) -> l
     return [trtexec, f"--onnx={onnx}", f"--saveEngine={engine}", *PRECISION_FLAGS[precision]]
 
 
-def bench_engine_argv(trtexec: str, engine: str, times_json: str, bench: Any, op_profiling: bool = False) -> list[str]:
-    """trtexec timing a saved engine for at least min_runs and min_s, every inference exported.
-
-    op_profiling adds a per-layer profile in a separate run (`--dumpProfile --separateProfileRun`), so the
-    timed loop's figures carry no profiler synchronisation; without --separateProfileRun trtexec would
-    print no performance summary at all."""
+def bench_engine_argv(trtexec: str, engine: str, times_json: str, bench: Any) -> list[str]:
+    """trtexec timing a saved engine for at least min_runs and min_s, every inference exported."""
     return [trtexec, f"--loadEngine={engine}", f"--warmUp={int(round(bench.warmup_s * 1000))}",
             f"--iterations={bench.min_runs}", f"--duration={max(1, math.ceil(bench.min_s))}",
-            f"--exportTimes={times_json}", "--useSpinWait",
-            *(["--dumpProfile", "--separateProfileRun"] if op_profiling else [])]
+            f"--exportTimes={times_json}", "--useSpinWait"]
+
+
+def profile_flags(op_profiling: bool) -> list[str]:
+    """op_profiling: a per-layer profile in a run of its own (`--dumpProfile --separateProfileRun`), so the timed
+    loop's figures carry no profiler synchronisation; without --separateProfileRun trtexec prints no summary."""
+    return ["--dumpProfile", "--separateProfileRun"] if op_profiling else []
 
 
 def companion(job: JobSpec, kind: str) -> tuple[Path | None, str | None]:
@@ -389,8 +390,8 @@ class JetsonTarget(SshRunnerTarget):
                 return RawRun(runner={"error": f"trtexec could not build a {precision} engine: {why}"})
         self.transport.remove(times)
         with self.probe_session(job) as raw:
-            res = self.transport.run(bench_engine_argv(self.tool("trtexec"), engine, times, job.bench,
-                                                       bool(getattr(self.config, "op_profiling", False))),
+            res = self.transport.run(bench_engine_argv(self.tool("trtexec"), engine, times, job.bench)
+                                     + profile_flags(bool(getattr(self.config, "op_profiling", False))),
                                      timeout_s=float(job.bench.timeout_s))
             ended = time.time()
         text = res.stdout + res.stderr

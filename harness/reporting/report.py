@@ -205,6 +205,10 @@ def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequen
         _table(["device", "model", "variant", "before °C", "after °C", "max °C", "throttled"], temperature_rows(rows)),
         "</section>",
     ]
+    if timeline is not None:
+        from harness.reporting.timeline import section_html
+
+        parts.append(section_html(timeline, _e))
     profiled = [m for m in rows if m.status == "ok" and ((m.extra or {}).get("op_profile")
                                                          or (m.extra or {}).get("op_profile_error"))]
     if profiled:
@@ -217,10 +221,6 @@ def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequen
                   if (singles := top_single_ops(m.extra["op_profile"])) else "")
                if m.extra.get("op_profile") else f"<p>{_e(m.extra['op_profile_error'])}</p>")
             for m in profiled) + "</section>")
-    if timeline is not None:
-        from harness.reporting.timeline import section_html
-
-        parts.append(section_html(timeline, _e))
     failed = [m for m in rows if m.status != "ok"]
     if failed:
         parts.append('<section id="errors"><h2>Errors</h2>' + _table(*with_hosts(
@@ -245,6 +245,20 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
     return out
+
+
+def _md_profile(m: Measurement) -> list[str]:
+    """A row's "where the time goes" in Markdown: its profile's top ops (or layers), or why it has none."""
+    prof, why = (m.extra or {}).get("op_profile"), (m.extra or {}).get("op_profile_error")
+    if not prof and not why:
+        return []
+    lines = ["", f"**Where the time goes: {m.device} {model_label(m.model)}/{m.variant}**", ""]
+    lines += ([op_profile_note(prof, m.p50_us), ""] + _md_table(op_profile_headers(prof),
+                                                    top_ops(prof, m.metrics.get("macs_by_op")))
+              if prof else [str(why)])
+    if prof and (singles := top_single_ops(prof)):
+        lines += ["", "Slowest single ops:", ""] + _md_table(SINGLE_OP_HEADERS, singles)
+    return lines
 
 
 def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
@@ -274,15 +288,10 @@ def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
         counts = ", ".join(f"{n} {v}" for v, n in _verdicts(comparison).items()) or "nothing to compare"
         lines += ["", f"**Against run `{baseline_id}`:** {counts}", ""]
         lines += _md_table(COMPARISON_HEADERS, comparison_rows(comparison))
-    for m in (m for m in rows if m.status == "ok"):  # a profile-only import has no p50 but a profile
-        prof, why = (m.extra or {}).get("op_profile"), (m.extra or {}).get("op_profile_error")
-        if prof or why:
-            lines += ["", f"**Where the time goes: {m.device} {model_label(m.model)}/{m.variant}**", ""]
-            lines += ([op_profile_note(prof, m.p50_us), ""] + _md_table(op_profile_headers(prof),
-                                                            top_ops(prof, m.metrics.get("macs_by_op")))
-                      if prof else [str(why)])
-            if prof and (singles := top_single_ops(prof)):
-                lines += ["", "Slowest single ops:", ""] + _md_table(SINGLE_OP_HEADERS, singles)
+    for m in plots.ok_rows(rows):
+        lines += _md_profile(m)
+    for m in (m for m in rows if m.status == "ok" and m.p50_us is None):  # a profile-only import: no p50
+        lines += _md_profile(m)
     failed = [m for m in rows if m.status != "ok"]
     if failed:
         lines += ["", "**Errors**", ""]
