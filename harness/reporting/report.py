@@ -248,7 +248,7 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str
 
 
 def _md_profile(m: Measurement) -> list[str]:
-    """A row's "where the time goes" in Markdown: its profile's top ops (or layers), or why it has none."""
+    """"Where the time goes" in Markdown for a row without latency (a profile-only trtexec import)."""
     prof, why = (m.extra or {}).get("op_profile"), (m.extra or {}).get("op_profile_error")
     if not prof and not why:
         return []
@@ -284,14 +284,21 @@ def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
                                        table, plots.ok_rows(rows), farm_run(run, rows)))
     else:
         lines.append("No successful measurements.")
+    for m in (m for m in rows if m.status == "ok" and m.p50_us is None):  # a profile-only import: no p50
+        lines += _md_profile(m)
     if comparison is not None:
         counts = ", ".join(f"{n} {v}" for v, n in _verdicts(comparison).items()) or "nothing to compare"
         lines += ["", f"**Against run `{baseline_id}`:** {counts}", ""]
         lines += _md_table(COMPARISON_HEADERS, comparison_rows(comparison))
     for m in plots.ok_rows(rows):
-        lines += _md_profile(m)
-    for m in (m for m in rows if m.status == "ok" and m.p50_us is None):  # a profile-only import: no p50
-        lines += _md_profile(m)
+        prof, why = (m.extra or {}).get("op_profile"), (m.extra or {}).get("op_profile_error")
+        if prof or why:
+            lines += ["", f"**Where the time goes: {m.device} {model_label(m.model)}/{m.variant}**", ""]
+            lines += ([op_profile_note(prof, m.p50_us), ""] + _md_table(op_profile_headers(prof),
+                                                            top_ops(prof, m.metrics.get("macs_by_op")))
+                      if prof else [str(why)])
+            if prof and (singles := top_single_ops(prof)):
+                lines += ["", "Slowest single ops:", ""] + _md_table(SINGLE_OP_HEADERS, singles)
     failed = [m for m in rows if m.status != "ok"]
     if failed:
         lines += ["", "**Errors**", ""]
