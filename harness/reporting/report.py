@@ -284,8 +284,6 @@ def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
                                        table, plots.ok_rows(rows), farm_run(run, rows)))
     else:
         lines.append("No successful measurements.")
-    for m in (m for m in rows if m.status == "ok" and m.p50_us is None):  # a profile-only import: no p50
-        lines += _md_profile(m)
     if comparison is not None:
         counts = ", ".join(f"{n} {v}" for v, n in _verdicts(comparison).items()) or "nothing to compare"
         lines += ["", f"**Against run `{baseline_id}`:** {counts}", ""]
@@ -304,4 +302,6 @@ def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
         lines += ["", "**Errors**", ""]
         lines += [f"- {m.device}{f' @ {m.host}' if farm_run(run, rows) else ''} {model_label(m.model)}/{m.variant}: "
                   f"{m.error}" for m in failed]
+    for m in (m for m in rows if m.status == "ok" and m.p50_us is None):  # a profile-only import: no p50
+        lines += _md_profile(m)
     return "\n".join(lines) + "\n"
