@@ -365,6 +365,10 @@ class AndroidTarget(Target):
             "cpu_freq_khz_before": before_freq, "cooldown": self.last_cooldown,
             "probe_failures": sampler.failures,
         })
+        ignored = {(e["sensor"], e["reason"]): e for probe in (before_batt, before_thermal, after_batt, after_thermal)
+                   for e in (probe or {}).get("ignored_sensors") or []}
+        if ignored:  # placeholders (emulator's 0 V, absent 0.0 °C sensors): never readings, listed with the reason
+            extra["ignored_sensors"] = list(ignored.values())
         if self.probe_problems:  # each failed probe leaves its own columns empty, with the reason here
             extra["probe_problems"] = dict(self.probe_problems)
         if before_batt and after_batt and "charge_counter_uah" in before_batt and "charge_counter_uah" in after_batt:

@@ -130,6 +130,12 @@ def bench_engine_argv(trtexec: str, engine: str, times_json: str, bench: Any) ->
             f"--exportTimes={times_json}", "--useSpinWait"]
 
 
+def profile_flags(op_profiling: bool) -> list[str]:
+    """op_profiling: a per-layer profile in a run of its own (`--dumpProfile --separateProfileRun`), so the timed
+    loop's figures carry no profiler synchronisation; without --separateProfileRun trtexec prints no summary."""
+    return ["--dumpProfile", "--separateProfileRun"] if op_profiling else []
+
+
 def companion(job: JobSpec, kind: str) -> tuple[Path | None, str | None]:
     """The prepared export of KIND for this job, or the one-line reason there is none."""
     path = job.companions.get(kind)
@@ -384,7 +390,8 @@ class JetsonTarget(SshRunnerTarget):
                 return RawRun(runner={"error": f"trtexec could not build a {precision} engine: {why}"})
         self.transport.remove(times)
         with self.probe_session(job) as raw:
-            res = self.transport.run(bench_engine_argv(self.tool("trtexec"), engine, times, job.bench),
+            res = self.transport.run(bench_engine_argv(self.tool("trtexec"), engine, times, job.bench)
+                                     + profile_flags(bool(getattr(self.config, "op_profiling", False))),
                                      timeout_s=float(job.bench.timeout_s))
             ended = time.time()
         text = res.stdout + res.stderr
@@ -392,6 +399,9 @@ class JetsonTarget(SshRunnerTarget):
             parsed = trt.parse_output(text)
         except ValueError as exc:
             raw.runner = {"error": f"trtexec {precision}: {exc}"}
+            return raw
+        if "summary" not in parsed:  # a profile without --separateProfileRun: no timed figures to keep
+            raw.runner = {"error": f"trtexec {precision}: {parsed.get('summary_absent', 'no performance summary')}"}
             return raw
         if parsed.get("walltime_s"):
             # trtexec prints no timestamps: its timed loop is taken as the walltime that ended as it returned.
@@ -414,6 +424,10 @@ class JetsonTarget(SshRunnerTarget):
         raw.extra["trtexec"] = {k: parsed[k] for k in ("gpu_compute", "enqueue", "h2d", "d2h", "throughput_qps",
                                                       "gpu_compute_total_s", "batch") if k in parsed}
         raw.extra["engine"] = {"path": engine, "precision": precision, "built_now": build_log is not None}
+        if parsed.get("op_profile"):  # TensorRT layers, for the report's "where the time goes"
+            runner["op_profile"] = parsed["op_profile"]
+        elif getattr(self.config, "op_profiling", False):
+            runner["op_profile_error"] = "no per-layer profile: trtexec printed no `=== Profile` table"
         return raw
 
     # ---- TF-TRT -----------------------------------------------------------------------------

@@ -192,6 +192,8 @@ class RaspberryPiTarget(SshRunnerTarget):
             raw.extra["energy_invalid"] = "no power reading: no readable hwmon power*_input on this board" \
                 if samples else "no power reading: the probe sampler printed nothing"
         raw.throttled, report = judge_throttling(before, after, samples)
+        if samples:  # every reading, not only the peak and the flags seen (host clock, like the power samples)
+            report["series"] = vc.sampler_series(samples, to_unix)
         raw.extra["raspberry_pi"] = report
 
 

@@ -187,6 +187,9 @@ while True:
 """)
     (bin_dir / "jetson_clocks").write_text("#!/bin/sh\necho 'jetson_clocks --show needs root' >&2; exit 1\n")
     (bin_dir / "trtexec.out").write_text((FIXTURES / "trtexec.tensorrt8_jetson_xavier.txt").read_text())
+    recorded = (FIXTURES / "trtexec" / "trt85_dump_profile_orin_no_summary.trt-engine-explorer.txt").read_text()
+    (bin_dir / "trtexec.profile").write_text(recorded[recorded.index("[10/31/2023-17:58:57] [I] === Profile"):
+                                                      recorded.index("&&&& PASSED")])
     (bin_dir / "trtexec").write_text(f"""#!{PROJECT_PYTHON}
 # Simulates trtexec's protocol: --onnx/--saveEngine builds, --loadEngine times (--exportTimes JSON).
 import json, os, random, sys, time
@@ -220,7 +223,11 @@ if "exportTimes" in args:
                      "latencyMs": lat, "computeMs": lat - 0.014, "endToEndMs": lat}})
         t += lat
     json.dump(recs, open(args["exportTimes"], "w"))
-sys.stdout.write(open(os.path.join(here, "trtexec.out")).read())
+profile = open(os.path.join(here, "trtexec.profile")).read() if "dumpProfile" in args else ""
+if profile and "separateProfileRun" not in args:  # real trtexec: no performance summary beside the profiler
+    sys.stdout.write(profile + tag.format("PASSED") + "\\n")
+    sys.exit(0)
+sys.stdout.write(open(os.path.join(here, "trtexec.out")).read() + profile)
 """)
     for tool in ("vcgencmd", "tegrastats", "jetson_clocks", "trtexec"):
         (bin_dir / tool).chmod(0o755)

@@ -200,11 +200,14 @@ def _check(got: dict[str, Any], present: dict[str, Any], absent: list[str]) -> N
 
 
 def test_every_fixture_has_expectations_and_a_source():
+    from tests.test_layer_profiles_and_samples import NEW_EXPECTED  # layer profiles, series, placeholders
+
     readme = (OUTPUTS / "README.md").read_text()
     files = [p.relative_to(OUTPUTS).as_posix() for p in OUTPUTS.rglob("*.txt")
              if p.parent.name in ("trtexec", "tegrastats", "vcgencmd", "benchmark_model")]
-    assert files and all(f in EXPECTED or f.endswith("tf112_android_params.yuenshome-77.txt") for f in files), \
-        sorted(set(files) - set(EXPECTED))
+    known = set(EXPECTED) | set(NEW_EXPECTED)
+    assert files and all(f in known or f.endswith("tf112_android_params.yuenshome-77.txt") for f in files), \
+        sorted(set(files) - known)
     assert all(Path(f).name in readme for f in files), [f for f in files if Path(f).name not in readme]
 
 
@@ -276,7 +279,8 @@ def test_tegrastats_line_figures():
     assert (nano["iram_used_kb"], nano["iram_total_kb"], nano["iram_lfb_kb"]) == (0, 252, 252)
     assert (nano["ram_lfb_blocks"], nano["ram_lfb_block_kb"], nano["swap_cached_mb"]) == (98, 4096, 1)
     orin = ts.parse_line((OUTPUTS / "tegrastats/orin_agx64.jetson_exporter-14.txt").read_text())
-    assert orin["gpu_freq_mhz_per_gpc"] == [0, 0] and orin["rails"]["NC"] == {"now_mw": 0.0, "avg_mw": 0.0}
+    assert orin["gpu_freq_mhz_per_gpc"] == [0, 0] and "NC" not in orin["rails"]  # not-connected: not a rail
+    assert [e["sensor"] for e in orin["ignored_sensors"]].count("NC") == 2
     nx = ts.parse_line((OUTPUTS / "tegrastats/orin_nx_jp6.jetson_stats-624.txt").read_text())
     assert nx["rails"]["VDD_IN"] == {"now_mw": 17946.0, "avg_mw": 15710.0} and nx["gpu_load_pct"] == 84
     assert nx["cpu"][5] == {"load_pct": 93, "freq_mhz": 247}

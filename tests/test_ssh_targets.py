@@ -60,6 +60,13 @@ def test_harness_run_on_a_pi_and_a_jetson_in_parallel(sshd_board, tiny_tflite, t
     assert report["throttled_after"]["now"] == ["under_voltage", "throttled"]
     assert report["throttled_during_run"] == ["throttled", "under_voltage"]
     assert report["soc_temp_c_max"] == 39.2 and report["samples"] >= 1
+    # Every sampler reading is kept with the row, not only the peak (issue 25).
+    pi_series = report["series"]
+    assert len(pi_series["t_s"]) == report["samples"] and set(pi_series["temps_c"]["soc (vcgencmd)"]) == {39.2}
+    assert all(flags == ["under_voltage", "throttled"] for flags in pi_series["throttled_now"])
+    nano_series = nano.extra["tegrastats"]["series"]
+    assert set(nano_series["rails_mw"]["POM_5V_IN"]) == {1022.0} and len(nano_series["t_s"]) >= len(nano.power_samples)
+    assert "PMIC" not in nano_series["temps_c"] and nano.extra["tegrastats"]["ignored_sensors"][0]["sensor"] == "PMIC"
     assert pi.validity.no_throttling is False and not pi.validity.valid
     # Jetson: power from the recorded Nano line's input rail, energy per inference from it.
     assert nano.power_samples and {p.power_mw for p in nano.power_samples} == {1022.0}

@@ -1,7 +1,10 @@
 """Parsers for what an Android phone says about itself: dumpsys battery, dumpsys thermalservice
 (and the older hardware_properties), power_supply sysfs readings, getprop. Pure functions.
 
-Units: dumpsys battery `temperature` is tenths of a degree C, `voltage` mV, `Charge counter` µAh;
+Units: dumpsys battery `temperature` is tenths of a degree C, `voltage` mV, `Charge counter` µAh per
+AOSP (some OEMs print mAh: placeholders.charge_counter keeps such a number with its unit unknown);
+placeholders (the emulator's voltage 0 / temperature 0, Samsung's -99.9 °C, 0.0 °C absent sensors)
+are left out and listed under `ignored_sensors` (devices/probes/placeholders.py);
 sysfs `current_now` is µA on most kernels (some report mA, some flip the sign, some return the
 -2147483648 sentinel), `voltage_now` µV.
 """
@@ -9,6 +12,8 @@ from __future__ import annotations
 
 import re
 from typing import Any
+
+from devices.probes import placeholders as ph
 
 INT_MIN_SENTINEL = -2147483648
 SENTINELS = {INT_MIN_SENTINEL, 2147483647, -1}
@@ -38,7 +43,7 @@ def parse_dumpsys_battery(text: str) -> dict[str, Any]:
         if key in raw:
             out[name] = _BOOL.get(raw[key].lower())
     for key, name in (("level", "level"), ("scale", "scale"), ("status", "status"), ("health", "health"),
-                      ("voltage", "voltage_mv"), ("charge counter", "charge_counter_uah"),
+                      ("voltage", "voltage_mv"), ("charge counter", "charge_counter"),
                       ("max charging current", "max_charging_current_ua"), ("current now", "current_now_ua"),
                       ("charging state", "charging_state")):
         if key in raw:
@@ -56,8 +61,15 @@ def parse_dumpsys_battery(text: str) -> dict[str, Any]:
     scale = out.get("scale") or 100
     out["level_pct"] = round(100.0 * out["level"] / scale, 1) if scale > 0 else float(out["level"])
     out["plugged"] = any(out.get(k) for k in ("ac_powered", "usb_powered", "wireless_powered", "dock_powered"))
-    if out.get("charge_counter_uah") in SENTINELS:
-        del out["charge_counter_uah"]
+    ignored = ph.battery_placeholders(out)
+    for entry in ignored:
+        out.pop({"voltage": "voltage_mv", "temperature": "temperature_c"}[entry["sensor"]], None)
+    counter, why = ph.charge_counter(out.pop("charge_counter", None), out["level_pct"])
+    out.update(counter)
+    if why:
+        ignored.append(why)
+    if ignored:
+        out["ignored_sensors"] = ignored
     return out
 
 
@@ -66,18 +78,17 @@ _HW_PROPS = re.compile(r"^(CPU|GPU|Battery|Skin) temperatures?: \[([^\]]*)\]", r
 _STATUS = re.compile(r"^\s*Thermal Status: (\d+)", re.M)
 
 
-def _temps_in(block: str) -> dict[str, float]:
+def _temps_in(block: str) -> tuple[dict[str, float], list[dict[str, str]]]:
+    """The readings of one block, and the placeholders left out of them (placeholders.thermal_placeholders)."""
     temps: dict[str, float] = {}
     for value, _type, name, _status in _TEMP.findall(block):
         try:
             v = float(value)
         except ValueError:
             continue
-        if v != v or v <= -100:  # NaN, or -273/-256 style "no sensor"
-            continue
         key = name.strip() or f"type{_type}"
-        temps[key if key not in temps else f"{key}#{len(temps)}"] = round(v, 2)
-    return temps
+        temps[key if key not in temps else f"{key}#{len(temps)}"] = v if v != v else round(v, 2)
+    return ph.thermal_placeholders(temps)
 
 
 def parse_thermalservice(text: str) -> dict[str, Any]:
@@ -89,6 +100,13 @@ def parse_thermalservice(text: str) -> dict[str, Any]:
     `dumpsys hardware_properties` lists. Empty temperatures when there is nothing usable.
     """
     out: dict[str, Any] = {"temperatures_c": {}, "source": None}
+    _read_thermal_blocks(text, out)
+    if not out.get("ignored_sensors"):
+        out.pop("ignored_sensors", None)
+    return out
+
+
+def _read_thermal_blocks(text: str, out: dict[str, Any]) -> None:
     m = _STATUS.search(text)
     if m:
         status = int(m.group(1))
@@ -97,17 +115,17 @@ def parse_thermalservice(text: str) -> dict[str, Any]:
     hal_at = text.find("Current temperatures from HAL")
     if hal_at >= 0:
         end = text.find("Current cooling devices", hal_at)
-        temps = _temps_in(text[hal_at:end if end > 0 else len(text)])
+        temps, out["ignored_sensors"] = _temps_in(text[hal_at:end if end > 0 else len(text)])
         if temps:
             out["temperatures_c"], out["source"] = temps, "hal"
-            return out
+            return
     cached_at = text.find("Cached temperatures")
     if cached_at >= 0:
         end = text.find("HAL Ready", cached_at)
-        temps = _temps_in(text[cached_at:end if end > 0 else len(text)])
+        temps, out["ignored_sensors"] = _temps_in(text[cached_at:end if end > 0 else len(text)])
         if temps:
             out["temperatures_c"], out["source"] = temps, "cached"
-            return out
+            return
     temps = {}
     for kind, values in _HW_PROPS.findall(text):
         for i, v in enumerate(x.strip() for x in values.split(",") if x.strip()):
@@ -115,11 +133,10 @@ def parse_thermalservice(text: str) -> dict[str, Any]:
                 f = float(v)
             except ValueError:
                 continue
-            if f > -100 and f == f:
-                temps[f"{kind}{i}"] = round(f, 2)
+            temps[f"{kind}{i}"] = f if f != f else round(f, 2)
+    temps, out["ignored_sensors"] = ph.thermal_placeholders(temps)
     if temps:
         out["temperatures_c"], out["source"] = temps, "hardware_properties"
-    return out
 
 
 def normalize_current_ua(raw: int | float | str | None) -> float | None:

@@ -13,7 +13,10 @@ Formats seen (all accepted, field order never assumed):
 - `RAM used/totalMB (lfb NxSIZE)`, `SWAP used/totalMB (cached XMB)`, `IRAM used/totalkB(lfb XkB)`
   where printed; `GR3D2_FREQ` (a second GPC on early Orin NX releases).
 Summaries give peaks (`*_max`) next to means and minimums, so a one-sample spike stays visible;
-a figure no sample printed is None.
+a figure no sample printed is None. Every sample is kept too: `series` holds each rail, sensor,
+clock and load per sample (None where a sample did not print it), aligned with `series["t_s"]`.
+Placeholders (-256C, PMIC's 100C trip setting, `NC` rails; devices/probes/placeholders.py) are
+never readings: they are left out of `temps_c`/`rails` and listed under `ignored_sensors`.
 """
 from __future__ import annotations
 
@@ -21,9 +24,11 @@ import re
 from datetime import datetime
 from typing import Any
 
-SENSOR_INVALID_C = -200.0  # -256C and similar sentinels mean "no reading"
+from devices.probes import placeholders as ph
+
+SENSOR_INVALID_C = ph.TEGRASTATS_NO_READING_C  # -256C and similar sentinels mean "no reading"
 # PMIC reports a fixed 100C (or 50C): it is a trip setting, not a measured temperature.
-NOT_MEASURED_SENSORS = ("PMIC",)
+NOT_MEASURED_SENSORS = ph.TEGRASTATS_TRIP_SETTINGS
 INPUT_RAIL_PREFERENCE = ("VDD_IN", "POM_5V_IN")
 
 _NUM = r"-?\d+(?:\.\d+)?"
@@ -96,12 +101,16 @@ def parse_line(line: str) -> dict[str, Any] | None:
                     out[f"{key}_freq_mhz_per_gpc"] = freqs
     temps: dict[str, float] = {}
     invalid: list[str] = []
+    ignored: list[dict[str, str]] = []
     for tm in _TEMP.finditer(text):
         name, value = tm.group(1), float(tm.group(2))
+        why = ph.tegrastats_temperature(name, value)
+        if why is None:
+            temps[name] = value
+            continue
+        ignored.append(ph.ignored(name, f"{tm.group(2)}C", why))
         if value <= SENSOR_INVALID_C:
             invalid.append(name)
-        else:
-            temps[name] = value
     if temps:
         out["temps_c"] = temps
     if invalid:
@@ -111,12 +120,18 @@ def parse_line(line: str) -> dict[str, Any] | None:
         name = rm.group(1)
         if name in ("RAM", "SWAP", "IRAM"):
             continue
+        why = ph.tegrastats_rail(name)
+        if why is not None:
+            ignored.append(ph.ignored(name, rm.group(0).strip(), why))
+            continue
         rail = {"now_mw": float(rm.group(2)), "avg_mw": float(rm.group(3))}
         if rm.group(4) is not None:  # L4T 39: instant/average/maximum
             rail["max_mw"] = float(rm.group(4))
         rails[name] = rail
     if rails:
         out["rails"] = rails
+    if ignored:
+        out["ignored_sensors"] = ignored
     recognised = {"ram_used_mb", "cpu", "gpu_load_pct", "temps_c", "rails", "emc_load_pct"}
     return out if recognised & out.keys() else None
 
@@ -227,11 +242,54 @@ def summarize(samples: list[dict[str, Any]], interval_s: float, preferred_rail: 
         "emc_load_pct_max": max(emc_l, default=None),
         "emc_freq_mhz_max": max(emc_f, default=None),
         "invalid_sensors": sorted({n for s in samples for n in s.get("invalid_sensors", [])}),
+        "ignored_sensors": _ignored(samples),
+        "series": series(samples, [p for p in (times_s or [t0_s + i * interval_s for i in range(len(samples))])]),
     }
     out.update(_memory(samples))
     for extra in sorted({k for s in samples for k in s if re.fullmatch(r"gr3d\d_load_pct", k)}):
         vals = [s[extra] for s in samples if extra in s]  # a second GPC/GPU (`GR3D2_FREQ` on early Orin)
         out[f"{extra}_max"], out[f"{extra}_mean"] = max(vals), _mean([float(v) for v in vals])
+    return out
+
+
+def _ignored(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each placeholder once (first value printed, reason), with how many times the log printed it."""
+    seen: dict[str, dict[str, Any]] = {}
+    for s in samples:
+        for entry in s.get("ignored_sensors", []):
+            seen.setdefault(entry["sensor"], {**entry, "times_printed": 0})["times_printed"] += 1
+    return list(seen.values())
+
+
+def series(samples: list[dict[str, Any]], times_s: list[float]) -> dict[str, Any]:
+    """Every sample's figures as time series aligned with `t_s` (None where a sample lacks one).
+
+    rails_mw: each rail's instant power; temps_c: each sensor (placeholders excluded); cpu_load_pct
+    and cpu_freq_mhz: per core (`cpuN`, None while the core is off); gpu/emc loads and clocks, RAM.
+    """
+    n = len(samples)
+
+    def column(get: Any) -> list[Any]:
+        return [get(s) for s in samples]
+
+    rails = sorted({r for s in samples for r in (s.get("rails") or {})})
+    sensors = sorted({t for s in samples for t in (s.get("temps_c") or {})})
+    cores = max((len(s.get("cpu") or []) for s in samples), default=0)
+    out: dict[str, Any] = {"t_s": [round(t, 3) for t in times_s[:n]]}
+    out["rails_mw"] = {r: column(lambda s, r=r: ((s.get("rails") or {}).get(r) or {}).get("now_mw")) for r in rails}
+    out["temps_c"] = {t: column(lambda s, t=t: (s.get("temps_c") or {}).get(t)) for t in sensors}
+
+    def core(s: dict[str, Any], i: int, key: str) -> Any:
+        cpu = s.get("cpu") or []
+        return cpu[i].get(key) if i < len(cpu) and cpu[i] else None
+
+    out["cpu_load_pct"] = {f"cpu{i}": column(lambda s, i=i: core(s, i, "load_pct")) for i in range(cores)}
+    out["cpu_freq_mhz"] = {f"cpu{i}": column(lambda s, i=i: core(s, i, "freq_mhz")) for i in range(cores)}
+    for key in sorted({k for s in samples for k in s if re.fullmatch(r"(gpu|gr3d\d|emc)_(load_pct|freq_mhz)", k)}
+                      | {"ram_used_mb", "swap_used_mb"}):
+        vals = column(lambda s, key=key: s.get(key))
+        if any(v is not None for v in vals):
+            out[key] = vals
     return out
 
 

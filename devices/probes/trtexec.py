@@ -12,6 +12,10 @@ Generations (all accepted, with or without the `[MM/DD/YYYY-HH:MM:SS] [I] ` pref
   `Latency: min = 0.387 ms, max = ..., mean = ..., median = ..., percentile(90%) = ..., percentile(99%) = ...`
 - 7.1+: `Average on 10 runs - GPU latency: X ms - Host latency: Y ms (end to end Z ms, enqueue W ms)`
   trace lines, kept per run.
+- `--dumpProfile`: the `=== Profile (N iterations ) ===` per-layer table, beside a summary (with
+  `--separateProfileRun`) or alone (without it trtexec prints no summary): `op_profile`, read by
+  devices.probes.layer_profile; a log holding only the table is accepted, its `Total` row is then
+  the only timing (`layer_profile_total_avg_ms`, time with the profiler's synchronisation).
 "Latency" (host latency: copy in, compute, copy out) is the headline figure, the one comparable to
 a LiteRT invoke(). Nothing is filled in: a figure the log does not print is absent, and figures
 computed from printed ones carry `_derived` in their name (or are listed in `summary["derived"]`).
@@ -21,6 +25,8 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+
+from devices.probes import layer_profile
 
 _NUM = r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 _PREFIX = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*")
@@ -198,11 +204,27 @@ def parse_output(text: str) -> dict[str, Any]:
         out["summary"] = _summary_from_average_over(average_over, out)
     elif trace:
         out["summary"] = _summary_from_trace(trace, out)
-    else:
+    profile = layer_profile.parse_table(text)
+    if profile is not None:
+        out["op_profile"] = profile
+        out["layer_profile_iterations"] = profile.get("runs")
+        if "total" in profile:
+            out["layer_profile_total_avg_ms"] = profile["total"]["avg_ms"]
+            if "median_ms" in profile["total"]:
+                out["layer_profile_total_median_ms"] = profile["total"]["median_ms"]
+    if "summary" not in out:
         if out.get("passed") is False or errors:
             raise ValueError(f"trtexec failed: {errors[0] if errors else 'FAILED'}")
-        raise ValueError("no performance summary (no `Latency: min = ...`, `Host Latency` section or "
-                         "`Average over N runs` line)")
+        if profile is None:
+            raise ValueError("no performance summary (no `Latency: min = ...`, `Host Latency` section, "
+                             "`Average over N runs` line or `=== Profile` table)")
+        out.setdefault("format", "layer profile only")
+        separate = "--separateProfileRun" in out.get("command", "")
+        out["summary_absent"] = (
+            "the log has no performance summary (this run used --separateProfileRun, which prints one: the log was "
+            "cut before it); the layer profile is its only timing" if separate else
+            "trtexec printed no performance summary (it prints none when --dumpProfile runs without "
+            "--separateProfileRun); the layer profile is the log's only timing")
     return out
 
 
@@ -270,7 +292,7 @@ def parse_times(text: str) -> dict[str, Any]:
 
 
 def parse_for_import(text: str) -> dict[str, Any]:
-    """`harness import trtexec FILE`: a trtexec log or an --exportTimes JSON file."""
+    """`harness import trtexec FILE`: a trtexec log, an --exportTimes JSON or an --exportProfile JSON file."""
     if text.lstrip().startswith("["):
         try:
             times = parse_times(text)
@@ -279,4 +301,11 @@ def parse_for_import(text: str) -> dict[str, Any]:
         if times is not None:  # the summary is computed by the importer from these samples
             return {"tool": "trtexec", "format": "exportTimes", "samples": len(times["latencies_us"]),
                     "latency_kind": times["latency_kind"], "latencies_us": times["latencies_us"]}
+        try:
+            profile = layer_profile.parse_json(text)
+        except ValueError:
+            profile = None
+        if profile is not None:
+            return {"tool": "trtexec", "format": "exportProfile", "op_profile": profile,
+                    "layer_profile_iterations": profile.get("runs")}
     return parse_output(text)

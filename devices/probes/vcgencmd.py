@@ -256,3 +256,16 @@ def parse_sampler(lines: Iterable[tuple[float, str]]) -> list[dict[str, Any]]:
         })
         block, t_first = [], None
     return samples
+
+
+def sampler_series(samples: list[dict[str, Any]], to_time: Any = float) -> dict[str, Any]:
+    """Every sampler reading as series aligned on `t_s` (to_time maps the stream's times, e.g. onto the host's
+    clock): the SoC temperature, the hwmon power with its source, and the throttle bits set "now" at each sample."""
+    sources = sorted({s["power_source"] for s in samples if s.get("power_source")})
+    return {
+        "t_s": [round(float(to_time(s["t_s"])), 3) for s in samples],
+        "temps_c": {"soc (vcgencmd)": [s.get("temp_c") for s in samples]},
+        "power_mw": {src: [s["power_mw"] if s.get("power_source") == src else None for s in samples]
+                     for src in sources},
+        "throttled_now": [list((s.get("throttled") or {}).get("now") or []) for s in samples],
+    }

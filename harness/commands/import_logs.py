@@ -105,12 +105,14 @@ def store(figures: dict[str, Any], args: argparse.Namespace) -> str:
         s = summary_from_dict(figures["summary"]) if "summary" in figures else None
         power = tuple(PowerSample(*p) for p in figures.get("power_samples", ()))
         avg = sum(p.power_mw for p in power) / len(power) if power else None
+        samples = _samples(figures)  # takes "series" out of figures: kept once, on the row, not again in extra
         m = Measurement(
             run_id=run_id, device=args.device, model=args.model or Path(args.file).stem, variant=args.variant,
             status="ok", runtime=args.tool, p50_us=s.p50_us if s else None, p90_us=s.p90_us if s else None,
             p99_us=s.p99_us if s else None, mean_us=s.mean_us if s else None, std_us=s.std_us if s else None,
             min_us=s.min_us if s else None, max_us=s.max_us if s else None, cv=s.cv if s else None,
             power_samples=power, avg_power_mw=avg, temp_max_c=_hottest(figures),
+            **samples,
             metrics=scalars, extra={k: v for k, v in figures.items() if isinstance(v, dict) and k != "summary"},
             finished_at=time.time(),
         )
@@ -118,7 +120,10 @@ def store(figures: dict[str, Any], args: argparse.Namespace) -> str:
     finally:
         db.close()
     kept = "latency" if "summary" in figures else "power" if "power_samples" in figures else \
+        "layer profile (no latency summary in this log)" if "op_profile" in figures else \
         "temperatures, throttling and other figures (no latency in this log)"
+    if samples["series"]:
+        kept += f", {len(samples['series'].get('t_s') or [])} samples of every series"
     print(f"stored as run {run_id}: {kept}")
     return run_id
 
@@ -129,3 +134,24 @@ def _hottest(figures: dict[str, Any]) -> float | None:
     temps += list((figures.get("temperatures_c") or {}).values())
     temps = [float(t) for t in temps if isinstance(t, (int, float)) and not isinstance(t, bool)]
     return max(temps) if temps else None
+
+
+def _samples(figures: dict[str, Any]) -> dict[str, Any]:
+    """Every sample of the log for the row: its series, the series' sensors as temperature samples, and the
+    placeholders the parser left out (`ignored_sensors`)."""
+    series = figures.pop("series", None) or {}
+    return {"series": series, "temperatures": _temperatures(series),
+            "ignored_sensors": tuple(figures.get("ignored_sensors") or ())}
+
+
+def _temperatures(series: dict[str, Any]) -> tuple[Any, ...]:
+    """The series' sensors as the row's temperature samples (one per sample time, placeholders already out)."""
+    from harness.store.results import TempSample
+
+    temps = series.get("temps_c") or {}
+    out = []
+    for i, t in enumerate(series.get("t_s") or []):
+        zones = {name: vals[i] for name, vals in temps.items() if i < len(vals) and vals[i] is not None}
+        if zones:
+            out.append(TempSample(float(t), "run", zones))
+    return tuple(out)

@@ -17,6 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="html (default; md when --out ends in .md)")
     p.add_argument("--out", help="file to write (default: report.html, or stdout for md)")
     p.add_argument("--against", metavar="RUN_ID", help="add a comparison with this earlier run")
+    p.add_argument("--timeline", metavar="DEVICE/MODEL/VARIANT",
+                   help="html: add power and temperature over the run for this row (every sample it kept)")
     p.set_defaults(func=cmd_report)
 
 
@@ -35,8 +37,16 @@ def cmd_report(args: argparse.Namespace) -> int:
             comparison = compare_runs(db.measurements(args.against), rows)
     finally:
         db.close()
-    render = render_markdown if fmt == "md" else render_html
-    text = render(run, rows, comparison=comparison, baseline_id=args.against)
+    if args.timeline is not None:
+        from harness.reporting.timeline import find_row
+
+        if fmt == "md":
+            raise UserError("--timeline: the plot needs --format html")
+        row = find_row(rows, args.timeline)
+        text = render_html(run, rows, comparison=comparison, baseline_id=args.against, timeline=row)
+    else:
+        render = render_markdown if fmt == "md" else render_html
+        text = render(run, rows, comparison=comparison, baseline_id=args.against)
     out = args.out or ("report.html" if fmt == "html" else None)
     if out is None:
         sys.stdout.write(text)

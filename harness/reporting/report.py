@@ -149,8 +149,9 @@ def _when(t: float | None) -> str:
 # --- the two formats ----------------------------------------------------------------------------
 
 def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequence[KeyComparison] | None = None,
-                baseline_id: str | None = None, notes: Sequence[str] = ()) -> str:
-    """The whole page as one string; `comparison` adds a section against `baseline_id`."""
+                baseline_id: str | None = None, notes: Sequence[str] = (), timeline: Measurement | None = None) -> str:
+    """The whole page as one string; `comparison` adds a section against `baseline_id`, `timeline` one row's
+    power and temperature over its run."""
     from harness import __version__
 
     ok, errors = _counts(rows)
@@ -204,8 +205,12 @@ def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequen
         _table(["device", "model", "variant", "before °C", "after °C", "max °C", "throttled"], temperature_rows(rows)),
         "</section>",
     ]
-    profiled = [m for m in plots.ok_rows(rows) if (m.extra or {}).get("op_profile")
-                or (m.extra or {}).get("op_profile_error")]
+    if timeline is not None:
+        from harness.reporting.timeline import section_html
+
+        parts.append(section_html(timeline, _e))
+    profiled = [m for m in rows if m.status == "ok" and ((m.extra or {}).get("op_profile")
+                                                         or (m.extra or {}).get("op_profile_error"))]
     if profiled:
         parts.append('<section id="op-profile"><h2>Where the time goes (top ops by time)</h2>' + "".join(
             f"<h3>{_e(m.device)} {_e(model_label(m.model))}/{_e(m.variant)}</h3>"
@@ -243,6 +248,20 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
     return out
+
+
+def _md_profile(m: Measurement) -> list[str]:
+    """"Where the time goes" in Markdown for a row without latency (a profile-only trtexec import)."""
+    prof, why = (m.extra or {}).get("op_profile"), (m.extra or {}).get("op_profile_error")
+    if not prof and not why:
+        return []
+    lines = ["", f"**Where the time goes: {m.device} {model_label(m.model)}/{m.variant}**", ""]
+    lines += ([op_profile_note(prof, m.p50_us), ""] + _md_table(op_profile_headers(prof),
+                                                    top_ops(prof, m.metrics.get("macs_by_op")))
+              if prof else [str(why)])
+    if prof and (singles := top_single_ops(prof)):
+        lines += ["", "Slowest single ops:", ""] + _md_table(SINGLE_OP_HEADERS, singles)
+    return lines
 
 
 def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
@@ -288,4 +307,6 @@ def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
         lines += ["", "**Errors**", ""]
         lines += [f"- {m.device}{f' @ {m.host}' if farm_run(run, rows) else ''} {model_label(m.model)}/{m.variant}: "
                   f"{m.error}" for m in failed]
+    for m in (m for m in rows if m.status == "ok" and m.p50_us is None):  # a profile-only import: no p50
+        lines += _md_profile(m)
     return "\n".join(lines) + "\n"

@@ -207,9 +207,11 @@ def print_setup_steps(rows: list[dict[str, Any]]) -> None:
 
 
 def op_profile_headers(op_profile: dict[str, Any]) -> list[str]:
-    """The time column says which statistic it is: the LiteRT profiler's per-op medians or benchmark_model's average."""
+    """The time column says which statistic it is: the LiteRT profiler's per-op medians or benchmark_model's average;
+    TensorRT's rows are engine layers (fused names as TensorRT prints them), not op types."""
     median = str(op_profile.get("time_per_op", "")).startswith("median")
-    return ["op", "median ms" if median else "avg ms", "share", "MACs"]
+    first = "TensorRT layer (fused names kept)" if op_profile.get("layers") else "op"
+    return [first, "median ms" if median else "avg ms", "share", "MACs"]
 
 
 def op_profile_note(op_profile: dict[str, Any], p50_us: float | None = None) -> str:
@@ -256,24 +258,26 @@ def top_single_ops(op_profile: dict[str, Any], n: int = 5) -> list[list[str]]:
 
 
 def top_ops(op_profile: dict[str, Any], macs_by_op: dict[str, int] | None = None, n: int = 8) -> list[list[str]]:
-    """Where the time goes: the op types by measured time (benchmark_model's `Summary by node type`),
-    each with its share of the run and the MACs the .tflite gives that op type (counted, not timed).
+    """Where the time goes: the op types by measured time (benchmark_model's `Summary by node type`, the
+    LiteRT profiler's), or TensorRT's engine layers (trtexec's profile), each with its share of the run
+    and the MACs the .tflite gives that op type (counted, not timed; none for a fused TensorRT layer).
 
     A delegate's node (TfLiteXNNPackDelegate) carries the time of every op it took, so its MACs
     are empty rather than guessed.
     """
-    rows = sorted(op_profile.get("by_node_type") or [], key=lambda r: -(r.get("avg_ms") or 0.0))
-    total_ms = sum(r.get("avg_ms") or 0.0 for r in rows)
+    from devices.probes.layer_profile import rows as profile_rows
+    from errors import clean
+
     out = []
-    for r in rows[:n]:
-        kind = str(r.get("node_type", "?"))
+    layers = bool(op_profile.get("layers"))
+    for r in profile_rows(op_profile)[:n]:
+        kind = str(r["name"])
         kernels = r.get("kernels") or []  # the XNNPACK operators that ran this op type (LiteRT profiler)
         label = f"{kind} ({'; '.join(str(k) for k in kernels)})" if kernels else kind
-        ms = r.get("avg_ms")
-        share = r.get("avg_pct")
-        if share is None and ms is not None and total_ms:
-            share = 100.0 * ms / total_ms
-        macs = (macs_by_op or {}).get(kind)
+        if layers:
+            label = clean(label, 200)  # a fused layer's name can be thousands of characters
+        ms, share = r["avg_ms"], r["pct"]
+        macs = None if layers else (macs_by_op or {}).get(kind)  # a fused layer has no single op's MACs
         out.append([label, "-" if ms is None else f"{ms:.3f}", "-" if share is None else f"{share:.1f}%",
                     "-" if macs is None else f"{macs / 1e6:.1f} M"])
     return out

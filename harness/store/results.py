@@ -125,6 +125,11 @@ class Measurement:
     extra: dict[str, Any] = field(default_factory=dict)  # target-specific facts (throttle bits, ...)
     started_at: float | None = None
     finished_at: float | None = None
+    # Every sample a sampler took, aligned on series["t_s"] (tegrastats: rails_mw, temps_c, cpu/gpu/emc loads
+    # and clocks per sample), and the placeholders left out of it ([{sensor, value, reason}], see
+    # devices/probes/placeholders.py). Kept in the row's JSON like `host` (no column; older rows read empty).
+    series: dict[str, Any] = field(default_factory=dict)
+    ignored_sensors: tuple[dict[str, Any], ...] = ()
     # The machine that drove the device: this host in single-host mode, the agent's name in a farm.
     # Kept in the row's JSON only (no column, no migration): older files read it as None.
     host: str | None = None
@@ -155,6 +160,7 @@ class Measurement:
         data["latencies_us"] = tuple(data.get("latencies_us") or ())
         data["temperatures"] = tuple(TempSample(**t) for t in data.get("temperatures") or ())
         data["power_samples"] = tuple(PowerSample(**p) for p in data.get("power_samples") or ())
+        data["ignored_sensors"] = tuple(data.get("ignored_sensors") or ())
         return cls(**data)
 
 
