@@ -167,6 +167,8 @@ def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: Any, sta
         metrics["peak_kind"] = kind
         if metrics.get("achieved_gflops"):
             metrics["fraction_of_peak"] = round(metrics["achieved_gflops"] / peak, 4)
+    if getattr(art, "path", None):  # the artifact measured: a nightly re-measures it beside a suspect's
+        extra["artifact_path"] = str(art.path)
     if r.get("model_path") and "remote_model_path" not in extra:
         extra["remote_model_path"] = r["model_path"]  # the board's copy, named by content hash
     if r.get("ops_on_cpu_kernels"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from collections.abc import Sequence
 
@@ -217,9 +217,22 @@ class NightCheck:
     def slower(self) -> bool:
         return any(c is not None and c.verdict == "slower" for c in (self.pairwise, self.anchor))
 
+    noise: float = 0.0  # the host's run-to-run noise for tonight's kind of check (one run, or repeats)
+
+    @property
+    def beyond_noise(self) -> bool:
+        """Slower than the baseline by more than the host's noise, whatever the interval says (a row
+        flagged unstable or busy must not hide a +200 % night)."""
+        return self.pairwise is not None and (self.pairwise.change or 0.0) > self.noise
+
+    @property
+    def uncomparable(self) -> bool:
+        """Tonight could not be compared: no usable baseline, or the comparison was inconclusive."""
+        return self.pairwise is None or self.pairwise.verdict in ("inconclusive", "unknown")
+
     @property
     def suspected(self) -> bool:
-        return self.slower or self.history_step is not None
+        return self.slower or self.history_step is not None or self.beyond_noise
 
     def why(self) -> str:
         parts = []
@@ -229,6 +242,9 @@ class NightCheck:
             parts.append(f"{self.anchor.change:+.1%} against the oldest good nights")
         if self.history_step is not None:
             parts.append(f"a step of {self.history_step.change:+.1%} in the nightly history")
+        if not parts and self.beyond_noise:
+            parts.append(f"{self.pairwise.change:+.1%} against the last good nights, beyond the host's "
+                         f"{self.noise:.0%} noise ({self.pairwise.verdict})")
         return " and ".join(parts)
 
 
@@ -256,7 +272,7 @@ def check_night(good_nights: Sequence[Sequence[Any]], new_nights: Sequence[Seque
                 seed: int = 0) -> NightCheck:
     """Pure: `good_nights` are one key's rows on each past good night (oldest first), `new_nights`
     tonight's rows and, when confirming, the re-run's. Flagged rows never make a regression."""
-    from harness.statistics.compare import compare_measurements
+    from harness.statistics.compare import REPEATS_NOISE, SINGLE_RUN_NOISE, compare_measurements
 
     good = [[m for m in night if usable(m)] for night in good_nights]
     good = [n for n in good if n][-HISTORY_NIGHTS:]
@@ -266,6 +282,17 @@ def check_night(good_nights: Sequence[Sequence[Any]], new_nights: Sequence[Seque
     new_rows = [m for night in new for m in night]
     pairwise = compare_measurements(base_rows, new_rows, threshold=threshold, seed=seed, confidence=confidence) \
         if base_rows and new_rows else None
+    if pairwise is None and new_rows and any(night for night in good_nights):
+        # Every baseline row of this key is flagged: compared anyway, so the table says why (inconclusive).
+        flagged = [m for night in good_nights for m in night if m.status == "ok" and m.p50_us][-window:]
+        if flagged:
+            pairwise = compare_measurements(flagged, new_rows, threshold=threshold, seed=seed,
+                                            confidence=confidence)
+            if pairwise.verdict != "unknown":
+                pairwise = replace(pairwise, verdict="inconclusive",
+                                   reason=pairwise.reason or "no usable baseline row")
+    tonight = [m for m in new_rows if usable(m)] or new_rows
+    noise = REPEATS_NOISE if len(tonight) >= 2 else SINGLE_RUN_NOISE
     anchor = None
     if len(good) >= window + 3 and new_rows:  # the window has moved on from the oldest nights
         anchor = compare_measurements([m for night in good[:window] for m in night], new_rows,
@@ -277,7 +304,7 @@ def check_night(good_nights: Sequence[Sequence[Any]], new_nights: Sequence[Seque
         steps = detect_regressions(series, threshold=history_threshold, min_size=2)
         if steps and steps[-1].kind == "regression" and steps[-1].index >= 1:
             step = steps[-1]
-    return NightCheck(pairwise, step, tuple(series), anchor)
+    return NightCheck(pairwise, step, tuple(series), anchor, noise)
 
 
 def confirm_night(good_nights: Sequence[Sequence[Any]], tonight: Sequence[Any], rerun: Sequence[Any], *,
@@ -297,3 +324,17 @@ def confirm_night(good_nights: Sequence[Sequence[Any]], tonight: Sequence[Any], 
     both = check_night(good_nights, [tonight, rerun], threshold=threshold, **kw)
     return (both.history_step is not None and both.history_step.confirmed
             and again.pairwise.verdict != "inconclusive" and (again.pairwise.change or 0) > threshold)
+
+
+# A suspect is re-measured beside the baseline's own artifact, whole rounds interleaved (A B A B A B):
+# both sides then share the host's load of the moment, which no comparison across nights can.
+INTERLEAVED_ROUNDS = 3
+
+
+def interleaved_verdict(baseline: Sequence[Any], tonight: Sequence[Any], *, threshold: float = 0.02) -> Any:
+    """The re-measurement's verdict: `slower` confirms, `unchanged` or `faster` clears, `inconclusive`
+    (most rounds flagged) decides nothing. No floor for the host's night-to-night noise: the rounds
+    were measured side by side, so the interval's spread is the noise that applies."""
+    from harness.statistics.compare import compare_measurements
+
+    return compare_measurements(list(baseline), list(tonight), threshold=threshold, repeats_floor=threshold)

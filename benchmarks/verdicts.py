@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Calibrate `harness compare` and `harness nightly` on real runs of this host (issue 22).
+
+Real runs, not simulated series: small SRCNN models are built in code (a base, and the same model
+with +10 %, +25 % and +60 % MACs by widening the first layer; every file keeps the base's name, so
+the keys match as they do when a user rebuilds a model), and measured through the local target
+exactly as `harness run --repeat 3` does. Each cycle measures A (the base), then B+10 %, B+25 %,
+B+60 % and B with one thread instead of two, each a run of its own. Then:
+
+  compare, one run per side : repeat 0 of run A_i against repeat 0 of A_i+1 (A/A) or of B_i (A/B);
+  compare, --repeat 3       : all three repeats a side;
+  nightly                   : a sequence of `harness nightly` nights on its own database: good nights
+                              of A, then nights of B+60 % (confirmed within two nights, never `ok`).
+
+Printed: false verdicts and detections with their counts, and the host's load during them (the
+1-minute load average and the other processes' CPU share from /proc/stat, harness.orchestration.hostload).
+Goals (issue 22): A/A false verdicts <= 5 % of keys and no --fail-on-slower exit in A/A pairs; +25 %
+found in >= 90 % of pairs with --repeat 3; +60 % nightly confirmed within two nights and never ok.
+
+    python benchmarks/verdicts.py [--quick] [--cycles 6] [--db FILE] [--analyse FILE] [--nights]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+# MACs per output pixel of srcnn(n1, f2=1, n2=32, channels=1): 81 n1 + 32 n1 + 25 x 32.
+BASE_N1 = 64
+SIDES = {"A": BASE_N1, "mac10": 71, "mac25": 82, "mac60": 107}
+SIZES = (64, 96)  # two keys a run: about 33 M and 74 M MACs at the base width
+BENCH = {"min_runs": 50, "min_s": 0.5, "warmup_s": 0.2, "cooldown_s": 0.2}
+
+
+def macs_per_pixel(n1: int) -> int:
+    return 81 * n1 + 32 * n1 + 25 * 32
+
+
+def build(folder: Path, n1: int) -> list[str]:
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from converters.zoo import srcnn
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for size in SIZES:
+        p = folder / f"srcnn_{size}px.tflite"
+        if not p.exists():
+            keras.utils.set_random_seed(0)
+            p.write_bytes(tf.lite.TFLiteConverter.from_keras_model(srcnn(size=size, n1=n1)).convert())
+        out.append(str(p))
+    return out
+
+
+def load_now() -> dict[str, float]:
+    """1-minute load average and the share of CPU time used by anyone, over the last half second."""
+    from harness.orchestration.hostload import cpu_times, busy_share
+
+    t0 = cpu_times()
+    time.sleep(0.5)
+    return {"load1": os.getloadavg()[0], "busy_share": busy_share(t0, cpu_times())}
+
+
+def collect(db_path: Path, work: Path, cycles: int, repeat: int) -> None:
+    from harness.orchestration import orchestrate
+    from harness.planning.config import parse_devices
+    from harness.planning.plan import make_plan
+    from harness.store.db import ResultsDB
+
+    devices = parse_devices({"devices": [{"name": "local", "kind": "local"}]})
+    models = {side: build(work / side, n1) for side, n1 in SIDES.items()}
+    log = db_path.with_suffix(".runs.json")
+    runs: list[dict[str, Any]] = json.loads(log.read_text()) if log.exists() else []
+    for cycle in range(cycles):
+        for side in ("A", "mac10", "mac25", "mac60", "threads1"):
+            paths = models["A" if side == "threads1" else side]
+            threads = 1 if side == "threads1" else 2
+            plan = make_plan(devices, models=paths, variants=["fp32"], repeat=repeat, peak_probe=False,
+                             overrides={**BENCH, "threads": threads})
+            before = load_now()
+            summary = orchestrate.run(plan, db_path, cache_dir=work / "cache")
+            after = load_now()
+            runs.append({"run_id": summary.run_id, "side": side, "cycle": cycle, "load_before": before, "load_after": after, "t": time.time()})
+            log.write_text(json.dumps(runs, indent=1))
+            print(f"cycle {cycle} {side:<9} run {summary.run_id} load {before['load1']:.2f}->{after['load1']:.2f}",
+                  flush=True)
+    ResultsDB(db_path).close()
+
+
+def _load_of(runs: list[dict[str, Any]]) -> str:
+    loads = [r[k]["load1"] for r in runs for k in ("load_before", "load_after")]
+    busy = [r[k]["busy_share"] for r in runs for k in ("load_before", "load_after") if r[k].get("busy_share")]
+    text = f"load1 {min(loads):.1f}-{max(loads):.1f} (median {sorted(loads)[len(loads) // 2]:.1f})"
+    return text + (f", CPUs busy {100 * min(busy):.0f}-{100 * max(busy):.0f} %" if busy else "")
+
+
+def pairs_of(runs: list[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]:
+    """A/A: consecutive A runs; A/B: each cycle's A against that cycle's B runs."""
+    a = sorted((r for r in runs if r["side"] == "A"), key=lambda r: r["t"])
+    out: dict[str, list[tuple[str, str]]] = {"A/A": [(x["run_id"], y["run_id"]) for x, y in zip(a, a[1:])]}
+    for side in ("mac10", "mac25", "mac60", "threads1"):
+        out[side] = [(x["run_id"], y["run_id"]) for x in a for y in runs
+                     if y["side"] == side and y["cycle"] == x["cycle"]]
+    return out
+
+
+def analyse(db_path: Path) -> dict[str, Any]:
+    """Every pair through compare_runs, one run a side and three; printed as counts and rates."""
+    from harness.statistics.compare import compare_runs
+    from harness.store.db import ResultsDB
+
+    runs = json.loads(db_path.with_suffix(".runs.json").read_text())
+    db = ResultsDB(db_path)
+    try:
+        rows = {r["run_id"]: db.measurements(r["run_id"]) for r in runs}
+    finally:
+        db.close()
+    busy_rows = sum(1 for rs in rows.values() for m in rs if m.validity and "host busy" in m.validity.flags())
+    n_rows = sum(len(rs) for rs in rows.values())
+    print(f"{len(runs)} runs, {n_rows} rows ({busy_rows} flagged host busy); host {_load_of(runs)}")
+    results: dict[str, Any] = {}
+    aa_changes: dict[str, list[float]] = {"1 run": [], "--repeat 3": []}
+    for mode in ("1 run", "--repeat 3"):
+        print(f"\ncompare, {mode} per side")
+        print(f"{'pairs':<10}{'keys':>5}{'slower':>8}{'faster':>8}{'unchanged':>10}{'inconcl.':>9}"
+              f"{'exit 1':>8}  rate")
+        for kind, pairs in pairs_of(runs).items():
+            counts = {"slower": 0, "faster": 0, "unchanged": 0, "inconclusive": 0}
+            exits = 0
+            for ra, rb in pairs:
+                a, b = rows[ra], rows[rb]
+                if mode == "1 run":
+                    a = [m for m in a if m.repeat_index == 0]
+                    b = [m for m in b if m.repeat_index == 0]
+                items = compare_runs(a, b)
+                for c in items:
+                    counts[c.verdict if c.verdict in counts else "inconclusive"] += 1
+                    if kind == "A/A" and c.latency is not None and c.latency.change is not None:
+                        aa_changes[mode].append(c.latency.change)
+                exits += any(c.verdict == "slower" for c in items)
+            keys = sum(counts.values())
+            if kind == "A/A":
+                wrong = counts["slower"] + counts["faster"]
+                rate = f"false verdicts {wrong}/{keys} = {wrong / max(keys, 1):.0%}; --fail-on-slower exit {exits}/{len(pairs)}"
+            else:
+                rate = (f"found {counts['slower']}/{keys} = {counts['slower'] / max(keys, 1):.0%}; "
+                        f"wrong way {counts['faster']}")
+            results[f"{mode}:{kind}"] = {"counts": counts, "exits": exits, "pairs": len(pairs)}
+            print(f"{kind:<10}{keys:>5}{counts['slower']:>8}{counts['faster']:>8}{counts['unchanged']:>10}"
+                  f"{counts['inconclusive']:>9}{exits:>8}  {rate}")
+    import numpy as np
+
+    for mode, ch in aa_changes.items():
+        if ch:
+            q = np.quantile(np.abs(ch), [0.5, 0.9, 0.95, 1.0])
+            print(f"A/A |change of median|, {mode}: median {q[0]:.1%}, p90 {q[1]:.1%}, p95 {q[2]:.1%}, "
+                  f"max {q[3]:.1%} over {len(ch)} keys")
+    return results
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="3 cycles (about 6 minutes on 2 cores)")
+    ap.add_argument("--cycles", type=int, default=8)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--db", help="keep the runs in this database (default: a temporary one)")
+    ap.add_argument("--analyse", metavar="FILE", help="analyse the runs already in FILE; measure nothing")
+    args = ap.parse_args()
+    cycles = 3 if args.quick else args.cycles
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if args.analyse:
+            db_path = Path(args.analyse)
+        else:
+            db_path = Path(args.db) if args.db else work / "verdicts.db"
+            collect(db_path, work, cycles, args.repeat)
+        analyse(db_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
