@@ -145,7 +145,7 @@ def _artifact(nights: Sequence[Sequence[Measurement]], key: Key) -> Path | None:
 
 def _remeasure(plan: Any, db: ResultsDB, db_path: str | Path, result: NightlyResult,
                good_nights: Sequence[Sequence[Measurement]], rows: Sequence[Measurement], *, threshold: float,
-               events: Any, cache_dir: Path | None, targets: Any, log: Callable[[str], None]) -> tuple[dict[Key, str], bool]:
+               events: Any, cache_dir: Path | None, targets: Any) -> tuple[dict[Key, str], bool]:
     """Each suspect measured again beside the baseline's artifact, whole rounds interleaved (A B A B A B),
     where both files are on disk; otherwise its jobs alone again (the older check, confirm()).
     Returns key -> confirmed | cleared | undecided, and whether a re-measurement was interrupted."""
@@ -237,7 +237,7 @@ def run_nightly(plan: Any, db_path: str | Path, *, out_dir: str | Path, threshol
         if result.suspected and not interrupted:
             log(f"nightly: {len(result.suspected)} suspected regression(s); measuring them again")
             decided, interrupted = _remeasure(plan, db, db_path, result, good_nights, rows, threshold=threshold,
-                                              events=events, cache_dir=cache_dir, targets=targets, log=log)
+                                              events=events, cache_dir=cache_dir, targets=targets)
             result.confirmed = [k for k in result.suspected if decided.get(k) == "confirmed"]
             undecided = [k for k in result.suspected if decided.get(k) not in ("confirmed", "cleared")]
             for k in result.suspected:

@@ -11,8 +11,8 @@ import time
 from collections.abc import Sequence
 
 from harness.reporting import plots
-from harness.statistics.compare import (COMPARISON_HEADERS, KeyComparison, accuracy_name, accuracy_of, comparison_rows,
-                                       model_label)
+from harness.statistics.compare import (COMPARISON_HEADERS, KeyComparison, accuracy_name, accuracy_of,
+                                        comparison_notes, comparison_rows, model_label)
 from harness.store.results import SCHEMA_VERSION, Measurement, RunInfo
 from harness.reporting.tables import (SINGLE_OP_HEADERS, accuracy_cell, op_profile_headers, op_profile_note,
                                       size_text, top_ops, top_single_ops)
@@ -175,8 +175,10 @@ def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequen
     if comparison is not None:
         cells = comparison_rows(comparison)
         parts += [f"<section id=\"comparison\"><h2>Against run {_e(baseline_id)}</h2>",
-                  '<p class="note">Change of median latency with a 95% bootstrap interval from the raw samples; '
-                  "a change counts when the interval excludes zero and it is over the threshold.</p>",
+                  '<p class="note">Change of median latency with a 95% interval (runs as the unit with repeats, '
+                  "blocks of samples with one run a side); a change counts when the interval excludes zero and "
+                  "it is over the threshold.</p>",
+                  "".join(f'<p class="note warn">{_e(n)}</p>' for n in comparison_notes(comparison)),
                   _table(COMPARISON_HEADERS, cells, [r[3] for r in cells]), "</section>"]
     parts += [
         '<section id="latency"><h2>Latency</h2>',
@@ -269,6 +271,7 @@ def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
         counts = ", ".join(f"{n} {v}" for v, n in _verdicts(comparison).items()) or "nothing to compare"
         lines += ["", f"**Against run `{baseline_id}`:** {counts}", ""]
         lines += _md_table(COMPARISON_HEADERS, comparison_rows(comparison))
+        lines += [f"> {n}" for n in comparison_notes(comparison)]
     for m in plots.ok_rows(rows):
         prof, why = (m.extra or {}).get("op_profile"), (m.extra or {}).get("op_profile_error")
         if prof or why:

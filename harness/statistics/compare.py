@@ -420,6 +420,26 @@ SINGLE_RUN_NOTE = ("one run per side: the run-to-run variance is not measured; "
                    "`harness run --repeat N` measures it")
 
 
+def comparison_notes(items: Sequence[KeyComparison]) -> list[str]:
+    """The warnings that go with a comparison table, the same in `harness compare` and in reports."""
+    notes: list[str] = []
+    single = [c for c in items if c.latency is not None and single_run(c.latency) and c.latency.verdict != "unknown"]
+    within = [c for c in single if c.latency is not None and (c.latency.reason or "").startswith(SINGLE_RUN_REASON)]
+    if within:
+        notes.append(f"{len(within)} key(s) {SINGLE_RUN_REASON}: a change within ±{SINGLE_RUN_NOISE:.0%} is what "
+                     "two runs of one build differ by on this kind of host (measured by benchmarks/verdicts.py); "
+                     "`harness run --repeat 3` on each side measures the run-to-run variance instead")
+    elif single:
+        notes.append(SINGLE_RUN_NOTE)
+    for c in items:
+        lat = c.latency
+        if lat is None or not lat.reason or lat.reason.startswith(SINGLE_RUN_REASON):
+            continue
+        what = "inconclusive" if lat.verdict == "inconclusive" else lat.verdict
+        notes.append(f"{c.device} {model_label(c.model)}/{c.variant}: {what}: {lat.reason}")
+    return notes
+
+
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v:+.1%}"
 
