@@ -90,7 +90,8 @@ def collect(db_path: Path, work: Path, cycles: int, repeat: int) -> None:
             before = load_now()
             summary = orchestrate.run(plan, db_path, cache_dir=work / "cache")
             after = load_now()
-            runs.append({"run_id": summary.run_id, "side": side, "cycle": cycle, "load_before": before, "load_after": after, "t": time.time()})
+            runs.append({"run_id": summary.run_id, "side": side, "cycle": cycle, "load_before": before,
+                         "load_after": after, "t": time.time()})
             log.write_text(json.dumps(runs, indent=1))
             print(f"cycle {cycle} {side:<9} run {summary.run_id} load {before['load1']:.2f}->{after['load1']:.2f}",
                   flush=True)
@@ -151,7 +152,8 @@ def analyse(db_path: Path) -> dict[str, Any]:
             keys = sum(counts.values())
             if kind == "A/A":
                 wrong = counts["slower"] + counts["faster"]
-                rate = f"false verdicts {wrong}/{keys} = {wrong / max(keys, 1):.0%}; --fail-on-slower exit {exits}/{len(pairs)}"
+                rate = (f"false verdicts {wrong}/{keys} = {wrong / max(keys, 1):.0%}; "
+                        f"--fail-on-slower exit {exits}/{len(pairs)}")
             else:
                 rate = (f"found {counts['slower']}/{keys} = {counts['slower'] / max(keys, 1):.0%}; "
                         f"wrong way {counts['faster']}")
@@ -168,6 +170,77 @@ def analyse(db_path: Path) -> dict[str, Any]:
     return results
 
 
+def nightly_sequence(work: Path, sides: list[str]) -> list[dict[str, Any]]:
+    """`harness nightly` night after night on its own database, the model files swapped as `sides` say."""
+    from harness.orchestration.nightly import run_nightly
+    from harness.planning.config import parse_devices
+    from harness.planning.plan import make_plan
+    from harness.store.db import ResultsDB
+
+    devices = parse_devices({"devices": [{"name": "local", "kind": "local"}]})
+    db_path = work / "nightly.db"
+    out = []
+    for i, side in enumerate(sides):
+        paths = build(work / side, SIDES[side])
+        plan = make_plan(devices, models=paths, variants=["fp32"], repeat=3, peak_probe=False, overrides=BENCH)
+        before = load_now()
+        res = run_nightly(plan, db_path, out_dir=work / "reports", cache_dir=work / "cache", log=lambda _: None)
+        after = load_now()
+        db = ResultsDB(db_path)
+        try:
+            rows = db.measurements(res.run_id)
+        finally:
+            db.close()
+        busy = sum(1 for m in rows if m.validity and m.validity.host_quiet is False)
+        changes = ", ".join(f"{model_label_short(k[1])} {c.pairwise.change:+.0%} {c.pairwise.verdict}"
+                            for k, c in res.checks.items() if c.pairwise is not None and c.pairwise.change is not None)
+        again = ", ".join(f"{model_label_short(k[1])} {c.change:+.0%} {c.verdict}" for k, c in res.remeasured.items()
+                          if c.change is not None)
+        print(f"night {i + 1} {side:<6} {res.label or '-':<22} suspected {len(res.suspected)} confirmed "
+              f"{len(res.confirmed)}; {busy}/{len(rows)} rows host busy; load1 {before['load1']:.1f}-"
+              f"{after['load1']:.1f}; vs baseline: {changes or '-'}" + (f"; interleaved: {again}" if again else ""),
+              flush=True)
+        out.append({"side": side, "label": res.label, "suspected": len(res.suspected),
+                    "confirmed": len(res.confirmed), "keys": len(res.checks)})
+    return out
+
+
+def model_label_short(model: str) -> str:
+    return Path(model).stem.replace("srcnn_", "")
+
+
+def goals(results: dict[str, Any], nights: list[dict[str, Any]]) -> None:
+    """The issue's goals, each met or not on what was measured here."""
+    def rate(key: str, verdict: str) -> tuple[int, int]:
+        r = results.get(key)
+        return (0, 0) if r is None else (r["counts"][verdict], sum(r["counts"].values()))
+
+    print("\ngoals (issue 22)")
+    for mode in ("1 run", "--repeat 3"):
+        r = results.get(f"{mode}:A/A")
+        if r:
+            wrong = r["counts"]["slower"] + r["counts"]["faster"]
+            keys = sum(r["counts"].values())
+            print(f"  A/A false verdicts <= 5 % of keys ({mode}): {wrong}/{keys} "
+                  f"-> {'met' if wrong <= 0.05 * keys else 'NOT met'}; no --fail-on-slower exit: "
+                  f"{r['exits']}/{r['pairs']} -> {'met' if r['exits'] == 0 else 'NOT met'}")
+    found, keys = rate("--repeat 3:mac25", "slower")
+    if keys:
+        print(f"  +25 % found in >= 90 % with --repeat 3: {found}/{keys} -> "
+              f"{'met' if found >= 0.9 * keys else 'NOT met'}")
+    wrong = sum(rate(f"{m}:{k}", "faster")[0] for m in ("1 run", "--repeat 3") for k in ("mac10", "mac25", "mac60"))
+    print(f"  a heavier model never called faster: {wrong} wrong-way verdicts -> {'met' if not wrong else 'NOT met'}")
+    slow = [n for n in nights if n["side"] == "mac60"]
+    if slow:
+        ok = sum(1 for n in slow if n["label"] == "nightly:ok")
+        confirmed = any(n["confirmed"] for n in slow[:2])
+        print(f"  +60 % nightly confirmed within two nights: {'met' if confirmed else 'NOT met'}; "
+              f"never labelled ok: {ok} ok of {len(slow)} -> {'met' if not ok else 'NOT met'}")
+    aa = [n for n in nights[1:] if n["side"] == "A"]
+    if aa:
+        print(f"  A/A nights confirmed as regressions: {sum(n['confirmed'] > 0 for n in aa)}/{len(aa)}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="3 cycles (about 6 minutes on 2 cores)")
@@ -175,16 +248,26 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--db", help="keep the runs in this database (default: a temporary one)")
     ap.add_argument("--analyse", metavar="FILE", help="analyse the runs already in FILE; measure nothing")
+    ap.add_argument("--no-nightly", action="store_true", help="skip the sequence of nightly runs")
+    ap.add_argument("--only-nightly", action="store_true", help="only the sequence of nightly runs")
     args = ap.parse_args()
     cycles = 3 if args.quick else args.cycles
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        results: dict[str, Any] = {}
         if args.analyse:
-            db_path = Path(args.analyse)
-        else:
+            results = analyse(Path(args.analyse))
+        elif not args.only_nightly:
             db_path = Path(args.db) if args.db else work / "verdicts.db"
             collect(db_path, work, cycles, args.repeat)
-        analyse(db_path)
+            results = analyse(db_path)
+        nights: list[dict[str, Any]] = []
+        if not args.no_nightly:
+            print("\nnightly, night after night (3 repeats a night; suspects re-measured beside the baseline's "
+                  "artifact, A B A B)")
+            sides = ["A", "A", "mac60", "mac60"] if args.quick else ["A", "A", "A", "A", "mac60", "mac60"]
+            nights = nightly_sequence(work, sides)
+        goals(results, nights)
     return 0
 
 

@@ -15,7 +15,7 @@ from harness.statistics.compare import (COMPARISON_HEADERS, KeyComparison, accur
                                         comparison_notes, comparison_rows, model_label)
 from harness.store.results import SCHEMA_VERSION, Measurement, RunInfo
 from harness.reporting.tables import (SINGLE_OP_HEADERS, accuracy_cell, op_profile_headers, op_profile_note,
-                                      size_text, top_ops, top_single_ops)
+                                      size_text, spread_text, top_ops, top_single_ops)
 
 CSS = """
 :root { color-scheme: light; --fg:#111827; --muted:#6b7280; --line:#e5e7eb; --bad:#b91c1c; --good:#047857; }
@@ -79,11 +79,11 @@ def _figure(svg: str | None, alt: str, missing: str) -> str:
 
 def latency_rows(rows: Sequence[Measurement]) -> list[list[str]]:
     return [[m.device, model_label(m.model), m.variant, size_text(m.model_size_bytes), _ms(m.p50_us),
-             _ms(m.p90_us), _ms(m.p99_us), _num(m.cv and m.cv * 100, "{:.1f}%"), str(len(m.latencies_us) or "-"),
+             _ms(m.p90_us), _ms(m.p99_us), spread_text(m), str(len(m.latencies_us) or "-"),
              _num(m.peak_rss_mb), _validity(m)] for m in plots.ok_rows(rows)]
 
 
-LATENCY_HEADERS = ["device", "model", "variant", "size", "p50 ms", "p90 ms", "p99 ms", "CV", "runs", "peak MB",
+LATENCY_HEADERS = ["device", "model", "variant", "size", "p50 ms", "p90 ms", "p99 ms", "spread", "runs", "peak MB",
                    "validity"]
 
 

@@ -326,15 +326,50 @@ def confirm_night(good_nights: Sequence[Sequence[Any]], tonight: Sequence[Any], 
             and again.pairwise.verdict != "inconclusive" and (again.pairwise.change or 0) > threshold)
 
 
-# A suspect is re-measured beside the baseline's own artifact, whole rounds interleaved (A B A B A B):
-# both sides then share the host's load of the moment, which no comparison across nights can.
-INTERLEAVED_ROUNDS = 3
+# A suspect is re-measured beside the baseline's own artifact, whole rounds interleaved (A B A B ...):
+# both sides of a round share the host's load of the moment, which no comparison across nights can.
+INTERLEAVED_ROUNDS = 5
 
 
-def interleaved_verdict(baseline: Sequence[Any], tonight: Sequence[Any], *, threshold: float = 0.02) -> Any:
-    """The re-measurement's verdict: `slower` confirms, `unchanged` or `faster` clears, `inconclusive`
-    (most rounds flagged) decides nothing. No floor for the host's night-to-night noise: the rounds
-    were measured side by side, so the interval's spread is the noise that applies."""
-    from harness.statistics.compare import compare_measurements
+def interleaved_verdict(baseline: Sequence[Any], tonight: Sequence[Any], *, threshold: float = 0.02,
+                        confidence: float = 0.95) -> Any:
+    """The re-measurement's verdict from paired rounds: round i's tonight p50 over its baseline p50.
 
-    return compare_measurements(list(baseline), list(tonight), threshold=threshold, repeats_floor=threshold)
+    Rows flagged by their validity (a busy host, an unstable window) stay in: both rows of a round
+    shared that moment's load, and their disagreement widens the interval (Student's t on the log
+    ratios) instead of vetoing the key. `slower` confirms (interval above zero and the change over the
+    threshold), `unchanged` or `faster` clears, `inconclusive` (fewer than 3 paired rounds) decides nothing."""
+    from scipy import stats
+
+    from harness.statistics.compare import REPEATS_NOISE, LatencyChange
+
+    base = {m.repeat_index: float(m.p50_us) for m in baseline if m.status == "ok" and m.p50_us}
+    new = {m.repeat_index: float(m.p50_us) for m in tonight if m.status == "ok" and m.p50_us}
+    rounds = sorted(set(base) & set(new))
+    n_a = sum(len(m.latencies_us) for m in baseline)
+    n_b = sum(len(m.latencies_us) for m in tonight)
+    med_a = float(np.median(list(base.values()))) if base else None
+    med_b = float(np.median(list(new.values()))) if new else None
+    if len(rounds) < 3:
+        return LatencyChange(med_a, med_b, None if not (med_a and med_b) else med_b / med_a - 1, None, None, n_a,
+                             n_b, "inconclusive", "interleaved rounds", len(base), len(new),
+                             reason=f"{len(rounds)} paired rounds measured (3 needed)")
+    logs = np.log([new[r] / base[r] for r in rounds])
+    centre = float(np.median(logs))
+    sd = float(np.std(logs, ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(logs) - 1)) * sd / math.sqrt(len(logs))
+    mean = float(np.mean(logs))
+    low, high = math.expm1(mean - half), math.expm1(mean + half)
+    change = math.expm1(centre)
+    reason = f"{len(rounds)} rounds, baseline and tonight side by side"
+    if low > 0 and change > threshold:
+        verdict = "slower"
+    elif high < 0 and change < -threshold:
+        verdict = "faster"
+    elif high <= max(threshold, REPEATS_NOISE):  # the interval rules out a slowdown beyond the host's noise
+        verdict = "unchanged"
+    else:  # too noisy to clear a suspect: a busy host must not wave a regression through
+        verdict = "inconclusive"
+        reason += f"; the interval [{low:+.1%}, {high:+.1%}] is too wide to clear it"
+    return LatencyChange(med_a, med_b, change, low, high, n_a, n_b, verdict, "interleaved rounds", len(rounds),
+                         len(rounds), reason=reason)
