@@ -123,3 +123,32 @@ def with_host_noise(m: Measurement, noise: HostNoise, busy_pct: float = HOST_BUS
         validity = dataclasses.replace(validity, host_quiet=not busy, notes=notes)
     return dataclasses.replace(m, validity=validity, host_others_cpu_pct=noise.others_cpu_pct,
                                host_steal_pct=noise.steal_pct, host_run_queue=noise.run_queue)
+
+
+def current_load(seconds: float = 0.5) -> dict[str, float | int | bool | None]:
+    """This host now: load averages, and what other processes took of the CPUs over `seconds`."""
+    import time
+
+    a = cpu_times()
+    time.sleep(seconds)
+    b = cpu_times()
+    noise = host_noise(a, b)
+    load1, load5, _ = os.getloadavg() if hasattr(os, "getloadavg") else (None, None, None)
+    return {"load1": load1, "load5": load5, "cpus": b.cpus if b is not None else os.cpu_count(),
+            "others_cpu_pct": noise.others_cpu_pct, "steal_pct": noise.steal_pct, "run_queue": noise.run_queue,
+            "busy": noise.busy()}
+
+
+def load_text(load: dict[str, float | int | bool | None]) -> str:
+    """One line for `harness devices`: `this host: load 3.2 (1 min) on 2 CPUs; ...`."""
+    text = f"this host: load {load['load1']:.1f} (1 min) on {load['cpus']} CPUs" if load.get("load1") is not None \
+        else "this host: load unknown"
+    if load.get("others_cpu_pct") is not None:
+        text += (f"; other processes used {load['others_cpu_pct']:.0f} % of the CPUs just now"
+                 f", {load['run_queue']} runnable tasks")
+        if load.get("steal_pct"):
+            text += f", steal {load['steal_pct']:.0f} %"
+    if load.get("busy"):
+        text += (f" — busy: rows measured now are flagged `host busy` (over {HOST_BUSY_OTHERS_PCT:.0f} %); "
+                 "README 'Quieting a host'")
+    return text

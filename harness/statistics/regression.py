@@ -165,7 +165,9 @@ def detect_regressions(values: Sequence[float], *, threshold: float = 0.05, min_
     i = 1
     while i < len(segs):
         a, b = segs[i - 1], segs[i]
-        if not _significant(a, b, threshold, noise_factor):
+        if not _significant(a, b, threshold, noise_factor) or (a.size < min_size and b.size < min_size):
+            # Two lone points at two levels are noise, not a step: a series so noisy that every run is
+            # its own level used to mark a "step" on every run, each "suspected: newest run only".
             i += 1
             continue
         if b.size < min_size and i + 1 < len(segs) and not _significant(a, segs[i + 1], threshold, noise_factor):
