@@ -12,7 +12,9 @@ from typing import Any
 # 2: runs.label (indexed), set by `harness nightly` to find the last good night.
 # 3: measurements.repeat_index (part of the row key, for `run --repeat N`); p5/p95 and the other
 #    percentiles only as measured (summary-only rows lose the p90/p99/min/max a tool never printed).
-SCHEMA_VERSION = 3
+# 4: measurements.host_others_cpu_pct, host_steal_pct, host_run_queue: what else used this host's CPUs
+#    while the job ran (harness.orchestration.hostload); nullable, empty on older rows and remote targets.
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
