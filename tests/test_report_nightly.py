@@ -164,6 +164,9 @@ def test_a_replaced_model_file_is_confirmed_by_an_interleaved_remeasurement(farm
     finally:
         rdb.close()
     # the re-measurement holds both artifacts, whole rounds interleaved: baseline, tonight, baseline, ...
+    # every row of this host carries what else used its CPUs meanwhile (host_busy_pct 100: never flagged)
+    assert all(m.host_others_cpu_pct is not None and m.host_run_queue is not None for m in rows)
+    assert all(m.validity.host_quiet is True for m in rows)
     order = [m.model.split("-")[1] for m in sorted(rows, key=lambda m: m.started_at or 0)]
     assert order == ["baseline", "tonight"] * 3
     md = next(out.glob("*.md"), None)
