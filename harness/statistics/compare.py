@@ -256,9 +256,14 @@ def split_usable(side: str, rows: Sequence[Measurement]) -> tuple[list[Measureme
 
 def _flags(side: str, rows: Sequence[Measurement]) -> str | None:
     bad: list[str] = []
+    flagged = 0
     for m in rows:
-        bad += [f for f in _row_flags(m) if f not in bad]
-    return f"{side} flagged {'/'.join(bad)}" if bad else None
+        mine = _row_flags(m)
+        flagged += bool(mine)
+        bad += [f for f in mine if f not in bad]
+    if not bad:
+        return None
+    return f"{side} flagged {'/'.join(bad)}" + (f" ({flagged} of {len(rows)} runs)" if len(rows) > 1 else "")
 
 
 def _enough(kept: Sequence[Measurement], rows: Sequence[Measurement]) -> bool:
