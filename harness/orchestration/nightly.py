@@ -4,12 +4,16 @@ Two checks run every night for every key, both pure (harness.statistics.regressi
 a pairwise check against the last few *good* nights, pooled as runs so that their spread is the
 run-to-run variance (harness.statistics.compare), and a step detection over the good nights' medians
 followed by tonight's (asv-style, harness.statistics.regression), which sees a slow drift that no
-single pair does. Either makes a key *suspected*; its jobs are measured again at once (the way
-FAI-PEP confirms a regression before it reports one), and it is *confirmed* only when the checks
-still say so with the re-run added. Rows flagged by their validity checks never make a regression.
+single pair does. Either makes a key *suspected*, and so does a change beyond the host's noise whatever
+the interval says (flagged rows must not hide a +200 % night). A suspect is measured again at once (the
+way FAI-PEP confirms a regression before it reports one): beside the baseline's own artifact, whole rounds
+interleaved (A B A B), and *confirmed* or cleared by that paired comparison; where the baseline's artifact
+is gone, its jobs alone, confirmed only when the checks still say so with the re-run added. Every job is
+measured NIGHTLY_REPEAT times a night by default.
 
-Labels: only a night with nothing suspected, nothing interrupted and something measured is
-`nightly:ok` and may serve as a baseline; a night whose suspects were cleared is `nightly:cleared`,
+Labels: only a night with nothing suspected, nothing interrupted, something measured, every key compared
+and every key with a usable (unflagged) row is `nightly:ok` and may serve as a baseline; one that could not
+be compared is `nightly:uncomparable`; a night whose suspects were cleared is `nightly:cleared`,
 a confirmed one `nightly:regression`, an interrupted one `nightly:interrupted`; `--accept` marks an
 intended change `nightly:accepted`, and the history starts again there. The command exits non-zero
 only for a confirmed regression: a device that was offline is in the report, not in the exit code.
@@ -260,6 +264,14 @@ def run_nightly(plan: Any, db_path: str | Path, *, out_dir: str | Path, threshol
                 uncomparable = True
                 why = c.pairwise.reason if c.pairwise is not None else "no usable baseline row"
                 notes.append(f"Inconclusive: {k[0]} {model_label(k[1])}/{k[2]}: {why}.")
+        # A key with no usable row tonight (every run flagged: busy host, unstable) cannot serve as anyone's
+        # baseline, the first night's included: a flagged baseline would make every later night uncomparable.
+        for k in dict.fromkeys(m.key for m in rows if m.status == "ok"):
+            if not any(usable(m) for m in rows if m.key == k):
+                uncomparable = True
+                if not good_ids:
+                    flags = sorted({f for m in rows if m.key == k and m.validity for f in m.validity.flags()})
+                    notes.append(f"No usable row: {k[0]} {model_label(k[1])}/{k[2]} (flagged {'/'.join(flags)}).")
         if summary.errors:
             notes.append(f"{summary.errors} job(s) failed this night; see Errors.")
         label = night_label(suspected=bool(result.suspected), confirmed=bool(result.confirmed),
