@@ -11,6 +11,7 @@ import yaml
 from harness.cli import main
 from harness.store.db import ResultsDB
 from harness.orchestration.nightly import ACCEPTED, BAD, CONFIRM, GOOD, UNCOMPARABLE, confirm
+from harness.statistics.regression import INTERLEAVED_ROUNDS
 from harness.store.results import RunInfo
 from tests.fixtures_web import make_measurement
 
@@ -170,7 +171,7 @@ def test_a_replaced_model_file_is_confirmed_by_an_interleaved_remeasurement(farm
     assert all(m.host_others_cpu_pct is not None and m.host_run_queue is not None for m in rows)
     assert all(m.validity.host_quiet is True for m in rows)
     order = [m.model.split("-")[1] for m in sorted(rows, key=lambda m: m.started_at or 0)]
-    assert order == ["baseline", "tonight"] * 3
+    assert order == ["baseline", "tonight"] * INTERLEAVED_ROUNDS
     md = next(out.glob("*.md"), None)
     text = "".join(p.read_text() for p in out.glob("*.md"))
     assert md is not None and "interleaved with the baseline's artifact" in text

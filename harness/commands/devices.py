@@ -101,7 +101,9 @@ def cmd_devices(args: argparse.Namespace) -> int:
         if load is not None and args.format == "table":
             from harness.orchestration.hostload import load_text
 
-            print(load_text(load))
+            import textwrap
+
+            print(textwrap.fill(load_text(load), width=100, subsequent_indent="  "))
     if args.action == "setup":
         _setup_notes(rows, args.devices or "devices.yaml")
     return worst

@@ -15,7 +15,7 @@ from harness.statistics.compare import (COMPARISON_HEADERS, KeyComparison, accur
                                         comparison_notes, comparison_rows, model_label)
 from harness.store.results import SCHEMA_VERSION, Measurement, RunInfo
 from harness.reporting.tables import (SINGLE_OP_HEADERS, accuracy_cell, op_profile_headers, op_profile_note,
-                                      size_text, spread_text, top_ops, top_single_ops)
+                                      size_text, spread_text, top_ops, top_single_ops, validity_flags)
 
 CSS = """
 :root { color-scheme: light; --fg:#111827; --muted:#6b7280; --line:#e5e7eb; --bad:#b91c1c; --good:#047857; }
@@ -56,7 +56,7 @@ def _num(v: float | None, fmt: str = "{:.1f}") -> str:
 def _validity(m: Measurement) -> str:
     if m.validity is None:
         return "-"
-    return "ok" if m.validity.valid else "⚠ " + ", ".join(m.validity.flags())
+    return "ok" if m.validity.valid else "⚠ " + ", ".join(validity_flags(m))
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], classes: Sequence[str] | None = None) -> str:

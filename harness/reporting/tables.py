@@ -40,11 +40,19 @@ def measurement_row(m: Measurement) -> list[str]:
         return [model_label(m.model), m.variant, "-", "-", "-", "-", "-", "-", "-", "-", "-", f"error: {m.error}"]
     temps = f"{_num(m.temp_before_c)} → {_num(m.temp_after_c)}" if m.temp_before_c is not None else "-"
     v = m.validity
-    valid = "ok" if v is None or v.valid else "⚠ " + ",".join(v.flags())
+    valid = "ok" if v is None or v.valid else "⚠ " + ",".join(validity_flags(m))
     acc_text = accuracy_cell(m)
     return [model_label(m.model), m.variant, size_text(m.model_size_bytes), _ms(m.p50_us), _ms(m.p90_us), _ms(m.p99_us),
             spread_text(m), _num(m.peak_rss_delta_mb), temps, compute_text(m.metrics),
             acc_text, valid]
+
+
+def validity_flags(m: Measurement) -> list[str]:
+    """The failed checks, `host busy` with its figure (other processes' share of the CPUs)."""
+    flags = m.validity.flags() if m.validity is not None else []
+    if m.host_others_cpu_pct is not None:
+        flags = [f"host busy {m.host_others_cpu_pct:.0f}%" if f == "host busy" else f for f in flags]
+    return flags
 
 
 def spread_text(m: Measurement) -> str:
