@@ -374,7 +374,9 @@ class Orchestrator:
                     target.cool_down(bench, self.stop)
                     if self.stop.is_set():
                         return
-                    before = cpu_times() if device.kind == "local" else None
+                    # this host's own CPUs only: in a farm the job runs on an agent's host, not this one
+                    here = device.kind == "local" and isinstance(self.targets, LocalTargets)
+                    before = cpu_times() if here else None
                     raw = target.benchmark(job)
                     m = with_peak_swing(to_measurement(run_id, device.name, art, bench, raw, started,
                                                        peak_gflops=peak, repeat_index=rep), peak_rounds)
