@@ -18,7 +18,7 @@ import sys
 import time
 import traceback
 
-SCHEMA_VERSION = 3  # kept equal to harness.store.results.SCHEMA_VERSION (a test checks)
+SCHEMA_VERSION = 4  # kept equal to harness.store.results.SCHEMA_VERSION (a test checks)
 
 DEFAULT_JOB = {
     "threads": 1,

@@ -46,9 +46,12 @@ def test_same_inputs_same_answer():
 
 def test_summary_only_measurements_compare_p50s():
     a = Measurement(run_id="a", device="phone", model="m", variant="fp32", status="ok", p50_us=1000.0)
-    b = Measurement(run_id="b", device="phone", model="m", variant="fp32", status="ok", p50_us=1200.0)
+    b = Measurement(run_id="b", device="phone", model="m", variant="fp32", status="ok", p50_us=1800.0)
     c = compare_measurements(a, b)
     assert (c.verdict, c.basis, c.ci_low) == ("slower", "p50 only", None)
+    # issue 22: +20 % with one run a side is within what two runs of one build differ by on a shared host
+    b2 = Measurement(run_id="b", device="phone", model="m", variant="fp32", status="ok", p50_us=1200.0)
+    assert compare_measurements(a, b2).verdict == "inconclusive"
 
 
 def test_compare_runs_names_missing_and_failed_keys():
@@ -66,7 +69,7 @@ def test_compare_runs_names_missing_and_failed_keys():
 @pytest.fixture
 def two_runs(tmp_path):
     db = tmp_path / "results.db"
-    slow = {("rpi5", "srcnn", "int8"): 1.25}
+    slow = {("rpi5", "srcnn", "int8"): 1.8}  # beyond the one-run noise of a shared host (issue 22)
     store_run(db, "night-1", synthetic_rows("night-1", seed=1, n=120), created_at=1_700_000_000)
     store_run(db, "night-2", synthetic_rows("night-2", seed=2, n=120, slow=slow), created_at=1_700_086_400)
     return db
@@ -77,10 +80,11 @@ def test_compare_command_marks_the_slower_key(two_runs, capsys):
     items = json.loads(capsys.readouterr().out)
     verdicts = {(i["device"], i["model"], i["variant"]): i["verdict"] for i in items}
     assert verdicts.pop(("rpi5", "srcnn", "int8")) == "slower"
-    assert set(verdicts.values()) == {"unchanged"}
+    # one run a side: the rest cannot be told from run-to-run noise (issue 22), so no "unchanged" either
+    assert set(verdicts.values()) == {"inconclusive"}
     assert main(["compare", "night-1", "night-2", "--db", str(two_runs), "--fail-on-slower"]) == 1
     out = capsys.readouterr().out
-    assert "slower" in out and "11 unchanged" in out
+    assert "slower" in out and "11 inconclusive" in out and "inconclusive: one run per side" in out
 
 
 def test_compare_unknown_run_is_one_clear_line(two_runs, capsys):

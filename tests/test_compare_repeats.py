@@ -87,9 +87,9 @@ def test_repeats_use_every_row_of_a_key():
 
 def test_flagged_rows_are_inconclusive_never_faster_or_slower():
     a = _row("a", _ar1(1, 1000, 300, 0.0, 0.02), valid=False)
-    b = _row("b", _ar1(2, 1400, 300, 0.0, 0.02))
+    b = _row("b", _ar1(2, 1800, 300, 0.0, 0.02))  # +80 %: beyond one run's noise on a shared host (issue 22)
     (c,) = compare_runs([a], [b])
-    assert c.verdict == "inconclusive" and c.latency.change > 0.3
+    assert c.verdict == "inconclusive" and c.latency.change > 0.7
     assert "A flagged cv" in c.latency.reason
     (cells,) = comparison_rows([c])
     assert cells[3] == "inconclusive" and "A flagged cv" in " ".join(cells)

@@ -9,7 +9,7 @@ import pytest
 
 from harness.store.db import ResultsDB
 from errors import UserError
-from harness.store.results import Measurement, RunInfo, TempSample, Validity
+from harness.store.results import SCHEMA_VERSION, Measurement, RunInfo, TempSample, Validity
 
 
 def _run(db: ResultsDB, run_id: str = "r1") -> None:
@@ -118,7 +118,7 @@ def test_a_version_2_database_is_upgraded_in_place_keeping_every_row(tmp_path):
     con.close()
 
     db = ResultsDB(path)
-    assert db.upgraded_from == 2 and db.schema_version == 3
+    assert db.upgraded_from == 2 and db.schema_version == SCHEMA_VERSION
     rows = {m.variant: m for m in db.measurements("old")}
     assert set(rows) == {"fp32", "int8", "fp16"}
     fixed = rows["int8"]
@@ -139,3 +139,33 @@ def test_a_version_2_database_is_upgraded_in_place_keeping_every_row(tmp_path):
     again = ResultsDB(path)
     assert again.upgraded_from is None and len(again.measurements("old")) == 4
     again.close()
+
+
+def test_schema_3_file_gains_the_host_noise_columns(tmp_path):
+    """Schema 4 (issue 22): the host's noise during each job in nullable columns with units in their
+    names; a schema-3 file is upgraded in place, its rows kept with the new columns empty."""
+    path = tmp_path / "v3.db"
+    db = ResultsDB(path)
+    db.add_run(RunInfo("r", time.time(), "h", None, {}, {}))
+    db.add(Measurement(run_id="r", device="d", model="m", variant="fp32", status="ok", p50_us=10.0))
+    db.close()
+    con = sqlite3.connect(path)  # make it a schema-3 file: the columns did not exist yet
+    for col in ("host_others_cpu_pct", "host_steal_pct", "host_run_queue"):
+        con.execute(f"ALTER TABLE measurements DROP COLUMN {col}")
+    con.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    db = ResultsDB(path)
+    try:
+        assert db.upgraded_from == 3 and db.schema_version == SCHEMA_VERSION == 4
+        (old,) = db.measurements("r")
+        assert old.p50_us == 10.0 and old.host_others_cpu_pct is None
+        db.add(Measurement(run_id="r", device="d", model="m", variant="int8", status="ok", p50_us=9.0,
+                           host_others_cpu_pct=61.5, host_steal_pct=0.0, host_run_queue=7))
+    finally:
+        db.close()
+    con = sqlite3.connect(path)
+    rows = con.execute("SELECT variant, host_others_cpu_pct, host_steal_pct, host_run_queue FROM measurements"
+                       " ORDER BY id").fetchall()
+    con.close()
+    assert rows == [("fp32", None, None, None), ("int8", 61.5, 0.0, 7)]

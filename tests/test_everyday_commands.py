@@ -18,7 +18,7 @@ from harness.store.results import Measurement, RunInfo
 def _row(run_id: str, variant: str, p50_us: float, **metrics) -> Measurement:
     return Measurement(run_id=run_id, device="local", model="/models/tiny.tflite", variant=variant, status="ok",
                        model_size_bytes=123456, p50_us=p50_us, p90_us=p50_us * 1.1, p99_us=p50_us * 1.3,
-                       cv=0.0123, peak_rss_delta_mb=1.5, metrics=dict(metrics))
+                       cv=0.0123, robust_spread=0.0123, peak_rss_delta_mb=1.5, metrics=dict(metrics))
 
 
 @pytest.fixture

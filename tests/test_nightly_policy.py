@@ -58,12 +58,20 @@ def test_a_slow_drift_is_found_by_the_history_not_the_last_pair():
     assert flagged_on is not None and flagged_on <= 10
 
 
-def test_flagged_rows_never_make_a_regression():
+def test_flagged_rows_never_make_a_regression_but_a_flagged_slow_night_is_suspected():
+    """Issue 22: a flagged night 80 % slower (beyond the host's one-run noise) used to be neither suspected
+    nor kept from the baseline; it is now suspected and uncomparable, while flagged rows confirm nothing."""
     good = [_night(5000 * (1 + 0.003 * (i % 3)), f"g{i}") for i in range(6)]
-    slow_but_unstable = _night(7000, "t", valid=False)
+    slow_but_unstable = _night(9000, "t", valid=False)
     c = check_night(good, [slow_but_unstable])
-    assert c.pairwise.verdict == "inconclusive" and not c.suspected
-    assert not confirm_night(good, slow_but_unstable, _night(7000, "r", valid=False))
+    assert c.pairwise.verdict == "inconclusive" and c.suspected and c.uncomparable
+    assert not confirm_night(good, slow_but_unstable, _night(9000, "r", valid=False))
+    # with repeats the host's noise is smaller (REPEATS_NOISE): +20 % over three flagged runs is suspected
+    three = [m for i in range(3) for m in _night(6000 + i, "t", valid=False)]
+    assert check_night(good, [three]).suspected
+    # a flagged night within the noise: not suspected, but still not comparable (never `ok`)
+    c = check_night(good, [_night(5100, "t", valid=False)])
+    assert not c.suspected and c.uncomparable
     # ... while a valid 40 % slower night is suspected and confirmed
     assert check_night(good, [_night(7000, "t")]).suspected
     assert confirm_night(good, _night(7000, "t"), _night(7000, "r"))

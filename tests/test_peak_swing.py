@@ -39,3 +39,33 @@ def test_a_real_run_probes_twice_and_stores_the_rounds(tmp_path, tiny_tflite, is
     (m,) = summary.results
     assert len(m.metrics["device_peak_rounds_gflops"]) == 2 and "device_peak_swing" in m.metrics
     assert {p["probe"] for p in probes} == {"fp32", "int8"} and all(len(p["rounds_gflops"]) == 2 for p in probes)
+
+
+def test_share_of_peak_is_never_over_100_percent(tmp_path):
+    """Issue 22: 'share of peak' printed 193-260 % when the matmul probe ran on a busy host. A probe
+    below the model's own achieved rate is no peak: no share, a note saying why, and the table says so."""
+    import time
+
+    from devices.target import RawRun
+    from harness.orchestration.measure import to_measurement
+    from harness.planning.config import BenchSettings
+    from harness.reporting.tables import compute_text
+
+    class Art:
+        def __init__(self, path):
+            self.model, self.variant, self.path = path.name, "fp32", path
+            self.metrics = {"size_bytes": 10, "macs": 50_000_000}
+
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"x")
+    lat = [1000.0 + (i % 7) for i in range(60)]  # 1 ms for 50 M MACs: 100 GFLOP/s achieved
+    raw = RawRun(runner={"latencies_us": lat, "duration_s": 1.0, "runtime": "tflite", "threads": 2})
+    bench = BenchSettings(min_runs=50, min_s=0.0, cooldown_s=0.0)
+    busy = to_measurement("r", "host", Art(model), bench, raw, time.time(), peak_gflops={"fp32": 52.0})
+    assert busy.metrics["achieved_gflops"] > 52.0
+    assert "fraction_of_peak" not in busy.metrics and "ran below" in busy.metrics["fraction_of_peak_note"]
+    assert compute_text(busy.metrics).endswith("(peak probe unreliable)")
+    fine = to_measurement("r", "host", Art(model), bench, raw, time.time(), peak_gflops={"fp32": 400.0})
+    assert 0 < fine.metrics["fraction_of_peak"] <= 1.0 and "of fp32" in compute_text(fine.metrics)
+    # a row stored before this check, with a share over 100 %, is not printed as one
+    assert "%" not in compute_text({"achieved_gflops": 130.0, "fraction_of_peak": 2.6, "peak_kind": "fp32"})

@@ -79,8 +79,10 @@ def test_zoo_models_convert_and_second_run_converts_nothing(tmp_path, isolated_c
     assert len(fp32.metrics["device_peak_rounds_gflops"]) == 2
     if fp32.metrics["device_peak_swing"] > 0.25:  # a shared host can be that unsteady: then no fraction
         assert "fraction_of_peak" not in fp32.metrics and "swung" in fp32.metrics["fraction_of_peak_note"]
+    elif "fraction_of_peak" not in fp32.metrics:  # the probe ran below the model's own rate (a busy host)
+        assert "ran below" in fp32.metrics["fraction_of_peak_note"]
     else:
-        assert 0 < fp32.metrics["fraction_of_peak"] < 2
+        assert 0 < fp32.metrics["fraction_of_peak"] <= 1.0
         assert fp32.metrics["fraction_of_peak"] == pytest.approx(
             fp32.metrics["achieved_gflops"] / fp32.metrics["device_peak_gflops"], rel=0.01)
 

@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from harness.statistics.compare import COMPARISON_HEADERS, SINGLE_RUN_NOTE, compare_runs, comparison_rows
+    from harness.statistics.compare import COMPARISON_HEADERS, compare_runs, comparison_notes, comparison_rows
 
     db = open_db(args.db)
     try:
@@ -49,7 +49,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         for c in items:
             counts[c.verdict] = counts.get(c.verdict, 0) + 1
         print(", ".join(f"{n} {v}" for v, n in counts.items()))
-        if any(c.latency and c.latency.basis == "blocks" and c.latency.repeats_a == 1 for c in items):
-            print(f"note: {SINGLE_RUN_NOTE}")
+        for note in comparison_notes(items):
+            print(f"note: {note}")
     slower = any(c.verdict == "slower" for c in items)
     return 1 if slower and args.fail_on_slower else 0

@@ -82,14 +82,28 @@ def cmd_devices(args: argparse.Namespace) -> int:
             prefix = f"{dev.name}: "
             rows.append({"device": dev.name, "kind": dev.kind, "status": "unreachable",
                          "error": msg[len(prefix):] if msg.startswith(prefix) else msg})
+    load = None
+    if any(r["kind"] == "local" for r in rows):  # a job on this host shares its CPUs with everything else
+        from harness.orchestration.hostload import current_load
+
+        load = current_load()
+        for r in rows:
+            if r["kind"] == "local":
+                r["host_load"] = load
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
     else:
         from harness.reporting.tables import print_devices, print_setup_steps
 
-        print_devices(rows, args.format)
+        print_devices([{k: v for k, v in r.items() if k != "host_load"} for r in rows], args.format)
         if args.action == "setup":
             print_setup_steps(rows)
+        if load is not None and args.format == "table":
+            from harness.orchestration.hostload import load_text
+
+            import textwrap
+
+            print(textwrap.fill(load_text(load), width=100, subsequent_indent="  "))
     if args.action == "setup":
         _setup_notes(rows, args.devices or "devices.yaml")
     return worst

@@ -7,7 +7,7 @@ from typing import Any
 
 from errors import UserError
 from harness.commands.options import (add_db_arg, add_farm_arg, check_db_for_writing, check_folder, csv_list,
-                                      default_db, fraction, open_db)
+                                      default_db, fraction, open_db, positive_int)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     n.add_argument("--quick", action="store_true", help="two variants, short windows")
     n.add_argument("--out-dir", default="reports", help="where the HTML and Markdown reports go (default reports/)")
     n.add_argument("--threshold", type=fraction, default=0.02, help="smallest slowdown that counts (default 0.02)")
+    n.add_argument("--repeat", type=positive_int, default=None, metavar="N",
+                   help="measure each job N times, interleaved (default 3: one run a night cannot tell a "
+                        "slowdown from this host's run-to-run noise)")
     n.add_argument("--cache-dir", help="artifact cache")
     n.add_argument("--accept", metavar="RUN_ID", help="make this run the baseline (an intended slowdown) and exit")
     n.add_argument("--verbose", action="store_true",
@@ -56,13 +59,14 @@ def cmd_nightly(args: argparse.Namespace) -> int:
 
 
 def _nightly(args: argparse.Namespace, farm: Any, devices: Any) -> int:
-    from harness.orchestration.nightly import run_nightly
+    from harness.orchestration.nightly import NIGHTLY_REPEAT, run_nightly
     from harness.planning.plan import make_plan
     from harness.orchestration.progress import ProgressPrinter
 
     cache_dir = check_folder("--cache-dir", args.cache_dir, create=True)
     check_folder("--out-dir", args.out_dir, create=True)
-    plan = make_plan(devices, models=csv_list(args.models), variants=csv_list(args.variants), quick=args.quick)
+    plan = make_plan(devices, models=csv_list(args.models), variants=csv_list(args.variants), quick=args.quick,
+                     repeat=NIGHTLY_REPEAT if args.repeat is None else args.repeat)
     db_path = args.db or default_db()
     check_db_for_writing(db_path)  # refuse a damaged file and upgrade an old one before anything runs
     from harness.orchestration.quiet import quiet_logs

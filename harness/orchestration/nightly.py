@@ -4,12 +4,16 @@ Two checks run every night for every key, both pure (harness.statistics.regressi
 a pairwise check against the last few *good* nights, pooled as runs so that their spread is the
 run-to-run variance (harness.statistics.compare), and a step detection over the good nights' medians
 followed by tonight's (asv-style, harness.statistics.regression), which sees a slow drift that no
-single pair does. Either makes a key *suspected*; its jobs are measured again at once (the way
-FAI-PEP confirms a regression before it reports one), and it is *confirmed* only when the checks
-still say so with the re-run added. Rows flagged by their validity checks never make a regression.
+single pair does. Either makes a key *suspected*, and so does a change beyond the host's noise whatever
+the interval says (flagged rows must not hide a +200 % night). A suspect is measured again at once (the
+way FAI-PEP confirms a regression before it reports one): beside the baseline's own artifact, whole rounds
+interleaved (A B A B), and *confirmed* or cleared by that paired comparison; where the baseline's artifact
+is gone, its jobs alone, confirmed only when the checks still say so with the re-run added. Every job is
+measured NIGHTLY_REPEAT times a night by default.
 
-Labels: only a night with nothing suspected, nothing interrupted and something measured is
-`nightly:ok` and may serve as a baseline; a night whose suspects were cleared is `nightly:cleared`,
+Labels: only a night with nothing suspected, nothing interrupted, something measured, every key compared
+and every key with a usable (unflagged) row is `nightly:ok` and may serve as a baseline; one that could not
+be compared is `nightly:uncomparable`; a night whose suspects were cleared is `nightly:cleared`,
 a confirmed one `nightly:regression`, an interrupted one `nightly:interrupted`; `--accept` marks an
 intended change `nightly:accepted`, and the history starts again there. The command exits non-zero
 only for a confirmed regression: a device that was offline is in the report, not in the exit code.
@@ -22,13 +26,19 @@ from typing import Any
 from collections.abc import Callable, Sequence
 
 from harness.statistics.compare import DEFAULT_THRESHOLD, KeyComparison, compare_runs, model_label
-from harness.statistics.regression import (BASELINE_WINDOW, HISTORY_NIGHTS, NightCheck, check_night, confirm_night,
-                                           usable)
+from harness.statistics.regression import (BASELINE_WINDOW, HISTORY_NIGHTS, INTERLEAVED_ROUNDS, NightCheck,
+                                           check_night, confirm_night, interleaved_verdict, usable)
 from harness.store.db import ResultsDB
 from harness.store.results import Measurement
 
 GOOD, BAD, CONFIRM = "nightly:ok", "nightly:regression", "nightly:confirm"
 CLEARED, INTERRUPTED, ACCEPTED = "nightly:cleared", "nightly:interrupted", "nightly:accepted"
+# Some key could not be compared (flagged rows, no usable baseline, a re-measurement that decided nothing):
+# never `ok`, never a baseline.
+UNCOMPARABLE = "nightly:uncomparable"
+# Nightly measures every job this many times (interleaved) unless told otherwise: one run a night cannot
+# tell a slowdown from the host's run-to-run noise (harness.statistics.compare.SINGLE_RUN_NOISE).
+NIGHTLY_REPEAT = 3
 BASELINE_LABELS = (GOOD, ACCEPTED)
 Key = tuple[str, str, str]
 
@@ -42,6 +52,7 @@ class NightlyResult:
     confirmed: list[Key] = field(default_factory=list)
     confirm_run_ids: list[str] = field(default_factory=list)
     checks: dict[Key, NightCheck] = field(default_factory=dict)
+    remeasured: dict[Key, Any] = field(default_factory=dict)  # the interleaved re-measurement's LatencyChange
     errors: int = 0
     label: str | None = None
     reports: list[Path] = field(default_factory=list)
@@ -51,14 +62,17 @@ class NightlyResult:
         return 1 if self.confirmed else 0
 
 
-def night_label(*, suspected: bool, confirmed: bool, interrupted: bool, measured: int) -> str | None:
-    """Only a complete, unsuspected night may become a baseline."""
+def night_label(*, suspected: bool, confirmed: bool, interrupted: bool, measured: int,
+                uncomparable: bool = False) -> str | None:
+    """Only a complete, unsuspected night whose every key was compared may become a baseline."""
     if interrupted:
         return INTERRUPTED
     if confirmed:
         return BAD
     if measured == 0:
         return None
+    if uncomparable:
+        return UNCOMPARABLE
     return CLEARED if suspected else GOOD
 
 
@@ -104,6 +118,97 @@ def _subplan(plan: Any, keys: Sequence[Key], device_name: str) -> Any:
     return Plan(models, variants, devices, dict(plan.bench_overrides), plan.image_dir)
 
 
+def baseline_rows(good_ids: Sequence[str], good_nights: Sequence[Sequence[Measurement]]) -> list[Measurement]:
+    """Each key's rows from its last BASELINE_WINDOW good nights with a usable row; a key whose every
+    baseline row is flagged keeps its newest night's rows, so the table says `inconclusive` and why,
+    never `only in B` for a key that both runs hold."""
+    by_key: dict[Key, list[tuple[str, list[Measurement]]]] = {}
+    for rid, night in zip(good_ids, good_nights):
+        for k in dict.fromkeys(m.key for m in night):
+            by_key.setdefault(k, []).append((rid, [m for m in night if m.key == k]))
+    out: list[Measurement] = []
+    for nights in by_key.values():
+        good = [[m for m in rows if usable(m)] for _, rows in nights]
+        good = [g for g in good if g]
+        if good:
+            out += [m for g in good[-BASELINE_WINDOW:] for m in g]
+        else:
+            out += [m for m in nights[-1][1] if m.status == "ok"] or nights[-1][1]
+    return out
+
+
+def _artifact(nights: Sequence[Sequence[Measurement]], key: Key) -> Path | None:
+    """The newest .tflite a key's usable rows were measured from, if it is still on disk."""
+    for night in reversed(nights):
+        for m in night:
+            p = m.extra.get("artifact_path") if m.key == key and m.status == "ok" else None
+            if isinstance(p, str) and p.endswith(".tflite") and Path(p).is_file():
+                return Path(p)
+    return None
+
+
+def _remeasure(plan: Any, db: ResultsDB, db_path: str | Path, result: NightlyResult,
+               good_nights: Sequence[Sequence[Measurement]], rows: Sequence[Measurement], *, threshold: float,
+               events: Any, cache_dir: Path | None, targets: Any) -> tuple[dict[Key, str], bool]:
+    """Each suspect measured again beside the baseline's artifact, whole rounds interleaved (A B A B A B),
+    where both files are on disk; otherwise its jobs alone again (the older check, confirm()).
+    Returns key -> confirmed | cleared | undecided, and whether a re-measurement was interrupted."""
+    import shutil
+    import tempfile
+
+    from harness.orchestration import orchestrate
+    from harness.planning.plan import Plan
+
+    decided: dict[Key, str] = {}
+    interrupted = False
+    for device in dict.fromkeys(k[0] for k in result.suspected):
+        keys = [k for k in result.suspected if k[0] == device]
+        pairs = [(k, _artifact(good_nights, k), _artifact([rows], k)) for k in keys]
+        side_by_side = [(k, a, b) for k, a, b in pairs if a is not None and b is not None]
+        alone = [k for k, a, b in pairs if a is None or b is None]
+        if side_by_side:
+            with tempfile.TemporaryDirectory(prefix="harness-nightly-") as tmp:
+                names: dict[str, tuple[Key, str]] = {}
+                models = []
+                for i, (k, a, b) in enumerate(side_by_side):
+                    for side, src in (("baseline", a), ("tonight", b)):
+                        dst = Path(tmp) / f"{i}-{side}-{Path(model_label(k[1])).stem}-{k[2]}.tflite"
+                        shutil.copyfile(src, dst)
+                        names[dst.name] = (k, side)
+                        models.append(str(dst))
+                devices = plan.devices.model_copy(
+                    update={"devices": [d for d in plan.devices.devices if d.name == device]})
+                sub = Plan(tuple(models), ("fp32",), devices, dict(plan.bench_overrides), None, False,
+                           INTERLEAVED_ROUNDS)
+                again = orchestrate.run(sub, db_path, events=events, cache_dir=cache_dir, targets=targets)
+            db.set_run_label(again.run_id, CONFIRM)
+            result.confirm_run_ids.append(again.run_id)
+            interrupted = interrupted or again.interrupted
+            got = db.measurements(again.run_id)
+            for k, _, _ in side_by_side:
+                base = [m for m in got if names.get(m.model) == (k, "baseline") and m.status == "ok"]
+                new = [m for m in got if names.get(m.model) == (k, "tonight") and m.status == "ok"]
+                if not base or not new:
+                    decided[k] = "undecided"
+                    continue
+                verdict = interleaved_verdict(base, new, threshold=threshold)
+                result.remeasured[k] = verdict
+                decided[k] = {"slower": "confirmed", "unchanged": "cleared", "faster": "cleared"}.get(
+                    verdict.verdict, "undecided")
+        if alone:
+            again = orchestrate.run(_subplan(plan, alone, device), db_path, events=events, cache_dir=cache_dir,
+                                    targets=targets)
+            db.set_run_label(again.run_id, CONFIRM)
+            result.confirm_run_ids.append(again.run_id)
+            interrupted = interrupted or again.interrupted
+            if not again.interrupted:
+                hit = confirm(good_nights, rows, db.measurements(again.run_id), alone, threshold=threshold)
+                decided.update({k: "confirmed" if k in hit else "cleared" for k in alone})
+    if interrupted:
+        decided = {k: "undecided" for k in decided}
+    return decided, interrupted
+
+
 def run_nightly(plan: Any, db_path: str | Path, *, out_dir: str | Path, threshold: float = DEFAULT_THRESHOLD,
                 events: Callable[[str, dict[str, Any]], None] | None = None, cache_dir: Path | None = None,
                 log: Callable[[str], None] = print, targets: Any = None) -> NightlyResult:
@@ -130,45 +235,55 @@ def run_nightly(plan: Any, db_path: str | Path, *, out_dir: str | Path, threshol
         else:
             result.checks = check_keys(good_nights, [rows], threshold=threshold)
             # The table shows the same pairwise check: each key against its last good nights, pooled.
-            base_rows = [m for night in good_nights for m in night if usable(m)]
-            window = {k: {m.run_id for m in base_rows if m.key == k} for k in {m.key for m in base_rows}}
-            for k, ids in window.items():
-                window[k] = set([rid for rid in good_ids if rid in ids][-BASELINE_WINDOW:])
-            base_rows = [m for m in base_rows if m.run_id in window[m.key]]
-            result.comparison = compare_runs(base_rows, rows, threshold=threshold)
+            result.comparison = compare_runs(baseline_rows(good_ids, good_nights), rows, threshold=threshold)
             result.suspected = [k for k, c in result.checks.items() if c.suspected]
+        undecided: list[Key] = []
         if result.suspected and not interrupted:
             log(f"nightly: {len(result.suspected)} suspected regression(s); measuring them again")
-            rerun_rows: list[Measurement] = []
-            for device in dict.fromkeys(k[0] for k in result.suspected):
-                again = orchestrate.run(_subplan(plan, result.suspected, device), db_path, events=events,
-                                        cache_dir=cache_dir, targets=targets)
-                db.set_run_label(again.run_id, CONFIRM)
-                result.confirm_run_ids.append(again.run_id)
-                rerun_rows += db.measurements(again.run_id)
-                interrupted = interrupted or again.interrupted
-            if not interrupted:
-                result.confirmed = confirm(good_nights, rows, rerun_rows, result.suspected, threshold=threshold)
-            cleared = [k for k in result.suspected if k not in result.confirmed]
-            for k in result.confirmed:
-                notes.append(f"Confirmed regression: {k[0]} {model_label(k[1])}/{k[2]} is slower again on re-run "
-                             f"({result.checks[k].why()}; re-run {', '.join(result.confirm_run_ids)}).")
-            for k in cleared:
-                notes.append(f"Suspected, not confirmed: {k[0]} {model_label(k[1])}/{k[2]} "
-                             f"({result.checks[k].why()}) was not slower on re-run.")
+            decided, interrupted = _remeasure(plan, db, db_path, result, good_nights, rows, threshold=threshold,
+                                              events=events, cache_dir=cache_dir, targets=targets)
+            result.confirmed = [k for k in result.suspected if decided.get(k) == "confirmed"]
+            undecided = [k for k in result.suspected if decided.get(k) not in ("confirmed", "cleared")]
+            for k in result.suspected:
+                name = f"{k[0]} {model_label(k[1])}/{k[2]}"
+                how = result.remeasured.get(k)
+                again = ("re-measured interleaved with the baseline's artifact (A B A B): "
+                         f"{how.change:+.1%}, {how.verdict}" if how is not None and how.change is not None
+                         else f"re-run {', '.join(result.confirm_run_ids)}")
+                if decided.get(k) == "confirmed":
+                    notes.append(f"Confirmed regression: {name} ({result.checks[k].why()}; {again}).")
+                elif decided.get(k) == "cleared":
+                    notes.append(f"Suspected, not confirmed: {name} ({result.checks[k].why()}) was not slower "
+                                 f"when {again}.")
+                else:
+                    why = f"; {how.reason}" if how is not None and how.reason else ""
+                    notes.append(f"Suspected, undecided: {name} ({result.checks[k].why()}); {again}{why}.")
+        uncomparable = bool(undecided)
         for k, c in result.checks.items():
-            if c.pairwise is not None and c.pairwise.verdict == "inconclusive":
-                notes.append(f"Inconclusive: {k[0]} {model_label(k[1])}/{k[2]}: {c.pairwise.reason}.")
+            if c.uncomparable:
+                uncomparable = True
+                why = c.pairwise.reason if c.pairwise is not None else "no usable baseline row"
+                notes.append(f"Inconclusive: {k[0]} {model_label(k[1])}/{k[2]}: {why}.")
+        # A key with no usable row tonight (every run flagged: busy host, unstable) cannot serve as anyone's
+        # baseline, the first night's included: a flagged baseline would make every later night uncomparable.
+        for k in dict.fromkeys(m.key for m in rows if m.status == "ok"):
+            if not any(usable(m) for m in rows if m.key == k):
+                uncomparable = True
+                if not good_ids:
+                    flags = sorted({f for m in rows if m.key == k and m.validity for f in m.validity.flags()})
+                    notes.append(f"No usable row: {k[0]} {model_label(k[1])}/{k[2]} (flagged {'/'.join(flags)}).")
         if summary.errors:
             notes.append(f"{summary.errors} job(s) failed this night; see Errors.")
         label = night_label(suspected=bool(result.suspected), confirmed=bool(result.confirmed),
-                            interrupted=interrupted, measured=summary.measured)
+                            interrupted=interrupted, measured=summary.measured, uncomparable=uncomparable)
         if label == INTERRUPTED:
             notes.append("The night was interrupted; it will not serve as a baseline.")
         elif label is None:
             notes.append("Nothing was measured this night; it will not serve as a baseline.")
         elif label == CLEARED:
             notes.append("Suspects were cleared, but this night will not serve as a baseline.")
+        elif label == UNCOMPARABLE:
+            notes.append("Some key could not be compared; this night is not `ok` and will not serve as a baseline.")
         result.label = label
         db.set_run_label(summary.run_id, label)
         run = db.get_run(summary.run_id)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 from harness.store.db import ResultsDB
 from errors import DeviceError
+from harness.orchestration.hostload import cpu_times, host_noise, with_host_noise
 from harness.orchestration.measure import error_measurement, model_label, to_measurement
 from harness.planning.plan import Plan
 from harness.store.results import Measurement, RunInfo
@@ -375,9 +376,14 @@ class Orchestrator:
                     target.cool_down(bench, self.stop)
                     if self.stop.is_set():
                         return
+                    # this host's own CPUs only: in a farm the job runs on an agent's host, not this one
+                    here = device.kind == "local" and isinstance(self.targets, LocalTargets)
+                    before = cpu_times() if here else None
                     raw = target.benchmark(job)
                     m = with_peak_swing(to_measurement(run_id, device.name, art, bench, raw, started,
                                                        peak_gflops=peak, repeat_index=rep), peak_rounds)
+                    if before is not None:  # this host: what else used its CPUs meanwhile
+                        m = with_host_noise(m, host_noise(before, cpu_times()), bench.host_busy_pct)
                     if ev is not None and raw.outputs is not None:
                         m = _with_device_scores(m, ev, raw.outputs)
                     failures = 0

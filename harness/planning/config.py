@@ -40,6 +40,8 @@ class BenchSettings(BaseModel):
     cv_threshold: float = Field(default=0.10, gt=0, description="CV above this is noted (one outlier suffices)")
     spread_threshold: float = Field(default=0.10, gt=0, description="a robust spread (1.4826 MAD/median) "
                                     "above this marks a row unstable")
+    host_busy_pct: float = Field(default=25.0, gt=0, le=100, description="other processes' share of all CPUs "
+                                 "(percent) above which a row measured on this host is flagged `host busy`")
     idle_power_s: float = Field(default=0.0, ge=0, le=600, description="seconds of power sampled at rest "
                                 "before each job; their median is subtracted from energy per inference")
     timeout_s: float = Field(default=600.0, gt=0, description="a job that takes longer becomes an error row")

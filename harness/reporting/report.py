@@ -11,11 +11,12 @@ import time
 from collections.abc import Sequence
 
 from harness.reporting import plots
-from harness.statistics.compare import (COMPARISON_HEADERS, KeyComparison, accuracy_name, accuracy_of, comparison_rows,
-                                       model_label)
+from harness.statistics.compare import (COMPARISON_HEADERS, KeyComparison, accuracy_name, accuracy_of,
+                                        comparison_notes, comparison_rows, model_label)
 from harness.store.results import SCHEMA_VERSION, Measurement, RunInfo
 from harness.reporting.tables import (COMPUTE_PLAN_HEADERS, SINGLE_OP_HEADERS, accuracy_cell, compute_plan_rows,
-                                      op_profile_headers, op_profile_note, size_text, top_ops, top_single_ops)
+                                      op_profile_headers, op_profile_note, size_text, spread_text, top_ops,
+                                      top_single_ops, validity_flags)
 
 CSS = """
 :root { color-scheme: light; --fg:#111827; --muted:#6b7280; --line:#e5e7eb; --bad:#b91c1c; --good:#047857; }
@@ -56,7 +57,7 @@ def _num(v: float | None, fmt: str = "{:.1f}") -> str:
 def _validity(m: Measurement) -> str:
     if m.validity is None:
         return "-"
-    return "ok" if m.validity.valid else "⚠ " + ", ".join(m.validity.flags())
+    return "ok" if m.validity.valid else "⚠ " + ", ".join(validity_flags(m))
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], classes: Sequence[str] | None = None) -> str:
@@ -79,11 +80,11 @@ def _figure(svg: str | None, alt: str, missing: str) -> str:
 
 def latency_rows(rows: Sequence[Measurement]) -> list[list[str]]:
     return [[m.device, model_label(m.model), m.variant, size_text(m.model_size_bytes), _ms(m.p50_us),
-             _ms(m.p90_us), _ms(m.p99_us), _num(m.cv and m.cv * 100, "{:.1f}%"), str(len(m.latencies_us) or "-"),
+             _ms(m.p90_us), _ms(m.p99_us), spread_text(m), str(len(m.latencies_us) or "-"),
              _num(m.peak_rss_mb), _validity(m)] for m in plots.ok_rows(rows)]
 
 
-LATENCY_HEADERS = ["device", "model", "variant", "size", "p50 ms", "p90 ms", "p99 ms", "CV", "runs", "peak MB",
+LATENCY_HEADERS = ["device", "model", "variant", "size", "p50 ms", "p90 ms", "p99 ms", "spread", "runs", "peak MB",
                    "validity"]
 
 
@@ -176,8 +177,10 @@ def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequen
     if comparison is not None:
         cells = comparison_rows(comparison)
         parts += [f"<section id=\"comparison\"><h2>Against run {_e(baseline_id)}</h2>",
-                  '<p class="note">Change of median latency with a 95% bootstrap interval from the raw samples; '
-                  "a change counts when the interval excludes zero and it is over the threshold.</p>",
+                  '<p class="note">Change of median latency with a 95% interval (runs as the unit with repeats, '
+                  "blocks of samples with one run a side); a change counts when the interval excludes zero and "
+                  "it is over the threshold.</p>",
+                  "".join(f'<p class="note warn">{_e(n)}</p>' for n in comparison_notes(comparison)),
                   _table(COMPARISON_HEADERS, cells, [r[3] for r in cells]), "</section>"]
     parts += [
         '<section id="latency"><h2>Latency</h2>',
@@ -291,6 +294,7 @@ def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
         counts = ", ".join(f"{n} {v}" for v, n in _verdicts(comparison).items()) or "nothing to compare"
         lines += ["", f"**Against run `{baseline_id}`:** {counts}", ""]
         lines += _md_table(COMPARISON_HEADERS, comparison_rows(comparison))
+        lines += [f"> {n}" for n in comparison_notes(comparison)]
     for m in plots.ok_rows(rows):
         prof, why = (m.extra or {}).get("op_profile"), (m.extra or {}).get("op_profile_error")
         if prof or why:

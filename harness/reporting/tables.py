@@ -40,11 +40,25 @@ def measurement_row(m: Measurement) -> list[str]:
         return [model_label(m.model), m.variant, "-", "-", "-", "-", "-", "-", "-", "-", "-", f"error: {m.error}"]
     temps = f"{_num(m.temp_before_c)} → {_num(m.temp_after_c)}" if m.temp_before_c is not None else "-"
     v = m.validity
-    valid = "ok" if v is None or v.valid else "⚠ " + ",".join(v.flags())
+    valid = "ok" if v is None or v.valid else "⚠ " + ",".join(validity_flags(m))
     acc_text = accuracy_cell(m)
     return [model_label(m.model), m.variant, size_text(m.model_size_bytes), _ms(m.p50_us), _ms(m.p90_us), _ms(m.p99_us),
-            f"{m.cv:.1%}" if m.cv is not None else "-", _num(m.peak_rss_delta_mb), temps, compute_text(m.metrics),
+            spread_text(m), _num(m.peak_rss_delta_mb), temps, compute_text(m.metrics),
             acc_text, valid]
+
+
+def validity_flags(m: Measurement) -> list[str]:
+    """The failed checks, `host busy` with its figure (other processes' share of the CPUs)."""
+    flags = m.validity.flags() if m.validity is not None else []
+    if m.host_others_cpu_pct is not None:
+        flags = [f"host busy {m.host_others_cpu_pct:.0f}%" if f == "host busy" else f for f in flags]
+    return flags
+
+
+def spread_text(m: Measurement) -> str:
+    """The robust spread (1.4826 MAD/median) the validity rule judges stability by; the CV, which one
+    outlier inflates past 1000 % on a steady run, stays in the csv and json."""
+    return f"{m.robust_spread:.1%}" if m.robust_spread is not None else "-"
 
 
 def accuracy_cell(m: Measurement) -> str:
@@ -68,10 +82,14 @@ def compute_text(metrics: dict[str, Any]) -> str:
         return "-"
     frac = metrics.get("fraction_of_peak")
     kind = metrics.get("peak_kind")
+    if frac is not None and frac > 1.0:  # rows stored before the probe was checked against the achieved rate
+        return f"{g:.1f} (peak probe unreliable)"
+    if frac is None and metrics.get("fraction_of_peak_note"):
+        return f"{g:.1f} (peak probe unreliable)"
     return f"{g:.1f}" + (f" ({frac:.0%} of {kind})" if frac is not None else "")
 
 
-HEADERS = ["model", "variant", "file size", "p50 ms", "p90 ms", "p99 ms", "CV", "peak RSS Δ MB", "temp °C",
+HEADERS = ["model", "variant", "file size", "p50 ms", "p90 ms", "p99 ms", "spread", "peak RSS Δ MB", "temp °C",
            "GFLOP/s (share of peak)", "accuracy", "validity"]
 COMPRESSED = "compressed size"  # a pass whose point is a smaller download (deep_compression) shows both
 

@@ -61,6 +61,19 @@ def accuracy_text(key: str, value: float) -> str:
     number = f"{value:.2f}" if unit == "dB" else f"{value:.3f}"
     return f"{name} {number}" + (f" {unit}" if unit else "")
 DEFAULT_THRESHOLD = 0.02
+# One run per side: how far the median of one run of an unchanged build moves from another run's on this
+# kind of host (a shared 2-core x86 VM). Measured by benchmarks/verdicts.py on real A/A pairs (SRCNN
+# 33 and 74 M MACs, XNNPACK, 2 threads, 0.5 s windows; 8 cycles, load 2.0-11.5, CPUs 80-100 % busy):
+# over the 18 A/A row pairs where neither row was flagged, |change| median 4.1 %, p90 16 %, p95 36 %,
+# max 49 % (over all 126 pairs, flagged included: p95 398 %, which flagged rows never reach: they are
+# inconclusive anyway). A single-run change within this is "inconclusive: one run per side";
+# `harness run --repeat N` measures the variance instead.
+SINGLE_RUN_NOISE = 0.50
+SINGLE_RUN_REASON = "inconclusive: one run per side"
+# With repeats the interval holds the spread of each side's runs, but two runs measured minutes apart share
+# a level that runs measured side by side do not (the host's load moves): a smaller change than this is not
+# called on this kind of host even when the interval excludes zero. Measured alongside SINGLE_RUN_NOISE.
+REPEATS_NOISE = 0.05
 BOOTSTRAP_MIN_REPEATS = 5  # fewer runs a side: a t interval on log medians instead of a bootstrap
 
 
@@ -89,8 +102,9 @@ class LatencyChange:
     verdict: str  # faster | slower | unchanged | inconclusive | unknown
     basis: str  # repeats | blocks | p50 only | none
     repeats_a: int = 1
-    repeats_b: int = 1
-    reason: str | None = None  # why a verdict is inconclusive (the validity flags of each side)
+    repeats_b: int = 1  # runs the verdict used on each side (flagged runs left out are not counted)
+    reason: str | None = None  # why a verdict is inconclusive, and which runs were left out
+    left_out: tuple[str, ...] = ()  # `B run 2: unstable`: flagged runs the verdict did not use
 
 
 def _verdict(change: float | None, low: float | None, high: float | None, threshold: float) -> str:
@@ -221,44 +235,102 @@ def _median_of(m: Measurement) -> float | None:
     return float(np.median(m.latencies_us)) if m.latencies_us else None
 
 
+def _row_flags(m: Measurement) -> list[str]:
+    if m.validity is None or m.validity.valid:
+        return []
+    return m.validity.flags() or ["invalid"]
+
+
+def split_usable(side: str, rows: Sequence[Measurement]) -> tuple[list[Measurement], list[str]]:
+    """The rows a verdict may rest on, and each flagged one left out as `B run 2: unstable`."""
+    kept: list[Measurement] = []
+    left: list[str] = []
+    for m in rows:
+        bad = _row_flags(m)
+        if bad:
+            left.append(f"{side} run {repeat_of(m) + 1}: {'/'.join(bad)}")
+        else:
+            kept.append(m)
+    return kept, left
+
+
 def _flags(side: str, rows: Sequence[Measurement]) -> str | None:
     bad: list[str] = []
+    flagged = 0
     for m in rows:
-        if m.validity is not None and not m.validity.valid:
-            bad += [f for f in m.validity.flags() if f not in bad] or ["invalid"]
-    return f"{side} flagged {'/'.join(bad)}" if bad else None
+        mine = _row_flags(m)
+        flagged += bool(mine)
+        bad += [f for f in mine if f not in bad]
+    if not bad:
+        return None
+    return f"{side} flagged {'/'.join(bad)}" + (f" ({flagged} of {len(rows)} runs)" if len(rows) > 1 else "")
 
 
-def compare_measurements(a: Measurement | Sequence[Measurement], b: Measurement | Sequence[Measurement], *,
-                         threshold: float = DEFAULT_THRESHOLD, seed: int = 0,
-                         confidence: float = 0.95) -> LatencyChange:
-    """One key's rows on each side (one per repeat). Runs as the unit when a side has >= 2, else blocks
-    of samples, else p50 against p50 (tools that print only statistics). Flagged rows: inconclusive."""
-    ra = sorted([a] if isinstance(a, Measurement) else list(a), key=repeat_of)
-    rb = sorted([b] if isinstance(b, Measurement) else list(b), key=repeat_of)
+def _enough(kept: Sequence[Measurement], rows: Sequence[Measurement]) -> bool:
+    """At least half of a side's runs are usable: one unstable run among several does not veto a key."""
+    return bool(kept) and 2 * len(kept) >= len(rows)
+
+
+def _compare_rows(ra: Sequence[Measurement], rb: Sequence[Measurement], threshold: float, seed: int,
+                  confidence: float, floor: float) -> LatencyChange:
     meds_a = [v for v in map(_median_of, ra) if v is not None]
     meds_b = [v for v in map(_median_of, rb) if v is not None]
     n_a = sum(len(m.latencies_us) for m in ra)
     n_b = sum(len(m.latencies_us) for m in rb)
     if meds_a and meds_b and max(len(meds_a), len(meds_b)) >= 2 and len(meds_a) + len(meds_b) >= 3:
-        out = compare_repeats(meds_a, meds_b, threshold=threshold, seed=seed, n_a=n_a, n_b=n_b,
-                              confidence=confidence)
-    elif n_a >= 2 and n_b >= 2 and all(m.latencies_us for m in ra + rb):
+        return compare_repeats(meds_a, meds_b, threshold=max(threshold, floor), seed=seed, n_a=n_a,
+                               n_b=n_b, confidence=confidence)
+    if n_a >= 2 and n_b >= 2 and all(m.latencies_us for m in list(ra) + list(rb)):
         out = compare_samples([x for m in ra for x in m.latencies_us], [x for m in rb for x in m.latencies_us],
                               threshold=threshold, seed=seed, confidence=confidence)
-        out = replace(out, repeats_a=len(ra), repeats_b=len(rb))
-    elif meds_a and meds_b:
+        return replace(out, repeats_a=len(ra), repeats_b=len(rb))
+    if meds_a and meds_b:
         med_a, med_b = float(np.median(meds_a)), float(np.median(meds_b))
         change = med_b / med_a - 1.0
-        out = LatencyChange(med_a, med_b, change, None, None, n_a, n_b, _verdict(change, None, None, threshold),
-                            "p50 only", len(meds_a), len(meds_b))
-    else:
-        return LatencyChange(meds_a[0] if meds_a else None, meds_b[0] if meds_b else None, None, None, None,
-                             n_a, n_b, "unknown", "none", len(ra), len(rb))
-    reasons = [r for r in (_flags("A", ra), _flags("B", rb)) if r]
-    if reasons:
-        out = replace(out, verdict="inconclusive", reason="; ".join(reasons))
-    return out
+        return LatencyChange(med_a, med_b, change, None, None, n_a, n_b, _verdict(change, None, None, threshold),
+                             "p50 only", len(meds_a), len(meds_b))
+    return LatencyChange(meds_a[0] if meds_a else None, meds_b[0] if meds_b else None, None, None, None,
+                         n_a, n_b, "unknown", "none", len(ra), len(rb))
+
+
+def single_run(lat: LatencyChange) -> bool:
+    """The verdict rests on one run a side: the run-to-run variance was not measured."""
+    return lat.basis in ("blocks", "p50 only") and lat.repeats_a == 1 and lat.repeats_b == 1
+
+
+def compare_measurements(a: Measurement | Sequence[Measurement], b: Measurement | Sequence[Measurement], *,
+                         threshold: float = DEFAULT_THRESHOLD, seed: int = 0,
+                         confidence: float = 0.95, repeats_floor: float = REPEATS_NOISE,
+                         single_run_noise: float | None = None) -> LatencyChange:
+    """One key's rows on each side (one per repeat). Runs as the unit when a side has >= 2, else blocks
+    of samples, else p50 against p50 (tools that print only statistics).
+
+    Flagged rows (unstable, throttled, host busy, ...) are left out while at least half of each side's
+    runs remain, and the verdict names them; with fewer, the key is inconclusive. With one run a side
+    a change within SINGLE_RUN_NOISE (the run-to-run variance of this kind of host) is inconclusive:
+    one run per side cannot tell it from another run's luck."""
+    ra = sorted([a] if isinstance(a, Measurement) else list(a), key=repeat_of)
+    rb = sorted([b] if isinstance(b, Measurement) else list(b), key=repeat_of)
+    ka, left_a = split_usable("A", ra)
+    kb, left_b = split_usable("B", rb)
+    if not (_enough(ka, ra) and _enough(kb, rb)):
+        out = _compare_rows(ra, rb, threshold, seed, confidence, repeats_floor)
+        if out.verdict == "unknown":
+            return out
+        reasons = [r for r in (_flags("A", ra), _flags("B", rb)) if r]
+        return replace(out, verdict="inconclusive", reason="; ".join(reasons), left_out=tuple(left_a + left_b))
+    out = _compare_rows(ka, kb, threshold, seed, confidence, repeats_floor)
+    noise = SINGLE_RUN_NOISE if single_run_noise is None else single_run_noise
+    reasons = []
+    if left_a or left_b:
+        reasons.append(f"used {len(ka)}/{len(ra)} A and {len(kb)}/{len(rb)} B runs; left out "
+                       + ", ".join(left_a + left_b))
+    if single_run(out) and out.verdict in ("faster", "slower", "unchanged") and out.change is not None \
+            and abs(out.change) <= noise:
+        out = replace(out, verdict="inconclusive")
+        reasons.insert(0, f"{SINGLE_RUN_REASON} ({out.change:+.1%} is within the ±{noise:.0%} "
+                          "that two runs of one build differ by on this kind of host)")
+    return replace(out, reason="; ".join(reasons) or None, left_out=tuple(left_a + left_b))
 
 
 def _median_field(rows: Sequence[Measurement], read: Any) -> float | None:
@@ -351,6 +423,26 @@ def basis_text(lat: LatencyChange) -> str:
 
 SINGLE_RUN_NOTE = ("one run per side: the run-to-run variance is not measured; "
                    "`harness run --repeat N` measures it")
+
+
+def comparison_notes(items: Sequence[KeyComparison]) -> list[str]:
+    """The warnings that go with a comparison table, the same in `harness compare` and in reports."""
+    notes: list[str] = []
+    single = [c for c in items if c.latency is not None and single_run(c.latency) and c.latency.verdict != "unknown"]
+    within = [c for c in single if c.latency is not None and (c.latency.reason or "").startswith(SINGLE_RUN_REASON)]
+    if within:
+        notes.append(f"{len(within)} key(s) {SINGLE_RUN_REASON}: a change within ±{SINGLE_RUN_NOISE:.0%} is what "
+                     "two runs of one build differ by on this kind of host (measured by benchmarks/verdicts.py); "
+                     "`harness run --repeat 3` on each side measures the run-to-run variance instead")
+    elif single:
+        notes.append(SINGLE_RUN_NOTE)
+    for c in items:
+        lat = c.latency
+        if lat is None or not lat.reason or lat.reason.startswith(SINGLE_RUN_REASON):
+            continue
+        what = "inconclusive" if lat.verdict == "inconclusive" else lat.verdict
+        notes.append(f"{c.device} {model_label(c.model)}/{c.variant}: {what}: {lat.reason}")
+    return notes
 
 
 def _pct(v: float | None) -> str:

@@ -38,6 +38,7 @@ class Point:
     created_at: float
     git_revision: str | None
     value: float
+    label: str | None = None  # the run's verdict as nightly labelled it (nightly:ok, nightly:regression, ...)
 
 
 @dataclass
@@ -105,11 +106,11 @@ def collect(db: ResultsDB, device: str, model: str, *, metric: str = "p50", vari
             if not values:
                 skipped += 1
                 if ok:
-                    unmeasured.append(Point(run_id, r.created_at, r.git_revision, float("nan")))
+                    unmeasured.append(Point(run_id, r.created_at, r.git_revision, float("nan"), r.label))
                 continue
             mid = len(values) // 2
             value = values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
-            points.append(Point(run_id, r.created_at, r.git_revision, value))
+            points.append(Point(run_id, r.created_at, r.git_revision, value, r.label))
         steps = detect_regressions([p.value for p in points], threshold=threshold, min_size=min_size,
                                    higher_is_better=higher_better) if len(points) >= 3 else []
         out.append(VariantHistory(v, points, steps, skipped, unmeasured))
@@ -133,8 +134,9 @@ def render_text(device: str, model: str, metric: str, histories: list[VariantHis
             s = at.get(i)
             mark = ""
             if s is not None:
-                mark = f"  {'▲' if s.change > 0 else '▼'} {s.kind} {s.change:+.1%}" + (
-                    "" if s.confirmed else " (suspected: newest run only)")
+                mark = f"  {'▲' if s.change > 0 else '▼'} {s.kind} {s.change:+.1%}" + step_note(s, len(h.points))
+            if p.label:
+                mark += f"  [{p.label}]"
             lines.append(f"  {when}  {p.run_id:<24} {p.git_revision or '-':<12} {p.value:>10.4f}{mark}")
         if len(h.points) < 3:
             lines.append("  (fewer than 3 runs: no step detection yet)")
@@ -142,6 +144,15 @@ def render_text(device: str, model: str, metric: str, histories: list[VariantHis
             lines.append("  no step found")
         lines.append("")
     return "\n".join(lines)
+
+
+def step_note(s: Step, n_points: int) -> str:
+    """What an unconfirmed step rests on, said of the run it is marked on."""
+    if s.confirmed:
+        return ""
+    if s.index == n_points - 1:
+        return " (suspected: newest run only)"
+    return " (suspected: the new level holds on too few runs)"
 
 
 HISTORY_HEADERS = ["variant", "time", "run", "git", "value", "step"]
@@ -154,7 +165,8 @@ def history_rows(histories: list[VariantHistory]) -> list[list[str]]:
         at = {s.index: s for s in h.steps}
         for i, p in enumerate(h.points):
             s = at.get(i)
-            step = "" if s is None else f"{s.kind} {s.change:+.1%}" + ("" if s.confirmed else " (suspected)")
+            step = "" if s is None else f"{s.kind} {s.change:+.1%}" + step_note(s, len(h.points))
+            step = (step + f" [{p.label}]").strip() if p.label else step
             rows.append([h.variant, time.strftime("%Y-%m-%d %H:%M", time.localtime(p.created_at)), p.run_id,
                          p.git_revision or "-", f"{p.value:.4f}", step])
     return rows

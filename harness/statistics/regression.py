@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from collections.abc import Sequence
 
@@ -165,7 +165,9 @@ def detect_regressions(values: Sequence[float], *, threshold: float = 0.05, min_
     i = 1
     while i < len(segs):
         a, b = segs[i - 1], segs[i]
-        if not _significant(a, b, threshold, noise_factor):
+        if not _significant(a, b, threshold, noise_factor) or (a.size < min_size and b.size < min_size):
+            # Two lone points at two levels are noise, not a step: a series so noisy that every run is
+            # its own level used to mark a "step" on every run, each "suspected: newest run only".
             i += 1
             continue
         if b.size < min_size and i + 1 < len(segs) and not _significant(a, segs[i + 1], threshold, noise_factor):
@@ -217,9 +219,22 @@ class NightCheck:
     def slower(self) -> bool:
         return any(c is not None and c.verdict == "slower" for c in (self.pairwise, self.anchor))
 
+    noise: float = 0.0  # the host's run-to-run noise for tonight's kind of check (one run, or repeats)
+
+    @property
+    def beyond_noise(self) -> bool:
+        """Slower than the baseline by more than the host's noise, whatever the interval says (a row
+        flagged unstable or busy must not hide a +200 % night)."""
+        return self.pairwise is not None and (self.pairwise.change or 0.0) > self.noise
+
+    @property
+    def uncomparable(self) -> bool:
+        """Tonight could not be compared: no usable baseline, or the comparison was inconclusive."""
+        return self.pairwise is None or self.pairwise.verdict in ("inconclusive", "unknown")
+
     @property
     def suspected(self) -> bool:
-        return self.slower or self.history_step is not None
+        return self.slower or self.history_step is not None or self.beyond_noise
 
     def why(self) -> str:
         parts = []
@@ -229,6 +244,9 @@ class NightCheck:
             parts.append(f"{self.anchor.change:+.1%} against the oldest good nights")
         if self.history_step is not None:
             parts.append(f"a step of {self.history_step.change:+.1%} in the nightly history")
+        if not parts and self.beyond_noise:
+            parts.append(f"{self.pairwise.change:+.1%} against the last good nights, beyond the host's "
+                         f"{self.noise:.0%} noise ({self.pairwise.verdict})")
         return " and ".join(parts)
 
 
@@ -256,7 +274,7 @@ def check_night(good_nights: Sequence[Sequence[Any]], new_nights: Sequence[Seque
                 seed: int = 0) -> NightCheck:
     """Pure: `good_nights` are one key's rows on each past good night (oldest first), `new_nights`
     tonight's rows and, when confirming, the re-run's. Flagged rows never make a regression."""
-    from harness.statistics.compare import compare_measurements
+    from harness.statistics.compare import REPEATS_NOISE, SINGLE_RUN_NOISE, compare_measurements
 
     good = [[m for m in night if usable(m)] for night in good_nights]
     good = [n for n in good if n][-HISTORY_NIGHTS:]
@@ -266,6 +284,17 @@ def check_night(good_nights: Sequence[Sequence[Any]], new_nights: Sequence[Seque
     new_rows = [m for night in new for m in night]
     pairwise = compare_measurements(base_rows, new_rows, threshold=threshold, seed=seed, confidence=confidence) \
         if base_rows and new_rows else None
+    if pairwise is None and new_rows and any(night for night in good_nights):
+        # Every baseline row of this key is flagged: compared anyway, so the table says why (inconclusive).
+        flagged = [m for night in good_nights for m in night if m.status == "ok" and m.p50_us][-window:]
+        if flagged:
+            pairwise = compare_measurements(flagged, new_rows, threshold=threshold, seed=seed,
+                                            confidence=confidence)
+            if pairwise.verdict != "unknown":
+                pairwise = replace(pairwise, verdict="inconclusive",
+                                   reason=pairwise.reason or "no usable baseline row")
+    tonight = [m for m in new_rows if usable(m)] or new_rows
+    noise = REPEATS_NOISE if len(tonight) >= 2 else SINGLE_RUN_NOISE
     anchor = None
     if len(good) >= window + 3 and new_rows:  # the window has moved on from the oldest nights
         anchor = compare_measurements([m for night in good[:window] for m in night], new_rows,
@@ -277,7 +306,7 @@ def check_night(good_nights: Sequence[Sequence[Any]], new_nights: Sequence[Seque
         steps = detect_regressions(series, threshold=history_threshold, min_size=2)
         if steps and steps[-1].kind == "regression" and steps[-1].index >= 1:
             step = steps[-1]
-    return NightCheck(pairwise, step, tuple(series), anchor)
+    return NightCheck(pairwise, step, tuple(series), anchor, noise)
 
 
 def confirm_night(good_nights: Sequence[Sequence[Any]], tonight: Sequence[Any], rerun: Sequence[Any], *,
@@ -297,3 +326,52 @@ def confirm_night(good_nights: Sequence[Sequence[Any]], tonight: Sequence[Any], 
     both = check_night(good_nights, [tonight, rerun], threshold=threshold, **kw)
     return (both.history_step is not None and both.history_step.confirmed
             and again.pairwise.verdict != "inconclusive" and (again.pairwise.change or 0) > threshold)
+
+
+# A suspect is re-measured beside the baseline's own artifact, whole rounds interleaved (A B A B ...):
+# both sides of a round share the host's load of the moment, which no comparison across nights can.
+INTERLEAVED_ROUNDS = 5
+
+
+def interleaved_verdict(baseline: Sequence[Any], tonight: Sequence[Any], *, threshold: float = 0.02,
+                        confidence: float = 0.95) -> Any:
+    """The re-measurement's verdict from paired rounds: round i's tonight p50 over its baseline p50.
+
+    Rows flagged by their validity (a busy host, an unstable window) stay in: both rows of a round
+    shared that moment's load, and their disagreement widens the interval (Student's t on the log
+    ratios) instead of vetoing the key. `slower` confirms (interval above zero and the change over the
+    threshold), `unchanged` or `faster` clears, `inconclusive` (fewer than 3 paired rounds) decides nothing."""
+    from scipy import stats
+
+    from harness.statistics.compare import REPEATS_NOISE, LatencyChange
+
+    base = {m.repeat_index: float(m.p50_us) for m in baseline if m.status == "ok" and m.p50_us}
+    new = {m.repeat_index: float(m.p50_us) for m in tonight if m.status == "ok" and m.p50_us}
+    rounds = sorted(set(base) & set(new))
+    n_a = sum(len(m.latencies_us) for m in baseline)
+    n_b = sum(len(m.latencies_us) for m in tonight)
+    med_a = float(np.median(list(base.values()))) if base else None
+    med_b = float(np.median(list(new.values()))) if new else None
+    if len(rounds) < 3:
+        return LatencyChange(med_a, med_b, None if not (med_a and med_b) else med_b / med_a - 1, None, None, n_a,
+                             n_b, "inconclusive", "interleaved rounds", len(base), len(new),
+                             reason=f"{len(rounds)} paired rounds measured (3 needed)")
+    logs = np.log([new[r] / base[r] for r in rounds])
+    centre = float(np.median(logs))
+    sd = float(np.std(logs, ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(logs) - 1)) * sd / math.sqrt(len(logs))
+    mean = float(np.mean(logs))
+    low, high = math.expm1(mean - half), math.expm1(mean + half)
+    change = math.expm1(centre)
+    reason = f"{len(rounds)} rounds, baseline and tonight side by side"
+    if low > 0 and change > threshold:
+        verdict = "slower"
+    elif high < 0 and change < -threshold:
+        verdict = "faster"
+    elif high <= max(threshold, REPEATS_NOISE):  # the interval rules out a slowdown beyond the host's noise
+        verdict = "unchanged"
+    else:  # too noisy to clear a suspect: a busy host must not wave a regression through
+        verdict = "inconclusive"
+        reason += f"; the interval [{low:+.1%}, {high:+.1%}] is too wide to clear it"
+    return LatencyChange(med_a, med_b, change, low, high, n_a, n_b, verdict, "interleaved rounds", len(rounds),
+                         len(rounds), reason=reason)

@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS measurements (
     schema_version INTEGER NOT NULL,
     data TEXT NOT NULL,
     repeat_index INTEGER NOT NULL DEFAULT 0,
+    host_others_cpu_pct REAL,
+    host_steal_pct REAL,
+    host_run_queue INTEGER,
     UNIQUE (run_id, device, model, variant, repeat_index)
 );
 CREATE INDEX IF NOT EXISTS measurements_dmv ON measurements (device, model, variant);
@@ -98,9 +101,12 @@ def _to_v3(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS measurements_dmv ON measurements (device, model, variant)")
 
 
+# 3 -> 4: the host's noise during each job, as nullable columns (older rows did not measure it: empty).
+_HOST_COLUMNS = (("host_others_cpu_pct", "REAL"), ("host_steal_pct", "REAL"), ("host_run_queue", "INTEGER"))
 MIGRATIONS: dict[int, list[Any]] = {
     1: ["ALTER TABLE runs ADD COLUMN label TEXT"],
     2: [_to_v3],
+    3: [f"ALTER TABLE measurements ADD COLUMN {name} {kind}" for name, kind in _HOST_COLUMNS],
 }
 # Indexes on columns a migration adds: created after the migrations, for new and upgraded files alike.
 _POST_DDL = "CREATE INDEX IF NOT EXISTS runs_label ON runs (label, created_at)"
@@ -182,7 +188,9 @@ class ResultsDB:
         if "label" not in cols:
             return 1
         mcols = {r[1] for r in self._conn.execute("PRAGMA table_info(measurements)")}
-        return SCHEMA_VERSION if "repeat_index" in mcols else 2
+        if "repeat_index" not in mcols:
+            return 2
+        return SCHEMA_VERSION if "host_others_cpu_pct" in mcols else 3
 
     @property
     def schema_version(self) -> int:
@@ -248,10 +256,13 @@ class ResultsDB:
         with self._lock:
             cur = self._conn.execute(
                 "INSERT INTO measurements (run_id, device, model, variant, status, error, p50_us,"
-                " finished_at, schema_version, data, repeat_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " finished_at, schema_version, data, repeat_index, host_others_cpu_pct, host_steal_pct,"
+                " host_run_queue) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (run_id, device, model, variant, repeat_index) DO UPDATE SET status=excluded.status,"
                 " error=excluded.error, p50_us=excluded.p50_us, finished_at=excluded.finished_at,"
-                " schema_version=excluded.schema_version, data=excluded.data"
+                " schema_version=excluded.schema_version, data=excluded.data,"
+                " host_others_cpu_pct=excluded.host_others_cpu_pct, host_steal_pct=excluded.host_steal_pct,"
+                " host_run_queue=excluded.host_run_queue"
                 " WHERE measurements.status = 'error'",
                 (
                     m.run_id,
@@ -265,6 +276,9 @@ class ResultsDB:
                     m.schema_version,
                     m.to_json(),
                     m.repeat_index,
+                    m.host_others_cpu_pct,
+                    m.host_steal_pct,
+                    m.host_run_queue,
                 ),
             )
             self._conn.commit()

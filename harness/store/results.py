@@ -12,7 +12,9 @@ from typing import Any
 # 2: runs.label (indexed), set by `harness nightly` to find the last good night.
 # 3: measurements.repeat_index (part of the row key, for `run --repeat N`); p5/p95 and the other
 #    percentiles only as measured (summary-only rows lose the p90/p99/min/max a tool never printed).
-SCHEMA_VERSION = 3
+# 4: measurements.host_others_cpu_pct, host_steal_pct, host_run_queue: what else used this host's CPUs
+#    while the job ran (harness.orchestration.hostload); nullable, empty on older rows and remote targets.
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,15 @@ class Validity:
     delegate_full: bool
     notes: tuple[str, ...] = ()
     stable: bool | None = None  # robust spread (MAD/median) under its threshold; None on rows before schema 3
+    # Other processes took no more than their share of the host's CPUs while the job ran
+    # (harness.orchestration.hostload); None where it was not measured (remote targets, older rows).
+    host_quiet: bool | None = None
 
     @property
     def valid(self) -> bool:
         steady = self.cv_ok if self.stable is None else self.stable
-        return all((self.min_runs_met, self.min_duration_met, steady, self.no_throttling, self.delegate_full))
+        return all((self.min_runs_met, self.min_duration_met, steady, self.no_throttling, self.delegate_full,
+                    self.host_quiet is not False))
 
     def flags(self) -> list[str]:
         """Short names of the checks that failed, for tables."""
@@ -64,6 +70,8 @@ class Validity:
             out.insert(2, "cv")
         elif self.stable is False:
             out.insert(2, "unstable")
+        if self.host_quiet is False:
+            out.append("host busy")
         return out
 
 
@@ -118,6 +126,11 @@ class Measurement:
     energy_source: str | None = None  # rail, battery or hwmon sensor the power came from
     power_samples_in_window: int | None = None
     cpu_clock_fell: bool | None = None  # a CPU clock (or its cap) fell during the timed window
+    # What else ran on the host during the job (harness.orchestration.hostload): other processes' CPU time
+    # and the hypervisor's steal as a percentage of all CPUs, and the runnable tasks at the end.
+    host_others_cpu_pct: float | None = None
+    host_steal_pct: float | None = None
+    host_run_queue: int | None = None
     ops_total: int | None = None
     ops_delegated: int | None = None
     validity: Validity | None = None

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The runner's schema version (rpi/runner.py SCHEMA_VERSION); contracts/results/*.json carry it.
-public let schemaVersion = 3
+public let schemaVersion = 4
 
 /// Core ML compute units a job may ask for (MLModelConfiguration.computeUnits on the phone).
 public enum ComputeUnits: String, Codable, CaseIterable, Sendable {

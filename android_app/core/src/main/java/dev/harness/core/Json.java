@@ -13,7 +13,7 @@ import java.util.Map;
 /** The one Gson set-up every type shares: nulls written (the runner writes "error": null), no HTML escaping. */
 public final class Json {
     /** Kept equal to rpi/runner.py SCHEMA_VERSION; the contract tests compare it with the golden files. */
-    public static final int SCHEMA_VERSION = 3;
+    public static final int SCHEMA_VERSION = 4;
 
     public static final Gson GSON = new GsonBuilder()
             .serializeNulls()

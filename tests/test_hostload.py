@@ -1,0 +1,46 @@
+"""Issue 22: what else used this host's CPUs while a job ran, from /proc/stat (real files recorded here)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from harness.cli import main
+from harness.orchestration.hostload import CpuTimes, HostNoise, cpu_times, host_noise, parse_proc_stat
+
+HOST = Path(__file__).parent / "fixtures" / "host"
+
+
+def test_parse_a_real_proc_stat_one_second_apart():
+    """Two readings of this shared 2-core host 1 s apart (load 15.9, tests/fixtures/host/uptime.txt)."""
+    a = parse_proc_stat((HOST / "proc_stat_a.txt").read_text())
+    b = parse_proc_stat((HOST / "proc_stat_b.txt").read_text())
+    assert a.cpus == 2 and a.procs_running is not None and a.procs_running >= 1
+    assert 1.5 <= b.total_s - a.total_s <= 2.5  # two CPUs for about one second
+    noise = host_noise(a, b, own_s=0.0)  # this reading's process used ~no CPU: the rest was others'
+    assert noise.others_cpu_pct is not None and noise.others_cpu_pct > 25 and noise.busy()
+    assert 0.0 <= (noise.steal_pct or 0.0) <= 100.0
+    # the same interval with our own CPU time taking almost all of it is not busy
+    mine = host_noise(a, b, own_s=(b.total_s - a.total_s) - (b.idle_s - a.idle_s) - (b.steal_s - a.steal_s))
+    assert mine.others_cpu_pct == 0.0 and not mine.busy()
+
+
+def test_a_vm_with_steal_and_no_proc_stat():
+    text = "cpu  100 0 50 800 0 0 0 50 0 0\ncpu0 100 0 50 800 0 0 0 50 0 0\nprocs_running 3\n"
+    later = "cpu  150 0 60 880 0 0 0 110 0 0\ncpu0 150 0 60 880 0 0 0 110 0 0\nprocs_running 5\n"
+    n = host_noise(parse_proc_stat(text), parse_proc_stat(later), own_s=0.6)
+    assert (n.others_cpu_pct, n.steal_pct, n.run_queue) == (0.0, 30.0, 5) and n.busy()
+    assert host_noise(None, None) == HostNoise(None, None, None)
+    assert isinstance(cpu_times(), CpuTimes)  # Linux here
+
+
+def test_devices_shows_the_hosts_current_load(tmp_path, capsys):
+    devices = tmp_path / "devices.yaml"
+    devices.write_text(yaml.safe_dump({"devices": [{"name": "local", "kind": "local"}]}))
+    main(["devices", "--devices", str(devices)])
+    out = capsys.readouterr().out
+    assert "this host: load" in out and "CPUs" in out
+    main(["devices", "--devices", str(devices), "--json"])
+    (row,) = json.loads(capsys.readouterr().out)
+    assert set(row["host_load"]) >= {"load1", "others_cpu_pct", "run_queue", "busy"}
