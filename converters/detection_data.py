@@ -232,3 +232,52 @@ def mean_average_precision(pred_boxes: Sequence[np.ndarray], pred_scores: Sequen
         precision = ctp / np.arange(1, len(dets) + 1)
         aps.append(average_precision(recall, precision))
     return float(np.mean(aps)) if aps else 0.0
+
+
+def matched_detections(pred_boxes: Sequence[np.ndarray], pred_scores: Sequence[np.ndarray],
+                       pred_classes: Sequence[np.ndarray], gt_boxes: Sequence[np.ndarray],
+                       gt_classes: Sequence[np.ndarray], iou: float = 0.5
+                       ) -> list[tuple[np.ndarray, dict[int, int]]]:
+    """Per image: its detections as rows (class, score, 1 = true positive) and its ground-truth count
+    per class. VOC matching only ever looks inside one image, in falling score order, so these rows
+    are the same as `mean_average_precision` finds; `map_of_matched` recomputes mAP from them on any
+    resample of the images (a paired bootstrap without running the model again)."""
+    out: list[tuple[np.ndarray, dict[int, int]]] = []
+    for pb, ps, pc, gb, gc in zip(pred_boxes, pred_scores, pred_classes, gt_boxes, gt_classes):
+        pb, ps, pc = np.asarray(pb).reshape(-1, 4), np.asarray(ps, np.float64).ravel(), np.asarray(pc).ravel()
+        gb, gc = np.asarray(gb).reshape(-1, 4), np.asarray(gc).ravel().astype(int)
+        rows = np.zeros((len(ps), 3))
+        rows[:, 0], rows[:, 1] = pc.astype(int), ps
+        for cls in np.unique(pc.astype(int)):
+            gts = gb[gc == cls]
+            taken = np.zeros(len(gts), bool)
+            mine = np.flatnonzero(pc.astype(int) == cls)
+            for k in mine[np.argsort(-ps[mine], kind="stable")]:
+                if len(gts) == 0:
+                    continue
+                overlaps = iou_matrix(pb[k][None], gts)[0]
+                j = int(overlaps.argmax())
+                if overlaps[j] >= iou and not taken[j]:
+                    taken[j] = True
+                    rows[k, 2] = 1.0
+        counts = {int(c): int(n) for c, n in zip(*np.unique(gc, return_counts=True))}
+        out.append((rows, counts))
+    return out
+
+
+def map_of_matched(matched: Sequence[tuple[np.ndarray, dict[int, int]]],
+                   indices: Sequence[int] | np.ndarray | None = None) -> float:
+    """mAP of the images at `indices` (repeats count again) from `matched_detections`' rows."""
+    pick = [matched[int(i)] for i in (range(len(matched)) if indices is None else indices)]
+    n_gt: dict[int, int] = {}
+    for _, counts in pick:
+        for c, n in counts.items():
+            n_gt[c] = n_gt.get(c, 0) + n
+    rows = np.concatenate([r for r, _ in pick]) if pick else np.zeros((0, 3))
+    aps = []
+    for cls in sorted(n_gt):
+        mine = rows[rows[:, 0] == cls]
+        mine = mine[np.argsort(-mine[:, 1], kind="stable")]
+        ctp = np.cumsum(mine[:, 2])
+        aps.append(average_precision(ctp / n_gt[cls], ctp / np.arange(1, len(mine) + 1)))
+    return float(np.mean(aps)) if aps else 0.0
