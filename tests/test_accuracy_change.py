@@ -141,3 +141,20 @@ def test_rungs_say_whether_they_compress_or_move_the_operating_point():
     assert fl.rung_kind(asdict(fl.Config(prune=0.5, proposals=100)), base) == "compression + operating point"
     assert fl.control_steps(fl.Config(prune=0.5, svd=fl.SVD_FRACTIONS), 100, 50) == 150
     assert fl.control_steps(fl.Config(quant="int8"), 100, 50) == 0
+
+
+def test_the_twin_s_changes_name_fp32_the_rung_built_on_and_the_control():
+    def imgs(tp: list[int]) -> list:
+        return [(np.array([[0.0, 0.9, t]]), {0: 1}) for t in tp]
+
+    matched = {"fp32": imgs([1] * 20), "pruned": imgs([1] * 18 + [0] * 2), "400 px": imgs([1] * 10 + [0] * 10)}
+    out = fl.twin_changes(matched, "fp32", {"fp32": None, "pruned": "fp32", "400 px": "pruned"},
+                          {"pruned": imgs([1] * 19 + [0])}, 20, resamples=200)
+    assert out["fp32"]["twin_map"] == 1.0 and out["fp32"]["twin_change"]["change"] == 0.0
+    assert out["pruned"]["twin_change"]["comparison"] == "fp32"
+    assert out["pruned"]["twin_step_change"]["comparison"] == "'fp32'"
+    assert out["pruned"]["twin_control_change"]["comparison"] == CONTROL
+    assert out["pruned"]["twin_control_change"]["change"] > out["pruned"]["twin_change"]["change"]
+    step = out["400 px"]["twin_step_change"]
+    assert step["comparison"] == "'pruned'" and step["high"] < 0  # the operating point's own cost
+    assert "twin_control_change" not in out["400 px"]
