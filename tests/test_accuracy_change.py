@@ -158,3 +158,17 @@ def test_the_twin_s_changes_name_fp32_the_rung_built_on_and_the_control():
     step = out["400 px"]["twin_step_change"]
     assert step["comparison"] == "'pruned'" and step["high"] < 0  # the operating point's own cost
     assert "twin_control_change" not in out["400 px"]
+
+
+def test_a_super_resolution_variant_inside_0_3_db_that_keeps_under_90_percent_of_the_gain_is_not_kept():
+    """fp32 gains 0.4 dB over bicubic; a variant 0.1 dB under fp32 is inside 0.3 dB but keeps 75% of it."""
+    rng = np.random.default_rng(2)
+    bic = rng.normal(29.0, 2.0, 48)
+    fp32 = bic + 0.4
+    per = {"metric": "psnr_db", "kind": "mean", "data": "48 crops", "bicubic": bic.tolist(), "fp32": fp32.tolist(),
+           "variant": (fp32 - 0.1 + rng.normal(0, 0.01, 48)).tolist()}
+    _, why = judged({"per_example": per})
+    assert why.startswith("lost:") and "keeps 75% of fp32's gain over bicubic (goal >= 90%)" in why
+    per["variant"] = (fp32 - 0.01).tolist()
+    _, why = judged({"per_example": per})
+    assert why.startswith("keeps accuracy") and "keeps 98% of fp32's gain" in why

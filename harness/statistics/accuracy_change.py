@@ -181,4 +181,20 @@ def judged(metrics: dict[str, Any], resamples: int = RESAMPLES, seed: int = 0) -
     if tol is None:
         return changes, f"no tolerance for {metric}"
     digits = 2 if metric == "psnr_db" else 3
-    return changes, verdict(basis, tol, digits=digits) + f" vs {basis.comparison}"
+    text = verdict(basis, tol, digits=digits) + f" vs {basis.comparison}"
+    share = _gain_share(per or {})
+    if share is not None:  # super-resolution: also the share of fp32's gain over bicubic (goal >= 90%)
+        if share < GAIN_SHARE_GOAL and text.startswith("keeps"):
+            text = (f"lost {-basis.change:.2f} vs {basis.comparison}: inside {tol:.2f} (worst end "
+                    f"{basis.worst():+.2f}) but")
+        text += f"; keeps {share:.0%} of fp32's gain over bicubic (goal >= {GAIN_SHARE_GOAL:.0%})"
+    return changes, text
+
+
+GAIN_SHARE_GOAL = 0.9
+
+
+def _gain_share(per: dict[str, Any]) -> float | None:
+    if per.get("metric") != "psnr_db" or not per.get("bicubic") or not per.get("fp32"):
+        return None
+    return share_of_gain(float(np.mean(per["variant"])), float(np.mean(per["fp32"])), float(np.mean(per["bicubic"])))
