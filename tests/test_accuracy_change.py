@@ -168,7 +168,7 @@ def test_a_super_resolution_variant_inside_0_3_db_that_keeps_under_90_percent_of
     per = {"metric": "psnr_db", "kind": "mean", "data": "48 crops", "bicubic": bic.tolist(), "fp32": fp32.tolist(),
            "variant": (fp32 - 0.1 + rng.normal(0, 0.01, 48)).tolist()}
     _, why = judged({"per_example": per})
-    assert why.startswith("lost:") and "keeps 75% of fp32's gain over bicubic (goal >= 90%)" in why
+    assert why.startswith("lost 0.10 vs fp32: inside 0.30") and ", but keeps 75% of fp32's gain over bicubic (goal >= 90%)" in why
     per["variant"] = (fp32 - 0.01).tolist()
     _, why = judged({"per_example": per})
     assert why.startswith("keeps accuracy") and "keeps 98% of fp32's gain" in why

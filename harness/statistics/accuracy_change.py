@@ -186,8 +186,9 @@ def judged(metrics: dict[str, Any], resamples: int = RESAMPLES, seed: int = 0) -
     if share is not None:  # super-resolution: also the share of fp32's gain over bicubic (goal >= 90%)
         if share < GAIN_SHARE_GOAL and text.startswith("keeps"):
             text = (f"lost {-basis.change:.2f} vs {basis.comparison}: inside {tol:.2f} (worst end "
-                    f"{basis.worst():+.2f}) but")
-        text += f"; keeps {share:.0%} of fp32's gain over bicubic (goal >= {GAIN_SHARE_GOAL:.0%})"
+                    f"{basis.worst():+.2f}), but")
+        glue = " " if text.endswith("but") else "; "
+        text += f"{glue}keeps {share:.0%} of fp32's gain over bicubic (goal >= {GAIN_SHARE_GOAL:.0%})"
     return changes, text
 
 
