@@ -374,19 +374,22 @@ def twin_changes(matched: dict[str, Any], base_label: str, built_on: dict[str, s
     both sides): against fp32 (`twin_change`), against the rung it was built on (`twin_step_change`:
     this step's own cost) and against its control (`twin_control_change`: the same fine-tuning with
     no compression, so what the compression itself cost)."""
-    from converters.detection_data import map_of_matched
+    from converters.detection_data import MatchedIndex
     from harness.statistics.accuracy_change import paired_resampled_change
 
     data = f"{images} held-out generated images (twin, 3 classes)"
 
+    index = {id(m): MatchedIndex(m) for m in [*matched.values(), *controls.values()]}
+
     def change(a: Any, b: Any, against: str) -> dict[str, Any]:
-        c = paired_resampled_change(lambda idx: (map_of_matched(a, idx), map_of_matched(b, idx)), len(a),
-                                    "mAP@0.5", against, data, resamples)
+        ia, ib = index[id(a)], index[id(b)]
+        c = paired_resampled_change(lambda idx: (ia.map(idx), ib.map(idx)), ia.images, "mAP@0.5", against, data,
+                                    resamples, many=lambda m: (ia.map_many(m), ib.map_many(m)))
         return asdict(c)
 
     out: dict[str, dict[str, Any]] = {}
     for label, m in matched.items():
-        got: dict[str, Any] = {"twin_map": map_of_matched(m)}
+        got: dict[str, Any] = {"twin_map": index[id(m)].map()}
         if label != base_label and base_label in matched:
             got["twin_change"] = change(m, matched[base_label], "fp32")
         elif label == base_label:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from benchmarks import faster_rcnn_ladder as fl
-from converters.detection_data import generate_shapes, map_of_matched, matched_detections, mean_average_precision
+from converters.detection_data import MatchedIndex, generate_shapes, map_of_matched, matched_detections, mean_average_precision
 from harness.statistics.accuracy_change import (CONTROL, PairedChange, changes_of, judged, keeps, paired_mean_change,
                                                 share_of_gain, verdict)
 
@@ -58,6 +58,11 @@ def test_the_map_bootstrap_recomputes_the_project_map_exactly_from_matched_rows(
     pick = [3, 3, 5, 9, 20, 20, 20]  # a resample: repeats count again
     assert map_of_matched(matched, pick) == pytest.approx(mean_average_precision(
         *[[seq[i] for i in pick] for seq in (boxes, scores, classes, gt_boxes, gt_labels)]), abs=1e-9)
+    # every resample at once gives the same values as one by one (how the bootstrap runs)
+    draws = np.random.default_rng(4).integers(0, 40, size=(30, 40))
+    draws[0, :7] = 0  # a resample where some classes may lack ground truth
+    index = MatchedIndex(matched)
+    np.testing.assert_allclose(index.map_many(draws), [index.map(d) for d in draws], atol=1e-12)
 
 
 def _cls_metrics(variant: list[int], fp32: list[int], control: list[int] | None, steps: int) -> dict:

@@ -69,19 +69,23 @@ def paired_mean_change(variant: Sequence[float], comparison: Sequence[float], me
 
 def paired_resampled_change(score: Callable[[np.ndarray], tuple[float, float]], examples: int, metric: str,
                             against: str, data: str = "", resamples: int = RESAMPLES, seed: int = 0,
-                            confidence: float = CONFIDENCE) -> PairedChange:
+                            confidence: float = CONFIDENCE,
+                            many: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
+                            ) -> PairedChange:
     """Change of a set-level metric (mAP is not a mean over images): `score(indices)` gives
     (variant, comparison) on the examples at `indices` (repeats allowed); both sides get the same
-    resample each time."""
+    resample each time. `many(index_matrix)`, when given, scores a batch of resamples at once."""
     if examples <= 0:
         raise ValueError("paired change: no examples")
     full = np.arange(examples)
-    a0, b0 = score(full)
     rng = np.random.default_rng(seed)
-    changes = np.empty(resamples)
-    for k in range(resamples):
-        a, b = score(rng.integers(0, examples, size=examples))
-        changes[k] = a - b
+    draws = rng.integers(0, examples, size=(resamples, examples))
+    if many is not None:  # every resample at once (the same values as `score` one by one)
+        a0, b0 = (float(v[0]) for v in many(full[None]))
+        changes = np.concatenate([np.subtract(*many(draws[k:k + 250])) for k in range(0, resamples, 250)])
+    else:
+        a0, b0 = score(full)
+        changes = np.array([np.subtract(*score(d)) for d in draws])
     lo, hi = _interval(changes, confidence)
     return PairedChange(metric, against, float(a0 - b0), lo, hi, examples, float(a0), float(b0), data)
 
@@ -130,15 +134,17 @@ METRIC_NAMES = {"psnr_db": "PSNR dB", "top1": "top-1", "map50": "mAP@0.5"}
 TOLERANCES = {"psnr_db": 0.3, "top1": 0.01, "map50": 0.02}  # the seeds' goals: 0.3 dB, 1 point, 0.02 mAP
 
 
-def _map_score(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]]) -> Callable[[np.ndarray], tuple[float, float]]:
-    from converters.detection_data import map_of_matched
+def _map_score(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]]
+               ) -> tuple[Callable[[np.ndarray], tuple[float, float]],
+                          Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]]:
+    from converters.detection_data import MatchedIndex
 
     def rows(per: Sequence[dict[str, Any]]) -> list[tuple[np.ndarray, dict[int, int]]]:
         return [(np.asarray(p["dets"], np.float64).reshape(-1, 3), {int(k): int(v) for k, v in p["gt"].items()})
                 for p in per]
 
-    ra, rb = rows(a), rows(b)
-    return lambda idx: (map_of_matched(ra, idx), map_of_matched(rb, idx))
+    ra, rb = MatchedIndex(rows(a)), MatchedIndex(rows(b))
+    return (lambda idx: (ra.map(idx), rb.map(idx))), (lambda m: (ra.map_many(m), rb.map_many(m)))
 
 
 def changes_of(per_example: dict[str, Any] | None, resamples: int = RESAMPLES,
@@ -156,8 +162,8 @@ def changes_of(per_example: dict[str, Any] | None, resamples: int = RESAMPLES,
         if not other or len(other) != len(per_example["variant"]):
             continue
         if per_example.get("kind") == "map":
-            out[key] = paired_resampled_change(_map_score(per_example["variant"], other), len(other), name, against,
-                                               data, resamples, seed)
+            one, many = _map_score(per_example["variant"], other)
+            out[key] = paired_resampled_change(one, len(other), name, against, data, resamples, seed, many=many)
         else:
             out[key] = paired_mean_change(per_example["variant"], other, name, against, data, resamples, seed)
     return out
