@@ -177,3 +177,39 @@ def test_a_super_resolution_variant_inside_0_3_db_that_keeps_under_90_percent_of
     per["variant"] = (fp32 - 0.01).tolist()
     _, why = judged({"per_example": per})
     assert why.startswith("keeps accuracy") and "keeps 98% of fp32's gain" in why
+
+
+def test_accuracy_kept_script_says_a_bad_pair_in_one_line(capsys):
+    from benchmarks import accuracy_kept
+
+    assert accuracy_kept.main(["squeezenet-deep_compression"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["accuracy_kept: 'squeezenet-deep_compression': write MODEL:VARIANT (e.g. squeezenet:deep_compression)"]
+
+
+def test_the_markdown_report_shows_each_change_with_its_interval_and_comparison():
+    import dataclasses
+
+    from harness.reporting.report import render_html, render_markdown
+    from harness.store.results import RunInfo
+    from tests.fixtures_web import make_measurement
+
+    fp32 = [1] * 960 + [0] * 40
+    rows = []
+    for i, (variant, metrics) in enumerate((
+            ("fp32", {"top1": 0.96, "accuracy": 0.96}),
+            ("prune_channels@flops=0.5", {**_cls_metrics([1] * 990 + [0] * 10, fp32, [1] * 1000, 400),
+                                          "top1": 0.99, "accuracy": 0.99, "control_variant": "fine_tune@steps=400"}),
+            ("prune", {**_cls_metrics([1] * 990 + [0] * 10, fp32, None, 400), "top1": 0.99, "accuracy": 0.99}))):
+        m = make_measurement("r", "pi", "squeezenet", variant, median_us=1000.0 / (i + 1), seed=i)
+        rows.append(dataclasses.replace(m, metrics={**m.metrics, **metrics}))
+    run = RunInfo("r", 1.7e9, "h", None, {}, {}, status="finished")
+    md = render_markdown(run, rows)
+    assert "**What each variant keeps**" in md
+    line = next(ln for ln in md.splitlines() if "prune_channels@flops=0.5" in ln and "vs control" in ln)
+    assert "-0.010 (95% " in line and f"vs {CONTROL}, 1000 examples (fine_tune@steps=400)" in line
+    assert "lost 0.010" in line and "1000 held-out images" in line
+    line = next(ln for ln in md.splitlines() if "| prune |" in ln and "not judged" in ln)
+    assert "keeps accuracy" not in line
+    assert "What each variant keeps" not in render_markdown(run, rows[:1])
+    assert "not judged: it fine-tuned and has no control" in render_html(run, rows)
