@@ -522,6 +522,10 @@ def main(argv: list[str] | None = None) -> int:
         print("faster_rcnn_ladder: --sizes, --proposals, --skip and --fold take whole numbers separated by commas",
               file=sys.stderr)
         return 2
+    if args.twin_images < 2:
+        print("faster_rcnn_ladder: --twin-images: at least 2 held-out images are needed for an interval",
+              file=sys.stderr)
+        return 2
     from benchmarks.ladder_tensorrt import load_jetsons
     from errors import UserError
 

@@ -213,3 +213,9 @@ def test_the_markdown_report_shows_each_change_with_its_interval_and_comparison(
     assert "keeps accuracy" not in line
     assert "What each variant keeps" not in render_markdown(run, rows[:1])
     assert "not judged: it fine-tuned and has no control" in render_html(run, rows)
+
+
+def test_ladder_twin_images_below_two_is_one_line_and_exit_2(capsys):
+    assert fl.main(["--no-seed", "--twin-images", "1"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "faster_rcnn_ladder: --twin-images: at least 2 held-out images are needed for an interval"]
