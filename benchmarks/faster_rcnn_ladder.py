@@ -45,7 +45,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-GOAL_MS, GOAL_MIN_SIDE = 50.0, 400
+from benchmarks.ladder_accuracy import (  # noqa: E402,F401  (re-exported: tests and ladder_tensorrt)
+    GOAL_MIN_SIDE, GOAL_MS, MAP_TOLERANCE, _change_cell, best_step, goal_line, rung_kind, twin_changes,
+)
 # Fast R-CNN §3.1 keeps the top 1024 of fc6's and 256 of fc7's singular values (of 4096 units):
 # ranks as fractions of the head's width, so the small twin's 128-unit head keeps 32 and 8.
 SVD_FRACTIONS = (0.25, 0.0625)
@@ -115,21 +117,6 @@ def variant(cfg: Config, head_units: int, prune_steps: int = 0, final: str | Non
     return last.replace("+", "@")
 
 
-def best_step(rows: list[dict[str, Any]], min_side: int = GOAL_MIN_SIDE) -> dict[str, Any] | None:
-    """The fastest measured step whose input side is at least `min_side`."""
-    ok = [r for r in rows if r.get("p50_ms") is not None and r["side"] >= min_side]
-    return min(ok, key=lambda r: r["p50_ms"]) if ok else None
-
-
-def goal_line(rows: list[dict[str, Any]], goal_ms: float = GOAL_MS, min_side: int = GOAL_MIN_SIDE) -> str:
-    best = best_step(rows, min_side)
-    if best is None:
-        return f"goal <= {goal_ms:.0f} ms at >= {min_side} px: no step measured"
-    verdict = "met" if best["p50_ms"] <= goal_ms else f"missed by {best['p50_ms'] / goal_ms:.1f}x"
-    return (f"goal <= {goal_ms:.0f} ms/frame at >= {min_side} px: best step '{best['label']}' "
-            f"{best['p50_ms']:.1f} ms at {best['side']} px: {verdict}")
-
-
 def fmt_row(r: dict[str, Any]) -> list[str]:
     def num(v: Any, f: str) -> str:
         return "-" if v is None else f.format(v)
@@ -137,15 +124,17 @@ def fmt_row(r: dict[str, Any]) -> list[str]:
     ref = r.get("fp32_p50_ms")  # fp32 timed beside this step
     speed = ref / r["p50_ms"] if ref and r.get("p50_ms") else None
     rate = r["gmacs"] / (r["p50_ms"] / 1000) if r.get("gmacs") and r.get("p50_ms") else None
-    dmap = r.get("twin_map_delta")
-    return [r["label"], str(r["side"]), num(r.get("p50_ms"), "{:.1f}"), num(speed, "{:.2f}x"),
+    return [r["label"], r.get("kind", "-"), str(r["side"]), num(r.get("p50_ms"), "{:.1f}"), num(speed, "{:.2f}x"),
             r.get("kept_note", "-"), num(r.get("peak_mb"), "{:.0f}"), num(r.get("size_mb"), "{:.1f}"),
             num(r.get("gmacs"), "{:.2f}"), num(rate, "{:.1f}"), "not measured (untrained)",
-            "-" if dmap is None else f"{dmap:+.3f} (mAP {r['twin_map']:.3f})"]
+            _change_cell(r.get("twin_change"), r.get("twin_map")), _change_cell(r.get("twin_step_change")),
+            _change_cell(r.get("twin_control_change"))]
 
 
-HEADERS = ["step", "px", "p50 ms", "vs fp32 (beside it)", "kept? (vs best so far, beside it)", "peak MB", "size MB",
-           "GMACs", "GMAC/s", "mAP (seed-scale)", "mAP@.5 change on small twin"]
+HEADERS = ["step", "kind", "px", "p50 ms", "vs fp32 (beside it)", "kept? (vs best so far, beside it)", "peak MB",
+           "size MB", "GMACs", "GMAC/s", "mAP (seed-scale)", "twin mAP@.5 change vs fp32",
+           "twin: this step's own change (vs the rung it built on)",
+           "twin: compression's cost (vs control: same fine-tuning, no compression)"]
 
 
 PEAK = r"""
@@ -171,7 +160,7 @@ def peak_mb(path: Path, threads: int) -> float | None:
 
 
 def _build(model: str, cfg: Config, out: Path, weights_from: Any = None, prune_steps: int = 0,
-           final: str | None = None, svd_steps: int = 0) -> tuple[Path, str]:
+           final: str | None = None, svd_steps: int = 0, control: bool = False) -> tuple[Path, str]:
     """The configuration's file: the model with its overrides (weights copied from `weights_from`),
     then its pass chain. Returns the path (its suffix from the pass: .onnx for tensorrt) and the variant."""
     import tf_keras as keras
@@ -185,6 +174,8 @@ def _build(model: str, cfg: Config, out: Path, weights_from: Any = None, prune_s
     if weights_from is not None:
         km.set_weights(weights_from.get_weights())
     label = variant(cfg, int(km.get_layer("head_fc1").units), prune_steps, final, svd_steps)
+    if control:  # the same fine-tuning and conversion, nothing pruned or factored
+        label = f"fine_tune@steps={control_steps(cfg, prune_steps, svd_steps)}@then={final or cfg.quant}"
     p = get_pass(label)
     src = Source(model, keras_model=km, task=spec.task, input_shape=tuple(km.input_shape), spec=spec)
     result = p.fn(src, dict(p.defaults))
@@ -248,7 +239,9 @@ def run_seed(model: str, steps: list[Step], threads: int, rounds: int, work: Pat
     for i, step in enumerate(steps):
         t0 = time.monotonic()
         cfg = step.change(best or Config())
-        row: dict[str, Any] = {"label": step.label, "side": cfg.size, "config": asdict(cfg), "seed_step": step.seed}
+        row: dict[str, Any] = {"label": step.label, "side": cfg.size, "config": asdict(cfg), "seed_step": step.seed,
+                               "kind": rung_kind(asdict(cfg), asdict(best) if best else None),
+                               "built_on": best_label if best else None}
         rows.append(row)
         try:
             path, row["variant"] = _build(model, cfg, work / f"seed_{i}.tflite")
@@ -304,30 +297,53 @@ def twin_config(cfg: Config, base: Config, twin_size: int = 128, twin_smaller: i
     return replace(cfg, size=size, proposals=proposals)
 
 
+def control_steps(cfg: Config, prune_steps: int, svd_steps: int) -> int:
+    """The fine-tuning a configuration had: pruning's steps then the SVD head's (0: none)."""
+    return (prune_steps if cfg.prune else 0) + (svd_steps if cfg.svd else 0)
+
+
 def run_twin(twin: str, configs: list[tuple[str, Config]], work: Path, prune_steps: int = 100,
-             svd_steps: int = 100) -> dict[str, tuple[float, float]]:
-    """mAP@0.5 of each step's configuration on the trained small twin, and its change from the twin's
-    fp32. Pruned variants are fine-tuned `prune_steps` steps and SVD-split ones `svd_steps`: Fast R-CNN
-    needed none on VGG16's trained 4096-wide fc6/fc7, but the twin's 128-unit head at ranks 32/8 loses
-    0.4 mAP@0.5 without it (measured)."""
+             svd_steps: int = 100, images: int = 500, built_on: dict[str, str | None] | None = None
+             ) -> dict[str, dict[str, Any]]:
+    """mAP@0.5 of each step's configuration on the trained small twin on `images` held-out images, with
+    paired 95% intervals (twin_changes). Pruned variants are fine-tuned `prune_steps` steps and
+    SVD-split ones `svd_steps`: Fast R-CNN needed none on VGG16's trained 4096-wide fc6/fc7, but the
+    twin's 128-unit head at ranks 32/8 loses 0.4 mAP@0.5 without it (measured). Each fine-tuned rung
+    is also scored beside its control: the twin fine-tuned as many steps at the same operating point
+    and precision, nothing compressed (one control per distinct configuration)."""
     from converters.build import VariantBuilder
     from converters.detection import evaluate_tflite
 
     src = VariantBuilder().source(twin)  # trained by its recipe (cached)
-    out, base = {}, None
     base_cfg = configs[0][1]
+    matched: dict[str, Any] = {}
+    controls: dict[str, Any] = {}
+    control_cache: dict[tuple[Any, ...], Any] = {}
     for i, (label, cfg) in enumerate(configs):
+        tcfg = twin_config(cfg, base_cfg)
         try:
-            path, _ = _build(twin, twin_config(cfg, base_cfg), work / f"twin_{i}.tflite", src.keras_model,
+            path, _ = _build(twin, tcfg, work / f"twin_{i}.tflite", src.keras_model,
                              prune_steps=prune_steps, svd_steps=svd_steps)
-            m = evaluate_tflite(path, n=60)["map50"]
+            got = evaluate_tflite(path, n=images)
+            matched[label] = got["matched"]
+            steps = control_steps(tcfg, prune_steps, svd_steps)
+            if steps:
+                key = (steps, tcfg.quant, tcfg.size, tcfg.proposals)
+                if key not in control_cache:
+                    cpath, _ = _build(twin, tcfg, work / f"twin_control_{i}.tflite", src.keras_model,
+                                      prune_steps=prune_steps, svd_steps=svd_steps, control=True)
+                    control_cache[key] = evaluate_tflite(cpath, n=images)["matched"]
+                controls[label] = control_cache[key]
         except Exception as exc:
             print(f"  twin {label}: {str(exc).splitlines()[0][:200]}", flush=True)
             continue
-        base = m if base is None else base
-        out[label] = (m, m - base)
-        print(f"  twin {label}: mAP@.5 {m:.3f} ({m - base:+.3f})", flush=True)
-    return out
+        print(f"  twin {label}: mAP@.5 {got['map50']:.3f}", flush=True)
+    if not matched:
+        return {}
+    if built_on is None:
+        labels = [lbl for lbl, _ in configs]
+        built_on = {lbl: (labels[i - 1] if i else None) for i, lbl in enumerate(labels)}
+    return twin_changes(matched, configs[0][0], built_on, controls, images)
 
 
 def remaining(rows: list[dict[str, Any]], goal_ms: float = GOAL_MS, min_side: int = GOAL_MIN_SIDE) -> str:
@@ -378,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="faster_rcnn_zf")
     ap.add_argument("--twin", default="faster_rcnn")
     ap.add_argument("--no-twin", action="store_true")
+    ap.add_argument("--twin-images", type=int, default=500, help="held-out images the twin's mAP is scored on")
     ap.add_argument("--no-seed", action="store_true", help="no host timing (the twin's mAP and the Jetson ladder only)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
@@ -400,6 +417,10 @@ def main(argv: list[str] | None = None) -> int:
         fold = {int(v) for v in args.fold.split(",") if v.strip()}
     except ValueError:
         print("faster_rcnn_ladder: --sizes, --proposals, --skip and --fold take whole numbers separated by commas",
+              file=sys.stderr)
+        return 2
+    if args.twin_images < 2:
+        print("faster_rcnn_ladder: --twin-images: at least 2 held-out images are needed for an interval",
               file=sys.stderr)
         return 2
     from benchmarks.ladder_tensorrt import load_jetsons
@@ -440,17 +461,19 @@ def _run(args: argparse.Namespace, model: str, steps: list[Step], work: Path, je
                   f"({type(exc).__name__})", file=sys.stderr)
             return 2
     elif args.no_seed:
-        rows = [{"label": label, "side": cfg.size, "config": asdict(cfg), "kept": True}
-                for label, cfg in static_configs(steps)]
+        static = static_configs(steps)
+        rows = [{"label": label, "side": cfg.size, "config": asdict(cfg), "kept": True,
+                 "kind": rung_kind(asdict(cfg), asdict(static[i - 1][1]) if i else None)}
+                for i, (label, cfg) in enumerate(static)]
     else:
         rows = run_seed(model, steps, args.threads, args.rounds, work, json_path)
     configs = [(r["label"], Config(**{**r["config"], "svd": tuple(r["config"]["svd"]) if r["config"]["svd"] else None}))
                for r in rows if "config" in r and "error" not in r]
     if not args.no_twin:
-        twin = run_twin(args.twin, configs, work)
+        built_on = {r["label"]: r.get("built_on") for r in rows} if any("built_on" in r for r in rows) else None
+        twin = run_twin(args.twin, configs, work, images=args.twin_images, built_on=built_on)
         for r in rows:
-            if r["label"] in twin:
-                r["twin_map"], r["twin_map_delta"] = twin[r["label"]]
+            r.update(twin.get(r["label"], {}))
     from benchmarks.sidebyside import print_table
 
     if any(r.get("p50_ms") for r in rows):
@@ -462,8 +485,11 @@ def _run(args: argparse.Namespace, model: str, steps: list[Step], work: Path, je
         print(goal_line(rows))
         print(remaining(rows))
     elif not args.no_twin:
-        print_table(f"{args.twin}: mAP@0.5 per step", ["step", "mAP@.5", "change"],
-                    [[r["label"], f"{r['twin_map']:.3f}", f"{r['twin_map_delta']:+.3f}"]
+        print_table(f"{args.twin}: mAP@0.5 per step ({args.twin_images} held-out generated images; paired "
+                    "bootstrap 95% intervals)", ["step", "kind", "mAP@.5", "change vs fp32", "this step's own change",
+                                                 "vs control (same fine-tuning, no compression)"],
+                    [[r["label"], r.get("kind", "-"), f"{r['twin_map']:.3f}", _change_cell(r.get("twin_change")),
+                      _change_cell(r.get("twin_step_change")), _change_cell(r.get("twin_control_change"))]
                      for r in rows if "twin_map" in r])
     kept = {r["label"] for r in rows if r.get("kept")}
     if jetsons:

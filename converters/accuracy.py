@@ -15,8 +15,9 @@ import numpy as np
 
 from converters.datasets import TaskInfo, classification_data, sr_pairs
 
-SR_EVAL_CROPS = 12  # HR crops from the held-out images
-CLS_EVAL_IMAGES = 200
+SR_EVAL_CROPS = 48  # HR crops from the held-out images (enough for a paired interval)
+CLS_EVAL_IMAGES = 1000
+DET_EVAL_IMAGES = 500
 
 
 def quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
@@ -106,18 +107,24 @@ def super_resolution(path: Path, info: TaskInfo, image_dir: str | None, ref: Pat
     _, hr, bic = _sr_data(info, out_side, image_dir)
     out = _outputs(str(path), "sr", info, out_side, image_dir)
     s = info.scale
+    per_crop = [round(psnr(o, h, s), 4) for o, h in zip(out, hr)]
     m = {
-        "psnr_db": _mean([psnr(o, h, s) for o, h in zip(out, hr)]),
+        "psnr_db": _mean(per_crop),
         "ssim": _mean([ssim(o, h, s) for o, h in zip(out, hr)]),
         "psnr_bicubic_db": _mean([psnr(b, h, s) for b, h in zip(bic, hr)]),
         "ssim_bicubic": _mean([ssim(b, h, s) for b, h in zip(bic, hr)]),
         "eval_crops": len(hr),
     }
     m["psnr_gain_bicubic_db"] = round(m["psnr_db"] - m["psnr_bicubic_db"], 4)
+    data = f"{len(hr)} crops of held-out {'user' if image_dir else 'scikit-image'} photos"
+    m["per_example"] = {"metric": "psnr_db", "kind": "mean", "data": data, "variant": per_crop,
+                        "bicubic": [round(psnr(b, h, s), 4) for b, h in zip(bic, hr)]}
     if ref is not None:
         ref_out = _outputs(str(ref), "sr", info, out_side, image_dir)
+        ref_crop = [round(psnr(r, h, s), 4) for r, h in zip(ref_out, hr)]
         m["psnr_vs_fp32_db"] = _mean([min(psnr(o, r, s), 99.0) for o, r in zip(out, ref_out)])
-        m["psnr_delta_fp32_db"] = round(m["psnr_db"] - _mean([psnr(r, h, s) for r, h in zip(ref_out, hr)]), 4)
+        m["psnr_delta_fp32_db"] = round(m["psnr_db"] - _mean(ref_crop), 4)
+        m["per_example"]["fp32"] = ref_crop
     m["accuracy"] = m["psnr_db"]
     return m
 
@@ -132,11 +139,16 @@ def classification(path: Path, info: TaskInfo, image_dir: str | None, ref: Path 
     if labelled:
         m["top1"] = round(float(np.mean(pred == labels)), 4)
         m["top1_chance"] = round(float(np.bincount(labels).max() / len(labels)), 4)  # the commonest class
+        data = (f"{len(labels)} held-out images of the user's class folders" if image_dir else
+                f"{len(labels)} held-out generated shape images, {len(np.unique(labels))} classes")
+        m["per_example"] = {"metric": "top1", "kind": "mean", "data": data,
+                            "variant": (pred == labels).astype(int).tolist()}
     if ref is not None:
         ref_pred = _outputs(str(ref), "cls", info, side, image_dir).argmax(-1)
         m["top1_agreement_fp32"] = round(float(np.mean(pred == ref_pred)), 4)
         if labelled:
             m["top1_delta_fp32"] = round(m["top1"] - float(np.mean(ref_pred == labels)), 4)
+            m["per_example"]["fp32"] = (ref_pred == labels).astype(int).tolist()
     m["accuracy"] = m.get("top1")
     return m
 
@@ -145,14 +157,25 @@ def classification(path: Path, info: TaskInfo, image_dir: str | None, ref: Path 
 def _detection_scores(path: str) -> tuple[tuple[str, Any], ...]:
     from converters import detection
 
-    return tuple(sorted(detection.evaluate_tflite(path).items()))
+    return tuple(sorted(detection.evaluate_tflite(path, n=DET_EVAL_IMAGES).items()))
+
+
+def matched_json(matched: Any) -> list[dict[str, Any]]:
+    """`detection_data.matched_detections` as JSON: per image its detections [class, score, tp]
+    and its ground-truth count per class (what a paired mAP bootstrap needs, no model run)."""
+    return [{"dets": [[int(c), round(float(s), 4), int(t)] for c, s, t in rows],
+             "gt": {str(k): v for k, v in g.items()}} for rows, g in matched]
 
 
 def detection_map(path: Path, ref: Path | None) -> dict[str, Any]:
     got = dict(_detection_scores(str(path)))
     m: dict[str, Any] = {k: v for k, v in got.items() if k in ("map50", "images")}
+    m["per_example"] = {"metric": "map50", "kind": "map", "data": f"{got['images']} held-out generated images, "
+                        f"{got.get('classes', '?')} classes", "variant": matched_json(got["matched"])}
     if ref is not None:
-        m["map50_delta_fp32"] = round(float(got["map50"]) - float(dict(_detection_scores(str(ref)))["map50"]), 4)
+        ref_got = dict(_detection_scores(str(ref)))
+        m["map50_delta_fp32"] = round(float(got["map50"]) - float(ref_got["map50"]), 4)
+        m["per_example"]["fp32"] = matched_json(ref_got["matched"])
     m["accuracy"] = round(float(got["map50"]), 4)
     return m
 

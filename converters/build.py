@@ -224,9 +224,12 @@ class VariantBuilder:
     """Builds variants on demand and keeps loaded sources, so one model is trained/built once."""
 
     def __init__(self, cache_dir: Path | None = None, image_dir: Path | None = None,
-                 progress: Any = None) -> None:
-        """`progress(model, variant, phase, done, total)`: training steps and conversion phases as they go."""
+                 progress: Any = None, controls: bool = True) -> None:
+        """`progress(model, variant, phase, done, total)`: training steps and conversion phases as they go.
+        `controls`: a variant that fine-tunes is also scored beside its control (converters.control),
+        built and cached like any variant (False: compared with fp32 only, and its tables say so)."""
         self.progress = progress
+        self.controls = controls
         self.cache_dir = Path(cache_dir or default_cache_dir())
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.image_dir = image_dir
@@ -283,6 +286,23 @@ class VariantBuilder:
             self.image_dir is not None and Path(self.image_dir).is_dir() and class_folders(self.image_dir))
         return accuracy.evaluate(path, info, self.image_dir, ref, labelled)
 
+    def _control(self, model: str, variant: str, metrics: dict[str, Any]) -> dict[str, Any]:
+        """The control's label and its per-example scores beside the variant's (same examples)."""
+        from converters.control import control_variant
+
+        label = control_variant(metrics, variant)
+        per = metrics.get("per_example")
+        if label is None or not isinstance(per, dict):
+            return {}
+        try:
+            ctl = self.build(model, label)
+        except ConversionError as exc:
+            return {"control_variant": label, "control_error": _first_line(exc)}
+        got = ctl.metrics.get("per_example") or {}
+        if got.get("metric") != per.get("metric") or len(got.get("variant") or []) != len(per.get("variant") or []):
+            return {"control_variant": label, "control_error": "the control was not scored on the same examples"}
+        return {"control_variant": label, "per_example": {**per, "control": got["variant"]}}
+
     def build(self, model: str, variant: str, overrides: dict[str, Any] | None = None) -> BuiltVariant:
         """Return the cached artifact or convert it now; raises ConversionError with one line."""
         spec = get_pass(variant)
@@ -336,6 +356,8 @@ class VariantBuilder:
                 self.progress(model, variant, "analyse", 0, 1)
             metrics.update(self._metrics(model, variant, out, src))
         metrics.update(extra)
+        if out.suffix == ".tflite" and self.controls:
+            metrics.update(self._control(model, variant, metrics))
         meta_path.write_text(json.dumps({"model": model, "variant": variant, "params": params, "metrics": metrics,
                                          "suffix": artifact_suffix(out)}, default=str))
         self.converted += 1

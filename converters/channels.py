@@ -339,4 +339,5 @@ def prune_channels(src: Source, params: dict[str, Any]):
     # '+' standing for its '@': then=truncated_svd+keep=0.25+then=dr_int8 (see converters.svd.then_pass).
     then = str(params.get("then") or "fp32")
     data, then_record = run_then(src, tuned, then, "prune_channels")
-    return data, {**extra, "steps_run": steps, "then": then, **then_record}
+    return data, {**extra, "steps_run": steps, "fine_tune_lr": _lr(params, info) if steps else None, "then": then,
+                  **then_record}

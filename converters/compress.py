@@ -116,7 +116,8 @@ def pruned_model(src: Source, params: dict[str, Any], what: str) -> tuple[Any, d
     reached = 1.0 - sum(int(np.count_nonzero(k)) for k in kernels) / max(1, sum(k.size for k in kernels))
     if reached < target - 0.01:
         raise ConversionError(f"{src.name}/{what}: pruning reached sparsity {reached:.3f}, short of {target}")
-    result = (stripped, {"sparsity_target": target, "sparsity_reached": round(reached, 4), "steps_run": steps})
+    result = (stripped, {"sparsity_target": target, "sparsity_reached": round(reached, 4), "steps_run": steps,
+                         "fine_tune_lr": _lr(params, info)})
     src.memo[key] = result
     return result
 

@@ -20,7 +20,8 @@ import tf_keras as keras
 from tf_keras import layers
 
 from converters.detection_data import (
-    CLASSES, VARIANCES, generate_shapes, head_targets, make_anchors, mean_average_precision, rpn_targets,
+    CLASSES, VARIANCES, generate_shapes, head_targets, make_anchors, matched_detections, mean_average_precision,
+    rpn_targets,
 )
 
 _LOG_CLIP = float(np.log(1000.0 / 16))  # largest log-scale change a delta may ask for
@@ -400,7 +401,11 @@ def evaluate_tflite(path: str | Path, n: int = 100, seed: int = 12345, score_min
     preds = _run_tflite(path, images)
     elapsed = time.monotonic() - t0
     keep = [s > score_min for _, s, _ in preds]
-    map50 = mean_average_precision([b[k] for (b, _, _), k in zip(preds, keep)],
-                                   [s[k] for (_, s, _), k in zip(preds, keep)],
-                                   [c[k] for (_, _, c), k in zip(preds, keep)], gt_boxes, gt_labels, 0.5)
-    return {"map50": map50, "images": n, "seed": seed, "eval_ms_per_image": 1000 * elapsed / n}
+    boxes = [b[k] for (b, _, _), k in zip(preds, keep)]
+    scores = [s[k] for (_, s, _), k in zip(preds, keep)]
+    classes = [c[k] for (_, _, c), k in zip(preds, keep)]
+    map50 = mean_average_precision(boxes, scores, classes, gt_boxes, gt_labels, 0.5)
+    # per image: detections with their true/false-positive flags, for paired intervals (map_of_matched)
+    matched = matched_detections(boxes, scores, classes, gt_boxes, gt_labels, 0.5)
+    return {"map50": map50, "images": n, "seed": seed, "eval_ms_per_image": 1000 * elapsed / n,
+            "classes": len(CLASSES), "matched": matched}

@@ -232,3 +232,104 @@ def mean_average_precision(pred_boxes: Sequence[np.ndarray], pred_scores: Sequen
         precision = ctp / np.arange(1, len(dets) + 1)
         aps.append(average_precision(recall, precision))
     return float(np.mean(aps)) if aps else 0.0
+
+
+def matched_detections(pred_boxes: Sequence[np.ndarray], pred_scores: Sequence[np.ndarray],
+                       pred_classes: Sequence[np.ndarray], gt_boxes: Sequence[np.ndarray],
+                       gt_classes: Sequence[np.ndarray], iou: float = 0.5
+                       ) -> list[tuple[np.ndarray, dict[int, int]]]:
+    """Per image: its detections as rows (class, score, 1 = true positive) and its ground-truth count
+    per class. VOC matching only ever looks inside one image, in falling score order, so these rows
+    are the same as `mean_average_precision` finds; `map_of_matched` recomputes mAP from them on any
+    resample of the images (a paired bootstrap without running the model again)."""
+    out: list[tuple[np.ndarray, dict[int, int]]] = []
+    for pb, ps, pc, gb, gc in zip(pred_boxes, pred_scores, pred_classes, gt_boxes, gt_classes):
+        pb, ps, pc = np.asarray(pb).reshape(-1, 4), np.asarray(ps, np.float64).ravel(), np.asarray(pc).ravel()
+        gb, gc = np.asarray(gb).reshape(-1, 4), np.asarray(gc).ravel().astype(int)
+        rows = np.zeros((len(ps), 3))
+        rows[:, 0], rows[:, 1] = pc.astype(int), ps
+        for cls in np.unique(pc.astype(int)):
+            gts = gb[gc == cls]
+            taken = np.zeros(len(gts), bool)
+            mine = np.flatnonzero(pc.astype(int) == cls)
+            for k in mine[np.argsort(-ps[mine], kind="stable")]:
+                if len(gts) == 0:
+                    continue
+                overlaps = iou_matrix(pb[k][None], gts)[0]
+                j = int(overlaps.argmax())
+                if overlaps[j] >= iou and not taken[j]:
+                    taken[j] = True
+                    rows[k, 2] = 1.0
+        counts = {int(c): int(n) for c, n in zip(*np.unique(gc, return_counts=True))}
+        out.append((rows, counts))
+    return out
+
+
+class MatchedIndex:
+    """`matched_detections`' rows sorted once per class, so the mAP of any resample of the images is a
+    few weighted cumulative sums (a paired bootstrap of 2000 resamples on 500 images in about a second).
+    An image drawn k times counts its detections and its ground truth k times; its copies sit next to
+    each other in score order, so weighting a row by k gives the same precision envelope as k rows."""
+
+    def __init__(self, matched: Sequence[tuple[np.ndarray, dict[int, int]]]) -> None:
+        self.images = len(matched)
+        classes = sorted({c for _, g in matched for c in g} | {int(c) for r, _ in matched for c in r[:, 0]})
+        self.gt = np.zeros((self.images, len(classes)))
+        col = {c: j for j, c in enumerate(classes)}
+        for i, (_, g) in enumerate(matched):
+            for c, n in g.items():
+                self.gt[i, col[int(c)]] = n
+        rows = [np.column_stack([np.asarray(r, np.float64).reshape(-1, 3), np.full(len(r), i)])
+                for i, (r, _) in enumerate(matched)]
+        allrows = np.concatenate(rows) if rows else np.zeros((0, 4))
+        self.per_class = []
+        for c in classes:
+            mine = allrows[allrows[:, 0] == c]
+            mine = mine[np.argsort(-mine[:, 1], kind="stable")]
+            self.per_class.append((mine[:, 3].astype(int), mine[:, 2]))
+
+    def map(self, indices: Sequence[int] | np.ndarray | None = None) -> float:
+        w = (np.ones(self.images) if indices is None
+             else np.bincount(np.asarray(indices, dtype=int), minlength=self.images).astype(np.float64))
+        n_gt = w @ self.gt
+        aps = []
+        for j, (img, tp) in enumerate(self.per_class):
+            if n_gt[j] <= 0:
+                continue
+            ww = w[img]
+            keep = ww > 0
+            ctp, cdet = np.cumsum(ww * tp)[keep], np.cumsum(ww)[keep]
+            aps.append(average_precision(ctp / n_gt[j], ctp / cdet))
+        return float(np.mean(aps)) if aps else 0.0
+
+
+    def map_many(self, indices: np.ndarray) -> np.ndarray:
+        """`map` of every row of a (resamples x images) index matrix at once (the same values)."""
+        idx = np.asarray(indices, dtype=int)
+        flat = (idx + np.arange(idx.shape[0])[:, None] * self.images).ravel()
+        w = np.bincount(flat, minlength=idx.shape[0] * self.images).reshape(idx.shape[0], self.images).astype(float)
+        n_gt = w @ self.gt  # resamples x classes
+        total = np.zeros(idx.shape[0])
+        count = np.zeros(idx.shape[0])
+        for j, (img, tp) in enumerate(self.per_class):
+            has = n_gt[:, j] > 0
+            if not has.any():
+                continue
+            ww = w[:, img]
+            ctp, cdet = np.cumsum(ww * tp, axis=1), np.cumsum(ww, axis=1)
+            recall = ctp / np.where(has, n_gt[:, j], 1.0)[:, None]
+            precision = np.divide(ctp, cdet, out=np.zeros_like(ctp), where=cdet > 0)
+            zeros, ones = np.zeros((len(ww), 1)), np.ones((len(ww), 1))
+            r = np.concatenate([zeros, recall, ones], 1)
+            p = np.concatenate([zeros, precision, zeros], 1)
+            p = np.maximum.accumulate(p[:, ::-1], axis=1)[:, ::-1]
+            ap = np.sum((r[:, 1:] - r[:, :-1]) * p[:, 1:], axis=1)
+            total += np.where(has, ap, 0.0)
+            count += has
+        return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+
+
+def map_of_matched(matched: Sequence[tuple[np.ndarray, dict[int, int]]],
+                   indices: Sequence[int] | np.ndarray | None = None) -> float:
+    """mAP of the images at `indices` (repeats count again) from `matched_detections`' rows."""
+    return MatchedIndex(matched).map(indices)

@@ -15,16 +15,43 @@ that follows (`then`: fp32, fp16, dr_int8, int8, tensorrt, or another pass, '+' 
 """
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
 from converters.passes import ConversionError, Source, register
 
+# Content-keyed cache of full decompositions: every ladder step rebuilds the same seeded model, and a
+# 9216x4096 float64 SVD takes minutes on a loaded 2-core host; keyed by the kernel's bytes (not its
+# layer name), so a retrained or pruned kernel is decomposed afresh. Two entries: fc6 and fc7.
+_SVD_CACHE: OrderedDict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
+SVD_CACHE_ENTRIES = 2
+svd_computed = 0  # how many decompositions were actually run (tests read it)
+
+
+def full_svd(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """u, s, vt of a kernel (float64, thin), computed once per distinct content."""
+    global svd_computed
+    k = np.ascontiguousarray(kernel)
+    key = hashlib.sha256(k.tobytes() + str((k.shape, k.dtype.str)).encode()).hexdigest()
+    hit = _SVD_CACHE.get(key)
+    if hit is not None:
+        _SVD_CACHE.move_to_end(key)
+        return hit
+    u, s, vt = np.linalg.svd(k.astype(np.float64), full_matrices=False)
+    svd_computed += 1
+    _SVD_CACHE[key] = (u, s, vt)
+    while len(_SVD_CACHE) > SVD_CACHE_ENTRIES:
+        _SVD_CACHE.popitem(last=False)
+    return u, s, vt
+
+
 def svd_factors(kernel: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
     """[in, out] kernel -> ([in, rank], [rank, out]) whose product is its best rank-`rank` fit
     (Frobenius norm, Eckart-Young); exact when `rank` reaches the matrix's rank."""
-    u, s, vt = np.linalg.svd(kernel.astype(np.float64), full_matrices=False)
+    u, s, vt = full_svd(kernel)
     root = np.sqrt(s[:rank])
     return (u[:, :rank] * root).astype(np.float32), (vt[:rank] * root[:, None]).astype(np.float32)
 

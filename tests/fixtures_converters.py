@@ -35,10 +35,11 @@ def converter_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def builder(quick_recipes, converter_cache):
-    """A VariantBuilder over a private cache, shared so each tiny model trains once."""
+    """A VariantBuilder over a private cache, shared so each tiny model trains once. Without controls
+    (each fine-tuned variant would train its control too); tests/test_accuracy_change_build.py builds them."""
     from converters.build import VariantBuilder
 
-    return VariantBuilder(converter_cache)
+    return VariantBuilder(converter_cache, controls=False)
 
 
 @pytest.fixture(scope="session")

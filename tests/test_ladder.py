@@ -70,7 +70,8 @@ def test_a_slower_rung_is_not_kept_and_later_rungs_build_on_the_faster_one(tmp_p
     assert by[labels[5]]["gmacs"] < by[labels[4]]["gmacs"] < by["fp32"]["gmacs"]
     assert fl.best_step(rows, 64)["label"] == labels[7]
     table = [fl.fmt_row(r) for r in rows]
-    assert table[3][:5] == ["full int8", "96", "500.0", "2.00x", by["full int8"]["kept_note"]]
+    assert table[3][:6] == ["full int8", "compression", "96", "500.0", "2.00x", by["full int8"]["kept_note"]]
+    assert by[labels[6]]["kind"] == "operating point" and by["fp32"]["kind"] == "baseline"
 
 
 def test_a_ratio_within_the_noise_is_a_tie_kept_only_when_the_step_makes_the_model_smaller():

@@ -142,3 +142,19 @@ def test_prune_channels_then_svd_then_dr_int8_composes_on_a_seed_detector():
     assert "INT8" in a["kernel_dtypes"]
     assert set(record["then_record"]["svd_layers"]) == {"head_fc1", "head_fc2"}
     assert record["then_record"]["then"] == "dr_int8"
+
+
+def test_each_kernel_is_decomposed_once_and_keyed_by_its_content():
+    """The ladder rebuilds the same seeded head at every step: the SVD of a kernel is computed once,
+    whatever the rank asked; a kernel with other values (retrained, pruned) is decomposed afresh."""
+    rng = np.random.default_rng(11)
+    w = rng.standard_normal((64, 48)).astype(np.float32)
+    before = svd.svd_computed
+    a1, b1 = svd.svd_factors(w, 8)
+    a2, b2 = svd.svd_factors(w.copy(), 4)  # same content, another array and rank
+    assert svd.svd_computed == before + 1
+    np.testing.assert_array_equal(a2, a1[:, :4])
+    changed = w.copy()
+    changed[0, 0] += 1.0
+    svd.svd_factors(changed, 8)
+    assert svd.svd_computed == before + 2

@@ -439,7 +439,8 @@ def _with_device_scores(m: Measurement, ev: Any, outputs: Any) -> Measurement:
 
     from converters import device_eval
 
-    metrics = {k: v for k, v in m.metrics.items() if k != "accuracy_note"}
+    # the host's per-example scores are not the device's: no interval is drawn from them beside device scores
+    metrics = {k: v for k, v in m.metrics.items() if k not in ("accuracy_note", "per_example")}
     try:
         metrics.update(device_eval.score(ev, outputs))
     except Exception as exc:  # the timing stands without the score

@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 
 from harness.reporting import plots
+from harness.reporting.kept import KEPT_HEADERS, kept_rows
 from harness.statistics.compare import (COMPARISON_HEADERS, KeyComparison, accuracy_name, accuracy_of,
                                         comparison_notes, comparison_rows, model_label)
 from harness.store.results import SCHEMA_VERSION, Measurement, RunInfo
@@ -159,6 +160,7 @@ def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequen
     devices = list(dict.fromkeys(m.device for m in rows))
     models = list(dict.fromkeys(model_label(m.model) for m in rows))
     chips = [f"{ok} measured", f"{errors} errors", f"{len(devices)} devices", f"{len(models)} models"]
+    kept = kept_rows(rows)
     if comparison is not None:
         chips += [f"{n} {v}" for v, n in _verdicts(comparison).items()]
     parts = [
@@ -196,6 +198,7 @@ def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequen
         _figure(plots.pareto_figure(rows), "accuracy against latency with the Pareto front",
                 "No accuracy figures in this run (metrics such as accuracy, top1 or psnr_db)."),
         _table(["device", "model", "variant", "metric", "value", "p50 ms", "Pareto front"], accuracy_rows(rows)),
+        _table(KEPT_HEADERS, kept) if kept else "",
         "</section>",
         '<section id="energy"><h2>Energy per inference</h2>',
         _figure(plots.energy_figure(rows), "energy per inference",
@@ -290,6 +293,11 @@ def render_markdown(run: RunInfo, rows: Sequence[Measurement], *,
                                        table, plots.ok_rows(rows), farm_run(run, rows)))
     else:
         lines.append("No successful measurements.")
+    kept = kept_rows(rows)
+    if kept:
+        lines += ["", "**What each variant keeps** (paired bootstrap 95% intervals on the same held-out examples; "
+                  "kept only when the interval's worst end is inside the tolerance)", ""]
+        lines += _md_table(KEPT_HEADERS, kept)
     if comparison is not None:
         counts = ", ".join(f"{n} {v}" for v, n in _verdicts(comparison).items()) or "nothing to compare"
         lines += ["", f"**Against run `{baseline_id}`:** {counts}", ""]
