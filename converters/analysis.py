@@ -249,7 +249,45 @@ def gzip_size(data: bytes) -> int:
 
 
 def xnnpack_coverage(path: str | Path) -> dict[str, Any]:
-    """Which ops the XNNPACK delegate takes, as the real LiteRT interpreter applies it."""
+    """Which ops the XNNPACK delegate takes, as the real LiteRT interpreter applies it; in a child process,
+    since a hostile file can crash the interpreter natively (converters.isolate)."""
+    from converters import isolate
+
+    return dict(isolate.call("converters.analysis", "xnnpack_coverage_here", str(path), what=str(path)))
+
+
+def tflite_io(path: str) -> dict[str, list[dict[str, Any]]]:
+    """Load and allocate a .tflite (meant for a child process: converters.isolate); its inputs' and outputs'
+    names, shapes and shape signatures (-1 where a dimension is dynamic)."""
+    from rpi.runner import interpreter_module
+
+    mod, _, _ = interpreter_module()
+    interp = mod.Interpreter(model_path=str(path))
+    interp.allocate_tensors()
+
+    def brief(d: dict[str, Any]) -> dict[str, Any]:
+        sig = d.get("shape_signature")
+        return {"name": str(d["name"]), "shape": [int(x) for x in d["shape"]],
+                "shape_signature": [int(x) for x in (sig if sig is not None else d["shape"])]}
+    return {"inputs": [brief(d) for d in interp.get_input_details()],
+            "outputs": [brief(d) for d in interp.get_output_details()]}
+
+
+def dynamic_inputs(inputs: list[dict[str, Any]]) -> str | None:
+    """Why a model cannot be measured as it is: an input with a dynamic dimension besides the batch would be
+    run at size 1 there (a [-1, -1, 3] input measured as [1, 1, 3]); None when every such dimension is fixed."""
+    for d in inputs:
+        sig = d["shape_signature"]
+        if any(x < 0 for x in sig[1:]):
+            from errors import quote
+
+            return (f"input {quote(d['name'], 80)} has a dynamic shape {sig} (only the batch may be dynamic: it "
+                    f"would be measured at {d['shape']}); export the model with a fixed input shape")
+    return None
+
+
+def xnnpack_coverage_here(path: str | Path) -> dict[str, Any]:
+    """xnnpack_coverage in this process."""
     from rpi.runner import interpreter_module, delegated_ops
 
     mod, _, _ = interpreter_module()

@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     import sqlite3
 
-    from errors import UserError, clean, one_message
+    from errors import UserError, one_message
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -74,9 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     except sqlite3.DatabaseError as exc:  # a file that opened but is damaged or is not ours
         from harness.commands.options import default_db
 
+        from harness.store.pending import explain
+
         db = getattr(args, "db", None) or default_db()
-        print(f"harness: error: {one_message(f'{clean(db)}: damaged or not a results database ({exc})')}",
-              file=sys.stderr)
+        print(f"harness: error: {one_message(explain(db, exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)

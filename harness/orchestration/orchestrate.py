@@ -13,6 +13,7 @@ import os
 import platform
 import secrets
 import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +23,9 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
-from harness.store.db import ResultsDB
-from errors import DeviceError
+from harness.store.db import ResultsDB, StoreError
+from harness.store.pending import pending_path
+from errors import DeviceError, UserError
 from harness.orchestration.measure import error_measurement, model_label, to_measurement
 from harness.planning.plan import Plan
 from harness.store.results import Measurement, RunInfo
@@ -86,6 +88,7 @@ class RunSummary:
     skipped: int = 0
     interrupted: bool = False
     converted: int = 0
+    kept: int = 0  # measured but kept beside the database (it refused them): `--resume` stores them
     results: list[Measurement] = field(default_factory=list)
 
 
@@ -299,7 +302,11 @@ class Orchestrator:
         if self.stop.is_set():
             return  # a job cut short by Ctrl-C is not a result; resume measures it again
         m = self.targets.decorate(m)
-        self.db.add(m)
+        problem = self.db.keep(m)  # stored, or kept beside the database for --resume: never thrown away
+        if problem:
+            with self._lock:
+                summary.kept += 1
+            print(f"harness: {m.device} {m.model} {m.variant}: not stored: {problem}", file=sys.stderr, flush=True)
         with self._lock:
             summary.results.append(m)
             if m.status == "ok":
@@ -484,6 +491,13 @@ def run(plan: Plan, db_path: str | os.PathLike[str], *, resume: str | None = Non
     """The library entry point behind `harness run`; `targets` is a farm, or None for this host."""
     db = ResultsDB(db_path)
     try:
+        try:
+            stored = db.store_pending()
+        except StoreError as exc:
+            raise UserError(f"{exc}; measurements kept beside it wait for the next try") from None
+        if stored:
+            print(f"harness: stored {stored} measurements kept in {pending_path(db_path)} while the database "
+                  "refused them", file=sys.stderr)
         orch = Orchestrator(plan, db, events=events, cache_dir=cache_dir, targets=targets)
         run_id = orch.start(resume)
         return orch.execute(run_id)

@@ -42,14 +42,16 @@ def _check_tflite(p: Path) -> str | None:
     head = _head(p, 8)
     if len(head) < 8 or head[4:8] != b"TFL3":
         return "not a TFLite model (no TFL3 identifier; is it text or another format?)"
-    from rpi.runner import interpreter_module
+    from converters import isolate
+    from converters.analysis import dynamic_inputs
 
-    mod, _, _ = interpreter_module()
-    try:
-        mod.Interpreter(model_path=str(p))  # verifies the flatbuffer: a truncated file fails here
-    except (ValueError, RuntimeError) as exc:
+    try:  # in a child process: a file that crashes LiteRT natively must not take the harness with it
+        io = isolate.call("converters.analysis", "tflite_io", str(p), what=str(p))
+    except isolate.NativeCrash:
+        return None  # loadable enough to try: conversion makes its crash that model's error rows
+    except (ValueError, RuntimeError, isolate.ConversionError) as exc:
         return f"not a valid TFLite model, truncated or damaged ({(str(exc).splitlines() or ['?'])[0][:120]})"
-    return None
+    return dynamic_inputs(io["inputs"])
 
 
 def _check_keras(p: Path) -> str | None:
