@@ -268,15 +268,26 @@ def tflite_io(path: str) -> dict[str, list[dict[str, Any]]]:
     def brief(d: dict[str, Any]) -> dict[str, Any]:
         sig = d.get("shape_signature")
         return {"name": str(d["name"]), "shape": [int(x) for x in d["shape"]],
-                "shape_signature": [int(x) for x in (sig if sig is not None else d["shape"])]}
+                "shape_signature": [int(x) for x in (sig if sig is not None else d["shape"])],
+                "itemsize": int(np.dtype(d["dtype"]).itemsize)}
     return {"inputs": [brief(d) for d in interp.get_input_details()],
             "outputs": [brief(d) for d in interp.get_output_details()]}
 
 
+MAX_INPUT_BYTES = 2 << 30  # one input tensor above 2 GiB is no model a phone or a board can run
+
+
 def dynamic_inputs(inputs: list[dict[str, Any]]) -> str | None:
     """Why a model cannot be measured as it is: an input with a dynamic dimension besides the batch would be
-    run at size 1 there (a [-1, -1, 3] input measured as [1, 1, 3]); None when every such dimension is fixed."""
+    run at size 1 there (a [-1, -1, 3] input measured as [1, 1, 3]), or an input too large to allocate;
+    None when the inputs are fine."""
     for d in inputs:
+        size = math.prod(d["shape"]) * int(d.get("itemsize", 1))
+        if size > MAX_INPUT_BYTES:
+            from errors import quote
+
+            return (f"input {quote(d['name'], 80)} of shape {d['shape']} takes {size / 1e9:.1f} GB, over the "
+                    f"{MAX_INPUT_BYTES >> 30} GiB a device can be asked to hold")
         sig = d["shape_signature"]
         if any(x < 0 for x in sig[1:]):
             from errors import quote

@@ -56,6 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_common(args: argparse.Namespace) -> None:
+    """Checks every command shares: path flags, and `--json` against another `--format`."""
+    from errors import UserError
+    from harness.commands.options import check_paths
+
+    check_paths(args)
+    fmt = getattr(args, "format", None)
+    if getattr(args, "json", False) and fmt not in (None, "table", "json"):
+        raise UserError(f"--json and --format {fmt}: give one")
+
+
 def main(argv: list[str] | None = None) -> int:
     import sqlite3
 
@@ -67,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     hush_paramiko()
     try:
+        _check_common(args)
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f"harness: error: {one_message(str(exc))}", file=sys.stderr)

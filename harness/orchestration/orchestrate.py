@@ -156,10 +156,10 @@ class Orchestrator:
             devices = {d.name: d for d in self.plan.devices.enabled}
             needs = {name: _companions_needed(devices[name]) for name in by_device}
             exports = self._export(by_device, needs, built, builder)
-            pool = ThreadPoolExecutor(max_workers=max(1, len(by_device)), thread_name_prefix="device")
+            lanes = self._lanes([devices[name] for name in by_device])
+            pool = ThreadPoolExecutor(max_workers=max(1, len(lanes)), thread_name_prefix="device")
             futures = [
-                pool.submit(self._guarded_worker, run_id, devices[name], jobs, built, exports, summary)
-                for name, jobs in by_device.items()
+                pool.submit(self._lane, run_id, lane, by_device, built, exports, summary) for lane in lanes
             ]
             try:
                 while any(not f.done() for f in futures):
@@ -179,6 +179,21 @@ class Orchestrator:
         self.db.set_run_status(run_id, status)
         self._emit("run_finished", run_id=run_id, status=status, **_counts(summary))
         return summary
+
+    def _lanes(self, devices: list[Any]) -> list[list[Any]]:
+        """Devices that run at the same time, one lane each. Every `kind: local` device of this host shares
+        one lane (measured in turn): two at once would each perturb the other's timings. A local device marked
+        separate_machine, or any device of a farm (its agents are other hosts), has a lane of its own."""
+        here = isinstance(self.targets, LocalTargets)
+        shared = [d for d in devices if here and d.kind == "local" and not getattr(d, "separate_machine", False)]
+        return ([shared] if shared else []) + [[d] for d in devices if not any(d is x for x in shared)]
+
+    def _lane(self, run_id: str, lane: list[Any], by_device: dict[str, list[tuple[str, str, int]]],
+              built: dict[tuple[str, str], Any], exports: dict[ExportKey, Any], summary: RunSummary) -> None:
+        for device in lane:
+            if self.stop.is_set():
+                return
+            self._guarded_worker(run_id, device, by_device[device.name], built, exports, summary)
 
     def _interrupt(self, futures: list[Any]) -> None:
         """Ctrl-C: set the stop flag (cool-downs return at once), kill what the targets run now, and give

@@ -105,6 +105,12 @@ def check_variants(variants: tuple[str, ...]) -> tuple[str, ...]:
             labels.append(variant_label(*parse_variant(v)))
         except ConversionError as exc:
             raise UserError(f"--variants: {exc}") from None
+    for i, label in enumerate(labels):  # one row per label: a second would be measured and not stored
+        if label in labels[:i]:
+            first = variants[labels.index(label)]
+            same = f"{quote(first, 60)} and {quote(variants[i], 60)} are both {quote(label, 60)}" \
+                if first != variants[i] else f"{quote(label, 60)} is given twice"
+            raise UserError(f"--variants: {same}")
     return tuple(labels)
 
 
