@@ -140,7 +140,7 @@ class ResultsDB:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = sqlite3.connect(str(self.path), check_same_thread=False,
-                                         timeout=min(BUSY_SLICE_S, busy_wait_s()))
+                                         timeout=min(BUSY_SLICE_S, busy_wait_s() / 5))
         except sqlite3.DatabaseError as exc:
             raise UserError(pending.explain(self.path, exc)) from None
         self._lock = threading.Lock()
