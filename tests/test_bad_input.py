@@ -348,6 +348,10 @@ CATALOG: list[Case] = [
     C("bounds", "dynamic-input-shape", "--models models/dynamic.tflite: input", "run", "--devices", "ok.yaml",
       "--models", "models/dynamic.tflite", "--variants", "fp32"),
     # --- issue 31: messages that say what is wrong -------------------------------------------------------------
+    C("messages", "import-10-GB-file", "huge_log.txt: 10.7 GB, larger than any benchmark_model log", "import",
+      "benchmark_model", "huge_log.txt"),
+    C("messages", "model-10-GB-file", "--models models/huge.tflite: 10.7 GB", "run", "--devices", "ok.yaml",
+      "--models", "models/huge.tflite"),
     C("messages", "many-values-not-alias-bomb", "many_values.yaml: more than 100000 values; a devices file",
       "run", "--devices", "many_values.yaml"),
 ]
@@ -358,7 +362,8 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
     for p in sorted(root.rglob("*")):
         if p.is_file():
             st = p.stat()
-            out[str(p.relative_to(root))] = (st.st_size, st.st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+            digest = hashlib.sha256(p.read_bytes()).hexdigest() if st.st_size < 64 << 20 else "(large: size, mtime)"
+            out[str(p.relative_to(root))] = (st.st_size, st.st_mtime_ns, digest)
     return out
 
 
@@ -455,6 +460,11 @@ def workdir(tmp_path, good_db, model_files, device_outputs) -> tuple[Path, dict[
     (work / "bm_negative.txt").write_text(log.replace("min=113737", "min=-5"))
     (work / "bm_inf.txt").write_text(log.replace("max=124776", "max=1e999"))
     (work / "link.db").symlink_to("good.db")
+    with open(work / "huge_log.txt", "wb") as f:  # 10 GB, sparse: no disk used
+        f.truncate(10 << 30)
+    with open(work / "models" / "huge.tflite", "wb") as f:
+        f.write(b"\x1c\0\0\0TFL3")
+        f.truncate(10 << 30)
     shutil.copy2(good_db[0], work / "results.db")  # the default --db
     return work, good_db[1]
 

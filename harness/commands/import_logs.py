@@ -17,6 +17,9 @@ from harness.commands.options import db_arg
 IMPORTERS: dict[str, str] = {}
 
 
+MAX_LOG_BYTES = 1 << 30  # a captured log of 100 MB is plenty; 10 GB is another file (and would fill memory)
+
+
 def register(tool: str, target: str) -> None:
     IMPORTERS[tool] = target
 
@@ -49,6 +52,10 @@ def parse_file(tool: str, path: str) -> dict[str, Any]:
         raise UserError(f"{clean(path)}: no such file")
     if not p.is_file():
         raise UserError(f"{clean(path)}: not a file")
+    size = p.stat().st_size
+    if size > MAX_LOG_BYTES:
+        raise UserError(f"{clean(path)}: {size / 1e9:.1f} GB, larger than any {tool} log ({MAX_LOG_BYTES >> 20} MiB "
+                        "at most); is it the right file?")
     module_name, fn = IMPORTERS[tool].split(":")
     parse = getattr(importlib.import_module(module_name), fn)
     try:

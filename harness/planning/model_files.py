@@ -9,6 +9,7 @@ from errors import clean
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 KINDS = "a .tflite, .keras or .h5 file, or a SavedModel folder"
+MAX_MODEL_BYTES = 2 << 30
 
 
 def check_model_file(name: str) -> str | None:
@@ -23,6 +24,8 @@ def check_model_file(name: str) -> str | None:
     size = p.stat().st_size
     if size == 0:
         return "empty file"
+    if size > MAX_MODEL_BYTES:
+        return f"{size / 1e9:.1f} GB: larger than any model file a device can load (2 GiB at most, FlatBuffers' limit)"
     suffix = p.suffix.lower()
     if suffix == ".tflite":
         return _check_tflite(p)
