@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     import sqlite3
 
     from errors import UserError, one_message
+    from harness.store.db import StoreError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"harness: error: {one_message(str(exc))}", file=sys.stderr)
         return exc.exit_code
+    except StoreError as exc:  # a write the database refused (locked past the wait, disk full, read-only)
+        print(f"harness: error: {one_message(str(exc))}", file=sys.stderr)
+        return 2
     except sqlite3.DatabaseError as exc:  # a file that opened but is damaged or is not ours
         from harness.commands.options import default_db
 

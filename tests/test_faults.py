@@ -247,3 +247,18 @@ def test_local_devices_of_one_host_are_measured_in_turn(tmp_path, tiny_tflite, i
     a, b = sorted(summary.results, key=lambda m: m.started_at or 0)
     assert a.finished_at is not None and b.started_at is not None
     assert b.started_at >= a.finished_at  # one after the other: neither perturbs the other's timing
+
+
+def test_import_store_into_a_locked_wal_database_is_one_line(tmp_path, device_outputs):
+    db = tmp_path / "r.db"
+    _db_with_run(db).close()
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # WAL: readers go on, the write waits and then gives up
+    try:
+        res = _cli("import", "benchmark_model", str(device_outputs / "benchmark_model.android_gpu.txt"),
+                   "--store", "--db", str(db), env={**os.environ, "HARNESS_DB_BUSY_S": "1"}, timeout=120)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-1500:]
+    assert "locked by another process" in res.stderr and "waiting for" in res.stderr
