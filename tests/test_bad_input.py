@@ -92,7 +92,7 @@ DEVICE_FILES: dict[str, str | bytes] = {
     "dup_key.yaml": "defaults: {threads: 1}\n" + LOCAL + "defaults: {threads: 4}\n",
     "dup_device_key.yaml": "devices:\n  - name: a\n    kind: local\n    bench: {threads: 1}\n    bench: {threads: 3}\n",
     "warmup_inf.yaml": "devices:\n  - {name: a, kind: local, bench: {warmup_s: .inf}}\n",
-    "cooldown_nan.yaml": "defaults: {cooldown_s: .nan}\n" + LOCAL,
+    "cooldown_inf.yaml": "defaults: {cooldown_s: .inf}\n" + LOCAL,
     "password_unset.yaml": PI % ", password_env: HARNESS_TEST_UNSET_PASSWORD",
     "many_values.yaml": LOCAL + "extra: [" + "1," * 120_000 + "1]\n",
 }
@@ -332,7 +332,7 @@ CATALOG: list[Case] = [
     C("bounds", "farm-port-70000", "--port", "farm", "up", "--port", "70000"),
     C("bounds", "farm-port-negative", "--port", "farm", "up", "--port", "-1"),
     C("bounds", "warmup-inf-in-file", "bench.warmup_s", "run", "--devices", "warmup_inf.yaml"),
-    C("bounds", "cooldown-nan-in-defaults", "defaults.cooldown_s", "run", "--devices", "cooldown_nan.yaml"),
+    C("bounds", "cooldown-inf-in-defaults", "defaults.cooldown_s", "run", "--devices", "cooldown_inf.yaml"),
     C("bounds", "password-env-unset", "(pi).password_env: names $HARNESS_TEST_UNSET_PASSWORD, which is not set",
       "devices", "--devices", "password_unset.yaml"),
     C("bounds", "import-negative-latency", "bm_negative.txt: not a usable benchmark_model log: min_us", "import",
