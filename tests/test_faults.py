@@ -262,3 +262,28 @@ def test_import_store_into_a_locked_wal_database_is_one_line(tmp_path, device_ou
         other.close()
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-1500:]
     assert "locked by another process" in res.stderr and "waiting for" in res.stderr
+
+
+def test_what_sqlite_says_is_named_not_called_damaged(tmp_path):
+    """The words for SQLite's real errors: read-only and locked are healthy files; only a file that is not an
+    SQLite database is "damaged"."""
+    from harness.store.pending import explain
+
+    path = tmp_path / "r.db"
+    _db_with_run(path).close()
+    ro = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.OperationalError) as readonly:
+        ro.execute("DELETE FROM runs")
+    ro.close()
+    said = explain(path, readonly.value)
+    assert "read-only" in said and "damaged" not in said
+    garbage = tmp_path / "g.db"
+    garbage.write_bytes(b"not sqlite at all\n" * 100)
+    with pytest.raises(sqlite3.DatabaseError) as notdb:
+        sqlite3.connect(garbage).execute("SELECT * FROM sqlite_master").fetchall()
+    assert "damaged or not a results database" in explain(garbage, notdb.value)
+    truncated = tmp_path / "t.db"
+    truncated.write_bytes(path.read_bytes()[:100] + b"\0" * 50)
+    with pytest.raises(sqlite3.DatabaseError) as cut:
+        sqlite3.connect(truncated).execute("SELECT count(*) FROM runs").fetchall()
+    assert "damaged" not in explain(truncated, cut.value) and "SQLite database" in explain(truncated, cut.value)
