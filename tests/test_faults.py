@@ -287,3 +287,76 @@ def test_what_sqlite_says_is_named_not_called_damaged(tmp_path):
     with pytest.raises(sqlite3.DatabaseError) as cut:
         sqlite3.connect(truncated).execute("SELECT count(*) FROM runs").fetchall()
     assert "damaged" not in explain(truncated, cut.value) and "SQLite database" in explain(truncated, cut.value)
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process whose parent chain reaches `pid`, or whose session is `pid`'s child's (ray start's own)."""
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:  # ppid
+            child = int(entry.name)
+            found |= {child} | _descendants(child)
+    return found
+
+
+def _session_members(sid: int) -> set[int]:
+    members = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                members.add(int(entry.name))
+    return members
+
+
+def test_farm_up_stopped_during_its_start_up_wait_leaves_no_ray_behind(tmp_path):
+    """SIGTERM while `farm up` waits for `ray start --head`: ray start and gcs_server go too."""
+    import socket
+
+    pytest.importorskip("ray")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "RAY_USAGE_STATS_ENABLED": "0"}
+    head = subprocess.Popen([sys.executable, "-m", "harness", "farm", "up", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    ray_start = None
+    left: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and ray_start is None:
+            for child in _descendants(head.pid):
+                try:
+                    if b"start" in Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0"):
+                        ray_start = child
+                except OSError:
+                    continue
+            time.sleep(0.1)
+        assert ray_start is not None, "ray start never began"
+        time.sleep(1.0)  # inside the start-up wait: ray start is bringing up gcs_server
+        head.send_signal(signal.SIGTERM)
+        head.communicate(timeout=90)
+        deadline = time.monotonic() + 30
+        left = _session_members(ray_start)
+        while left and time.monotonic() < deadline:
+            time.sleep(0.2)
+            left = _session_members(ray_start)
+        assert not left, "ray processes left running after farm up was stopped"
+    finally:  # whatever happened above, this test leaves nothing of its own behind
+        if head.poll() is None:
+            head.kill()
+            head.wait()
+        for pid in _session_members(ray_start) if ray_start else ():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
