@@ -172,6 +172,11 @@ def open_db(path_arg: str | None) -> ResultsDB:
     if Path(path).stat().st_size == 0:
         raise UserError(f"{clean(path)}: an empty file, not a results database")
     db = ResultsDB(path)
+    from harness.store.pending import pending_path
+
+    if pending_path(path).is_file():
+        print(f"harness: note: measurements the database refused wait in {clean(str(pending_path(path)))}; "
+              "the next `harness run` (or `run --resume RUN_ID`) stores them", file=sys.stderr)
     if db.upgraded_from is not None:
         print(f"harness: upgraded {path} from schema {db.upgraded_from} to {db.schema_version}; "
               "every row is kept", file=sys.stderr)
