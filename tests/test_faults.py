@@ -360,3 +360,52 @@ def test_farm_up_stopped_during_its_start_up_wait_leaves_no_ray_behind(tmp_path)
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_sigkill_of_harness_run_ends_its_runner_at_once(tmp_path, tiny_tflite, isolated_cache):
+    """The catalog's case: `kill -9` of `harness run` mid-measurement used to leave the runner timing for up to
+    max_s, so a `--resume` started at once was measured beside it."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("PR_SET_PDEATHSIG is Linux's")
+    devices = tmp_path / "devices.yaml"
+    devices.write_text("devices:\n  - {name: local, kind: local}\n")
+    env = {**os.environ, "XDG_CACHE_HOME": str(isolated_cache)}
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "--devices", str(devices), "--db",
+                             str(tmp_path / "r.db"), "--models", str(tiny_tflite), "--variants", "fp32", "--runs",
+                             "5", "--min-seconds", "60", "--warmup-seconds", "0", "--cooldown", "0",
+                             "--no-peak-probe", "--no-progress"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    runner = None
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and runner is None and proc.poll() is None:
+            for pid in _descendants(proc.pid):
+                try:
+                    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                if any(a.endswith(b"runner.py") for a in argv):
+                    runner = pid
+            time.sleep(0.1)
+        assert runner is not None, "the runner never started"
+        time.sleep(1.0)  # measuring now
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 5
+        alive = True
+        while alive and time.monotonic() < deadline:
+            try:
+                state = Path(f"/proc/{runner}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                alive = state != "Z"
+            except OSError:
+                alive = False
+            time.sleep(0.05)
+        assert not alive, "the runner outlived the killed harness"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if runner is not None:
+            try:
+                os.kill(runner, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
