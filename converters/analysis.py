@@ -277,23 +277,27 @@ def tflite_io(path: str) -> dict[str, list[dict[str, Any]]]:
 MAX_INPUT_BYTES = 2 << 30  # one input tensor above 2 GiB is no model a phone or a board can run
 
 
-def dynamic_inputs(inputs: list[dict[str, Any]]) -> str | None:
+def dynamic_inputs(inputs: list[dict[str, Any]], given: dict[str, list[int]] | None = None) -> str | None:
     """Why a model cannot be measured as it is: an input with a dynamic dimension besides the batch would be
-    run at size 1 there (a [-1, -1, 3] input measured as [1, 1, 3]), or an input too large to allocate;
-    None when the inputs are fine."""
+    run at size 1 there (a [-1, -1, 3] input measured as [1, 1, 3]) unless `given` names its shape, or an input
+    too large to allocate; None when the inputs are fine."""
+    from errors import quote
+
     for d in inputs:
+        shape = (given or {}).get(d["name"])
+        if shape is not None:
+            sig = d["shape_signature"]
+            if len(shape) != len(sig) or any(s >= 0 and s != g for s, g in zip(sig, shape)):
+                return f"input {quote(d['name'], 80)} is {sig}: the shape given for it, {shape}, does not fit"
+            d = {**d, "shape": list(shape), "shape_signature": list(shape)}
         size = math.prod(d["shape"]) * int(d.get("itemsize", 1))
         if size > MAX_INPUT_BYTES:
-            from errors import quote
-
             return (f"input {quote(d['name'], 80)} of shape {d['shape']} takes {size / 1e9:.1f} GB, over the "
                     f"{MAX_INPUT_BYTES >> 30} GiB a device can be asked to hold")
         sig = d["shape_signature"]
         if any(x < 0 for x in sig[1:]):
-            from errors import quote
-
-            return (f"input {quote(d['name'], 80)} has a dynamic shape {sig} (only the batch may be dynamic: it "
-                    f"would be measured at {d['shape']}); export the model with a fixed input shape")
+            return (f"input {quote(d['name'], 80)} has a dynamic shape {sig} (it would be measured at "
+                    f"{d['shape']}); give its shape (--input-shape NAME=1x224x224x3) or export a fixed one")
     return None
 
 

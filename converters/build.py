@@ -213,10 +213,9 @@ def _validate_tflite(path: Path, label: str) -> None:
     """A user .tflite that the interpreter cannot load is a clear error, not a runner crash; loaded in a child
     process (converters.isolate), so a file that crashes LiteRT natively is this variant's error row."""
     from converters import isolate
-    from converters.analysis import dynamic_inputs
 
     try:
-        inputs = isolate.call("converters.analysis", "tflite_io", str(path), what=label)
+        isolate.call("converters.analysis", "tflite_io", str(path), what=label)
     except isolate.NativeCrash:
         raise
     except ConversionError as exc:
@@ -224,9 +223,6 @@ def _validate_tflite(path: Path, label: str) -> None:
     except Exception as exc:
         raise ConversionError(f"{label}: not a valid .tflite model ({(str(exc).splitlines() or ['?'])[0][:200]})"
                               ) from None
-    dynamic = dynamic_inputs(inputs["inputs"])
-    if dynamic:
-        raise ConversionError(f"{label}: {dynamic}")
 
 
 class VariantBuilder:

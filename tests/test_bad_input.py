@@ -347,6 +347,8 @@ CATALOG: list[Case] = [
       "--resume", "{planned}", "--repeat", "3"),
     C("bounds", "dynamic-input-shape", "--models models/dynamic.tflite: input", "run", "--devices", "ok.yaml",
       "--models", "models/dynamic.tflite", "--variants", "fp32"),
+    C("bounds", "input-shape-not-dims", "--input-shape", "run", "--devices", "ok.yaml", "--input-shape", "x=ax3"),
+    C("bounds", "input-shape-zero", "--input-shape", "run", "--devices", "ok.yaml", "--input-shape", "x=1x0x3"),
     # --- issue 31: messages that say what is wrong -------------------------------------------------------------
     C("messages", "import-10-GB-file", "huge_log.txt: 10.7 GB, larger than any benchmark_model log", "import",
       "benchmark_model", "huge_log.txt"),

@@ -409,3 +409,29 @@ def test_sigkill_of_harness_run_ends_its_runner_at_once(tmp_path, tiny_tflite, i
                 os.kill(runner, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_a_dynamic_input_runs_at_the_shape_the_user_gives(tmp_path, isolated_cache):
+    import tensorflow as tf
+
+    from converters.analysis import tflite_io
+
+    net = tf.keras.Sequential([tf.keras.Input((None, None, 3)), tf.keras.layers.Conv2D(2, 3, padding="same")])
+    model = tmp_path / "dyn.tflite"
+    model.write_bytes(tf.lite.TFLiteConverter.from_keras_model(net).convert())
+    name = tflite_io(str(model))["inputs"][0]["name"]
+    devices = tmp_path / "devices.yaml"
+    devices.write_text("devices:\n  - {name: local, kind: local}\n")
+    env = {**os.environ, "XDG_CACHE_HOME": str(isolated_cache)}
+    common = ["run", "--devices", str(devices), "--db", str(tmp_path / "r.db"), "--models", str(model), "--variants",
+              "fp32", "--runs", "5", "--min-seconds", "0.05", "--warmup-seconds", "0", "--cooldown", "0",
+              "--no-peak-probe", "--no-progress"]
+    bad = _cli(*common, "--input-shape", f"{name}=1x16x16", env=env)
+    assert bad.returncode == 2 and "does not fit" in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+    res = _cli(*common, "--input-shape", f"{name}=1x16x24x3", env=env)
+    assert res.returncode == 0, res.stdout[-800:] + res.stderr[-1500:]
+    con = sqlite3.connect(tmp_path / "r.db")
+    (data,) = con.execute("SELECT data FROM measurements").fetchone()
+    con.close()
+    row = json.loads(data)
+    assert row["status"] == "ok" and row["extra"]["inputs"][0]["shape"] == [1, 16, 24, 3], row["extra"]["inputs"]

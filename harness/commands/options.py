@@ -92,6 +92,18 @@ def csv_list(value: str | None, flag: str) -> list[str] | None:
     return items
 
 
+def input_shape(text: str) -> tuple[str, list[int]]:
+    """argparse type of --input-shape NAME=1x224x224x3: an input's name and positive dimensions."""
+    name, _, dims = text.rpartition("=")
+    try:
+        shape = [int(d) for d in dims.lower().split("x")]
+    except ValueError:
+        shape = []
+    if not name or not shape or any(not 1 <= d <= 1 << 20 for d in shape):
+        raise argparse.ArgumentTypeError(f"expected NAME=1x224x224x3 (positive dimensions), got {quote(text, 60)}")
+    return name, shape
+
+
 MAX_NAME_BYTES = 255  # a path component longer than this is refused by every common file system
 
 

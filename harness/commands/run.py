@@ -10,7 +10,7 @@ from errors import UserError, clean
 from harness.store.pending import pending_path
 from harness.commands.options import (add_db_arg, add_devices_arg, add_farm_arg, celsius, check_db_for_writing,
                                       check_folder, count, csv_list, default_db, load_devices_arg, positive_int,
-                                      positive_seconds, seconds, thread_count)
+                                      positive_seconds, seconds, thread_count, input_shape)
 
 if TYPE_CHECKING:
     from harness.planning.plan import Plan
@@ -20,7 +20,7 @@ PLAN_FLAGS = {"devices": "--devices", "models": "--models", "variants": "--varia
               "threads": "--threads", "min_runs": "--runs", "min_s": "--min-seconds", "max_s": "--max-seconds",
               "warmup_runs": "--warmup-runs", "warmup_s": "--warmup-seconds", "cooldown_s": "--cooldown",
               "cooldown_until_c": "--cooldown-until", "delegate": "--delegate", "images": "--images",
-              "no_peak_probe": "--no-peak-probe", "repeat": "--repeat"}
+              "no_peak_probe": "--no-peak-probe", "repeat": "--repeat", "input_shape": "--input-shape"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -44,6 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--repeat", type=positive_int, default=None, metavar="N",
                    help="measure each job N times, interleaved across variants (A B C A B C); "
                         "prints the run-to-run spread of the N medians")
+    p.add_argument("--input-shape", action="append", type=input_shape, metavar="NAME=1x224x224x3",
+                   help="the shape to run an input with a dynamic dimension at (repeatable; by input name)")
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run; measure only what is missing")
     p.add_argument("--cache-dir", help="artifact cache (default ~/.cache/harness/artifacts)")
     p.add_argument("--images", help="folder of your own images for calibration and accuracy")
@@ -93,7 +95,8 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
         plan = make_plan(devices, models=csv_list(args.models, "--models"),
                          variants=csv_list(args.variants, "--variants"), quick=args.quick,
                          overrides=overrides, image_dir=str(images) if images else None,
-                         peak_probe=not args.no_peak_probe, repeat=args.repeat or 1)
+                         peak_probe=not args.no_peak_probe, repeat=args.repeat or 1,
+                         input_shapes=dict(args.input_shape or []))
     check_db_for_writing(db_path)  # a damaged or foreign file is refused before anything is converted
     printer = ProgressPrinter(enabled=not args.no_progress)
     events, live, phone = printer.event, None, None

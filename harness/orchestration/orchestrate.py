@@ -386,7 +386,7 @@ class Orchestrator:
                     continue
                 ev = built.get((EVAL_KEY, model)) if device.kind == "ios" else None
                 ev = None if isinstance(ev, Exception) else ev
-                job = JobSpec(model_path=art.path, bench=bench,
+                job = JobSpec(model_path=art.path, bench=bench, input_shapes=self.plan.input_shapes or None,
                               companions={kind: e.path for kind, e in prepared.items()},
                               companion_origins={kind: e.describe() for kind, e in prepared.items()},
                               eval_inputs=ev.path if ev else None, eval_shape=ev.sample_shape if ev else None,
