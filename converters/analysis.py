@@ -249,7 +249,60 @@ def gzip_size(data: bytes) -> int:
 
 
 def xnnpack_coverage(path: str | Path) -> dict[str, Any]:
-    """Which ops the XNNPACK delegate takes, as the real LiteRT interpreter applies it."""
+    """Which ops the XNNPACK delegate takes, as the real LiteRT interpreter applies it; in a child process,
+    since a hostile file can crash the interpreter natively (converters.isolate)."""
+    from converters import isolate
+
+    return dict(isolate.call("converters.analysis", "xnnpack_coverage_here", str(path), what=str(path)))
+
+
+def tflite_io(path: str) -> dict[str, list[dict[str, Any]]]:
+    """Load and allocate a .tflite (meant for a child process: converters.isolate); its inputs' and outputs'
+    names, shapes and shape signatures (-1 where a dimension is dynamic)."""
+    from rpi.runner import interpreter_module
+
+    mod, _, _ = interpreter_module()
+    interp = mod.Interpreter(model_path=str(path))
+    interp.allocate_tensors()
+
+    def brief(d: dict[str, Any]) -> dict[str, Any]:
+        sig = d.get("shape_signature")
+        return {"name": str(d["name"]), "shape": [int(x) for x in d["shape"]],
+                "shape_signature": [int(x) for x in (sig if sig is not None else d["shape"])],
+                "itemsize": int(np.dtype(d["dtype"]).itemsize)}
+    return {"inputs": [brief(d) for d in interp.get_input_details()],
+            "outputs": [brief(d) for d in interp.get_output_details()]}
+
+
+MAX_INPUT_BYTES = 2 << 30  # one input tensor above 2 GiB is no model a phone or a board can run
+
+
+def dynamic_inputs(inputs: list[dict[str, Any]], given: dict[str, list[int]] | None = None) -> str | None:
+    """Why a model cannot be measured as it is: an input with a dynamic dimension besides the batch would be
+    run at size 1 there (a [-1, -1, 3] input measured as [1, 1, 3]) unless `given` names its shape, or an input
+    too large to allocate; None when the inputs are fine."""
+    from errors import quote
+
+    for d in inputs:
+        shape = (given or {}).get(d["name"])
+        if shape is not None:
+            sig = d["shape_signature"]
+            if len(shape) != len(sig) or any(s >= 0 and s != g for s, g in zip(sig, shape)):
+                return f"input {quote(d['name'], 80)} is {sig}: the shape given for it, {shape}, does not fit"
+            d = {**d, "shape": list(shape), "shape_signature": list(shape)}
+        size = math.prod(d["shape"]) * int(d.get("itemsize", 1))
+        if size > MAX_INPUT_BYTES:
+            return (f"input {quote(d['name'], 80)} of shape {d['shape']} takes {size / 1e9:.1f} GB, over the "
+                    f"{MAX_INPUT_BYTES >> 30} GiB a device can be asked to hold")
+        sig = d["shape_signature"]
+        if any(x < 0 for x in sig[1:]):
+            return (f"input {quote(d['name'], 80)} has a dynamic shape {sig} (it would be measured at "
+                    f"{d['shape']}); give its shape (--input-shape NAME=1x224x224x3) or export a fixed one")
+    return None
+
+
+def xnnpack_coverage_here(path: str | Path) -> dict[str, Any]:
+    """xnnpack_coverage in this process."""
     from rpi.runner import interpreter_module, delegated_ops
 
     mod, _, _ = interpreter_module()

@@ -210,14 +210,19 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _validate_tflite(path: Path, label: str) -> None:
-    """A user .tflite that the interpreter cannot load is a clear error, not a runner crash."""
-    from rpi.runner import interpreter_module
+    """A user .tflite that the interpreter cannot load is a clear error, not a runner crash; loaded in a child
+    process (converters.isolate), so a file that crashes LiteRT natively is this variant's error row."""
+    from converters import isolate
 
-    mod, _, _ = interpreter_module()
     try:
-        mod.Interpreter(model_path=str(path)).allocate_tensors()
+        isolate.call("converters.analysis", "tflite_io", str(path), what=label)
+    except isolate.NativeCrash:
+        raise
+    except ConversionError as exc:
+        raise ConversionError(f"{label}: not a valid .tflite model ({exc})") from None
     except Exception as exc:
-        raise ConversionError(f"{label}: not a valid .tflite model ({str(exc).splitlines()[0][:200]})") from None
+        raise ConversionError(f"{label}: not a valid .tflite model ({(str(exc).splitlines() or ['?'])[0][:200]})"
+                              ) from None
 
 
 class VariantBuilder:
@@ -261,7 +266,6 @@ class VariantBuilder:
         return out
 
     def _accuracy(self, model: str, variant: str, path: Path, src: Source | None) -> dict[str, Any]:
-        from converters import accuracy
         from converters.datasets import class_folders, task_info
 
         if src is not None and src.spec is not None and not getattr(src.spec, "trainable", True):
@@ -270,12 +274,10 @@ class VariantBuilder:
         if src is not None:
             info = src.task_info()
         else:  # a user .tflite: infer what it can from its tensors
-            from rpi.runner import interpreter_module
+            from converters import isolate
 
-            mod, _, _ = interpreter_module()
-            interp = mod.Interpreter(model_path=str(path))
-            info = task_info("unknown", interp.get_input_details()[0]["shape"],
-                             interp.get_output_details()[0]["shape"])
+            io = isolate.call("converters.analysis", "tflite_io", str(path), what=model)
+            info = task_info("unknown", io["inputs"][0]["shape"], io["outputs"][0]["shape"])
         ref = None
         if variant.split("@", 1)[0] != "fp32" and src is not None:
             try:
@@ -284,7 +286,11 @@ class VariantBuilder:
                 ref = None
         labelled = (src is not None and src.spec is not None) or bool(
             self.image_dir is not None and Path(self.image_dir).is_dir() and class_folders(self.image_dir))
-        return accuracy.evaluate(path, info, self.image_dir, ref, labelled)
+        from converters import isolate
+
+        # in a child process: a variant that crashes the interpreter loses its accuracy, not the run
+        return dict(isolate.call("converters.accuracy", "evaluate", path, info, self.image_dir, ref, labelled,
+                                 what=f"{model}/{variant}"))
 
     def _control(self, model: str, variant: str, metrics: dict[str, Any]) -> dict[str, Any]:
         """The control's label and its per-example scores beside the variant's (same examples)."""

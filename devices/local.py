@@ -4,12 +4,32 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 from collections.abc import Sequence
 
 from devices.transport import CommandResult, Transport, TransportError
+
+
+# Every command starts through this: it asks Linux to SIGKILL it when the harness dies (PR_SET_PDEATHSIG,
+# kept across exec), so a runner never outlives a killed harness to be measured beside a `--resume`.
+# Done in a tiny exec wrapper rather than preexec_fn, which is unsafe in a process with threads.
+_DIE_WITH_PARENT = (
+    "import ctypes, os, sys\n"
+    "try:\n ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)\nexcept Exception:\n pass\n"
+    "if os.getppid() != int(sys.argv[1]):\n os._exit(1)\n"
+    "try:\n os.execvp(sys.argv[2], sys.argv[2:])\n"
+    "except OSError as exc:\n sys.stderr.write(f'{exc.strerror}: {sys.argv[2]}\\n')\n os._exit(127)\n"
+)
+
+
+def tied_to_this_process(argv: list[str]) -> list[str]:
+    """`argv` started so that it dies with this process (Linux); elsewhere as it is."""
+    if not sys.platform.startswith("linux"):
+        return argv
+    return [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *argv]
 
 
 class LocalTransport(Transport):
@@ -24,7 +44,7 @@ class LocalTransport(Transport):
         t0 = time.monotonic()
         try:
             proc = subprocess.Popen(
-                [str(a) for a in argv],
+                tied_to_this_process([str(a) for a in argv]),
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -56,10 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_common(args: argparse.Namespace) -> None:
+    """Checks every command shares: path flags, and `--json` against another `--format`."""
+    from errors import UserError
+    from harness.commands.options import check_paths
+
+    check_paths(args)
+    fmt = getattr(args, "format", None)
+    if getattr(args, "json", False) and fmt not in (None, "table", "json"):
+        raise UserError(f"--json and --format {fmt}: give one")
+
+
 def main(argv: list[str] | None = None) -> int:
     import sqlite3
 
-    from errors import UserError, clean, one_message
+    from errors import UserError, one_message
+    from harness.store.db import StoreError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -67,16 +79,21 @@ def main(argv: list[str] | None = None) -> int:
 
     hush_paramiko()
     try:
+        _check_common(args)
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f"harness: error: {one_message(str(exc))}", file=sys.stderr)
         return exc.exit_code
+    except StoreError as exc:  # a write the database refused (locked past the wait, disk full, read-only)
+        print(f"harness: error: {one_message(str(exc))}", file=sys.stderr)
+        return 2
     except sqlite3.DatabaseError as exc:  # a file that opened but is damaged or is not ours
         from harness.commands.options import default_db
 
+        from harness.store.pending import explain
+
         db = getattr(args, "db", None) or default_db()
-        print(f"harness: error: {one_message(f'{clean(db)}: damaged or not a results database ({exc})')}",
-              file=sys.stderr)
+        print(f"harness: error: {one_message(explain(db, exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)

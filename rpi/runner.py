@@ -229,9 +229,12 @@ def timed_loop(invoke, cfg: dict, sample=None) -> dict:
     invoke()
     out["first_inference_us"] = (clock() - t0) / 1000.0
 
-    warm_end = time.monotonic() + float(cfg["warmup_s"])
+    # Warm-up is bounded by max_s too: `--warmup-runs 1e9` must not outlast the window the user allowed.
+    warm_start = time.monotonic()
+    warm_cap = warm_start + float(cfg["max_s"])
+    warm_end = min(warm_start + float(cfg["warmup_s"]), warm_cap)
     warm = 0
-    while warm < int(cfg["warmup_runs"]) or time.monotonic() < warm_end:
+    while (warm < int(cfg["warmup_runs"]) or time.monotonic() < warm_end) and time.monotonic() < warm_cap:
         invoke()
         warm += 1
     out["warmup_runs_done"] = warm
@@ -314,6 +317,12 @@ def run_job(job: dict) -> dict:
                 interp.resize_tensor_input(detail["index"], shape)
     interp.allocate_tensors()
     result["init_us"] = (time.perf_counter_ns() - t0) / 1000.0
+    for detail in interp.get_input_details():  # a dynamic dimension would be run at size 1: not this model
+        sig = detail.get("shape_signature")
+        if sig is not None and any(int(x) < 0 for x in list(sig)[1:]) and \
+                detail["name"] not in (cfg.get("input_shapes") or {}):
+            raise ValueError(f"input {detail['name']!r} has a dynamic shape {[int(x) for x in sig]}; "
+                             "give input_shapes or export the model with a fixed shape")
     try:
         n_taken, n_ops, cpu_ops = delegated_ops(interp._get_ops_details())
     except Exception:  # private API: absent in some runtimes

@@ -88,6 +88,13 @@ DEVICE_FILES: dict[str, str | bytes] = {
     "window.yaml": "devices:\n  - {name: a, kind: local, bench: {min_s: 10, max_s: 5}}\n",
     "cpu_mask.yaml": "devices:\n  - {name: p, kind: android, serial: x, cpu_mask: zz}\n",
     "precision.yaml": "devices:\n  - {name: j, kind: jetson, host: h, user: u, tensorrt_precisions: [fp8]}\n",
+    # issue 31: values YAML takes that no setting can be, and keys YAML would silently drop
+    "dup_key.yaml": "defaults: {threads: 1}\n" + LOCAL + "defaults: {threads: 4}\n",
+    "dup_device_key.yaml": "devices:\n  - name: a\n    kind: local\n    bench: {threads: 1}\n    bench: {threads: 3}\n",
+    "warmup_inf.yaml": "devices:\n  - {name: a, kind: local, bench: {warmup_s: .inf}}\n",
+    "cooldown_inf.yaml": "defaults: {cooldown_s: .inf}\n" + LOCAL,
+    "password_unset.yaml": PI % ", password_env: HARNESS_TEST_UNSET_PASSWORD",
+    "many_values.yaml": LOCAL + "extra: [" + "1," * 120_000 + "1]\n",
 }
 
 CATALOG: list[Case] = [
@@ -278,6 +285,77 @@ CATALOG: list[Case] = [
     C("resume", "with-devices", "cannot be combined with --devices", "run", "--db", "good.db", "--resume",
       "{planned}", "--devices", "ok.yaml"),
     C("resume", "missing-database", "new.db: no results database", "run", "--db", "new.db", "--resume", "x"),
+    # --- issue 31: output flags never overwrite a results database --------------------------------------------
+    C("db-as-output", "results-csv-out-the-db", "--out good.db: that is the results database", "results", "--db",
+      "good.db", "--format", "csv", "--out", "good.db"),
+    C("db-as-output", "results-out-symlink-to-db", "--out link.db: that is the results database", "results",
+      "--db", "good.db", "--format", "json", "--out", "link.db"),
+    C("db-as-output", "results-out-db-by-other-path", "--out ./keys/../good.db: that is the results database",
+      "results", "--db", "good.db", "--out", "./keys/../good.db"),
+    C("db-as-output", "report-out-the-db", "--out good.db: that is the results database", "report", "--db",
+      "good.db", "--out", "good.db"),
+    C("db-as-output", "report-out-another-sqlite", "--out foreign.db: an SQLite database", "report", "--db",
+      "good.db", "--out", "foreign.db"),
+    C("db-as-output", "results-default-db-out", "--out results.db: that is the results database", "results",
+      "--out", "results.db"),
+    # --- issue 31: lists and paths that name nothing, or names no file system takes --------------------------
+    C("empty-values", "models-only-comma", "--models ',': names nothing", "run", "--devices", "ok.yaml",
+      "--models", ","),
+    C("empty-values", "variants-only-commas", "--variants ',,': names nothing", "run", "--devices", "ok.yaml",
+      "--variants", ",,"),
+    C("empty-values", "db-empty", "--db: an empty path", "run", "--devices", "ok.yaml", "--db", ""),
+    C("empty-values", "results-db-empty", "--db: an empty path", "results", "--db", ""),
+    C("empty-values", "devices-empty-path", "--devices: an empty path", "run", "--devices", ""),
+    C("long-names", "devices-300-byte-name", "--devices: a name in the path is longer than 255 bytes", "run",
+      "--devices", "y" * 300 + ".yaml"),
+    C("long-names", "db-300-byte-name", "--db: a name in the path is longer than 255 bytes", "results", "--db",
+      "keys/" + "d" * 300 + ".db"),
+    C("long-names", "models-300-byte-name", "--models: a name in the path is longer than 255 bytes", "run",
+      "--devices", "ok.yaml", "--models", "m" * 300 + ".tflite"),
+    C("long-names", "cache-dir-300-byte-name", "--cache-dir: a name in the path", "run", "--devices", "ok.yaml",
+      "--cache-dir", "c" * 300),
+    C("long-names", "report-out-utf8-over-255-bytes", "--out: a name in the path is longer than 255 bytes",
+      "report", "--db", "good.db", "--out", "é" * 130 + ".html"),
+    C("long-names", "import-file-300-bytes", "FILE: a name in the path", "import", "benchmark_model", "f" * 300),
+    # --- issue 31: duplicates after canonical names ------------------------------------------------------------
+    C("duplicates", "variant-twice", "--variants: 'fp32' is given twice", "run", "--devices", "ok.yaml",
+      "--models", "srcnn", "--variants", "fp32,fp32"),
+    C("duplicates", "variant-same-parameters", "are both", "run", "--devices", "ok.yaml", "--models", "srcnn",
+      "--variants", "prune@sparsity=0.5,prune@sparsity=0.50"),
+    C("duplicates", "yaml-key-twice", "dup_key.yaml: line 4: key 'defaults' appears twice", "run", "--devices",
+      "dup_key.yaml"),
+    C("duplicates", "yaml-device-key-twice", "dup_device_key.yaml: line 5: key 'bench' appears twice", "devices",
+      "--devices", "dup_device_key.yaml"),
+    # --- issue 31: every bound checked ------------------------------------------------------------------------
+    C("bounds", "discover-adb-port-70000", "--adb-port", "devices", "discover", "--adb-port", "70000"),
+    C("bounds", "discover-adb-port-0", "--adb-port", "devices", "discover", "--adb-port", "0"),
+    C("bounds", "farm-port-70000", "--port", "farm", "up", "--port", "70000"),
+    C("bounds", "farm-port-negative", "--port", "farm", "up", "--port", "-1"),
+    C("bounds", "warmup-inf-in-file", "bench.warmup_s", "run", "--devices", "warmup_inf.yaml"),
+    C("bounds", "cooldown-inf-in-defaults", "defaults.cooldown_s", "run", "--devices", "cooldown_inf.yaml"),
+    C("bounds", "password-env-unset", "(pi).password_env: names $HARNESS_TEST_UNSET_PASSWORD, which is not set",
+      "devices", "--devices", "password_unset.yaml"),
+    C("bounds", "import-negative-latency", "bm_negative.txt: not a usable benchmark_model log: min_us", "import",
+      "benchmark_model", "bm_negative.txt", "--store", "--db", "good.db"),
+    C("bounds", "import-infinite-latency", "bm_inf.txt: not a usable benchmark_model log: max_us", "import",
+      "benchmark_model", "bm_inf.txt"),
+    C("bounds", "json-with-format-csv", "--json and --format csv", "history", "--db", "good.db", "--device",
+      "local", "--model", "srcnn", "--json", "--format", "csv"),
+    C("bounds", "compare-json-with-format-md", "--json and --format md", "compare", "A", "B", "--db", "good.db",
+      "--json", "--format", "md"),
+    C("bounds", "resume-with-repeat", "--resume: cannot be combined with --repeat", "run", "--db", "good.db",
+      "--resume", "{planned}", "--repeat", "3"),
+    C("bounds", "dynamic-input-shape", "--models models/dynamic.tflite: input", "run", "--devices", "ok.yaml",
+      "--models", "models/dynamic.tflite", "--variants", "fp32"),
+    C("bounds", "input-shape-not-dims", "--input-shape", "run", "--devices", "ok.yaml", "--input-shape", "x=ax3"),
+    C("bounds", "input-shape-zero", "--input-shape", "run", "--devices", "ok.yaml", "--input-shape", "x=1x0x3"),
+    # --- issue 31: messages that say what is wrong -------------------------------------------------------------
+    C("messages", "import-10-GB-file", "huge_log.txt: 10.7 GB, larger than any benchmark_model log", "import",
+      "benchmark_model", "huge_log.txt"),
+    C("messages", "model-10-GB-file", "--models models/huge.tflite: 10.7 GB", "run", "--devices", "ok.yaml",
+      "--models", "models/huge.tflite"),
+    C("messages", "many-values-not-alias-bomb", "many_values.yaml: more than 100000 values; a devices file",
+      "run", "--devices", "many_values.yaml"),
 ]
 
 
@@ -286,7 +364,8 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
     for p in sorted(root.rglob("*")):
         if p.is_file():
             st = p.stat()
-            out[str(p.relative_to(root))] = (st.st_size, st.st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+            digest = hashlib.sha256(p.read_bytes()).hexdigest() if st.st_size < 64 << 20 else "(large: size, mtime)"
+            out[str(p.relative_to(root))] = (st.st_size, st.st_mtime_ns, digest)
     return out
 
 
@@ -345,6 +424,10 @@ def model_files(tmp_path_factory, tiny_tflite) -> Path:
     (root / "badsm").mkdir()
     (root / "badsm" / "saved_model.pb").write_bytes(b"\x12\xff\xff\xff\x0f" + b"junk")
     (root / "net.onnx").write_bytes(b"\x08\x07" + os.urandom(64))
+    import tensorflow as tf
+
+    dyn = tf.keras.Sequential([tf.keras.Input((None, None, 3)), tf.keras.layers.Conv2D(2, 3, padding="same")])
+    (root / "dynamic.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(dyn).convert())
     return root
 
 
@@ -374,6 +457,17 @@ def workdir(tmp_path, good_db, model_files, device_outputs) -> tuple[Path, dict[
     (work / "zero.db").write_bytes(b"")
     shutil.copytree(model_files, work / "models")
     shutil.copy(device_outputs / "benchmark_model.android_gpu.txt", work / "bm.txt")
+    log = (work / "bm.txt").read_text()
+    assert "min=113737 max=124776" in log
+    (work / "bm_negative.txt").write_text(log.replace("min=113737", "min=-5"))
+    (work / "bm_inf.txt").write_text(log.replace("max=124776", "max=1e999"))
+    (work / "link.db").symlink_to("good.db")
+    with open(work / "huge_log.txt", "wb") as f:  # 10 GB, sparse: no disk used
+        f.truncate(10 << 30)
+    with open(work / "models" / "huge.tflite", "wb") as f:
+        f.write(b"\x1c\0\0\0TFL3")
+        f.truncate(10 << 30)
+    shutil.copy2(good_db[0], work / "results.db")  # the default --db
     return work, good_db[1]
 
 

@@ -5,7 +5,7 @@ import argparse
 from typing import Any
 
 from errors import UserError
-from harness.commands.options import add_devices_arg, add_farm_arg, load_devices_arg
+from harness.commands.options import add_devices_arg, add_farm_arg, load_devices_arg, tcp_port
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("action", nargs="?", default="list", choices=["list", "setup", "discover"],
                    help="list (default); setup: prepare boards (venv, runtime, runner); "
                         "discover: attached adb devices as ready-to-paste devices.yaml entries")
-    d.add_argument("--adb-port", type=int, default=5037, help="adb server port for discover (default 5037)")
+    d.add_argument("--adb-port", type=tcp_port, default=5037, help="adb server port for discover (default 5037)")
     add_devices_arg(d)
     add_farm_arg(d)
     d.add_argument("--json", action="store_true", help="print facts as JSON (all of them)")

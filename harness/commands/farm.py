@@ -10,13 +10,15 @@ import threading
 import time
 from pathlib import Path
 
+from harness.commands.options import tcp_port
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     f = sub.add_parser("farm", help="start the farm's head (Ray) on this machine")
     f.add_argument("action", choices=["up"], help="up: start a head and serve until Ctrl-C")
     f.add_argument("--bind", default="127.0.0.1",
                    help="address the head listens on (default 127.0.0.1; a lab uses the host's lab address)")
-    f.add_argument("--port", type=int, default=6379, help="the head's port (default 6379)")
+    f.add_argument("--port", type=tcp_port, default=6379, help="the head's port (default 6379)")
     f.add_argument("--num-cpus", type=int, default=1, help="CPUs Ray may schedule on the head (default 1)")
     f.add_argument("--ray-start-arg", action="append", default=[], metavar="ARG",
                    help="passed to `ray start --head` (repeatable), e.g. --ray-start-arg=--object-manager-port=8076")
@@ -33,6 +35,11 @@ def cmd_farm(args: argparse.Namespace) -> int:
                          f"--num-cpus={args.num_cpus}", "--include-dashboard=false", "--disable-usage-stats",
                          f"--object-store-memory={100 * 1024 * 1024}", "--block", *args.ray_start_arg]
     log = Path(tempfile.mkdtemp(prefix="harness-farm-")) / "ray-start.log"
+
+    def interrupted(signum: int, _frame: object) -> None:  # during start-up: unwind, so `finally` stops ray
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, interrupted)
     with open(log, "wb") as fh:
         proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     stopping = threading.Event()
@@ -48,7 +55,7 @@ def cmd_farm(args: argparse.Namespace) -> int:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(1.0)
-        for s in (signal.SIGTERM, signal.SIGINT):  # after ray.init, which installs its own SIGTERM handler
+        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # after ray.init (it installs its own)
             signal.signal(s, lambda *_: stopping.set())
         ray.get(registry(harness_version()).info.remote())
         print(f"farm head at {address}; on each lab host run:\n"
@@ -58,6 +65,8 @@ def cmd_farm(args: argparse.Namespace) -> int:
             stopping.wait(1.0)
         return 0
     finally:
+        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # a second signal must not cut the clean-up
+            signal.signal(s, signal.SIG_IGN)
         try:
             import ray as _ray
 

@@ -4,15 +4,20 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
 
 from errors import UserError, clean, quote, unsafe
+from harness.commands.options import db_arg
 
 # tool -> "module:function"; the function takes the log text and returns a dict of figures.
 # A dict with "summary" (mean_us, std_us, min_us, max_us, count, p50_us...) can be stored as a result.
 IMPORTERS: dict[str, str] = {}
+
+
+MAX_LOG_BYTES = 1 << 30  # a captured log of 100 MB is plenty; 10 GB is another file (and would fill memory)
 
 
 def register(tool: str, target: str) -> None:
@@ -34,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", help="the captured log")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--store", action="store_true", help="also store the figures as a result row")
-    p.add_argument("--db", default=None, help="results database for --store")
+    p.add_argument("--db", default=None, type=db_arg, help="results database for --store")
     p.add_argument("--device", default="imported", help="device name for --store")
     p.add_argument("--model", default=None, help="model name for --store (default: the file name)")
     p.add_argument("--variant", default="imported", help="variant name for --store")
@@ -47,6 +52,10 @@ def parse_file(tool: str, path: str) -> dict[str, Any]:
         raise UserError(f"{clean(path)}: no such file")
     if not p.is_file():
         raise UserError(f"{clean(path)}: not a file")
+    size = p.stat().st_size
+    if size > MAX_LOG_BYTES:
+        raise UserError(f"{clean(path)}: {size / 1e9:.1f} GB, larger than any {tool} log ({MAX_LOG_BYTES >> 20} MiB "
+                        "at most); is it the right file?")
     module_name, fn = IMPORTERS[tool].split(":")
     parse = getattr(importlib.import_module(module_name), fn)
     try:
@@ -55,6 +64,7 @@ def parse_file(tool: str, path: str) -> dict[str, Any]:
         raise UserError(f"{clean(path)}: not a {tool} log: {clean(str(exc))}") from None
     if not figures or not any(v not in (None, {}, []) for v in figures.values()):
         raise UserError(f"{clean(path)}: not a {tool} log: no line it prints was found")
+    _check_latencies(figures, path, tool)
     if "latencies_us" in figures and "summary" not in figures:  # raw samples: summarize them here
         from harness.statistics.latency import summarize
 
@@ -62,6 +72,19 @@ def parse_file(tool: str, path: str) -> dict[str, Any]:
         figures["summary"] = {"count": s.count, "mean_us": s.mean_us, "std_us": s.std_us, "min_us": s.min_us,
                               "max_us": s.max_us, "p50_us": s.p50_us, "p90_us": s.p90_us, "p99_us": s.p99_us}
     return figures
+
+
+def _check_latencies(figures: dict[str, Any], path: str, tool: str) -> None:
+    """A latency that is infinite, not a number or below zero is no measurement: the file is refused, not
+    stored as a figure that every later comparison would trust."""
+    values = [("latencies_us", v) for v in figures.get("latencies_us") or []]
+    summary = figures.get("summary")
+    if isinstance(summary, dict):
+        values += [(k, v) for k, v in summary.items() if k.endswith("_us") and v is not None]
+    for key, v in values:
+        if isinstance(v, (int, float)) and not (math.isfinite(v) and v >= 0):
+            raise UserError(f"{clean(path)}: not a usable {tool} log: {key} holds {v!r} (a latency is a finite "
+                            "number of microseconds, at least 0)")
 
 
 def cmd_import(args: argparse.Namespace) -> int:

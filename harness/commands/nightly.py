@@ -65,7 +65,8 @@ def _nightly(args: argparse.Namespace, farm: Any, devices: Any) -> int:
 
     cache_dir = check_folder("--cache-dir", args.cache_dir, create=True)
     check_folder("--out-dir", args.out_dir, create=True)
-    plan = make_plan(devices, models=csv_list(args.models), variants=csv_list(args.variants), quick=args.quick,
+    plan = make_plan(devices, models=csv_list(args.models, "--models"),
+                     variants=csv_list(args.variants, "--variants"), quick=args.quick,
                      repeat=NIGHTLY_REPEAT if args.repeat is None else args.repeat)
     db_path = args.db or default_db()
     check_db_for_writing(db_path)  # refuse a damaged file and upgrade an old one before anything runs

@@ -23,7 +23,7 @@ def add_devices_arg(p: argparse.ArgumentParser) -> None:
 
 
 def add_db_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", default=None, help="results database (default: results.db or $HARNESS_DB)")
+    p.add_argument("--db", default=None, type=db_arg, help="results database (default: results.db or $HARNESS_DB)")
 
 
 def add_farm_arg(p: argparse.ArgumentParser) -> None:
@@ -58,7 +58,8 @@ seconds = _number(float, low=0)
 positive_seconds = _number(float, low=0, low_open=True)
 fraction = _number(float, low=0)
 celsius = _number(float, low=-50, high=150)
-port = _number(int, low=0, high=65535)
+port = _number(int, low=0, high=65535)  # 0: pick a free one (a server's own port)
+tcp_port = _number(int, low=1, high=65535)  # a port to connect to or to name to another tool
 
 
 def check_folder(flag: str, value: str | None, *, create: bool = False) -> Path | None:
@@ -81,8 +82,84 @@ def check_folder(flag: str, value: str | None, *, create: bool = False) -> Path 
     return p
 
 
-def csv_list(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+def csv_list(value: str | None, flag: str) -> list[str] | None:
+    """A comma-separated flag; given but naming nothing (`--models ,`) is refused, not read as the default."""
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise UserError(f"{flag} {quote(value, 40)}: names nothing (leave {flag} out for the default)")
+    return items
+
+
+def input_shape(text: str) -> tuple[str, list[int]]:
+    """argparse type of --input-shape NAME=1x224x224x3: an input's name and positive dimensions."""
+    name, _, dims = text.rpartition("=")
+    try:
+        shape = [int(d) for d in dims.lower().split("x")]
+    except ValueError:
+        shape = []
+    if not name or not shape or any(not 1 <= d <= 1 << 20 for d in shape):
+        raise argparse.ArgumentTypeError(f"expected NAME=1x224x224x3 (positive dimensions), got {quote(text, 60)}")
+    return name, shape
+
+
+MAX_NAME_BYTES = 255  # a path component longer than this is refused by every common file system
+
+
+def path_problem(value: str) -> str | None:
+    """Why `value` cannot be a path here, or None: empty, or a component longer than 255 bytes."""
+    if value == "":
+        return "an empty path"
+    for part in value.replace(",", "/").split("/"):
+        if len(os.fsencode(part)) > MAX_NAME_BYTES:
+            return f"a name in the path is longer than {MAX_NAME_BYTES} bytes ({len(os.fsencode(part))})"
+    return None
+
+
+def db_arg(text: str) -> str:
+    """argparse type of --db: a usable file path (`--db ''` is not the default database)."""
+    problem = path_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{problem}: {quote(text, 60)}")
+    return text
+
+
+# Flags (by argparse dest) that name files or folders: checked for empty values and over-long names at once.
+PATH_DESTS = {"db": "--db", "devices": "--devices", "models": "--models", "cache_dir": "--cache-dir",
+              "images": "--images", "out": "--out", "out_dir": "--out-dir", "file": "FILE"}
+
+
+def check_paths(args: argparse.Namespace) -> None:
+    """Every path flag of any command: `--devices ''` is not the default file, and a name over 255 bytes is
+    one line naming the flag, not an `OSError: File name too long` traceback."""
+    for dest, flag in PATH_DESTS.items():
+        value = getattr(args, dest, None)
+        if isinstance(value, str):
+            problem = path_problem(value)
+            if problem:
+                raise UserError(f"{flag}: {problem}: {quote(value, 60)}")
+
+
+def check_not_db(flag: str, out: str | None, db_path: str | None) -> None:
+    """An output file must never be a results database: not the one named (by any path, symlinks and hard
+    links too) and not any SQLite file, which `--out` would overwrite with a table."""
+    from harness.store.pending import is_sqlite
+
+    if not out:
+        return
+    target = Path(out).expanduser()
+    db = Path(db_path or default_db()).expanduser()
+    same = target.resolve() == db.resolve()
+    if not same and target.exists() and db.exists():
+        try:
+            same = os.path.samefile(target, db)
+        except OSError:
+            same = False
+    if same:
+        raise UserError(f"{flag} {clean(out)}: that is the results database; writing there would destroy it")
+    if target.is_file() and is_sqlite(target):
+        raise UserError(f"{flag} {clean(out)}: an SQLite database (a results database?); refusing to overwrite it")
 
 
 def load_devices_arg(path: str | None) -> DevicesFile:
@@ -107,6 +184,11 @@ def open_db(path_arg: str | None) -> ResultsDB:
     if Path(path).stat().st_size == 0:
         raise UserError(f"{clean(path)}: an empty file, not a results database")
     db = ResultsDB(path)
+    from harness.store.pending import pending_path
+
+    if pending_path(path).is_file():
+        print(f"harness: note: measurements the database refused wait in {clean(str(pending_path(path)))}; "
+              "the next `harness run` (or `run --resume RUN_ID`) stores them", file=sys.stderr)
     if db.upgraded_from is not None:
         print(f"harness: upgraded {path} from schema {db.upgraded_from} to {db.schema_version}; "
               "every row is kept", file=sys.stderr)

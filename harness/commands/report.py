@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from errors import UserError
-from harness.commands.options import add_db_arg, open_db, resolve_run
+from harness.commands.options import add_db_arg, check_not_db, open_db, resolve_run
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +27,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from harness.reporting.report import render_html, render_markdown
 
     fmt = args.format or ("md" if args.out and args.out.endswith(".md") else "html")
+    check_not_db("--out", args.out or ("report.html" if fmt == "html" else None), args.db)
     db = open_db(args.db)
     try:
         run_id = resolve_run(db, args.run)

@@ -7,13 +7,14 @@ import sys
 from pathlib import Path
 
 from errors import UserError, clean
+from harness.commands.options import db_arg
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from harness.reporting.render import add_format_arg
 
     p = sub.add_parser("results", help="show stored measurements (table, md, csv, json, parquet)")
-    p.add_argument("--db", default=None, help="results database (default: results.db or $HARNESS_DB)")
+    p.add_argument("--db", default=None, type=db_arg, help="results database (default: results.db or $HARNESS_DB)")
     p.add_argument("--run", help="run id (default: the latest run, finished or in progress)")
     p.add_argument("--all", action="store_true", help="every run, not only the latest")
     p.add_argument("--list-runs", action="store_true",
@@ -37,7 +38,7 @@ RUNS_HEADERS = ["run", "status", "rows", "label", "git", "host"]
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from harness.commands.options import default_db, open_db
+    from harness.commands.options import check_not_db, default_db, open_db
     from harness.reporting.render import emit, render
 
     path = args.db or default_db()
@@ -45,6 +46,7 @@ def cmd_results(args: argparse.Namespace) -> int:
         raise UserError("--format parquet: give --out FILE (Parquet is binary)")
     if args.out and Path(args.out).is_dir():
         raise UserError(f"--out {clean(args.out)}: a folder; give a file name")
+    check_not_db("--out", args.out, path)
     if args.runs_deprecated:
         print("harness: note: `results --runs` is now `results --list-runs` (`--runs` stays for a while)",
               file=sys.stderr)

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from typing import TYPE_CHECKING, Any
 
 from errors import UserError, clean
+from harness.store.pending import pending_path
 from harness.commands.options import (add_db_arg, add_devices_arg, add_farm_arg, celsius, check_db_for_writing,
                                       check_folder, count, csv_list, default_db, load_devices_arg, positive_int,
-                                      positive_seconds, seconds, thread_count)
+                                      positive_seconds, seconds, thread_count, input_shape)
 
 if TYPE_CHECKING:
     from harness.planning.plan import Plan
@@ -18,7 +20,7 @@ PLAN_FLAGS = {"devices": "--devices", "models": "--models", "variants": "--varia
               "threads": "--threads", "min_runs": "--runs", "min_s": "--min-seconds", "max_s": "--max-seconds",
               "warmup_runs": "--warmup-runs", "warmup_s": "--warmup-seconds", "cooldown_s": "--cooldown",
               "cooldown_until_c": "--cooldown-until", "delegate": "--delegate", "images": "--images",
-              "no_peak_probe": "--no-peak-probe"}
+              "no_peak_probe": "--no-peak-probe", "repeat": "--repeat", "input_shape": "--input-shape"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -39,9 +41,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--delegate", choices=["xnnpack", "none", "gpu", "nnapi"], help="delegate (default xnnpack)")
     add_db_arg(p)
     p.add_argument("--quick", action="store_true", help="two variants, short windows: about a minute")
-    p.add_argument("--repeat", type=int, default=1, metavar="N",
+    p.add_argument("--repeat", type=positive_int, default=None, metavar="N",
                    help="measure each job N times, interleaved across variants (A B C A B C); "
                         "prints the run-to-run spread of the N medians")
+    p.add_argument("--input-shape", action="append", type=input_shape, metavar="NAME=1x224x224x3",
+                   help="the shape to run an input with a dynamic dimension at (repeatable; by input name)")
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run; measure only what is missing")
     p.add_argument("--cache-dir", help="artifact cache (default ~/.cache/harness/artifacts)")
     p.add_argument("--images", help="folder of your own images for calibration and accuracy")
@@ -88,9 +92,11 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
         overrides = {k: getattr(args, k) for k in
                      ("threads", "min_runs", "min_s", "max_s", "warmup_runs", "warmup_s", "cooldown_s",
                       "cooldown_until_c", "delegate")}
-        plan = make_plan(devices, models=csv_list(args.models), variants=csv_list(args.variants), quick=args.quick,
+        plan = make_plan(devices, models=csv_list(args.models, "--models"),
+                         variants=csv_list(args.variants, "--variants"), quick=args.quick,
                          overrides=overrides, image_dir=str(images) if images else None,
-                         peak_probe=not args.no_peak_probe, repeat=args.repeat)
+                         peak_probe=not args.no_peak_probe, repeat=args.repeat or 1,
+                         input_shapes=dict(args.input_shape or []))
     check_db_for_writing(db_path)  # a damaged or foreign file is refused before anything is converted
     printer = ProgressPrinter(enabled=not args.no_progress)
     events, live, phone = printer.event, None, None
@@ -130,10 +136,14 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
           f"{summary.skipped} already done, {summary.converted} converted; database {db_path}")
     if log_path is not None:
         print(f"logs (TensorFlow, converter, transports): {log_path}", file=sys.stderr)
+    resume = f"harness run --resume {summary.run_id} --db {shlex.quote(db_path)}"
+    if summary.kept:
+        print(f"{summary.kept} measurements could not be stored and are kept in "
+              f"{shlex.quote(str(pending_path(db_path)))}: `{resume}` stores them without measuring again")
     if summary.interrupted:
-        print(f"interrupted: resume with `harness run --resume {summary.run_id} --db {db_path}`")
+        print(f"interrupted: resume with `{resume}`")
         return 130
-    return 1 if summary.errors and not summary.measured else 0
+    return 1 if summary.errors or summary.kept else 0  # README: 1 when some rows failed
 
 
 def _resumed_plan(args: argparse.Namespace, db_path: str, farm: Any) -> Plan:

@@ -255,7 +255,7 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
     def stop(*_: Any) -> None:
         stopping.set()
 
-    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     try:
         ray = _connect_when_up(target, name, proc, log, 120.0)
         for s in old:  # again: ray.init installs its own SIGTERM handler

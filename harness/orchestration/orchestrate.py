@@ -13,6 +13,7 @@ import os
 import platform
 import secrets
 import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +23,9 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
-from harness.store.db import ResultsDB
-from errors import DeviceError
+from harness.store.db import ResultsDB, StoreError
+from harness.store.pending import pending_path
+from errors import DeviceError, UserError
 from harness.orchestration.hostload import cpu_times, host_noise, with_host_noise
 from harness.orchestration.measure import error_measurement, model_label, to_measurement
 from harness.planning.plan import Plan
@@ -87,6 +89,7 @@ class RunSummary:
     skipped: int = 0
     interrupted: bool = False
     converted: int = 0
+    kept: int = 0  # measured but kept beside the database (it refused them): `--resume` stores them
     results: list[Measurement] = field(default_factory=list)
 
 
@@ -154,10 +157,10 @@ class Orchestrator:
             devices = {d.name: d for d in self.plan.devices.enabled}
             needs = {name: _companions_needed(devices[name]) for name in by_device}
             exports = self._export(by_device, needs, built, builder)
-            pool = ThreadPoolExecutor(max_workers=max(1, len(by_device)), thread_name_prefix="device")
+            lanes = self._lanes([devices[name] for name in by_device])
+            pool = ThreadPoolExecutor(max_workers=max(1, len(lanes)), thread_name_prefix="device")
             futures = [
-                pool.submit(self._guarded_worker, run_id, devices[name], jobs, built, exports, summary)
-                for name, jobs in by_device.items()
+                pool.submit(self._lane, run_id, lane, by_device, built, exports, summary) for lane in lanes
             ]
             try:
                 while any(not f.done() for f in futures):
@@ -177,6 +180,21 @@ class Orchestrator:
         self.db.set_run_status(run_id, status)
         self._emit("run_finished", run_id=run_id, status=status, **_counts(summary))
         return summary
+
+    def _lanes(self, devices: list[Any]) -> list[list[Any]]:
+        """Devices that run at the same time, one lane each. Every `kind: local` device of this host shares
+        one lane (measured in turn): two at once would each perturb the other's timings. A local device marked
+        separate_machine, or any device of a farm (its agents are other hosts), has a lane of its own."""
+        here = isinstance(self.targets, LocalTargets)
+        shared = [d for d in devices if here and d.kind == "local" and not getattr(d, "separate_machine", False)]
+        return ([shared] if shared else []) + [[d] for d in devices if not any(d is x for x in shared)]
+
+    def _lane(self, run_id: str, lane: list[Any], by_device: dict[str, list[tuple[str, str, int]]],
+              built: dict[tuple[str, str], Any], exports: dict[ExportKey, Any], summary: RunSummary) -> None:
+        for device in lane:
+            if self.stop.is_set():
+                return
+            self._guarded_worker(run_id, device, by_device[device.name], built, exports, summary)
 
     def _interrupt(self, futures: list[Any]) -> None:
         """Ctrl-C: set the stop flag (cool-downs return at once), kill what the targets run now, and give
@@ -302,7 +320,11 @@ class Orchestrator:
         if self.stop.is_set():
             return  # a job cut short by Ctrl-C is not a result; resume measures it again
         m = self.targets.decorate(m)
-        self.db.add(m)
+        problem = self.db.keep(m)  # stored, or kept beside the database for --resume: never thrown away
+        if problem:
+            with self._lock:
+                summary.kept += 1
+            print(f"harness: {m.device} {m.model} {m.variant}: not stored: {problem}", file=sys.stderr, flush=True)
         with self._lock:
             summary.results.append(m)
             if m.status == "ok":
@@ -367,7 +389,7 @@ class Orchestrator:
                     continue
                 ev = built.get((EVAL_KEY, model)) if _scores_on_device(device) else None
                 ev = None if isinstance(ev, Exception) else ev
-                job = JobSpec(model_path=art.path, bench=bench,
+                job = JobSpec(model_path=art.path, bench=bench, input_shapes=self.plan.input_shapes or None,
                               companions={kind: e.path for kind, e in prepared.items()},
                               companion_origins={kind: e.describe() for kind, e in prepared.items()},
                               eval_inputs=ev.path if ev else None, eval_shape=ev.sample_shape if ev else None,
@@ -498,6 +520,13 @@ def run(plan: Plan, db_path: str | os.PathLike[str], *, resume: str | None = Non
     """The library entry point behind `harness run`; `targets` is a farm, or None for this host."""
     db = ResultsDB(db_path)
     try:
+        try:
+            stored = db.store_pending()
+        except StoreError as exc:
+            raise UserError(f"{exc}; measurements kept beside it wait for the next try") from None
+        if stored:
+            print(f"harness: stored {stored} measurements kept in {pending_path(db_path)} while the database "
+                  "refused them", file=sys.stderr)
         orch = Orchestrator(plan, db, events=events, cache_dir=cache_dir, targets=targets)
         run_id = orch.start(resume)
         return orch.execute(run_id)

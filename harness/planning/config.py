@@ -19,7 +19,7 @@ MAX_YAML_NODES = 100_000  # nodes after alias expansion: a billion-laughs file s
 class BenchSettings(BaseModel):
     """How a measurement is taken. Defaults follow benchmark_model and MLPerf Mobile."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # `.inf`/`.nan` are no bench setting
 
     threads: int = Field(default=2, ge=1, le=256)
     delegate: Literal["xnnpack", "none", "gpu", "nnapi"] = "xnnpack"
@@ -54,7 +54,7 @@ class BenchSettings(BaseModel):
 
 
 class _DeviceBase(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(min_length=1, max_length=100)
     enabled: bool = True
@@ -109,6 +109,9 @@ class LocalDevice(_DeviceBase):
     python: str | None = Field(default=None, description="interpreter that runs the runner")
     op_profiling: bool = Field(default=False, description="per-op profile from the LiteRT C API profiler "
                                "(ai-edge-litert>=2.3), a separate pass after the timed runs")
+    separate_machine: bool = Field(default=False, description="this device's `python` runs the runner on "
+                                   "another machine (a wrapper): it is measured beside the other local devices, "
+                                   "not in turn with them")
 
 
 class SshDevice(_DeviceBase):
@@ -127,6 +130,14 @@ class SshDevice(_DeviceBase):
     reconnect_backoff_s: float = Field(default=1.0, ge=0, description="first wait between attempts, doubled each time")
     venv: bool = Field(default=True, description="`devices setup` makes WORKDIR/venv; runs use it when present")
     use_sudo: bool = Field(default=False, description="run tegrastats/jetson_clocks with `sudo -n` (no prompt)")
+
+    @field_validator("password_env")
+    @classmethod
+    def _password_set(cls, v: str | None) -> str | None:
+        """An unset variable is a config error now, not an authentication failure after the conversions."""
+        if v is not None and not os.environ.get(v):
+            raise ValueError(f"names ${clean(v, 60)}, which is not set (or empty) in this environment")
+        return v
 
     @field_validator("key_file")
     @classmethod
@@ -348,7 +359,7 @@ def safe_yaml(text: str, source: str) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        _expanded_size(node, source, {}, set())
+        _expanded_size(node, source, {}, set(), {"aliased": False})
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -362,10 +373,13 @@ def safe_yaml(text: str, source: str) -> Any:
             loader.dispose()
 
 
-def _expanded_size(node: yaml.Node, source: str, memo: dict[int, int], active: set[int]) -> int:
-    """Nodes the document holds once every alias is expanded; refused past MAX_YAML_NODES."""
+def _expanded_size(node: yaml.Node, source: str, memo: dict[int, int], active: set[int],
+                   seen: dict[str, bool]) -> int:
+    """Nodes the document holds once every alias is expanded; refused past MAX_YAML_NODES. A key given twice
+    in one mapping is refused too (YAML keeps the last and drops the first without a word)."""
     key = id(node)
     if key in memo:
+        seen["aliased"] = True  # a node reached twice: an alias
         return memo[key]
     if key in active:
         raise UserError(f"{source}: line {node.start_mark.line + 1}: a YAML alias refers to itself")
@@ -373,16 +387,26 @@ def _expanded_size(node: yaml.Node, source: str, memo: dict[int, int], active: s
     size = 1
     if isinstance(node, yaml.SequenceNode):
         for child in node.value:
-            size += _expanded_size(child, source, memo, active)
+            size += _expanded_size(child, source, memo, active, seen)
             if size > MAX_YAML_NODES:
                 break
     elif isinstance(node, yaml.MappingNode):
+        keys: dict[str, int] = {}
         for k, v in node.value:
-            size += _expanded_size(k, source, memo, active) + _expanded_size(v, source, memo, active)
+            if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
+                if k.value in keys:
+                    raise UserError(f"{source}: line {k.start_mark.line + 1}: key {quote(k.value, 60)} appears "
+                                    f"twice in one mapping (first on line {keys[k.value]}); YAML would silently "
+                                    "drop the first")
+                keys[k.value] = k.start_mark.line + 1
+            size += _expanded_size(k, source, memo, active, seen) + _expanded_size(v, source, memo, active, seen)
             if size > MAX_YAML_NODES:
                 break
     active.discard(key)
     if size > MAX_YAML_NODES:
+        if not seen["aliased"]:
+            raise UserError(f"{source}: more than {MAX_YAML_NODES} values; a devices file holds a few entries "
+                            "(is this the right file?)")
         raise UserError(f"{source}: YAML aliases expand to more than {MAX_YAML_NODES} values "
                         "(an alias bomb?); write the devices out")
     memo[key] = size

@@ -9,10 +9,12 @@ from errors import clean
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 KINDS = "a .tflite, .keras or .h5 file, or a SavedModel folder"
+MAX_MODEL_BYTES = 2 << 30
 
 
-def check_model_file(name: str) -> str | None:
-    """What is wrong with model file `name`, or None when it looks loadable."""
+def check_model_file(name: str, input_shapes: dict[str, list[int]] | None = None) -> str | None:
+    """What is wrong with model file `name`, or None when it looks loadable (its dynamic inputs given a shape
+    in `input_shapes`)."""
     p = Path(name).expanduser()
     if not p.exists():
         return "no such file or directory"
@@ -23,9 +25,11 @@ def check_model_file(name: str) -> str | None:
     size = p.stat().st_size
     if size == 0:
         return "empty file"
+    if size > MAX_MODEL_BYTES:
+        return f"{size / 1e9:.1f} GB: larger than any model file a device can load (2 GiB at most, FlatBuffers' limit)"
     suffix = p.suffix.lower()
     if suffix == ".tflite":
-        return _check_tflite(p)
+        return _check_tflite(p, input_shapes)
     if suffix == ".keras":
         return _check_keras(p)
     if suffix == ".h5":
@@ -38,18 +42,20 @@ def _head(p: Path, n: int) -> bytes:
         return f.read(n)
 
 
-def _check_tflite(p: Path) -> str | None:
+def _check_tflite(p: Path, input_shapes: dict[str, list[int]] | None) -> str | None:
     head = _head(p, 8)
     if len(head) < 8 or head[4:8] != b"TFL3":
         return "not a TFLite model (no TFL3 identifier; is it text or another format?)"
-    from rpi.runner import interpreter_module
+    from converters import isolate
+    from converters.analysis import dynamic_inputs
 
-    mod, _, _ = interpreter_module()
-    try:
-        mod.Interpreter(model_path=str(p))  # verifies the flatbuffer: a truncated file fails here
-    except (ValueError, RuntimeError) as exc:
+    try:  # in a child process: a file that crashes LiteRT natively must not take the harness with it
+        io = isolate.call("converters.analysis", "tflite_io", str(p), what=str(p))
+    except isolate.NativeCrash:
+        return None  # loadable enough to try: conversion makes its crash that model's error rows
+    except (ValueError, RuntimeError, isolate.ConversionError) as exc:
         return f"not a valid TFLite model, truncated or damaged ({(str(exc).splitlines() or ['?'])[0][:120]})"
-    return None
+    return dynamic_inputs(io["inputs"], input_shapes)
 
 
 def _check_keras(p: Path) -> str | None:

@@ -34,6 +34,7 @@ class Plan:
     image_dir: str | None = None
     peak_probe: bool = True  # time a large matmul once per device: results show their share of the peak
     repeat: int = 1  # each job measured this many times, interleaved across variants (A B C A B C)
+    input_shapes: dict[str, list[int]] = field(default_factory=dict)  # dynamic inputs resized (by input name)
 
     def bench_for(self, device: Any) -> BenchSettings:
         """A device's own settings with the CLI's overrides on top, validated again."""
@@ -60,6 +61,7 @@ class Plan:
             "image_dir": self.image_dir,
             "peak_probe": self.peak_probe,
             "repeat": self.repeat,
+            "input_shapes": self.input_shapes,
         }
 
     @classmethod
@@ -72,6 +74,7 @@ class Plan:
             image_dir=data.get("image_dir"),
             peak_probe=bool(data.get("peak_probe", True)),
             repeat=int(data.get("repeat", 1)),
+            input_shapes={str(k): [int(x) for x in v] for k, v in (data.get("input_shapes") or {}).items()},
         )
 
 
@@ -105,6 +108,12 @@ def check_variants(variants: tuple[str, ...]) -> tuple[str, ...]:
             labels.append(variant_label(*parse_variant(v)))
         except ConversionError as exc:
             raise UserError(f"--variants: {exc}") from None
+    for i, label in enumerate(labels):  # one row per label: a second would be measured and not stored
+        if label in labels[:i]:
+            first = variants[labels.index(label)]
+            same = f"{quote(first, 60)} and {quote(variants[i], 60)} are both {quote(label, 60)}" \
+                if first != variants[i] else f"{quote(label, 60)} is given twice"
+            raise UserError(f"--variants: {same}")
     return tuple(labels)
 
 
@@ -118,6 +127,7 @@ def make_plan(
     image_dir: str | None = None,
     peak_probe: bool = True,
     repeat: int = 1,
+    input_shapes: dict[str, list[int]] | None = None,
 ) -> Plan:
     """Check names and overrides now, so a typo fails before anything is converted."""
     check_recipe()
@@ -128,7 +138,7 @@ def make_plan(
 
     for m in chosen_models:
         if is_user_model(m):
-            problem = check_model_file(m)
+            problem = check_model_file(m, input_shapes)
             if problem:
                 raise UserError(f"--models {clean(m)}: {problem}")
             continue
@@ -148,7 +158,7 @@ def make_plan(
         _check_bench({**dev.bench.model_dump(), **bench}, given, dev.name)
     if not 1 <= repeat <= 100:
         raise UserError(f"--repeat: expected 1 to 100 (got {repeat})")
-    plan = Plan(chosen_models, chosen_variants, devices, bench, image_dir, peak_probe, repeat)
+    plan = Plan(chosen_models, chosen_variants, devices, bench, image_dir, peak_probe, repeat, dict(input_shapes or {}))
     for dev in devices.enabled:
         problem = delegate_problem(dev, plan.bench_for(dev))
         if problem:

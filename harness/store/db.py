@@ -2,14 +2,38 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 from collections.abc import Iterable
 
 from errors import UserError, clean, quote
+from harness.store import pending
 from harness.store.results import SCHEMA_VERSION, Measurement, RunInfo
+
+BUSY_SLICE_S = 5.0  # SQLite's own busy timeout per try; a message is printed between tries
+
+
+def busy_wait_s() -> float:
+    """How long a write waits for another process's lock before the result is kept beside the database
+    ($HARNESS_DB_BUSY_S, default 120 s: a backup or a browser's transaction usually lets go in that time)."""
+    try:
+        return max(0.0, float(os.environ.get("HARNESS_DB_BUSY_S", "120")))
+    except ValueError:
+        return 120.0
+
+
+def _transient(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+class StoreError(Exception):
+    """A write the database refused (locked past the wait, disk full, read-only): what happened, in words."""
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -121,9 +145,10 @@ class ResultsDB:
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
+            self._conn = sqlite3.connect(str(self.path), check_same_thread=False,
+                                         timeout=min(BUSY_SLICE_S, busy_wait_s() / 5))
         except sqlite3.DatabaseError as exc:
-            raise UserError(f"{clean(str(self.path))}: cannot open as a results database ({exc})") from None
+            raise UserError(pending.explain(self.path, exc)) from None
         self._lock = threading.Lock()
         try:
             self._init()
@@ -153,7 +178,7 @@ class ResultsDB:
                 self._conn.execute("PRAGMA synchronous=NORMAL")
                 self._conn.executescript(_DDL)
             except sqlite3.DatabaseError as exc:
-                raise UserError(f"{name}: damaged or not a results database ({exc})") from None
+                raise UserError(pending.explain(self.path, exc)) from None
             # One write transaction for reading the version, every step and the new number: a failure
             # changes nothing, and a second process opening the same old file waits, then sees it done.
             try:
@@ -179,6 +204,8 @@ class ResultsDB:
                 self._conn.commit()
             except (sqlite3.DatabaseError, ValueError) as exc:
                 self._conn.rollback()
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise UserError(pending.explain(self.path, exc)) from None
                 raise UserError(f"{name}: cannot open or upgrade the results database: {exc}") from None
 
     def _unmarked_version(self) -> int:
@@ -197,9 +224,36 @@ class ResultsDB:
         row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         return int(row[0])
 
+    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        """One statement committed now. While another process holds the lock, say so and keep trying for
+        busy_wait_s(); then (or on a full disk, a read-only file) StoreError in words."""
+        waited, budget, said = 0.0, busy_wait_s(), -60.0
+        while True:
+            started = time.monotonic()
+            try:
+                with self._lock:
+                    try:
+                        cur = self._conn.execute(sql, params)
+                        self._conn.commit()
+                        return cur.rowcount
+                    except sqlite3.DatabaseError:
+                        if self._conn.in_transaction:
+                            self._conn.rollback()
+                        raise
+            except sqlite3.OperationalError as exc:
+                waited += time.monotonic() - started
+                if not _transient(exc) or waited >= budget:
+                    raise StoreError(pending.explain(self.path, exc)) from None
+                if waited - said >= 30:  # at once, then every 30 s: the user sees why nothing moves
+                    print(f"harness: waiting for {clean(str(self.path))}: locked by another process "
+                          f"({waited:.0f} s of at most {budget:.0f} s)", file=sys.stderr, flush=True)
+                    said = waited
+                time.sleep(min(0.5, max(0.0, budget - waited)))
+                waited += 0.5
+
     def add_run(self, run: RunInfo) -> None:
-        with self._lock:
-            self._conn.execute(
+        try:
+            self._write(
                 "INSERT INTO runs (run_id, created_at, host, git_revision, packages, plan, status,"
                 " schema_version, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -214,12 +268,14 @@ class ResultsDB:
                     run.label,
                 ),
             )
-            self._conn.commit()
+        except StoreError as exc:  # nothing measured yet: nothing to keep
+            raise UserError(str(exc)) from None
 
     def set_run_label(self, run_id: str, label: str | None) -> None:
-        with self._lock:
-            self._conn.execute("UPDATE runs SET label=? WHERE run_id=?", (label, run_id))
-            self._conn.commit()
+        try:
+            self._write("UPDATE runs SET label=? WHERE run_id=?", (label, run_id))
+        except StoreError as exc:
+            raise UserError(str(exc)) from None
 
     def latest_run_with_label(self, label: str, *, before: str | None = None) -> str | None:
         """The newest run carrying `label` (created before run `before`, when given)."""
@@ -230,10 +286,15 @@ class ResultsDB:
         row = self._conn.execute(sql + " ORDER BY created_at DESC LIMIT 1", args).fetchone()
         return row[0] if row else None
 
-    def set_run_status(self, run_id: str, status: str) -> None:
-        with self._lock:
-            self._conn.execute("UPDATE runs SET status=? WHERE run_id=?", (status, run_id))
-            self._conn.commit()
+    def set_run_status(self, run_id: str, status: str) -> bool:
+        """Whether the status was stored; a lock that outlasts the wait leaves the old one (the measurements
+        are what matter: `--resume` sets it again)."""
+        try:
+            self._write("UPDATE runs SET status=? WHERE run_id=?", (status, run_id))
+            return True
+        except StoreError as exc:
+            print(f"harness: warning: run {run_id} not marked {status}: {exc}", file=sys.stderr)
+            return False
 
     def get_run(self, run_id: str) -> RunInfo:
         row = self._conn.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
@@ -252,9 +313,9 @@ class ResultsDB:
 
     def add(self, m: Measurement) -> bool:
         """Commit one measurement now. A key is never doubled: an ok row is kept as it is, an error
-        row is replaced by a later attempt (resume retries failures). Returns whether it was stored."""
-        with self._lock:
-            cur = self._conn.execute(
+        row is replaced by a later attempt (resume retries failures). Returns whether it was stored.
+        StoreError when the database refuses it (locked past the wait, disk full); see keep()."""
+        return self._write(
                 "INSERT INTO measurements (run_id, device, model, variant, status, error, p50_us,"
                 " finished_at, schema_version, data, repeat_index, host_others_cpu_pct, host_steal_pct,"
                 " host_run_queue) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -280,9 +341,30 @@ class ResultsDB:
                     m.host_steal_pct,
                     m.host_run_queue,
                 ),
-            )
-            self._conn.commit()
-            return cur.rowcount == 1
+            ) == 1
+
+    def keep(self, m: Measurement) -> str:
+        """Store `m`, or when the database refuses it, keep it in the file beside it for the next run or
+        `--resume` to store without measuring again. Returns what happened, in words ('' when stored)."""
+        try:
+            self.add(m)
+            return ""
+        except StoreError as exc:
+            try:
+                where = pending.keep(self.path, m)
+            except OSError as oserr:
+                return f"{exc}; NOT KEPT either ({clean(str(oserr), 120)})"
+            return f"{exc}; kept in {clean(str(where))} for --resume"
+
+    def store_pending(self) -> int:
+        """Store what earlier runs kept beside the database (see keep); the file goes once all is in."""
+        rows = pending.read(self.path)
+        if not rows:
+            return 0
+        for m in rows:
+            self.add(m)  # StoreError: still locked, the file stays as it is
+        pending.pending_path(self.path).unlink(missing_ok=True)
+        return len(rows)
 
     def done_keys(self, run_id: str, *, include_errors: bool = True) -> set[tuple[str, str, str]]:
         return {k[:3] for k in self.done_repeats(run_id, include_errors=include_errors)}
