@@ -43,6 +43,16 @@ class BenchSettings(BaseModel):
     idle_power_s: float = Field(default=0.0, ge=0, le=600, description="seconds of power sampled at rest "
                                 "before each job; their median is subtracted from energy per inference")
     timeout_s: float = Field(default=600.0, gt=0, description="a job that takes longer becomes an error row")
+    sustained_s: float | None = Field(default=None, gt=0, le=86400, description=(
+        "sustained mode: run each model this many seconds without stopping, in windows (cold vs steady "
+        "p50, time to the first throttle event, temperature reached); the job's timeout grows to fit"))
+    sustained_window_s: float | None = Field(default=None, gt=0, description=(
+        "sustained mode: window length in seconds (default sustained_s / 20, at least 0.5 s)"))
+
+    @property
+    def job_timeout_s(self) -> float:
+        """timeout_s, or in sustained mode long enough for the whole loop plus loading and sampling."""
+        return max(self.timeout_s, (self.sustained_s or 0) * 1.1 + 120) if self.sustained_s else self.timeout_s
 
     @model_validator(mode="after")
     def _check(self) -> BenchSettings:

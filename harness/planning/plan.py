@@ -17,7 +17,8 @@ QUICK_BENCH = {"warmup_s": 0.1, "min_runs": 10, "min_s": 0.3, "cooldown_s": 0.0}
 # A bench override as the user typed it on `harness run`; messages name the flag, not the field.
 FLAGS = {"threads": "--threads", "min_runs": "--runs", "min_s": "--min-seconds", "max_s": "--max-seconds",
          "warmup_runs": "--warmup-runs", "warmup_s": "--warmup-seconds", "cooldown_s": "--cooldown",
-         "cooldown_until_c": "--cooldown-until", "delegate": "--delegate"}
+         "cooldown_until_c": "--cooldown-until", "delegate": "--delegate", "sustained_s": "--sustained",
+         "sustained_window_s": "--window"}
 
 
 def _flag(field_name: str, overrides: dict[str, Any]) -> str:

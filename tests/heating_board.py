@@ -1,0 +1,67 @@
+"""A board that heats up: thermal zones and cpufreq files in a temp folder that a thread rewrites as
+a real phone or Pi behaves under a sustained load. The temperature climbs (first-order, towards a
+ceiling); when it crosses `throttle_at_c` the governor lowers the cap (scaling_max_freq) and the running
+clock follows, and stays down. The wall-clock time of that step is kept, so a test can check that a
+sustained run finds the onset where the simulator put it."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+
+class HeatingBoard:
+    def __init__(self, root: Path, *, start_c: float = 45.0, ceiling_c: float = 85.0, tau_s: float = 2.0,
+                 throttle_at_c: float = 62.0, mhz: int = 1800, throttled_mhz: int = 1200, cpus: int = 2,
+                 tick_s: float = 0.02) -> None:
+        self.root = root
+        self.start_c, self.ceiling_c, self.tau_s = start_c, ceiling_c, tau_s
+        self.throttle_at_c, self.mhz, self.throttled_mhz = throttle_at_c, mhz, throttled_mhz
+        self.cpus, self.tick_s = cpus, tick_s
+        self.throttled_at_unix: float | None = None
+        self.hottest_c = start_c
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        zone = root / "thermal" / "thermal_zone0"
+        zone.mkdir(parents=True)
+        (zone / "type").write_text("cpu-thermal\n")
+        self._temp = zone / "temp"
+        self._freq = [root / f"cpu{i}" / "cpufreq" for i in range(cpus)]
+        for d in self._freq:
+            d.mkdir(parents=True)
+        self._write(start_c, mhz)
+
+    @property
+    def thermal_glob(self) -> str:
+        return str(self.root / "thermal" / "thermal_zone*")
+
+    @property
+    def cpufreq_glob(self) -> str:
+        return str(self.root / "cpu[0-9]*" / "cpufreq")
+
+    def _write(self, celsius: float, mhz: int) -> None:
+        for path, text in [(self._temp, f"{int(celsius * 1000)}\n")] + [
+                (d / name, f"{mhz * 1000}\n") for d in self._freq for name in ("scaling_cur_freq", "scaling_max_freq")]:
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(text)
+            tmp.replace(path)  # a reader sees the old value or the new one, never an empty file
+
+    def _loop(self, t0: float) -> None:
+        while not self._stop.wait(self.tick_s):
+            t = time.monotonic() - t0
+            celsius = self.ceiling_c - (self.ceiling_c - self.start_c) * pow(2.718281828, -t / self.tau_s)
+            self.hottest_c = celsius
+            if self.throttled_at_unix is None and celsius >= self.throttle_at_c:
+                self.throttled_at_unix = time.time()
+            self._write(celsius, self.throttled_mhz if self.throttled_at_unix is not None else self.mhz)
+
+    def heat(self) -> HeatingBoard:
+        """Start heating now (call when the load starts)."""
+        self._thread = threading.Thread(target=self._loop, args=(time.monotonic(),), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
