@@ -5,6 +5,7 @@ clock follows, and stays down. The wall-clock time of that step is kept, so a te
 sustained run finds the onset where the simulator put it."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -61,7 +62,34 @@ class HeatingBoard:
         self._thread.start()
         return self
 
+    def heat_under_load(self, marker: str) -> HeatingBoard:
+        """Start heating when the load starts: the moment a process whose command line holds `marker`
+        (the board's runner) appears, as a phone warms only once something runs on it."""
+        def wait_then_heat() -> None:
+            while not self._stop.is_set():
+                if _running(marker):
+                    self._loop(time.monotonic())
+                    return
+                time.sleep(0.01)
+
+        self._thread = threading.Thread(target=wait_then_heat, daemon=True)
+        self._thread.start()
+        return self
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
+
+
+def _running(marker: str) -> bool:
+    me = str(os.getpid())
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and entry.name != me:
+            try:
+                cmd = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if marker.encode() in cmd and b"--job" in cmd:
+                return True
+    return False

@@ -69,6 +69,20 @@ class _DeviceBase(BaseModel):
     bench: BenchSettings = Field(default_factory=BenchSettings)
     ignore_sensors: list[str] = Field(default_factory=list, description="thermal zones that are not "
                                       "temperatures on this board, besides the kind's own list")
+    budget: dict[str, float | str] | None = Field(default=None, description=(
+        "what `harness recommend` may ship on this device: p50_ms, p99_ms, accuracy_drop (0.5pt, 0.3dB, 1%), "
+        "size_mb, memory_mb, energy_mj; a number in the key's unit or a string with a unit (30ms, 5MB)"))
+
+    @field_validator("budget")
+    @classmethod
+    def _budget(cls, v: dict[str, float | str] | None) -> dict[str, float | str] | None:
+        from harness.planning.budget import BudgetError, parse_budget
+
+        try:
+            parse_budget(v)
+        except BudgetError as exc:
+            raise ValueError(str(exc)) from None
+        return v
 
     @field_validator("name")
     @classmethod

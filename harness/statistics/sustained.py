@@ -53,7 +53,7 @@ class SustainedSummary:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SustainedSummary:
-        known = {k: data.get(k) for k in cls.__dataclass_fields__ if k != "windows"}
+        known: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__ if k != "windows"}
         return cls(**known, windows=tuple(Window(**w) for w in data.get("windows") or ()))
 
 
@@ -137,7 +137,7 @@ def summarize_sustained(latencies_us: Sequence[float], windows: Sequence[Sequenc
         steady_p50: float | None = float(np.median(tail)) if tail.size else None
         steady_p99: float | None = float(np.percentile(tail, 99)) if tail.size >= 100 else None
     else:
-        vals = [rows[i].p50_us for i in steady_idx if rows[i].p50_us is not None]
+        vals = [p for p in (rows[i].p50_us for i in steady_idx) if p is not None]
         steady_p50, steady_p99 = (float(np.median(vals)) if vals else None), None
     t_throttle, cause = first_throttle(cpu_freq, statuses)
     run_temps = [h for t, h in temps if 0 <= t <= duration + 1e-6 and h is not None]
