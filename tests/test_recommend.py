@@ -222,3 +222,22 @@ def test_cli_nightly_refuses_an_uncomparable_night(tmp_path):
     assert "night n2 labelled uncomparable" in data[0]["variants"][0]["reason"]
     res = _cli("--db", str(db), "--nightly", "--run", "n1")
     assert res.returncode == 2 and "--nightly and --run" in res.stderr
+
+
+def test_report_has_the_recommendation_and_the_sustained_plot(tmp_path):
+    from harness.reporting.report import render_html
+
+    sus = {"duration_s": 360.0, "steady_p50_us": 41000.0, "steady_p99_us": 47000.0, "cold_p50_us": 24000.0,
+           "steady_s": 120.0, "steady_over_cold": 1.708, "first_throttle_s": 130.0,
+           "throttle_cause": "CPU clock fell from 2400 to 1800 MHz", "temp_start_c": 38.0, "temp_reached_c": 71.5,
+           "interrupted": False, "windows": [{"end_s": 30.0 * (i + 1), "runs": 1000, "p50_us": 24000.0 + 1500 * i,
+                                              "hottest_c": 38.0 + 3 * i, "cpu_mhz": 2400.0} for i in range(12)]}
+    db = tmp_path / "r.db"
+    store(db, LADDER + [row("dr_int8", 27, 45, delta=-0.001, run="r1", device="pixel-sustained", sustained=sus)],
+          devices=[{"name": "pixel", "budget": {"p99_ms": 30, "accuracy_drop": "0.5pt"}}])
+    r = ResultsDB(db)
+    text = render_html(r.get_run("r1"), r.measurements("r1"))
+    r.close()
+    assert '<section id="recommendation">' in text and "chosen dr_int8 (star)" in text
+    assert "p99 ≤ 30 ms, accuracy drop ≤ 0.5 pt" in text
+    assert '<section id="sustained">' in text and "first throttle at 2.2 min" in text and text.count("<svg") >= 3

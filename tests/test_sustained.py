@@ -128,6 +128,12 @@ def test_cli_sustained_on_the_local_target_stores_the_figures(tmp_path, tiny_tfl
     assert s["steady_over_cold"] == pytest.approx(s["steady_p50_us"] / s["cold_p50_us"], rel=1e-3)
     assert sum(w["runs"] for w in s["windows"]) == len(rows[0]["latencies_us"])
     assert any(n.startswith("sustained: cold") for n in rows[0]["validity"]["notes"])
+    assert "sustained local tiny.tflite/fp32: cold" in res.stdout
+    page = tmp_path / "r.html"
+    assert _cli("report", "--db", str(db), "--out", str(page), timeout=120).returncode == 0
+    text = page.read_text()
+    assert '<section id="sustained">' in text and "first throttle" in text or "no throttle event" in text
+    assert '<section id="recommendation">' in text and "no budget given" in text
 
 
 def test_ctrl_c_keeps_the_minutes_a_sustained_run_measured(tmp_path, tiny_tflite, isolated_cache):

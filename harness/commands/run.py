@@ -128,6 +128,10 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
         if live is not None:
             live.stop()
     print_run_tables(summary.run_id, db_path)
+    if summary.results and any((m.extra or {}).get("sustained") for m in summary.results):
+        from harness.reporting.sustained import lines
+
+        print("\n".join(lines(summary.results)))
     if plan.repeat > 1:
         from harness.reporting.tables import print_repeat_spread
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.statistics.recommend import Judged, Recommendation
+from harness.store.results import Measurement
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -85,10 +86,8 @@ def pareto_figure(rec: Recommendation) -> Figure | None:
                 ax.scatter([x], [y], s=190, facecolors="none", edgecolors="#333333", zorder=2)
             label = c.variant + ("" if c.accuracy else " (accuracy not measured)")
             ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 4))
-        if rec.budget.p50_ms is not None:
+        if rec.budget.p50_ms is not None:  # the p50 budget on this axis (a p99 budget is judged, not drawn)
             ax.axvline(rec.budget.p50_ms, color="#d62728", ls=":", lw=1)
-        if rec.budget.p99_ms is not None:
-            ax.axvline(rec.budget.p99_ms, color="#ff7f0e", ls=":", lw=1)
         unit = "pt" if scale == 100.0 else "dB"
         ax.set_xlabel("p50 ms (steady state where a sustained run measured it; lower is better)")
         ax.set_ylabel(f"accuracy change vs fp32, {unit}\n(worst end of the 95% interval)")
@@ -127,3 +126,20 @@ def page_html(recs: Sequence[Recommendation], title: str) -> str:
 
 def judged_of(recs: Sequence[Recommendation]) -> list[Judged]:
     return [j for r in recs for j in r.judged]
+
+
+def report_sections(plan: dict[str, Any], ms: Sequence[Measurement]) -> list[str]:
+    """What `harness report` shows of this area: the sustained section (when a row has one) and the
+    recommendation under the budgets stored with the run (devices.yaml `budget:`)."""
+    from harness.planning.budget import Budget, BudgetError, parse_budget
+    from harness.reporting import sustained
+    from harness.statistics.recommend import candidates, recommend
+
+    budgets: dict[str, Budget] = {}
+    for d in (plan.get("devices") or {}).get("devices") or []:
+        try:
+            budgets[str(d.get("name"))] = parse_budget(d.get("budget"))
+        except BudgetError:  # validated when the run was planned; an older file is judged without one
+            continue
+    recs = recommend(candidates(ms), budgets)
+    return [s for s in (sustained.section_html(ms), section_html(recs) if recs else "") if s]

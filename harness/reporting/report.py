@@ -204,6 +204,10 @@ def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequen
         _table(["device", "model", "variant", "before °C", "after °C", "max °C", "throttled"], temperature_rows(rows)),
         "</section>",
     ]
+    if plots.ok_rows(rows):  # sustained figures and what to ship (harness.reporting.recommendation)
+        from harness.reporting.recommendation import report_sections
+
+        parts += report_sections(run.plan, rows)
     profiled = [m for m in plots.ok_rows(rows) if (m.extra or {}).get("op_profile")
                 or (m.extra or {}).get("op_profile_error")]
     if profiled:
