@@ -93,3 +93,52 @@ def _running(marker: str) -> bool:
             if marker.encode() in cmd and b"--job" in cmd:
                 return True
     return False
+
+
+class HeatingPhone:
+    """The adb simulator's phone under a sustained benchmark_model load: it heats only while the tool
+    runs (and cools a little between), and when the CPU reaches `throttle_at_c` the thermal service
+    reports status 2 (moderate), the big cores' clock falls and each inference takes `slowdown` times
+    longer, as a phone's governor does. `throttled_at_unix` is the moment (time.time())."""
+
+    THERMAL = ("IsStatusOverride: false\nThermal Status: {status}\nCached temperatures:\n"
+               "\tTemperature{{mValue={cpu:.1f}, mType=0, mName=CPU0, mStatus={status}}}\n"
+               "\tTemperature{{mValue={gpu:.1f}, mType=1, mName=GPU, mStatus=0}}\nHAL Ready: true\n")
+
+    def __init__(self, sim, *, start_c: float = 38.0, rise_c_per_s: float = 6.0, throttle_at_c: float = 50.0,
+                 latency_us: float = 2000.0, slowdown: float = 1.6) -> None:
+        self.sim, self.celsius, self.rise = sim, start_c, rise_c_per_s
+        self.throttle_at_c, self.latency_us, self.slowdown = throttle_at_c, latency_us, slowdown
+        self.throttled_at: float | None = None
+        self.throttled_at_unix: float | None = None
+        self._lock = threading.Lock()
+        self._publish()
+        sim.heating = self
+
+    def _publish(self) -> None:
+        status = 2 if self.throttled_at is not None else 0
+        self.sim.thermal_text = self.THERMAL.format(status=status, cpu=self.celsius, gpu=self.celsius - 4)
+        big = 1800000 if self.throttled_at is not None else 2850000
+        for cpu, khz in enumerate((1803000, 1803000, 2348000, big)):
+            self.sim.write(f"/sys/devices/system/cpu/cpu{cpu}/cpufreq/scaling_cur_freq", f"{khz}\n")
+
+    def run_for(self, seconds: float) -> list[float]:
+        """benchmark_model's timed loop: sleeps as the inferences would, heating as it goes."""
+        samples: list[float] = []
+        end = time.monotonic() + seconds
+        while time.monotonic() < end or not samples:
+            with self._lock:
+                lat = self.latency_us * (self.slowdown if self.throttled_at is not None else 1.0)
+            t0 = time.monotonic()
+            time.sleep(lat / 1e6)
+            samples.append(lat)
+            with self._lock:  # heats by the time it really ran (a sleep overshoots on a loaded host)
+                self.celsius += self.rise * (time.monotonic() - t0)
+                if self.throttled_at is None and self.celsius >= self.throttle_at_c:
+                    self.throttled_at, self.throttled_at_unix = time.monotonic(), time.time()
+                    self._publish()
+                elif len(samples) % 50 == 0:
+                    self._publish()
+        with self._lock:
+            self._publish()
+        return samples

@@ -204,3 +204,38 @@ def test_sustained_through_ssh_on_a_heating_pi(sshd_board, tiny_tflite, tmp_path
     assert s["steady_p50_us"] > 0 and s["cold_p50_us"] > 0
     # Throttling is what a sustained run measures: the row stays valid (the Pi's recorded 0x50005 aside).
     assert m.validity.no_throttling is True and any("first throttle at" in n for n in m.validity.notes)
+
+
+def test_sustained_through_adb_on_a_heating_phone(android_device, adb_sim, tmp_path):
+    """benchmark_model in back-to-back windows on the simulated phone: it heats while the tool runs,
+    the thermal service goes to status 2 and the big core's clock falls at 50 C, inferences slow 1.6x."""
+    from devices.android_target import AndroidTarget
+    from devices.target import JobSpec
+    from harness.orchestration.measure import to_measurement
+    from harness.planning.config import BenchSettings
+    from tests.heating_board import HeatingPhone
+
+    model = tmp_path / "model.tflite"
+    model.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(range(256)) * 64)
+    phone = HeatingPhone(adb_sim, start_c=38.0, rise_c_per_s=6.0, throttle_at_c=50.0, latency_us=2000.0)
+    bench = BenchSettings(sustained_s=6.0, sustained_window_s=0.5, sample_interval_s=0.1, cooldown_s=0,
+                          timeout_s=30.0)
+    t = AndroidTarget(android_device())
+    try:
+        t.prepare()
+        raw = t.benchmark(JobSpec(model_path=model, bench=bench))
+    finally:
+        t.close()
+    r = raw.runner
+    assert len(r["windows"]) >= 5 and r["interrupted"] is False and phone.throttled_at_unix is not None
+    art = SimpleNamespace(model="model.tflite", variant="fp32", metrics={})
+    m = to_measurement("run", "phone", art, bench, raw, time.time())
+    assert m.status == "ok", m.error
+    s = m.extra["sustained"]
+    expected = phone.throttled_at_unix - r["timed_window_unix_s"][0]
+    # Seen at the next window end (clocks) or thermal poll (status), whichever comes first.
+    assert expected - 0.05 <= s["first_throttle_s"] <= expected + 0.5 + 0.1 * 4 + 0.3, (s, expected)
+    assert "thermal status 2" in s["throttle_cause"] or "clock fell" in s["throttle_cause"]
+    assert s["cold_p50_us"] == 2000 and s["steady_p50_us"] == pytest.approx(3200, rel=0.01)
+    assert s["steady_over_cold"] == pytest.approx(1.6, rel=0.01) and s["temp_reached_c"] > 50.0
+    assert "back-to-back benchmark_model runs" in m.extra["sustained_method"]

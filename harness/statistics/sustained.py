@@ -163,6 +163,7 @@ def from_runner(r: Mapping[str, Any], statuses: Sequence[tuple[float, int]] = ()
     windows = r.get("windows")
     if not windows:
         return None
+    statuses = list(statuses) + [(float(t), int(v)) for t, v in r.get("thermal_status") or ()]
     return summarize_sustained(r.get("latencies_us") or (), windows, r.get("temperatures") or (),
                                r.get("cpu_freq") or (), statuses, float(r.get("timed_start_s") or 0.0),
                                bool(r.get("interrupted")), window_p50_us=r.get("window_p50_us"))
