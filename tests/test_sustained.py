@@ -107,7 +107,7 @@ def _cli(*args: str, env: dict | None = None, timeout: float = 300) -> subproces
                                                      ("--sustained", "0", "above 0"),
                                                      ("--window", "-1s", "not a duration")])
 def test_bad_sustained_flags_are_one_line_exit_2(flag, value, says):
-    res = _cli("run", flag, value, timeout=60)
+    res = _cli("run", f"{flag}={value}", timeout=60)
     assert res.returncode == 2 and says in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert "Traceback" not in res.stderr
 

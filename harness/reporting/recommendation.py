@@ -101,17 +101,17 @@ def pareto_figure(rec: Recommendation) -> Figure | None:
 
 def section_html(recs: Sequence[Recommendation]) -> str:
     """`<section id="recommendation">`: per device and model the one-line choice, its plot and every variant."""
+    from harness.reporting.report import _figure, _table
+
     e = html.escape
     parts = ['<section id="recommendation"><h2>What to ship on each device</h2>']
     for r in recs:
-        svg = _drawn(pareto_figure(r))
         parts.append(f"<h3>{e(r.device)} · {e(r.model)}</h3><p>Budget: {e(r.budget.text())}. "
                      f"<strong>{e(r.chosen.variant if r.chosen else 'No recommendation')}</strong>: {e(r.reason)}</p>")
-        parts.append(f'<figure>{svg}</figure>' if svg else '<p class="note">No latency measured: nothing to plot.</p>')
-        cells = rows([r])
-        parts.append("<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in HEADERS[2:]) + "</tr></thead><tbody>"
-                     + "".join("<tr>" + "".join(f"<td>{e(v)}</td>" for v in row[2:]) + "</tr>" for row in cells)
-                     + "</tbody></table>")
+        chosen = r.chosen.variant if r.chosen else "none"
+        parts.append(_figure(_drawn(pareto_figure(r)), f"{r.device} {r.model}: accuracy kept against p50, "
+                             f"Pareto front ringed, chosen {chosen} starred", "No latency measured: nothing to plot."))
+        parts.append(_table(HEADERS[2:], [row[2:] for row in rows([r])]))
     parts.append("</section>")
     return "\n".join(parts)
 

@@ -1,7 +1,6 @@
 """Sustained runs in the report and the run's output: latency and temperature against time, per row."""
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -81,18 +80,20 @@ def section_html(ms: Sequence[Measurement]) -> str:
     """`<section id="sustained">`, empty when no row was measured in sustained mode."""
     import io
 
-    e = html.escape
+    from harness.reporting.report import _figure, _table
+
     found = [(m, s) for m in ms if (s := sustained_of(m)) is not None]
     if not found:
         return ""
     parts = ['<section id="sustained"><h2>Sustained: latency and temperature over time</h2>']
     for m, s in found:
         fig = figure(m, s)
+        svg = None
         if fig is not None:
             buf = io.StringIO()
             fig.savefig(buf, format="svg", metadata={"Date": None})
-            parts.append(f"<figure>{buf.getvalue()}</figure>")
-    parts.append("<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in HEADERS) + "</tr></thead><tbody>"
-                 + "".join("<tr>" + "".join(f"<td>{e(v)}</td>" for v in r) + "</tr>" for r in rows(ms))
-                 + "</tbody></table></section>")
+            svg = buf.getvalue()
+        parts.append(_figure(svg, f"{m.device} {model_label(m.model)}/{m.variant}: window p50 and hottest zone "
+                             f"over time; {sustained_text(s)}", "No window latency to plot."))
+    parts.append(_table(HEADERS, rows(ms)) + "</section>")
     return "\n".join(parts)

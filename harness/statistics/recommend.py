@@ -33,6 +33,7 @@ class AccuracyChange:
     low: float | None = None
     high: float | None = None
     reference: float | None = None  # fp32's value, for a drop in % of it
+    reference_itself: bool = False  # the fp32 row: no change by definition, not a measured interval
 
     @property
     def worst(self) -> float:
@@ -50,6 +51,8 @@ class AccuracyChange:
         return None
 
     def text(self) -> str:
+        if self.reference_itself:
+            return f"{METRIC_NAMES.get(self.metric, self.metric)}: the fp32 reference"
         scale, unit = (100.0, " pt") if self.metric in FRACTION_METRICS else (1.0, " dB")
         out = f"{self.change * scale:+.2f}{unit}"
         if self.low is not None and self.high is not None:
@@ -122,7 +125,7 @@ def accuracy_change(m: Measurement, resamples: int = 2000) -> AccuracyChange | N
         return None
     value = float(metrics[metric])
     if m.variant.split("@", 1)[0] == "fp32":
-        return AccuracyChange(metric, 0.0, 0.0, 0.0, value)
+        return AccuracyChange(metric, 0.0, 0.0, 0.0, value, reference_itself=True)
     per = metrics.get("per_example")
     if isinstance(per, dict) and per.get("fp32"):
         try:
