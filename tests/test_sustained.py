@@ -239,3 +239,13 @@ def test_sustained_through_adb_on_a_heating_phone(android_device, adb_sim, tmp_p
     assert s["cold_p50_us"] == 2000 and s["steady_p50_us"] == pytest.approx(3200, rel=0.01)
     assert s["steady_over_cold"] == pytest.approx(1.6, rel=0.01) and s["temp_reached_c"] > 50.0
     assert "back-to-back benchmark_model runs" in m.extra["sustained_method"]
+
+
+def test_a_runtime_without_sustained_mode_is_refused_before_anything_runs(tmp_path):
+    devices = tmp_path / "devices.yaml"
+    devices.write_text(yaml.safe_dump({"devices": [
+        {"name": "orin", "kind": "jetson", "host": "127.0.0.1", "user": "u", "runtime": "tensorrt"}]}))
+    res = _cli("run", "--devices", str(devices), "--db", str(tmp_path / "r.db"), "--sustained", "10m", timeout=120)
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "--sustained: device 'orin': no sustained mode for jetson runtime tensorrt yet" in res.stderr
+    assert not (tmp_path / "r.db").exists()

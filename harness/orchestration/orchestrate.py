@@ -273,7 +273,7 @@ class Orchestrator:
         from harness.statistics.latency import summarize
 
         short = bench.model_copy(update={"warmup_runs": 1, "warmup_s": 0.1, "min_runs": 5, "min_s": 0.3,
-                                         "max_s": 30.0})
+                                         "max_s": 30.0, "sustained_s": None})  # never a sustained probe
         rounds: dict[str, list[float]] = {}
         errors: dict[str, str] = {}
         for _ in range(PEAK_ROUNDS):
