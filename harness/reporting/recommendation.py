@@ -130,7 +130,8 @@ def judged_of(recs: Sequence[Recommendation]) -> list[Judged]:
 
 def report_sections(plan: dict[str, Any], ms: Sequence[Measurement]) -> list[str]:
     """What `harness report` shows of this area: the sustained section (when a row has one) and the
-    recommendation under the budgets stored with the run (devices.yaml `budget:`)."""
+    recommendation under the budgets stored with the run (devices.yaml `budget:`; without one, the
+    accuracy section's Pareto plot already shows the front and there is nothing to choose against)."""
     from harness.planning.budget import Budget, BudgetError, parse_budget
     from harness.reporting import sustained
     from harness.statistics.recommend import candidates, recommend
@@ -141,5 +142,5 @@ def report_sections(plan: dict[str, Any], ms: Sequence[Measurement]) -> list[str
             budgets[str(d.get("name"))] = parse_budget(d.get("budget"))
         except BudgetError:  # validated when the run was planned; an older file is judged without one
             continue
-    recs = recommend(candidates(ms), budgets)
+    recs = recommend(candidates(ms), budgets) if any(b.items() for b in budgets.values()) else []
     return [s for s in (sustained.section_html(ms), section_html(recs) if recs else "") if s]
