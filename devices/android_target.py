@@ -48,6 +48,7 @@ class _Sampler:
         self.power: list[tuple[float, float, str]] = []
         self.temps: list[tuple[float, str, dict[str, float]]] = []
         self.statuses: list[int] = []
+        self.status_times: list[tuple[float, int]] = []  # (s since t0, thermal status): when it changed
         self.failures = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"probe-{target.name}", daemon=True)
@@ -73,6 +74,7 @@ class _Sampler:
                         self.temps.append((round(time.monotonic() - self.t0, 3), "run", th["temperatures_c"]))
                     if th.get("status") is not None:
                         self.statuses.append(th["status"])
+                        self.status_times.append((round(time.monotonic() - self.t0, 3), th["status"]))
             except TransportError:
                 self.failures += 1
                 if self.target.adb.broken is not None:
@@ -342,7 +344,9 @@ class AndroidTarget(Target):
             if idle_s:
                 time.sleep(idle_s)
             busy_from = time.time()
-            if self.config.runtime == "benchmark_model":
+            if self.config.runtime == "benchmark_model" and getattr(job.bench, "sustained_s", None):
+                runner, extra = self._sustained_benchmark_model(job, t0)
+            elif self.config.runtime == "benchmark_model":
                 runner, extra = self._run_benchmark_model(job)
             else:
                 runner, extra = self._run_app(job)
@@ -356,6 +360,8 @@ class AndroidTarget(Target):
         temps += sampler.temps
         temps.append((round(time.monotonic() - t0, 3), "after", after_thermal.get("temperatures_c") or {}))
         runner["temperatures"] = [t for t in temps if t[2]]
+        if runner.get("windows"):  # sustained: the thermal status over time marks the first throttle event
+            runner["thermal_status"] = [[t, st] for t, st in sampler.status_times]
         statuses = [s for s in (before_thermal.get("status"), *sampler.statuses, after_thermal.get("status"))
                     if s is not None]
         extra.update({
@@ -380,7 +386,9 @@ class AndroidTarget(Target):
         idle = [p for p in sampler.power if p[0] < busy_from] if idle_s else []
         # benchmark_model prints no timestamps: its timed loop is taken as count x mean ending when it returned
         # (the push, model load and warm-up lie before it). The app's result names its own window.
-        if runner.get("duration_s") and not runner.get("error") and self.config.runtime == "benchmark_model":
+        if runner.get("windows"):  # sustained: the loop of windows on the host's own clock
+            raw.window_unix_s = (float(runner["timed_window_unix_s"][0]), float(runner["timed_window_unix_s"][1]))
+        elif runner.get("duration_s") and not runner.get("error") and self.config.runtime == "benchmark_model":
             raw.window_unix_s = (ended - float(runner["duration_s"]), ended)
             raw.extra["power_window_estimate"] = "benchmark_model: [return - count x mean, return] on the host's clock"
         plugged = any(b and b.get("plugged") for b in (before_batt, after_batt))
@@ -409,6 +417,68 @@ class AndroidTarget(Target):
         if self.config.report_peak_memory:
             flags.append("--report_peak_memory_footprint=true")
         return flags + list(self.config.extra_flags)
+
+    def _sustained_benchmark_model(self, job: JobSpec, t0: float) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Sustained mode with benchmark_model: back-to-back runs of one window each until sustained_s,
+        the clocks read after each (the thermal sampler runs throughout). Each run reloads the model, so
+        the load has short gaps (the tool's start and init): said in the row. A failure or Ctrl-C after
+        the first window keeps the windows measured."""
+        import dataclasses
+
+        b = job.bench
+        total = float(b.sustained_s)
+        window = float(getattr(b, "sustained_window_s", None) or max(total / 20.0, 0.5))
+        one = dataclasses.replace(job, bench=b.model_copy(update={
+            "min_s": window, "max_s": window, "min_runs": 1, "warmup_runs": 0, "sustained_s": None}))
+        start, wall_start = time.monotonic(), time.time()
+        windows: list[list[float]] = []
+        p50s: list[float | None] = []
+        clocks: list[list[Any]] = []
+        stats: list[dict[str, Any]] = []
+        runner: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        interrupted = None
+        while time.monotonic() - start < total:
+            try:
+                runner, extra = self._run_benchmark_model(one)
+            except TransportError as exc:
+                if not windows:
+                    raise
+                interrupted = f"window {len(windows) + 1}: {str(exc)[:200]}"
+                break
+            if runner.get("error"):
+                if not windows:
+                    return runner, extra
+                interrupted = f"window {len(windows) + 1}: {runner['error'][:200]}"
+                break
+            s = runner["summary"]
+            stats.append(s)
+            now = round(time.monotonic() - t0, 3)
+            windows.append([now, sum(int(x["count"]) for x in stats)])
+            p50s.append(s.get("p50_us"))
+            try:
+                freqs = self.cpu_freqs()
+            except TransportError:
+                freqs = {}
+            if freqs:
+                clocks.append([now, "run", {cpu: {"cur": khz // 1000} for cpu, khz in freqs.items()}])
+        count = sum(int(x["count"]) for x in stats)
+        summary: dict[str, Any] = {"count": count,
+                                   "mean_us": sum(x["mean_us"] * x["count"] for x in stats) / count}
+        for key, pick in (("min_us", min), ("max_us", max)):
+            vals = [x[key] for x in stats if x.get(key) is not None]
+            if len(vals) == len(stats):
+                summary[key] = pick(vals)
+        runner = {**runner, "summary": summary, "duration_s": round(sum(x["count"] * x["mean_us"] for x in stats)
+                                                                     / 1e6, 4),
+                  "windows": windows, "window_p50_us": p50s, "cpu_freq": clocks,
+                  "timed_start_s": round(start - t0, 3), "interrupted": interrupted is not None,
+                  "timed_window_unix_s": [round(wall_start, 6), round(time.time(), 6)]}
+        extra["sustained_method"] = (f"{len(windows)} back-to-back benchmark_model runs of {window:g} s (the model is "
+                                     "reloaded each window: short gaps in the load)")
+        if interrupted:
+            extra["sustained_interrupted"] = interrupted
+        return runner, extra
 
     def _push_model(self, local: Path, directory: str) -> str:
         remote = f"{directory}/{file_sha256(local)[:16]}-{local.name}"

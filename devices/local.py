@@ -32,6 +32,9 @@ def tied_to_this_process(argv: list[str]) -> list[str]:
     return [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *argv]
 
 
+ABORT_GRACE_S = 5.0
+
+
 class LocalTransport(Transport):
     name = "local"
 
@@ -70,15 +73,24 @@ class LocalTransport(Transport):
         return CommandResult(proc.returncode, out, err, time.monotonic() - t0)
 
     def abort(self) -> None:
-        """Kill what runs now (Ctrl-C): a child of ours would otherwise hold its thread for max_s."""
+        """End what runs now (Ctrl-C): SIGTERM, then SIGKILL after ABORT_GRACE_S. A sustained runner loop
+        ends on the SIGTERM and prints what it measured; anything else would hold its thread for max_s."""
         with self._lock:
             self._aborted = True
             procs = list(self._procs)
         for proc in procs:
             try:
-                proc.kill()
+                proc.terminate()
             except OSError:
                 pass
+        for proc in procs:
+            try:
+                proc.wait(timeout=ABORT_GRACE_S)
+            except subprocess.TimeoutExpired:
+                try:
+                    proc.kill()
+                except OSError:
+                    pass
 
     def push(self, local: Path, remote: str) -> None:
         dest = Path(remote).expanduser()

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from devices.probes import benchmark_model as bm
 from devices.probes import vcgencmd as vc
 from devices.ssh import SshTransport
-from devices.target import JobSpec, RawRun, RunnerTarget, parse_runner_output
+from devices.target import JobSpec, RawRun, RunnerTarget, job_timeout_s, parse_runner_output
 from devices.transport import Transport
 
 TIMEOUT_EXIT = 124  # coreutils `timeout` when the limit passed
@@ -90,7 +90,7 @@ class SshRunnerTarget(RunnerTarget):
         remote = self.remote_model_path(job.model_path)
         self.transport.push_if_changed(job.model_path, remote)
         payload = json.dumps(self.runner_job(job, remote))
-        limit = float(job.bench.timeout_s)
+        limit = job_timeout_s(job.bench)
         offset = self.board_clock_offset()
         with self.probe_session(job) as raw:
             res = self.transport.run(self.runner_argv(limit), timeout_s=limit + 30, stdin=payload)

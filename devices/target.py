@@ -160,6 +160,7 @@ class RunnerTarget(Target):
         return facts
 
     thermal_glob = "/sys/class/thermal/thermal_zone*"
+    cpufreq_glob = "/sys/devices/system/cpu/cpu[0-9]*/cpufreq"
 
     def temperatures(self) -> dict[str, float]:
         """The runner's own reader (rpi/runner.py read_thermal_zones): one name-collision rule everywhere."""
@@ -197,10 +198,15 @@ class RunnerTarget(Target):
             "sample_interval_s": b.sample_interval_s,
             "delegate_library": getattr(b, "delegate_library", None),
             "thermal_glob": self.thermal_glob,
+            "cpufreq_glob": self.cpufreq_glob,
             "ignore_sensors": list(self.ignored_sensors()),
         }
         if getattr(self.config, "op_profiling", False):
             out["op_profiling"] = True  # the runner's per-op profile pass (rpi/litert_profile.py)
+        sustained = getattr(b, "sustained_s", None)
+        if sustained:  # one unbroken loop of that length, windows recorded (rpi/runner.py _sustained_loop)
+            out.update(sustained_s=sustained, window_s=getattr(b, "sustained_window_s", None) or 0,
+                       min_s=sustained, max_s=sustained, min_runs=1, max_runs=0)
         return out
 
     def benchmark(self, job: JobSpec) -> RawRun:
@@ -209,7 +215,7 @@ class RunnerTarget(Target):
         payload = json.dumps(self.runner_job(job, remote))
         with self.probe_session(job) as raw:
             res = self.transport.run(
-                [self.python, self._runner_remote, "--job", "-"], timeout_s=job.bench.timeout_s, stdin=payload
+                [self.python, self._runner_remote, "--job", "-"], timeout_s=job_timeout_s(job.bench), stdin=payload
             )
         raw.runner = parse_runner_output(res.stdout, res.stderr, res.exit_code)
         if raw.clock_offset_s is None and self.same_clock:
@@ -217,6 +223,11 @@ class RunnerTarget(Target):
         return raw
 
     same_clock = False  # the runner runs on this host (local target): its wall clock is the host's
+
+
+def job_timeout_s(bench: Any) -> float:
+    """The bench's timeout, grown in sustained mode to fit the whole loop (BenchSettings.job_timeout_s)."""
+    return float(getattr(bench, "job_timeout_s", None) or bench.timeout_s)
 
 
 def parse_runner_output(stdout: str, stderr: str, exit_code: int) -> dict[str, Any]:

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "harness.commands.serve",
     "harness.commands.agent",
     "harness.commands.farm",
+    "harness.commands.recommend",
 )
 
 

@@ -39,6 +39,10 @@ DEFAULT_JOB = {
     "op_profiling": False,  # a per-op profile pass after the timed runs (litert_profile.py, next to this file)
     "op_profile_runs": 20,
 }
+# Optional job keys (not in DEFAULT_JOB, so contracts/jobs/basic.json and the apps' job types stay as they are):
+# "sustained_s" > 0 is sustained mode (`harness run --sustained`): the timed loop runs that long without
+# stopping and records where each "window_s" window ended, [t_s on the sampler's clock, runs done];
+# Ctrl-C (SIGINT) or SIGTERM ends it early and the runs so far are the result ("interrupted": true).
 
 
 def interpreter_module():
@@ -144,10 +148,11 @@ def read_cpufreq(pattern: str) -> dict[str, dict[str, int]]:
     return out
 
 
-def run_sampler(thermal_glob: str, ignore=(), cpufreq_glob: str | None = None):
+def run_sampler(thermal_glob: str, ignore=(), cpufreq_glob: str | None = None, origin: float | None = None):
     """A `sample(phase)` function and the two lists it fills: [t_s, phase, {zone: C}] temperatures and
-    [t_s, phase, {cpu: {cur, max}}] clocks, so the host sees a clock that fell during the run."""
-    t_origin = time.monotonic()
+    [t_s, phase, {cpu: {cur, max}}] clocks, so the host sees a clock that fell during the run.
+    `origin` (time.monotonic()) is t = 0; the timed loop's sustained windows use the same one."""
+    t_origin = time.monotonic() if origin is None else origin
     temps: list[list] = []
     freqs: list[list] = []
 
@@ -216,13 +221,27 @@ def _make_inputs(interp, seed: int, np):
         interp.set_tensor(detail["index"], data)
 
 
-def timed_loop(invoke, cfg: dict, sample=None) -> dict:
+class _Stop(Exception):
+    """SIGTERM in a sustained loop: end it like Ctrl-C, keeping the runs measured so far."""
+
+
+def _stop_on_term(signum, frame):
+    raise _Stop()
+
+
+def timed_loop(invoke, cfg: dict, sample=None, origin: float | None = None) -> dict:
     """First inference, warm-up, then every invoke() timed until min runs and min seconds are both met
     (or max seconds / max runs is hit), as benchmark_model does. Shared by every runner in rpi/.
 
     `sample(phase)` is called about every `sample_interval_s` while timing (temperatures, between
     invokes, never inside a timed call). Returns the result fields it measured.
+
+    With `sustained_s` > 0 the loop runs that long (min and max seconds both), samples at the end of
+    each `window_s` window and records it in "windows"; Ctrl-C or SIGTERM ends it with what was measured.
     """
+    sustained = float(cfg.get("sustained_s") or 0)
+    if sustained > 0:
+        return _sustained_loop(invoke, cfg, sample, origin, sustained)
     out: dict = {}
     clock = time.perf_counter_ns
     t0 = clock()
@@ -264,6 +283,69 @@ def timed_loop(invoke, cfg: dict, sample=None) -> dict:
     return out
 
 
+def _sustained_loop(invoke, cfg: dict, sample, origin: float | None, sustained: float) -> dict:
+    """The timed loop of sustained mode: no warm-up beyond the first inference (the cold start is what
+    it measures), `sustained` seconds of back-to-back invokes, a window boundary every `window_s`."""
+    import signal
+
+    out: dict = {}
+    clock = time.perf_counter_ns
+    window = float(cfg.get("window_s") or 0) or max(sustained / 20.0, 0.5)
+    interval = float(cfg["sample_interval_s"])
+    t0 = clock()
+    invoke()
+    out["first_inference_us"] = (clock() - t0) / 1000.0
+    out["warmup_runs_done"] = 0
+    samples: list[float] = []
+    windows: list[list] = []
+    base = time.monotonic() if origin is None else origin
+    previous = None
+    try:
+        previous = signal.signal(signal.SIGTERM, _stop_on_term)
+    except ValueError:  # not the main thread: SIGTERM then ends the process as usual
+        pass
+    wall_start = time.time()
+    start = time.monotonic()
+    next_sample, next_window = start + interval, start + window
+    interrupted = False
+    try:
+        while True:
+            t0 = clock()
+            invoke()
+            samples.append((clock() - t0) / 1000.0)
+            now = time.monotonic()
+            if now >= next_window or now - start >= sustained:
+                if sample is not None:
+                    sample("run")
+                windows.append([round(now - base, 3), len(samples)])
+                next_window, next_sample = now + window, now + interval
+            elif sample is not None and now >= next_sample:
+                sample("run")
+                next_sample = now + interval
+            if now - start >= sustained:
+                break
+    except (KeyboardInterrupt, _Stop):
+        interrupted = True
+        now = time.monotonic()
+        if not windows or windows[-1][1] != len(samples):
+            windows.append([round(now - base, 3), len(samples)])
+    finally:
+        if interrupted and previous is not None:  # a second signal (Ctrl-C and the host's SIGTERM) must
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # not cut the result short while it is printed
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        elif previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    out["duration_s"] = round(time.monotonic() - start, 6)
+    out["timed_window_unix_s"] = [round(wall_start, 6), round(time.time(), 6)]
+    out["latencies_us"] = [round(x, 3) for x in samples]
+    out["sustained_s"] = sustained
+    out["window_s"] = window
+    out["windows"] = windows
+    out["timed_start_s"] = round(start - base, 3)
+    out["interrupted"] = interrupted
+    return out
+
+
 def _load_delegate(mod, library: str):
     """The interpreter module's load_delegate (TensorFlow keeps it under lite.experimental)."""
     load = getattr(mod, "load_delegate", None) or getattr(getattr(mod, "experimental", None), "load_delegate", None)
@@ -298,7 +380,8 @@ def run_job(job: dict) -> dict:
         "error": None,
     }
     pattern = cfg["thermal_glob"]
-    sample, temps, freqs = run_sampler(pattern, cfg.get("ignore_sensors") or (), cfg.get("cpufreq_glob"))
+    origin = time.monotonic()
+    sample, temps, freqs = run_sampler(pattern, cfg.get("ignore_sensors") or (), cfg.get("cpufreq_glob"), origin)
 
     sample("before")
     rss_reset = _reset_peak_rss()
@@ -350,8 +433,10 @@ def run_job(job: dict) -> dict:
     _make_inputs(interp, int(cfg["seed"]), np)
 
     sampling = pattern or cfg.get("cpufreq_glob")
-    result.update(timed_loop(interp.invoke, cfg, sample if sampling else None))
-    sample("after")
+    try:
+        result.update(timed_loop(interp.invoke, cfg, sample if sampling else None, origin))
+    finally:
+        sample("after")
 
     hwm_kb = _proc_status_kb("VmHWM")
     end_kb = _proc_status_kb("VmRSS")
@@ -363,7 +448,7 @@ def run_job(job: dict) -> dict:
     result["end_rss_mb"] = round(end_kb / 1024.0, 3) if end_kb is not None else None
     result["temperatures"] = temps
     result["cpu_freq"] = freqs
-    if cfg.get("op_profiling"):
+    if cfg.get("op_profiling") and not result.get("interrupted"):
         result.update(op_profile_pass(cfg, interp, ran))
     return result
 

@@ -23,6 +23,7 @@ import struct
 import threading
 import time
 from pathlib import Path
+from typing import Any
 from collections.abc import Callable
 
 from tests.adb_sim_app import CompanionApp, PhoneShell
@@ -219,6 +220,7 @@ class AdbSimulator:
         self.results: list[tuple[str, int, bytes]] = []  # (command line, exit status, stderr) as run
         self.pushes: list[str] = []
         self.bench_output: str | None = None  # fixture name to replay instead of the flag-based choice
+        self.heating: Any = None  # tests.heating_board.HeatingPhone: benchmark_model runs heat it up
         self.gone = False
         self.hung = False
         self.closed = False

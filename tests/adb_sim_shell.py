@@ -268,6 +268,31 @@ class MiniShell(Shell):
         lines = (self.sim.outputs / name).read_text().splitlines(keepends=True)
         split = next((i for i, ln in enumerate(lines) if ln.startswith("Running benchmark")), len(lines))
         err("".join(lines[:split]).encode())
+        if self.sim.heating is not None:  # a heating phone: runs for --min_secs at its current speed
+            seconds = float(flags.get("min_secs") or self.sim.bench_seconds)
+            latencies = self.sim.heating.run_for(seconds)
+            err(heated_log(lines[split:], latencies).encode())
+            return 0
         time.sleep(self.sim.bench_seconds)
         err("".join(lines[split:]).encode())
         return 0
+
+
+def heated_log(tail: list[str], latencies_us: list[float]) -> str:
+    """The recorded log after `Running benchmark`, its timed statistics line replaced by the heating
+    phone's own samples, in the newer tool's full form (with p5, median and p95)."""
+    import statistics
+
+    lat = sorted(latencies_us)
+    n = len(lat)
+    stats = (f"count={n} first={int(latencies_us[0])} curr={int(latencies_us[-1])} min={int(lat[0])} "
+             f"max={int(lat[-1])} avg={statistics.fmean(lat):g} std={int(statistics.pstdev(lat))} "
+             f"p5={int(lat[n // 20])} median={int(lat[n // 2])} p95={int(lat[min(n - 1, n * 19 // 20)])}\n")
+    out, done = [], False
+    for line in tail:
+        if not done and line.startswith("count=") and "avg=" in line:
+            out.append(stats)
+            done = True
+        else:
+            out.append(line)
+    return "".join(out)

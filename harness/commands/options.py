@@ -62,6 +62,25 @@ port = _number(int, low=0, high=65535)  # 0: pick a free one (a server's own por
 tcp_port = _number(int, low=1, high=65535)  # a port to connect to or to name to another tool
 
 
+_UNITS_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def duration(text: str) -> float:
+    """An argparse type: `600`, `90s`, `10m`, `1h`, `500ms` as seconds (above 0, at most a day)."""
+    import re
+
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s|min|m|h)?\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a duration (600, 90s, 10m, 1h): {quote(text, 40)}")
+    value = float(match.group(1)) * _UNITS_S[match.group(2) or "s"]
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 24 h (got {quote(text, 40)})")
+    return value
+
+
+duration.__name__ = "duration"
+
+
 def check_folder(flag: str, value: str | None, *, create: bool = False) -> Path | None:
     """A folder flag: it must be a folder (or, with `create`, a path where one can be made)."""
     if value is None:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from errors import UserError, clean
 from harness.store.pending import pending_path
 from harness.commands.options import (add_db_arg, add_devices_arg, add_farm_arg, celsius, check_db_for_writing,
-                                      check_folder, count, csv_list, default_db, load_devices_arg, positive_int,
-                                      positive_seconds, seconds, thread_count, input_shape)
+                                      check_folder, count, csv_list, default_db, duration, load_devices_arg,
+                                      positive_int, positive_seconds, seconds, thread_count, input_shape)
 
 if TYPE_CHECKING:
     from harness.planning.plan import Plan
@@ -20,7 +20,8 @@ PLAN_FLAGS = {"devices": "--devices", "models": "--models", "variants": "--varia
               "threads": "--threads", "min_runs": "--runs", "min_s": "--min-seconds", "max_s": "--max-seconds",
               "warmup_runs": "--warmup-runs", "warmup_s": "--warmup-seconds", "cooldown_s": "--cooldown",
               "cooldown_until_c": "--cooldown-until", "delegate": "--delegate", "images": "--images",
-              "no_peak_probe": "--no-peak-probe", "repeat": "--repeat", "input_shape": "--input-shape"}
+              "no_peak_probe": "--no-peak-probe", "repeat": "--repeat", "input_shape": "--input-shape",
+              "sustained_s": "--sustained", "sustained_window_s": "--window"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +39,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cooldown", type=seconds, dest="cooldown_s", help="seconds to rest between jobs (default 2)")
     p.add_argument("--cooldown-until", type=celsius, dest="cooldown_until_c",
                    help="also wait until the hottest zone is below this many C")
+    p.add_argument("--sustained", type=duration, dest="sustained_s", metavar="DURATION",
+                   help="sustained mode: run each model this long without stopping (10m, 90s, 1h) and record "
+                        "latency and temperatures in windows: cold vs steady p50, time to the first throttle")
+    p.add_argument("--window", type=duration, dest="sustained_window_s", metavar="DURATION",
+                   help="sustained mode: window length (default: the duration / 20)")
     p.add_argument("--delegate", choices=["xnnpack", "none", "gpu", "nnapi"], help="delegate (default xnnpack)")
     add_db_arg(p)
     p.add_argument("--quick", action="store_true", help="two variants, short windows: about a minute")
@@ -91,7 +97,7 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
         devices = farm.devices_file() if farm is not None else load_devices_arg(args.devices)
         overrides = {k: getattr(args, k) for k in
                      ("threads", "min_runs", "min_s", "max_s", "warmup_runs", "warmup_s", "cooldown_s",
-                      "cooldown_until_c", "delegate")}
+                      "cooldown_until_c", "delegate", "sustained_s", "sustained_window_s")}
         plan = make_plan(devices, models=csv_list(args.models, "--models"),
                          variants=csv_list(args.variants, "--variants"), quick=args.quick,
                          overrides=overrides, image_dir=str(images) if images else None,
@@ -128,6 +134,10 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
         if live is not None:
             live.stop()
     print_run_tables(summary.run_id, db_path)
+    if summary.results and any((m.extra or {}).get("sustained") for m in summary.results):
+        from harness.reporting.sustained import lines
+
+        print("\n".join(lines(summary.results)))
     if plan.repeat > 1:
         from harness.reporting.tables import print_repeat_spread
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from harness.statistics.energy import MIN_WINDOW_SAMPLES, window_energy
 from harness.statistics.latency import LatencySummary, judge, summarize, summary_from_printed
+from harness.statistics.sustained import from_runner, sustained_text
 from harness.statistics.throttle import clock_fell
 from harness.store.results import Measurement, PowerSample, TempSample
 from harness.statistics.compare import model_label
@@ -133,6 +134,11 @@ def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: Any, sta
     fell, fell_why = _clock(r, raw, window)
     hot = temp_max is not None and temp_max >= bench.throttle_temp_c
     throttled = bool(raw.throttled) or hot or bool(fell)
+    sustained = from_runner(r, getattr(raw, "thermal_statuses", None) or ())
+    sustained_notes: tuple[str, ...] = ()
+    if sustained is not None:  # throttling is what a sustained run measures, not a fault of the row
+        sustained_notes = (f"sustained: {sustained_text(sustained)}",)
+        throttled = False
     why = fell_why if fell else (f"a zone reached {temp_max:.1f} C (>= {bench.throttle_temp_c:g} C)" if hot
                                  else "thermal throttling seen during the run")
     extra = {**_model_meta(art.model), **raw.extra}
@@ -152,6 +158,9 @@ def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: Any, sta
         p99_measured=s.p99_us is not None,
         throttle_why=why,
     )
+    if sustained is not None:
+        extra["sustained"] = sustained.to_dict()
+        validity = dataclasses.replace(validity, notes=validity.notes + sustained_notes)
     energy = _energy(raw, window, started, s.count, extra)
     if extra.get("energy_few_samples"):  # the row says so where its validity is read, not only in extra
         validity = dataclasses.replace(validity, notes=validity.notes + (extra["energy_few_samples"],))

@@ -36,6 +36,7 @@ ExportKey = tuple[str, str, str]  # (model, variant, export kind)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_CONSECUTIVE_DEVICE_FAILURES = 2
 STOP_GRACE_S = 1.5  # after Ctrl-C, how long the workers get to return before the run is left to them
+SUSTAINED_STOP_GRACE_S = 15.0
 PEAK_KEY = ("__peak_probe__", "matmul")
 EVAL_KEY = "__device_eval__"
 PEAK_ROUNDS = 2  # the probe runs twice per kind: its run-to-run swing is shown, not hidden
@@ -207,7 +208,9 @@ class Orchestrator:
                 t.abort()
             except Exception:
                 pass
-        deadline = time.monotonic() + STOP_GRACE_S
+        sustained = any(getattr(self.plan.bench_for(d), "sustained_s", None) for d in self.plan.devices.enabled)
+        # A sustained loop ends on the signal and hands back its minutes: time to store them.
+        deadline = time.monotonic() + (SUSTAINED_STOP_GRACE_S if sustained else STOP_GRACE_S)
         while time.monotonic() < deadline and any(not f.done() for f in futures):
             time.sleep(0.02)
 
@@ -289,7 +292,7 @@ class Orchestrator:
         from harness.statistics.latency import summarize
 
         short = bench.model_copy(update={"warmup_runs": 1, "warmup_s": 0.1, "min_runs": 5, "min_s": 0.3,
-                                         "max_s": 30.0})
+                                         "max_s": 30.0, "sustained_s": None})  # never a sustained probe
         rounds: dict[str, list[float]] = {}
         errors: dict[str, str] = {}
         for _ in range(PEAK_ROUNDS):
@@ -317,8 +320,8 @@ class Orchestrator:
         return peaks, rounds
 
     def _record(self, m: Measurement, summary: RunSummary) -> None:
-        if self.stop.is_set():
-            return  # a job cut short by Ctrl-C is not a result; resume measures it again
+        if self.stop.is_set() and not (m.extra.get("sustained") or {}).get("interrupted"):
+            return  # a job cut short by Ctrl-C is not a result (a sustained loop's minutes are); resume measures it
         m = self.targets.decorate(m)
         problem = self.db.keep(m)  # stored, or kept beside the database for --resume: never thrown away
         if problem:

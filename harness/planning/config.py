@@ -45,6 +45,16 @@ class BenchSettings(BaseModel):
     idle_power_s: float = Field(default=0.0, ge=0, le=600, description="seconds of power sampled at rest "
                                 "before each job; their median is subtracted from energy per inference")
     timeout_s: float = Field(default=600.0, gt=0, description="a job that takes longer becomes an error row")
+    sustained_s: float | None = Field(default=None, gt=0, le=86400, description=(
+        "sustained mode: run each model this many seconds without stopping, in windows (cold vs steady "
+        "p50, time to the first throttle event, temperature reached); the job's timeout grows to fit"))
+    sustained_window_s: float | None = Field(default=None, gt=0, description=(
+        "sustained mode: window length in seconds (default sustained_s / 20, at least 0.5 s)"))
+
+    @property
+    def job_timeout_s(self) -> float:
+        """timeout_s, or in sustained mode long enough for the whole loop plus loading and sampling."""
+        return max(self.timeout_s, (self.sustained_s or 0) * 1.1 + 120) if self.sustained_s else self.timeout_s
 
     @model_validator(mode="after")
     def _check(self) -> BenchSettings:
@@ -61,6 +71,20 @@ class _DeviceBase(BaseModel):
     bench: BenchSettings = Field(default_factory=BenchSettings)
     ignore_sensors: list[str] = Field(default_factory=list, description="thermal zones that are not "
                                       "temperatures on this board, besides the kind's own list")
+    budget: dict[str, float | str] | None = Field(default=None, description=(
+        "what `harness recommend` may ship on this device: p50_ms, p99_ms, accuracy_drop (0.5pt, 0.3dB, 1%), "
+        "size_mb, memory_mb, energy_mj; a number in the key's unit or a string with a unit (30ms, 5MB)"))
+
+    @field_validator("budget")
+    @classmethod
+    def _budget(cls, v: dict[str, float | str] | None) -> dict[str, float | str] | None:
+        from harness.planning.budget import BudgetError, parse_budget
+
+        try:
+            parse_budget(v)
+        except BudgetError as exc:
+            raise ValueError(str(exc)) from None
+        return v
 
     @field_validator("name")
     @classmethod

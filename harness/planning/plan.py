@@ -17,7 +17,8 @@ QUICK_BENCH = {"warmup_s": 0.1, "min_runs": 10, "min_s": 0.3, "cooldown_s": 0.0}
 # A bench override as the user typed it on `harness run`; messages name the flag, not the field.
 FLAGS = {"threads": "--threads", "min_runs": "--runs", "min_s": "--min-seconds", "max_s": "--max-seconds",
          "warmup_runs": "--warmup-runs", "warmup_s": "--warmup-seconds", "cooldown_s": "--cooldown",
-         "cooldown_until_c": "--cooldown-until", "delegate": "--delegate"}
+         "cooldown_until_c": "--cooldown-until", "delegate": "--delegate", "sustained_s": "--sustained",
+         "sustained_window_s": "--window"}
 
 
 def _flag(field_name: str, overrides: dict[str, Any]) -> str:
@@ -160,11 +161,26 @@ def make_plan(
         raise UserError(f"--repeat: expected 1 to 100 (got {repeat})")
     plan = Plan(chosen_models, chosen_variants, devices, bench, image_dir, peak_probe, repeat, dict(input_shapes or {}))
     for dev in devices.enabled:
+        if plan.bench_for(dev).sustained_s and (why := sustained_problem(dev)):
+            flag = "--sustained" if "sustained_s" in bench else "bench.sustained_s"
+            raise UserError(f"{flag}: device {quote(dev.name, 40)}: {why}")
         problem = delegate_problem(dev, plan.bench_for(dev))
         if problem:
             flag = "--delegate" if "delegate" in bench else "devices file"
             raise UserError(f"{flag}: device {dev.name}: {problem}")
     return plan
+
+
+def sustained_problem(device: Any) -> str | None:
+    """Why this device cannot run sustained mode (None when it can): the LiteRT runner (this host, a Pi,
+    a Jetson) loops itself, an Android phone runs benchmark_model windows; the other runtimes do not yet."""
+    kind, runtime = getattr(device, "kind", ""), getattr(device, "runtime", None)
+    if kind == "local" or (kind in ("raspberry_pi", "jetson") and runtime in (None, "litert")):
+        return None
+    if kind == "android" and runtime == "benchmark_model":
+        return None
+    return (f"no sustained mode for {kind}{f' runtime {runtime}' if runtime else ''} yet (it runs on the LiteRT "
+            "runner: local, raspberry_pi, jetson with runtime litert; and Android with runtime benchmark_model)")
 
 
 def _check_bench(bench: dict[str, Any], given: dict[str, Any], device: str | None) -> None:

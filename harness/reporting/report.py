@@ -230,6 +230,10 @@ def render_html(run: RunInfo, rows: Sequence[Measurement], *, comparison: Sequen
     if placed := compute_plan_rows(plots.ok_rows(rows)):
         parts.append('<section id="compute-plan"><h2>Where Core ML ran the ops (MLComputePlan)</h2>'
                      + _table(COMPUTE_PLAN_HEADERS, placed) + "</section>")
+    if plots.ok_rows(rows):  # sustained figures and what to ship (harness.reporting.recommendation)
+        from harness.reporting.recommendation import report_sections
+
+        parts += report_sections(run.plan, rows)
     failed = [m for m in rows if m.status != "ok"]
     if failed:
         parts.append('<section id="errors"><h2>Errors</h2>' + _table(*with_hosts(
