@@ -277,10 +277,11 @@ class Orchestrator:
                     continue
                 try:
                     raw = target.benchmark(JobSpec(model_path=path, bench=short))
-                    lat = raw.runner.get("latencies_us")
-                    p50 = summarize(lat).p50_us if lat else float(raw.runner.get("summary", {}).get("p50_us") or 0)
+                    res = raw.result
+                    lat = res.latencies_us
+                    p50 = summarize(lat).p50_us if lat else float((res.summary or {}).get("p50_us") or 0)
                     if not p50:
-                        raise RuntimeError(raw.runner.get("error") or "no latency")
+                        raise RuntimeError(res.error or "no latency")
                     rounds.setdefault(kind, []).append(peak_gflops_from_latency(flops, p50))
                 except Exception as exc:  # no peak of this kind: results lack the share-of-peak figure
                     errors[kind] = _one_line(exc)
