@@ -23,7 +23,12 @@ from devices.adb import AdbTransport
 from devices.apk import ApkError, apk_identity, installed_version_code
 from devices.probes import android as ap
 from devices.probes import benchmark_model as bm
+from devices.energy_validity import battery_samples_verdict
+from devices.idle_baseline import idle_seconds, rest_before_job, split_idle
+from devices.remote_paths import content_key, content_path
+from devices.sampler import SamplerThread
 from devices.target import JobSpec, RawRun, Target, rest
+from devices.timing import WALL_CLOCK_ARGV, clock_offset_s, window_ending_at
 from devices.transport import TransportError, file_sha256
 from errors import DeviceError
 
@@ -40,44 +45,32 @@ def default_binary_dir() -> Path:
     return Path(base) / "harness" / "android"
 
 
-class _Sampler:
+class _Sampler(SamplerThread):
     """Samples battery power (every interval) and thermal state (every 4th) while a job runs."""
 
+    errors = (TransportError,)
+
     def __init__(self, target: AndroidTarget, interval_s: float, t0: float) -> None:
-        self.target, self.interval_s, self.t0 = target, interval_s, t0
+        super().__init__(interval_s, f"probe-{target.name}", join_timeout_s=target.config.link_timeout_s + 5,
+                         first_wait_s=min(0.1, interval_s))
+        self.target, self.t0 = target, t0
         self.power: list[tuple[float, float, str]] = []
         self.temps: list[tuple[float, str, dict[str, float]]] = []
         self.statuses: list[int] = []
-        self.failures = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"probe-{target.name}", daemon=True)
 
-    def __enter__(self) -> _Sampler:
-        self._thread.start()
-        return self
+    def tick(self, n: int) -> None:
+        sample = self.target.power_sample()
+        if sample is not None:  # stamped with the host's wall clock, as every target's power is
+            self.power.append((round(time.time(), 3), sample, "battery"))
+        if n % 4 == 3:
+            th = self.target.thermal(probe=True)
+            if th.get("temperatures_c"):
+                self.temps.append((round(time.monotonic() - self.t0, 3), "run", th["temperatures_c"]))
+            if th.get("status") is not None:
+                self.statuses.append(th["status"])
 
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join(timeout=self.target.config.link_timeout_s + 5)
-
-    def _loop(self) -> None:
-        n = 0
-        while not self._stop.wait(self.interval_s if n else min(0.1, self.interval_s)):
-            try:
-                sample = self.target.power_sample()
-                if sample is not None:  # stamped with the host's wall clock, as every target's power is
-                    self.power.append((round(time.time(), 3), sample, "battery"))
-                if n % 4 == 3:
-                    th = self.target.thermal(probe=True)
-                    if th.get("temperatures_c"):
-                        self.temps.append((round(time.monotonic() - self.t0, 3), "run", th["temperatures_c"]))
-                    if th.get("status") is not None:
-                        self.statuses.append(th["status"])
-            except TransportError:
-                self.failures += 1
-                if self.target.adb.broken is not None:
-                    return
-            n += 1
+    def gave_up(self) -> bool:
+        return self.target.adb.broken is not None
 
 
 class AndroidTarget(Target):
@@ -154,13 +147,7 @@ class AndroidTarget(Target):
 
     def clock_offset(self) -> float | None:
         """Host minus phone wall clock from one `date +%s.%N` round trip (toybox date); None if unreadable."""
-        t0 = time.time()
-        res = self._sh(["date", "+%s.%N"])
-        t1 = time.time()
-        try:
-            return (t0 + t1) / 2 - float(res.stdout.strip())
-        except ValueError:
-            return None
+        return clock_offset_s(lambda: self._sh(WALL_CLOCK_ARGV).stdout)
 
     def find_battery_supply(self) -> str | None:
         """The power_supply whose type is Battery (or the one the config names)."""
@@ -285,7 +272,7 @@ class AndroidTarget(Target):
 
     def _install(self, apk: Path) -> None:
         """Push the APK and `pm install -r` it (adb install's non-streamed path, which every phone has)."""
-        remote = f"{self.adb.tmp_dir}/harness-{file_sha256(apk)[:16]}.apk"
+        remote = f"{self.adb.tmp_dir}/harness-{content_key(apk)}.apk"
         self.adb.push(apk, remote)
         try:
             res = self._sh(["pm", "install", "-r", remote], timeout_s=300)
@@ -337,11 +324,9 @@ class AndroidTarget(Target):
         before_freq = self.cpu_freqs()
         t0 = time.monotonic()
         temps: list[tuple[float, str, dict[str, float]]] = [(0.0, "before", before_thermal.get("temperatures_c") or {})]
-        idle_s = float(getattr(job.bench, "idle_power_s", 0.0) or 0.0)
+        idle_s = idle_seconds(job.bench)
         with _Sampler(self, job.bench.sample_interval_s, t0) as sampler:
-            if idle_s:
-                time.sleep(idle_s)
-            busy_from = time.time()
+            busy_from = rest_before_job(idle_s)
             if self.config.runtime == "benchmark_model":
                 runner, extra = self._run_benchmark_model(job)
             else:
@@ -371,23 +356,19 @@ class AndroidTarget(Target):
             extra["charge_counter_delta_uah"] = after_batt["charge_counter_uah"] - before_batt["charge_counter_uah"]
         raw = RawRun(runner=runner, throttled=bool(statuses) and max(statuses) >= 1, extra=extra,
                      clock_offset_s=extra.pop("phone_clock_offset_s", None))
-        busy = [p for p in sampler.power if p[0] >= busy_from]
-        idle = [p for p in sampler.power if p[0] < busy_from] if idle_s else []
+        busy, idle = split_idle(sampler.power, busy_from, idle_s)
         # benchmark_model prints no timestamps: its timed loop is taken as count x mean ending when it returned
         # (the push, model load and warm-up lie before it). The app's result names its own window.
         if runner.get("duration_s") and not runner.get("error") and self.config.runtime == "benchmark_model":
-            raw.window_unix_s = (ended - float(runner["duration_s"]), ended)
+            raw.window_unix_s = window_ending_at(ended, runner["duration_s"])
             raw.extra["power_window_estimate"] = "benchmark_model: [return - count x mean, return] on the host's clock"
         plugged = any(b and b.get("plugged") for b in (before_batt, after_batt))
-        if plugged:
-            raw.extra["energy_invalid"] = ("phone powered over USB/charger during the run: battery current "
-                                           "includes charging, so no energy per inference")
-            raw.extra["power_samples_while_powered"] = sampler.power
-        elif not busy:
-            raw.extra["energy_invalid"] = ("no battery power readings: "
-                                           f"{self.probe_problems.get('power', 'current_now/voltage_now unreadable')}")
-        else:
-            raw.power_samples, raw.idle_power_samples = busy, idle
+        unreadable = self.probe_problems.get("power", "current_now/voltage_now unreadable")
+        why_none = f"no battery power readings: {unreadable}"
+        kept, said = battery_samples_verdict(sampler.power if plugged else busy, plugged, "android", why_none)
+        raw.extra.update(said)
+        if kept:
+            raw.power_samples, raw.idle_power_samples = kept, idle
         return raw
 
     def _flags(self, job: JobSpec, remote_model: str, csv_path: str | None) -> list[str]:
@@ -406,7 +387,7 @@ class AndroidTarget(Target):
         return flags + list(self.config.extra_flags)
 
     def _push_model(self, local: Path, directory: str) -> str:
-        remote = f"{directory}/{file_sha256(local)[:16]}-{local.name}"
+        remote = content_path(directory, local)
         self.adb.push_if_changed(local, remote)
         return remote
 

@@ -32,8 +32,10 @@ from devices.probes import tegrastats as ts
 from devices.probes.jetson_board import first_line, looks_like_jetson, parse_l4t_release
 from devices.probes import trtexec as trt
 from devices.rpi_target import TIMEOUT_EXIT, SshRunnerTarget, stream_clock
+from devices.idle_baseline import idle_seconds, rest_before_job, split_idle
+from devices.remote_paths import content_path
 from devices.target import JobSpec, RawRun, parse_runner_output
-from devices.transport import file_sha256
+from devices.timing import window_ending_at
 from devices.tree_push import push_tree
 
 TFTRT_RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "rpi" / "tftrt_runner.py"
@@ -283,10 +285,8 @@ class JetsonTarget(SshRunnerTarget):
             raw.extra["jetson_clocks"] = {"unavailable": f"{type(exc).__name__}: {exc}"[:200]}
         stream = self.transport.stream(self._tegrastats_argv())  # type: ignore[attr-defined]
         to_unix = stream_clock(stream)
-        idle_s = float(getattr(job.bench, "idle_power_s", 0.0) or 0.0)
-        if idle_s:
-            time.sleep(idle_s)
-        busy_from = time.time()
+        idle_s = idle_seconds(job.bench)
+        busy_from = rest_before_job(idle_s)
         try:
             yield raw
         finally:
@@ -318,8 +318,7 @@ class JetsonTarget(SshRunnerTarget):
             return
         summary = self.tegrastats_summary(samples, interval, times)
         power = list(summary.pop("power_samples"))
-        raw.power_samples = [p for p in power if p[0] >= busy_from or not idle_s]
-        raw.idle_power_samples = [p for p in power if p[0] < busy_from] if idle_s else []
+        raw.power_samples, raw.idle_power_samples = split_idle(power, busy_from, idle_s)
         raw.freq_samples = [(t, float(max(c["freq_mhz"] for c in s["cpu"] if c and c.get("freq_mhz"))))
                             for t, s in zip(times, samples)
                             if any(c and c.get("freq_mhz") for c in s.get("cpu") or [])]
@@ -371,7 +370,7 @@ class JetsonTarget(SshRunnerTarget):
         return first
 
     def _tensorrt_one(self, job: JobSpec, onnx: Path, remote_onnx: str, precision: str) -> RawRun:
-        engine = f"{self.workdir}/engines/{file_sha256(onnx)[:16]}-{precision}.engine"
+        engine = content_path(f"{self.workdir}/engines", onnx, f"{precision}.engine")
         times = f"{self.workdir}/engines/times-{precision}.json"
         build_log = None
         if not self.transport.run(["test", "-s", engine], timeout_s=30).ok:
@@ -395,7 +394,7 @@ class JetsonTarget(SshRunnerTarget):
             return raw
         if parsed.get("walltime_s"):
             # trtexec prints no timestamps: its timed loop is taken as the walltime that ended as it returned.
-            raw.window_unix_s = (ended - float(parsed["walltime_s"]), ended)
+            raw.window_unix_s = window_ending_at(ended, parsed["walltime_s"])
             raw.extra["power_window_estimate"] = "trtexec: [return - walltime, return] on the host's clock"
         runner: dict[str, Any] = {
             "runtime": "tensorrt", "runtime_version": parsed.get("tensorrt_version"), "threads": None,
