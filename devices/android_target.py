@@ -29,7 +29,7 @@ from devices.remote_paths import content_key, content_path
 from devices.sampler import SamplerThread
 from devices.target import JobSpec, RawRun, Target, rest
 from devices.timing import WALL_CLOCK_ARGV, clock_offset_s, window_ending_at
-from devices.transport import TransportError, file_sha256
+from devices.transport import CommandResult, TransportError, file_sha256
 from errors import DeviceError
 
 RUNTIME = "tflite-benchmark_model"
@@ -91,7 +91,7 @@ class AndroidTarget(Target):
         self.probe_problems: dict[str, str] = {}  # probe -> why it gave nothing, for the row and the facts
 
     # -- probes ---------------------------------------------------------------------------------
-    def _sh(self, argv: list[str], timeout_s: float = 30.0, probe: bool = False):
+    def _sh(self, argv: list[str], timeout_s: float = 30.0, probe: bool = False) -> CommandResult:
         if probe:
             return self.adb.probe(argv, timeout_s=timeout_s)
         return self.adb.run(argv, timeout_s=timeout_s)

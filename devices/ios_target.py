@@ -16,6 +16,7 @@ import secrets
 import tempfile
 import time
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from devices.remote_paths import content_key
 from devices.sampler import SamplerThread
 from devices.target import JobSpec, RawRun, Target
 from devices.timing import window_ending_at
-from devices.transport import Transport
+from devices.transport import CommandResult, Transport
 from errors import DeviceError
 
 COREML_SUFFIX = ".mlpackage.zip"
@@ -38,16 +39,16 @@ class _NoTransport(Transport):
 
     name = "ios"
 
-    def run(self, argv, *, timeout_s, stdin=None):  # type: ignore[override]
+    def run(self, argv: Sequence[str], *, timeout_s: float, stdin: str | None = None) -> CommandResult:
         raise DeviceError("ios", "iOS targets run no shell commands")
 
-    def push(self, local, remote):  # type: ignore[override]
+    def push(self, local: Path, remote: str) -> None:
         raise DeviceError("ios", "use the iOS adapter")
 
-    def pull(self, remote, local):  # type: ignore[override]
+    def pull(self, remote: str, local: Path) -> None:
         raise DeviceError("ios", "use the iOS adapter")
 
-    def remove(self, remote):  # type: ignore[override]
+    def remove(self, remote: str) -> None:
         raise DeviceError("ios", "use the iOS adapter")
 
 
@@ -165,7 +166,7 @@ class IosTarget(Target):
         """The app's evaluation outputs (raw little-endian float32) as an array of outputs_shape."""
         import numpy as np
 
-        ios = runner.get("ios") if isinstance(runner.get("ios"), dict) else {}
+        ios: dict[str, Any] = runner["ios"] if isinstance(runner.get("ios"), dict) else {}
         remote, shape = ios.get("outputs_path"), ios.get("outputs_shape")
         if runner.get("error") or not remote or not shape:
             return None
@@ -261,7 +262,7 @@ class IosTarget(Target):
 
     def _raw(self, runner: dict[str, Any], extra: dict[str, Any], before: dict[str, Any] | None,
              after: dict[str, Any] | None, sampler: _PowerSampler, t0: float) -> RawRun:
-        ios = runner.get("ios") if isinstance(runner.get("ios"), dict) else {}
+        ios: dict[str, Any] = runner["ios"] if isinstance(runner.get("ios"), dict) else {}
         temps: list[tuple[float, str, dict[str, float]]] = []
         if before and before.get("temperature_c") is not None:
             temps.append((0.0, "before", {"battery": before["temperature_c"]}))

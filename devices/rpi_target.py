@@ -12,7 +12,7 @@ import json
 import time
 from contextlib import contextmanager
 from typing import Any
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from devices.probes import benchmark_model as bm
 from devices.probes import vcgencmd as vc
@@ -43,7 +43,7 @@ class SshRunnerTarget(RunnerTarget):
         a quoted `~` stays literal."""
         path = getattr(self.config, name)
         expand = getattr(self.transport, "expand", None)
-        return expand(path) if expand is not None and path.startswith("~") else path
+        return str(expand(path)) if expand is not None and path.startswith("~") else str(path)
 
     def resolve(self) -> None:
         """Absolute workdir on the board, and the venv's python when setup made one."""
@@ -188,7 +188,7 @@ class RaspberryPiTarget(SshRunnerTarget):
         raw.extra["raspberry_pi"] = report
 
 
-def stream_clock(stream: Any):
+def stream_clock(stream: Any) -> Callable[[float], float]:
     """Host wall-clock time of a stream's line times (seconds since the stream started, host monotonic)."""
     t0 = getattr(stream, "t0", None)
     if t0 is None:

@@ -24,7 +24,8 @@ from collections.abc import Callable
 
 from harness.store.db import ResultsDB
 from errors import DeviceError
-from harness.orchestration.measure import error_measurement, model_label, to_measurement
+from harness.orchestration.measure import error_measurement, to_measurement
+from harness.statistics.compare import model_label
 from harness.planning.plan import Plan
 from harness.store.results import Measurement, RunInfo
 
@@ -220,7 +221,7 @@ class Orchestrator:
                 built[PEAK_KEY] = exc
         return built
 
-    def _export(self, by_device: dict[str, list[tuple[str, str]]], needs: dict[str, tuple[str, ...]],
+    def _export(self, by_device: dict[str, list[tuple[str, str, int]]], needs: dict[str, tuple[str, ...]],
                 built: dict[tuple[str, str], Any], builder: Any) -> dict[ExportKey, Any]:
         """Make every export a device's runtime needs, once per (model, variant, kind), before any timed job.
 
@@ -329,7 +330,7 @@ class Orchestrator:
         from devices.target import JobSpec
 
         bench = self.plan.bench_for(device)
-        target = None
+        target: Any = None  # a devices.target.Target once built; None while the device is unreachable
         offline_reason: str | None = None
         try:
             target = self.targets.build(device)
@@ -339,7 +340,8 @@ class Orchestrator:
         except Exception as exc:
             offline_reason = f"device unreachable: {_one_line(exc)}"
         failures = 0
-        peak, peak_rounds = None, {}
+        peak: dict[str, float] | None = None
+        peak_rounds: dict[str, Any] = {}
         if offline_reason is None and built.get(PEAK_KEY) is not None and not isinstance(built[PEAK_KEY], Exception):
             peak, peak_rounds = self._peak_probe(device, target, built[PEAK_KEY], bench)
         try:
@@ -483,7 +485,7 @@ def _counts(s: RunSummary) -> dict[str, int]:
 def run(plan: Plan, db_path: str | os.PathLike[str], *, resume: str | None = None,
         events: EventSink | None = None, cache_dir: Path | None = None, targets: Any = None) -> RunSummary:
     """The library entry point behind `harness run`; `targets` is a farm, or None for this host."""
-    db = ResultsDB(db_path)
+    db = ResultsDB(os.fspath(db_path))
     try:
         orch = Orchestrator(plan, db, events=events, cache_dir=cache_dir, targets=targets)
         run_id = orch.start(resume)
