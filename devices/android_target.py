@@ -372,19 +372,9 @@ class AndroidTarget(Target):
         return raw
 
     def _flags(self, job: JobSpec, remote_model: str, csv_path: str | None) -> list[str]:
-        b = job.bench
-        d = b.delegate
-        flags = [f"--graph={remote_model}", f"--num_threads={b.threads}",
-                 f"--use_gpu={str(d == 'gpu').lower()}", f"--use_nnapi={str(d == 'nnapi').lower()}",
-                 f"--use_xnnpack={str(d == 'xnnpack').lower()}", f"--warmup_runs={b.warmup_runs}",
-                 f"--num_runs={b.min_runs}", f"--min_secs={b.min_s}", f"--max_secs={b.max_s}"]
-        if self.config.op_profiling:
-            flags.append("--enable_op_profiling=true")
-            if csv_path:
-                flags.append(f"--profiling_output_csv_file={csv_path}")
-        if self.config.report_peak_memory:
-            flags.append("--report_peak_memory_footprint=true")
-        return flags + list(self.config.extra_flags)
+        """benchmark_model's flags (the one rule shared with Linux boards) plus this phone's extra_flags."""
+        return [*bm.cli_flags(remote_model, job.bench, self.config.op_profiling, csv_path,
+                              peak_memory=self.config.report_peak_memory), *self.config.extra_flags]
 
     def _push_model(self, local: Path, directory: str) -> str:
         remote = content_path(directory, local)

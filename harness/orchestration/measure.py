@@ -150,6 +150,11 @@ def _runner_extra(res: RunnerResult, art: Any, extra: dict[str, Any]) -> None:
         extra["cpu_freq_mhz"] = json_value(res.cpu_freq)
 
 
+# The latency summary's figures that are Measurement columns of the same name.
+SUMMARY_COLUMNS = ("p5_us", "p50_us", "p90_us", "p95_us", "p99_us", "mean_us", "std_us", "min_us", "max_us", "cv",
+                   "robust_spread")
+
+
 def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: RawRun, started: float,
                    peak_gflops: dict[str, float] | None = None, repeat_index: int = 0) -> Measurement:
     """`art` is a BuiltVariant, `bench` the BenchSettings used, `raw` what the target returned;
@@ -209,17 +214,7 @@ def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: RawRun, 
         first_inference_us=res.first_inference_us,
         latencies_us=lat,
         duration_s=res.duration_s,
-        p5_us=s.p5_us,
-        p50_us=s.p50_us,
-        p90_us=s.p90_us,
-        p95_us=s.p95_us,
-        p99_us=s.p99_us,
-        mean_us=s.mean_us,
-        std_us=s.std_us,
-        min_us=s.min_us,
-        max_us=s.max_us,
-        cv=s.cv,
-        robust_spread=s.robust_spread,
+        **{name: getattr(s, name) for name in SUMMARY_COLUMNS},
         peak_rss_mb=res.peak_rss_mb,
         peak_rss_delta_mb=res.peak_rss_delta_mb,
         peak_footprint_mb=res.peak_footprint_mb,
