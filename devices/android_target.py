@@ -23,6 +23,7 @@ from devices.adb import AdbTransport
 from devices.apk import ApkError, apk_identity, installed_version_code
 from devices.probes import android as ap
 from devices.probes import benchmark_model as bm
+from devices.bench import Bench
 from devices.energy_validity import battery_samples_verdict
 from devices.idle_baseline import idle_seconds, rest_before_job, split_idle
 from devices.remote_paths import content_key, content_path
@@ -283,7 +284,7 @@ class AndroidTarget(Target):
             why = next((ln for ln in said.splitlines() if "Failure" in ln or "Error" in ln), said[-200:])
             raise DeviceError(self.name, f"apk: installing {apk.name} failed: {why.strip()[:300]}")
 
-    def cool_down(self, bench: Any, stop: threading.Event | None = None) -> float:
+    def cool_down(self, bench: Bench, stop: threading.Event | None = None) -> float:
         """The fixed rest, then wait (bounded) until the phone is under max_start_temp_c."""
         self.adb.ensure_ready()
         waited = super().cool_down(bench, stop)

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 P = TypeVar("P", bound=tuple[Any, ...])
 
 
-def idle_seconds(bench: Any) -> float:
+def idle_seconds(bench: object) -> float:
     """How long to rest before the job (bench.idle_power_s; 0 or absent: no baseline)."""
     return float(getattr(bench, "idle_power_s", 0.0) or 0.0)
 

@@ -32,6 +32,7 @@ from devices.probes import tegrastats as ts
 from devices.probes.jetson_board import first_line, looks_like_jetson, parse_l4t_release
 from devices.probes import trtexec as trt
 from devices.rpi_target import TIMEOUT_EXIT, SshRunnerTarget, stream_clock
+from devices.bench import Bench
 from devices.idle_baseline import idle_seconds, rest_before_job, split_idle
 from devices.remote_paths import content_path
 from devices.target import JobSpec, RawRun, parse_runner_output
@@ -125,7 +126,7 @@ def build_engine_argv(trtexec: str, onnx: str, engine: str, precision: str) -> l
     return [trtexec, f"--onnx={onnx}", f"--saveEngine={engine}", *PRECISION_FLAGS[precision]]
 
 
-def bench_engine_argv(trtexec: str, engine: str, times_json: str, bench: Any) -> list[str]:
+def bench_engine_argv(trtexec: str, engine: str, times_json: str, bench: Bench) -> list[str]:
     """trtexec timing a saved engine for at least min_runs and min_s, every inference exported."""
     return [trtexec, f"--loadEngine={engine}", f"--warmUp={int(round(bench.warmup_s * 1000))}",
             f"--iterations={bench.min_runs}", f"--duration={max(1, math.ceil(bench.min_s))}",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
 
+from devices.bench import Bench
 from devices.remote_paths import content_path
 from devices.runner_result import RunnerResult
 from devices.transport import Transport, TransportError
@@ -35,7 +36,7 @@ class JobSpec:
     """
 
     model_path: Path
-    bench: Any
+    bench: Bench
     input_shapes: dict[str, list[int]] | None = None
     seed: int = 0
     companions: dict[str, Path] = field(default_factory=dict)
@@ -106,7 +107,7 @@ class Target(ABC):
         """This board's list of sensors that are not temperatures, plus the device's own `ignore_sensors`."""
         return tuple(self.not_temperatures) + tuple(getattr(self.config, "ignore_sensors", None) or ())
 
-    def cool_down(self, bench: Any, stop: threading.Event | None = None) -> float:
+    def cool_down(self, bench: Bench, stop: threading.Event | None = None) -> float:
         """Wait between jobs: fixed seconds, or until the hottest zone is under a threshold.
         Every wait ends as soon as `stop` is set (Ctrl-C must not wait out a two-minute rest)."""
         t0 = time.monotonic()
