@@ -35,6 +35,7 @@ from devices.rpi_target import TIMEOUT_EXIT, SshRunnerTarget, stream_clock
 from devices.bench import Bench
 from devices.idle_baseline import idle_seconds, rest_before_job, split_idle
 from devices.remote_paths import content_path
+from devices.runtimes import runtime_for
 from devices.target import JobSpec, RawRun, parse_runner_output
 from devices.timing import window_ending_at
 from devices.tree_push import push_tree
@@ -43,7 +44,6 @@ TFTRT_RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "rpi" / "tftrt_ru
 TFTRT_EXTRA = ("precision", "tensorrt_version", "conversion_us", "converted_now", "trt_engine_ops",
                "tf_ops_outside_trt", "gpus", "note", "warmup_runs_done")
 
-COMPANIONS = {"tftrt": ("saved_model",), "tensorrt": ("onnx",)}  # runtime -> exports made in the conversion phase
 PRECISION_FLAGS = {"fp32": [], "fp16": ["--fp16"], "int8": ["--int8"]}
 # sysfs fallback when jetson_clocks --show needs root: per-CPU and GPU devfreq min/max/current.
 CLOCKS_SCRIPT = (
@@ -152,7 +152,8 @@ class JetsonTarget(SshRunnerTarget):
 
     @classmethod
     def companions_needed(cls, config: Any) -> tuple[str, ...]:
-        return COMPANIONS.get(config.runtime, ())
+        rt = runtime_for("jetson", config.runtime)  # exports made in the conversion phase
+        return rt.exports if rt else ()
 
     def prepare(self) -> None:
         super().prepare()

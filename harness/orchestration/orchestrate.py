@@ -210,7 +210,7 @@ class Orchestrator:
             self._emit("convert_finished", model=m, variant=v, index=i, total=len(ordered), error=err,
                        cached=getattr(built[(m, v)], "cached", False))
         summary.converted = builder.converted
-        if any(d.kind == "ios" for d in self.plan.devices.enabled):
+        if any(_scores_on_device(d) for d in self.plan.devices.enabled):
             self._device_eval_sets(builder, built)
         if self.plan.peak_probe and not self.stop.is_set():
             try:
@@ -365,7 +365,7 @@ class Orchestrator:
                     self._record(error_measurement(run_id, device.name, model, variant, f"export: {why_not}",
                                                    started, rep), summary)
                     continue
-                ev = built.get((EVAL_KEY, model)) if device.kind == "ios" else None
+                ev = built.get((EVAL_KEY, model)) if _scores_on_device(device) else None
                 ev = None if isinstance(ev, Exception) else ev
                 job = JobSpec(model_path=art.path, bench=bench,
                               companions={kind: e.path for kind, e in prepared.items()},
@@ -396,6 +396,14 @@ class Orchestrator:
                     target.close()
                 except Exception:
                     pass
+
+
+def _scores_on_device(device: Any) -> bool:
+    """Whether the device's runtime writes the model's outputs on held-out inputs (the runtime registry says)."""
+    from devices.runtimes import runtime_for
+
+    rt = runtime_for(getattr(device, "kind", None), getattr(device, "runtime", None))
+    return bool(rt and rt.scores_on_device)
 
 
 def _companions_needed(device: Any) -> tuple[str, ...]:
