@@ -77,9 +77,10 @@ class RunnerResult:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RunnerResult:
         """Read a result dict (json.loads of the runner's line, or a tool's runner-shaped dict)."""
-        known = {f.name for f in fields(cls)} - {"other", "keys"}
-        kwargs: dict[str, Any] = {k: _typed(k, v) for k, v in data.items() if k in known and v is not None}
-        other = {k: v for k, v in data.items() if k not in known}
+        defaults = {f.name: f.default for f in fields(cls) if f.name not in ("other", "keys")}
+        kwargs: dict[str, Any] = {k: _typed(k, v) for k, v in data.items() if k in defaults and v is not None}
+        # A null where the field's empty value is not None (latencies_us: null) is kept as written.
+        other = {k: v for k, v in data.items() if k not in defaults or (v is None and defaults[k] is not None)}
         return cls(**kwargs, other=other, keys=tuple(data))
 
     @classmethod

@@ -88,3 +88,9 @@ def test_readings_are_typed_tuples():
     assert res.temperatures[1] == (1.5, "after", {"cpu": 45})
     assert res.timed_window_unix_s == (10.0, 12.0)
     assert res.to_json()["temperatures"] == [[0.0, "before", {"cpu": 40.0}], [1.5, "after", {"cpu": 45}]]
+
+
+def test_a_null_list_reads_empty_and_writes_back_null():
+    res = RunnerResult.from_json({"error": "killed", "latencies_us": None, "temperatures": None})
+    assert res.latencies_us == () and res.temperatures == () and not res.ok
+    assert res.to_json() == {"error": "killed", "latencies_us": None, "temperatures": None}
