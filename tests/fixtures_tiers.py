@@ -1,7 +1,7 @@
 """The test tiers: `pytest -m "not slow"` is the quick inner loop, `pytest` (every test) stays what CI runs.
 
-A test is slow when it trains a model, converts through many passes, builds an app (Swift, JVM), drives a
-browser or starts a Ray cluster: those files are listed here once, instead of a marker in each file, so the
+A test is slow when it trains a model, converts through many passes, builds an app (Swift, JVM), starts a
+Ray cluster or runs a whole `harness run` through the CLI: those files are listed here once, instead of a marker in each file, so the
 list is read and kept in one place. Figures behind it: README "Tests: the quick tier".
 """
 from __future__ import annotations
@@ -17,6 +17,10 @@ SLOW_FILES = frozenset({
     "test_detection.py", "test_svd.py", "test_ladder.py", "test_progress_and_names.py",
     # builds or runs an app or a cluster
     "test_ios_app.py", "test_android_core.py", "test_farm.py",
+    # whole `harness run`s through the CLI in subprocesses (zoo conversions, simulated phones and boards, nightly
+    # series), or lint-imports on copies of the tree: the heaviest of the rest by CPU seconds measured per test
+    "test_run_local.py", "test_tftrt.py", "test_quiet.py", "test_ios_e2e.py", "test_adb_e2e.py",
+    "test_report_nightly.py", "test_ios_live_client.py", "test_nightly_policy.py", "test_walls.py",
 })
 
 
