@@ -494,7 +494,7 @@ def _run(args: argparse.Namespace, model: str, steps: list[Step], work: Path, je
     kept = {r["label"] for r in rows if r.get("kept")}
     if jetsons:
         trt_rows = run_jetson_ladder(args.devices, model, [(lbl, c) for lbl, c in configs if lbl in kept], work,
-                                     jetsons)
+                                     jetsons, build=_build)
     else:
         trt_rows = []
         print(NO_JETSON.format(why=no_jetson))

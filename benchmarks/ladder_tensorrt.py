@@ -14,6 +14,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import replace
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 PRECISIONS = ("fp16", "int8")
@@ -69,20 +70,21 @@ def bench_one(dev: Any, onnx: Path, precision: str) -> dict[str, Any]:
 
 
 def run_jetson_ladder(devices: str | None, model: str, configs: list[tuple[str, Any]], work: Path,
-                      jetsons: list[Any] | None = None) -> list[dict[str, Any]]:
-    """Export each structural rung to ONNX and time it on every Jetson in fp16 and int8; rows as measured."""
+                      jetsons: list[Any] | None = None, *,
+                      build: Callable[..., tuple[Path, str]]) -> list[dict[str, Any]]:
+    """Export each structural rung to ONNX and time it on every Jetson in fp16 and int8; rows as measured.
+    `build(model, cfg, out, final="tensorrt")` is the ladder's own builder (faster_rcnn_ladder.build_rung),
+    handed in so this module never imports the ladder that imports it."""
     why = None
     if jetsons is None:
         jetsons, why = load_jetsons(devices)
     if not jetsons:
         print(NO_JETSON.format(why=why or "no jetson listed"), flush=True)
         return []
-    from benchmarks.faster_rcnn_ladder import _build
-
     rows: list[dict[str, Any]] = []
     for i, (label, cfg) in enumerate(structural(configs)):
         try:
-            onnx, variant = _build(model, cfg, work / f"trt_{i}.onnx", final="tensorrt")
+            onnx, variant = build(model, cfg, work / f"trt_{i}.onnx", final="tensorrt")
         except Exception as exc:
             for dev in jetsons:
                 rows.append({"device": dev.name, "label": label, "side": cfg.size, "precision": None,

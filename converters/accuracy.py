@@ -14,28 +14,13 @@ from typing import Any
 import numpy as np
 
 from converters.datasets import TaskInfo, classification_data, sr_pairs
+from converters.tensor_io import dequantize_output, quantize_input
+
+__all__ = ["dequantize_output", "quantize_input"]  # kept importable from here for older callers
 
 SR_EVAL_CROPS = 48  # HR crops from the held-out images (enough for a paired interval)
 CLS_EVAL_IMAGES = 1000
 DET_EVAL_IMAGES = 500
-
-
-def quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
-    """Float data to what an input tensor takes: scaled, shifted and clipped for int8/uint8 inputs."""
-    if np.issubdtype(detail["dtype"], np.integer):
-        scale, zero = detail["quantization"]
-        info = np.iinfo(detail["dtype"])
-        x = np.clip(np.round(x / scale + zero), info.min, info.max)
-    return x.astype(detail["dtype"])
-
-
-def dequantize_output(y: np.ndarray, detail: dict) -> np.ndarray:
-    """An output tensor back to float: integer outputs with a scale are dequantized."""
-    y = y.astype(np.float32)
-    scale, zero = detail["quantization"]
-    if np.issubdtype(detail["dtype"], np.integer) and scale:
-        y = (y - zero) * scale
-    return y
 
 
 def run_tflite(path: str | Path, inputs: np.ndarray, threads: int = 2) -> np.ndarray:

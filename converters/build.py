@@ -16,15 +16,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from converters.cache import default_cache_dir
 from converters.passes import ConversionError, Source, get_pass, parse_variant
 
 CONVERTERS_DIR = Path(__file__).resolve().parent
 TF_LOCK = threading.Lock()  # TensorFlow graph building is not safe from several threads at once
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return Path(base) / "harness" / "artifacts"
 
 
 @dataclass(frozen=True)

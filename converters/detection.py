@@ -380,7 +380,7 @@ def _run_tflite(path: str | Path, images: np.ndarray, threads: int = 2):
     runner = interp.get_signature_runner("serving_default")
     (in_name, inp), = runner.get_input_details().items()
     out_details = runner.get_output_details()
-    from converters.accuracy import dequantize_output, quantize_input
+    from converters.tensor_io import dequantize_output, quantize_input
 
     results = []
     for img in images:

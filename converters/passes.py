@@ -34,7 +34,7 @@ class Source:
 
     def task_info(self):
         """What data this model wants (converters.datasets.TaskInfo), from its task and shapes."""
-        from converters.training import model_task
+        from converters.tasks import model_task
 
         if self.keras_model is None:
             from converters.datasets import TaskInfo

@@ -50,7 +50,7 @@ def build_probe(size: int = PROBE_SIZE, seed: int = 0, dtype: str = "fp32") -> b
 def probe_path(cache_dir: str | Path | None = None, size: int = PROBE_SIZE, dtype: str = "fp32") -> tuple[Path, int]:
     """The probe .tflite in the artifact cache (built once per TensorFlow version) and its FLOPs."""
     if cache_dir is None:
-        from converters.build import default_cache_dir
+        from converters.cache import default_cache_dir
 
         cache_dir = default_cache_dir()
     try:

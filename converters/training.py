@@ -23,9 +23,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from converters.datasets import TaskInfo, classification_data, sr_pairs, task_info
+from converters.datasets import TaskInfo, classification_data, sr_pairs
 from converters.interpolator import keep_carry
+from converters.cache import default_cache_dir
 from converters.passes import ConversionError
+from converters.tasks import model_task
 
 # Who hears about training steps: a function(phase, done, total) the caller installs with `reporting`
 # (harness feeds its progress display through it; converters never import harness).
@@ -110,14 +112,6 @@ def recipe_mode() -> str:
 def scaled(steps: int) -> int:
     """Steps for the current recipe length (never fewer than 2)."""
     return max(2, int(round(steps * STEP_FACTOR[recipe_mode()])))
-
-
-def model_task(task: str, keras_model: Any, scale_hint: int | None = None) -> TaskInfo:
-    outputs = keras_model.outputs
-    out_shape = tuple(outputs[0].shape) if len(outputs) == 1 else ()
-    if task == "detection":
-        return TaskInfo("detection", channels=int(keras_model.input_shape[-1]))
-    return task_info(task, tuple(keras_model.input_shape), out_shape, scale_hint)
 
 
 def spec_task(spec: Any, keras_model: Any) -> TaskInfo:
@@ -412,8 +406,6 @@ def trained(spec: Any, keras_model: Any, image_dir: str | Path | None,
     if not getattr(spec, "trainable", True):  # no recipe: its own initial weights (seeded), never trained
         return keras_model
     if cache_dir is None:
-        from converters.build import default_cache_dir
-
         cache_dir = default_cache_dir()
     folder = Path(cache_dir) / "weights"
     folder.mkdir(parents=True, exist_ok=True)

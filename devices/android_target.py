@@ -23,8 +23,14 @@ from devices.adb import AdbTransport
 from devices.apk import ApkError, apk_identity, installed_version_code
 from devices.probes import android as ap
 from devices.probes import benchmark_model as bm
+from devices.bench import Bench
+from devices.energy_validity import battery_samples_verdict
+from devices.idle_baseline import idle_seconds, rest_before_job, split_idle
+from devices.remote_paths import content_key, content_path
+from devices.sampler import SamplerThread
 from devices.target import JobSpec, RawRun, Target, rest
-from devices.transport import TransportError, file_sha256
+from devices.timing import WALL_CLOCK_ARGV, clock_offset_s, window_ending_at
+from devices.transport import CommandResult, TransportError, file_sha256
 from errors import DeviceError
 
 RUNTIME = "tflite-benchmark_model"
@@ -40,46 +46,34 @@ def default_binary_dir() -> Path:
     return Path(base) / "harness" / "android"
 
 
-class _Sampler:
+class _Sampler(SamplerThread):
     """Samples battery power (every interval) and thermal state (every 4th) while a job runs."""
 
+    errors = (TransportError,)
+
     def __init__(self, target: AndroidTarget, interval_s: float, t0: float) -> None:
-        self.target, self.interval_s, self.t0 = target, interval_s, t0
+        super().__init__(interval_s, f"probe-{target.name}", join_timeout_s=target.config.link_timeout_s + 5,
+                         first_wait_s=min(0.1, interval_s))
+        self.target, self.t0 = target, t0
         self.power: list[tuple[float, float, str]] = []
         self.temps: list[tuple[float, str, dict[str, float]]] = []
         self.statuses: list[int] = []
         self.status_times: list[tuple[float, int]] = []  # (s since t0, thermal status): when it changed
-        self.failures = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"probe-{target.name}", daemon=True)
 
-    def __enter__(self) -> _Sampler:
-        self._thread.start()
-        return self
+    def tick(self, n: int) -> None:
+        sample = self.target.power_sample()
+        if sample is not None:  # stamped with the host's wall clock, as every target's power is
+            self.power.append((round(time.time(), 3), sample, "battery"))
+        if n % 4 == 3:
+            th = self.target.thermal(probe=True)
+            if th.get("temperatures_c"):
+                self.temps.append((round(time.monotonic() - self.t0, 3), "run", th["temperatures_c"]))
+            if th.get("status") is not None:
+                self.statuses.append(th["status"])
+                self.status_times.append((round(time.monotonic() - self.t0, 3), th["status"]))
 
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join(timeout=self.target.config.link_timeout_s + 5)
-
-    def _loop(self) -> None:
-        n = 0
-        while not self._stop.wait(self.interval_s if n else min(0.1, self.interval_s)):
-            try:
-                sample = self.target.power_sample()
-                if sample is not None:  # stamped with the host's wall clock, as every target's power is
-                    self.power.append((round(time.time(), 3), sample, "battery"))
-                if n % 4 == 3:
-                    th = self.target.thermal(probe=True)
-                    if th.get("temperatures_c"):
-                        self.temps.append((round(time.monotonic() - self.t0, 3), "run", th["temperatures_c"]))
-                    if th.get("status") is not None:
-                        self.statuses.append(th["status"])
-                        self.status_times.append((round(time.monotonic() - self.t0, 3), th["status"]))
-            except TransportError:
-                self.failures += 1
-                if self.target.adb.broken is not None:
-                    return
-            n += 1
+    def gave_up(self) -> bool:
+        return self.target.adb.broken is not None
 
 
 class AndroidTarget(Target):
@@ -100,7 +94,7 @@ class AndroidTarget(Target):
         self.probe_problems: dict[str, str] = {}  # probe -> why it gave nothing, for the row and the facts
 
     # -- probes ---------------------------------------------------------------------------------
-    def _sh(self, argv: list[str], timeout_s: float = 30.0, probe: bool = False):
+    def _sh(self, argv: list[str], timeout_s: float = 30.0, probe: bool = False) -> CommandResult:
         if probe:
             return self.adb.probe(argv, timeout_s=timeout_s)
         return self.adb.run(argv, timeout_s=timeout_s)
@@ -156,13 +150,7 @@ class AndroidTarget(Target):
 
     def clock_offset(self) -> float | None:
         """Host minus phone wall clock from one `date +%s.%N` round trip (toybox date); None if unreadable."""
-        t0 = time.time()
-        res = self._sh(["date", "+%s.%N"])
-        t1 = time.time()
-        try:
-            return (t0 + t1) / 2 - float(res.stdout.strip())
-        except ValueError:
-            return None
+        return clock_offset_s(lambda: self._sh(WALL_CLOCK_ARGV).stdout)
 
     def find_battery_supply(self) -> str | None:
         """The power_supply whose type is Battery (or the one the config names)."""
@@ -287,7 +275,7 @@ class AndroidTarget(Target):
 
     def _install(self, apk: Path) -> None:
         """Push the APK and `pm install -r` it (adb install's non-streamed path, which every phone has)."""
-        remote = f"{self.adb.tmp_dir}/harness-{file_sha256(apk)[:16]}.apk"
+        remote = f"{self.adb.tmp_dir}/harness-{content_key(apk)}.apk"
         self.adb.push(apk, remote)
         try:
             res = self._sh(["pm", "install", "-r", remote], timeout_s=300)
@@ -298,7 +286,7 @@ class AndroidTarget(Target):
             why = next((ln for ln in said.splitlines() if "Failure" in ln or "Error" in ln), said[-200:])
             raise DeviceError(self.name, f"apk: installing {apk.name} failed: {why.strip()[:300]}")
 
-    def cool_down(self, bench: Any, stop: threading.Event | None = None) -> float:
+    def cool_down(self, bench: Bench, stop: threading.Event | None = None) -> float:
         """The fixed rest, then wait (bounded) until the phone is under max_start_temp_c."""
         self.adb.ensure_ready()
         waited = super().cool_down(bench, stop)
@@ -339,11 +327,9 @@ class AndroidTarget(Target):
         before_freq = self.cpu_freqs()
         t0 = time.monotonic()
         temps: list[tuple[float, str, dict[str, float]]] = [(0.0, "before", before_thermal.get("temperatures_c") or {})]
-        idle_s = float(getattr(job.bench, "idle_power_s", 0.0) or 0.0)
+        idle_s = idle_seconds(job.bench)
         with _Sampler(self, job.bench.sample_interval_s, t0) as sampler:
-            if idle_s:
-                time.sleep(idle_s)
-            busy_from = time.time()
+            busy_from = rest_before_job(idle_s)
             if self.config.runtime == "benchmark_model" and getattr(job.bench, "sustained_s", None):
                 runner, extra = self._sustained_benchmark_model(job, t0)
             elif self.config.runtime == "benchmark_model":
@@ -382,41 +368,27 @@ class AndroidTarget(Target):
         outputs = extra.pop("_outputs", None)
         raw = RawRun(runner=runner, throttled=bool(statuses) and max(statuses) >= 1, extra=extra,
                      clock_offset_s=extra.pop("phone_clock_offset_s", None), outputs=outputs)
-        busy = [p for p in sampler.power if p[0] >= busy_from]
-        idle = [p for p in sampler.power if p[0] < busy_from] if idle_s else []
+        busy, idle = split_idle(sampler.power, busy_from, idle_s)
         # benchmark_model prints no timestamps: its timed loop is taken as count x mean ending when it returned
         # (the push, model load and warm-up lie before it). The app's result names its own window.
         if runner.get("windows"):  # sustained: the loop of windows on the host's own clock
             raw.window_unix_s = (float(runner["timed_window_unix_s"][0]), float(runner["timed_window_unix_s"][1]))
         elif runner.get("duration_s") and not runner.get("error") and self.config.runtime == "benchmark_model":
-            raw.window_unix_s = (ended - float(runner["duration_s"]), ended)
+            raw.window_unix_s = window_ending_at(ended, runner["duration_s"])
             raw.extra["power_window_estimate"] = "benchmark_model: [return - count x mean, return] on the host's clock"
         plugged = any(b and b.get("plugged") for b in (before_batt, after_batt))
-        if plugged:
-            raw.extra["energy_invalid"] = ("phone powered over USB/charger during the run: battery current "
-                                           "includes charging, so no energy per inference")
-            raw.extra["power_samples_while_powered"] = sampler.power
-        elif not busy:
-            raw.extra["energy_invalid"] = ("no battery power readings: "
-                                           f"{self.probe_problems.get('power', 'current_now/voltage_now unreadable')}")
-        else:
-            raw.power_samples, raw.idle_power_samples = busy, idle
+        unreadable = self.probe_problems.get("power", "current_now/voltage_now unreadable")
+        why_none = f"no battery power readings: {unreadable}"
+        kept, said = battery_samples_verdict(sampler.power if plugged else busy, plugged, "android", why_none)
+        raw.extra.update(said)
+        if kept:
+            raw.power_samples, raw.idle_power_samples = kept, idle
         return raw
 
     def _flags(self, job: JobSpec, remote_model: str, csv_path: str | None) -> list[str]:
-        b = job.bench
-        d = b.delegate
-        flags = [f"--graph={remote_model}", f"--num_threads={b.threads}",
-                 f"--use_gpu={str(d == 'gpu').lower()}", f"--use_nnapi={str(d == 'nnapi').lower()}",
-                 f"--use_xnnpack={str(d == 'xnnpack').lower()}", f"--warmup_runs={b.warmup_runs}",
-                 f"--num_runs={b.min_runs}", f"--min_secs={b.min_s}", f"--max_secs={b.max_s}"]
-        if self.config.op_profiling:
-            flags.append("--enable_op_profiling=true")
-            if csv_path:
-                flags.append(f"--profiling_output_csv_file={csv_path}")
-        if self.config.report_peak_memory:
-            flags.append("--report_peak_memory_footprint=true")
-        return flags + list(self.config.extra_flags)
+        """benchmark_model's flags (the one rule shared with Linux boards) plus this phone's extra_flags."""
+        return [*bm.cli_flags(remote_model, job.bench, self.config.op_profiling, csv_path,
+                              peak_memory=self.config.report_peak_memory), *self.config.extra_flags]
 
     def _sustained_benchmark_model(self, job: JobSpec, t0: float) -> tuple[dict[str, Any], dict[str, Any]]:
         """Sustained mode with benchmark_model: back-to-back runs of one window each until sustained_s,
@@ -426,7 +398,7 @@ class AndroidTarget(Target):
         import dataclasses
 
         b = job.bench
-        total = float(b.sustained_s)
+        total = float(b.sustained_s or 0.0)
         window = float(getattr(b, "sustained_window_s", None) or max(total / 20.0, 0.5))
         one = dataclasses.replace(job, bench=b.model_copy(update={
             "min_s": window, "max_s": window, "min_runs": 1, "warmup_runs": 0, "sustained_s": None}))
@@ -481,7 +453,7 @@ class AndroidTarget(Target):
         return runner, extra
 
     def _push_model(self, local: Path, directory: str) -> str:
-        remote = f"{directory}/{file_sha256(local)[:16]}-{local.name}"
+        remote = content_path(directory, local)
         self.adb.push_if_changed(local, remote)
         return remote
 

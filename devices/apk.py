@@ -17,7 +17,7 @@ class ApkError(ValueError):
 def apk_identity(path: Path) -> tuple[str, int]:
     """(package, versionCode) from the APK's manifest."""
     try:
-        from pyaxmlparser import APK  # type: ignore
+        from pyaxmlparser import APK
     except ImportError:
         raise ApkError(f"{path}: reading an APK's version needs pyaxmlparser (pip install pyaxmlparser), "
                        "or set apk_version_code: for this device") from None

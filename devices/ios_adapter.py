@@ -8,8 +8,6 @@ Every failure the adapter can name is a DeviceError with one actionable line.
 """
 from __future__ import annotations
 
-import importlib
-import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -71,17 +69,6 @@ class IosAdapter(ABC):
     def close(self) -> None:
         """Release connections; the default holds none."""
         return None
-
-
-def make_adapter(udid: str, bundle_id: str) -> IosAdapter:
-    """pymobiledevice3's adapter, or the class HARNESS_IOS_ADAPTER names (tests only)."""
-    spec = os.environ.get(ADAPTER_ENV)
-    if spec:
-        module, _, name = spec.partition(":")
-        return getattr(importlib.import_module(module), name)(udid, bundle_id)
-    from devices.ios_device import PyMobileDeviceAdapter
-
-    return PyMobileDeviceAdapter(udid, bundle_id)
 
 
 def battery_reading(entry: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -14,15 +14,20 @@ import json
 import os
 import secrets
 import tempfile
-import threading
 import time
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from devices.ios_adapter import IosAdapter, battery_reading, make_adapter
+from devices.ios_adapter import IosAdapter, battery_reading
+from devices.ios_connect import make_adapter
+from devices.energy_validity import battery_samples_verdict
+from devices.remote_paths import content_key
+from devices.sampler import SamplerThread
 from devices.target import JobSpec, RawRun, Target
-from devices.transport import Transport, file_sha256
+from devices.timing import window_ending_at
+from devices.transport import CommandResult, Transport
 from errors import DeviceError
 
 COREML_SUFFIX = ".mlpackage.zip"
@@ -34,48 +39,33 @@ class _NoTransport(Transport):
 
     name = "ios"
 
-    def run(self, argv, *, timeout_s, stdin=None):  # type: ignore[override]
+    def run(self, argv: Sequence[str], *, timeout_s: float, stdin: str | None = None) -> CommandResult:
         raise DeviceError("ios", "iOS targets run no shell commands")
 
-    def push(self, local, remote):  # type: ignore[override]
+    def push(self, local: Path, remote: str) -> None:
         raise DeviceError("ios", "use the iOS adapter")
 
-    def pull(self, remote, local):  # type: ignore[override]
+    def pull(self, remote: str, local: Path) -> None:
         raise DeviceError("ios", "use the iOS adapter")
 
-    def remove(self, remote):  # type: ignore[override]
+    def remove(self, remote: str) -> None:
         raise DeviceError("ios", "use the iOS adapter")
 
 
-class _PowerSampler:
+class _PowerSampler(SamplerThread):
     """Reads IOPMPowerSource every interval on a thread while the app runs."""
 
     def __init__(self, adapter: IosAdapter, interval_s: float, t0: float) -> None:
-        self.adapter, self.interval_s, self.t0 = adapter, interval_s, t0
+        super().__init__(interval_s, "ios-power", join_timeout_s=10)
+        self.adapter, self.t0 = adapter, t0
         self.readings: list[tuple[float, dict[str, Any]]] = []
         self.wall: list[float] = []
-        self.failures = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="ios-power", daemon=True)
 
-    def __enter__(self) -> _PowerSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                r = battery_reading(self.adapter.power_source())
-            except Exception:  # a failed probe costs a sample, never the run
-                self.failures += 1
-                continue
-            if r is not None:
-                self.readings.append((round(time.monotonic() - self.t0, 3), r))
-                self.wall.append(time.time())  # the host's wall clock: energy is kept to the timed window
+    def tick(self, n: int) -> None:
+        r = battery_reading(self.adapter.power_source())
+        if r is not None:
+            self.readings.append((round(time.monotonic() - self.t0, 3), r))
+            self.wall.append(time.time())  # the host's wall clock: energy is kept to the timed window
 
 
 class IosTarget(Target):
@@ -117,7 +107,7 @@ class IosTarget(Target):
     # -- measuring ------------------------------------------------------------------------------
     def _push_model(self, local: Path) -> str:
         """Content-addressed under Documents/models, pushed once per phone."""
-        sha = file_sha256(local)[:16]
+        sha = content_key(local)
         name = local.name
         if name.endswith(COREML_SUFFIX):
             remote = f"models/{sha}-{name[:-len('.zip')]}"
@@ -167,7 +157,7 @@ class IosTarget(Target):
         if job.eval_inputs is None or not job.eval_shape or job.eval_count <= 0:
             return None
         local = Path(job.eval_inputs)
-        remote = f"eval/{file_sha256(local)[:16]}.f32"
+        remote = f"eval/{content_key(local)}.f32"
         if self.adapter.size(remote) != local.stat().st_size:
             self.adapter.push(local, remote)
         return {"path": remote, "shape": [int(d) for d in job.eval_shape], "count": int(job.eval_count)}
@@ -176,7 +166,7 @@ class IosTarget(Target):
         """The app's evaluation outputs (raw little-endian float32) as an array of outputs_shape."""
         import numpy as np
 
-        ios = runner.get("ios") if isinstance(runner.get("ios"), dict) else {}
+        ios: dict[str, Any] = runner["ios"] if isinstance(runner.get("ios"), dict) else {}
         remote, shape = ios.get("outputs_path"), ios.get("outputs_shape")
         if runner.get("error") or not remote or not shape:
             return None
@@ -233,7 +223,7 @@ class IosTarget(Target):
             # The phone's clock is not the host's: the timed loop ended at the latest when its result was seen,
             # and lasted duration_s. An estimate, said so, like trtexec's window.
             end = seen_wall
-            raw.window_unix_s = (max(launched_wall, end - float(runner["duration_s"])), end)
+            raw.window_unix_s = window_ending_at(end, runner["duration_s"], not_before_unix_s=launched_wall)
             raw.extra["power_window_estimated"] = ("timed loop placed on the host's clock as [result seen - "
                                                    "duration_s, result seen]: the phone's clock is not read")
         try:
@@ -272,7 +262,7 @@ class IosTarget(Target):
 
     def _raw(self, runner: dict[str, Any], extra: dict[str, Any], before: dict[str, Any] | None,
              after: dict[str, Any] | None, sampler: _PowerSampler, t0: float) -> RawRun:
-        ios = runner.get("ios") if isinstance(runner.get("ios"), dict) else {}
+        ios: dict[str, Any] = runner["ios"] if isinstance(runner.get("ios"), dict) else {}
         temps: list[tuple[float, str, dict[str, float]]] = []
         if before and before.get("temperature_c") is not None:
             temps.append((0.0, "before", {"battery": before["temperature_c"]}))
@@ -292,14 +282,11 @@ class IosTarget(Target):
         readings = [r for _, r in sampler.readings]
         powered = any(r.get("charging") for r in [*(x for x in (before, after) if x), *readings])
         samples = [(w, r["power_mw"], "battery") for w, (_, r) in zip(sampler.wall, sampler.readings)]
-        if powered:
-            extra["energy_invalid"] = ("iPhone charging or on external power during the run: the battery's "
-                                       "current includes charging, so no energy per inference")
-            extra["power_samples_while_powered"] = samples
-        elif not samples:
-            extra["energy_invalid"] = "no battery readings (diagnostics IORegistry IOPMPowerSource unreadable)"
-        else:
-            raw.power_samples = samples
+        kept, said = battery_samples_verdict(
+            samples, powered, "ios", "no battery readings (diagnostics IORegistry IOPMPowerSource unreadable)")
+        extra.update(said)
+        if kept:
+            raw.power_samples = kept
         return raw
 
     def close(self) -> None:

@@ -32,15 +32,18 @@ from devices.probes import tegrastats as ts
 from devices.probes.jetson_board import first_line, looks_like_jetson, parse_l4t_release
 from devices.probes import trtexec as trt
 from devices.rpi_target import TIMEOUT_EXIT, SshRunnerTarget, stream_clock
+from devices.bench import Bench
+from devices.idle_baseline import idle_seconds, rest_before_job, split_idle
+from devices.remote_paths import content_path
+from devices.runtimes import runtime_for
 from devices.target import JobSpec, RawRun, parse_runner_output
-from devices.transport import file_sha256
+from devices.timing import window_ending_at
 from devices.tree_push import push_tree
 
 TFTRT_RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "rpi" / "tftrt_runner.py"
 TFTRT_EXTRA = ("precision", "tensorrt_version", "conversion_us", "converted_now", "trt_engine_ops",
                "tf_ops_outside_trt", "gpus", "note", "warmup_runs_done")
 
-COMPANIONS = {"tftrt": ("saved_model",), "tensorrt": ("onnx",)}  # runtime -> exports made in the conversion phase
 PRECISION_FLAGS = {"fp32": [], "fp16": ["--fp16"], "int8": ["--int8"]}
 # sysfs fallback when jetson_clocks --show needs root: per-CPU and GPU devfreq min/max/current.
 CLOCKS_SCRIPT = (
@@ -123,7 +126,7 @@ def build_engine_argv(trtexec: str, onnx: str, engine: str, precision: str) -> l
     return [trtexec, f"--onnx={onnx}", f"--saveEngine={engine}", *PRECISION_FLAGS[precision]]
 
 
-def bench_engine_argv(trtexec: str, engine: str, times_json: str, bench: Any) -> list[str]:
+def bench_engine_argv(trtexec: str, engine: str, times_json: str, bench: Bench) -> list[str]:
     """trtexec timing a saved engine for at least min_runs and min_s, every inference exported."""
     return [trtexec, f"--loadEngine={engine}", f"--warmUp={int(round(bench.warmup_s * 1000))}",
             f"--iterations={bench.min_runs}", f"--duration={max(1, math.ceil(bench.min_s))}",
@@ -155,7 +158,8 @@ class JetsonTarget(SshRunnerTarget):
 
     @classmethod
     def companions_needed(cls, config: Any) -> tuple[str, ...]:
-        return COMPANIONS.get(config.runtime, ())
+        rt = runtime_for("jetson", config.runtime)  # exports made in the conversion phase
+        return rt.exports if rt else ()
 
     def prepare(self) -> None:
         super().prepare()
@@ -289,10 +293,8 @@ class JetsonTarget(SshRunnerTarget):
             raw.extra["jetson_clocks"] = {"unavailable": f"{type(exc).__name__}: {exc}"[:200]}
         stream = self.transport.stream(self._tegrastats_argv())  # type: ignore[attr-defined]
         to_unix = stream_clock(stream)
-        idle_s = float(getattr(job.bench, "idle_power_s", 0.0) or 0.0)
-        if idle_s:
-            time.sleep(idle_s)
-        busy_from = time.time()
+        idle_s = idle_seconds(job.bench)
+        busy_from = rest_before_job(idle_s)
         try:
             yield raw
         finally:
@@ -324,8 +326,7 @@ class JetsonTarget(SshRunnerTarget):
             return
         summary = self.tegrastats_summary(samples, interval, times)
         power = list(summary.pop("power_samples"))
-        raw.power_samples = [p for p in power if p[0] >= busy_from or not idle_s]
-        raw.idle_power_samples = [p for p in power if p[0] < busy_from] if idle_s else []
+        raw.power_samples, raw.idle_power_samples = split_idle(power, busy_from, idle_s)
         raw.freq_samples = [(t, float(max(c["freq_mhz"] for c in s["cpu"] if c and c.get("freq_mhz"))))
                             for t, s in zip(times, samples)
                             if any(c and c.get("freq_mhz") for c in s.get("cpu") or [])]
@@ -377,7 +378,7 @@ class JetsonTarget(SshRunnerTarget):
         return first
 
     def _tensorrt_one(self, job: JobSpec, onnx: Path, remote_onnx: str, precision: str) -> RawRun:
-        engine = f"{self.workdir}/engines/{file_sha256(onnx)[:16]}-{precision}.engine"
+        engine = content_path(f"{self.workdir}/engines", onnx, f"{precision}.engine")
         times = f"{self.workdir}/engines/times-{precision}.json"
         build_log = None
         if not self.transport.run(["test", "-s", engine], timeout_s=30).ok:
@@ -405,7 +406,7 @@ class JetsonTarget(SshRunnerTarget):
             return raw
         if parsed.get("walltime_s"):
             # trtexec prints no timestamps: its timed loop is taken as the walltime that ended as it returned.
-            raw.window_unix_s = (ended - float(parsed["walltime_s"]), ended)
+            raw.window_unix_s = window_ending_at(ended, parsed["walltime_s"])
             raw.extra["power_window_estimate"] = "trtexec: [return - walltime, return] on the host's clock"
         runner: dict[str, Any] = {
             "runtime": "tensorrt", "runtime_version": parsed.get("tensorrt_version"), "threads": None,

@@ -24,7 +24,6 @@ class LocalTarget(RunnerTarget):
         super().__init__(config, LocalTransport(), str(default_workdir()), python)
 
     def temperatures(self) -> dict[str, float]:
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from rpi.runner import read_thermal_zones
+        from rpi.runner import read_thermal_zones  # rpi/ is installed with the harness: no sys.path change
 
         return read_thermal_zones(self.thermal_glob, self.ignored_sensors())

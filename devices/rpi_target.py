@@ -12,12 +12,14 @@ import json
 import time
 from contextlib import contextmanager
 from typing import Any
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from devices.probes import benchmark_model as bm
 from devices.probes import vcgencmd as vc
 from devices.ssh import SshTransport
 from devices.target import JobSpec, RawRun, RunnerTarget, job_timeout_s, parse_runner_output
+from devices.idle_baseline import idle_seconds, rest_before_job, split_idle
+from devices.timing import WALL_CLOCK_ARGV, clock_offset_s
 from devices.transport import Transport
 
 TIMEOUT_EXIT = 124  # coreutils `timeout` when the limit passed
@@ -41,7 +43,7 @@ class SshRunnerTarget(RunnerTarget):
         a quoted `~` stays literal."""
         path = getattr(self.config, name)
         expand = getattr(self.transport, "expand", None)
-        return expand(path) if expand is not None and path.startswith("~") else path
+        return str(expand(path)) if expand is not None and path.startswith("~") else str(path)
 
     def resolve(self) -> None:
         """Absolute workdir on the board, and the venv's python when setup made one."""
@@ -75,13 +77,7 @@ class SshRunnerTarget(RunnerTarget):
     def board_clock_offset(self) -> float | None:
         """Host minus board wall clock, from one `date` round trip (its error is half the round trip):
         moves the runner's timed window onto the host's clock, where the power samples are."""
-        t0 = time.time()
-        res = self.transport.run(["date", "+%s.%N"], timeout_s=30)
-        t1 = time.time()
-        try:
-            return (t0 + t1) / 2 - float(res.stdout.strip())
-        except ValueError:
-            return None
+        return clock_offset_s(lambda: self.transport.run(WALL_CLOCK_ARGV, timeout_s=30).stdout)
 
     def benchmark(self, job: JobSpec) -> RawRun:
         if getattr(self.config, "runtime", "litert") == "benchmark_model":
@@ -175,10 +171,8 @@ class RaspberryPiTarget(SshRunnerTarget):
         stream = self.transport.stream(["sh", "-c", vc.SAMPLER_SCRIPT, "sh", self.tool("vcgencmd"), f"{interval:g}"]) \
             if hasattr(self.transport, "stream") else None
         to_unix = stream_clock(stream)
-        idle_s = float(getattr(job.bench, "idle_power_s", 0.0) or 0.0)
-        if idle_s and stream is not None:
-            time.sleep(idle_s)
-        busy_from = time.time()
+        idle_s = idle_seconds(job.bench)
+        busy_from = rest_before_job(idle_s if stream is not None else 0.0)
         try:
             yield raw
         finally:
@@ -186,8 +180,7 @@ class RaspberryPiTarget(SshRunnerTarget):
         samples = vc.parse_sampler(lines)
         after = vc.parse_throttled(self._vcgencmd("get_throttled"))
         power = [(to_unix(s["t_s"]), s["power_mw"], s["power_source"]) for s in samples if s["power_mw"] is not None]
-        raw.power_samples = [p for p in power if p[0] >= busy_from or not idle_s]
-        raw.idle_power_samples = [p for p in power if p[0] < busy_from] if idle_s else []
+        raw.power_samples, raw.idle_power_samples = split_idle(power, busy_from, idle_s)
         if not raw.power_samples:  # the power columns stay empty; the row says why
             raw.extra["energy_invalid"] = "no power reading: no readable hwmon power*_input on this board" \
                 if samples else "no power reading: the probe sampler printed nothing"
@@ -197,7 +190,7 @@ class RaspberryPiTarget(SshRunnerTarget):
         raw.extra["raspberry_pi"] = report
 
 
-def stream_clock(stream: Any):
+def stream_clock(stream: Any) -> Callable[[float], float]:
     """Host wall-clock time of a stream's line times (seconds since the stream started, host monotonic)."""
     t0 = getattr(stream, "t0", None)
     if t0 is None:

@@ -72,7 +72,7 @@ def setup_target(target: Any) -> dict[str, Any]:
     """Prepare one target and return its facts with a `setup` list of what was done."""
     if not isinstance(target, SshRunnerTarget):
         target.prepare()
-        facts = target.facts()
+        facts: dict[str, Any] = target.facts()
         facts["setup"] = ["nothing to install: this target runs the runner with the interpreter it has"]
         return facts
     t, cfg, name = target.transport, target.config, target.name

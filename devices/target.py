@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
 
-from devices.transport import Transport, TransportError, file_sha256
+from devices.bench import Bench
+from devices.remote_paths import content_path
+from devices.runner_result import RunnerResult
+from devices.transport import Transport, TransportError
 
 RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "rpi" / "runner.py"
 # Pushed next to the runner: its per-op profile pass (op_profiling), run there as a child process.
@@ -33,7 +36,7 @@ class JobSpec:
     """
 
     model_path: Path
-    bench: Any
+    bench: Bench
     input_shapes: dict[str, list[int]] | None = None
     seed: int = 0
     companions: dict[str, Path] = field(default_factory=dict)
@@ -59,6 +62,11 @@ class RawRun:
     freq_samples: list[tuple[float, float]] = field(default_factory=list)  # (host time s, CPU MHz) from a probe
     memory: dict[str, Any] = field(default_factory=dict)  # board-wide figures, e.g. board_ram_used_peak_mb
     outputs: Any = None  # the model's outputs on JobSpec.eval_inputs (a numpy array), for the host to score
+
+    @property
+    def result(self) -> RunnerResult:
+        """The runtime's answer, typed: read once here so no caller reads `runner` key by key."""
+        return RunnerResult.from_json(self.runner)
 
 
 class Target(ABC):
@@ -99,7 +107,7 @@ class Target(ABC):
         """This board's list of sensors that are not temperatures, plus the device's own `ignore_sensors`."""
         return tuple(self.not_temperatures) + tuple(getattr(self.config, "ignore_sensors", None) or ())
 
-    def cool_down(self, bench: Any, stop: threading.Event | None = None) -> float:
+    def cool_down(self, bench: Bench, stop: threading.Event | None = None) -> float:
         """Wait between jobs: fixed seconds, or until the hottest zone is under a threshold.
         Every wait ends as soon as `stop` is set (Ctrl-C must not wait out a two-minute rest)."""
         t0 = time.monotonic()
@@ -143,7 +151,7 @@ class RunnerTarget(Target):
 
     def remote_model_path(self, local: Path) -> str:
         """Content-addressed name, so the same bytes are pushed once per board."""
-        return f"{self.workdir}/models/{file_sha256(local)[:16]}-{local.name}"
+        return content_path(f"{self.workdir}/models", local)
 
     def prepare(self) -> None:
         self.transport.run(["mkdir", "-p", f"{self.workdir}/models"], timeout_s=30)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""On-device benchmark runner: one JSON job in, one JSON result out on stdout.
+"""On-device benchmark runner for every Linux target: one JSON job in, one JSON result out on stdout.
 
 It imports only the standard library, numpy and a LiteRT interpreter, so the same file can be
 pushed to any Linux target (Raspberry Pi, Jetson, an arm64 userland) and run by the local

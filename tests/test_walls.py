@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("harness", "converters", "devices", "rpi", "errors")
+PACKAGES = ("harness", "converters", "devices", "rpi", "errors", "benchmarks")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
@@ -51,7 +51,8 @@ def test_every_package_folder_is_a_regular_package():
 def test_the_checkout_keeps_every_wall():
     contracts = _contracts()
     assert set(contracts) == {"rpi-alone", "devices-wall", "converters-wall", "errors-bottom",
-                              "single-host-without-farm"}
+                              "single-host-without-farm", "no-circle-build", "no-circle-accuracy", "no-circle-ios",
+                              "no-circle-ladder"}
     res = _lint(REPO)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
     assert _states(res.stdout) == {name: "KEPT" for name in contracts.values()}
@@ -73,6 +74,16 @@ BREAKS = [
     ("single-host-without-farm", "harness/orchestration/orchestrate.py",
      "\n\ndef _sneaky():\n    from harness.farm import coordinator\n",
      "harness.orchestration.orchestrate -> harness.farm.coordinator"),
+    # The four circles once hidden behind function-level imports: putting one back fails its contract.
+    ("no-circle-build", "converters/training.py", "\n\ndef _sneaky():\n    from converters.build import TF_LOCK\n",
+     "converters.training -> converters.build"),
+    ("no-circle-accuracy", "converters/detection.py", "\n\ndef _sneaky():\n    from converters import accuracy\n",
+     "converters.detection -> converters.accuracy"),
+    ("no-circle-ios", "devices/ios_adapter.py", "\n\ndef _sneaky():\n    from devices import ios_device\n",
+     "devices.ios_adapter -> devices.ios_device"),
+    ("no-circle-ladder", "benchmarks/ladder_tensorrt.py",
+     "\n\ndef _sneaky():\n    from benchmarks.faster_rcnn_ladder import _build\n",
+     "benchmarks.ladder_tensorrt -> benchmarks.faster_rcnn_ladder"),
 ]
 
 
@@ -92,3 +103,17 @@ def test_a_broken_import_fails_naming_its_contract(tmp_path, contract, module, l
     assert states[contracts[contract]] == "BROKEN", res.stdout[-3000:]
     assert {n for n, s in states.items() if s == "BROKEN"} == {contracts[contract]}, "only that wall is broken"
     assert named in res.stdout, res.stdout[-3000:]
+
+
+def test_no_import_circle_anywhere():
+    """Beyond the four pairs named in pyproject.toml: no two project modules reach each other by imports,
+    function-level ones included (grimp's graph, the one lint-imports reads)."""
+    import grimp
+
+    graph = grimp.build_graph(*PACKAGES, cache_dir=None)
+    circles = []
+    for module in sorted(graph.modules):
+        for other in graph.find_modules_directly_imported_by(module):
+            if module < other and graph.chain_exists(importer=other, imported=module):
+                circles.append(f"{module} <-> {other}")
+    assert circles == []

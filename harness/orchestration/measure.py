@@ -6,7 +6,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.statistics.energy import MIN_WINDOW_SAMPLES, window_energy
+from devices.runner_result import RunnerResult, json_value
+from devices.target import RawRun
+from devices.timing import timed_window_on_host
+from devices.energy_validity import NO_SAMPLE_NEAR_WINDOW, NO_WINDOW, few_samples_note
+from harness.statistics.energy import window_energy
 from harness.statistics.latency import LatencySummary, judge, summarize, summary_from_printed
 from harness.statistics.sustained import from_runner, sustained_text
 from harness.statistics.throttle import clock_fell
@@ -36,20 +40,13 @@ def _hottest(reading: dict[str, float] | None) -> float | None:
     return max(reading.values()) if reading else None
 
 
-def host_window(raw: Any) -> tuple[float, float] | None:
+def host_window(raw: RawRun) -> tuple[float, float] | None:
     """The timed loop on the host's wall clock: the target's own estimate, else the runner's window
     moved by the board's clock offset; None when neither is known."""
-    own = getattr(raw, "window_unix_s", None)
-    if own:
-        return float(own[0]), float(own[1])
-    window = raw.runner.get("timed_window_unix_s")
-    offset = getattr(raw, "clock_offset_s", None)
-    if window and offset is not None:
-        return float(window[0]) + offset, float(window[1]) + offset
-    return None
+    return timed_window_on_host(raw.window_unix_s, raw.result.timed_window_unix_s, raw.clock_offset_s)
 
 
-def _energy(raw: Any, window: tuple[float, float] | None, started: float, inferences: int,
+def _energy(raw: RawRun, window: tuple[float, float] | None, started: float, inferences: int,
             extra: dict[str, Any]) -> dict[str, Any]:
     """Energy fields over the timed window; what was not measured stays empty, with the reason in extra."""
     out: dict[str, Any] = {"avg_power_mw": None, "energy_per_inference_mj": None, "energy_source": None,
@@ -59,37 +56,36 @@ def _energy(raw: Any, window: tuple[float, float] | None, started: float, infere
         return out
     out["energy_source"] = samples[0][2]
     if window is None:
-        extra["energy_invalid"] = extra.get("energy_invalid") or (
-            "timed window unknown on the host's clock: no energy per inference")
+        extra["energy_invalid"] = extra.get("energy_invalid") or NO_WINDOW
         return out
     lo, hi = window
-    idle = [(t, p) for t, p, _ in getattr(raw, "idle_power_samples", None) or []]
+    idle = [(t, p) for t, p, _ in raw.idle_power_samples]
     e = window_energy([(t, p) for t, p, _ in samples], lo, hi, idle)
     extra["power_window"] = {"timed_loop_s": [round(lo - started, 3), round(hi - started, 3)],
-                             "clock_offset_s": getattr(raw, "clock_offset_s", None),
+                             "clock_offset_s": raw.clock_offset_s,
                              "samples_session": len(samples),
                              "samples_timed_loop": e.samples_in_window if e else 0}
     if e is None:
-        extra["energy_invalid"] = "no power sample near the timed window"
+        extra["energy_invalid"] = NO_SAMPLE_NEAR_WINDOW
         return out
     out.update(avg_power_mw=round(e.avg_power_mw, 3), power_samples_in_window=e.samples_in_window,
                idle_power_mw=round(e.idle_power_mw, 3) if e.idle_power_mw is not None else None)
     per = e.per_inference_mj(inferences)
     out["energy_per_inference_mj"] = per
-    if e.few_samples:
-        extra["energy_few_samples"] = (f"{e.samples_in_window} power samples in the {e.window_s:.2f} s timed window "
-                                       f"(< {MIN_WINDOW_SAMPLES}): energy rests on interpolation")
+    note = few_samples_note(e.samples_in_window, e.window_s)
+    if note:
+        extra["energy_few_samples"] = note
     return out
 
 
-def _clock(r: dict[str, Any], raw: Any, window: tuple[float, float] | None) -> tuple[bool | None, str | None]:
+def _clock(res: RunnerResult, raw: RawRun,
+           window: tuple[float, float] | None) -> tuple[bool | None, str | None]:
     """Runner cpufreq rows (phase before/run), or the target's (host time, MHz) series within the window."""
-    rows = r.get("cpu_freq") or []
-    before = [row[2] for row in rows if len(row) == 3 and row[1] == "before"]
+    before = [row[2] for row in res.cpu_freq if row[1] == "before"]
     # "after" is read the moment the timed loop ends, before anything else runs: the window's last reading.
-    during = [row[2] for row in rows if len(row) == 3 and row[1] in ("run", "after")]
+    during = [row[2] for row in res.cpu_freq if row[1] in ("run", "after")]
     fell, why = clock_fell(before, during)
-    series = getattr(raw, "freq_samples", None) or []
+    series = raw.freq_samples
     if fell or window is None or not series:
         return fell, why
     lo, hi = window
@@ -112,59 +108,17 @@ def node_macs(profile: dict[str, Any], path: Any) -> None:
             row["macs"] = per_node[node]
 
 
-def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: Any, started: float,
-                   peak_gflops: dict[str, float] | None = None, repeat_index: int = 0) -> Measurement:
-    """`art` is a BuiltVariant, `bench` the BenchSettings used, `raw` a devices.target.RawRun;
-    `peak_gflops` maps a kernel type (fp32, int8) to the device's matmul probe of that type, so a
-    result shows what share of the hardware it used against the peak of the kernels it runs."""
-    r = raw.runner
-    if r.get("error") or not (r.get("latencies_us") or r.get("summary")):
-        err = r.get("error") or "runner returned no latency samples"
-        return error_measurement(run_id, device, art.model, art.variant, f"runner: {err}", started, repeat_index)
-    lat = tuple(float(x) for x in r.get("latencies_us") or ())
-    # Tools that print only statistics (benchmark_model, trtexec) hand a summary instead of samples.
-    s = summarize(lat) if lat else summary_from_printed(r["summary"])
-    temps = tuple(TempSample(t_s=t[0], phase=t[1], zones_c=t[2]) for t in r.get("temperatures") or ())
+def _temperatures(res: RunnerResult) -> tuple[tuple[TempSample, ...], float | None, float | None, float | None]:
+    """The runner's series, and the hottest zone before, after and at any point (None where not read)."""
+    temps = tuple(TempSample(t_s=t[0], phase=t[1], zones_c=dict(t[2])) for t in res.temperatures)
     before = next((_hottest(t.zones_c) for t in temps if t.phase == "before"), None)
     after = next((_hottest(t.zones_c) for t in reversed(temps) if t.phase == "after"), None)
     temp_max = max((_hottest(t.zones_c) or float("-inf") for t in temps), default=None)
-    if temp_max == float("-inf"):
-        temp_max = None
-    window = host_window(raw)
-    fell, fell_why = _clock(r, raw, window)
-    hot = temp_max is not None and temp_max >= bench.throttle_temp_c
-    throttled = bool(raw.throttled) or hot or bool(fell)
-    sustained = from_runner(r, getattr(raw, "thermal_statuses", None) or ())
-    sustained_notes: tuple[str, ...] = ()
-    if sustained is not None:  # throttling is what a sustained run measures, not a fault of the row
-        sustained_notes = (f"sustained: {sustained_text(sustained)}",)
-        throttled = False
-    why = fell_why if fell else (f"a zone reached {temp_max:.1f} C (>= {bench.throttle_temp_c:g} C)" if hot
-                                 else "thermal throttling seen during the run")
-    extra = {**_model_meta(art.model), **raw.extra}
-    validity = judge(
-        runs=s.count,
-        duration_s=float(r.get("duration_s") or 0.0),
-        cv=s.cv,
-        min_runs=bench.min_runs,
-        min_s=bench.min_s,
-        cv_threshold=bench.cv_threshold,
-        throttled=throttled,
-        ops_total=r.get("ops_total"),
-        ops_delegated=r.get("ops_delegated"),
-        delegate=r.get("delegate_requested") or r.get("delegate"),
-        robust_spread=s.robust_spread,
-        spread_threshold=getattr(bench, "spread_threshold", 0.10),
-        p99_measured=s.p99_us is not None,
-        throttle_why=why,
-    )
-    if sustained is not None:
-        extra["sustained"] = sustained.to_dict()
-        validity = dataclasses.replace(validity, notes=validity.notes + sustained_notes)
-    energy = _energy(raw, window, started, s.count, extra)
-    if extra.get("energy_few_samples"):  # the row says so where its validity is read, not only in extra
-        validity = dataclasses.replace(validity, notes=validity.notes + (extra["energy_few_samples"],))
-    power = tuple(PowerSample(t_s=round(p[0] - started, 3), power_mw=p[1], source=p[2]) for p in raw.power_samples)
+    return temps, before, after, (None if temp_max == float("-inf") else temp_max)
+
+
+def _metrics(art: Any, s: LatencySummary, peak_gflops: dict[str, float] | None) -> dict[str, Any]:
+    """The variant's counted metrics plus achieved GFLOP/s and its share of the device's peak of that kind."""
     metrics = dict(art.metrics)
     macs = metrics.get("macs")
     if macs and s.p50_us:
@@ -183,63 +137,113 @@ def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: Any, sta
                     f"not computed: the {kind} matmul probe ({peak:.1f} GFLOP/s) ran below this model's "
                     f"achieved {metrics['achieved_gflops']:.1f} GFLOP/s, so it is no peak (a busy host "
                     "during the probe); unreliable")
+    return metrics
+
+
+def _runner_extra(res: RunnerResult, art: Any, extra: dict[str, Any]) -> None:
+    """What the runner saw that has no column of its own: kept in extra, as JSON."""
     if getattr(art, "path", None):  # the artifact measured: a nightly re-measures it beside a suspect's
         extra["artifact_path"] = str(art.path)
-    if r.get("model_path") and "remote_model_path" not in extra:
-        extra["remote_model_path"] = r["model_path"]  # the board's copy, named by content hash
-    if r.get("ops_on_cpu_kernels"):
-        extra["ops_on_cpu_kernels"] = r["ops_on_cpu_kernels"]
-    if r.get("inputs"):
-        extra["inputs"] = r["inputs"]
-    for key in ("op_profile", "op_profile_error"):  # the runner's per-op profile pass (op_profiling)
-        if r.get(key):
-            extra[key] = r[key]
+    if res.model_path and "remote_model_path" not in extra:
+        extra["remote_model_path"] = res.model_path  # the board's copy, named by content hash
+    if res.ops_on_cpu_kernels:
+        extra["ops_on_cpu_kernels"] = json_value(res.ops_on_cpu_kernels)
+    if res.inputs:
+        extra["inputs"] = json_value(res.inputs)
+    if res.op_profile:  # the runner's per-op profile pass (op_profiling)
+        extra["op_profile"] = res.op_profile
+    if res.op_profile_error:
+        extra["op_profile_error"] = res.op_profile_error
     if extra.get("op_profile") and getattr(art, "path", None):
         node_macs(extra["op_profile"], art.path)
-    if r.get("cpu_freq"):
-        extra["cpu_freq_mhz"] = r["cpu_freq"]
-    memory = getattr(raw, "memory", None) or {}
+    if res.cpu_freq:
+        extra["cpu_freq_mhz"] = json_value(res.cpu_freq)
+
+
+# The latency summary's figures that are Measurement columns of the same name.
+SUMMARY_COLUMNS = ("p5_us", "p50_us", "p90_us", "p95_us", "p99_us", "mean_us", "std_us", "min_us", "max_us", "cv",
+                   "robust_spread")
+
+
+def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: RawRun, started: float,
+                   peak_gflops: dict[str, float] | None = None, repeat_index: int = 0) -> Measurement:
+    """`art` is a BuiltVariant, `bench` the BenchSettings used, `raw` what the target returned;
+    `peak_gflops` maps a kernel type (fp32, int8) to the device's matmul probe of that type, so a
+    result shows what share of the hardware it used against the peak of the kernels it runs."""
+    res = raw.result
+    if not res.ok:
+        err = res.error or "runner returned no latency samples"
+        return error_measurement(run_id, device, art.model, art.variant, f"runner: {err}", started, repeat_index)
+    lat = res.latencies_us
+    # Tools that print only statistics (benchmark_model, trtexec) hand a summary instead of samples.
+    s = summarize(lat) if lat else summary_from_printed(dict(res.summary or {}))
+    temps, before, after, temp_max = _temperatures(res)
+    window = host_window(raw)
+    fell, fell_why = _clock(res, raw, window)
+    hot = temp_max is not None and temp_max >= bench.throttle_temp_c
+    throttled = bool(raw.throttled) or hot or bool(fell)
+    sustained = from_runner(res.to_json(), getattr(raw, "thermal_statuses", None) or ())
+    if sustained is not None:  # throttling is what a sustained run measures, not a fault of the row
+        throttled = False
+    why = fell_why if fell else (f"a zone reached {temp_max:.1f} C (>= {bench.throttle_temp_c:g} C)" if hot
+                                 else "thermal throttling seen during the run")
+    extra = {**_model_meta(art.model), **raw.extra}
+    validity = judge(
+        runs=s.count,
+        duration_s=float(res.duration_s or 0.0),
+        cv=s.cv,
+        min_runs=bench.min_runs,
+        min_s=bench.min_s,
+        cv_threshold=bench.cv_threshold,
+        throttled=throttled,
+        ops_total=res.ops_total,
+        ops_delegated=res.ops_delegated,
+        delegate=res.delegate_asked,
+        robust_spread=s.robust_spread,
+        spread_threshold=getattr(bench, "spread_threshold", 0.10),
+        p99_measured=s.p99_us is not None,
+        throttle_why=why,
+    )
+    if sustained is not None:
+        extra["sustained"] = sustained.to_dict()
+        validity = dataclasses.replace(validity, notes=validity.notes + (f"sustained: {sustained_text(sustained)}",))
+    energy = _energy(raw, window, started, s.count, extra)
+    if extra.get("energy_few_samples"):  # the row says so where its validity is read, not only in extra
+        validity = dataclasses.replace(validity, notes=validity.notes + (extra["energy_few_samples"],))
+    power = tuple(PowerSample(t_s=round(p[0] - started, 3), power_mw=p[1], source=p[2]) for p in raw.power_samples)
+    metrics = _metrics(art, s, peak_gflops)
+    _runner_extra(res, art, extra)
     return Measurement(
         run_id=run_id,
         device=device,
         model=model_label(art.model),
         variant=art.variant,
         status="ok",
-        runtime=r.get("runtime"),
-        runtime_version=r.get("runtime_version"),
-        threads=r.get("threads"),
-        delegate=r.get("delegate"),
-        delegate_requested=r.get("delegate_requested") or getattr(bench, "delegate", None),
+        runtime=res.runtime,
+        runtime_version=res.runtime_version,
+        threads=res.threads,
+        delegate=res.delegate,
+        delegate_requested=res.delegate_requested or getattr(bench, "delegate", None),
         repeat_index=repeat_index,
         model_size_bytes=metrics.get("size_bytes"),
-        init_us=r.get("init_us"),
-        first_inference_us=r.get("first_inference_us"),
+        init_us=res.init_us,
+        first_inference_us=res.first_inference_us,
         latencies_us=lat,
-        duration_s=r.get("duration_s"),
-        p5_us=s.p5_us,
-        p50_us=s.p50_us,
-        p90_us=s.p90_us,
-        p95_us=s.p95_us,
-        p99_us=s.p99_us,
-        mean_us=s.mean_us,
-        std_us=s.std_us,
-        min_us=s.min_us,
-        max_us=s.max_us,
-        cv=s.cv,
-        robust_spread=s.robust_spread,
-        peak_rss_mb=r.get("peak_rss_mb"),
-        peak_rss_delta_mb=r.get("peak_rss_delta_mb"),
-        peak_footprint_mb=r.get("peak_footprint_mb"),
-        end_rss_mb=r.get("end_rss_mb"),
-        board_ram_used_peak_mb=memory.get("board_ram_used_peak_mb"),
+        duration_s=res.duration_s,
+        **{name: getattr(s, name) for name in SUMMARY_COLUMNS},
+        peak_rss_mb=res.peak_rss_mb,
+        peak_rss_delta_mb=res.peak_rss_delta_mb,
+        peak_footprint_mb=res.peak_footprint_mb,
+        end_rss_mb=res.end_rss_mb,
+        board_ram_used_peak_mb=raw.memory.get("board_ram_used_peak_mb"),
         temp_before_c=before,
         temp_after_c=after,
         temp_max_c=temp_max,
         temperatures=temps,
         power_samples=power,
         cpu_clock_fell=fell,
-        ops_total=r.get("ops_total"),
-        ops_delegated=r.get("ops_delegated"),
+        ops_total=res.ops_total,
+        ops_delegated=res.ops_delegated,
         validity=validity,
         metrics=metrics,
         extra=extra,

@@ -27,7 +27,8 @@ from harness.store.db import ResultsDB, StoreError
 from harness.store.pending import pending_path
 from errors import DeviceError, UserError
 from harness.orchestration.hostload import cpu_times, host_noise, with_host_noise
-from harness.orchestration.measure import error_measurement, model_label, to_measurement
+from harness.orchestration.measure import error_measurement, to_measurement
+from harness.statistics.compare import model_label
 from harness.planning.plan import Plan
 from harness.store.results import Measurement, RunInfo
 
@@ -242,7 +243,7 @@ class Orchestrator:
                 built[PEAK_KEY] = exc
         return built
 
-    def _export(self, by_device: dict[str, list[tuple[str, str]]], needs: dict[str, tuple[str, ...]],
+    def _export(self, by_device: dict[str, list[tuple[str, str, int]]], needs: dict[str, tuple[str, ...]],
                 built: dict[tuple[str, str], Any], builder: Any) -> dict[ExportKey, Any]:
         """Make every export a device's runtime needs, once per (model, variant, kind), before any timed job.
 
@@ -301,10 +302,11 @@ class Orchestrator:
                     continue
                 try:
                     raw = target.benchmark(JobSpec(model_path=path, bench=short))
-                    lat = raw.runner.get("latencies_us")
-                    p50 = summarize(lat).p50_us if lat else float(raw.runner.get("summary", {}).get("p50_us") or 0)
+                    res = raw.result
+                    lat = res.latencies_us
+                    p50 = summarize(lat).p50_us if lat else float((res.summary or {}).get("p50_us") or 0)
                     if not p50:
-                        raise RuntimeError(raw.runner.get("error") or "no latency")
+                        raise RuntimeError(res.error or "no latency")
                     rounds.setdefault(kind, []).append(peak_gflops_from_latency(flops, p50))
                 except Exception as exc:  # no peak of this kind: results lack the share-of-peak figure
                     errors[kind] = _one_line(exc)
@@ -356,7 +358,7 @@ class Orchestrator:
         from devices.target import JobSpec
 
         bench = self.plan.bench_for(device)
-        target = None
+        target: Any = None  # a devices.target.Target once built; None while the device is unreachable
         offline_reason: str | None = None
         try:
             target = self.targets.build(device)
@@ -366,7 +368,8 @@ class Orchestrator:
         except Exception as exc:
             offline_reason = f"device unreachable: {_one_line(exc)}"
         failures = 0
-        peak, peak_rounds = None, {}
+        peak: dict[str, float] | None = None
+        peak_rounds: dict[str, Any] = {}
         if offline_reason is None and built.get(PEAK_KEY) is not None and not isinstance(built[PEAK_KEY], Exception):
             peak, peak_rounds = self._peak_probe(device, target, built[PEAK_KEY], bench)
         try:
@@ -429,8 +432,12 @@ class Orchestrator:
 
 
 def _scores_on_device(device: Any) -> bool:
-    """The companion apps return the eval set's outputs as the phone computed them; the host scores them."""
-    return device.kind == "ios" or (device.kind == "android" and getattr(device, "runtime", "") == "app")
+    """Whether the device's runtime writes the model's outputs on held-out inputs (the runtime registry says):
+    the companion apps return the eval set's outputs as the phone computed them; the host scores them."""
+    from devices.runtimes import runtime_for
+
+    rt = runtime_for(getattr(device, "kind", None), getattr(device, "runtime", None))
+    return bool(rt and rt.scores_on_device)
 
 
 def _companions_needed(device: Any) -> tuple[str, ...]:
@@ -521,7 +528,7 @@ def _counts(s: RunSummary) -> dict[str, int]:
 def run(plan: Plan, db_path: str | os.PathLike[str], *, resume: str | None = None,
         events: EventSink | None = None, cache_dir: Path | None = None, targets: Any = None) -> RunSummary:
     """The library entry point behind `harness run`; `targets` is a farm, or None for this host."""
-    db = ResultsDB(db_path)
+    db = ResultsDB(os.fspath(db_path))
     try:
         try:
             stored = db.store_pending()

@@ -10,7 +10,7 @@ class ProgressPrinter:
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled and sys.stderr.isatty()
         self._lock = threading.Lock()
-        self._progress = None
+        self._progress: Any = None  # rich.progress.Progress, imported only when shown
         self._convert_task = None
         self._job_task = None
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from devices.runtimes import delegate_problem as runtime_delegate_problem
 from errors import UserError, clean, quote, unsafe
 
 DEVICE_KINDS = ("local", "raspberry_pi", "jetson", "android", "ios")
@@ -102,30 +103,11 @@ class _DeviceBase(BaseModel):
         return self
 
 
-LITERT_RUNNER_DELEGATES = ("xnnpack", "none")
-
-
 def delegate_problem(device: Any, bench: BenchSettings) -> str | None:
-    """Why this device's runtime cannot run `bench.delegate` (None when it can): a delegate the runtime
-    does not have would otherwise be a CPU run under the delegate's name."""
-    kind, runtime = getattr(device, "kind", None), getattr(device, "runtime", None)
-    d, lib = bench.delegate, bench.delegate_library
-    litert_runner = kind in ("local", "raspberry_pi") or (kind == "jetson" and runtime == "litert")
-    if lib and not litert_runner:
-        where = f"{kind}" + (f" runtime {runtime}" if runtime else "")
-        return f"bench.delegate_library: {where} cannot load an external delegate (only the LiteRT runner can)"
-    if litert_runner:
-        if lib and d in LITERT_RUNNER_DELEGATES:
-            return f"bench.delegate_library needs bench.delegate gpu or nnapi (got {d})"
-        if d not in LITERT_RUNNER_DELEGATES and not lib:
-            return (f"bench.delegate {d}: the LiteRT runner on {kind} has only xnnpack and none; name the "
-                    f"{d} delegate's shared library in bench.delegate_library")
-        return None
-    if kind == "jetson" and d == "nnapi":
-        return f"bench.delegate nnapi: runtime {runtime} on a Jetson has no NNAPI (it runs TensorRT)"
-    if kind == "ios" and d == "nnapi":
-        return "bench.delegate nnapi: NNAPI exists only on Android"
-    return None
+    """Why this device's runtime cannot run `bench.delegate` (None when it can): the runtime registry
+    (devices/runtimes.py) knows what each runtime supports."""
+    return runtime_delegate_problem(getattr(device, "kind", None), getattr(device, "runtime", None),
+                                    bench.delegate, bench.delegate_library)
 
 
 class LocalDevice(_DeviceBase):

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from collections.abc import Sequence
 
-# Fewer samples than this inside the window: the integral rests on interpolation, not measurement.
-MIN_WINDOW_SAMPLES = 5
+from devices.energy_validity import MIN_WINDOW_SAMPLES  # the validity rules, all in one file
+
+__all__ = ["MIN_WINDOW_SAMPLES", "WindowEnergy", "idle_baseline", "integrate_window", "window_energy"]
 
 
 @dataclass(frozen=True)

@@ -375,7 +375,7 @@ class ResultsDB:
         if not include_errors:
             sql += " AND status='ok'"
         rows = self._conn.execute(sql, (run_id,)).fetchall()
-        return {tuple(r) for r in rows}  # type: ignore[misc]
+        return {tuple(r) for r in rows}
 
     def measurements(self, run_id: str | None = None, *, device: str | None = None,
                      model: str | None = None) -> list[Measurement]:
@@ -399,7 +399,7 @@ class ResultsDB:
             self._conn.close()
 
 
-def _run_from_row(row: tuple) -> RunInfo:
+def _run_from_row(row: tuple[Any, ...]) -> RunInfo:
     return RunInfo(
         run_id=row[0],
         created_at=row[1],

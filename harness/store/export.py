@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from harness.store.results import Measurement
 
@@ -17,8 +18,8 @@ SCALAR_FIELDS = (
 )
 
 
-def to_records(rows: Iterable[Measurement]) -> list[dict]:
-    out = []
+def to_records(rows: Iterable[Measurement]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     for m in rows:
         rec = {f: getattr(m, f) for f in SCALAR_FIELDS}
         rec["valid"] = m.validity.valid if m.validity else None
@@ -32,7 +33,7 @@ def to_records(rows: Iterable[Measurement]) -> list[dict]:
     return out
 
 
-def to_frame(rows: Iterable[Measurement]):
+def to_frame(rows: Iterable[Measurement]) -> Any:
     import pandas as pd
 
     return pd.DataFrame.from_records(to_records(rows), columns=None)

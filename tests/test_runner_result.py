@@ -1,0 +1,96 @@
+"""devices.runner_result.RunnerResult against the golden files, as the Swift and JVM types are checked.
+
+A key the runner writes that the type does not name, or a type that changed, fails here; the round trip
+gives back the golden JSON key for key, as `swift test` and the JVM ContractsTest ask of their types.
+"""
+from __future__ import annotations
+
+import json
+import typing
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from devices.probes.benchmark_model import runner_result as bm_runner_result
+from devices.runner_result import RunnerResult
+from devices.target import RawRun
+
+C = Path(__file__).resolve().parent.parent / "contracts" / "results"
+
+
+def _golden(name: str) -> dict:
+    return json.loads((C / name).read_text())
+
+
+@pytest.mark.parametrize("name", ["ok.json", "error.json"])
+def test_every_golden_key_is_a_named_field_and_the_round_trip_is_exact(name):
+    golden = _golden(name)
+    res = RunnerResult.from_json(golden)
+    assert dict(res.other) == {}, f"keys the runner writes that RunnerResult does not name: {sorted(res.other)}"
+    assert json.loads(json.dumps(res.to_json())) == golden
+    assert list(res.to_json()) == list(golden)
+
+
+def test_field_values_have_the_declared_types():
+    res = RunnerResult.from_json(_golden("ok.json"))
+    hints = typing.get_type_hints(RunnerResult)
+    for f in fields(RunnerResult):
+        value = getattr(res, f.name)
+        if value is None:
+            continue
+        origin = typing.get_origin(hints[f.name])
+        allowed = [typing.get_origin(a) or a for a in typing.get_args(hints[f.name])] if origin in (
+            typing.Union, getattr(__import__("types"), "UnionType", typing.Union)) else [origin or hints[f.name]]
+        allowed = [a for a in allowed if a is not type(None)]
+        if any(a is typing.Any for a in allowed):
+            continue
+        import collections.abc as cabc
+        assert any(isinstance(value, cabc.Mapping if a in (cabc.Mapping, dict) else a) for a in allowed), (f.name, value)
+    assert res.ok and res.error is None
+    assert len(res.latencies_us) == 20 and all(isinstance(x, float) for x in res.latencies_us)
+    assert res.delegate_asked == "xnnpack" and res.delegate == "xnnpack"
+    assert res.memory_mb == {"peak_rss_mb": 49.266, "peak_rss_delta_mb": 10.188, "end_rss_mb": 49.266}
+
+
+def test_the_error_result_is_not_ok_and_says_why():
+    res = RunnerResult.from_json(_golden("error.json"))
+    assert not res.ok and res.error.startswith("ValueError") and res.latencies_us == ()
+    assert not RunnerResult.from_json({"error": None}).ok, "no latency at all is not a result"
+    assert RunnerResult.failed("trtexec fp16: no engine").to_json() == {"error": "trtexec fp16: no engine"}
+
+
+def test_unknown_keys_are_kept_and_written_back():
+    """TF-TRT's own facts (conversion_us, precision) ride along untouched."""
+    d = {**_golden("ok.json"), "conversion_us": 1234.5, "precision": "fp16"}
+    res = RunnerResult.from_json(d)
+    assert res.other == {"conversion_us": 1234.5, "precision": "fp16"}
+    assert res.to_json() == d
+
+
+def test_benchmark_model_fills_what_it_measures_and_leaves_the_rest_empty():
+    parsed = {"summary": {"count": 50, "mean_us": 2000.0, "p50_us": 1990.0}, "init_us": 5000.0,
+              "first_inference_us": 3000.0, "overall_peak_memory_mb": 12.5, "end_vmrss_mb": 11.0,
+              "delegates_applied": [], "threads": 4}
+    runner, _ = bm_runner_result(parsed, "xnnpack", 4, "tflite-benchmark_model", "2.16")
+    res = RawRun(runner=runner).result
+    assert res.ok and res.latencies_us == () and res.summary["p50_us"] == 1990.0
+    assert res.peak_footprint_mb == 12.5 and res.peak_rss_mb is None and res.duration_s == 0.1
+    assert res.memory_mb == {"peak_footprint_mb": 12.5, "end_rss_mb": 11.0}
+    assert res.temperatures == () and res.timed_window_unix_s is None
+
+
+def test_readings_are_typed_tuples():
+    d = {"latencies_us": [1, 2], "temperatures": [[0, "before", {"cpu": 40.0}], [1.5, "after", {"cpu": 45}]],
+         "cpu_freq": [[0.0, "before", {"cpu0": {"cur": 1800}}]], "timed_window_unix_s": [10, 12]}
+    res = RunnerResult.from_json(d)
+    assert res.latencies_us == (1.0, 2.0)
+    assert res.temperatures[1] == (1.5, "after", {"cpu": 45})
+    assert res.timed_window_unix_s == (10.0, 12.0)
+    assert res.to_json()["temperatures"] == [[0.0, "before", {"cpu": 40.0}], [1.5, "after", {"cpu": 45}]]
+
+
+def test_a_null_list_reads_empty_and_writes_back_null():
+    res = RunnerResult.from_json({"error": "killed", "latencies_us": None, "temperatures": None})
+    assert res.latencies_us == () and res.temperatures == () and not res.ok
+    assert res.to_json() == {"error": "killed", "latencies_us": None, "temperatures": None}
