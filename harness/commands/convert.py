@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from errors import UserError, clean
+from harness.commands.options import add_retrain_arg, add_task_arg, apply_retrain
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="folder for the artifacts, variants.json and table.md")
     p.add_argument("--images", help="folder of your own images for recipes, calibration and accuracy")
     p.add_argument("--cache-dir", help="artifact cache (default ~/.cache/harness/artifacts)")
+    add_task_arg(p)
+    add_retrain_arg(p)
     p.add_argument("--list-passes", action="store_true", help="print the passes and their parameters, then exit")
     p.add_argument("--verbose", action="store_true",
                    help="show TensorFlow and converter logs here (default: a log file named at the end)")
@@ -101,7 +104,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 
 def convert_all(models: list[str], variants: list[str], out: Path | None, image_dir: Path | None,
-                cache_dir: Path | None, log=print) -> list[dict[str, Any]]:
+                cache_dir: Path | None, log=print, task: str | None = None) -> list[dict[str, Any]]:
     """Build every (model, variant); each failure is a row with its one-line error."""
     from converters.build import VariantBuilder
 
@@ -109,7 +112,7 @@ def convert_all(models: list[str], variants: list[str], out: Path | None, image_
         if phase != "train" or done == total or done % max(1, total // 4) == 0:
             log(f"{m}/{v}: {phase}" + (f" step {done}/{total}" if phase == "train" else ""))
 
-    builder = VariantBuilder(cache_dir, image_dir, progress=progress)
+    builder = VariantBuilder(cache_dir, image_dir, progress=progress, task=task)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
@@ -151,6 +154,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     images = check_folder("--images", args.images)
     cache_dir = check_folder("--cache-dir", args.cache_dir, create=True)
+    apply_retrain(args)
     out = check_folder("--out", args.out, create=True)
     models = _csv(args.models, DEFAULT_MODELS)
     for m in models:
@@ -162,16 +166,17 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise UserError(f"--models: {clash}")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    from harness.planning.plan import check_recipe, check_variants
+    from harness.planning.plan import check_recipe, check_task, check_variants
 
     check_recipe()
+    task = check_task(args.task, tuple(models))
 
     variants = list(check_variants(tuple(_csv(args.variants, DEFAULT_VARIANTS))))  # fp8 alone: exit 2, no work
     from harness.orchestration.quiet import quiet_logs
 
     with quiet_logs(args.verbose, name="convert") as log_path:
         rows = convert_all(models, variants, out, images, cache_dir,
-                           log=lambda line: print(line, file=sys.stderr, flush=True))
+                           log=lambda line: print(line, file=sys.stderr, flush=True), task=task)
     if log_path is not None:
         print(f"logs (TensorFlow, converter): {log_path}", file=sys.stderr)
     from harness.reporting.render import emit, render

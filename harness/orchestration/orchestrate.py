@@ -145,7 +145,8 @@ class Orchestrator:
 
             builder = VariantBuilder(self.cache_dir, Path(self.plan.image_dir) if self.plan.image_dir else None,
                                      progress=lambda m, v, phase, done, total: self._emit(
-                                         "convert_progress", model=m, variant=v, phase=phase, done=done, total=total))
+                                         "convert_progress", model=m, variant=v, phase=phase, done=done, total=total),
+                                     task=self.plan.task)
             built = self._convert({(m, v) for _, m, v, _ in todo}, summary, builder)
             by_device: dict[str, list[tuple[str, str, int]]] = {}
             for dev, m, v, r in todo:  # whole rounds in order: A B C A B C

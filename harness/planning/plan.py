@@ -34,6 +34,7 @@ class Plan:
     image_dir: str | None = None
     peak_probe: bool = True  # time a large matmul once per device: results show their share of the peak
     repeat: int = 1  # each job measured this many times, interleaved across variants (A B C A B C)
+    task: str | None = None  # what the user's own models do (--task), for their accuracy; never from shapes
 
     def bench_for(self, device: Any) -> BenchSettings:
         """A device's own settings with the CLI's overrides on top, validated again."""
@@ -60,6 +61,7 @@ class Plan:
             "image_dir": self.image_dir,
             "peak_probe": self.peak_probe,
             "repeat": self.repeat,
+            **({"task": self.task} if self.task else {}),
         }
 
     @classmethod
@@ -72,6 +74,7 @@ class Plan:
             image_dir=data.get("image_dir"),
             peak_probe=bool(data.get("peak_probe", True)),
             repeat=int(data.get("repeat", 1)),
+            task=data.get("task"),
         )
 
 
@@ -118,6 +121,7 @@ def make_plan(
     image_dir: str | None = None,
     peak_probe: bool = True,
     repeat: int = 1,
+    task: str | None = None,
 ) -> Plan:
     """Check names and overrides now, so a typo fails before anything is converted."""
     check_recipe()
@@ -148,13 +152,28 @@ def make_plan(
         _check_bench({**dev.bench.model_dump(), **bench}, given, dev.name)
     if not 1 <= repeat <= 100:
         raise UserError(f"--repeat: expected 1 to 100 (got {repeat})")
-    plan = Plan(chosen_models, chosen_variants, devices, bench, image_dir, peak_probe, repeat)
+    plan = Plan(chosen_models, chosen_variants, devices, bench, image_dir, peak_probe, repeat,
+                check_task(task, chosen_models))
     for dev in devices.enabled:
         problem = delegate_problem(dev, plan.bench_for(dev))
         if problem:
             flag = "--delegate" if "delegate" in bench else "devices file"
             raise UserError(f"{flag}: device {dev.name}: {problem}")
     return plan
+
+
+def check_task(task: str | None, models: tuple[str, ...]) -> str | None:
+    """`--task sr|classify|detect` as the task's name; it tells what the user's own model files do."""
+    if task is None:
+        return None
+    from converters.build import USER_TASKS, is_user_model
+
+    if task not in USER_TASKS:
+        raise UserError(f"--task: unknown task {quote(task, 40)} (known: {', '.join(USER_TASKS)})")
+    if not any(is_user_model(m) for m in models):
+        raise UserError("--task: names what your own model files do; the zoo models' tasks are known "
+                        "(give a model file in --models)")
+    return USER_TASKS[task]
 
 
 def _check_bench(bench: dict[str, Any], given: dict[str, Any], device: str | None) -> None:
