@@ -157,6 +157,8 @@ def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: Any, sta
         validity = dataclasses.replace(validity, notes=validity.notes + (extra["energy_few_samples"],))
     power = tuple(PowerSample(t_s=round(p[0] - started, 3), power_mw=p[1], source=p[2]) for p in raw.power_samples)
     metrics = dict(art.metrics)
+    if isinstance(getattr(art, "params", None), dict) and art.params:
+        metrics["pass_params"] = dict(art.params)  # the table shows them where variants of one pass differ
     macs = metrics.get("macs")
     if macs and s.p50_us:
         metrics["achieved_gflops"] = round(2.0 * macs / (s.p50_us * 1e-6) / 1e9, 3)
