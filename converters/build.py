@@ -316,10 +316,10 @@ class VariantBuilder:
         if src is not None and src.spec is not None and not getattr(src.spec, "trainable", True):
             return {"accuracy": None, "accuracy_note": "not measured: untrained (no pretrained weights; nothing is "
                     "downloaded)"}
-        if src is None or src.spec is None:  # the user's model: measured only for a task they named
-            unmeasured = user_accuracy_gate(self.task, self.image_dir)
-            if unmeasured:
-                return {"accuracy": None, "accuracy_note": unmeasured}
+        user = src is None or src.spec is None
+        # The user's model: accuracy only for a task they named, with its eval data. Its shapes still pick
+        # the inputs on which a variant's outputs are compared with fp32's (a fidelity, not an accuracy).
+        unmeasured = user_accuracy_gate(self.task, self.image_dir) if user else None
         if src is not None:
             info = src.task_info()
         else:  # a user .tflite: the named task's data, shaped by its tensors
@@ -329,16 +329,22 @@ class VariantBuilder:
             interp = mod.Interpreter(model_path=str(path))
             info = task_info(self.task or "unknown", interp.get_input_details()[0]["shape"],
                              interp.get_output_details()[0]["shape"])
-        if info.kind == "unknown" and (src is None or src.spec is None):
-            return {"accuracy": None, "accuracy_note": f"not measured: the model's input and output shapes do not "
-                    f"fit --task {TASK_FLAG.get(str(self.task), self.task)}"}
+        if user and not unmeasured and info.kind == "unknown":
+            unmeasured = (f"not measured: the model's input and output shapes do not fit "
+                          f"--task {TASK_FLAG.get(str(self.task), self.task)}")
         ref = None
         if variant.split("@", 1)[0] != "fp32" and src is not None:
             try:
                 ref = self.build(model, "fp32").path
             except ConversionError:
                 ref = None
-        labelled = (src is not None and src.spec is not None) or bool(
+        if unmeasured:
+            if ref is None or info.kind == "unknown":
+                return {"accuracy": None, "accuracy_note": unmeasured}
+            got = accuracy.evaluate(path, info, self.image_dir, ref, labelled=False)
+            kept = {k: got[k] for k in ("psnr_vs_fp32_db", "top1_agreement_fp32") if k in got}
+            return {**kept, "accuracy": None, "accuracy_note": unmeasured}
+        labelled = not user or bool(
             self.image_dir is not None and Path(self.image_dir).is_dir() and class_folders(self.image_dir))
         return accuracy.evaluate(path, info, self.image_dir, ref, labelled)
 

@@ -55,20 +55,29 @@ def _si(n: float | None, unit: str = "") -> str:
     return f"{n:.0f} {unit}".strip()
 
 
+def _vs_fp32(m: dict[str, Any]) -> str:
+    """The variant's outputs against fp32's on the same inputs (a fidelity, named as one; not an accuracy)."""
+    if "psnr_vs_fp32_db" in m:
+        return f"PSNR {m['psnr_vs_fp32_db']:.1f} dB to fp32's"
+    if "top1_agreement_fp32" in m:
+        return f"{m['top1_agreement_fp32']:.1%} same top-1"
+    if "map50_delta_fp32" in m:
+        return f"mAP@.5 {m['map50_delta_fp32']:+.3f}"
+    return "-"
+
+
 def _accuracy_cells(m: dict[str, Any]) -> tuple[str, str, str]:
-    """(accuracy, against fp32, baseline) as short text for the table."""
+    """(accuracy, output against fp32's, baseline) as short text for the table."""
+    vs = _vs_fp32(m)
     if "psnr_db" in m:
-        vs = f"{m['psnr_vs_fp32_db']:.1f} dB" if "psnr_vs_fp32_db" in m else "-"
         return (f"{m['psnr_db']:.2f} dB / {m['ssim']:.3f}", vs,
                 f"bicubic {m['psnr_bicubic_db']:.2f} dB / {m['ssim_bicubic']:.3f}")
-    if "top1" in m or "top1_agreement_fp32" in m:
-        top1 = f"top-1 {m['top1']:.3f}" if "top1" in m else "-"
-        vs = f"{m['top1_agreement_fp32']:.3f} agree" if "top1_agreement_fp32" in m else "-"
-        return top1, vs, f"chance {m['top1_chance']:.3f}" if "top1_chance" in m else "-"
+    if "top1" in m:
+        return f"top-1 {m['top1']:.3f}", vs, f"chance {m['top1_chance']:.3f}" if "top1_chance" in m else "-"
     if "map50" in m:
-        vs = f"{m['map50_delta_fp32']:+.3f}" if "map50_delta_fp32" in m else "-"
         return f"mAP@.5 {m['map50']:.3f}", vs, "-"
-    return "-", "-", m.get("accuracy_note") or m.get("accuracy_error") or "-"
+    return "not measured" if m.get("accuracy_note") else "-", vs, \
+        m.get("accuracy_note") or m.get("accuracy_error") or "-"
 
 
 def row_cells(r: dict[str, Any]) -> list[str]:
@@ -82,7 +91,7 @@ def row_cells(r: dict[str, Any]) -> list[str]:
             _si(m.get("params")), _si(m.get("macs")), xnn, acc, vs, base, note]
 
 
-HEADERS = ["model", "variant", "file size", "gzip", "params", "MACs", "XNNPACK ops", "accuracy", "vs fp32",
+HEADERS = ["model", "variant", "file size", "gzip", "params", "MACs", "XNNPACK ops", "accuracy", "output vs fp32",
            "baseline", "notes"]
 COMPRESSED = "compressed size"  # deep_compression: the coded size that is the pass's point, next to the file's
 
