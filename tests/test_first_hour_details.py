@@ -41,3 +41,11 @@ def test_history_takes_the_model_path_in_any_spelling(tmp_path, capsys, monkeypa
         assert main(["history", "--db", str(db_path), "--device", "local", "--model", given]) == 0, given
         capsys.readouterr()
     assert main(["history", "--db", str(db_path), "--device", "local", "--model", "other/x.keras"]) == 2
+
+
+def test_the_runtime_cell_stays_on_one_line_in_a_pipe(capsys):
+    from harness.reporting.tables import print_devices
+
+    print_devices([{"device": "local", "kind": "local", "status": "ok", "cores": 2, "runtime": "ai-edge-litert",
+                    "runtime_version": "2.3.0"}])
+    assert "ai-edge-litert 2.3.0" in capsys.readouterr().out

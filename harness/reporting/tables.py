@@ -237,8 +237,9 @@ def print_devices(rows: list[dict[str, Any]], fmt: str = "table") -> None:
         return
     hosts = any("host" in r for r in rows)
     table = Table(title="devices (more facts: --json)", title_justify="left")
+    # runtime: "ai-edge-litert 2.3.0" on one line, piped or not
     for h, width in ((("host", 14),) if hosts else ()) + (("device", 16), ("kind", 12), ("status", 11),
-                                                        ("cores", 5), ("runtime", 16), ("problem / error", None)):
+                                                        ("cores", 5), ("runtime", 24), ("problem / error", None)):
         table.add_column(h, max_width=width, overflow="fold")
     for r in rows:
         table.add_row(*(Text(c) for c in device_cells(r, hosts)))  # Text: a name is never read as rich markup
