@@ -153,6 +153,42 @@ def _op_layer() -> Any:
     return _OP_LAYER[0]
 
 
+_ACT_LAYER: list[Any] = []
+
+
+def _activation_layer() -> Any:
+    """An Activation layer computing a mapped Keras 3 built-in, under its own class name: tfmot's QAT
+    transforms and registry match `Activation` by name and know only their own functions, so this layer
+    stays float under `qat` instead of failing the pass."""
+    if not _ACT_LAYER:
+        import tf_keras
+
+        @tf_keras.saving.register_keras_serializable(package=_K3_PACKAGE)
+        class Keras3Activation(tf_keras.layers.Layer):  # type: ignore[misc]
+            def __init__(self, activation: str, **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                self.activation_name = activation
+                self.fn = k3_activation(activation)
+
+            def call(self, inputs: Any) -> Any:
+                return self.fn(inputs)
+
+            def get_config(self) -> dict[str, Any]:
+                return {**super().get_config(), "activation": self.activation_name}
+
+        _ACT_LAYER.append(Keras3Activation)
+    return _ACT_LAYER[0]
+
+
+def _mapped_activation_layer(obj: dict[str, Any]) -> bool:
+    cfg = obj.get("config")
+    if obj.get("class_name") != "Activation" or not isinstance(cfg, dict):
+        return False
+    act = cfg.get("activation")
+    name = act.get("config") if isinstance(act, dict) and act.get("class_name") == "function" else act
+    return isinstance(name, str) and name in MAPPED_ACTIVATIONS
+
+
 def _is_op(obj: dict[str, Any]) -> bool:
     return str(obj.get("module", "")).startswith("keras.src.ops") and "inbound_nodes" in obj
 
@@ -180,6 +216,13 @@ def to_tf_keras_config(obj: Any) -> Any:
         return obj
     if _is_op(obj):
         return _op_config(obj)
+    if _mapped_activation_layer(obj):
+        _activation_layer()
+        converted = to_tf_keras_config({k: v for k, v in obj.items() if k != "class_name"})
+        act = obj["config"]["activation"]
+        name = act.get("config") if isinstance(act, dict) else act
+        converted["config"]["activation"] = name
+        return {**converted, "class_name": f"{_K3_PACKAGE}>Keras3Activation"}
     out: dict[str, Any] = {}
     for k, v in obj.items():
         if k in _DROP_KEYS or (k == "module" and isinstance(v, str) and v.startswith("keras")):
