@@ -150,3 +150,29 @@ def test_exported_savedmodel_takes_its_input_shape_from_the_signature(saved_mode
     assert builder.source(path).input_shape == (None, 8, 8, 3)
     art = builder.build(path, "int8")
     assert art.metrics["size_bytes"] > 0 and "INT8" in str(art.metrics.get("kernel_dtypes"))
+
+
+# Every pass on a keras.applications model (fine-tuning shortened to 2 steps: the point is that each pass
+# builds a valid .tflite from it, not what it keeps). subpixel and truncated_svd have nothing to rewrite here.
+EVERY_PASS = ["fp32", "fp16", "dr_int8", "int8", "prune@steps=2", "prune_sparse@steps=2", "prune_channels@steps=2",
+              "cluster@steps=2", "qat@steps=2", "factorize@steps=2", "deep_compression@steps=2"]
+
+
+@pytest.mark.slow
+def test_mobilenetv3small_goes_through_every_pass(tmp_path):
+    """MobileNetV3Small (Keras 3: hard_silu, hard_sigmoid, x + 3.0 operations), saved as .keras, 32x32 in."""
+    path = tmp_path / "mobilenetv3small.keras"
+    _app("MobileNetV3Small").save(path)
+    builder = VariantBuilder(tmp_path / "cache")
+    assert type(builder.source(str(path)).keras_model).__module__.startswith("tf_keras")
+    failed = {}
+    for variant in EVERY_PASS:
+        try:
+            art = builder.build(str(path), variant)
+            assert art.metrics["size_bytes"] > 0
+        except Exception as exc:  # collect, so one run names every pass that fails
+            failed[variant] = str(exc)[:200]
+    assert not failed, failed
+    for variant, why in (("subpixel", "no strided"), ("truncated_svd", "no Dense layer")):
+        with pytest.raises(Exception, match=why):
+            builder.build(str(path), variant)
