@@ -155,7 +155,7 @@ def test_exported_savedmodel_takes_its_input_shape_from_the_signature(saved_mode
 # Every pass on a keras.applications model (fine-tuning shortened to 2 steps: the point is that each pass
 # builds a valid .tflite from it, not what it keeps). subpixel and truncated_svd have nothing to rewrite here.
 EVERY_PASS = ["fp32", "fp16", "dr_int8", "int8", "prune@steps=2", "prune_sparse@steps=2", "prune_channels@steps=2",
-              "cluster@steps=2", "qat@steps=2", "factorize@steps=2", "deep_compression@steps=2"]
+              "cluster@steps=2", "qat@steps=2", "factorize@steps=2", "deep_compression@steps=2", "tensorrt"]
 
 
 @pytest.mark.slow

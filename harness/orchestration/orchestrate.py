@@ -249,12 +249,16 @@ class Orchestrator:
     def _device_eval_sets(self, builder: Any, built: dict[Any, Any]) -> None:
         """Held-out inputs for models whose Core ML variants are scored on the phone (converters.device_eval)."""
         from converters import device_eval
+        from converters.build import user_accuracy_gate
 
         for m in {m for (m, v), art in list(built.items()) if isinstance(v, str) and v.startswith("coreml")
                   and not isinstance(art, Exception)}:
             try:
-                built[(EVAL_KEY, m)] = device_eval.prepare(builder.source(m), builder.cache_dir / "eval",
-                                                           self.plan.image_dir)
+                src = builder.source(m)
+                if src.spec is None and user_accuracy_gate(builder.task, builder.image_dir):
+                    built[(EVAL_KEY, m)] = None  # the user's model, task not named: no accuracy, on the phone too
+                    continue
+                built[(EVAL_KEY, m)] = device_eval.prepare(src, builder.cache_dir / "eval", self.plan.image_dir)
             except Exception as exc:  # no eval set: the rows keep "accuracy not measured"
                 built[(EVAL_KEY, m)] = exc
 
