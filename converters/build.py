@@ -126,6 +126,10 @@ def build_context(image_dir: Path | None) -> dict[str, Any]:
     recipe = os.environ.get("HARNESS_RECIPE", "default")
     if recipe != "default":
         ctx["recipe"] = recipe
+    from converters.shipped import retrain_requested
+
+    if retrain_requested():  # zoo weights trained here rather than shipped: their own artifacts
+        ctx["weights"] = "retrained"
     return ctx
 
 
@@ -173,7 +177,7 @@ def _user_source(p: Path, model: str, image_dir: Path | None) -> Source:
                 return Source(name=p.name, keras_model=km, input_shape=tuple(km.input_shape), image_dir=image_dir)
             except Exception:  # custom layers not importable here: the graph still converts
                 pass
-        return Source(name=p.name, saved_model_dir=p, image_dir=image_dir,
+        return Source(name=p.name, saved_model_dir=p, input_shape=signature_input_shape(p), image_dir=image_dir,
                       keras_note=f"{keras3.TF_KERAS_ONLY}; a plain SavedModel has no Keras layers to fine-tune")
     try:
         km = tf_keras.models.load_model(str(p), compile=False)
@@ -198,6 +202,48 @@ def _user_source(p: Path, model: str, image_dir: Path | None) -> Source:
     k3.export(str(export_dir), verbose=False)
     return Source(name=p.stem, saved_model_dir=export_dir, input_shape=tuple(k3.input_shape), image_dir=image_dir,
                   keras_note=f"{keras3.TF_KERAS_ONLY}; this Keras 3 model could not be rebuilt in tf_keras ({why})")
+
+
+def signature_input_shape(saved_model_dir: Path) -> tuple[int | None, ...] | None:
+    """The input shape of a SavedModel's serving signature (`model.export()` writes one), batch left free:
+    what int8 calibration and the accuracy data are made for. None for several inputs or none."""
+    import tensorflow as tf
+
+    try:
+        loaded = tf.saved_model.load(str(saved_model_dir))
+        fn = loaded.signatures.get("serving_default") or next(iter(loaded.signatures.values()), None)
+    except Exception:  # not loadable here: the converter says why in its own row
+        return None
+    if fn is None:
+        return None
+    args, kwargs = fn.structured_input_signature
+    specs = [s for s in tf.nest.flatten((args, kwargs)) if isinstance(s, tf.TensorSpec)]
+    if len(specs) != 1 or specs[0].shape.rank is None:
+        return None
+    return tuple(specs[0].shape.as_list())
+
+
+# `--task` as the user types it, and the task it names.
+USER_TASKS = {"sr": "super_resolution", "classify": "classification", "detect": "detection"}
+TASK_FLAG = {v: k for k, v in USER_TASKS.items()}
+
+
+def user_accuracy_gate(task: str | None, image_dir: Path | None) -> str | None:
+    """Why a user's model gets no accuracy figure (None: it gets one). Its shapes never choose a task:
+    an untrained image-to-image net is not a super-resolution model because its output is image-shaped."""
+    if task is None:
+        return "not measured: name the model's task and eval data (--task sr|classify|detect --images DIR)"
+    flag = TASK_FLAG.get(task, task)
+    if image_dir is None:
+        return f"not measured: --task {flag} needs its eval data (--images DIR)"
+    if task == "classification":
+        from converters.datasets import class_folders
+
+        if not (Path(image_dir).is_dir() and class_folders(image_dir)):
+            return "not measured: --task classify needs labelled images (--images DIR with one folder per class)"
+    if task == "detection":
+        return "not measured: --task detect needs box labels, which --images cannot carry yet"
+    return None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -225,10 +271,14 @@ class VariantBuilder:
     """Builds variants on demand and keeps loaded sources, so one model is trained/built once."""
 
     def __init__(self, cache_dir: Path | None = None, image_dir: Path | None = None,
-                 progress: Any = None, controls: bool = True) -> None:
+                 progress: Any = None, controls: bool = True, task: str | None = None) -> None:
         """`progress(model, variant, phase, done, total)`: training steps and conversion phases as they go.
         `controls`: a variant that fine-tunes is also scored beside its control (converters.control),
-        built and cached like any variant (False: compared with fp32 only, and its tables say so)."""
+        built and cached like any variant (False: compared with fp32 only, and its tables say so).
+        `task`: what the user's own models do (USER_TASKS), as they named it; shapes never choose it."""
+        if task is not None and task not in USER_TASKS.values():
+            raise ConversionError(f"task {task!r}: expected one of {', '.join(USER_TASKS)}")
+        self.task = task
         self.progress = progress
         self.controls = controls
         self.cache_dir = Path(cache_dir or default_cache_dir())
@@ -241,6 +291,8 @@ class VariantBuilder:
     def source(self, model: str) -> Source:
         if model not in self._sources:
             self._sources[model] = load_source(model, self.image_dir, self.cache_dir)
+            if self.task is not None and self._sources[model].spec is None:
+                self._sources[model].task = self.task
         return self._sources[model]
 
     def _metrics(self, model: str, variant: str, path: Path, src: Source | None) -> dict[str, Any]:
@@ -267,23 +319,35 @@ class VariantBuilder:
         if src is not None and src.spec is not None and not getattr(src.spec, "trainable", True):
             return {"accuracy": None, "accuracy_note": "not measured: untrained (no pretrained weights; nothing is "
                     "downloaded)"}
+        from converters import isolate
+
+        user = src is None or src.spec is None
+        # The user's model: accuracy only for a task they named, with its eval data. Its shapes still pick
+        # the inputs on which a variant's outputs are compared with fp32's (a fidelity, not an accuracy).
+        unmeasured = user_accuracy_gate(self.task, self.image_dir) if user else None
         if src is not None:
             info = src.task_info()
-        else:  # a user .tflite: infer what it can from its tensors
-            from converters import isolate
-
+        else:  # a user .tflite: the named task's data, shaped by its tensors (read in a child process)
             io = isolate.call("converters.analysis", "tflite_io", str(path), what=model)
-            info = task_info("unknown", io["inputs"][0]["shape"], io["outputs"][0]["shape"])
+            info = task_info(self.task or "unknown", io["inputs"][0]["shape"], io["outputs"][0]["shape"])
+        if user and not unmeasured and info.kind == "unknown":
+            unmeasured = (f"not measured: the model's input and output shapes do not fit "
+                          f"--task {TASK_FLAG.get(str(self.task), self.task)}")
         ref = None
         if variant.split("@", 1)[0] != "fp32" and src is not None:
             try:
                 ref = self.build(model, "fp32").path
             except ConversionError:
                 ref = None
-        labelled = (src is not None and src.spec is not None) or bool(
+        if unmeasured:
+            if ref is None or info.kind == "unknown":
+                return {"accuracy": None, "accuracy_note": unmeasured}
+            got = dict(isolate.call("converters.accuracy", "evaluate", path, info, self.image_dir, ref, False,
+                                    what=f"{model}/{variant}"))
+            kept = {k: got[k] for k in ("psnr_vs_fp32_db", "top1_agreement_fp32") if k in got}
+            return {**kept, "accuracy": None, "accuracy_note": unmeasured}
+        labelled = not user or bool(
             self.image_dir is not None and Path(self.image_dir).is_dir() and class_folders(self.image_dir))
-        from converters import isolate
-
         # in a child process: a variant that crashes the interpreter loses its accuracy, not the run
         return dict(isolate.call("converters.accuracy", "evaluate", path, info, self.image_dir, ref, labelled,
                                  what=f"{model}/{variant}"))
@@ -312,6 +376,8 @@ class VariantBuilder:
         params = {**spec.defaults, **given, **(overrides or {})}
         if self._context is None:  # hashing the user's image folder once per builder is enough
             self._context = build_context(self.image_dir)
+            if self.task is not None:  # the user's models' accuracy depends on it (zoo models know theirs)
+                self._context["task"] = self.task
         key = cache_key(model, variant, params, self._context)
         meta_path = self.cache_dir / f"{key}.json"
         if meta_path.exists():

@@ -214,6 +214,17 @@ def cluster(src: Source, params: dict[str, Any]):
 # ---------------------------------------------------------------- quantization-aware training
 
 
+def _foreign_activation(layer: Any) -> bool:
+    """An Activation layer whose function tfmot's 8-bit config does not know (a Keras 3 built-in mapped
+    by converters.keras3, such as hard_silu): it stays float rather than failing the whole pass."""
+    if type(layer).__name__ != "Activation":
+        return False
+    fn = getattr(layer, "activation", None)
+    # the names tfmot's Default8BitActivationQuantizeConfig.get_output_quantizers accepts
+    return getattr(fn, "__name__", "") not in ("relu", "swish", "gelu", "relu6", "linear", "softmax", "sigmoid",
+                                               "tanh")
+
+
 def _prelu_quantize_config():
     """QuantizeConfig for PReLU, which tfmot's default 8-bit scheme leaves out: alpha and output
     quantized to 8 bits, so FSRCNN converts to int8 end to end."""
@@ -300,7 +311,7 @@ def quantization_aware(src: Source, model: Any, steps: int, lr: float, what: str
     def annotate(layer: Any) -> Any:
         if type(layer).__name__ == "PReLU":
             return q.quantize_annotate_layer(layer, prelu_config())
-        if registry.supports(layer):
+        if registry.supports(layer) and not _foreign_activation(layer):
             return q.quantize_annotate_layer(layer)
         if type(layer).__name__ != "InputLayer":
             skipped.add(type(layer).__name__)

@@ -47,12 +47,182 @@ def _tensor_refs(refs: Any) -> Any:
     return refs
 
 
+# ---------------------------------------------------------------- activations
+# Keras 3 built-ins that tf_keras lacks, or has under the same name with another formula (hard_sigmoid is
+# relu6(x + 3) / 6 in Keras 3, 0.2 x + 0.5 clipped in tf_keras). Written in TensorFlow ops with Keras 3's
+# formulas (keras/src/activations/activations.py) and registered with tf_keras as "keras3>NAME", so a rebuilt
+# model computes what the original did and survives the clone_model and get_config calls of the passes.
+_K3_PACKAGE = "keras3"
+
+
+def _k3_activations() -> dict[str, Any]:
+    import tensorflow as tf
+
+    def hard_sigmoid(x: Any) -> Any:
+        return tf.nn.relu6(x + 3.0) / 6.0
+
+    def hard_silu(x: Any) -> Any:
+        return x * hard_sigmoid(x)
+
+    def celu(x: Any, alpha: float = 1.0) -> Any:
+        return tf.nn.relu(x) + alpha * tf.minimum(0.0, tf.math.expm1(x / alpha))
+
+    def glu(x: Any, axis: int = -1) -> Any:
+        a, b = tf.split(x, 2, axis=axis)
+        return a * tf.sigmoid(b)
+
+    def hard_tanh(x: Any) -> Any:
+        return tf.clip_by_value(x, -1.0, 1.0)
+
+    def sparse_plus(x: Any) -> Any:
+        return tf.where(x <= -1.0, tf.zeros_like(x), tf.where(x < 1.0, (x + 1.0) ** 2 / 4.0, x))
+
+    def squareplus(x: Any, b: float = 4.0) -> Any:
+        return (x + tf.sqrt(x * x + b)) / 2.0
+
+    def soft_shrink(x: Any, threshold: float = 0.5) -> Any:
+        return tf.where(x > threshold, x - threshold, tf.where(x < -threshold, x + threshold, tf.zeros_like(x)))
+
+    def hard_shrink(x: Any, threshold: float = 0.5) -> Any:
+        return tf.where(tf.abs(x) > threshold, x, tf.zeros_like(x))
+
+    def tanh_shrink(x: Any) -> Any:
+        return x - tf.tanh(x)
+
+    return {"hard_sigmoid": hard_sigmoid, "hard_silu": hard_silu, "hard_swish": hard_silu, "celu": celu,
+            "glu": glu, "hard_tanh": hard_tanh, "sparse_plus": sparse_plus, "squareplus": squareplus,
+            "soft_shrink": soft_shrink, "hard_shrink": hard_shrink, "tanh_shrink": tanh_shrink}
+
+
+MAPPED_ACTIVATIONS = ("hard_sigmoid", "hard_silu", "hard_swish", "celu", "glu", "hard_tanh", "sparse_plus",
+                      "squareplus", "soft_shrink", "hard_shrink", "tanh_shrink")
+_REGISTERED: dict[str, Any] = {}
+
+
+def k3_activation(name: str) -> Any:
+    """The tf_keras-registered function computing Keras 3's `name` (registered on first use)."""
+    if not _REGISTERED:
+        import tf_keras
+
+        for n, fn in _k3_activations().items():
+            _REGISTERED[n] = tf_keras.saving.register_keras_serializable(package=_K3_PACKAGE, name=n)(fn)
+    return _REGISTERED[name]
+
+
+def _activation(value: Any) -> Any:
+    """A Keras 3 activation (a name, or a serialized built-in function) as tf_keras will find it."""
+    name = value.get("config") if isinstance(value, dict) and value.get("class_name") == "function" else value
+    if isinstance(name, str) and name in MAPPED_ACTIVATIONS:
+        k3_activation(name)
+        return f"{_K3_PACKAGE}>{name}"
+    return name if isinstance(name, str) else value
+
+
+# ---------------------------------------------------------------- operations
+# Keras 3 records `x + 3.0` or `x * (1 / 6)` on a symbolic tensor as an operation (keras.src.ops.numpy.Add),
+# whose config reads like the merge layer of the same name; tf_keras would build layers.Add and fail on one
+# input. They become one registered tf_keras layer, "keras3>Keras3Op", that keeps the constant arguments.
+_OPS = ("Add", "Subtract", "Multiply", "Divide", "TrueDivide", "Maximum", "Minimum")
+_OP_LAYER: list[Any] = []
+
+
+def _op_layer() -> Any:
+    if not _OP_LAYER:
+        import tensorflow as tf
+        import tf_keras
+
+        fns = {"Add": tf.add, "Subtract": tf.subtract, "Multiply": tf.multiply, "Divide": tf.divide,
+               "TrueDivide": tf.divide, "Maximum": tf.maximum, "Minimum": tf.minimum}
+
+        @tf_keras.saving.register_keras_serializable(package=_K3_PACKAGE)
+        class Keras3Op(tf_keras.layers.Layer):  # type: ignore[misc]
+            """A Keras 3 arithmetic operation: tensors in the None slots of `constants`, in order."""
+
+            def __init__(self, op: str, constants: list[Any], **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                self.op, self.constants = op, list(constants)
+
+            def call(self, inputs: Any) -> Any:
+                tensors = iter(inputs if isinstance(inputs, (list, tuple)) else [inputs])
+                return fns[self.op](*[next(tensors) if c is None else c for c in self.constants])
+
+            def get_config(self) -> dict[str, Any]:
+                return {**super().get_config(), "op": self.op, "constants": self.constants}
+
+        _OP_LAYER.append(Keras3Op)
+    return _OP_LAYER[0]
+
+
+_ACT_LAYER: list[Any] = []
+
+
+def _activation_layer() -> Any:
+    """An Activation layer computing a mapped Keras 3 built-in, under its own class name: tfmot's QAT
+    transforms and registry match `Activation` by name and know only their own functions, so this layer
+    stays float under `qat` instead of failing the pass."""
+    if not _ACT_LAYER:
+        import tf_keras
+
+        @tf_keras.saving.register_keras_serializable(package=_K3_PACKAGE)
+        class Keras3Activation(tf_keras.layers.Layer):  # type: ignore[misc]
+            def __init__(self, activation: str, **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                self.activation_name = activation
+                self.fn = k3_activation(activation)
+
+            def call(self, inputs: Any) -> Any:
+                return self.fn(inputs)
+
+            def get_config(self) -> dict[str, Any]:
+                return {**super().get_config(), "activation": self.activation_name}
+
+        _ACT_LAYER.append(Keras3Activation)
+    return _ACT_LAYER[0]
+
+
+def _mapped_activation_layer(obj: dict[str, Any]) -> bool:
+    cfg = obj.get("config")
+    if obj.get("class_name") != "Activation" or not isinstance(cfg, dict):
+        return False
+    act = cfg.get("activation")
+    name = act.get("config") if isinstance(act, dict) and act.get("class_name") == "function" else act
+    return isinstance(name, str) and name in MAPPED_ACTIVATIONS
+
+
+def _is_op(obj: dict[str, Any]) -> bool:
+    return str(obj.get("module", "")).startswith("keras.src.ops") and "inbound_nodes" in obj
+
+
+def _op_config(obj: dict[str, Any]) -> dict[str, Any]:
+    """An operation's layer entry rewritten as a Keras3Op layer (one call site: a node per call)."""
+    nodes = obj.get("inbound_nodes") or []
+    if obj.get("class_name") not in _OPS or len(nodes) != 1 or nodes[0].get("kwargs"):
+        raise ValueError(f"operation {obj.get('name')!r} ({obj.get('class_name')}) has no tf_keras counterpart")
+    args = nodes[0].get("args", [])
+    if any(isinstance(a, (list, tuple)) for a in args):
+        raise ValueError(f"operation {obj.get('name')!r} ({obj.get('class_name')}) has nested arguments")
+    constants = [None if _history(a) else a for a in args]
+    _op_layer()
+    return {"class_name": f"{_K3_PACKAGE}>Keras3Op", "name": obj.get("name"),
+            "config": {"name": obj.get("name"), "op": obj["class_name"], "constants": constants},
+            "inbound_nodes": _nodes(nodes)}
+
+
 def to_tf_keras_config(obj: Any) -> Any:
     """A Keras 3 model config rewritten in tf_keras's dialect (recursively)."""
     if isinstance(obj, list):
         return [to_tf_keras_config(v) for v in obj]
     if not isinstance(obj, dict):
         return obj
+    if _is_op(obj):
+        return _op_config(obj)
+    if _mapped_activation_layer(obj):
+        _activation_layer()
+        converted = to_tf_keras_config({k: v for k, v in obj.items() if k != "class_name"})
+        act = obj["config"]["activation"]
+        name = act.get("config") if isinstance(act, dict) else act
+        converted["config"]["activation"] = name
+        return {**converted, "class_name": f"{_K3_PACKAGE}>Keras3Activation"}
     out: dict[str, Any] = {}
     for k, v in obj.items():
         if k in _DROP_KEYS or (k == "module" and isinstance(v, str) and v.startswith("keras")):
@@ -63,6 +233,8 @@ def to_tf_keras_config(obj: Any) -> Any:
             out["batch_input_shape"] = v
         elif k == "inbound_nodes":
             out[k] = _nodes(v)
+        elif k == "activation":
+            out[k] = _activation(v)
         elif k in ("input_layers", "output_layers"):
             out[k] = _tensor_refs(v)
         else:
@@ -80,6 +252,8 @@ def rebuild_in_tf_keras(model: Any) -> Any:
 
     for layer in model.layers:
         cls = type(layer)
+        if cls.__module__.startswith("keras.src.ops"):
+            continue  # an operation (x + 3.0): _op_config rewrites it or says why not
         if not cls.__module__.startswith("keras.") or not hasattr(tf_keras.layers, cls.__name__):
             raise ValueError(f"layer {layer.name!r} ({cls.__name__}) has no tf_keras counterpart")
     config = to_tf_keras_config({"class_name": type(model).__name__ if type(model).__name__ in ("Sequential",)

@@ -225,7 +225,11 @@ def get_spec(name: str) -> ModelSpec:
     try:
         spec = ZOO[base]
     except KeyError:
-        raise KeyError(f"unknown model {base!r} (known: {', '.join(sorted(ZOO))})") from None
+        import difflib
+
+        near = difflib.get_close_matches(base, list(ZOO), n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise KeyError(f"unknown model {base[:60]!r} ({hint}known: {', '.join(sorted(ZOO))})") from None
     if not args:
         return spec
     overrides: dict[str, Any] = {}

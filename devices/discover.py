@@ -48,6 +48,8 @@ def ios_udids() -> list[str]:
     adapter = PyMobileDeviceAdapter("discover", "dev.harness.companion")
     try:
         return adapter.list_udids()
+    except DeviceError as exc:  # the adapter already explained it: its reason, not the class name
+        raise DeviceError("ios", exc.reason) from None
     except Exception as exc:
         raise DeviceError("ios", explain(exc, "discover", "dev.harness.companion")) from None
     finally:

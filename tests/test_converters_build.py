@@ -102,6 +102,7 @@ def test_harness_run_results_carry_the_metrics(quick_recipes, tmp_path, conv_ker
         assert "xnnpack_ops" in m.metrics and "params" in m.metrics
     int8 = next(m for m in summary.results if m.variant == "int8")
     assert 0.0 <= int8.metrics["top1_agreement_fp32"] <= 1.0
+    assert int8.metrics["pass_params"] == {"calibration_samples": 32, "io_type": "int8"}  # the run table's "pass params"
 
 
 def test_fold_batchnorm_matches_the_twin():

@@ -32,6 +32,7 @@ def test_discover_without_adb_server_or_usbmuxd_says_so_per_source(tmp_path, mon
     adb = [line for line in lines if "no adb server" in line]
     assert len(adb) == 1 and "adb start-server" in adb[0]
     assert any(line.startswith("harness: ios:") for line in lines) and lines[-1].startswith("no phone attached")
+    assert not any("Error:" in line for line in lines), lines  # a reason, never an exception's class name
     assert len(lines) == 3 and "Traceback" not in "".join(lines)
 
 

@@ -40,7 +40,15 @@ def test_harness_run_with_iphones(tmp_path, keras_file, isolated_cache, monkeypa
     env = {"HARNESS_IOS_ADAPTER": "tests.ios_fake:FakeIosAdapter", "HARNESS_FAKE_IOS_ROOT": str(root)}
     for k, v in env.items():
         monkeypatch.setenv(k, v)
+    from skimage import data as skdata
+    from skimage.io import imsave
+
+    photos = tmp_path / "photos"  # the user names the task and brings its eval data: accuracy is measured
+    photos.mkdir()
+    for name in ("astronaut", "chelsea", "coffee", "rocket", "camera"):
+        imsave(photos / f"{name}.png", getattr(skdata, name)()[:128, :128])
     cmd = [sys.executable, "-m", "harness", "run", "--devices", str(tmp_path / "devices.yaml"),
+           "--task", "sr", "--images", str(photos),
            "--db", str(tmp_path / "r.db"), "--models", str(keras_file), "--variants", "coreml,coreml_int8,fp32",
            "--runs", "5", "--min-seconds", "0.05", "--warmup-seconds", "0", "--cooldown", "0",
            "--no-peak-probe", "--no-progress"]

@@ -98,3 +98,81 @@ def test_keras3_config_dialect_is_translated():
                                                   "dtype": {"class_name": "DTypePolicy", "config": {"name": "float32"}}}}
     out = to_tf_keras_config(cfg)
     assert out["config"] == {"batch_input_shape": [None, 4], "dtype": "float32"}
+
+
+# ---------------------------------------------------------------- Keras 3 built-ins tf_keras lacks
+
+
+def test_mapped_activations_compute_what_keras3_computes():
+    """Each mapped activation against keras.activations itself (hard_sigmoid differs in tf_keras: 0.2x + 0.5)."""
+    import keras
+    import tensorflow as tf
+
+    from converters.keras3 import MAPPED_ACTIVATIONS, k3_activation
+
+    x = tf.constant(np.linspace(-5, 5, 101, dtype=np.float32).reshape(1, 101))
+    x2 = tf.concat([x, x[:, ::-1]], axis=1)  # glu halves its last axis
+    for name in MAPPED_ACTIVATIONS:
+        arg = x2 if name == "glu" else x
+        np.testing.assert_allclose(np.asarray(k3_activation(name)(arg)),
+                                   np.asarray(getattr(keras.activations, name)(arg)), atol=1e-5, err_msg=name)
+
+
+APPS = {  # keras.applications models that build offline (weights=None), small inputs to stay cheap
+    "MobileNetV3Small": {}, "MobileNetV2": {"alpha": 0.35}, "EfficientNetB0": {}, "ResNet50": {},
+}
+
+
+def _app(name: str):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return getattr(keras.applications, name)(input_shape=(32, 32, 3), weights=None, classes=4,
+                                             classifier_activation=None, **APPS[name])
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[] if n == "MobileNetV3Small" else [pytest.mark.slow])
+                                  for n in sorted(APPS)])
+def test_keras_applications_rebuild_in_tf_keras_with_the_same_outputs(name):
+    from converters.keras3 import rebuild_in_tf_keras
+
+    k3 = _app(name)
+    rebuilt = rebuild_in_tf_keras(k3)
+    x = np.random.default_rng(2).random((2, 32, 32, 3), dtype=np.float32) * 255
+    want = k3.predict(x, verbose=0)
+    np.testing.assert_allclose(rebuilt.predict(x, verbose=0), want, atol=1e-4 * max(1.0, float(np.abs(want).max())))
+
+
+def test_exported_savedmodel_takes_its_input_shape_from_the_signature(saved_models, tmp_path):
+    """`model.export()` writes no Keras metadata: int8 calibrates on the signature's (None, 8, 8, 3)."""
+    builder = VariantBuilder(tmp_path)
+    path = str(saved_models["k3_savedmodel"])
+    assert builder.source(path).input_shape == (None, 8, 8, 3)
+    art = builder.build(path, "int8")
+    assert art.metrics["size_bytes"] > 0 and "INT8" in str(art.metrics.get("kernel_dtypes"))
+
+
+# Every pass on a keras.applications model (fine-tuning shortened to 2 steps: the point is that each pass
+# builds a valid .tflite from it, not what it keeps). subpixel and truncated_svd have nothing to rewrite here.
+EVERY_PASS = ["fp32", "fp16", "dr_int8", "int8", "prune@steps=2", "prune_sparse@steps=2", "prune_channels@steps=2",
+              "cluster@steps=2", "qat@steps=2", "factorize@steps=2", "deep_compression@steps=2", "tensorrt"]
+
+
+@pytest.mark.slow
+def test_mobilenetv3small_goes_through_every_pass(tmp_path):
+    """MobileNetV3Small (Keras 3: hard_silu, hard_sigmoid, x + 3.0 operations), saved as .keras, 32x32 in."""
+    path = tmp_path / "mobilenetv3small.keras"
+    _app("MobileNetV3Small").save(path)
+    builder = VariantBuilder(tmp_path / "cache")
+    assert type(builder.source(str(path)).keras_model).__module__.startswith("tf_keras")
+    failed = {}
+    for variant in EVERY_PASS:
+        try:
+            art = builder.build(str(path), variant)
+            assert art.metrics["size_bytes"] > 0
+        except Exception as exc:  # collect, so one run names every pass that fails
+            failed[variant] = str(exc)[:200]
+    assert not failed, failed
+    for variant, why in (("subpixel", "no strided"), ("truncated_svd", "no Dense layer")):
+        with pytest.raises(Exception, match=why):
+            builder.build(str(path), variant)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from errors import UserError, clean
+from harness.commands.options import add_retrain_arg, add_task_arg, apply_retrain
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="folder for the artifacts, variants.json and table.md")
     p.add_argument("--images", help="folder of your own images for recipes, calibration and accuracy")
     p.add_argument("--cache-dir", help="artifact cache (default ~/.cache/harness/artifacts)")
+    add_task_arg(p)
+    add_retrain_arg(p)
     p.add_argument("--list-passes", action="store_true", help="print the passes and their parameters, then exit")
     p.add_argument("--verbose", action="store_true",
                    help="show TensorFlow and converter logs here (default: a log file named at the end)")
@@ -52,20 +55,29 @@ def _si(n: float | None, unit: str = "") -> str:
     return f"{n:.0f} {unit}".strip()
 
 
+def _vs_fp32(m: dict[str, Any]) -> str:
+    """The variant's outputs against fp32's on the same inputs (a fidelity, named as one; not an accuracy)."""
+    if "psnr_vs_fp32_db" in m:
+        return f"PSNR {m['psnr_vs_fp32_db']:.1f} dB to fp32's"
+    if "top1_agreement_fp32" in m:
+        return f"{m['top1_agreement_fp32']:.1%} same top-1"
+    if "map50_delta_fp32" in m:
+        return f"mAP@.5 {m['map50_delta_fp32']:+.3f}"
+    return "-"
+
+
 def _accuracy_cells(m: dict[str, Any]) -> tuple[str, str, str]:
-    """(accuracy, against fp32, baseline) as short text for the table."""
+    """(accuracy, output against fp32's, baseline) as short text for the table."""
+    vs = _vs_fp32(m)
     if "psnr_db" in m:
-        vs = f"{m['psnr_vs_fp32_db']:.1f} dB" if "psnr_vs_fp32_db" in m else "-"
         return (f"{m['psnr_db']:.2f} dB / {m['ssim']:.3f}", vs,
                 f"bicubic {m['psnr_bicubic_db']:.2f} dB / {m['ssim_bicubic']:.3f}")
-    if "top1" in m or "top1_agreement_fp32" in m:
-        top1 = f"top-1 {m['top1']:.3f}" if "top1" in m else "-"
-        vs = f"{m['top1_agreement_fp32']:.3f} agree" if "top1_agreement_fp32" in m else "-"
-        return top1, vs, f"chance {m['top1_chance']:.3f}" if "top1_chance" in m else "-"
+    if "top1" in m:
+        return f"top-1 {m['top1']:.3f}", vs, f"chance {m['top1_chance']:.3f}" if "top1_chance" in m else "-"
     if "map50" in m:
-        vs = f"{m['map50_delta_fp32']:+.3f}" if "map50_delta_fp32" in m else "-"
         return f"mAP@.5 {m['map50']:.3f}", vs, "-"
-    return "-", "-", m.get("accuracy_note") or m.get("accuracy_error") or "-"
+    return "not measured" if m.get("accuracy_note") else "-", vs, \
+        m.get("accuracy_note") or m.get("accuracy_error") or "-"
 
 
 def row_cells(r: dict[str, Any]) -> list[str]:
@@ -79,7 +91,7 @@ def row_cells(r: dict[str, Any]) -> list[str]:
             _si(m.get("params")), _si(m.get("macs")), xnn, acc, vs, base, note]
 
 
-HEADERS = ["model", "variant", "file size", "gzip", "params", "MACs", "XNNPACK ops", "accuracy", "vs fp32",
+HEADERS = ["model", "variant", "file size", "gzip", "params", "MACs", "XNNPACK ops", "accuracy", "output vs fp32",
            "baseline", "notes"]
 COMPRESSED = "compressed size"  # deep_compression: the coded size that is the pass's point, next to the file's
 
@@ -101,7 +113,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 
 def convert_all(models: list[str], variants: list[str], out: Path | None, image_dir: Path | None,
-                cache_dir: Path | None, log=print) -> list[dict[str, Any]]:
+                cache_dir: Path | None, log=print, task: str | None = None) -> list[dict[str, Any]]:
     """Build every (model, variant); each failure is a row with its one-line error."""
     from converters.build import VariantBuilder
 
@@ -109,7 +121,7 @@ def convert_all(models: list[str], variants: list[str], out: Path | None, image_
         if phase != "train" or done == total or done % max(1, total // 4) == 0:
             log(f"{m}/{v}: {phase}" + (f" step {done}/{total}" if phase == "train" else ""))
 
-    builder = VariantBuilder(cache_dir, image_dir, progress=progress)
+    builder = VariantBuilder(cache_dir, image_dir, progress=progress, task=task)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
@@ -151,6 +163,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     images = check_folder("--images", args.images)
     cache_dir = check_folder("--cache-dir", args.cache_dir, create=True)
+    apply_retrain(args)
     out = check_folder("--out", args.out, create=True)
     models = _csv(args.models, DEFAULT_MODELS)
     for m in models:
@@ -162,16 +175,17 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise UserError(f"--models: {clash}")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    from harness.planning.plan import check_recipe, check_variants
+    from harness.planning.plan import check_recipe, check_task, check_variants
 
     check_recipe()
+    task = check_task(args.task, tuple(models))
 
     variants = list(check_variants(tuple(_csv(args.variants, DEFAULT_VARIANTS))))  # fp8 alone: exit 2, no work
     from harness.orchestration.quiet import quiet_logs
 
     with quiet_logs(args.verbose, name="convert") as log_path:
         rows = convert_all(models, variants, out, images, cache_dir,
-                           log=lambda line: print(line, file=sys.stderr, flush=True))
+                           log=lambda line: print(line, file=sys.stderr, flush=True), task=task)
     if log_path is not None:
         print(f"logs (TensorFlow, converter): {log_path}", file=sys.stderr)
     from harness.reporting.render import emit, render

@@ -5,6 +5,7 @@ import argparse
 import importlib
 import json
 import math
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", action="store_true", help="also store the figures as a result row")
     p.add_argument("--db", default=None, type=db_arg, help="results database for --store")
     p.add_argument("--device", default="imported", help="device name for --store")
-    p.add_argument("--model", default=None, help="model name for --store (default: the file name)")
+    p.add_argument("--model", default=None,
+                   help="model name for --store (default: the graph the log names, else the log's file name)")
     p.add_argument("--variant", default="imported", help="variant name for --store")
     p.set_defaults(func=cmd_import)
 
@@ -130,14 +132,15 @@ def store(figures: dict[str, Any], args: argparse.Namespace) -> str:
         avg = sum(p.power_mw for p in power) / len(power) if power else None
         samples = _samples(figures)  # takes "series" out of figures: kept once, on the row, not again in extra
         m = Measurement(
-            run_id=run_id, device=args.device, model=args.model or Path(args.file).stem, variant=args.variant,
+            run_id=run_id, device=args.device, model=args.model or graph_name(figures) or Path(args.file).stem,
+            variant=args.variant,
             status="ok", runtime=args.tool, p50_us=s.p50_us if s else None, p90_us=s.p90_us if s else None,
             p99_us=s.p99_us if s else None, mean_us=s.mean_us if s else None, std_us=s.std_us if s else None,
             min_us=s.min_us if s else None, max_us=s.max_us if s else None, cv=s.cv if s else None,
             power_samples=power, avg_power_mw=avg, temp_max_c=_hottest(figures),
             **samples,
             metrics=scalars, extra={k: v for k, v in figures.items() if isinstance(v, dict) and k != "summary"},
-            finished_at=time.time(),
+            finished_at=time.time(), **printed_columns(figures),
         )
         db.add(m)
     finally:
@@ -149,6 +152,35 @@ def store(figures: dict[str, Any], args: argparse.Namespace) -> str:
         kept += f", {len(samples['series'].get('t_s') or [])} samples of every series"
     print(f"stored as run {run_id}: {kept}")
     return run_id
+
+
+# trtexec names its model in the command line it echoes (`&&&& RUNNING TensorRT.trtexec # trtexec --onnx=m.onnx`).
+_TRTEXEC_MODEL = re.compile(r"--(?:onnx|loadEngine|deploy|uff|model)=(\S+)")
+
+
+def graph_name(figures: dict[str, Any]) -> str | None:
+    """The model the log itself names (benchmark_model's `Graph: [...]`, trtexec's --onnx=...), as a file stem."""
+    path = figures.get("graph")
+    if not isinstance(path, str) and isinstance(figures.get("command"), str):
+        m = _TRTEXEC_MODEL.search(figures["command"])
+        path = m.group(1) if m else None
+    if not isinstance(path, str) or not path.strip():
+        return None
+    stem = Path(path.strip().strip("'\"").replace("\\", "/")).name.split(".", 1)[0]
+    return clean(stem, 100) if stem and not unsafe(stem) else None
+
+
+def printed_columns(figures: dict[str, Any]) -> dict[str, Any]:
+    """What the log printed that has a column of its own: file size, start-up and each memory figure."""
+    def number(key: str) -> float | None:
+        v = figures.get(key)
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    size_mb = number("model_size_mb")  # benchmark_model prints bytes / 1e6 (benchmark_model.cc)
+    return {"model_size_bytes": round(size_mb * 1e6) if size_mb is not None else None,
+            "init_us": number("init_us"), "first_inference_us": number("first_inference_us"),
+            "peak_rss_delta_mb": number("overall_peak_rss_delta_mb"),
+            "peak_footprint_mb": number("overall_peak_memory_mb"), "end_rss_mb": number("end_vmrss_mb")}
 
 
 def _hottest(figures: dict[str, Any]) -> float | None:

@@ -26,6 +26,26 @@ def add_db_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", default=None, type=db_arg, help="results database (default: results.db or $HARNESS_DB)")
 
 
+def add_retrain_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--retrain", action="store_true",
+                   help="train the zoo models here by their recipes instead of loading the weights shipped "
+                        "with the package (minutes on 2 cores; kept in the cache for later --retrain runs)")
+
+
+def add_task_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", metavar="sr|classify|detect",
+                   help="what your own model files do, so their accuracy is measured on --images DIR (for "
+                        "classify: one folder per class); without it their accuracy is not measured")
+
+
+def apply_retrain(args: argparse.Namespace) -> None:
+    """--retrain reaches the converters as $HARNESS_RETRAIN (converters never import harness)."""
+    if getattr(args, "retrain", False):
+        from converters.shipped import RETRAIN_ENV
+
+        os.environ[RETRAIN_ENV] = "1"
+
+
 def add_farm_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--farm", metavar="HEAD:PORT",
                    help="run on a device farm: the devices of every agent joined to this Ray head")

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from errors import UserError, clean
 from harness.store.pending import pending_path
-from harness.commands.options import (add_db_arg, add_devices_arg, add_farm_arg, celsius, check_db_for_writing,
-                                      check_folder, count, csv_list, default_db, duration, load_devices_arg,
-                                      positive_int, positive_seconds, seconds, thread_count, input_shape)
+from harness.commands.options import (add_db_arg, add_devices_arg, add_farm_arg, add_retrain_arg, add_task_arg,
+                                      apply_retrain, celsius, check_db_for_writing, check_folder, count, csv_list,
+                                      default_db, duration, load_devices_arg, positive_int, positive_seconds, seconds,
+                                      thread_count, input_shape)
 
 if TYPE_CHECKING:
     from harness.planning.plan import Plan
@@ -21,7 +22,8 @@ PLAN_FLAGS = {"devices": "--devices", "models": "--models", "variants": "--varia
               "warmup_runs": "--warmup-runs", "warmup_s": "--warmup-seconds", "cooldown_s": "--cooldown",
               "cooldown_until_c": "--cooldown-until", "delegate": "--delegate", "images": "--images",
               "no_peak_probe": "--no-peak-probe", "repeat": "--repeat", "input_shape": "--input-shape",
-              "sustained_s": "--sustained", "sustained_window_s": "--window"}
+              "sustained_s": "--sustained", "sustained_window_s": "--window", "retrain": "--retrain",
+              "task": "--task"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -55,6 +57,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run; measure only what is missing")
     p.add_argument("--cache-dir", help="artifact cache (default ~/.cache/harness/artifacts)")
     p.add_argument("--images", help="folder of your own images for calibration and accuracy")
+    add_task_arg(p)
+    add_retrain_arg(p)
     p.add_argument("--no-peak-probe", action="store_true",
                    help="skip the once-per-device matmul probe behind the 'fraction of peak' column")
     p.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
@@ -93,6 +97,7 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
     if args.resume:
         plan = _resumed_plan(args, db_path, farm)
     else:
+        apply_retrain(args)
         images = check_folder("--images", args.images)
         devices = farm.devices_file() if farm is not None else load_devices_arg(args.devices)
         overrides = {k: getattr(args, k) for k in
@@ -102,7 +107,7 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
                          variants=csv_list(args.variants, "--variants"), quick=args.quick,
                          overrides=overrides, image_dir=str(images) if images else None,
                          peak_probe=not args.no_peak_probe, repeat=args.repeat or 1,
-                         input_shapes=dict(args.input_shape or []))
+                         input_shapes=dict(args.input_shape or []), task=args.task)
     check_db_for_writing(db_path)  # a damaged or foreign file is refused before anything is converted
     printer = ProgressPrinter(enabled=not args.no_progress)
     events, live, phone = printer.event, None, None

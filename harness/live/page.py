@@ -81,7 +81,7 @@ select { width:100%; font:inherit; padding:8px; border-radius:10px; border:1px s
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token");
 const withToken = (path) => token ? path + (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token) : path;
-const state = { run: null, follow: true, total: null, results: new Map(), runs: [] };
+const state = { run: null, status: null, follow: true, total: null, results: new Map(), runs: [] };
 window.harnessLive = state;
 if (token) $("manifest").href = withToken("/manifest.webmanifest");  // the home-screen app keeps the token
 if ("serviceWorker" in navigator) {  // installable; the worker caches the shell, never results
@@ -101,8 +101,11 @@ function el(tag, cls, text) { const e = document.createElement(tag); if (cls) e.
 function renderRunOptions() {
   const sel = $("runs");
   sel.replaceChildren();
-  for (const r of state.runs) {
-    const o = el("option", null, r.run_id + " · " + r.status + " · " + (r.measured + r.errors) + " results");
+  for (const r of state.runs) {  // the run on show counts what the page holds: the picker never lags the cards
+    const shown = r.run_id === state.run;
+    const n = shown ? state.results.size : r.measured + r.errors;
+    const o = el("option", null, r.run_id + " · " + (shown && state.status ? state.status : r.status) + " · " + n
+                 + (n === 1 ? " result" : " results"));
     o.value = r.run_id; o.selected = r.run_id === state.run; sel.appendChild(o);
   }
 }
@@ -113,8 +116,22 @@ function renderProgress(status) {
   const total = state.total;
   $("bar-fill").style.width = total ? Math.min(100, 100 * n / total) + "%" : (n ? "100%" : "0");
   $("progress-text").textContent = (total ? n + " / " + total : n) + " done" + (errors ? " · " + errors + " errors" : "");
-  if (status) { const s = $("run-status"); s.textContent = status; s.className = "status " + status; }
+  if (status) { state.status = status; const s = $("run-status"); s.textContent = status; s.className = "status " + status; }
   $("empty").hidden = n > 0;
+}
+
+// What the run is doing now. A run followed from its own process says which job; one watched in the
+// database (`harness serve` beside a `harness run`) only shows results as they land: "in progress".
+const short = (model) => String(model || "").split("/").pop();
+function activityText(kind, p) {
+  if (kind === "convert_started") return "converting " + short(p.model) + " · " + p.variant + " (" + (p.index + 1) + "/" + p.total + ")";
+  if (kind === "export_started") return "exporting " + short(p.model) + " · " + p.variant + " as " + p.export + " (" + (p.index + 1) + "/" + p.total + ")";
+  if (kind === "job_started") return "measuring " + p.device + " · " + short(p.model) + " · " + p.variant;
+  return null;
+}
+function renderCurrent(status, activity) {
+  const text = activity ? activityText(activity.kind, activity) : null;
+  $("current").textContent = status === "running" ? (text || "in progress") : "idle";
 }
 
 function card(m) {
@@ -152,16 +169,18 @@ function upsert(m) {
   state.results.set(m.device + "|" + m.model + "|" + m.variant, m);
   card(m);
   renderProgress();
+  renderRunOptions();
 }
 
 async function show(runId) {
   const data = await api("/api/runs/" + encodeURIComponent(runId));
-  state.run = runId; state.total = data.run.total; state.results.clear();
+  state.run = runId; state.total = data.run.total; state.results.clear(); state.status = null;
   $("results").replaceChildren();
   $("run-id").textContent = runId;
   for (const m of data.results) { state.results.set(m.device + "|" + m.model + "|" + m.variant, m); card(m); }
   document.querySelectorAll(".result.new").forEach((e) => e.classList.remove("new"));
   renderProgress(data.run.status);
+  renderCurrent(data.run.status, data.activity);
   renderRunOptions();
 }
 
@@ -181,25 +200,19 @@ function connect() {
       await show(p.run_id);
       if (p.total) state.total = p.total;
       renderProgress("running");
+      renderRunOptions();
     }
   });
-  const short = (model) => model.split("/").pop();
-  on("convert_started", (p) => {
-    $("current").textContent = "converting " + short(p.model) + " · " + p.variant + " (" + (p.index + 1) + "/" + p.total + ")";
-  });
-  on("export_started", (p) => {
-    $("current").textContent = "exporting " + short(p.model) + " · " + p.variant + " as " + p.export + " (" + (p.index + 1) + "/" + p.total + ")";
-  });
-  on("job_started", (p) => {
-    $("current").textContent = "measuring " + p.device + " · " + short(p.model) + " · " + p.variant;
-  });
+  for (const kind of ["convert_started", "export_started", "job_started"]) {
+    on(kind, (p) => { if (state.status === "running") $("current").textContent = activityText(kind, p); });
+  }
   on("job_finished", async (p) => {
     const m = p.measurement;
     if (m.run_id !== state.run && state.follow) { await show(m.run_id); return; }
     upsert(m);
   });
   on("run_finished", async (p) => {
-    if (p.run_id === state.run) { renderProgress(p.status || "finished"); $("current").textContent = "idle"; }
+    if (p.run_id === state.run) { renderProgress(p.status || "finished"); renderCurrent(state.status, null); }
     await refreshRuns();
   });
 }

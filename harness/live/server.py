@@ -97,6 +97,9 @@ def choose_token(host: str, given: str | None) -> str | None:
     return None if is_loopback(host) else secrets.token_urlsafe(24)
 
 
+ACTIVITY_EVENTS = ("convert_started", "export_started", "job_started")
+
+
 def result_brief(m: Measurement) -> dict[str, Any]:
     """What the page shows of one measurement: no raw samples."""
     acc = accuracy_of(m)
@@ -242,6 +245,9 @@ class LiveServer:
         self.loopback_only = is_loopback(host)
         self.cookie_name = f"harness_token_{self.port}"
         self._outbox: queue.Queue = queue.Queue()
+        # What the run this process drives is doing now (its last convert/export/job start), so a page
+        # opened mid-run says so at once instead of waiting for the next event.
+        self.activity: dict[str, Any] | None = None
         self._publisher = threading.Thread(target=self._publish_loop, name="live-publish", daemon=True)
 
     @property
@@ -268,6 +274,7 @@ class LiveServer:
                 if item is None:
                     return
                 kind, payload = item
+                self._track(kind, payload)
                 if kind == "job_finished" and "measurement" in payload:
                     m = payload["measurement"]
                     stored = self._stored(m)
@@ -278,6 +285,15 @@ class LiveServer:
                 pass
             finally:
                 self._outbox.task_done()
+
+    def _track(self, kind: str, payload: dict[str, Any]) -> None:
+        if kind == "run_started":
+            self.activity = {"run_id": payload.get("run_id")}
+        elif kind in ACTIVITY_EVENTS and self.activity is not None:
+            self.activity = {"run_id": self.activity.get("run_id"), "kind": kind,
+                             **{k: payload.get(k) for k in ("device", "model", "variant", "index", "total", "export")}}
+        elif kind == "run_finished":
+            self.activity = None
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until every queued event is published; False on timeout."""
@@ -426,7 +442,9 @@ def _handler_for(server: LiveServer) -> type[BaseHTTPRequestHandler]:
                     return None
                 rows = db.measurements(rid)
                 results = [m.to_dict() if full else result_brief(m) for m in rows]
-                return {"run": run_brief(run, rows), "results": results}
+                activity = server.activity
+                now = activity if activity and activity.get("run_id") == rid and "kind" in activity else None
+                return {"run": run_brief(run, rows), "results": results, "activity": now}
 
             data = server.read(load)
             if data is None:

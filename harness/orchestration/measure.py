@@ -120,6 +120,8 @@ def _temperatures(res: RunnerResult) -> tuple[tuple[TempSample, ...], float | No
 def _metrics(art: Any, s: LatencySummary, peak_gflops: dict[str, float] | None) -> dict[str, Any]:
     """The variant's counted metrics plus achieved GFLOP/s and its share of the device's peak of that kind."""
     metrics = dict(art.metrics)
+    if isinstance(getattr(art, "params", None), dict) and art.params:
+        metrics["pass_params"] = dict(art.params)  # the table shows them where variants of one pass differ
     macs = metrics.get("macs")
     if macs and s.p50_us:
         metrics["achieved_gflops"] = round(2.0 * macs / (s.p50_us * 1e-6) / 1e9, 3)

@@ -151,7 +151,8 @@ class Orchestrator:
 
             builder = VariantBuilder(self.cache_dir, Path(self.plan.image_dir) if self.plan.image_dir else None,
                                      progress=lambda m, v, phase, done, total: self._emit(
-                                         "convert_progress", model=m, variant=v, phase=phase, done=done, total=total))
+                                         "convert_progress", model=m, variant=v, phase=phase, done=done, total=total),
+                                     task=self.plan.task)
             built = self._convert({(m, v) for _, m, v, _ in todo}, summary, builder)
             by_device: dict[str, list[tuple[str, str, int]]] = {}
             for dev, m, v, r in todo:  # whole rounds in order: A B C A B C
@@ -272,13 +273,17 @@ class Orchestrator:
         """Held-out inputs for models scored on the phone (converters.device_eval): Core ML variants on an
         iPhone, and every variant on an Android phone that runs the companion app."""
         from converters import device_eval
+        from converters.build import user_accuracy_gate
 
         apps = any(d.kind == "android" and getattr(d, "runtime", "") == "app" for d in self.plan.devices.enabled)
         for m in {m for (m, v), art in list(built.items()) if isinstance(v, str) and not isinstance(art, Exception)
                   and not str(m).startswith("__") and (v.startswith("coreml") or apps)}:
             try:
-                built[(EVAL_KEY, m)] = device_eval.prepare(builder.source(m), builder.cache_dir / "eval",
-                                                           self.plan.image_dir)
+                src = builder.source(m)
+                if src.spec is None and user_accuracy_gate(builder.task, builder.image_dir):
+                    built[(EVAL_KEY, m)] = None  # the user's model, task not named: no accuracy, on the phone too
+                    continue
+                built[(EVAL_KEY, m)] = device_eval.prepare(src, builder.cache_dir / "eval", self.plan.image_dir)
             except Exception as exc:  # no eval set: the rows keep "accuracy not measured"
                 built[(EVAL_KEY, m)] = exc
 

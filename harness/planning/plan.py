@@ -36,6 +36,7 @@ class Plan:
     peak_probe: bool = True  # time a large matmul once per device: results show their share of the peak
     repeat: int = 1  # each job measured this many times, interleaved across variants (A B C A B C)
     input_shapes: dict[str, list[int]] = field(default_factory=dict)  # dynamic inputs resized (by input name)
+    task: str | None = None  # what the user's own models do (--task), for their accuracy; never from shapes
 
     def bench_for(self, device: Any) -> BenchSettings:
         """A device's own settings with the CLI's overrides on top, validated again."""
@@ -63,6 +64,7 @@ class Plan:
             "peak_probe": self.peak_probe,
             "repeat": self.repeat,
             "input_shapes": self.input_shapes,
+            **({"task": self.task} if self.task else {}),
         }
 
     @classmethod
@@ -76,6 +78,7 @@ class Plan:
             peak_probe=bool(data.get("peak_probe", True)),
             repeat=int(data.get("repeat", 1)),
             input_shapes={str(k): [int(x) for x in v] for k, v in (data.get("input_shapes") or {}).items()},
+            task=data.get("task"),
         )
 
 
@@ -129,6 +132,7 @@ def make_plan(
     peak_probe: bool = True,
     repeat: int = 1,
     input_shapes: dict[str, list[int]] | None = None,
+    task: str | None = None,
 ) -> Plan:
     """Check names and overrides now, so a typo fails before anything is converted."""
     check_recipe()
@@ -159,7 +163,8 @@ def make_plan(
         _check_bench({**dev.bench.model_dump(), **bench}, given, dev.name)
     if not 1 <= repeat <= 100:
         raise UserError(f"--repeat: expected 1 to 100 (got {repeat})")
-    plan = Plan(chosen_models, chosen_variants, devices, bench, image_dir, peak_probe, repeat, dict(input_shapes or {}))
+    plan = Plan(chosen_models, chosen_variants, devices, bench, image_dir, peak_probe, repeat,
+                dict(input_shapes or {}), check_task(task, chosen_models))
     for dev in devices.enabled:
         if plan.bench_for(dev).sustained_s and (why := sustained_problem(dev)):
             flag = "--sustained" if "sustained_s" in bench else "bench.sustained_s"
@@ -181,6 +186,20 @@ def sustained_problem(device: Any) -> str | None:
         return None
     return (f"no sustained mode for {kind}{f' runtime {runtime}' if runtime else ''} yet (it runs on the LiteRT "
             "runner: local, raspberry_pi, jetson with runtime litert; and Android with runtime benchmark_model)")
+
+
+def check_task(task: str | None, models: tuple[str, ...]) -> str | None:
+    """`--task sr|classify|detect` as the task's name; it tells what the user's own model files do."""
+    if task is None:
+        return None
+    from converters.build import USER_TASKS, is_user_model
+
+    if task not in USER_TASKS:
+        raise UserError(f"--task: unknown task {quote(task, 40)} (known: {', '.join(USER_TASKS)})")
+    if not any(is_user_model(m) for m in models):
+        raise UserError("--task: names what your own model files do; the zoo models' tasks are known "
+                        "(give a model file in --models)")
+    return USER_TASKS[task]
 
 
 def _check_bench(bench: dict[str, Any], given: dict[str, Any], device: str | None) -> None:

@@ -98,6 +98,55 @@ def compressed_text(metrics: dict[str, Any]) -> str:
     return size_text(metrics.get("compressed_bytes")) if metrics.get("compressed_bytes") is not None else "-"
 
 
+def differing_params(rows: list[Measurement]) -> dict[str, set[str]]:
+    """Pass -> the parameters whose values differ among that pass's rows (`prune` at its default
+    sparsity 0.9 beside `prune@sparsity=0.5`); empty when no two variants of a pass differ."""
+    by_pass: dict[str, list[dict[str, Any]]] = {}
+    for m in rows:
+        params = m.metrics.get("pass_params")
+        if m.status == "ok" and isinstance(params, dict):
+            by_pass.setdefault(m.variant.split("@", 1)[0], []).append(params)
+    out: dict[str, set[str]] = {}
+    for name, all_params in by_pass.items():
+        keys = {k for p in all_params for k in p}
+        differ = {k for k in keys if len({_param_value(p.get(k, "-")) for p in all_params}) > 1}
+        if differ:
+            out[name] = differ
+    return out
+
+
+def _param_value(v: Any) -> str:
+    return "auto" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def params_text(m: Measurement, differing: dict[str, set[str]]) -> str:
+    """The parameters that set this row apart from the other variants of its pass ("-" for other passes)."""
+    keys = differing.get(m.variant.split("@", 1)[0])
+    params = m.metrics.get("pass_params")
+    if not keys or not isinstance(params, dict):
+        return "-"
+    return " ".join(f"{k}={_param_value(params.get(k))}" for k in sorted(keys))
+
+
+# Statistics a tool printed without percentiles (an imported benchmark_model log: count, avg, min, max, std):
+# each in its own column, shown only when some row has a mean but no median.
+PRINTED_STATS = (("mean ms", "mean_us"), ("min ms", "min_us"), ("max ms", "max_us"), ("std ms", "std_us"))
+
+
+def _add_printed_statistics(headers: list[str], cells: list[list[str]], rows: list[Measurement]) -> None:
+    ok = [m for m in rows if m.status == "ok"]
+    if any(m.p50_us is None and m.mean_us is not None for m in ok):
+        at = headers.index("p50 ms")
+        headers[at:at] = [h for h, _ in PRINTED_STATS]
+        for c, m in zip(cells, rows):
+            c[at:at] = [_ms(getattr(m, f)) if m.status == "ok" else "-" for _, f in PRINTED_STATS]
+    if any(m.peak_footprint_mb is not None for m in ok):  # benchmark_model's periodic-monitoring peak
+        at = headers.index("peak RSS Δ MB") + 1
+        headers.insert(at, "peak footprint MB")
+        for c, m in zip(cells, rows):
+            c.insert(at, _num(m.peak_footprint_mb) if m.status == "ok" else "-")
+
+
 def measurements_text(measurements: Iterable[Measurement], fmt: str = "table", title_prefix: str = "",
                       width: int | None = None) -> str:
     """One table per device; a "compressed size" column next to the file size when a row has one."""
@@ -117,6 +166,14 @@ def measurements_text(measurements: Iterable[Measurement], fmt: str = "table", t
             headers.insert(3, COMPRESSED)
             for c, m in zip(cells, rows):
                 c.insert(3, compressed_text(m.metrics))
+        differing = differing_params(rows)
+        if differing:  # variants of one pass side by side: what sets them apart, and their gzip size
+            headers[2:2] = ["pass params"]
+            headers.insert(headers.index("file size") + 1, "gzip")
+            for c, m in zip(cells, rows):
+                c[2:2] = [clean(params_text(m, differing), 120)]
+                c.insert(headers.index("gzip"), size_text(m.metrics.get("gzip_bytes")) if m.status == "ok" else "-")
+        _add_printed_statistics(headers, cells, rows)
         parts.append(render(fmt, headers, cells, title=f"{title_prefix}{clean(device, 60)}{where}", width=width))
     return "".join(parts)
 
@@ -198,8 +255,9 @@ def print_devices(rows: list[dict[str, Any]], fmt: str = "table") -> None:
         return
     hosts = any("host" in r for r in rows)
     table = Table(title="devices (more facts: --json)", title_justify="left")
+    # runtime: "ai-edge-litert 2.3.0" on one line, piped or not
     for h, width in ((("host", 14),) if hosts else ()) + (("device", 16), ("kind", 12), ("status", 11),
-                                                        ("cores", 5), ("runtime", 16), ("problem / error", None)):
+                                                        ("cores", 5), ("runtime", 24), ("problem / error", None)):
         table.add_column(h, max_width=width, overflow="fold")
     for r in rows:
         table.add_row(*(Text(c) for c in device_cells(r, hosts)))  # Text: a name is never read as rich markup

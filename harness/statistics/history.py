@@ -58,6 +58,17 @@ class VariantHistory:
                 "not_measured": [{k: v for k, v in asdict(p).items() if k != "value"} for p in self.not_measured]}
 
 
+def _same_file(stored: str, given: str) -> bool:
+    """Two spellings of one path (relative, absolute, with ~), compared without touching the file."""
+    import os
+
+    try:
+        return os.path.normpath(os.path.abspath(os.path.expanduser(stored))) == \
+            os.path.normpath(os.path.abspath(os.path.expanduser(given)))
+    except (ValueError, OSError):
+        return False
+
+
 def resolve_model(db: ResultsDB, device: str, model: str) -> tuple[str, list[Measurement]]:
     """The stored model name for `model` (a zoo name, a file path or just the file's name)."""
     rows = db.measurements(device=device)
@@ -66,13 +77,16 @@ def resolve_model(db: ResultsDB, device: str, model: str) -> tuple[str, list[Mea
         raise UserError(f"{clean(str(db.path))}: no results for device {quote(device, 60)}"
                         + (f" (devices: {', '.join(devices)})" if devices else " (the database is empty)"))
     names = list(dict.fromkeys(m.model for m in rows))
-    match = [n for n in names if n == model] or [n for n in names if model_label(n) == model]
+    match = ([n for n in names if n == model] or [n for n in names if model_label(n) == model]
+             or [n for n in names if _same_file(n, model)]  # ./m.keras, /abs/m.keras, ~/m.keras: one file
+             or [n for n in names if "/" in model and model_label(n) == model_label(model)])
     if not match:
         raise UserError(f"{clean(str(db.path))}: device {quote(device, 60)} "
                         f"has no results for model {quote(model, 60)} "
                         f"(models: {', '.join(model_label(n) for n in names)})")
     if len(match) > 1:
-        raise UserError(f"--model {model}: matches several stored models ({', '.join(match)}); give the full path")
+        raise UserError(f"--model {quote(model, 60)}: matches several stored models "
+                        f"({clean(', '.join(match), 300)}); give the path as it was run")
     return match[0], [m for m in rows if m.model == match[0]]
 
 

@@ -300,7 +300,7 @@ class ResultsDB:
         row = self._conn.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
         if row is None:
             raise UserError(f"{clean(str(self.path))}: no run with id {quote(run_id, 60)} "
-                            "(see `harness results --runs`)")
+                            "(see `harness results --list-runs`)")
         return _run_from_row(row)
 
     def runs(self) -> list[RunInfo]:

@@ -1,0 +1,117 @@
+"""Trained weights of the zoo's default recipes, shipped with the package (converters/weights/).
+
+A new machine's first run loads them instead of training: `harness run --quick` gives its first
+number in about a minute rather than the ~14 min the recipes take on 2 cores. They are produced by
+the project's own recipes (`python -m converters.shipped --write NAME...`), and a test re-trains one
+and compares. They are used only where they are what the recipe would produce: the default recipe
+length, no user image folder, the same recipe identity (RECIPE_VERSION and the recipe constants) and
+the same weight shapes. `--retrain` (HARNESS_RETRAIN=1) ignores them and trains from scratch.
+
+The identity deliberately leaves out the source text and TensorFlow version that the local cache
+keys on (training.weights_key): editing a comment must not send every new user back to training.
+Whoever changes what a recipe produces bumps RECIPE_VERSION and re-runs --write.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+MANIFEST = WEIGHTS_DIR / "manifest.json"
+RECIPE_VERSION = 1
+RETRAIN_ENV = "HARNESS_RETRAIN"
+# The zoo entries whose weights are shipped: the default plan's models and their small siblings.
+SHIPPED = ("srcnn", "srcnn_955", "fsrcnn", "fsrcnn_s", "squeezenet", "faster_rcnn")
+
+
+def retrain_requested() -> bool:
+    return os.environ.get(RETRAIN_ENV, "") not in ("", "0")
+
+
+def recipe_identity(spec: Any) -> str:
+    """What decides a default recipe's result, short of the code itself."""
+    from converters import training as t
+
+    recipe = {"sr": [t.SR_STEPS, t.SR_BATCH, t.SR_CROPS], "sr_lr": [t.SR_LR_STEPS, t.SR_LR_BATCH, t.SR_LR_CROPS],
+              "sr_rate": sorted(t.SR_LR.items()), "cls": [t.CLS_STEPS, t.CLS_BATCH, t.CLS_LR, t.CLS_SIDE,
+                                                            t.CLS_NATIVE_STEPS], "det": t.DET_STEPS}
+    blob = json.dumps({"version": RECIPE_VERSION, "name": spec.name, "kwargs": spec.kwargs, "task": spec.task,
+                       "recipe": recipe}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _manifest() -> dict[str, Any]:
+    try:
+        data = json.loads(MANIFEST.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def load(spec: Any, keras_model: Any, image_dir: Any) -> bool:
+    """Set the shipped weights on `keras_model` when they are the recipe's result; False otherwise."""
+    from converters.training import recipe_mode
+
+    if image_dir is not None or recipe_mode() != "default" or retrain_requested():
+        return False
+    entry = _manifest().get(spec.name)
+    if not isinstance(entry, dict) or entry.get("identity") != recipe_identity(spec):
+        return False
+    path = WEIGHTS_DIR / str(entry.get("file", ""))
+    try:
+        with np.load(path) as data:
+            arrays = [data[f"w{i}"] for i in range(len(data.files))]
+    except (OSError, ValueError, KeyError):
+        return False
+    current = keras_model.get_weights()
+    if len(arrays) != len(current) or any(a.shape != c.shape for a, c in zip(arrays, current)):
+        return False
+    keras_model.set_weights([a.astype(c.dtype) for a, c in zip(arrays, current)])
+    return True
+
+
+def write(names: list[str]) -> None:
+    """Train each named zoo entry by its default recipe and store its weights and the manifest entry."""
+    import tf_keras as keras
+
+    from converters import training
+    from converters.zoo import get_spec
+
+    os.environ.pop(training.RECIPE_ENV, None)
+    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        spec = get_spec(name)
+        keras.utils.set_random_seed(0)  # as converters.build.load_source does
+        model = spec.create()
+        t0 = time.monotonic()
+        training._train_recipe(spec, model, None)
+        seconds = time.monotonic() - t0
+        file = f"{name}.npz"
+        np.savez_compressed(WEIGHTS_DIR / file, **{f"w{i}": w for i, w in enumerate(model.get_weights())})
+        manifest = _manifest()  # re-read: several writers may run one after another
+        manifest[name] = {"identity": recipe_identity(spec), "file": file, "train_s": round(seconds, 1),
+                          "tensorflow": _tf_version(), "written": time.strftime("%Y-%m-%d")}
+        MANIFEST.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        print(f"{name}: trained in {seconds:.0f} s -> {file} ({(WEIGHTS_DIR / file).stat().st_size} bytes)",
+              flush=True)
+
+
+def _tf_version() -> str:
+    from importlib import metadata
+
+    return metadata.version("tensorflow")
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    if not args or args[0] != "--write":
+        print("usage: python -m converters.shipped --write [NAME...]", file=sys.stderr)
+        raise SystemExit(2)
+    write(args[1:] or list(SHIPPED))
