@@ -150,9 +150,10 @@ def load_source(model: str, image_dir: Path | None = None, cache_dir: Path | Non
         km = spec.create()
     except Exception as exc:  # bad overrides (size not a multiple of 8, ...): one line for this model
         raise ConversionError(f"{model}: cannot build ({_first_line(exc)})") from None
-    from converters import training
+    from converters import shipped, training
 
-    km = training.trained(spec, km, image_dir, cache_dir)
+    if not shipped.load(spec, km, image_dir):  # the recipe's result as shipped with the package, else trained
+        km = training.trained(spec, km, image_dir, cache_dir, retrained=shipped.retrain_requested())
     return Source(name=model, keras_model=km, task=spec.task, input_shape=tuple(km.input_shape),
                   image_dir=image_dir, spec=spec)
 

@@ -401,21 +401,18 @@ def fold_batchnorm(twin: Any, plain: Any) -> None:
 
 
 def trained(spec: Any, keras_model: Any, image_dir: str | Path | None,
-            cache_dir: str | Path | None = None) -> Any:
-    """The zoo model with its recipe's weights: the shipped ones (converters.shipped) where they are
-    this recipe's result, else from the local cache, else trained here and stored."""
+            cache_dir: str | Path | None = None, retrained: bool = False) -> Any:
+    """The zoo model with its recipe's weights from the local cache, else trained here and stored (the
+    shipped weights are tried first by the caller: converters.shipped imports this module, not the reverse).
+    `retrained` (--retrain) keeps weights trained here apart from those trained without it."""
     if not getattr(spec, "trainable", True):  # no recipe: its own initial weights (seeded), never trained
         return keras_model
     if cache_dir is None:
         cache_dir = default_cache_dir()
-    from converters import shipped
-
-    if shipped.load(spec, keras_model, image_dir):  # the recipe's result as shipped with the package
-        return keras_model
     folder = Path(cache_dir) / "weights"
     folder.mkdir(parents=True, exist_ok=True)
     key = weights_key(spec, image_dir)
-    if shipped.retrain_requested():  # trained here, kept apart from weights trained without --retrain
+    if retrained:  # trained here, kept apart from weights trained without --retrain
         key = f"{key}-retrained"
     path = folder / f"{spec.name.replace('/', '_')}-{key}.npz"
     if path.exists():

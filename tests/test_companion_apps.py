@@ -248,7 +248,10 @@ def test_an_android_phone_running_the_app_gets_eval_sets_for_every_variant(tmp_p
     monkeypatch.setattr(device_eval, "prepare", lambda src, folder, image_dir: prepared.append(src) or src)
     built = {("m1", "fp32"): SimpleNamespace(path="a"), ("m1", "int8"): SimpleNamespace(path="b"),
              ("m2", "fp16"): RuntimeError("conversion failed"), orchestrate.PEAK_KEY: {}}
-    builder = SimpleNamespace(source=lambda m: m, cache_dir=tmp_path)
+    class ZooName(str):  # a zoo model's source (its spec is known), named like the model
+        spec = "zoo"
+
+    builder = SimpleNamespace(source=ZooName, cache_dir=tmp_path, task=None, image_dir=None)
 
     def sets(*devices: SimpleNamespace) -> list[str]:
         prepared.clear()

@@ -57,6 +57,7 @@ def test_exports_and_on_device_scoring_come_from_the_registry():
     assert JetsonTarget.companions_needed(SimpleNamespace(runtime="tftrt")) == ("saved_model",)
     assert JetsonTarget.companions_needed(SimpleNamespace(runtime="litert")) == ()
     assert _scores_on_device(SimpleNamespace(kind="ios")) is True
-    assert _scores_on_device(SimpleNamespace(kind="android", runtime="app")) is False
+    assert _scores_on_device(SimpleNamespace(kind="android", runtime="app")) is True  # the app returns outputs
+    assert _scores_on_device(SimpleNamespace(kind="android", runtime="benchmark_model")) is False
     assert runtime_for("android") == runtime_for("android", "benchmark_model")
     assert runtime_for("pdp11") is None and delegate_problem("pdp11", None, "gpu", None) is None

@@ -101,7 +101,7 @@ def pareto_figure(rec: Recommendation) -> Figure | None:
 
 def section_html(recs: Sequence[Recommendation]) -> str:
     """`<section id="recommendation">`: per device and model the one-line choice, its plot and every variant."""
-    from harness.reporting.report import _figure, _table
+    from harness.reporting.html_parts import _figure, _table
 
     e = html.escape
     parts = ['<section id="recommendation"><h2>What to ship on each device</h2>']
@@ -118,7 +118,7 @@ def section_html(recs: Sequence[Recommendation]) -> str:
 
 def page_html(recs: Sequence[Recommendation], title: str) -> str:
     """The section as a page of its own (`harness recommend --html FILE`)."""
-    from harness.reporting.report import CSS
+    from harness.reporting.html_parts import CSS
 
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>{section_html(recs)}</body></html>\n")

@@ -80,7 +80,7 @@ def section_html(ms: Sequence[Measurement]) -> str:
     """`<section id="sustained">`, empty when no row was measured in sustained mode."""
     import io
 
-    from harness.reporting.report import _figure, _table
+    from harness.reporting.html_parts import _figure, _table
 
     found = [(m, s) for m in ms if (s := sustained_of(m)) is not None]
     if not found:
