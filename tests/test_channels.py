@@ -198,7 +198,11 @@ def test_ladder_goal_line_picks_the_fastest_step_at_400_px_or_more():
     assert best_step(rows)["label"] == "int8"
     assert goal_line(rows).endswith("missed by 6.0x")
     rows.append({"label": "fast", "side": 400, "p50_ms": 45.0})
-    assert goal_line(rows).endswith("met")
+    # fast enough, but with no accuracy change measured the goal (both axes) is not met
+    assert goal_line(rows).endswith("latency met, accuracy not measured")
+    rows[-1]["twin_change"] = {"metric": "mAP@0.5", "comparison": "fp32", "change": -0.004, "low": -0.012,
+                               "high": 0.003, "examples": 500, "variant_value": 0.95, "comparison_value": 0.954}
+    assert ": met by 'fast' 45.0 ms at 400 px" in goal_line(rows)
     assert "no step measured" in goal_line([{"label": "x", "side": 600}])
 
 
