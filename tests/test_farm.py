@@ -31,6 +31,7 @@ from harness.planning.config import parse_devices  # noqa: E402
 from harness.planning.plan import make_plan  # noqa: E402
 from harness.store.db import ResultsDB  # noqa: E402
 
+AUTH_VARS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
 FAST = {"min_runs": 5, "min_s": 0.3, "warmup_s": 0.0, "cooldown_s": 0.0, "threads": 1}
 MB = 1024 * 1024
 # Short health checks, so a SIGKILLed node is declared dead in about a second, not half a minute.
@@ -90,9 +91,18 @@ class Lab:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("farm")
-    old = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "RAY_USAGE_STATS_ENABLED")}
+    old = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "RAY_USAGE_STATS_ENABLED", *AUTH_VARS)}
     os.environ["XDG_CACHE_HOME"] = str(root / "cache")  # agents' workdirs and artifact caches, private
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    # Every farm runs with token authentication; so does the module's cluster (its nodes inherit this).
+    os.environ.pop("RAY_AUTH_TOKEN", None)
+    os.environ["RAY_AUTH_TOKEN_PATH"] = str(root / "auth_token")
+    (root / "auth_token").write_text("lab-token-" + "7" * 40)
+    os.environ["RAY_AUTH_MODE"] = "token"
+    from ray._raylet import AuthenticationTokenLoader, Config
+
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
     lab = Lab(root)
     try:
         lab.join("lab1", _devices({"name": "d1", "kind": "local"}), facts=True)
@@ -108,6 +118,8 @@ def lab(tmp_path_factory):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        Config.initialize("")
+        AuthenticationTokenLoader.instance().reset_cache()
 
 
 @pytest.fixture
@@ -429,20 +441,40 @@ def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
     """The commands a lab runs: `farm up` on the head, `agent` on a lab host, `devices --farm` to look."""
     port = _free_port()
     address = f"127.0.0.1:{port}"
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "RAY_USAGE_STATS_ENABLED": "0"}
+    token_path = tmp_path / "ray" / "auth_token"  # none yet: `farm up` makes one
+    env = {k: v for k, v in os.environ.items() if k not in AUTH_VARS}
+    env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_TOKEN_PATH=str(token_path))
     lab_yaml = tmp_path / "lab1.yaml"
     lab_yaml.write_text("devices:\n  - {name: bench1, kind: local}\n")
     cmd = [sys.executable, "-m", "harness"]
     head = subprocess.Popen(cmd + ["farm", "up", "--port", str(port)], stdout=subprocess.PIPE, text=True, env=env)
     agent = None
     try:
-        _read_until(head, "farm head at", 150)
+        banner = _read_until(head, "farm head at", 150)
+        # Secure by default: a fresh random token in a file only its owner reads, never printed, never on a
+        # command line of the head's processes.
+        token = token_path.read_text().strip()
+        assert len(token) == 64 and (token_path.stat().st_mode & 0o777) == 0o600
+        assert token not in banner and str(token_path) in banner
         agent = subprocess.Popen(cmd + ["agent", "--devices", str(lab_yaml), "--address", address, "--name", "cli1"],
                                  stdout=subprocess.PIPE, text=True, env=env)
         assert "cli1 joined" in _read_until(agent, "joined", 150)
         listing = subprocess.run(cmd + ["devices", "--farm", address, "--json"], capture_output=True, text=True,
                                  env=env, timeout=120)
-        assert listing.returncode == 0, listing.stderr
+        assert listing.returncode == 0 and listing.stderr == "", listing.stderr  # no Ray line reaches the user
+        import psutil
+
+        for p in psutil.process_iter(["cmdline"]):
+            assert token not in " ".join(p.info["cmdline"] or []), p.info["cmdline"]
+        # Without the token, or with another one, the farm refuses: one line, exit 2.
+        other = tmp_path / "other_token"
+        other.write_text("f" * 64)
+        for path, why in ((tmp_path / "missing", "no farm token on this host"),
+                          (other, "the head refused this host's farm token")):
+            res = subprocess.run(cmd + ["devices", "--farm", address], capture_output=True, text=True,
+                                 env={**env, "RAY_AUTH_TOKEN_PATH": str(path)}, timeout=120)
+            assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+            assert why in res.stderr, res.stderr
         (row,) = json.loads(listing.stdout)
         assert (row["host"], row["device"], row["status"]) == ("cli1", "bench1", "free") and row["cores"] >= 1
         # A second host listing the same device is refused at join, in one line, exit 2.
@@ -465,3 +497,62 @@ def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
             break
         time.sleep(1)
     assert res.returncode == 2 and "cannot reach the Ray head" in res.stderr
+
+
+def test_ctrl_c_prints_a_farm_resume_command_that_works_as_printed_and_failed_rows_exit_1(lab, models, tmp_path):
+    """The command printed after Ctrl-C names the farm (quoted) and finishes the run as printed; a farm run
+    with error rows (lab2's `ghost` device has no interpreter) exits 1, not 0."""
+    import shlex
+
+    db_path = tmp_path / "ctrl c.db"  # a space: the printed command must quote it
+    argv = [sys.executable, "-m", "harness", "run", "--farm", lab.address, "--models", ",".join(models[:2]),
+            "--variants", "fp32", "--runs", "5", "--min-seconds", "1", "--warmup-seconds", "0", "--cooldown", "0",
+            "--threads", "1", "--no-peak-probe", "--no-progress", "--db", str(db_path)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_rows(db_path, "SELECT 1 FROM measurements WHERE status='ok'", 1, timeout_s=180)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130, (out[-1500:], err[-1500:])
+    line = next(ln for ln in out.splitlines() if ln.startswith("interrupted: resume with"))
+    printed = line.split("`")[1]
+    assert f" --farm {shlex.quote(lab.address)} " in printed, printed
+    words = shlex.split(printed)
+    assert words[0] == "harness"
+    res = subprocess.run([sys.executable, "-m", "harness", *words[1:], "--no-progress"], capture_output=True,
+                         text=True, timeout=300)
+    assert "already done" in res.stdout, (res.stdout[-2000:], res.stderr[-2000:])
+    con = sqlite3.connect(db_path)
+    rows = con.execute("SELECT device, status FROM measurements").fetchall()
+    plan = json.loads(con.execute("SELECT plan FROM runs").fetchone()[0])
+    con.close()
+    assert len(rows) == 2 * len(plan["devices"]["devices"])  # every job once
+    assert ("ghost", "error") in rows and res.returncode == 1, (res.returncode, res.stderr[-1000:])
+
+
+def test_a_port_that_is_not_a_ray_head_fails_fast_in_one_line(tmp_path):
+    """Something listens there (it accepts and never answers, like a stuck service): refused in <= 15 s."""
+    import socket
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    port = srv.getsockname()[1]
+    held: list = []
+    threading.Thread(target=lambda: [held.append(srv.accept()) for _ in range(16)], daemon=True).start()
+    yaml = tmp_path / "lab.yaml"
+    yaml.write_text("devices:\n  - {name: x, kind: local}\n")
+    try:
+        for argv, flag in ((["run", "--farm", f"127.0.0.1:{port}"], "--farm"),
+                           (["agent", "--devices", str(yaml), "--address", f"127.0.0.1:{port}"], "--address")):
+            t0 = time.monotonic()
+            res = _cli(*argv, timeout=60)
+            took = time.monotonic() - t0
+            assert res.returncode == 2, (argv, res.stderr)
+            assert res.stderr.strip().splitlines() == [
+                f"harness: error: {flag} 127.0.0.1:{port}: something listens there but it is not a Ray head "
+                "(no gRPC answer within 8 s); check the port `harness farm up` printed"], res.stderr
+            assert took <= 15, took
+    finally:
+        srv.close()

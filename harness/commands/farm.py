@@ -26,9 +26,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_farm(args: argparse.Namespace) -> int:
     from errors import UserError
     from harness.farm.agent import _last_error, _ray_cli, stop_node
-    from harness.farm.cluster import connect, harness_version, registry
+    from harness.farm.cluster import connect, ensure_token, harness_version, registry, secure_env
 
     address = f"{args.bind}:{args.port}"
+    token = ensure_token()  # kept across restarts: agents keep theirs
+    secure_env()  # the head's processes inherit token mode
     argv = _ray_cli() + ["start", "--head", f"--node-ip-address={args.bind}", f"--port={args.port}",
                          f"--num-cpus={args.num_cpus}", "--include-dashboard=false", "--disable-usage-stats",
                          f"--object-store-memory={100 * 1024 * 1024}", "--block", *args.ray_start_arg]
@@ -51,7 +53,8 @@ def cmd_farm(args: argparse.Namespace) -> int:
         for s in (signal.SIGTERM, signal.SIGINT):  # after ray.init, which installs its own SIGTERM handler
             signal.signal(s, lambda *_: stopping.set())
         ray.get(registry(harness_version()).info.remote())
-        print(f"farm head at {address}; on each lab host run:\n"
+        print(f"farm head at {address}; token authentication on (token in {token}).\n"
+              f"On each lab host, with a copy of the token at ~/.ray/auth_token (mode 600), run:\n"
               f"  harness agent --devices LAB.yaml --address {address}\n"
               f"then here: harness run --farm {address}   (Ctrl-C stops the head)", flush=True)
         while not stopping.is_set() and proc.poll() is None:

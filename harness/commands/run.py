@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -131,8 +132,12 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
     if log_path is not None:
         print(f"logs (TensorFlow, converter, transports): {log_path}", file=sys.stderr)
     if summary.interrupted:
-        print(f"interrupted: resume with `harness run --resume {summary.run_id} --db {db_path}`")
+        farm_arg = f" --farm {shlex.quote(args.farm)}" if farm is not None else ""
+        print(f"interrupted: resume with `harness run --resume {shlex.quote(summary.run_id)}{farm_arg} "
+              f"--db {shlex.quote(str(db_path))}`")
         return 130
+    if farm is not None and summary.errors:
+        return 1  # a host that died (or a device that failed) on a farm is never a clean night
     return 1 if summary.errors and not summary.measured else 0
 
 

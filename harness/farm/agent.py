@@ -238,9 +238,12 @@ def _last_error(log: Path) -> str:
 def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, node_ip: str | None = None,
               object_store_mb: int = 100, extra_args: list[str] | None = None, out: Any = print) -> int:
     """`harness agent`: start this host's node, announce it, serve until stopped (Ctrl-C or SIGTERM)."""
-    from harness.farm.cluster import check_reachable
+    from harness.farm.cluster import NO_TOKEN, check_ray_head, have_token, secure_env
 
-    target = check_reachable(address, "--address")
+    target = check_ray_head(address, "--address")
+    secure_env()  # for this process and the `ray start` below
+    if not have_token():
+        raise UserError(f"agent {shown(name)}: {NO_TOKEN}")
     log = Path(tempfile.mkdtemp(prefix="harness-agent-")) / "ray-start.log"
     argv = _ray_cli() + ["start", f"--address={target}", f"--num-cpus={num_cpus}", f"--node-name={name}",
                          f"--resources={json.dumps(node_resources(devices_file))}",

@@ -1,14 +1,22 @@
 """Joining the Ray cluster, and the farm's registry of agents (a detached actor on the head node).
 
-Every way in goes through `connect`: an unreachable address or a Ray version mismatch is one UserError
-line (exit 2), never a Ray traceback.
+Every way in goes through `connect`: an unreachable address, a port that is not a Ray head, a missing
+or wrong farm token or a Ray version mismatch is one UserError line (exit 2), never a Ray traceback.
+
+Every farm runs with Ray's token authentication (`RAY_AUTH_MODE=token`): the token is read by Ray
+itself from `$RAY_AUTH_TOKEN`, the file `$RAY_AUTH_TOKEN_PATH` or `~/.ray/auth_token`, never from a
+flag, and never printed.
 """
 from __future__ import annotations
 
 import logging
 import os
 import socket
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from errors import UserError
@@ -53,6 +61,87 @@ def check_reachable(address: str, flag: str, timeout_s: float = 5.0) -> str:
     return f"{host}:{port}"
 
 
+def token_file() -> Path:
+    """Where Ray looks for the farm's token file (and `harness farm up` writes a new one)."""
+    return Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token").expanduser()
+
+
+def have_token() -> bool:
+    if os.environ.get("RAY_AUTH_TOKEN", "").strip():
+        return True
+    try:
+        return bool(token_file().read_text().strip())
+    except OSError:
+        return False
+
+
+def secure_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment every farm process (and the `ray start` it runs) has: token authentication on,
+    no usage stats sent anywhere."""
+    target = os.environ if env is None else env
+    target["RAY_AUTH_MODE"] = "token"
+    target.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    return target
+
+
+def ensure_token() -> str:
+    """The head's token: kept if there is one, else a new random one in a file only its owner reads.
+    Returns where it is (never the token itself)."""
+    import secrets
+
+    path = token_file()
+    if os.environ.get("RAY_AUTH_TOKEN", "").strip():
+        return "$RAY_AUTH_TOKEN"
+    if have_token():
+        return f"file {path}"
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32))
+    return f"file {path}"
+
+
+NO_TOKEN = ("no farm token on this host: copy the head's token file (`harness farm up` prints where it is) to "
+            "~/.ray/auth_token here (mode 600), or point $RAY_AUTH_TOKEN_PATH at it")
+
+
+def check_ray_head(address: str, flag: str, timeout_s: float = 8.0) -> str:
+    """TCP first, then a gRPC handshake: a port where something else listens (a web server, an sshd, a
+    program that never answers) is refused in seconds, where Ray itself would wait for minutes."""
+    target = check_reachable(address, flag, timeout_s=min(timeout_s, 5.0))
+    import grpc
+
+    channel = grpc.insecure_channel(target)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=timeout_s)
+    except grpc.FutureTimeoutError:
+        raise UserError(f"{flag} {shown(address)}: something listens there but it is not a Ray head (no gRPC "
+                        f"answer within {timeout_s:.0f} s); check the port `harness farm up` printed") from None
+    finally:
+        channel.close()
+    return target
+
+
+@contextmanager
+def native_stderr_to_log(name: str) -> Iterator[Path]:
+    """Ray's C++ core writes warnings straight to file descriptor 2 while it connects (on a host with no
+    default route: `Failed to determine local IP via external connectivity ...`); they go to a log file."""
+    from harness.orchestration.quiet import default_log_dir
+
+    folder = default_log_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab", buffering=0) as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield path
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def harness_version() -> str:
     from harness import __version__
 
@@ -61,16 +150,22 @@ def harness_version() -> str:
 
 def connect(address: str, flag: str = "--farm") -> Any:
     """Join the cluster as a driver (this process); returns the ray module."""
-    target = check_reachable(address, flag)
+    target = check_ray_head(address, flag)
+    secure_env()
     import ray
 
     if ray.is_initialized():
         return ray
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if not have_token():
+        raise UserError(f"{flag} {shown(address)}: {NO_TOKEN}")
+    from ray._raylet import Config
+
+    Config.initialize("")  # this process may have imported Ray before RAY_AUTH_MODE was set
     try:
-        ray.init(address=target, namespace=NAMESPACE, log_to_driver=False, logging_level=logging.ERROR,
-                 configure_logging=True)
-    except Exception as exc:  # ConnectionError, RuntimeError (version mismatch), ValueError, ...
+        with native_stderr_to_log("farm-connect"):
+            ray.init(address=target, namespace=NAMESPACE, log_to_driver=False, logging_level=logging.ERROR,
+                     configure_logging=True)
+    except Exception as exc:  # ConnectionError, RuntimeError (version mismatch), AuthenticationError, ...
         raise UserError(f"{flag} {shown(address)}: {ray_error_line(exc)}") from None
     return ray
 
@@ -78,6 +173,9 @@ def connect(address: str, flag: str = "--farm") -> Any:
 def ray_error_line(exc: BaseException) -> str:
     """Ray's long multi-line errors, as one line a user can act on."""
     text = str(exc)
+    if "uthentication" in text or "UNAUTHENTICATED" in text:
+        return ("the head refused this host's farm token; copy the head's token file to ~/.ray/auth_token here "
+                "(or point $RAY_AUTH_TOKEN_PATH at it)")
     if "ersion mismatch" in text:
         import ray
 
