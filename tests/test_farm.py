@@ -477,6 +477,15 @@ def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
             assert why in res.stderr, res.stderr
         (row,) = json.loads(listing.stdout)
         assert (row["host"], row["device"], row["status"]) == ("cli1", "bench1", "free") and row["cores"] >= 1
+        # A second agent under the same name (the default is the host name) is refused, one line, exit 2;
+        # the first one keeps serving.
+        other_yaml = tmp_path / "lab2.yaml"
+        other_yaml.write_text("devices:\n  - {name: bench2, kind: local}\n")
+        same = subprocess.run(cmd + ["agent", "--devices", str(other_yaml), "--address", address, "--name", "cli1"],
+                              capture_output=True, text=True, env=env, timeout=150)
+        assert same.returncode == 2 and len(same.stderr.strip().splitlines()) == 1, same.stderr
+        assert same.stderr.startswith("harness: error: agent cli1: an agent named 'cli1' is already joined"), same.stderr
+        assert agent.poll() is None
         # A second host listing the same device is refused at join, in one line, exit 2.
         dup = subprocess.run(cmd + ["agent", "--devices", str(lab_yaml), "--address", address, "--name", "cli2"],
                              capture_output=True, text=True, env=env, timeout=150)
@@ -556,3 +565,53 @@ def test_a_port_that_is_not_a_ray_head_fails_fast_in_one_line(tmp_path):
             assert took <= 15, took
     finally:
         srv.close()
+
+
+def test_registry_killed_comes_back_with_every_agent(lab):
+    """The memory monitor (or anyone) kills the registry: it restarts itself, or the next caller makes a
+    new one, and either way every joined agent and device is still there."""
+    from harness.farm.cluster import NAMESPACE, REGISTRY_NAME
+
+    before = sorted(e["name"] for e in Farm(lab.address).entries if e["alive"])
+    assert {"lab1", "lab2", "lab3"} <= set(before)
+    for no_restart in (False, True):  # a crash Ray restarts; an actor gone for good
+        ray.kill(ray.get_actor(REGISTRY_NAME, namespace=NAMESPACE), no_restart=no_restart)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                after = sorted(e["name"] for e in Farm(lab.address).entries if e["alive"])
+                break
+            except ray.exceptions.RayActorError:  # the restart is still under way
+                assert time.monotonic() < deadline
+                time.sleep(0.5)
+        assert after == before, (no_restart, after)
+        assert {d.name for d in Farm(lab.address).devices_file().devices} >= {"d1", "d2", "ghost", "d3"}
+
+
+def test_no_ray_line_reaches_stderr_on_a_host_without_a_default_route(tmp_path):
+    """An air-gapped lab host: a network namespace with only loopback (no default route), where Ray's C++
+    core warns `Failed to determine local IP via external connectivity` as it connects. Neither the head
+    nor a `--farm` command lets such a line reach the user's terminal."""
+    if subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0:
+        pytest.skip("this host cannot make a network namespace (unshare -rn): the no-route case is not checked")
+    script = tmp_path / "noroute.py"
+    script.write_text(
+        "import os, socket, subprocess, sys\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]; s.close()\n"
+        "cmd = [sys.executable, '-m', 'harness']\n"
+        "head = subprocess.Popen(cmd + ['farm', 'up', '--port', str(port)], stdout=subprocess.PIPE,"
+        " stderr=subprocess.PIPE, text=True)\n"
+        "print('HEAD', head.stdout.readline().strip(), flush=True)\n"
+        "r = subprocess.run(cmd + ['devices', '--farm', f'127.0.0.1:{port}'], capture_output=True, text=True,"
+        " timeout=180)\n"
+        "print('DEVICES-STDERR', repr(r.stderr), flush=True)\n"
+        "head.terminate()\n"
+        "print('HEAD-STDERR', repr(head.communicate(timeout=90)[1]), head.returncode, flush=True)\n")
+    env = {k: v for k, v in os.environ.items() if k not in AUTH_VARS}
+    env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), RAY_AUTH_TOKEN_PATH=str(tmp_path / "token"))
+    res = subprocess.run(["unshare", "-rn", "sh", "-c", f"ip link set lo up && exec {sys.executable} {script}"],
+                         capture_output=True, text=True, env=env, timeout=400)
+    out = res.stdout.splitlines()
+    assert any(ln.startswith("HEAD farm head at 127.0.0.1:") for ln in out), (res.stdout, res.stderr[-2000:])
+    assert "DEVICES-STDERR ''" in out, res.stdout
+    assert "HEAD-STDERR '' 0" in out, res.stdout

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -31,6 +32,8 @@ def cmd_farm(args: argparse.Namespace) -> int:
     address = f"{args.bind}:{args.port}"
     token = ensure_token()  # kept across restarts: agents keep theirs
     secure_env()  # the head's processes inherit token mode
+    # The head's memory monitor never kills the control plane (the registry): Ray's own knob, head only.
+    os.environ["RAY_memory_monitor_refresh_ms"] = "0"
     argv = _ray_cli() + ["start", "--head", f"--node-ip-address={args.bind}", f"--port={args.port}",
                          f"--num-cpus={args.num_cpus}", "--include-dashboard=false", "--disable-usage-stats",
                          f"--object-store-memory={100 * 1024 * 1024}", "--block", *args.ray_start_arg]

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -198,14 +199,16 @@ def _ray_cli() -> list[str]:
     return [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; sys.argv[0] = 'ray'; main()"]
 
 
-def _wait_for_node(ray: Any, name: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> str:
+def _wait_for_node(ray: Any, name: str, mark: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> str:
+    """This agent's own node, found by the one-off resource it started with: never another agent's node
+    that happens to carry the same name (that agent is then refused at announce, not silently replaced)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise UserError(f"agent {shown(name)}: `ray start` failed: {_last_error(log)}")
         for n in ray.nodes():
-            if n.get("Alive") and n.get("NodeName") == name:
-                return n["NodeID"]
+            if n.get("Alive") and mark in (n.get("Resources") or {}):
+                return str(n["NodeID"])
         time.sleep(0.5)
     raise UserError(f"agent {shown(name)}: the node did not join within {timeout_s:.0f} s: {_last_error(log)}")
 
@@ -245,8 +248,10 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
     if not have_token():
         raise UserError(f"agent {shown(name)}: {NO_TOKEN}")
     log = Path(tempfile.mkdtemp(prefix="harness-agent-")) / "ray-start.log"
+    mark = f"harness-agent:{uuid.uuid4().hex}"
+    resources = {**node_resources(devices_file), mark: 1.0}
     argv = _ray_cli() + ["start", f"--address={target}", f"--num-cpus={num_cpus}", f"--node-name={name}",
-                         f"--resources={json.dumps(node_resources(devices_file))}",
+                         f"--resources={json.dumps(resources)}",
                          f"--object-store-memory={object_store_mb * 1024 * 1024}", "--block", "--disable-usage-stats"]
     if node_ip:
         argv.append(f"--node-ip-address={node_ip}")
@@ -263,7 +268,7 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
         ray = _connect_when_up(target, name, proc, log, 120.0)
         for s in old:  # again: ray.init installs its own SIGTERM handler
             signal.signal(s, stop)
-        node_id = _wait_for_node(ray, name, proc, log, 120.0)
+        node_id = _wait_for_node(ray, name, mark, proc, log, 120.0)
         entry = announce(devices_file, name, node_id)
         ok = sum(1 for f in entry["facts"].values() if f.get("status") == "ok")
         out(f"agent {name} joined {target} with {len(entry['devices'])} device(s) "

@@ -105,6 +105,10 @@ NO_TOKEN = ("no farm token on this host: copy the head's token file (`harness fa
             "~/.ray/auth_token here (mode 600), or point $RAY_AUTH_TOKEN_PATH at it")
 
 
+TOKEN_REFUSED = ("the head refused this host's farm token; copy the head's token file to ~/.ray/auth_token here "
+                 "(or point $RAY_AUTH_TOKEN_PATH at it)")
+
+
 def check_ray_head(address: str, flag: str, timeout_s: float = 8.0) -> str:
     """TCP first, then a gRPC handshake: a port where something else listens (a web server, an sshd, a
     program that never answers) is refused in seconds, where Ray itself would wait for minutes."""
@@ -161,12 +165,15 @@ def connect(address: str, flag: str = "--farm") -> Any:
     from ray._raylet import Config
 
     Config.initialize("")  # this process may have imported Ray before RAY_AUTH_MODE was set
-    try:
-        with native_stderr_to_log("farm-connect"):
+    with native_stderr_to_log("farm-connect") as log:
+        try:
             ray.init(address=target, namespace=NAMESPACE, log_to_driver=False, logging_level=logging.ERROR,
                      configure_logging=True)
-    except Exception as exc:  # ConnectionError, RuntimeError (version mismatch), AuthenticationError, ...
-        raise UserError(f"{flag} {shown(address)}: {ray_error_line(exc)}") from None
+        except Exception as exc:  # ConnectionError, RuntimeError (version mismatch), AuthenticationError, ...
+            # A wrong token shows only in the C++ core's lines (ray.init says "Failed to connect").
+            said = log.read_text(errors="replace") if log.exists() else ""
+            why = TOKEN_REFUSED if "InvalidAuthToken" in said else ray_error_line(exc)
+            raise UserError(f"{flag} {shown(address)}: {why}") from None
     return ray
 
 
@@ -174,8 +181,7 @@ def ray_error_line(exc: BaseException) -> str:
     """Ray's long multi-line errors, as one line a user can act on."""
     text = str(exc)
     if "uthentication" in text or "UNAUTHENTICATED" in text:
-        return ("the head refused this host's farm token; copy the head's token file to ~/.ray/auth_token here "
-                "(or point $RAY_AUTH_TOKEN_PATH at it)")
+        return TOKEN_REFUSED
     if "ersion mismatch" in text:
         import ray
 
@@ -188,16 +194,51 @@ def ray_error_line(exc: BaseException) -> str:
     return shown(first, 200)
 
 
+KV_PREFIX = b"harness-farm/agent/"
+KV_HEAD = b"harness-farm/head-version"
+
+
 class Registry:
     """Who serves which device: one entry per agent, kept on the head node.
 
     A device may be served by one live agent only; an agent whose node died is replaced when an
-    agent of that name (or with those devices) joins again.
+    agent of that name (or with those devices) joins again. Each entry is also written to the GCS's
+    key-value store, so a registry that dies (the memory monitor, a kill) comes back with every entry:
+    the actor restarts itself, or the next `registry()` call makes a new one that reads them back.
     """
 
-    def __init__(self, head_version: str | None = None) -> None:
-        self.head_version = head_version
+    def __init__(self, head_version: str | None = None, durable: bool = False) -> None:
+        self.durable = durable
         self.entries: dict[str, dict[str, Any]] = {}
+        if durable:
+            import json
+
+            from ray.experimental.internal_kv import _internal_kv_get, _internal_kv_list, _internal_kv_put
+
+            if head_version:
+                _internal_kv_put(KV_HEAD, head_version.encode(), overwrite=True)
+            else:
+                stored = _internal_kv_get(KV_HEAD)
+                head_version = stored.decode() if stored else None
+            for key in _internal_kv_list(KV_PREFIX):
+                raw = _internal_kv_get(key)
+                if raw:
+                    entry = json.loads(raw)
+                    self.entries[entry["name"]] = entry
+        self.head_version = head_version
+
+    def _store(self, name: str) -> None:
+        if not self.durable:
+            return
+        import json
+
+        from ray.experimental.internal_kv import _internal_kv_del, _internal_kv_put
+
+        key = KV_PREFIX + name.encode()
+        if name in self.entries:
+            _internal_kv_put(key, json.dumps(self.entries[name]).encode(), overwrite=True)
+        else:
+            _internal_kv_del(key)
 
     def _alive(self) -> set[str]:
         import ray
@@ -223,10 +264,12 @@ class Registry:
             if both:
                 return f"device {both[0]!r} is already served by agent {name!r}; a device belongs to one host"
         self.entries[entry["name"]] = dict(entry, joined_at=time.time())
+        self._store(entry["name"])
         return None
 
     def leave(self, name: str) -> None:
         self.entries.pop(name, None)
+        self._store(name)
 
     def agents(self) -> list[dict[str, Any]]:
         """Every entry, with `alive` from Ray's view of the nodes now."""
@@ -240,6 +283,6 @@ def registry(head_version: str | None = None) -> Any:
 
     actor = ray.remote(Registry).options(
         name=REGISTRY_NAME, namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
-        num_cpus=0, resources={HEAD_RESOURCE: 0.001},
+        num_cpus=0, resources={HEAD_RESOURCE: 0.001}, max_restarts=-1, max_task_retries=3,
     )
-    return actor.remote(head_version)
+    return actor.remote(head_version, durable=True)
