@@ -437,6 +437,22 @@ def _read_until(proc: subprocess.Popen, needle: str, timeout_s: float) -> str:
     return "".join(seen)
 
 
+def _sid(pid: int) -> int:
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return -1
+
+
+def _nodes(address: str, env: dict) -> list[dict]:
+    """Ray's node table, read by a separate driver (this test process is not a node of that cluster)."""
+    code = (f"import json, ray\nfrom harness.farm.cluster import connect\nconnect({address!r})\n"
+            "print(json.dumps([{'name': n['NodeName'], 'alive': n['Alive']} for n in ray.nodes()]))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
 def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
     """The commands a lab runs: `farm up` on the head, `agent` on a lab host, `devices --farm` to look."""
     port = _free_port()
@@ -492,12 +508,52 @@ def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
         assert dup.returncode == 2
         assert dup.stderr.strip().splitlines() == [
             "harness: error: agent cli2: device 'bench1' is already served by agent 'cli1'; a device belongs to one host"]
+        # The agent killed outright (SIGKILL, no clean-up) and started again at once under its name, as a
+        # service manager does: its old node left with it (no orphan serving on), the new one joins.
+        agent.kill()
+        agent.wait()
+        agent = subprocess.Popen(cmd + ["agent", "--devices", str(lab_yaml), "--address", address, "--name", "cli1"],
+                                 stdout=subprocess.PIPE, text=True, env=env)
+        assert "cli1 joined" in _read_until(agent, "joined", 150)
+        listing = subprocess.run(cmd + ["devices", "--farm", address, "--json"], capture_output=True, text=True,
+                                 env=env, timeout=120)
+        (row,) = json.loads(listing.stdout)
+        assert (row["host"], row["device"], row["status"]) == ("cli1", "bench1", "free"), row
+        cli1 = [n for n in _nodes(address, env) if n["name"] == "cli1"]
+        assert [n["alive"] for n in cli1].count(True) == 1, cli1  # the killed agent's node is gone
+        # The whole host frozen (the agent and every process of its node SIGSTOPped): declared lost within
+        # `farm up --lost-after` (default 30 s; the goal is <= 60 s), where Ray's defaults take longer.
+        import psutil
+
+        frozen = [psutil.Process(agent.pid)]
+        sessions = {os.getsid(c.pid) for c in frozen[0].children()}
+        frozen += [q for q in psutil.process_iter() if _sid(q.pid) in sessions]
+        t0 = time.monotonic()
+        for q in frozen:
+            q.suspend()
+        while True:
+            listing = subprocess.run(cmd + ["devices", "--farm", address, "--json"], capture_output=True, text=True,
+                                     env=env, timeout=120)
+            (row,) = json.loads(listing.stdout)
+            if row["status"] == "host down":
+                break
+            assert time.monotonic() - t0 < 90, row
+            time.sleep(1)
+        lost_s = time.monotonic() - t0
+        print(f"frozen host declared lost after {lost_s:.1f} s (load {os.getloadavg()[0]:.1f})")
+        assert lost_s <= 60, lost_s
+        for q in frozen:
+            try:
+                q.kill()
+            except psutil.NoSuchProcess:
+                pass
+        agent.wait()
     finally:
         for p in (agent, head):
             if p is not None and p.poll() is None:
                 p.send_signal(signal.SIGTERM)
                 p.wait(timeout=60)
-    assert head.returncode == 0 and agent.returncode == 0
+    assert head.returncode == 0
     # The head's own processes went with it: its port no longer answers.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -21,6 +21,7 @@ from errors import UserError
 from harness.farm.cluster import NAMESPACE, PROTOCOL, device_resource, harness_version, registry, shown
 
 FACTS_TIMEOUT_S = 30.0
+SETTLE_S = 20.0  # how long a joining agent waits for a stopped namesake's node to leave
 
 
 def artifact_dir() -> Path:
@@ -164,7 +165,7 @@ def device_facts(workers: dict[str, Any], timeout_s: float = FACTS_TIMEOUT_S) ->
 
 
 def announce(devices_file: Any, name: str, node_id: str, *, facts: bool = True,
-             version: str | None = None) -> dict[str, Any]:
+             version: str | None = None, settle_s: float = 0.0) -> dict[str, Any]:
     """Tell the registry which devices this agent's node serves; a refusal is a UserError."""
     import ray
 
@@ -180,7 +181,14 @@ def announce(devices_file: Any, name: str, node_id: str, *, facts: bool = True,
         "ray_version": ray.__version__,
     }
     reg = registry()
-    refusal = ray.get(reg.register.remote(entry))  # first: a refused device gets no worker
+    deadline = time.monotonic() + settle_s
+    while True:
+        refusal = ray.get(reg.register.remote(entry))  # first: a refused device gets no worker
+        # The same name (or device) on a node that is going away: a service manager's stop-then-start,
+        # where the stopped agent's node leaves within seconds. A second live agent stays refused.
+        if not refusal or "already" not in refusal or time.monotonic() > deadline:
+            break
+        time.sleep(1.0)
     if refusal:
         raise UserError(f"agent {shown(name)}: {refusal}")
     workers = {n: spawn_worker(d, node_id) for n, d in entry["devices"].items()}
@@ -257,7 +265,8 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
         argv.append(f"--node-ip-address={node_ip}")
     argv += list(extra_args or [])
     with open(log, "wb") as fh:
-        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=die_with_parent)
     stopping = threading.Event()
 
     def stop(*_: Any) -> None:
@@ -269,7 +278,7 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
         for s in old:  # again: ray.init installs its own SIGTERM handler
             signal.signal(s, stop)
         node_id = _wait_for_node(ray, name, mark, proc, log, 120.0)
-        entry = announce(devices_file, name, node_id)
+        entry = announce(devices_file, name, node_id, settle_s=SETTLE_S)
         ok = sum(1 for f in entry["facts"].values() if f.get("status") == "ok")
         out(f"agent {name} joined {target} with {len(entry['devices'])} device(s) "
             f"({ok} answering): {', '.join(entry['devices'])}", flush=True)
@@ -288,6 +297,18 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
         except Exception:
             pass
         stop_node(proc)
+
+
+def die_with_parent() -> None:
+    """In the `ray start --block` child, before it runs: the kernel sends it SIGTERM when the harness process
+    that started it dies, however it dies (SIGKILL included), and `ray start` then stops its node. So a
+    killed agent (or head) leaves no orphan node that keeps serving. Linux only; elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
 
 
 def stop_node(proc: subprocess.Popen) -> None:
