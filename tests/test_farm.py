@@ -498,7 +498,7 @@ def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
         other_yaml = tmp_path / "lab2.yaml"
         other_yaml.write_text("devices:\n  - {name: bench2, kind: local}\n")
         same = subprocess.run(cmd + ["agent", "--devices", str(other_yaml), "--address", address, "--name", "cli1"],
-                              capture_output=True, text=True, env=env, timeout=150)
+                              capture_output=True, text=True, env=env, timeout=200)
         assert same.returncode == 2 and len(same.stderr.strip().splitlines()) == 1, same.stderr
         assert same.stderr.startswith("harness: error: agent cli1: an agent named 'cli1' is already joined"), same.stderr
         assert agent.poll() is None

@@ -21,7 +21,7 @@ from errors import UserError
 from harness.farm.cluster import NAMESPACE, PROTOCOL, device_resource, harness_version, registry, shown
 
 FACTS_TIMEOUT_S = 30.0
-SETTLE_S = 20.0  # how long a joining agent waits for a stopped namesake's node to leave
+SETTLE_S = 45.0  # how long a joining agent waits for a stopped namesake's node (same host) to leave
 
 
 def artifact_dir() -> Path:
@@ -184,9 +184,12 @@ def announce(devices_file: Any, name: str, node_id: str, *, facts: bool = True,
     deadline = time.monotonic() + settle_s
     while True:
         refusal = ray.get(reg.register.remote(entry))  # first: a refused device gets no worker
-        # The same name (or device) on a node that is going away: a service manager's stop-then-start,
-        # where the stopped agent's node leaves within seconds. A second live agent stays refused.
-        if not refusal or "already" not in refusal or time.monotonic() > deadline:
+        # The same name on this very host: a service manager's stop-then-start, where the stopped agent's
+        # node leaves within Ray's health-check time. A namesake on another host is refused at once.
+        if not refusal or "already joined" not in refusal or time.monotonic() > deadline:
+            break
+        namesake = [e for e in ray.get(reg.agents.remote()) if e["name"] == name and e["alive"]]
+        if not namesake or namesake[0].get("hostname") != platform.node():
             break
         time.sleep(1.0)
     if refusal:

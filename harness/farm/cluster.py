@@ -174,6 +174,8 @@ def connect(address: str, flag: str = "--farm") -> Any:
             said = log.read_text(errors="replace") if log.exists() else ""
             why = TOKEN_REFUSED if "InvalidAuthToken" in said else ray_error_line(exc)
             raise UserError(f"{flag} {shown(address)}: {why}") from None
+    if log.exists() and not log.stat().st_size:
+        log.unlink()  # nothing said: no file left behind
     return ray
 
 
