@@ -671,3 +671,9 @@ def test_no_ray_line_reaches_stderr_on_a_host_without_a_default_route(tmp_path):
     assert any(ln.startswith("HEAD farm head at 127.0.0.1:") for ln in out), (res.stdout, res.stderr[-2000:])
     assert "DEVICES-STDERR ''" in out, res.stdout
     assert "HEAD-STDERR '' 0" in out, res.stdout
+
+
+def test_farm_up_lost_after_out_of_range_is_one_line_exit_2():
+    res = _cli("farm", "up", "--lost-after", "2", timeout=60)
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "harness: error: --lost-after 2: expected 6 to 600 seconds"], res.stderr
