@@ -491,6 +491,11 @@ def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
                                  env={**env, "RAY_AUTH_TOKEN_PATH": str(path)}, timeout=120)
             assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
             assert why in res.stderr, res.stderr
+            res = subprocess.run(cmd + ["agent", "--devices", str(lab_yaml), "--address", address, "--name", "tokenless"],
+                                 capture_output=True, text=True, env={**env, "RAY_AUTH_TOKEN_PATH": str(path)},
+                                 timeout=200)
+            assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+            assert why in res.stderr, res.stderr
         (row,) = json.loads(listing.stdout)
         assert (row["host"], row["device"], row["status"]) == ("cli1", "bench1", "free") and row["cores"] >= 1
         # A second agent under the same name (the default is the host name) is refused, one line, exit 2;

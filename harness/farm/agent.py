@@ -216,7 +216,7 @@ def _wait_for_node(ray: Any, name: str, mark: str, proc: subprocess.Popen, log: 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise UserError(f"agent {shown(name)}: `ray start` failed: {_last_error(log)}")
+            raise UserError(f"agent {shown(name)}: {_start_failed(log)}")
         for n in ray.nodes():
             if n.get("Alive") and mark in (n.get("Resources") or {}):
                 return str(n["NodeID"])
@@ -226,21 +226,31 @@ def _wait_for_node(ray: Any, name: str, mark: str, proc: subprocess.Popen, log: 
 
 def _connect_when_up(address: str, name: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> Any:
     """A driver needs a raylet on its own host: on a lab host that is the node `ray start` is starting."""
-    from harness.farm.cluster import connect
+    from harness.farm.cluster import TOKEN_REFUSED, connect
 
     deadline = time.monotonic() + timeout_s
     while True:
         if proc.poll() is not None:
-            raise UserError(f"agent {shown(name)}: `ray start` failed: {_last_error(log)}")
+            raise UserError(f"agent {shown(name)}: {_start_failed(log)}")
         try:
             return connect(address, "--address")
-        except UserError:
+        except UserError as exc:
             import ray
 
             ray.shutdown()
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or TOKEN_REFUSED in str(exc):
                 raise
             time.sleep(1.0)
+
+
+def _start_failed(log: Path) -> str:
+    """Why `ray start` stopped, in one line; a refused token is named as such (Ray says it many ways)."""
+    from harness.farm.cluster import TOKEN_REFUSED
+
+    said = log.read_text(errors="replace") if log.exists() else ""
+    if "InvalidAuthToken" in said or "token is missing or incorrect" in said:
+        return TOKEN_REFUSED
+    return f"`ray start` failed: {_last_error(log)}"
 
 
 def _last_error(log: Path) -> str:
