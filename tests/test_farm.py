@@ -465,6 +465,7 @@ def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
     cmd = [sys.executable, "-m", "harness"]
     head = subprocess.Popen(cmd + ["farm", "up", "--port", str(port)], stdout=subprocess.PIPE, text=True, env=env)
     agent = None
+    frozen: list = []
     try:
         banner = _read_until(head, "farm head at", 150)
         # Secure by default: a fresh random token in a file only its owner reads, never printed, never on a
@@ -530,7 +531,7 @@ def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
         # `farm up --lost-after` (default 30 s; the goal is <= 60 s), where Ray's defaults take longer.
         import psutil
 
-        frozen = [psutil.Process(agent.pid)]
+        frozen += [psutil.Process(agent.pid)]
         sessions = {os.getsid(c.pid) for c in frozen[0].children()}
         frozen += [q for q in psutil.process_iter() if _sid(q.pid) in sessions]
         t0 = time.monotonic()
@@ -547,13 +548,12 @@ def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
         lost_s = time.monotonic() - t0
         print(f"frozen host declared lost after {lost_s:.1f} s (load {os.getloadavg()[0]:.1f})")
         assert lost_s <= 60, lost_s
-        for q in frozen:
+    finally:
+        for q in frozen:  # the frozen host's processes, also when an assertion above failed
             try:
                 q.kill()
-            except psutil.NoSuchProcess:
+            except Exception:
                 pass
-        agent.wait()
-    finally:
         for p in (agent, head):
             if p is not None and p.poll() is None:
                 p.send_signal(signal.SIGTERM)

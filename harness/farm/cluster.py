@@ -176,7 +176,26 @@ def connect(address: str, flag: str = "--farm") -> Any:
             raise UserError(f"{flag} {shown(address)}: {why}") from None
     if log.exists() and not log.stat().st_size:
         log.unlink()  # nothing said: no file left behind
+    keep_cluster_news_off_stdout(ray)
     return ray
+
+
+def keep_cluster_news_off_stdout(ray: Any) -> None:
+    """A Ray driver prints the cluster's error messages (`(raylet) The node ... has been marked dead ...`) on
+    its own stdout, from a thread, whenever they come: that would land inside `--json` output and tables.
+    They go to a log file instead; the farm reports a lost host itself, as error rows naming it."""
+    from ray._private import worker
+
+    from harness.orchestration.quiet import default_log_dir
+
+    path = default_log_dir() / f"farm-cluster-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+
+    def to_log(data: dict[str, Any], ignore_prefix: bool = False) -> None:
+        with open(path, "a", encoding="utf-8", errors="replace") as fh:
+            for line in data.get("lines") or []:
+                fh.write(f"({data.get('pid')}) {line}\n")
+
+    worker.print_to_stdstream = to_log
 
 
 def ray_error_line(exc: BaseException) -> str:
