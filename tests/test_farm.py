@@ -31,6 +31,7 @@ from harness.planning.config import parse_devices  # noqa: E402
 from harness.planning.plan import make_plan  # noqa: E402
 from harness.store.db import ResultsDB  # noqa: E402
 
+AUTH_VARS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
 FAST = {"min_runs": 5, "min_s": 0.3, "warmup_s": 0.0, "cooldown_s": 0.0, "threads": 1}
 MB = 1024 * 1024
 # Short health checks, so a SIGKILLed node is declared dead in about a second, not half a minute.
@@ -90,9 +91,18 @@ class Lab:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("farm")
-    old = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "RAY_USAGE_STATS_ENABLED")}
+    old = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "RAY_USAGE_STATS_ENABLED", *AUTH_VARS)}
     os.environ["XDG_CACHE_HOME"] = str(root / "cache")  # agents' workdirs and artifact caches, private
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    # Every farm runs with token authentication; so does the module's cluster (its nodes inherit this).
+    os.environ.pop("RAY_AUTH_TOKEN", None)
+    os.environ["RAY_AUTH_TOKEN_PATH"] = str(root / "auth_token")
+    (root / "auth_token").write_text("lab-token-" + "7" * 40)
+    os.environ["RAY_AUTH_MODE"] = "token"
+    from ray._raylet import AuthenticationTokenLoader, Config
+
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
     lab = Lab(root)
     try:
         lab.join("lab1", _devices({"name": "d1", "kind": "local"}), facts=True)
@@ -108,6 +118,8 @@ def lab(tmp_path_factory):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        Config.initialize("")
+        AuthenticationTokenLoader.instance().reset_cache()
 
 
 @pytest.fixture
@@ -425,38 +437,128 @@ def _read_until(proc: subprocess.Popen, needle: str, timeout_s: float) -> str:
     return "".join(seen)
 
 
+def _sid(pid: int) -> int:
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return -1
+
+
+def _nodes(address: str, env: dict) -> list[dict]:
+    """Ray's node table, read by a separate driver (this test process is not a node of that cluster)."""
+    code = (f"import json, ray\nfrom harness.farm.cluster import connect\nconnect({address!r})\n"
+            "print(json.dumps([{'name': n['NodeName'], 'alive': n['Alive']} for n in ray.nodes()]))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
 def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
     """The commands a lab runs: `farm up` on the head, `agent` on a lab host, `devices --farm` to look."""
     port = _free_port()
     address = f"127.0.0.1:{port}"
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "RAY_USAGE_STATS_ENABLED": "0"}
+    token_path = tmp_path / "ray" / "auth_token"  # none yet: `farm up` makes one
+    env = {k: v for k, v in os.environ.items() if k not in AUTH_VARS}
+    env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_TOKEN_PATH=str(token_path))
     lab_yaml = tmp_path / "lab1.yaml"
     lab_yaml.write_text("devices:\n  - {name: bench1, kind: local}\n")
     cmd = [sys.executable, "-m", "harness"]
     head = subprocess.Popen(cmd + ["farm", "up", "--port", str(port)], stdout=subprocess.PIPE, text=True, env=env)
     agent = None
+    frozen: list = []
     try:
-        _read_until(head, "farm head at", 150)
+        banner = _read_until(head, "farm head at", 150)
+        # Secure by default: a fresh random token in a file only its owner reads, never printed, never on a
+        # command line of the head's processes.
+        token = token_path.read_text().strip()
+        assert len(token) == 64 and (token_path.stat().st_mode & 0o777) == 0o600
+        assert token not in banner and str(token_path) in banner
         agent = subprocess.Popen(cmd + ["agent", "--devices", str(lab_yaml), "--address", address, "--name", "cli1"],
                                  stdout=subprocess.PIPE, text=True, env=env)
         assert "cli1 joined" in _read_until(agent, "joined", 150)
         listing = subprocess.run(cmd + ["devices", "--farm", address, "--json"], capture_output=True, text=True,
                                  env=env, timeout=120)
-        assert listing.returncode == 0, listing.stderr
+        assert listing.returncode == 0 and listing.stderr == "", listing.stderr  # no Ray line reaches the user
+        import psutil
+
+        for p in psutil.process_iter(["cmdline"]):
+            assert token not in " ".join(p.info["cmdline"] or []), p.info["cmdline"]
+        # Without the token, or with another one, the farm refuses: one line, exit 2.
+        other = tmp_path / "other_token"
+        other.write_text("f" * 64)
+        for path, why in ((tmp_path / "missing", "no farm token on this host"),
+                          (other, "the head refused this host's farm token")):
+            res = subprocess.run(cmd + ["devices", "--farm", address], capture_output=True, text=True,
+                                 env={**env, "RAY_AUTH_TOKEN_PATH": str(path)}, timeout=120)
+            assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+            assert why in res.stderr, res.stderr
+            res = subprocess.run(cmd + ["agent", "--devices", str(lab_yaml), "--address", address, "--name", "tokenless"],
+                                 capture_output=True, text=True, env={**env, "RAY_AUTH_TOKEN_PATH": str(path)},
+                                 timeout=200)
+            assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+            assert why in res.stderr, res.stderr
         (row,) = json.loads(listing.stdout)
         assert (row["host"], row["device"], row["status"]) == ("cli1", "bench1", "free") and row["cores"] >= 1
+        # A second agent under the same name (the default is the host name) is refused, one line, exit 2;
+        # the first one keeps serving.
+        other_yaml = tmp_path / "lab2.yaml"
+        other_yaml.write_text("devices:\n  - {name: bench2, kind: local}\n")
+        same = subprocess.run(cmd + ["agent", "--devices", str(other_yaml), "--address", address, "--name", "cli1"],
+                              capture_output=True, text=True, env=env, timeout=200)
+        assert same.returncode == 2 and len(same.stderr.strip().splitlines()) == 1, same.stderr
+        assert same.stderr.startswith("harness: error: agent cli1: an agent named 'cli1' is already joined"), same.stderr
+        assert agent.poll() is None
         # A second host listing the same device is refused at join, in one line, exit 2.
         dup = subprocess.run(cmd + ["agent", "--devices", str(lab_yaml), "--address", address, "--name", "cli2"],
                              capture_output=True, text=True, env=env, timeout=150)
         assert dup.returncode == 2
         assert dup.stderr.strip().splitlines() == [
             "harness: error: agent cli2: device 'bench1' is already served by agent 'cli1'; a device belongs to one host"]
+        # The agent killed outright (SIGKILL, no clean-up) and started again at once under its name, as a
+        # service manager does: its old node left with it (no orphan serving on), the new one joins.
+        agent.kill()
+        agent.wait()
+        agent = subprocess.Popen(cmd + ["agent", "--devices", str(lab_yaml), "--address", address, "--name", "cli1"],
+                                 stdout=subprocess.PIPE, text=True, env=env)
+        assert "cli1 joined" in _read_until(agent, "joined", 150)
+        listing = subprocess.run(cmd + ["devices", "--farm", address, "--json"], capture_output=True, text=True,
+                                 env=env, timeout=120)
+        (row,) = json.loads(listing.stdout)
+        assert (row["host"], row["device"], row["status"]) == ("cli1", "bench1", "free"), row
+        cli1 = [n for n in _nodes(address, env) if n["name"] == "cli1"]
+        assert [n["alive"] for n in cli1].count(True) == 1, cli1  # the killed agent's node is gone
+        # The whole host frozen (the agent and every process of its node SIGSTOPped): declared lost within
+        # `farm up --lost-after` (default 30 s; the goal is <= 60 s), where Ray's defaults take longer.
+        import psutil
+
+        frozen += [psutil.Process(agent.pid)]
+        sessions = {os.getsid(c.pid) for c in frozen[0].children()}
+        frozen += [q for q in psutil.process_iter() if _sid(q.pid) in sessions]
+        t0 = time.monotonic()
+        for q in frozen:
+            q.suspend()
+        while True:
+            listing = subprocess.run(cmd + ["devices", "--farm", address, "--json"], capture_output=True, text=True,
+                                     env=env, timeout=120)
+            (row,) = json.loads(listing.stdout)
+            if row["status"] == "host down":
+                break
+            assert time.monotonic() - t0 < 90, row
+            time.sleep(1)
+        lost_s = time.monotonic() - t0
+        print(f"frozen host declared lost after {lost_s:.1f} s (load {os.getloadavg()[0]:.1f})")
+        assert lost_s <= 60, lost_s
     finally:
+        for q in frozen:  # the frozen host's processes, also when an assertion above failed
+            try:
+                q.kill()
+            except Exception:
+                pass
         for p in (agent, head):
             if p is not None and p.poll() is None:
                 p.send_signal(signal.SIGTERM)
                 p.wait(timeout=60)
-    assert head.returncode == 0 and agent.returncode == 0
+    assert head.returncode == 0
     # The head's own processes went with it: its port no longer answers.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -465,3 +567,118 @@ def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
             break
         time.sleep(1)
     assert res.returncode == 2 and "cannot reach the Ray head" in res.stderr
+
+
+def test_ctrl_c_prints_a_farm_resume_command_that_works_as_printed_and_failed_rows_exit_1(lab, models, tmp_path):
+    """The command printed after Ctrl-C names the farm (quoted) and finishes the run as printed; a farm run
+    with error rows (lab2's `ghost` device has no interpreter) exits 1, not 0."""
+    import shlex
+
+    db_path = tmp_path / "ctrl c.db"  # a space: the printed command must quote it
+    argv = [sys.executable, "-m", "harness", "run", "--farm", lab.address, "--models", ",".join(models[:2]),
+            "--variants", "fp32", "--runs", "5", "--min-seconds", "1", "--warmup-seconds", "0", "--cooldown", "0",
+            "--threads", "1", "--no-peak-probe", "--no-progress", "--db", str(db_path)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_rows(db_path, "SELECT 1 FROM measurements WHERE status='ok'", 1, timeout_s=180)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130, (out[-1500:], err[-1500:])
+    line = next(ln for ln in out.splitlines() if ln.startswith("interrupted: resume with"))
+    printed = line.split("`")[1]
+    assert f" --farm {shlex.quote(lab.address)} " in printed, printed
+    words = shlex.split(printed)
+    assert words[0] == "harness"
+    res = subprocess.run([sys.executable, "-m", "harness", *words[1:], "--no-progress"], capture_output=True,
+                         text=True, timeout=300)
+    assert "already done" in res.stdout, (res.stdout[-2000:], res.stderr[-2000:])
+    con = sqlite3.connect(db_path)
+    rows = con.execute("SELECT device, status FROM measurements").fetchall()
+    plan = json.loads(con.execute("SELECT plan FROM runs").fetchone()[0])
+    con.close()
+    assert len(rows) == 2 * len(plan["devices"]["devices"])  # every job once
+    assert ("ghost", "error") in rows and res.returncode == 1, (res.returncode, res.stderr[-1000:])
+
+
+def test_a_port_that_is_not_a_ray_head_fails_fast_in_one_line(tmp_path):
+    """Something listens there (it accepts and never answers, like a stuck service): refused in <= 15 s."""
+    import socket
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    port = srv.getsockname()[1]
+    held: list = []
+    threading.Thread(target=lambda: [held.append(srv.accept()) for _ in range(16)], daemon=True).start()
+    yaml = tmp_path / "lab.yaml"
+    yaml.write_text("devices:\n  - {name: x, kind: local}\n")
+    try:
+        for argv, flag in ((["run", "--farm", f"127.0.0.1:{port}"], "--farm"),
+                           (["agent", "--devices", str(yaml), "--address", f"127.0.0.1:{port}"], "--address")):
+            t0 = time.monotonic()
+            res = _cli(*argv, timeout=60)
+            took = time.monotonic() - t0
+            assert res.returncode == 2, (argv, res.stderr)
+            assert res.stderr.strip().splitlines() == [
+                f"harness: error: {flag} 127.0.0.1:{port}: something listens there but it is not a Ray head "
+                "(no gRPC answer within 8 s); check the port `harness farm up` printed"], res.stderr
+            assert took <= 15, took
+    finally:
+        srv.close()
+
+
+def test_registry_killed_comes_back_with_every_agent(lab):
+    """The memory monitor (or anyone) kills the registry: it restarts itself, or the next caller makes a
+    new one, and either way every joined agent and device is still there."""
+    from harness.farm.cluster import NAMESPACE, REGISTRY_NAME
+
+    before = sorted(e["name"] for e in Farm(lab.address).entries if e["alive"])
+    assert {"lab1", "lab2", "lab3"} <= set(before)
+    for no_restart in (False, True):  # a crash Ray restarts; an actor gone for good
+        ray.kill(ray.get_actor(REGISTRY_NAME, namespace=NAMESPACE), no_restart=no_restart)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                after = sorted(e["name"] for e in Farm(lab.address).entries if e["alive"])
+                break
+            except ray.exceptions.RayActorError:  # the restart is still under way
+                assert time.monotonic() < deadline
+                time.sleep(0.5)
+        assert after == before, (no_restart, after)
+        assert {d.name for d in Farm(lab.address).devices_file().devices} >= {"d1", "d2", "ghost", "d3"}
+
+
+def test_no_ray_line_reaches_stderr_on_a_host_without_a_default_route(tmp_path):
+    """An air-gapped lab host: a network namespace with only loopback (no default route), where Ray's C++
+    core warns `Failed to determine local IP via external connectivity` as it connects. Neither the head
+    nor a `--farm` command lets such a line reach the user's terminal."""
+    if subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0:
+        pytest.skip("this host cannot make a network namespace (unshare -rn): the no-route case is not checked")
+    script = tmp_path / "noroute.py"
+    script.write_text(
+        "import os, socket, subprocess, sys\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]; s.close()\n"
+        "cmd = [sys.executable, '-m', 'harness']\n"
+        "head = subprocess.Popen(cmd + ['farm', 'up', '--port', str(port)], stdout=subprocess.PIPE,"
+        " stderr=subprocess.PIPE, text=True)\n"
+        "print('HEAD', head.stdout.readline().strip(), flush=True)\n"
+        "r = subprocess.run(cmd + ['devices', '--farm', f'127.0.0.1:{port}'], capture_output=True, text=True,"
+        " timeout=180)\n"
+        "print('DEVICES-STDERR', repr(r.stderr), flush=True)\n"
+        "head.terminate()\n"
+        "print('HEAD-STDERR', repr(head.communicate(timeout=90)[1]), head.returncode, flush=True)\n")
+    env = {k: v for k, v in os.environ.items() if k not in AUTH_VARS}
+    env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), RAY_AUTH_TOKEN_PATH=str(tmp_path / "token"))
+    res = subprocess.run(["unshare", "-rn", "sh", "-c", f"ip link set lo up && exec {sys.executable} {script}"],
+                         capture_output=True, text=True, env=env, timeout=400)
+    out = res.stdout.splitlines()
+    assert any(ln.startswith("HEAD farm head at 127.0.0.1:") for ln in out), (res.stdout, res.stderr[-2000:])
+    assert "DEVICES-STDERR ''" in out, res.stdout
+    assert "HEAD-STDERR '' 0" in out, res.stdout
+
+
+def test_farm_up_lost_after_out_of_range_is_one_line_exit_2():
+    res = _cli("farm", "up", "--lost-after", "2", timeout=60)
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "harness: error: --lost-after 2: expected 6 to 600 seconds"], res.stderr

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -20,20 +22,39 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="address the head listens on (default 127.0.0.1; a lab uses the host's lab address)")
     f.add_argument("--port", type=tcp_port, default=6379, help="the head's port (default 6379)")
     f.add_argument("--num-cpus", type=int, default=1, help="CPUs Ray may schedule on the head (default 1)")
+    f.add_argument("--lost-after", type=float, default=30.0, metavar="SECONDS",
+                   help="a host that stops answering (frozen, unplugged) is declared lost after about this long, "
+                        "and its jobs become error rows (default 30; 6 to 600)")
     f.add_argument("--ray-start-arg", action="append", default=[], metavar="ARG",
                    help="passed to `ray start --head` (repeatable), e.g. --ray-start-arg=--object-manager-port=8076")
     f.set_defaults(func=cmd_farm)
 
 
+def health_checks(lost_after_s: float) -> dict[str, int]:
+    """Ray's node health checks, so a frozen host is declared dead within about `lost_after_s`: three
+    failed checks in a row, each given a sixth of it to answer and a sixth before the next (Ray's own
+    defaults come to about a minute, and a frozen host's jobs waited for their own timeouts on top)."""
+    step_ms = int(lost_after_s * 1000 / 6)
+    return {"health_check_period_ms": step_ms, "health_check_timeout_ms": step_ms,
+            "health_check_failure_threshold": 3}
+
+
 def cmd_farm(args: argparse.Namespace) -> int:
     from errors import UserError
-    from harness.farm.agent import _last_error, _ray_cli, stop_node
-    from harness.farm.cluster import connect, harness_version, registry
+    from harness.farm.agent import _last_error, _ray_cli, die_with_parent, stop_node
+    from harness.farm.cluster import connect, ensure_token, harness_version, registry, secure_env
 
+    if not 6 <= args.lost_after <= 600:
+        raise UserError(f"--lost-after {args.lost_after:g}: expected 6 to 600 seconds")
     address = f"{args.bind}:{args.port}"
+    token = ensure_token()  # kept across restarts: agents keep theirs
+    secure_env()  # the head's processes inherit token mode
+    # The head's memory monitor never kills the control plane (the registry): Ray's own knob, head only.
+    os.environ["RAY_memory_monitor_refresh_ms"] = "0"
     argv = _ray_cli() + ["start", "--head", f"--node-ip-address={args.bind}", f"--port={args.port}",
                          f"--num-cpus={args.num_cpus}", "--include-dashboard=false", "--disable-usage-stats",
-                         f"--object-store-memory={100 * 1024 * 1024}", "--block", *args.ray_start_arg]
+                         f"--object-store-memory={100 * 1024 * 1024}", "--block",
+                         f"--system-config={json.dumps(health_checks(args.lost_after))}", *args.ray_start_arg]
     log = Path(tempfile.mkdtemp(prefix="harness-farm-")) / "ray-start.log"
 
     def interrupted(signum: int, _frame: object) -> None:  # during start-up: unwind, so `finally` stops ray
@@ -41,7 +62,8 @@ def cmd_farm(args: argparse.Namespace) -> int:
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(s, interrupted)
     with open(log, "wb") as fh:
-        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=die_with_parent)
     stopping = threading.Event()
     try:
         deadline = time.monotonic() + 120
@@ -58,7 +80,8 @@ def cmd_farm(args: argparse.Namespace) -> int:
         for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # after ray.init (it installs its own)
             signal.signal(s, lambda *_: stopping.set())
         ray.get(registry(harness_version()).info.remote())
-        print(f"farm head at {address}; on each lab host run:\n"
+        print(f"farm head at {address}; token authentication on (token in {token}).\n"
+              f"On each lab host, with a copy of the token at ~/.ray/auth_token (mode 600), run:\n"
               f"  harness agent --devices LAB.yaml --address {address}\n"
               f"then here: harness run --farm {address}   (Ctrl-C stops the head)", flush=True)
         while not stopping.is_set() and proc.poll() is None:

@@ -151,14 +151,15 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
           f"{summary.skipped} already done, {summary.converted} converted; database {db_path}")
     if log_path is not None:
         print(f"logs (TensorFlow, converter, transports): {log_path}", file=sys.stderr)
-    resume = f"harness run --resume {summary.run_id} --db {shlex.quote(db_path)}"
+    farm_arg = f" --farm {shlex.quote(args.farm)}" if farm is not None else ""
+    resume = f"harness run --resume {shlex.quote(summary.run_id)}{farm_arg} --db {shlex.quote(str(db_path))}"
     if summary.kept:
         print(f"{summary.kept} measurements could not be stored and are kept in "
               f"{shlex.quote(str(pending_path(db_path)))}: `{resume}` stores them without measuring again")
     if summary.interrupted:
         print(f"interrupted: resume with `{resume}`")
         return 130
-    return 1 if summary.errors or summary.kept else 0  # README: 1 when some rows failed
+    return 1 if summary.errors or summary.kept else 0  # README: 1 when some rows failed (a farm's dead host too)
 
 
 def _resumed_plan(args: argparse.Namespace, db_path: str, farm: Any) -> Plan:

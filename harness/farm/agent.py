@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from errors import UserError
 from harness.farm.cluster import NAMESPACE, PROTOCOL, device_resource, harness_version, registry, shown
 
 FACTS_TIMEOUT_S = 30.0
+SETTLE_S = 45.0  # how long a joining agent waits for a stopped namesake's node (same host) to leave
 
 
 def artifact_dir() -> Path:
@@ -163,7 +165,7 @@ def device_facts(workers: dict[str, Any], timeout_s: float = FACTS_TIMEOUT_S) ->
 
 
 def announce(devices_file: Any, name: str, node_id: str, *, facts: bool = True,
-             version: str | None = None) -> dict[str, Any]:
+             version: str | None = None, settle_s: float = 0.0) -> dict[str, Any]:
     """Tell the registry which devices this agent's node serves; a refusal is a UserError."""
     import ray
 
@@ -179,7 +181,17 @@ def announce(devices_file: Any, name: str, node_id: str, *, facts: bool = True,
         "ray_version": ray.__version__,
     }
     reg = registry()
-    refusal = ray.get(reg.register.remote(entry))  # first: a refused device gets no worker
+    deadline = time.monotonic() + settle_s
+    while True:
+        refusal = ray.get(reg.register.remote(entry))  # first: a refused device gets no worker
+        # The same name on this very host: a service manager's stop-then-start, where the stopped agent's
+        # node leaves within Ray's health-check time. A namesake on another host is refused at once.
+        if not refusal or "already joined" not in refusal or time.monotonic() > deadline:
+            break
+        namesake = [e for e in ray.get(reg.agents.remote()) if e["name"] == name and e["alive"]]
+        if not namesake or namesake[0].get("hostname") != platform.node():
+            break
+        time.sleep(1.0)
     if refusal:
         raise UserError(f"agent {shown(name)}: {refusal}")
     workers = {n: spawn_worker(d, node_id) for n, d in entry["devices"].items()}
@@ -198,35 +210,47 @@ def _ray_cli() -> list[str]:
     return [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; sys.argv[0] = 'ray'; main()"]
 
 
-def _wait_for_node(ray: Any, name: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> str:
+def _wait_for_node(ray: Any, name: str, mark: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> str:
+    """This agent's own node, found by the one-off resource it started with: never another agent's node
+    that happens to carry the same name (that agent is then refused at announce, not silently replaced)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise UserError(f"agent {shown(name)}: `ray start` failed: {_last_error(log)}")
+            raise UserError(f"agent {shown(name)}: {_start_failed(log)}")
         for n in ray.nodes():
-            if n.get("Alive") and n.get("NodeName") == name:
-                return n["NodeID"]
+            if n.get("Alive") and mark in (n.get("Resources") or {}):
+                return str(n["NodeID"])
         time.sleep(0.5)
     raise UserError(f"agent {shown(name)}: the node did not join within {timeout_s:.0f} s: {_last_error(log)}")
 
 
 def _connect_when_up(address: str, name: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> Any:
     """A driver needs a raylet on its own host: on a lab host that is the node `ray start` is starting."""
-    from harness.farm.cluster import connect
+    from harness.farm.cluster import TOKEN_REFUSED, connect
 
     deadline = time.monotonic() + timeout_s
     while True:
         if proc.poll() is not None:
-            raise UserError(f"agent {shown(name)}: `ray start` failed: {_last_error(log)}")
+            raise UserError(f"agent {shown(name)}: {_start_failed(log)}")
         try:
             return connect(address, "--address")
-        except UserError:
+        except UserError as exc:
             import ray
 
             ray.shutdown()
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or TOKEN_REFUSED in str(exc):
                 raise
             time.sleep(1.0)
+
+
+def _start_failed(log: Path) -> str:
+    """Why `ray start` stopped, in one line; a refused token is named as such (Ray says it many ways)."""
+    from harness.farm.cluster import TOKEN_REFUSED
+
+    said = log.read_text(errors="replace") if log.exists() else ""
+    if "InvalidAuthToken" in said or "token is missing or incorrect" in said:
+        return TOKEN_REFUSED
+    return f"`ray start` failed: {_last_error(log)}"
 
 
 def _last_error(log: Path) -> str:
@@ -238,18 +262,24 @@ def _last_error(log: Path) -> str:
 def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, node_ip: str | None = None,
               object_store_mb: int = 100, extra_args: list[str] | None = None, out: Any = print) -> int:
     """`harness agent`: start this host's node, announce it, serve until stopped (Ctrl-C or SIGTERM)."""
-    from harness.farm.cluster import check_reachable
+    from harness.farm.cluster import NO_TOKEN, check_ray_head, have_token, secure_env
 
-    target = check_reachable(address, "--address")
+    target = check_ray_head(address, "--address")
+    secure_env()  # for this process and the `ray start` below
+    if not have_token():
+        raise UserError(f"agent {shown(name)}: {NO_TOKEN}")
     log = Path(tempfile.mkdtemp(prefix="harness-agent-")) / "ray-start.log"
+    mark = f"harness-agent:{uuid.uuid4().hex}"
+    resources = {**node_resources(devices_file), mark: 1.0}
     argv = _ray_cli() + ["start", f"--address={target}", f"--num-cpus={num_cpus}", f"--node-name={name}",
-                         f"--resources={json.dumps(node_resources(devices_file))}",
+                         f"--resources={json.dumps(resources)}",
                          f"--object-store-memory={object_store_mb * 1024 * 1024}", "--block", "--disable-usage-stats"]
     if node_ip:
         argv.append(f"--node-ip-address={node_ip}")
     argv += list(extra_args or [])
     with open(log, "wb") as fh:
-        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=die_with_parent)
     stopping = threading.Event()
 
     def stop(*_: Any) -> None:
@@ -260,8 +290,8 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
         ray = _connect_when_up(target, name, proc, log, 120.0)
         for s in old:  # again: ray.init installs its own SIGTERM handler
             signal.signal(s, stop)
-        node_id = _wait_for_node(ray, name, proc, log, 120.0)
-        entry = announce(devices_file, name, node_id)
+        node_id = _wait_for_node(ray, name, mark, proc, log, 120.0)
+        entry = announce(devices_file, name, node_id, settle_s=SETTLE_S)
         ok = sum(1 for f in entry["facts"].values() if f.get("status") == "ok")
         out(f"agent {name} joined {target} with {len(entry['devices'])} device(s) "
             f"({ok} answering): {', '.join(entry['devices'])}", flush=True)
@@ -280,6 +310,18 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
         except Exception:
             pass
         stop_node(proc)
+
+
+def die_with_parent() -> None:
+    """In the `ray start --block` child, before it runs: the kernel sends it SIGTERM when the harness process
+    that started it dies, however it dies (SIGKILL included), and `ray start` then stops its node. So a
+    killed agent (or head) leaves no orphan node that keeps serving. Linux only; elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
 
 
 def stop_node(proc: subprocess.Popen) -> None:

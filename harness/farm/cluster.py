@@ -1,14 +1,22 @@
 """Joining the Ray cluster, and the farm's registry of agents (a detached actor on the head node).
 
-Every way in goes through `connect`: an unreachable address or a Ray version mismatch is one UserError
-line (exit 2), never a Ray traceback.
+Every way in goes through `connect`: an unreachable address, a port that is not a Ray head, a missing
+or wrong farm token or a Ray version mismatch is one UserError line (exit 2), never a Ray traceback.
+
+Every farm runs with Ray's token authentication (`RAY_AUTH_MODE=token`): the token is read by Ray
+itself from `$RAY_AUTH_TOKEN`, the file `$RAY_AUTH_TOKEN_PATH` or `~/.ray/auth_token`, never from a
+flag, and never printed.
 """
 from __future__ import annotations
 
 import logging
 import os
 import socket
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from errors import UserError
@@ -53,6 +61,91 @@ def check_reachable(address: str, flag: str, timeout_s: float = 5.0) -> str:
     return f"{host}:{port}"
 
 
+def token_file() -> Path:
+    """Where Ray looks for the farm's token file (and `harness farm up` writes a new one)."""
+    return Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token").expanduser()
+
+
+def have_token() -> bool:
+    if os.environ.get("RAY_AUTH_TOKEN", "").strip():
+        return True
+    try:
+        return bool(token_file().read_text().strip())
+    except OSError:
+        return False
+
+
+def secure_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment every farm process (and the `ray start` it runs) has: token authentication on,
+    no usage stats sent anywhere."""
+    target = os.environ if env is None else env
+    target["RAY_AUTH_MODE"] = "token"
+    target.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    return target
+
+
+def ensure_token() -> str:
+    """The head's token: kept if there is one, else a new random one in a file only its owner reads.
+    Returns where it is (never the token itself)."""
+    import secrets
+
+    path = token_file()
+    if os.environ.get("RAY_AUTH_TOKEN", "").strip():
+        return "$RAY_AUTH_TOKEN"
+    if have_token():
+        return f"file {path}"
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32))
+    return f"file {path}"
+
+
+NO_TOKEN = ("no farm token on this host: copy the head's token file (`harness farm up` prints where it is) to "
+            "~/.ray/auth_token here (mode 600), or point $RAY_AUTH_TOKEN_PATH at it")
+
+
+TOKEN_REFUSED = ("the head refused this host's farm token; copy the head's token file to ~/.ray/auth_token here "
+                 "(or point $RAY_AUTH_TOKEN_PATH at it)")
+
+
+def check_ray_head(address: str, flag: str, timeout_s: float = 8.0) -> str:
+    """TCP first, then a gRPC handshake: a port where something else listens (a web server, an sshd, a
+    program that never answers) is refused in seconds, where Ray itself would wait for minutes."""
+    target = check_reachable(address, flag, timeout_s=min(timeout_s, 5.0))
+    import grpc
+
+    channel = grpc.insecure_channel(target)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=timeout_s)
+    except grpc.FutureTimeoutError:
+        raise UserError(f"{flag} {shown(address)}: something listens there but it is not a Ray head (no gRPC "
+                        f"answer within {timeout_s:.0f} s); check the port `harness farm up` printed") from None
+    finally:
+        channel.close()
+    return target
+
+
+@contextmanager
+def native_stderr_to_log(name: str) -> Iterator[Path]:
+    """Ray's C++ core writes warnings straight to file descriptor 2 while it connects (on a host with no
+    default route: `Failed to determine local IP via external connectivity ...`); they go to a log file."""
+    from harness.orchestration.quiet import default_log_dir
+
+    folder = default_log_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab", buffering=0) as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield path
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def harness_version() -> str:
     from harness import __version__
 
@@ -61,23 +154,55 @@ def harness_version() -> str:
 
 def connect(address: str, flag: str = "--farm") -> Any:
     """Join the cluster as a driver (this process); returns the ray module."""
-    target = check_reachable(address, flag)
+    target = check_ray_head(address, flag)
+    secure_env()
     import ray
 
     if ray.is_initialized():
         return ray
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    try:
-        ray.init(address=target, namespace=NAMESPACE, log_to_driver=False, logging_level=logging.ERROR,
-                 configure_logging=True)
-    except Exception as exc:  # ConnectionError, RuntimeError (version mismatch), ValueError, ...
-        raise UserError(f"{flag} {shown(address)}: {ray_error_line(exc)}") from None
+    if not have_token():
+        raise UserError(f"{flag} {shown(address)}: {NO_TOKEN}")
+    from ray._raylet import Config
+
+    Config.initialize("")  # this process may have imported Ray before RAY_AUTH_MODE was set
+    with native_stderr_to_log("farm-connect") as log:
+        try:
+            ray.init(address=target, namespace=NAMESPACE, log_to_driver=False, logging_level=logging.ERROR,
+                     configure_logging=True)
+        except Exception as exc:  # ConnectionError, RuntimeError (version mismatch), AuthenticationError, ...
+            # A wrong token shows only in the C++ core's lines (ray.init says "Failed to connect").
+            said = log.read_text(errors="replace") if log.exists() else ""
+            why = TOKEN_REFUSED if "InvalidAuthToken" in said else ray_error_line(exc)
+            raise UserError(f"{flag} {shown(address)}: {why}") from None
+    if log.exists() and not log.stat().st_size:
+        log.unlink()  # nothing said: no file left behind
+    keep_cluster_news_off_stdout(ray)
     return ray
+
+
+def keep_cluster_news_off_stdout(ray: Any) -> None:
+    """A Ray driver prints the cluster's error messages (`(raylet) The node ... has been marked dead ...`) on
+    its own stdout, from a thread, whenever they come: that would land inside `--json` output and tables.
+    They go to a log file instead; the farm reports a lost host itself, as error rows naming it."""
+    from ray._private import worker
+
+    from harness.orchestration.quiet import default_log_dir
+
+    path = default_log_dir() / f"farm-cluster-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+
+    def to_log(data: dict[str, Any], ignore_prefix: bool = False) -> None:
+        with open(path, "a", encoding="utf-8", errors="replace") as fh:
+            for line in data.get("lines") or []:
+                fh.write(f"({data.get('pid')}) {line}\n")
+
+    worker.print_to_stdstream = to_log
 
 
 def ray_error_line(exc: BaseException) -> str:
     """Ray's long multi-line errors, as one line a user can act on."""
     text = str(exc)
+    if "uthentication" in text or "UNAUTHENTICATED" in text:
+        return TOKEN_REFUSED
     if "ersion mismatch" in text:
         import ray
 
@@ -90,16 +215,51 @@ def ray_error_line(exc: BaseException) -> str:
     return shown(first, 200)
 
 
+KV_PREFIX = b"harness-farm/agent/"
+KV_HEAD = b"harness-farm/head-version"
+
+
 class Registry:
     """Who serves which device: one entry per agent, kept on the head node.
 
     A device may be served by one live agent only; an agent whose node died is replaced when an
-    agent of that name (or with those devices) joins again.
+    agent of that name (or with those devices) joins again. Each entry is also written to the GCS's
+    key-value store, so a registry that dies (the memory monitor, a kill) comes back with every entry:
+    the actor restarts itself, or the next `registry()` call makes a new one that reads them back.
     """
 
-    def __init__(self, head_version: str | None = None) -> None:
-        self.head_version = head_version
+    def __init__(self, head_version: str | None = None, durable: bool = False) -> None:
+        self.durable = durable
         self.entries: dict[str, dict[str, Any]] = {}
+        if durable:
+            import json
+
+            from ray.experimental.internal_kv import _internal_kv_get, _internal_kv_list, _internal_kv_put
+
+            if head_version:
+                _internal_kv_put(KV_HEAD, head_version.encode(), overwrite=True)
+            else:
+                stored = _internal_kv_get(KV_HEAD)
+                head_version = stored.decode() if stored else None
+            for key in _internal_kv_list(KV_PREFIX):
+                raw = _internal_kv_get(key)
+                if raw:
+                    entry = json.loads(raw)
+                    self.entries[entry["name"]] = entry
+        self.head_version = head_version
+
+    def _store(self, name: str) -> None:
+        if not self.durable:
+            return
+        import json
+
+        from ray.experimental.internal_kv import _internal_kv_del, _internal_kv_put
+
+        key = KV_PREFIX + name.encode()
+        if name in self.entries:
+            _internal_kv_put(key, json.dumps(self.entries[name]).encode(), overwrite=True)
+        else:
+            _internal_kv_del(key)
 
     def _alive(self) -> set[str]:
         import ray
@@ -125,10 +285,12 @@ class Registry:
             if both:
                 return f"device {both[0]!r} is already served by agent {name!r}; a device belongs to one host"
         self.entries[entry["name"]] = dict(entry, joined_at=time.time())
+        self._store(entry["name"])
         return None
 
     def leave(self, name: str) -> None:
         self.entries.pop(name, None)
+        self._store(name)
 
     def agents(self) -> list[dict[str, Any]]:
         """Every entry, with `alive` from Ray's view of the nodes now."""
@@ -142,6 +304,6 @@ def registry(head_version: str | None = None) -> Any:
 
     actor = ray.remote(Registry).options(
         name=REGISTRY_NAME, namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
-        num_cpus=0, resources={HEAD_RESOURCE: 0.001},
+        num_cpus=0, resources={HEAD_RESOURCE: 0.001}, max_restarts=-1, max_task_retries=3,
     )
-    return actor.remote(head_version)
+    return actor.remote(head_version, durable=True)
