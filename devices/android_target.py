@@ -30,6 +30,7 @@ from devices.remote_paths import content_key, content_path
 from devices.sampler import SamplerThread
 from devices.target import JobSpec, RawRun, Target, rest
 from devices.timing import WALL_CLOCK_ARGV, clock_offset_s, window_ending_at
+from devices.app_outputs import pull_outputs
 from devices.transport import CommandResult, TransportError, file_sha256
 from errors import DeviceError
 
@@ -505,21 +506,12 @@ class AndroidTarget(Target):
 
     def _app_outputs(self, android: dict[str, Any], runner: dict[str, Any]) -> Any:
         """The app's evaluation outputs (raw little-endian float32) as an array of outputs_shape, or None."""
-        import numpy as np
-
         remote, shape = android.get("outputs_path"), android.get("outputs_shape")
         if android.get("eval_error"):
             raise ValueError(f"the app's evaluation pass failed: {str(android['eval_error'])[:200]}")
         if runner.get("error") or not remote or not shape:
             return None
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(tmp) / "outputs.f32"
-            self.adb.pull(str(remote), local)
-            data = np.frombuffer(local.read_bytes(), dtype="<f4")
-        self.adb.remove(str(remote))
-        if data.size != int(np.prod(shape)):
-            raise ValueError(f"the app wrote {data.size} output values for shape {shape}")
-        return data.reshape([int(d) for d in shape])
+        return pull_outputs(self.adb.pull, self.adb.remove, str(remote), shape)
 
     def _pull_profile(self, csv_path: str) -> dict[str, Any] | None:
         with tempfile.TemporaryDirectory() as tmp:

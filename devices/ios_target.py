@@ -27,6 +27,7 @@ from devices.remote_paths import content_key
 from devices.sampler import SamplerThread
 from devices.target import JobSpec, RawRun, Target
 from devices.timing import window_ending_at
+from devices.app_outputs import pull_outputs
 from devices.transport import CommandResult, Transport
 from errors import DeviceError
 
@@ -164,20 +165,14 @@ class IosTarget(Target):
 
     def _pull_outputs(self, runner: dict[str, Any]) -> Any:
         """The app's evaluation outputs (raw little-endian float32) as an array of outputs_shape."""
-        import numpy as np
-
         ios: dict[str, Any] = runner["ios"] if isinstance(runner.get("ios"), dict) else {}
         remote, shape = ios.get("outputs_path"), ios.get("outputs_shape")
         if runner.get("error") or not remote or not shape:
             return None
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(tmp) / "outputs.f32"
-            self.adapter.pull(str(remote), local)
-            data = np.frombuffer(local.read_bytes(), dtype="<f4")
-        self.adapter.remove(str(remote))
-        if data.size != int(np.prod(shape)):
-            raise self._fail(f"the app wrote {data.size} output values for shape {shape}")
-        return data.reshape([int(d) for d in shape])
+        try:
+            return pull_outputs(self.adapter.pull, self.adapter.remove, str(remote), shape)
+        except ValueError as exc:
+            raise self._fail(str(exc)) from None
 
     def benchmark(self, job: JobSpec) -> RawRun:
         remote_model = self._push_model(Path(job.model_path))
