@@ -12,6 +12,14 @@ from converters.build import VariantBuilder
 from converters.zoo import DEFAULT_MODELS, get_spec
 
 
+@pytest.fixture(autouse=True)
+def default_recipes(monkeypatch):
+    """The shipped weights are the default recipe's: the session's short-recipe fixture (quick_recipes), once
+    another file has used it, and a leftover --retrain must not decide what these tests see."""
+    monkeypatch.delenv(training.RECIPE_ENV, raising=False)
+    monkeypatch.delenv(shipped.RETRAIN_ENV, raising=False)
+
+
 def test_every_shipped_model_has_its_recipes_weights_in_the_package():
     manifest = json.loads(shipped.MANIFEST.read_text())
     assert set(DEFAULT_MODELS) <= set(shipped.SHIPPED) == set(manifest)

@@ -150,7 +150,7 @@ def test_harness_run_on_a_tftrt_jetson(sshd_board, tiny_tflite, tmp_path):
                           f"{keras_file},{tiny_tflite}", "--variants", "fp32", "--db", str(db), "--cache-dir",
                           str(tmp_path / "cache"), "--no-progress", "--no-peak-probe"],
                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-2000:]
     rows = {(m.device, Path(m.model).suffix): m for m in ResultsDB(db).measurements()}
     assert len(rows) == 4
     ok = rows[("orin-tf", ".keras")]
