@@ -65,6 +65,19 @@ def cmd_farm(args: argparse.Namespace) -> int:
         proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
                                 preexec_fn=die_with_parent)
     stopping = threading.Event()
+    # A signal during start-up may arrive while the main thread is inside Ray's C++ connect, where no Python
+    # handler runs until it returns (a minute or more): the wakeup fd tells a thread at once, which stops
+    # `ray start` and its session and exits, so nothing of Ray outlives a stopped `farm up`.
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+    started = threading.Event()
+
+    def stop_if_still_starting() -> None:
+        if os.read(wake_r, 1) and not started.is_set():
+            stop_node(proc)
+            os._exit(130)
+    threading.Thread(target=stop_if_still_starting, name="farm-up-signal", daemon=True).start()
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -77,6 +90,9 @@ def cmd_farm(args: argparse.Namespace) -> int:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(1.0)
+        started.set()
+        signal.set_wakeup_fd(-1)
+        os.close(wake_w)  # the thread reads end-of-file and ends
         for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # after ray.init (it installs its own)
             signal.signal(s, lambda *_: stopping.set())
         ray.get(registry(harness_version()).info.remote())
