@@ -301,11 +301,16 @@ def test_hanging_jobs_are_bounded_and_free_their_device(lab, models, tmp_path):
     assert free and all(idle.values()), idle
 
 
-def test_coordinator_sigkilled_then_resume_measures_only_what_is_missing(lab, models, tmp_path):
-    db_path = tmp_path / "coord.db"
-    argv = [sys.executable, "-m", "harness", "run", "--farm", lab.address, "--models", ",".join(models),
+def _short_farm_run(address: str, models: list[str], db_path: Path) -> list[str]:
+    """`harness run --farm` of fp32 variants with short windows: a run a test can stop part-way."""
+    return [sys.executable, "-m", "harness", "run", "--farm", address, "--models", ",".join(models),
             "--variants", "fp32", "--runs", "5", "--min-seconds", "1", "--warmup-seconds", "0", "--cooldown", "0",
             "--threads", "1", "--no-peak-probe", "--no-progress", "--db", str(db_path)]
+
+
+def test_coordinator_sigkilled_then_resume_measures_only_what_is_missing(lab, models, tmp_path):
+    db_path = tmp_path / "coord.db"
+    argv = _short_farm_run(lab.address, models, db_path)
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_rows(db_path, "SELECT 1 FROM measurements WHERE status='ok'", 1, timeout_s=180)
@@ -575,9 +580,7 @@ def test_ctrl_c_prints_a_farm_resume_command_that_works_as_printed_and_failed_ro
     import shlex
 
     db_path = tmp_path / "ctrl c.db"  # a space: the printed command must quote it
-    argv = [sys.executable, "-m", "harness", "run", "--farm", lab.address, "--models", ",".join(models[:2]),
-            "--variants", "fp32", "--runs", "5", "--min-seconds", "1", "--warmup-seconds", "0", "--cooldown", "0",
-            "--threads", "1", "--no-peak-probe", "--no-progress", "--db", str(db_path)]
+    argv = _short_farm_run(lab.address, models[:2], db_path)
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_rows(db_path, "SELECT 1 FROM measurements WHERE status='ok'", 1, timeout_s=180)
