@@ -51,6 +51,11 @@ class RunnerResult:
     end_rss_mb: float | None = None  # resident after the run (on the iPhone: phys_footprint)
     temperatures: tuple[Reading, ...] = ()  # (t_s, phase, {zone: C})
     cpu_freq: tuple[Reading, ...] = ()  # (t_s, phase, {cpuN: {"cur": MHz, "max": MHz}})
+    # What else used the target's CPUs during the timed window, from its /proc/stat (rpi/runner.py
+    # host_cpu_during): other processes' share of all CPUs' time, the hypervisor's steal, runnable tasks.
+    host_others_cpu_pct: float | None = None
+    host_steal_pct: float | None = None
+    host_run_queue: int | None = None
     op_profile: Mapping[str, Any] | None = None
     op_profile_error: str | None = None
     ios: Mapping[str, Any] | None = None  # what only the iOS app records (thermal state, battery, ...)
@@ -112,7 +117,8 @@ def _typed(key: str, value: Any) -> Any:
     if key in ("temperatures", "cpu_freq"):
         return tuple((float(r[0]), str(r[1]), r[2]) for r in value if len(r) == 3 and isinstance(r[2], Mapping))
     if key in ("init_us", "first_inference_us", "duration_s", "peak_rss_mb", "peak_rss_delta_mb",
-               "peak_footprint_mb", "end_rss_mb") and isinstance(value, int) and not isinstance(value, bool):
+               "peak_footprint_mb", "end_rss_mb", "host_others_cpu_pct", "host_steal_pct") \
+            and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
 

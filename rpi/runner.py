@@ -43,6 +43,8 @@ DEFAULT_JOB = {
 # "sustained_s" > 0 is sustained mode (`harness run --sustained`): the timed loop runs that long without
 # stopping and records where each "window_s" window ended, [t_s on the sampler's clock, runs done];
 # Ctrl-C (SIGINT) or SIGTERM ends it early and the runs so far are the result ("interrupted": true).
+# Optional result keys, where the target has /proc/stat: host_others_cpu_pct, host_steal_pct, host_run_queue
+# (what else used the target's CPUs during the timed window; the host flags such a row `host busy`).
 
 
 def interpreter_module():
@@ -229,6 +231,53 @@ def _stop_on_term(signum, frame):
     raise _Stop()
 
 
+def cpu_counters(text: str | None = None, own_s: float | None = None, tick: int | None = None):
+    """(total, idle, steal) CPU seconds summed over all CPUs from /proc/stat, runnable tasks, CPUs, and this
+    process's own CPU seconds (all its threads); None where there is no /proc/stat (macOS, iOS).
+    `text`, `own_s` and `tick` are for tests (a recorded /proc/stat)."""
+    import resource
+
+    if text is None:
+        try:
+            with open("/proc/stat") as f:
+                text = f.read()
+        except OSError:
+            return None
+    if tick is None:
+        tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = idle = steal = 0.0
+    running, cpus = None, 0
+    for line in text.splitlines():
+        parts = line.split()
+        if parts and parts[0] == "cpu":
+            # guest and guest_nice are already counted in user and nice: only the first eight fields.
+            vals = [float(x) for x in parts[1:9]] + [0.0] * max(0, 8 - len(parts[1:9]))
+            total, idle, steal = sum(vals) / tick, (vals[3] + vals[4]) / tick, vals[7] / tick
+        elif parts and parts[0].startswith("cpu") and parts[0][3:].isdigit():
+            cpus += 1
+        elif len(parts) > 1 and parts[0] == "procs_running" and parts[1].isdigit():
+            running = int(parts[1])
+    if own_s is None:
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        own_s = me.ru_utime + me.ru_stime
+    return total, idle, steal, running, max(cpus, 1), own_s
+
+
+def host_cpu_during(before, after) -> dict:
+    """What else used this machine's CPUs during the timed window (harness.orchestration.hostload reads
+    the same /proc/stat fields on the host): other processes' busy time as a share of all CPUs' time, the
+    hypervisor's steal, and the runnable tasks at the end (this runner's included)."""
+    if before is None or after is None or after[0] <= before[0]:
+        return {}
+    total = after[0] - before[0]
+    steal = after[2] - before[2]
+    busy = total - (after[1] - before[1]) - steal
+    others = max(0.0, min(1.0, (busy - (after[5] - before[5])) / total))
+    return {"host_others_cpu_pct": round(100 * others, 1),
+            "host_steal_pct": round(100 * max(0.0, min(1.0, steal / total)), 1),
+            "host_run_queue": after[3]}
+
+
 def timed_loop(invoke, cfg: dict, sample=None, origin: float | None = None) -> dict:
     """First inference, warm-up, then every invoke() timed until min runs and min seconds are both met
     (or max seconds / max runs is hit), as benchmark_model does. Shared by every runner in rpi/.
@@ -261,6 +310,7 @@ def timed_loop(invoke, cfg: dict, sample=None, origin: float | None = None) -> d
     min_runs, min_s, max_s = int(cfg["min_runs"]), float(cfg["min_s"]), float(cfg["max_s"])
     max_runs, interval = int(cfg["max_runs"]), float(cfg["sample_interval_s"])
     samples: list[float] = []
+    cpu_before = cpu_counters()
     wall_start = time.time()
     start = time.monotonic()
     next_sample = start + interval
@@ -280,6 +330,7 @@ def timed_loop(invoke, cfg: dict, sample=None, origin: float | None = None) -> d
     out["duration_s"] = round(time.monotonic() - start, 6)
     out["timed_window_unix_s"] = [round(wall_start, 6), round(time.time(), 6)]  # the host keeps power in it
     out["latencies_us"] = [round(x, 3) for x in samples]
+    out.update(host_cpu_during(cpu_before, cpu_counters()))
     return out
 
 
@@ -304,6 +355,7 @@ def _sustained_loop(invoke, cfg: dict, sample, origin: float | None, sustained: 
         previous = signal.signal(signal.SIGTERM, _stop_on_term)
     except ValueError:  # not the main thread: SIGTERM then ends the process as usual
         pass
+    cpu_before = cpu_counters()
     wall_start = time.time()
     start = time.monotonic()
     next_sample, next_window = start + interval, start + window
@@ -343,6 +395,7 @@ def _sustained_loop(invoke, cfg: dict, sample, origin: float | None, sustained: 
     out["windows"] = windows
     out["timed_start_s"] = round(start - base, 3)
     out["interrupted"] = interrupted
+    out.update(host_cpu_during(cpu_before, cpu_counters()))
     return out
 
 

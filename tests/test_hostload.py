@@ -44,3 +44,41 @@ def test_devices_shows_the_hosts_current_load(tmp_path, capsys):
     main(["devices", "--devices", str(devices), "--json"])
     (row,) = json.loads(capsys.readouterr().out)
     assert set(row["host_load"]) >= {"load1", "others_cpu_pct", "run_queue", "busy"}
+
+
+def test_the_runner_reads_proc_stat_as_the_host_does():
+    """rpi/runner.py imports nothing of the project, so it parses /proc/stat itself: on the same real
+    readings (and the same own CPU time) it must give the host's figures exactly."""
+    from rpi.runner import cpu_counters, host_cpu_during
+
+    ta, tb = (HOST / "proc_stat_a.txt").read_text(), (HOST / "proc_stat_b.txt").read_text()
+    for own in (0.0, 0.4):
+        runner = host_cpu_during(cpu_counters(ta, own_s=0.0, tick=100), cpu_counters(tb, own_s=own, tick=100))
+        host = host_noise(parse_proc_stat(ta), parse_proc_stat(tb), own_s=own)
+        assert runner == {"host_others_cpu_pct": host.others_cpu_pct, "host_steal_pct": host.steal_pct,
+                          "host_run_queue": host.run_queue}
+    assert host_cpu_during(None, None) == {}
+
+
+def test_the_runner_sees_a_busy_machine_during_its_timed_window(tiny_tflite):
+    """A real run of the runner while two other processes spin on this host's CPUs: the result says that
+    others took a large share of the CPUs during the timed window; the row built from it is `host busy`."""
+    import subprocess
+    import sys
+
+    from devices.runner_result import RunnerResult
+    from harness.orchestration.hostload import runner_noise
+    from rpi.runner import run_job
+
+    spin = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        res = run_job({"model_path": str(tiny_tflite), "threads": 1, "min_runs": 20, "min_s": 1.0,
+                       "warmup_runs": 1, "warmup_s": 0.0})
+    finally:
+        for p in spin:
+            p.kill()
+            p.wait()
+    assert res["error"] is None
+    assert res["host_others_cpu_pct"] > 25.0 and res["host_run_queue"] >= 1
+    noise = runner_noise(RunnerResult.from_json(res))
+    assert noise is not None and noise.busy()

@@ -24,7 +24,7 @@ def run_runner(job: dict, timeout: float = 120) -> tuple[int, dict]:
 def test_runner_imports_only_stdlib_numpy_and_litert(source):
     tree = ast.parse(source.read_text())  # the profiler is pushed next to the runner: same rule
     allowed = {"argparse", "glob", "json", "os", "platform", "sys", "time", "traceback", "__future__", "numpy",
-               "ai_edge_litert", "tflite_runtime", "tensorflow", "subprocess", "ctypes", "statistics", "signal"}
+               "ai_edge_litert", "tflite_runtime", "tensorflow", "subprocess", "ctypes", "statistics", "signal", "resource"}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names = [a.name.split(".")[0] for a in node.names]

@@ -16,6 +16,7 @@ import dataclasses
 import os
 import resource
 from dataclasses import dataclass
+from typing import Any
 
 from harness.store.results import Measurement
 
@@ -106,6 +107,15 @@ def host_noise(a: CpuTimes | None, b: CpuTimes | None, own_s: float | None = Non
     others = max(0.0, min(1.0, (busy - own) / total))
     steal = max(0.0, min(1.0, (b.steal_s - a.steal_s) / total))
     return HostNoise(round(100 * others, 1), round(100 * steal, 1), b.procs_running)
+
+
+def runner_noise(result: Any) -> HostNoise | None:
+    """The noise a runner measured on its target over the timed window (rpi/runner.py host_cpu_during);
+    None when the runtime did not report it (benchmark_model, trtexec, the apps, an older runner)."""
+    others = getattr(result, "host_others_cpu_pct", None)
+    if others is None:
+        return None
+    return HostNoise(float(others), getattr(result, "host_steal_pct", None), getattr(result, "host_run_queue", None))
 
 
 def with_host_noise(m: Measurement, noise: HostNoise, busy_pct: float = HOST_BUSY_OTHERS_PCT) -> Measurement:

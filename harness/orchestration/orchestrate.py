@@ -26,7 +26,7 @@ from collections.abc import Callable
 from harness.store.db import ResultsDB, StoreError
 from harness.store.pending import pending_path
 from errors import DeviceError, UserError
-from harness.orchestration.hostload import cpu_times, host_noise, with_host_noise
+from harness.orchestration.hostload import cpu_times, host_noise, runner_noise, with_host_noise
 from harness.orchestration.measure import error_measurement, to_measurement
 from harness.statistics.compare import model_label
 from harness.planning.plan import Plan
@@ -415,8 +415,11 @@ class Orchestrator:
                     raw = target.benchmark(job)
                     m = with_peak_swing(to_measurement(run_id, device.name, art, bench, raw, started,
                                                        peak_gflops=peak, repeat_index=rep), peak_rounds)
-                    if before is not None:  # this host: what else used its CPUs meanwhile
-                        m = with_host_noise(m, host_noise(before, cpu_times()), bench.host_busy_pct)
+                    # What else used the target's CPUs: the runner's own reading of the timed window (any
+                    # Linux target), else this host's over the whole job (local tools that do not report it).
+                    noise = runner_noise(raw.result) or (host_noise(before, cpu_times()) if before else None)
+                    if noise is not None:
+                        m = with_host_noise(m, noise, bench.host_busy_pct)
                     if ev is not None and raw.outputs is not None:
                         m = _with_device_scores(m, ev, raw.outputs)
                     failures = 0
