@@ -5,7 +5,9 @@ import argparse
 import json
 
 from errors import UserError
-from harness.commands.options import add_db_arg, fraction, open_db
+from harness.commands.options import add_db_arg, default_db, fraction, open_db, rounds_arg
+
+INTERLEAVED_ROUNDS_DEFAULT = 5
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +21,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_format_arg(c)
     c.add_argument("--json", action="store_true", help="print JSON (the full comparison records)")
     c.add_argument("--fail-on-slower", action="store_true", help="exit 1 when anything is slower")
+    c.add_argument("--remeasure", type=rounds_arg, nargs="?", const=INTERLEAVED_ROUNDS_DEFAULT, metavar="ROUNDS",
+                   help="measure both runs' model files again side by side on the device that measured them, "
+                        "whole rounds interleaved (A B A B ...), and judge on the paired rounds: two runs "
+                        f"measured apart do not share the host's level (default {INTERLEAVED_ROUNDS_DEFAULT} "
+                        "rounds, 3-50)")
     c.set_defaults(func=cmd_compare)
 
 
@@ -35,6 +42,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not a and not b:
         raise UserError(f"runs {args.run_a} and {args.run_b} hold no measurements")
     items = compare_runs(a, b, threshold=args.threshold)
+    extra_notes: list[str] = []
+    if args.remeasure:
+        from harness.orchestration.interleave import remeasure_runs
+
+        items, extra_notes, new_run = remeasure_runs(args.db or default_db(), args.run_a, args.run_b,
+                                                     rounds=args.remeasure, threshold=args.threshold)
+        extra_notes.insert(0, f"measured again side by side ({args.remeasure} interleaved rounds, run "
+                              f"{new_run or '-'}); verdicts on the paired rounds, not on the stored runs")
     if args.json:
         print(json.dumps([c.to_dict() for c in items], indent=1))
     else:
@@ -49,7 +64,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         for c in items:
             counts[c.verdict] = counts.get(c.verdict, 0) + 1
         print(", ".join(f"{n} {v}" for v, n in counts.items()))
-        for note in comparison_notes(items):
+        for note in extra_notes + comparison_notes(items):
             print(f"note: {note}")
     slower = any(c.verdict == "slower" for c in items)
     return 1 if slower and args.fail_on_slower else 0

@@ -72,6 +72,7 @@ def _number(kind: type, *, low: float | None = None, high: float | None = None, 
 
 
 positive_int = _number(int, low=1)
+rounds_arg = _number(int, low=3, high=50)  # interleaved rounds (compare --remeasure)
 thread_count = _number(int, low=1, high=256)
 count = _number(int, low=0)
 seconds = _number(float, low=0)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Sequence
 
+from harness.orchestration.interleave import artifact_of, measure_side_by_side
 from harness.statistics.compare import DEFAULT_THRESHOLD, KeyComparison, compare_runs, model_label
 from harness.statistics.regression import (BASELINE_WINDOW, HISTORY_NIGHTS, INTERLEAVED_ROUNDS, NightCheck,
                                            check_night, confirm_night, interleaved_verdict, usable)
@@ -139,12 +140,7 @@ def baseline_rows(good_ids: Sequence[str], good_nights: Sequence[Sequence[Measur
 
 def _artifact(nights: Sequence[Sequence[Measurement]], key: Key) -> Path | None:
     """The newest .tflite a key's usable rows were measured from, if it is still on disk."""
-    for night in reversed(nights):
-        for m in night:
-            p = m.extra.get("artifact_path") if m.key == key and m.status == "ok" else None
-            if isinstance(p, str) and p.endswith(".tflite") and Path(p).is_file():
-                return Path(p)
-    return None
+    return artifact_of([m for night in nights for m in night], key)
 
 
 def _remeasure(plan: Any, db: ResultsDB, db_path: str | Path, result: NightlyResult,
@@ -153,11 +149,7 @@ def _remeasure(plan: Any, db: ResultsDB, db_path: str | Path, result: NightlyRes
     """Each suspect measured again beside the baseline's artifact, whole rounds interleaved (A B A B A B),
     where both files are on disk; otherwise its jobs alone again (the older check, confirm()).
     Returns key -> confirmed | cleared | undecided, and whether a re-measurement was interrupted."""
-    import shutil
-    import tempfile
-
     from harness.orchestration import orchestrate
-    from harness.planning.plan import Plan
 
     decided: dict[Key, str] = {}
     interrupted = False
@@ -167,27 +159,12 @@ def _remeasure(plan: Any, db: ResultsDB, db_path: str | Path, result: NightlyRes
         side_by_side = [(k, a, b) for k, a, b in pairs if a is not None and b is not None]
         alone = [k for k, a, b in pairs if a is None or b is None]
         if side_by_side:
-            with tempfile.TemporaryDirectory(prefix="harness-nightly-") as tmp:
-                names: dict[str, tuple[Key, str]] = {}
-                models = []
-                for i, (k, a, b) in enumerate(side_by_side):
-                    for side, src in (("baseline", a), ("tonight", b)):
-                        dst = Path(tmp) / f"{i}-{side}-{Path(model_label(k[1])).stem}-{k[2]}.tflite"
-                        shutil.copyfile(src, dst)
-                        names[dst.name] = (k, side)
-                        models.append(str(dst))
-                devices = plan.devices.model_copy(
-                    update={"devices": [d for d in plan.devices.devices if d.name == device]})
-                sub = Plan(tuple(models), ("fp32",), devices, dict(plan.bench_overrides), None, False,
-                           INTERLEAVED_ROUNDS)
-                again = orchestrate.run(sub, db_path, events=events, cache_dir=cache_dir, targets=targets)
-            db.set_run_label(again.run_id, CONFIRM)
-            result.confirm_run_ids.append(again.run_id)
-            interrupted = interrupted or again.interrupted
-            got = db.measurements(again.run_id)
+            got = measure_side_by_side(plan, device, side_by_side, db_path, rounds=INTERLEAVED_ROUNDS,
+                                       label=CONFIRM, events=events, cache_dir=cache_dir, targets=targets)
+            result.confirm_run_ids.append(got.run_id)
+            interrupted = interrupted or got.interrupted
             for k, _, _ in side_by_side:
-                base = [m for m in got if names.get(m.model) == (k, "baseline") and m.status == "ok"]
-                new = [m for m in got if names.get(m.model) == (k, "tonight") and m.status == "ok"]
+                base, new = got.rows[k]
                 if not base or not new:
                     decided[k] = "undecided"
                     continue

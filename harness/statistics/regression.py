@@ -337,10 +337,14 @@ def interleaved_verdict(baseline: Sequence[Any], tonight: Sequence[Any], *, thre
                         confidence: float = 0.95) -> Any:
     """The re-measurement's verdict from paired rounds: round i's tonight p50 over its baseline p50.
 
-    Rows flagged by their validity (a busy host, an unstable window) stay in: both rows of a round
-    shared that moment's load, and their disagreement widens the interval (Student's t on the log
-    ratios) instead of vetoing the key. `slower` confirms (interval above zero and the change over the
-    threshold), `unchanged` or `faster` clears, `inconclusive` (fewer than 3 paired rounds) decides nothing."""
+    A round where either row's own timed window saw a busy host (`host busy`: other processes took a
+    share of the CPUs, read by the runner from the target's /proc/stat) is left out while at least 3
+    rounds remain, and the reason names it: a burst that hit one side of a round only is not a change of
+    the build, and one such round widened the t interval past zero at +30 % on a quiet host. Other flags
+    (an unstable window) stay in: both rows of a round shared that moment's level, and their
+    disagreement widens the interval (Student's t on the log ratios) instead of vetoing the key.
+    `slower` confirms (interval above zero and the change over the threshold), `unchanged` or `faster`
+    clears, `inconclusive` (fewer than 3 paired rounds, or too wide to clear) decides nothing."""
     from scipy import stats
 
     from harness.statistics.compare import REPEATS_NOISE, LatencyChange
@@ -348,6 +352,13 @@ def interleaved_verdict(baseline: Sequence[Any], tonight: Sequence[Any], *, thre
     base = {m.repeat_index: float(m.p50_us) for m in baseline if m.status == "ok" and m.p50_us}
     new = {m.repeat_index: float(m.p50_us) for m in tonight if m.status == "ok" and m.p50_us}
     rounds = sorted(set(base) & set(new))
+    busy = {m.repeat_index for m in list(baseline) + list(tonight)
+            if m.status == "ok" and m.validity is not None and m.validity.host_quiet is False}
+    left = [r for r in rounds if r in busy]
+    if left and len(rounds) - len(left) >= 3:
+        rounds = [r for r in rounds if r not in busy]
+    else:
+        left = []
     n_a = sum(len(m.latencies_us) for m in baseline)
     n_b = sum(len(m.latencies_us) for m in tonight)
     med_a = float(np.median(list(base.values()))) if base else None
@@ -364,6 +375,8 @@ def interleaved_verdict(baseline: Sequence[Any], tonight: Sequence[Any], *, thre
     low, high = math.expm1(mean - half), math.expm1(mean + half)
     change = math.expm1(centre)
     reason = f"{len(rounds)} rounds, baseline and tonight side by side"
+    if left:
+        reason += f"; left out round(s) {', '.join(str(r + 1) for r in left)}: host busy"
     if low > 0 and change > threshold:
         verdict = "slower"
     elif high < 0 and change < -threshold:
