@@ -182,6 +182,40 @@ def analyse(db_path: Path) -> dict[str, Any]:
     return results
 
 
+def remeasure(db_path: Path, per_kind: int, rounds: int = 5) -> dict[str, Any]:
+    """`harness compare A B --remeasure`: the first `per_kind` pairs of each kind measured again side by
+    side (A B A B rounds) and judged on the paired rounds."""
+    from harness.orchestration.interleave import remeasure_runs
+
+    runs = json.loads(db_path.with_suffix(".runs.json").read_text())
+    print(f"\ncompare --remeasure {rounds} (the pair's two model files measured again side by side)")
+    print(f"{'pairs':<10}{'keys':>5}{'slower':>8}{'faster':>8}{'unchanged':>10}{'inconcl.':>9}{'exit 1':>8}"
+          "  rate, load")
+    results: dict[str, Any] = {}
+    for kind, pairs in pairs_of(runs).items():
+        counts = {"slower": 0, "faster": 0, "unchanged": 0, "inconclusive": 0}
+        exits = 0
+        loads = []
+        changes = []
+        for ra, rb in pairs[:per_kind]:
+            loads.append(load_now()["load1"])
+            items, _, _ = remeasure_runs(db_path, ra, rb, rounds=rounds, threshold=0.02)
+            for c in items:
+                counts[c.verdict if c.verdict in counts else "inconclusive"] += 1
+                if c.latency is not None and c.latency.change is not None:
+                    changes.append(c.latency.change)
+            exits += any(c.verdict == "slower" for c in items)
+        keys = sum(counts.values())
+        what = "false verdicts" if kind == "A/A" else "found"
+        n = counts["slower"] + counts["faster"] if kind == "A/A" else counts["slower"]
+        med = f"; median change {sorted(changes)[len(changes) // 2]:+.1%}" if changes else ""
+        print(f"{kind:<10}{keys:>5}{counts['slower']:>8}{counts['faster']:>8}{counts['unchanged']:>10}"
+              f"{counts['inconclusive']:>9}{exits:>8}  {what} {n}/{keys}{med}; load1 "
+              f"{min(loads, default=0):.1f}-{max(loads, default=0):.1f}", flush=True)
+        results[f"--remeasure:{kind}"] = {"counts": counts, "exits": exits, "pairs": min(per_kind, len(pairs))}
+    return results
+
+
 def nightly_sequence(work: Path, sides: list[str], overrides: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """`harness nightly` night after night on its own database, the model files swapped as `sides` say."""
     from harness.orchestration.nightly import run_nightly
@@ -191,6 +225,7 @@ def nightly_sequence(work: Path, sides: list[str], overrides: dict[str, Any] | N
 
     devices = parse_devices({"devices": [{"name": "local", "kind": "local"}]})
     db_path = work / f"nightly{len(list(work.glob('nightly*.db')))}.db"
+    print(f"  (runs kept in {db_path})")
     out = []
     for i, side in enumerate(sides):
         paths = build(work / side, SIDES[side])
@@ -241,6 +276,16 @@ def goals(results: dict[str, Any], nights: list[dict[str, Any]]) -> None:
     if keys:
         print(f"  +25 % found in >= 90 % with --repeat 3: {found}/{keys} -> "
               f"{'met' if found >= 0.9 * keys else 'NOT met'}")
+    r = results.get("--remeasure:A/A")
+    if r:
+        wrong = r["counts"]["slower"] + r["counts"]["faster"]
+        keys = sum(r["counts"].values())
+        print(f"  A/A false verdicts <= 5 % of keys (--remeasure): {wrong}/{keys} -> "
+              f"{'met' if wrong <= 0.05 * keys else 'NOT met'}; --fail-on-slower exits {r['exits']}/{r['pairs']}")
+    found, keys = rate("--remeasure:mac25", "slower")
+    if keys:
+        print(f"  +25 % found in >= 90 % with --remeasure: {found}/{keys} -> "
+              f"{'met' if found >= 0.9 * keys else 'NOT met'}")
     found, keys = rate("--repeat 3, busy ignored:mac25", "slower")
     wrong = sum(rate(f"{m}, busy ignored:A/A", v)[0] for m in ("1 run", "--repeat 3") for v in ("slower", "faster"))
     if keys:
@@ -272,11 +317,15 @@ def main() -> int:
     ap.add_argument("--db", help="keep the runs in this database (default: a temporary one)")
     ap.add_argument("--analyse", metavar="FILE", help="analyse the runs already in FILE; measure nothing")
     ap.add_argument("--no-nightly", action="store_true", help="skip the sequence of nightly runs")
+    ap.add_argument("--remeasure-pairs", type=int, default=3,
+                    help="pairs of each kind judged again with `compare --remeasure` (0: none)")
     ap.add_argument("--only-nightly", action="store_true", help="only the sequence of nightly runs")
     args = ap.parse_args()
     cycles = 3 if args.quick else args.cycles
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
+        # with --db, the nightly series' databases are kept beside it (nightly0.db, ...)
+        work = Path(args.db).resolve().parent / (Path(args.db).stem + "-work") if args.db else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         results: dict[str, Any] = {}
         if args.analyse:
             results = analyse(Path(args.analyse))
@@ -284,6 +333,8 @@ def main() -> int:
             db_path = Path(args.db) if args.db else work / "verdicts.db"
             collect(db_path, work, cycles, args.repeat)
             results = analyse(db_path)
+        if args.remeasure_pairs and not args.only_nightly:
+            results.update(remeasure(Path(args.analyse or db_path), args.remeasure_pairs))
         nights: list[dict[str, Any]] = []
         if not args.no_nightly:
             print("\nnightly, night after night (3 repeats a night; suspects re-measured beside the baseline's "

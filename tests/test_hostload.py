@@ -82,3 +82,27 @@ def test_the_runner_sees_a_busy_machine_during_its_timed_window(tiny_tflite):
     assert res["host_others_cpu_pct"] > 25.0 and res["host_run_queue"] >= 1
     noise = runner_noise(RunnerResult.from_json(res))
     assert noise is not None and noise.busy()
+
+
+def test_a_window_that_changed_speed_halfway_is_unstable():
+    """A real window of this VM (tests/fixtures/host/level_shift_windows.json): its first half ran at 1.9x,
+    its second at 1x, with nothing else on the CPUs. Its robust spread stayed under 10 % (more than half of
+    the samples sat in one level), so before the level-shift check it was a valid row, 84 % slower than the
+    next repeat, and made an A/A pair a false `slower`. The steady repeat beside it stays valid."""
+    from harness.statistics.latency import judge, level_shift, summarize
+
+    data = json.loads((HOST / "level_shift_windows.json").read_text())
+
+    def verdict(samples: list[float]):
+        s = summarize(samples)
+        args = dict(runs=s.count, duration_s=1.0, cv=s.cv, min_runs=50, min_s=0.5, cv_threshold=1e6,
+                    throttled=False, ops_total=None, ops_delegated=None, delegate=None,
+                    robust_spread=s.robust_spread, spread_threshold=0.10)
+        return s, judge(**args), judge(**args, shift=level_shift(samples))
+
+    s, before, after = verdict(data["shifted"]["latencies_us"])
+    assert s.robust_spread is not None and s.robust_spread <= 0.10 and before.valid  # what the old rule saw
+    assert not after.valid and "level shift" in " ".join(after.notes)
+    _, _, steady = verdict(data["steady"]["latencies_us"])
+    assert steady.valid
+    assert level_shift([1.0] * 19) is None

@@ -11,7 +11,7 @@ from devices.target import RawRun
 from devices.timing import timed_window_on_host
 from devices.energy_validity import NO_SAMPLE_NEAR_WINDOW, NO_WINDOW, few_samples_note
 from harness.statistics.energy import window_energy
-from harness.statistics.latency import LatencySummary, judge, summarize, summary_from_printed
+from harness.statistics.latency import LatencySummary, judge, level_shift, summarize, summary_from_printed
 from harness.statistics.sustained import from_runner, sustained_text
 from harness.statistics.throttle import clock_fell
 from harness.store.results import Measurement, PowerSample, TempSample
@@ -205,6 +205,8 @@ def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: RawRun, 
         spread_threshold=getattr(bench, "spread_threshold", 0.10),
         p99_measured=s.p99_us is not None,
         throttle_why=why,
+        # a sustained run measures how the speed changes over time: a shift is its result, not a flaw
+        shift=None if sustained is not None else level_shift(res.latencies_us),
     )
     if sustained is not None:
         extra["sustained"] = sustained.to_dict()

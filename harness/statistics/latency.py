@@ -106,6 +106,19 @@ def summary_from_printed(d: dict[str, Any]) -> LatencySummary:
     )
 
 
+def level_shift(samples: Sequence[float]) -> float | None:
+    """How far the median of a window's second half lies from its first half's (|ratio - 1|), samples in
+    time order. A steady window moves ~1 %; on this Firecracker VM a window now and then ran its first
+    half at 1.9x and its second at 1x with nothing else running (the hypervisor packing the two vCPUs on
+    one core): its robust spread stayed under 10 % because more than half the samples sat in one level.
+    None under 20 samples."""
+    n = len(samples)
+    if n < 20:
+        return None
+    first, second = median(samples[: n // 2]), median(samples[n // 2:])
+    return abs(second / first - 1.0) if first > 0 else None
+
+
 def judge(
     *,
     runs: int,
@@ -122,6 +135,7 @@ def judge(
     spread_threshold: float = 0.10,
     p99_measured: bool = False,
     throttle_why: str | None = None,
+    shift: float | None = None,
 ) -> Validity:
     """Validity flags, following benchmark_model (runs and seconds), pyperf (a robust spread judges
     stability; CV, which one outlier inflates, is kept as a fact) and MLPerf (enough runs for p99)."""
@@ -141,6 +155,10 @@ def judge(
                          "results are unstable")
         elif not cv_ok:
             notes.append(f"CV {cv:.1%} > {cv_threshold:.0%} from a few outliers; the median is steady")
+    if shift is not None and shift > spread_threshold:
+        stable = False
+        notes.append(f"level shift: the window's second half's median is {shift:.0%} away from its first half's "
+                     f"(> {spread_threshold:.0%}): the machine changed speed during the run; results are unstable")
     elif not cv_ok:  # no robust figure (a tool printed only mean and std): CV is all there is
         notes.append(f"CV {cv:.1%} > {cv_threshold:.0%}: results are unstable")
     if p99_measured and runs < P99_MIN_RUNS:

@@ -331,6 +331,9 @@ def confirm_night(good_nights: Sequence[Sequence[Any]], tonight: Sequence[Any], 
 # A suspect is re-measured beside the baseline's own artifact, whole rounds interleaved (A B A B ...):
 # both sides of a round share the host's load of the moment, which no comparison across nights can.
 INTERLEAVED_ROUNDS = 5
+# Paired rounds cancel the host's level, so a suspect is cleared when its interval rules out a slowdown
+# beyond this (not the 10 % floor of runs measured apart, compare.REPEATS_NOISE).
+INTERLEAVED_CLEAR = 0.05
 
 
 def interleaved_verdict(baseline: Sequence[Any], tonight: Sequence[Any], *, threshold: float = 0.02,
@@ -347,7 +350,7 @@ def interleaved_verdict(baseline: Sequence[Any], tonight: Sequence[Any], *, thre
     clears, `inconclusive` (fewer than 3 paired rounds, or too wide to clear) decides nothing."""
     from scipy import stats
 
-    from harness.statistics.compare import REPEATS_NOISE, LatencyChange
+    from harness.statistics.compare import LatencyChange
 
     base = {m.repeat_index: float(m.p50_us) for m in baseline if m.status == "ok" and m.p50_us}
     new = {m.repeat_index: float(m.p50_us) for m in tonight if m.status == "ok" and m.p50_us}
@@ -381,7 +384,7 @@ def interleaved_verdict(baseline: Sequence[Any], tonight: Sequence[Any], *, thre
         verdict = "slower"
     elif high < 0 and change < -threshold:
         verdict = "faster"
-    elif high <= max(threshold, REPEATS_NOISE):  # the interval rules out a slowdown beyond the host's noise
+    elif high <= max(threshold, INTERLEAVED_CLEAR):  # the interval rules out a slowdown beyond the host's noise
         verdict = "unchanged"
     else:  # too noisy to clear a suspect: a busy host must not wave a regression through
         verdict = "inconclusive"
