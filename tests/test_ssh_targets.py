@@ -53,6 +53,11 @@ def test_harness_run_on_a_pi_and_a_jetson_in_parallel(sshd_board, tiny_tflite, t
     for m in (pi, nano):
         assert m.status == "ok", m.error
         assert m.runtime == "ai-edge-litert" and len(m.latencies_us) >= 20 and m.p50_us > 0
+        # What else used the board's CPUs during its timed window, read by the runner from the board's own
+        # /proc/stat (issue 22): stored with every board row, not only with the local host's.
+        assert m.host_others_cpu_pct is not None and 0.0 <= m.host_others_cpu_pct <= 100.0
+        assert m.host_run_queue is not None and m.host_run_queue >= 1
+        assert m.validity.host_quiet is (m.host_others_cpu_pct <= 25.0 and (m.host_steal_pct or 0.0) <= 10.0)
     # The two boards ran at the same time, one job each.
     assert pi.started_at < nano.finished_at and nano.started_at < pi.finished_at
     # Pi: the recorded get_throttled=0x50005 (under-voltage and throttled now) marks the run throttled.
