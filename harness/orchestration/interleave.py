@@ -41,11 +41,12 @@ def artifact_of(rows: Sequence[Measurement], key: Key) -> Path | None:
 
 
 def measure_side_by_side(plan: Any, device: str, pairs: Sequence[tuple[Key, Path, Path]], db_path: str | Path, *,
-                         rounds: int, label: str, events: Callable[[str, dict[str, Any]], None] | None = None,
+                         rounds: int, label: str, sides: tuple[str, str] = ("A", "B"),
+                         events: Callable[[str, dict[str, Any]], None] | None = None,
                          cache_dir: Path | None = None, targets: Any = None) -> SideBySide:
     """Each pair's two files measured `rounds` times on `device`, every round holding both (A B A B):
     the plan's bench settings for that device, the files run as they are (no conversion). The rows are
-    stored as a run of their own, labelled `label`."""
+    stored as a run of their own, labelled `label`; each file is named after its side (`sides`)."""
     from harness.orchestration import orchestrate
     from harness.planning.plan import Plan
 
@@ -53,7 +54,7 @@ def measure_side_by_side(plan: Any, device: str, pairs: Sequence[tuple[Key, Path
         names: dict[str, tuple[Key, str]] = {}
         models = []
         for i, (k, a, b) in enumerate(pairs):
-            for side, src in (("A", a), ("B", b)):
+            for side, src in zip(sides, (a, b)):
                 dst = Path(tmp) / f"{i}-{side}-{Path(model_label(k[1])).stem}-{k[2]}.tflite"
                 shutil.copyfile(src, dst)
                 names[dst.name] = (k, side)
@@ -71,7 +72,7 @@ def measure_side_by_side(plan: Any, device: str, pairs: Sequence[tuple[Key, Path
     for m in got:
         hit = names.get(m.model)
         if hit is not None and m.status == "ok":
-            rows[hit[0]][0 if hit[1] == "A" else 1].append(m)
+            rows[hit[0]][0 if hit[1] == sides[0] else 1].append(m)
     return SideBySide(again.run_id, again.interrupted, rows)
 
 

@@ -160,7 +160,8 @@ def _remeasure(plan: Any, db: ResultsDB, db_path: str | Path, result: NightlyRes
         alone = [k for k, a, b in pairs if a is None or b is None]
         if side_by_side:
             got = measure_side_by_side(plan, device, side_by_side, db_path, rounds=INTERLEAVED_ROUNDS,
-                                       label=CONFIRM, events=events, cache_dir=cache_dir, targets=targets)
+                                       label=CONFIRM, sides=("baseline", "tonight"), events=events,
+                                       cache_dir=cache_dir, targets=targets)
             result.confirm_run_ids.append(got.run_id)
             interrupted = interrupted or got.interrupted
             for k, _, _ in side_by_side:
