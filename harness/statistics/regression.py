@@ -341,9 +341,11 @@ def interleaved_verdict(baseline: Sequence[Any], tonight: Sequence[Any], *, thre
     """The re-measurement's verdict from paired rounds: round i's tonight p50 over its baseline p50.
 
     A round where either row's own timed window saw a busy host (`host busy`: other processes took a
-    share of the CPUs, read by the runner from the target's /proc/stat) is left out while at least 3
-    rounds remain, and the reason names it: a burst that hit one side of a round only is not a change of
-    the build, and one such round widened the t interval past zero at +30 % on a quiet host. Other flags
+    share of the CPUs, read by the runner from the target's /proc/stat) is left out, and the reason names
+    it: a burst that hit one side of a round only is not a change of the build, and one such round widened
+    the t interval past zero at +30 % on a quiet host. With fewer than 3 quiet rounds the verdict is
+    inconclusive: at load 24-33 on 2 cores, every round busy, the paired t interval called one of 6 A/A
+    keys faster (benchmarks/verdicts.py). Other flags
     (an unstable window) stay in: both rows of a round shared that moment's level, and their
     disagreement widens the interval (Student's t on the log ratios) instead of vetoing the key.
     `slower` confirms (interval above zero and the change over the threshold), `unchanged` or `faster`
@@ -358,18 +360,17 @@ def interleaved_verdict(baseline: Sequence[Any], tonight: Sequence[Any], *, thre
     busy = {m.repeat_index for m in list(baseline) + list(tonight)
             if m.status == "ok" and m.validity is not None and m.validity.host_quiet is False}
     left = [r for r in rounds if r in busy]
-    if left and len(rounds) - len(left) >= 3:
-        rounds = [r for r in rounds if r not in busy]
-    else:
-        left = []
+    measured = len(rounds)
+    rounds = [r for r in rounds if r not in busy]
     n_a = sum(len(m.latencies_us) for m in baseline)
     n_b = sum(len(m.latencies_us) for m in tonight)
     med_a = float(np.median(list(base.values()))) if base else None
     med_b = float(np.median(list(new.values()))) if new else None
     if len(rounds) < 3:
+        why = (f"host busy in {len(left)} of {measured} paired rounds (3 quiet ones needed)" if left
+               else f"{measured} paired rounds measured (3 needed)")
         return LatencyChange(med_a, med_b, None if not (med_a and med_b) else med_b / med_a - 1, None, None, n_a,
-                             n_b, "inconclusive", "interleaved rounds", len(base), len(new),
-                             reason=f"{len(rounds)} paired rounds measured (3 needed)")
+                             n_b, "inconclusive", "interleaved rounds", len(base), len(new), reason=why)
     logs = np.log([new[r] / base[r] for r in rounds])
     centre = float(np.median(logs))
     sd = float(np.std(logs, ddof=1))
