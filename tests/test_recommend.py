@@ -282,13 +282,24 @@ def test_a_variant_missing_or_invalid_on_one_night_is_not_judged():
 
 
 def test_cli_nightly_judges_the_series_and_nights_bounds_it(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
     db = tmp_path / "r.db"
     dev = [{"name": "pixel", "kind": "android", "serial": "x", "budget": {"p99_ms": 30}}]
+
+    def rows(run: str, int8_p99: float) -> list[Measurement]:  # three repeats with samples, as a nightly stores
+        out = []
+        for v, p50, p99 in (("fp32", 40, 48), ("fp16", 24, 28), ("int8", 15, int8_p99)):
+            for k in range(3):
+                lat = tuple((rng.normal(p50, 0.2, 200) * 1000).round(1))
+                out.append(row(v, p50, p99, run=run, repeat_index=k, latencies_us=lat,
+                               delta=None if v == "fp32" else 0.0))
+        return out
+
     for i, int8_p99 in enumerate((19, 40, 18, 18)):
         run = f"n{i + 1}"
-        store(db, [row("fp32", 40, 48, run=run), row("fp16", 24, 28, delta=0.0, run=run),
-                   row("int8", 15, int8_p99, delta=0.0, run=run)], run=run, label="nightly:ok",
-              created=1000.0 * (i + 1), devices=dev)
+        store(db, rows(run, int8_p99), run=run, label="nightly:ok", created=1000.0 * (i + 1), devices=dev)
     res = _cli("--db", str(db), "--nightly", "--format", "json")
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
