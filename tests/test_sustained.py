@@ -374,3 +374,55 @@ def test_a_long_sustained_row_keeps_a_bounded_sample_but_figures_from_every_run(
     m2 = to_measurement("r", "local", SimpleNamespace(model="m", variant="fp32", metrics={}), bench,
                         RawRun(runner=short), 0.0)
     assert len(m2.latencies_us) == 5000 and "latencies_kept" not in m2.extra and m2.runs == 5000
+
+
+def test_sustained_benchmark_model_on_a_heating_pi_over_ssh(sshd_board, tiny_tflite, tmp_path):
+    """benchmark_model on a board has no loop of its own: back-to-back runs of one window, the board's
+    zones and clocks read over ssh after each; the heating board's clock drop is the onset found."""
+    import stat as st
+
+    from devices.rpi_target import RaspberryPiTarget
+    from devices.target import JobSpec
+    from harness.orchestration.measure import to_measurement
+    from harness.planning.config import BenchSettings
+    from tests.fixtures_ssh import FIXTURES
+
+    from tests.adb_sim_shell import heated_log
+
+    board = HeatingBoard(tmp_path / "board", tau_s=4.0, throttle_at_c=62.0)
+    recorded = (FIXTURES / "benchmark_model.cpu_profiling.txt").read_text().splitlines(keepends=True)
+    logs = {}
+    for name, us in (("cold", 2000.0), ("hot", 3000.0)):  # the recorded log in the tool's full form
+        logs[name] = tmp_path / f"{name}.log"
+        logs[name].write_text(heated_log(recorded, [us] * 200))
+    clock = tmp_path / "board" / "cpu0" / "cpufreq" / "scaling_cur_freq"
+    tool = tmp_path / "benchmark_model"  # runs for its window (--min_secs), 1.5x slower once the clock fell
+    tool.write_text("#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in --min_secs=*) s=\"${a#--min_secs=}\";; esac; done\n"
+                    f"sleep \"$s\"\nif [ \"$(cat {clock})\" -lt 1800000 ]; then cat {logs['hot']} >&2; "
+                    f"else cat {logs['cold']} >&2; fi\n")
+    tool.chmod(tool.stat().st_mode | st.S_IEXEC)
+    cfg = sshd_board.config_for("hot-pi-bm", "raspberry_pi", runtime="benchmark_model", benchmark_model=str(tool))
+    target = RaspberryPiTarget(cfg)
+    target.thermal_glob, target.cpufreq_glob = board.thermal_glob, board.cpufreq_glob
+    bench = BenchSettings(sustained_s=6.0, sustained_window_s=0.5, cooldown_s=0, timeout_s=60.0)
+    try:
+        target.prepare()
+        board.heat()
+        raw = target.benchmark(JobSpec(model_path=tiny_tflite, bench=bench))
+    finally:
+        board.stop()
+        target.close()
+    r = raw.runner
+    assert r.get("error") is None and r["interrupted"] is False, r
+    assert 4 <= len(r["windows"]) <= 12 and len(r["window_p50_us"]) == len(r["windows"])
+    assert r["cpu_freq"] and r["temperatures"][0][1] == "before"
+    m = to_measurement("run", "hot-pi-bm", SimpleNamespace(model="tiny", variant="fp32", metrics={}), bench, raw,
+                       time.time())
+    assert m.status == "ok", m.error
+    s = m.extra["sustained"]
+    expected = board.throttled_at_unix - r["timed_window_unix_s"][0]
+    # Read after each window: the onset is seen at the end of the window it fell in (plus an ssh read).
+    assert expected - 0.05 <= s["first_throttle_s"] <= expected + 0.5 + 1.5, (s["first_throttle_s"], expected)
+    assert "1800 to 1200" in s["throttle_cause"] and s["temp_reached_c"] > 62.0
+    assert s["cold_p50_us"] == 2000 and s["steady_p50_us"] == 3000 and s["steady_over_cold"] == 1.5
+    assert "back-to-back benchmark_model runs" in m.extra["sustained_method"]
