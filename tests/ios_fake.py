@@ -14,7 +14,8 @@ inference then takes 1.6x as long, the moment kept in `throttled_at_unix`).
 
 A job with `sustained_s` runs the app's sustained loop (HarnessCore `sustainedLoop`) in real time: sleeps of
 the inference's cost, a window boundary at the first inference past each `window_s`, the thermal state
-read at each boundary, Documents/jobs/NAME.stop (the host's Ctrl-C) honoured there, and the optional
+read at each boundary, Documents/jobs/NAME.stop (the host's Ctrl-C) honoured there and at every sampling
+point (the part run so far closed as a window), and the optional
 sustained keys in the result, `after_loop_s` included (the fake spends AFTER_LOOP_S on "probes").
 The root folder is HARNESS_FAKE_IOS_ROOT. Used only through HARNESS_IOS_ADAPTER in tests.
 """
@@ -191,7 +192,8 @@ class FakeIosAdapter(IosAdapter):
         lat: list[float] = []
         windows: list[list[float]] = []
         states: list[str] = []
-        next_window, interrupted = start + window, False
+        interval = float(job.get("sample_interval_s") or 0.5)
+        next_window, next_sample, interrupted = start + window, start + interval, False
         while True:
             t0 = time.monotonic()
             if heating and self.throttled_at_unix is None and t0 - start >= HEAT_AFTER_S:
@@ -203,8 +205,15 @@ class FakeIosAdapter(IosAdapter):
             if now >= next_window or now - start >= total:
                 windows.append([round(now - base, 3), len(lat)])
                 states.append("serious" if self.throttled_at_unix is not None else "nominal")
-                next_window = now + window
+                next_window, next_sample = now + window, now + interval
                 if now - start < total and self._path(f"jobs/{name}.stop").exists():
+                    interrupted = True
+                    break
+            elif now >= next_sample:  # the stop request is asked at every sampling point too
+                next_sample = now + interval
+                if now - start < total and self._path(f"jobs/{name}.stop").exists():
+                    windows.append([round(now - base, 3), len(lat)])
+                    states.append("serious" if self.throttled_at_unix is not None else "nominal")
                     interrupted = True
                     break
             if now - start >= total:

@@ -302,16 +302,17 @@ def test_sustained_through_the_ios_app_on_a_heating_phone(tmp_path):
     assert m.validity.no_throttling is True  # throttling is what a sustained run measures
 
 
-def test_ctrl_c_stops_the_ios_apps_loop_at_its_next_window_and_keeps_it(tmp_path):
+def test_ctrl_c_stops_the_ios_apps_loop_within_a_sampling_interval_and_keeps_it(tmp_path):
     import threading
 
     from devices.target import JobSpec
     from harness.planning.config import BenchSettings
 
     target, phone, model = _iphone(tmp_path, "ok")
-    bench = BenchSettings(sustained_s=120.0, sustained_window_s=0.25, sample_interval_s=0.1, cooldown_s=0)
+    # 30 s windows: the stop is asked at every 0.1 s sampling point, so it ends long before a window would.
+    bench = BenchSettings(sustained_s=120.0, sustained_window_s=30.0, sample_interval_s=0.1, cooldown_s=0)
     job = target.runner_job(JobSpec(model_path=model, bench=bench), "models/x.mlpackage")
-    assert job["sustained_s"] == 120.0 and job["window_s"] == 0.25
+    assert job["sustained_s"] == 120.0 and job["window_s"] == 30.0
     target.prepare()
     out: dict = {}
     worker = threading.Thread(target=lambda: out.update(raw=target.benchmark(JobSpec(model_path=model, bench=bench))))
@@ -324,6 +325,7 @@ def test_ctrl_c_stops_the_ios_apps_loop_at_its_next_window_and_keeps_it(tmp_path
     r = out["raw"].runner
     assert r.get("error") is None and r["interrupted"] is True, r
     assert 0.5 < r["duration_s"] < 5.0 and r["windows"][-1][1] == len(r["latencies_us"])
+    assert len(r["windows"]) == 1  # the part of the first 30 s window that ran, closed at the stop
     assert not (phone.documents / "jobs" / f"{out['raw'].extra['job_name']}.stop").exists()  # cleaned up
     assert from_runner(r).interrupted is True
 

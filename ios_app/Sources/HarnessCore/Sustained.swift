@@ -38,8 +38,10 @@ public func sustainedWindowS(sustainedS: Double, windowS: Double?) -> Double {
 /// Sustained mode's loop, step for step the runner's `_sustained_loop` (contracts/timed_loop/sustained.json):
 /// the first inference, no warm-up (the cold start is what it measures), then `sustainedS` seconds of
 /// back-to-back timed invokes with a window boundary at the first invoke past every `windowS`.
-/// At each boundary `sample("run")` and `windowEnd()` (the thermal state) are called and `shouldStop()` is asked:
-/// a stop request ends the loop there, keeping every window measured (at most one window is lost).
+/// At each boundary `sample("run")` and `windowEnd()` (the thermal state) are called; `shouldStop()` is asked
+/// there and at every sampling point (about every sampleIntervalS): a stop request ends the loop at once, the
+/// part of the window run so far closed as the last window, so nothing measured is lost and the host's
+/// Ctrl-C is answered within a sampling interval, not a whole window.
 public func sustainedLoop(sustainedS: Double, windowS: Double?, sampleIntervalS: Double, clock: MonotonicClock,
                           sample: ((String) -> Void)? = nil, windowEnd: (() -> String)? = nil,
                           shouldStop: () -> Bool = { false },
@@ -73,9 +75,15 @@ public func sustainedLoop(sustainedS: Double, windowS: Double?, sampleIntervalS:
                 interrupted = true
                 break
             }
-        } else if let sample, now >= nextSample {
-            sample("run")
+        } else if now >= nextSample {
+            sample?("run")
             nextSample = now + sampleIntervalS
+            if now - start < sustainedS && shouldStop() {  // mid-window: the part run so far is a window
+                windows.append([pythonRound(now - base, 3), Double(samples.count)])
+                if let windowEnd { states.append(windowEnd()) }
+                interrupted = true
+                break
+            }
         }
         if now - start >= sustainedS { break }
     }

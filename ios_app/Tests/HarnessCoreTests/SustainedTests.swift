@@ -69,6 +69,18 @@ final class SustainedTests: XCTestCase {
         XCTAssertTrue(s.windowThermalStates.isEmpty)  // no probe given: none written, never made up
     }
 
+    func testAStopBetweenWindowsClosesThePartRunAsTheLastWindow() {
+        let clock = FakeClock(costsUs: [10_000])
+        var asked = 0
+        let (loop, s) = sustainedLoop(sustainedS: 600, windowS: 30, sampleIntervalS: 0.5, clock: clock,
+                                      windowEnd: { "fair" }, shouldStop: { asked += 1; return asked >= 4 },
+                                      invoke: clock.invoke)
+        XCTAssertTrue(s.interrupted)
+        XCTAssertEqual(s.windows, [[2.0, 200]])  // asked every 0.5 s: stopped at 2 s, not at the 30 s window end
+        XCTAssertEqual(loop.latenciesUs.count, 200)
+        XCTAssertEqual(s.windowThermalStates, ["fair"])
+    }
+
     func testTheResultCarriesTheSustainedKeysOnlyWhenAsked() throws {
         let golden = try Contracts.data("results/ios_ok.json")
         guard case .ok(var ok) = try JSONDecoder().decode(RunnerResult.self, from: golden) else {
