@@ -303,8 +303,8 @@ class IosTarget(Target):
         return raw
 
     def abort(self) -> None:
-        """Ctrl-C: a sustained loop is asked to stop (Documents/jobs/NAME.stop; the app ends at its next window
-        and writes what it measured, which the waiting benchmark() still collects). Other jobs run out."""
+        """Ctrl-C: a sustained loop is asked to stop (Documents/jobs/NAME.stop; the app ends at its next sampling
+        point and writes what it measured, which the waiting benchmark() still collects). Other jobs run out."""
         name = self._sustained_job
         if name is None:
             return
