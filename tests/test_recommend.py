@@ -263,8 +263,9 @@ def test_the_nightly_series_judges_each_variant_at_its_worst_night():
     (r,) = recommend_series(nights, budget)
     assert r.chosen is not None and r.chosen.variant == "fp16"
     assert "holds on all 3 nights (p50 24-25 ms" in r.reason and "chosen on 1 of 3 nights taken alone" in r.reason
-    assert judged([r], "int8").status == "rejected" and "p99 40 ms > 30 ms" in judged([r], "int8").reason
-    assert judged([r], "int8").candidate.series == (("n1", 15.0), ("n2", 35.0), ("n3", 14.0))
+    assert judged([r], "int8").status == "rejected"
+    assert judged([r], "int8").reason == "p99 40 ms > 30 ms (on night n2)"
+    assert judged([r], "int8").candidate.series == (("n1", 15.0, 19.0), ("n2", 35.0, 40.0), ("n3", 14.0, 18.0))
 
 
 def test_a_variant_missing_or_invalid_on_one_night_is_not_judged():
@@ -303,7 +304,7 @@ def test_cli_nightly_judges_the_series_and_nights_bounds_it(tmp_path):
     res = _cli("--db", str(db), "--nightly", "--format", "json")
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
-    assert data[0]["chosen"] == "fp16" and "holds on all 4 nights" in data[0]["reason"]
+    assert data[0]["chosen"] == "fp16" and "holds on all 4 nights (p50 24 ms, the worst judged)" in data[0]["reason"]
     # The last two nights only: int8 held on both.
     data = json.loads(_cli("--db", str(db), "--nightly", "--nights", "2", "--format", "json").stdout)
     assert data[0]["chosen"] == "int8" and "holds on all 2 nights" in data[0]["reason"]

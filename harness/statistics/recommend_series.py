@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 
 from harness.planning.budget import Budget
-from harness.statistics.recommend import Candidate, Recommendation, candidates, recommend
+from harness.statistics.recommend import Candidate, Judged, Recommendation, candidates, recommend
 from harness.store.results import Measurement
 
 Key = tuple[str, str, str]
@@ -47,7 +47,7 @@ def series_candidates(nights: Sequence[tuple[str, Sequence[Measurement]]],
             why_not = (f"no successful row on night {missing[0]}"
                        + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
                        + f" of the {len(per_night)}: the series cannot be said to hold")
-        series = tuple((run, c.p50_used) for run, c in seen)
+        series = tuple((run, c.p50_used, c.p99_used) for run, c in seen)
         out.append(dataclasses.replace(
             latest,
             p50_ms=_worst([c.p50_ms for c in mine]), p99_ms=_worst([c.p99_ms for c in mine]),
@@ -71,15 +71,31 @@ def recommend_series(nights: Sequence[tuple[str, Sequence[Measurement]]], budget
                       for r in recommend(candidates(rows, None, resamples), budgets)})
     out = []
     for r in recs:
+        judged = tuple(_worst_night(j) if j.status == "rejected" else j for j in r.judged)
         if r.chosen is None:
-            out.append(r)
+            out.append(dataclasses.replace(r, judged=judged))
             continue
-        p50s = [v for _, v in r.chosen.series if v is not None]
+        p50s = [v for _, v, _ in r.chosen.series if v is not None]
         agree = sum(1 for night in alone if night.get((r.device, r.model)) == r.chosen.variant)
-        spread = f"p50 {min(p50s):.3g}-{max(p50s):.3g} ms" if p50s else "p50 not measured"
+        spread = "p50 not measured" if not p50s else (
+            f"p50 {min(p50s):.3g} ms" if f"{min(p50s):.3g}" == f"{max(p50s):.3g}"
+            else f"p50 {min(p50s):.3g}-{max(p50s):.3g} ms")
         note = (f"; holds on all {len(nights)} nights ({spread}, the worst judged); "
                 f"chosen on {agree} of {len(nights)} nights taken alone")
         reason = r.reason + note
-        judged = tuple(dataclasses.replace(j, reason=reason) if j.status == "chosen" else j for j in r.judged)
+        judged = tuple(dataclasses.replace(j, reason=reason) if j.status == "chosen" else j for j in judged)
         out.append(dataclasses.replace(r, reason=reason, judged=judged))
     return out
+
+
+def _worst_night(j: Judged) -> Judged:
+    """A latency rejection names the night whose figure broke the budget (the series is judged at its worst)."""
+    which = j.reason.split(" ", 1)[0]
+    if which not in ("p50", "p99") or len(j.candidate.series) < 2:
+        return j
+    figures = [(run, p50 if which == "p50" else p99) for run, p50, p99 in j.candidate.series]
+    measured = [(run, v) for run, v in figures if v is not None]
+    if not measured:
+        return j
+    run = max(measured, key=lambda f: f[1])[0]
+    return dataclasses.replace(j, reason=f"{j.reason} (on night {run})")
