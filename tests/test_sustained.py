@@ -391,7 +391,7 @@ def test_sustained_benchmark_model_on_a_heating_pi_over_ssh(sshd_board, tiny_tfl
 
     from tests.adb_sim_shell import heated_log
 
-    board = HeatingBoard(tmp_path / "board", tau_s=4.0, throttle_at_c=62.0)
+    board = HeatingBoard(tmp_path / "board", tau_s=6.0, throttle_at_c=62.0)  # throttles 3.3 s after heat()
     recorded = (FIXTURES / "benchmark_model.cpu_profiling.txt").read_text().splitlines(keepends=True)
     logs = {}
     for name, us in (("cold", 2000.0), ("hot", 3000.0)):  # the recorded log in the tool's full form
@@ -406,7 +406,7 @@ def test_sustained_benchmark_model_on_a_heating_pi_over_ssh(sshd_board, tiny_tfl
     cfg = sshd_board.config_for("hot-pi-bm", "raspberry_pi", runtime="benchmark_model", benchmark_model=str(tool))
     target = RaspberryPiTarget(cfg)
     target.thermal_glob, target.cpufreq_glob = board.thermal_glob, board.cpufreq_glob
-    bench = BenchSettings(sustained_s=6.0, sustained_window_s=0.5, cooldown_s=0, timeout_s=60.0)
+    bench = BenchSettings(sustained_s=8.0, sustained_window_s=0.5, cooldown_s=0, timeout_s=60.0)
     try:
         target.prepare()
         board.heat()
@@ -416,12 +416,13 @@ def test_sustained_benchmark_model_on_a_heating_pi_over_ssh(sshd_board, tiny_tfl
         target.close()
     r = raw.runner
     assert r.get("error") is None and r["interrupted"] is False, r
-    assert 4 <= len(r["windows"]) <= 12 and len(r["window_p50_us"]) == len(r["windows"])
+    assert 4 <= len(r["windows"]) <= 16 and len(r["window_p50_us"]) == len(r["windows"])
     assert r["cpu_freq"] and r["temperatures"][0][1] == "before"
     m = to_measurement("run", "hot-pi-bm", SimpleNamespace(model="tiny", variant="fp32", metrics={}), bench, raw,
                        time.time())
     assert m.status == "ok", m.error
     s = m.extra["sustained"]
+    assert board.throttled_at_unix is not None and s["first_throttle_s"] is not None, (r["cpu_freq"], r["windows"])
     expected = board.throttled_at_unix - r["timed_window_unix_s"][0]
     # Read after each window: the onset is seen at the end of the window it fell in (plus an ssh read).
     assert expected - 0.05 <= s["first_throttle_s"] <= expected + 0.5 + 1.5, (s["first_throttle_s"], expected)
