@@ -10,8 +10,9 @@ import java.util.function.Supplier;
  * Sustained mode (rpi/runner.py _sustained_loop), step for step: the first inference, no warm-up (the cold
  * start is what it measures), then sustainedS seconds of back-to-back timed invokes with a window boundary at
  * the first invoke past every windowS; contracts/timed_loop/sustained.json pins the windows. At each boundary
- * the sampler runs, the thermal probe is read and a stop request is asked: a stop ends the loop there, every
- * window measured kept. The result keys are optional (sustained_s, window_s, windows, timed_start_s,
+ * the sampler runs and the thermal probe is read; a stop request is asked there and at every sampling point, and
+ * ends the loop at once, the part of the window run so far closed as the last window (as HarnessCore's Swift
+ * loop does). The result keys are optional (sustained_s, window_s, windows, timed_start_s,
  * interrupted, window_thermal_status): the golden result and schema_version are unchanged.
  */
 public final class SustainedLoop {
@@ -89,9 +90,19 @@ public final class SustainedLoop {
                     interrupted = true;
                     break;
                 }
-            } else if (sample != null && now >= nextSample) {
-                sample.sample("run");
+            } else if (now >= nextSample) {
+                if (sample != null) {
+                    sample.sample("run");
+                }
                 nextSample = now + sampleIntervalS;
+                if (now - start < sustainedS && stop != null && stop.getAsBoolean()) {
+                    windows.add(new double[] {TimedLoop.round(now - base, 3), samples.size()});  // the part run
+                    if (thermal != null) {
+                        status.add(thermal.get());
+                    }
+                    interrupted = true;
+                    break;
+                }
             }
             if (now - start >= sustainedS) {
                 break;

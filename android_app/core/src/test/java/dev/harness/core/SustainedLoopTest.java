@@ -72,4 +72,18 @@ public class SustainedLoopTest {
         assertEquals(30.0, SustainedLoop.windowS(600, 0), 0.0);
         assertEquals(0.5, SustainedLoop.windowS(4, 0), 0.0);
     }
+
+    @Test
+    public void aStopBetweenWindowsClosesThePartRunAsTheLastWindow() {
+        TimedLoopTest.FakeClock clock = new TimedLoopTest.FakeClock(new double[] {10_000.0});
+        int[] asked = {0};
+        SustainedLoop.Result r = SustainedLoop.run(timed(clock), 600.0, 30.0, 0.5, clock, null, () -> 1,
+                () -> ++asked[0] >= 4);
+        assertTrue(r.sustained.interrupted);
+        assertEquals(1, r.sustained.windows.size());  // asked every 0.5 s: stopped at 2 s, not at 30 s
+        assertEquals(2.0, r.sustained.windows.get(0)[0], 0.0);
+        assertEquals(200.0, r.sustained.windows.get(0)[1], 0.0);
+        assertEquals(200, r.loop.latenciesUs.size());
+        assertEquals(1, r.sustained.windowThermalStatus.size());
+    }
 }
