@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
-from contracts.timed_loop_cases import CASES, run_case  # noqa: E402
+from contracts.timed_loop_cases import CASES, SUSTAINED_CASES, run_case, run_sustained_case  # noqa: E402
 
 
 def tiny_tflite(folder: Path) -> Path:
@@ -117,6 +117,13 @@ def app_results() -> None:
 
 def timed_loops() -> None:
     write("timed_loop/cases.json", [{**c, "expected": run_case(c)} for c in CASES])
+    sustained_loops()
+
+
+def sustained_loops() -> None:
+    """timed_loop/sustained.json alone (`python -c 'from contracts.regenerate import sustained_loops; ...'`):
+    adding sustained vectors must not rewrite the other goldens (events/run.sse's run id is pinned)."""
+    write("timed_loop/sustained.json", [{**c, "expected": run_sustained_case(c)} for c in SUSTAINED_CASES])
 
 
 def free_port() -> int:

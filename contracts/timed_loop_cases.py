@@ -3,6 +3,10 @@
 The fake clock advances only inside invoke(), by that call's cost; the loop itself costs nothing. Each case
 gives the job's loop settings and the invoke costs (cycled); the expected outcome is what rpi/runner.py's
 timed_loop returns under that clock. contracts/regenerate.py writes them to timed_loop/cases.json.
+
+SUSTAINED_CASES do the same for sustained mode (`sustained_s`, `window_s`: rpi/runner.py `_sustained_loop`),
+written to timed_loop/sustained.json: the windows ([t_s since the loop was entered, runs done so far]) every
+app's loop must cut at the same invokes.
 """
 from __future__ import annotations
 
@@ -28,6 +32,16 @@ CASES: list[dict[str, Any]] = [
     {"name": "uneven_costs", "job": {"warmup_runs": 3, "warmup_s": 0.0, "min_runs": 8, "min_s": 0.02,
                                      "max_s": 150.0, "max_runs": 0, "sample_interval_s": 0.01},
      "invoke_cost_us": [1500.0, 250.0, 4000.0, 900.0]},
+]
+
+
+SUSTAINED_CASES: list[dict[str, Any]] = [
+    {"name": "even_windows", "job": {"sustained_s": 1.0, "window_s": 0.25, "sample_interval_s": 0.1},
+     "invoke_cost_us": [10000.0]},
+    {"name": "default_window", "job": {"sustained_s": 2.0, "window_s": 0, "sample_interval_s": 0.5},
+     "invoke_cost_us": [30000.0, 70000.0]},  # window 0: sustained_s / 20, at least 0.5 s
+    {"name": "slow_invokes_overrun", "job": {"sustained_s": 0.9, "window_s": 0.2, "sample_interval_s": 0.05},
+     "invoke_cost_us": [130000.0]},  # windows end at the first invoke past each boundary
 ]
 
 
@@ -67,4 +81,22 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
         runner.time = real
     return {"first_inference_us": out["first_inference_us"], "warmup_runs_done": out["warmup_runs_done"],
             "runs": len(out["latencies_us"]), "latencies_us": out["latencies_us"], "duration_s": out["duration_s"],
+            "samples_taken": len(samples), "total_invokes": fake.invokes}
+
+
+def run_sustained_case(case: dict[str, Any]) -> dict[str, Any]:
+    """Run rpi.runner.timed_loop in sustained mode under a fake clock (no origin: times count from the call)."""
+    from rpi import runner
+
+    fake = FakeTime(case["invoke_cost_us"])
+    samples: list[str] = []
+    real = runner.time
+    runner.time = fake  # type: ignore[assignment]
+    try:
+        out = runner.timed_loop(fake.invoke, {"sample_interval_s": 0.5, **case["job"]}, samples.append)
+    finally:
+        runner.time = real
+    return {"first_inference_us": out["first_inference_us"], "runs": len(out["latencies_us"]),
+            "latencies_us": out["latencies_us"], "duration_s": out["duration_s"], "window_s": out["window_s"],
+            "windows": out["windows"], "timed_start_s": out["timed_start_s"], "interrupted": out["interrupted"],
             "samples_taken": len(samples), "total_invokes": fake.invokes}

@@ -25,7 +25,7 @@ from devices.ios_connect import make_adapter
 from devices.energy_validity import battery_samples_verdict
 from devices.remote_paths import content_key
 from devices.sampler import SamplerThread
-from devices.target import JobSpec, RawRun, Target
+from devices.target import JobSpec, RawRun, Target, job_timeout_s
 from devices.timing import window_ending_at
 from devices.app_outputs import pull_outputs
 from devices.transport import CommandResult, Transport
@@ -33,6 +33,9 @@ from errors import DeviceError
 
 COREML_SUFFIX = ".mlpackage.zip"
 HOT_STATES = ("serious", "critical")  # ProcessInfo.thermalState values that mean throttling
+# ProcessInfo.thermalState as a thermal status for the first throttle event (>= 1 is one): Apple documents
+# "fair" as slightly elevated with no throttling, "serious" as reduced performance (Android's 2, moderate).
+STATE_STATUS = {"nominal": 0, "fair": 0, "serious": 2, "critical": 3}
 
 
 class _NoTransport(Transport):
@@ -76,6 +79,8 @@ class IosTarget(Target):
         super().__init__(config, _NoTransport())
         self.adapter = adapter or make_adapter(config.udid, config.bundle_id)
         self._facts: dict[str, Any] | None = None
+        self._sustained_job: str | None = None  # the job whose loop a Ctrl-C asks to stop (abort)
+        self._result_first_seen: float | None = None
 
     def _fail(self, message: str) -> DeviceError:
         return DeviceError(self.name, message)
@@ -151,7 +156,8 @@ class IosTarget(Target):
                 "input_shapes": job.input_shapes, "seed": job.seed, "warmup_runs": b.warmup_runs,
                 "warmup_s": b.warmup_s, "min_runs": b.min_runs, "min_s": b.min_s, "max_s": b.max_s,
                 "max_runs": b.max_runs, "sample_interval_s": b.sample_interval_s,
-                "thermal_glob": "", "compute_units": self.config.compute_units}
+                "thermal_glob": "", "compute_units": self.config.compute_units,
+                **sustained_keys(b)}
 
     def _push_eval(self, job: JobSpec) -> dict[str, Any] | None:
         """The held-out inputs under Documents/eval (once per phone), as the job's `eval` entry."""
@@ -192,11 +198,13 @@ class IosTarget(Target):
         extra: dict[str, Any] = {"job_name": name, "compute_units": self.config.compute_units,
                                  "launch_arguments": ["--job", name]}
         with _PowerSampler(self.adapter, job.bench.sample_interval_s, t0) as sampler:
+            self._sustained_job = name if payload.get("sustained_s") else None
             pid = self.adapter.launch(["--job", name])
             try:
-                runner = self._wait_for_result(pid, result_path, job.bench.timeout_s)
+                runner = self._wait_for_result(pid, result_path, job_timeout_s(job.bench))
                 seen_wall = time.time()
             finally:
+                self._sustained_job = None
                 try:
                     if self.adapter.running(pid):
                         self.adapter.kill(pid)
@@ -204,7 +212,11 @@ class IosTarget(Target):
                     pass
         after = battery_reading(self.adapter.power_source())
         after_wall = time.time()
-        for path in (job_path, result_path):
+        if runner.get("windows") and not runner.get("error"):
+            place_sustained(runner, self._result_first_seen, t0)
+            extra["sustained_method"] = ("the app's loop (one Core ML model, loaded once); windows placed on the "
+                                         "host's clock from when the result appeared, less after_loop_s")
+        for path in (job_path, result_path, f"jobs/{name}.stop"):
             try:
                 self.adapter.remove(path)
             except Exception:  # leftovers in Documents cost space, not the measurement
@@ -231,8 +243,11 @@ class IosTarget(Target):
         deadline = time.monotonic() + timeout_s
         last = -1
         gone = 0
+        self._result_first_seen = None
         while True:
             size = self.adapter.size(result_path)
+            if size is not None and self._result_first_seen is None:
+                self._result_first_seen = time.monotonic()
             if size is not None and size > 0 and size == last:
                 break
             last = size if size is not None else -1
@@ -267,6 +282,9 @@ class IosTarget(Target):
             temps.append((round(time.monotonic() - t0, 3), "after", {"battery": after["temperature_c"]}))
         if not runner.get("error"):
             runner["temperatures"] = runner.get("temperatures") or temps
+        if runner.get("windows") and runner.get("window_thermal_states"):  # sustained: the first throttle event
+            runner["thermal_status"] = [[w[0], STATE_STATUS.get(str(st), 0)]
+                                        for w, st in zip(runner["windows"], runner["window_thermal_states"])]
         states = [ios.get("thermal_state_before"), *(ios.get("thermal_states_during") or []),
                   ios.get("thermal_state_after")]
         extra.update({"battery_before": before, "battery_after": after, "probe_failures": sampler.failures,
@@ -284,8 +302,43 @@ class IosTarget(Target):
             raw.power_samples = kept
         return raw
 
+    def abort(self) -> None:
+        """Ctrl-C: a sustained loop is asked to stop (Documents/jobs/NAME.stop; the app ends at its next sampling
+        point and writes what it measured, which the waiting benchmark() still collects). Other jobs run out."""
+        name = self._sustained_job
+        if name is None:
+            return
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                stop = Path(tmp) / f"{name}.stop"
+                stop.write_text("stop\n")
+                self.adapter.push(stop, f"jobs/{name}.stop")
+        except Exception:  # a phone that cannot take the file runs to the end of its loop instead
+            pass
+
     def close(self) -> None:
         try:
             self.adapter.close()
         finally:
             super().close()
+
+
+def sustained_keys(bench: Any) -> dict[str, Any]:
+    """The job's sustained-mode keys (optional, not in the golden job): the app runs its `sustainedLoop`."""
+    total = getattr(bench, "sustained_s", None)
+    if not total:
+        return {}
+    return {"sustained_s": float(total), "window_s": float(getattr(bench, "sustained_window_s", None) or 0)}
+
+
+def place_sustained(runner: dict[str, Any], first_seen: float | None, t0: float) -> None:
+    """The app's windows count from its own loop; the host's temperatures from t0 (its launch). The loop ended
+    `after_loop_s` before the result was put together, which the host first saw at `first_seen` (within one
+    0.25 s poll of its writing): the windows move by that offset, and the row says it is placed so."""
+    if first_seen is None:
+        return
+    end_app = float(runner.get("timed_start_s") or 0.0) + float(runner.get("duration_s") or 0.0)
+    end_host = first_seen - t0 - float(runner.get("after_loop_s") or 0.0)
+    shift = end_host - end_app
+    runner["windows"] = [[round(float(w[0]) + shift, 3), int(w[1])] for w in runner["windows"]]
+    runner["timed_start_s"] = round(float(runner.get("timed_start_s") or 0.0) + shift, 3)

@@ -102,26 +102,44 @@ class SshRunnerTarget(RunnerTarget):
         self.resolve()
         remote = self.remote_model_path(job.model_path)
         self.transport.push_if_changed(job.model_path, remote)
-        limit = float(job.bench.timeout_s)
-        argv = ["timeout", "-k", "5", f"{limit:.0f}", str(self.config.benchmark_model),
-                *bm.cli_flags(remote, job.bench, self.config.op_profiling),
-                *self.config.benchmark_model_flags]
         with self.probe_session(job) as raw:
-            res = self.transport.run(argv, timeout_s=limit + 30)
+            if getattr(job.bench, "sustained_s", None):  # back-to-back windows (devices/board_sustained.py)
+                from devices.board_sustained import run_windows
+
+                raw.runner, extra = run_windows(lambda b: self._bm_run(remote, b), job.bench, self.temperatures,
+                                                self._clocks)
+            else:
+                raw.runner, extra = self._bm_run(remote, job.bench)
+        raw.extra.update(extra)
+        if raw.runner.get("windows"):  # the windows were timed on this host's clock
+            raw.window_unix_s = (float(raw.runner["timed_window_unix_s"][0]),
+                                 float(raw.runner["timed_window_unix_s"][1]))
+        return raw
+
+    def _bm_run(self, remote: str, bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """One benchmark_model run: the runner-shaped result, or {"error"}, and its extra facts."""
+        limit = float(bench.timeout_s)
+        argv = ["timeout", "-k", "5", f"{limit:.0f}", str(self.config.benchmark_model),
+                *bm.cli_flags(remote, bench, self.config.op_profiling), *self.config.benchmark_model_flags]
+        res = self.transport.run(argv, timeout_s=limit + 30)
         text = res.stdout + ("\n" if res.stdout and not res.stdout.endswith("\n") else "") + res.stderr
         parsed = bm.parse(text)
-        raw.extra["command"] = " ".join(argv)
+        facts: dict[str, Any] = {"command": " ".join(argv)}
         if res.exit_code != 0 or "summary" not in parsed:
             why = (parsed.get("errors") or text.strip().splitlines()[-1:] or [""])[-1]
-            raw.runner = {"error": f"benchmark_model exited {res.exit_code}: {bm.strip_prefix(why)[:300]}"}
+            error = f"benchmark_model exited {res.exit_code}: {bm.strip_prefix(why)[:300]}"
             if res.exit_code == TIMEOUT_EXIT:
-                raw.runner["error"] = (f"benchmark_model still running after {limit:.0f} s (timeout_s); "
-                                       "killed on the board")
-            return raw
-        raw.runner, extra = bm.runner_result(parsed, job.bench.delegate, job.bench.threads, "tflite-benchmark_model",
-                                             None)
-        raw.extra.update(extra)
-        return raw
+                error = f"benchmark_model still running after {limit:.0f} s (timeout_s); killed on the board"
+            return {"error": error}, facts
+        runner, extra = bm.runner_result(parsed, bench.delegate, bench.threads, "tflite-benchmark_model", None)
+        return runner, {**facts, **extra}
+
+    def _clocks(self) -> dict[str, dict[str, int]]:
+        """The CPUs' clocks and caps now (sustained benchmark_model: after each window)."""
+        from devices.board_sustained import CLOCKS_SCRIPT, parse_clocks
+
+        res = self.transport.run(["sh", "-c", CLOCKS_SCRIPT, "sh", self.cpufreq_glob], timeout_s=30)
+        return parse_clocks(res.stdout) if res.ok else {}
 
 
 class RaspberryPiTarget(SshRunnerTarget):

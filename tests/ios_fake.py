@@ -8,7 +8,15 @@ or the runner's error shape (contracts/results/error.json) when the job cannot r
 
 How a phone behaves comes from `<root>/behaviour.json` ({udid: mode}), so `harness run` in a subprocess
 can be steered: ok (on battery), usb (charging over USB), crash (exits without a result), hang (never
-writes one), not_installed, developer_mode_off, hot (thermal state serious during the run).
+writes one), not_installed, developer_mode_off, hot (thermal state serious during the run), heating (a
+sustained job's loop: the phone warms, its thermal state turns serious HEAT_AFTER_S into the loop and each
+inference then takes 1.6x as long, the moment kept in `throttled_at_unix`).
+
+A job with `sustained_s` runs the app's sustained loop (HarnessCore `sustainedLoop`) in real time: sleeps of
+the inference's cost, a window boundary at the first inference past each `window_s`, the thermal state
+read at each boundary, Documents/jobs/NAME.stop (the host's Ctrl-C) honoured there and at every sampling
+point (the part run so far closed as a window), and the optional
+sustained keys in the result, `after_loop_s` included (the fake spends AFTER_LOOP_S on "probes").
 The root folder is HARNESS_FAKE_IOS_ROOT. Used only through HARNESS_IOS_ADAPTER in tests.
 """
 from __future__ import annotations
@@ -27,6 +35,8 @@ from errors import DeviceError
 CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
 ROOT_ENV = "HARNESS_FAKE_IOS_ROOT"
 JOB_KEYS = set(json.loads((CONTRACTS / "jobs" / "ios_coreml.json").read_text()))
+SUSTAINED_KEYS = {"sustained_s", "window_s"}  # optional: only a sustained job has them
+COLD_US, HOT_FACTOR, HEAT_AFTER_S, AFTER_LOOP_S = 2000.0, 1.6, 1.5, 0.3
 
 
 class FakeIosAdapter(IosAdapter):
@@ -42,6 +52,8 @@ class FakeIosAdapter(IosAdapter):
         self.launches: list[list[str]] = []
         self._pids: dict[int, threading.Thread] = {}
         self._next_pid = 400
+        self.throttled_at_unix: float | None = None
+        self._heat_from: float | None = None
 
     def _path(self, remote: str) -> Path:
         p = (self.documents / remote).resolve()
@@ -102,7 +114,8 @@ class FakeIosAdapter(IosAdapter):
 
     def power_source(self) -> dict[str, Any] | None:
         usb = self.mode == "usb"
-        return {"Voltage": 3850, "InstantAmperage": 350 if usb else -420, "Temperature": 3125,
+        warm = 0 if self._heat_from is None else min(time.monotonic() - self._heat_from, 20.0) * 400  # 4 C/s
+        return {"Voltage": 3850, "InstantAmperage": 350 if usb else -420, "Temperature": int(3125 + warm),
                 "IsCharging": usb, "ExternalConnected": usb, "CurrentCapacity": 81}
 
     # -- the app --------------------------------------------------------------------------------
@@ -117,7 +130,10 @@ class FakeIosAdapter(IosAdapter):
         name = arguments[arguments.index("--job") + 1]
         job = json.loads(self._path(f"jobs/{name}.json").read_text())
         time.sleep(0.1)
+        loop = self._sustained(name, job) if job.get("sustained_s") else None
         out = self._result(job)
+        if loop is not None and not out.get("error"):
+            out.update(loop)
         dest = self._path(f"results/{name}.json")
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_suffix(".tmp")
@@ -126,7 +142,7 @@ class FakeIosAdapter(IosAdapter):
 
     def _result(self, job: dict[str, Any]) -> dict[str, Any]:
         error = json.loads((CONTRACTS / "results" / "error.json").read_text())
-        if set(job) - {"eval"} != JOB_KEYS:
+        if set(job) - {"eval"} - SUSTAINED_KEYS != JOB_KEYS:
             return {**error, "error": f"job keys differ from the contract: {sorted(set(job) ^ JOB_KEYS)}"}
         model = self._path(job["model_path"])
         if job["model_path"].endswith(".tflite"):
@@ -156,3 +172,57 @@ class FakeIosAdapter(IosAdapter):
             out.write_bytes(data)
             ok["ios"].update({"outputs_path": f"results/{name}.outputs.f32", "outputs_shape": [ev["count"], *ev["shape"][1:]]})
         return ok
+
+    def _sustained(self, name: str, job: dict[str, Any]) -> dict[str, Any]:
+        """HarnessCore.sustainedLoop in real time (see the module's note)."""
+        total = float(job["sustained_s"])
+        window = float(job.get("window_s") or 0) or max(total / 20.0, 0.5)
+        heating = self.mode == "heating"
+
+        def cost_s() -> float:
+            hot = self.throttled_at_unix is not None
+            return (COLD_US * (HOT_FACTOR if hot else 1.0)) / 1e6
+
+        time.sleep(cost_s())  # the first inference
+        first = COLD_US
+        base = start = time.monotonic()
+        wall_start = time.time()
+        if heating:
+            self._heat_from = start
+        lat: list[float] = []
+        windows: list[list[float]] = []
+        states: list[str] = []
+        interval = float(job.get("sample_interval_s") or 0.5)
+        next_window, next_sample, interrupted = start + window, start + interval, False
+        while True:
+            t0 = time.monotonic()
+            if heating and self.throttled_at_unix is None and t0 - start >= HEAT_AFTER_S:
+                self.throttled_at_unix = time.time()
+            cost = cost_s()
+            time.sleep(cost)  # the inference's time passes; its figure is the modelled cost, as the adb
+            lat.append(round(cost * 1e6, 3))  # simulator's benchmark_model prints (sleep overshoots under load)
+            now = time.monotonic()
+            if now >= next_window or now - start >= total:
+                windows.append([round(now - base, 3), len(lat)])
+                states.append("serious" if self.throttled_at_unix is not None else "nominal")
+                next_window, next_sample = now + window, now + interval
+                if now - start < total and self._path(f"jobs/{name}.stop").exists():
+                    interrupted = True
+                    break
+            elif now >= next_sample:  # the stop request is asked at every sampling point too
+                next_sample = now + interval
+                if now - start < total and self._path(f"jobs/{name}.stop").exists():
+                    windows.append([round(now - base, 3), len(lat)])
+                    states.append("serious" if self.throttled_at_unix is not None else "nominal")
+                    interrupted = True
+                    break
+            if now - start >= total:
+                break
+        duration = round(time.monotonic() - start, 6)
+        wall_end = time.time()
+        time.sleep(AFTER_LOOP_S)  # thermal state, battery, footprint, compute plan after the loop
+        return {"first_inference_us": first, "warmup_runs_done": 0, "duration_s": duration,
+                "timed_window_unix_s": [round(wall_start, 6), round(wall_end, 6)], "latencies_us": lat,
+                "sustained_s": total, "window_s": window, "windows": windows, "timed_start_s": 0.0,
+                "interrupted": interrupted, "window_thermal_states": states,
+                "after_loop_s": round(time.monotonic() - start - duration, 3)}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts.timed_loop_cases import CASES, run_case
+from contracts.timed_loop_cases import CASES, SUSTAINED_CASES, run_case, run_sustained_case
 
 REPO = Path(__file__).resolve().parent.parent
 C = REPO / "contracts"
@@ -63,6 +63,16 @@ def test_timed_loop_vectors_match_the_runner(case):
     golden = {c["name"]: c for c in json.loads((C / "timed_loop" / "cases.json").read_text())}
     assert golden[case["name"]]["job"] == case["job"]
     assert run_case(case) == golden[case["name"]]["expected"]
+
+
+@pytest.mark.parametrize("case", SUSTAINED_CASES, ids=[c["name"] for c in SUSTAINED_CASES])
+def test_sustained_loop_vectors_match_the_runner(case):
+    """contracts/timed_loop/sustained.json: the windows the Swift and JVM loops must cut at the same invokes."""
+    golden = {c["name"]: c for c in json.loads((C / "timed_loop" / "sustained.json").read_text())}
+    assert golden[case["name"]]["job"] == case["job"]
+    got = run_sustained_case(case)
+    assert got == golden[case["name"]]["expected"]
+    assert got["windows"][-1][1] == got["runs"] and got["interrupted"] is False
 
 
 def test_the_live_stream_framing_matches_the_server(tmp_path):

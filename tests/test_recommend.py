@@ -243,3 +243,109 @@ def test_report_has_the_recommendation_and_the_sustained_plot(tmp_path):
     assert "p99 ≤ 30 ms, accuracy drop ≤ 0.5 pt" in text
     assert '<section id="sustained">' in text and "first throttle at 2.2 min" in text
     assert text.count("data:image/svg+xml;base64,") >= 3
+
+
+def _night(run: str, rows: list[tuple], **kw) -> tuple[str, list[Measurement]]:
+    return run, [row(v, p50, p99, run=run, **(extra or {})) for v, p50, p99, extra in rows]
+
+
+def test_the_nightly_series_judges_each_variant_at_its_worst_night():
+    from harness.statistics.recommend_series import recommend_series
+
+    q = {"top1": 0.70, "delta": 0.0}
+    # int8 is fastest on the latest night only once: on n2 it was 35 ms, over the 30 ms budget.
+    nights = [_night("n1", [("fp32", 40, 48, {"top1": 0.70}), ("fp16", 24, 28, q), ("int8", 15, 19, q)]),
+              _night("n2", [("fp32", 41, 49, {"top1": 0.70}), ("fp16", 25, 29, q), ("int8", 35, 40, q)]),
+              _night("n3", [("fp32", 40, 47, {"top1": 0.70}), ("fp16", 24, 27, q), ("int8", 14, 18, q)])]
+    budget = {"pixel": Budget(p99_ms=30.0)}
+    latest_only = recommend(candidates(nights[-1][1]), budget)
+    assert latest_only[0].chosen.variant == "int8"  # the latest night alone would ship int8
+    (r,) = recommend_series(nights, budget)
+    assert r.chosen is not None and r.chosen.variant == "fp16"
+    assert "holds on all 3 nights (p50 24-25 ms" in r.reason and "chosen on 1 of 3 nights taken alone" in r.reason
+    assert judged([r], "int8").status == "rejected"
+    assert judged([r], "int8").reason == "p99 40 ms > 30 ms (on night n2)"
+    assert judged([r], "int8").candidate.series == (("n1", 15.0, 19.0), ("n2", 35.0, 40.0), ("n3", 14.0, 18.0))
+
+
+def test_a_variant_missing_or_invalid_on_one_night_is_not_judged():
+    from harness.statistics.recommend_series import recommend_series
+
+    q = {"top1": 0.70, "delta": 0.0}
+    nights = [_night("n1", [("fp32", 40, 48, {"top1": 0.70}), ("fp16", 24, 28, q)]),
+              _night("n2", [("fp32", 40, 48, {"top1": 0.70}), ("fp16", 24, 28, q), ("int8", 15, 19, q)]),
+              _night("n3", [("fp32", 40, 47, {"top1": 0.70}), ("fp16", 24, 27, {**q, "validity": THROTTLED}),
+                            ("int8", 14, 18, q)])]
+    (r,) = recommend_series(nights, {"pixel": Budget(p99_ms=60.0)})
+    assert r.chosen is not None and r.chosen.variant == "fp32"
+    assert judged([r], "int8").status == "not judged" and "no successful row on night n1" in judged([r], "int8").reason
+    assert judged([r], "fp16").status == "invalid" and "night n3: row flagged invalid" in judged([r], "fp16").reason
+
+
+def test_cli_nightly_judges_the_series_and_nights_bounds_it(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    db = tmp_path / "r.db"
+    dev = [{"name": "pixel", "kind": "android", "serial": "x", "budget": {"p99_ms": 30}}]
+
+    def rows(run: str, int8_p99: float) -> list[Measurement]:  # three repeats with samples, as a nightly stores
+        out = []
+        for v, p50, p99 in (("fp32", 40, 48), ("fp16", 24, 28), ("int8", 15, int8_p99)):
+            for k in range(3):
+                lat = tuple((rng.normal(p50, 0.2, 200) * 1000).round(1))
+                out.append(row(v, p50, p99, run=run, repeat_index=k, latencies_us=lat,
+                               delta=None if v == "fp32" else 0.0))
+        return out
+
+    for i, int8_p99 in enumerate((19, 40, 18, 18)):
+        run = f"n{i + 1}"
+        store(db, rows(run, int8_p99), run=run, label="nightly:ok", created=1000.0 * (i + 1), devices=dev)
+    res = _cli("--db", str(db), "--nightly", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert data[0]["chosen"] == "fp16" and "holds on all 4 nights (p50 24 ms, the worst judged)" in data[0]["reason"]
+    # The last two nights only: int8 held on both.
+    data = json.loads(_cli("--db", str(db), "--nightly", "--nights", "2", "--format", "json").stdout)
+    assert data[0]["chosen"] == "int8" and "holds on all 2 nights" in data[0]["reason"]
+    res = _cli("--db", str(db), "--nightly", "--nights", "0")
+    assert res.returncode == 2 and res.stderr.strip() == "harness: error: --nights: expected 1 to 365 (got 0)"
+
+
+def test_the_recommendation_at_phone_width_in_chromium(tmp_path, chromium):
+    """`recommend --html` and the report's section, each in a real headless Chromium at a phone's width:
+    the page never scrolls sideways, the choice and its reason wrap inside the screen, the Pareto plot is
+    decoded and drawn, and the wide table of every variant scrolls in its own box."""
+    from harness.reporting.report import render_html
+    from tests.fixtures_web import PHONE, CdpPage, png_size
+
+    db = tmp_path / "r.db"
+    store(db, LADDER, devices=[{"name": "pixel", "budget": {"p99_ms": 30, "accuracy_drop": "0.5pt", "size_mb": 5}}])
+    page = tmp_path / "rec.html"
+    assert _cli("--db", str(db), "--html", str(page)).returncode == 0
+    r = ResultsDB(db)
+    report = tmp_path / "report.html"
+    report.write_text(render_html(r.get_run("r1"), r.measurements("r1")))
+    r.close()
+    for path in (page, report):
+        browser = CdpPage(chromium, tmp_path / f"profile-{path.stem}", PHONE)
+        try:
+            browser.navigate(path.as_uri())
+            assert browser.wait_for("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+            assert browser.evaluate("document.documentElement.scrollWidth") <= PHONE[0], path.name
+            sec = "document.querySelector('#recommendation')"
+            assert browser.evaluate(f"{sec}.getBoundingClientRect().right") <= PHONE[0], path.name
+            # The one-line choice: in view, wrapped, not cut.
+            choice = browser.evaluate(f"[...{sec}.querySelectorAll('p')].map(p => [p.textContent, "
+                                      "p.getBoundingClientRect().right, p.scrollWidth <= p.clientWidth])")
+            assert any("dr_int8" in t and "fastest" in t for t, _, _ in choice), choice
+            assert all(right <= PHONE[0] and fits for _, right, fits in choice), choice
+            assert browser.evaluate(f"{sec}.querySelectorAll('figure img').length") == 1
+            # The table is wider than a phone: it scrolls in its box, the page does not.
+            box = browser.evaluate(f"(() => {{ const d = {sec}.querySelector('.scroll'); "
+                                   "return [d.scrollWidth, d.clientWidth, getComputedStyle(d).overflowX]; })()")
+            assert box[1] <= PHONE[0] and box[2] == "auto", box
+            png = browser.screenshot(tmp_path / f"{path.stem}-phone.png")
+        finally:
+            browser.close()
+        assert png_size(png) == PHONE

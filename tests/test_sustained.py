@@ -126,7 +126,9 @@ def test_cli_sustained_on_the_local_target_stores_the_figures(tmp_path, tiny_tfl
     assert 1.9 <= s["duration_s"] <= 3.0 and 7 <= len(s["windows"]) <= 10
     assert s["cold_p50_us"] > 0 and s["steady_p50_us"] > 0
     assert s["steady_over_cold"] == pytest.approx(s["steady_p50_us"] / s["cold_p50_us"], rel=1e-3)
-    assert sum(w["runs"] for w in s["windows"]) == len(rows[0]["latencies_us"])
+    # A tiny model runs 100 000+ times in 2 s: the row keeps a bounded sample and says of how many.
+    kept = rows[0]["extra"].get("latencies_kept") or {"of": len(rows[0]["latencies_us"])}
+    assert sum(w["runs"] for w in s["windows"]) == kept["of"] and len(rows[0]["latencies_us"]) <= 20_000
     assert any(n.startswith("sustained: cold") for n in rows[0]["validity"]["notes"])
     assert "sustained local tiny.tflite/fp32: cold" in res.stdout
     page = tmp_path / "r.html"
@@ -249,3 +251,181 @@ def test_a_runtime_without_sustained_mode_is_refused_before_anything_runs(tmp_pa
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert "--sustained: device 'orin': no sustained mode for jetson runtime tensorrt yet" in res.stderr
     assert not (tmp_path / "r.db").exists()
+
+
+def _iphone(tmp_path, mode: str):
+    from devices.ios_target import IosTarget
+    from tests.ios_fake import FakeIosAdapter
+
+    cfg = SimpleNamespace(name="iphone", udid="00008120-001A2B3C4D5E6F70", bundle_id="dev.harness.companion",
+                          compute_units="all")
+    phone = FakeIosAdapter(cfg.udid, cfg.bundle_id, root=tmp_path / "phones", mode=mode)
+    pkg = tmp_path / "pkg" / "m.mlpackage"
+    pkg.mkdir(parents=True)
+    (pkg / "Manifest.json").write_text("{}")
+    from converters.coreml import zip_package
+
+    model = tmp_path / "m.mlpackage.zip"
+    model.write_bytes(zip_package(pkg))
+    return IosTarget(cfg, adapter=phone), phone, model
+
+
+def test_sustained_through_the_ios_app_on_a_heating_phone(tmp_path):
+    """The app's sustained loop (the fake runs HarnessCore.sustainedLoop's steps in real time): the phone's
+    thermal state turns serious 1.5 s into the loop and inferences slow 1.6x; the host finds the onset."""
+    from devices.target import JobSpec
+    from harness.orchestration.measure import to_measurement
+    from harness.planning.config import BenchSettings
+    from tests.ios_fake import AFTER_LOOP_S
+
+    target, phone, model = _iphone(tmp_path, "heating")
+    bench = BenchSettings(sustained_s=4.0, sustained_window_s=0.25, sample_interval_s=0.1, cooldown_s=0,
+                          timeout_s=30.0)
+    target.prepare()
+    raw = target.benchmark(JobSpec(model_path=model, bench=bench))
+    r = raw.runner
+    assert r.get("error") is None, r
+    assert 14 <= len(r["windows"]) <= 18 and r["windows"][-1][1] == len(r["latencies_us"])
+    assert r["after_loop_s"] >= AFTER_LOOP_S - 0.01
+    m = to_measurement("run", "iphone", SimpleNamespace(model="m", variant="coreml", metrics={}), bench, raw,
+                       time.time())
+    assert m.status == "ok", m.error
+    s = m.extra["sustained"]
+    expected = phone.throttled_at_unix - r["timed_window_unix_s"][0]  # the fake's clock is this host's
+    # Seen at the window end after it (0.25 s); the loop placed on the host's clock within one 0.25 s poll.
+    assert expected - 0.05 <= s["first_throttle_s"] <= expected + 0.25 + 0.25 + 0.3, (s["first_throttle_s"], expected)
+    assert s["throttle_cause"] == "thermal status 2"
+    assert s["cold_p50_us"] == 2000.0 and s["steady_p50_us"] == 3200.0  # the last third: all after the onset
+    assert s["steady_over_cold"] == pytest.approx(1.6) and s["interrupted"] is False
+    assert s["temp_reached_c"] > s["temp_start_c"]  # the battery sensor, read by the host while it ran
+    assert "the app's loop" in m.extra["sustained_method"]
+    assert m.validity.no_throttling is True  # throttling is what a sustained run measures
+
+
+def test_ctrl_c_stops_the_ios_apps_loop_within_a_sampling_interval_and_keeps_it(tmp_path):
+    import threading
+
+    from devices.target import JobSpec
+    from harness.planning.config import BenchSettings
+
+    target, phone, model = _iphone(tmp_path, "ok")
+    # 30 s windows: the stop is asked at every 0.1 s sampling point, so it ends long before a window would.
+    bench = BenchSettings(sustained_s=120.0, sustained_window_s=30.0, sample_interval_s=0.1, cooldown_s=0)
+    job = target.runner_job(JobSpec(model_path=model, bench=bench), "models/x.mlpackage")
+    assert job["sustained_s"] == 120.0 and job["window_s"] == 30.0
+    target.prepare()
+    out: dict = {}
+    worker = threading.Thread(target=lambda: out.update(raw=target.benchmark(JobSpec(model_path=model, bench=bench))))
+    worker.start()
+    time.sleep(1.5)
+    t_abort = time.monotonic()
+    target.abort()
+    worker.join(timeout=30)
+    assert not worker.is_alive() and time.monotonic() - t_abort < 5.0
+    r = out["raw"].runner
+    assert r.get("error") is None and r["interrupted"] is True, r
+    assert 0.5 < r["duration_s"] < 5.0 and r["windows"][-1][1] == len(r["latencies_us"])
+    assert len(r["windows"]) == 1  # the part of the first 30 s window that ran, closed at the stop
+    assert not (phone.documents / "jobs" / f"{out['raw'].extra['job_name']}.stop").exists()  # cleaned up
+    assert from_runner(r).interrupted is True
+
+
+def test_ios_is_offered_sustained_mode_and_others_still_refused(tmp_path):
+    from harness.planning.plan import sustained_problem
+
+    assert sustained_problem(SimpleNamespace(kind="ios", runtime=None)) is None
+    why = sustained_problem(SimpleNamespace(kind="jetson", runtime="tensorrt"))
+    assert why is not None and "iOS through the companion app" in why
+
+
+def test_a_long_sustained_row_keeps_a_bounded_sample_but_figures_from_every_run():
+    """A 10-minute loop of a 1 ms model is 600 000 runs (tens of MB of JSON per row): the row keeps
+    SAMPLES_KEPT of them, evenly in time; percentiles, windows and steady state come from all."""
+    import numpy as np
+
+    from devices.target import RawRun
+    from harness.orchestration.measure import to_measurement
+    from harness.planning.config import BenchSettings
+    from harness.statistics.sustained import SAMPLES_KEPT
+
+    rng = np.random.default_rng(3)
+    n, per_window = 200_000, 10_000
+    lat = np.concatenate([rng.normal(1000, 20, n // 2), rng.normal(1300, 30, n // 2)]).round(3)
+    windows = [[0.5 + (i + 1) * 10.0, per_window * (i + 1)] for i in range(n // per_window)]
+    runner = {"schema_version": 4, "runtime": "litert", "latencies_us": lat.tolist(), "duration_s": 200.0,
+              "windows": windows, "timed_start_s": 0.5, "interrupted": False, "sustained_s": 200.0,
+              "window_s": 10.0, "timed_window_unix_s": [1000.0, 1200.0]}
+    bench = BenchSettings(sustained_s=200.0, sustained_window_s=10.0)
+    m = to_measurement("r", "local", SimpleNamespace(model="m", variant="fp32", metrics={}), bench,
+                       RawRun(runner=runner), 0.0)
+    assert m.status == "ok", m.error
+    assert len(m.latencies_us) == SAMPLES_KEPT and m.runs == n
+    assert m.extra["latencies_kept"]["kept"] == SAMPLES_KEPT and m.extra["latencies_kept"]["of"] == n
+    assert m.p50_us == pytest.approx(float(np.median(lat)))  # from all 200 000, not the kept ones
+    assert m.p99_us == pytest.approx(float(np.percentile(lat, 99)), rel=1e-6)
+    s = m.extra["sustained"]
+    assert s["cold_p50_us"] == pytest.approx(float(np.median(lat[:per_window])), abs=1e-3)
+    assert s["steady_p50_us"] == pytest.approx(float(np.median(lat[n - 7 * per_window:])), abs=1e-3)
+    assert sum(w["runs"] for w in s["windows"]) == n
+    # Evenly in time: the kept sample has the slow half in proportion, and its median is the row's.
+    kept = np.asarray(m.latencies_us)
+    assert abs((kept > 1150).mean() - 0.5) < 0.01
+    assert len(m.to_json()) < 600_000  # was about 2.6 MB with every sample
+    # A short run keeps every sample and says nothing.
+    short = {**runner, "latencies_us": lat[:5000].tolist(), "windows": [[10.5, 2500], [20.5, 5000]]}
+    m2 = to_measurement("r", "local", SimpleNamespace(model="m", variant="fp32", metrics={}), bench,
+                        RawRun(runner=short), 0.0)
+    assert len(m2.latencies_us) == 5000 and "latencies_kept" not in m2.extra and m2.runs == 5000
+
+
+def test_sustained_benchmark_model_on_a_heating_pi_over_ssh(sshd_board, tiny_tflite, tmp_path):
+    """benchmark_model on a board has no loop of its own: back-to-back runs of one window, the board's
+    zones and clocks read over ssh after each; the heating board's clock drop is the onset found."""
+    import stat as st
+
+    from devices.rpi_target import RaspberryPiTarget
+    from devices.target import JobSpec
+    from harness.orchestration.measure import to_measurement
+    from harness.planning.config import BenchSettings
+    from tests.fixtures_ssh import FIXTURES
+
+    from tests.adb_sim_shell import heated_log
+
+    board = HeatingBoard(tmp_path / "board", tau_s=6.0, throttle_at_c=62.0)  # throttles 3.3 s after heat()
+    recorded = (FIXTURES / "benchmark_model.cpu_profiling.txt").read_text().splitlines(keepends=True)
+    logs = {}
+    for name, us in (("cold", 2000.0), ("hot", 3000.0)):  # the recorded log in the tool's full form
+        logs[name] = tmp_path / f"{name}.log"
+        logs[name].write_text(heated_log(recorded, [us] * 200))
+    clock = tmp_path / "board" / "cpu0" / "cpufreq" / "scaling_cur_freq"
+    tool = tmp_path / "benchmark_model"  # runs for its window (--min_secs), 1.5x slower once the clock fell
+    tool.write_text("#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in --min_secs=*) s=\"${a#--min_secs=}\";; esac; done\n"
+                    f"sleep \"$s\"\nif [ \"$(cat {clock})\" -lt 1800000 ]; then cat {logs['hot']} >&2; "
+                    f"else cat {logs['cold']} >&2; fi\n")
+    tool.chmod(tool.stat().st_mode | st.S_IEXEC)
+    cfg = sshd_board.config_for("hot-pi-bm", "raspberry_pi", runtime="benchmark_model", benchmark_model=str(tool))
+    target = RaspberryPiTarget(cfg)
+    target.thermal_glob, target.cpufreq_glob = board.thermal_glob, board.cpufreq_glob
+    bench = BenchSettings(sustained_s=8.0, sustained_window_s=0.5, cooldown_s=0, timeout_s=60.0)
+    try:
+        target.prepare()
+        board.heat()
+        raw = target.benchmark(JobSpec(model_path=tiny_tflite, bench=bench))
+    finally:
+        board.stop()
+        target.close()
+    r = raw.runner
+    assert r.get("error") is None and r["interrupted"] is False, r
+    assert 4 <= len(r["windows"]) <= 16 and len(r["window_p50_us"]) == len(r["windows"])
+    assert r["cpu_freq"] and r["temperatures"][0][1] == "before"
+    m = to_measurement("run", "hot-pi-bm", SimpleNamespace(model="tiny", variant="fp32", metrics={}), bench, raw,
+                       time.time())
+    assert m.status == "ok", m.error
+    s = m.extra["sustained"]
+    assert board.throttled_at_unix is not None and s["first_throttle_s"] is not None, (r["cpu_freq"], r["windows"])
+    expected = board.throttled_at_unix - r["timed_window_unix_s"][0]
+    # Read after each window: the onset is seen at the end of the window it fell in (plus an ssh read).
+    assert expected - 0.05 <= s["first_throttle_s"] <= expected + 0.5 + 1.5, (s["first_throttle_s"], expected)
+    assert "1800 to 1200" in s["throttle_cause"] and s["temp_reached_c"] > 62.0
+    assert s["cold_p50_us"] == 2000 and s["steady_p50_us"] == 3000 and s["steady_over_cold"] == 1.5
+    assert "back-to-back benchmark_model runs" in m.extra["sustained_method"]

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 BUDGET_FLAGS = {"p50_ms": "--p50", "p99_ms": "--p99", "accuracy_drop": "--accuracy-drop", "size_mb": "--size",
                 "memory_mb": "--memory", "energy_mj": "--energy"}
 NIGHT_SKIP = ("nightly:interrupted", "nightly:confirm")  # not nights of their own
+DEFAULT_NIGHTS = 5
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,8 +30,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="run to judge (repeat to pool runs, e.g. a plain run and a --sustained one; "
                         "default: the latest run)")
     p.add_argument("--nightly", action="store_true",
-                   help="the latest nightly run; variants whose verdict against the night before is "
-                        "inconclusive are not recommended")
+                   help="the nightly series (the last --nights nights): each variant judged at its worst "
+                        "night, recommended only when present and valid on every night and its latest "
+                        "verdict against the night before is not inconclusive")
+    p.add_argument("--nights", type=int, default=DEFAULT_NIGHTS, metavar="N",
+                   help=f"with --nightly: how many recent nights the series holds (default {DEFAULT_NIGHTS}; "
+                        "fewer when fewer are stored)")
     p.add_argument("--devices", metavar="FILE",
                    help="devices file with `budget:` per device (default: the budgets stored with the run)")
     for key, flag in BUDGET_FLAGS.items():
@@ -73,8 +78,9 @@ def file_budgets(devices: list[dict[str, Any]], where: str) -> dict[str, Budget]
     return out
 
 
-def _nightly(db: ResultsDB) -> tuple[list[str], dict[tuple[str, str, str], str]]:
-    """The latest night and, per key, why its verdict against the night before is inconclusive."""
+def _nightly(db: ResultsDB, count: int = DEFAULT_NIGHTS) -> tuple[list[str], dict[tuple[str, str, str], str]]:
+    """The last `count` nights (oldest first) and, per key, why the latest night's verdict against the
+    night before is inconclusive."""
     from harness.statistics.compare import compare_runs
 
     nights = [r for r in db.runs() if (r.label or "").startswith("nightly:") and r.label not in NIGHT_SKIP]
@@ -91,7 +97,7 @@ def _nightly(db: ResultsDB) -> tuple[list[str], dict[tuple[str, str, str], str]]
             if k.verdict == "inconclusive":
                 why = k.latency.reason if k.latency and k.latency.reason else "within the noise"
                 inconclusive[(k.device, k.model, k.variant)] = f"vs night {nights[-2].run_id}: {why}"
-    return [latest.run_id], inconclusive
+    return [r.run_id for r in nights[-count:]], inconclusive
 
 
 def load(args: argparse.Namespace) -> tuple[list[Measurement], dict[str, Budget], dict[tuple[str, str, str], str],
@@ -100,11 +106,14 @@ def load(args: argparse.Namespace) -> tuple[list[Measurement], dict[str, Budget]
 
     if args.nightly and args.run:
         raise UserError("--nightly and --run: give one (the latest night, or these runs)")
+    nights = getattr(args, "nights", DEFAULT_NIGHTS)
+    if not 1 <= nights <= 365:
+        raise UserError(f"--nights: expected 1 to 365 (got {nights})")
     db = open_db(args.db)
     try:
         inconclusive: dict[tuple[str, str, str], str] = {}
         if args.nightly:
-            run_ids, inconclusive = _nightly(db)
+            run_ids, inconclusive = _nightly(db, nights)
         elif args.run:
             run_ids = list(dict.fromkeys(args.run))
             for r in run_ids:
@@ -142,8 +151,14 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     rows, budgets, inconclusive, run_ids = load(args)
     devices = list(dict.fromkeys(m.device for m in rows))
     merged = {d: budgets.get(d, Budget()).merged(flags) for d in devices}
-    recs = recommend(candidates(rows, inconclusive), merged)
-    title = f"recommendation · run {', '.join(run_ids)}"
+    if args.nightly:
+        from harness.statistics.recommend_series import recommend_series
+
+        recs = recommend_series([(r, [m for m in rows if m.run_id == r]) for r in run_ids], merged, inconclusive)
+        title = f"recommendation · nightly series of {len(run_ids)} night(s) {run_ids[0]} .. {run_ids[-1]}"
+    else:
+        recs = recommend(candidates(rows, inconclusive), merged)
+        title = f"recommendation · run {', '.join(run_ids)}"
     if not recs:
         print(f"harness: {title}: no successful measurements to recommend from", file=sys.stderr)
         return 1

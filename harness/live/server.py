@@ -106,7 +106,7 @@ def result_brief(m: Measurement) -> dict[str, Any]:
     return {
         "run_id": m.run_id, "device": m.device, "model": m.model, "model_label": model_label(m.model),
         "variant": m.variant, "status": m.status, "error": m.error, "p50_us": m.p50_us, "p90_us": m.p90_us,
-        "p99_us": m.p99_us, "cv": m.cv, "runs": len(m.latencies_us), "size_bytes": m.model_size_bytes,
+        "p99_us": m.p99_us, "cv": m.cv, "runs": m.runs, "size_bytes": m.model_size_bytes,
         "peak_rss_mb": m.peak_rss_mb, "energy_per_inference_mj": m.energy_per_inference_mj,
         "temp_max_c": m.temp_max_c,
         "accuracy": {"name": acc[0], "metric": accuracy_name(acc[0]), "task": accuracy_task(acc[0]), "value": acc[1],

@@ -12,7 +12,7 @@ from devices.timing import timed_window_on_host
 from devices.energy_validity import NO_SAMPLE_NEAR_WINDOW, NO_WINDOW, few_samples_note
 from harness.statistics.energy import window_energy
 from harness.statistics.latency import LatencySummary, judge, level_shift, summarize, summary_from_printed
-from harness.statistics.sustained import from_runner, sustained_text
+from harness.statistics.sustained import bounded_sample, from_runner, sustained_text
 from harness.statistics.throttle import clock_fell
 from harness.store.results import Measurement, PowerSample, TempSample
 from harness.statistics.compare import model_label
@@ -215,6 +215,10 @@ def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: RawRun, 
     if extra.get("energy_few_samples"):  # the row says so where its validity is read, not only in extra
         validity = dataclasses.replace(validity, notes=validity.notes + (extra["energy_few_samples"],))
     power = tuple(PowerSample(t_s=round(p[0] - started, 3), power_mw=p[1], source=p[2]) for p in raw.power_samples)
+    if sustained is not None:  # every figure above came from all the samples; the row keeps a bounded sample
+        lat, kept = bounded_sample(lat)
+        if kept:
+            extra["latencies_kept"] = kept
     metrics = _metrics(art, s, peak_gflops)
     _runner_extra(res, art, extra)
     return Measurement(

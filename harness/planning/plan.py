@@ -178,14 +178,16 @@ def make_plan(
 
 def sustained_problem(device: Any) -> str | None:
     """Why this device cannot run sustained mode (None when it can): the LiteRT runner (this host, a Pi,
-    a Jetson) loops itself, an Android phone runs benchmark_model windows; the other runtimes do not yet."""
+    a Jetson) loops itself, an Android phone runs benchmark_model windows, the iOS app its own sustained loop;
+    the other runtimes do not yet."""
     kind, runtime = getattr(device, "kind", ""), getattr(device, "runtime", None)
-    if kind == "local" or (kind in ("raspberry_pi", "jetson") and runtime in (None, "litert")):
-        return None
-    if kind == "android" and runtime == "benchmark_model":
+    if kind == "local" or (kind in ("raspberry_pi", "jetson") and runtime in (None, "litert", "benchmark_model")):
+        return None  # benchmark_model on a board: back-to-back windows (devices/board_sustained.py)
+    if (kind == "android" and runtime == "benchmark_model") or kind == "ios":  # iOS: the companion app's loop
         return None
     return (f"no sustained mode for {kind}{f' runtime {runtime}' if runtime else ''} yet (it runs on the LiteRT "
-            "runner: local, raspberry_pi, jetson with runtime litert; and Android with runtime benchmark_model)")
+            "runner: local, raspberry_pi, jetson with runtime litert; benchmark_model on Android and the boards; "
+            "iOS through the companion app)")
 
 
 def check_task(task: str | None, models: tuple[str, ...]) -> str | None:

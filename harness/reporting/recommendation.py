@@ -120,8 +120,10 @@ def page_html(recs: Sequence[Recommendation], title: str) -> str:
     """The section as a page of its own (`harness recommend --html FILE`)."""
     from harness.reporting.html_parts import CSS
 
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>{section_html(recs)}</body></html>\n")
+    # The viewport line: without it a phone lays the page out 980 px wide and shrinks it to fit.
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>{section_html(recs)}</body></html>\n")
 
 
 def judged_of(recs: Sequence[Recommendation]) -> list[Judged]:

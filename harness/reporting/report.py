@@ -39,7 +39,7 @@ def _validity(m: Measurement) -> str:
 
 def latency_rows(rows: Sequence[Measurement]) -> list[list[str]]:
     return [[m.device, model_label(m.model), m.variant, size_text(m.model_size_bytes), _ms(m.p50_us),
-             _ms(m.p90_us), _ms(m.p99_us), spread_text(m), str(len(m.latencies_us) or "-"),
+             _ms(m.p90_us), _ms(m.p99_us), spread_text(m), str(m.runs or "-"),
              _num(m.peak_rss_mb), _validity(m)] for m in plots.ok_rows(rows)]
 
 

@@ -80,6 +80,7 @@ class Candidate:
     sustained_s: float | None = None  # how long the sustained run lasted
     inconclusive: str | None = None  # why the verdict on this key is inconclusive (a nightly series)
     runs: tuple[str, ...] = ()
+    series: tuple[tuple[str, float | None, float | None], ...] = ()  # (night, p50, p99 used) per night
 
     @property
     def p50_used(self) -> float | None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from harness.statistics.throttle import DEFAULT_TOLERANCE
 
+SAMPLES_KEPT = 20_000  # a sustained row keeps at most this many latencies (about 200 KB of JSON)
 STEADY_MAX_S = 120.0  # "steady state": the last two minutes, or the last third of a shorter run
 STEADY_SHARE = 1.0 / 3.0
 
@@ -186,3 +187,18 @@ def sustained_text(s: SustainedSummary) -> str:
     if s.interrupted:
         parts.append("interrupted")
     return "; ".join(parts)
+
+
+def bounded_sample(latencies_us: Sequence[float], bound: int = SAMPLES_KEPT) -> tuple[tuple[float, ...],
+                                                                                       dict[str, Any]]:
+    """At most `bound` of a long loop's latencies, evenly spaced in time order (every (n/bound)-th, the
+    first kept), so a stored row stays bounded (600 000 runs of a 10-minute loop would be tens of MB) and
+    the kept ones still cover cold start and steady state in proportion. Every figure of the row (the
+    percentiles, each window's p50, cold and steady state) is computed from all of them before this; what
+    the sample serves is a later comparison's bootstrap. Returns the kept samples and what says so."""
+    n = len(latencies_us)
+    if n <= bound:
+        return tuple(latencies_us), {}
+    kept = tuple(latencies_us[(i * n) // bound] for i in range(bound))
+    return kept, {"kept": bound, "of": n, "how": f"every {n / bound:.2f}-th in time order; the row's figures, "
+                                                  "windows and steady state from all of them"}

@@ -27,7 +27,7 @@ def to_records(rows: Iterable[Measurement]) -> list[dict[str, Any]]:
         for k, v in m.metrics.items():
             if isinstance(v, (int, float, str, bool)) or v is None:
                 rec[f"metric_{k}"] = v
-        rec["runs"] = len(m.latencies_us)
+        rec["runs"] = m.runs
         rec["latencies_us_json"] = json.dumps(list(m.latencies_us))
         out.append(rec)
     return out

@@ -151,6 +151,13 @@ class Measurement:
     def key(self) -> tuple[str, str, str]:
         return (self.device, self.model, self.variant)
 
+    @property
+    def runs(self) -> int:
+        """Timed runs measured: all of them, also where the row keeps a bounded sample of the latencies
+        (a long sustained run: extra["latencies_kept"], harness.statistics.sustained.bounded_sample)."""
+        kept = (self.extra or {}).get("latencies_kept")
+        return int(kept["of"]) if isinstance(kept, dict) and kept.get("of") else len(self.latencies_us)
+
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         if self.validity is not None:

@@ -55,9 +55,11 @@ public struct AppRunFacts: Sendable {
     public var loop: LoopOutcome
     public var footprint: FootprintReadings
     public var ios: IosExtras?
+    public var sustained: SustainedOutcome?
 
     public init(runtime: String, runtimeVersion: String, machine: String, delegate: DelegateOutcome, initUs: Double,
-                inputs: [InputInfo], loop: LoopOutcome, footprint: FootprintReadings, ios: IosExtras?) {
+                inputs: [InputInfo], loop: LoopOutcome, footprint: FootprintReadings, ios: IosExtras?,
+                sustained: SustainedOutcome? = nil) {
         self.runtime = runtime
         self.runtimeVersion = runtimeVersion
         self.machine = machine
@@ -67,6 +69,7 @@ public struct AppRunFacts: Sendable {
         self.loop = loop
         self.footprint = footprint
         self.ios = ios
+        self.sustained = sustained
     }
 
     /// The result JSON's fields: the delegate that ran (never only the requested one), memory rounded as the
@@ -80,7 +83,7 @@ public struct AppRunFacts: Sendable {
                         opsOnCpuKernels: [], inputs: inputs, loop: loop, peakRssDeltaMb: footprint.peakDeltaMb,
                         peakRssMb: footprint.peakMb.map { pythonRound($0, 3) },
                         endRssMb: footprint.afterMb.map { pythonRound($0, 3) },
-                        temperatures: [], cpuFreq: [], ios: ios)
+                        temperatures: [], cpuFreq: [], ios: ios, sustained: sustained)
     }
 }
 

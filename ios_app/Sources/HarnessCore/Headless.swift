@@ -48,6 +48,9 @@ public struct JobFiles: Sendable {
     public func jobURL(_ name: String) -> URL { documents.appendingPathComponent("jobs/\(name).json") }
     public func resultURL(_ name: String) -> URL { documents.appendingPathComponent("results/\(name).json") }
     public func outputsURL(_ name: String) -> URL { documents.appendingPathComponent("results/\(name).outputs.f32") }
+    /// The host's Ctrl-C for a sustained loop: jobs/NAME.stop appears, the loop ends at its next window.
+    public func stopURL(_ name: String) -> URL { documents.appendingPathComponent("jobs/\(name).stop") }
+    public func stopRequested(_ name: String) -> Bool { FileManager.default.fileExists(atPath: stopURL(name).path) }
 
     /// A job's relative path (model_path, eval.path) inside Documents; absolute paths and `..` are refused.
     public func resolve(_ relative: String) throws -> URL {

@@ -55,6 +55,10 @@ public struct BenchJob: Codable, Equatable, Sendable {
     public var opProfileRuns: Int = 20
     public var computeUnits: ComputeUnits? = nil
     public var eval: EvalInputs? = nil
+    /// Sustained mode (rpi/runner.py `_sustained_loop`): run this many seconds in windows of `windowS`
+    /// (nil: sustained_s / 20, at least 0.5 s). Optional keys, written only when set (not in the golden job).
+    public var sustainedS: Double? = nil
+    public var windowS: Double? = nil
 
     public init(modelPath: String) {
         self.modelPath = modelPath
@@ -68,6 +72,7 @@ public struct BenchJob: Codable, Equatable, Sendable {
         case thermalGlob = "thermal_glob", ignoreSensors = "ignore_sensors", cpufreqGlob = "cpufreq_glob"
         case opProfiling = "op_profiling", opProfileRuns = "op_profile_runs"
         case computeUnits = "compute_units", eval
+        case sustainedS = "sustained_s", windowS = "window_s"
     }
 
     /// Missing keys take the runner's DEFAULT_JOB values, as `{**DEFAULT_JOB, **job}` does.
@@ -93,6 +98,8 @@ public struct BenchJob: Codable, Equatable, Sendable {
         opProfileRuns = try c.decodeIfPresent(Int.self, forKey: .opProfileRuns) ?? opProfileRuns
         computeUnits = try c.decodeIfPresent(ComputeUnits.self, forKey: .computeUnits)
         eval = try c.decodeIfPresent(EvalInputs.self, forKey: .eval)
+        sustainedS = try c.decodeIfPresent(Double.self, forKey: .sustainedS)
+        windowS = try c.decodeIfPresent(Double.self, forKey: .windowS)
     }
 
     /// Every runner key is written (input_shapes and delegate_library as null when unset), so the JSON has the
@@ -127,6 +134,8 @@ public struct BenchJob: Codable, Equatable, Sendable {
         try c.encode(thermalGlob, forKey: .thermalGlob)
         try c.encodeIfPresent(computeUnits, forKey: .computeUnits)
         try c.encodeIfPresent(eval, forKey: .eval)
+        try c.encodeIfPresent(sustainedS, forKey: .sustainedS)
+        try c.encodeIfPresent(windowS, forKey: .windowS)
     }
 
     /// The loop settings the timed loop reads.

@@ -199,12 +199,16 @@ public struct OkResult: Codable, Equatable, Sendable {
     public var cpuFreq: [CpuFreqSample]
     /// Present only in results written by the iOS app, under the key "ios".
     public var ios: IosExtras?
+    /// Sustained mode's keys (sustained_s, window_s, windows, timed_start_s, interrupted,
+    /// window_thermal_states, after_loop_s), written only when the job asked for it.
+    public var sustained: SustainedOutcome?
 
     public init(runtime: String, runtimeVersion: String, python: String?, machine: String, modelPath: String,
                 threads: Int, delegateRequested: String, delegate: String, delegateLibrary: String? = nil,
                 initUs: Double, opsTotal: Int?, opsDelegated: Int?, opsOnCpuKernels: [String], inputs: [InputInfo],
                 loop: LoopOutcome, peakRssDeltaMb: Double?, peakRssMb: Double?, endRssMb: Double?,
-                temperatures: [TempSample], cpuFreq: [CpuFreqSample], ios: IosExtras? = nil) {
+                temperatures: [TempSample], cpuFreq: [CpuFreqSample], ios: IosExtras? = nil,
+                sustained: SustainedOutcome? = nil) {
         self.runtime = runtime
         self.runtimeVersion = runtimeVersion
         self.python = python
@@ -230,6 +234,7 @@ public struct OkResult: Codable, Equatable, Sendable {
         self.temperatures = temperatures
         self.cpuFreq = cpuFreq
         self.ios = ios
+        self.sustained = sustained
     }
 
     enum CodingKeys: String, CodingKey {
@@ -241,6 +246,8 @@ public struct OkResult: Codable, Equatable, Sendable {
         case durationS = "duration_s", timedWindowUnixS = "timed_window_unix_s", latenciesUs = "latencies_us"
         case peakRssDeltaMb = "peak_rss_delta_mb", peakRssMb = "peak_rss_mb", endRssMb = "end_rss_mb"
         case temperatures, cpuFreq = "cpu_freq", ios
+        case sustainedS = "sustained_s", windowS = "window_s", windows, timedStartS = "timed_start_s", interrupted
+        case windowThermalStates = "window_thermal_states", afterLoopS = "after_loop_s"
     }
 
     public init(from decoder: Decoder) throws {
@@ -271,6 +278,15 @@ public struct OkResult: Codable, Equatable, Sendable {
         temperatures = try c.decode([TempSample].self, forKey: .temperatures)
         cpuFreq = try c.decode([CpuFreqSample].self, forKey: .cpuFreq)
         ios = try c.decodeIfPresent(IosExtras.self, forKey: .ios)
+        if let windows = try c.decodeIfPresent([[Double]].self, forKey: .windows) {
+            sustained = SustainedOutcome(
+                sustainedS: try c.decode(Double.self, forKey: .sustainedS),
+                windowS: try c.decode(Double.self, forKey: .windowS), windows: windows,
+                timedStartS: try c.decodeIfPresent(Double.self, forKey: .timedStartS) ?? 0,
+                interrupted: try c.decodeIfPresent(Bool.self, forKey: .interrupted) ?? false,
+                windowThermalStates: try c.decodeIfPresent([String].self, forKey: .windowThermalStates) ?? [],
+                afterLoopS: try c.decodeIfPresent(Double.self, forKey: .afterLoopS))
+        }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -305,6 +321,15 @@ public struct OkResult: Codable, Equatable, Sendable {
         try c.encode(temperatures, forKey: .temperatures)
         try c.encode(cpuFreq, forKey: .cpuFreq)
         try c.encodeIfPresent(ios, forKey: .ios)
+        if let s = sustained {
+            try c.encode(s.sustainedS, forKey: .sustainedS)
+            try c.encode(s.windowS, forKey: .windowS)
+            try c.encode(s.windows, forKey: .windows)
+            try c.encode(s.timedStartS, forKey: .timedStartS)
+            try c.encode(s.interrupted, forKey: .interrupted)
+            if !s.windowThermalStates.isEmpty { try c.encode(s.windowThermalStates, forKey: .windowThermalStates) }
+            try c.encodeIfPresent(s.afterLoopS, forKey: .afterLoopS)
+        }
     }
 }
 

@@ -123,9 +123,24 @@ public struct CoreMLRunner: Sendable {
 
         let during = ThermalLog()
         // Each prediction in its own autorelease pool: its output buffers are freed before the next run.
-        let loop = try timedLoop(job.loop, clock: clock, sample: { _ in during.append(self.probes.thermalState()) }) {
-            try drainingPool { _ = try model.prediction(from: provider) }
+        let loop: LoopOutcome
+        var sustained: SustainedOutcome?
+        if let seconds = job.sustainedS, seconds > 0 {  // sustained mode: windows, a thermal state at each end
+            let files = self.files
+            let pair = try sustainedLoop(
+                sustainedS: seconds, windowS: job.windowS, sampleIntervalS: job.sampleIntervalS, clock: clock,
+                sample: { _ in during.append(self.probes.thermalState()) },
+                windowEnd: { self.probes.thermalState() }, shouldStop: { files.stopRequested(name) }) {
+                try drainingPool { _ = try model.prediction(from: provider) }
+            }
+            loop = pair.0
+            sustained = pair.1
+        } else {
+            loop = try timedLoop(job.loop, clock: clock, sample: { _ in during.append(self.probes.thermalState()) }) {
+                try drainingPool { _ = try model.prediction(from: provider) }
+            }
         }
+        let loopEnded = clock.nowNanoseconds()
         let thermalAfter = probes.thermalState()
         let batteryAfter = await probes.battery()
         let memAfter = probes.physFootprintMb()
@@ -155,14 +170,17 @@ public struct CoreMLRunner: Sendable {
             outputsShape: outputsShape, device: probes.machine(), osVersion: os, evalError: evalError,
             computePlan: plan)
         // Asked for: the job's delegate (the host writes "coreml"); ran: Core ML, with its placement in ios.
-        let facts = AppRunFacts(
+        var facts = AppRunFacts(
             runtime: "coreml", runtimeVersion: os, machine: probes.machine(),
             delegate: DelegateOutcome(requested: job.delegate, ran: "coreml", error: nil),
             initUs: initUs, inputs: infos, loop: loop,
             // Right after the timed loop (before any evaluation pass): phys_footprint, as the peak is.
             footprint: FootprintReadings(beforeMb: memBefore?.current, afterMb: memAfter?.current,
                                          peakMb: memAfter?.peak),
-            ios: ios)
+            ios: ios, sustained: sustained)
+        if facts.sustained != nil {  // the host places the windows on its clock from when the result appears
+            facts.sustained?.afterLoopS = pythonRound(Double(clock.nowNanoseconds() - loopEnded) / 1e9, 3)
+        }
         return facts.result(for: job)
     }
 
