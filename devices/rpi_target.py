@@ -8,21 +8,20 @@ runner works.
 """
 from __future__ import annotations
 
-import json
 import time
 from contextlib import contextmanager
 from typing import Any
 from collections.abc import Callable, Iterator
 
-from devices.probes import benchmark_model as bm
 from devices.probes import vcgencmd as vc
 from devices.ssh import SshTransport
-from devices.target import JobSpec, RawRun, RunnerTarget, job_timeout_s, parse_runner_output
+from devices.runtime.board import TIMEOUT_EXIT
+from devices.target import JobSpec, RawRun, RunnerTarget
 from devices.idle_baseline import idle_seconds, rest_before_job, split_idle
 from devices.timing import WALL_CLOCK_ARGV, clock_offset_s
 from devices.transport import Transport
 
-TIMEOUT_EXIT = 124  # coreutils `timeout` when the limit passed
+__all__ = ["TIMEOUT_EXIT", "RaspberryPiTarget", "SshRunnerTarget", "judge_throttling", "stream_clock"]
 
 
 class SshRunnerTarget(RunnerTarget):
@@ -78,50 +77,6 @@ class SshRunnerTarget(RunnerTarget):
         """Host minus board wall clock, from one `date` round trip (its error is half the round trip):
         moves the runner's timed window onto the host's clock, where the power samples are."""
         return clock_offset_s(lambda: self.transport.run(WALL_CLOCK_ARGV, timeout_s=30).stdout)
-
-    def benchmark(self, job: JobSpec) -> RawRun:
-        if getattr(self.config, "runtime", "litert") == "benchmark_model":
-            return self.benchmark_model(job)
-        self.resolve()
-        remote = self.remote_model_path(job.model_path)
-        self.transport.push_if_changed(job.model_path, remote)
-        payload = json.dumps(self.runner_job(job, remote))
-        limit = job_timeout_s(job.bench)
-        offset = self.board_clock_offset()
-        with self.probe_session(job) as raw:
-            res = self.transport.run(self.runner_argv(limit), timeout_s=limit + 30, stdin=payload)
-        raw.runner = parse_runner_output(res.stdout, res.stderr, res.exit_code)
-        raw.clock_offset_s = offset
-        if res.exit_code == TIMEOUT_EXIT and raw.runner.get("error"):
-            raw.runner["error"] = f"runner still running after {limit:.0f} s (timeout_s); killed on the board"
-        return raw
-
-    def benchmark_model(self, job: JobSpec) -> RawRun:
-        """`runtime: benchmark_model`: the user's binary on the board, its log parsed like Android's
-        (op profile included with `op_profiling`), under `timeout` so an overrun dies there too."""
-        self.resolve()
-        remote = self.remote_model_path(job.model_path)
-        self.transport.push_if_changed(job.model_path, remote)
-        limit = float(job.bench.timeout_s)
-        argv = ["timeout", "-k", "5", f"{limit:.0f}", str(self.config.benchmark_model),
-                *bm.cli_flags(remote, job.bench, self.config.op_profiling),
-                *self.config.benchmark_model_flags]
-        with self.probe_session(job) as raw:
-            res = self.transport.run(argv, timeout_s=limit + 30)
-        text = res.stdout + ("\n" if res.stdout and not res.stdout.endswith("\n") else "") + res.stderr
-        parsed = bm.parse(text)
-        raw.extra["command"] = " ".join(argv)
-        if res.exit_code != 0 or "summary" not in parsed:
-            why = (parsed.get("errors") or text.strip().splitlines()[-1:] or [""])[-1]
-            raw.runner = {"error": f"benchmark_model exited {res.exit_code}: {bm.strip_prefix(why)[:300]}"}
-            if res.exit_code == TIMEOUT_EXIT:
-                raw.runner["error"] = (f"benchmark_model still running after {limit:.0f} s (timeout_s); "
-                                       "killed on the board")
-            return raw
-        raw.runner, extra = bm.runner_result(parsed, job.bench.delegate, job.bench.threads, "tflite-benchmark_model",
-                                             None)
-        raw.extra.update(extra)
-        return raw
 
 
 class RaspberryPiTarget(SshRunnerTarget):
