@@ -48,12 +48,12 @@ class Board(Protocol):
     def probe_session(self, job: JobSpec) -> AbstractContextManager[RawRun]: ...
 
 
-def companion(job: JobSpec, kind: str) -> tuple[Path | None, str | None]:
+def companion(job: JobSpec, kind: str, runtime: str) -> tuple[Path | None, str | None]:
     """The prepared export of KIND for this job, or the one-line reason there is none."""
     path = job.companions.get(kind)
     if path is not None:
         return Path(path), None
-    runtime, what = {"saved_model": ("tftrt", "a SavedModel"), "onnx": ("tensorrt", "an ONNX")}.get(kind, (kind, kind))
+    what = {"saved_model": "a SavedModel", "onnx": "an ONNX"}.get(kind, kind)
     return None, (f"runtime {runtime} needs {what} export of {Path(job.model_path).name}, made on the host in the "
                   "conversion phase (harness run does that); none was handed to the target")
 

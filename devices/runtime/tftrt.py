@@ -36,7 +36,7 @@ class TfTrt(ModelRuntime[Board, RawRun]):
 
     def run(self, platform: Board, job: JobSpec) -> RawRun:
         platform.resolve()
-        saved_model, why = companion(job, "saved_model")
+        saved_model, why = companion(job, "saved_model", self.name)
         if saved_model is None:
             return RawRun(runner={"error": why})
         remote_dir, pushed = push_tree(platform.transport, saved_model, f"{platform.workdir}/savedmodels")

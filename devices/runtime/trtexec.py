@@ -55,7 +55,8 @@ class Trtexec(ModelRuntime[Board, RawRun]):
     def run(self, platform: Board, job: JobSpec) -> RawRun:
         """Build (once) and time an engine per precision; the first precision is the row's figure."""
         platform.resolve()
-        onnx, why = (Path(job.model_path), None) if Path(job.model_path).suffix == ".onnx" else companion(job, "onnx")
+        onnx, why = (Path(job.model_path), None) if Path(job.model_path).suffix == ".onnx" else \
+            companion(job, "onnx", self.name)
         if onnx is None:
             return RawRun(runner={"error": why})
         remote_onnx = platform.remote_model_path(onnx)
