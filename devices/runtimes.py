@@ -44,6 +44,8 @@ def _runner(kind: str, name: str = "litert", impl: str = LITERT) -> Runtime:
 
 RUNTIMES: tuple[Runtime, ...] = (
     _runner("local", impl="devices.runtime.litert:HostLitert"),
+    Runtime("onnxruntime", "local", refuses={d: ONNXRUNTIME_CPU_ONLY for d in ("gpu", "nnapi")}, exports=("onnx",),
+            impl="devices.runtime.ort:OnnxRuntimeHost"),
     _runner("raspberry_pi"),
     # benchmark_model on a Pi keeps the runner's rule, as before
     _runner("raspberry_pi", "benchmark_model", impl=BOARD_BENCHMARK_MODEL),

@@ -112,6 +112,9 @@ def delegate_problem(device: Any, bench: BenchSettings) -> str | None:
 
 class LocalDevice(_DeviceBase):
     kind: Literal["local"]
+    runtime: Literal["litert", "onnxruntime"] = Field(
+        default="litert", description="onnxruntime: the variant's ONNX export timed with ONNX Runtime's Python API "
+        "(CPU execution provider), not the LiteRT runner")
     python: str | None = Field(default=None, description="interpreter that runs the runner")
     op_profiling: bool = Field(default=False, description="per-op profile from the LiteRT C API profiler "
                                "(ai-edge-litert>=2.3), a separate pass after the timed runs")
