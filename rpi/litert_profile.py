@@ -16,7 +16,6 @@ import ctypes as C
 import os
 import statistics
 import time
-from typing import Any
 
 METHOD = ("LiteRT C API profiler (libLiteRt.so CompiledModel, runtime option enable_profiling), "
           "a separate pass after the timed runs")
@@ -52,7 +51,7 @@ class _Event(C.Structure):  # ProfiledEventData (the C++ struct the library fill
 def library_path() -> str:
     """libLiteRt.so of the installed ai-edge-litert wheel."""
     try:
-        import ai_edge_litert
+        import ai_edge_litert  # type: ignore
     except ImportError:
         raise ProfilerUnavailable("no per-op profile: ai-edge-litert is not installed "
                                   "(pip install 'ai-edge-litert>=2.3'; its libLiteRt.so has the profiler)") from None
@@ -101,7 +100,7 @@ _DESTROY = ("LiteRtDestroyTensorBuffer", "LiteRtDestroyCompiledModel", "LiteRtDe
             "LiteRtDestroyModel", "LiteRtDestroyEnvironment")
 
 
-def _load(path: str) -> Any:
+def _load(path: str):
     try:
         lib = C.CDLL(path)
     except OSError as exc:
@@ -119,12 +118,12 @@ def _load(path: str) -> Any:
 class _Session:
     """One compiled model with profiling on, its buffers, and everything to free afterwards."""
 
-    def __init__(self, lib: Any, model_path: str, threads: int, accelerator: int, seed: int,
+    def __init__(self, lib, model_path: str, threads: int, accelerator: int, seed: int,
                  profiling: bool = True, input_shapes: dict[str, list[int]] | None = None) -> None:
         self.lib = lib
         self.profiling = profiling  # False: the same compiled model without the option (overhead benchmark)
         self._free: list[tuple[str, _VP]] = []
-        self._keep: list[Any] = []  # the model bytes: LiteRtCreateModelFromBuffer does not copy them
+        self._keep: list = []  # the model bytes: LiteRtCreateModelFromBuffer does not copy them
         try:
             self._build(model_path, threads, accelerator, seed, input_shapes or {})
         except BaseException:
@@ -211,7 +210,7 @@ class _Session:
                                       "(runtime option enable_profiling not honoured)")
         self.profiler = prof
 
-    def _buffer(self, sig: _VP, i: int, is_input: bool, out_layouts: Any) -> tuple[_VP, int, int]:
+    def _buffer(self, sig: _VP, i: int, is_input: bool, out_layouts) -> tuple[_VP, int, int]:
         lib = self.lib
         tensor, req, buf, size = _VP(), _VP(), _VP(), C.c_size_t()
         get = lib.LiteRtGetSignatureInputTensorByIndex if is_input else lib.LiteRtGetSignatureOutputTensorByIndex
@@ -235,13 +234,11 @@ class _Session:
             self.shapes.append(list((C.c_int32 * rank).from_buffer(ranked, 8)))
         return buf, C.c_int32.from_buffer(ranked).value, size.value
 
-    def _fill(self, buf: _VP, element_type: int, size: int, rng: Any, np: Any) -> None:
+    def _fill(self, buf: _VP, element_type: int, size: int, rng, np) -> None:
         """Inputs like runner.py's: uniform [0, 1) floats, small random integers, random bools."""
         host = _VP()
         self._ok(self.lib.LiteRtLockTensorBuffer(buf, C.byref(host), _LOCK_WRITE), "locking an input")
         try:
-            if not host.value:
-                raise ProfilerUnavailable("locking an input gave no address")
             raw = (C.c_ubyte * size).from_address(host.value)
             dtype = {1: np.float32, 2: np.int32, 3: np.uint8, 4: np.int64, 6: np.bool_, 7: np.int16,
                      9: np.int8, 10: np.float16}.get(element_type)
@@ -290,7 +287,7 @@ def _is_mac_kernel(kernel: str) -> bool:
     return kernel.split(" (")[0].strip() in XNNPACK_MAC_KERNELS
 
 
-def _op_types(rows: list[dict[str, Any]], tflite_ops: list[str] | None, cpu_nodes: set[int],
+def _op_types(rows: list[dict], tflite_ops: list[str] | None, cpu_nodes: set[int],
               names: list[str] | None = None) -> str:
     """Name each XNNPACK MAC kernel by the TFLite node it runs, so the .tflite's MACs can sit next to it.
 
@@ -316,7 +313,7 @@ def _op_types(rows: list[dict[str, Any]], tflite_ops: list[str] | None, cpu_node
 
 
 def summarize(runs: list[list[tuple[str, int, int, int]]], tflite_ops: list[str] | None = None,
-              tflite_names: list[str] | None = None) -> dict[str, Any]:
+              tflite_names: list[str] | None = None) -> dict:
     """Per-op rows (median over runs), per-op-type totals, and the whole-invoke time, from raw events.
 
     Ops are XNNPACK operators where the delegate profiles its own (event types 4/8) and TFLite nodes
@@ -343,7 +340,7 @@ def summarize(runs: list[list[tuple[str, int, int, int]]], tflite_ops: list[str]
             pos += 1
             per_op.setdefault(key, []).append(us / 1000.0)
             meta_of[key] = (level, meta)
-    rows: list[dict[str, Any]] = []
+    rows = []
     for (pos, tag), samples in sorted(per_op.items()):
         level, meta = meta_of[(pos, tag)]
         rows.append({"position": pos, "node_type": tag, "op_type": tag, "level": level, "node_index": meta,
@@ -359,7 +356,7 @@ def summarize(runs: list[list[tuple[str, int, int, int]]], tflite_ops: list[str]
     total = sum(r["median_ms"] for r in rows)
     for r in rows:
         r["pct"] = round(100.0 * r["median_ms"] / total, 3) if total else None
-    types: dict[str, dict[str, Any]] = {}
+    types: dict[str, dict] = {}
     for r in rows:
         t = types.setdefault(r["op_type"], {"node_type": r["op_type"], "count": 0, "avg_ms": 0.0, "kernels": []})
         t["count"] += 1
@@ -370,7 +367,7 @@ def summarize(runs: list[list[tuple[str, int, int, int]]], tflite_ops: list[str]
     for t in by_type:
         t["avg_ms"] = round(t["avg_ms"], 4)
         t["avg_pct"] = round(100.0 * t["avg_ms"] / total, 3) if total else None
-    out: dict[str, Any] = {"run_order": rows, "by_node_type": by_type, "nodes_executed": len(rows), "runs": len(runs),
+    out = {"run_order": rows, "by_node_type": by_type, "nodes_executed": len(rows), "runs": len(runs),
            "op_type_mapping": mapping, "sum_of_ops_ms": round(total, 4),
            "time_per_op": "median over runs (ms); a type's time is the sum of its ops' medians"}
     if invoke:
@@ -381,7 +378,7 @@ def summarize(runs: list[list[tuple[str, int, int, int]]], tflite_ops: list[str]
 
 def profile(model_path: str, threads: int = 1, delegate: str = "xnnpack", runs: int = 20, warmup: int = 2,
             seed: int = 0, max_s: float = 60.0, tflite_ops: list[str] | None = None,
-            input_shapes: dict[str, list[int]] | None = None, tflite_names: list[str] | None = None) -> dict[str, Any]:
+            input_shapes: dict[str, list[int]] | None = None, tflite_names: list[str] | None = None) -> dict:
     """Profile `runs` invocations (after `warmup`) of the model on LiteRT's CPU path (XNNPACK).
 
     `tflite_ops`: the model's op names in node order, to name the MAC kernels (see _op_types).
@@ -430,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         job = json.loads(sys.stdin.read() if args.job == "-" else open(args.job).read())
-        out: dict[str, Any] = {"op_profile": profile(job["model_path"], threads=int(job.get("threads", 1)),
+        out = {"op_profile": profile(job["model_path"], threads=int(job.get("threads", 1)),
                                      delegate=str(job.get("delegate", "xnnpack")), runs=int(job.get("runs", 20)),
                                      seed=int(job.get("seed", 0)), max_s=float(job.get("max_s", 60.0)),
                                      tflite_ops=job.get("tflite_ops"), input_shapes=job.get("input_shapes"),

@@ -17,13 +17,6 @@ import platform
 import sys
 import time
 import traceback
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # annotations only: a board's older Python never evaluates them
-    from collections.abc import Callable, Iterable
-
-    Job = dict[str, Any]  # a job or result as JSON: the one shape every runner in rpi/ reads and writes
-    Sampler = Callable[[str], None]
 
 SCHEMA_VERSION = 4  # kept equal to harness.store.results.SCHEMA_VERSION (a test checks)
 
@@ -52,30 +45,30 @@ DEFAULT_JOB = {
 # Ctrl-C (SIGINT) or SIGTERM ends it early and the runs so far are the result ("interrupted": true).
 
 
-def interpreter_module() -> tuple[Any, str, str]:
+def interpreter_module():
     """The TFLite interpreter module, its package name and version: ai-edge-litert, then tflite-runtime,
     then TensorFlow's own copy. Public so the converters score variants through the same interpreter.
 
     Raises ImportError naming what to install when none of the three is there.
     """
     try:
-        from ai_edge_litert import interpreter as mod
+        from ai_edge_litert import interpreter as mod  # type: ignore
 
-        import ai_edge_litert
+        import ai_edge_litert  # type: ignore
 
         return mod, "ai-edge-litert", getattr(ai_edge_litert, "__version__", "unknown")
     except ImportError:
         pass
     try:
-        from tflite_runtime import interpreter as mod
+        from tflite_runtime import interpreter as mod  # type: ignore
 
-        import tflite_runtime
+        import tflite_runtime  # type: ignore
 
         return mod, "tflite-runtime", getattr(tflite_runtime, "__version__", "unknown")
     except ImportError:
         pass
     try:
-        import tensorflow as tf
+        import tensorflow as tf  # type: ignore
     except ImportError:
         raise ImportError(NO_INTERPRETER) from None
     return tf.lite, "tensorflow.lite", tf.__version__
@@ -106,12 +99,12 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def _ignored(name: str, ignore: Iterable[str]) -> bool:
+def _ignored(name: str, ignore) -> bool:
     upper = name.upper()
     return any(upper.startswith(str(prefix).upper()) for prefix in ignore or ())
 
 
-def read_thermal_zones(pattern: str, ignore: Iterable[str] = ()) -> dict[str, float]:
+def read_thermal_zones(pattern: str, ignore=()) -> dict[str, float]:
     """Read every thermal zone as {type: celsius}: the one reader for every Linux target (the host asks
     boards through `runner.py --thermal`). Zones that fail to read are skipped; a second zone of the
     same type is keyed `type:thermal_zoneN`. `ignore` names sensors that are not temperatures (prefixes,
@@ -155,14 +148,13 @@ def read_cpufreq(pattern: str) -> dict[str, dict[str, int]]:
     return out
 
 
-def run_sampler(thermal_glob: str, ignore: Iterable[str] = (), cpufreq_glob: str | None = None,
-                origin: float | None = None) -> tuple[Sampler, list[list[Any]], list[list[Any]]]:
+def run_sampler(thermal_glob: str, ignore=(), cpufreq_glob: str | None = None, origin: float | None = None):
     """A `sample(phase)` function and the two lists it fills: [t_s, phase, {zone: C}] temperatures and
     [t_s, phase, {cpu: {cur, max}}] clocks, so the host sees a clock that fell during the run.
     `origin` (time.monotonic()) is t = 0; the timed loop's sustained windows use the same one."""
     t_origin = time.monotonic() if origin is None else origin
-    temps: list[list[Any]] = []
-    freqs: list[list[Any]] = []
+    temps: list[list] = []
+    freqs: list[list] = []
 
     def sample(phase: str) -> None:
         t = round(time.monotonic() - t_origin, 3)
@@ -176,13 +168,13 @@ def run_sampler(thermal_glob: str, ignore: Iterable[str] = (), cpufreq_glob: str
     return sample, temps, freqs
 
 
-def thermal_sampler(pattern: str, ignore: Iterable[str] = ()) -> tuple[Sampler, list[list[Any]]]:
+def thermal_sampler(pattern: str, ignore=()):
     """A `sample(phase)` function and the list it fills with [t_s, phase, {zone: C}] readings."""
     sample, temps, _ = run_sampler(pattern, ignore)
     return sample, temps
 
 
-def delegated_ops(ops: list[dict[str, Any]]) -> tuple[int, int, list[str]]:
+def delegated_ops(ops: list[dict]) -> tuple[int, int, list[str]]:
     """Count original ops and those a delegate replaced, from the interpreter's node list.
 
     Delegate kernels appear as extra DELEGATE nodes; an original op is delegated when it lies
@@ -194,7 +186,7 @@ def delegated_ops(ops: list[dict[str, Any]]) -> tuple[int, int, list[str]]:
     for op in original:
         for t in op["outputs"]:
             producer[int(t)] = op
-    taken: dict[int, dict[str, Any]] = {}
+    taken: dict[int, dict] = {}
     for d in delegates:
         boundary = {int(t) for t in d["inputs"]}
         stack = [int(t) for t in d["outputs"]]
@@ -211,7 +203,7 @@ def delegated_ops(ops: list[dict[str, Any]]) -> tuple[int, int, list[str]]:
     return len(taken), len(original), cpu_ops
 
 
-def _make_inputs(interp: Any, seed: int, np: Any) -> None:
+def _make_inputs(interp, seed: int, np):
     rng = np.random.default_rng(seed)
     for detail in interp.get_input_details():
         shape = [int(s) for s in detail["shape"]]
@@ -233,12 +225,11 @@ class _Stop(Exception):
     """SIGTERM in a sustained loop: end it like Ctrl-C, keeping the runs measured so far."""
 
 
-def _stop_on_term(signum: int, frame: Any) -> None:
+def _stop_on_term(signum, frame):
     raise _Stop()
 
 
-def timed_loop(invoke: Callable[[], object], cfg: Job, sample: Sampler | None = None,
-               origin: float | None = None) -> Job:
+def timed_loop(invoke, cfg: dict, sample=None, origin: float | None = None) -> dict:
     """First inference, warm-up, then every invoke() timed until min runs and min seconds are both met
     (or max seconds / max runs is hit), as benchmark_model does. Shared by every runner in rpi/.
 
@@ -251,7 +242,7 @@ def timed_loop(invoke: Callable[[], object], cfg: Job, sample: Sampler | None = 
     sustained = float(cfg.get("sustained_s") or 0)
     if sustained > 0:
         return _sustained_loop(invoke, cfg, sample, origin, sustained)
-    out: Job = {}
+    out: dict = {}
     clock = time.perf_counter_ns
     t0 = clock()
     invoke()
@@ -292,13 +283,12 @@ def timed_loop(invoke: Callable[[], object], cfg: Job, sample: Sampler | None = 
     return out
 
 
-def _sustained_loop(invoke: Callable[[], object], cfg: Job, sample: Sampler | None, origin: float | None,
-                    sustained: float) -> Job:
+def _sustained_loop(invoke, cfg: dict, sample, origin: float | None, sustained: float) -> dict:
     """The timed loop of sustained mode: no warm-up beyond the first inference (the cold start is what
     it measures), `sustained` seconds of back-to-back invokes, a window boundary every `window_s`."""
     import signal
 
-    out: Job = {}
+    out: dict = {}
     clock = time.perf_counter_ns
     window = float(cfg.get("window_s") or 0) or max(sustained / 20.0, 0.5)
     interval = float(cfg["sample_interval_s"])
@@ -307,7 +297,7 @@ def _sustained_loop(invoke: Callable[[], object], cfg: Job, sample: Sampler | No
     out["first_inference_us"] = (clock() - t0) / 1000.0
     out["warmup_runs_done"] = 0
     samples: list[float] = []
-    windows: list[list[float]] = []
+    windows: list[list] = []
     base = time.monotonic() if origin is None else origin
     previous = None
     try:
@@ -356,7 +346,7 @@ def _sustained_loop(invoke: Callable[[], object], cfg: Job, sample: Sampler | No
     return out
 
 
-def _load_delegate(mod: Any, library: str) -> Any:
+def _load_delegate(mod, library: str):
     """The interpreter module's load_delegate (TensorFlow keeps it under lite.experimental)."""
     load = getattr(mod, "load_delegate", None) or getattr(getattr(mod, "experimental", None), "load_delegate", None)
     if load is None:
@@ -367,7 +357,7 @@ def _load_delegate(mod: Any, library: str) -> Any:
         raise RuntimeError(f"delegate_library {library}: could not load: {str(exc).strip()[:300]}") from None
 
 
-def run_job(job: Job) -> Job:
+def run_job(job: dict) -> dict:
     """Load the model, warm up, time every invoke(), sample temperatures and clocks; return the result dict."""
     import numpy as np
 
@@ -377,7 +367,7 @@ def run_job(job: Job) -> Job:
         raise ValueError(f"delegate {requested} needs delegate_library (its shared library); without one this "
                          "runner has only xnnpack and none, and would run on the CPU")
     mod, runtime, version = interpreter_module()
-    result: Job = {
+    result: dict = {
         "schema_version": SCHEMA_VERSION,
         "runtime": runtime,
         "runtime_version": version,
@@ -463,7 +453,7 @@ def run_job(job: Job) -> Job:
     return result
 
 
-def op_profile_pass(cfg: Job, interp: Any, ran: str) -> Job:
+def op_profile_pass(cfg: dict, interp, ran: str) -> dict:
     """The per-op profile, in a child process (litert_profile.py next to this file) after the timed runs
     and memory readings: its time never mixes with the latency samples, and a crash there loses nothing
     measured here. Returns {"op_profile": ...} or {"op_profile_error": "one line"}."""
@@ -491,8 +481,7 @@ def op_profile_pass(cfg: Job, interp: Any, ran: str) -> Job:
     for line in reversed(res.stdout.strip().splitlines()):
         if line.startswith("{"):
             try:
-                parsed: Job = json.loads(line)
-                return parsed
+                return json.loads(line)
             except json.JSONDecodeError:
                 break
     # Its stderr is LiteRT's INFO log, not a reason: the exit status says what happened (-11: a crash).
@@ -507,9 +496,9 @@ def _read_first(path: str) -> str | None:
         return None
 
 
-def machine_facts() -> Job:
+def machine_facts() -> dict:
     """What `harness devices` shows: OS, CPU, cores, memory, thermal zones, runtime versions."""
-    facts: Job = {
+    facts: dict = {
         "schema_version": SCHEMA_VERSION,
         "os": f"{platform.system()} {platform.release()}",
         "machine": platform.machine(),
@@ -537,7 +526,7 @@ def machine_facts() -> Job:
     except OSError:
         pass
     facts["memory_mb"] = round(mem_kb / 1024) if mem_kb else None
-    facts["thermal_zones"] = read_thermal_zones(str(DEFAULT_JOB["thermal_glob"]))
+    facts["thermal_zones"] = read_thermal_zones(DEFAULT_JOB["thermal_glob"])
     freqs = {}
     for path in sorted(glob.glob("/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_cur_freq")):
         value = _read_first(path)
