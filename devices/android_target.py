@@ -21,6 +21,7 @@ from devices.adb import AdbTransport
 from devices.apk import ApkError, apk_identity, installed_version_code
 from devices.probes import android as ap
 from devices.bench import Bench
+from devices.config import AndroidDevice
 from devices.energy_validity import battery_samples_verdict
 from devices.idle_baseline import idle_seconds, rest_before_job, split_idle
 from devices.remote_paths import content_key, content_path
@@ -79,7 +80,9 @@ class _Sampler(SamplerThread):
 class AndroidTarget(Target):
     kind = "android"
 
-    def __init__(self, config: Any) -> None:
+    config: AndroidDevice
+
+    def __init__(self, config: AndroidDevice) -> None:
         self.adb = AdbTransport(config.serial, host=config.adb_host, port=config.adb_port,
                                 connect_timeout_s=config.connect_timeout_s, link_timeout_s=config.link_timeout_s,
                                 link_check_s=config.link_check_s)

@@ -18,8 +18,10 @@ from collections.abc import Iterator
 
 from devices.probes import tegrastats as ts
 from devices.probes.jetson_board import first_line, looks_like_jetson, parse_l4t_release
+from devices.config import JetsonDevice
 from devices.rpi_target import SshRunnerTarget, stream_clock
 from devices.idle_baseline import idle_seconds, rest_before_job, split_idle
+from devices.runtime.board import JetsonBoard
 from devices.runtime.trtexec import bench_engine_argv, build_engine_argv
 from devices.target import JobSpec, RawRun
 
@@ -104,6 +106,7 @@ def _locked(cpus: dict[str, dict[str, int]], gpu: dict[str, int] | None) -> bool
 
 class JetsonTarget(SshRunnerTarget):
     kind = "jetson"
+    config: JetsonDevice
     model_path = "/proc/device-tree/model"
     release_path = "/etc/nv_tegra_release"
     # PMIC-Die reads a fixed 100 C (a trip setting); with cooldown_until_c every job would wait the cap.
@@ -310,3 +313,7 @@ def _stderr_line(stream: Any) -> str:
     text = getattr(stream, "stderr", b"")
     text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
     return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")[:200]
+
+
+# mypy checks here that a Jetson is what trtexec and TF-TRT need (devices/runtime/board.py)
+_JETSON_FITS: type[JetsonBoard] = JetsonTarget

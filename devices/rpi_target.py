@@ -14,8 +14,9 @@ from typing import Any
 from collections.abc import Callable, Iterator
 
 from devices.probes import vcgencmd as vc
+from devices.config import JetsonDevice, RaspberryPiDevice
 from devices.ssh import SshTransport
-from devices.runtime.board import TIMEOUT_EXIT
+from devices.runtime.board import TIMEOUT_EXIT, Board
 from devices.target import JobSpec, RawRun, RunnerTarget
 from devices.idle_baseline import idle_seconds, rest_before_job, split_idle
 from devices.timing import WALL_CLOCK_ARGV, clock_offset_s
@@ -29,7 +30,9 @@ class SshRunnerTarget(RunnerTarget):
 
     kind = "ssh"
 
-    def __init__(self, config: Any, transport: Transport | None = None) -> None:
+    config: RaspberryPiDevice | JetsonDevice
+
+    def __init__(self, config: RaspberryPiDevice | JetsonDevice, transport: Transport | None = None) -> None:
         super().__init__(config, transport or SshTransport.from_config(config), config.workdir, config.python)
         self._resolved = False
 
@@ -81,6 +84,7 @@ class SshRunnerTarget(RunnerTarget):
 
 class RaspberryPiTarget(SshRunnerTarget):
     kind = "raspberry_pi"
+    config: RaspberryPiDevice
 
     def _vcgencmd(self, *args: str) -> str:
         res = self.transport.run([self.tool("vcgencmd"), *args], timeout_s=30)
@@ -174,3 +178,7 @@ def judge_throttling(before: dict[str, Any] | None, after: dict[str, Any] | None
     if before is None and after is None:
         report["vcgencmd_unavailable"] = problems[0] if problems else "no get_throttled reading"
     return bool(seen_now or new_since), report
+
+
+# mypy checks here that a board is what its runtimes need (devices/runtime/board.py)
+_BOARD_FITS: type[Board] = RaspberryPiTarget

@@ -15,6 +15,7 @@ from typing import Any
 from collections.abc import Iterator
 
 from devices.bench import Bench
+from devices.config import DeviceBase
 from devices.remote_paths import content_path
 from devices.job import JobSpec, RawRun, job_timeout_s, parse_runner_output
 from devices.runtime import load as load_runtime
@@ -37,7 +38,7 @@ class Target(ABC):
     # ignored for the hottest zone, throttling and cooldown_until_c. Matched as name prefixes.
     not_temperatures: tuple[str, ...] = ()
 
-    def __init__(self, config: Any, transport: Transport) -> None:
+    def __init__(self, config: DeviceBase, transport: Transport) -> None:
         self.config = config
         self.transport = transport
         self.name: str = config.name
@@ -55,7 +56,7 @@ class Target(ABC):
         """Measure one model; raise DeviceError/TransportError when the device or link fails."""
 
     @classmethod
-    def companions_needed(cls, config: Any) -> tuple[str, ...]:
+    def companions_needed(cls, config: DeviceBase) -> tuple[str, ...]:
         """Exports (JobSpec.companions kinds) this device's runtime needs, made in the conversion phase: the
         runtime registry says; asked before any target is built."""
         rt = runtime_for(cls.kind, getattr(config, "runtime", None))
@@ -105,7 +106,7 @@ class RunnerTarget(Target):
 
     kind = "linux"
 
-    def __init__(self, config: Any, transport: Transport, workdir: str, python: str) -> None:
+    def __init__(self, config: DeviceBase, transport: Transport, workdir: str, python: str) -> None:
         super().__init__(config, transport)
         self.workdir = workdir.rstrip("/")
         self.python = python

@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
+from devices.config import DeviceBase, JetsonDevice, RaspberryPiDevice
 from devices.job import JobSpec, RawRun
 from devices.transport import Transport
 
@@ -18,10 +19,12 @@ TIMEOUT_EXIT = 124  # coreutils `timeout` when the limit passed
 class Host(Protocol):
     """Any Linux target running rpi/runner.py (this host included): what the runner's runtime needs of it."""
 
-    config: Any  # the device's validated config (devices.yaml)
     transport: Transport
     python: str
     same_clock: bool  # the runner runs on this host: its wall clock is the host's
+
+    @property
+    def config(self) -> DeviceBase: ...  # the device's validated config (devices.yaml)
 
     @property
     def runner_remote(self) -> str: ...
@@ -33,10 +36,12 @@ class Host(Protocol):
 class Board(Protocol):
     """A Linux board reached over a transport, running rpi/runner.py from its workdir."""
 
-    config: Any  # the device's validated config (devices.yaml)
     transport: Transport
     workdir: str
     python: str
+
+    @property
+    def config(self) -> RaspberryPiDevice | JetsonDevice: ...
 
     def resolve(self) -> None: ...
     def prepare(self) -> None: ...
@@ -46,6 +51,13 @@ class Board(Protocol):
     def runner_argv(self, limit_s: float) -> list[str]: ...
     def board_clock_offset(self) -> float | None: ...
     def probe_session(self, job: JobSpec) -> AbstractContextManager[RawRun]: ...
+
+
+class JetsonBoard(Board, Protocol):
+    """A Jetson: its config names the TensorRT precisions and TF-TRT's fallback."""
+
+    @property
+    def config(self) -> JetsonDevice: ...
 
 
 def companion(job: JobSpec, kind: str, runtime: str) -> tuple[Path | None, str | None]:

@@ -8,16 +8,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from devices.config import AndroidDevice
+
 
 class Phone(Protocol):
     """An Android phone over adb: its transport, workdirs, probes and the companion app's installation."""
 
     name: str
-    config: Any  # the device's validated config (devices.yaml)
     adb: Any  # devices.adb.AdbTransport (adb.py is not yet under mypy strict)
     workdir: str
     app_dir: str
     job_t0: float  # host monotonic time the platform's observation of this job began
+
+    @property
+    def config(self) -> AndroidDevice: ...  # the device's validated config (devices.yaml)
 
     def local_binary(self) -> Path: ...
     def ensure_app(self) -> None: ...

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from devices.runtime.base import ModelRuntime
-from devices.runtime.board import TIMEOUT_EXIT, Board, companion, mean
+from devices.runtime.board import TIMEOUT_EXIT, JetsonBoard, companion, mean
 from devices.job import JobSpec, RawRun, parse_runner_output
 from devices.tree_push import push_tree
 
@@ -19,7 +19,7 @@ TFTRT_EXTRA = ("precision", "tensorrt_version", "conversion_us", "converted_now"
                "tf_ops_outside_trt", "gpus", "note", "warmup_runs_done")
 
 
-class TfTrt(ModelRuntime[Board, RawRun]):
+class TfTrt(ModelRuntime[JetsonBoard, RawRun]):
     """Convert and time the SavedModel per precision on the board; the first is the row's figure."""
 
     def __init__(self, entry: Any) -> None:
@@ -30,11 +30,11 @@ class TfTrt(ModelRuntime[Board, RawRun]):
     def ready(self) -> bool:
         return self._pushed
 
-    def prepare(self, platform: Board) -> None:
+    def prepare(self, platform: JetsonBoard) -> None:
         platform.transport.push_if_changed(TFTRT_RUNNER_SOURCE, f"{platform.workdir}/tftrt_runner.py")
         self._pushed = True
 
-    def run(self, platform: Board, job: JobSpec) -> RawRun:
+    def run(self, platform: JetsonBoard, job: JobSpec) -> RawRun:
         platform.resolve()
         saved_model, why = companion(job, "saved_model", self.name)
         if saved_model is None:
@@ -59,7 +59,7 @@ class TfTrt(ModelRuntime[Board, RawRun]):
             first.extra["tftrt_other_precisions"] = others
         return first
 
-    def one(self, platform: Board, job: JobSpec, remote_dir: str, precision: str) -> RawRun:
+    def one(self, platform: JetsonBoard, job: JobSpec, remote_dir: str, precision: str) -> RawRun:
         workdir = platform.workdir
         payload = {k: v for k, v in platform.runner_job(job, remote_dir).items()
                    if k not in ("model_path", "delegate")}

@@ -14,7 +14,7 @@ from devices.bench import Bench
 from devices.probes import trtexec as trt
 from devices.remote_paths import content_path
 from devices.runtime.base import ModelRuntime
-from devices.runtime.board import Board, companion, mean
+from devices.runtime.board import JetsonBoard, companion, mean
 from devices.job import JobSpec, RawRun
 from devices.timing import window_ending_at
 
@@ -47,12 +47,12 @@ def first_error(log: str) -> str | None:
     return tail[-1][:300] if tail else None
 
 
-class Trtexec(ModelRuntime[Board, RawRun]):
+class Trtexec(ModelRuntime[JetsonBoard, RawRun]):
     """`runtime: tensorrt` on a Jetson."""
 
     window_ends_at_return = True
 
-    def run(self, platform: Board, job: JobSpec) -> RawRun:
+    def run(self, platform: JetsonBoard, job: JobSpec) -> RawRun:
         """Build (once) and time an engine per precision; the first precision is the row's figure."""
         platform.resolve()
         onnx, why = (Path(job.model_path), None) if Path(job.model_path).suffix == ".onnx" else \
@@ -80,7 +80,7 @@ class Trtexec(ModelRuntime[Board, RawRun]):
             first.extra["onnx"] = {"path": str(onnx), **job.companion_origins.get("onnx", {}), "remote": remote_onnx}
         return first
 
-    def one(self, platform: Board, job: JobSpec, onnx: Path, remote_onnx: str, precision: str) -> RawRun:
+    def one(self, platform: JetsonBoard, job: JobSpec, onnx: Path, remote_onnx: str, precision: str) -> RawRun:
         """One precision: the engine built when the board has none cached, then timed under the probes."""
         transport, workdir, trtexec = platform.transport, platform.workdir, platform.tool("trtexec")
         engine = content_path(f"{workdir}/engines", onnx, f"{precision}.engine")
