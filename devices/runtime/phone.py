@@ -6,8 +6,9 @@ module imports the platform module (no import circle).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from devices.adb import AdbTransport
 from devices.config import AndroidDevice
 
 
@@ -15,7 +16,7 @@ class Phone(Protocol):
     """An Android phone over adb: its transport, workdirs, probes and the companion app's installation."""
 
     name: str
-    adb: Any  # devices.adb.AdbTransport (adb.py is not yet under mypy strict)
+    adb: AdbTransport
     workdir: str
     app_dir: str
     job_t0: float  # host monotonic time the platform's observation of this job began
