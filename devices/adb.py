@@ -25,12 +25,13 @@ import struct
 import threading
 import time
 from pathlib import Path
-from typing import Any
-from collections.abc import Sequence
+from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
 
 from devices.transport import CommandResult, Transport, TransportError, quote_argv
 
 SYNC_CHUNK = 64 * 1024
+T = TypeVar("T")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -48,11 +49,11 @@ def _client_class(adbutils: Any) -> type:
     """An AdbClient whose connections never spawn `adb start-server` behind the user's back."""
     from adbutils._adb import AdbConnection
 
-    class _Connection(AdbConnection):
-        def _safe_connect(self):  # adbutils' version runs `adb start-server` on failure
+    class _Connection(AdbConnection):  # type: ignore[misc]  # adbutils' classes are untyped
+        def _safe_connect(self) -> Any:  # adbutils' version runs `adb start-server` on failure
             return self._create_socket()
 
-    class _Client(adbutils.AdbClient):
+    class _Client(adbutils.AdbClient):  # type: ignore[misc]
         def __init__(self, *, host: str, port: int, socket_timeout: float) -> None:
             super().__init__(host=host, port=port, socket_timeout=socket_timeout)
             self._timeout = socket_timeout
@@ -104,7 +105,7 @@ class AdbTransport(Transport):
             with self.client.make_connection(timeout=timeout_s) as c:
                 c.send_command(command)
                 c.check_okay()
-                return c.read_string_block()
+                return str(c.read_string_block())
         except self._adbutils.AdbError as exc:
             raise TransportError(f"{self.serial}: {_one_line(exc)}") from None
         except (OSError, EOFError) as exc:
@@ -259,8 +260,8 @@ class AdbTransport(Transport):
             return self._exec_v1(command, timeout_s=timeout_s, check_link=check_link)
         return self._exec_v2(command, timeout_s=timeout_s, check_link=check_link)
 
-    def _read_loop(self, conn: Any, command: str, timeout_s: float, check_link: bool, on_data,
-                   eof_ends: bool = False) -> None:
+    def _read_loop(self, conn: Any, command: str, timeout_s: float, check_link: bool,
+                   on_data: Callable[[bytes], bool], eof_ends: bool = False) -> None:
         """Feed received bytes to on_data until it returns True; check the link while it is silent.
 
         End of stream is an error (the device went away) unless `eof_ends` (shell v1 ends that way).
@@ -384,7 +385,7 @@ class AdbTransport(Transport):
         mode, size, _mtime = struct.unpack("<III", head[4:])
         return mode, size
 
-    def _guard(self, what: str, fn):
+    def _guard(self, what: str, fn: Callable[[], T]) -> T:
         """Run a sync operation; socket failures become TransportError and mark the link broken."""
         self.ensure_ready()
         try:
@@ -397,7 +398,7 @@ class AdbTransport(Transport):
 
     def stat(self, remote: str) -> tuple[int, int] | None:
         """(mode, size) of a device path, or None when it does not exist."""
-        def go():
+        def go() -> tuple[int, int] | None:
             conn = self._sync()
             try:
                 mode, size = self._stat(conn, remote)
@@ -407,7 +408,7 @@ class AdbTransport(Transport):
         return self._guard(f"stat {remote}", go)
 
     def _push_bytes(self, data: bytes, remote: str, mode: int) -> None:
-        def go():
+        def go() -> None:
             conn = self._sync()
             try:
                 self._request(conn, b"SEND", f"{remote},{stat_mod.S_IFREG | mode}".encode())
@@ -433,7 +434,7 @@ class AdbTransport(Transport):
         """Pull one file; a missing path is FileNotFoundError and leaves nothing behind locally."""
         local = Path(local)
 
-        def go():
+        def go() -> None:
             conn = self._sync()
             tmp = local.with_name(f".{local.name}.part-{secrets.token_hex(4)}")
             try:

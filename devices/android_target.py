@@ -1,4 +1,5 @@
-"""An Android phone as a target: TFLite/LiteRT `benchmark_model` or the companion app, over adb.
+"""An Android phone as a platform over adb: its probes, sampler, cool-down and energy rule. What runs the model
+(benchmark_model or the companion app) is a runtime from devices/runtime/, chosen by the registry.
 
 Energy design: battery power is sampled from sysfs during the run. Phones are usually powered over
 USB while adb is attached, and the charger then feeds the phone and the battery: the battery's
@@ -10,10 +11,7 @@ inference.
 """
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -22,19 +20,21 @@ from typing import Any
 from devices.adb import AdbTransport
 from devices.apk import ApkError, apk_identity, installed_version_code
 from devices.probes import android as ap
-from devices.probes import benchmark_model as bm
 from devices.bench import Bench
+from devices.config import AndroidDevice
 from devices.energy_validity import battery_samples_verdict
 from devices.idle_baseline import idle_seconds, rest_before_job, split_idle
 from devices.remote_paths import content_key, content_path
+from devices.runtime import load as load_runtime
+from devices.runtime.android_app import app_delegate, app_outputs
+from devices.runtime.base import ModelRuntime
+from devices.runtime.phone import Phone
 from devices.sampler import SamplerThread
 from devices.target import JobSpec, RawRun, Target, rest
 from devices.timing import WALL_CLOCK_ARGV, clock_offset_s, window_ending_at
-from devices.app_outputs import pull_outputs
-from devices.transport import CommandResult, TransportError, file_sha256
+from devices.transport import CommandResult, TransportError
 from errors import DeviceError
 
-RUNTIME = "tflite-benchmark_model"
 # The oldest companion app whose result file this host reads (versionCode of android_app/app).
 MIN_APP_VERSION_CODE = 1
 # One line `PATH kHz` per CPU with cpufreq; `cpu[0-9]*` leaves out the cpufreq/ and cpuidle/ folders.
@@ -80,15 +80,19 @@ class _Sampler(SamplerThread):
 class AndroidTarget(Target):
     kind = "android"
 
-    def __init__(self, config: Any) -> None:
+    config: AndroidDevice
+
+    def __init__(self, config: AndroidDevice) -> None:
         self.adb = AdbTransport(config.serial, host=config.adb_host, port=config.adb_port,
                                 connect_timeout_s=config.connect_timeout_s, link_timeout_s=config.link_timeout_s,
                                 link_check_s=config.link_check_s)
         super().__init__(config, self.adb)
         self.workdir = config.workdir.rstrip("/")
         self.app_dir = (config.app_dir or f"/sdcard/Android/data/{config.app_package}/files/harness").rstrip("/")
-        self._bm_remote: str | None = None
-        self._bm_sha: str | None = None
+        # what runs the model here (benchmark_model or the companion app), from the runtime registry
+        self.runtime: ModelRuntime[Phone, tuple[dict[str, Any], dict[str, Any]]] = load_runtime(
+            self.kind, config.runtime)
+        self.job_t0 = 0.0  # host monotonic time the current job's observation began (sustained windows' clock)
         self._supply: str | None = None
         self._props: dict[str, str] | None = None
         self.last_cooldown: dict[str, Any] = {}
@@ -188,9 +192,7 @@ class AndroidTarget(Target):
         facts["serial"] = self.config.serial
         facts["board"] = " ".join(str(x) for x in (facts["manufacturer"], facts["model"]) if x) + (
             f" ({facts['soc']})" if facts["soc"] else "")
-        facts["runtime"] = RUNTIME if self.config.runtime == "benchmark_model" else self.config.app_package
-        if self.config.runtime == "app":
-            facts["app_version_code"] = self.app_version_code()  # None: the companion app is not installed
+        facts.update(self.runtime.facts(self))
         facts["battery"] = self.battery()
         thermal = self.thermal()
         facts["thermal_status"] = thermal.get("status")
@@ -226,18 +228,7 @@ class AndroidTarget(Target):
 
     def prepare(self) -> None:
         self.adb.ensure_ready()
-        if self.config.runtime == "benchmark_model":
-            self._sh(["mkdir", "-p", f"{self.workdir}/models", f"{self.workdir}/bin"])
-            local = self.local_binary()
-            sha = file_sha256(local)
-            remote = f"{self.workdir}/bin/benchmark_model-{sha[:16]}"
-            st = self.adb.stat(remote)
-            if st is None or st[1] != local.stat().st_size:  # the name carries the hash: push once
-                self.adb.push(local, remote, mode=0o755)
-            self._bm_remote, self._bm_sha = remote, sha
-        else:
-            self.ensure_app()
-            self._sh(["mkdir", "-p", f"{self.app_dir}/models"])
+        self.runtime.prepare(self)
         self._supply = self.find_battery_supply()
 
     def app_version_code(self) -> int | None:
@@ -319,24 +310,19 @@ class AndroidTarget(Target):
     # -- measuring ------------------------------------------------------------------------------
     def benchmark(self, job: JobSpec) -> RawRun:
         self.adb.ensure_ready()
-        if self.config.runtime == "benchmark_model" and self._bm_remote is None:
+        if not self.runtime.ready:
             self.prepare()
         self.probe_problems = {}
         before_batt = self.battery()
         self._battery_guard(before_batt)
         before_thermal = self.thermal()
         before_freq = self.cpu_freqs()
-        t0 = time.monotonic()
+        t0 = self.job_t0 = time.monotonic()
         temps: list[tuple[float, str, dict[str, float]]] = [(0.0, "before", before_thermal.get("temperatures_c") or {})]
         idle_s = idle_seconds(job.bench)
         with _Sampler(self, job.bench.sample_interval_s, t0) as sampler:
             busy_from = rest_before_job(idle_s)
-            if self.config.runtime == "benchmark_model" and getattr(job.bench, "sustained_s", None):
-                runner, extra = self._sustained_benchmark_model(job, t0)
-            elif self.config.runtime == "benchmark_model":
-                runner, extra = self._run_benchmark_model(job)
-            else:
-                runner, extra = self._run_app(job)
+            runner, extra = self.runtime.run(self, job)
             ended = time.time()
         # The run is measured: a phone that dies now costs the after-readings, never the result.
         try:
@@ -374,9 +360,10 @@ class AndroidTarget(Target):
         # (the push, model load and warm-up lie before it). The app's result names its own window.
         if runner.get("windows"):  # sustained: the loop of windows on the host's own clock
             raw.window_unix_s = (float(runner["timed_window_unix_s"][0]), float(runner["timed_window_unix_s"][1]))
-        elif runner.get("duration_s") and not runner.get("error") and self.config.runtime == "benchmark_model":
+        elif runner.get("duration_s") and not runner.get("error") and self.runtime.window_ends_at_return:
             raw.window_unix_s = window_ending_at(ended, runner["duration_s"])
-            raw.extra["power_window_estimate"] = "benchmark_model: [return - count x mean, return] on the host's clock"
+            raw.extra["power_window_estimate"] = (f"{self.runtime.name}: [return - count x mean, return] on the "
+                                                  "host's clock")
         plugged = any(b and b.get("plugged") for b in (before_batt, after_batt))
         unreadable = self.probe_problems.get("power", "current_now/voltage_now unreadable")
         why_none = f"no battery power readings: {unreadable}"
@@ -386,197 +373,14 @@ class AndroidTarget(Target):
             raw.power_samples, raw.idle_power_samples = kept, idle
         return raw
 
-    def _flags(self, job: JobSpec, remote_model: str, csv_path: str | None) -> list[str]:
-        """benchmark_model's flags (the one rule shared with Linux boards) plus this phone's extra_flags."""
-        return [*bm.cli_flags(remote_model, job.bench, self.config.op_profiling, csv_path,
-                              peak_memory=self.config.report_peak_memory), *self.config.extra_flags]
-
-    def _sustained_benchmark_model(self, job: JobSpec, t0: float) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Sustained mode with benchmark_model: back-to-back runs of one window each until sustained_s,
-        the clocks read after each (the thermal sampler runs throughout). Each run reloads the model, so
-        the load has short gaps (the tool's start and init): said in the row. A failure or Ctrl-C after
-        the first window keeps the windows measured."""
-        import dataclasses
-
-        b = job.bench
-        total = float(b.sustained_s or 0.0)
-        window = float(getattr(b, "sustained_window_s", None) or max(total / 20.0, 0.5))
-        one = dataclasses.replace(job, bench=b.model_copy(update={
-            "min_s": window, "max_s": window, "min_runs": 1, "warmup_runs": 0, "sustained_s": None}))
-        start, wall_start = time.monotonic(), time.time()
-        windows: list[list[float]] = []
-        p50s: list[float | None] = []
-        clocks: list[list[Any]] = []
-        stats: list[dict[str, Any]] = []
-        runner: dict[str, Any] = {}
-        extra: dict[str, Any] = {}
-        interrupted = None
-        while time.monotonic() - start < total:
-            try:
-                runner, extra = self._run_benchmark_model(one)
-            except TransportError as exc:
-                if not windows:
-                    raise
-                interrupted = f"window {len(windows) + 1}: {str(exc)[:200]}"
-                break
-            if runner.get("error"):
-                if not windows:
-                    return runner, extra
-                interrupted = f"window {len(windows) + 1}: {runner['error'][:200]}"
-                break
-            s = runner["summary"]
-            stats.append(s)
-            now = round(time.monotonic() - t0, 3)
-            windows.append([now, sum(int(x["count"]) for x in stats)])
-            p50s.append(s.get("p50_us"))
-            try:
-                freqs = self.cpu_freqs()
-            except TransportError:
-                freqs = {}
-            if freqs:
-                clocks.append([now, "run", {cpu: {"cur": khz // 1000} for cpu, khz in freqs.items()}])
-        count = sum(int(x["count"]) for x in stats)
-        summary: dict[str, Any] = {"count": count,
-                                   "mean_us": sum(x["mean_us"] * x["count"] for x in stats) / count}
-        for key, pick in (("min_us", min), ("max_us", max)):
-            vals = [x[key] for x in stats if x.get(key) is not None]
-            if len(vals) == len(stats):
-                summary[key] = pick(vals)
-        runner = {**runner, "summary": summary, "duration_s": round(sum(x["count"] * x["mean_us"] for x in stats)
-                                                                     / 1e6, 4),
-                  "windows": windows, "window_p50_us": p50s, "cpu_freq": clocks,
-                  "timed_start_s": round(start - t0, 3), "interrupted": interrupted is not None,
-                  "timed_window_unix_s": [round(wall_start, 6), round(time.time(), 6)]}
-        extra["sustained_method"] = (f"{len(windows)} back-to-back benchmark_model runs of {window:g} s (the model is "
-                                     "reloaded each window: short gaps in the load)")
-        if interrupted:
-            extra["sustained_interrupted"] = interrupted
-        return runner, extra
-
-    def _push_model(self, local: Path, directory: str) -> str:
+    def push_model(self, local: Path, directory: str) -> str:
+        """Content-addressed under `directory`, pushed once per phone."""
         remote = content_path(directory, local)
         self.adb.push_if_changed(local, remote)
         return remote
 
-    def _run_benchmark_model(self, job: JobSpec) -> tuple[dict[str, Any], dict[str, Any]]:
-        remote_model = self._push_model(job.model_path, f"{self.workdir}/models")
-        csv_path = f"{self.workdir}/profile-{secrets.token_hex(4)}.csv" if self.config.op_profiling else None
-        argv = [self._bm_remote or "benchmark_model", *self._flags(job, remote_model, csv_path)]
-        if self.config.cpu_mask:
-            argv = ["taskset", self.config.cpu_mask.removeprefix("0x"), *argv]
-        res = self.adb.run(argv, timeout_s=job.bench.timeout_s)
-        text = res.stdout + ("\n" if res.stdout and not res.stdout.endswith("\n") else "") + res.stderr
-        parsed = bm.parse(text)
-        extra: dict[str, Any] = {"command": " ".join(argv), "cpu_mask": self.config.cpu_mask}
-        if res.exit_code != 0 or "summary" not in parsed:
-            why = (parsed.get("errors") or [ln for ln in text.strip().splitlines()[-1:]] or [""])[-1]
-            return {"error": f"benchmark_model exited {res.exit_code}: {bm.strip_prefix(why)[:300]}"}, extra
-        if csv_path:
-            profile = self._pull_profile(csv_path)
-            if profile:
-                parsed["op_profile"] = profile
-        runner, more = bm.runner_result(parsed, job.bench.delegate, job.bench.threads, RUNTIME,
-                                        f"sha256:{(self._bm_sha or '')[:12]}")
-        extra.update(more)
-        return runner, extra
-
-    @staticmethod
-    def _app_delegate(requested: str, android: dict[str, Any], extra: dict[str, Any]) -> None:
-        """Read the runtime's own log lines the app sent with the parser benchmark_model's output goes
-        through, so a silent fallback to CPU is flagged the same way on both paths."""
-        log = android.get("tflite_log")
-        if requested in ("gpu", "nnapi") and isinstance(log, list) and log:
-            outcome = bm.delegate_outcome(bm.parse("\n".join(str(x) for x in log[:500])), requested)
-            extra["delegate_outcome"] = outcome
-            if outcome.get("fallback"):
-                extra["delegate_fallback"] = (f"{requested} delegate requested but {outcome['applied']} applied: "
-                                              "the model ran on the CPU")
-        if android.get("delegate_error"):
-            extra["delegate_fallback"] = f"{requested} delegate refused: {str(android['delegate_error'])[:200]}"
-
-    def _app_eval_extras(self, job: JobSpec) -> list[str]:
-        """The held-out inputs pushed once per phone (content-addressed) and named in the job's extras."""
-        if job.eval_inputs is None or not job.eval_shape or job.eval_count <= 0:
-            return []
-        local = Path(job.eval_inputs)
-        remote = f"{self.app_dir}/eval/{file_sha256(local)[:16]}.f32"
-        self.adb.push_if_changed(local, remote)
-        return ["--es", "eval_path", remote, "--es", "eval_shape", ",".join(str(int(d)) for d in job.eval_shape),
-                "--ei", "eval_count", str(int(job.eval_count))]
+    # The companion app's result readers, where the contract tests reach them (devices/runtime/android_app.py).
+    _app_delegate = staticmethod(app_delegate)
 
     def _app_outputs(self, android: dict[str, Any], runner: dict[str, Any]) -> Any:
-        """The app's evaluation outputs (raw little-endian float32) as an array of outputs_shape, or None."""
-        remote, shape = android.get("outputs_path"), android.get("outputs_shape")
-        if android.get("eval_error"):
-            raise ValueError(f"the app's evaluation pass failed: {str(android['eval_error'])[:200]}")
-        if runner.get("error") or not remote or not shape:
-            return None
-        return pull_outputs(self.adb.pull, self.adb.remove, str(remote), shape)
-
-    def _pull_profile(self, csv_path: str) -> dict[str, Any] | None:
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(tmp) / "profile.csv"
-            try:
-                self.adb.pull(csv_path, local)
-            except FileNotFoundError:
-                return None  # an older binary without --profiling_output_csv_file printed the table
-            self.adb.remove(csv_path)
-            return bm.parse_profile_csv(local.read_text(errors="replace")) or None
-
-    def _run_app(self, job: JobSpec) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Start the companion app with the job as intent extras, wait for its JSON, pull it back."""
-        b = job.bench
-        remote_model = self._push_model(job.model_path, f"{self.app_dir}/models")
-        token = secrets.token_hex(6)
-        result = f"{self.app_dir}/result-{token}.json"
-        component = f"{self.config.app_package}/{self.config.app_activity}"
-        argv = ["am", "start", "-W", "-S", "-n", component, "--es", "model", remote_model,
-                "--ei", "threads", str(b.threads), "--es", "delegate", b.delegate,
-                "--ei", "warmup_runs", str(b.warmup_runs), "--ei", "num_runs", str(b.min_runs),
-                "--ef", "min_secs", str(b.min_s), "--ef", "max_secs", str(b.max_s),
-                "--ef", "warmup_secs", str(b.warmup_s), "--ei", "max_runs", str(b.max_runs),
-                "--ef", "sample_interval_s", str(b.sample_interval_s), "--el", "seed", str(job.seed)]
-        if job.input_shapes:  # resized by the app as the runner resizes them
-            argv += ["--es", "input_shapes", json.dumps(job.input_shapes, separators=(",", ":"))]
-        argv += [*self._app_eval_extras(job), "--es", "result_path", result, "--es", "run_token", token]
-        extra: dict[str, Any] = {"command": " ".join(argv)}
-        res = self.adb.run(argv, timeout_s=60)
-        said = (res.stdout + res.stderr).strip()
-        if not res.ok or "Error" in said:
-            line = next((ln for ln in said.splitlines() if "Error" in ln), said[-200:])
-            return {"error": f"am start failed: {line.strip()}"}, extra
-        deadline = time.monotonic() + b.timeout_s
-        last_size = -1
-        while True:
-            st = self.adb.stat(result)
-            if st is not None and st[1] > 0 and st[1] == last_size:
-                break
-            last_size = st[1] if st else -1
-            if time.monotonic() > deadline:
-                return {"error": f"companion app wrote no result within {b.timeout_s:.0f} s"}, extra
-            time.sleep(0.25)
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(tmp) / "result.json"
-            self.adb.pull(result, local)
-            text = local.read_text(errors="replace")
-        self.adb.remove(result)
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return {"error": f"companion app result is not JSON: {exc}"}, extra
-        if not isinstance(data, dict):
-            return {"error": "companion app result is not a JSON object"}, extra
-        data.setdefault("runtime", "companion-app")
-        android = data.pop("android", None)  # the app's own readings: battery, thermal, delegate per op
-        if isinstance(android, dict):
-            extra["app"] = android
-            self._app_delegate(b.delegate, android, extra)
-            try:  # the eval set's outputs as the phone computed them (GPU fp16, NNAPI, int8 kernels)
-                extra["_outputs"] = self._app_outputs(android, data)
-            except (TransportError, FileNotFoundError, ValueError) as exc:  # the timing stands
-                extra["outputs_error"] = str(exc)[:300]
-        if data.get("timed_window_unix_s"):  # the phone's clock: moved onto the host's by its offset
-            extra["phone_clock_offset_s"] = self.clock_offset()
-        if data.get("latencies_us") and "duration_s" not in data:
-            data["duration_s"] = round(sum(data["latencies_us"]) / 1e6, 4)
-        return data, extra
+        return app_outputs(self, android, runner)

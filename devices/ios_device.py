@@ -12,6 +12,7 @@ control (launch with arguments, kill) and device info (process list) through the
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -77,7 +78,7 @@ class PyMobileDeviceAdapter(IosAdapter):
 
     # -- plumbing -------------------------------------------------------------------------------
     def _call(self, coro: Awaitable[T], timeout_s: float = CALL_TIMEOUT_S) -> T:
-        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
+        fut: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
         try:
             return fut.result(timeout_s)
         except DeviceError:
@@ -200,7 +201,8 @@ class PyMobileDeviceAdapter(IosAdapter):
             path = self._docs(remote)
             if not await afc.exists(path):
                 raise FileNotFoundError(remote)
-            return await afc.get_file_contents(path)
+            data: bytes = await afc.get_file_contents(path)
+            return data
 
         try:
             data = self._call(go(), timeout_s=300)
@@ -257,7 +259,8 @@ class PyMobileDeviceAdapter(IosAdapter):
             from pymobiledevice3.services.diagnostics import DiagnosticsService
 
             async with DiagnosticsService(await self._connect()) as diag:
-                return await diag.ioregistry(ioclass="IOPMPowerSource")
+                found: dict[str, Any] | None = await diag.ioregistry(ioclass="IOPMPowerSource")
+                return found
 
         return self._call(go())
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from devices.config import IosDevice
 from devices.ios_adapter import IosAdapter, battery_reading
 from devices.ios_connect import make_adapter
 from devices.energy_validity import battery_samples_verdict
@@ -75,7 +76,9 @@ class _PowerSampler(SamplerThread):
 class IosTarget(Target):
     kind = "ios"
 
-    def __init__(self, config: Any, adapter: IosAdapter | None = None) -> None:
+    config: IosDevice
+
+    def __init__(self, config: IosDevice, adapter: IosAdapter | None = None) -> None:
         super().__init__(config, _NoTransport())
         self.adapter = adapter or make_adapter(config.udid, config.bundle_id)
         self._facts: dict[str, Any] | None = None

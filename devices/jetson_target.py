@@ -1,50 +1,33 @@
-"""NVIDIA Jetson over ssh: the LiteRT runner or TensorRT (trtexec), with tegrastats sampled meanwhile.
+"""NVIDIA Jetson over ssh, the platform: tegrastats sampled while a runtime works, jetson_clocks, L4T facts.
 
 Power and energy per inference come from the board's input rail (VDD_IN, POM_5V_IN) in
 tegrastats, or the sum of the rails it reports where it has no input rail. The jetson_clocks
 state (clocks pinned at maximum or not) is recorded with every job, since it changes latency
 more than most optimizations do.
 
-TensorRT: trtexec builds an engine on the board from the variant's ONNX (the variant itself, or
-the export the host made in the conversion phase, JobSpec.companions["onnx"]), cached per model
-and precision in WORKDIR/engines, then times it with `--exportTimes` so every inference's latency
-comes back, not only trtexec's summary.
-
-TF-TRT (`runtime: tftrt`): the variant's SavedModel (exported on the host in the conversion phase,
-JobSpec.companions["saved_model"]) is pushed and rpi/tftrt_runner.py converts it with the board's
-TensorFlow, which must have TensorRT (JetPack's does; pip's never). Power is kept only for the
-timed loop, since the runner's own TensorFlow import and conversion would otherwise dominate the
-tegrastats window. Nothing here exports or converts on the host: that would run TensorFlow beside
-another device's measurement.
+The runtimes that run a model here (the LiteRT runner, benchmark_model, TensorRT's trtexec, TF-TRT) live in
+devices/runtime/ and are chosen by the registry (devices/runtimes.py) from devices.yaml's `runtime`.
 """
 from __future__ import annotations
 
-import json
-import math
 import re
 import time
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
 
 from devices.probes import tegrastats as ts
 from devices.probes.jetson_board import first_line, looks_like_jetson, parse_l4t_release
-from devices.probes import trtexec as trt
-from devices.rpi_target import TIMEOUT_EXIT, SshRunnerTarget, stream_clock
-from devices.bench import Bench
+from devices.config import JetsonDevice
+from devices.rpi_target import SshRunnerTarget, stream_clock
 from devices.idle_baseline import idle_seconds, rest_before_job, split_idle
-from devices.remote_paths import content_path
-from devices.runtimes import runtime_for
-from devices.target import JobSpec, RawRun, parse_runner_output
-from devices.timing import window_ending_at
-from devices.tree_push import push_tree
+from devices.runtime.board import JetsonBoard
+from devices.runtime.trtexec import bench_engine_argv, build_engine_argv
+from devices.target import JobSpec, RawRun
 
-TFTRT_RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "rpi" / "tftrt_runner.py"
-TFTRT_EXTRA = ("precision", "tensorrt_version", "conversion_us", "converted_now", "trt_engine_ops",
-               "tf_ops_outside_trt", "gpus", "note", "warmup_runs_done")
+# trtexec's command lines, where the probe tests read them (devices/runtime/trtexec.py)
+__all__ = ["JetsonTarget", "bench_engine_argv", "build_engine_argv", "parse_clocks_sysfs", "parse_jetson_clocks_show"]
 
-PRECISION_FLAGS = {"fp32": [], "fp16": ["--fp16"], "int8": ["--int8"]}
 # sysfs fallback when jetson_clocks --show needs root: per-CPU and GPU devfreq min/max/current.
 CLOCKS_SCRIPT = (
     "for c in /sys/devices/system/cpu/cpu[0-9]*; do f=$c/cpufreq; [ -r $f/scaling_min_freq ] || continue; "
@@ -121,51 +104,13 @@ def _locked(cpus: dict[str, dict[str, int]], gpu: dict[str, int] | None) -> bool
     return all(p["min"] == p["max"] for p in parts)
 
 
-def build_engine_argv(trtexec: str, onnx: str, engine: str, precision: str) -> list[str]:
-    """trtexec that builds and saves an engine; int8 without a calibration cache is for speed only."""
-    return [trtexec, f"--onnx={onnx}", f"--saveEngine={engine}", *PRECISION_FLAGS[precision]]
-
-
-def bench_engine_argv(trtexec: str, engine: str, times_json: str, bench: Bench) -> list[str]:
-    """trtexec timing a saved engine for at least min_runs and min_s, every inference exported."""
-    return [trtexec, f"--loadEngine={engine}", f"--warmUp={int(round(bench.warmup_s * 1000))}",
-            f"--iterations={bench.min_runs}", f"--duration={max(1, math.ceil(bench.min_s))}",
-            f"--exportTimes={times_json}", "--useSpinWait"]
-
-
-def profile_flags(op_profiling: bool) -> list[str]:
-    """op_profiling: a per-layer profile in a run of its own (`--dumpProfile --separateProfileRun`), so the timed
-    loop's figures carry no profiler synchronisation; without --separateProfileRun trtexec prints no summary."""
-    return ["--dumpProfile", "--separateProfileRun"] if op_profiling else []
-
-
-def companion(job: JobSpec, kind: str) -> tuple[Path | None, str | None]:
-    """The prepared export of KIND for this job, or the one-line reason there is none."""
-    path = job.companions.get(kind)
-    if path is not None:
-        return Path(path), None
-    runtime, what = {"saved_model": ("tftrt", "a SavedModel"), "onnx": ("tensorrt", "an ONNX")}.get(kind, (kind, kind))
-    return None, (f"runtime {runtime} needs {what} export of {Path(job.model_path).name}, made on the host in the "
-                  "conversion phase (harness run does that); none was handed to the target")
-
-
 class JetsonTarget(SshRunnerTarget):
     kind = "jetson"
+    config: JetsonDevice
     model_path = "/proc/device-tree/model"
     release_path = "/etc/nv_tegra_release"
     # PMIC-Die reads a fixed 100 C (a trip setting); with cooldown_until_c every job would wait the cap.
     not_temperatures = ts.NOT_MEASURED_SENSORS
-
-    @classmethod
-    def companions_needed(cls, config: Any) -> tuple[str, ...]:
-        rt = runtime_for("jetson", config.runtime)  # exports made in the conversion phase
-        return rt.exports if rt else ()
-
-    def prepare(self) -> None:
-        super().prepare()
-        if self.config.runtime == "tftrt":
-            self.transport.push_if_changed(TFTRT_RUNNER_SOURCE, f"{self.workdir}/tftrt_runner.py")
-            self._tftrt_ready = True
 
     # ---- facts and state --------------------------------------------------------------------
 
@@ -344,142 +289,9 @@ class JetsonTarget(SshRunnerTarget):
         raw.extra["tegrastats_temperatures"] = ts.run_temperatures(samples, interval)
 
     def benchmark(self, job: JobSpec) -> RawRun:
-        if self.config.runtime == "tensorrt":
-            return self.benchmark_tensorrt(job)
-        if self.config.runtime == "tftrt":
-            return self.benchmark_tftrt(job)
+        """The registered runtime (LiteRT runner, benchmark_model, trtexec, TF-TRT) under tegrastats; PMIC-Die
+        left out of every runtime's temperatures."""
         return _drop_pmic(super().benchmark(job))
-
-    def benchmark_tensorrt(self, job: JobSpec) -> RawRun:
-        """Build (once) and time an engine per precision; the first precision is the row's figure."""
-        self.resolve()
-        onnx, why = (Path(job.model_path), None) if Path(job.model_path).suffix == ".onnx" else companion(job, "onnx")
-        if onnx is None:
-            return RawRun(runner={"error": why})
-        remote_onnx = self.remote_model_path(onnx)
-        self.transport.push_if_changed(onnx, remote_onnx)
-        precisions = list(self.config.tensorrt_precisions) or ["fp16"]
-        first: RawRun | None = None
-        others: dict[str, Any] = {}
-        for precision in precisions:
-            raw = self._tensorrt_one(job, onnx, remote_onnx, precision)
-            if first is None:
-                first = raw
-            else:
-                r = raw.runner
-                others[precision] = {"error": r["error"]} if r.get("error") else {
-                    "mean_us": r.get("summary", {}).get("mean_us") or _mean(r.get("latencies_us")),
-                    "avg_power_mw": raw.extra.get("tegrastats", {}).get("avg_power_mw")}
-        assert first is not None
-        if others:
-            first.extra["tensorrt_other_precisions"] = others
-        if "onnx" in job.companions:
-            first.extra["onnx"] = {"path": str(onnx), **job.companion_origins.get("onnx", {}), "remote": remote_onnx}
-        return first
-
-    def _tensorrt_one(self, job: JobSpec, onnx: Path, remote_onnx: str, precision: str) -> RawRun:
-        engine = content_path(f"{self.workdir}/engines", onnx, f"{precision}.engine")
-        times = f"{self.workdir}/engines/times-{precision}.json"
-        build_log = None
-        if not self.transport.run(["test", "-s", engine], timeout_s=30).ok:
-            self.transport.run(["mkdir", "-p", f"{self.workdir}/engines"], timeout_s=30)
-            built = self.transport.run(build_engine_argv(self.tool("trtexec"), remote_onnx, engine, precision),
-                                       timeout_s=max(900.0, float(job.bench.timeout_s)))
-            build_log = built.stdout + built.stderr
-            if not built.ok:
-                why = _first_error(build_log) or f"exit {built.exit_code}"
-                return RawRun(runner={"error": f"trtexec could not build a {precision} engine: {why}"})
-        self.transport.remove(times)
-        with self.probe_session(job) as raw:
-            res = self.transport.run(bench_engine_argv(self.tool("trtexec"), engine, times, job.bench)
-                                     + profile_flags(bool(getattr(self.config, "op_profiling", False))),
-                                     timeout_s=float(job.bench.timeout_s))
-            ended = time.time()
-        text = res.stdout + res.stderr
-        try:
-            parsed = trt.parse_output(text)
-        except ValueError as exc:
-            raw.runner = {"error": f"trtexec {precision}: {exc}"}
-            return raw
-        if "summary" not in parsed:  # a profile without --separateProfileRun: no timed figures to keep
-            raw.runner = {"error": f"trtexec {precision}: {parsed.get('summary_absent', 'no performance summary')}"}
-            return raw
-        if parsed.get("walltime_s"):
-            # trtexec prints no timestamps: its timed loop is taken as the walltime that ended as it returned.
-            raw.window_unix_s = window_ending_at(ended, parsed["walltime_s"])
-            raw.extra["power_window_estimate"] = "trtexec: [return - walltime, return] on the host's clock"
-        runner: dict[str, Any] = {
-            "runtime": "tensorrt", "runtime_version": parsed.get("tensorrt_version"), "threads": None,
-            "delegate": f"tensorrt-{precision}", "error": None, "model_path": remote_onnx,
-            "duration_s": parsed.get("walltime_s"), "temperatures": [],
-            "summary": parsed["summary"],
-        }
-        exported = self.transport.run(["cat", "--", times], timeout_s=120)
-        if exported.ok and exported.stdout.strip():
-            try:
-                runner["latencies_us"] = trt.parse_times(exported.stdout)["latencies_us"]
-            except ValueError as exc:
-                raw.extra["export_times_problem"] = str(exc)
-        raw.runner = runner
-        _drop_pmic(raw)
-        raw.extra["trtexec"] = {k: parsed[k] for k in ("gpu_compute", "enqueue", "h2d", "d2h", "throughput_qps",
-                                                      "gpu_compute_total_s", "batch") if k in parsed}
-        raw.extra["engine"] = {"path": engine, "precision": precision, "built_now": build_log is not None}
-        if parsed.get("op_profile"):  # TensorRT layers, for the report's "where the time goes"
-            runner["op_profile"] = parsed["op_profile"]
-        elif getattr(self.config, "op_profiling", False):
-            runner["op_profile_error"] = "no per-layer profile: trtexec printed no `=== Profile` table"
-        return raw
-
-    # ---- TF-TRT -----------------------------------------------------------------------------
-
-    def benchmark_tftrt(self, job: JobSpec) -> RawRun:
-        """Push the SavedModel, convert and time it per precision on the board; the first is the row's figure."""
-        self.resolve()
-        if not getattr(self, "_tftrt_ready", False):
-            self.prepare()
-        saved_model, why = companion(job, "saved_model")
-        if saved_model is None:
-            return RawRun(runner={"error": why})
-        remote_dir, pushed = push_tree(self.transport, saved_model, f"{self.workdir}/savedmodels")
-        first: RawRun | None = None
-        others: dict[str, Any] = {}
-        for precision in list(self.config.tensorrt_precisions) or ["fp16"]:
-            raw = self._tftrt_one(job, remote_dir, precision)
-            if first is None:
-                first = raw
-                raw.extra["saved_model"] = {"path": str(saved_model), **job.companion_origins.get("saved_model", {}),
-                                            "remote": remote_dir, "pushed_now": pushed}
-                if raw.runner.get("error") or raw.runner.get("runtime") != "tf-trt":
-                    break  # no TensorRT (or plain TensorFlow): other precisions would repeat it
-            else:
-                r = raw.runner
-                others[precision] = {"error": r["error"]} if r.get("error") else {
-                    "mean_us": _mean(r.get("latencies_us")), "avg_power_mw": _mean([p[1] for p in raw.power_samples])}
-        assert first is not None
-        if others:
-            first.extra["tftrt_other_precisions"] = others
-        return first
-
-    def _tftrt_one(self, job: JobSpec, remote_dir: str, precision: str) -> RawRun:
-        payload = {k: v for k, v in self.runner_job(job, remote_dir).items() if k not in ("model_path", "delegate")}
-        payload.update(saved_model_dir=remote_dir, precision=precision,
-                       allow_plain_tf=self.config.tftrt_allow_plain_tf,
-                       converted_dir=f"{self.workdir}/tftrt/{remote_dir.rsplit('/', 1)[-1]}")
-        limit = float(job.bench.timeout_s)
-        argv = ["timeout", "-k", "5", f"{limit:.0f}", self.python, f"{self.workdir}/tftrt_runner.py", "--job", "-"]
-        offset = self.board_clock_offset()
-        with self.probe_session(job) as raw:
-            res = self.transport.run(argv, timeout_s=limit + 30, stdin=json.dumps(payload))
-        raw.runner = parse_runner_output(res.stdout, res.stderr, res.exit_code)
-        if res.exit_code == TIMEOUT_EXIT and raw.runner.get("error"):
-            raw.runner["error"] = f"tftrt runner still running after {limit:.0f} s (timeout_s); killed on the board"
-        _drop_pmic(raw)
-        raw.extra["tftrt"] = {k: raw.runner[k] for k in TFTRT_EXTRA if raw.runner.get(k) is not None}
-        # The host keeps power only inside the runner's timed window (harness.orchestration.measure), by the
-        # samples' own timestamps: not the TensorFlow import, not the conversion.
-        raw.clock_offset_s = offset
-        return raw
 
 
 def _drop_pmic(raw: RawRun) -> RawRun:
@@ -503,14 +315,5 @@ def _stderr_line(stream: Any) -> str:
     return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")[:200]
 
 
-def _first_error(log: str) -> str | None:
-    for line in log.splitlines():
-        if "[E]" in line or "ERROR" in line or "Error" in line:
-            return re.sub(r"^\s*(?:\[[^\]]*\]\s*)*", "", line).strip()[:300]
-    tail = [line for line in log.strip().splitlines() if line.strip()]
-    return tail[-1][:300] if tail else None
-
-
-def _mean(values: list[float] | None) -> float | None:
-    return sum(values) / len(values) if values else None
-
+# mypy checks here that a Jetson is what trtexec and TF-TRT need (devices/runtime/board.py)
+_JETSON_FITS: type[JetsonBoard] = JetsonTarget

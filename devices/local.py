@@ -39,7 +39,7 @@ class LocalTransport(Transport):
     name = "local"
 
     def __init__(self) -> None:
-        self._procs: set[subprocess.Popen] = set()
+        self._procs: set[subprocess.Popen[str]] = set()
         self._lock = threading.Lock()
         self._aborted = False
 

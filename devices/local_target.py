@@ -4,9 +4,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
+from devices.config import LocalDevice
 from devices.local import LocalTransport
+from devices.runtime.board import Host
 from devices.target import RunnerTarget
 
 
@@ -19,7 +20,9 @@ class LocalTarget(RunnerTarget):
     kind = "local"
     same_clock = True
 
-    def __init__(self, config: Any) -> None:
+    config: LocalDevice
+
+    def __init__(self, config: LocalDevice) -> None:
         python = config.python or sys.executable
         super().__init__(config, LocalTransport(), str(default_workdir()), python)
 
@@ -27,3 +30,7 @@ class LocalTarget(RunnerTarget):
         from rpi.runner import read_thermal_zones  # rpi/ is installed with the harness: no sys.path change
 
         return read_thermal_zones(self.thermal_glob, self.ignored_sensors())
+
+
+# mypy checks here that this host is what the host runtimes need (devices/runtime/board.py)
+_HOST_FITS: type[Host] = LocalTarget

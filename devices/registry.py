@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from devices.config import DeviceBase
 from devices.target import Target
 
 # kind -> "module:factory"; the factory takes the device config and returns a Target.
@@ -26,7 +27,7 @@ def target_class(kind: str) -> type[Target]:
     return cls
 
 
-def build_target(config: Any) -> Target:
+def build_target(config: DeviceBase) -> Target:
     factory: Any = target_class(config.kind)  # subclasses take the config alone and make their transport
     target: Target = factory(config)
     return target

@@ -8,21 +8,21 @@ runner works.
 """
 from __future__ import annotations
 
-import json
 import time
 from contextlib import contextmanager
 from typing import Any
 from collections.abc import Callable, Iterator
 
-from devices.probes import benchmark_model as bm
 from devices.probes import vcgencmd as vc
+from devices.config import JetsonDevice, RaspberryPiDevice
 from devices.ssh import SshTransport
-from devices.target import JobSpec, RawRun, RunnerTarget, job_timeout_s, parse_runner_output
+from devices.runtime.board import TIMEOUT_EXIT, Board
+from devices.target import JobSpec, RawRun, RunnerTarget
 from devices.idle_baseline import idle_seconds, rest_before_job, split_idle
 from devices.timing import WALL_CLOCK_ARGV, clock_offset_s
 from devices.transport import Transport
 
-TIMEOUT_EXIT = 124  # coreutils `timeout` when the limit passed
+__all__ = ["TIMEOUT_EXIT", "RaspberryPiTarget", "SshRunnerTarget", "judge_throttling", "stream_clock"]
 
 
 class SshRunnerTarget(RunnerTarget):
@@ -30,7 +30,9 @@ class SshRunnerTarget(RunnerTarget):
 
     kind = "ssh"
 
-    def __init__(self, config: Any, transport: Transport | None = None) -> None:
+    config: RaspberryPiDevice | JetsonDevice
+
+    def __init__(self, config: RaspberryPiDevice | JetsonDevice, transport: Transport | None = None) -> None:
         super().__init__(config, transport or SshTransport.from_config(config), config.workdir, config.python)
         self._resolved = False
 
@@ -79,71 +81,10 @@ class SshRunnerTarget(RunnerTarget):
         moves the runner's timed window onto the host's clock, where the power samples are."""
         return clock_offset_s(lambda: self.transport.run(WALL_CLOCK_ARGV, timeout_s=30).stdout)
 
-    def benchmark(self, job: JobSpec) -> RawRun:
-        if getattr(self.config, "runtime", "litert") == "benchmark_model":
-            return self.benchmark_model(job)
-        self.resolve()
-        remote = self.remote_model_path(job.model_path)
-        self.transport.push_if_changed(job.model_path, remote)
-        payload = json.dumps(self.runner_job(job, remote))
-        limit = job_timeout_s(job.bench)
-        offset = self.board_clock_offset()
-        with self.probe_session(job) as raw:
-            res = self.transport.run(self.runner_argv(limit), timeout_s=limit + 30, stdin=payload)
-        raw.runner = parse_runner_output(res.stdout, res.stderr, res.exit_code)
-        raw.clock_offset_s = offset
-        if res.exit_code == TIMEOUT_EXIT and raw.runner.get("error"):
-            raw.runner["error"] = f"runner still running after {limit:.0f} s (timeout_s); killed on the board"
-        return raw
-
-    def benchmark_model(self, job: JobSpec) -> RawRun:
-        """`runtime: benchmark_model`: the user's binary on the board, its log parsed like Android's
-        (op profile included with `op_profiling`), under `timeout` so an overrun dies there too."""
-        self.resolve()
-        remote = self.remote_model_path(job.model_path)
-        self.transport.push_if_changed(job.model_path, remote)
-        with self.probe_session(job) as raw:
-            if getattr(job.bench, "sustained_s", None):  # back-to-back windows (devices/board_sustained.py)
-                from devices.board_sustained import run_windows
-
-                raw.runner, extra = run_windows(lambda b: self._bm_run(remote, b), job.bench, self.temperatures,
-                                                self._clocks)
-            else:
-                raw.runner, extra = self._bm_run(remote, job.bench)
-        raw.extra.update(extra)
-        if raw.runner.get("windows"):  # the windows were timed on this host's clock
-            raw.window_unix_s = (float(raw.runner["timed_window_unix_s"][0]),
-                                 float(raw.runner["timed_window_unix_s"][1]))
-        return raw
-
-    def _bm_run(self, remote: str, bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-        """One benchmark_model run: the runner-shaped result, or {"error"}, and its extra facts."""
-        limit = float(bench.timeout_s)
-        argv = ["timeout", "-k", "5", f"{limit:.0f}", str(self.config.benchmark_model),
-                *bm.cli_flags(remote, bench, self.config.op_profiling), *self.config.benchmark_model_flags]
-        res = self.transport.run(argv, timeout_s=limit + 30)
-        text = res.stdout + ("\n" if res.stdout and not res.stdout.endswith("\n") else "") + res.stderr
-        parsed = bm.parse(text)
-        facts: dict[str, Any] = {"command": " ".join(argv)}
-        if res.exit_code != 0 or "summary" not in parsed:
-            why = (parsed.get("errors") or text.strip().splitlines()[-1:] or [""])[-1]
-            error = f"benchmark_model exited {res.exit_code}: {bm.strip_prefix(why)[:300]}"
-            if res.exit_code == TIMEOUT_EXIT:
-                error = f"benchmark_model still running after {limit:.0f} s (timeout_s); killed on the board"
-            return {"error": error}, facts
-        runner, extra = bm.runner_result(parsed, bench.delegate, bench.threads, "tflite-benchmark_model", None)
-        return runner, {**facts, **extra}
-
-    def _clocks(self) -> dict[str, dict[str, int]]:
-        """The CPUs' clocks and caps now (sustained benchmark_model: after each window)."""
-        from devices.board_sustained import CLOCKS_SCRIPT, parse_clocks
-
-        res = self.transport.run(["sh", "-c", CLOCKS_SCRIPT, "sh", self.cpufreq_glob], timeout_s=30)
-        return parse_clocks(res.stdout) if res.ok else {}
-
 
 class RaspberryPiTarget(SshRunnerTarget):
     kind = "raspberry_pi"
+    config: RaspberryPiDevice
 
     def _vcgencmd(self, *args: str) -> str:
         res = self.transport.run([self.tool("vcgencmd"), *args], timeout_s=30)
@@ -237,3 +178,7 @@ def judge_throttling(before: dict[str, Any] | None, after: dict[str, Any] | None
     if before is None and after is None:
         report["vcgencmd_unavailable"] = problems[0] if problems else "no get_throttled reading"
     return bool(seen_now or new_since), report
+
+
+# mypy checks here that a board is what its runtimes need (devices/runtime/board.py)
+_BOARD_FITS: type[Board] = RaspberryPiTarget

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 LITERT_RUNNER_DELEGATES = ("xnnpack", "none")  # the runner's own; gpu/nnapi only through a delegate library
+ONNXRUNTIME_CPU_ONLY = "bench.delegate {delegate}: runtime {runtime} runs ONNX Runtime's CPU execution provider"
 NO_NNAPI_ON_JETSON = "bench.delegate nnapi: runtime {runtime} on a Jetson has no NNAPI (it runs TensorRT)"
 
 
@@ -27,23 +28,35 @@ class Runtime:
     refuses: Mapping[str, str] = field(default_factory=dict)  # delegate -> why not ({runtime} is filled in)
     exports: tuple[str, ...] = ()  # what it needs made besides the .tflite (JobSpec.companions kinds)
     scores_on_device: bool = False  # it writes the model's outputs on held-out inputs for the host to score
+    # "module:Class" of the devices.runtime.base.ModelRuntime that runs it; "" where the platform runs its one
+    # runtime itself (the iPhone's companion app, in devices/ios_target.py)
+    impl: str = ""
 
 
-def _runner(kind: str, name: str = "litert") -> Runtime:
+LITERT = "devices.runtime.litert:LitertRunner"
+BOARD_BENCHMARK_MODEL = "devices.runtime.benchmark_model:BoardBenchmarkModel"
+
+
+def _runner(kind: str, name: str = "litert", impl: str = LITERT) -> Runtime:
     """The LiteRT runner's delegate rule: xnnpack or none, anything else through a delegate library."""
-    return Runtime(name, kind, delegates=LITERT_RUNNER_DELEGATES, external_delegate=True)
+    return Runtime(name, kind, delegates=LITERT_RUNNER_DELEGATES, external_delegate=True, impl=impl)
 
 
 RUNTIMES: tuple[Runtime, ...] = (
-    _runner("local"),
+    _runner("local", impl="devices.runtime.litert:HostLitert"),
+    Runtime("onnxruntime", "local", refuses={d: ONNXRUNTIME_CPU_ONLY for d in ("gpu", "nnapi")}, exports=("onnx",),
+            impl="devices.runtime.ort:OnnxRuntimeHost"),
     _runner("raspberry_pi"),
-    _runner("raspberry_pi", "benchmark_model"),  # benchmark_model on a Pi keeps the runner's rule, as before
+    # benchmark_model on a Pi keeps the runner's rule, as before
+    _runner("raspberry_pi", "benchmark_model", impl=BOARD_BENCHMARK_MODEL),
     _runner("jetson"),
-    Runtime("benchmark_model", "jetson", refuses={"nnapi": NO_NNAPI_ON_JETSON}),
-    Runtime("tensorrt", "jetson", refuses={"nnapi": NO_NNAPI_ON_JETSON}, exports=("onnx",)),
-    Runtime("tftrt", "jetson", refuses={"nnapi": NO_NNAPI_ON_JETSON}, exports=("saved_model",)),
-    Runtime("benchmark_model", "android"),
-    Runtime("app", "android", scores_on_device=True),
+    Runtime("benchmark_model", "jetson", refuses={"nnapi": NO_NNAPI_ON_JETSON}, impl=BOARD_BENCHMARK_MODEL),
+    Runtime("tensorrt", "jetson", refuses={"nnapi": NO_NNAPI_ON_JETSON}, exports=("onnx",),
+            impl="devices.runtime.trtexec:Trtexec"),
+    Runtime("tftrt", "jetson", refuses={"nnapi": NO_NNAPI_ON_JETSON}, exports=("saved_model",),
+            impl="devices.runtime.tftrt:TfTrt"),
+    Runtime("benchmark_model", "android", impl="devices.runtime.benchmark_model:PhoneBenchmarkModel"),
+    Runtime("app", "android", scores_on_device=True, impl="devices.runtime.android_app:AndroidApp"),
     Runtime("app", "ios", refuses={"nnapi": "bench.delegate nnapi: NNAPI exists only on Android"},
             scores_on_device=True),
 )
@@ -74,4 +87,4 @@ def delegate_problem(kind: str | None, runtime: str | None, delegate: str, libra
                     f"name the {delegate} delegate's shared library in bench.delegate_library")
         return None
     why = rt.refuses.get(delegate)
-    return why.format(runtime=runtime) if why else None
+    return why.format(runtime=runtime, delegate=delegate) if why else None

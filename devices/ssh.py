@@ -97,7 +97,7 @@ def open_socket(host: str, port: int, connect_timeout_s: float, dead_link_s: flo
     raise last or OSError(f"cannot resolve {host}")
 
 
-class _Refuse(paramiko.MissingHostKeyPolicy):
+class _Refuse(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]  # paramiko ships no types
     def __init__(self, device: str, known_hosts: Path) -> None:
         self.device, self.known_hosts = device, known_hosts
 
@@ -110,7 +110,7 @@ class _Refuse(paramiko.MissingHostKeyPolicy):
         )
 
 
-class _AcceptAndRecord(paramiko.MissingHostKeyPolicy):
+class _AcceptAndRecord(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]  # paramiko ships no types
     """Explicit opt-in only: trust a first-seen key and append it to known_hosts."""
 
     def __init__(self, device: str, known_hosts: Path) -> None:
@@ -296,7 +296,8 @@ class SshTransport(Transport):
     def connected_socket(self) -> socket.socket | None:
         """The live TCP socket (for tests and diagnostics)."""
         t = self._client.get_transport() if self._client else None
-        return t.sock if t is not None else None  # type: ignore[return-value]
+        sock: socket.socket | None = t.sock if t is not None else None
+        return sock
 
     # ---- commands ---------------------------------------------------------------------------
 

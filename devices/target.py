@@ -10,63 +10,24 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
 
 from devices.bench import Bench
+from devices.config import DeviceBase
 from devices.remote_paths import content_path
-from devices.runner_result import RunnerResult
+from devices.job import JobSpec, RawRun, job_timeout_s, parse_runner_output
+from devices.runtime import load as load_runtime
+from devices.runtime.base import ModelRuntime
+from devices.runtimes import runtime_for
 from devices.transport import Transport, TransportError
 
 RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "rpi" / "runner.py"
 # Pushed next to the runner: its per-op profile pass (op_profiling), run there as a child process.
 PROFILER_SOURCE = RUNNER_SOURCE.with_name("litert_profile.py")
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """What the orchestrator asks a target to measure; bench is a harness.planning.config.BenchSettings.
-
-    `companions`: what the target's runtime needs besides the variant (kind -> host path, e.g.
-    "saved_model" for TF-TRT, "onnx" for TensorRT), prepared in the conversion phase because a target
-    never runs TensorFlow on the host while it measures; `companion_origins` says where each came from
-    and is recorded with the result.
-    """
-
-    model_path: Path
-    bench: Bench
-    input_shapes: dict[str, list[int]] | None = None
-    seed: int = 0
-    companions: dict[str, Path] = field(default_factory=dict)
-    companion_origins: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Held-out inputs for targets that score on the device (iOS): raw float32, eval_count x eval_shape.
-    eval_inputs: Path | None = None
-    eval_shape: tuple[int, ...] | None = None
-    eval_count: int = 0
-
-
-@dataclass
-class RawRun:
-    """What a target hands back: the runner's JSON plus whatever the target's probes saw."""
-
-    runner: dict[str, Any]
-    # (host wall-clock time in s, mW, source): the host keeps only those in the runner's timed window.
-    power_samples: list[tuple[float, float, str]] = field(default_factory=list)
-    throttled: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-    clock_offset_s: float | None = None  # host wall clock minus the board's: moves timed_window_unix_s
-    window_unix_s: tuple[float, float] | None = None  # timed loop on the host's clock, when the target knows it
-    idle_power_samples: list[tuple[float, float, str]] = field(default_factory=list)  # at rest before the job
-    freq_samples: list[tuple[float, float]] = field(default_factory=list)  # (host time s, CPU MHz) from a probe
-    memory: dict[str, Any] = field(default_factory=dict)  # board-wide figures, e.g. board_ram_used_peak_mb
-    outputs: Any = None  # the model's outputs on JobSpec.eval_inputs (a numpy array), for the host to score
-
-    @property
-    def result(self) -> RunnerResult:
-        """The runtime's answer, typed: read once here so no caller reads `runner` key by key."""
-        return RunnerResult.from_json(self.runner)
+# JobSpec, RawRun and the runner's output reader live in devices/job.py (the runtimes' side of the seam)
+__all__ = ["JobSpec", "RawRun", "RunnerTarget", "Target", "job_timeout_s", "parse_runner_output", "rest"]
 
 
 class Target(ABC):
@@ -77,7 +38,7 @@ class Target(ABC):
     # ignored for the hottest zone, throttling and cooldown_until_c. Matched as name prefixes.
     not_temperatures: tuple[str, ...] = ()
 
-    def __init__(self, config: Any, transport: Transport) -> None:
+    def __init__(self, config: DeviceBase, transport: Transport) -> None:
         self.config = config
         self.transport = transport
         self.name: str = config.name
@@ -95,9 +56,11 @@ class Target(ABC):
         """Measure one model; raise DeviceError/TransportError when the device or link fails."""
 
     @classmethod
-    def companions_needed(cls, config: Any) -> tuple[str, ...]:
-        """Exports (JobSpec.companions kinds) this device's runtime needs; asked before any target is built."""
-        return ()
+    def companions_needed(cls, config: DeviceBase) -> tuple[str, ...]:
+        """Exports (JobSpec.companions kinds) this device's runtime needs, made in the conversion phase: the
+        runtime registry says; asked before any target is built."""
+        rt = runtime_for(cls.kind, getattr(config, "runtime", None))
+        return rt.exports if rt else ()
 
     def temperatures(self) -> dict[str, float]:
         """Current temperature per zone in C; empty when the target has no sensors."""
@@ -143,11 +106,18 @@ class RunnerTarget(Target):
 
     kind = "linux"
 
-    def __init__(self, config: Any, transport: Transport, workdir: str, python: str) -> None:
+    def __init__(self, config: DeviceBase, transport: Transport, workdir: str, python: str) -> None:
         super().__init__(config, transport)
         self.workdir = workdir.rstrip("/")
         self.python = python
         self._runner_remote = f"{self.workdir}/runner.py"
+        # what runs the model here, from the runtime registry (devices.yaml `runtime`, else the kind's default)
+        self.runtime: ModelRuntime[Any, RawRun] = load_runtime(self.kind, getattr(config, "runtime", None))
+
+    @property
+    def runner_remote(self) -> str:
+        """Where rpi/runner.py lies on the target."""
+        return self._runner_remote
 
     def remote_model_path(self, local: Path) -> str:
         """Content-addressed name, so the same bytes are pushed once per board."""
@@ -158,6 +128,7 @@ class RunnerTarget(Target):
         self.transport.push_if_changed(RUNNER_SOURCE, self._runner_remote)
         if getattr(self.config, "op_profiling", False):
             self.transport.push_if_changed(PROFILER_SOURCE, f"{self.workdir}/{PROFILER_SOURCE.name}")
+        self.runtime.prepare(self)
 
     def facts(self) -> dict[str, Any]:
         self.prepare()
@@ -218,35 +189,10 @@ class RunnerTarget(Target):
         return out
 
     def benchmark(self, job: JobSpec) -> RawRun:
-        remote = self.remote_model_path(job.model_path)
-        self.transport.push_if_changed(job.model_path, remote)
-        payload = json.dumps(self.runner_job(job, remote))
-        with self.probe_session(job) as raw:
-            res = self.transport.run(
-                [self.python, self._runner_remote, "--job", "-"], timeout_s=job_timeout_s(job.bench), stdin=payload
-            )
-        raw.runner = parse_runner_output(res.stdout, res.stderr, res.exit_code)
-        if raw.clock_offset_s is None and self.same_clock:
-            raw.clock_offset_s = 0.0
+        """The registered runtime runs the job (the LiteRT runner by default); this platform observes it."""
+        if not self.runtime.ready:
+            self.prepare()
+        raw: RawRun = self.runtime.run(self, job)
         return raw
 
     same_clock = False  # the runner runs on this host (local target): its wall clock is the host's
-
-
-def job_timeout_s(bench: Any) -> float:
-    """The bench's timeout, grown in sustained mode to fit the whole loop (BenchSettings.job_timeout_s)."""
-    return float(getattr(bench, "job_timeout_s", None) or bench.timeout_s)
-
-
-def parse_runner_output(stdout: str, stderr: str, exit_code: int) -> dict[str, Any]:
-    """The runner prints one JSON line; anything else (a crash, a kill) becomes an error dict."""
-    for line in reversed(stdout.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                parsed: dict[str, Any] = json.loads(line)
-                return parsed
-            except json.JSONDecodeError:
-                break
-    tail = (stderr or stdout).strip().splitlines()[-1:] or [""]
-    return {"error": f"runner exited {exit_code} without a result: {tail[0][:300]}"}

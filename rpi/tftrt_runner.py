@@ -25,6 +25,10 @@ import sys
 import time
 import traceback
 from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: a board's older Python never evaluates them
+    from collections.abc import Iterator
 
 try:  # pushed beside runner.py on a board; imported as rpi.tftrt_runner on the host
     from runner import SCHEMA_VERSION, _proc_status_kb, _reset_peak_rss, run_sampler, timed_loop
@@ -89,7 +93,7 @@ def _tf_version() -> str | None:
 def _tensorrt_version() -> str | None:
     """TensorRT version TensorFlow loaded (private API; None where it moved)."""
     try:
-        from tensorflow.python.compiler.tensorrt import trt_convert  # type: ignore
+        from tensorflow.python.compiler.tensorrt import trt_convert
 
         version = trt_convert._pywrap_py_utils.get_loaded_tensorrt_version()
         return ".".join(str(v) for v in version)
@@ -97,7 +101,7 @@ def _tensorrt_version() -> str | None:
         return None
 
 
-def make_inputs(fn, cfg: dict, tf, np) -> dict:
+def make_inputs(fn: Any, cfg: dict[str, Any], tf: Any, np: Any) -> dict[str, Any]:
     """Random host-memory tensors for every signature input; an unknown batch dim becomes 1."""
     rng = np.random.default_rng(int(cfg["seed"]))
     given = cfg.get("input_shapes") or {}
@@ -126,7 +130,7 @@ def make_inputs(fn, cfg: dict, tf, np) -> dict:
     return out
 
 
-def count_engine_ops(fn) -> tuple[int, int]:
+def count_engine_ops(fn: Any) -> tuple[int, int]:
     """(TRTEngineOp nodes, other nodes) in a converted function's graph and its function library."""
     graph_def = fn.graph.as_graph_def()
     nodes = list(graph_def.node) + [n for f in graph_def.library.function for n in f.node_def]
@@ -134,7 +138,7 @@ def count_engine_ops(fn) -> tuple[int, int]:
     return engines, len(nodes) - engines
 
 
-def convert(tf, cfg: dict, inputs: dict, out_dir: str) -> None:
+def convert(tf: Any, cfg: dict[str, Any], inputs: dict[str, Any], out_dir: str) -> None:
     """TF-TRT conversion, engines built for the job's input shapes, saved to out_dir."""
     trt = tf.experimental.tensorrt
     precision = cfg["precision"]
@@ -150,7 +154,7 @@ def convert(tf, cfg: dict, inputs: dict, out_dir: str) -> None:
         raise RuntimeError(f"TF-TRT unavailable: {(str(exc).strip().splitlines() or ['?'])[0][:300]}") from exc
     ordered = tuple(inputs[name] for name in sorted(inputs))  # the converted function's flat input order
 
-    def feed():
+    def feed() -> Iterator[tuple[Any, ...]]:
         yield ordered
 
     try:
@@ -165,7 +169,7 @@ def convert(tf, cfg: dict, inputs: dict, out_dir: str) -> None:
         raise RuntimeError(f"TF-TRT {precision} conversion failed: {first}") from exc
 
 
-def load_model(tf, cfg: dict, result: dict):
+def load_model(tf: Any, cfg: dict[str, Any], result: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The signature to time: TF-TRT converted (or reused from converted_dir), or the plain SavedModel."""
     import numpy as np
 
@@ -183,7 +187,7 @@ def load_model(tf, cfg: dict, result: dict):
     result["converted_now"] = not (target and os.path.isfile(os.path.join(target, "saved_model.pb")))
     if result["converted_now"]:
         if target:
-            os.makedirs(cache, exist_ok=True)
+            os.makedirs(str(cache), exist_ok=True)
             out = f"{target}.tmp{os.getpid()}"
         else:
             import atexit
@@ -200,7 +204,7 @@ def load_model(tf, cfg: dict, result: dict):
             os.rename(out, target)
             out = target
     else:
-        out = target
+        out = str(target)  # reused: converted_now is False only where target names a converted model
     fn = tf.saved_model.load(out).signatures[sig]
     result["trt_engine_ops"], result["tf_ops_outside_trt"] = count_engine_ops(fn)
     if result["trt_engine_ops"] == 0:
@@ -208,7 +212,7 @@ def load_model(tf, cfg: dict, result: dict):
     return fn, inputs
 
 
-def run_job(job: dict) -> dict:
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Check TensorRT, convert and load, warm up, time every call, sample temperatures."""
     cfg = {**DEFAULT_JOB, **job}
     if cfg["precision"] not in PRECISIONS:
@@ -222,7 +226,7 @@ def run_job(job: dict) -> dict:
     if tensorrt_build_flag() is False and not allow_plain:
         raise NoTensorRT(NO_TENSORRT)  # known without paying for the TensorFlow import
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf  # type: ignore
+    import tensorflow as tf
 
     has_trt = bool(tf.sysconfig.get_build_info().get("is_tensorrt_build", False))
     if not has_trt and not allow_plain:
@@ -230,7 +234,7 @@ def run_job(job: dict) -> dict:
     threads = int(cfg["threads"]) if not has_trt and cfg.get("threads") else None
     if threads:  # plain TensorFlow on the CPU: threads matter, and are recorded (set before any op runs)
         tf.config.threading.set_intra_op_parallelism_threads(threads)
-    result: dict = {
+    result: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "runtime": "tf-trt" if has_trt else "tensorflow",
         "runtime_version": tf.__version__,

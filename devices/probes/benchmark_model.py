@@ -71,7 +71,8 @@ def split_prefix(line: str) -> tuple[str, str]:
     for pattern in (_LOGCAT_THREADTIME, _LOGCAT_TIME):
         m = pattern.match(line)
         if m:
-            level = re.search(r"(?:^|\s)([VDIWEF])[/\s]", m.group(0)).group(1)
+            sev = re.search(r"(?:^|\s)([VDIWEF])[/\s]", m.group(0))
+            level = sev.group(1) if sev else ""
             line = line[m.end():]
             break
     line = line.strip()

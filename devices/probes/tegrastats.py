@@ -74,7 +74,7 @@ def parse_line(line: str) -> dict[str, Any] | None:
     m = _CPU.search(text)
     if m:
         shared = int(m.group(2)) if m.group(2) else None
-        cores = []
+        cores: list[dict[str, int | None] | None] = []
         for entry in m.group(1).split(","):
             entry = entry.strip()
             if entry == "off" or not entry:
@@ -165,8 +165,8 @@ def power_of(sample: dict[str, Any], rail: str | None) -> float | None:
     if not rails:
         return None
     if rail is not None:
-        return rails[rail]["now_mw"] if rail in rails else None
-    return sum(r["now_mw"] for r in rails.values())
+        return float(rails[rail]["now_mw"]) if rail in rails else None
+    return float(sum(r["now_mw"] for r in rails.values()))
 
 
 def _cpu_temp(temps: dict[str, float]) -> float | None:

@@ -181,7 +181,8 @@ def sustained_problem(device: Any) -> str | None:
     a Jetson) loops itself, an Android phone runs benchmark_model windows, the iOS app its own sustained loop;
     the other runtimes do not yet."""
     kind, runtime = getattr(device, "kind", ""), getattr(device, "runtime", None)
-    if kind == "local" or (kind in ("raspberry_pi", "jetson") and runtime in (None, "litert", "benchmark_model")):
+    if (kind == "local" and runtime in (None, "litert")) or \
+            (kind in ("raspberry_pi", "jetson") and runtime in (None, "litert", "benchmark_model")):
         return None  # benchmark_model on a board: back-to-back windows (devices/board_sustained.py)
     if (kind == "android" and runtime == "benchmark_model") or kind == "ios":  # iOS: the companion app's loop
         return None

@@ -1,0 +1,218 @@
+"""TFLite/LiteRT `benchmark_model`, the same tool on Android phones and Linux boards: its flags
+(probes/benchmark_model.cli_flags), its log read once (`read_log`) into the runner's result shape.
+
+On a phone the binary is pushed once per build (the name carries its hash) and sustained mode is back-to-back
+runs of one window each; on a board it is the user's binary, run under `timeout` so an overrun dies there too.
+"""
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from devices.probes import benchmark_model as bm
+from devices.runtime.base import ModelRuntime
+from devices.runtime.board import TIMEOUT_EXIT, Board
+from devices.runtime.phone import Phone
+from devices.job import JobSpec, RawRun
+from devices.transport import CommandResult, TransportError, file_sha256
+
+RUNTIME = "tflite-benchmark_model"
+
+
+def read_log(res: CommandResult) -> tuple[dict[str, Any], str | None]:
+    """benchmark_model's stdout and stderr parsed as one log; the error line when it measured nothing."""
+    text = res.stdout + ("\n" if res.stdout and not res.stdout.endswith("\n") else "") + res.stderr
+    parsed = bm.parse(text)
+    if res.exit_code != 0 or "summary" not in parsed:
+        why = (parsed.get("errors") or text.strip().splitlines()[-1:] or [""])[-1]
+        return parsed, f"benchmark_model exited {res.exit_code}: {bm.strip_prefix(why)[:300]}"
+    return parsed, None
+
+
+class BoardBenchmarkModel(ModelRuntime[Board, RawRun]):
+    """`runtime: benchmark_model` on a Linux board: the user's binary, its log parsed like Android's (op profile
+    included with `op_profiling`)."""
+
+    window_ends_at_return = True
+
+    def run(self, platform: Board, job: JobSpec) -> RawRun:
+        platform.resolve()
+        remote = platform.remote_model_path(job.model_path)
+        platform.transport.push_if_changed(job.model_path, remote)
+        with platform.probe_session(job) as raw:
+            if getattr(job.bench, "sustained_s", None):  # back-to-back windows (devices/board_sustained.py)
+                from devices.board_sustained import run_windows
+
+                raw.runner, extra = run_windows(lambda b: self._run_once(platform, remote, b), job.bench,
+                                                platform.temperatures, lambda: self._clocks(platform))
+            else:
+                raw.runner, extra = self._run_once(platform, remote, job.bench)
+        raw.extra.update(extra)
+        if raw.runner.get("windows"):  # the windows were timed on this host's clock
+            raw.window_unix_s = (float(raw.runner["timed_window_unix_s"][0]),
+                                 float(raw.runner["timed_window_unix_s"][1]))
+        return raw
+
+    @staticmethod
+    def _run_once(platform: Board, remote: str, bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """One benchmark_model run: the runner-shaped result, or {"error"}, and its extra facts."""
+        config = platform.config
+        limit = float(bench.timeout_s)
+        argv = ["timeout", "-k", "5", f"{limit:.0f}", str(config.benchmark_model),
+                *bm.cli_flags(remote, bench, config.op_profiling), *config.benchmark_model_flags]
+        res = platform.transport.run(argv, timeout_s=limit + 30)
+        parsed, error = read_log(res)
+        facts: dict[str, Any] = {"command": " ".join(argv)}
+        if error:
+            if res.exit_code == TIMEOUT_EXIT:
+                error = f"benchmark_model still running after {limit:.0f} s (timeout_s); killed on the board"
+            return {"error": error}, facts
+        runner, extra = bm.runner_result(parsed, bench.delegate, bench.threads, RUNTIME, None)
+        return runner, {**facts, **extra}
+
+    @staticmethod
+    def _clocks(platform: Board) -> dict[str, dict[str, int]]:
+        """The CPUs' clocks and caps now (sustained benchmark_model: after each window)."""
+        from devices.board_sustained import CLOCKS_SCRIPT, parse_clocks
+
+        res = platform.transport.run(["sh", "-c", CLOCKS_SCRIPT, "sh", platform.cpufreq_glob], timeout_s=30)
+        return parse_clocks(res.stdout) if res.ok else {}
+
+
+RunnerAndExtra = tuple[dict[str, Any], dict[str, Any]]
+
+
+class PhoneBenchmarkModel(ModelRuntime[Phone, RunnerAndExtra]):
+    """`runtime: benchmark_model` (the default) on an Android phone, pinned with `cpu_mask` when set."""
+
+    window_ends_at_return = True
+
+    def __init__(self, entry: Any) -> None:
+        super().__init__(entry)
+        self.remote: str | None = None
+        self.sha: str | None = None
+
+    def prepare(self, platform: Phone) -> None:
+        platform.adb.run(["mkdir", "-p", f"{platform.workdir}/models", f"{platform.workdir}/bin"], timeout_s=30.0)
+        local = platform.local_binary()
+        sha = file_sha256(local)
+        remote = f"{platform.workdir}/bin/benchmark_model-{sha[:16]}"
+        st = platform.adb.stat(remote)
+        if st is None or st[1] != local.stat().st_size:  # the name carries the hash: push once
+            platform.adb.push(local, remote, mode=0o755)
+        self.remote, self.sha = remote, sha
+
+    def facts(self, platform: Phone) -> dict[str, Any]:
+        return {"runtime": RUNTIME}
+
+    @property
+    def ready(self) -> bool:
+        return self.remote is not None
+
+    def run(self, platform: Phone, job: JobSpec) -> RunnerAndExtra:
+        if getattr(job.bench, "sustained_s", None):
+            return self._sustained(platform, job)
+        return self._run_once(platform, job)
+
+    def flags(self, platform: Phone, job: JobSpec, remote_model: str, csv_path: str | None) -> list[str]:
+        """benchmark_model's flags (the one rule shared with Linux boards) plus this phone's extra_flags."""
+        config = platform.config
+        return [*bm.cli_flags(remote_model, job.bench, config.op_profiling, csv_path,
+                              peak_memory=config.report_peak_memory), *config.extra_flags]
+
+    def _run_once(self, platform: Phone, job: JobSpec) -> RunnerAndExtra:
+        config = platform.config
+        remote_model = platform.push_model(job.model_path, f"{platform.workdir}/models")
+        csv_path = f"{platform.workdir}/profile-{secrets.token_hex(4)}.csv" if config.op_profiling else None
+        argv = [self.remote or "benchmark_model", *self.flags(platform, job, remote_model, csv_path)]
+        if config.cpu_mask:
+            argv = ["taskset", config.cpu_mask.removeprefix("0x"), *argv]
+        res = platform.adb.run(argv, timeout_s=job.bench.timeout_s)
+        parsed, error = read_log(res)
+        extra: dict[str, Any] = {"command": " ".join(argv), "cpu_mask": config.cpu_mask}
+        if error:
+            return {"error": error}, extra
+        if csv_path:
+            profile = self._pull_profile(platform, csv_path)
+            if profile:
+                parsed["op_profile"] = profile
+        runner, more = bm.runner_result(parsed, job.bench.delegate, job.bench.threads, RUNTIME,
+                                        f"sha256:{(self.sha or '')[:12]}")
+        extra.update(more)
+        return runner, extra
+
+    @staticmethod
+    def _pull_profile(platform: Phone, csv_path: str) -> dict[str, Any] | None:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "profile.csv"
+            try:
+                platform.adb.pull(csv_path, local)
+            except FileNotFoundError:
+                return None  # an older binary without --profiling_output_csv_file printed the table
+            platform.adb.remove(csv_path)
+            return bm.parse_profile_csv(local.read_text(errors="replace")) or None
+
+    def _sustained(self, platform: Phone, job: JobSpec) -> RunnerAndExtra:
+        """Sustained mode with benchmark_model: back-to-back runs of one window each until sustained_s,
+        the clocks read after each (the thermal sampler runs throughout). Each run reloads the model, so
+        the load has short gaps (the tool's start and init): said in the row. A failure or Ctrl-C after
+        the first window keeps the windows measured."""
+        t0 = platform.job_t0
+        b = job.bench
+        total = float(b.sustained_s or 0.0)
+        window = float(getattr(b, "sustained_window_s", None) or max(total / 20.0, 0.5))
+        one = dataclasses.replace(job, bench=b.model_copy(update={
+            "min_s": window, "max_s": window, "min_runs": 1, "warmup_runs": 0, "sustained_s": None}))
+        start, wall_start = time.monotonic(), time.time()
+        windows: list[list[float]] = []
+        p50s: list[float | None] = []
+        clocks: list[list[Any]] = []
+        stats: list[dict[str, Any]] = []
+        runner: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        interrupted = None
+        while time.monotonic() - start < total:
+            try:
+                runner, extra = self._run_once(platform, one)
+            except TransportError as exc:
+                if not windows:
+                    raise
+                interrupted = f"window {len(windows) + 1}: {str(exc)[:200]}"
+                break
+            if runner.get("error"):
+                if not windows:
+                    return runner, extra
+                interrupted = f"window {len(windows) + 1}: {runner['error'][:200]}"
+                break
+            s = runner["summary"]
+            stats.append(s)
+            now = round(time.monotonic() - t0, 3)
+            windows.append([now, sum(int(x["count"]) for x in stats)])
+            p50s.append(s.get("p50_us"))
+            try:
+                freqs = platform.cpu_freqs()
+            except TransportError:
+                freqs = {}
+            if freqs:
+                clocks.append([now, "run", {cpu: {"cur": khz // 1000} for cpu, khz in freqs.items()}])
+        count = sum(int(x["count"]) for x in stats)
+        summary: dict[str, Any] = {"count": count,
+                                   "mean_us": sum(x["mean_us"] * x["count"] for x in stats) / count}
+        for key, pick in (("min_us", min), ("max_us", max)):
+            vals = [x[key] for x in stats if x.get(key) is not None]
+            if len(vals) == len(stats):
+                summary[key] = pick(vals)
+        runner = {**runner, "summary": summary, "duration_s": round(sum(x["count"] * x["mean_us"] for x in stats)
+                                                                     / 1e6, 4),
+                  "windows": windows, "window_p50_us": p50s, "cpu_freq": clocks,
+                  "timed_start_s": round(start - t0, 3), "interrupted": interrupted is not None,
+                  "timed_window_unix_s": [round(wall_start, 6), round(time.time(), 6)]}
+        extra["sustained_method"] = (f"{len(windows)} back-to-back benchmark_model runs of {window:g} s (the model is "
+                                     "reloaded each window: short gaps in the load)")
+        if interrupted:
+            extra["sustained_interrupted"] = interrupted
+        return runner, extra

@@ -1,0 +1,81 @@
+"""TF-TRT on a Jetson (`runtime: tftrt`): the variant's SavedModel (exported on the host in the conversion
+phase, JobSpec.companions["saved_model"]) is pushed and rpi/tftrt_runner.py converts it with the board's
+TensorFlow, which must have TensorRT (JetPack's does; pip's never). Power is kept only for the timed loop, since
+the runner's own TensorFlow import and conversion would otherwise dominate the tegrastats window. Nothing here
+exports or converts on the host: that would run TensorFlow beside another device's measurement."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from devices.runtime.base import ModelRuntime
+from devices.runtime.board import TIMEOUT_EXIT, JetsonBoard, companion, mean
+from devices.job import JobSpec, RawRun, parse_runner_output
+from devices.tree_push import push_tree
+
+TFTRT_RUNNER_SOURCE = Path(__file__).resolve().parent.parent.parent / "rpi" / "tftrt_runner.py"
+TFTRT_EXTRA = ("precision", "tensorrt_version", "conversion_us", "converted_now", "trt_engine_ops",
+               "tf_ops_outside_trt", "gpus", "note", "warmup_runs_done")
+
+
+class TfTrt(ModelRuntime[JetsonBoard, RawRun]):
+    """Convert and time the SavedModel per precision on the board; the first is the row's figure."""
+
+    def __init__(self, entry: Any) -> None:
+        super().__init__(entry)
+        self._pushed = False
+
+    @property
+    def ready(self) -> bool:
+        return self._pushed
+
+    def prepare(self, platform: JetsonBoard) -> None:
+        platform.transport.push_if_changed(TFTRT_RUNNER_SOURCE, f"{platform.workdir}/tftrt_runner.py")
+        self._pushed = True
+
+    def run(self, platform: JetsonBoard, job: JobSpec) -> RawRun:
+        platform.resolve()
+        saved_model, why = companion(job, "saved_model", self.name)
+        if saved_model is None:
+            return RawRun(runner={"error": why})
+        remote_dir, pushed = push_tree(platform.transport, saved_model, f"{platform.workdir}/savedmodels")
+        first: RawRun | None = None
+        others: dict[str, Any] = {}
+        for precision in list(platform.config.tensorrt_precisions) or ["fp16"]:
+            raw = self.one(platform, job, remote_dir, precision)
+            if first is None:
+                first = raw
+                raw.extra["saved_model"] = {"path": str(saved_model), **job.companion_origins.get("saved_model", {}),
+                                            "remote": remote_dir, "pushed_now": pushed}
+                if raw.runner.get("error") or raw.runner.get("runtime") != "tf-trt":
+                    break  # no TensorRT (or plain TensorFlow): other precisions would repeat it
+            else:
+                r = raw.runner
+                others[precision] = {"error": r["error"]} if r.get("error") else {
+                    "mean_us": mean(r.get("latencies_us")), "avg_power_mw": mean([p[1] for p in raw.power_samples])}
+        assert first is not None
+        if others:
+            first.extra["tftrt_other_precisions"] = others
+        return first
+
+    def one(self, platform: JetsonBoard, job: JobSpec, remote_dir: str, precision: str) -> RawRun:
+        workdir = platform.workdir
+        payload = {k: v for k, v in platform.runner_job(job, remote_dir).items()
+                   if k not in ("model_path", "delegate")}
+        payload.update(saved_model_dir=remote_dir, precision=precision,
+                       allow_plain_tf=platform.config.tftrt_allow_plain_tf,
+                       converted_dir=f"{workdir}/tftrt/{remote_dir.rsplit('/', 1)[-1]}")
+        limit = float(job.bench.timeout_s)
+        argv = ["timeout", "-k", "5", f"{limit:.0f}", platform.python, f"{workdir}/tftrt_runner.py", "--job", "-"]
+        offset = platform.board_clock_offset()
+        with platform.probe_session(job) as raw:
+            res = platform.transport.run(argv, timeout_s=limit + 30, stdin=json.dumps(payload))
+        raw.runner = parse_runner_output(res.stdout, res.stderr, res.exit_code)
+        if res.exit_code == TIMEOUT_EXIT and raw.runner.get("error"):
+            raw.runner["error"] = f"tftrt runner still running after {limit:.0f} s (timeout_s); killed on the board"
+        raw.extra["tftrt"] = {k: raw.runner[k] for k in TFTRT_EXTRA if raw.runner.get(k) is not None}
+        # The host keeps power only inside the runner's timed window (harness.orchestration.measure), by the
+        # samples' own timestamps: not the TensorFlow import, not the conversion.
+        raw.clock_offset_s = offset
+        return raw

@@ -1,0 +1,136 @@
+"""TensorRT through trtexec on a Jetson: an engine built on the board from the variant's ONNX (the variant
+itself, or the export the host made in the conversion phase, JobSpec.companions["onnx"]), cached per model and
+precision in WORKDIR/engines, then timed with `--exportTimes` so every inference's latency comes back, not only
+trtexec's summary. Each of `tensorrt_precisions` is timed; the first is the row's figure."""
+from __future__ import annotations
+
+import math
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from devices.bench import Bench
+from devices.probes import trtexec as trt
+from devices.remote_paths import content_path
+from devices.runtime.base import ModelRuntime
+from devices.runtime.board import JetsonBoard, companion, mean
+from devices.job import JobSpec, RawRun
+from devices.timing import window_ending_at
+
+PRECISION_FLAGS = {"fp32": [], "fp16": ["--fp16"], "int8": ["--int8"]}
+
+
+def build_engine_argv(trtexec: str, onnx: str, engine: str, precision: str) -> list[str]:
+    """trtexec that builds and saves an engine; int8 without a calibration cache is for speed only."""
+    return [trtexec, f"--onnx={onnx}", f"--saveEngine={engine}", *PRECISION_FLAGS[precision]]
+
+
+def bench_engine_argv(trtexec: str, engine: str, times_json: str, bench: Bench) -> list[str]:
+    """trtexec timing a saved engine for at least min_runs and min_s, every inference exported."""
+    return [trtexec, f"--loadEngine={engine}", f"--warmUp={int(round(bench.warmup_s * 1000))}",
+            f"--iterations={bench.min_runs}", f"--duration={max(1, math.ceil(bench.min_s))}",
+            f"--exportTimes={times_json}", "--useSpinWait"]
+
+
+def profile_flags(op_profiling: bool) -> list[str]:
+    """op_profiling: a per-layer profile in a run of its own (`--dumpProfile --separateProfileRun`), so the timed
+    loop's figures carry no profiler synchronisation; without --separateProfileRun trtexec prints no summary."""
+    return ["--dumpProfile", "--separateProfileRun"] if op_profiling else []
+
+
+def first_error(log: str) -> str | None:
+    for line in log.splitlines():
+        if "[E]" in line or "ERROR" in line or "Error" in line:
+            return re.sub(r"^\s*(?:\[[^\]]*\]\s*)*", "", line).strip()[:300]
+    tail = [line for line in log.strip().splitlines() if line.strip()]
+    return tail[-1][:300] if tail else None
+
+
+class Trtexec(ModelRuntime[JetsonBoard, RawRun]):
+    """`runtime: tensorrt` on a Jetson."""
+
+    window_ends_at_return = True
+
+    def run(self, platform: JetsonBoard, job: JobSpec) -> RawRun:
+        """Build (once) and time an engine per precision; the first precision is the row's figure."""
+        platform.resolve()
+        onnx, why = (Path(job.model_path), None) if Path(job.model_path).suffix == ".onnx" else \
+            companion(job, "onnx", self.name)
+        if onnx is None:
+            return RawRun(runner={"error": why})
+        remote_onnx = platform.remote_model_path(onnx)
+        platform.transport.push_if_changed(onnx, remote_onnx)
+        precisions = list(platform.config.tensorrt_precisions) or ["fp16"]
+        first: RawRun | None = None
+        others: dict[str, Any] = {}
+        for precision in precisions:
+            raw = self.one(platform, job, onnx, remote_onnx, precision)
+            if first is None:
+                first = raw
+            else:
+                r = raw.runner
+                others[precision] = {"error": r["error"]} if r.get("error") else {
+                    "mean_us": r.get("summary", {}).get("mean_us") or mean(r.get("latencies_us")),
+                    "avg_power_mw": raw.extra.get("tegrastats", {}).get("avg_power_mw")}
+        assert first is not None
+        if others:
+            first.extra["tensorrt_other_precisions"] = others
+        if "onnx" in job.companions:
+            first.extra["onnx"] = {"path": str(onnx), **job.companion_origins.get("onnx", {}), "remote": remote_onnx}
+        return first
+
+    def one(self, platform: JetsonBoard, job: JobSpec, onnx: Path, remote_onnx: str, precision: str) -> RawRun:
+        """One precision: the engine built when the board has none cached, then timed under the probes."""
+        transport, workdir, trtexec = platform.transport, platform.workdir, platform.tool("trtexec")
+        engine = content_path(f"{workdir}/engines", onnx, f"{precision}.engine")
+        times = f"{workdir}/engines/times-{precision}.json"
+        build_log = None
+        if not transport.run(["test", "-s", engine], timeout_s=30).ok:
+            transport.run(["mkdir", "-p", f"{workdir}/engines"], timeout_s=30)
+            built = transport.run(build_engine_argv(trtexec, remote_onnx, engine, precision),
+                                  timeout_s=max(900.0, float(job.bench.timeout_s)))
+            build_log = built.stdout + built.stderr
+            if not built.ok:
+                why = first_error(build_log) or f"exit {built.exit_code}"
+                return RawRun(runner={"error": f"trtexec could not build a {precision} engine: {why}"})
+        transport.remove(times)
+        op_profiling = bool(getattr(platform.config, "op_profiling", False))
+        with platform.probe_session(job) as raw:
+            res = transport.run(bench_engine_argv(trtexec, engine, times, job.bench) + profile_flags(op_profiling),
+                                timeout_s=float(job.bench.timeout_s))
+            ended = time.time()
+        text = res.stdout + res.stderr
+        try:
+            parsed = trt.parse_output(text)
+        except ValueError as exc:
+            raw.runner = {"error": f"trtexec {precision}: {exc}"}
+            return raw
+        if "summary" not in parsed:  # a profile without --separateProfileRun: no timed figures to keep
+            raw.runner = {"error": f"trtexec {precision}: {parsed.get('summary_absent', 'no performance summary')}"}
+            return raw
+        if parsed.get("walltime_s"):
+            # trtexec prints no timestamps: its timed loop is taken as the walltime that ended as it returned.
+            raw.window_unix_s = window_ending_at(ended, parsed["walltime_s"])
+            raw.extra["power_window_estimate"] = "trtexec: [return - walltime, return] on the host's clock"
+        runner: dict[str, Any] = {
+            "runtime": "tensorrt", "runtime_version": parsed.get("tensorrt_version"), "threads": None,
+            "delegate": f"tensorrt-{precision}", "error": None, "model_path": remote_onnx,
+            "duration_s": parsed.get("walltime_s"), "temperatures": [],
+            "summary": parsed["summary"],
+        }
+        exported = transport.run(["cat", "--", times], timeout_s=120)
+        if exported.ok and exported.stdout.strip():
+            try:
+                runner["latencies_us"] = trt.parse_times(exported.stdout)["latencies_us"]
+            except ValueError as exc:
+                raw.extra["export_times_problem"] = str(exc)
+        raw.runner = runner
+        raw.extra["trtexec"] = {k: parsed[k] for k in ("gpu_compute", "enqueue", "h2d", "d2h", "throughput_qps",
+                                                      "gpu_compute_total_s", "batch") if k in parsed}
+        raw.extra["engine"] = {"path": engine, "precision": precision, "built_now": build_log is not None}
+        if parsed.get("op_profile"):  # TensorRT layers, for the report's "where the time goes"
+            runner["op_profile"] = parsed["op_profile"]
+        elif op_profiling:
+            runner["op_profile_error"] = "no per-layer profile: trtexec printed no `=== Profile` table"
+        return raw
