@@ -148,6 +148,7 @@ def _serve() -> int:
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
+    os.close(devnull)  # a child holds only fds 0-2 of its own (and the reply pipes, closed at once)
     import importlib
 
     for name in WARM:
