@@ -55,3 +55,14 @@ def isolated_cache(tmp_path, monkeypatch) -> Path:
     """Point XDG_CACHE_HOME at a temp dir so artifacts and the local target's workdir are private."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     return tmp_path / "cache"
+
+
+@pytest.fixture(scope="session")
+def harness_cli():
+    """`harness ARGS` as a real process forked from one warm interpreter (tests/cli_fork.py): for the many
+    tests that check what one command prints and returns, not how Python starts."""
+    from tests.cli_fork import ForkedCLI
+
+    cli = ForkedCLI()
+    yield cli
+    cli.close()

@@ -478,17 +478,44 @@ def test_catalog_size_and_classes():
     assert len({c.klass for c in CATALOG}) >= 12
 
 
-@pytest.mark.parametrize("case", CATALOG, ids=[f"{c.klass}/{c.id}" for c in CATALOG])
-def test_bad_input_ends_in_one_line_and_exit_2(case: Case, workdir, tmp_path):
-    work, ids = workdir
-    args = [a.format(**ids) if "{" in a else a for a in case.args]
-    needle = case.needle.format(**ids)
+def _case_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("HARNESS_DB", "HARNESS_TOKEN")}
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache")  # outside the snapshot: a refusal builds nothing anyway
     env["HOME"] = str(tmp_path / "home")
+    return env
+
+
+# One case of each kind of refusal path: argparse, the devices file, a model file read in a child process,
+# the results database, an imported log.
+COLD_SAMPLE = ("flags/unknown-flag", "yaml-alias/billion-laughs", "types/threads-a-word", "model-file/tflite-truncated",
+               "database/results-garbage", "folders/import-a-folder", "resume/imported-run")
+
+
+@pytest.mark.parametrize("case_id", COLD_SAMPLE)
+def test_a_cold_start_refuses_exactly_as_the_forked_one(case_id: str, workdir, tmp_path, harness_cli):
+    """`python -m harness` started cold gives the same exit status, stdout and stderr as the forked process the
+    catalog uses, byte for byte."""
+    case = next(c for c in CATALOG if f"{c.klass}/{c.id}" == case_id)
+    work, ids = workdir
+    args = [a.format(**ids) if "{" in a else a for a in case.args]
+    env = _case_env(tmp_path)
+    cold = subprocess.run([sys.executable, "-m", "harness", *args], cwd=work, env=env, capture_output=True,
+                          timeout=120)
+    warm = harness_cli(*args, cwd=work, env=env, timeout=120)
+    assert cold.returncode == 2 and cold.stderr  # a refusal, so the comparison means something
+    assert (warm.returncode, warm.stdout, warm.stderr) == (cold.returncode, cold.stdout, cold.stderr)
+
+
+@pytest.mark.parametrize("case", CATALOG, ids=[f"{c.klass}/{c.id}" for c in CATALOG])
+def test_bad_input_ends_in_one_line_and_exit_2(case: Case, workdir, tmp_path, harness_cli):
+    """Each case is a real process forked from a warm interpreter (tests/cli_fork.py); the cold start is
+    checked against it below."""
+    work, ids = workdir
+    args = [a.format(**ids) if "{" in a else a for a in case.args]
+    needle = case.needle.format(**ids)
+    env = _case_env(tmp_path)
     before = _snapshot(work)
-    res = subprocess.run([sys.executable, "-m", "harness", *args], cwd=work, env=env, capture_output=True,
-                         timeout=120)
+    res = harness_cli(*args, cwd=work, env=env, timeout=120)
     err = res.stderr.decode("utf-8", "replace")
     out = res.stdout.decode("utf-8", "replace")
     shown = err[:2000]

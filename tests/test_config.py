@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -69,9 +68,9 @@ def test_parse_devices_rejects_non_mapping():
         parse_devices(["x"], "inline")
 
 
-def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+def _cli(harness_cli, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """`harness ARGS` as a real process forked from a warm interpreter (tests/cli_fork.py)."""
+    return harness_cli(*args, text=True, cwd=cwd, timeout=300)
 
 
 @pytest.mark.parametrize(
@@ -86,17 +85,17 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         ("devices:\n  - {name: a, kind: local}\n", ["--variants", "fp33"], "unknown variant 'fp33'"),
     ],
 )
-def test_cli_user_errors_exit_2_without_traceback(tmp_path, yaml_text, args, needle):
+def test_cli_user_errors_exit_2_without_traceback(tmp_path, yaml_text, args, needle, harness_cli):
     p = write(tmp_path, yaml_text)
-    res = _cli("run", "--devices", str(p), "--db", str(tmp_path / "r.db"), "--no-progress", *args)
+    res = _cli(harness_cli, "run", "--devices", str(p), "--db", str(tmp_path / "r.db"), "--no-progress", *args)
     assert res.returncode == 2, res.stderr
     assert "Traceback" not in res.stderr
     lines = [line for line in res.stderr.splitlines() if line.startswith("harness: error:")]
     assert len(lines) == 1 and needle in lines[0], res.stderr
 
 
-def test_cli_missing_devices_file(tmp_path):
-    res = _cli("devices", "--devices", str(tmp_path / "missing.yaml"))
+def test_cli_missing_devices_file(tmp_path, harness_cli):
+    res = _cli(harness_cli, "devices", "--devices", str(tmp_path / "missing.yaml"))
     assert res.returncode == 2 and "missing.yaml: no such file" in res.stderr and "Traceback" not in res.stderr
 
 
@@ -136,9 +135,10 @@ def test_possible_delegates_load(tmp_path):
     assert cfg.devices[0].bench.delegate_library == "/usr/lib/libgpu.so"
 
 
-def test_cli_delegate_override_checked_per_device(tmp_path):
+def test_cli_delegate_override_checked_per_device(tmp_path, harness_cli):
     p = write(tmp_path, "devices:\n  - {name: box, kind: local}\n")
-    res = _cli("run", "--devices", str(p), "--db", str(tmp_path / "r.db"), "--no-progress", "--delegate", "gpu",
+    res = _cli(harness_cli, "run", "--devices", str(p), "--db", str(tmp_path / "r.db"), "--no-progress",
+               "--delegate", "gpu",
                "--models", "srcnn", "--variants", "fp32")
     assert res.returncode == 2 and "Traceback" not in res.stderr
     lines = [line for line in res.stderr.splitlines() if line.startswith("harness: error:")]

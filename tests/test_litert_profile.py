@@ -167,7 +167,7 @@ def test_runner_profile_pass_and_its_failures_keep_the_latencies(profiler_lib, t
         assert result["op_profile_error"].startswith("no per-op profile: " + why)
 
 
-def test_harness_run_and_report_on_the_local_target(profiler_lib, two_conv, tmp_path, isolated_cache):
+def test_harness_run_and_report_on_the_local_target(profiler_lib, two_conv, tmp_path, isolated_cache, harness_cli):
     devices = tmp_path / "devices.yaml"
     devices.write_text("devices:\n  - {name: here, kind: local, op_profiling: true}\n"
                        "  - {name: plain, kind: local}\n")
@@ -177,8 +177,7 @@ def test_harness_run_and_report_on_the_local_target(profiler_lib, two_conv, tmp_
                           "--warmup-seconds", "0", "--cooldown", "0", "--no-peak-probe", "--no-progress"],
                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-1500:]
-    md = subprocess.run([sys.executable, "-m", "harness", "report", "--db", str(db), "--format", "md"],
-                        capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    md = harness_cli("report", "--db", str(db), "--format", "md", text=True, timeout=120, cwd=tmp_path)
     assert md.returncode == 0, md.stderr[-800:]
     section = md.stdout.split("**Where the time goes: here two_conv.tflite/fp32**")
     assert len(section) == 2, md.stdout[-1500:]  # the profiled device only
@@ -195,8 +194,8 @@ def test_harness_run_and_report_on_the_local_target(profiler_lib, two_conv, tmp_
     assert sum(per_node.values()) == macs and per_node[1] > 100 * per_node[0]
     top = next(ln for ln in singles.splitlines() if ln.startswith("| CONV_2D"))
     assert top.startswith("| CONV_2D #1 ") and f"| {per_node[1] / 1e6:.1f} M |" in top
-    page_run = subprocess.run([sys.executable, "-m", "harness", "report", "--db", str(db), "--out",
-                           str(tmp_path / "r.html")], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    page_run = harness_cli("report", "--db", str(db), "--out", str(tmp_path / "r.html"), text=True, timeout=120,
+                           cwd=tmp_path)
     assert page_run.returncode == 0
     page = (tmp_path / "r.html").read_text()
     assert 'id="op-profile"' in page and "CONV_2D (" in page and "IGEMM" in page

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import pytest
@@ -322,31 +320,37 @@ NV Power Mode: MAXN
 
 # ---- harness import -----------------------------------------------------------------------------
 
-def _harness(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+def _harness(harness_cli, *args, cwd=None):
+    """`harness ARGS` as a real process forked from a warm interpreter (tests/cli_fork.py)."""
+    return harness_cli(*args, text=True, cwd=cwd, timeout=120)
 
 
-def test_import_cli_prints_and_stores(device_outputs, tmp_path):
-    res = _harness("import", "trtexec", str(device_outputs / "trtexec.tensorrt8_jetson_xavier.txt"), "--json")
+def test_import_cli_prints_and_stores(device_outputs, tmp_path, harness_cli):
+    res = _harness(
+        harness_cli, "import", "trtexec", str(device_outputs / "trtexec.tensorrt8_jetson_xavier.txt"), "--json")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["summary"]["mean_us"] == 402.238
     db = tmp_path / "r.db"
-    res = _harness("import", "tegrastats", str(device_outputs / "tegrastats.jetson_nano.txt"), "--json", "--store",
-                   "--db", str(db), "--device", "nano")
+    res = _harness(
+        harness_cli, "import", "tegrastats", str(device_outputs / "tegrastats.jetson_nano.txt"), "--json", "--store",
+        "--db", str(db), "--device", "nano")
     assert res.returncode == 0, res.stderr
-    res = _harness("import", "trtexec", str(device_outputs / "trtexec.tensorrt8_jetson_xavier.txt"), "--store",
-                   "--db", str(db), "--device", "xavier")
+    res = _harness(
+        harness_cli, "import", "trtexec", str(device_outputs / "trtexec.tensorrt8_jetson_xavier.txt"), "--store",
+        "--db", str(db), "--device", "xavier")
     assert res.returncode == 0, res.stderr
     from harness.store.db import ResultsDB
 
     rows = {m.device: m for m in ResultsDB(db).measurements()}
     assert rows["nano"].avg_power_mw == 1022.0 and rows["xavier"].p50_us == 401.947
-    res = _harness("import", "vcgencmd", str(device_outputs / "vcgencmd.raspberry_pi.txt"), "--json")
+    res = _harness(
+        harness_cli, "import", "vcgencmd", str(device_outputs / "vcgencmd.raspberry_pi.txt"), "--json")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["throttled_now"] == "under_voltage,throttled"
     bad = tmp_path / "bad.txt"
     bad.write_text("nothing here\n")
-    res = _harness("import", "trtexec", str(bad))
+    res = _harness(
+        harness_cli, "import", "trtexec", str(bad))
     assert res.returncode == 2 and "not a trtexec log" in res.stderr and "Traceback" not in res.stderr
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -44,9 +43,9 @@ def store(path: Path, rows: list[Measurement], run: str = "r1", label: str | Non
     db.close()
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness", "recommend", *args], capture_output=True, text=True,
-                          timeout=120)
+def _cli(harness_cli, *args: str) -> subprocess.CompletedProcess[str]:
+    """`harness recommend ARGS` as a real process forked from a warm interpreter (tests/cli_fork.py)."""
+    return harness_cli("recommend", *args, text=True, timeout=120)
 
 
 def judged(recs, variant):
@@ -166,24 +165,24 @@ def test_bad_budget_values(key, value, says):
         parse_budget({key: value})
 
 
-def test_cli_every_format_and_the_html_section(tmp_path):
+def test_cli_every_format_and_the_html_section(tmp_path, harness_cli):
     db = tmp_path / "r.db"
     store(db, LADDER, devices=[{"name": "pixel", "budget": {"p99_ms": 30, "accuracy_drop": "0.5pt", "size_mb": 5}}])
-    table = _cli("--db", str(db))
+    table = _cli(harness_cli, "--db", str(db))
     assert table.returncode == 0, table.stderr
     assert "dr_int8" in table.stdout and "p99 48 ms > 30 ms" in table.stdout
-    md = _cli("--db", str(db), "--format", "md").stdout
+    md = _cli(harness_cli, "--db", str(db), "--format", "md").stdout
     assert md.startswith("### recommendation · run r1") and "| pixel | squeezenet |" in md
-    csv_lines = _cli("--db", str(db), "--format", "csv").stdout.splitlines()
+    csv_lines = _cli(harness_cli, "--db", str(db), "--format", "csv").stdout.splitlines()
     assert csv_lines[0].startswith("device,model,variant,status,p50 ms,p99 ms") and len(csv_lines) == 5
-    data = json.loads(_cli("--db", str(db), "--format", "json").stdout)
+    data = json.loads(_cli(harness_cli, "--db", str(db), "--format", "json").stdout)
     assert data[0]["chosen"] == "dr_int8" and {v["variant"]: v["status"] for v in data[0]["variants"]} == {
         "fp32": "rejected", "fp16": "rejected", "dr_int8": "chosen", "int8": "rejected"}
     # A flag overrides the stored budget: at 20 ms p99 only int8 is fast enough, and it loses accuracy.
-    strict = json.loads(_cli("--db", str(db), "--format", "json", "--p99", "20ms").stdout)
+    strict = json.loads(_cli(harness_cli, "--db", str(db), "--format", "json", "--p99", "20ms").stdout)
     assert strict[0]["chosen"] is None
     page = tmp_path / "rec.html"
-    assert _cli("--db", str(db), "--html", str(page)).returncode == 0
+    assert _cli(harness_cli, "--db", str(db), "--html", str(page)).returncode == 0
     text = page.read_text()
     assert '<section id="recommendation">' in text and "data:image/svg+xml;base64," in text
     assert "chosen dr_int8 starred" in text
@@ -193,35 +192,35 @@ def test_cli_every_format_and_the_html_section(tmp_path):
                                                      ("--accuracy-drop", "0.5", "--accuracy-drop: expected an amount"),
                                                      ("--size", "5 bananas", "--size: expected a number in MB"),
                                                      ("--energy", "-1mJ", "--energy: expected a number in mJ")])
-def test_cli_bad_budget_flag_is_one_line_exit_2(tmp_path, flag, value, says):
+def test_cli_bad_budget_flag_is_one_line_exit_2(tmp_path, flag, value, says, harness_cli):
     db = tmp_path / "r.db"
     store(db, LADDER)
-    res = _cli("--db", str(db), f"{flag}={value}")
+    res = _cli(harness_cli, "--db", str(db), f"{flag}={value}")
     assert res.returncode == 2 and says in res.stderr, res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
 
 
-def test_cli_bad_budget_in_devices_yaml_names_the_field(tmp_path):
+def test_cli_bad_budget_in_devices_yaml_names_the_field(tmp_path, harness_cli):
     db = tmp_path / "r.db"
     store(db, LADDER)
     devices = tmp_path / "devices.yaml"
     devices.write_text(yaml.safe_dump({"devices": [{"name": "pixel", "kind": "local",
                                                     "budget": {"p99_ms": "30 lightyears"}}]}))
-    res = _cli("--db", str(db), "--devices", str(devices))
+    res = _cli(harness_cli, "--db", str(db), "--devices", str(devices))
     assert res.returncode == 2 and "budget" in res.stderr and "p99_ms" in res.stderr, res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
 
 
-def test_cli_nightly_refuses_an_uncomparable_night(tmp_path):
+def test_cli_nightly_refuses_an_uncomparable_night(tmp_path, harness_cli):
     db = tmp_path / "r.db"
     store(db, [row("fp32", 40, 48, run="n1"), row("int8", 15, 19, delta=0.0, run="n1")], run="n1",
           label="nightly:ok", created=1000.0)
     store(db, [row("fp32", 40, 48, run="n2"), row("int8", 15, 19, delta=0.0, run="n2")], run="n2",
           label="nightly:uncomparable", created=2000.0)
-    data = json.loads(_cli("--db", str(db), "--nightly", "--format", "json").stdout)
+    data = json.loads(_cli(harness_cli, "--db", str(db), "--nightly", "--format", "json").stdout)
     assert data[0]["chosen"] is None and all(v["status"] == "not judged" for v in data[0]["variants"])
     assert "night n2 labelled uncomparable" in data[0]["variants"][0]["reason"]
-    res = _cli("--db", str(db), "--nightly", "--run", "n1")
+    res = _cli(harness_cli, "--db", str(db), "--nightly", "--run", "n1")
     assert res.returncode == 2 and "--nightly and --run" in res.stderr
 
 

@@ -103,11 +103,16 @@ def _cli(*args: str, env: dict | None = None, timeout: float = 300) -> subproces
                           env=env, timeout=timeout)
 
 
+def _forked(harness_cli, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """`harness ARGS` as a real process forked from a warm interpreter (tests/cli_fork.py)."""
+    return harness_cli(*args, text=True, timeout=timeout)
+
+
 @pytest.mark.parametrize(("flag", "value", "says"), [("--sustained", "10x", "not a duration"),
                                                      ("--sustained", "0", "above 0"),
                                                      ("--window", "-1s", "not a duration")])
-def test_bad_sustained_flags_are_one_line_exit_2(flag, value, says):
-    res = _cli("run", f"{flag}={value}", timeout=60)
+def test_bad_sustained_flags_are_one_line_exit_2(flag, value, says, harness_cli):
+    res = _forked(harness_cli, "run", f"{flag}={value}", timeout=60)
     assert res.returncode == 2 and says in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert "Traceback" not in res.stderr
 
