@@ -69,7 +69,15 @@ class SshRunnerTarget(RunnerTarget):
         facts["workdir"] = self.workdir
         if isinstance(self.transport, SshTransport):
             facts["address"] = f"{self.transport.user}@{self.transport.host}:{self.transport.port}"
+        if getattr(self.config, "emulated", None):
+            facts["emulated"] = self.config.emulated
         return facts
+
+    def mark_emulated(self, raw: RawRun) -> RawRun:
+        """An emulator's row says so (`emulated:` in devices.yaml): its timings are not a board's."""
+        if getattr(self.config, "emulated", None):
+            raw.extra["emulated"] = self.config.emulated
+        return raw
 
     def runner_argv(self, limit_s: float) -> list[str]:
         return ["timeout", "-k", "5", f"{limit_s:.0f}", self.python, self._runner_remote, "--job", "-"]
@@ -94,7 +102,7 @@ class SshRunnerTarget(RunnerTarget):
         raw.clock_offset_s = offset
         if res.exit_code == TIMEOUT_EXIT and raw.runner.get("error"):
             raw.runner["error"] = f"runner still running after {limit:.0f} s (timeout_s); killed on the board"
-        return raw
+        return self.mark_emulated(raw)
 
     def benchmark_model(self, job: JobSpec) -> RawRun:
         """`runtime: benchmark_model`: the user's binary on the board, its log parsed like Android's
@@ -121,7 +129,7 @@ class SshRunnerTarget(RunnerTarget):
         raw.runner, extra = bm.runner_result(parsed, job.bench.delegate, job.bench.threads, "tflite-benchmark_model",
                                              None)
         raw.extra.update(extra)
-        return raw
+        return self.mark_emulated(raw)
 
 
 class RaspberryPiTarget(SshRunnerTarget):
@@ -145,6 +153,11 @@ class RaspberryPiTarget(SshRunnerTarget):
         else:
             facts["vcgencmd"] = {"unavailable": vc.problem(text) or text.strip()[:200] or "no output"}
         facts["power_sensor"] = self._power_sensor()
+        notes = [f"{key} empty: {why}" for key, why in (facts.get("missing") or {}).items()]
+        if "unavailable" in facts["vcgencmd"]:
+            notes.append(f"vcgencmd unavailable: {facts['vcgencmd']['unavailable']}")
+        if notes:
+            facts["notes"] = notes
         return facts
 
     def _power_sensor(self) -> str | None:
