@@ -29,7 +29,8 @@ SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = ("base-files", "base-passwd", "bash", "coreutils", "dash", "diffutils", "findutils", "grep", "gzip",
             "hostname", "libc-bin", "mount", "procps", "sed", "tar", "util-linux", "iproute2", "kmod",
-            "openssh-server", "python3", "python3-venv", "python3-numpy", "busybox-static", "linux-image-arm64")
+            "openssh-server", "python3", "python3-venv", "python3-numpy", "libstdc++6", "busybox-static",
+            "linux-image-arm64")
 # Loaded by the initramfs, with what each needs (modules.dep); those built into the kernel are skipped.
 MODULES = ("virtio_mmio", "virtio_pci", "virtio_blk", "virtio_net", "virtio_rng", "crc32c_generic", "ext4")
 # Only what sshd, the runner and `harness devices setup` read is kept; docs and the rest of the modules go.
@@ -157,6 +158,8 @@ def build(cache: Path | None = None) -> BoardImage:
     rootfs = work / "rootfs"
     _run(["mmdebstrap", "--quiet", "--variant=extract", "--architectures=arm64", "--mode=root",
           "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr", f"--include={','.join(PACKAGES)}",
+          # the .deb names say which versions were unpacked (extract writes no dpkg status)
+          '--extract-hook=ls "$1/var/cache/apt/archives" > "$1/harness-debs.txt"',
           SUITE, str(rootfs), MIRROR], "mmdebstrap (download and unpack the arm64 packages)", log)
     t_extract = time.monotonic() - t0
     versions = _versions(rootfs)
@@ -184,15 +187,15 @@ def build(cache: Path | None = None) -> BoardImage:
 
 
 def _versions(rootfs: Path) -> dict[str, str]:
-    """Package -> version, from the dpkg status mmdebstrap wrote (what the image was built from)."""
+    """Package -> version of every unpacked .deb (what the image was built from)."""
+    listing = rootfs / "harness-debs.txt"
     out: dict[str, str] = {}
-    name = ""
-    for line in (rootfs / "var/lib/dpkg/status").read_text(errors="replace").splitlines():
-        if line.startswith("Package: "):
-            name = line.split(": ", 1)[1]
-        elif line.startswith("Version: ") and name:
-            out[name] = line.split(": ", 1)[1]
-    return {k: out[k] for k in sorted(out) if k in PACKAGES or k.startswith(("linux-image", "python3.", "openssh"))}
+    for name in listing.read_text().split():
+        if name.endswith(".deb") and name.count("_") == 2:
+            pkg, version, _ = name.split("_")
+            out[pkg] = version.replace("%3a", ":")
+    listing.unlink()
+    return dict(sorted(out.items()))
 
 
 def _kernel(rootfs: Path) -> tuple[Path, str]:
@@ -202,30 +205,32 @@ def _kernel(rootfs: Path) -> tuple[Path, str]:
     return kernels[-1], kernels[-1].name[len("vmlinuz-"):]
 
 
-def _module_closure(moddir: Path) -> list[Path]:
-    """MODULES and what each depends on (modules.dep), dependencies first; built-ins left out."""
-    deps: dict[str, list[str]] = {}
-    by_name: dict[str, str] = {}
-    for line in (moddir / "modules.dep").read_text().splitlines():
-        path, _, rest = line.partition(":")
-        deps[path] = rest.split()
-        by_name[Path(path).name.split(".ko")[0].replace("-", "_")] = path
-    builtin = {Path(p).name.split(".ko")[0].replace("-", "_")
-               for p in (moddir / "modules.builtin").read_text().split()}
-    order: list[str] = []
+def _modname(path: Path) -> str:
+    return path.name.split(".ko")[0].replace("-", "_")
 
-    def add(path: str) -> None:
-        for dep in deps.get(path, []):
-            add(dep)
-        if path not in order:
-            order.append(path)
+
+def _module_closure(moddir: Path) -> list[Path]:
+    """MODULES and what each depends on, dependencies first; built-ins left out. No depmod ran (no maintainer
+    scripts), so each module's own `depends=` line in its .modinfo section says what it needs."""
+    by_name = {_modname(p): p for p in (moddir / "kernel").rglob("*.ko*")}
+    builtin = {_modname(Path(p)) for p in (moddir / "modules.builtin").read_text().split()}
+    order: list[Path] = []
+
+    def add(name: str) -> None:
+        if name in builtin or any(_modname(p) == name for p in order):
+            return
+        if name not in by_name:
+            raise ImageBuildError(f"kernel module {name} is neither under {moddir}/kernel nor built in")
+        info = _ko_bytes(by_name[name])
+        at = info.find(b"\0depends=")
+        deps = info[at + 9:info.index(b"\0", at + 1)].decode().split(",") if at >= 0 else []
+        for dep in filter(None, deps):
+            add(dep.replace("-", "_"))
+        order.append(by_name[name])
 
     for name in MODULES:
-        if name in by_name:
-            add(by_name[name])
-        elif name not in builtin:
-            raise ImageBuildError(f"kernel module {name} is neither in modules.dep nor built in ({moddir})")
-    return [moddir / p for p in order]
+        add(name)
+    return order
 
 
 def _ko_bytes(path: Path) -> bytes:
@@ -289,6 +294,11 @@ def configure(rootfs: Path) -> None:
     (etc / "ssh").mkdir(exist_ok=True)
     (etc / "ssh/sshd_config").write_text(SSHD_CONFIG)
     (rootfs / "root").mkdir(mode=0o700, exist_ok=True)
+    # update-alternatives of libblas3/liblapack3 (their postinst): numpy links against these names
+    libdir = rootfs / "usr/lib/aarch64-linux-gnu"
+    for lib in ("blas/libblas.so.3", "lapack/liblapack.so.3"):
+        if (libdir / lib).exists():
+            (libdir / Path(lib).name).symlink_to(lib)
     init = rootfs / "sbin/harness-init"
     init.write_text(GUEST_INIT)
     init.chmod(0o755)

@@ -157,7 +157,7 @@ def test_run_srcnn_and_squeezenet_in_fp32_and_int8(board, devfile, variants_cach
     cache = variants_cache
     t0 = time.monotonic()
     res = _harness("run", "--devices", str(devfile), "--models", MODELS, "--variants", "fp32,int8",
-                   "--db", str(db), "--cache-dir", str(cache), "--no-progress", cwd=tmp_path)
+                   "--db", str(db), "--cache-dir", str(cache), "--no-progress", "--no-peak-probe", cwd=tmp_path)
     TIMINGS["run_wall_s"] = round(time.monotonic() - t0, 1)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     rows = ResultsDB(db).measurements()
@@ -196,7 +196,7 @@ def test_board_killed_mid_run_keeps_rows_and_is_unreachable(board, devfile, vari
     cache = variants_cache
     env = {**os.environ, "HARNESS_RECIPE": "quick"}
     proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "--devices", str(devfile), "--models", MODELS,
-                             "--variants", "fp32,int8", "--db", str(db), "--cache-dir", str(cache), "--no-progress"],
+                             "--variants", "fp32,int8", "--db", str(db), "--cache-dir", str(cache), "--no-progress", "--no-peak-probe"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
     deadline = time.monotonic() + 600
     kept: list[Any] = []
