@@ -31,7 +31,7 @@ PACKAGES = ("base-files", "base-passwd", "bash", "coreutils", "dash", "diffutils
             "hostname", "libc-bin", "mount", "procps", "sed", "tar", "util-linux", "iproute2", "kmod",
             "openssh-server", "python3", "python3-venv", "python3-numpy", "libstdc++6", "busybox-static",
             "linux-image-arm64")
-# Loaded by the initramfs, with what each needs (modules.dep); those built into the kernel are skipped.
+# Loaded by the initramfs, with what each needs (its .modinfo depends=); those built into the kernel are skipped.
 MODULES = ("virtio_mmio", "virtio_pci", "virtio_blk", "virtio_net", "virtio_rng", "crc32c_generic", "ext4")
 # Only what sshd, the runner and `harness devices setup` read is kept; docs and the rest of the modules go.
 PRUNE = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/lib/modules",
