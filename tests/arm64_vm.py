@@ -58,6 +58,13 @@ def arm64_wheels(cache: Path | None = None) -> Path:
     return folder
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the test process dies, so no emulator is left eating CPU."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class Arm64Vm:
     """One qemu-system-aarch64 process and what reaches it: port, keys, console log."""
 
@@ -88,7 +95,7 @@ class Arm64Vm:
         """Boot, read the host key off the console, and wait until sshd takes our key."""
         t0 = time.monotonic()
         self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=open(self.root / "qemu.log", "ab"),
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         key = None
         while key is None:
             self._alive_or_fail(t0, timeout_s, "print its ssh host key on the console")

@@ -95,6 +95,20 @@ def devfile(board, tmp_path_factory) -> Path:
     return path
 
 
+def test_a_host_without_the_tools_is_skipped_naming_the_debian_package(monkeypatch):
+    import shutil
+
+    import tests.arm64_image as image
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(pytest.skip.Exception, match=r"needs qemu-system-arm \(apt-get install qemu-system-arm\)"):
+        needs_arm64_tools()
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "mmdebstrap" else f"/usr/bin/{name}")
+    monkeypatch.setattr(image, "find_image", lambda cache=None: None)
+    with pytest.raises(pytest.skip.Exception, match=r"needs mmdebstrap \(apt-get install mmdebstrap\) to build"):
+        needs_arm64_tools()
+
+
 def test_devices_reads_the_arm64_kernel(board, devfile, tmp_path):
     res = _harness("devices", "--json", "--devices", str(devfile), cwd=tmp_path)
     row = json.loads(res.stdout)[0]
