@@ -128,6 +128,12 @@ class SshDevice(DeviceBase):
     reconnect_backoff_s: float = Field(default=1.0, ge=0, description="first wait between attempts, doubled each time")
     venv: bool = Field(default=True, description="`devices setup` makes WORKDIR/venv; runs use it when present")
     use_sudo: bool = Field(default=False, description="run tegrastats/jetson_clocks with `sudo -n` (no prompt)")
+    wheels: str | None = Field(default=None, description="a folder on this host with the board's wheels (pip "
+                               "download --platform ...): `devices setup` copies its .whl files to WORKDIR/wheels "
+                               "and installs from there, for boards that cannot reach a package index")
+    emulated: str | None = Field(default=None, min_length=1, max_length=200, description="this board is an "
+                                 "emulator (e.g. 'qemu-system-aarch64 TCG'): every row says so, its timings are "
+                                 "not a real board's")
 
     @field_validator("password_env")
     @classmethod
@@ -135,6 +141,26 @@ class SshDevice(DeviceBase):
         """An unset variable is a config error now, not an authentication failure after the conversions."""
         if v is not None and not os.environ.get(v):
             raise ValueError(f"names ${clean(v, 60)}, which is not set (or empty) in this environment")
+        return v
+
+    @field_validator("wheels")
+    @classmethod
+    def _wheels_folder(cls, v: str | None) -> str | None:
+        """A folder that is not there, or holds no wheel, is a config error now, not a failed setup later."""
+        if v is not None:
+            p = Path(v).expanduser()
+            if not p.is_dir():
+                raise ValueError("no such folder" if not p.exists() else "not a folder (a folder of .whl files "
+                                 "is expected)")
+            if not any(p.glob("*.whl")):
+                raise ValueError("no .whl file in this folder")
+        return v
+
+    @field_validator("emulated")
+    @classmethod
+    def _emulated_printable(cls, v: str | None) -> str | None:
+        if v is not None and unsafe(v):
+            raise ValueError("control characters are not allowed")
         return v
 
     @field_validator("key_file")

@@ -71,7 +71,15 @@ class SshRunnerTarget(RunnerTarget):
         facts["workdir"] = self.workdir
         if isinstance(self.transport, SshTransport):
             facts["address"] = f"{self.transport.user}@{self.transport.host}:{self.transport.port}"
+        if getattr(self.config, "emulated", None):
+            facts["emulated"] = self.config.emulated
         return facts
+
+    def mark_emulated(self, raw: RawRun) -> RawRun:
+        """An emulator's row says so (`emulated:` in devices.yaml): its timings are not a board's."""
+        if getattr(self.config, "emulated", None):
+            raw.extra["emulated"] = self.config.emulated
+        return raw
 
     def runner_argv(self, limit_s: float) -> list[str]:
         return ["timeout", "-k", "5", f"{limit_s:.0f}", self.python, self._runner_remote, "--job", "-"]
@@ -80,6 +88,10 @@ class SshRunnerTarget(RunnerTarget):
         """Host minus board wall clock, from one `date` round trip (its error is half the round trip):
         moves the runner's timed window onto the host's clock, where the power samples are."""
         return clock_offset_s(lambda: self.transport.run(WALL_CLOCK_ARGV, timeout_s=30).stdout)
+
+    def benchmark(self, job: JobSpec) -> RawRun:
+        """The registered runtime runs the job; an emulator's row says so whatever the runtime."""
+        return self.mark_emulated(super().benchmark(job))
 
 
 class RaspberryPiTarget(SshRunnerTarget):
@@ -104,6 +116,11 @@ class RaspberryPiTarget(SshRunnerTarget):
         else:
             facts["vcgencmd"] = {"unavailable": vc.problem(text) or text.strip()[:200] or "no output"}
         facts["power_sensor"] = self._power_sensor()
+        notes = [f"{key} empty: {why}" for key, why in (facts.get("missing") or {}).items()]
+        if "unavailable" in facts["vcgencmd"]:
+            notes.append(f"vcgencmd unavailable: {facts['vcgencmd']['unavailable']}")
+        if notes:
+            facts["notes"] = notes
         return facts
 
     def _power_sensor(self) -> str | None:

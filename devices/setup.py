@@ -3,11 +3,13 @@
 Steps on an ssh board: python3 must run (3.9+); WORKDIR/venv is created with
 --system-site-packages (so a Jetson's apt-installed TensorRT/TensorFlow stay visible); numpy and
 a LiteRT interpreter are installed with pip unless already importable, from WORKDIR/wheels
-when that folder exists (for boards without internet); the runner is pushed; the facts are
+when that folder exists (for boards without internet; the device's `wheels:` folder on this host
+is copied there first); the runner is pushed; the facts are
 returned. Nothing is installed with sudo: what needs root is printed as a command to run.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from devices.rpi_target import SshRunnerTarget
@@ -40,8 +42,10 @@ def _last_line(text: str) -> str:
 
 
 def wheel_platform(machine: str) -> str | None:
-    return {"aarch64": "manylinux2014_aarch64", "arm64": "manylinux2014_aarch64",
-            "x86_64": "manylinux2014_x86_64"}.get(machine)
+    """pip's --platform flags for a board: pip takes the tags named and no older ones, and ai-edge-litert
+    2.x is manylinux_2_27 while 1.x (and most pure-C deps) are manylinux2014."""
+    arch = {"aarch64": "aarch64", "arm64": "aarch64", "x86_64": "x86_64"}.get(machine)
+    return f"--platform manylinux_2_27_{arch} --platform manylinux2014_{arch}" if arch else None
 
 
 def offline_advice(device: str, address: str, workdir: str, packages: list[str], version: str, machine: str,
@@ -55,9 +59,18 @@ def offline_advice(device: str, address: str, workdir: str, packages: list[str],
         return (f"pip on the board could not install {', '.join(packages)} ({why}); {machine} has no "
                 f"ai-edge-litert wheels: use a 64-bit (aarch64) OS on the board")
     return (f"pip on the board could not install {', '.join(packages)} ({why}). On a machine with internet run "
-            f"`pip download --only-binary=:all: --platform {plat} --python-version {pyver} -d wheels "
-            f"{' '.join(packages)}`, copy the wheels folder to {address}:{workdir}/wheels, then run "
-            f"`harness devices setup` again (it installs from there)")
+            f"`pip download --only-binary=:all: {plat} --python-version {pyver} -d wheels "
+            f"{' '.join(packages)}`, then either set `wheels: PATH-OF-THAT-FOLDER` on {device} in devices.yaml "
+            f"or copy the folder to {address}:{workdir}/wheels, and run `harness devices setup` again (it "
+            f"installs from there)")
+
+
+def _push_wheels(name: str, transport: Any, folder: Path, remote: str) -> int:
+    """The host's wheels folder (`wheels:`) onto the board, each file once (sha256): returns how many moved."""
+    made = transport.run(["mkdir", "-p", remote], timeout_s=30)
+    if not made.ok:
+        raise SetupError(name, f"cannot create {remote}: {_last_line(made.stderr)}")
+    return sum(bool(transport.push_if_changed(whl, f"{remote}/{whl.name}")) for whl in sorted(folder.glob("*.whl")))
 
 
 def _missing(target: SshRunnerTarget, python: str) -> list[str]:
@@ -111,6 +124,9 @@ def setup_target(target: Any) -> dict[str, Any]:
         packages = [PIP_NAMES[m] for m in missing]
         pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--retries", "1", "--timeout", "15"]
         wheels = f"{workdir}/wheels"
+        if cfg.wheels:
+            copied = _push_wheels(name, t, Path(cfg.wheels).expanduser(), wheels)
+            steps.append(f"{copied} wheel(s) copied from {cfg.wheels} to {wheels}")
         if t.run(["test", "-d", wheels], timeout_s=30).ok:
             pip += ["--no-index", "--find-links", wheels]
         res = t.run([*pip, *packages], timeout_s=1800)

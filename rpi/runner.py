@@ -586,6 +586,18 @@ def machine_facts() -> dict:
         if value and value.isdigit():
             freqs[path.split("/")[5]] = int(value) // 1000
     facts["cpu_freq_mhz"] = freqs
+    # Empty is said with its reason, never filled in: a virtual machine has no thermal zones and no cpufreq.
+    missing = {}
+    if not facts["thermal_zones"]:
+        zones = glob.glob(DEFAULT_JOB["thermal_glob"])
+        missing["thermal_zones"] = (f"{len(zones)} thermal zone(s) under /sys/class/thermal, none readable" if zones
+                                    else "no thermal zone under /sys/class/thermal: this kernel reads no "
+                                         "temperature sensor here (virtual machines and containers have none)")
+    if not freqs:
+        missing["cpu_freq_mhz"] = ("no /sys/devices/system/cpu/cpu*/cpufreq: no cpufreq driver on this machine "
+                                   "(virtual machines and containers have none), so clocks are not read")
+    if missing:
+        facts["missing"] = missing
     try:
         import numpy
 

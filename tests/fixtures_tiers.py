@@ -21,6 +21,8 @@ SLOW_FILES = frozenset({
     # series), or lint-imports on copies of the tree: the heaviest of the rest by CPU seconds measured per test
     "test_run_local.py", "test_tftrt.py", "test_quiet.py", "test_ios_e2e.py", "test_adb_e2e.py",
     "test_report_nightly.py", "test_ios_live_client.py", "test_nightly_policy.py", "test_walls.py",
+    # boots Debian arm64 under qemu-system-aarch64 (TCG) and sets it up from nothing
+    "test_arm64_board.py",
 })
 
 

@@ -5,6 +5,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.planning.config import load_devices, parse_devices
 from errors import UserError
@@ -144,3 +145,24 @@ def test_cli_delegate_override_checked_per_device(tmp_path, harness_cli):
     lines = [line for line in res.stderr.splitlines() if line.startswith("harness: error:")]
     assert len(lines) == 1 and "--delegate: device box: bench.delegate gpu" in lines[0], res.stderr
     assert not (tmp_path / "r.db").exists()
+
+
+# ---- issue 29: `wheels:` (a host folder of board wheels for `devices setup`), `emulated:` -------------------
+
+@pytest.mark.parametrize("make, needle", [
+    (lambda d: d / "nope", "devices[0] (pi4).wheels: no such folder"),
+    (lambda d: (d / "f.whl").write_text("x") and d / "f.whl", "devices[0] (pi4).wheels: not a folder"),
+    (lambda d: (d / "empty").mkdir() or d / "empty", "devices[0] (pi4).wheels: no .whl file in this folder"),
+])
+def test_wheels_folder_is_checked_at_load(tmp_path, make, needle):
+    folder = make(tmp_path)
+    p = write(tmp_path, f"devices:\n  - {PI}, wheels: '{folder}'}}\n")
+    res = _cli("devices", "setup", "--devices", str(p))
+    lines = [line for line in res.stderr.splitlines() if line.startswith("harness: error:")]
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    assert len(lines) == 1 and needle in lines[0], res.stderr
+
+
+def test_emulated_takes_no_control_characters(tmp_path):
+    with pytest.raises(UserError, match=r"devices\[0\] \(pi4\).emulated: control characters are not allowed"):
+        parse_devices(yaml.safe_load(f"devices:\n  - {PI}, emulated: \"qemu\\x1b[2J\"}}\n"))

@@ -120,7 +120,7 @@ def test_setup_makes_a_venv_and_says_what_to_install_offline(sshd_board, tmp_pat
         target.close()
     msg = str(err.value)
     assert re.match(r"pi-offline: pip on the board could not install (numpy, )?ai-edge-litert \(.*Could not find", msg)
-    assert "pip download --only-binary=:all: --platform manylinux2014_" in msg
+    assert "pip download --only-binary=:all: --platform manylinux_2_27_" in msg and "--platform manylinux2014_" in msg
     assert f"{cfg.workdir}/wheels" in msg and "harness devices setup" in msg
     assert Path(cfg.workdir, "venv", "bin", "python").exists()
 

@@ -160,6 +160,8 @@ def _runner_extra(res: RunnerResult, art: Any, extra: dict[str, Any]) -> None:
         node_macs(extra["op_profile"], art.path)
     if res.cpu_freq:
         extra["cpu_freq_mhz"] = json_value(res.cpu_freq)
+    if res.machine:  # `uname -m` where the runner ran: an x86 stand-in and an arm64 board differ here
+        extra["machine"] = res.machine
 
 
 # The latency summary's figures that are Measurement columns of the same name.
@@ -211,6 +213,9 @@ def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: RawRun, 
     if sustained is not None:
         extra["sustained"] = sustained.to_dict()
         validity = dataclasses.replace(validity, notes=validity.notes + (f"sustained: {sustained_text(sustained)}",))
+    if extra.get("emulated"):  # read where validity is read, not only in extra
+        validity = dataclasses.replace(validity, notes=validity.notes + (
+            f"emulated ({extra['emulated']}): timings are not a real board's",))
     energy = _energy(raw, window, started, s.count, extra)
     if extra.get("energy_few_samples"):  # the row says so where its validity is read, not only in extra
         validity = dataclasses.replace(validity, notes=validity.notes + (extra["energy_few_samples"],))
