@@ -154,10 +154,10 @@ def test_cli_delegate_override_checked_per_device(tmp_path, harness_cli):
     (lambda d: (d / "f.whl").write_text("x") and d / "f.whl", "devices[0] (pi4).wheels: not a folder"),
     (lambda d: (d / "empty").mkdir() or d / "empty", "devices[0] (pi4).wheels: no .whl file in this folder"),
 ])
-def test_wheels_folder_is_checked_at_load(tmp_path, make, needle):
+def test_wheels_folder_is_checked_at_load(tmp_path, make, needle, harness_cli):
     folder = make(tmp_path)
     p = write(tmp_path, f"devices:\n  - {PI}, wheels: '{folder}'}}\n")
-    res = _cli("devices", "setup", "--devices", str(p))
+    res = _cli(harness_cli, "devices", "setup", "--devices", str(p))
     lines = [line for line in res.stderr.splitlines() if line.startswith("harness: error:")]
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
     assert len(lines) == 1 and needle in lines[0], res.stderr
