@@ -94,3 +94,9 @@ def run_windows(run_one: Window, bench: Any, read_temps: Callable[[], dict[str, 
     if interrupted:
         extra["sustained_interrupted"] = interrupted
     return runner, extra
+
+
+def read_clocks(transport: Any, cpufreq_glob: str) -> dict[str, dict[str, int]]:
+    """The board's CPU clocks and caps now, over its transport (sustained benchmark_model and trtexec)."""
+    res = transport.run(["sh", "-c", CLOCKS_SCRIPT, "sh", cpufreq_glob], timeout_s=30)
+    return parse_clocks(res.stdout) if res.ok else {}

@@ -219,8 +219,11 @@ if "exportTimes" in args:
     recs, t = [], 0.0
     for _ in range(n):
         lat = 0.40 + rng.random() * 0.01
-        recs.append({{"startEnqMs": t, "endEnqMs": t + 0.05, "startComputeMs": t + 0.01, "endComputeMs": t + lat - 0.01,
-                     "latencyMs": lat, "computeMs": lat - 0.014, "endToEndMs": lat}})
+        # the keys and order of TensorRT 8's exportJSONTrace (sampleReporting.cpp)
+        recs.append({{"startEnqMs": t, "endEnqMs": t + 0.05, "startH2dMs": t + 0.002, "endH2dMs": t + 0.007,
+                     "startComputeMs": t + 0.01, "endComputeMs": t + lat - 0.01, "startD2hMs": t + lat - 0.009,
+                     "endD2hMs": t + lat, "h2dMs": 0.005, "computeMs": lat - 0.014, "d2hMs": 0.009,
+                     "latencyMs": lat, "endToEndMs": lat}})
         t += lat
     json.dump(recs, open(args["exportTimes"], "w"))
 profile = open(os.path.join(here, "trtexec.profile")).read() if "dumpProfile" in args else ""

@@ -77,10 +77,9 @@ class BoardBenchmarkModel(ModelRuntime[Board, RawRun]):
     @staticmethod
     def _clocks(platform: Board) -> dict[str, dict[str, int]]:
         """The CPUs' clocks and caps now (sustained benchmark_model: after each window)."""
-        from devices.board_sustained import CLOCKS_SCRIPT, parse_clocks
+        from devices.board_sustained import read_clocks
 
-        res = platform.transport.run(["sh", "-c", CLOCKS_SCRIPT, "sh", platform.cpufreq_glob], timeout_s=30)
-        return parse_clocks(res.stdout) if res.ok else {}
+        return read_clocks(platform.transport, platform.cpufreq_glob)
 
 
 RunnerAndExtra = tuple[dict[str, Any], dict[str, Any]]

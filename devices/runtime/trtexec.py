@@ -10,12 +10,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devices import trtexec_sustained as trs
 from devices.bench import Bench
 from devices.probes import trtexec as trt
 from devices.remote_paths import content_path
 from devices.runtime.base import ModelRuntime
 from devices.runtime.board import JetsonBoard, companion, mean
-from devices.job import JobSpec, RawRun
+from devices.job import JobSpec, RawRun, job_timeout_s
 from devices.timing import window_ending_at
 
 PRECISION_FLAGS = {"fp32": [], "fp16": ["--fp16"], "int8": ["--int8"]}
@@ -62,6 +63,8 @@ class Trtexec(ModelRuntime[JetsonBoard, RawRun]):
         remote_onnx = platform.remote_model_path(onnx)
         platform.transport.push_if_changed(onnx, remote_onnx)
         precisions = list(platform.config.tensorrt_precisions) or ["fp16"]
+        if getattr(job.bench, "sustained_s", None):  # one sustained loop per job: the first precision only
+            precisions = precisions[:1]
         first: RawRun | None = None
         others: dict[str, Any] = {}
         for precision in precisions:
@@ -96,10 +99,22 @@ class Trtexec(ModelRuntime[JetsonBoard, RawRun]):
                 return RawRun(runner={"error": f"trtexec could not build a {precision} engine: {why}"})
         transport.remove(times)
         op_profiling = bool(getattr(platform.config, "op_profiling", False))
+        sustained, poller, t0 = getattr(job.bench, "sustained_s", None), None, time.monotonic()
+        argv = (trs.sustained_argv(trtexec, engine, times, job.bench) if sustained else
+                bench_engine_argv(trtexec, engine, times, job.bench) + profile_flags(op_profiling))
         with platform.probe_session(job) as raw:
-            res = transport.run(bench_engine_argv(trtexec, engine, times, job.bench) + profile_flags(op_profiling),
-                                timeout_s=float(job.bench.timeout_s))
-            ended = time.time()
+            if sustained:  # zones and clocks read once per window while trtexec loops (devices/trtexec_sustained.py)
+                from devices.board_sustained import read_clocks
+
+                poller = trs.ThermalPoller(platform.temperatures,
+                                           lambda: read_clocks(transport, platform.cpufreq_glob),
+                                           trs.window_length(job.bench), t0).start()
+            try:
+                res = transport.run(argv, timeout_s=job_timeout_s(job.bench))
+            finally:
+                ended, ended_mono = time.time(), time.monotonic()
+                if poller is not None:
+                    poller.stop()
         text = res.stdout + res.stderr
         try:
             parsed = trt.parse_output(text)
@@ -119,8 +134,13 @@ class Trtexec(ModelRuntime[JetsonBoard, RawRun]):
             "duration_s": parsed.get("walltime_s"), "temperatures": [],
             "summary": parsed["summary"],
         }
-        exported = transport.run(["cat", "--", times], timeout_s=120)
-        if exported.ok and exported.stdout.strip():
+        if poller is not None:  # sustained: windows from the exported times (devices/trtexec_sustained.py)
+            problem = trs.fill(transport, platform.python, times, job.bench, runner, raw, poller,
+                               (ended_mono - t0, ended))
+            if problem:
+                raw.runner = {"error": f"trtexec {precision} sustained: {problem}"}
+                return raw
+        elif (exported := transport.run(["cat", "--", times], timeout_s=120)).ok and exported.stdout.strip():
             try:
                 runner["latencies_us"] = trt.parse_times(exported.stdout)["latencies_us"]
             except ValueError as exc:

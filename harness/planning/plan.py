@@ -186,9 +186,11 @@ def sustained_problem(device: Any) -> str | None:
         return None  # benchmark_model on a board: back-to-back windows (devices/board_sustained.py)
     if (kind == "android" and runtime == "benchmark_model") or kind == "ios":  # iOS: the companion app's loop
         return None
+    if kind == "jetson" and runtime == "tensorrt":  # one trtexec --duration loop (devices/trtexec_sustained.py)
+        return None
     return (f"no sustained mode for {kind}{f' runtime {runtime}' if runtime else ''} yet (it runs on the LiteRT "
             "runner: local, raspberry_pi, jetson with runtime litert; benchmark_model on Android and the boards; "
-            "iOS through the companion app)")
+            "trtexec on a Jetson (runtime tensorrt); iOS through the companion app)")
 
 
 def check_task(task: str | None, models: tuple[str, ...]) -> str | None:
