@@ -281,7 +281,7 @@ def test_a_variant_missing_or_invalid_on_one_night_is_not_judged():
     assert judged([r], "fp16").status == "invalid" and "night n3: row flagged invalid" in judged([r], "fp16").reason
 
 
-def test_cli_nightly_judges_the_series_and_nights_bounds_it(tmp_path):
+def test_cli_nightly_judges_the_series_and_nights_bounds_it(tmp_path, harness_cli):
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -300,18 +300,18 @@ def test_cli_nightly_judges_the_series_and_nights_bounds_it(tmp_path):
     for i, int8_p99 in enumerate((19, 40, 18, 18)):
         run = f"n{i + 1}"
         store(db, rows(run, int8_p99), run=run, label="nightly:ok", created=1000.0 * (i + 1), devices=dev)
-    res = _cli("--db", str(db), "--nightly", "--format", "json")
+    res = _cli(harness_cli, "--db", str(db), "--nightly", "--format", "json")
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
     assert data[0]["chosen"] == "fp16" and "holds on all 4 nights (p50 24 ms, the worst judged)" in data[0]["reason"]
     # The last two nights only: int8 held on both.
-    data = json.loads(_cli("--db", str(db), "--nightly", "--nights", "2", "--format", "json").stdout)
+    data = json.loads(_cli(harness_cli, "--db", str(db), "--nightly", "--nights", "2", "--format", "json").stdout)
     assert data[0]["chosen"] == "int8" and "holds on all 2 nights" in data[0]["reason"]
-    res = _cli("--db", str(db), "--nightly", "--nights", "0")
+    res = _cli(harness_cli, "--db", str(db), "--nightly", "--nights", "0")
     assert res.returncode == 2 and res.stderr.strip() == "harness: error: --nights: expected 1 to 365 (got 0)"
 
 
-def test_the_recommendation_at_phone_width_in_chromium(tmp_path, chromium):
+def test_the_recommendation_at_phone_width_in_chromium(tmp_path, chromium, harness_cli):
     """`recommend --html` and the report's section, each in a real headless Chromium at a phone's width:
     the page never scrolls sideways, the choice and its reason wrap inside the screen, the Pareto plot is
     decoded and drawn, and the wide table of every variant scrolls in its own box."""
@@ -321,7 +321,7 @@ def test_the_recommendation_at_phone_width_in_chromium(tmp_path, chromium):
     db = tmp_path / "r.db"
     store(db, LADDER, devices=[{"name": "pixel", "budget": {"p99_ms": 30, "accuracy_drop": "0.5pt", "size_mb": 5}}])
     page = tmp_path / "rec.html"
-    assert _cli("--db", str(db), "--html", str(page)).returncode == 0
+    assert _cli(harness_cli, "--db", str(db), "--html", str(page)).returncode == 0
     r = ResultsDB(db)
     report = tmp_path / "report.html"
     report.write_text(render_html(r.get_run("r1"), r.measurements("r1")))
