@@ -206,8 +206,27 @@ def node_resources(devices_file: Any) -> dict[str, float]:
     return {device_resource(d.name): 1.0 for d in devices_file.enabled}
 
 
-def _ray_cli() -> list[str]:
-    return [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; sys.argv[0] = 'ray'; main()"]
+def is_loopback(address: str | None) -> bool:
+    import ipaddress
+
+    if not address:
+        return False
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _ray_cli(keep_loopback: bool = False) -> list[str]:
+    """`ray` as a child of this Python. With `keep_loopback`, a loopback `--node-ip-address` stays loopback:
+    `ray start` would replace 127.0.0.1 by the host's LAN address (`resolve_ip_for_localhost`), and its
+    Python servers (client server, agents, metrics) would then listen there."""
+    patch = ("import ray._private.services as s; s.resolve_ip_for_localhost = lambda host: host; "
+             if keep_loopback else "")
+    return [sys.executable, "-c",
+            f"import sys; {patch}from ray.scripts.scripts import main; sys.argv[0] = 'ray'; main()"]
 
 
 def _wait_for_node(ray: Any, name: str, mark: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> str:
@@ -271,9 +290,10 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
     log = Path(tempfile.mkdtemp(prefix="harness-agent-")) / "ray-start.log"
     mark = f"harness-agent:{uuid.uuid4().hex}"
     resources = {**node_resources(devices_file), mark: 1.0}
-    argv = _ray_cli() + ["start", f"--address={target}", f"--num-cpus={num_cpus}", f"--node-name={name}",
-                         f"--resources={json.dumps(resources)}",
-                         f"--object-store-memory={object_store_mb * 1024 * 1024}", "--block", "--disable-usage-stats"]
+    argv = _ray_cli(keep_loopback=is_loopback(node_ip))
+    argv += ["start", f"--address={target}", f"--num-cpus={num_cpus}", f"--node-name={name}",
+             f"--resources={json.dumps(resources)}",
+             f"--object-store-memory={object_store_mb * 1024 * 1024}", "--block", "--disable-usage-stats"]
     if node_ip:
         argv.append(f"--node-ip-address={node_ip}")
     argv += list(extra_args or [])
