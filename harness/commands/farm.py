@@ -41,8 +41,8 @@ def health_checks(lost_after_s: float) -> dict[str, int]:
 
 def cmd_farm(args: argparse.Namespace) -> int:
     from errors import UserError
-    from harness.farm.agent import _last_error, _ray_cli, die_with_parent, is_loopback, stop_node
-    from harness.farm.cluster import connect, ensure_token, harness_version, registry, secure_env
+    from harness.farm.agent import _last_error, _ray_cli, die_with_parent, stop_node
+    from harness.farm.cluster import connect, ensure_token, harness_version, is_loopback, registry, secure_env
 
     if not 6 <= args.lost_after <= 600:
         raise UserError(f"--lost-after {args.lost_after:g}: expected 6 to 600 seconds")

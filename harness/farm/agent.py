@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from errors import UserError
-from harness.farm.cluster import NAMESPACE, PROTOCOL, device_resource, harness_version, registry, shown
+from harness.farm.cluster import (
+    NAMESPACE,
+    PROTOCOL,
+    device_resource,
+    harness_version,
+    is_loopback,
+    registry,
+    shown,
+)
 
 FACTS_TIMEOUT_S = 30.0
 SETTLE_S = 45.0  # how long a joining agent waits for a stopped namesake's node (same host) to leave
@@ -206,19 +214,6 @@ def node_resources(devices_file: Any) -> dict[str, float]:
     return {device_resource(d.name): 1.0 for d in devices_file.enabled}
 
 
-def is_loopback(address: str | None) -> bool:
-    import ipaddress
-
-    if not address:
-        return False
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _ray_cli(keep_loopback: bool = False) -> list[str]:
     """`ray` as a child of this Python. With `keep_loopback`, a loopback `--node-ip-address` stays loopback:
     `ray start` would replace 127.0.0.1 by the host's LAN address (`resolve_ip_for_localhost`), and its
@@ -290,7 +285,8 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
     log = Path(tempfile.mkdtemp(prefix="harness-agent-")) / "ray-start.log"
     mark = f"harness-agent:{uuid.uuid4().hex}"
     resources = {**node_resources(devices_file), mark: 1.0}
-    argv = _ray_cli(keep_loopback=is_loopback(node_ip))
+    # A loopback head (a try on one machine): this node stays on loopback too, where the head listens.
+    argv = _ray_cli(keep_loopback=is_loopback(node_ip) or is_loopback(target.rpartition(":")[0]))
     argv += ["start", f"--address={target}", f"--num-cpus={num_cpus}", f"--node-name={name}",
              f"--resources={json.dumps(resources)}",
              f"--object-store-memory={object_store_mb * 1024 * 1024}", "--block", "--disable-usage-stats"]
