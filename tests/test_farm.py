@@ -91,9 +91,11 @@ class Lab:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("farm")
-    old = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "RAY_USAGE_STATS_ENABLED", *AUTH_VARS)}
+    old = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "RAY_USAGE_STATS_ENABLED", "HARNESS_FARM_FACTS_MAX_AGE_S",
+                                          *AUTH_VARS)}
     os.environ["XDG_CACHE_HOME"] = str(root / "cache")  # agents' workdirs and artifact caches, private
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ["HARNESS_FARM_FACTS_MAX_AGE_S"] = "0"  # the agents' device workers read facts before every job
     # Every farm runs with token authentication; so does the module's cluster (its nodes inherit this).
     os.environ.pop("RAY_AUTH_TOKEN", None)
     os.environ["RAY_AUTH_TOKEN_PATH"] = str(root / "auth_token")
@@ -182,6 +184,13 @@ def test_plan_runs_across_three_agents_with_host_on_every_row(lab, models, tmp_p
     # The agent's facts travel with its rows (lab1 announced them at join).
     facts = by[("d1", "m0.tflite")].extra["device_facts"]
     assert facts["status"] == "ok" and facts["cores"] >= 1
+    # Facts are read again on the agent before a job once they are old (this module's agents: before every
+    # job): each row carries the facts as of its job, not as of lab1's join.
+    for name in ("m0.tflite", "m1.tflite"):
+        m = by[("d1", name)]
+        fresh = m.extra["device_facts"]
+        assert fresh["status"] == "ok" and fresh["cores"] >= 1
+        assert m.started_at - 5 <= fresh["checked_at_unix_s"] <= m.finished_at, (m.started_at, fresh)
     # Two files, one content hash: the bytes went into the object store once for all three agents.
     assert first_sent == Path(models[0]).stat().st_size
     # One device runs one job at a time; different hosts run at the same time.

@@ -29,6 +29,17 @@ from harness.farm.cluster import (
 )
 
 FACTS_TIMEOUT_S = 30.0
+# A device's facts (OS, runtime versions, memory) are read again before a job once they are this old, so a
+# phone updated or a board re-flashed while its agent serves shows in the next rows, not only after a rejoin
+# ($HARNESS_FARM_FACTS_MAX_AGE_S on the agent moves it; 0: before every job).
+FACTS_MAX_AGE_S = 600.0
+
+
+def facts_max_age_s() -> float:
+    try:
+        return max(0.0, float(os.environ.get("HARNESS_FARM_FACTS_MAX_AGE_S", FACTS_MAX_AGE_S)))
+    except ValueError:
+        return FACTS_MAX_AGE_S
 SETTLE_S = 45.0  # how long a joining agent waits for a stopped namesake's node (same host) to leave
 
 
@@ -54,6 +65,9 @@ class DeviceWorker:
         self.cache = Path(cache_dir) if cache_dir else artifact_dir()
         self.target = build_target(self.config)
         self._job = threading.Lock()
+        self._facts: dict[str, Any] | None = None
+        self._facts_at = 0.0
+        self._facts_max_age_s = facts_max_age_s()
 
     def host(self) -> str:
         return platform.node()
@@ -63,7 +77,24 @@ class DeviceWorker:
         return {"busy": self._job.locked(), "host": platform.node()}
 
     def facts(self) -> dict[str, Any]:
-        return self.target.facts()
+        facts = dict(self.target.facts(), checked_at_unix_s=round(time.time(), 3))
+        self._facts, self._facts_at = facts, time.monotonic()
+        return facts
+
+    def _fresh_facts(self) -> dict[str, Any] | None:
+        """The facts as of at most the max age ago, read again here (before the job, under its lock) if older.
+        A device whose facts were never read (its join could not) is not asked before every job: a device
+        that hangs would spend its job's time budget on them. One that cannot say them now still runs its job."""
+        if self._facts is None:
+            return None
+        if time.monotonic() - self._facts_at > self._facts_max_age_s:
+            try:
+                self.facts()
+            except Exception as exc:
+                why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+                self._facts = {"status": "unreachable", "error": why, "checked_at_unix_s": round(time.time(), 3)}
+                self._facts_at = time.monotonic()
+        return {"status": "ok", **self._facts}
 
     def prepare(self) -> None:
         with self._job:
@@ -118,9 +149,13 @@ class DeviceWorker:
         path = self._artifact(model)
         extra = {kind: self._artifact(item) for kind, item in companions.items()}
         with self._job:
-            return self.target.benchmark(JobSpec(model_path=path, bench=BenchSettings(**bench),
-                                                 input_shapes=input_shapes, seed=seed, companions=extra,
-                                                 companion_origins=origins))
+            facts = self._fresh_facts()
+            raw = self.target.benchmark(JobSpec(model_path=path, bench=BenchSettings(**bench),
+                                                input_shapes=input_shapes, seed=seed, companions=extra,
+                                                companion_origins=origins))
+        if facts is not None:
+            raw.extra = {**raw.extra, "device_facts": facts}  # as of this job, not as of the agent's join
+        return raw
 
     def cool_down(self, bench: dict[str, Any]) -> float:
         from harness.planning.config import BenchSettings
