@@ -120,8 +120,6 @@ def main() -> int:
 
 
 def run(n_agents: int, n_devices: int, n_jobs: int, job_s: float, out: Any = print) -> int:
-    import sqlite3
-
     import ray
     from ray.cluster_utils import Cluster
 
@@ -132,6 +130,7 @@ def run(n_agents: int, n_devices: int, n_jobs: int, job_s: float, out: Any = pri
     from harness.orchestration import orchestrate
     from harness.planning.config import parse_devices
     from harness.planning.plan import make_plan
+    from harness.store.db import ResultsDB
 
     load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="farm-scale-"))
@@ -159,7 +158,7 @@ def run(n_agents: int, n_devices: int, n_jobs: int, job_s: float, out: Any = pri
             name = f"agent{a}"
             dev_file = parse_devices({"devices": [{"name": f"a{a}d{d}", "kind": "local"} for d in range(n_devices)]},
                                      "benchmark")
-            node = cluster.add_node(num_cpus=1, object_store_memory=50 * MB, node_name=name,
+            node = cluster.add_node(num_cpus=1, object_store_memory=75 * MB, node_name=name,
                                     resources=node_resources(dev_file))
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -186,9 +185,8 @@ def run(n_agents: int, n_devices: int, n_jobs: int, job_s: float, out: Any = pri
     finally:
         ray.shutdown()
         cluster.shutdown()
-    con = sqlite3.connect(db)
-    rows = con.execute("SELECT device, status, runtime, started_at, finished_at FROM measurements").fetchall()
-    con.close()
+    rows = [(m.device, m.status, m.runtime, m.started_at, m.finished_at)
+            for m in ResultsDB(db).measurements(summary.run_id)]
     shutil.rmtree(work, ignore_errors=True)
 
     jobs = n_agents * n_devices * n_jobs
