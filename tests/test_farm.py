@@ -91,9 +91,11 @@ class Lab:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("farm")
-    old = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "RAY_USAGE_STATS_ENABLED", *AUTH_VARS)}
+    old = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "RAY_USAGE_STATS_ENABLED", "HARNESS_FARM_FACTS_MAX_AGE_S",
+                                          *AUTH_VARS)}
     os.environ["XDG_CACHE_HOME"] = str(root / "cache")  # agents' workdirs and artifact caches, private
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ["HARNESS_FARM_FACTS_MAX_AGE_S"] = "0"  # the agents' device workers read facts before every job
     # Every farm runs with token authentication; so does the module's cluster (its nodes inherit this).
     os.environ.pop("RAY_AUTH_TOKEN", None)
     os.environ["RAY_AUTH_TOKEN_PATH"] = str(root / "auth_token")
@@ -182,6 +184,13 @@ def test_plan_runs_across_three_agents_with_host_on_every_row(lab, models, tmp_p
     # The agent's facts travel with its rows (lab1 announced them at join).
     facts = by[("d1", "m0.tflite")].extra["device_facts"]
     assert facts["status"] == "ok" and facts["cores"] >= 1
+    # Facts are read again on the agent before a job once they are old (this module's agents: before every
+    # job): each row carries the facts as of its job, not as of lab1's join.
+    for name in ("m0.tflite", "m1.tflite"):
+        m = by[("d1", name)]
+        fresh = m.extra["device_facts"]
+        assert fresh["status"] == "ok" and fresh["cores"] >= 1
+        assert m.started_at - 5 <= fresh["checked_at_unix_s"] <= m.finished_at, (m.started_at, fresh)
     # Two files, one content hash: the bytes went into the object store once for all three agents.
     assert first_sent == Path(models[0]).stat().st_size
     # One device runs one job at a time; different hosts run at the same time.
@@ -254,6 +263,68 @@ def test_agent_sigkilled_mid_run_errors_name_the_host_and_rejoin_serves_next_run
     final = ResultsDB(db_path).measurements(summary.run_id)
     assert len(final) == 6 and all(m.status == "ok" for m in final)
     assert {(m.model, m.finished_at) for m in final if m.device == "d4"} >= stored
+
+
+def _node_processes(node: object) -> list:
+    """Every process of a cluster_utils node: its daemons and their children (workers, runners)."""
+    import psutil
+
+    procs = []
+    for infos in node.all_processes.values():  # type: ignore[attr-defined]
+        for info in infos:
+            try:
+                p = psutil.Process(info.process.pid)
+            except psutil.NoSuchProcess:
+                continue
+            procs += [p, *p.children(recursive=True)]
+    return procs
+
+
+def test_frozen_host_mid_run_its_jobs_become_error_rows_naming_it(lab, models, tmp_path):
+    """The whole host frozen (every process of its node SIGSTOPped: a kernel hang, a host paused) while a job
+    runs there: once Ray declares the node lost, the running job and the ones queued behind it on that host are
+    error rows naming it, each once; the other host finishes; nothing waits for the jobs' own timeouts."""
+    lab.join("lab6", _devices({"name": "d6", "kind": "local", "bench": {"timeout_s": 600}}))
+    farm = Farm(lab.address)
+    plan = _plan(farm, ["d1", "d6"], models, min_s=1.0)
+    db_path = tmp_path / "frozen.db"
+    out: dict = {}
+    worker = threading.Thread(target=lambda: out.setdefault("s", orchestrate.run(plan, db_path, targets=farm)))
+    worker.start()
+    frozen: list = []
+    try:
+        _wait_rows(db_path, "SELECT 1 FROM measurements WHERE device='d6' AND status='ok'", 1)
+        node = lab.nodes.pop("lab6")
+        frozen = _node_processes(node)
+        t0 = time.monotonic()
+        for p in frozen:
+            try:
+                p.suspend()
+            except Exception:
+                pass
+        worker.join(timeout=240)
+        took = time.monotonic() - t0
+        assert not worker.is_alive()
+    finally:
+        farm.close()
+        for p in frozen:  # the frozen host's processes go (also when an assertion above failed)
+            try:
+                p.kill()
+            except Exception:
+                pass
+        if frozen:
+            lab.cluster.remove_node(node, allow_graceful=False)
+    rows = ResultsDB(db_path).measurements(out["s"].run_id)
+    print(f"frozen host: the run ended {took:.1f} s after the freeze (load {os.getloadavg()[0]:.1f})")
+    assert len(rows) == 6 and len({(m.device, m.model) for m in rows}) == 6  # every job once
+    d6 = [m for m in rows if m.device == "d6"]
+    errors = [m for m in d6 if m.status == "error"]
+    assert errors and all(m.status in ("ok", "error") for m in d6)
+    assert all("lab6" in m.error and m.host == "lab6" for m in errors), [m.error for m in errors]
+    assert all(m.status == "ok" and m.host == "lab1" for m in rows if m.device == "d1")
+    # Bounded by Ray's health checks (this cluster's: 0.5 s period, 2 misses, 10 s timeout), not by the
+    # jobs' own 600 s timeout.
+    assert took < 90, took
 
 
 def test_hanging_jobs_are_bounded_and_free_their_device(lab, models, tmp_path):

@@ -42,7 +42,7 @@ def health_checks(lost_after_s: float) -> dict[str, int]:
 def cmd_farm(args: argparse.Namespace) -> int:
     from errors import UserError
     from harness.farm.agent import _last_error, _ray_cli, die_with_parent, stop_node
-    from harness.farm.cluster import connect, ensure_token, harness_version, registry, secure_env
+    from harness.farm.cluster import connect, ensure_token, harness_version, is_loopback, registry, secure_env
 
     if not 6 <= args.lost_after <= 600:
         raise UserError(f"--lost-after {args.lost_after:g}: expected 6 to 600 seconds")
@@ -51,10 +51,11 @@ def cmd_farm(args: argparse.Namespace) -> int:
     secure_env()  # the head's processes inherit token mode
     # The head's memory monitor never kills the control plane (the registry): Ray's own knob, head only.
     os.environ["RAY_memory_monitor_refresh_ms"] = "0"
-    argv = _ray_cli() + ["start", "--head", f"--node-ip-address={args.bind}", f"--port={args.port}",
-                         f"--num-cpus={args.num_cpus}", "--include-dashboard=false", "--disable-usage-stats",
-                         f"--object-store-memory={100 * 1024 * 1024}", "--block",
-                         f"--system-config={json.dumps(health_checks(args.lost_after))}", *args.ray_start_arg]
+    argv = _ray_cli(keep_loopback=is_loopback(args.bind))
+    argv += ["start", "--head", f"--node-ip-address={args.bind}", f"--port={args.port}",
+             f"--num-cpus={args.num_cpus}", "--include-dashboard=false", "--disable-usage-stats",
+             f"--object-store-memory={100 * 1024 * 1024}", "--block",
+             f"--system-config={json.dumps(health_checks(args.lost_after))}", *args.ray_start_arg]
     log = Path(tempfile.mkdtemp(prefix="harness-farm-")) / "ray-start.log"
 
     def interrupted(signum: int, _frame: object) -> None:  # during start-up: unwind, so `finally` stops ray

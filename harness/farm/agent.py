@@ -18,9 +18,28 @@ from pathlib import Path
 from typing import Any
 
 from errors import UserError
-from harness.farm.cluster import NAMESPACE, PROTOCOL, device_resource, harness_version, registry, shown
+from harness.farm.cluster import (
+    NAMESPACE,
+    PROTOCOL,
+    device_resource,
+    harness_version,
+    is_loopback,
+    registry,
+    shown,
+)
 
 FACTS_TIMEOUT_S = 30.0
+# A device's facts (OS, runtime versions, memory) are read again before a job once they are this old, so a
+# phone updated or a board re-flashed while its agent serves shows in the next rows, not only after a rejoin
+# ($HARNESS_FARM_FACTS_MAX_AGE_S on the agent moves it; 0: before every job).
+FACTS_MAX_AGE_S = 600.0
+
+
+def facts_max_age_s() -> float:
+    try:
+        return max(0.0, float(os.environ.get("HARNESS_FARM_FACTS_MAX_AGE_S", FACTS_MAX_AGE_S)))
+    except ValueError:
+        return FACTS_MAX_AGE_S
 SETTLE_S = 45.0  # how long a joining agent waits for a stopped namesake's node (same host) to leave
 
 
@@ -46,6 +65,9 @@ class DeviceWorker:
         self.cache = Path(cache_dir) if cache_dir else artifact_dir()
         self.target = build_target(self.config)
         self._job = threading.Lock()
+        self._facts: dict[str, Any] | None = None
+        self._facts_at = 0.0
+        self._facts_max_age_s = facts_max_age_s()
 
     def host(self) -> str:
         return platform.node()
@@ -55,7 +77,24 @@ class DeviceWorker:
         return {"busy": self._job.locked(), "host": platform.node()}
 
     def facts(self) -> dict[str, Any]:
-        return self.target.facts()
+        facts = dict(self.target.facts(), checked_at_unix_s=round(time.time(), 3))
+        self._facts, self._facts_at = facts, time.monotonic()
+        return facts
+
+    def _fresh_facts(self) -> dict[str, Any] | None:
+        """The facts as of at most the max age ago, read again here (before the job, under its lock) if older.
+        A device whose facts were never read (its join could not) is not asked before every job: a device
+        that hangs would spend its job's time budget on them. One that cannot say them now still runs its job."""
+        if self._facts is None:
+            return None
+        if time.monotonic() - self._facts_at > self._facts_max_age_s:
+            try:
+                self.facts()
+            except Exception as exc:
+                why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+                self._facts = {"status": "unreachable", "error": why, "checked_at_unix_s": round(time.time(), 3)}
+                self._facts_at = time.monotonic()
+        return {"status": "ok", **self._facts}
 
     def prepare(self) -> None:
         with self._job:
@@ -110,9 +149,13 @@ class DeviceWorker:
         path = self._artifact(model)
         extra = {kind: self._artifact(item) for kind, item in companions.items()}
         with self._job:
-            return self.target.benchmark(JobSpec(model_path=path, bench=BenchSettings(**bench),
-                                                 input_shapes=input_shapes, seed=seed, companions=extra,
-                                                 companion_origins=origins))
+            facts = self._fresh_facts()
+            raw = self.target.benchmark(JobSpec(model_path=path, bench=BenchSettings(**bench),
+                                                input_shapes=input_shapes, seed=seed, companions=extra,
+                                                companion_origins=origins))
+        if facts is not None:
+            raw.extra = {**raw.extra, "device_facts": facts}  # as of this job, not as of the agent's join
+        return raw
 
     def cool_down(self, bench: dict[str, Any]) -> float:
         from harness.planning.config import BenchSettings
@@ -206,8 +249,14 @@ def node_resources(devices_file: Any) -> dict[str, float]:
     return {device_resource(d.name): 1.0 for d in devices_file.enabled}
 
 
-def _ray_cli() -> list[str]:
-    return [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; sys.argv[0] = 'ray'; main()"]
+def _ray_cli(keep_loopback: bool = False) -> list[str]:
+    """`ray` as a child of this Python. With `keep_loopback`, a loopback `--node-ip-address` stays loopback:
+    `ray start` would replace 127.0.0.1 by the host's LAN address (`resolve_ip_for_localhost`), and its
+    Python servers (client server, agents, metrics) would then listen there."""
+    patch = ("import ray._private.services as s; s.resolve_ip_for_localhost = lambda host: host; "
+             if keep_loopback else "")
+    return [sys.executable, "-c",
+            f"import sys; {patch}from ray.scripts.scripts import main; sys.argv[0] = 'ray'; main()"]
 
 
 def _wait_for_node(ray: Any, name: str, mark: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> str:
@@ -271,9 +320,11 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
     log = Path(tempfile.mkdtemp(prefix="harness-agent-")) / "ray-start.log"
     mark = f"harness-agent:{uuid.uuid4().hex}"
     resources = {**node_resources(devices_file), mark: 1.0}
-    argv = _ray_cli() + ["start", f"--address={target}", f"--num-cpus={num_cpus}", f"--node-name={name}",
-                         f"--resources={json.dumps(resources)}",
-                         f"--object-store-memory={object_store_mb * 1024 * 1024}", "--block", "--disable-usage-stats"]
+    # A loopback head (a try on one machine): this node stays on loopback too, where the head listens.
+    argv = _ray_cli(keep_loopback=is_loopback(node_ip) or is_loopback(target.rpartition(":")[0]))
+    argv += ["start", f"--address={target}", f"--num-cpus={num_cpus}", f"--node-name={name}",
+             f"--resources={json.dumps(resources)}",
+             f"--object-store-memory={object_store_mb * 1024 * 1024}", "--block", "--disable-usage-stats"]
     if node_ip:
         argv.append(f"--node-ip-address={node_ip}")
     argv += list(extra_args or [])

@@ -61,6 +61,38 @@ def check_reachable(address: str, flag: str, timeout_s: float = 5.0) -> str:
     return f"{host}:{port}"
 
 
+def is_loopback(address: str | None) -> bool:
+    """127.0.0.0/8, ::1 or `localhost`: an address only this host reaches."""
+    import ipaddress
+
+    if not address:
+        return False
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@contextmanager
+def loopback_kept(host: str) -> Iterator[None]:
+    """Ray replaces a loopback address by the host's LAN address wherever it reads one
+    (`resolve_ip_for_localhost`). A head held to loopback (`farm up --bind 127.0.0.1`) listens on loopback
+    only, so a process joining it keeps the address as given while it connects."""
+    if not is_loopback(host):
+        yield
+        return
+    from ray._private import services
+
+    saved = services.resolve_ip_for_localhost
+    services.resolve_ip_for_localhost = lambda address: address
+    try:
+        yield
+    finally:
+        services.resolve_ip_for_localhost = saved
+
+
 def token_file() -> Path:
     """Where Ray looks for the farm's token file (and `harness farm up` writes a new one)."""
     return Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token").expanduser()
@@ -165,7 +197,7 @@ def connect(address: str, flag: str = "--farm") -> Any:
     from ray._raylet import Config
 
     Config.initialize("")  # this process may have imported Ray before RAY_AUTH_MODE was set
-    with native_stderr_to_log("farm-connect") as log:
+    with native_stderr_to_log("farm-connect") as log, loopback_kept(target.rpartition(":")[0]):
         try:
             ray.init(address=target, namespace=NAMESPACE, log_to_driver=False, logging_level=logging.ERROR,
                      configure_logging=True)

@@ -104,8 +104,8 @@ class Farm:
         owner = next((e for e in self.entries if m.device in e["devices"]), None)
         if owner is None:
             return m if m.host is not None else replace(m, host=platform.node())
-        facts = (owner.get("facts") or {}).get(m.device)
-        extra = {**m.extra, "device_facts": facts} if facts else m.extra
+        facts = (owner.get("facts") or {}).get(m.device)  # as of the join: only where the job brought none
+        extra = {**m.extra, "device_facts": facts} if facts and "device_facts" not in m.extra else m.extra
         return replace(m, host=owner["name"], extra=extra)
 
     # -- artifacts ---------------------------------------------------------------------------------
