@@ -16,13 +16,15 @@ SLOW_FILES = frozenset({
     "test_converters_passes.py", "test_fsrcnn_init.py", "test_pass_params.py", "test_user_models.py",
     "test_detection.py", "test_svd.py", "test_ladder.py", "test_progress_and_names.py",
     # builds or runs an app or a cluster
-    "test_ios_app.py", "test_android_core.py", "test_farm.py",
+    "test_ios_app.py", "test_android_core.py", "test_farm.py", "test_farm_bind.py", "test_farm_scale.py",
     # whole `harness run`s through the CLI in subprocesses (zoo conversions, simulated phones and boards, nightly
     # series), or lint-imports on copies of the tree: the heaviest of the rest by CPU seconds measured per test
     "test_run_local.py", "test_tftrt.py", "test_quiet.py", "test_ios_e2e.py", "test_adb_e2e.py",
     "test_report_nightly.py", "test_ios_live_client.py", "test_nightly_policy.py", "test_walls.py",
     # boots Debian arm64 under qemu-system-aarch64 (TCG) and sets it up from nothing
     "test_arm64_board.py",
+    # a heating Jetson through trtexec on the ssh simulator
+    "test_trtexec_sustained.py",
 })
 
 
