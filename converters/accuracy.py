@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from converters.datasets import TaskInfo, classification_data, sr_pairs
-from converters.digit_scenes import DATA_NAME
+from converters.texture_patches import DATA_NAME
 from converters.tensor_io import dequantize_output, quantize_input
 
 __all__ = ["dequantize_output", "quantize_input"]  # kept importable from here for older callers

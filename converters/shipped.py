@@ -25,7 +25,7 @@ import numpy as np
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MANIFEST = WEIGHTS_DIR / "manifest.json"
-RECIPE_VERSION = 2  # 2: identities per task; classification on handwritten digits over photos
+RECIPE_VERSION = 2  # 2: identities per task; classification on patches of real photos
 RETRAIN_ENV = "HARNESS_RETRAIN"
 # The zoo entries whose weights are shipped: the default plan's models and their small siblings.
 SHIPPED = ("srcnn", "srcnn_955", "fsrcnn", "fsrcnn_s", "squeezenet", "faster_rcnn")
@@ -39,7 +39,7 @@ def recipe_identity(spec: Any) -> str:
     """What decides a default recipe's result, short of the code itself."""
     from converters import training as t
 
-    from converters.digit_scenes import DATA_VERSION
+    from converters.texture_patches import DATA_VERSION
 
     # Each task's identity covers its own recipe only: lengthening the classification recipe leaves the
     # super-resolution and detection weights valid (they need no re-training to stay shipped).

@@ -2,7 +2,7 @@
 compressed) and scored on the same held-out examples. Real training and LiteRT on a tiny zoo model."""
 from __future__ import annotations
 
-from converters.digit_scenes import DATA_NAME
+from converters.texture_patches import DATA_NAME
 from harness.statistics.accuracy_change import CONTROL, judged
 from tests.fixtures_converters import TINY_CLS
 
