@@ -43,14 +43,15 @@ def recipe_identity(spec: Any) -> str:
 
     # Each task's identity covers its own recipe only: lengthening the classification recipe leaves the
     # super-resolution and detection weights valid (they need no re-training to stay shipped).
-    recipe: dict[str, Any] = {
+    recipes: dict[str, dict[str, Any]] = {
         "super_resolution": {"sr": [t.SR_STEPS, t.SR_BATCH, t.SR_CROPS], "sr_lr": [t.SR_LR_STEPS, t.SR_LR_BATCH,
                                                                                  t.SR_LR_CROPS],
                              "sr_rate": sorted(t.SR_LR.items())},
         "classification": {"cls": [t.CLS_STEPS, t.CLS_BATCH, t.CLS_LR, t.CLS_SIDE, t.CLS_NATIVE_STEPS],
                            "data": DATA_VERSION},
         "detection": {"det": t.DET_STEPS},
-    }.get(spec.task, {})
+    }
+    recipe = recipes.get(spec.task, {})
     blob = json.dumps({"version": RECIPE_VERSION, "name": spec.name, "kwargs": spec.kwargs, "task": spec.task,
                        "recipe": recipe}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -52,7 +52,7 @@ def _photos() -> tuple[np.ndarray, ...]:
 
 def quadrants(held_out: bool) -> list[tuple[int, np.ndarray]]:
     """(class, grey region) pairs: the training quadrants (top-left, bottom-right) or the held-out ones."""
-    out = []
+    out: list[tuple[int, np.ndarray]] = []
     for label, photo in enumerate(_photos()):
         h2, w2 = photo.shape[0] // 2, photo.shape[1] // 2
         tl, tr = photo[:h2, :w2], photo[:h2, w2:2 * w2]
