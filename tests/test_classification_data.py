@@ -55,7 +55,8 @@ def test_patches_on_any_canvas_and_fewer_classes_keep_the_first():
 @pytest.mark.slow
 def test_shipped_squeezenet_is_trained_and_well_below_the_ceiling(monkeypatch):
     """The shipped fp32 SqueezeNet on the 1000 held-out images at 224 px: far above chance (10%) and well
-    under 99% (on the generated shapes it scored 1.000, so no variant could lose anything measurable)."""
+    under the ceiling (0.809 through LiteRT here). On the generated shapes it scored 0.972 and its control,
+    trained 400 steps more, 1.000: no variant could lose anything measurable; this test failed there."""
     from converters import shipped, training
     from converters.zoo import get_spec
 
@@ -67,4 +68,4 @@ def test_shipped_squeezenet_is_trained_and_well_below_the_ceiling(monkeypatch):
     x, y = classification_data(INFO, 224, CLS_EVAL_IMAGES, seed=0, held_out=True)
     top1 = float(np.mean(training.copy_at(model, None, batch=None).predict(x, batch_size=50, verbose=0)
                          .argmax(-1) == y))
-    assert 0.5 < top1 < 0.97, top1
+    assert 0.5 < top1 < 0.9, top1
