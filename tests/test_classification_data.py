@@ -1,6 +1,6 @@
 """Issue 23: classification data that can tell variants apart. Patches of real photos scikit-image ships, the
 class being the photo, 1000 held out from quadrants training never sees, seeded; and the shipped SqueezeNet is
-well below the ceiling on it (on the generated shapes it scored 1.000)."""
+well below the ceiling on it (on the generated shapes its fp32 scored 0.972, its control 1.000)."""
 from __future__ import annotations
 
 import numpy as np
