@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from converters.datasets import TaskInfo, classification_data, sr_pairs
+from converters.texture_patches import DATA_NAME
 from converters.tensor_io import dequantize_output, quantize_input
 
 __all__ = ["dequantize_output", "quantize_input"]  # kept importable from here for older callers
@@ -125,7 +126,7 @@ def classification(path: Path, info: TaskInfo, image_dir: str | None, ref: Path 
         m["top1"] = round(float(np.mean(pred == labels)), 4)
         m["top1_chance"] = round(float(np.bincount(labels).max() / len(labels)), 4)  # the commonest class
         data = (f"{len(labels)} held-out images of the user's class folders" if image_dir else
-                f"{len(labels)} held-out generated shape images, {len(np.unique(labels))} classes")
+                f"{len(labels)} held-out images: {DATA_NAME}, {len(np.unique(labels))} classes")
         m["per_example"] = {"metric": "top1", "kind": "mean", "data": data,
                             "variant": (pred == labels).astype(int).tolist()}
     if ref is not None:

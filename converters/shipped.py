@@ -25,7 +25,7 @@ import numpy as np
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MANIFEST = WEIGHTS_DIR / "manifest.json"
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2  # 2: identities per task; classification on patches of real photos
 RETRAIN_ENV = "HARNESS_RETRAIN"
 # The zoo entries whose weights are shipped: the default plan's models and their small siblings.
 SHIPPED = ("srcnn", "srcnn_955", "fsrcnn", "fsrcnn_s", "squeezenet", "faster_rcnn")
@@ -39,9 +39,19 @@ def recipe_identity(spec: Any) -> str:
     """What decides a default recipe's result, short of the code itself."""
     from converters import training as t
 
-    recipe = {"sr": [t.SR_STEPS, t.SR_BATCH, t.SR_CROPS], "sr_lr": [t.SR_LR_STEPS, t.SR_LR_BATCH, t.SR_LR_CROPS],
-              "sr_rate": sorted(t.SR_LR.items()), "cls": [t.CLS_STEPS, t.CLS_BATCH, t.CLS_LR, t.CLS_SIDE,
-                                                            t.CLS_NATIVE_STEPS], "det": t.DET_STEPS}
+    from converters.texture_patches import DATA_VERSION
+
+    # Each task's identity covers its own recipe only: lengthening the classification recipe leaves the
+    # super-resolution and detection weights valid (they need no re-training to stay shipped).
+    recipes: dict[str, dict[str, Any]] = {
+        "super_resolution": {"sr": [t.SR_STEPS, t.SR_BATCH, t.SR_CROPS], "sr_lr": [t.SR_LR_STEPS, t.SR_LR_BATCH,
+                                                                                 t.SR_LR_CROPS],
+                             "sr_rate": sorted(t.SR_LR.items())},
+        "classification": {"cls": [t.CLS_STEPS, t.CLS_BATCH, t.CLS_LR, t.CLS_SIDE, t.CLS_NATIVE_STEPS],
+                           "data": DATA_VERSION},
+        "detection": {"det": t.DET_STEPS},
+    }
+    recipe = recipes.get(spec.task, {})
     blob = json.dumps({"version": RECIPE_VERSION, "name": spec.name, "kwargs": spec.kwargs, "task": spec.task,
                        "recipe": recipe}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

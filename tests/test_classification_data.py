@@ -1,0 +1,71 @@
+"""Issue 23: classification data that can tell variants apart. Patches of real photos scikit-image ships, the
+class being the photo, 1000 held out from quadrants training never sees, seeded; and the shipped SqueezeNet is
+well below the ceiling on it (on the generated shapes its fp32 scored 0.972, its control 1.000)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from converters import texture_patches
+from converters.accuracy import CLS_EVAL_IMAGES
+from converters.datasets import TaskInfo, classification_data
+
+INFO = TaskInfo("classification", channels=3, classes=1000)  # the zoo SqueezeNet: 1000 outputs
+
+
+def test_held_out_set_is_1000_balanced_patches_of_10_real_photos():
+    x, y = classification_data(INFO, 64, CLS_EVAL_IMAGES, seed=0, held_out=True)
+    assert CLS_EVAL_IMAGES >= 1000 and x.shape == (CLS_EVAL_IMAGES, 64, 64, 3) and y.shape == (CLS_EVAL_IMAGES,)
+    assert np.bincount(y).tolist() == [CLS_EVAL_IMAGES // 10] * 10  # 10 classes, balanced
+    assert len({p.tobytes() for p in x}) == CLS_EVAL_IMAGES  # 1000 distinct patches
+    assert 0.0 <= x.min() and x.max() <= 1.0
+
+
+def test_training_and_evaluation_patches_come_from_different_quadrants():
+    train, held = texture_patches.quadrants(False), texture_patches.quadrants(True)
+    assert sorted(c for c, _ in train) == sorted(c for c, _ in held) == sorted(list(range(10)) * 2)
+    for c, a in train:  # views into the same photos: no pixel in common
+        assert min(a.shape) >= texture_patches.QUADRANT_SIDE
+        assert not any(np.shares_memory(a, b) for d, b in held if d == c)
+    train_pixels = {q.tobytes() for _, q in train}
+    assert not train_pixels & {q.tobytes() for _, q in held}
+
+
+def test_data_is_deterministic_and_seeds_differ():
+    a = classification_data(INFO, 48, 30, seed=4)
+    b = classification_data(INFO, 48, 30, seed=4)
+    c = classification_data(INFO, 48, 30, seed=5)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.allclose(a[0], c[0])
+    held = classification_data(INFO, 48, 30, seed=4, held_out=True)
+    assert not np.allclose(a[0], held[0])
+
+
+def test_patches_on_any_canvas_and_fewer_classes_keep_the_first():
+    small, _ = classification_data(INFO, 32, 4, seed=1)
+    big, _ = classification_data(INFO, 224, 4, seed=1)
+    assert small.shape == (4, 32, 32, 3) and big.shape == (4, 224, 224, 3)
+    _, y6 = classification_data(TaskInfo("classification", channels=3, classes=6), 32, 200, seed=1)
+    assert set(y6.tolist()) == set(range(6))
+    gray, _ = classification_data(TaskInfo("classification", channels=1, classes=10), 32, 3, seed=1)
+    assert gray.shape == (3, 32, 32, 1)
+
+
+@pytest.mark.slow
+def test_shipped_squeezenet_is_trained_and_well_below_the_ceiling(monkeypatch):
+    """The shipped fp32 SqueezeNet on the 1000 held-out images at 224 px: far above chance (10%) and well
+    under the ceiling (0.809 through LiteRT here). On the generated shapes it scored 0.972 and its control,
+    trained 400 steps more, 1.000: no variant could lose anything measurable; this test failed there."""
+    from converters import shipped, training
+    from converters.zoo import get_spec
+
+    monkeypatch.delenv(training.RECIPE_ENV, raising=False)
+    monkeypatch.delenv(shipped.RETRAIN_ENV, raising=False)
+    spec = get_spec("squeezenet")
+    model = spec.create()
+    assert shipped.load(spec, model, None)
+    x, y = classification_data(INFO, 224, CLS_EVAL_IMAGES, seed=0, held_out=True)
+    top1 = float(np.mean(training.copy_at(model, None, batch=None).predict(x, batch_size=50, verbose=0)
+                         .argmax(-1) == y))
+    assert 0.5 < top1 < 0.9, top1
