@@ -28,7 +28,8 @@ MANIFEST = WEIGHTS_DIR / "manifest.json"
 RECIPE_VERSION = 1
 RETRAIN_ENV = "HARNESS_RETRAIN"
 # The zoo entries whose weights are shipped: the default plan's models and their small siblings.
-SHIPPED = ("srcnn", "srcnn_955", "fsrcnn", "fsrcnn_s", "squeezenet", "faster_rcnn")
+SHIPPED = ("srcnn", "srcnn_955", "fsrcnn", "fsrcnn_s", "squeezenet", "faster_rcnn", "faster_rcnn_proxy",
+           "faster_rcnn_proxy_400")
 
 
 def retrain_requested() -> bool:
@@ -42,6 +43,10 @@ def recipe_identity(spec: Any) -> str:
     recipe = {"sr": [t.SR_STEPS, t.SR_BATCH, t.SR_CROPS], "sr_lr": [t.SR_LR_STEPS, t.SR_LR_BATCH, t.SR_LR_CROPS],
               "sr_rate": sorted(t.SR_LR.items()), "cls": [t.CLS_STEPS, t.CLS_BATCH, t.CLS_LR, t.CLS_SIDE,
                                                             t.CLS_NATIVE_STEPS], "det": t.DET_STEPS}
+    if spec.build.__name__ == "faster_rcnn_proxy":  # its own recipe; the other entries' identities unchanged
+        from converters.detection_proxy import recipe_constants
+
+        recipe["det_proxy"] = recipe_constants()
     blob = json.dumps({"version": RECIPE_VERSION, "name": spec.name, "kwargs": spec.kwargs, "task": spec.task,
                        "recipe": recipe}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -94,7 +99,10 @@ def write(names: list[str]) -> None:
         training._train_recipe(spec, model, None)
         seconds = time.monotonic() - t0
         file = f"{name}.npz"
-        np.savez_compressed(WEIGHTS_DIR / file, **{f"w{i}": w for i, w in enumerate(model.get_weights())})
+        # The proxy's 2.3 M weights in half precision (4 MB rather than 9; load() casts them back).
+        half = spec.build.__name__ == "faster_rcnn_proxy"
+        np.savez_compressed(WEIGHTS_DIR / file, **{f"w{i}": w.astype(np.float16) if half else w
+                                                   for i, w in enumerate(model.get_weights())})
         manifest = _manifest()  # re-read: several writers may run one after another
         manifest[name] = {"identity": recipe_identity(spec), "file": file, "train_s": round(seconds, 1),
                           "tensorflow": _tf_version(), "written": time.strftime("%Y-%m-%d")}
