@@ -25,7 +25,8 @@ every Jetson listed (benchmarks/ladder_tensorrt.py); with none listed it says th
 real hardware.
 
 Usage: python benchmarks/faster_rcnn_ladder.py [--model faster_rcnn_zf] [--threads 2] [--rounds 3]
-       [--twin faster_rcnn_proxy] [--no-twin] [--no-seed] [--skip 2,4] [--fold 5,6,7] [--sizes 600,400] [--proposals 300,100]
+       [--twin faster_rcnn_proxy] [--no-twin] [--no-seed] [--skip 2,4] [--fold 5,6,7] [--sizes 600,400]
+       [--proposals 300,100]
        [--devices devices.yaml] [--json rows.json] [--from-json rows.json] [--small]
 """
 from __future__ import annotations
@@ -349,6 +350,10 @@ def run_twin(twin: str, configs: list[tuple[str, Config]], work: Path, prune_ste
     controls: dict[str, Any] = {}
     control_cache: dict[tuple[Any, ...], Any] = {}
     data = ""
+    if built_on is None:
+        labels = [lbl for lbl, _ in configs]
+        built_on = {lbl: (labels[i - 1] if i else None) for i, lbl in enumerate(labels)}
+    base = configs[0][0]
     for i, (label, cfg) in enumerate(configs):
         tcfg = cfg if proxy else twin_config(cfg, base_cfg)
         try:
@@ -370,13 +375,16 @@ def run_twin(twin: str, configs: list[tuple[str, Config]], work: Path, prune_ste
         except Exception as exc:
             print(f"  {twin} {label}: {str(exc).splitlines()[0][:200]}", flush=True)
             continue
-        print(f"  {twin} {label}: mAP@.5 {got['map50']:.3f} ({time.monotonic() - t_start:.0f} s in)", flush=True)
+        # this rung's intervals now: a run stopped later keeps them (the log has every figure so far)
+        part = twin_changes({k: matched[k] for k in {base, label, built_on.get(label)} if k in matched}, base,
+                            built_on, {label: controls[label]} if label in controls else {}, images, data=data)
+        got_now = part.get(label, {})
+        print(f"  {twin} {label}: mAP@.5 {got['map50']:.3f}; vs fp32 {_change_cell(got_now.get('twin_change'))}; "
+              f"own {_change_cell(got_now.get('twin_step_change'))}; vs control "
+              f"{_change_cell(got_now.get('twin_control_change'))} ({time.monotonic() - t_start:.0f} s in)", flush=True)
     if not matched:
         return {}
-    if built_on is None:
-        labels = [lbl for lbl, _ in configs]
-        built_on = {lbl: (labels[i - 1] if i else None) for i, lbl in enumerate(labels)}
-    return twin_changes(matched, configs[0][0], built_on, controls, images, data=data)
+    return twin_changes(matched, base, built_on, controls, images, data=data)
 
 
 def remaining(rows: list[dict[str, Any]], goal_ms: float = GOAL_MS, min_side: int = GOAL_MIN_SIDE) -> str:
@@ -429,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
                     "measured on: the ZF-shaped proxy (default) or the old small twin faster_rcnn")
     ap.add_argument("--no-twin", action="store_true")
     ap.add_argument("--twin-images", type=int, default=EVAL_IMAGES, help="held-out images the proxy's mAP is scored on")
+    ap.add_argument("--tune-steps", type=int, default=100, help="fine-tuning steps after pruning and after the "
+                    "SVD split on the accuracy model (and its controls)")
     ap.add_argument("--no-seed", action="store_true", help="no host timing (the twin's mAP and the Jetson ladder only)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
@@ -452,6 +462,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         print("faster_rcnn_ladder: --sizes, --proposals, --skip and --fold take whole numbers separated by commas",
               file=sys.stderr)
+        return 2
+    if args.tune_steps < 0:
+        print("faster_rcnn_ladder: --tune-steps: a count of steps, 0 or more", file=sys.stderr)
         return 2
     if args.twin_images < 2:
         print("faster_rcnn_ladder: --twin-images: at least 2 held-out images are needed for an interval",
@@ -505,7 +518,8 @@ def _run(args: argparse.Namespace, model: str, steps: list[Step], work: Path, je
                for r in rows if "config" in r and "error" not in r]
     if not args.no_twin:
         built_on = {r["label"]: r.get("built_on") for r in rows} if any("built_on" in r for r in rows) else None
-        twin = run_twin(args.twin, configs, work, images=args.twin_images, built_on=built_on)
+        twin = run_twin(args.twin, configs, work, prune_steps=args.tune_steps, svd_steps=args.tune_steps,
+                        images=args.twin_images, built_on=built_on)
         for r in rows:
             r.update(twin.get(r["label"], {}))
     from benchmarks.sidebyside import print_table
