@@ -27,8 +27,8 @@ PROXY_HEAD = 1024  # fc6/fc7 units (ZF: 4096)
 PROXY_CROP = 6  # ZF's RoI pooling
 PROXY_SCALES = (32, 64, 128)  # anchor sides in pixels at any input size (objects are 21-168 px at 600)
 # The recipe: from scratch at 600 px, then the 400 px sibling fine-tuned from those weights.
-PROXY_STEPS, PROXY_BATCH, PROXY_LR = 300, 2, 2e-3
-PROXY_TUNE_STEPS, PROXY_TUNE_LR = 75, 5e-4
+PROXY_STEPS, PROXY_BATCH, PROXY_LR = 1000, 2, 2e-3
+PROXY_TUNE_STEPS, PROXY_TUNE_LR = 100, 5e-4
 
 
 def faster_rcnn_proxy(size: int = PROXY_SIZE, proposals: int = 300, width: float = PROXY_WIDTH,
