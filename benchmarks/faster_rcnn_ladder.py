@@ -13,16 +13,20 @@ the step also makes the model smaller (MACs or file), never on a coin flip.
 For every step: p50 latency, its ratio to fp32 timed beside it, peak
 memory (a fresh process per file: resident-set high-water mark after load + invoke, less the
 baseline after imports), file size, MACs (counted from the .tflite), the GMAC/s achieved, and the
-mAP@0.5 change of the same configuration on the trainable small twin (`faster_rcnn`, generated
-shapes; pruned twins fine-tuned 100 steps). The seed-scale model is untrained (nothing is
-downloaded): its own accuracy is not measured.
+mAP@0.5 change of the same configuration on a trained PROXY of ZF (`faster_rcnn_proxy`: ZF's
+topology at 1/8 width, stride 16, 6x6 RoI pooling, fc6/fc7 of 1024 units, trained at 600 px and
+fine-tuned for 400 px on 12 classes of generated objects on photos; converters/detection_proxy.py),
+with paired 95% intervals on 500 held-out images; pruned and SVD-split variants fine-tuned 100
+steps, each beside a control with the same fine-tuning. The seed-scale model is untrained (nothing
+is downloaded): its own accuracy is not measured, the proxy's stands in for it.
 
 With --devices, the same ladder runs through TensorRT (fp16 and int8 engines built by trtexec) on
 every Jetson listed (benchmarks/ladder_tensorrt.py); with none listed it says those figures need
 real hardware.
 
 Usage: python benchmarks/faster_rcnn_ladder.py [--model faster_rcnn_zf] [--threads 2] [--rounds 3]
-       [--twin faster_rcnn] [--no-twin] [--no-seed] [--skip 2,4] [--fold 5,6,7] [--sizes 600,400] [--proposals 300,100]
+       [--twin faster_rcnn_proxy] [--no-twin] [--no-seed] [--skip 2,4] [--fold 5,6,7] [--sizes 600,400]
+       [--proposals 300,100]
        [--devices devices.yaml] [--json rows.json] [--from-json rows.json] [--small]
 """
 from __future__ import annotations
@@ -46,11 +50,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.ladder_accuracy import (  # noqa: E402,F401  (re-exported: tests and ladder_tensorrt)
-    GOAL_MIN_SIDE, GOAL_MS, MAP_TOLERANCE, _change_cell, best_step, goal_line, rung_kind, twin_changes,
+    GOAL_MIN_SIDE, GOAL_MS, MAP_TOLERANCE, _change_cell, best_step, costs_by_kind, goal_line, rung_kind,
+    twin_changes,
 )
 # Fast R-CNN §3.1 keeps the top 1024 of fc6's and 256 of fc7's singular values (of 4096 units):
 # ranks as fractions of the head's width, so the small twin's 128-unit head keeps 32 and 8.
 SVD_FRACTIONS = (0.25, 0.0625)
+ACCURACY_MODEL = "faster_rcnn_proxy"  # the trained model the accuracy column is measured on
+EVAL_IMAGES = 500  # its held-out images
 # The least noise a ratio is judged against: a ratio closer to 1 than this (or than the run's A/A
 # ratio strayed, if more) is a tie, whatever the rounds say.
 TIE_BAND = 0.03
@@ -132,9 +139,9 @@ def fmt_row(r: dict[str, Any]) -> list[str]:
 
 
 HEADERS = ["step", "kind", "px", "p50 ms", "vs fp32 (beside it)", "kept? (vs best so far, beside it)", "peak MB",
-           "size MB", "GMACs", "GMAC/s", "mAP (seed-scale)", "twin mAP@.5 change vs fp32",
-           "twin: this step's own change (vs the rung it built on)",
-           "twin: compression's cost (vs control: same fine-tuning, no compression)"]
+           "size MB", "GMACs", "GMAC/s", "mAP (seed-scale)", "proxy mAP@.5 change vs fp32",
+           "proxy: this step's own change (vs the rung it built on)",
+           "proxy: compression's cost (vs control: same fine-tuning, no compression)"]
 
 
 PEAK = r"""
@@ -302,48 +309,82 @@ def control_steps(cfg: Config, prune_steps: int, svd_steps: int) -> int:
     return (prune_steps if cfg.prune else 0) + (svd_steps if cfg.svd else 0)
 
 
+def is_proxy(model: str) -> bool:
+    """The trainable ZF-shaped proxy (seed sizes and proposal counts as they are), not the small twin."""
+    from converters.zoo import get_spec
+
+    return get_spec(model).build.__name__ == "faster_rcnn_proxy"
+
+
+def proxy_source(model: str, size: int, sources: dict[int, Any]) -> Any:
+    """The trained accuracy model at `size` px: the proxy at 600 px, its fine-tuned sibling at 400 px
+    (shipped, cached or trained by the recipe), at another size fine-tuned from the 600 px weights."""
+    from converters.build import VariantBuilder
+    from converters.zoo import get_spec
+
+    if size not in sources:
+        name = model
+        if is_proxy(model) and size != int(get_spec(model).kwargs.get("size", 600)):
+            name = "faster_rcnn_proxy_400" if model == "faster_rcnn_proxy" and size == 400 else f"{model}@size={size}"
+        sources[size] = VariantBuilder().source(name).keras_model
+    return sources[size]
+
+
 def run_twin(twin: str, configs: list[tuple[str, Config]], work: Path, prune_steps: int = 100,
              svd_steps: int = 100, images: int = 500, built_on: dict[str, str | None] | None = None
              ) -> dict[str, dict[str, Any]]:
-    """mAP@0.5 of each step's configuration on the trained small twin on `images` held-out images, with
-    paired 95% intervals (twin_changes). Pruned variants are fine-tuned `prune_steps` steps and
-    SVD-split ones `svd_steps`: Fast R-CNN needed none on VGG16's trained 4096-wide fc6/fc7, but the
-    twin's 128-unit head at ranks 32/8 loses 0.4 mAP@0.5 without it (measured). Each fine-tuned rung
-    is also scored beside its control: the twin fine-tuned as many steps at the same operating point
-    and precision, nothing compressed (one control per distinct configuration)."""
-    from converters.build import VariantBuilder
-    from converters.detection import evaluate_tflite
+    """mAP@0.5 of each step's configuration on the trained accuracy model (the ZF-shaped proxy, or the
+    old small twin) on `images` held-out images, with paired 95% intervals (twin_changes). The proxy
+    runs the seed's sizes and proposal counts; the small twin its own (twin_config). Pruned variants
+    are fine-tuned `prune_steps` steps and SVD-split ones `svd_steps` (the twin's 128-unit head at
+    ranks 32/8 lost 0.4 mAP@0.5 without it). Each fine-tuned rung is also scored beside its control:
+    the model fine-tuned as many steps at the same operating point and precision, nothing compressed
+    (one control per distinct configuration)."""
+    from converters.detection import evaluate_tflite, model_classes
 
-    src = VariantBuilder().source(twin)  # trained by its recipe (cached)
+    t_start = time.monotonic()
+    proxy = is_proxy(twin)
+    sources: dict[int, Any] = {}
     base_cfg = configs[0][1]
     matched: dict[str, Any] = {}
     controls: dict[str, Any] = {}
     control_cache: dict[tuple[Any, ...], Any] = {}
+    data = ""
+    if built_on is None:
+        labels = [lbl for lbl, _ in configs]
+        built_on = {lbl: (labels[i - 1] if i else None) for i, lbl in enumerate(labels)}
+    base = configs[0][0]
     for i, (label, cfg) in enumerate(configs):
-        tcfg = twin_config(cfg, base_cfg)
+        tcfg = cfg if proxy else twin_config(cfg, base_cfg)
         try:
-            path, _ = _build(twin, tcfg, work / f"twin_{i}.tflite", src.keras_model,
+            src = proxy_source(twin, tcfg.size, sources)
+            classes = model_classes(src)
+            path, _ = _build(twin, tcfg, work / f"twin_{i}.tflite", src,
                              prune_steps=prune_steps, svd_steps=svd_steps)
-            got = evaluate_tflite(path, n=images)
+            got = evaluate_tflite(path, n=images, classes=classes)
+            data = got["data"]
             matched[label] = got["matched"]
             steps = control_steps(tcfg, prune_steps, svd_steps)
             if steps:
                 key = (steps, tcfg.quant, tcfg.size, tcfg.proposals)
                 if key not in control_cache:
-                    cpath, _ = _build(twin, tcfg, work / f"twin_control_{i}.tflite", src.keras_model,
+                    cpath, _ = _build(twin, tcfg, work / f"twin_control_{i}.tflite", src,
                                       prune_steps=prune_steps, svd_steps=svd_steps, control=True)
-                    control_cache[key] = evaluate_tflite(cpath, n=images)["matched"]
+                    control_cache[key] = evaluate_tflite(cpath, n=images, classes=classes)["matched"]
                 controls[label] = control_cache[key]
         except Exception as exc:
-            print(f"  twin {label}: {str(exc).splitlines()[0][:200]}", flush=True)
+            print(f"  {twin} {label}: {str(exc).splitlines()[0][:200]}", flush=True)
             continue
-        print(f"  twin {label}: mAP@.5 {got['map50']:.3f}", flush=True)
+        # this rung's intervals now: a run stopped later keeps them (the log has every figure so far)
+        part = twin_changes({k: matched[k] for k in {base, label, built_on.get(label)} if k in matched}, base,
+                            built_on, {label: controls[label]} if label in controls else {}, images, data=data)
+        got_now = part.get(label, {})
+        print(f"  {twin} {label}: mAP@.5 {got['map50']:.3f}; vs fp32 {_change_cell(got_now.get('twin_change'))}; "
+              f"own {_change_cell(got_now.get('twin_step_change'))}; vs control "
+              f"{_change_cell(got_now.get('twin_control_change'))} ({time.monotonic() - t_start:.0f} s in)", flush=True)
     if not matched:
         return {}
-    if built_on is None:
-        labels = [lbl for lbl, _ in configs]
-        built_on = {lbl: (labels[i - 1] if i else None) for i, lbl in enumerate(labels)}
-    return twin_changes(matched, configs[0][0], built_on, controls, images)
+    return twin_changes(matched, base, built_on, controls, images, data=data)
 
 
 def remaining(rows: list[dict[str, Any]], goal_ms: float = GOAL_MS, min_side: int = GOAL_MIN_SIDE) -> str:
@@ -392,9 +433,12 @@ def static_configs(steps: list[Step]) -> list[tuple[str, Config]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="faster_rcnn_zf")
-    ap.add_argument("--twin", default="faster_rcnn")
+    ap.add_argument("--twin", default=ACCURACY_MODEL, help="the trained model the accuracy column is "
+                    "measured on: the ZF-shaped proxy (default) or the old small twin faster_rcnn")
     ap.add_argument("--no-twin", action="store_true")
-    ap.add_argument("--twin-images", type=int, default=500, help="held-out images the twin's mAP is scored on")
+    ap.add_argument("--twin-images", type=int, default=EVAL_IMAGES, help="held-out images the proxy's mAP is scored on")
+    ap.add_argument("--tune-steps", type=int, default=100, help="fine-tuning steps after pruning and after the "
+                    "SVD split on the accuracy model (and its controls)")
     ap.add_argument("--no-seed", action="store_true", help="no host timing (the twin's mAP and the Jetson ladder only)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
@@ -418,6 +462,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         print("faster_rcnn_ladder: --sizes, --proposals, --skip and --fold take whole numbers separated by commas",
               file=sys.stderr)
+        return 2
+    if args.tune_steps < 0:
+        print("faster_rcnn_ladder: --tune-steps: a count of steps, 0 or more", file=sys.stderr)
         return 2
     if args.twin_images < 2:
         print("faster_rcnn_ladder: --twin-images: at least 2 held-out images are needed for an interval",
@@ -471,7 +518,8 @@ def _run(args: argparse.Namespace, model: str, steps: list[Step], work: Path, je
                for r in rows if "config" in r and "error" not in r]
     if not args.no_twin:
         built_on = {r["label"]: r.get("built_on") for r in rows} if any("built_on" in r for r in rows) else None
-        twin = run_twin(args.twin, configs, work, images=args.twin_images, built_on=built_on)
+        twin = run_twin(args.twin, configs, work, prune_steps=args.tune_steps, svd_steps=args.tune_steps,
+                        images=args.twin_images, built_on=built_on)
         for r in rows:
             r.update(twin.get(r["label"], {}))
     from benchmarks.sidebyside import print_table
@@ -485,12 +533,15 @@ def _run(args: argparse.Namespace, model: str, steps: list[Step], work: Path, je
         print(goal_line(rows))
         print(remaining(rows))
     elif not args.no_twin:
-        print_table(f"{args.twin}: mAP@0.5 per step ({args.twin_images} held-out generated images; paired "
-                    "bootstrap 95% intervals)", ["step", "kind", "mAP@.5", "change vs fp32", "this step's own change",
-                                                 "vs control (same fine-tuning, no compression)"],
+        data = next((r["twin_change"]["data"] for r in rows if isinstance(r.get("twin_change"), dict)), "")
+        print_table(f"{args.twin}: mAP@0.5 per step ({data}; paired bootstrap 95% intervals)",
+                    ["step", "kind", "mAP@.5", "change vs fp32", "this step's own change",
+                     "vs control (same fine-tuning, no compression)"],
                     [[r["label"], r.get("kind", "-"), f"{r['twin_map']:.3f}", _change_cell(r.get("twin_change")),
                       _change_cell(r.get("twin_step_change")), _change_cell(r.get("twin_control_change"))]
                      for r in rows if "twin_map" in r])
+    for line in costs_by_kind(rows):
+        print(line)
     kept = {r["label"] for r in rows if r.get("kept")}
     if jetsons:
         trt_rows = run_jetson_ladder(args.devices, model, [(lbl, c) for lbl, c in configs if lbl in kept], work,

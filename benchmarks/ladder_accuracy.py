@@ -78,7 +78,8 @@ def _change_cell(ch: Any, value: Any = None) -> str:
 
 
 def twin_changes(matched: dict[str, Any], base_label: str, built_on: dict[str, str | None],
-                 controls: dict[str, Any], images: int, resamples: int = 1000) -> dict[str, dict[str, Any]]:
+                 controls: dict[str, Any], images: int, resamples: int = 1000, data: str = ""
+                 ) -> dict[str, dict[str, Any]]:
     """Per rung, paired bootstrap changes of mAP@0.5 on the twin's held-out images (the same images on
     both sides): against fp32 (`twin_change`), against the rung it was built on (`twin_step_change`:
     this step's own cost) and against its control (`twin_control_change`: the same fine-tuning with
@@ -86,7 +87,7 @@ def twin_changes(matched: dict[str, Any], base_label: str, built_on: dict[str, s
     from converters.detection_data import MatchedIndex
     from harness.statistics.accuracy_change import paired_resampled_change
 
-    data = f"{images} held-out generated images (twin, 3 classes)"
+    data = f"{images} held-out images, {data or 'generated: 3 classes of shapes (small twin)'}"
 
     index = {id(m): MatchedIndex(m) for m in [*matched.values(), *controls.values()]}
 
@@ -111,4 +112,30 @@ def twin_changes(matched: dict[str, Any], base_label: str, built_on: dict[str, s
         if label in controls:
             got["twin_control_change"] = change(m, controls[label], "control (same fine-tuning, no compression)")
         out[label] = got
+    return out
+
+
+def costs_by_kind(rows: list[dict[str, Any]], tolerance: float = MAP_TOLERANCE) -> list[str]:
+    """Compression (precision, pruning, factorization, with their fine-tuning) apart from operating-point
+    changes (input size, proposal count): each rung's own mAP@0.5 cost (vs the rung it was built on), and
+    for compression also against its control (the same fine-tuning, nothing compressed)."""
+    from harness.statistics.accuracy_change import PairedChange, verdict
+
+    def cell(ch: Any) -> str:
+        return verdict(PairedChange(**ch), tolerance) if isinstance(ch, dict) else "not measured"
+
+    out = []
+    for kind, what in (("compression", "compression (precision, pruning, factorization)"),
+                       ("operating point", "operating point (input size, proposals)")):
+        mine = [r for r in rows if kind in str(r.get("kind", "")) and "twin_map" in r]
+        if not mine:
+            continue
+        out.append(f"{what}: each rung's own cost")
+        for r in mine:
+            line = f"  {r['label']}: {_change_cell(r.get('twin_step_change'))}: {cell(r.get('twin_step_change'))}"
+            if kind == "compression" and isinstance(r.get("twin_control_change"), dict):
+                line += f"; vs its control {cell(r['twin_control_change'])}"
+            if r.get("kind") == "compression + operating point":
+                line += " (both at once: folded rung)"
+            out.append(line)
     return out

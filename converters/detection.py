@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import Any
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -20,7 +20,7 @@ import tf_keras as keras
 from tf_keras import layers
 
 from converters.detection_data import (
-    CLASSES, VARIANCES, generate_shapes, head_targets, make_anchors, matched_detections, mean_average_precision,
+    CLASSES, VARIANCES, head_targets, make_anchors, matched_detections, mean_average_precision,
     rpn_targets,
 )
 
@@ -205,12 +205,14 @@ SEED_CROP = {"zf": 6, "vgg16": 7}  # the papers' RoI pooling sizes
 def faster_rcnn_seed(backbone: str = "zf", size: int = 600, proposals: int = 300, width: float = 1.0,
                      classes: int = 20, detections: int = 100, head_units: int = 4096, pre_nms: int = 6000,
                      crop: int | None = None, scales: Sequence[float] = (128, 256, 512),
-                     ratios: Sequence[float] = (0.5, 1.0, 2.0)) -> keras.Model:
+                     ratios: Sequence[float] = (0.5, 1.0, 2.0), batchnorm: bool = False) -> keras.Model:
     """Faster R-CNN at the paper's scale: ZF or VGG16 backbone (stride 16), 9 anchors, `proposals`
     RoIs after NMS, fc6/fc7 of `head_units`, on a size x size input (the paper's shorter side).
 
     `width` multiplies every backbone and RPN channel count (1.0: the paper's). Untrained: nothing
     is downloaded, so its accuracy is not measured; latency, memory and size are real.
+    `batchnorm` puts a BatchNormalization between each convolution and its ReLU (the trainable proxy,
+    converters.detection_proxy: from scratch in minutes; the converter folds it into the convolution).
     """
     if backbone not in BACKBONES:
         raise ValueError(f"faster_rcnn_seed: backbone {backbone!r} (known: {', '.join(BACKBONES)})")
@@ -219,7 +221,13 @@ def faster_rcnn_seed(backbone: str = "zf", size: int = 600, proposals: int = 300
     inp = keras.Input((size, size, 3), batch_size=1, name="image")
     x, conv, pool = inp, 0, 0
     for item in BACKBONES[backbone]:
-        if item[0] == "c":
+        if item[0] == "c" and batchnorm:
+            conv += 1
+            x = layers.Conv2D(max(1, int(round(item[1] * width))), item[2], strides=item[3], padding="same",
+                              use_bias=False, kernel_initializer="he_normal", name=f"bb_conv{conv}")(x)
+            x = layers.BatchNormalization(momentum=0.9, name=f"bb_bn{conv}")(x)
+            x = layers.ReLU(name=f"bb_relu{conv}")(x)
+        elif item[0] == "c":
             conv += 1
             x = layers.Conv2D(max(1, int(round(item[1] * width))), item[2], strides=item[3], padding="same",
                               activation="relu", kernel_initializer="he_normal", name=f"bb_conv{conv}")(x)
@@ -309,18 +317,30 @@ def _head_cls_loss(y_true, y_pred):
     return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(y_true, tf.int32), y_pred))
 
 
+def model_classes(model: keras.Model) -> int:
+    """The object classes of a Faster R-CNN graph (its head's logits less the background)."""
+    for layer in model.layers:
+        if _unwrap(layer).name == "head_cls":
+            return int(_unwrap(layer).units) - 1
+    raise ValueError(f"{model.name}: not a Faster R-CNN graph from converters.detection (no head_cls)")
+
+
 class ShapeBatches:
-    """Fresh generated images with RPN and head targets for every step (no overfitting to a set)."""
+    """Fresh generated images with RPN and head targets for every step (no overfitting to a set): the
+    data of the model's class count (converters.detection_scenes.data_for)."""
 
     def __init__(self, model: keras.Model, batch: int, seed: int = 0, rois: int = ROIS_PER_IMAGE) -> None:
         prop = next(_unwrap(l) for l in model.layers if isinstance(_unwrap(l), ProposalLayer))
         self.size = int(model.input_shape[1])
         self.anchors = prop.anchors
+        self.classes = model_classes(model)
         self.batch, self.seed, self.rois = batch, seed, rois
 
     def __getitem__(self, step: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        from converters.detection_scenes import batch_for
+
         seed = (self.seed * 1_000_003 + step) % (2**31)
-        images, boxes, labels = generate_shapes(self.batch, self.size, seed)
+        images, boxes, labels = batch_for(self.classes, self.batch, self.size, seed)
         rng = np.random.default_rng(seed)
         rpn = [rpn_targets(self.anchors, b, rng) for b in boxes]
         head = [head_targets(b, lab, rng, self.rois) for b, lab in zip(boxes, labels)]
@@ -338,17 +358,19 @@ class ShapeBatches:
 
 
 def train(keras_model: keras.Model, image_dir: str | Path | None = None, quick: bool = False,
-          steps: int | None = None, batch: int = 16, callbacks: list | None = None,
+          steps: int | None = None, batch: int | None = None, callbacks: list | None = None,
           learning_rate: float = 3e-3, seed: int = 0, verbose: int = 0) -> keras.Model:
     """Train RPN (objectness + boxes) and head (classes + boxes) jointly on generated shapes.
 
-    `steps` (default 500, or 150 with `quick`) batches of `batch` new images, Adam with cosine decay.
+    `steps` (default 500, or 150 with `quick`) batches of `batch` new images (default 16; 2 above 256 px,
+    where one 600 px image has as many pixels as 22 of the twin's), Adam with cosine decay.
     `image_dir` is accepted for the recipe interface but unused: user images carry no boxes.
     Weights are updated in place (the training graph shares the layers) and the model returned.
     A model with tfmot pruning wrappers gets the UpdatePruningStep callback it needs.
     """
     del image_dir
     steps = steps or (150 if quick else 500)
+    batch = batch or (16 if int(keras_model.input_shape[1]) <= 256 else 2)
     graph = training_graph(keras_model)
     callbacks = list(callbacks or [])
     if any(type(l).__name__ == "PruneLowMagnitude" for l in keras_model.layers):
@@ -367,7 +389,7 @@ def train(keras_model: keras.Model, image_dir: str | Path | None = None, quick: 
 
 # --------------------------------------------------------------------------------------- evaluation
 
-def _run_tflite(path: str | Path, images: np.ndarray, threads: int = 2):
+def _run_tflite(path: str | Path, images: Iterable[np.ndarray], threads: int = 2):
     """(boxes, scores, classes) per image from the real LiteRT interpreter, int8 I/O handled."""
     from rpi.runner import interpreter_module
 
@@ -390,22 +412,36 @@ def _run_tflite(path: str | Path, images: np.ndarray, threads: int = 2):
     return results
 
 
-def evaluate_tflite(path: str | Path, n: int = 100, seed: int = 12345, score_min: float = 0.05) -> dict:
-    """mAP@0.5 of a Faster R-CNN .tflite on `n` held-out generated images (seed apart from training)."""
+def evaluate_tflite(path: str | Path, n: int = 100, seed: int = 12345, score_min: float = 0.05,
+                    classes: int = len(CLASSES)) -> dict:
+    """mAP@0.5 of a Faster R-CNN .tflite on `n` held-out generated images (seed apart from training) of
+    the data a detector with `classes` classes is scored on (converters.detection_scenes.data_for),
+    streamed: one image in memory at a time."""
+    from converters.detection_scenes import data_for
     from rpi.runner import interpreter_module
 
     mod, _, _ = interpreter_module()
     size = int(mod.Interpreter(model_path=str(path)).get_input_details()[0]["shape"][1])
-    images, gt_boxes, gt_labels = generate_shapes(n, size, seed)
+    name, stream = data_for(classes)
+    gt_boxes: list[np.ndarray] = []
+    gt_labels: list[np.ndarray] = []
+
+    def images() -> Iterable[np.ndarray]:
+        for img, b, lab in stream(n, size, seed, True):
+            gt_boxes.append(b)
+            gt_labels.append(lab)
+            yield img
+
     t0 = time.monotonic()
-    preds = _run_tflite(path, images)
+    preds = _run_tflite(path, images())
     elapsed = time.monotonic() - t0
     keep = [s > score_min for _, s, _ in preds]
     boxes = [b[k] for (b, _, _), k in zip(preds, keep)]
     scores = [s[k] for (_, s, _), k in zip(preds, keep)]
-    classes = [c[k] for (_, _, c), k in zip(preds, keep)]
-    map50 = mean_average_precision(boxes, scores, classes, gt_boxes, gt_labels, 0.5)
+    pred_classes = [c[k] for (_, _, c), k in zip(preds, keep)]
+    map50 = mean_average_precision(boxes, scores, pred_classes, gt_boxes, gt_labels, 0.5)
     # per image: detections with their true/false-positive flags, for paired intervals (map_of_matched)
-    matched = matched_detections(boxes, scores, classes, gt_boxes, gt_labels, 0.5)
+    matched = matched_detections(boxes, scores, pred_classes, gt_boxes, gt_labels, 0.5)
+    # eval_ms_per_image: drawing each scene included (the images are streamed, not made first)
     return {"map50": map50, "images": n, "seed": seed, "eval_ms_per_image": 1000 * elapsed / n,
-            "classes": len(CLASSES), "matched": matched}
+            "classes": classes, "data": name, "matched": matched}

@@ -182,9 +182,10 @@ def representative_dataset(src: Source, count: int, seed: int = 0):
 
     task = src.task_info()
     if task.kind == "detection":
-        from converters.detection_data import generate_shapes
+        from converters.detection_data import CLASSES
+        from converters.detection_scenes import batch_for
 
-        inputs = generate_shapes(count, int(src.input_shape[1]), seed + 777)[0]
+        inputs = batch_for(task.classes or len(CLASSES), count, int(src.input_shape[1]), seed + 777)[0]
     else:
         inputs = calibration_inputs(task, src.input_shape, count, seed, src.image_dir)
     if inputs is not None:  # the task's own data: the ranges int8 must cover

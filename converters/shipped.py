@@ -28,7 +28,8 @@ MANIFEST = WEIGHTS_DIR / "manifest.json"
 RECIPE_VERSION = 2  # 2: identities per task; classification on patches of real photos
 RETRAIN_ENV = "HARNESS_RETRAIN"
 # The zoo entries whose weights are shipped: the default plan's models and their small siblings.
-SHIPPED = ("srcnn", "srcnn_955", "fsrcnn", "fsrcnn_s", "squeezenet", "faster_rcnn")
+SHIPPED = ("srcnn", "srcnn_955", "fsrcnn", "fsrcnn_s", "squeezenet", "faster_rcnn", "faster_rcnn_proxy",
+           "faster_rcnn_proxy_400")
 
 
 def retrain_requested() -> bool:
@@ -52,6 +53,10 @@ def recipe_identity(spec: Any) -> str:
         "detection": {"det": t.DET_STEPS},
     }
     recipe = recipes.get(spec.task, {})
+    if spec.build.__name__ == "faster_rcnn_proxy":  # its own recipe; the other entries' identities unchanged
+        from converters.detection_proxy import recipe_constants
+
+        recipe = {**recipe, "det_proxy": recipe_constants()}
     blob = json.dumps({"version": RECIPE_VERSION, "name": spec.name, "kwargs": spec.kwargs, "task": spec.task,
                        "recipe": recipe}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -104,7 +109,10 @@ def write(names: list[str]) -> None:
         training._train_recipe(spec, model, None)
         seconds = time.monotonic() - t0
         file = f"{name}.npz"
-        np.savez_compressed(WEIGHTS_DIR / file, **{f"w{i}": w for i, w in enumerate(model.get_weights())})
+        # The proxy's 2.3 M weights in half precision (4 MB rather than 9; load() casts them back).
+        half = spec.build.__name__ == "faster_rcnn_proxy"
+        np.savez_compressed(WEIGHTS_DIR / file, **{f"w{i}": w.astype(np.float16) if half else w
+                                                   for i, w in enumerate(model.get_weights())})
         manifest = _manifest()  # re-read: several writers may run one after another
         manifest[name] = {"identity": recipe_identity(spec), "file": file, "train_s": round(seconds, 1),
                           "tensorflow": _tf_version(), "written": time.strftime("%Y-%m-%d")}

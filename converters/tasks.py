@@ -12,6 +12,8 @@ from converters.datasets import TaskInfo, task_info
 def model_task(task: str, keras_model: Any, scale_hint: int | None = None) -> TaskInfo:
     outputs = keras_model.outputs
     out_shape = tuple(outputs[0].shape) if len(outputs) == 1 else ()
-    if task == "detection":
-        return TaskInfo("detection", channels=int(keras_model.input_shape[-1]))
+    if task == "detection":  # its class count picks its data (converters.detection_scenes.data_for)
+        heads = [layer for layer in keras_model.layers if getattr(layer, "name", "") == "head_cls"]
+        classes = int(heads[0].units) - 1 if heads and hasattr(heads[0], "units") else 0
+        return TaskInfo("detection", channels=int(keras_model.input_shape[-1]), classes=classes)
     return task_info(task, tuple(keras_model.input_shape), out_shape, scale_hint)

@@ -317,7 +317,7 @@ def weights_key(spec: Any, image_dir: str | Path | None) -> str:
     h = hashlib.sha256()
     files = ["zoo.py", "training.py", "datasets.py", "data.py"]
     if spec.task == "detection":
-        files += ["detection.py", "detection_data.py"]
+        files += ["detection.py", "detection_data.py", "detection_scenes.py", "detection_proxy.py"]
     for name in files:
         p = CONVERTERS_DIR / name
         if p.exists():
@@ -343,8 +343,11 @@ def _train_recipe(spec: Any, model: Any, image_dir: str | None) -> None:
     info = spec_task(spec, model)
     keras.utils.set_random_seed(0)
     if info.kind == "detection":
-        from converters import detection
+        from converters import detection, detection_proxy
 
+        if spec.build.__name__ == "faster_rcnn_proxy":  # 600 px from scratch, other sizes fine-tuned from it
+            detection_proxy.train_recipe(spec, model, scaled, progress_callbacks)
+            return
         detection.train(model, image_dir, quick=recipe_mode() == "quick", steps=scaled(DET_STEPS),
                         callbacks=progress_callbacks("train", scaled(DET_STEPS)))
         return

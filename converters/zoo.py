@@ -193,6 +193,21 @@ for _bb, _what in (("zf", "ZF"), ("vgg16", "VGG16")):
         f"Faster R-CNN {_what} at the paper's scale: 600x600 in, 300 proposals, fc 4096; untrained "
         "(accuracy not measured)", trainable=False)
 
+def faster_rcnn_proxy(**kwargs: Any) -> keras.Model:
+    """The trainable ZF-shaped proxy (converters/detection_proxy.py), imported only when asked for."""
+    from converters.detection_proxy import faster_rcnn_proxy as build
+
+    return build(**kwargs)
+
+
+ZOO["faster_rcnn_proxy"] = ModelSpec(
+    "faster_rcnn_proxy", "detection", faster_rcnn_proxy, {},
+    "Faster R-CNN proxy for ZF (a proxy, not ZF): ZF topology at 1/8 width, stride 16, 6x6 RoI pooling, fc 1024, "
+    "600x600 in, 300 proposals, 12 classes of generated objects on photos")
+ZOO["faster_rcnn_proxy_400"] = ModelSpec(
+    "faster_rcnn_proxy_400", "detection", faster_rcnn_proxy, {"size": 400},
+    "the Faster R-CNN proxy fine-tuned for 400x400 in (from its 600 px weights)")
+
 # x2 and x4 siblings: FSRCNN keeps a 192x192 output (LR 96 / 48); SRCNN keeps its 192x192 input.
 for _scale, _lr in ((2, 96), (4, 48)):
     for _base, _extra in (("fsrcnn", {}), ("fsrcnn_s", {"d": 32, "s": 5, "m": 1})):

@@ -1,0 +1,87 @@
+"""A trainable stand-in for the seed's ZF Faster R-CNN: the ladder's accuracy is measured on it.
+
+The seed-scale model (converters.detection.faster_rcnn_seed, "faster_rcnn_zf") has no weights here
+(nothing is downloaded), and the old 3-class twin (128 px, stride 8, a 128-unit head) did not stand
+for it: its smaller input alone cost 0.12 mAP and its SVD head 0.11, which say nothing of a head 32x
+wider. The proxy keeps what decides those costs and shrinks the rest:
+
+- ZF's topology (conv 7x7/2, pool, conv 5x5/2, pool, three 3x3 convs): stride 16, at PROXY_WIDTH of
+  ZF's channels (12-32-48-48-32), with BatchNormalization so it trains from scratch in minutes;
+- 6x6 RoI pooling (ZF's), 300 proposals after NMS of 6000, as the seed;
+- fc6/fc7 of PROXY_HEAD (1024) units, so Fast R-CNN's SVD ranks (1/4 and 1/16 of the units: 256 and
+  64) are the same fractions of a head as at 4096;
+- trained at 600 px on 12 classes of cluttered scenes (converters.detection_scenes), and fine-tuned
+  for 400 px (zoo "faster_rcnn_proxy_400": the 600 px weights, PROXY_TUNE_STEPS more at 400 px), as
+  a detector run at a smaller input would be.
+
+It is a proxy: narrower than ZF, on generated data, and its figures are the proxy's, not ZF's on VOC.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+PROXY_SIZE = 600
+PROXY_WIDTH = 0.125  # of ZF's channel counts (96-256-384-384-256 -> 12-32-48-48-32)
+PROXY_HEAD = 1024  # fc6/fc7 units (ZF: 4096)
+PROXY_CROP = 6  # ZF's RoI pooling
+PROXY_SCALES = (32, 64, 128)  # anchor sides in pixels at any input size (objects are 21-168 px at 600)
+# The recipe: from scratch at 600 px, then the 400 px sibling fine-tuned from those weights.
+PROXY_STEPS, PROXY_BATCH, PROXY_LR = 1000, 2, 2e-3
+PROXY_TUNE_STEPS, PROXY_TUNE_LR = 100, 5e-4
+
+
+def faster_rcnn_proxy(size: int = PROXY_SIZE, proposals: int = 300, width: float = PROXY_WIDTH,
+                      head_units: int = PROXY_HEAD, classes: int | None = None, detections: int = 100,
+                      pre_nms: int = 6000) -> Any:
+    """The proxy's Keras model at `size` px (the same weights at any size: fixed 6x6 RoI crops)."""
+    from converters.detection import faster_rcnn_seed
+    from converters.detection_scenes import CLUTTER_CLASSES
+
+    if size < 64 or size % 8:
+        raise ValueError(f"faster_rcnn_proxy: size {size} must be a multiple of 8, at least 64")
+    model = faster_rcnn_seed("zf", size, proposals, width, classes or len(CLUTTER_CLASSES), detections, head_units,
+                             pre_nms, crop=PROXY_CROP, scales=PROXY_SCALES, batchnorm=True)
+    model._name = f"faster_rcnn_proxy_{size}"  # noqa: SLF001 (Keras has no setter)
+    return model
+
+
+def recipe_constants() -> list[Any]:
+    """What decides the proxy recipe's result (converters.shipped.recipe_identity)."""
+    return [PROXY_STEPS, PROXY_BATCH, PROXY_LR, PROXY_TUNE_STEPS, PROXY_TUNE_LR]
+
+
+def base_spec(spec: Any) -> Any | None:
+    """The 600 px spec whose weights a smaller-input proxy is fine-tuned from (None: it is one)."""
+    from converters.zoo import get_spec
+
+    if int(spec.kwargs.get("size", PROXY_SIZE)) == PROXY_SIZE:
+        return None
+    rest = "".join(f"@{k}={v}" for k, v in sorted(spec.kwargs.items()) if k not in ("size", "proposals"))
+    return get_spec(f"faster_rcnn_proxy{rest}")
+
+
+def train_recipe(spec: Any, model: Any, scaled: Callable[[int], int],
+                 callbacks: Callable[[str, int], list[Any]]) -> None:
+    """Train the proxy: from scratch at 600 px, or (another size) from the 600 px weights (shipped, cached,
+    else trained first) fine-tuned at this size. Weights are updated in place."""
+    from converters import detection
+
+    base = base_spec(spec)
+    if base is None:
+        steps = scaled(PROXY_STEPS)
+        detection.train(model, steps=steps, batch=PROXY_BATCH, learning_rate=PROXY_LR,
+                        callbacks=callbacks("train", steps))
+        return
+    import tf_keras as keras
+
+    from converters import shipped, training
+
+    keras.utils.set_random_seed(0)
+    source = base.create()
+    if not shipped.load(base, source, None):
+        training.trained(base, source, None, retrained=shipped.retrain_requested())
+    model.set_weights(source.get_weights())
+    steps = scaled(PROXY_TUNE_STEPS)
+    detection.train(model, steps=steps, batch=PROXY_BATCH, learning_rate=PROXY_TUNE_LR, seed=1,
+                    callbacks=callbacks("fine-tune", steps))
