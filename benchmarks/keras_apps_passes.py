@@ -32,15 +32,18 @@ CONTROL_ONLY = {"fine_tune"}  # a control for the fine-tuning passes, not a comp
 
 
 def all_passes() -> list[str]:
+    """Every registered pass, those without fine-tuning first (an interrupted run keeps the cheap cells)."""
     from converters.passes import PASSES, load_extensions
 
     load_extensions()
-    return sorted(n for n in PASSES if n not in CONTROL_ONLY)
+    names = [n for n in PASSES if n not in CONTROL_ONLY]
+    return sorted(names, key=lambda n: ("steps" in PASSES[n].defaults, n))
 
 
 def variant_label(name: str, steps: int) -> str:
-    from converters.passes import PASSES
+    from converters.passes import PASSES, load_extensions
 
+    load_extensions()
     return f"{name}@steps={steps}" if "steps" in PASSES[name].defaults else name
 
 
