@@ -32,12 +32,15 @@ CONTROL_ONLY = {"fine_tune"}  # a control for the fine-tuning passes, not a comp
 
 
 def all_passes() -> list[str]:
-    """Every registered pass, those without fine-tuning first (an interrupted run keeps the cheap cells)."""
-    from converters.passes import PASSES, load_extensions
+    """Every registered pass: the default plan's first, then the others, fine-tuning ones after, Core ML last
+    (its conversions took 2 to 10 minutes each at load 30: an interrupted run keeps the common cells)."""
+    from converters.passes import DEFAULT_VARIANTS, PASSES, load_extensions
 
     load_extensions()
     names = [n for n in PASSES if n not in CONTROL_ONLY]
-    return sorted(names, key=lambda n: ("steps" in PASSES[n].defaults, n))
+    return sorted(names, key=lambda n: (n not in DEFAULT_VARIANTS, n.startswith("coreml"),
+                                        "steps" in PASSES[n].defaults,
+                                        DEFAULT_VARIANTS.index(n) if n in DEFAULT_VARIANTS else 0, n))
 
 
 def variant_label(name: str, steps: int) -> str:
