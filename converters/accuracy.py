@@ -63,17 +63,19 @@ def _mean(values: list[float]) -> float:
     return round(float(np.mean(values)), 4)
 
 
-@lru_cache(maxsize=16)
+# Kept between variants by the isolate worker: the eval sets of the model being scored (a model's variants are
+# scored one after another), not every model's (1000 classification images of 224x224 are 600 MB).
+@lru_cache(maxsize=4)
 def _sr_data(info: TaskInfo, out_side: int, image_dir: str | None):
     return sr_pairs(info, out_side, SR_EVAL_CROPS, seed=0, image_dir=image_dir, held_out=True)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=2)
 def _cls_data(info: TaskInfo, side: int, image_dir: str | None):
     return classification_data(info, side, CLS_EVAL_IMAGES, seed=0, image_dir=image_dir, held_out=True)
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=8)
 def _outputs(path: str, kind: str, info: TaskInfo, side: int, image_dir: str | None) -> np.ndarray:
     """A model's outputs on the eval set (cached: the fp32 reference is asked for by every variant)."""
     x = _sr_data(info, side, image_dir)[0] if kind == "sr" else _cls_data(info, side, image_dir)[0]
@@ -140,7 +142,12 @@ def classification(path: Path, info: TaskInfo, image_dir: str | None, ref: Path 
 
 
 @lru_cache(maxsize=16)
-def _detection_scores(path: str, classes: int = 0) -> tuple[tuple[str, Any], ...]:
+def _detection_scores(path: str, classes: int = 0, boxes_dir: str | None = None) -> tuple[tuple[str, Any], ...]:
+    """The zoo's detector on generated scenes (`classes` picks which); a user's (boxes_dir) on their images."""
+    if boxes_dir is not None:
+        from converters import detection_eval
+
+        return tuple(sorted(detection_eval.evaluate_user(path, boxes_dir).items()))
     from converters import detection
     from converters.detection_data import CLASSES
 
@@ -155,14 +162,17 @@ def matched_json(matched: Any) -> list[dict[str, Any]]:
              "gt": {str(k): v for k, v in g.items()}} for rows, g in matched]
 
 
-def detection_map(path: Path, ref: Path | None, classes: int = 0) -> dict[str, Any]:
-    """mAP@0.5 on the held-out data of a detector with `classes` classes (0: the small twin's shapes)."""
-    got = dict(_detection_scores(str(path), classes))
-    m: dict[str, Any] = {k: v for k, v in got.items() if k in ("map50", "images")}
-    m["per_example"] = {"metric": "map50", "kind": "map", "data": f"{got['images']} held-out images, "
-                        f"{got.get('data', 'generated')}", "variant": matched_json(got["matched"])}
+def detection_map(path: Path, ref: Path | None, classes: int = 0, boxes_dir: str | None = None) -> dict[str, Any]:
+    """mAP@0.5 on the held-out data of a detector with `classes` classes (0: the small twin's shapes), or on a
+    user's folder of images with YOLO box labels (`boxes_dir`)."""
+    got = dict(_detection_scores(str(path), classes, boxes_dir))
+    m: dict[str, Any] = {k: v for k, v in got.items() if k in ("map50", "images", "objects")}
+    data = (f"{got['images']} of the user's labelled images, {got.get('objects', '?')} boxes, "
+            f"{got.get('classes', '?')} classes" if boxes_dir else
+            f"{got['images']} held-out images, {got.get('data', 'generated')}")
+    m["per_example"] = {"metric": "map50", "kind": "map", "data": data, "variant": matched_json(got["matched"])}
     if ref is not None:
-        ref_got = dict(_detection_scores(str(ref), classes))
+        ref_got = dict(_detection_scores(str(ref), classes, boxes_dir))
         m["map50_delta_fp32"] = round(float(got["map50"]) - float(ref_got["map50"]), 4)
         m["per_example"]["fp32"] = matched_json(ref_got["matched"])
     m["accuracy"] = round(float(got["map50"]), 4)
@@ -170,10 +180,11 @@ def detection_map(path: Path, ref: Path | None, classes: int = 0) -> dict[str, A
 
 
 def evaluate(path: str | Path, info: TaskInfo, image_dir: str | Path | None = None,
-             ref: str | Path | None = None, labelled: bool = True) -> dict[str, Any]:
+             ref: str | Path | None = None, labelled: bool = True, boxes: bool = False) -> dict[str, Any]:
     """Accuracy metrics of one variant; `ref` is the fp32 variant's .tflite (None for fp32 itself).
 
     `labelled=False` (a user's classifier without class folders): only agreement with fp32.
+    `boxes`: a user's detector, scored on the YOLO box labels beside the images in `image_dir`.
     """
     path = Path(path)
     ref_path = Path(ref) if ref is not None else None
@@ -183,5 +194,5 @@ def evaluate(path: str | Path, info: TaskInfo, image_dir: str | Path | None = No
     if info.kind == "classification":
         return classification(path, info, folder, ref_path, labelled)
     if info.kind == "detection":
-        return detection_map(path, ref_path, info.classes)
+        return detection_map(path, ref_path, info.classes, folder if boxes else None)
     return {"accuracy_note": "no accuracy: the model's task is not known from its shapes"}

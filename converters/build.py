@@ -243,7 +243,12 @@ def user_accuracy_gate(task: str | None, image_dir: Path | None) -> str | None:
         if not (Path(image_dir).is_dir() and class_folders(image_dir)):
             return "not measured: --task classify needs labelled images (--images DIR with one folder per class)"
     if task == "detection":
-        return "not measured: --task detect needs box labels, which --images cannot carry yet"
+        from converters.box_labels import LabelError, read_labelled
+
+        try:
+            read_labelled(image_dir)
+        except (LabelError, OSError) as exc:  # the plan refuses bad labels first; a library caller gets why
+            return f"not measured: {_first_line(exc)}"
     return None
 
 
@@ -334,6 +339,9 @@ class VariantBuilder:
         if user and not unmeasured and info.kind == "unknown":
             unmeasured = (f"not measured: the model's input and output shapes do not fit "
                           f"--task {TASK_FLAG.get(str(self.task), self.task)}")
+        if user and not unmeasured and info.kind == "detection":  # only output layouts it can read
+            problem = isolate.call("converters.detection_eval", "layout_problem", str(path), what=model)
+            unmeasured = f"not measured: {problem}" if problem else None
         ref = None
         if variant.split("@", 1)[0] != "fp32" and src is not None:
             try:
@@ -341,7 +349,7 @@ class VariantBuilder:
             except ConversionError:
                 ref = None
         if unmeasured:
-            if ref is None or info.kind == "unknown":
+            if ref is None or info.kind in ("unknown", "detection"):
                 return {"accuracy": None, "accuracy_note": unmeasured}
             got = dict(isolate.call("converters.accuracy", "evaluate", path, info, self.image_dir, ref, False,
                                     what=f"{model}/{variant}"))
@@ -351,7 +359,7 @@ class VariantBuilder:
             self.image_dir is not None and Path(self.image_dir).is_dir() and class_folders(self.image_dir))
         # in a child process: a variant that crashes the interpreter loses its accuracy, not the run
         return dict(isolate.call("converters.accuracy", "evaluate", path, info, self.image_dir, ref, labelled,
-                                 what=f"{model}/{variant}"))
+                                 user and info.kind == "detection", what=f"{model}/{variant}"))
 
     def _control(self, model: str, variant: str, metrics: dict[str, Any]) -> dict[str, Any]:
         """The control's label and its per-example scores beside the variant's (same examples)."""

@@ -178,7 +178,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from harness.planning.plan import check_recipe, check_task, check_variants
 
     check_recipe()
-    task = check_task(args.task, tuple(models))
+    task = check_task(args.task, tuple(models), str(images) if images else None)
 
     variants = list(check_variants(tuple(_csv(args.variants, DEFAULT_VARIANTS))))  # fp8 alone: exit 2, no work
     from harness.orchestration.quiet import quiet_logs

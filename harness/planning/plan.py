@@ -164,7 +164,7 @@ def make_plan(
     if not 1 <= repeat <= 100:
         raise UserError(f"--repeat: expected 1 to 100 (got {repeat})")
     plan = Plan(chosen_models, chosen_variants, devices, bench, image_dir, peak_probe, repeat,
-                dict(input_shapes or {}), check_task(task, chosen_models))
+                dict(input_shapes or {}), check_task(task, chosen_models, image_dir))
     for dev in devices.enabled:
         if plan.bench_for(dev).sustained_s and (why := sustained_problem(dev)):
             flag = "--sustained" if "sustained_s" in bench else "bench.sustained_s"
@@ -193,8 +193,9 @@ def sustained_problem(device: Any) -> str | None:
             "trtexec on a Jetson (runtime tensorrt); iOS through the companion app)")
 
 
-def check_task(task: str | None, models: tuple[str, ...]) -> str | None:
-    """`--task sr|classify|detect` as the task's name; it tells what the user's own model files do."""
+def check_task(task: str | None, models: tuple[str, ...], image_dir: str | None = None) -> str | None:
+    """`--task sr|classify|detect` as the task's name; it tells what the user's own model files do.
+    For detect with --images, the box labels are read now, so a bad line fails before any conversion."""
     if task is None:
         return None
     from converters.build import USER_TASKS, is_user_model
@@ -204,6 +205,13 @@ def check_task(task: str | None, models: tuple[str, ...]) -> str | None:
     if not any(is_user_model(m) for m in models):
         raise UserError("--task: names what your own model files do; the zoo models' tasks are known "
                         "(give a model file in --models)")
+    if task == "detect" and image_dir is not None:
+        from converters.box_labels import LabelError, read_labelled
+
+        try:
+            read_labelled(image_dir)
+        except LabelError as exc:
+            raise UserError(f"--task detect --images: {exc}") from None
     return USER_TASKS[task]
 
 
