@@ -109,3 +109,18 @@ def test_remeasure_rounds_are_checked(value, tmp_path, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) <= 2 and "--remeasure" in err[-1] and "Traceback" not in err[-1]
+
+
+def test_remeasure_says_when_the_runs_settings_differ():
+    """`--threads 1` on one side is a change of settings, not of the file: --remeasure measures both files with
+    run A's settings (on the quiet host it found 0 of 6 one-thread keys slower that the stored runs found 8 of 8),
+    so it must say which settings differ."""
+    from harness.orchestration.interleave import settings_differ
+    from harness.planning.config import parse_devices
+    from harness.planning.plan import Plan
+
+    devices = parse_devices({"devices": [{"name": "local", "kind": "local"}]})
+    a = Plan(("m.tflite",), ("fp32",), devices, {"threads": 2})
+    b = Plan(("m.tflite",), ("fp32",), devices, {"threads": 1})
+    assert settings_differ(a, b.to_dict()) == "threads 2 vs 1"
+    assert settings_differ(a, a.to_dict()) == ""

@@ -76,6 +76,24 @@ def measure_side_by_side(plan: Any, device: str, pairs: Sequence[tuple[Key, Path
     return SideBySide(again.run_id, again.interrupted, rows)
 
 
+def settings_differ(plan: Any, stored_b: dict[str, Any]) -> str:
+    """The bench settings in which two runs' plans differ, `threads 2 vs 1`; empty when they agree."""
+    from harness.planning.plan import Plan
+
+    try:
+        other = Plan.from_dict(stored_b)
+    except Exception:  # an older or foreign plan: nothing to say about it
+        return ""
+    out = []
+    for dev in plan.devices.devices:
+        twin = next((d for d in other.devices.devices if d.name == dev.name), None)
+        if twin is None:
+            continue
+        a, b = plan.bench_for(dev).model_dump(), other.bench_for(twin).model_dump()
+        out += [f"{k} {a[k]} vs {b.get(k)}" for k in sorted(a) if a[k] != b.get(k)]
+    return ", ".join(dict.fromkeys(out))[:300]
+
+
 def remeasure_runs(db_path: str | Path, run_a: str, run_b: str, *, rounds: int, threshold: float,
                    keys: Sequence[Key] | None = None, events: Callable[[str, dict[str, Any]], None] | None = None,
                    cache_dir: Path | None = None, targets: Any = None) -> tuple[list[KeyComparison], list[str], str]:
@@ -88,6 +106,7 @@ def remeasure_runs(db_path: str | Path, run_a: str, run_b: str, *, rounds: int, 
     db = ResultsDB(db_path)
     try:
         plan = Plan.from_dict(db.get_run(run_a).plan)
+        plan_b = db.get_run(run_b).plan
         rows_a, rows_b = db.measurements(run_a), db.measurements(run_b)
     finally:
         db.close()
@@ -95,6 +114,10 @@ def remeasure_runs(db_path: str | Path, run_a: str, run_b: str, *, rounds: int, 
     if keys is not None:
         common = [k for k in common if k in keys]
     notes: list[str] = []
+    differ = settings_differ(plan, plan_b)
+    if differ:  # e.g. `--threads 1` on one side: the same file under two settings
+        notes.append(f"the runs' settings differ ({differ}): both files are measured with run {run_a}'s, so this "
+                     "judges the model files only, not the change of settings")
     known = {d.name for d in plan.devices.devices}
     by_device: dict[str, list[tuple[Key, Path, Path]]] = {}
     for k in common:
