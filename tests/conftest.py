@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -14,6 +15,13 @@ FIXTURES = REPO / "tests" / "fixtures" / "device-outputs"
 
 # `python -m harness` in a subprocess must run this checkout's code, wherever the editable install points.
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+
+# A test run started in the background by a non-interactive shell (`cmd &`, `nohup cmd &`) inherits SIGINT
+# ignored, and an ignored signal stays ignored across exec in every process a test starts: `harness serve` and
+# `harness run` children then never see the Ctrl-C a test sends them (tests/test_android_host.py hung on it).
+# A handler here is reset to the default in each child at exec, as at a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # One line per area; each module is a pytest plugin with that area's fixtures.
 pytest_plugins: list[str] = []
