@@ -153,7 +153,8 @@ def load_source(model: str, image_dir: Path | None = None, cache_dir: Path | Non
     from converters import shipped, training
 
     if not shipped.load(spec, km, image_dir):  # the recipe's result as shipped with the package, else trained
-        km = training.trained(spec, km, image_dir, cache_dir, retrained=shipped.retrain_requested())
+        km = training.trained(spec, km, image_dir, cache_dir, retrained=shipped.retrain_requested(),
+                              load_shipped=lambda s, m: shipped.load(s, m, None))
     return Source(name=model, keras_model=km, task=spec.task, input_shape=tuple(km.input_shape),
                   image_dir=image_dir, spec=spec)
 

@@ -6,6 +6,7 @@ nothing is downloaded at run time. A user can point `image_dir` at a folder of t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from collections.abc import Iterator
 
 import numpy as np
@@ -79,3 +80,16 @@ def representative_batches(input_shape: tuple[int, ...], count: int = 32, seed: 
         p = p[:h, :w]
         x = luminance(p)[..., None] if c == 1 else p[..., :c]
         yield [x[None].astype(np.float32)]
+
+
+def as_rgb(img: Any) -> list[np.ndarray]:
+    """One scikit-image picture (a frame tuple, grey or RGBA) as a float32 RGB array, in a list."""
+    from skimage.color import gray2rgb, rgba2rgb
+    from skimage.util import img_as_float32
+
+    img = np.asarray(img[0] if isinstance(img, tuple) else img)
+    if img.ndim == 2:
+        img = gray2rgb(img)
+    elif img.shape[-1] == 4:
+        img = rgba2rgb(img)
+    return [img_as_float32(img)]

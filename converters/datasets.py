@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from converters.data import load_images, luminance
+from converters.data import as_rgb as _as_rgb, load_images, luminance
 
 # Held out from training: PSNR/SSIM are measured on crops of these only.
 SR_EVAL_IMAGES = ("astronaut", "camera", "coffee", "rocket")
@@ -75,18 +75,6 @@ def _sr_images(image_dir: str | None, held_out: bool) -> tuple[np.ndarray, ...]:
         half = img.shape[1] // 2
         return (img[:, half:] if held_out else img[:, :half],)
     return tuple(img for i, img in enumerate(images) if (i % 4 == 0) == held_out)
-
-
-def _as_rgb(img) -> list[np.ndarray]:
-    from skimage.color import gray2rgb, rgba2rgb
-    from skimage.util import img_as_float32
-
-    img = np.asarray(img[0] if isinstance(img, tuple) else img)
-    if img.ndim == 2:
-        img = gray2rgb(img)
-    elif img.shape[-1] == 4:
-        img = rgba2rgb(img)
-    return [img_as_float32(img)]
 
 
 def _channels(rgb: np.ndarray, channels: int) -> np.ndarray:

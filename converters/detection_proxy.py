@@ -51,23 +51,23 @@ def recipe_constants() -> list[Any]:
     return [PROXY_STEPS, PROXY_BATCH, PROXY_LR, PROXY_TUNE_STEPS, PROXY_TUNE_LR]
 
 
-def base_spec(spec: Any) -> Any | None:
-    """The 600 px spec whose weights a smaller-input proxy is fine-tuned from (None: it is one)."""
-    from converters.zoo import get_spec
-
+def base_name(spec: Any) -> str | None:
+    """The zoo name of the 600 px spec whose weights a smaller-input proxy is fine-tuned from (None: it is one)."""
     if int(spec.kwargs.get("size", PROXY_SIZE)) == PROXY_SIZE:
         return None
     rest = "".join(f"@{k}={v}" for k, v in sorted(spec.kwargs.items()) if k not in ("size", "proposals"))
-    return get_spec(f"faster_rcnn_proxy{rest}")
+    return f"faster_rcnn_proxy{rest}"
 
 
 def train_recipe(spec: Any, model: Any, scaled: Callable[[int], int],
-                 callbacks: Callable[[str, int], list[Any]]) -> None:
-    """Train the proxy: from scratch at 600 px, or (another size) from the 600 px weights (shipped, cached,
-    else trained first) fine-tuned at this size. Weights are updated in place."""
+                 callbacks: Callable[[str, int], list[Any]], base_weights: Callable[[str], list[Any]]) -> None:
+    """Train the proxy: from scratch at 600 px, or (another size) from the 600 px weights fine-tuned at this
+    size. `base_weights(name)` gives those weights (shipped, cached, else trained first): the caller
+    (converters.training) reaches the zoo and the shipped weights, so this module imports neither.
+    Weights are updated in place."""
     from converters import detection
 
-    base = base_spec(spec)
+    base = base_name(spec)
     if base is None:
         steps = scaled(PROXY_STEPS)
         detection.train(model, steps=steps, batch=PROXY_BATCH, learning_rate=PROXY_LR,
@@ -75,13 +75,9 @@ def train_recipe(spec: Any, model: Any, scaled: Callable[[int], int],
         return
     import tf_keras as keras
 
-    from converters import shipped, training
-
     keras.utils.set_random_seed(0)
-    source = base.create()
-    if not shipped.load(base, source, None):
-        training.trained(base, source, None, retrained=shipped.retrain_requested())
-    model.set_weights(source.get_weights())
+    weights = base_weights(base)
+    model.set_weights(weights)
     steps = scaled(PROXY_TUNE_STEPS)
     detection.train(model, steps=steps, batch=PROXY_BATCH, learning_rate=PROXY_TUNE_LR, seed=1,
                     callbacks=callbacks("fine-tune", steps))

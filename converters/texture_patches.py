@@ -37,7 +37,7 @@ def _photos() -> tuple[np.ndarray, ...]:
     from skimage.color import rgb2gray
     from skimage.transform import resize
 
-    from converters.datasets import _as_rgb
+    from converters.data import as_rgb as _as_rgb
 
     out = []
     for name in CLASSES:

@@ -336,7 +336,8 @@ def weights_key(spec: Any, image_dir: str | Path | None) -> str:
 RECIPES_RUN: list[str] = []  # names of the recipes this process trained (a warm cache leaves it empty)
 
 
-def _train_recipe(spec: Any, model: Any, image_dir: str | None) -> None:
+def _train_recipe(spec: Any, model: Any, image_dir: str | None,
+                  base_weights: Callable[[str], list[Any]] | None = None) -> None:
     import tf_keras as keras
 
     RECIPES_RUN.append(spec.name)
@@ -346,7 +347,9 @@ def _train_recipe(spec: Any, model: Any, image_dir: str | None) -> None:
         from converters import detection, detection_proxy
 
         if spec.build.__name__ == "faster_rcnn_proxy":  # 600 px from scratch, other sizes fine-tuned from it
-            detection_proxy.train_recipe(spec, model, scaled, progress_callbacks)
+            if base_weights is None:
+                raise ConversionError(f"{spec.name}: its recipe needs another entry's weights (call trained())")
+            detection_proxy.train_recipe(spec, model, scaled, progress_callbacks, base_weights)
             return
         detection.train(model, image_dir, quick=recipe_mode() == "quick", steps=scaled(DET_STEPS),
                         callbacks=progress_callbacks("train", scaled(DET_STEPS)))
@@ -409,11 +412,16 @@ def fold_batchnorm(twin: Any, plain: Any) -> None:
         layer.set_weights(weights)
 
 
+ShippedLoader = Callable[[Any, Any], bool]  # (spec, keras model) -> loaded the shipped weights into it
+
+
 def trained(spec: Any, keras_model: Any, image_dir: str | Path | None,
-            cache_dir: str | Path | None = None, retrained: bool = False) -> Any:
+            cache_dir: str | Path | None = None, retrained: bool = False,
+            load_shipped: ShippedLoader | None = None) -> Any:
     """The zoo model with its recipe's weights from the local cache, else trained here and stored (the
     shipped weights are tried first by the caller: converters.shipped imports this module, not the reverse).
-    `retrained` (--retrain) keeps weights trained here apart from those trained without it."""
+    `retrained` (--retrain) keeps weights trained here apart from those trained without it. `load_shipped`
+    (converters.shipped.load, from the caller) serves a recipe that starts from another entry's weights."""
     if not getattr(spec, "trainable", True):  # no recipe: its own initial weights (seeded), never trained
         return keras_model
     if cache_dir is None:
@@ -428,7 +436,18 @@ def trained(spec: Any, keras_model: Any, image_dir: str | Path | None,
         with np.load(path) as data:
             keras_model.set_weights([data[f"w{i}"] for i in range(len(data.files))])
         return keras_model
-    _train_recipe(spec, keras_model, None if image_dir is None else str(image_dir))
+    def base_weights(name: str) -> list[Any]:
+        """Another zoo entry's recipe weights (the proxy's 600 px base): shipped, cached, else trained."""
+        from converters.zoo import get_spec
+
+        base = get_spec(name)
+        source = base.create()
+        if not (load_shipped is not None and load_shipped(base, source)):
+            trained(base, source, None, retrained=retrained, load_shipped=load_shipped)
+        weights: list[Any] = source.get_weights()
+        return weights
+
+    _train_recipe(spec, keras_model, None if image_dir is None else str(image_dir), base_weights)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, **{f"w{i}": w for i, w in enumerate(keras_model.get_weights())})
     tmp.replace(path)

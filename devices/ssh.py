@@ -30,6 +30,7 @@ from devices.transport import CommandResult, Transport, TransportError, file_sha
 
 log = logging.getLogger(__name__)
 
+EOF_GRACE_S = 2.0  # after the exit status, how long to wait for the remote's EOF on the output
 CHUNK = 32 * 1024
 # Push: write to NAME.part.PID, verify sha256, then rename, so a cut push never leaves a bad copy.
 PUSH_SCRIPT = (
@@ -325,6 +326,7 @@ class SshTransport(Transport):
         feeding = True
         idle = 0.001
         link_error: BaseException | None = None
+        exit_seen: float | None = None
         try:
             while True:
                 progressed = False
@@ -349,7 +351,16 @@ class SshTransport(Transport):
                     err += chan.recv_stderr(65536)
                     progressed = True
                 if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
-                    break
+                    # sshd can send the exit status before the last of the command's output (it reads the
+                    # child's pipes on its own schedule): done at the remote's EOF, or a grace period after the
+                    # status for a server that sends none. Stopping at the status alone cut the runner's JSON
+                    # line off once in the suite ("runner exited 0 without a result").
+                    if chan.eof_received or chan.closed:
+                        break
+                    if exit_seen is None:
+                        exit_seen = time.monotonic()
+                    elif time.monotonic() - exit_seen > EOF_GRACE_S:
+                        break
                 transport = chan.get_transport()
                 if transport is None or not transport.is_active():
                     break

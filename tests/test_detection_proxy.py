@@ -114,17 +114,16 @@ def test_the_proxy_is_zf_shaped_with_stride_16_a_6x6_roi_and_a_1024_unit_head():
 
 
 def test_the_proxy_s_task_says_its_classes_and_the_400_px_proxy_is_tuned_from_the_600_px_one():
-    from converters.detection_proxy import base_spec
+    from converters.detection_proxy import base_name
     from converters.tasks import model_task
     from converters.zoo import get_spec
 
     proxy = get_spec("faster_rcnn_proxy")
     assert model_task("detection", proxy.create(size=128, pre_nms=256)).classes == len(ds.CLUTTER_CLASSES)
     assert model_task("detection", get_spec("faster_rcnn").create()).classes == len(CLASSES)
-    assert base_spec(proxy) is None
-    assert base_spec(get_spec("faster_rcnn_proxy_400")).name == "faster_rcnn_proxy"
-    assert base_spec(get_spec("faster_rcnn_proxy@size=304@head_units=512")).name == \
-        "faster_rcnn_proxy@head_units=512"
+    assert base_name(proxy) is None
+    assert base_name(get_spec("faster_rcnn_proxy_400")) == "faster_rcnn_proxy"
+    assert base_name(get_spec("faster_rcnn_proxy@size=304@head_units=512")) == "faster_rcnn_proxy@head_units=512"
 
 
 def test_a_proxy_tflite_is_scored_on_the_cluttered_held_out_scenes(tmp_path):

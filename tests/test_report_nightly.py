@@ -79,8 +79,10 @@ def test_nightly_baseline_then_faster_then_confirmed_regression(farm, tiny_tflit
     assert labels[night2] == GOOD
     assert "faster" in next(out.glob(f"*{night2}.md")).read_text()
 
-    # Night 3 against a baseline three times faster: suspected, measured again, confirmed, exit 1.
-    _plant(db, night1, 1 / 3)
+    # Night 3 against a baseline five times faster than the latest real night: suspected, measured again,
+    # confirmed, exit 1. (With one good night only a re-run beyond +100 % confirms; this 8 us model's runs
+    # differ by up to 0.6x between nights, so a 3x margin on the first night was once re-measured at +86 %.)
+    _plant(db, night2, 0.2)
     capsys.readouterr()
     assert main(argv) == 1
     labels = _labels(db)
@@ -95,7 +97,7 @@ def test_nightly_baseline_then_faster_then_confirmed_regression(farm, tiny_tflit
     # The regressed night is not a baseline: the next night still compares with the planted good one.
     db_ = ResultsDB(db)
     try:
-        assert db_.latest_run_with_label(GOOD) == "planted-x0.3333333333333333"
+        assert db_.latest_run_with_label(GOOD) == "planted-x0.2"
     finally:
         db_.close()
 
