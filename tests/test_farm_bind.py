@@ -14,10 +14,11 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
+
+from tests.test_farm import _read_until  # one reader of a child's stdout for both farm files
 
 psutil = pytest.importorskip("psutil")
 pytest.importorskip("ray", reason="pip install 'ray==2.60.0' (the `farm` extra)")
@@ -40,24 +41,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _read_until(proc: subprocess.Popen, needle: str, timeout_s: float) -> str:
-    seen: list[str] = []
-    box: dict = {}
-
-    def reader() -> None:
-        for line in proc.stdout:
-            seen.append(line)
-            if needle in line:
-                box["hit"] = True
-                return
-
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
-    t.join(timeout_s)
-    assert box.get("hit"), f"no {needle!r} within {timeout_s} s: {''.join(seen)[-1500:]}"
-    return "".join(seen)
 
 
 def _farm_pids(*roots: int) -> set[int]:
