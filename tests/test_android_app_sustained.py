@@ -70,7 +70,10 @@ def test_sustained_through_the_android_app_on_a_heating_phone(android_device, ad
     assert s["cold_p50_us"] == 2000.0 and s["steady_p50_us"] == pytest.approx(3200.0)
     assert s["steady_over_cold"] == pytest.approx(1.6) and s["interrupted"] is False
     assert s["temp_reached_c"] > 50.0  # the host's dumpsys thermalservice polls while the app ran
-    assert "the app's loop" in m.extra["sustained_method"] and "+7.5" in m.extra["sustained_method"]
+    how = m.extra["sustained_method"]
+    assert "the app's loop" in how and "clock offset" in how
+    offset = float(how.split("clock offset (")[1].split(" s")[0])  # host minus phone: the phone is ahead
+    assert offset == pytest.approx(-7.5, abs=0.2), how
     assert r["cpu_freq"] and all(row[1] == "run" for row in r["cpu_freq"])  # the host read the clocks meanwhile
     assert m.validity.no_throttling is True  # throttling is what a sustained run measures
 

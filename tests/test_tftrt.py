@@ -271,6 +271,8 @@ def test_sustained_tftrt_on_a_heating_jetson(sshd_board, tiny_saved_model, tmp_p
     s = m.extra["sustained"]
     assert board.throttled_at_unix is not None
     expected = board.throttled_at_unix - r["timed_window_unix_s"][0]  # the board is this host: one clock
+    print(f"tftrt onset found {s['first_throttle_s']:.3f} s, throttled {expected:.3f} s, {len(r['windows'])} windows, "
+          f"cold {s['cold_p50_us']:.0f} us, steady {s['steady_p50_us']:.0f} us")
     # Read at the end of the 0.5 s window it fell in (plus an invoke and a sampling pass).
     assert expected - 0.05 <= s["first_throttle_s"] <= expected + 0.5 + 0.3, (s["first_throttle_s"], expected)
     assert "1800 to 1200" in s["throttle_cause"] and s["temp_reached_c"] > 62.0

@@ -187,6 +187,8 @@ def test_ctrl_c_keeps_the_trtexec_segments_already_finished(sshd_board, tmp_path
     r = raw.runner
     assert r.get("error") is None and r["interrupted"] is True, r.get("error")
     kept = int(raw.extra["sustained_interrupted"].split()[1].rstrip(":")) - 1  # "segment K: ..." cut K
+    print(f"stopped {time.monotonic() - t_abort:.2f} s after abort; kept {kept} segments, {len(r['windows'])} "
+          f"windows; {raw.extra['sustained_interrupted'][:60]}; {raw.extra['sustained_method'][:120]}")
     assert kept >= 2 and len(r["windows"]) >= 4 * kept - 1, (raw.extra, r["windows"])
     assert r["windows"][-1][1] == len(r["latencies_us"]) and set(r["window_p50_us"]) == {2000.0}
     assert f"{kept} trtexec --duration=2 segments back to back" in raw.extra["sustained_method"]
