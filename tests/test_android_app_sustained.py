@@ -167,3 +167,4 @@ def test_android_app_is_offered_sustained_mode():
 
     assert sustained_problem(SimpleNamespace(kind="android", runtime="app")) is None
     assert sustained_problem(SimpleNamespace(kind="android", runtime="benchmark_model")) is None
+
