@@ -63,6 +63,8 @@ def test_sustained_through_the_android_app_on_a_heating_phone(android_device, ad
     assert m.status == "ok", m.error
     s = m.extra["sustained"]
     expected = phone.throttled_at_unix - r["timed_window_unix_s"][0]
+    print(f"app onset found {s['first_throttle_s']:.3f} s, throttled {expected:.3f} s ({s['throttle_cause']}), "
+          f"{len(r['windows'])} windows, offset read {m.extra['sustained_method'].split('offset (')[1][:8]}")
     # Seen at the next window end (0.25 s, the app's own status), or a host poll, whichever comes first; the
     # offset read over one `date` round trip may place the loop up to that round trip early or late.
     assert expected - 0.15 <= s["first_throttle_s"] <= expected + 0.25 + 0.35, (s, expected)
