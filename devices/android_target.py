@@ -334,7 +334,9 @@ class AndroidTarget(Target):
         temps.append((round(time.monotonic() - t0, 3), "after", after_thermal.get("temperatures_c") or {}))
         runner["temperatures"] = [t for t in temps if t[2]]
         if runner.get("windows"):  # sustained: the thermal status over time marks the first throttle event
-            runner["thermal_status"] = [[t, st] for t, st in sampler.status_times]
+            # (the companion app's own reading at each window end, when it sent them, with the host's polls)
+            runner["thermal_status"] = sorted([*(runner.get("thermal_status") or []),
+                                               *([t, st] for t, st in sampler.status_times)], key=lambda x: x[0])
         statuses = [s for s in (before_thermal.get("status"), *sampler.statuses, after_thermal.get("status"))
                     if s is not None]
         extra.update({

@@ -86,8 +86,14 @@ class Target(ABC):
         return time.monotonic() - t0
 
     def abort(self) -> None:
-        """From another thread, on Ctrl-C: end the command the target waits for now."""
-        self.transport.abort()
+        """From another thread, on Ctrl-C: the runtime's own stop first (the Android app's sustained loop asked
+        to end with what it measured, trtexec's next segment not started), then end the command waited for now."""
+        runtime = getattr(self, "runtime", None)
+        try:
+            if runtime is not None:
+                runtime.abort(self)
+        finally:
+            self.transport.abort()
 
     def close(self) -> None:
         self.transport.close()

@@ -1,13 +1,21 @@
-"""Sustained mode through trtexec on a Jetson: one unbroken `--duration` loop, windows cut afterwards.
+"""Sustained mode through trtexec on a Jetson: `--duration` loops of up to SEGMENT_S back to back, windows
+cut afterwards.
 
 Unlike benchmark_model (devices/board_sustained.py), trtexec loops by itself for `--duration=N` seconds and
 `--exportTimes=FILE` writes one record per timed inference (TensorRT 7-10, sampleReporting.cpp
 exportJSONTrace: `startEnqMs, endEnqMs, startH2dMs, ..., endD2hMs, h2dMs, computeMs, d2hMs, latencyMs[,
-endToEndMs]`, milliseconds on trtexec's own clock). The windows `[t_s, runs_done]` are cut from those
-records; trtexec prints no wall-clock time, so its clock is placed on this host's clock by the end of the
-last inference, taken as the moment trtexec returned (it only writes the file and its summary after: the
-windows are placed at most that late). Meanwhile a thread on this host reads the board's thermal zones and
-CPU clocks over ssh once per window (`ThermalPoller`), the same readings as the board's benchmark_model path.
+endToEndMs]`, milliseconds on trtexec's own clock). It writes that file only when its loop ends, and a killed
+trtexec writes nothing: one loop of ten minutes would lose all of them to a Ctrl-C. So the loop runs as
+segments of at most SEGMENT_S seconds, one trtexec each; a Ctrl-C (or a failure) during a segment keeps every
+segment finished before it, and costs at most SEGMENT_S of measurement. The price is a gap between segments
+(trtexec's start, the engine's deserialisation and the warm-up: about a second on a Jetson), added up in the
+row. A loop no longer than SEGMENT_S is one unbroken trtexec, as before.
+
+The windows `[t_s, runs_done]` are cut from each segment's records; trtexec prints no wall-clock time, so each
+segment's clock is placed on this host's clock by the end of its last inference, taken as the moment that
+trtexec returned (it only writes the file and its summary after: the windows are placed at most that late).
+Meanwhile a thread on this host reads the board's thermal zones and CPU clocks over ssh once per window
+(`ThermalPoller`), the same readings as the board's benchmark_model path.
 """
 from __future__ import annotations
 
@@ -19,7 +27,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from devices.transport import TransportError
+from devices.transport import CommandResult, TransportError
+
+# The longest trtexec of a sustained loop: what a Ctrl-C can cost at most, against one reload gap per segment.
+SEGMENT_S = 60
 
 
 def window_length(bench: Any) -> float:
@@ -28,11 +39,62 @@ def window_length(bench: Any) -> float:
     return float(getattr(bench, "sustained_window_s", None) or max(total / 20.0, 0.5))
 
 
-def sustained_argv(trtexec: str, engine: str, times_json: str, bench: Any) -> list[str]:
-    """trtexec timing a saved engine without stopping for sustained_s, every inference exported."""
+def segment_durations(bench: Any, segment_s: int | None = None) -> list[int]:
+    """trtexec's whole-second --duration of each segment: ceil(sustained_s) split into runs of at most
+    SEGMENT_S (never shorter than a window, so every segment ends at least one window)."""
+    total = max(1, math.ceil(float(bench.sustained_s)))
+    seg = max(math.ceil(window_length(bench)), int(segment_s or SEGMENT_S), 1)
+    out = [seg] * (total // seg)
+    if total % seg:
+        out.append(total % seg)
+    return out
+
+
+def sustained_argv(trtexec: str, engine: str, times_json: str, bench: Any, duration_s: int | None = None
+                   ) -> list[str]:
+    """trtexec timing a saved engine without stopping for duration_s (default: all of sustained_s), every
+    inference exported."""
+    duration = duration_s if duration_s is not None else max(1, math.ceil(float(bench.sustained_s)))
     return [trtexec, f"--loadEngine={engine}", f"--warmUp={int(round(bench.warmup_s * 1000))}",
-            "--iterations=1", f"--duration={max(1, math.ceil(float(bench.sustained_s)))}",
-            f"--exportTimes={times_json}", "--useSpinWait"]
+            "--iterations=1", f"--duration={duration}", f"--exportTimes={times_json}", "--useSpinWait"]
+
+
+class Segment:
+    """One finished trtexec of the loop: its export's path on the board, its result, and when it returned
+    (seconds on the poller's clock, and Unix time)."""
+
+    def __init__(self, times: str, duration_s: int, result: CommandResult, end_s: float, end_unix: float) -> None:
+        self.times, self.duration_s, self.result = times, duration_s, result
+        self.end_s, self.end_unix = end_s, end_unix
+
+
+def run_segments(run: Callable[[list[str]], CommandResult], trtexec: str, engine: str, times_stem: str,
+                 bench: Any, t0: float, stopped: Callable[[], bool] = lambda: False
+                 ) -> tuple[list[Segment], str | None]:
+    """The segments back to back until sustained_s is run (`run` executes one argv on the board). A failure or
+    a lost link (Ctrl-C ends the link) in the first segment is the caller's, as for one trtexec; in a later one
+    it ends the loop, the finished segments kept, with the reason returned. `stopped` (Ctrl-C) is asked before
+    each segment, so a stop that fell between two segments does not start the next."""
+    done: list[Segment] = []
+    for k, duration in enumerate(segment_durations(bench)):
+        if done and stopped():
+            return done, f"segment {k + 1}: not started (stopped)"
+        times = f"{times_stem}-{k}.json"
+        argv = sustained_argv(trtexec, engine, times, bench, duration)
+        try:
+            res = run(argv)
+        except TransportError as exc:
+            if not done:
+                raise
+            return done, f"segment {k + 1}: {str(exc)[:200]}"
+        seg = Segment(times, duration, res, round(time.monotonic() - t0, 3), time.time())
+        if not res.ok and done:
+            tail = (res.stdout + res.stderr).strip().splitlines()[-1:] or [f"exit {res.exit_code}"]
+            return done, f"segment {k + 1}: trtexec exited {res.exit_code}: {tail[0][:200]}"
+        done.append(seg)
+        if not res.ok:
+            break  # the first segment failed: the caller reads its log
+    return done, None
 
 
 # Run on the board with its Python: the export of a 10-minute loop is hundreds of MB of JSON (about 300 bytes a
@@ -144,31 +206,74 @@ class ThermalPoller:
         self.probe("after")
 
 
-def sustained_fields(times_text: str, window_s: float, loop_end_s: float, poller: ThermalPoller,
-                     ended_unix: float) -> dict[str, Any]:
-    """The runner-shaped sustained fields from the exported times; raises ValueError when unusable."""
-    records = parse_records(times_text)
-    windows, p50s, start_s = cut_windows(records, window_s, loop_end_s)
-    span_s = loop_end_s - start_s
-    return {"latencies_us": [lat for _, lat in records], "windows": windows, "window_p50_us": p50s,
-            "timed_start_s": start_s, "interrupted": False, "temperatures": poller.temperatures,
-            "cpu_freq": poller.cpu_freq, "duration_s": round(span_s, 4),
-            "timed_window_unix_s": [round(ended_unix - span_s, 6), round(ended_unix, 6)]}
+def sustained_fields(segments: list[tuple[str, float, float]], window_s: float, poller: ThermalPoller
+                     ) -> tuple[dict[str, Any], float, str | None]:
+    """The runner-shaped sustained fields from each segment's exported times (text, end on the poller's clock,
+    end Unix time), the gaps between segments (s) and why the records stopped early (a later segment's export
+    unusable: the ones before it kept), or None. Raises ValueError when the first segment's is unusable."""
+    latencies: list[float] = []
+    windows: list[list[float]] = []
+    p50s: list[float | None] = []
+    first: tuple[float, float] | None = None  # the loop's start: poller clock, Unix time
+    last = (0.0, 0.0)
+    gaps, cut = 0.0, None
+    for k, (text, end_s, end_unix) in enumerate(segments):
+        try:
+            records = parse_records(text)
+        except ValueError as exc:
+            if first is None:
+                raise
+            cut = f"segment {k + 1}: --exportTimes unusable: {exc}"
+            break
+        w, p, start_s = cut_windows(records, window_s, end_s)
+        windows += [[t, int(n) + len(latencies)] for t, n in w]
+        p50s += p
+        latencies += [lat for _, lat in records]
+        span = end_s - start_s
+        if first is None:
+            first = (start_s, end_unix - span)
+        else:
+            gaps += max(0.0, start_s - last[0])
+        last = (end_s, end_unix)
+    assert first is not None
+    fields = {"latencies_us": latencies, "windows": windows, "window_p50_us": p50s, "timed_start_s": first[0],
+              "interrupted": False, "temperatures": poller.temperatures, "cpu_freq": poller.cpu_freq,
+              "duration_s": round(last[0] - first[0], 4),
+              "timed_window_unix_s": [round(first[1], 6), round(last[1], 6)]}
+    return fields, round(gaps, 3), cut
 
 
-def fill(transport: Any, python: str, times: str, bench: Any, runner: dict[str, Any], raw: Any,
-         poller: ThermalPoller, ended: tuple[float, float]) -> str | None:
-    """Fetch the export reduced on the board (COMPACT_SCRIPT; the whole JSON where Python fails) and fill
-    `runner` and `raw` with the sustained fields; `ended` is (return on the poller's clock, return unix time).
-    The reason when the export is unusable, else None."""
-    exported = transport.run(["sh", "-c", '"$1" -c "$2" "$3" 2>/dev/null || cat -- "$3"', "sh", python,
-                              COMPACT_SCRIPT, times], timeout_s=600)
+def fill(transport: Any, python: str, segments: list[Segment], bench: Any, runner: dict[str, Any], raw: Any,
+         poller: ThermalPoller, interrupted: str | None = None) -> str | None:
+    """Fetch each segment's export reduced on the board (COMPACT_SCRIPT; the whole JSON where Python fails),
+    remove it there, and fill `runner` and `raw` with the sustained fields. `interrupted`: why the loop ended
+    before sustained_s (the row keeps what the finished segments measured). The reason when the first export
+    is unusable, else None."""
+    texts: list[tuple[str, float, float]] = []
+    for seg in segments:
+        exported = transport.run(["sh", "-c", '"$1" -c "$2" "$3" 2>/dev/null || cat -- "$3"', "sh", python,
+                                  COMPACT_SCRIPT, seg.times], timeout_s=600)
+        texts.append((exported.stdout, seg.end_s, seg.end_unix))
+        try:
+            transport.remove(seg.times)  # a minute of records is megabytes on the board
+        except TransportError:
+            pass
     try:
-        runner.update(sustained_fields(exported.stdout, window_length(bench), ended[0], poller, ended[1]))
+        fields, gaps, cut = sustained_fields(texts, window_length(bench), poller)
     except ValueError as exc:
         return f"--exportTimes unusable: {exc}"
+    interrupted = cut or interrupted
+    runner.update(fields)
+    runner["interrupted"] = interrupted is not None
     raw.window_unix_s = (runner["timed_window_unix_s"][0], runner["timed_window_unix_s"][1])
-    raw.extra["power_window_estimate"] = "trtexec: its last inference's end placed as it returned"
-    raw.extra["sustained_method"] = (f"one trtexec --duration={max(1, math.ceil(float(bench.sustained_s)))} loop, "
-                                     "windows cut from --exportTimes; zones and clocks read over ssh once a window")
+    raw.extra["power_window_estimate"] = "trtexec: each segment's last inference's end placed as it returned"
+    if len(segments) == 1:
+        how = f"one trtexec --duration={segments[0].duration_s} loop"
+    else:
+        how = (f"{len(segments)} trtexec --duration={segments[0].duration_s} segments back to back (the engine "
+               f"reloaded each: {gaps:g} s of gaps in all, not measured)")
+    raw.extra["sustained_method"] = (f"{how}, windows cut from --exportTimes; zones and clocks read over ssh once "
+                                     "a window")
+    if interrupted:
+        raw.extra["sustained_interrupted"] = interrupted
     return None

@@ -10,6 +10,9 @@ includes the copies in and out, as trtexec's host latency does.
 `allow_plain_tf: true` times the plain SavedModel with TensorFlow (runtime "tensorflow") where
 TensorRT is missing: a labelled fallback, and the way this path is exercised off a Jetson.
 
+`sustained_s` > 0 (harness run --sustained) runs runner.py's own sustained loop on the converted function:
+one unbroken loop in `window_s` windows, temperatures and clocks read at each window end.
+
 Usage: python3 tftrt_runner.py --job job.json   (or --job - to read the job from stdin)
 """
 from __future__ import annotations
@@ -249,8 +252,9 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         "error": None,
     }
     pattern = cfg["thermal_glob"]
+    origin = time.monotonic()  # t = 0 of the readings and of sustained mode's windows alike
     sample, temps, freqs = run_sampler(pattern, cfg.get("ignore_sensors") or (),
-                                       cfg.get("cpufreq_glob", "/sys/devices/system/cpu/cpu[0-9]*/cpufreq"))
+                                       cfg.get("cpufreq_glob", "/sys/devices/system/cpu/cpu[0-9]*/cpufreq"), origin)
 
     sample("before")
     rss_reset = _reset_peak_rss()  # after the TensorFlow import: the peak covers conversion, load and runs
@@ -265,7 +269,9 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         for value in fn(**inputs).values():
             value.numpy()
 
-    result.update(timed_loop(invoke, cfg, sample if pattern else None))
+    # With sustained_s the shared loop runs unbroken in windows (runner.py _sustained_loop; SIGTERM ends it
+    # with what it measured), the readings at each window end on the same origin.
+    result.update(timed_loop(invoke, cfg, sample if pattern else None, origin))
     sample("after")
     hwm_kb = _proc_status_kb("VmHWM")
     ok = rss_reset and hwm_kb is not None and rss_base_kb is not None

@@ -2,7 +2,11 @@
 
 - `am start -n PKG/.BenchmarkActivity --es model ... --es result_path P` writes, after `app_delay_s`, a
   result built from the golden contract (contracts/results/ok.json): the runner's keys, with the job's
-  model, threads and delegate, `num_runs` latencies and the app's "android" readings.
+  model, threads and delegate, `num_runs` latencies and the app's "android" readings. With `--ef sustained_s`
+  it runs dev.harness.core.SustainedLoop's steps in real time first (windows at the first inference past each
+  window_s, the thermal status at each window end, P's `.stop` file asked for at every sampling point), its
+  inferences from the simulator's heating phone when there is one (tests/heating_board.py HeatingPhone:
+  it warms, throttles, its clocks fall), on the phone's wall clock (`sim.clock_offset_s` ahead of the host's).
 - `am start -n PKG/.LiveActivity -d URL` and `am start -a android.intent.action.VIEW -d URL` (the browser)
   fetch the URL through the phone's localhost, i.e. through `adb reverse` and the real adb server.
 - `dumpsys package PKG` prints the versionCode block as the real one does; `pm install [-r] [-d] APK`
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -133,7 +138,63 @@ class CompanionApp:
                 self.sim.write(out, data)
                 shape = [int(d) for d in str(extras["eval_shape"]).split(",")]
                 result["android"].update({"outputs_path": out, "outputs_shape": [int(extras["eval_count"]), *shape[1:]]})
+        if extras.get("sustained_s") and not result.get("error"):
+            result.update(self._sustained(extras, path.removesuffix(".json") + ".stop"))
         self.sim.write(path, json.dumps(result))
+
+    def _sustained(self, extras: dict, stop: str) -> dict:
+        """SustainedLoop.run, step for step, in real time (see the module's note)."""
+        heating = self.sim.heating
+        total = float(extras["sustained_s"])
+        window = float(extras.get("window_s") or 0) or max(total / 20.0, 0.5)
+        interval = float(extras.get("sample_interval_s") or 0.5)
+        offset = float(getattr(self.sim, "clock_offset_s", 0.0))
+
+        def infer(n: int) -> float:
+            if heating is not None:
+                return float(heating.infer(n))
+            time.sleep(0.002)
+            return 2000.0
+
+        def status() -> int:
+            return int(heating.thermal_status) if heating is not None else 0
+
+        first = infer(1)
+        base = time.monotonic()
+        wall_start = time.time() + offset
+        start = time.monotonic()
+        next_sample, next_window = start + interval, start + window
+        lat: list[float] = []
+        windows: list[list] = []
+        statuses: list[int] = []
+        interrupted = False
+        while True:
+            lat.append(infer(len(lat) + 2))
+            now = time.monotonic()
+            if now >= next_window or now - start >= total:
+                windows.append([round(now - base, 3), len(lat)])
+                statuses.append(status())
+                next_window, next_sample = now + window, now + interval
+                if now - start < total and self.sim.path(stop).exists():
+                    interrupted = True
+                    break
+            elif now >= next_sample:
+                next_sample = now + interval
+                if now - start < total and self.sim.path(stop).exists():
+                    windows.append([round(now - base, 3), len(lat)])  # the part of the window run so far
+                    statuses.append(status())
+                    interrupted = True
+                    break
+            if now - start >= total:
+                break
+        duration = round(time.monotonic() - start, 6)
+        if heating is not None:
+            heating.publish()
+        return {"first_inference_us": first, "warmup_runs_done": 0, "duration_s": duration,
+                "timed_window_unix_s": [round(wall_start, 6), round(time.time() + offset, 6)],
+                "latencies_us": lat, "sustained_s": total, "window_s": window, "windows": windows,
+                "timed_start_s": round(start - base, 3), "interrupted": interrupted,
+                "window_thermal_status": statuses}
 
     # -- package manager ------------------------------------------------------------------------
     def dumpsys_package(self, args: list[str], out) -> int:

@@ -76,6 +76,21 @@ class HeatingBoard:
         self._thread.start()
         return self
 
+    def heat_when_looping(self, marker: str) -> HeatingBoard:
+        """Start heating when the sustained loop starts, not when the process does: the runner's
+        `_sustained_loop` catches SIGTERM from its first timed invoke on (/proc/PID/status SigCgt), so a
+        runner that spends seconds importing TensorFlow and converting does not heat the board meanwhile."""
+        def wait_then_heat() -> None:
+            while not self._stop.is_set():
+                if _looping(marker):
+                    self._loop(time.monotonic())
+                    return
+                time.sleep(0.01)
+
+        self._thread = threading.Thread(target=wait_then_heat, daemon=True)
+        self._thread.start()
+        return self
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -95,11 +110,31 @@ def _running(marker: str) -> bool:
     return False
 
 
+def _looping(marker: str) -> bool:
+    """A Python process with `marker` and --job on its command line catches SIGTERM (signal 15) now."""
+    me = str(os.getpid())
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and entry.name != me:
+            try:
+                cmd = (entry / "cmdline").read_bytes()
+                argv0 = os.path.basename(cmd.split(b"\0", 1)[0])
+                # the runner itself: `timeout`, which runs it on a board, catches SIGTERM to pass it on
+                if marker.encode() not in cmd or b"--job" not in cmd or b"python" not in argv0:
+                    continue
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            caught = next((ln.split()[1] for ln in status.splitlines() if ln.startswith("SigCgt:")), "0")
+            if int(caught, 16) & (1 << (15 - 1)):
+                return True
+    return False
+
+
 class HeatingPhone:
-    """The adb simulator's phone under a sustained benchmark_model load: it heats only while the tool
-    runs (and cools a little between), and when the CPU reaches `throttle_at_c` the thermal service
-    reports status 2 (moderate), the big cores' clock falls and each inference takes `slowdown` times
-    longer, as a phone's governor does. `throttled_at_unix` is the moment (time.time())."""
+    """The adb simulator's phone under a sustained load (benchmark_model windows, or the companion app's
+    loop through `infer`): it heats only while inferences run, and when the CPU reaches `throttle_at_c` the
+    thermal service reports status 2 (moderate), the big cores' clock falls and each inference takes
+    `slowdown` times longer, as a phone's governor does. `throttled_at_unix` is the moment (time.time())."""
 
     THERMAL = ("IsStatusOverride: false\nThermal Status: {status}\nCached temperatures:\n"
                "\tTemperature{{mValue={cpu:.1f}, mType=0, mName=CPU0, mStatus={status}}}\n"
@@ -122,23 +157,37 @@ class HeatingPhone:
         for cpu, khz in enumerate((1803000, 1803000, 2348000, big)):
             self.sim.write(f"/sys/devices/system/cpu/cpu{cpu}/cpufreq/scaling_cur_freq", f"{khz}\n")
 
+    @property
+    def thermal_status(self) -> int:
+        """What PowerManager.getCurrentThermalStatus would say now (the app reads it at each window end)."""
+        return 2 if self.throttled_at is not None else 0
+
+    def infer(self, n: int = 1) -> float:
+        """One inference at the phone's current speed: sleeps as it would, heats by the time it really ran
+        (a sleep overshoots on a loaded host), and returns its modelled latency (µs); the thermal service and
+        clocks are republished every 50th (`n`: the caller's count) and at the throttle."""
+        with self._lock:
+            lat = self.latency_us * (self.slowdown if self.throttled_at is not None else 1.0)
+        t0 = time.monotonic()
+        time.sleep(lat / 1e6)
+        with self._lock:
+            self.celsius += self.rise * (time.monotonic() - t0)
+            if self.throttled_at is None and self.celsius >= self.throttle_at_c:
+                self.throttled_at, self.throttled_at_unix = time.monotonic(), time.time()
+                self._publish()
+            elif n % 50 == 0:
+                self._publish()
+        return lat
+
+    def publish(self) -> None:
+        with self._lock:
+            self._publish()
+
     def run_for(self, seconds: float) -> list[float]:
         """benchmark_model's timed loop: sleeps as the inferences would, heating as it goes."""
         samples: list[float] = []
         end = time.monotonic() + seconds
         while time.monotonic() < end or not samples:
-            with self._lock:
-                lat = self.latency_us * (self.slowdown if self.throttled_at is not None else 1.0)
-            t0 = time.monotonic()
-            time.sleep(lat / 1e6)
-            samples.append(lat)
-            with self._lock:  # heats by the time it really ran (a sleep overshoots on a loaded host)
-                self.celsius += self.rise * (time.monotonic() - t0)
-                if self.throttled_at is None and self.celsius >= self.throttle_at_c:
-                    self.throttled_at, self.throttled_at_unix = time.monotonic(), time.time()
-                    self._publish()
-                elif len(samples) % 50 == 0:
-                    self._publish()
-        with self._lock:
-            self._publish()
+            samples.append(self.infer(len(samples) + 1))
+        self.publish()
         return samples

@@ -87,3 +87,52 @@ def test_cli_run_with_a_silent_phone(tmp_path, adb_server, adb_sim, fake_benchma
     assert proc.returncode == 1, proc.stderr[-2000:]  # README: 1 when some rows failed (the silent phone's)
     assert "2 measured, 2 errors" in proc.stdout, proc.stdout[-2000:]
     assert "Traceback" not in proc.stderr
+
+
+def test_harness_run_sustained_on_the_app_and_ctrl_c_keeps_the_row(adb_server, adb_sim, tmp_path, tiny_tflite,
+                                                                    isolated_cache):
+    """`harness run --sustained` with `runtime: app` (refused at the flag before), end to end: Ctrl-C while the
+    app loops reaches it as the stop file through the orchestrator's abort, and the minutes measured are stored
+    as an interrupted sustained row, with the heating phone's throttle onset in it (the target's own tests:
+    tests/test_android_app_sustained.py)."""
+    import signal
+    import time
+
+    import pytest
+
+    from tests.heating_board import HeatingPhone
+
+    HeatingPhone(adb_sim, start_c=38.0, rise_c_per_s=6.0, throttle_at_c=44.0, latency_us=2000.0)  # ~1 s in
+    devices = tmp_path / "devices.yaml"
+    devices.write_text(f"devices:\n  - name: phone\n    kind: android\n    serial: '{adb_sim.serial}'\n"
+                       f"    adb_port: {adb_server.port}\n    runtime: app\n    link_timeout_s: 2\n"
+                       "    link_check_s: 0.5\n    connect_timeout_s: 5\n")
+    db = tmp_path / "r.db"
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "--devices", str(devices), "--db", str(db),
+                             "--models", str(tiny_tflite), "--variants", "fp32", "--sustained", "120s", "--window",
+                             "0.5s", "--cooldown", "0", "--no-progress", "--no-peak-probe"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "XDG_CACHE_HOME": str(isolated_cache)})
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None and not any(
+                (s["component"] or "").endswith(".BenchmarkActivity") for s in adb_sim.app.starts):
+            time.sleep(0.1)
+        time.sleep(4.0)  # seconds of the app's loop: it throttles about 1 s in
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    start = next(s for s in adb_sim.app.starts if (s["component"] or "").endswith(".BenchmarkActivity"))
+    assert start["extras"]["sustained_s"] == 120.0 and start["extras"]["window_s"] == 0.5
+    rows = ResultsDB(db).measurements()
+    assert len(rows) == 1, err[-2000:]
+    m = rows[0]
+    s = m.extra["sustained"]
+    assert m.status == "ok" and s["interrupted"] is True, (m.error, err[-2000:])
+    assert 2.0 < s["duration_s"] < 60.0 and len(s["windows"]) >= 4
+    assert s["first_throttle_s"] is not None and s["steady_over_cold"] == pytest.approx(1.6, rel=0.02)
+    assert not any(p.name.endswith(".stop") for p in adb_sim.path(
+        "/sdcard/Android/data/dev.harness.companion/files/harness").iterdir())

@@ -216,13 +216,14 @@ def test_the_android_app_gets_input_shapes_and_the_eval_set_and_its_outputs_are_
     c = json.loads((REPO / "contracts/android/am_start.json").read_text())
     extras = adb_sim.app.starts[-1]["extras"]
     optional = {k: v for k, v in extras.items() if k not in c["extras"]}
+    assert set(optional) == {"eval_count", "eval_path", "eval_shape", "input_shapes"}  # sustained_s: sustained only
     assert {k: v for k, v in optional.items() if k != "eval_path"} == \
-        {k: v for k, v in c["optional_extras"].items() if k != "eval_path"}  # what the JVM JobRequestTest reads
+        {k: c["optional_extras"][k] for k in optional if k != "eval_path"}  # what the JVM JobRequestTest reads
     assert re.fullmatch(r"/sdcard/Android/data/dev\.harness\.companion/files/harness/eval/[0-9a-f]{16}\.f32",
                         extras["eval_path"])
     argv = shlex.split(next(cmd for cmd in reversed(adb_sim.commands) if cmd.startswith("am start")))
     sent = {argv[i + 1]: argv[i] for i, a in enumerate(argv) if a.startswith("--e")}
-    assert {k: sent[k] for k in optional} == c["optional_extra_types"]
+    assert {k: sent[k] for k in optional} == {k: c["optional_extra_types"][k] for k in optional}
     assert raw.outputs is not None and raw.outputs.shape == (2, 4, 4, 3)
     assert np.array_equal(raw.outputs.ravel(), inputs)
     assert "_outputs" not in raw.extra and "outputs_error" not in raw.extra

@@ -251,10 +251,10 @@ def test_sustained_through_adb_on_a_heating_phone(android_device, adb_sim, tmp_p
 def test_a_runtime_without_sustained_mode_is_refused_before_anything_runs(tmp_path):
     devices = tmp_path / "devices.yaml"
     devices.write_text(yaml.safe_dump({"devices": [
-        {"name": "orin", "kind": "jetson", "host": "127.0.0.1", "user": "u", "runtime": "tftrt"}]}))
+        {"name": "ort", "kind": "local", "runtime": "onnxruntime"}]}))
     res = _cli("run", "--devices", str(devices), "--db", str(tmp_path / "r.db"), "--sustained", "10m", timeout=120)
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
-    assert "--sustained: device 'orin': no sustained mode for jetson runtime tftrt yet" in res.stderr
+    assert "--sustained: device 'ort': no sustained mode for local runtime onnxruntime yet" in res.stderr
     assert not (tmp_path / "r.db").exists()
 
 
@@ -340,8 +340,9 @@ def test_ios_is_offered_sustained_mode_and_others_still_refused(tmp_path):
 
     assert sustained_problem(SimpleNamespace(kind="ios", runtime=None)) is None
     assert sustained_problem(SimpleNamespace(kind="jetson", runtime="tensorrt")) is None  # trtexec --duration
-    why = sustained_problem(SimpleNamespace(kind="jetson", runtime="tftrt"))
-    assert why is not None and "iOS through the companion app" in why and "trtexec on a Jetson" in why
+    assert sustained_problem(SimpleNamespace(kind="jetson", runtime="tftrt")) is None  # the runner's own loop
+    why = sustained_problem(SimpleNamespace(kind="local", runtime="onnxruntime"))
+    assert why is not None and "iOS through the companion app" in why and "trtexec and TF-TRT on a Jetson" in why
 
 
 def test_a_long_sustained_row_keeps_a_bounded_sample_but_figures_from_every_run():

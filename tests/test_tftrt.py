@@ -229,3 +229,51 @@ def test_a_tftrt_and_tensorrt_plan_exports_everything_before_the_first_timed_job
     stem = Path(tf_row.extra["saved_model"]["path"]).name.removesuffix(".saved_model")
     assert trt_row.runtime == "tensorrt" and trt_row.extra["onnx"]["origin"] == f"tf2onnx export of {stem}.tflite"
     onnx.checker.check_model(onnx.load(trt_row.extra["onnx"]["path"]))
+
+
+def test_sustained_tftrt_on_a_heating_jetson(sshd_board, tiny_saved_model, tmp_path):
+    """`--sustained` with runtime tftrt: rpi/tftrt_runner.py runs the runner's own sustained loop (plain
+    TensorFlow here, TF-TRT on a Jetson) over the real sshd; the board heats from the loop's first timed
+    invoke and throttles 1800 -> 1200 MHz about 3.3 s in; the onset is found at the window end after it."""
+    if _tensorrt_here():
+        pytest.skip("this TensorFlow has TensorRT: the plain-TensorFlow fallback would not be used")
+    from types import SimpleNamespace
+
+    from devices.registry import build_target
+    from devices.target import JobSpec
+    from harness.orchestration.measure import to_measurement
+    from harness.planning.config import BenchSettings
+    from tests.heating_board import HeatingBoard
+
+    cfg = sshd_board.config_for("hot-orin-tftrt", "jetson", runtime="tftrt", tftrt_allow_plain_tf=True,
+                                workdir=str(tmp_path / "w"), tensorrt_precisions=["fp16", "int8"])
+    target = build_target(cfg)
+    board = HeatingBoard(tmp_path / "board", tau_s=6.0, throttle_at_c=62.0)
+    target.thermal_glob, target.cpufreq_glob = board.thermal_glob, board.cpufreq_glob
+    bench = BenchSettings(sustained_s=8.0, sustained_window_s=0.5, sample_interval_s=0.05, cooldown_s=0, threads=1)
+    job = JobSpec(model_path=tmp_path / "tiny.tflite", bench=bench, companions={"saved_model": tiny_saved_model})
+    try:
+        target.prepare()
+        board.heat_when_looping(str(cfg.workdir))
+        raw = target.benchmark(job)
+    finally:
+        board.stop()
+        target.close()
+    r = raw.runner
+    assert r.get("error") is None, r
+    assert r["sustained_s"] == 8.0 and r["window_s"] == 0.5 and r["interrupted"] is False
+    assert 14 <= len(r["windows"]) <= 18 and r["windows"][-1][1] == len(r["latencies_us"])
+    assert "tftrt_other_precisions" not in raw.extra  # one loop per job: the first precision only
+    assert "fp16 conversion only" in raw.extra["sustained_method"]
+    m = to_measurement("run", "hot-orin-tftrt", SimpleNamespace(model="tiny", variant="fp32", metrics={}), bench,
+                       raw, 0.0)
+    assert m.status == "ok", m.error
+    s = m.extra["sustained"]
+    assert board.throttled_at_unix is not None
+    expected = board.throttled_at_unix - r["timed_window_unix_s"][0]  # the board is this host: one clock
+    print(f"tftrt onset found {s['first_throttle_s']:.3f} s, throttled {expected:.3f} s, {len(r['windows'])} windows, "
+          f"cold {s['cold_p50_us']:.0f} us, steady {s['steady_p50_us']:.0f} us")
+    # Read at the end of the 0.5 s window it fell in (plus an invoke and a sampling pass).
+    assert expected - 0.05 <= s["first_throttle_s"] <= expected + 0.5 + 0.3, (s["first_throttle_s"], expected)
+    assert "1800 to 1200" in s["throttle_cause"] and s["temp_reached_c"] > 62.0
+    assert s["cold_p50_us"] > 0 and s["steady_p50_us"] > 0

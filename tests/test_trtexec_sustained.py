@@ -75,18 +75,25 @@ def test_records_in_the_real_export_format_are_cut_into_windows():
         trs.parse_records('[{"latencyMs": 1.0}]')
 
 
-def test_trtexec_sustained_on_a_heating_jetson_finds_the_onset(sshd_board, tmp_path):
-    # Heats once trtexec's loop starts, throttles 3.3 s later.
-    board = HeatingBoard(tmp_path / "board", tau_s=6.0, throttle_at_c=62.0)
+def _fake_trtexec(sshd_board, tmp_path: Path, name: str) -> tuple[object, Path]:
+    """The stand-in trtexec on the heating board's clock file, a Jetson config using it, an ONNX to build."""
     log = Path(__file__).parent / "fixtures" / "device-outputs" / "trtexec.tensorrt8_jetson_xavier.txt"
     tool = tmp_path / "trtexec"
     tool.write_text(FAKE.format(python=PROJECT_PYTHON, shared=str(sshd_board.bin / "trtexec"),
-                                clock=str(tmp_path / "board" / "cpu0" / "cpufreq" / "scaling_cur_freq"), log=str(log), looping=str(tmp_path / "looping")))
+                                clock=str(tmp_path / "board" / "cpu0" / "cpufreq" / "scaling_cur_freq"), log=str(log),
+                                looping=str(tmp_path / "looping")))
     tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
-    cfg = sshd_board.config_for("hot-orin", "jetson", runtime="tensorrt", trtexec=str(tool),
+    cfg = sshd_board.config_for(name, "jetson", runtime="tensorrt", trtexec=str(tool),
                                 workdir=str(tmp_path / "w"), tensorrt_precisions=["fp16", "int8"])
     onnx = tmp_path / "model.onnx"
     onnx.write_bytes(b"\x08\x07" + bytes(range(256)) * 40)
+    return cfg, onnx
+
+
+def test_trtexec_sustained_on_a_heating_jetson_finds_the_onset(sshd_board, tmp_path):
+    # Heats once trtexec's loop starts, throttles 3.3 s later.
+    board = HeatingBoard(tmp_path / "board", tau_s=6.0, throttle_at_c=62.0)
+    cfg, onnx = _fake_trtexec(sshd_board, tmp_path, "hot-orin")
     bench = BenchSettings(sustained_s=8.0, sustained_window_s=0.5, warmup_s=0.0, cooldown_s=0, timeout_s=60.0)
     target = JetsonTarget(cfg)
 
@@ -139,3 +146,55 @@ def test_the_board_side_reduction_reads_the_export_line_by_line(tmp_path):
     assert out == "12.4000 0.3900\n12.3900 0.3900\n"
     assert trs.parse_records(out) == [(12.4, 390.0), (12.39, 390.0)]
     assert trs.parse_records(text) == [(12.4, 390.0), (pytest.approx(12.39), 390.0)]
+
+
+def test_segments_of_a_long_loop_and_their_durations():
+    """ceil(sustained_s) in trtexec runs of at most SEGMENT_S, never shorter than a window."""
+    b = SimpleNamespace(sustained_s=600.0, sustained_window_s=30.0)
+    assert trs.segment_durations(b) == [60] * 10
+    assert trs.segment_durations(SimpleNamespace(sustained_s=8.0, sustained_window_s=0.5)) == [8]  # one loop
+    assert trs.segment_durations(SimpleNamespace(sustained_s=130.5, sustained_window_s=None)) == [60, 60, 11]
+    assert trs.segment_durations(SimpleNamespace(sustained_s=600.0, sustained_window_s=90.0)) == [90] * 6 + [60]
+
+
+def test_ctrl_c_keeps_the_trtexec_segments_already_finished(sshd_board, tmp_path, monkeypatch):
+    """trtexec writes its times only when its loop ends: a 60 s loop in 2 s segments, stopped (what the
+    orchestrator calls on Ctrl-C: abort, which ends the ssh link) during the third, keeps the first two."""
+    monkeypatch.setattr(trs, "SEGMENT_S", 2)
+    board = HeatingBoard(tmp_path / "board")  # its zone and clock files only: it does not heat here
+    cfg, onnx = _fake_trtexec(sshd_board, tmp_path, "orin-stop")
+    bench = BenchSettings(sustained_s=60.0, sustained_window_s=0.5, warmup_s=0.0, cooldown_s=0, timeout_s=60.0)
+    target = JetsonTarget(cfg)
+    target.thermal_glob, target.cpufreq_glob = board.thermal_glob, board.cpufreq_glob
+    engines = tmp_path / "w" / "engines"
+    out: dict = {}
+    try:
+        target.prepare()
+        worker = threading.Thread(target=lambda: out.update(raw=target.benchmark(JobSpec(model_path=onnx,
+                                                                                          bench=bench))))
+        worker.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (engines / "times-fp16-1.json").exists():
+            time.sleep(0.05)  # the second segment's export: two finished
+        time.sleep(1.0)
+        t_abort = time.monotonic()
+        target.abort()
+        worker.join(timeout=60)
+        assert not worker.is_alive() and time.monotonic() - t_abort < 15.0  # the orchestrator's grace
+    finally:
+        target.close()
+    raw = out["raw"]
+    r = raw.runner
+    assert r.get("error") is None and r["interrupted"] is True, r.get("error")
+    kept = int(raw.extra["sustained_interrupted"].split()[1].rstrip(":")) - 1  # "segment K: ..." cut K
+    print(f"stopped {time.monotonic() - t_abort:.2f} s after abort; kept {kept} segments, {len(r['windows'])} "
+          f"windows; {raw.extra['sustained_interrupted'][:60]}; {raw.extra['sustained_method'][:120]}")
+    assert kept >= 2 and len(r["windows"]) >= 4 * kept - 1, (raw.extra, r["windows"])
+    assert r["windows"][-1][1] == len(r["latencies_us"]) and set(r["window_p50_us"]) == {2000.0}
+    assert f"{kept} trtexec --duration=2 segments back to back" in raw.extra["sustained_method"]
+    assert r["duration_s"] >= 2.0 * kept - 0.5
+    assert not list(engines.glob("times-fp16-[01].json"))  # fetched and removed from the board
+    m = to_measurement("run", "orin-stop", SimpleNamespace(model="m", variant="onnx", metrics={}), bench, raw,
+                       time.time())
+    assert m.status == "ok" and m.extra["sustained"]["interrupted"] is True, m.error
+    assert len(m.latencies_us) == r["windows"][-1][1]

@@ -41,6 +41,10 @@ class ModelRuntime(ABC, Generic[P, R]):
         """What `harness devices` shows of this runtime on this device (added to the platform's facts)."""
         return {}
 
+    def abort(self, platform: P) -> None:
+        """From another thread on Ctrl-C: ask the running job to end early with what it measured (the companion
+        app's sustained loop); nothing by default, the platform's transport ends the rest."""
+
     @abstractmethod
     def run(self, platform: P, job: JobSpec) -> R:
         """Run one job on the platform; raise DeviceError/TransportError when the device or link fails."""

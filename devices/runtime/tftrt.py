@@ -2,7 +2,8 @@
 phase, JobSpec.companions["saved_model"]) is pushed and rpi/tftrt_runner.py converts it with the board's
 TensorFlow, which must have TensorRT (JetPack's does; pip's never). Power is kept only for the timed loop, since
 the runner's own TensorFlow import and conversion would otherwise dominate the tegrastats window. Nothing here
-exports or converts on the host: that would run TensorFlow beside another device's measurement."""
+exports or converts on the host: that would run TensorFlow beside another device's measurement. In sustained
+mode the runner's own sustained loop runs on the first precision only (a loop of minutes per job)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ from typing import Any
 
 from devices.runtime.base import ModelRuntime
 from devices.runtime.board import TIMEOUT_EXIT, JetsonBoard, companion, mean
-from devices.job import JobSpec, RawRun, parse_runner_output
+from devices.job import JobSpec, RawRun, job_timeout_s, parse_runner_output
 from devices.tree_push import push_tree
 
 TFTRT_RUNNER_SOURCE = Path(__file__).resolve().parent.parent.parent / "rpi" / "tftrt_runner.py"
@@ -42,7 +43,9 @@ class TfTrt(ModelRuntime[JetsonBoard, RawRun]):
         remote_dir, pushed = push_tree(platform.transport, saved_model, f"{platform.workdir}/savedmodels")
         first: RawRun | None = None
         others: dict[str, Any] = {}
-        for precision in list(platform.config.tensorrt_precisions) or ["fp16"]:
+        precisions = list(platform.config.tensorrt_precisions) or ["fp16"]
+        sustained = bool(getattr(job.bench, "sustained_s", None))
+        for precision in precisions[:1] if sustained else precisions:  # sustained: one loop per job
             raw = self.one(platform, job, remote_dir, precision)
             if first is None:
                 first = raw
@@ -55,6 +58,9 @@ class TfTrt(ModelRuntime[JetsonBoard, RawRun]):
                 others[precision] = {"error": r["error"]} if r.get("error") else {
                     "mean_us": mean(r.get("latencies_us")), "avg_power_mw": mean([p[1] for p in raw.power_samples])}
         assert first is not None
+        if sustained and not first.runner.get("error"):
+            first.extra["sustained_method"] = (f"the TF-TRT runner's own loop (rpi/runner.py _sustained_loop) on the "
+                                               f"{precisions[0]} conversion only; other precisions not run")
         if others:
             first.extra["tftrt_other_precisions"] = others
         return first
@@ -66,7 +72,7 @@ class TfTrt(ModelRuntime[JetsonBoard, RawRun]):
         payload.update(saved_model_dir=remote_dir, precision=precision,
                        allow_plain_tf=platform.config.tftrt_allow_plain_tf,
                        converted_dir=f"{workdir}/tftrt/{remote_dir.rsplit('/', 1)[-1]}")
-        limit = float(job.bench.timeout_s)
+        limit = job_timeout_s(job.bench)  # sustained: the whole loop plus loading
         argv = ["timeout", "-k", "5", f"{limit:.0f}", platform.python, f"{workdir}/tftrt_runner.py", "--job", "-"]
         offset = platform.board_clock_offset()
         with platform.probe_session(job) as raw:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,16 @@ class Trtexec(ModelRuntime[JetsonBoard, RawRun]):
 
     window_ends_at_return = True
 
+    def __init__(self, entry: Any) -> None:
+        super().__init__(entry)
+        self._stop = threading.Event()  # Ctrl-C: no further sustained segment starts
+
+    def abort(self, platform: JetsonBoard) -> None:
+        self._stop.set()
+
     def run(self, platform: JetsonBoard, job: JobSpec) -> RawRun:
         """Build (once) and time an engine per precision; the first precision is the row's figure."""
+        self._stop.clear()
         platform.resolve()
         onnx, why = (Path(job.model_path), None) if Path(job.model_path).suffix == ".onnx" else \
             companion(job, "onnx", self.name)
@@ -100,8 +109,9 @@ class Trtexec(ModelRuntime[JetsonBoard, RawRun]):
         transport.remove(times)
         op_profiling = bool(getattr(platform.config, "op_profiling", False))
         sustained, poller, t0 = getattr(job.bench, "sustained_s", None), None, time.monotonic()
-        argv = (trs.sustained_argv(trtexec, engine, times, job.bench) if sustained else
-                bench_engine_argv(trtexec, engine, times, job.bench) + profile_flags(op_profiling))
+        segments: list[trs.Segment] = []
+        cut_short: str | None = None
+        argv = bench_engine_argv(trtexec, engine, times, job.bench) + profile_flags(op_profiling)
         with platform.probe_session(job) as raw:
             if sustained:  # zones and clocks read once per window while trtexec loops (devices/trtexec_sustained.py)
                 from devices.board_sustained import read_clocks
@@ -110,9 +120,16 @@ class Trtexec(ModelRuntime[JetsonBoard, RawRun]):
                                            lambda: read_clocks(transport, platform.cpufreq_glob),
                                            trs.window_length(job.bench), t0).start()
             try:
-                res = transport.run(argv, timeout_s=job_timeout_s(job.bench))
+                if sustained:  # segments back to back: a Ctrl-C keeps the finished ones
+                    limit = job_timeout_s(job.bench)
+                    segments, cut_short = trs.run_segments(lambda a: transport.run(a, timeout_s=limit), trtexec,
+                                                           engine, times.removesuffix(".json"), job.bench, t0,
+                                                           self._stop.is_set)
+                    res = segments[0].result
+                else:
+                    res = transport.run(argv, timeout_s=job_timeout_s(job.bench))
             finally:
-                ended, ended_mono = time.time(), time.monotonic()
+                ended = time.time()
                 if poller is not None:
                     poller.stop()
         text = res.stdout + res.stderr
@@ -135,8 +152,7 @@ class Trtexec(ModelRuntime[JetsonBoard, RawRun]):
             "summary": parsed["summary"],
         }
         if poller is not None:  # sustained: windows from the exported times (devices/trtexec_sustained.py)
-            problem = trs.fill(transport, platform.python, times, job.bench, runner, raw, poller,
-                               (ended_mono - t0, ended))
+            problem = trs.fill(transport, platform.python, segments, job.bench, runner, raw, poller, cut_short)
             if problem:
                 raw.runner = {"error": f"trtexec {precision} sustained: {problem}"}
                 return raw

@@ -178,19 +178,23 @@ def make_plan(
 
 def sustained_problem(device: Any) -> str | None:
     """Why this device cannot run sustained mode (None when it can): the LiteRT runner (this host, a Pi,
-    a Jetson) loops itself, an Android phone runs benchmark_model windows, the iOS app its own sustained loop;
-    the other runtimes do not yet."""
+    a Jetson) loops itself, an Android phone runs benchmark_model windows, the Android and iOS apps their own
+    sustained loops; the other runtimes do not yet."""
     kind, runtime = getattr(device, "kind", ""), getattr(device, "runtime", None)
     if (kind == "local" and runtime in (None, "litert")) or \
             (kind in ("raspberry_pi", "jetson") and runtime in (None, "litert", "benchmark_model")):
         return None  # benchmark_model on a board: back-to-back windows (devices/board_sustained.py)
     if (kind == "android" and runtime == "benchmark_model") or kind == "ios":  # iOS: the companion app's loop
         return None
+    if kind == "android" and runtime == "app":  # the companion app's SustainedLoop (devices/runtime/android_app.py)
+        return None
     if kind == "jetson" and runtime == "tensorrt":  # one trtexec --duration loop (devices/trtexec_sustained.py)
+        return None
+    if kind == "jetson" and runtime == "tftrt":  # rpi/tftrt_runner.py runs the runner's own sustained loop
         return None
     return (f"no sustained mode for {kind}{f' runtime {runtime}' if runtime else ''} yet (it runs on the LiteRT "
             "runner: local, raspberry_pi, jetson with runtime litert; benchmark_model on Android and the boards; "
-            "trtexec on a Jetson (runtime tensorrt); iOS through the companion app)")
+            "trtexec and TF-TRT on a Jetson (runtime tensorrt, tftrt); Android and iOS through the companion app)")
 
 
 def check_task(task: str | None, models: tuple[str, ...], image_dir: str | None = None) -> str | None:

@@ -8,6 +8,7 @@ import dev.harness.core.EvalPass;
 import dev.harness.core.InputSpec;
 import dev.harness.core.Job;
 import dev.harness.core.JobRequest;
+import dev.harness.core.SustainedLoop;
 import dev.harness.core.TempSample;
 import dev.harness.core.TimedLoop;
 import java.io.FileInputStream;
@@ -38,6 +39,8 @@ import org.tensorflow.lite.nnapi.NnApiDelegate;
  * named "none" (dev.harness.core.AppRun.delegateRan), so the host flags the fallback instead of losing the
  * measurement. Each latency is the runtime's own Invoke time (getLastNativeInferenceDurationNanoseconds), as
  * the runner and benchmark_model time it; the Java run call's input and output copies are left out.
+ * In sustained mode (the sustained_s extra) the loop is dev.harness.core.SustainedLoop: windows, the thermal
+ * status at each window end, and a stop file the host pushes on Ctrl-C (JobRequest.stopFile).
  */
 final class LiteRtJob {
     private final Probes probes;
@@ -130,7 +133,14 @@ final class LiteRtJob {
                 }
                 return ns;
             };
-            run.loop = TimedLoop.run(invoke, TimedLoop.Settings.of(job), Clock.SYSTEM, sample);
+            if (req.sustained != null) { // --sustained: one unbroken loop in windows, stopped by the host's stop file
+                SustainedLoop.Result sus = SustainedLoop.run(invoke, req.sustained[0], req.sustained[1],
+                        job.sampleIntervalS, Clock.SYSTEM, sample, probes::thermalStatus, req::stopRequested);
+                run.loop = sus.loop;
+                run.sustained = sus.sustained;
+            } else {
+                run.loop = TimedLoop.run(invoke, TimedLoop.Settings.of(job), Clock.SYSTEM, sample);
+            }
             run.nativeTimer = !javaTimed[0];
             run.vmHwmKb = Probes.procStatusKb("VmHWM");
             run.vmRssEndKb = Probes.procStatusKb("VmRSS");

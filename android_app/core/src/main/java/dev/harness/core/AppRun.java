@@ -1,5 +1,8 @@
 package dev.harness.core;
 
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import java.io.File;
 import java.io.FileOutputStream;
 import java.io.IOException;
@@ -30,6 +33,8 @@ public final class AppRun {
     /** Whether each latency is the runtime's own Invoke figure (see TimedLoop.TimedInvoke). */
     public boolean nativeTimer;
     public AndroidReadings readings = new AndroidReadings();
+    /** Sustained mode's windows (SustainedLoop), or null: their keys are then left out of the result. */
+    public SustainedLoop.Windows sustained;
 
     /**
      * The delegate that ran, never only the one asked for: "none" when it was refused, when the runtime's own
@@ -78,7 +83,35 @@ public final class AppRun {
         r.endRssMb = vmRssEndKb == null ? null : TimedLoop.round(vmRssEndKb / 1024.0, 3);
         r.peakRssDeltaMb = peakReset && vmHwmKb != null && vmRssBaseKb != null
                 ? TimedLoop.round((vmHwmKb - vmRssBaseKb) / 1024.0, 3) : null;
-        return r.toJsonWith("android", readings);
+        String json = r.toJsonWith("android", readings);
+        return sustained == null ? json : withSustained(json, sustained);
+    }
+
+    /**
+     * The runner's sustained keys (rpi/runner.py _sustained_loop: sustained_s, window_s, windows as [t_s, runs],
+     * timed_start_s, interrupted) plus window_thermal_status, PowerManager's status at each window end. Added
+     * only in sustained mode, so the golden result and schema_version stay as they are.
+     */
+    static String withSustained(String json, SustainedLoop.Windows w) {
+        JsonObject obj = JsonParser.parseString(json).getAsJsonObject();
+        obj.addProperty("sustained_s", w.sustainedS);
+        obj.addProperty("window_s", w.windowS);
+        JsonArray windows = new JsonArray();
+        for (double[] end : w.windows) {
+            JsonArray one = new JsonArray();
+            one.add(end[0]);
+            one.add((long) end[1]);
+            windows.add(one);
+        }
+        obj.add("windows", windows);
+        obj.addProperty("timed_start_s", w.timedStartS);
+        obj.addProperty("interrupted", w.interrupted);
+        JsonArray status = new JsonArray();
+        for (Integer s : w.windowThermalStatus) {
+            status.add(s);
+        }
+        obj.add("window_thermal_status", status);
+        return Json.GSON.toJson(obj);
     }
 
     /** Through a temporary file and a rename, folders created, so the host never pulls half a file. */

@@ -65,6 +65,25 @@ public final class JobExtras {
         return new EvalInputs(path, dims, count);
     }
 
+    /**
+     * Sustained mode's extras (`--ef sustained_s S`, optional `--ef window_s W`, 0 or absent: the runner's
+     * sustained_s / 20, at least 0.5 s) as {sustained_s, window_s}; null when the host sent no sustained_s.
+     */
+    public static double[] sustained(Map<String, ?> extras) {
+        if (extras.get("sustained_s") == null) {
+            return null;
+        }
+        double total = decimal(extras, "sustained_s", 0.0);
+        double window = decimal(extras, "window_s", 0.0);
+        if (!(total > 0) || Double.isInfinite(total)) {
+            throw new IllegalArgumentException("extra sustained_s must be a positive number of seconds");
+        }
+        if (!(window >= 0) || Double.isInfinite(window)) {
+            throw new IllegalArgumentException("extra window_s must be 0 (the default) or a positive number of seconds");
+        }
+        return new double[] {total, window};
+    }
+
     private static Map<String, List<Integer>> inputShapes(Map<String, ?> extras) {
         String text = string(extras, "input_shapes", null);
         if (text == null) {

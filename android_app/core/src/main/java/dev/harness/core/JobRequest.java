@@ -20,21 +20,41 @@ public final class JobRequest {
     /** Where the result goes; null only when neither result_path nor run_token says where. */
     public final File resultFile;
     public final String runToken;
+    /** Sustained mode: {sustained_s, window_s} (SustainedLoop), or null for the plain timed loop. */
+    public final double[] sustained;
     /** Non-null when the job could not be read: write it to resultFile and do not run. */
     public final ErrorResult error;
 
-    private JobRequest(Job job, EvalInputs eval, File resultFile, String runToken, ErrorResult error) {
+    private JobRequest(Job job, EvalInputs eval, File resultFile, String runToken, ErrorResult error,
+                       double[] sustained) {
         this.job = job;
         this.eval = eval;
         this.resultFile = resultFile;
         this.runToken = runToken;
         this.error = error;
+        this.sustained = sustained;
     }
 
     /** The evaluation outputs' file: beside the result, NAME.outputs.f32 for NAME.json. */
     public File outputsFile() {
         String name = resultFile.getName().replaceFirst("\\.json$", "");
         return new File(resultFile.getParentFile(), name + ".outputs.f32");
+    }
+
+    /**
+     * The stop request of a sustained job: NAME.stop beside NAME.json, in the app's own external files
+     * directory, where the host's adb already pushes the models (Ctrl-C on the host pushes this file; the
+     * loop asks for it at every sampling point and ends with what it measured). Only the app and adb's shell
+     * can write there on Android 11+, unlike a broadcast, which any app could send to an exported receiver.
+     */
+    public File stopFile() {
+        String name = resultFile.getName().replaceFirst("\\.json$", "");
+        return new File(resultFile.getParentFile(), name + ".stop");
+    }
+
+    /** Whether the host asked the sustained loop to stop (stopFile exists). */
+    public boolean stopRequested() {
+        return resultFile != null && stopFile().exists();
     }
 
     /**
@@ -58,15 +78,15 @@ public final class JobRequest {
         }
         if (resultProblem != null) {
             return new JobRequest(null, null, result, token, new ErrorResult("IllegalArgumentException: "
-                    + resultProblem, ""));
+                    + resultProblem, ""), null);
         }
         try {
             Job job = JobExtras.toJob(extras);
             EvalInputs eval = JobExtras.evalInputs(extras);
-            return new JobRequest(job, eval, result, token, null);
+            return new JobRequest(job, eval, result, token, null, JobExtras.sustained(extras));
         } catch (IllegalArgumentException e) {
             return new JobRequest(null, null, result, token, new ErrorResult("IllegalArgumentException: "
-                    + e.getMessage(), ""));
+                    + e.getMessage(), ""), null);
         }
     }
 

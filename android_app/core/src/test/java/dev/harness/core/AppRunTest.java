@@ -141,4 +141,32 @@ public class AppRunTest {
         }, s, clock, null);
         assertEquals(Arrays.asList(1.0, 1.0, 1.0, 1.0), whole.latenciesUs);
     }
+
+    @Test
+    public void aSustainedRunWritesTheRunnersSustainedKeysAndThePlainOneNone() {
+        AppRun plain = run("xnnpack", null);
+        JsonObject p = JsonParser.parseString(plain.resultJson()).getAsJsonObject();
+        assertTrue(!p.has("windows") && !p.has("sustained_s") && !p.has("window_thermal_status"));
+        TimedLoopTest.FakeClock clock = new TimedLoopTest.FakeClock(new double[] {10_000.0});
+        int[] asked = {0};
+        Integer[] statuses = {0, 0, 2};
+        SustainedLoop.Result sus = SustainedLoop.run(() -> {
+            clock.run();
+            return -1L;
+        }, 60.0, 0.5, 0.5, clock, null,
+                () -> statuses[Math.min(asked[0], 2)], () -> ++asked[0] >= 3);
+        AppRun r = run("xnnpack", null);
+        r.loop = sus.loop;
+        r.sustained = sus.sustained;
+        JsonObject o = JsonParser.parseString(r.resultJson()).getAsJsonObject();
+        assertEquals(60.0, o.get("sustained_s").getAsDouble(), 0.0);
+        assertEquals(0.5, o.get("window_s").getAsDouble(), 0.0);
+        assertEquals(3, o.getAsJsonArray("windows").size());
+        assertEquals("[1.5,150]", o.getAsJsonArray("windows").get(2).toString()); // runs written as an integer
+        assertTrue(o.get("interrupted").getAsBoolean());
+        assertEquals(0.0, o.get("timed_start_s").getAsDouble(), 0.0);
+        assertEquals("[0,0,2]", o.getAsJsonArray("window_thermal_status").toString());
+        assertEquals(150, o.getAsJsonArray("latencies_us").size());
+        assertEquals(0, o.get("warmup_runs_done").getAsInt()); // the cold start is what sustained mode measures
+    }
 }

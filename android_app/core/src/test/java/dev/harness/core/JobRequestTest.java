@@ -57,8 +57,9 @@ public class JobRequestTest {
         JsonObject types = c.getAsJsonObject("optional_extra_types");
         Map<String, Object> e = extras(own);
         for (Map.Entry<String, JsonElement> x : optional.entrySet()) { // as Intent.getExtras() holds them
-            e.put(x.getKey(), "--ei".equals(types.get(x.getKey()).getAsString()) ? (Object) x.getValue().getAsInt()
-                    : x.getValue().getAsString());
+            String type = types.get(x.getKey()).getAsString();
+            e.put(x.getKey(), "--ei".equals(type) ? (Object) x.getValue().getAsInt()
+                    : "--ef".equals(type) ? (Object) x.getValue().getAsFloat() : x.getValue().getAsString());
         }
         JobRequest r = JobRequest.parse(e, own);
         assertNull(r.error);
@@ -68,6 +69,47 @@ public class JobRequestTest {
         assertEquals(ev.get("path").getAsString(), r.eval.path);
         assertEquals(ev.get("shape"), Json.GSON.toJsonTree(r.eval.shape));
         assertEquals(ev.get("count").getAsInt(), r.eval.count);
+        JsonObject sus = job.getAsJsonObject("sustained");
+        assertEquals(sus.get("sustained_s").getAsDouble(), r.sustained[0], 0.0);
+        assertEquals(sus.get("window_s").getAsDouble(), r.sustained[1], 0.0);
+    }
+
+    @Test
+    public void withoutSustainedExtrasTheJobIsThePlainLoop() throws IOException {
+        File own = tmp.newFolder("plain");
+        assertNull(JobRequest.parse(extras(own), own).sustained);
+    }
+
+    @Test
+    public void aBadSustainedExtraIsAnErrorNamingIt() throws IOException {
+        File own = tmp.newFolder("bad");
+        Map<String, Object> e = extras(own);
+        e.put("sustained_s", 0.0f);
+        assertEquals("IllegalArgumentException: extra sustained_s must be a positive number of seconds",
+                JobRequest.parse(e, own).error.error);
+        e.put("sustained_s", "10m"); // --es instead of --ef
+        assertEquals("IllegalArgumentException: extra sustained_s must be a number (--ef), not a String",
+                JobRequest.parse(e, own).error.error);
+        e.put("sustained_s", 60.0f);
+        e.put("window_s", -1.0f);
+        assertTrue(JobRequest.parse(e, own).error.error.contains("extra window_s must be 0"));
+        e.put("window_s", 2.5f);
+        JobRequest r = JobRequest.parse(e, own);
+        assertNull(r.error);
+        assertEquals(60.0, r.sustained[0], 0.0);
+        assertEquals(2.5, r.sustained[1], 0.0);
+    }
+
+    @Test
+    public void theStopFileLiesBesideTheResultAndIsAskedForByItsExistence() throws IOException {
+        File own = tmp.newFolder("stop");
+        Map<String, Object> e = extras(own);
+        e.put("sustained_s", 60.0f);
+        JobRequest r = JobRequest.parse(e, own);
+        assertEquals(new File(own.getCanonicalFile(), "harness/result-ab12.stop"), r.stopFile());
+        assertTrue(!r.stopRequested());
+        AppRun.writeAtomically(r.stopFile(), "stop\n"); // what the host's adb push leaves there
+        assertTrue(r.stopRequested());
     }
 
     @Test
