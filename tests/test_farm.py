@@ -337,6 +337,8 @@ def test_pool_spreads_jobs_and_a_lost_hosts_job_moves_to_another_device_of_the_p
     plan = make_plan(farm.devices_file(), models=models, variants=["fp32"], overrides={**FAST, "min_s": 1.0},
                      peak_probe=False, repeat=3, pools=("px",))
     assert [d.name for d in plan.devices.devices] == ["px-a", "px-b"] and len(plan.repeated_jobs()) == 9
+    assert {r["device"]: r.get("pool") for r in farm.describe() if r["device"].startswith("px-")} == \
+        {"px-a": "px", "px-b": "px"}  # `devices --farm` says which pool each device is in
     db_path = tmp_path / "pool.db"
     out: dict = {}
     worker = threading.Thread(target=lambda: out.setdefault("s", orchestrate.run(plan, db_path, targets=farm)))
