@@ -107,3 +107,7 @@ def test_cli_run_pool_with_devices_file(harness_cli, tiny_tflite, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     (row,) = ResultsDB(tmp_path / "r.db").measurements()
     assert (row.device, row.extra["pool"], row.status) == ("cpu-a", "cpu", "ok")
+    res = harness_cli("run", "--resume", row.run_id, "--pool", "cpu", "--db", str(tmp_path / "r.db"), text=True)
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "harness: error: --resume: cannot be combined with --pool (a resumed run keeps its stored plan; start a new "
+        "run to change it)"], res.stderr
