@@ -72,6 +72,9 @@ class DeviceBase(BaseModel):
     ignore_sensors: list[str] = Field(default_factory=list, description="thermal zones that are not "
                                       "temperatures on this board, besides the kind's own list")
     # checked where harness/ composes these models (harness/planning/config.py: harness/planning/budget.py reads it)
+    pool: str | None = Field(default=None, min_length=1, max_length=100, description=(
+        "the device type or pool it belongs to (e.g. pixel7): a plan naming the pool (`run --pool pixel7`) runs "
+        "each job once, on whichever of the pool's devices is free"))
     budget: dict[str, float | str] | None = Field(default=None, description=(
         "what `harness recommend` may ship on this device: p50_ms, p99_ms, accuracy_drop (0.5pt, 0.3dB, 1%), "
         "size_mb, memory_mb, energy_mj; a number in the key's unit or a string with a unit (30ms, 5MB)"))
@@ -82,6 +85,13 @@ class DeviceBase(BaseModel):
         """A name is printed in tables, logs and file names: no control characters or terminal escapes."""
         if unsafe(v):
             raise ValueError("control characters are not allowed in a device name")
+        return v
+
+    @field_validator("pool")
+    @classmethod
+    def _printable_pool(cls, v: str | None) -> str | None:
+        if v is not None and unsafe(v):
+            raise ValueError("control characters are not allowed in a pool name")
         return v
 
     @model_validator(mode="after")

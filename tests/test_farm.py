@@ -24,7 +24,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 
 from errors import UserError  # noqa: E402
 from harness.farm.agent import announce, node_resources  # noqa: E402
-from harness.farm.cluster import Registry, device_resource, registry  # noqa: E402
+from harness.farm.cluster import AGENT_MARK, Registry, device_resource, registry  # noqa: E402
 from harness.farm.coordinator import Farm  # noqa: E402
 from harness.orchestration import orchestrate  # noqa: E402
 from harness.planning.config import parse_devices  # noqa: E402
@@ -78,7 +78,7 @@ class Lab:
     def join(self, name: str, devices_file: object, *, facts: bool = False, version: str | None = None) -> dict:
         """What `harness agent` does once its node is up: a node with the device resources, then announce."""
         node = self.cluster.add_node(num_cpus=1, object_store_memory=80 * MB, node_name=name,
-                                     resources=node_resources(devices_file))
+                                     resources={**node_resources(devices_file), f"{AGENT_MARK}{name}": 1.0})
         self.nodes[name] = node
         self.files[name] = devices_file
         return announce(devices_file, name, node.node_id, facts=facts, version=version)
@@ -327,6 +327,62 @@ def test_frozen_host_mid_run_its_jobs_become_error_rows_naming_it(lab, models, t
     assert took < 90, took
 
 
+def test_pool_spreads_jobs_and_a_lost_hosts_job_moves_to_another_device_of_the_pool(lab, models, tmp_path):
+    """`run --pool px` over two agents' devices: each job once, on whichever device is free; a host SIGKILLed
+    mid-job: its job runs again on the other device of the pool (the row says where it was tried); then the
+    pool's last host killed mid-job: error rows naming it, as without a pool."""
+    lab.join("lab7", _devices({"name": "px-a", "kind": "local", "pool": "px"}))
+    lab.join("lab8", _devices({"name": "px-b", "kind": "local", "pool": "px"}))
+    farm = Farm(lab.address)
+    plan = make_plan(farm.devices_file(), models=models, variants=["fp32"], overrides={**FAST, "min_s": 1.0},
+                     peak_probe=False, repeat=3, pools=("px",))
+    assert [d.name for d in plan.devices.devices] == ["px-a", "px-b"] and len(plan.repeated_jobs()) == 9
+    assert {r["device"]: r.get("pool") for r in farm.describe() if r["device"].startswith("px-")} == \
+        {"px-a": "px", "px-b": "px"}  # `devices --farm` says which pool each device is in
+    db_path = tmp_path / "pool.db"
+    out: dict = {}
+    worker = threading.Thread(target=lambda: out.setdefault("s", orchestrate.run(plan, db_path, targets=farm)))
+    worker.start()
+    try:
+        _wait_rows(db_path, "SELECT 1 FROM measurements WHERE device='px-b' AND status='ok'", 1)
+        lab.kill("lab8")  # px-b has taken its next job by now
+        t0 = time.monotonic()
+        worker.join(timeout=180)
+        assert not worker.is_alive()
+        print(f"pool: a member's host killed mid-job; the run ended {time.monotonic() - t0:.1f} s later "
+              f"(load {os.getloadavg()[0]:.1f})")
+    finally:
+        farm.close()
+    rows = ResultsDB(db_path).measurements(out["s"].run_id)
+    assert len(rows) == 9 and len({(m.model, m.repeat_index) for m in rows}) == 9  # every job once
+    assert all(m.status == "ok" and m.extra["pool"] == "px" for m in rows), [m.error for m in rows]
+    assert {m.device: m.host for m in rows} == {"px-a": "lab7", "px-b": "lab8"}  # the device that ran it
+    moved = [m for m in rows if m.extra.get("moved_from")]
+    assert len(moved) == 1 and moved[0].device == "px-a", [m.extra.get("moved_from") for m in rows]
+    (why,) = moved[0].extra["moved_from"]
+    assert why.startswith("px-b: ") and "agent lab8 lost during the job" in why, why
+    # The pool's last device: its host killed mid-job, its jobs become error rows naming it.
+    farm = Farm(lab.address)
+    plan = make_plan(farm.devices_file(), models=models, variants=["fp32"], overrides={**FAST, "min_s": 1.0},
+                     peak_probe=False, repeat=2, pools=("px",))
+    db_path = tmp_path / "pool-last.db"
+    out.clear()
+    worker = threading.Thread(target=lambda: out.setdefault("s", orchestrate.run(plan, db_path, targets=farm)))
+    worker.start()
+    try:
+        _wait_rows(db_path, "SELECT 1 FROM measurements WHERE device='px-a' AND status='ok'", 1)
+        lab.kill("lab7")
+        worker.join(timeout=180)
+        assert not worker.is_alive()
+    finally:
+        farm.close()
+    rows = ResultsDB(db_path).measurements(out["s"].run_id)
+    assert len(rows) == 6 and len({(m.model, m.repeat_index) for m in rows}) == 6
+    errors = [m for m in rows if m.status == "error"]
+    assert errors and all(m.device == "px-a" and m.host == "lab7" and "lab7" in m.error for m in errors), \
+        [m.error for m in errors]
+
+
 def test_hanging_jobs_are_bounded_and_free_their_device(lab, models, tmp_path):
     hang = _hang_interpreter(tmp_path / "hang", "27.3")
     wedge = _hang_interpreter(tmp_path / "wedge", "29.7")
@@ -427,6 +483,15 @@ def test_join_refuses_a_device_served_by_another_host_and_a_version_mismatch(lab
     finally:
         lab.kill("old")
         ray.get(registry().leave.remote("old"))
+    # A registry that lost every entry (a new one, nothing stored) still refuses both: Ray's node table says which
+    # agent node serves what (its name and `device:` resources).
+    blank = Registry()
+    assert blank.entries == {}
+    other = lab.nodes["lab2"].node_id
+    why = blank.register({"name": "lab1", "node_id": other, "devices": {}})
+    assert why and why.startswith("an agent named 'lab1' is already joined"), why
+    why = blank.register({"name": "labY", "node_id": other, "devices": {"d1": {}}})
+    assert why == "device 'd1' is already served by agent 'lab1'; a device belongs to one host", why
     # A head started by `harness farm up` knows its version: a mismatched agent is refused at join.
     reg = Registry("9.9.9")
     why = reg.register({"name": "a", "node_id": "n", "devices": {}, "harness_version": "0.1.0", "protocol": 1})
@@ -542,6 +607,7 @@ def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
     head = subprocess.Popen(cmd + ["farm", "up", "--port", str(port)], stdout=subprocess.PIPE, text=True, env=env)
     agent = None
     frozen: list = []
+    others: list = []
     try:
         banner = _read_until(head, "farm head at", 150)
         # Secure by default: a fresh random token in a file only its owner reads, never printed, never on a
@@ -603,6 +669,27 @@ def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
         assert (row["host"], row["device"], row["status"]) == ("cli1", "bench1", "free"), row
         cli1 = [n for n in _nodes(address, env) if n["name"] == "cli1"]
         assert [n["alive"] for n in cli1].count(True) == 1, cli1  # the killed agent's node is gone
+        # Stopped as a service manager stops it (SIGTERM: exit 0) and started again at once.
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(timeout=90) == 0
+        agent = subprocess.Popen(cmd + ["agent", "--devices", str(lab_yaml), "--address", address, "--name", "cli1"],
+                                 stdout=subprocess.PIPE, text=True, env=env)
+        assert "cli1 joined" in _read_until(agent, "joined", 150)
+        # Two more agents started at the same moment (a lab's hosts back after a power cut): both join.
+        for n in (3, 4):
+            (tmp_path / f"lab{n}.yaml").write_text(f"devices:\n  - {{name: bench{n}, kind: local}}\n")
+        others += [subprocess.Popen(cmd + ["agent", "--devices", str(tmp_path / f"lab{n}.yaml"), "--address", address,
+                                           "--name", f"cli{n}"], stdout=subprocess.PIPE, text=True, env=env)
+                   for n in (3, 4)]
+        for n, p in zip((3, 4), others):
+            assert f"cli{n} joined" in _read_until(p, "joined", 200)
+        listing = subprocess.run(cmd + ["devices", "--farm", address, "--json"], capture_output=True, text=True,
+                                 env=env, timeout=120)
+        assert sorted((r["host"], r["device"], r["status"]) for r in json.loads(listing.stdout)) == [
+            ("cli1", "bench1", "free"), ("cli3", "bench3", "free"), ("cli4", "bench4", "free")], listing.stdout
+        for p in others:
+            p.send_signal(signal.SIGTERM)
+        assert [p.wait(timeout=90) for p in others] == [0, 0]
         # The whole host frozen (the agent and every process of its node SIGSTOPped): declared lost within
         # `farm up --lost-after` (default 30 s; the goal is <= 60 s), where Ray's defaults take longer.
         import psutil
@@ -616,7 +703,7 @@ def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
         while True:
             listing = subprocess.run(cmd + ["devices", "--farm", address, "--json"], capture_output=True, text=True,
                                      env=env, timeout=120)
-            (row,) = json.loads(listing.stdout)
+            row = next(r for r in json.loads(listing.stdout) if r["host"] == "cli1")
             if row["status"] == "host down":
                 break
             assert time.monotonic() - t0 < 90, row
@@ -630,7 +717,7 @@ def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
                 q.kill()
             except Exception:
                 pass
-        for p in (agent, head):
+        for p in (*others, agent, head):
             if p is not None and p.poll() is None:
                 p.send_signal(signal.SIGTERM)
                 p.wait(timeout=60)

@@ -23,13 +23,16 @@ PLAN_FLAGS = {"devices": "--devices", "models": "--models", "variants": "--varia
               "cooldown_until_c": "--cooldown-until", "delegate": "--delegate", "images": "--images",
               "no_peak_probe": "--no-peak-probe", "repeat": "--repeat", "input_shape": "--input-shape",
               "sustained_s": "--sustained", "sustained_window_s": "--window", "retrain": "--retrain",
-              "task": "--task"}
+              "task": "--task", "pool": "--pool"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="convert the model set into variants and benchmark them on every device")
     add_devices_arg(p)
     add_farm_arg(p)
+    p.add_argument("--pool", metavar="NAME[,NAME]",
+                   help="measure on these pools (a device's `pool:` in devices.yaml): each job runs once, on "
+                        "whichever device of its pool is free, and moves to another one if its device goes offline")
     p.add_argument("--models", help="comma-separated zoo names or model files (default: srcnn,fsrcnn,squeezenet)")
     p.add_argument("--variants", help="comma-separated passes (default: fp32,fp16,dr_int8,int8)")
     p.add_argument("--threads", type=thread_count, help="interpreter threads (overrides devices file)")
@@ -107,7 +110,8 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
                          variants=csv_list(args.variants, "--variants"), quick=args.quick,
                          overrides=overrides, image_dir=str(images) if images else None,
                          peak_probe=not args.no_peak_probe, repeat=args.repeat or 1,
-                         input_shapes=dict(args.input_shape or []), task=args.task)
+                         input_shapes=dict(args.input_shape or []), task=args.task,
+                         pools=tuple(csv_list(args.pool, "--pool") or ()))
     check_db_for_writing(db_path)  # a damaged or foreign file is refused before anything is converted
     printer = ProgressPrinter(enabled=not args.no_progress)
     events, live, phone = printer.event, None, None
@@ -185,4 +189,11 @@ def _resumed_plan(args: argparse.Namespace, db_path: str, farm: Any) -> Plan:
     if hosts and farm is None:  # its devices live on the agents, not here
         raise UserError(f"--resume {clean(args.resume, 60)}: this run was measured on a device farm (hosts "
                         f"{clean(', '.join(hosts[:5]), 120)}); resume it with --farm HEAD:PORT")
-    return Plan.from_dict(stored)
+    plan = Plan.from_dict(stored)
+    if plan.pools and farm is not None:  # a pool's devices are whichever of its members are live now
+        from dataclasses import replace
+
+        from harness.planning.plan import pool_members
+
+        plan = replace(plan, devices=pool_members(farm.devices_file(), plan.pools, "--resume"))
+    return plan

@@ -19,6 +19,7 @@ from typing import Any
 
 from errors import UserError
 from harness.farm.cluster import (
+    AGENT_MARK,
     NAMESPACE,
     PROTOCOL,
     device_resource,
@@ -237,12 +238,31 @@ def announce(devices_file: Any, name: str, node_id: str, *, facts: bool = True,
         time.sleep(1.0)
     if refusal:
         raise UserError(f"agent {shown(name)}: {refusal}")
-    workers = {n: spawn_worker(d, node_id) for n, d in entry["devices"].items()}
-    ray.get([w.host.remote() for w in workers.values()], timeout=300)  # up, on this node
+    workers = _workers_up(entry["devices"], node_id, name)
     if facts:
         entry["facts"] = device_facts(workers)
         ray.get(reg.register.remote(entry))
     return entry
+
+
+def _workers_up(devices: dict[str, Any], node_id: str, name: str, timeout_s: float = 300.0) -> dict[str, Any]:
+    """The devices' workers, up on this node. A worker of the same name may still be the one of a namesake agent
+    stopped a moment ago (a service manager's stop-then-start): its node has left, and Ray frees the name only
+    once the actor's death is processed; until then the handle answers with RayActorError, so ask again."""
+    import ray
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        workers = {n: spawn_worker(d, node_id) for n, d in devices.items()}
+        try:
+            ray.get([w.host.remote() for w in workers.values()], timeout=max(1.0, deadline - time.monotonic()))
+            return workers
+        except ray.exceptions.GetTimeoutError:
+            raise UserError(f"agent {shown(name)}: the device workers did not start within {timeout_s:.0f} s") from None
+        except ray.exceptions.RayActorError as exc:
+            if time.monotonic() > deadline:
+                raise UserError(f"agent {shown(name)}: a device worker did not start: {type(exc).__name__}") from None
+            time.sleep(1.0)
 
 
 def node_resources(devices_file: Any) -> dict[str, float]:
@@ -318,7 +338,7 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
     if not have_token():
         raise UserError(f"agent {shown(name)}: {NO_TOKEN}")
     log = Path(tempfile.mkdtemp(prefix="harness-agent-")) / "ray-start.log"
-    mark = f"harness-agent:{uuid.uuid4().hex}"
+    mark = f"{AGENT_MARK}{uuid.uuid4().hex}"
     resources = {**node_resources(devices_file), mark: 1.0}
     # A loopback head (a try on one machine): this node stays on loopback too, where the head listens.
     argv = _ray_cli(keep_loopback=is_loopback(node_ip) or is_loopback(target.rpartition(":")[0]))

@@ -28,6 +28,9 @@ REGISTRY_NAME = "harness-farm-registry"
 PROTOCOL = 1
 # Ray gives the head node this resource; the registry lives there, so it outlives any agent.
 HEAD_RESOURCE = "node:__internal_head__"
+# Every agent's node starts with one resource named so (plus a random suffix): in Ray's node table, an agent node
+# is one that has it, its NodeName is the agent's name, and its `device:<name>` resources are its devices.
+AGENT_MARK = "harness-agent:"
 
 
 def device_resource(name: str) -> str:
@@ -294,9 +297,12 @@ class Registry:
             _internal_kv_del(key)
 
     def _alive(self) -> set[str]:
+        return set(self._live_nodes())
+
+    def _live_nodes(self) -> dict[str, dict[str, Any]]:
         import ray
 
-        return {n["NodeID"] for n in ray.nodes() if n.get("Alive")}
+        return {n["NodeID"]: n for n in ray.nodes() if n.get("Alive")}
 
     def info(self) -> dict[str, Any]:
         return {"harness_version": self.head_version, "protocol": PROTOCOL}
@@ -306,8 +312,21 @@ class Registry:
         if self.head_version and (entry.get("harness_version"), entry.get("protocol")) != (self.head_version, PROTOCOL):
             return (f"version mismatch: agent runs harness {entry.get('harness_version')} (protocol "
                     f"{entry.get('protocol')}), the head harness {self.head_version} (protocol {PROTOCOL})")
-        alive = self._alive()
+        nodes = self._live_nodes()
+        alive = set(nodes)
         mine = set(entry["devices"])
+        # Ray's node table first: what a live agent node advertises is taken, whatever this registry holds (its
+        # entries may be older than a node that joined while it restarted).
+        for node_id, node in nodes.items():
+            res = node.get("Resources") or {}
+            if node_id == entry["node_id"] or not any(k.startswith(AGENT_MARK) for k in res):
+                continue
+            if node.get("NodeName") == entry["name"]:
+                return f"an agent named {entry['name']!r} is already joined (node {node_id[:8]}); pass --name"
+            both = sorted(d for d in mine if device_resource(d) in res)
+            if both:
+                return (f"device {both[0]!r} is already served by agent {node.get('NodeName')!r}; "
+                        "a device belongs to one host")
         for name, other in self.entries.items():
             if other["node_id"] not in alive or other["node_id"] == entry["node_id"]:
                 continue

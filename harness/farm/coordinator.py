@@ -73,7 +73,9 @@ class Farm:
                     status = "host down"
                 elif status == "ok":
                     status = "busy" if self.busy(name) else "free"
-                rows.append({"host": e["name"], "device": name, "kind": dev.get("kind"), "status": status, **facts})
+                pool = {"pool": dev["pool"]} if dev.get("pool") else {}  # `run --pool` takes any free one of them
+                rows.append({"host": e["name"], "device": name, "kind": dev.get("kind"), **pool, "status": status,
+                             **facts})
         return rows
 
     def busy(self, device: str) -> bool:

@@ -21,13 +21,14 @@ from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from harness.store.db import ResultsDB, StoreError
 from harness.store.pending import pending_path
 from errors import DeviceError, UserError
 from harness.orchestration.hostload import cpu_times, host_noise, runner_noise, with_host_noise
 from harness.orchestration.measure import error_measurement, to_measurement
+from harness.orchestration.pools import PoolQueue
 from harness.statistics.compare import model_label
 from harness.planning.plan import Plan
 from harness.store.results import Measurement, RunInfo
@@ -109,6 +110,8 @@ class Orchestrator:
         getattr(self.targets, "attach", lambda stop: None)(self.stop)  # a farm stops waiting on Ctrl-C
         self._lock = threading.Lock()
         self._active: set[Any] = set()  # targets in use now, aborted on Ctrl-C
+        self._queues: dict[str, PoolQueue] = {}  # `run --pool`: each pool's jobs, shared by its devices
+        self._pool_of = {d.name: d.pool for d in plan.devices.enabled if plan.job_key(d) != d.name}
 
     def _emit(self, kind: str, **payload: Any) -> None:
         try:
@@ -136,7 +139,7 @@ class Orchestrator:
 
     def execute(self, run_id: str) -> RunSummary:
         summary = RunSummary(run_id)
-        done_ok = self.db.done_repeats(run_id, include_errors=False)
+        done_ok = self._done(run_id, include_errors=False)
         every = self.plan.repeated_jobs()
         todo = [j for j in every if (j[0], model_label(j[1]), j[2], j[3]) not in done_ok]
         summary.skipped = len(every) - len(todo)
@@ -154,10 +157,13 @@ class Orchestrator:
                                          "convert_progress", model=m, variant=v, phase=phase, done=done, total=total),
                                      task=self.plan.task)
             built = self._convert({(m, v) for _, m, v, _ in todo}, summary, builder)
-            by_device: dict[str, list[tuple[str, str, int]]] = {}
-            for dev, m, v, r in todo:  # whole rounds in order: A B C A B C
-                by_device.setdefault(dev, []).append((m, v, r))
-            devices = {d.name: d for d in self.plan.devices.enabled}
+            by_key: dict[str, list[tuple[str, str, int]]] = {}
+            for key, m, v, r in todo:  # whole rounds in order: A B C A B C; a key is a device, or a pool
+                by_key.setdefault(key, []).append((m, v, r))
+            devices = {d.name: d for d in self.plan.devices.enabled if self.plan.job_key(d) in by_key}
+            by_device = {name: by_key[self.plan.job_key(d)] for name, d in devices.items()}
+            self._queues = {key: PoolQueue(key, jobs, [n for n, d in devices.items() if self.plan.job_key(d) == key],
+                                           self.stop) for key, jobs in by_key.items() if key in self.plan.pools}
             needs = {name: _companions_needed(devices[name]) for name in by_device}
             exports = self._export(by_device, needs, built, builder)
             lanes = self._lanes([devices[name] for name in by_device])
@@ -183,6 +189,13 @@ class Orchestrator:
         self.db.set_run_status(run_id, status)
         self._emit("run_finished", run_id=run_id, status=status, **_counts(summary))
         return summary
+
+    def _done(self, run_id: str, include_errors: bool = True) -> set[tuple[str, str, str, int]]:
+        """The jobs a run already holds rows for; a pool's job is done whichever of its devices ran it."""
+        if not self.plan.pools:
+            return self.db.done_repeats(run_id, include_errors=include_errors)
+        return {((m.extra or {}).get("pool") or m.device, m.model, m.variant, m.repeat_index)
+                for m in self.db.measurements(run_id) if include_errors or m.status == "ok"}
 
     def _lanes(self, devices: list[Any]) -> list[list[Any]]:
         """Devices that run at the same time, one lane each. Every `kind: local` device of this host shares
@@ -330,6 +343,8 @@ class Orchestrator:
         if self.stop.is_set() and not (m.extra.get("sustained") or {}).get("interrupted"):
             return  # a job cut short by Ctrl-C is not a result (a sustained loop's minutes are); resume measures it
         m = self.targets.decorate(m)
+        if m.device in self._pool_of:  # the row keeps the device that ran it, and the pool it was planned on
+            m = replace(m, extra={**m.extra, "pool": self._pool_of[m.device]})
         problem = self.db.keep(m)  # stored, or kept beside the database for --resume: never thrown away
         if problem:
             with self._lock:
@@ -350,14 +365,15 @@ class Orchestrator:
         try:
             self._device_worker(run_id, device, jobs, built, exports, summary)
         except Exception as exc:
-            done = self.db.done_repeats(run_id)
-            for model, variant, rep in jobs:
-                if (device.name, model_label(model), variant, rep) not in done:
+            queue = self._queues.get(self.plan.job_key(device))
+            done = self._done(run_id) if queue is None else set()
+            for model, variant, rep in jobs if queue is None else queue.leave(device.name, give_back=True):
+                if (self.plan.job_key(device), model_label(model), variant, rep) not in done:
                     self._record(error_measurement(run_id, device.name, model, variant,
                                                    f"internal error: {type(exc).__name__}: {_one_line(exc)}",
                                                    repeat_index=rep), summary)
 
-    def _device_worker(self, run_id: str, device: Any, jobs: list[tuple[str, str, int]],
+    def _device_worker(self, run_id: str, device: Any, jobs: Iterable[tuple[str, str, int]],
                        built: dict[tuple[str, str], Any], exports: dict[ExportKey, Any],
                        summary: RunSummary) -> None:
         from devices.target import JobSpec
@@ -365,6 +381,7 @@ class Orchestrator:
         bench = self.plan.bench_for(device)
         target: Any = None  # a devices.target.Target once built; None while the device is unreachable
         offline_reason: str | None = None
+        queue = self._queues.get(self.plan.job_key(device))
         try:
             target = self.targets.build(device)
             with self._lock:
@@ -372,6 +389,8 @@ class Orchestrator:
             target.prepare()
         except Exception as exc:
             offline_reason = f"device unreachable: {_one_line(exc)}"
+        if queue is not None:  # a pool's member takes the pool's next job whenever it is free
+            jobs = list(queue.leave(device.name, give_back=True)) if offline_reason else queue.jobs(device.name)
         failures = 0
         peak: dict[str, float] | None = None
         peak_rounds: dict[str, Any] = {}
@@ -428,6 +447,12 @@ class Orchestrator:
                     m = error_measurement(run_id, device.name, model, variant, _one_line(exc), started, rep)
                     if failures >= MAX_CONSECUTIVE_DEVICE_FAILURES or isinstance(exc, DeviceError):
                         offline_reason = f"device offline after: {_one_line(exc)}"
+                        if queue is not None:  # the pool's other devices take its jobs (a lost host's job too)
+                            self._leave_pool(queue, device, (model, variant, rep), m, isinstance(exc, DeviceError),
+                                             offline_reason, run_id, summary)
+                            return
+                if queue is not None and (model, variant, rep) in queue.moved:  # where it was tried before
+                    m = replace(m, extra={**m.extra, "moved_from": list(queue.moved[(model, variant, rep)])})
                 self._record(m, summary)
         finally:
             if target is not None:
@@ -437,6 +462,20 @@ class Orchestrator:
                     target.close()
                 except Exception:
                     pass
+
+    def _leave_pool(self, queue: PoolQueue, device: Any, job: tuple[str, str, int], m: Measurement, give_back: bool,
+                    reason: str, run_id: str, summary: RunSummary) -> None:
+        """A pool member went offline during `job` (its row `m`): a lost device's job moves to another member of
+        the pool (no row here); what no member is left to run becomes error rows saying why this one went."""
+        left = queue.leave(device.name, give_back=give_back, why=m.error or "")
+        if give_back and job not in left:
+            self._emit("job_moved", device=device.name, pool=queue.name, model=job[0], variant=job[1],
+                       repeat=job[2], error=m.error)
+        else:
+            self._record(m, summary)  # it failed here, or no member is left to run it again
+        for model, variant, rep in left:
+            if (model, variant, rep) != job:
+                self._record(error_measurement(run_id, device.name, model, variant, reason, repeat_index=rep), summary)
 
 
 def _scores_on_device(device: Any) -> bool:

@@ -69,6 +69,9 @@ class ProgressPrinter:
                     state = "cached" if payload.get("cached") else ("failed" if payload.get("error") else "converted")
                     self._line(f"[{payload['index'] + 1}/{payload['total']}] "
                                f"{payload['model']}/{payload['variant']}: {state}")
+            elif kind == "job_moved":  # `run --pool`: a device went offline during a job; another member runs it
+                self._line(f"{payload['device']} went offline during {payload['model']}/{payload['variant']}: "
+                           f"the job moves to another device of pool {payload['pool']} ({payload['error']})")
             elif kind == "convert_progress":
                 self._convert_step(payload)
             elif kind == "export_started" and p is not None and self._convert_task is not None:

@@ -37,6 +37,9 @@ class Plan:
     repeat: int = 1  # each job measured this many times, interleaved across variants (A B C A B C)
     input_shapes: dict[str, list[int]] = field(default_factory=dict)  # dynamic inputs resized (by input name)
     task: str | None = None  # what the user's own models do (--task), for their accuracy; never from shapes
+    # `run --pool`: each job of a pool runs once, on whichever of its devices is free (the devices above are its
+    # members when the plan was made; a farm takes its live members again on resume)
+    pools: tuple[str, ...] = ()
 
     def bench_for(self, device: Any) -> BenchSettings:
         """A device's own settings with the CLI's overrides on top, validated again."""
@@ -46,8 +49,13 @@ class Plan:
         except Exception as exc:
             raise UserError(f"bench settings for device {device.name}: {exc}") from None
 
+    def job_key(self, device: Any) -> str:
+        """What a job is planned on: the device, or its pool when the plan names the pool."""
+        return str(device.pool) if self.pools and device.pool in self.pools else str(device.name)
+
     def jobs(self) -> list[tuple[str, str, str]]:
-        return [(d.name, m, v) for d in self.devices.enabled for m in self.models for v in self.variants]
+        keys = list(dict.fromkeys(self.job_key(d) for d in self.devices.enabled))  # a pool once, not per member
+        return [(k, m, v) for k in keys for m in self.models for v in self.variants]
 
     def repeated_jobs(self) -> list[tuple[str, str, str, int]]:
         """Every job `repeat` times, whole rounds one after another: run-to-run variance is sampled
@@ -65,6 +73,7 @@ class Plan:
             "repeat": self.repeat,
             "input_shapes": self.input_shapes,
             **({"task": self.task} if self.task else {}),
+            **({"pools": list(self.pools)} if self.pools else {}),
         }
 
     @classmethod
@@ -79,6 +88,7 @@ class Plan:
             repeat=int(data.get("repeat", 1)),
             input_shapes={str(k): [int(x) for x in v] for k, v in (data.get("input_shapes") or {}).items()},
             task=data.get("task"),
+            pools=tuple(str(p) for p in data.get("pools") or ()),
         )
 
 
@@ -133,6 +143,7 @@ def make_plan(
     repeat: int = 1,
     input_shapes: dict[str, list[int]] | None = None,
     task: str | None = None,
+    pools: tuple[str, ...] = (),
 ) -> Plan:
     """Check names and overrides now, so a typo fails before anything is converted."""
     check_recipe()
@@ -159,12 +170,14 @@ def make_plan(
     _check_bench(bench, given, None)
     if not devices.enabled:
         raise UserError("devices file: no enabled device")
+    if pools:
+        devices = pool_members(devices, pools)
     for dev in devices.enabled:  # the flags on top of each device's own settings must still agree
         _check_bench({**dev.bench.model_dump(), **bench}, given, dev.name)
     if not 1 <= repeat <= 100:
         raise UserError(f"--repeat: expected 1 to 100 (got {repeat})")
     plan = Plan(chosen_models, chosen_variants, devices, bench, image_dir, peak_probe, repeat,
-                dict(input_shapes or {}), check_task(task, chosen_models, image_dir))
+                dict(input_shapes or {}), check_task(task, chosen_models, image_dir), tuple(pools))
     for dev in devices.enabled:
         if plan.bench_for(dev).sustained_s and (why := sustained_problem(dev)):
             flag = "--sustained" if "sustained_s" in bench else "bench.sustained_s"
@@ -174,6 +187,16 @@ def make_plan(
             flag = "--delegate" if "delegate" in bench else "devices file"
             raise UserError(f"{flag}: device {dev.name}: {problem}")
     return plan
+
+
+def pool_members(devices: DevicesFile, pools: tuple[str, ...], flag: str = "--pool") -> DevicesFile:
+    """The enabled devices of the named pools; a pool no device belongs to is a typo, said now."""
+    known = sorted({d.pool for d in devices.enabled if d.pool})
+    for name in pools:
+        if name not in known:
+            have = f"pools: {', '.join(quote(k, 40) for k in known[:10])}" if known else "no device names a pool"
+            raise UserError(f"{flag} {clean(name, 40)}: no enabled device of that pool ({have})")
+    return devices.model_copy(update={"devices": [d for d in devices.enabled if d.pool in pools]})
 
 
 def sustained_problem(device: Any) -> str | None:

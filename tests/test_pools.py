@@ -1,0 +1,113 @@
+"""Device pools (`pool:` in devices.yaml, `run --pool`): each job once, on whichever device of the pool is free.
+
+The farm's side (a pool member's host SIGKILLed mid-job, its job moving to the other member) is in
+tests/test_farm.py against a real Ray cluster; here: the queue's rules with real threads, and a pool of two
+real local devices (each its own runner process) through the orchestrator and the CLI.
+"""
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+
+from errors import UserError
+from harness.orchestration import orchestrate
+from harness.orchestration.pools import PoolQueue
+from harness.planning.config import parse_devices
+from harness.planning.plan import Plan, make_plan
+from harness.store.db import ResultsDB
+
+FAST = {"min_runs": 5, "min_s": 0.3, "warmup_s": 0.0, "cooldown_s": 0.0, "threads": 1}
+
+
+def test_queue_each_job_once_a_lost_members_job_goes_to_another_and_the_last_one_gets_the_rest():
+    stop = threading.Event()
+    q = PoolQueue("px", [("m", "v", i) for i in range(6)], ["a", "b"], stop)
+    ran: dict[str, list] = {"a": [], "b": []}
+    a = q.jobs("a")
+    first_a = next(a)
+    b_jobs = q.jobs("b")
+    first_b = next(b_jobs)
+    assert {first_a, first_b} == {("m", "v", 0), ("m", "v", 1)}
+    # b's host dies during its job: the job goes back, nothing is left over while a is live.
+    assert q.leave("b", give_back=True, why="agent lab8 lost") == []
+    assert q.moved == {first_b: ["b: agent lab8 lost"]}
+    ran["a"].append(first_a)
+    ran["a"] += list(a)  # a takes the rest, the moved job first
+    assert sorted(ran["a"]) == [("m", "v", i) for i in range(6)] and ran["a"][1] == first_b
+    # The last member going offline: every queued job comes back to be stored as an error row.
+    q = PoolQueue("px", [("m", "v", i) for i in range(3)], ["a"], stop)
+    held = next(q.jobs("a"))
+    assert q.leave("a", give_back=True) == [held, ("m", "v", 1), ("m", "v", 2)]
+    assert q.moved == {}
+
+
+def test_queue_a_free_member_waits_while_another_holds_a_job_that_may_come_back():
+    stop = threading.Event()
+    q = PoolQueue("px", [("m", "v", 0)], ["a", "b"], stop)
+    a = q.jobs("a")
+    held = next(a)
+    got: list = []
+    waiter = threading.Thread(target=lambda: got.extend(q.jobs("b")))
+    waiter.start()
+    waiter.join(1.0)
+    assert waiter.is_alive() and got == []  # b waits: a's job may still come back
+    q.leave("a", give_back=True, why="lost")
+    waiter.join(5.0)
+    assert not waiter.is_alive() and got == [held]
+
+
+def test_plan_names_a_pool_one_job_per_pool_and_a_typo_is_one_line():
+    devices = parse_devices({"devices": [
+        {"name": "p7-a", "kind": "local", "pool": "pixel7"}, {"name": "p7-b", "kind": "local", "pool": "pixel7"},
+        {"name": "pi", "kind": "local"}]}, "test")
+    plan = make_plan(devices, models=["srcnn"], variants=["fp32"], pools=("pixel7",), peak_probe=False)
+    assert [d.name for d in plan.devices.devices] == ["p7-a", "p7-b"]
+    assert plan.repeated_jobs() == [("pixel7", "srcnn", "fp32", 0)]
+    assert Plan.from_dict(plan.to_dict()).pools == ("pixel7",)
+    with pytest.raises(UserError) as err:
+        make_plan(devices, models=["srcnn"], variants=["fp32"], pools=("pixel8",))
+    assert str(err.value) == "--pool pixel8: no enabled device of that pool (pools: 'pixel7')"
+    with pytest.raises(UserError, match=r"devices\[0\] \(a\)\.pool: control characters"):
+        parse_devices({"devices": [{"name": "a", "kind": "local", "pool": "x\x1b[2J"}]}, "devices.yaml")
+
+
+def test_a_pool_of_two_local_devices_spreads_its_jobs_and_resume_counts_them_by_pool(tiny_tflite, tmp_path):
+    models = []
+    for i in range(4):
+        p = tmp_path / f"m{i}.tflite"
+        shutil.copyfile(tiny_tflite, p)
+        models.append(str(p))
+    devices = parse_devices({"devices": [
+        {"name": "cpu-a", "kind": "local", "pool": "cpu", "separate_machine": True},
+        {"name": "cpu-b", "kind": "local", "pool": "cpu", "separate_machine": True}]}, "test")
+    plan = make_plan(devices, models=models, variants=["fp32"], overrides=FAST, peak_probe=False, pools=("cpu",))
+    db_path = tmp_path / "pool.db"
+    summary = orchestrate.run(plan, db_path, cache_dir=tmp_path / "cache")
+    rows = ResultsDB(db_path).measurements(summary.run_id)
+    assert len(rows) == 4 and len({m.model for m in rows}) == 4  # each job once, not once per member
+    assert all(m.status == "ok" and m.extra["pool"] == "cpu" for m in rows), [m.error for m in rows]
+    assert {m.device for m in rows} == {"cpu-a", "cpu-b"}  # both members took jobs (at the same time)
+    again = orchestrate.run(plan, db_path, resume=summary.run_id, cache_dir=tmp_path / "cache")
+    assert (again.skipped, again.measured, again.errors) == (4, 0, 0)
+
+
+def test_cli_run_pool_with_devices_file(harness_cli, tiny_tflite, tmp_path):
+    yaml = tmp_path / "devices.yaml"
+    yaml.write_text("devices:\n  - {name: cpu-a, kind: local, pool: cpu}\n  - {name: other, kind: local}\n")
+    res = harness_cli("run", "--devices", str(yaml), "--pool", "gpu", "--models", str(tiny_tflite),
+                      "--variants", "fp32", "--db", str(tmp_path / "r.db"), text=True)
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "harness: error: --pool gpu: no enabled device of that pool (pools: 'cpu')"], res.stderr
+    res = harness_cli("run", "--devices", str(yaml), "--pool", "cpu", "--models", str(tiny_tflite),
+                      "--variants", "fp32", "--runs", "5", "--min-seconds", "0.2", "--warmup-seconds", "0",
+                      "--cooldown", "0", "--no-peak-probe", "--no-progress", "--db", str(tmp_path / "r.db"),
+                      "--cache-dir", str(tmp_path / "cache"), text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    (row,) = ResultsDB(tmp_path / "r.db").measurements()
+    assert (row.device, row.extra["pool"], row.status) == ("cpu-a", "cpu", "ok")
+    res = harness_cli("run", "--resume", row.run_id, "--pool", "cpu", "--db", str(tmp_path / "r.db"), text=True)
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "harness: error: --resume: cannot be combined with --pool (a resumed run keeps its stored plan; start a new "
+        "run to change it)"], res.stderr
