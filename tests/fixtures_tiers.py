@@ -3,10 +3,16 @@
 A test is slow when it trains a model, converts through many passes, builds an app (Swift, JVM), starts a
 Ray cluster or runs a whole `harness run` through the CLI: those files are listed here once, instead of a marker in each file, so the
 list is read and kept in one place. Figures behind it: README "Tests: the quick tier".
+
+Both tiers run on two pytest-xdist workers (`-n 2 --dist loadfile` in pyproject.toml's addopts; README "Tests in
+parallel"): a file's tests stay on one worker (its module fixtures are built once), the files that share a
+machine-wide resource go to one worker as one unit, and the heaviest files start first.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,8 +33,60 @@ SLOW_FILES = frozenset({
     "test_trtexec_sustained.py",
 })
 
+# Files that start Ray clusters (`farm up`, ray.cluster_utils): one cluster at a time on this machine, so they run
+# one after the other on one worker, as one unit.
+ONE_WORKER_GROUPS = {
+    "ray": frozenset({"test_farm.py", "test_farm_bind.py", "test_farm_scale.py", "test_faults.py"}),
+}
+
+# Seconds each of the longest files took alone (serial wall on the 2-core host): the scheduler starts the
+# heaviest first, so that the last file still running when the other worker runs out of work is a short one.
+# A file not listed counts 1 s a test.
+FILE_SECONDS: dict[str, float] = {}
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if Path(str(item.fspath)).name in SLOW_FILES:
             item.add_marker(pytest.mark.slow)
+
+
+def unit_of(nodeid: str) -> str:
+    """The scheduling unit of a test: its file, or the group its file belongs to."""
+    path = nodeid.split("::", 1)[0]
+    name = Path(path).name
+    for group, files in ONE_WORKER_GROUPS.items():
+        if name in files:
+            return f"group:{group}"
+    return path
+
+
+def unit_seconds(unit: str, tests: int) -> float:
+    if unit.startswith("group:"):
+        files = ONE_WORKER_GROUPS[unit.removeprefix("group:")]
+        known = [FILE_SECONDS[f] for f in files if f in FILE_SECONDS]
+        return sum(known) if known else float(tests)
+    return FILE_SECONDS.get(Path(unit).name, float(tests))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile`, with the groups above kept on one worker and the heaviest units started first."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class HeaviestFirst(LoadFileScheduling):
+        _ordered = False
+
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if not self._ordered:
+                self._ordered = True
+                units = sorted(self.workqueue.items(), key=lambda kv: -unit_seconds(kv[0], len(kv[1])))
+                self.workqueue = OrderedDict(units)
+            super()._assign_work_unit(node)
+
+    return HeaviestFirst(config, log)
