@@ -39,10 +39,20 @@ ONE_WORKER_GROUPS = {
     "ray": frozenset({"test_farm.py", "test_farm_bind.py", "test_farm_scale.py", "test_faults.py"}),
 }
 
-# Seconds each of the longest files took alone (serial wall on the 2-core host): the scheduler starts the
-# heaviest first, so that the last file still running when the other worker runs out of work is a short one.
-# A file not listed counts 1 s a test.
-FILE_SECONDS: dict[str, float] = {}
+# Wall seconds of the longest files (the sum of their tests' wall in one `-n 2` run of each tier on the shared
+# 2-core host at load averages 20-40, 2026-12-06; on a quiet host each is about 4x less): the scheduler starts the
+# heaviest first, so that the file still running when the other worker runs out of work is a short one. Only the
+# order matters. A file not listed counts 1 s a test.
+FILE_SECONDS: dict[str, float] = {
+    # quick tier
+    "test_live.py": 250, "test_accuracy_change_build.py": 206, "test_sustained.py": 165, "test_android_host.py": 142,
+    "test_ssh_targets.py": 122, "test_ssh_jetson_probes.py": 121, "test_detection_proxy.py": 106,
+    "test_bad_input.py": 105, "test_faults.py": 97, "test_litert_profile.py": 89, "test_compare_repeats.py": 87,
+    "test_report.py": 56, "test_converters_analysis.py": 51, "test_ssh_faults.py": 49, "test_adb_target.py": 36,
+    "test_user_task.py": 29, "test_ios_target.py": 25, "test_live_truth.py": 21, "test_first_run_costs.py": 21,
+    "test_compare.py": 20, "test_recommend.py": 20, "test_peak_swing.py": 18, "test_regression.py": 18,
+    "test_accuracy_change.py": 17, "test_interrupt.py": 16,
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
