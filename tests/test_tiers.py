@@ -37,7 +37,7 @@ def test_ray_files_are_one_unit_and_other_files_their_own():
 
 def test_the_heaviest_unit_is_handed_out_first():
     """The xdist scheduler of tests/fixtures_tiers.py on a made-up queue: the measured heaviest file goes to the
-    first free worker before a file with more (unmeasured, so 1 s each) tests."""
+    first free worker before a file with many more (unmeasured, so 2 s each) tests."""
     import pytest
 
     pytest.importorskip("xdist")
@@ -46,7 +46,7 @@ def test_the_heaviest_unit_is_handed_out_first():
     from tests.fixtures_tiers import FILE_SECONDS, pytest_xdist_make_scheduler
 
     heavy = max(FILE_SECONDS, key=FILE_SECONDS.__getitem__)
-    quick = {f"tests/test_many_quick.py::t{i}": False for i in range(int(FILE_SECONDS[heavy]) // 2)}
+    quick = {f"tests/test_many_quick.py::t{i}": False for i in range(int(FILE_SECONDS[heavy]) // 4)}
 
     class Config:
         def getoption(self, name: str) -> object:
@@ -66,3 +66,11 @@ def test_the_heaviest_unit_is_handed_out_first():
     sched.registered_collections[node] = [*quick, f"tests/{heavy}::t"]
     sched._assign_work_unit(node)
     assert list(sched.assigned_work[node]) == [f"tests/{heavy}"] and sent == [[len(quick)]]
+
+
+def test_an_unmeasured_slow_file_weighs_more_than_a_quick_one(monkeypatch):
+    from tests.fixtures_tiers import FILE_SECONDS, unit_seconds
+
+    monkeypatch.delitem(FILE_SECONDS, "test_arm64_board.py", raising=False)
+    assert unit_seconds(["tests/test_arm64_board.py::a", "tests/test_arm64_board.py::b"]) == 60.0
+    assert unit_seconds(["tests/test_unmeasured.py::a", "tests/test_unmeasured.py::b"]) == 4.0
