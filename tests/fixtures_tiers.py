@@ -3,10 +3,16 @@
 A test is slow when it trains a model, converts through many passes, builds an app (Swift, JVM), starts a
 Ray cluster or runs a whole `harness run` through the CLI: those files are listed here once, instead of a marker in each file, so the
 list is read and kept in one place. Figures behind it: README "Tests: the quick tier".
+
+Both tiers run on three pytest-xdist workers (`-n 3 --dist loadfile` in pyproject.toml's addopts; README "Tests in
+parallel"): a file's tests stay on one worker (its module fixtures are built once), the files that share a
+machine-wide resource go to one worker as one unit, and the heaviest files start first.
 """
 from __future__ import annotations
 
+from collections import Counter, OrderedDict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,8 +33,72 @@ SLOW_FILES = frozenset({
     "test_trtexec_sustained.py",
 })
 
+# Files that start Ray clusters (`farm up`, ray.cluster_utils): one cluster at a time on this machine, so they run
+# one after the other on one worker, as one unit.
+ONE_WORKER_GROUPS = {
+    "ray": frozenset({"test_farm.py", "test_farm_bind.py", "test_farm_scale.py", "test_faults.py"}),
+}
+
+# Wall seconds of the longest files (the sum of their tests' wall in one `-n 2` run of each tier on the shared
+# 2-core host at load averages 16-40, 2026-12-06; on a quiet host each is about 4x less): the scheduler starts the
+# heaviest first, so that the file still running when the other worker runs out of work is a short one. Only the
+# order matters. A file not listed counts 2 s a test in the quick tier and 30 s in the slow one (each tier's mean
+# per test: 469 s / 1001 tests and 1521 s / 214 tests on the quiet host, serial, times 4).
+FILE_SECONDS: dict[str, float] = {
+    # quick tier
+    "test_live.py": 250, "test_accuracy_change_build.py": 206, "test_sustained.py": 165, "test_android_host.py": 142,
+    "test_ssh_targets.py": 122, "test_ssh_jetson_probes.py": 121, "test_detection_proxy.py": 106,
+    "test_bad_input.py": 105, "test_faults.py": 97, "test_litert_profile.py": 89, "test_compare_repeats.py": 87,
+    "test_report.py": 56, "test_converters_analysis.py": 51, "test_ssh_faults.py": 49, "test_adb_target.py": 36,
+    "test_user_task.py": 29, "test_ios_target.py": 25, "test_live_truth.py": 21, "test_first_run_costs.py": 21,
+    "test_compare.py": 20, "test_recommend.py": 20, "test_peak_swing.py": 18, "test_regression.py": 18,
+    "test_accuracy_change.py": 17, "test_interrupt.py": 16,
+    # slow tier (the 83 of its 214 tests that ran before the run was stopped; test_user_models: 15 of its 16)
+    "test_farm.py": 649, "test_channels.py": 603, "test_detection.py": 544, "test_farm_bind.py": 167,
+    "test_user_models.py": 101, "test_farm_scale.py": 63, "test_walls.py": 27,
+}
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if Path(str(item.fspath)).name in SLOW_FILES:
             item.add_marker(pytest.mark.slow)
+
+
+def unit_of(nodeid: str) -> str:
+    """The scheduling unit of a test: its file, or the group its file belongs to."""
+    path = nodeid.split("::", 1)[0]
+    name = Path(path).name
+    for group, files in ONE_WORKER_GROUPS.items():
+        if name in files:
+            return f"group:{group}"
+    return path
+
+
+def unit_seconds(nodeids: list[str]) -> float:
+    """What a unit of these tests is expected to take: its files' measured seconds, or their tier's mean."""
+    tests = Counter(Path(n.split("::", 1)[0]).name for n in nodeids)
+    return sum(FILE_SECONDS.get(name, count * (30.0 if name in SLOW_FILES else 2.0)) for name, count in tests.items())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile`, with the groups above kept on one worker and the heaviest units started first."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class HeaviestFirst(LoadFileScheduling):
+        _ordered = False
+
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if not self._ordered:
+                self._ordered = True
+                units = sorted(self.workqueue.items(), key=lambda kv: -unit_seconds(list(kv[1])))
+                self.workqueue = OrderedDict(units)
+            super()._assign_work_unit(node)
+
+    return HeaviestFirst(config, log)

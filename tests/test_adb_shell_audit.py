@@ -96,6 +96,7 @@ def test_every_android_command_runs_as_meant_on_the_phones_sh(adb_server, tmp_pa
                    "for f in /sys/devices/system/cpu/cpu[0-9]*/cpufreq/" in c for c, _, _ in sim.results)
     finally:
         sim.close()
+        adb_server.cli("disconnect", sim.serial, timeout=10)  # as the adb_sim fixture does: no phone left behind
 
 
 def test_a_failing_probe_degrades_its_own_columns_only(android_device, adb_sim, model):

@@ -17,3 +17,60 @@ def test_every_slow_file_exists():
 def test_the_slow_marker_is_declared():
     config = tomllib.loads((TESTS.parent / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert any(m.startswith("slow:") for m in config["markers"])
+
+
+def test_every_file_the_scheduler_names_exists():
+    """A renamed Ray file would otherwise run beside another cluster; a renamed heavy file would start late."""
+    from tests.fixtures_tiers import FILE_SECONDS, ONE_WORKER_GROUPS
+
+    named = set(FILE_SECONDS).union(*ONE_WORKER_GROUPS.values())
+    assert sorted(f for f in named if not (TESTS / f).is_file()) == []
+
+
+def test_ray_files_are_one_unit_and_other_files_their_own():
+    from tests.fixtures_tiers import unit_of
+
+    assert unit_of("tests/test_farm.py::test_x") == unit_of("tests/test_faults.py::test_y[a-b]") == "group:ray"
+    assert unit_of("tests/test_live.py::test_x") == "tests/test_live.py"
+    assert unit_of("tests/test_live.py::test_x") != unit_of("tests/test_report.py::test_x")
+
+
+def test_the_heaviest_unit_is_handed_out_first():
+    """The xdist scheduler of tests/fixtures_tiers.py on a made-up queue: the measured heaviest file goes to the
+    first free worker before a file with many more (unmeasured, so 2 s each) tests."""
+    import pytest
+
+    pytest.importorskip("xdist")
+    from collections import OrderedDict
+
+    from tests.fixtures_tiers import FILE_SECONDS, pytest_xdist_make_scheduler
+
+    heavy = max(FILE_SECONDS, key=FILE_SECONDS.__getitem__)
+    quick = {f"tests/test_many_quick.py::t{i}": False for i in range(int(FILE_SECONDS[heavy]) // 4)}
+
+    class Config:
+        def getoption(self, name: str) -> object:
+            return {"dist": "loadfile"}[name]
+
+        def getvalue(self, name: str) -> object:
+            return {"tx": ["2*popen"]}[name]
+
+    class Node:
+        def send_runtest_some(self, indexes: list[int]) -> None:
+            sent.append(indexes)
+
+    sent: list[list[int]] = []
+    sched = pytest_xdist_make_scheduler(Config(), None)
+    sched.workqueue = OrderedDict([("tests/test_many_quick.py", quick), (f"tests/{heavy}", {f"tests/{heavy}::t": False})])
+    node = Node()
+    sched.registered_collections[node] = [*quick, f"tests/{heavy}::t"]
+    sched._assign_work_unit(node)
+    assert list(sched.assigned_work[node]) == [f"tests/{heavy}"] and sent == [[len(quick)]]
+
+
+def test_an_unmeasured_slow_file_weighs_more_than_a_quick_one(monkeypatch):
+    from tests.fixtures_tiers import FILE_SECONDS, unit_seconds
+
+    monkeypatch.delitem(FILE_SECONDS, "test_arm64_board.py", raising=False)
+    assert unit_seconds(["tests/test_arm64_board.py::a", "tests/test_arm64_board.py::b"]) == 60.0
+    assert unit_seconds(["tests/test_unmeasured.py::a", "tests/test_unmeasured.py::b"]) == 4.0
