@@ -6,8 +6,8 @@ recipe with every step count multiplied by --times (same seed, data, batch and r
 scored through LiteRT on the same held-out examples; the change with its paired bootstrap 95% interval. The recipe
 is under-trained when the longer one is better beyond doubt (the interval's low end above 0); otherwise no gain is
 shown, and the interval's high end says how much more training could at most add. `--against MODEL` also pairs
-both with another model's fp32 (FSRCNN-s against SRCNN 9-5-5). The default-length weights are the shipped ones where they apply; the longer recipe trains
-here (HARNESS_RETRAIN) in its own cache.
+both with another model's fp32 (FSRCNN-s against SRCNN 9-5-5). The default-length weights are the shipped ones
+where they apply; the longer recipe trains here (HARNESS_RETRAIN) in its own cache.
 
 Usage: python benchmarks/recipe_length.py fsrcnn_s [--times 2] [--against srcnn_955] [--cache-dir DIR]
 """
