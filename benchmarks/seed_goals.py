@@ -96,7 +96,7 @@ def paired_fsrcnn(builder: Any) -> tuple[bool, str, str, str]:
     c = paired_mean_change(pb["variant"], pa["variant"], "PSNR dB", "SRCNN 9-5-5 fp32", str(pa.get("data") or ""))
     met = c.low >= 0.0
     why = ("met: at or above SRCNN 9-5-5" if met else
-           f"goal not met: not shown at or above (low end {c.low:+.2f} dB; mean {c.change:+.2f} dB)")
+           f"not shown at or above (low end {c.low:+.2f} dB; mean {c.change:+.2f} dB)")
     return met, change_text(c, 2), str(pa.get("data") or "-"), why
 
 
