@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         get_spec(args.model)
-    except KeyError:
+    except Exception:  # unknown name or a bad @override
         print(f"recipe_length: model {args.model[:60]!r}: not a zoo model", file=sys.stderr)
         return 2
     os.environ.pop(training.RECIPE_ENV, None)
