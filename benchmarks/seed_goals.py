@@ -9,7 +9,8 @@ Goals (tolerances from harness.statistics.accuracy_change; "met" only on every a
                                       1 point (SqueezeNet) / 0.3 dB (SRCNN 9-1-5) of its control
   FSRCNN-s vs SRCNN 9-5-5 (fp32 both) PSNR at or above: the paired interval's low end >= 0
 Every variant, its control and fp32 are built through the harness's own builder and cache (default recipes
-unless HARNESS_RECIPE says otherwise) and scored on the same held-out examples; the eval data is named in
+unless HARNESS_RECIPE says otherwise; the compressions fine-tune for converters.training.COMPRESSION_STEPS, their
+controls as long) and scored on the same held-out examples; the eval data is named in
 each row. A goal not met says by how much. Prints a Markdown table (and --json).
 
 Usage: python benchmarks/seed_goals.py [--goals factorize,factorize_955,deep_compression,prune_channels,fsrcnn]
