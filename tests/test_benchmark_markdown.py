@@ -35,3 +35,12 @@ def test_recipe_length_bad_input_is_one_line_and_exit_2(capsys):
     assert recipe_length.main(["no_such_model\x1b[31m" + "x" * 500]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no_such_model" in err[0] and len(err[0]) < 200 and "\x1b" not in err[0]
+
+
+def test_repeats_give_the_median_measurement_of_each_job():
+    from types import SimpleNamespace
+
+    ms = [SimpleNamespace(model="m", variant=v, p50_us=p) for v, p in
+          (("fp32", 30.0), ("fp32", 10.0), ("fp32", 20.0), ("int8", 5.0), ("int8", 7.0))]
+    got = optimizations.median_results(ms)
+    assert got[("m", "fp32")].p50_us == 20.0 and got[("m", "int8")].p50_us == 5.0  # lower middle of two
