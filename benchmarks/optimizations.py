@@ -10,8 +10,11 @@ Jobs (each trained, converted, analysed and measured by the harness itself):
   Faster R-CNN fp32 vs its fastest accurate variant   ms per frame (real-time goal: 30-50 ms)
 Every variant also shows its GFLOP/s beside this host's peak from the built-in matmul probe.
 
-Usage: python benchmarks/optimizations.py [--threads 2] [--db FILE] [--cache-dir DIR] [--quick]
-A warm cache (second run) converts and trains nothing; `HARNESS_RECIPE=long` trains 10x longer.
+Usage: python benchmarks/optimizations.py [--threads 2] [--db FILE] [--cache-dir DIR] [--quick] [--markdown FILE]
+       [--repeat N]
+A warm cache (second run) converts and trains nothing; `HARNESS_RECIPE=long` trains 10x longer. A stopped run
+resumes from the artifact cache: every variant (and control) built is kept, only what is missing is built again.
+`--markdown FILE` also writes both tables as Markdown (README's table is that file, pasted).
 """
 from __future__ import annotations
 
@@ -49,15 +52,24 @@ class SelectedPlan(Plan):
         return [(d.name, m, v) for d in self.devices.enabled for m, v in self.pairs]
 
 
-def _plan(threads: int, quick: bool) -> SelectedPlan:
+def _plan(threads: int, quick: bool, repeat: int = 1) -> SelectedPlan:
     from harness.planning.config import local_only
     from harness.planning.plan import make_plan
 
     models = list(dict.fromkeys(m for m, _ in JOBS))
     variants = list(dict.fromkeys(v for _, v in JOBS))
     bench = {"threads": threads, "cooldown_s": 0.5, "min_runs": 20 if quick else 50, "min_s": 0.5 if quick else 2.0}
-    base = make_plan(local_only(), models=models, variants=variants, overrides=bench)
+    base = make_plan(local_only(), models=models, variants=variants, overrides=bench, repeat=repeat)
     return SelectedPlan(**{f.name: getattr(base, f.name) for f in dataclasses.fields(Plan)}, pairs=JOBS)
+
+
+def median_results(measurements: list[Any]) -> dict[tuple[str, str], Any]:
+    """Per (model, variant), the measurement with the median p50 of its interleaved repeats (the lower middle one
+    of an even count): every ratio is then one of medians, and each row a real measurement with its metrics."""
+    by: dict[tuple[str, str], list[Any]] = {}
+    for m in measurements:
+        by.setdefault((m.model, m.variant), []).append(m)
+    return {k: sorted(ms, key=lambda m: m.p50_us)[(len(ms) - 1) // 2] for k, ms in by.items()}
 
 
 def _log(kind: str, payload: dict[str, Any]) -> None:
@@ -198,7 +210,8 @@ def _detection_row(results: dict, errors: dict) -> list[str]:
     note = f"mAP@.5 {best.metrics.get('map50', 0):.3f} vs {base_map:.3f}"
     if best is not base:
         note += f"; {_kept(best)}"
-    return ["Faster R-CNN fp32 vs best variant that keeps accuracy, ms/frame",
+    return ["Faster R-CNN twin (`faster_rcnn`: 68 M MACs, 3 classes, not the seed's ZF) fp32 vs best variant that "
+            "keeps accuracy, ms/frame",
             f"{base.p50_us / 1000:.1f} -> {best.p50_us / 1000:.1f} ({best.variant})", "30-50 ms", note]
 
 
@@ -214,8 +227,16 @@ def variant_rows(results: dict, peaks: dict[str, float]) -> list[list[str]]:
     return rows
 
 
+def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    """The same rows as a Markdown table (cells' pipes escaped)."""
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(headers), line(["---"] * len(headers)), *(line(r) for r in rows)]) + "\n"
+
+
 def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
     print(f"\n{title}")
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
     print("  ".join("-" * w for w in widths))
@@ -229,29 +250,43 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", help="results database (default: a temporary file)")
     ap.add_argument("--cache-dir", help="artifact cache (default: the harness cache)")
     ap.add_argument("--quick", action="store_true", help="shorter measurement windows")
+    ap.add_argument("--markdown", help="also write the claims and variants tables here as Markdown")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="measure every job this many times, interleaved (A B C A B C); rows show the median's")
     args = ap.parse_args(argv)
 
     from converters.peak import measure_here
     from harness.orchestration import orchestrate
 
-    plan = _plan(args.threads, args.quick)
+    if not 1 <= args.repeat <= 100:
+        print(f"optimizations: --repeat {args.repeat}: expected 1 to 100", file=sys.stderr)
+        return 2
+    plan = _plan(args.threads, args.quick, args.repeat)
     db = args.db or str(Path(tempfile.mkdtemp(prefix="harness-opt-")) / "results.db")
     cache = Path(args.cache_dir) if args.cache_dir else None
     t0 = time.monotonic()
     print(f"harness run: {len(plan.jobs())} jobs on this host, {args.threads} threads; database {db}", flush=True)
     summary = orchestrate.run(plan, db, events=_log, cache_dir=cache)
     peaks = {dtype: measure_here(threads=args.threads, cache_dir=cache, dtype=dtype) for dtype in ("fp32", "int8")}
-    results = {(m.model, m.variant): m for m in summary.results if m.status == "ok"}
-    errors = {(m.model, m.variant): m.error for m in summary.results if m.status != "ok"}
+    results = median_results([m for m in summary.results if m.status == "ok"])
+    errors = {(m.model, m.variant): m.error for m in summary.results
+              if m.status != "ok" and (m.model, m.variant) not in results}  # a failed repeat beside good ones
     print(f"\nrun {summary.run_id}: {summary.measured} measured, {summary.errors} errors, "
           f"{summary.converted} converted, {time.monotonic() - t0:.0f} s")
     for p in peaks.values():
         print(f"peak probe {p['dtype']}: {p['peak_gflops']} GFLOP/s ({p['threads']} threads, {p['delegate']}, "
               f"{p['flops'] / 1e9:.1f} GFLOP matmul, p50 {p['p50_us'] / 1000:.2f} ms)")
-    print_table("variants (of peak: against the matmul probe of the variant's kernel type)",
-                ["model", "variant", "p50 ms", "MMACs", "GFLOP/s", "of peak", "kB", "accuracy", "valid"],
-                variant_rows(results, {k: p["peak_gflops"] for k, p in peaks.items()}))
-    print_table("claims", ["claim", "here", "paper", "accuracy / notes"], claims(results, errors))
+    var_headers = ["model", "variant", "p50 ms", "MMACs", "GFLOP/s", "of peak", "kB", "accuracy", "valid"]
+    var_rows = variant_rows(results, {k: p["peak_gflops"] for k, p in peaks.items()})
+    claim_headers, claim_rows = ["claim", "here", "paper", "accuracy / notes"], claims(results, errors)
+    print_table("variants (of peak: against the matmul probe of the variant's kernel type)", var_headers, var_rows)
+    print_table("claims", claim_headers, claim_rows)
+    if args.markdown:
+        Path(args.markdown).write_text(
+            f"run {summary.run_id}: {summary.measured} measured ({args.repeat} interleaved round(s), medians), "
+            f"{summary.errors} errors, {summary.converted} converted, {time.monotonic() - t0:.0f} s, load "
+            f"{os.getloadavg()[0]:.1f}\n\n"
+            + markdown_table(claim_headers, claim_rows) + "\n" + markdown_table(var_headers, var_rows))
     return 0 if summary.measured else 1
 
 

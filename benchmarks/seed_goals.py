@@ -9,7 +9,8 @@ Goals (tolerances from harness.statistics.accuracy_change; "met" only on every a
                                       1 point (SqueezeNet) / 0.3 dB (SRCNN 9-1-5) of its control
   FSRCNN-s vs SRCNN 9-5-5 (fp32 both) PSNR at or above: the paired interval's low end >= 0
 Every variant, its control and fp32 are built through the harness's own builder and cache (default recipes
-unless HARNESS_RECIPE says otherwise) and scored on the same held-out examples; the eval data is named in
+unless HARNESS_RECIPE says otherwise; the compressions fine-tune for converters.training.COMPRESSION_STEPS, their
+controls as long) and scored on the same held-out examples; the eval data is named in
 each row. A goal not met says by how much. Prints a Markdown table (and --json).
 
 Usage: python benchmarks/seed_goals.py [--goals factorize,factorize_955,deep_compression,prune_channels,fsrcnn]
@@ -96,7 +97,7 @@ def paired_fsrcnn(builder: Any) -> tuple[bool, str, str, str]:
     c = paired_mean_change(pb["variant"], pa["variant"], "PSNR dB", "SRCNN 9-5-5 fp32", str(pa.get("data") or ""))
     met = c.low >= 0.0
     why = ("met: at or above SRCNN 9-5-5" if met else
-           f"goal not met: not shown at or above (low end {c.low:+.2f} dB; mean {c.change:+.2f} dB)")
+           f"not shown at or above (low end {c.low:+.2f} dB; mean {c.change:+.2f} dB)")
     return met, change_text(c, 2), str(pa.get("data") or "-"), why
 
 

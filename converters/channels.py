@@ -312,11 +312,11 @@ def channel_plan(src: Source, params: dict[str, Any]) -> tuple[dict[str, np.ndar
 
 
 @register("prune_channels", "structured pruning: whole filters removed (L1/L2/Taylor), fine-tuned, smaller dense model",
-          {"sparsity": None, "flops": 0.5, "criterion": "l1", "multiple": 8, "steps": 400, "lr": None, "then": "fp32"},
+          {"sparsity": None, "flops": 0.5, "criterion": "l1", "multiple": 8, "steps": None, "lr": None, "then": "fp32"},
           needs_keras=True)
 def prune_channels(src: Source, params: dict[str, Any]):
     from converters.compress import _keras, _lr, _task
-    from converters.training import fine_tuned, scaled
+    from converters.training import compression_steps, fine_tuned
 
     _keras(src, "prune_channels")
     info = _task(src, "prune_channels")
@@ -330,7 +330,7 @@ def prune_channels(src: Source, params: dict[str, Any]):
     def transform(m: Any) -> Any:
         return channel_pruned(m, keep)
 
-    steps = scaled(int(params["steps"])) if int(params["steps"]) > 0 else 0
+    steps = compression_steps(params.get("steps"), info)  # None: the task's COMPRESSION_STEPS; 0: none
     if steps:
         tuned = fine_tuned(src, transform, steps, _lr(params, info), target=transform)
     else:  # steps=0: no fine-tuning (an untrained seed-scale model has nothing to recover)

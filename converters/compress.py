@@ -22,7 +22,7 @@ import numpy as np
 
 from converters.passes import ConversionError, Source, _convert, register, representative_dataset
 from converters.datasets import calibration_inputs
-from converters.training import FINE_TUNE_LR, SR_LR, fine_tuned, scaled, tuned_copy
+from converters.training import FINE_TUNE_LR, SR_LR, compression_steps, fine_tuned, scaled, tuned_copy
 
 WRAPPABLE = ("Conv2D", "Conv2DTranspose", "Dense")
 
@@ -89,14 +89,15 @@ def _kernel_layers(model: Any) -> list[Any]:
 
 def pruned_model(src: Source, params: dict[str, Any], what: str) -> tuple[Any, dict[str, Any]]:
     """The model pruned to params['sparsity'] and fine-tuned (memoized per source and parameters)."""
-    key = ("prune", float(params["sparsity"]), int(params["steps"]), params.get("lr"))
+    key = ("prune", float(params["sparsity"]), params.get("steps"), params.get("lr"))
     if key in src.memo:
         return src.memo[key]
     import tensorflow_model_optimization as tfmot
 
     _keras(src, what)
     info = _task(src, what)
-    target, steps = float(params["sparsity"]), scaled(int(params["steps"]))
+    # steps None: the task's COMPRESSION_STEPS; pruning needs a few steps to reach its target, so never under 2
+    target, steps = float(params["sparsity"]), max(2, compression_steps(params.get("steps"), info))
     if not 0.0 < target < 1.0:
         raise ConversionError(f"{src.name}/{what}: sparsity {target} must lie strictly between 0 and 1")
     # Polynomial ramp to the target over the first 60% of the steps, then fine-tuning with fixed
@@ -122,7 +123,8 @@ def pruned_model(src: Source, params: dict[str, Any], what: str) -> tuple[Any, d
     return result
 
 
-PRUNE_DEFAULTS = {"sparsity": 0.9, "steps": 400, "lr": None}  # lr None: the task's FINE_TUNE_LR
+# steps None: the task's training.COMPRESSION_STEPS; lr None: the task's FINE_TUNE_LR
+PRUNE_DEFAULTS = {"sparsity": 0.9, "steps": None, "lr": None}
 
 
 @register("prune", "magnitude pruning to a target sparsity with fine-tuning; stored dense", PRUNE_DEFAULTS,
@@ -446,11 +448,11 @@ def _factorize_lr(params: dict[str, Any], info: Any) -> float:
 
 
 @register("factorize", "k x k convolutions into k x 1 then 1 x k (SVD rank for a speed-up), fine-tuned",
-          {"speedup": 3.0, "min_kernel": 3, "rank": None, "steps": 1500, "lr": None, "distill": 0.0},
+          {"speedup": 3.0, "min_kernel": 3, "rank": None, "steps": None, "lr": None, "distill": 0.0},
           needs_keras=True)
 def factorize(src: Source, params: dict[str, Any]):
-    """Split, then fine-tune 1500 steps (SRCNN's recipe length until issue 23 made it 6000; the goals
-    table in README was measured at 1500) at the model's own rate (SR_LR).
+    """Split, then fine-tune the task's COMPRESSION_STEPS (SRCNN-style: 3000; 1500 until issue 23's third round,
+    400 before issue 14) at the model's own rate (SR_LR); `steps=0`: no fine-tuning.
 
     Measured on SRCNN 9-1-5 (2 cores): 400 steps at 5e-4 left the factorized model 0.55 dB under
     the plain one, 1500 steps at 1e-3 0.19 dB. `distill` > 0 trains towards that blend of the
@@ -465,7 +467,7 @@ def factorize(src: Source, params: dict[str, Any]):
     distill = float(params.get("distill") or 0.0)
     if not 0.0 <= distill <= 1.0:
         raise ConversionError(f"{src.name}/factorize: distill {distill} must lie between 0 and 1")
-    steps, lr = scaled(int(params["steps"])), _factorize_lr(params, info)
+    steps, lr = compression_steps(params.get("steps"), info), _factorize_lr(params, info)
     tuned = fine_tuned(src, lambda m: factorized(m, plan), steps, lr,
                        target=lambda m: factorized(m, plan), distill=distill)
     return _keras_bytes(tuned, f"{src.name}/factorize"), {"factorized_layers": plan, "steps_run": steps,

@@ -12,9 +12,10 @@ from typing import Any
 
 from converters.passes import Source, register
 
-# The compression passes that fine-tune, with their default steps (None: no fine-tuning by default).
-FINE_TUNING_PASSES = {"prune": 400, "prune_sparse": 400, "deep_compression": 400, "cluster": 400, "qat": 400,
-                      "factorize": 400, "prune_channels": 400, "truncated_svd": 0}
+# The compression passes that fine-tune, with their default steps (None: the task's training.COMPRESSION_STEPS;
+# 0: no fine-tuning by default).
+FINE_TUNING_PASSES = {"prune": None, "prune_sparse": None, "deep_compression": None, "cluster": 200, "qat": 200,
+                      "factorize": None, "prune_channels": None, "truncated_svd": 0}
 
 
 @register("fine_tune", "control: the same fine-tuning as a compression pass, nothing compressed (judges what the "

@@ -39,6 +39,10 @@ def test_an_interval_that_crosses_the_tolerance_is_not_kept():
     assert verdict(inside, 0.02) == "keeps accuracy (worst end -0.015 inside 0.020)"
     assert verdict(crosses, 0.02) == "lost 0.010 (worst end -0.030; tolerance 0.020)"
     assert verdict(None, 0.02) == "not measured"
+    # a variant level or better on average whose interval still reaches past the tolerance: not "lost -0.009"
+    wide = _change(0.009, -0.015, 0.031)
+    assert not keeps(wide, 0.01)
+    assert verdict(wide, 0.01) == "not shown to keep accuracy: mean +0.009, but worst end -0.015 past the tolerance 0.010"
     assert share_of_gain(27.9, 28.0, 27.0) == pytest.approx(0.9) and share_of_gain(27.0, 26.9, 27.0) is None
 
 

@@ -33,7 +33,7 @@ def test_fine_tune_with_itself_as_teacher_at_full_distillation_changes_nothing(q
 def test_factorize_default_fine_tunes_longer_at_the_sr_rate_and_loses_less(builder):
     new = builder.build(TINY_SR, "factorize")
     old = builder.build(TINY_SR, "factorize@steps=400@lr=0.0005")  # the method before issue 14
-    assert new.metrics["steps_run"] == training.scaled(1500)  # SRCNN's recipe length before it became 6000
+    assert new.metrics["steps_run"] == training.scaled(training.COMPRESSION_STEPS["super_resolution"])
     assert new.metrics["fine_tune_lr"] == training.SR_LR[True]
     assert new.metrics["factorized_layers"] == old.metrics["factorized_layers"]  # same speed-up
     assert new.metrics["psnr_delta_fp32_db"] > old.metrics["psnr_delta_fp32_db"]

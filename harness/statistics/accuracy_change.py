@@ -108,8 +108,8 @@ def change_text(change: PairedChange | None, digits: int = 3) -> str:
 
 
 def verdict(change: PairedChange | None, tolerance: float, higher_is_better: bool = True, digits: int = 3) -> str:
-    """`keeps accuracy (worst end -0.015 inside 0.02)`, `lost 0.206 (worst end -0.280; tolerance 0.02)`
-    or `not measured`."""
+    """`keeps accuracy (worst end -0.015 inside 0.02)`, `lost 0.206 (worst end -0.280; tolerance 0.02)`,
+    `not shown to keep accuracy: mean +0.009, but worst end -0.015 past the tolerance 0.010` or `not measured`."""
     if change is None:
         return "not measured"
     f = f"{{:.{digits}f}}"
@@ -117,6 +117,9 @@ def verdict(change: PairedChange | None, tolerance: float, higher_is_better: boo
     if keeps(change, tolerance, higher_is_better):
         return f"keeps accuracy (worst end {worst:+.{digits}f} inside {f.format(tolerance)})"
     lost = -change.change if higher_is_better else change.change
+    if lost <= 0:  # no loss on average, but the interval reaches past the tolerance: not shown kept, not "lost -x"
+        return (f"not shown to keep accuracy: mean {change.change:+.{digits}f}, but worst end {worst:+.{digits}f} "
+                f"past the tolerance {f.format(tolerance)}")
     return f"lost {f.format(lost)} (worst end {worst:+.{digits}f}; tolerance {f.format(tolerance)})"
 
 
