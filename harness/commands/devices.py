@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from errors import UserError
 from harness.commands.options import add_devices_arg, add_farm_arg, load_devices_arg, tcp_port
+
+if TYPE_CHECKING:
+    from harness.planning.config import Device
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 SSH_KINDS = ("raspberry_pi", "jetson")
 
 
-def readiness(dev: Any, facts: dict[str, Any]) -> tuple[str, str | None]:
+def readiness(dev: Device, facts: Mapping[str, object]) -> tuple[str, str | None]:
     """("ok", None), or ("not set up", what is missing and the command that fixes it)."""
     missing = []
     if "runtime" in facts and not facts.get("runtime"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from errors import UserError, clean
 from harness.store.pending import pending_path
@@ -14,6 +14,7 @@ from harness.commands.options import (add_db_arg, add_devices_arg, add_farm_arg,
                                       thread_count, input_shape)
 
 if TYPE_CHECKING:
+    from harness.farm.coordinator import Farm
     from harness.planning.plan import Plan
 
 # What a stored plan fixes: these flags cannot change a resumed run (start a new run to change them).
@@ -87,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             farm.close()
 
 
-def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
+def _run(args: argparse.Namespace, db_path: str, farm: Farm | None) -> int:
     from harness.orchestration import orchestrate
     from harness.planning.plan import make_plan
     from harness.orchestration.progress import ProgressPrinter
@@ -162,7 +163,7 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
     return 1 if summary.errors or summary.kept else 0  # README: 1 when some rows failed (a farm's dead host too)
 
 
-def _resumed_plan(args: argparse.Namespace, db_path: str, farm: Any) -> Plan:
+def _resumed_plan(args: argparse.Namespace, db_path: str, farm: Farm | None) -> Plan:
     """The stored plan of run `--resume`; flags that would change it are refused, not ignored."""
     from harness.commands.options import open_db
     from harness.planning.plan import Plan
