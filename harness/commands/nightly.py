@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from harness.planning.config import DevicesFile
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     n = sub.add_parser("nightly", help="run the farm plan, compare with the last good night, confirm, report")
     n.add_argument("--devices", metavar="FILE", help="the farm's devices file (required unless --accept)")
     add_farm_arg(n)

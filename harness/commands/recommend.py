@@ -20,7 +20,7 @@ NIGHT_SKIP = ("nightly:interrupted", "nightly:confirm")  # not nights of their o
 DEFAULT_NIGHTS = 5
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from harness.reporting.render import add_format_arg
 
     p = sub.add_parser("recommend", help="which variant to ship on each device under a latency, size and "

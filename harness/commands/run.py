@@ -15,6 +15,7 @@ from harness.commands.options import (add_db_arg, add_devices_arg, add_farm_arg,
 
 if TYPE_CHECKING:
     from harness.farm.coordinator import Farm
+    from harness.live.server import Events
     from harness.planning.plan import Plan
 
 # What a stored plan fixes: these flags cannot change a resumed run (start a new run to change them).
@@ -27,7 +28,7 @@ PLAN_FLAGS = {"devices": "--devices", "models": "--models", "variants": "--varia
               "task": "--task"}
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="convert the model set into variants and benchmark them on every device")
     add_devices_arg(p)
     add_farm_arg(p)
@@ -111,7 +112,8 @@ def _run(args: argparse.Namespace, db_path: str, farm: Farm | None) -> int:
                          input_shapes=dict(args.input_shape or []), task=args.task)
     check_db_for_writing(db_path)  # a damaged or foreign file is refused before anything is converted
     printer = ProgressPrinter(enabled=not args.no_progress)
-    events, live, phone = printer.event, None, None
+    events: Events = printer.event
+    live, phone = None, None
     if args.on_device and not args.live:
         args.live = "127.0.0.1:8765"
     if args.live:

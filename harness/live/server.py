@@ -99,7 +99,8 @@ def choose_token(host: str, given: str | None) -> str | None:
 
 
 T = TypeVar("T")
-Events = Callable[[str, Mapping[str, object]], None]  # the orchestrator's events callback (kind, payload)
+Event = tuple[int, str, str]  # (number, kind, JSON payload) as a stream sends it
+Events = Callable[[str, dict[str, object]], None]  # the orchestrator's events callback (kind, payload)
 ACTIVITY_EVENTS = ("convert_started", "export_started", "job_started")
 
 
@@ -142,7 +143,7 @@ class EventHub:
         self._lock = threading.Lock()
         self._next = 1
         self._history: collections.deque[tuple[int, str, str]] = collections.deque(maxlen=HISTORY)
-        self._subscribers: list[queue.Queue] = []
+        self._subscribers: list[queue.Queue[Event | None]] = []
 
     def publish(self, kind: str, payload: Mapping[str, object]) -> None:
         data = json.dumps(payload, default=str)
@@ -153,8 +154,8 @@ class EventHub:
             for q in self._subscribers:
                 q.put(item)
 
-    def subscribe(self, last_id: int | None = None) -> queue.Queue:
-        q: queue.Queue = queue.Queue()
+    def subscribe(self, last_id: int | None = None) -> queue.Queue[Event | None]:
+        q: queue.Queue[Event | None] = queue.Queue()
         with self._lock:
             if last_id is not None:
                 for item in self._history:
@@ -169,7 +170,7 @@ class EventHub:
             for q in self._subscribers:
                 q.put(None)
 
-    def unsubscribe(self, q: queue.Queue) -> None:
+    def unsubscribe(self, q: queue.Queue[Event | None]) -> None:
         with self._lock:
             if q in self._subscribers:
                 self._subscribers.remove(q)
@@ -197,7 +198,10 @@ class DbWatcher(threading.Thread):
             old = self._status.get(r.run_id)
             if old is not None and old != "running" and r.status != "running":
                 continue  # a closed run does not change any more
-            rows = self.server.read(lambda db, rid=r.run_id: db.measurements(rid))
+            def measured(db: ResultsDB, rid: str = r.run_id) -> list[Measurement]:
+                return db.measurements(rid)
+
+            rows = self.server.read(measured)
             seen = self._seen.setdefault(r.run_id, set())
             publish = self.server.hub.publish if announce else (lambda kind, payload: None)
             if old is None or (old != r.status and r.status == "running"):  # new, or resumed
@@ -247,7 +251,7 @@ class LiveServer:
         self.closing = threading.Event()
         self.loopback_only = is_loopback(host)
         self.cookie_name = f"harness_token_{self.port}"
-        self._outbox: queue.Queue = queue.Queue()
+        self._outbox: queue.Queue[tuple[str, Mapping[str, object]] | None] = queue.Queue()
         # What the run this process drives is doing now (its last convert/export/job start), so a page
         # opened mid-run says so at once instead of waiting for the next event.
         self.activity: dict[str, object] | None = None
@@ -518,7 +522,7 @@ def start_live(db_path: str | Path, bind: str, then: Events | None = None) -> tu
     for url in (urls(host, server.port, server.token) if host in WILDCARDS else [server.url]):
         print(f"live: {url}", file=sys.stderr, flush=True)
 
-    def events(kind: str, payload: Mapping[str, object]) -> None:
+    def events(kind: str, payload: dict[str, object]) -> None:
         try:
             if then is not None:
                 then(kind, payload)
