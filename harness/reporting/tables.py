@@ -1,10 +1,13 @@
 """Terminal tables (rich): one per device for a run, and the device facts."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Iterable
 
 from harness.store.results import Measurement
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _ms(us: float | None) -> str:
@@ -21,7 +24,7 @@ def size_text(n: int | None) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 
-def console():
+def console() -> Console:
     """A rich console; when output is a pipe or file, wide enough that tables do not wrap."""
     import sys
 
@@ -370,7 +373,7 @@ def compute_plan_rows(rows: Iterable[Measurement]) -> list[list[str]]:
     for m in rows:
         ios = (m.extra or {}).get("ios")
         plan = ios.get("compute_plan") if isinstance(ios, dict) else None
-        if not isinstance(plan, dict):
+        if not isinstance(plan, dict) or not isinstance(ios, dict):
             continue
         head = [m.device, model_label(m.model), m.variant, str(ios.get("compute_units") or "-")]
         if not plan.get("available"):
