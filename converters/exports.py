@@ -24,10 +24,13 @@ import tarfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
 
 from converters.build import TF_LOCK, build_context, cache_key, is_user_model, load_source
+
+if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check that name
+    import tf_keras
 from converters.passes import ConversionError, Source
 
 SOURCE_VARIANTS = ("fp32", "tensorrt")  # passes whose artifact is the source model, unchanged
@@ -155,7 +158,7 @@ def _export_source(model: str, variant: str, params: dict[str, Any], artifact: P
     return Export("saved_model", dest, f"exported here from {model}", note)
 
 
-def save_keras_batch1(keras_model: Any, folder: Path) -> None:
+def save_keras_batch1(keras_model: tf_keras.Model, folder: Path) -> None:
     """SavedModel with a batch-1 `serving_default`: static shapes, so TF-TRT builds its engines up front."""
     import tensorflow as tf
 

@@ -18,7 +18,7 @@ import json
 import os
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -28,6 +28,9 @@ from converters.interpolator import keep_carry
 from converters.cache import default_cache_dir
 from converters.passes import ConversionError
 from converters.tasks import model_task
+
+if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check these names
+    import tf_keras
 
 # Who hears about training steps: a function(phase, done, total) the caller installs with `reporting`
 # (harness feeds its progress display through it; converters never import harness).
@@ -120,7 +123,7 @@ def scaled(steps: int) -> int:
     return max(2, int(round(steps * STEP_FACTOR[recipe_mode()])))
 
 
-def spec_task(spec: Any, keras_model: Any) -> TaskInfo:
+def spec_task(spec: Any, keras_model: tf_keras.Model) -> TaskInfo:
     return model_task(spec.task, keras_model, spec.kwargs.get("scale"))
 
 
@@ -130,7 +133,7 @@ def spec_task(spec: Any, keras_model: Any) -> TaskInfo:
 _KEEP = object()
 
 
-def copy_at(model: Any, side: int | None = None, batch: Any = _KEEP) -> Any:
+def copy_at(model: tf_keras.Model, side: int | None = None, batch: Any = _KEEP) -> Any:
     """A copy of `model` with its weights, on a side x side input (None: the same size).
 
     `batch=None` frees a fixed batch dimension (zoo models fix it to 1 so the converter folds
@@ -166,13 +169,13 @@ def train_side(info: TaskInfo, input_shape: Sequence[Any]) -> int | None:
     return small if small < side else None
 
 
-def _softmax_output(model: Any) -> bool:
+def _softmax_output(model: tf_keras.Model) -> bool:
     last = model.layers[-1]
     act = getattr(last, "activation", None)
     return type(last).__name__ == "Softmax" or getattr(act, "__name__", "") == "softmax"
 
 
-def fine_tune(model: Any, info: TaskInfo, steps: int, image_dir: str | None = None, lr: float = 5e-4,
+def fine_tune(model: tf_keras.Model, info: TaskInfo, steps: int, image_dir: str | None = None, lr: float = 5e-4,
               callbacks: Sequence[Any] = (), seed: int = 1, batch: int | None = None,
               teacher: Any = None, distill: float = 0.0, crops: int | None = None) -> None:
     """Train `model` in place on its task's data at its own input size.
@@ -215,7 +218,7 @@ def fine_tune(model: Any, info: TaskInfo, steps: int, image_dir: str | None = No
               callbacks=list(callbacks) + progress_callbacks("train", steps))
 
 
-def tuned_copy(model: Any, info: TaskInfo, transform: Callable[[Any], Any], steps: int,
+def tuned_copy(model: tf_keras.Model, info: TaskInfo, transform: Callable[[Any], Any], steps: int,
                image_dir: str | None = None, lr: float = 5e-4, callbacks: Callable[[], list] = list,
                finish: Callable[[Any], None] | None = None, distill: float = 0.0,
                batch: int | None = None, crops: int | None = None) -> Any:
@@ -251,7 +254,7 @@ def tuned_copy(model: Any, info: TaskInfo, transform: Callable[[Any], Any], step
     return native
 
 
-def bn_twin(spec: Any, model: Any, side: int | None = None) -> Any | None:
+def bn_twin(spec: Any, model: tf_keras.Model, side: int | None = None) -> Any | None:
     """The zoo builder's BatchNorm twin carrying `model`'s weights, with identity batch norms.
 
     Fine-tuning a deep ReLU network without normalization after a big change (90% of weights
@@ -336,7 +339,7 @@ def weights_key(spec: Any, image_dir: str | Path | None) -> str:
 RECIPES_RUN: list[str] = []  # names of the recipes this process trained (a warm cache leaves it empty)
 
 
-def _train_recipe(spec: Any, model: Any, image_dir: str | None,
+def _train_recipe(spec: Any, model: tf_keras.Model, image_dir: str | None,
                   base_weights: Callable[[str], list[Any]] | None = None) -> None:
     import tf_keras as keras
 
@@ -374,7 +377,7 @@ def sr_recipe(info: TaskInfo) -> tuple[int, int, int]:
     return scaled(SR_LR_STEPS), SR_LR_BATCH, SR_LR_CROPS
 
 
-def _train_classifier(spec: Any, model: Any, info: TaskInfo, image_dir: str | None) -> None:
+def _train_classifier(spec: Any, model: tf_keras.Model, info: TaskInfo, image_dir: str | None) -> None:
     """Train the BatchNorm twin on small crops when the builder has one, fold it, then a few
     full-size steps so the statistics of the full input size are seen once."""
     import inspect
@@ -392,7 +395,7 @@ def _train_classifier(spec: Any, model: Any, info: TaskInfo, image_dir: str | No
         model.set_weights(trainee.get_weights())
 
 
-def fold_batchnorm(twin: Any, plain: Any) -> None:
+def fold_batchnorm(twin: tf_keras.Model, plain: tf_keras.Model) -> None:
     """Copy a BatchNorm-trained twin into the plain network: each conv absorbs the BN after it.
 
     y = gamma (Wx + b - mean) / sqrt(var + eps) + beta, so W' = W s and b' = (b - mean) s + beta
@@ -415,7 +418,7 @@ def fold_batchnorm(twin: Any, plain: Any) -> None:
 ShippedLoader = Callable[[Any, Any], bool]  # (spec, keras model) -> loaded the shipped weights into it
 
 
-def trained(spec: Any, keras_model: Any, image_dir: str | Path | None,
+def trained(spec: Any, keras_model: tf_keras.Model, image_dir: str | Path | None,
             cache_dir: str | Path | None = None, retrained: bool = False,
             load_shipped: ShippedLoader | None = None) -> Any:
     """The zoo model with its recipe's weights from the local cache, else trained here and stored (the
