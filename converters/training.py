@@ -32,6 +32,9 @@ from converters.tasks import model_task
 if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check these names
     import tf_keras
 
+    from converters.passes import Source
+    from converters.zoo import ModelSpec
+
 # Who hears about training steps: a function(phase, done, total) the caller installs with `reporting`
 # (harness feeds its progress display through it; converters never import harness).
 _PROGRESS: list[Callable[[str, int, int], None]] = []
@@ -79,7 +82,7 @@ class reporting:  # noqa: N801 (used as `with reporting(fn):`)
         if self.fn is not None:
             _PROGRESS.append(self.fn)
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.fn is not None and _PROGRESS and _PROGRESS[-1] is self.fn:
             _PROGRESS.pop()
 
@@ -92,7 +95,7 @@ def report(phase: str, done: int, total: int) -> None:
             pass
 
 
-def progress_callbacks(phase: str, steps: int) -> list[Any]:
+def progress_callbacks(phase: str, steps: int) -> list[tf_keras.callbacks.Callback]:
     """A Keras callback reporting every ~5% of `steps` (none when nobody listens)."""
     if not _PROGRESS:
         return []
@@ -123,7 +126,7 @@ def scaled(steps: int) -> int:
     return max(2, int(round(steps * STEP_FACTOR[recipe_mode()])))
 
 
-def spec_task(spec: Any, keras_model: tf_keras.Model) -> TaskInfo:
+def spec_task(spec: ModelSpec | None, keras_model: tf_keras.Model) -> TaskInfo:
     return model_task(spec.task, keras_model, spec.kwargs.get("scale"))
 
 
@@ -133,7 +136,7 @@ def spec_task(spec: Any, keras_model: tf_keras.Model) -> TaskInfo:
 _KEEP = object()
 
 
-def copy_at(model: tf_keras.Model, side: int | None = None, batch: Any = _KEEP) -> Any:
+def copy_at(model: tf_keras.Model, side: int | None = None, batch: int | None | object = _KEEP) -> tf_keras.Model:
     """A copy of `model` with its weights, on a side x side input (None: the same size).
 
     `batch=None` frees a fixed batch dimension (zoo models fix it to 1 so the converter folds
@@ -155,7 +158,7 @@ def copy_at(model: tf_keras.Model, side: int | None = None, batch: Any = _KEEP) 
     return clone
 
 
-def train_side(info: TaskInfo, input_shape: Sequence[Any]) -> int | None:
+def train_side(info: TaskInfo, input_shape: Sequence[int | None]) -> int | None:
     """The input side to train on: a small crop for convolutional SR and classification models."""
     if len(input_shape) != 4 or input_shape[1] != input_shape[2] or input_shape[1] is None:
         return None
@@ -176,8 +179,8 @@ def _softmax_output(model: tf_keras.Model) -> bool:
 
 
 def fine_tune(model: tf_keras.Model, info: TaskInfo, steps: int, image_dir: str | None = None, lr: float = 5e-4,
-              callbacks: Sequence[Any] = (), seed: int = 1, batch: int | None = None,
-              teacher: Any = None, distill: float = 0.0, crops: int | None = None) -> None:
+              callbacks: Sequence[tf_keras.callbacks.Callback] = (), seed: int = 1, batch: int | None = None,
+              teacher: tf_keras.Model | None = None, distill: float = 0.0, crops: int | None = None) -> None:
     """Train `model` in place on its task's data at its own input size.
 
     With a `teacher` (super-resolution only, same input and output size), the target is
@@ -218,10 +221,10 @@ def fine_tune(model: tf_keras.Model, info: TaskInfo, steps: int, image_dir: str 
               callbacks=list(callbacks) + progress_callbacks("train", steps))
 
 
-def tuned_copy(model: tf_keras.Model, info: TaskInfo, transform: Callable[[Any], Any], steps: int,
+def tuned_copy(model: tf_keras.Model, info: TaskInfo, transform: Callable[[tf_keras.Model], tf_keras.Model], steps: int,
                image_dir: str | None = None, lr: float = 5e-4, callbacks: Callable[[], list] = list,
-               finish: Callable[[Any], None] | None = None, distill: float = 0.0,
-               batch: int | None = None, crops: int | None = None) -> Any:
+               finish: Callable[[tf_keras.Model], None] | None = None, distill: float = 0.0,
+               batch: int | None = None, crops: int | None = None) -> tf_keras.Model:
     """transform(a copy of model), fine-tuned: on small crops when the model allows, then copied back.
 
     The same transform is applied to a trainee (small input, free batch) and to a full-size copy;
@@ -254,7 +257,7 @@ def tuned_copy(model: tf_keras.Model, info: TaskInfo, transform: Callable[[Any],
     return native
 
 
-def bn_twin(spec: Any, model: tf_keras.Model, side: int | None = None) -> Any | None:
+def bn_twin(spec: ModelSpec | None, model: tf_keras.Model, side: int | None = None) -> tf_keras.Model | None:
     """The zoo builder's BatchNorm twin carrying `model`'s weights, with identity batch norms.
 
     Fine-tuning a deep ReLU network without normalization after a big change (90% of weights
@@ -277,9 +280,11 @@ def bn_twin(spec: Any, model: tf_keras.Model, side: int | None = None) -> Any | 
     return twin
 
 
-def fine_tuned(src: Any, transform: Callable[[Any], Any], steps: int, lr: float,
-               callbacks: Callable[[], list] = list, strip: Callable[[Any], Any] = lambda m: m,
-               target: Callable[[Any], Any] = lambda m: m, use_twin: bool = True, distill: float = 0.0) -> Any:
+def fine_tuned(src: Source, transform: Callable[[tf_keras.Model], tf_keras.Model], steps: int, lr: float,
+               callbacks: Callable[[], list[tf_keras.callbacks.Callback]] = list,
+               strip: Callable[[tf_keras.Model], tf_keras.Model] = lambda m: m,
+               target: Callable[[tf_keras.Model], tf_keras.Model] = lambda m: m, use_twin: bool = True,
+               distill: float = 0.0) -> tf_keras.Model:
     """A compression pass's trained model: transform, fine-tune, strip the training wrappers.
 
     With a BatchNorm twin (and `use_twin`), the twin is transformed and trained instead, then
@@ -315,7 +320,7 @@ def _tree_digest(path: str | Path | None) -> str:
     return h.hexdigest()
 
 
-def weights_key(spec: Any, image_dir: str | Path | None) -> str:
+def weights_key(spec: ModelSpec, image_dir: str | Path | None) -> str:
     """Content key of a recipe's result: definition, recipe code, TF version, data and length."""
     h = hashlib.sha256()
     files = ["zoo.py", "training.py", "datasets.py", "data.py"]
@@ -339,8 +344,8 @@ def weights_key(spec: Any, image_dir: str | Path | None) -> str:
 RECIPES_RUN: list[str] = []  # names of the recipes this process trained (a warm cache leaves it empty)
 
 
-def _train_recipe(spec: Any, model: tf_keras.Model, image_dir: str | None,
-                  base_weights: Callable[[str], list[Any]] | None = None) -> None:
+def _train_recipe(spec: ModelSpec, model: tf_keras.Model, image_dir: str | None,
+                  base_weights: Callable[[str], list[np.ndarray]] | None = None) -> None:
     import tf_keras as keras
 
     RECIPES_RUN.append(spec.name)
@@ -377,7 +382,7 @@ def sr_recipe(info: TaskInfo) -> tuple[int, int, int]:
     return scaled(SR_LR_STEPS), SR_LR_BATCH, SR_LR_CROPS
 
 
-def _train_classifier(spec: Any, model: tf_keras.Model, info: TaskInfo, image_dir: str | None) -> None:
+def _train_classifier(spec: ModelSpec, model: tf_keras.Model, info: TaskInfo, image_dir: str | None) -> None:
     """Train the BatchNorm twin on small crops when the builder has one, fold it, then a few
     full-size steps so the statistics of the full input size are seen once."""
     import inspect
@@ -415,12 +420,13 @@ def fold_batchnorm(twin: tf_keras.Model, plain: tf_keras.Model) -> None:
         layer.set_weights(weights)
 
 
-ShippedLoader = Callable[[Any, Any], bool]  # (spec, keras model) -> loaded the shipped weights into it
+# (spec, keras model) -> loaded the shipped weights into it
+ShippedLoader = Callable[["ModelSpec", "tf_keras.Model"], bool]
 
 
-def trained(spec: Any, keras_model: tf_keras.Model, image_dir: str | Path | None,
+def trained(spec: ModelSpec, keras_model: tf_keras.Model, image_dir: str | Path | None,
             cache_dir: str | Path | None = None, retrained: bool = False,
-            load_shipped: ShippedLoader | None = None) -> Any:
+            load_shipped: ShippedLoader | None = None) -> tf_keras.Model:
     """The zoo model with its recipe's weights from the local cache, else trained here and stored (the
     shipped weights are tried first by the caller: converters.shipped imports this module, not the reverse).
     `retrained` (--retrain) keeps weights trained here apart from those trained without it. `load_shipped`
@@ -439,7 +445,7 @@ def trained(spec: Any, keras_model: tf_keras.Model, image_dir: str | Path | None
         with np.load(path) as data:
             keras_model.set_weights([data[f"w{i}"] for i in range(len(data.files))])
         return keras_model
-    def base_weights(name: str) -> list[Any]:
+    def base_weights(name: str) -> list[np.ndarray]:
         """Another zoo entry's recipe weights (the proxy's 600 px base): shipped, cached, else trained."""
         from converters.zoo import get_spec
 
@@ -447,7 +453,7 @@ def trained(spec: Any, keras_model: tf_keras.Model, image_dir: str | Path | None
         source = base.create()
         if not (load_shipped is not None and load_shipped(base, source)):
             trained(base, source, None, retrained=retrained, load_shipped=load_shipped)
-        weights: list[Any] = source.get_weights()
+        weights: list[np.ndarray] = source.get_weights()
         return weights
 
     _train_recipe(spec, keras_model, None if image_dir is None else str(image_dir), base_weights)
