@@ -26,7 +26,7 @@ from converters.passes import ConversionError, Source, register
 if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check these names
     import tf_keras
 
-    from converters.passes import Params
+    from converters.passes import Params, PassSpec
 
 # Content-keyed cache of full decompositions: every ladder step rebuilds the same seeded model, and a
 # 9216x4096 float64 SVD takes minutes on a loaded 2-core host; keyed by the kernel's bytes (not its
@@ -120,7 +120,7 @@ def svd_model(model: tf_keras.Model, plan: dict[str, int]) -> tf_keras.Model:
     return split_layers(model, plan, "_svd", first, lambda cfg: {}, svd_factors)
 
 
-def then_pass(then: str, what: str) -> Any:
+def then_pass(then: str, what: str) -> PassSpec:
     """The pass that follows a Keras-to-Keras pass: a conversion (fp32, fp16, dr_int8, int8, tensorrt...)
     or a further pass with its own parameters, written with '+' for '@' (since '@' separates the
     outer pass's parameters), e.g. `truncated_svd+keep=0.25+then=dr_int8`."""

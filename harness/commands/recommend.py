@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +65,7 @@ def flag_budget(args: argparse.Namespace) -> Budget:
     return Budget(**values)
 
 
-def file_budgets(devices: list[dict[str, Any]], where: str) -> dict[str, Budget]:
+def file_budgets(devices: Sequence[Mapping[str, object]], where: str) -> dict[str, Budget]:
     """{device name: Budget} from devices entries (a devices file's, or a run's stored plan)."""
     from harness.planning.budget import BudgetError, parse_budget
 
