@@ -163,8 +163,8 @@ def faster_rcnn(size: int = 128, classes: int = len(CLASSES), proposals: int = 4
                   ratios, f"faster_rcnn_{size}")
 
 
-def _heads(inp: tf.Tensor, features: tf.Tensor, size: int, classes: int, proposals: int, detections: int, rpn_width: int,
-           crop: int, head_units: int, pre_nms: int, scales: Sequence[float], ratios: Sequence[float],
+def _heads(inp: tf.Tensor, features: tf.Tensor, size: int, classes: int, proposals: int, detections: int,
+           rpn_width: int, crop: int, head_units: int, pre_nms: int, scales: Sequence[float], ratios: Sequence[float],
            name: str) -> keras.Model:
     """RPN, proposals, RoI crops, the two-layer head and detection decoding on a feature map."""
     feature_size = int(features.shape[1])
