@@ -123,7 +123,7 @@ def _run(args: argparse.Namespace, db_path: str, farm: Farm | None) -> int:
     from harness.orchestration.quiet import quiet_logs
 
     try:
-        if args.on_device:
+        if args.on_device and live is not None:  # --on-device started the live server just above
             from harness.live.phone import open_on_phone
 
             try:

@@ -104,7 +104,7 @@ def compressed_text(metrics: dict[str, Any]) -> str:
 def differing_params(rows: list[Measurement]) -> dict[str, set[str]]:
     """Pass -> the parameters whose values differ among that pass's rows (`prune` at its default
     sparsity 0.9 beside `prune@sparsity=0.5`); empty when no two variants of a pass differ."""
-    by_pass: dict[str, list[dict[str, Any]]] = {}
+    by_pass: dict[str, list[dict[str, object]]] = {}
     for m in rows:
         params = m.metrics.get("pass_params")
         if m.status == "ok" and isinstance(params, dict):
@@ -118,7 +118,7 @@ def differing_params(rows: list[Measurement]) -> dict[str, set[str]]:
     return out
 
 
-def _param_value(v: Any) -> str:
+def _param_value(v: object) -> str:
     return "auto" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
 
 
@@ -215,7 +215,7 @@ def print_repeat_spread(run_id: str, db_path: str) -> None:
               f"[{meds}] ms, (max-min)/median {s.spread:.1%}, robust {s.mad_spread:.1%}")
 
 
-def _memory(mb: Any) -> str:
+def _memory(mb: object) -> str:
     return f"{mb / 1024:.1f} GB" if isinstance(mb, (int, float)) else "-"
 
 
