@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check that name
     import tf_keras
 
+    from converters.zoo import ModelSpec
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # A pass parameter as a variant label writes it (prune@sparsity=0.5): typed like its default, None for "auto".
@@ -35,7 +37,7 @@ class Source:
     task: str = "unknown"
     input_shape: tuple[int, ...] | None = None
     image_dir: Path | None = None  # user images for calibration and recipes
-    spec: Any = None  # the zoo ModelSpec (its scale and builder), None for user files
+    spec: ModelSpec | None = None  # the zoo entry (its scale and builder), None for user files
     memo: dict[Any, Any] = field(default_factory=dict)  # work shared by passes (e.g. one pruned model)
     keras_note: str | None = None  # why passes that need a tf_keras model cannot run on this source
 
