@@ -13,9 +13,34 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
+
+if TYPE_CHECKING:  # LiteRT's flatbuffer object API (schema_py_generated) ships no type information
+    from ai_edge_litert.schema_py_generated import ModelT, OperatorT, SubGraphT, TensorT
+
+    from rpi.runner import TensorDetail
+
+
+class TensorIO(TypedDict):
+    """One input or output of a .tflite as tflite_io reads it (-1 in shape_signature: a dynamic dimension)."""
+    name: str
+    shape: list[int]
+    shape_signature: list[int]
+    itemsize: int
+
+
+class Analysis(TypedDict):
+    """What `analyze` reads from a .tflite flatbuffer."""
+    ops: dict[str, int]
+    params: int
+    macs: int
+    macs_by_op: dict[str, int]
+    weight_sparsity: float
+    sparse_tensors: int
+    kernel_dtypes: list[str]
+    deep_compression_bytes: int
 
 # Ops whose multiply-accumulates are counted, and ops whose constant inputs are parameters.
 MAC_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "FULLY_CONNECTED", "BATCH_MATMUL")
@@ -33,7 +58,7 @@ def _names(cls: type) -> dict[int, str]:
 
 @dataclass
 class _Graph:
-    model: Any
+    model: ModelT
     op_names: dict[int, str]
     type_names: dict[int, str]
 
@@ -46,7 +71,7 @@ def _load(data: bytes) -> _Graph:
     return _Graph(model, _names(fb.BuiltinOperator), _names(fb.TensorType))
 
 
-def _op_name(g: _Graph, op: Any) -> str:
+def _op_name(g: _Graph, op: OperatorT) -> str:
     code = g.model.operatorCodes[op.opcodeIndex]
     builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
     if g.op_names.get(builtin) == "CUSTOM":
@@ -55,7 +80,7 @@ def _op_name(g: _Graph, op: Any) -> str:
     return g.op_names.get(builtin, f"OP_{builtin}")
 
 
-def _const(g: _Graph, tensor: Any) -> np.ndarray | None:
+def _const(g: _Graph, tensor: TensorT) -> np.ndarray | None:
     """The stored values of a constant tensor (for sparse tensors: the non-zero block values)."""
     buf = g.model.buffers[tensor.buffer] if tensor.buffer < len(g.model.buffers) else None
     if buf is None or buf.data is None or len(buf.data) == 0:
@@ -66,7 +91,7 @@ def _const(g: _Graph, tensor: Any) -> np.ndarray | None:
     return np.frombuffer(bytes(buf.data), dtype=dtype)
 
 
-def _shape(tensor: Any) -> tuple[int, ...]:
+def _shape(tensor: TensorT) -> tuple[int, ...]:
     return tuple(int(d) for d in (tensor.shape if tensor.shape is not None else ()))
 
 
@@ -74,7 +99,7 @@ def _numel(shape: tuple[int, ...]) -> int:
     return int(np.prod(shape)) if shape else 1
 
 
-def _op_macs(name: str, op: Any, tensors: list[Any]) -> int:
+def _op_macs(name: str, op: OperatorT, tensors: list[TensorT]) -> int:
     """Multiply-accumulates of one op from its tensor shapes (the standard textbook formulas)."""
     ins = [tensors[i] if i >= 0 else None for i in op.inputs]
     out = _shape(tensors[op.outputs[0]])
@@ -98,7 +123,7 @@ def _op_macs(name: str, op: Any, tensors: list[Any]) -> int:
     return 0
 
 
-def _source(g: _Graph, sub: Any, producers: dict[int, Any], index: int) -> Any:
+def _source(g: _Graph, sub: SubGraphT, producers: dict[int, OperatorT], index: int) -> TensorT:
     """Follow DEQUANTIZE / DENSIFY back to the stored constant, if there is one."""
     tensor = sub.tensors[index]
     seen = 0
@@ -116,8 +141,8 @@ def _walk(g: _Graph):
     """(op counts, MACs per op type, parameter tensors, kernel tensors) of every subgraph."""
     ops: Counter[str] = Counter()
     macs_by_op: Counter[str] = Counter()
-    param_tensors: dict[tuple[int, int], Any] = {}
-    kernels: dict[tuple[int, int], tuple[str, Any]] = {}
+    param_tensors: dict[tuple[int, int], TensorT] = {}
+    kernels: dict[tuple[int, int], tuple[str, TensorT]] = {}
     for s_idx, sub in enumerate(g.model.subgraphs):
         producers = {o: op for op in sub.operators for o in op.outputs}
         for op in sub.operators:
@@ -159,7 +184,7 @@ def kernel_tensors(data: bytes) -> list[tuple[str, tuple[int, ...], np.ndarray, 
     return [(name, _shape(t), _const(g, t), t.sparsity is not None) for name, t in kernels.values()]
 
 
-def analyze(data: bytes) -> dict[str, Any]:
+def analyze(data: bytes) -> Analysis:
     """Ops, parameters, MACs, weight sparsity and compressed sizes of a .tflite flatbuffer."""
     g = _load(data)
     ops, macs_by_op, param_tensors, kernels = _walk(g)
@@ -182,7 +207,7 @@ def analyze(data: bytes) -> dict[str, Any]:
 # ---------------------------------------------------------------- Deep Compression size
 
 
-def huffman_bits(symbols: Any) -> int:
+def huffman_bits(symbols: np.ndarray | list[int]) -> int:
     """Total bits of the symbols under an optimal prefix code for their own histogram."""
     counts = list(Counter(np.asarray(symbols).ravel().tolist()).values())
     if not counts:
@@ -248,7 +273,7 @@ def gzip_size(data: bytes) -> int:
 # ---------------------------------------------------------------- the interpreter's view
 
 
-def xnnpack_coverage(path: str | Path) -> dict[str, Any]:
+def xnnpack_coverage(path: str | Path) -> dict[str, object]:
     """Which ops the XNNPACK delegate takes, as the real LiteRT interpreter applies it; in a child process,
     since a hostile file can crash the interpreter natively (converters.isolate)."""
     from converters import isolate
@@ -256,7 +281,7 @@ def xnnpack_coverage(path: str | Path) -> dict[str, Any]:
     return dict(isolate.call("converters.analysis", "xnnpack_coverage_here", str(path), what=str(path)))
 
 
-def tflite_io(path: str) -> dict[str, list[dict[str, Any]]]:
+def tflite_io(path: str) -> dict[str, list[TensorIO]]:
     """Load and allocate a .tflite (meant for a child process: converters.isolate); its inputs' and outputs'
     names, shapes and shape signatures (-1 where a dimension is dynamic)."""
     from rpi.runner import interpreter_module
@@ -265,7 +290,7 @@ def tflite_io(path: str) -> dict[str, list[dict[str, Any]]]:
     interp = mod.Interpreter(model_path=str(path))
     interp.allocate_tensors()
 
-    def brief(d: dict[str, Any]) -> dict[str, Any]:
+    def brief(d: TensorDetail) -> TensorIO:
         sig = d.get("shape_signature")
         return {"name": str(d["name"]), "shape": [int(x) for x in d["shape"]],
                 "shape_signature": [int(x) for x in (sig if sig is not None else d["shape"])],
@@ -277,7 +302,7 @@ def tflite_io(path: str) -> dict[str, list[dict[str, Any]]]:
 MAX_INPUT_BYTES = 2 << 30  # one input tensor above 2 GiB is no model a phone or a board can run
 
 
-def dynamic_inputs(inputs: list[dict[str, Any]], given: dict[str, list[int]] | None = None) -> str | None:
+def dynamic_inputs(inputs: list[TensorIO], given: dict[str, list[int]] | None = None) -> str | None:
     """Why a model cannot be measured as it is: an input with a dynamic dimension besides the batch would be
     run at size 1 there (a [-1, -1, 3] input measured as [1, 1, 3]) unless `given` names its shape, or an input
     too large to allocate; None when the inputs are fine."""
@@ -301,7 +326,7 @@ def dynamic_inputs(inputs: list[dict[str, Any]], given: dict[str, list[int]] | N
     return None
 
 
-def xnnpack_coverage_here(path: str | Path) -> dict[str, Any]:
+def xnnpack_coverage_here(path: str | Path) -> dict[str, object]:
     """xnnpack_coverage in this process."""
     from rpi.runner import interpreter_module, delegated_ops
 
@@ -319,10 +344,10 @@ def xnnpack_coverage_here(path: str | Path) -> dict[str, Any]:
             "cpu_ops": cpu_ops}
 
 
-def describe(path: str | Path) -> dict[str, Any]:
+def describe(path: str | Path) -> dict[str, object]:
     """Everything above for one file: what build.py stores in BuiltVariant.metrics."""
     data = Path(path).read_bytes()
-    out = analyze(data)
+    out: dict[str, object] = dict(analyze(data))
     out["size_bytes"] = len(data)
     out["gzip_bytes"] = gzip_size(data)
     out.update(xnnpack_coverage(path))

@@ -13,6 +13,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from importlib import metadata
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,7 @@ def source_fingerprint(model: str) -> str:
     return f"zoo:{model}:{_code_fingerprint()}"
 
 
-def cache_key(model: str, variant: str, params: dict[str, Any], context: dict[str, Any] | None = None) -> str:
+def cache_key(model: str, variant: str, params: Mapping[str, object], context: Mapping[str, str] | None = None) -> str:
     """`context`: what else shapes the artifact (the user's image folder, the recipe length)."""
     tools = {"coremltools": _coremltools_version()} if variant.startswith("coreml") else {}
     blob = json.dumps(
@@ -118,9 +119,9 @@ def cache_key(model: str, variant: str, params: dict[str, Any], context: dict[st
     return _sha256_bytes(blob.encode())[:24]
 
 
-def build_context(image_dir: Path | None) -> dict[str, Any]:
+def build_context(image_dir: Path | None) -> dict[str, str]:
     """Inputs besides model and pass that change artifacts: training data and recipe length."""
-    ctx: dict[str, Any] = {}
+    ctx: dict[str, str] = {}
     if image_dir is not None:
         ctx["images"] = _sha256_tree(Path(image_dir)) if Path(image_dir).exists() else str(image_dir)
     recipe = os.environ.get("HARNESS_RECIPE", "default")
@@ -274,11 +275,15 @@ def _validate_tflite(path: Path, label: str) -> None:
                               ) from None
 
 
+# progress(model, variant, phase, done, total): training steps and conversion phases as they go
+Progress = Callable[[str, str, str, int, int], None]
+
+
 class VariantBuilder:
     """Builds variants on demand and keeps loaded sources, so one model is trained/built once."""
 
     def __init__(self, cache_dir: Path | None = None, image_dir: Path | None = None,
-                 progress: Any = None, controls: bool = True, task: str | None = None) -> None:
+                 progress: Progress | None = None, controls: bool = True, task: str | None = None) -> None:
         """`progress(model, variant, phase, done, total)`: training steps and conversion phases as they go.
         `controls`: a variant that fine-tunes is also scored beside its control (converters.control),
         built and cached like any variant (False: compared with fp32 only, and its tables say so).
@@ -293,7 +298,7 @@ class VariantBuilder:
         self.image_dir = image_dir
         self._sources: dict[str, Source] = {}
         self.converted = 0  # how many artifacts this builder actually produced (0 on a warm cache)
-        self._context: dict[str, Any] | None = None
+        self._context: dict[str, str] | None = None
 
     def source(self, model: str) -> Source:
         if model not in self._sources:
@@ -411,8 +416,9 @@ class VariantBuilder:
         else:
             from converters import training
 
-            hook = None if self.progress is None else (
-                lambda phase, done, total: self.progress(model, variant, phase, done, total))
+            progress = self.progress
+            hook = None if progress is None else (
+                lambda phase, done, total: progress(model, variant, phase, done, total))
             with TF_LOCK, training.reporting(hook):
                 training.report("load", 0, 1)
                 src = self.source(model)

@@ -20,11 +20,17 @@ over a few batches of the task's data). Variant names carry them: prune_channels
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from converters.passes import ConversionError, Source, register
+
+if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check these names
+    import tf_keras
+    from tf_keras.layers import Layer
+
+    from converters.passes import Params
 
 PASSTHROUGH = {"BatchNormalization", "PReLU", "ReLU", "Activation", "LeakyReLU", "ELU", "MaxPooling2D",
                "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Dropout", "ZeroPadding2D",
@@ -42,7 +48,7 @@ def _inbound(entry: dict) -> list[str]:
     return names
 
 
-def _functional(model: Any) -> Any:
+def _functional(model: tf_keras.Model) -> tf_keras.Model:
     if type(model).__name__ == "Sequential":
         import tf_keras as keras
 
@@ -53,7 +59,7 @@ def _functional(model: Any) -> Any:
 class Graph:
     """The layers of a functional model with who feeds whom, from its config."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: tf_keras.Model) -> None:
         self.model = _functional(model)
         self.config = copy.deepcopy(self.model.get_config())
         self.entries = {e["config"]["name"]: e for e in self.config["layers"]}
@@ -68,7 +74,7 @@ class Graph:
     def kind(self, name: str) -> str:
         return self.entries[name]["class_name"]
 
-    def layer(self, name: str) -> Any:
+    def layer(self, name: str) -> Layer:
         return self.model.get_layer(name)
 
     def channels(self, name: str) -> int:
@@ -182,7 +188,7 @@ def _fill(g: Graph, names: list[str], counts: dict[str, int], budget: float, mul
     return counts
 
 
-def plan_counts(g: Graph, names: list[str], params: dict[str, Any]) -> tuple[dict[str, int], float]:
+def plan_counts(g: Graph, names: list[str], params: Params) -> tuple[dict[str, int], float]:
     """Filters kept per conv: from `sparsity` (per layer) or from a global `flops` fraction."""
     multiple = int(params.get("multiple") or 1)
     if params.get("flops") not in (None, ""):
@@ -204,7 +210,7 @@ def plan_counts(g: Graph, names: list[str], params: dict[str, Any]) -> tuple[dic
     return _counts(g, names, 1.0 - sparsity, multiple), sparsity
 
 
-def filter_scores(model: Any, names: list[str], criterion: str, taylor: dict[str, np.ndarray] | None = None
+def filter_scores(model: tf_keras.Model, names: list[str], criterion: str, taylor: dict[str, np.ndarray] | None = None
                   ) -> dict[str, np.ndarray]:
     """Importance of every filter: its kernel's L1 or L2 norm, or a precomputed Taylor score."""
     scores = {}
@@ -222,7 +228,7 @@ def keep_indices(scores: dict[str, np.ndarray], counts: dict[str, int]) -> dict[
     return {n: np.sort(np.argsort(-scores[n], kind="stable")[:counts[n]]) for n in counts}
 
 
-def channel_pruned(model: Any, keep: dict[str, np.ndarray]) -> Any:
+def channel_pruned(model: tf_keras.Model, keep: dict[str, np.ndarray]) -> tf_keras.Model:
     """`model` rebuilt with only the kept filters of each conv in `keep`, weights sliced and copied."""
     import tf_keras as keras
 
@@ -257,7 +263,7 @@ def channel_pruned(model: Any, keep: dict[str, np.ndarray]) -> Any:
     return new
 
 
-def taylor_scores(src: Source, model: Any, names: list[str], batches: int = 4) -> dict[str, np.ndarray]:
+def taylor_scores(src: Source, model: tf_keras.Model, names: list[str], batches: int = 4) -> dict[str, np.ndarray]:
     """Molchanov et al.: |sum over positions of activation x d loss / d activation| per filter."""
     import tensorflow as tf
     import tf_keras as keras
@@ -289,7 +295,7 @@ def taylor_scores(src: Source, model: Any, names: list[str], batches: int = 4) -
     return total
 
 
-def channel_plan(src: Source, params: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def channel_plan(src: Source, params: Params) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     model = src.keras_model
     g = Graph(model)
     names = prunable(g)
@@ -314,7 +320,7 @@ def channel_plan(src: Source, params: dict[str, Any]) -> tuple[dict[str, np.ndar
 @register("prune_channels", "structured pruning: whole filters removed (L1/L2/Taylor), fine-tuned, smaller dense model",
           {"sparsity": None, "flops": 0.5, "criterion": "l1", "multiple": 8, "steps": None, "lr": None, "then": "fp32"},
           needs_keras=True)
-def prune_channels(src: Source, params: dict[str, Any]):
+def prune_channels(src: Source, params: Params):
     from converters.compress import _keras, _lr, _task
     from converters.training import compression_steps, fine_tuned
 
@@ -327,7 +333,7 @@ def prune_channels(src: Source, params: dict[str, Any]):
     then_pass(str(params.get("then") or "fp32"), f"{src.name}/prune_channels")  # a bad `then` fails before training
     keep, extra = channel_plan(src, params)
 
-    def transform(m: Any) -> Any:
+    def transform(m: tf_keras.Model) -> tf_keras.Model:
         return channel_pruned(m, keep)
 
     steps = compression_steps(params.get("steps"), info)  # None: the task's COMPRESSION_STEPS; 0: none

@@ -15,7 +15,7 @@ leave the rest (PReLU, custom detection layers) alone; QAT quantizes PReLU with 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
 
 import numpy as np
@@ -23,6 +23,13 @@ import numpy as np
 from converters.passes import ConversionError, Source, _convert, register, representative_dataset
 from converters.datasets import calibration_inputs
 from converters.training import FINE_TUNE_LR, SR_LR, compression_steps, fine_tuned, scaled, tuned_copy
+
+if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check these names
+    import tf_keras
+    from tf_keras.layers import Layer
+
+    from converters.datasets import TaskInfo
+    from converters.passes import Params
 
 WRAPPABLE = ("Conv2D", "Conv2DTranspose", "Dense")
 
@@ -35,24 +42,24 @@ def _task(src: Source, what: str):
     return info
 
 
-def _keras(src: Source, what: str) -> Any:
+def _keras(src: Source, what: str) -> tf_keras.Model:
     if src.keras_model is None:
         raise ConversionError(f"{src.name}/{what}: this pass needs a Keras model, not a SavedModel")
     return src.keras_model
 
 
-def _custom_objects(model: Any) -> dict[str, type]:
+def _custom_objects(model: tf_keras.Model) -> dict[str, type]:
     return {type(layer).__name__: type(layer) for layer in model.layers}
 
 
-def _wrap(model: Any, wrap: Callable[[Any], Any], kinds: tuple[str, ...] = WRAPPABLE) -> Any:
+def _wrap(model: tf_keras.Model, wrap: Callable[[Layer], Layer], kinds: tuple[str, ...] = WRAPPABLE) -> tf_keras.Model:
     """Clone the graph with `wrap(layer)` for each layer of a wrappable kind; others are shared."""
     import tf_keras as keras
 
     return keras.models.clone_model(model, clone_function=lambda l: wrap(l) if type(l).__name__ in kinds else l)
 
 
-def _keras_bytes(model: Any, what: str, *, optimizations: tuple = (), representative: Any = None,
+def _keras_bytes(model: tf_keras.Model, what: str, *, optimizations: tuple = (), representative: Any = None,
                  int8_io: bool = False) -> bytes:
     import tensorflow as tf
 
@@ -67,11 +74,11 @@ def _keras_bytes(model: Any, what: str, *, optimizations: tuple = (), representa
     return _convert(conv, what)
 
 
-def _lr(params: dict[str, Any], info: Any) -> float:
+def _lr(params: Params, info: TaskInfo) -> float:
     return float(params["lr"]) if params.get("lr") else FINE_TUNE_LR.get(info.kind, 5e-4)
 
 
-def _functional(model: Any) -> Any:
+def _functional(model: tf_keras.Model) -> tf_keras.Model:
     """Sequential models as functional ones, whose config lists each layer's inputs."""
     if type(model).__name__ != "Sequential":
         return model
@@ -80,14 +87,14 @@ def _functional(model: Any) -> Any:
     return keras.Model(model.inputs, model.outputs, name=model.name)
 
 
-def _kernel_layers(model: Any) -> list[Any]:
+def _kernel_layers(model: tf_keras.Model) -> list[Layer]:
     return [l for l in model.layers if type(l).__name__ in WRAPPABLE]
 
 
 # ---------------------------------------------------------------- pruning
 
 
-def pruned_model(src: Source, params: dict[str, Any], what: str) -> tuple[Any, dict[str, Any]]:
+def pruned_model(src: Source, params: Params, what: str) -> tuple[tf_keras.Model, dict[str, Any]]:
     """The model pruned to params['sparsity'] and fine-tuned (memoized per source and parameters)."""
     key = ("prune", float(params["sparsity"]), params.get("steps"), params.get("lr"))
     if key in src.memo:
@@ -107,7 +114,7 @@ def pruned_model(src: Source, params: dict[str, Any], what: str) -> tuple[Any, d
     end = max(freq, (int(steps * 0.6) // freq) * freq)
     schedule = sk.PolynomialDecay(0.0, target, begin_step=0, end_step=end, frequency=freq)
 
-    def transform(m: Any) -> Any:
+    def transform(m: tf_keras.Model) -> tf_keras.Model:
         return _wrap(m, lambda l: sk.prune_low_magnitude(l, pruning_schedule=schedule))
 
     with sk.prune_scope():
@@ -129,14 +136,14 @@ PRUNE_DEFAULTS = {"sparsity": 0.9, "steps": None, "lr": None}
 
 @register("prune", "magnitude pruning to a target sparsity with fine-tuning; stored dense", PRUNE_DEFAULTS,
           needs_keras=True)
-def prune(src: Source, params: dict[str, Any]):
+def prune(src: Source, params: Params):
     model, extra = pruned_model(src, params, "prune")
     return _keras_bytes(model, f"{src.name}/prune"), {**extra, "storage": "dense"}
 
 
 @register("prune_sparse", "magnitude pruning, stored in TFLite's sparse format (DENSIFY at load)",
           PRUNE_DEFAULTS, needs_keras=True)
-def prune_sparse(src: Source, params: dict[str, Any]):
+def prune_sparse(src: Source, params: Params):
     import tensorflow as tf
 
     model, extra = pruned_model(src, params, "prune_sparse")
@@ -150,7 +157,7 @@ DC_ACTIVATIONS = ("float", "int16", "int8")
 @register("deep_compression", "pruning + int8 weights (float activations by default); size under Deep "
           "Compression's entropy coding",
           {**PRUNE_DEFAULTS, "calibration_samples": 32, "activations": "float"}, needs_keras=True)
-def deep_compression(src: Source, params: dict[str, Any]):
+def deep_compression(src: Source, params: Params):
     """Han et al. 2016: prune, quantize the weights, Huffman-code. int8 weights stand in for their
     trained 5-8 bit codebooks; the coded size is computed from the file (analysis.py).
 
@@ -193,7 +200,7 @@ def deep_compression(src: Source, params: dict[str, Any]):
 
 @register("cluster", "weight clustering (k shared values per kernel) with fine-tuning",
           {"clusters": 16, "steps": 200, "lr": 2e-4}, needs_keras=True)
-def cluster(src: Source, params: dict[str, Any]):
+def cluster(src: Source, params: Params):
     import tensorflow_model_optimization as tfmot
 
     ck = tfmot.clustering.keras
@@ -202,7 +209,7 @@ def cluster(src: Source, params: dict[str, Any]):
     if k < 2:
         raise ConversionError(f"{src.name}/cluster: clusters must be at least 2, not {k}")
 
-    def transform(m: Any) -> Any:
+    def transform(m: tf_keras.Model) -> tf_keras.Model:
         return _wrap(m, lambda l: ck.cluster_weights(
             l, number_of_clusters=k, cluster_centroids_init=ck.CentroidInitialization.KMEANS_PLUS_PLUS))
 
@@ -216,7 +223,7 @@ def cluster(src: Source, params: dict[str, Any]):
 # ---------------------------------------------------------------- quantization-aware training
 
 
-def _foreign_activation(layer: Any) -> bool:
+def _foreign_activation(layer: Layer) -> bool:
     """An Activation layer whose function tfmot's 8-bit config does not know (a Keras 3 built-in mapped
     by converters.keras3, such as hard_silu): it stays float rather than failing the whole pass."""
     if type(layer).__name__ != "Activation":
@@ -261,7 +268,7 @@ def _prelu_quantize_config():
 QAT_CALIBRATION = 32  # inputs the fake quantizers' start ranges are measured on (int8's calibration count)
 
 
-def calibrate_ranges(qmodel: Any, model: Any, x: np.ndarray) -> dict[str, tuple[float, float]]:
+def calibrate_ranges(qmodel: tf_keras.Model, model: tf_keras.Model, x: np.ndarray) -> dict[str, tuple[float, float]]:
     """Start each fake quantizer's activation range at what `model`'s layer outputs span on `x`.
 
     tfmot starts every moving-average range at [-6, 6] and moves it 0.1% per step, so after a
@@ -291,7 +298,8 @@ def calibrate_ranges(qmodel: Any, model: Any, x: np.ndarray) -> dict[str, tuple[
     return ranges
 
 
-def quantization_aware(src: Source, model: Any, steps: int, lr: float, what: str) -> tuple[bytes, dict[str, Any]]:
+def quantization_aware(src: Source, model: tf_keras.Model, steps: int, lr: float,
+                       what: str) -> tuple[bytes, dict[str, Any]]:
     """Fine-tune `model` with fake quantization and convert it to int8.
 
     Layers tfmot's 8-bit scheme supports are annotated, PReLU with its own config; anything else
@@ -310,7 +318,7 @@ def quantization_aware(src: Source, model: Any, steps: int, lr: float, what: str
     prelu_config = _prelu_quantize_config()
     skipped: set[str] = set()
 
-    def annotate(layer: Any) -> Any:
+    def annotate(layer: Layer) -> Layer:
         if type(layer).__name__ == "PReLU":
             return q.quantize_annotate_layer(layer, prelu_config())
         if registry.supports(layer) and not _foreign_activation(layer):
@@ -319,7 +327,7 @@ def quantization_aware(src: Source, model: Any, steps: int, lr: float, what: str
             skipped.add(type(layer).__name__)
         return layer
 
-    def transform(m: Any) -> Any:
+    def transform(m: tf_keras.Model) -> tf_keras.Model:
         qm = q.quantize_apply(keras.models.clone_model(m, clone_function=annotate))
         x = calibration_inputs(info, tuple(m.input_shape), QAT_CALIBRATION, 0, src.image_dir)
         if x is not None:  # detection: tfmot's start ranges (no task data of the model's input size here)
@@ -339,7 +347,7 @@ def quantization_aware(src: Source, model: Any, steps: int, lr: float, what: str
 
 @register("qat", "quantization-aware training (fine-tuning with fake quantization), converted to int8",
           {"steps": 200, "lr": 2e-4}, needs_keras=True)
-def qat(src: Source, params: dict[str, Any]):
+def qat(src: Source, params: Params):
     model = _keras(src, "qat")
     return quantization_aware(src, model, scaled(int(params["steps"])), float(params["lr"]), "qat")
 
@@ -368,7 +376,7 @@ def separable_factors(kernel: np.ndarray, rank: int) -> tuple[np.ndarray, np.nda
     return v.astype(np.float32), h.astype(np.float32)
 
 
-def _factor_plan(model: Any, params: dict[str, Any]) -> dict[str, int]:
+def _factor_plan(model: tf_keras.Model, params: Params) -> dict[str, int]:
     """Which Conv2D layers to split and at what rank: square kernels >= min_kernel that get cheaper."""
     plan = {}
     for layer in model.layers:
@@ -384,10 +392,10 @@ def _factor_plan(model: Any, params: dict[str, Any]) -> dict[str, int]:
     return plan
 
 
-def split_layers(model: Any, plan: dict[str, int], suffix: str,
+def split_layers(model: tf_keras.Model, plan: dict[str, int], suffix: str,
                  first: Callable[[dict[str, Any], int], dict[str, Any]],
                  second: Callable[[dict[str, Any]], dict[str, Any]],
-                 factors: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]) -> Any:
+                 factors: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]) -> tf_keras.Model:
     """The model with each planned layer NAME replaced by NAME+suffix then NAME, weights from `factors`.
 
     Done on the functional config: the new layer takes the old one's inputs under NAME+suffix with
@@ -424,7 +432,7 @@ def split_layers(model: Any, plan: dict[str, int], suffix: str,
     return new
 
 
-def factorized(model: Any, plan: dict[str, int]) -> Any:
+def factorized(model: tf_keras.Model, plan: dict[str, int]) -> tf_keras.Model:
     """The model with each planned k x k Conv2D replaced by a k x 1 then 1 x k pair (SVD start)."""
 
     def first(cfg: dict[str, Any], rank: int) -> dict[str, Any]:
@@ -438,7 +446,7 @@ def factorized(model: Any, plan: dict[str, int]) -> Any:
     return split_layers(model, plan, "_kx1", first, second, separable_factors)
 
 
-def _factorize_lr(params: dict[str, Any], info: Any) -> float:
+def _factorize_lr(params: Params, info: TaskInfo) -> float:
     """Super-resolution fine-tunes at its own recipe's rate (SR_LR), other tasks at FINE_TUNE_LR."""
     if params.get("lr"):
         return float(params["lr"])
@@ -450,7 +458,7 @@ def _factorize_lr(params: dict[str, Any], info: Any) -> float:
 @register("factorize", "k x k convolutions into k x 1 then 1 x k (SVD rank for a speed-up), fine-tuned",
           {"speedup": 3.0, "min_kernel": 3, "rank": None, "steps": None, "lr": None, "distill": 0.0},
           needs_keras=True)
-def factorize(src: Source, params: dict[str, Any]):
+def factorize(src: Source, params: Params):
     """Split, then fine-tune the task's COMPRESSION_STEPS (SRCNN-style: 3000; 1500 until issue 23's third round,
     400 before issue 14) at the model's own rate (SR_LR); `steps=0`: no fine-tuning.
 
@@ -519,7 +527,7 @@ def _depth_to_space_layer():
     return DepthToSpace
 
 
-def subpixel_model(model: Any) -> tuple[Any, list[str]]:
+def subpixel_model(model: tf_keras.Model) -> tuple[tf_keras.Model, list[str]]:
     """The model with every "same" strided Conv2DTranspose replaced by conv + depth-to-space."""
     import tf_keras as keras
 
@@ -563,7 +571,7 @@ def subpixel_model(model: Any) -> tuple[Any, list[str]]:
 
 @register("subpixel", "strided transpose convolutions as conv + depth-to-space (exact, no training)",
           needs_keras=True)
-def subpixel(src: Source, params: dict[str, Any]):
+def subpixel(src: Source, params: Params):
     """XNNPACK runs FSRCNN's 9x9 stride-3 deconvolution ~5x slower than the reference kernel;
     the same arithmetic as a plain convolution plus DEPTH_TO_SPACE runs at convolution speed."""
     new, done = subpixel_model(_functional(_keras(src, "subpixel")))

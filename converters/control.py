@@ -8,9 +8,12 @@ with the identity as the transform. `control_variant` names the control of a com
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from converters.passes import Source, register
+
+if TYPE_CHECKING:
+    from converters.passes import Params
 
 # The compression passes that fine-tune, with their default steps (None: the task's training.COMPRESSION_STEPS;
 # 0: no fine-tuning by default).
@@ -20,7 +23,7 @@ FINE_TUNING_PASSES = {"prune": None, "prune_sparse": None, "deep_compression": N
 
 @register("fine_tune", "control: the same fine-tuning as a compression pass, nothing compressed (judges what the "
           "compression itself costs)", {"steps": 400, "lr": None, "then": "fp32"}, needs_keras=True)
-def fine_tune_control(src: Source, params: dict[str, Any]):
+def fine_tune_control(src: Source, params: Params):
     from converters.compress import _keras, _lr, _task
     from converters.svd import run_then, then_pass
     from converters.training import fine_tuned, scaled

@@ -17,9 +17,14 @@ import tempfile
 import zipfile
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from converters.passes import ConversionError, Source, register
+
+if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check these names
+    import tf_keras
+
+    from converters.passes import Params
 
 SUFFIX = ".mlpackage.zip"
 PACKAGE_NAME = "model.mlpackage"  # the folder inside the zip
@@ -82,7 +87,7 @@ def _convert(src: Source, what: str, precision: str) -> Any:
         raise ConversionError(f"{src.name}/{what}: Core ML conversion failed: {_last_line(exc)}") from None
 
 
-def _package(model: Any, src: Source, what: str, extra: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+def _package(model: tf_keras.Model, src: Source, what: str, extra: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
     """Save the .mlpackage, read its facts from the saved spec, and zip it into one artifact."""
     with tempfile.TemporaryDirectory(prefix="harness-mlpkg-") as tmp:
         pkg = Path(tmp) / PACKAGE_NAME
@@ -190,21 +195,21 @@ def _prod(dims: list[int]) -> int:
 
 @register("coreml", "Core ML ML program, fp16 compute (the Neural Engine's precision); runs on iOS",
           {"compute_precision": "fp16"})
-def coreml(src: Source, params: dict[str, Any]):
+def coreml(src: Source, params: Params):
     model = _convert(src, "coreml", "fp16")
     return _package(model, src, "coreml", {"compute_precision": "fp16"})
 
 
 @register("coreml_fp32", "Core ML ML program, fp32 compute (CPU/GPU; the Neural Engine runs fp16 only)",
           {"compute_precision": "fp32"})
-def coreml_fp32(src: Source, params: dict[str, Any]):
+def coreml_fp32(src: Source, params: Params):
     model = _convert(src, "coreml_fp32", "fp32")
     return _package(model, src, "coreml_fp32", {"compute_precision": "fp32"})
 
 
 @register("coreml_int8", "Core ML fp16 program with int8 weights (coremltools.optimize linear quantization)",
           {"mode": "linear_symmetric", "weight_threshold": 1024})
-def coreml_int8(src: Source, params: dict[str, Any]):
+def coreml_int8(src: Source, params: Params):
     ct = _coremltools()
     from coremltools.optimize import coreml as cto
 
@@ -221,7 +226,7 @@ def coreml_int8(src: Source, params: dict[str, Any]):
 
 @register("coreml_palettize", "Core ML fp16 program with k-means palettized weights (2^nbits shared values "
           "per tensor; the counterpart of `cluster`, without fine-tuning)", {"nbits": 4, "weight_threshold": 1024})
-def coreml_palettize(src: Source, params: dict[str, Any]):
+def coreml_palettize(src: Source, params: Params):
     ct = _coremltools()
     from coremltools.optimize import coreml as cto
 

@@ -6,7 +6,6 @@ nothing is downloaded at run time. A user can point `image_dir` at a folder of t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 from collections.abc import Iterator
 
 import numpy as np
@@ -82,7 +81,7 @@ def representative_batches(input_shape: tuple[int, ...], count: int = 32, seed: 
         yield [x[None].astype(np.float32)]
 
 
-def as_rgb(img: Any) -> list[np.ndarray]:
+def as_rgb(img: np.ndarray | tuple[np.ndarray, ...]) -> list[np.ndarray]:
     """One scikit-image picture (a frame tuple, grey or RGBA) as a float32 RGB array, in a list."""
     from skimage.color import gray2rgb, rgba2rgb
     from skimage.util import img_as_float32

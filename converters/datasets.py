@@ -10,6 +10,7 @@ for callers that want a trivially separable set; the recipes scored 1.000 on the
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -35,7 +36,8 @@ class TaskInfo:
     classes: int = 0
 
 
-def task_info(task: str, input_shape, output_shape, scale_hint: int | None = None) -> TaskInfo:
+def task_info(task: str, input_shape: Sequence[int | None], output_shape: Sequence[int | None],
+              scale_hint: int | None = None) -> TaskInfo:
     """Infer the data a model wants from its task (when known) and its input/output shapes."""
     in_shape, out_shape = tuple(input_shape), tuple(output_shape)
     if task == "detection":

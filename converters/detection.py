@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -83,7 +82,7 @@ class ProposalLayer(_NoWeights):
     """RPN maps -> a fixed number of proposals: top-k, decode against anchors, clip, NMS."""
 
     def __init__(self, image_size: int, feature_size: int, scales: Sequence[float], ratios: Sequence[float],
-                 pre_nms: int = 256, proposals: int = 48, iou: float = 0.7, **kwargs: Any) -> None:
+                 pre_nms: int = 256, proposals: int = 48, iou: float = 0.7, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.cfg = dict(image_size=image_size, feature_size=feature_size, scales=list(scales),
                         ratios=list(ratios), pre_nms=pre_nms, proposals=proposals, iou=iou)
@@ -106,7 +105,7 @@ class ProposalLayer(_NoWeights):
 class RoiCrop(_NoWeights):
     """A fixed-size bilinear crop of the feature map for every proposal (see roi_crop)."""
 
-    def __init__(self, crop: int = 7, **kwargs: Any) -> None:
+    def __init__(self, crop: int = 7, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.crop = crop
 
@@ -121,7 +120,8 @@ class RoiCrop(_NoWeights):
 class DetectionLayer(_NoWeights):
     """Head outputs -> `detections` boxes, scores and classes after class-aware NMS."""
 
-    def __init__(self, detections: int = 16, iou: float = 0.5, score_threshold: float = 0.05, **kwargs: Any) -> None:
+    def __init__(self, detections: int = 16, iou: float = 0.5, score_threshold: float = 0.05,
+                 **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.cfg = dict(detections=detections, iou=iou, score_threshold=score_threshold)
 
@@ -163,8 +163,8 @@ def faster_rcnn(size: int = 128, classes: int = len(CLASSES), proposals: int = 4
                   ratios, f"faster_rcnn_{size}")
 
 
-def _heads(inp: Any, features: Any, size: int, classes: int, proposals: int, detections: int, rpn_width: int,
-           crop: int, head_units: int, pre_nms: int, scales: Sequence[float], ratios: Sequence[float],
+def _heads(inp: tf.Tensor, features: tf.Tensor, size: int, classes: int, proposals: int, detections: int,
+           rpn_width: int, crop: int, head_units: int, pre_nms: int, scales: Sequence[float], ratios: Sequence[float],
            name: str) -> keras.Model:
     """RPN, proposals, RoI crops, the two-layer head and detection decoding on a feature map."""
     feature_size = int(features.shape[1])
@@ -248,10 +248,10 @@ ROIS_PER_IMAGE = 32
 class _Reuse:
     """A tensor_dict entry that can be popped any number of times (tf_keras Node.map_arguments pops)."""
 
-    def __init__(self, tensor: Any) -> None:
+    def __init__(self, tensor: tf.Tensor) -> None:
         self.tensor = tensor
 
-    def pop(self) -> Any:
+    def pop(self) -> tf.Tensor:
         return self.tensor
 
 
@@ -272,8 +272,8 @@ def training_graph(model: keras.Model, rois: int = ROIS_PER_IMAGE) -> keras.Mode
     """
     image = keras.Input(model.input_shape[1:], name="train_image")
     roi_in = keras.Input((rois, 4), name="train_rois")
-    tensors: dict[str, Any] = {str(id(model.inputs[0])): _Reuse(image)}
-    outs: dict[str, Any] = {}
+    tensors: dict[str, _Reuse] = {str(id(model.inputs[0])): _Reuse(image)}
+    outs: dict[str, tf.Tensor] = {}
     for depth in sorted(model._nodes_by_depth, reverse=True):  # noqa: SLF001 (the graph walk Keras does)
         for node in model._nodes_by_depth[depth]:
             if node.is_input:

@@ -24,10 +24,15 @@ import tarfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from collections.abc import Callable
 
 from converters.build import TF_LOCK, build_context, cache_key, is_user_model, load_source
+
+if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check that name
+    import tf_keras
+
+    from converters.passes import Params
 from converters.passes import ConversionError, Source
 
 SOURCE_VARIANTS = ("fp32", "tensorrt")  # passes whose artifact is the source model, unchanged
@@ -48,7 +53,7 @@ class Export:
     origin: str
     note: str | None = None
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, str]:
         return {"path": str(self.path), "origin": self.origin, **({"note": self.note} if self.note else {})}
 
 
@@ -129,7 +134,7 @@ def _settle(tmp: Path, dest: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _export_source(model: str, variant: str, params: dict[str, Any], artifact: Path, dest: Path,
+def _export_source(model: str, variant: str, params: Params, artifact: Path, dest: Path,
                    source: Callable[[], Source] | None) -> Export:
     """Export the Keras source (a user file or a zoo model with its recipe's weights) beside the artifact."""
     with TF_LOCK:  # TensorFlow graph building is not safe from several threads at once
@@ -155,7 +160,7 @@ def _export_source(model: str, variant: str, params: dict[str, Any], artifact: P
     return Export("saved_model", dest, f"exported here from {model}", note)
 
 
-def save_keras_batch1(keras_model: Any, folder: Path) -> None:
+def save_keras_batch1(keras_model: tf_keras.Model, folder: Path) -> None:
     """SavedModel with a batch-1 `serving_default`: static shapes, so TF-TRT builds its engines up front."""
     import tensorflow as tf
 
@@ -163,7 +168,7 @@ def save_keras_batch1(keras_model: Any, folder: Path) -> None:
     specs = [tf.TensorSpec((1, *t.shape[1:]), t.dtype, name=n) for t, n in zip(keras_model.inputs, names, strict=True)]
 
     @tf.function(input_signature=specs)
-    def serve(*args: Any) -> dict[str, Any]:
+    def serve(*args: tf.Tensor) -> dict[str, tf.Tensor]:
         out = keras_model(list(args) if len(args) > 1 else args[0], training=False)
         if isinstance(out, dict):
             return out

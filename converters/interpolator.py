@@ -16,9 +16,13 @@ quantizes exactly (taps of 1 and 0): dr_int8 29.65, int8 29.02 dB (random start:
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # TensorFlow and tf_keras ship no type information: mypy cannot check these names
+    import tensorflow as tf
+    import tf_keras
 
 # The deconvolution's random weights beside the carry start at this fraction of their init, so they
 # do not swamp the interpolation at step 0.
@@ -50,12 +54,12 @@ def interpolation_kernel(size: int, scale: int) -> np.ndarray:
     return np.outer(w, w).astype(np.float32)
 
 
-def carry_masks(model: Any) -> list[tuple[Any, np.ndarray, np.ndarray]]:
+def carry_masks(model: tf_keras.Model) -> list[tuple[tf.Variable, np.ndarray, np.ndarray]]:
     """(variable, mask, fixed) for every weight the carry pins: the variable's value is to be
     value * mask + fixed. Convolutions: output channel c reads only input channel c, centre tap 1,
     bias 0; the deconvolution: output c reads input c through the bicubic kernel."""
     channels = int(model.input_shape[-1])
-    out: list[tuple[Any, np.ndarray, np.ndarray]] = []
+    out: list[tuple[tf.Variable, np.ndarray, np.ndarray]] = []
     for layer in model.layers:
         kind = type(layer).__name__
         if kind not in ("Conv2D", "Conv2DTranspose"):
@@ -80,7 +84,7 @@ def carry_masks(model: Any) -> list[tuple[Any, np.ndarray, np.ndarray]]:
     return out
 
 
-def start_as_interpolator(model: Any) -> None:
+def start_as_interpolator(model: tf_keras.Model) -> None:
     """Set the carry in a freshly built FSRCNN; the deconvolution's other weights are scaled by
     INTERP_NOISE, the convolutions' other weights keep their random init."""
     deconv = [layer for layer in model.layers if type(layer).__name__ == "Conv2DTranspose"][-1]
@@ -89,17 +93,17 @@ def start_as_interpolator(model: Any) -> None:
         var.assign(var.numpy() * mask + fixed)
 
 
-def keep_carry() -> Any:
+def keep_carry() -> tf_keras.callbacks.Callback:
     """A Keras callback that re-imposes the carry after every training step (a constraint on part
     of a kernel, which Keras' per-variable constraints cannot say without a custom, serialized class)."""
     import tensorflow as tf
     import tf_keras as keras
 
-    class KeepCarry(keras.callbacks.Callback):
-        def on_train_begin(self, logs: Any = None) -> None:
+    class KeepCarry(keras.callbacks.Callback):  # type: ignore[misc]
+        def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
             self.pins = [(v, tf.constant(m), tf.constant(f)) for v, m, f in carry_masks(self.model)]
 
-        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
             for var, mask, fixed in self.pins:
                 var.assign(var * mask + fixed)
 

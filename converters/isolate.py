@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from converters.passes import ConversionError
+from converters.passes import ConversionError as ConversionError  # re-exported: callers catch isolate.ConversionError
 
 DEFAULT_TIMEOUT_S = 600.0
 

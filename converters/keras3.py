@@ -6,21 +6,29 @@ converts the Keras 3 model as it is (through a SavedModel export).
 """
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # TensorFlow, Keras 3 and tf_keras ship no type information: mypy cannot check these names
+    import keras
+    import tensorflow as tf
+    import tf_keras
+
+    Activation = Callable[..., tf.Tensor]
 
 # Keras 3 config keys that tf_keras layers do not take.
 _DROP_KEYS = {"optional", "registered_name", "build_config", "compile_config", "quantization_config",
               "input_axes", "output_axes", "lora_rank", "lora_alpha"}
 
 
-def _dtype(value: Any) -> Any:
+def _dtype(value: object) -> object:
     """Keras 3 writes a DTypePolicy object where tf_keras wants the dtype's name."""
     if isinstance(value, dict) and value.get("class_name") in ("DTypePolicy", "FloatDTypePolicy"):
         return value.get("config", {}).get("name", "float32")
     return value
 
 
-def _history(arg: Any) -> list[list[Any]]:
+def _history(arg: object) -> list[list[object]]:
     """The (layer, node, tensor) triples of a Keras 3 call argument (a tensor or nested list of them)."""
     if isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__":
         name, node, index = arg["config"]["keras_history"]
@@ -30,8 +38,8 @@ def _history(arg: Any) -> list[list[Any]]:
     return []
 
 
-def _nodes(inbound: list[Any]) -> list[Any]:
-    out = []
+def _nodes(inbound: list[object]) -> list[object]:
+    out: list[object] = []
     for node in inbound:
         if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
             out.append([h for a in node.get("args", []) for h in _history(a)])
@@ -40,7 +48,7 @@ def _nodes(inbound: list[Any]) -> list[Any]:
     return out
 
 
-def _tensor_refs(refs: Any) -> Any:
+def _tensor_refs(refs: object) -> object:
     """Model inputs/outputs: Keras 3 writes one [name, node, index] for a single tensor; tf_keras a list of them."""
     if isinstance(refs, list) and len(refs) == 3 and isinstance(refs[0], str):
         return [refs]
@@ -55,38 +63,38 @@ def _tensor_refs(refs: Any) -> Any:
 _K3_PACKAGE = "keras3"
 
 
-def _k3_activations() -> dict[str, Any]:
+def _k3_activations() -> dict[str, Activation]:
     import tensorflow as tf
 
-    def hard_sigmoid(x: Any) -> Any:
+    def hard_sigmoid(x: tf.Tensor) -> tf.Tensor:
         return tf.nn.relu6(x + 3.0) / 6.0
 
-    def hard_silu(x: Any) -> Any:
+    def hard_silu(x: tf.Tensor) -> tf.Tensor:
         return x * hard_sigmoid(x)
 
-    def celu(x: Any, alpha: float = 1.0) -> Any:
+    def celu(x: tf.Tensor, alpha: float = 1.0) -> tf.Tensor:
         return tf.nn.relu(x) + alpha * tf.minimum(0.0, tf.math.expm1(x / alpha))
 
-    def glu(x: Any, axis: int = -1) -> Any:
+    def glu(x: tf.Tensor, axis: int = -1) -> tf.Tensor:
         a, b = tf.split(x, 2, axis=axis)
         return a * tf.sigmoid(b)
 
-    def hard_tanh(x: Any) -> Any:
+    def hard_tanh(x: tf.Tensor) -> tf.Tensor:
         return tf.clip_by_value(x, -1.0, 1.0)
 
-    def sparse_plus(x: Any) -> Any:
+    def sparse_plus(x: tf.Tensor) -> tf.Tensor:
         return tf.where(x <= -1.0, tf.zeros_like(x), tf.where(x < 1.0, (x + 1.0) ** 2 / 4.0, x))
 
-    def squareplus(x: Any, b: float = 4.0) -> Any:
+    def squareplus(x: tf.Tensor, b: float = 4.0) -> tf.Tensor:
         return (x + tf.sqrt(x * x + b)) / 2.0
 
-    def soft_shrink(x: Any, threshold: float = 0.5) -> Any:
+    def soft_shrink(x: tf.Tensor, threshold: float = 0.5) -> tf.Tensor:
         return tf.where(x > threshold, x - threshold, tf.where(x < -threshold, x + threshold, tf.zeros_like(x)))
 
-    def hard_shrink(x: Any, threshold: float = 0.5) -> Any:
+    def hard_shrink(x: tf.Tensor, threshold: float = 0.5) -> tf.Tensor:
         return tf.where(tf.abs(x) > threshold, x, tf.zeros_like(x))
 
-    def tanh_shrink(x: Any) -> Any:
+    def tanh_shrink(x: tf.Tensor) -> tf.Tensor:
         return x - tf.tanh(x)
 
     return {"hard_sigmoid": hard_sigmoid, "hard_silu": hard_silu, "hard_swish": hard_silu, "celu": celu,
@@ -96,10 +104,10 @@ def _k3_activations() -> dict[str, Any]:
 
 MAPPED_ACTIVATIONS = ("hard_sigmoid", "hard_silu", "hard_swish", "celu", "glu", "hard_tanh", "sparse_plus",
                       "squareplus", "soft_shrink", "hard_shrink", "tanh_shrink")
-_REGISTERED: dict[str, Any] = {}
+_REGISTERED: dict[str, Activation] = {}
 
 
-def k3_activation(name: str) -> Any:
+def k3_activation(name: str) -> Activation:
     """The tf_keras-registered function computing Keras 3's `name` (registered on first use)."""
     if not _REGISTERED:
         import tf_keras
@@ -109,7 +117,7 @@ def k3_activation(name: str) -> Any:
     return _REGISTERED[name]
 
 
-def _activation(value: Any) -> Any:
+def _activation(value: object) -> object:
     """A Keras 3 activation (a name, or a serialized built-in function) as tf_keras will find it."""
     name = value.get("config") if isinstance(value, dict) and value.get("class_name") == "function" else value
     if isinstance(name, str) and name in MAPPED_ACTIVATIONS:
@@ -123,10 +131,10 @@ def _activation(value: Any) -> Any:
 # whose config reads like the merge layer of the same name; tf_keras would build layers.Add and fail on one
 # input. They become one registered tf_keras layer, "keras3>Keras3Op", that keeps the constant arguments.
 _OPS = ("Add", "Subtract", "Multiply", "Divide", "TrueDivide", "Maximum", "Minimum")
-_OP_LAYER: list[Any] = []
+_OP_LAYER: list[type[tf_keras.layers.Layer]] = []
 
 
-def _op_layer() -> Any:
+def _op_layer() -> type[tf_keras.layers.Layer]:
     if not _OP_LAYER:
         import tensorflow as tf
         import tf_keras
@@ -138,25 +146,25 @@ def _op_layer() -> Any:
         class Keras3Op(tf_keras.layers.Layer):  # type: ignore[misc]
             """A Keras 3 arithmetic operation: tensors in the None slots of `constants`, in order."""
 
-            def __init__(self, op: str, constants: list[Any], **kwargs: Any) -> None:
+            def __init__(self, op: str, constants: list[object], **kwargs: object) -> None:
                 super().__init__(**kwargs)
                 self.op, self.constants = op, list(constants)
 
-            def call(self, inputs: Any) -> Any:
+            def call(self, inputs: tf.Tensor | list[tf.Tensor]) -> tf.Tensor:
                 tensors = iter(inputs if isinstance(inputs, (list, tuple)) else [inputs])
                 return fns[self.op](*[next(tensors) if c is None else c for c in self.constants])
 
-            def get_config(self) -> dict[str, Any]:
+            def get_config(self) -> dict[str, object]:
                 return {**super().get_config(), "op": self.op, "constants": self.constants}
 
         _OP_LAYER.append(Keras3Op)
     return _OP_LAYER[0]
 
 
-_ACT_LAYER: list[Any] = []
+_ACT_LAYER: list[type[tf_keras.layers.Layer]] = []
 
 
-def _activation_layer() -> Any:
+def _activation_layer() -> type[tf_keras.layers.Layer]:
     """An Activation layer computing a mapped Keras 3 built-in, under its own class name: tfmot's QAT
     transforms and registry match `Activation` by name and know only their own functions, so this layer
     stays float under `qat` instead of failing the pass."""
@@ -165,22 +173,22 @@ def _activation_layer() -> Any:
 
         @tf_keras.saving.register_keras_serializable(package=_K3_PACKAGE)
         class Keras3Activation(tf_keras.layers.Layer):  # type: ignore[misc]
-            def __init__(self, activation: str, **kwargs: Any) -> None:
+            def __init__(self, activation: str, **kwargs: object) -> None:
                 super().__init__(**kwargs)
                 self.activation_name = activation
                 self.fn = k3_activation(activation)
 
-            def call(self, inputs: Any) -> Any:
+            def call(self, inputs: tf.Tensor) -> tf.Tensor:
                 return self.fn(inputs)
 
-            def get_config(self) -> dict[str, Any]:
+            def get_config(self) -> dict[str, object]:
                 return {**super().get_config(), "activation": self.activation_name}
 
         _ACT_LAYER.append(Keras3Activation)
     return _ACT_LAYER[0]
 
 
-def _mapped_activation_layer(obj: dict[str, Any]) -> bool:
+def _mapped_activation_layer(obj: Mapping[str, object]) -> bool:
     cfg = obj.get("config")
     if obj.get("class_name") != "Activation" or not isinstance(cfg, dict):
         return False
@@ -189,14 +197,15 @@ def _mapped_activation_layer(obj: dict[str, Any]) -> bool:
     return isinstance(name, str) and name in MAPPED_ACTIVATIONS
 
 
-def _is_op(obj: dict[str, Any]) -> bool:
+def _is_op(obj: Mapping[str, object]) -> bool:
     return str(obj.get("module", "")).startswith("keras.src.ops") and "inbound_nodes" in obj
 
 
-def _op_config(obj: dict[str, Any]) -> dict[str, Any]:
+def _op_config(obj: Mapping[str, object]) -> dict[str, object]:
     """An operation's layer entry rewritten as a Keras3Op layer (one call site: a node per call)."""
     nodes = obj.get("inbound_nodes") or []
-    if obj.get("class_name") not in _OPS or len(nodes) != 1 or nodes[0].get("kwargs"):
+    if obj.get("class_name") not in _OPS or not isinstance(nodes, list) or len(nodes) != 1 or \
+            not isinstance(nodes[0], dict) or nodes[0].get("kwargs"):
         raise ValueError(f"operation {obj.get('name')!r} ({obj.get('class_name')}) has no tf_keras counterpart")
     args = nodes[0].get("args", [])
     if any(isinstance(a, (list, tuple)) for a in args):
@@ -208,7 +217,7 @@ def _op_config(obj: dict[str, Any]) -> dict[str, Any]:
             "inbound_nodes": _nodes(nodes)}
 
 
-def to_tf_keras_config(obj: Any) -> Any:
+def to_tf_keras_config(obj: object) -> object:
     """A Keras 3 model config rewritten in tf_keras's dialect (recursively)."""
     if isinstance(obj, list):
         return [to_tf_keras_config(v) for v in obj]
@@ -218,12 +227,19 @@ def to_tf_keras_config(obj: Any) -> Any:
         return _op_config(obj)
     if _mapped_activation_layer(obj):
         _activation_layer()
-        converted = to_tf_keras_config({k: v for k, v in obj.items() if k != "class_name"})
+        converted = _entries({k: v for k, v in obj.items() if k != "class_name"})
         act = obj["config"]["activation"]
         name = act.get("config") if isinstance(act, dict) else act
-        converted["config"]["activation"] = name
+        config = converted["config"]
+        if isinstance(config, dict):  # it is: _mapped_activation_layer checked the layer's config
+            config["activation"] = name
         return {**converted, "class_name": f"{_K3_PACKAGE}>Keras3Activation"}
-    out: dict[str, Any] = {}
+    return _entries(obj)
+
+
+def _entries(obj: Mapping[str, object]) -> dict[str, object]:
+    """One config mapping's keys in tf_keras's dialect (values converted recursively)."""
+    out: dict[str, object] = {}
     for k, v in obj.items():
         if k in _DROP_KEYS or (k == "module" and isinstance(v, str) and v.startswith("keras")):
             continue
@@ -232,7 +248,7 @@ def to_tf_keras_config(obj: Any) -> Any:
         elif k == "batch_shape":
             out["batch_input_shape"] = v
         elif k == "inbound_nodes":
-            out[k] = _nodes(v)
+            out[k] = _nodes(v) if isinstance(v, list) else v
         elif k == "activation":
             out[k] = _activation(v)
         elif k in ("input_layers", "output_layers"):
@@ -242,11 +258,11 @@ def to_tf_keras_config(obj: Any) -> Any:
     return out
 
 
-def is_keras3(model: Any) -> bool:
+def is_keras3(model: object) -> bool:
     return type(model).__module__.startswith("keras.") or type(model).__module__.startswith("keras.src")
 
 
-def rebuild_in_tf_keras(model: Any) -> Any:
+def rebuild_in_tf_keras(model: keras.Model) -> tf_keras.Model:
     """The same network and weights as a tf_keras model; raises with the first layer tf_keras cannot build."""
     import tf_keras
 

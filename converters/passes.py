@@ -8,10 +8,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+
+if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check that name
+    import tf_keras
+
+    from converters.zoo import ModelSpec
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# A pass parameter as a variant label writes it (prune@sparsity=0.5): typed like its default, None for "auto".
+Param = int | float | str | bool | None
+Params = dict[str, Param]
 
 
 class ConversionError(Exception):
@@ -23,12 +32,12 @@ class Source:
     """What a pass converts: a tf_keras model (zoo, tf_keras file, or a Keras 3 file rebuilt) or a SavedModel."""
 
     name: str
-    keras_model: Any = None
+    keras_model: tf_keras.Model | None = None
     saved_model_dir: Path | None = None
     task: str = "unknown"
     input_shape: tuple[int, ...] | None = None
     image_dir: Path | None = None  # user images for calibration and recipes
-    spec: Any = None  # the zoo ModelSpec (its scale and builder), None for user files
+    spec: ModelSpec | None = None  # the zoo entry (its scale and builder), None for user files
     memo: dict[Any, Any] = field(default_factory=dict)  # work shared by passes (e.g. one pruned model)
     keras_note: str | None = None  # why passes that need a tf_keras model cannot run on this source
 
@@ -88,34 +97,34 @@ class PassSpec:
     """A registered pass: the function, its default parameters and a one-line description."""
 
     name: str
-    fn: Callable[[Source, dict[str, Any]], bytes]
-    defaults: dict[str, Any] = field(default_factory=dict)
+    fn: Callable[[Source, Params], bytes]
+    defaults: Params = field(default_factory=dict)
     description: str = ""
     needs_keras: bool = False
     # Declared bounds of parameters: (low, high) inclusive for numbers, or a tuple of allowed strings.
-    limits: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    limits: dict[str, tuple[float, float] | tuple[str, ...]] = field(default_factory=dict)
 
 
 PASSES: dict[str, PassSpec] = {}
 
 # Bounds every pass shares for a parameter of that name (a pass's own `limits` take precedence).
-COMMON_LIMITS: dict[str, tuple[Any, ...]] = {
+COMMON_LIMITS: dict[str, tuple[float, float] | tuple[str, ...]] = {
     "sparsity": (0.0, 0.99), "clusters": (2, 65536), "rank": (1, 4096), "steps": (0, 1_000_000),
     "calibration_samples": (1, 100_000), "lr": (0.0, 10.0), "speedup": (1.0, 1000.0), "min_kernel": (1, 64),
     "io_type": ("int8", "uint8", "float32"), "activations": ("float", "int8", "int16"), "distill": (0.0, 1.0),
 }
 
 
-def register(name: str, description: str, defaults: dict[str, Any] | None = None, needs_keras: bool = False,
-             limits: dict[str, tuple[Any, ...]] | None = None):
-    def deco(fn: Callable[[Source, dict[str, Any]], bytes]):
+def register(name: str, description: str, defaults: Params | None = None, needs_keras: bool = False,
+             limits: dict[str, tuple[float, float] | tuple[str, ...]] | None = None):
+    def deco(fn: Callable[[Source, Params], bytes]):
         PASSES[name] = PassSpec(name, fn, defaults or {}, description, needs_keras, limits or {})
         return fn
 
     return deco
 
 
-def _typed(value: str, default: Any, what: str) -> Any:
+def _typed(value: str, default: Param, what: str) -> Param:
     """A parameter's text as the type of its default (a None default takes a number)."""
     text = value.strip()
     try:
@@ -134,16 +143,16 @@ def _typed(value: str, default: Any, what: str) -> Any:
         raise ConversionError(f"{what}: {text[:40]!r} is not {kind}") from None
 
 
-def _format(value: Any) -> str:
+def _format(value: Param) -> str:
     return repr(value) if isinstance(value, float) else str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def parse_variant(label: str) -> tuple[str, dict[str, Any]]:
+def parse_variant(label: str) -> tuple[str, Params]:
     """`prune@sparsity=0.5@steps=100` -> ("prune", {"sparsity": 0.5, "steps": 100}), checked against the
     pass's declared parameters (names, types, bounds); raises ConversionError with one line."""
     name, *parts = label.strip().split("@")
     spec = get_pass(name)
-    params: dict[str, Any] = {}
+    params: Params = {}
     for part in parts:
         key, eq, value = part.partition("=")
         key = key.strip()
@@ -164,7 +173,7 @@ def parse_variant(label: str) -> tuple[str, dict[str, Any]]:
     return name, params
 
 
-def variant_label(name: str, params: dict[str, Any]) -> str:
+def variant_label(name: str, params: Mapping[str, Param]) -> str:
     """The canonical label of a pass with parameters, as tables and the cache show it."""
     return name + "".join(f"@{k}={_format(v)}" for k, v in sorted(params.items()))
 
@@ -178,12 +187,12 @@ def _convert(conv, what: str) -> bytes:
 
 
 @register("fp32", "float32, no optimization (the baseline)")
-def fp32(src: Source, params: dict[str, Any]) -> bytes:
+def fp32(src: Source, params: Params) -> bytes:
     return _convert(src.converter(), f"{src.name}/fp32")
 
 
 @register("fp16", "float16 weights (dequantized to fp32 on CPU, native on GPU delegates)")
-def fp16(src: Source, params: dict[str, Any]) -> bytes:
+def fp16(src: Source, params: Params) -> bytes:
     import tensorflow as tf
 
     conv = src.converter()
@@ -193,7 +202,7 @@ def fp16(src: Source, params: dict[str, Any]) -> bytes:
 
 
 @register("dr_int8", "dynamic-range int8: int8 weights, float activations")
-def dr_int8(src: Source, params: dict[str, Any]) -> bytes:
+def dr_int8(src: Source, params: Params) -> bytes:
     import tensorflow as tf
 
     conv = src.converter()
@@ -228,7 +237,7 @@ def representative_dataset(src: Source, count: int, seed: int = 0):
 
 @register("int8", "full-integer int8 with representative data; int8 input and output",
           {"calibration_samples": 32, "io_type": "int8"})
-def full_int8(src: Source, params: dict[str, Any]) -> bytes:
+def full_int8(src: Source, params: Params) -> bytes:
     import tensorflow as tf
 
     conv = src.converter()

@@ -19,9 +19,14 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check that name
+    import tf_keras
+
+    from converters.zoo import ModelSpec
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MANIFEST = WEIGHTS_DIR / "manifest.json"
@@ -36,7 +41,7 @@ def retrain_requested() -> bool:
     return os.environ.get(RETRAIN_ENV, "") not in ("", "0")
 
 
-def recipe_identity(spec: Any) -> str:
+def recipe_identity(spec: ModelSpec) -> str:
     """What decides a default recipe's result, short of the code itself."""
     from converters import training as t
 
@@ -44,7 +49,7 @@ def recipe_identity(spec: Any) -> str:
 
     # Each task's identity covers its own recipe only: lengthening the classification recipe leaves the
     # super-resolution and detection weights valid (they need no re-training to stay shipped).
-    recipes: dict[str, dict[str, Any]] = {
+    recipes: dict[str, dict[str, object]] = {
         "super_resolution": {"sr": [t.SR_STEPS, t.SR_BATCH, t.SR_CROPS], "sr_lr": [t.SR_LR_STEPS, t.SR_LR_BATCH,
                                                                                  t.SR_LR_CROPS],
                              "sr_rate": sorted(t.SR_LR.items())},
@@ -62,7 +67,7 @@ def recipe_identity(spec: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _manifest() -> dict[str, Any]:
+def _manifest() -> dict[str, object]:
     try:
         data = json.loads(MANIFEST.read_text())
     except (OSError, ValueError):
@@ -70,7 +75,7 @@ def _manifest() -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def load(spec: Any, keras_model: Any, image_dir: Any) -> bool:
+def load(spec: ModelSpec, keras_model: tf_keras.Model, image_dir: str | Path | None) -> bool:
     """Set the shipped weights on `keras_model` when they are the recipe's result; False otherwise."""
     from converters.training import recipe_mode
 

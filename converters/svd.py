@@ -17,11 +17,16 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from converters.passes import ConversionError, Source, register
+
+if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check these names
+    import tf_keras
+
+    from converters.passes import Params, PassSpec
 
 # Content-keyed cache of full decompositions: every ladder step rebuilds the same seeded model, and a
 # 9216x4096 float64 SVD takes minutes on a loaded 2-core host; keyed by the kernel's bytes (not its
@@ -61,12 +66,12 @@ def rank_for_keep(n_in: int, n_out: int, keep: float) -> int:
     return int(max(1, min(min(n_in, n_out), (keep * n_in * n_out) // (n_in + n_out))))
 
 
-def _dense_layers(model: Any) -> dict[str, tuple[int, int]]:
+def _dense_layers(model: tf_keras.Model) -> dict[str, tuple[int, int]]:
     return {l.name: tuple(int(d) for d in l.get_weights()[0].shape)
             for l in model.layers if type(l).__name__ == "Dense"}
 
 
-def svd_plan(model: Any, params: dict[str, Any]) -> dict[str, int]:
+def svd_plan(model: tf_keras.Model, params: Params) -> dict[str, int]:
     """Dense layer name -> rank, for the layers that get cheaper when split.
 
     ValueError (one line) for a named layer that is not a Dense of this model or a bad rank.
@@ -103,7 +108,7 @@ def svd_plan(model: Any, params: dict[str, Any]) -> dict[str, int]:
     return plan
 
 
-def svd_model(model: Any, plan: dict[str, int]) -> Any:
+def svd_model(model: tf_keras.Model, plan: dict[str, int]) -> tf_keras.Model:
     """The model with each planned Dense replaced by `NAME_svd` (rank units, linear, no bias) then
     NAME (its old units, bias and activation), weights from the truncated SVD."""
     from converters.compress import split_layers
@@ -115,7 +120,7 @@ def svd_model(model: Any, plan: dict[str, int]) -> Any:
     return split_layers(model, plan, "_svd", first, lambda cfg: {}, svd_factors)
 
 
-def then_pass(then: str, what: str) -> Any:
+def then_pass(then: str, what: str) -> PassSpec:
     """The pass that follows a Keras-to-Keras pass: a conversion (fp32, fp16, dr_int8, int8, tensorrt...)
     or a further pass with its own parameters, written with '+' for '@' (since '@' separates the
     outer pass's parameters), e.g. `truncated_svd+keep=0.25+then=dr_int8`."""
@@ -128,7 +133,7 @@ def then_pass(then: str, what: str) -> Any:
         raise ConversionError(f"{what}: then={str(then)[:80]!r}: {exc}") from None
 
 
-def run_then(src: Source, model: Any, then: str, what: str) -> tuple[bytes, dict[str, Any]]:
+def run_then(src: Source, model: tf_keras.Model, then: str, what: str) -> tuple[bytes, dict[str, Any]]:
     """Convert `model` (src's model after this pass) with the `then` pass. Its record comes back
     under `then_record`; what the builder reads at the top (the artifact's suffix, its format) is
     lifted, so then=tensorrt gives a .onnx artifact."""
@@ -146,7 +151,7 @@ def run_then(src: Source, model: Any, then: str, what: str) -> tuple[bytes, dict
 @register("truncated_svd", "large Dense layers as two thin ones by truncated SVD (Fast R-CNN), optionally fine-tuned",
           {"layers": "", "rank": None, "keep": 0.25, "min_weights": 1_000_000, "steps": 0, "lr": None, "then": "fp32"},
           needs_keras=True, limits={"keep": (0.0, 1.0), "min_weights": (0, 10**12), "rank": (1, 1 << 20)})
-def truncated_svd(src: Source, params: dict[str, Any]):
+def truncated_svd(src: Source, params: Params):
     from converters.compress import _keras, _lr, _task
     from converters.training import fine_tuned, scaled
 
@@ -160,7 +165,7 @@ def truncated_svd(src: Source, params: dict[str, Any]):
                               f"(none with >= {params.get('min_weights')} weights, or the rank is too high)")
     dense = _dense_layers(model)
 
-    def transform(m: Any) -> Any:
+    def transform(m: tf_keras.Model) -> tf_keras.Model:
         return svd_model(m, plan)
 
     steps = scaled(int(params["steps"])) if int(params["steps"] or 0) > 0 else 0

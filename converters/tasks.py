@@ -4,12 +4,15 @@ Asked by the passes (calibration data) and the training recipes; kept apart so n
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from converters.datasets import TaskInfo, task_info
 
+if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check that name
+    import tf_keras
 
-def model_task(task: str, keras_model: Any, scale_hint: int | None = None) -> TaskInfo:
+
+def model_task(task: str, keras_model: tf_keras.Model, scale_hint: int | None = None) -> TaskInfo:
     outputs = keras_model.outputs
     out_shape = tuple(outputs[0].shape) if len(outputs) == 1 else ()
     if task == "detection":  # its class count picks its data (converters.detection_scenes.data_for)

@@ -10,9 +10,12 @@ import io
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from converters.passes import ConversionError, Source, register
+
+if TYPE_CHECKING:
+    from converters.passes import Params
 
 
 def tensorrt_in_tensorflow() -> bool:
@@ -23,7 +26,7 @@ def tensorrt_in_tensorflow() -> bool:
 
 @register("tensorrt", "export for TensorRT: ONNX (tf2onnx) that trtexec turns into an engine on the Jetson",
           {"opset": 17})
-def tensorrt(src: Source, params: dict[str, Any]):
+def tensorrt(src: Source, params: Params):
     import tensorflow as tf
 
     where = ("this TensorFlow has TensorRT, but the engine must still be built on the target" if

@@ -18,7 +18,7 @@ import json
 import os
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -28,6 +28,12 @@ from converters.interpolator import keep_carry
 from converters.cache import default_cache_dir
 from converters.passes import ConversionError
 from converters.tasks import model_task
+
+if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check these names
+    import tf_keras
+
+    from converters.passes import Source
+    from converters.zoo import ModelSpec
 
 # Who hears about training steps: a function(phase, done, total) the caller installs with `reporting`
 # (harness feeds its progress display through it; converters never import harness).
@@ -84,7 +90,7 @@ class reporting:  # noqa: N801 (used as `with reporting(fn):`)
         if self.fn is not None:
             _PROGRESS.append(self.fn)
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.fn is not None and _PROGRESS and _PROGRESS[-1] is self.fn:
             _PROGRESS.pop()
 
@@ -97,7 +103,7 @@ def report(phase: str, done: int, total: int) -> None:
             pass
 
 
-def progress_callbacks(phase: str, steps: int) -> list[Any]:
+def progress_callbacks(phase: str, steps: int) -> list[tf_keras.callbacks.Callback]:
     """A Keras callback reporting every ~5% of `steps` (none when nobody listens)."""
     if not _PROGRESS:
         return []
@@ -128,15 +134,18 @@ def scaled(steps: int) -> int:
     return max(2, int(round(steps * STEP_FACTOR[recipe_mode()])))
 
 
-def compression_steps(steps: Any, info: TaskInfo) -> int:
+def compression_steps(steps: object, info: TaskInfo) -> int:
     """A compression pass's fine-tuning steps for this recipe length: the user's `steps` when given (0: none),
     else the task's COMPRESSION_STEPS."""
     if steps is None or steps == "":
         return scaled(COMPRESSION_STEPS.get(info.kind, COMPRESSION_STEPS["detection"]))
-    return scaled(int(steps)) if int(steps) > 0 else 0
+    if not isinstance(steps, (int, float, str)):
+        raise ValueError(f"steps: expected a whole number, got {type(steps).__name__}")
+    n = int(steps)
+    return scaled(n) if n > 0 else 0
 
 
-def spec_task(spec: Any, keras_model: Any) -> TaskInfo:
+def spec_task(spec: ModelSpec | None, keras_model: tf_keras.Model) -> TaskInfo:
     return model_task(spec.task, keras_model, spec.kwargs.get("scale"))
 
 
@@ -146,7 +155,7 @@ def spec_task(spec: Any, keras_model: Any) -> TaskInfo:
 _KEEP = object()
 
 
-def copy_at(model: Any, side: int | None = None, batch: Any = _KEEP) -> Any:
+def copy_at(model: tf_keras.Model, side: int | None = None, batch: int | None | object = _KEEP) -> tf_keras.Model:
     """A copy of `model` with its weights, on a side x side input (None: the same size).
 
     `batch=None` frees a fixed batch dimension (zoo models fix it to 1 so the converter folds
@@ -168,7 +177,7 @@ def copy_at(model: Any, side: int | None = None, batch: Any = _KEEP) -> Any:
     return clone
 
 
-def train_side(info: TaskInfo, input_shape: Sequence[Any]) -> int | None:
+def train_side(info: TaskInfo, input_shape: Sequence[int | None]) -> int | None:
     """The input side to train on: a small crop for convolutional SR and classification models."""
     if len(input_shape) != 4 or input_shape[1] != input_shape[2] or input_shape[1] is None:
         return None
@@ -182,15 +191,15 @@ def train_side(info: TaskInfo, input_shape: Sequence[Any]) -> int | None:
     return small if small < side else None
 
 
-def _softmax_output(model: Any) -> bool:
+def _softmax_output(model: tf_keras.Model) -> bool:
     last = model.layers[-1]
     act = getattr(last, "activation", None)
     return type(last).__name__ == "Softmax" or getattr(act, "__name__", "") == "softmax"
 
 
-def fine_tune(model: Any, info: TaskInfo, steps: int, image_dir: str | None = None, lr: float = 5e-4,
-              callbacks: Sequence[Any] = (), seed: int = 1, batch: int | None = None,
-              teacher: Any = None, distill: float = 0.0, crops: int | None = None) -> None:
+def fine_tune(model: tf_keras.Model, info: TaskInfo, steps: int, image_dir: str | None = None, lr: float = 5e-4,
+              callbacks: Sequence[tf_keras.callbacks.Callback] = (), seed: int = 1, batch: int | None = None,
+              teacher: tf_keras.Model | None = None, distill: float = 0.0, crops: int | None = None) -> None:
     """Train `model` in place on its task's data at its own input size.
 
     With a `teacher` (super-resolution only, same input and output size), the target is
@@ -231,10 +240,10 @@ def fine_tune(model: Any, info: TaskInfo, steps: int, image_dir: str | None = No
               callbacks=list(callbacks) + progress_callbacks("train", steps))
 
 
-def tuned_copy(model: Any, info: TaskInfo, transform: Callable[[Any], Any], steps: int,
+def tuned_copy(model: tf_keras.Model, info: TaskInfo, transform: Callable[[tf_keras.Model], tf_keras.Model], steps: int,
                image_dir: str | None = None, lr: float = 5e-4, callbacks: Callable[[], list] = list,
-               finish: Callable[[Any], None] | None = None, distill: float = 0.0,
-               batch: int | None = None, crops: int | None = None) -> Any:
+               finish: Callable[[tf_keras.Model], None] | None = None, distill: float = 0.0,
+               batch: int | None = None, crops: int | None = None) -> tf_keras.Model:
     """transform(a copy of model), fine-tuned: on small crops when the model allows, then copied back.
 
     The same transform is applied to a trainee (small input, free batch) and to a full-size copy;
@@ -267,7 +276,7 @@ def tuned_copy(model: Any, info: TaskInfo, transform: Callable[[Any], Any], step
     return native
 
 
-def bn_twin(spec: Any, model: Any, side: int | None = None) -> Any | None:
+def bn_twin(spec: ModelSpec | None, model: tf_keras.Model, side: int | None = None) -> tf_keras.Model | None:
     """The zoo builder's BatchNorm twin carrying `model`'s weights, with identity batch norms.
 
     Fine-tuning a deep ReLU network without normalization after a big change (90% of weights
@@ -290,9 +299,11 @@ def bn_twin(spec: Any, model: Any, side: int | None = None) -> Any | None:
     return twin
 
 
-def fine_tuned(src: Any, transform: Callable[[Any], Any], steps: int, lr: float,
-               callbacks: Callable[[], list] = list, strip: Callable[[Any], Any] = lambda m: m,
-               target: Callable[[Any], Any] = lambda m: m, use_twin: bool = True, distill: float = 0.0) -> Any:
+def fine_tuned(src: Source, transform: Callable[[tf_keras.Model], tf_keras.Model], steps: int, lr: float,
+               callbacks: Callable[[], list[tf_keras.callbacks.Callback]] = list,
+               strip: Callable[[tf_keras.Model], tf_keras.Model] = lambda m: m,
+               target: Callable[[tf_keras.Model], tf_keras.Model] = lambda m: m, use_twin: bool = True,
+               distill: float = 0.0) -> tf_keras.Model:
     """A compression pass's trained model: transform, fine-tune, strip the training wrappers.
 
     With a BatchNorm twin (and `use_twin`), the twin is transformed and trained instead, then
@@ -328,7 +339,7 @@ def _tree_digest(path: str | Path | None) -> str:
     return h.hexdigest()
 
 
-def weights_key(spec: Any, image_dir: str | Path | None) -> str:
+def weights_key(spec: ModelSpec, image_dir: str | Path | None) -> str:
     """Content key of a recipe's result: definition, recipe code, TF version, data and length."""
     h = hashlib.sha256()
     files = ["zoo.py", "training.py", "datasets.py", "data.py"]
@@ -352,8 +363,8 @@ def weights_key(spec: Any, image_dir: str | Path | None) -> str:
 RECIPES_RUN: list[str] = []  # names of the recipes this process trained (a warm cache leaves it empty)
 
 
-def _train_recipe(spec: Any, model: Any, image_dir: str | None,
-                  base_weights: Callable[[str], list[Any]] | None = None) -> None:
+def _train_recipe(spec: ModelSpec, model: tf_keras.Model, image_dir: str | None,
+                  base_weights: Callable[[str], list[np.ndarray]] | None = None) -> None:
     import tf_keras as keras
 
     RECIPES_RUN.append(spec.name)
@@ -390,7 +401,7 @@ def sr_recipe(info: TaskInfo) -> tuple[int, int, int]:
     return scaled(SR_LR_STEPS), SR_LR_BATCH, SR_LR_CROPS
 
 
-def _train_classifier(spec: Any, model: Any, info: TaskInfo, image_dir: str | None) -> None:
+def _train_classifier(spec: ModelSpec, model: tf_keras.Model, info: TaskInfo, image_dir: str | None) -> None:
     """Train the BatchNorm twin on small crops when the builder has one, fold it, then a few
     full-size steps so the statistics of the full input size are seen once."""
     import inspect
@@ -408,7 +419,7 @@ def _train_classifier(spec: Any, model: Any, info: TaskInfo, image_dir: str | No
         model.set_weights(trainee.get_weights())
 
 
-def fold_batchnorm(twin: Any, plain: Any) -> None:
+def fold_batchnorm(twin: tf_keras.Model, plain: tf_keras.Model) -> None:
     """Copy a BatchNorm-trained twin into the plain network: each conv absorbs the BN after it.
 
     y = gamma (Wx + b - mean) / sqrt(var + eps) + beta, so W' = W s and b' = (b - mean) s + beta
@@ -428,12 +439,13 @@ def fold_batchnorm(twin: Any, plain: Any) -> None:
         layer.set_weights(weights)
 
 
-ShippedLoader = Callable[[Any, Any], bool]  # (spec, keras model) -> loaded the shipped weights into it
+# (spec, keras model) -> loaded the shipped weights into it
+ShippedLoader = Callable[["ModelSpec", "tf_keras.Model"], bool]
 
 
-def trained(spec: Any, keras_model: Any, image_dir: str | Path | None,
+def trained(spec: ModelSpec, keras_model: tf_keras.Model, image_dir: str | Path | None,
             cache_dir: str | Path | None = None, retrained: bool = False,
-            load_shipped: ShippedLoader | None = None) -> Any:
+            load_shipped: ShippedLoader | None = None) -> tf_keras.Model:
     """The zoo model with its recipe's weights from the local cache, else trained here and stored (the
     shipped weights are tried first by the caller: converters.shipped imports this module, not the reverse).
     `retrained` (--retrain) keeps weights trained here apart from those trained without it. `load_shipped`
@@ -452,7 +464,7 @@ def trained(spec: Any, keras_model: Any, image_dir: str | Path | None,
         with np.load(path) as data:
             keras_model.set_weights([data[f"w{i}"] for i in range(len(data.files))])
         return keras_model
-    def base_weights(name: str) -> list[Any]:
+    def base_weights(name: str) -> list[np.ndarray]:
         """Another zoo entry's recipe weights (the proxy's 600 px base): shipped, cached, else trained."""
         from converters.zoo import get_spec
 
@@ -460,7 +472,7 @@ def trained(spec: Any, keras_model: Any, image_dir: str | Path | None,
         source = base.create()
         if not (load_shipped is not None and load_shipped(base, source)):
             trained(base, source, None, retrained=retrained, load_shipped=load_shipped)
-        weights: list[Any] = source.get_weights()
+        weights: list[np.ndarray] = source.get_weights()
         return weights
 
     _train_recipe(spec, keras_model, None if image_dir is None else str(image_dir), base_weights)

@@ -6,13 +6,16 @@ static shapes the runner can allocate without resizing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from collections.abc import Callable
 
 from converters.interpolator import start_as_interpolator
 
 if TYPE_CHECKING:  # TensorFlow is imported by the builders only: a cached plan never pays for it
     import tf_keras as keras
+
+# A model builder's argument, as a zoo entry or a `name@key=value` override gives it.
+Setting = int | float | str | bool
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,7 @@ class ModelSpec:
     name: str
     task: str  # super_resolution | classification | detection
     build: Callable[..., keras.Model]
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    kwargs: dict[str, Setting] = field(default_factory=dict)
     description: str = ""
     trainable: bool = True  # False: no recipe fits (seed-scale detectors): untrained, accuracy not measured
 
@@ -31,7 +34,7 @@ class ModelSpec:
         """Built as bicubic upsampling (every FSRCNN is); its recipe keeps that path fixed (converters.interpolator)."""
         return self.build is fsrcnn
 
-    def create(self, **overrides: Any) -> keras.Model:
+    def create(self, **overrides: Setting) -> keras.Model:
         return self.build(**{**self.kwargs, **overrides})
 
 
@@ -169,7 +172,7 @@ ZOO: dict[str, ModelSpec] = {
     ),
 }
 
-def faster_rcnn(**kwargs: Any) -> keras.Model:
+def faster_rcnn(**kwargs: Setting) -> keras.Model:
     """Faster R-CNN from converters/detection.py, imported only when asked for."""
     from converters.detection import faster_rcnn as build
 
@@ -180,7 +183,7 @@ ZOO["faster_rcnn"] = ModelSpec("faster_rcnn", "detection", faster_rcnn, {},
                                "Faster R-CNN, small VGG-style backbone, 128x128 in, generated shapes")
 
 
-def faster_rcnn_seed(**kwargs: Any) -> keras.Model:
+def faster_rcnn_seed(**kwargs: Setting) -> keras.Model:
     """Seed-scale Faster R-CNN (ZF or VGG16 backbone, 600 px, 300 proposals), imported only when asked for."""
     from converters.detection import faster_rcnn_seed as build
 
@@ -193,7 +196,7 @@ for _bb, _what in (("zf", "ZF"), ("vgg16", "VGG16")):
         f"Faster R-CNN {_what} at the paper's scale: 600x600 in, 300 proposals, fc 4096; untrained "
         "(accuracy not measured)", trainable=False)
 
-def faster_rcnn_proxy(**kwargs: Any) -> keras.Model:
+def faster_rcnn_proxy(**kwargs: Setting) -> keras.Model:
     """The trainable ZF-shaped proxy (converters/detection_proxy.py), imported only when asked for."""
     from converters.detection_proxy import faster_rcnn_proxy as build
 
@@ -222,7 +225,7 @@ for _scale, _lr in ((2, 96), (4, 48)):
 DEFAULT_MODELS = ("srcnn", "fsrcnn", "squeezenet")
 
 
-def _parse_value(text: str) -> Any:
+def _parse_value(text: str) -> Setting:
     for cast in (int, float):
         try:
             return cast(text)
@@ -247,7 +250,7 @@ def get_spec(name: str) -> ModelSpec:
         raise KeyError(f"unknown model {base[:60]!r} ({hint}known: {', '.join(sorted(ZOO))})") from None
     if not args:
         return spec
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Setting] = {}
     for item in args.split("@"):
         key, eq, value = item.partition("=")
         if not eq or not key.strip():

@@ -30,7 +30,7 @@ COMMAND_MODULES = (
 class _Parser(argparse.ArgumentParser):
     """argparse, but a bad flag is one line (no usage block) with the user's value escaped and bounded."""
 
-    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         from errors import one_message
 
         self.exit(2, f"harness: error: {one_message(message, max_lines=1)} (see `{self.prog} --help`)\n")

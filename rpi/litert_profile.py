@@ -17,6 +17,41 @@ import os
 import statistics
 import time
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy reads the name as True
+if TYPE_CHECKING:  # annotations only, never run: pushed beside runner.py, it imports what runner.py may
+    from types import ModuleType
+    from typing import TypedDict
+
+    import numpy
+
+    class _OpRowBase(TypedDict):
+        position: int
+        node_type: str
+        op_type: str
+        level: str
+        node_index: int
+        median_ms: float
+        avg_ms: float
+        times_called: int
+
+    class OpRow(_OpRowBase, total=False):
+        """One op of the profile's run_order (median over runs)."""
+        pct: float | None
+        tflite_node: int
+        tflite_name: str
+
+    class _TypeRowBase(TypedDict):
+        node_type: str
+        count: int
+        avg_ms: float
+        kernels: list[str]
+
+    class TypeRow(_TypeRowBase, total=False):
+        """One op type of the profile's by_node_type (the sum of its ops' medians)."""
+        avg_pct: float | None
+
+    Event = tuple[str, int, int, int]  # (tag, event type, elapsed us, metadata1)
+
 METHOD = ("LiteRT C API profiler (libLiteRt.so CompiledModel, runtime option enable_profiling), "
           "a separate pass after the timed runs")
 
@@ -51,7 +86,7 @@ class _Event(C.Structure):  # ProfiledEventData (the C++ struct the library fill
 def library_path() -> str:
     """libLiteRt.so of the installed ai-edge-litert wheel."""
     try:
-        import ai_edge_litert  # type: ignore
+        import ai_edge_litert
     except ImportError:
         raise ProfilerUnavailable("no per-op profile: ai-edge-litert is not installed "
                                   "(pip install 'ai-edge-litert>=2.3'; its libLiteRt.so has the profiler)") from None
@@ -100,7 +135,7 @@ _DESTROY = ("LiteRtDestroyTensorBuffer", "LiteRtDestroyCompiledModel", "LiteRtDe
             "LiteRtDestroyModel", "LiteRtDestroyEnvironment")
 
 
-def _load(path: str):
+def _load(path: str) -> C.CDLL:
     try:
         lib = C.CDLL(path)
     except OSError as exc:
@@ -118,12 +153,12 @@ def _load(path: str):
 class _Session:
     """One compiled model with profiling on, its buffers, and everything to free afterwards."""
 
-    def __init__(self, lib, model_path: str, threads: int, accelerator: int, seed: int,
+    def __init__(self, lib: C.CDLL, model_path: str, threads: int, accelerator: int, seed: int,
                  profiling: bool = True, input_shapes: dict[str, list[int]] | None = None) -> None:
         self.lib = lib
         self.profiling = profiling  # False: the same compiled model without the option (overhead benchmark)
         self._free: list[tuple[str, _VP]] = []
-        self._keep: list = []  # the model bytes: LiteRtCreateModelFromBuffer does not copy them
+        self._keep: list[object] = []  # the model bytes: LiteRtCreateModelFromBuffer does not copy them
         try:
             self._build(model_path, threads, accelerator, seed, input_shapes or {})
         except BaseException:
@@ -210,7 +245,8 @@ class _Session:
                                       "(runtime option enable_profiling not honoured)")
         self.profiler = prof
 
-    def _buffer(self, sig: _VP, i: int, is_input: bool, out_layouts) -> tuple[_VP, int, int]:
+    def _buffer(self, sig: _VP, i: int, is_input: bool,
+                out_layouts: C.Array[C.c_byte] | None) -> tuple[_VP, int, int]:
         lib = self.lib
         tensor, req, buf, size = _VP(), _VP(), _VP(), C.c_size_t()
         get = lib.LiteRtGetSignatureInputTensorByIndex if is_input else lib.LiteRtGetSignatureOutputTensorByIndex
@@ -221,6 +257,7 @@ class _Session:
             self._ok(lib.LiteRtGetCompiledModelInputTensorLayout(self.cm, 0, i, C.byref(ranked, 4)),
                      "reading an input layout")
         else:
+            assert out_layouts is not None, "an output's layout comes from the compiled model's output layouts"
             C.memmove(C.byref(ranked, 4), C.byref(out_layouts, _LAYOUT_BYTES * i), _LAYOUT_BYTES)
         reqs = lib.LiteRtGetCompiledModelInputBufferRequirements if is_input else \
             lib.LiteRtGetCompiledModelOutputBufferRequirements
@@ -234,11 +271,12 @@ class _Session:
             self.shapes.append(list((C.c_int32 * rank).from_buffer(ranked, 8)))
         return buf, C.c_int32.from_buffer(ranked).value, size.value
 
-    def _fill(self, buf: _VP, element_type: int, size: int, rng, np) -> None:
+    def _fill(self, buf: _VP, element_type: int, size: int, rng: numpy.random.Generator, np: ModuleType) -> None:
         """Inputs like runner.py's: uniform [0, 1) floats, small random integers, random bools."""
         host = _VP()
         self._ok(self.lib.LiteRtLockTensorBuffer(buf, C.byref(host), _LOCK_WRITE), "locking an input")
         try:
+            assert host.value is not None, "LiteRtLockTensorBuffer gave no host address"
             raw = (C.c_ubyte * size).from_address(host.value)
             dtype = {1: np.float32, 2: np.int32, 3: np.uint8, 4: np.int64, 6: np.bool_, 7: np.int16,
                      9: np.int8, 10: np.float16}.get(element_type)
@@ -259,7 +297,7 @@ class _Session:
         self._ok(self.lib.LiteRtRunCompiledModel(self.cm, 0, len(self.inputs), self._in, len(self.outputs),
                                                  self._out), "running the model")
 
-    def events(self) -> list[tuple[str, int, int, int]]:
+    def events(self) -> list[Event]:
         """(tag, event type, elapsed us, metadata1) of every event since the last reset."""
         n = C.c_int()
         self._ok(self.lib.LiteRtGetNumProfilerEvents(self.profiler, C.byref(n)), "counting profiler events")
@@ -267,7 +305,7 @@ class _Session:
             return []
         arr = (_Event * n.value)()
         self._ok(self.lib.LiteRtGetProfilerEvents(self.profiler, n.value, arr), "reading profiler events")
-        out = []
+        out: list[Event] = []
         for e in arr:
             if e.event_type not in _EVENT_TYPES or e.tag is None:
                 raise ProfilerUnavailable("no per-op profile: the profiler's events do not have the layout this "
@@ -287,7 +325,7 @@ def _is_mac_kernel(kernel: str) -> bool:
     return kernel.split(" (")[0].strip() in XNNPACK_MAC_KERNELS
 
 
-def _op_types(rows: list[dict], tflite_ops: list[str] | None, cpu_nodes: set[int],
+def _op_types(rows: list[OpRow], tflite_ops: list[str] | None, cpu_nodes: set[int],
               names: list[str] | None = None) -> str:
     """Name each XNNPACK MAC kernel by the TFLite node it runs, so the .tflite's MACs can sit next to it.
 
@@ -312,8 +350,8 @@ def _op_types(rows: list[dict], tflite_ops: list[str] | None, cpu_nodes: set[int
     return "k-th XNNPACK MAC kernel = k-th delegated MAC node (node order)"
 
 
-def summarize(runs: list[list[tuple[str, int, int, int]]], tflite_ops: list[str] | None = None,
-              tflite_names: list[str] | None = None) -> dict:
+def summarize(runs: list[list[Event]], tflite_ops: list[str] | None = None,
+              tflite_names: list[str] | None = None) -> dict[str, object]:
     """Per-op rows (median over runs), per-op-type totals, and the whole-invoke time, from raw events.
 
     Ops are XNNPACK operators where the delegate profiles its own (event types 4/8) and TFLite nodes
@@ -340,7 +378,7 @@ def summarize(runs: list[list[tuple[str, int, int, int]]], tflite_ops: list[str]
             pos += 1
             per_op.setdefault(key, []).append(us / 1000.0)
             meta_of[key] = (level, meta)
-    rows = []
+    rows: list[OpRow] = []
     for (pos, tag), samples in sorted(per_op.items()):
         level, meta = meta_of[(pos, tag)]
         rows.append({"position": pos, "node_type": tag, "op_type": tag, "level": level, "node_index": meta,
@@ -356,7 +394,7 @@ def summarize(runs: list[list[tuple[str, int, int, int]]], tflite_ops: list[str]
     total = sum(r["median_ms"] for r in rows)
     for r in rows:
         r["pct"] = round(100.0 * r["median_ms"] / total, 3) if total else None
-    types: dict[str, dict] = {}
+    types: dict[str, TypeRow] = {}
     for r in rows:
         t = types.setdefault(r["op_type"], {"node_type": r["op_type"], "count": 0, "avg_ms": 0.0, "kernels": []})
         t["count"] += 1
@@ -367,18 +405,21 @@ def summarize(runs: list[list[tuple[str, int, int, int]]], tflite_ops: list[str]
     for t in by_type:
         t["avg_ms"] = round(t["avg_ms"], 4)
         t["avg_pct"] = round(100.0 * t["avg_ms"] / total, 3) if total else None
-    out = {"run_order": rows, "by_node_type": by_type, "nodes_executed": len(rows), "runs": len(runs),
-           "op_type_mapping": mapping, "sum_of_ops_ms": round(total, 4),
-           "time_per_op": "median over runs (ms); a type's time is the sum of its ops' medians"}
+    out: dict[str, object] = {
+        "run_order": rows, "by_node_type": by_type, "nodes_executed": len(rows), "runs": len(runs),
+        "op_type_mapping": mapping, "sum_of_ops_ms": round(total, 4),
+        "time_per_op": "median over runs (ms); a type's time is the sum of its ops' medians"}
     if invoke:
-        out["invoke_p50_ms"] = round(statistics.median(invoke), 4)
-        out["sum_of_ops_over_invoke"] = round(total / out["invoke_p50_ms"], 4) if out["invoke_p50_ms"] else None
+        p50 = round(statistics.median(invoke), 4)
+        out["invoke_p50_ms"] = p50
+        out["sum_of_ops_over_invoke"] = round(total / p50, 4) if p50 else None
     return out
 
 
 def profile(model_path: str, threads: int = 1, delegate: str = "xnnpack", runs: int = 20, warmup: int = 2,
             seed: int = 0, max_s: float = 60.0, tflite_ops: list[str] | None = None,
-            input_shapes: dict[str, list[int]] | None = None, tflite_names: list[str] | None = None) -> dict:
+            input_shapes: dict[str, list[int]] | None = None,
+            tflite_names: list[str] | None = None) -> dict[str, object]:
     """Profile `runs` invocations (after `warmup`) of the model on LiteRT's CPU path (XNNPACK).
 
     `tflite_ops`: the model's op names in node order, to name the MAC kernels (see _op_types).
@@ -394,7 +435,7 @@ def profile(model_path: str, threads: int = 1, delegate: str = "xnnpack", runs: 
         for _ in range(max(0, warmup)):
             s.run()
         p = s.profiler
-        collected: list[list[tuple[str, int, int, int]]] = []
+        collected: list[list[Event]] = []
         deadline = time.monotonic() + max_s
         while len(collected) < max(1, runs) and (not collected or time.monotonic() < deadline):
             s._ok(lib.LiteRtResetProfiler(p), "LiteRtResetProfiler")
@@ -425,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--job", required=True, help="path to a JSON job, or - for stdin")
     args = parser.parse_args(argv)
+    out: dict[str, object]
     try:
         job = json.loads(sys.stdin.read() if args.job == "-" else open(args.job).read())
         out = {"op_profile": profile(job["model_path"], threads=int(job.get("threads", 1)),

@@ -18,9 +18,71 @@ import sys
 import time
 import traceback
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy reads the name as True
+if TYPE_CHECKING:  # annotations only, never run: a board's bare Python imports nothing here
+    from collections.abc import Callable, Iterable, Sequence
+    from types import FrameType, ModuleType
+    from typing import TypedDict
+
+    class Timing(TypedDict, total=False):
+        """The job keys timed_loop reads (every runner in rpi/ shares the loop)."""
+        warmup_runs: int
+        warmup_s: float
+        min_runs: int
+        min_s: float
+        max_s: float
+        max_runs: int
+        sample_interval_s: float
+        sustained_s: float
+        window_s: float
+
+    class Job(Timing, total=False):
+        """A runner job: DEFAULT_JOB's keys, the required model_path and the optional sustained keys."""
+        model_path: str
+        threads: int
+        delegate: str
+        delegate_library: str | None
+        input_shapes: dict[str, list[int]] | None
+        seed: int
+        thermal_glob: str
+        ignore_sensors: list[str]
+        cpufreq_glob: str
+        op_profiling: bool
+        op_profile_runs: int
+
+    class TensorDetail(TypedDict, total=False):
+        """One entry of the interpreter's get_input_details() / get_tensor_details()."""
+        name: str
+        index: int
+        shape: Sequence[int]
+        shape_signature: Sequence[int]
+        dtype: type
+
+    class OpDetail(TypedDict):
+        """One node of the interpreter's _get_ops_details()."""
+        op_name: str
+        index: int
+        inputs: Sequence[int]
+        outputs: Sequence[int]
+
+    class Interpreter:
+        """What the runner uses of a LiteRT / tflite-runtime / tf.lite Interpreter (none of the three ships
+        type information)."""
+        def get_input_details(self) -> list[TensorDetail]: ...
+        def get_tensor_details(self) -> list[TensorDetail]: ...
+        def _get_ops_details(self) -> list[OpDetail]: ...
+        def resize_tensor_input(self, index: int, shape: list[int]) -> None: ...
+        def allocate_tensors(self) -> None: ...
+        def set_tensor(self, index: int, value: object) -> None: ...
+        def invoke(self) -> None: ...
+
+    Sample = Callable[[str], None]  # sample(phase): one temperature and clock reading
+    # (total, idle, steal) CPU seconds, runnable tasks, CPUs, this process's CPU seconds
+    Counters = tuple[float, float, float, int | None, int, float]
+
 SCHEMA_VERSION = 4  # kept equal to harness.store.results.SCHEMA_VERSION (a test checks)
 
-DEFAULT_JOB = {
+DEFAULT_JOB: Job = {
     "threads": 1,
     "delegate": "xnnpack",  # xnnpack (the default CPU delegate) | none (reference kernels) | gpu/nnapi with:
     "delegate_library": None,  # an external delegate's shared library, loaded with load_delegate
@@ -47,30 +109,30 @@ DEFAULT_JOB = {
 # (what else used the target's CPUs during the timed window; the host flags such a row `host busy`).
 
 
-def interpreter_module():
+def interpreter_module() -> tuple[ModuleType, str, str]:
     """The TFLite interpreter module, its package name and version: ai-edge-litert, then tflite-runtime,
     then TensorFlow's own copy. Public so the converters score variants through the same interpreter.
 
     Raises ImportError naming what to install when none of the three is there.
     """
     try:
-        from ai_edge_litert import interpreter as mod  # type: ignore
+        from ai_edge_litert import interpreter as mod
 
-        import ai_edge_litert  # type: ignore
+        import ai_edge_litert
 
         return mod, "ai-edge-litert", getattr(ai_edge_litert, "__version__", "unknown")
     except ImportError:
         pass
     try:
-        from tflite_runtime import interpreter as mod  # type: ignore
+        from tflite_runtime import interpreter as mod
 
-        import tflite_runtime  # type: ignore
+        import tflite_runtime
 
         return mod, "tflite-runtime", getattr(tflite_runtime, "__version__", "unknown")
     except ImportError:
         pass
     try:
-        import tensorflow as tf  # type: ignore
+        import tensorflow as tf
     except ImportError:
         raise ImportError(NO_INTERPRETER) from None
     return tf.lite, "tensorflow.lite", tf.__version__
@@ -101,12 +163,12 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def _ignored(name: str, ignore) -> bool:
+def _ignored(name: str, ignore: Iterable[str] | None) -> bool:
     upper = name.upper()
     return any(upper.startswith(str(prefix).upper()) for prefix in ignore or ())
 
 
-def read_thermal_zones(pattern: str, ignore=()) -> dict[str, float]:
+def read_thermal_zones(pattern: str, ignore: Iterable[str] | None = ()) -> dict[str, float]:
     """Read every thermal zone as {type: celsius}: the one reader for every Linux target (the host asks
     boards through `runner.py --thermal`). Zones that fail to read are skipped; a second zone of the
     same type is keyed `type:thermal_zoneN`. `ignore` names sensors that are not temperatures (prefixes,
@@ -150,13 +212,14 @@ def read_cpufreq(pattern: str) -> dict[str, dict[str, int]]:
     return out
 
 
-def run_sampler(thermal_glob: str, ignore=(), cpufreq_glob: str | None = None, origin: float | None = None):
+def run_sampler(thermal_glob: str, ignore: Iterable[str] | None = (), cpufreq_glob: str | None = None,
+                origin: float | None = None) -> tuple[Sample, list[list[object]], list[list[object]]]:
     """A `sample(phase)` function and the two lists it fills: [t_s, phase, {zone: C}] temperatures and
     [t_s, phase, {cpu: {cur, max}}] clocks, so the host sees a clock that fell during the run.
     `origin` (time.monotonic()) is t = 0; the timed loop's sustained windows use the same one."""
     t_origin = time.monotonic() if origin is None else origin
-    temps: list[list] = []
-    freqs: list[list] = []
+    temps: list[list[object]] = []
+    freqs: list[list[object]] = []
 
     def sample(phase: str) -> None:
         t = round(time.monotonic() - t_origin, 3)
@@ -170,13 +233,13 @@ def run_sampler(thermal_glob: str, ignore=(), cpufreq_glob: str | None = None, o
     return sample, temps, freqs
 
 
-def thermal_sampler(pattern: str, ignore=()):
+def thermal_sampler(pattern: str, ignore: Iterable[str] | None = ()) -> tuple[Sample, list[list[object]]]:
     """A `sample(phase)` function and the list it fills with [t_s, phase, {zone: C}] readings."""
     sample, temps, _ = run_sampler(pattern, ignore)
     return sample, temps
 
 
-def delegated_ops(ops: list[dict]) -> tuple[int, int, list[str]]:
+def delegated_ops(ops: Sequence[OpDetail]) -> tuple[int, int, list[str]]:
     """Count original ops and those a delegate replaced, from the interpreter's node list.
 
     Delegate kernels appear as extra DELEGATE nodes; an original op is delegated when it lies
@@ -184,11 +247,11 @@ def delegated_ops(ops: list[dict]) -> tuple[int, int, list[str]]:
     """
     original = [op for op in ops if op["op_name"] != "DELEGATE"]
     delegates = [op for op in ops if op["op_name"] == "DELEGATE"]
-    producer = {}
+    producer: dict[int, OpDetail] = {}
     for op in original:
         for t in op["outputs"]:
             producer[int(t)] = op
-    taken: dict[int, dict] = {}
+    taken: dict[int, OpDetail] = {}
     for d in delegates:
         boundary = {int(t) for t in d["inputs"]}
         stack = [int(t) for t in d["outputs"]]
@@ -205,7 +268,7 @@ def delegated_ops(ops: list[dict]) -> tuple[int, int, list[str]]:
     return len(taken), len(original), cpu_ops
 
 
-def _make_inputs(interp, seed: int, np):
+def _make_inputs(interp: Interpreter, seed: int, np: ModuleType) -> None:
     rng = np.random.default_rng(seed)
     for detail in interp.get_input_details():
         shape = [int(s) for s in detail["shape"]]
@@ -227,11 +290,11 @@ class _Stop(Exception):
     """SIGTERM in a sustained loop: end it like Ctrl-C, keeping the runs measured so far."""
 
 
-def _stop_on_term(signum, frame):
+def _stop_on_term(signum: int, frame: FrameType | None) -> None:
     raise _Stop()
 
 
-def cpu_counters(text: str | None = None, own_s: float | None = None, tick: int | None = None):
+def cpu_counters(text: str | None = None, own_s: float | None = None, tick: int | None = None) -> Counters | None:
     """(total, idle, steal) CPU seconds summed over all CPUs from /proc/stat, runnable tasks, CPUs, and this
     process's own CPU seconds (all its threads); None where there is no /proc/stat (macOS, iOS).
     `text`, `own_s` and `tick` are for tests (a recorded /proc/stat)."""
@@ -246,7 +309,8 @@ def cpu_counters(text: str | None = None, own_s: float | None = None, tick: int 
     if tick is None:
         tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     total = idle = steal = 0.0
-    running, cpus = None, 0
+    running: int | None = None
+    cpus = 0
     for line in text.splitlines():
         parts = line.split()
         if parts and parts[0] == "cpu":
@@ -263,7 +327,7 @@ def cpu_counters(text: str | None = None, own_s: float | None = None, tick: int 
     return total, idle, steal, running, max(cpus, 1), own_s
 
 
-def host_cpu_during(before, after) -> dict:
+def host_cpu_during(before: Counters | None, after: Counters | None) -> dict[str, float | int | None]:
     """What else used this machine's CPUs during the timed window (harness.orchestration.hostload reads
     the same /proc/stat fields on the host): other processes' busy time as a share of all CPUs' time, the
     hypervisor's steal, and the runnable tasks at the end (this runner's included)."""
@@ -278,7 +342,8 @@ def host_cpu_during(before, after) -> dict:
             "host_run_queue": after[3]}
 
 
-def timed_loop(invoke, cfg: dict, sample=None, origin: float | None = None) -> dict:
+def timed_loop(invoke: Callable[[], object], cfg: Timing, sample: Sample | None = None,
+               origin: float | None = None) -> dict[str, object]:
     """First inference, warm-up, then every invoke() timed until min runs and min seconds are both met
     (or max seconds / max runs is hit), as benchmark_model does. Shared by every runner in rpi/.
 
@@ -291,7 +356,7 @@ def timed_loop(invoke, cfg: dict, sample=None, origin: float | None = None) -> d
     sustained = float(cfg.get("sustained_s") or 0)
     if sustained > 0:
         return _sustained_loop(invoke, cfg, sample, origin, sustained)
-    out: dict = {}
+    out: dict[str, object] = {}
     clock = time.perf_counter_ns
     t0 = clock()
     invoke()
@@ -334,12 +399,13 @@ def timed_loop(invoke, cfg: dict, sample=None, origin: float | None = None) -> d
     return out
 
 
-def _sustained_loop(invoke, cfg: dict, sample, origin: float | None, sustained: float) -> dict:
+def _sustained_loop(invoke: Callable[[], object], cfg: Timing, sample: Sample | None, origin: float | None,
+                    sustained: float) -> dict[str, object]:
     """The timed loop of sustained mode: no warm-up beyond the first inference (the cold start is what
     it measures), `sustained` seconds of back-to-back invokes, a window boundary every `window_s`."""
     import signal
 
-    out: dict = {}
+    out: dict[str, object] = {}
     clock = time.perf_counter_ns
     window = float(cfg.get("window_s") or 0) or max(sustained / 20.0, 0.5)
     interval = float(cfg["sample_interval_s"])
@@ -348,7 +414,7 @@ def _sustained_loop(invoke, cfg: dict, sample, origin: float | None, sustained: 
     out["first_inference_us"] = (clock() - t0) / 1000.0
     out["warmup_runs_done"] = 0
     samples: list[float] = []
-    windows: list[list] = []
+    windows: list[list[float]] = []
     base = time.monotonic() if origin is None else origin
     previous = None
     try:
@@ -399,7 +465,7 @@ def _sustained_loop(invoke, cfg: dict, sample, origin: float | None, sustained: 
     return out
 
 
-def _load_delegate(mod, library: str):
+def _load_delegate(mod: ModuleType, library: str) -> object:
     """The interpreter module's load_delegate (TensorFlow keeps it under lite.experimental)."""
     load = getattr(mod, "load_delegate", None) or getattr(getattr(mod, "experimental", None), "load_delegate", None)
     if load is None:
@@ -410,17 +476,17 @@ def _load_delegate(mod, library: str):
         raise RuntimeError(f"delegate_library {library}: could not load: {str(exc).strip()[:300]}") from None
 
 
-def run_job(job: dict) -> dict:
+def run_job(job: Job) -> dict[str, object]:
     """Load the model, warm up, time every invoke(), sample temperatures and clocks; return the result dict."""
     import numpy as np
 
-    cfg = {**DEFAULT_JOB, **job}
+    cfg: Job = {**DEFAULT_JOB, **job}
     requested, library = cfg["delegate"], cfg.get("delegate_library")
     if requested not in ("xnnpack", "none") and not library:
         raise ValueError(f"delegate {requested} needs delegate_library (its shared library); without one this "
                          "runner has only xnnpack and none, and would run on the CPU")
     mod, runtime, version = interpreter_module()
-    result: dict = {
+    result: dict[str, object] = {
         "schema_version": SCHEMA_VERSION,
         "runtime": runtime,
         "runtime_version": version,
@@ -440,13 +506,13 @@ def run_job(job: dict) -> dict:
     rss_reset = _reset_peak_rss()
     rss_base_kb = _proc_status_kb("VmRSS")
 
-    kwargs = {"model_path": cfg["model_path"], "num_threads": int(cfg["threads"])}
+    kwargs: dict[str, object] = {"model_path": cfg["model_path"], "num_threads": int(cfg["threads"])}
     if requested == "none" and hasattr(mod, "OpResolverType"):
         kwargs["experimental_op_resolver_type"] = mod.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     if library:
         kwargs["experimental_delegates"] = [_load_delegate(mod, library)]
     t0 = time.perf_counter_ns()
-    interp = mod.Interpreter(**kwargs)
+    interp: Interpreter = mod.Interpreter(**kwargs)
     for name, shape in (cfg.get("input_shapes") or {}).items():
         for detail in interp.get_input_details():
             if detail["name"] == name:
@@ -506,7 +572,7 @@ def run_job(job: dict) -> dict:
     return result
 
 
-def op_profile_pass(cfg: dict, interp, ran: str) -> dict:
+def op_profile_pass(cfg: Job, interp: Interpreter, ran: str) -> dict[str, object]:
     """The per-op profile, in a child process (litert_profile.py next to this file) after the timed runs
     and memory readings: its time never mixes with the latency samples, and a crash there loses nothing
     measured here. Returns {"op_profile": ...} or {"op_profile_error": "one line"}."""
@@ -534,9 +600,12 @@ def op_profile_pass(cfg: dict, interp, ran: str) -> dict:
     for line in reversed(res.stdout.strip().splitlines()):
         if line.startswith("{"):
             try:
-                return json.loads(line)
+                parsed = json.loads(line)
             except json.JSONDecodeError:
                 break
+            if isinstance(parsed, dict):  # a line that starts with "{" and parses is an object
+                return parsed
+            break
     # Its stderr is LiteRT's INFO log, not a reason: the exit status says what happened (-11: a crash).
     return {"op_profile_error": f"no per-op profile: the profile pass exited {res.returncode} without a result"}
 
@@ -549,9 +618,9 @@ def _read_first(path: str) -> str | None:
         return None
 
 
-def machine_facts() -> dict:
+def machine_facts() -> dict[str, object]:
     """What `harness devices` shows: OS, CPU, cores, memory, thermal zones, runtime versions."""
-    facts: dict = {
+    facts: dict[str, object] = {
         "schema_version": SCHEMA_VERSION,
         "os": f"{platform.system()} {platform.release()}",
         "machine": platform.machine(),
@@ -580,14 +649,14 @@ def machine_facts() -> dict:
         pass
     facts["memory_mb"] = round(mem_kb / 1024) if mem_kb else None
     facts["thermal_zones"] = read_thermal_zones(DEFAULT_JOB["thermal_glob"])
-    freqs = {}
+    freqs: dict[str, int] = {}
     for path in sorted(glob.glob("/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_cur_freq")):
         value = _read_first(path)
         if value and value.isdigit():
             freqs[path.split("/")[5]] = int(value) // 1000
     facts["cpu_freq_mhz"] = freqs
     # Empty is said with its reason, never filled in: a virtual machine has no thermal zones and no cpufreq.
-    missing = {}
+    missing: dict[str, str] = {}
     if not facts["thermal_zones"]:
         zones = glob.glob(DEFAULT_JOB["thermal_glob"])
         missing["thermal_zones"] = (f"{len(zones)} thermal zone(s) under /sys/class/thermal, none readable" if zones

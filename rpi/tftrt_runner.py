@@ -28,10 +28,72 @@ import sys
 import time
 import traceback
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # annotations only: a board's older Python never evaluates them
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
+    from types import ModuleType
+    from typing import Protocol
+
+    from rpi.runner import Timing
+
+    class _DType(Protocol):
+        name: str
+        as_numpy_dtype: type
+
+    class _Shape(Protocol):
+        rank: int | None
+
+        def as_list(self) -> list[int | None]: ...
+
+    class _Spec(Protocol):  # tf.TensorSpec
+        shape: _Shape
+        dtype: _DType
+
+    class _Tensor(Protocol):  # tf.Tensor (eager)
+        shape: Sequence[int]
+        dtype: _DType
+
+        def numpy(self) -> object: ...
+
+    class _Node(Protocol):  # NodeDef
+        op: str
+
+    class _FunctionDef(Protocol):
+        node_def: Sequence[_Node]
+
+    class _Library(Protocol):
+        function: Sequence[_FunctionDef]
+
+    class _GraphDef(Protocol):
+        node: Sequence[_Node]
+        library: _Library
+
+    class _Graph(Protocol):
+        def as_graph_def(self) -> _GraphDef: ...
+
+    class Signature(Protocol):
+        """What this runner uses of a SavedModel signature (a tf ConcreteFunction; TensorFlow ships no types)."""
+        structured_input_signature: tuple[object, dict[str, _Spec]]
+        graph: _Graph
+
+        def __call__(self, **inputs: _Tensor) -> dict[str, _Tensor]: ...
+
+    class TrtJob(Timing, total=False):
+        """A TF-TRT job: DEFAULT_JOB's keys and the required saved_model_dir."""
+        saved_model_dir: str
+        precision: str
+        threads: int | None
+        signature: str
+        input_shapes: dict[str, list[int]] | None
+        seed: int
+        allow_plain_tf: bool
+        converted_dir: str | None
+        max_workspace_bytes: int
+        minimum_segment_size: int
+        thermal_glob: str
+        ignore_sensors: list[str]
+        cpufreq_glob: str
 
 try:  # pushed beside runner.py on a board; imported as rpi.tftrt_runner on the host
     from runner import SCHEMA_VERSION, _proc_status_kb, _reset_peak_rss, run_sampler, timed_loop
@@ -44,7 +106,7 @@ PRECISIONS = ("fp32", "fp16", "int8")
 EXIT_NO_TENSORRT = 4
 EXIT_FAILED = 3
 
-DEFAULT_JOB = {
+DEFAULT_JOB: TrtJob = {
     "precision": "fp16",
     "threads": None,  # unused by TF-TRT (GPU); plain TensorFlow uses it for intra-op threads
     "signature": "serving_default",
@@ -104,11 +166,11 @@ def _tensorrt_version() -> str | None:
         return None
 
 
-def make_inputs(fn: Any, cfg: dict[str, Any], tf: Any, np: Any) -> dict[str, Any]:
+def make_inputs(fn: Signature, cfg: TrtJob, tf: ModuleType, np: ModuleType) -> dict[str, _Tensor]:
     """Random host-memory tensors for every signature input; an unknown batch dim becomes 1."""
     rng = np.random.default_rng(int(cfg["seed"]))
     given = cfg.get("input_shapes") or {}
-    out = {}
+    out: dict[str, _Tensor] = {}
     for name, spec in sorted(fn.structured_input_signature[1].items()):
         dims = list(spec.shape.as_list()) if spec.shape.rank is not None else None
         if name in given:
@@ -133,7 +195,7 @@ def make_inputs(fn: Any, cfg: dict[str, Any], tf: Any, np: Any) -> dict[str, Any
     return out
 
 
-def count_engine_ops(fn: Any) -> tuple[int, int]:
+def count_engine_ops(fn: Signature) -> tuple[int, int]:
     """(TRTEngineOp nodes, other nodes) in a converted function's graph and its function library."""
     graph_def = fn.graph.as_graph_def()
     nodes = list(graph_def.node) + [n for f in graph_def.library.function for n in f.node_def]
@@ -141,7 +203,7 @@ def count_engine_ops(fn: Any) -> tuple[int, int]:
     return engines, len(nodes) - engines
 
 
-def convert(tf: Any, cfg: dict[str, Any], inputs: dict[str, Any], out_dir: str) -> None:
+def convert(tf: ModuleType, cfg: TrtJob, inputs: dict[str, _Tensor], out_dir: str) -> None:
     """TF-TRT conversion, engines built for the job's input shapes, saved to out_dir."""
     trt = tf.experimental.tensorrt
     precision = cfg["precision"]
@@ -157,7 +219,7 @@ def convert(tf: Any, cfg: dict[str, Any], inputs: dict[str, Any], out_dir: str) 
         raise RuntimeError(f"TF-TRT unavailable: {(str(exc).strip().splitlines() or ['?'])[0][:300]}") from exc
     ordered = tuple(inputs[name] for name in sorted(inputs))  # the converted function's flat input order
 
-    def feed() -> Iterator[tuple[Any, ...]]:
+    def feed() -> Iterator[tuple[_Tensor, ...]]:
         yield ordered
 
     try:
@@ -172,7 +234,7 @@ def convert(tf: Any, cfg: dict[str, Any], inputs: dict[str, Any], out_dir: str) 
         raise RuntimeError(f"TF-TRT {precision} conversion failed: {first}") from exc
 
 
-def load_model(tf: Any, cfg: dict[str, Any], result: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def load_model(tf: ModuleType, cfg: TrtJob, result: dict[str, object]) -> tuple[Signature, dict[str, _Tensor]]:
     """The signature to time: TF-TRT converted (or reused from converted_dir), or the plain SavedModel."""
     import numpy as np
 
@@ -215,9 +277,9 @@ def load_model(tf: Any, cfg: dict[str, Any], result: dict[str, Any]) -> tuple[An
     return fn, inputs
 
 
-def run_job(job: dict[str, Any]) -> dict[str, Any]:
+def run_job(job: TrtJob) -> dict[str, object]:
     """Check TensorRT, convert and load, warm up, time every call, sample temperatures."""
-    cfg = {**DEFAULT_JOB, **job}
+    cfg: TrtJob = {**DEFAULT_JOB, **job}
     if cfg["precision"] not in PRECISIONS:
         raise ValueError(f"precision {cfg['precision']!r} is not one of {', '.join(PRECISIONS)}")
     if not os.path.isfile(os.path.join(cfg["saved_model_dir"], "saved_model.pb")):
@@ -234,10 +296,11 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     has_trt = bool(tf.sysconfig.get_build_info().get("is_tensorrt_build", False))
     if not has_trt and not allow_plain:
         raise NoTensorRT(NO_TENSORRT)
-    threads = int(cfg["threads"]) if not has_trt and cfg.get("threads") else None
+    given_threads = cfg.get("threads")
+    threads = int(given_threads) if not has_trt and given_threads else None
     if threads:  # plain TensorFlow on the CPU: threads matter, and are recorded (set before any op runs)
         tf.config.threading.set_intra_op_parallelism_threads(threads)
-    result: dict[str, Any] = {
+    result: dict[str, object] = {
         "schema_version": SCHEMA_VERSION,
         "runtime": "tf-trt" if has_trt else "tensorflow",
         "runtime_version": tf.__version__,

@@ -13,11 +13,14 @@ import json
 import platform as host_platform
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devices.job import JobSpec, RawRun, job_timeout_s, parse_runner_output
 from devices.runtime.base import ModelRuntime
 from devices.runtime.board import Host, companion
+
+if TYPE_CHECKING:
+    from rpi.runner import Job
 
 PROVIDER = "CPUExecutionProvider"
 
@@ -64,13 +67,13 @@ def _inputs(session: Any, seed: int, shapes: dict[str, list[int]] | None) -> dic
     return feeds
 
 
-def run_job(job: dict[str, Any]) -> dict[str, Any]:
+def run_job(job: Job) -> dict[str, Any]:
     """Load the ONNX model, warm up, time every run (the LiteRT runner's loop); the runner's result dict."""
     import onnxruntime as ort
 
     from rpi import runner
 
-    cfg = {**runner.DEFAULT_JOB, **job}
+    cfg: runner.Job = {**runner.DEFAULT_JOB, **job}
     result: dict[str, Any] = {
         "schema_version": runner.SCHEMA_VERSION, "runtime": "onnxruntime", "runtime_version": ort.__version__,
         "python": host_platform.python_version(), "machine": host_platform.machine(),

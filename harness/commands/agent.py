@@ -5,7 +5,7 @@ import argparse
 import platform
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a = sub.add_parser("agent", help="join this host to a device farm (Ray) and serve its devices")
     a.add_argument("--devices", metavar="FILE", required=True, help="the devices attached to this host")
     a.add_argument("--address", metavar="HEAD:PORT", required=True, help="the farm's Ray head (see `harness farm up`)")

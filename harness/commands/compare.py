@@ -10,7 +10,7 @@ from harness.commands.options import add_db_arg, default_db, fraction, open_db, 
 INTERLEAVED_ROUNDS_DEFAULT = 5
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c = sub.add_parser("compare", help="change of median latency per device/model/variant between two runs")
     c.add_argument("run_a", metavar="RUN_A", help="the earlier run (baseline)")
     c.add_argument("run_b", metavar="RUN_B", help="the later run")

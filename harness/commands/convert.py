@@ -11,6 +11,7 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from errors import UserError, clean
 from harness.commands.options import add_retrain_arg, add_task_arg, apply_retrain
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("convert", help="build model variants into a folder with a table of what each holds")
     p.add_argument("--models", help="comma-separated zoo names (name@key=value overrides) or model files "
                                     "(default: srcnn,fsrcnn,squeezenet)")
@@ -113,7 +114,8 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 
 def convert_all(models: list[str], variants: list[str], out: Path | None, image_dir: Path | None,
-                cache_dir: Path | None, log=print, task: str | None = None) -> list[dict[str, Any]]:
+                cache_dir: Path | None, log: Callable[[str], object] = print,
+                task: str | None = None) -> list[dict[str, Any]]:
     """Build every (model, variant); each failure is a row with its one-line error."""
     from converters.build import VariantBuilder
 

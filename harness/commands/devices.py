@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from errors import UserError
 from harness.commands.options import add_devices_arg, add_farm_arg, load_devices_arg, tcp_port
 
+if TYPE_CHECKING:
+    from harness.planning.config import Device
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     d = sub.add_parser("devices", help="which devices answer, with their facts; `devices setup` prepares boards; "
                                        "`devices discover` lists attached phones as devices.yaml entries")
     d.add_argument("action", nargs="?", default="list", choices=["list", "setup", "discover"],
@@ -27,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 SSH_KINDS = ("raspberry_pi", "jetson")
 
 
-def readiness(dev: Any, facts: dict[str, Any]) -> tuple[str, str | None]:
+def readiness(dev: Device, facts: Mapping[str, object]) -> tuple[str, str | None]:
     """("ok", None), or ("not set up", what is missing and the command that fixes it)."""
     missing = []
     if "runtime" in facts and not facts.get("runtime"):
@@ -155,8 +159,10 @@ def _discover(port: int) -> int:
 
     entries: list[str] = []
     problems = 0
-    for _what, find in (("adb", lambda: [yaml_entry(d, port) for d in adb_devices(port=port)]),
-                       ("ios", lambda: [ios_yaml_entry(u, i) for i, u in enumerate(ios_udids())])):
+    finders: tuple[tuple[str, Callable[[], list[str]]], ...] = (
+        ("adb", lambda: [yaml_entry(d, port) for d in adb_devices(port=port)]),
+        ("ios", lambda: [ios_yaml_entry(u, i) for i, u in enumerate(ios_udids())]))
+    for _what, find in finders:
         try:
             entries += find()
         except DeviceError as exc:

@@ -15,7 +15,7 @@ from pathlib import Path
 from harness.commands.options import tcp_port
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     f = sub.add_parser("farm", help="start the farm's head (Ray) on this machine")
     f.add_argument("action", choices=["up"], help="up: start a head and serve until Ctrl-C")
     f.add_argument("--bind", default="127.0.0.1",

@@ -6,7 +6,7 @@ import argparse
 from harness.commands.options import add_db_arg, fraction, open_db
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     h = sub.add_parser("history", help="one device and model across runs, with step detection")
     add_db_arg(h)
     h.add_argument("--device", required=True, help="device name as in devices.yaml (or stored rows)")

@@ -34,7 +34,7 @@ register("dumpsys_battery", "devices.probes.android:parse_dumpsys_battery")  # `
 register("dumpsys_thermalservice", "devices.probes.android:parse_thermalservice")  # `dumpsys thermalservice`
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("import", help="parse a captured tool log (" + ", ".join(sorted(IMPORTERS)) + ")")
     p.add_argument("tool", choices=sorted(IMPORTERS), help="the tool that printed the log")
     p.add_argument("file", help="the captured log")

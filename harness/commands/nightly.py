@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from errors import UserError
 from harness.commands.options import (add_db_arg, add_farm_arg, check_db_for_writing, check_folder, csv_list,
                                       default_db, fraction, open_db, positive_int)
 
+if TYPE_CHECKING:
+    from harness.farm.coordinator import Farm
+    from harness.planning.config import DevicesFile
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     n = sub.add_parser("nightly", help="run the farm plan, compare with the last good night, confirm, report")
     n.add_argument("--devices", metavar="FILE", help="the farm's devices file (required unless --accept)")
     add_farm_arg(n)
@@ -58,7 +62,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
             farm.close()
 
 
-def _nightly(args: argparse.Namespace, farm: Any, devices: Any) -> int:
+def _nightly(args: argparse.Namespace, farm: Farm | None, devices: DevicesFile) -> int:
     from harness.orchestration.nightly import NIGHTLY_REPEAT, run_nightly
     from harness.planning.plan import make_plan
     from harness.orchestration.progress import ProgressPrinter

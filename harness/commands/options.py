@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,7 +53,8 @@ def add_farm_arg(p: argparse.ArgumentParser) -> None:
                    help="run on a device farm: the devices of every agent joined to this Ray head")
 
 
-def _number(kind: type, *, low: float | None = None, high: float | None = None, low_open: bool = False):
+def _number(kind: type[int] | type[float], *, low: float | None = None, high: float | None = None,
+            low_open: bool = False) -> Callable[[str], float | int]:
     """An argparse type: a finite number in range, so `--runs 0` or `--threshold nan` fails at the flag."""
     def parse(text: str) -> float | int:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ NIGHT_SKIP = ("nightly:interrupted", "nightly:confirm")  # not nights of their o
 DEFAULT_NIGHTS = 5
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from harness.reporting.render import add_format_arg
 
     p = sub.add_parser("recommend", help="which variant to ship on each device under a latency, size and "
@@ -64,7 +65,7 @@ def flag_budget(args: argparse.Namespace) -> Budget:
     return Budget(**values)
 
 
-def file_budgets(devices: list[dict[str, Any]], where: str) -> dict[str, Budget]:
+def file_budgets(devices: Sequence[Mapping[str, object]], where: str) -> dict[str, Budget]:
     """{device name: Budget} from devices entries (a devices file's, or a run's stored plan)."""
     from harness.planning.budget import BudgetError, parse_budget
 

@@ -9,7 +9,7 @@ from errors import UserError
 from harness.commands.options import add_db_arg, check_not_db, open_db, resolve_run
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("report", help="write one run as a self-contained HTML page or a Markdown summary")
     add_db_arg(p)
     p.add_argument("--run", help="run id (default: the latest run)")

@@ -5,12 +5,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from errors import UserError, clean
 from harness.commands.options import db_arg
 
+if TYPE_CHECKING:
+    from harness.store.db import ResultsDB
+    from harness.store.results import Measurement
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from harness.reporting.render import add_format_arg
 
     p = sub.add_parser("results", help="show stored measurements (table, md, csv, json, parquet)")
@@ -26,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_results)
 
 
-def _runs_rows(db) -> list[list[str]]:
+def _runs_rows(db: ResultsDB) -> list[list[str]]:
     rows = []
     for r in db.runs():
         n = len(db.measurements(r.run_id))
@@ -75,7 +80,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     if args.format in ("table", "md"):
         from harness.reporting.tables import measurements_text
 
-        by_run: dict[str, list] = {}
+        by_run: dict[str, list[Measurement]] = {}
         for m in rows:
             by_run.setdefault(m.run_id, []).append(m)
         text = "".join(measurements_text(mine, args.format, title_prefix=f"run {rid} · ")

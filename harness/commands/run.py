@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from errors import UserError, clean
 from harness.store.pending import pending_path
@@ -14,6 +14,8 @@ from harness.commands.options import (add_db_arg, add_devices_arg, add_farm_arg,
                                       thread_count, input_shape)
 
 if TYPE_CHECKING:
+    from harness.farm.coordinator import Farm
+    from harness.live.server import Events
     from harness.planning.plan import Plan
 
 # What a stored plan fixes: these flags cannot change a resumed run (start a new run to change them).
@@ -26,7 +28,7 @@ PLAN_FLAGS = {"devices": "--devices", "models": "--models", "variants": "--varia
               "task": "--task", "pool": "--pool"}
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="convert the model set into variants and benchmark them on every device")
     add_devices_arg(p)
     add_farm_arg(p)
@@ -90,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             farm.close()
 
 
-def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
+def _run(args: argparse.Namespace, db_path: str, farm: Farm | None) -> int:
     from harness.orchestration import orchestrate
     from harness.planning.plan import make_plan
     from harness.orchestration.progress import ProgressPrinter
@@ -114,7 +116,8 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
                          pools=tuple(csv_list(args.pool, "--pool") or ()))
     check_db_for_writing(db_path)  # a damaged or foreign file is refused before anything is converted
     printer = ProgressPrinter(enabled=not args.no_progress)
-    events, live, phone = printer.event, None, None
+    events: Events = printer.event
+    live, phone = None, None
     if args.on_device and not args.live:
         args.live = "127.0.0.1:8765"
     if args.live:
@@ -124,7 +127,7 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
     from harness.orchestration.quiet import quiet_logs
 
     try:
-        if args.on_device:
+        if args.on_device and live is not None:  # --on-device started the live server just above
             from harness.live.phone import open_on_phone
 
             try:
@@ -166,7 +169,7 @@ def _run(args: argparse.Namespace, db_path: str, farm: Any) -> int:
     return 1 if summary.errors or summary.kept else 0  # README: 1 when some rows failed (a farm's dead host too)
 
 
-def _resumed_plan(args: argparse.Namespace, db_path: str, farm: Any) -> Plan:
+def _resumed_plan(args: argparse.Namespace, db_path: str, farm: Farm | None) -> Plan:
     """The stored plan of run `--resume`; flags that would change it are refused, not ignored."""
     from harness.commands.options import open_db
     from harness.planning.plan import Plan

@@ -4,11 +4,15 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.commands.options import add_db_arg, add_devices_arg, default_db, open_db, port
 
+if TYPE_CHECKING:
+    from harness.live.server import LiveServer
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s = sub.add_parser("serve", help="a local web page and JSON/SSE API that follow runs live")
     add_db_arg(s)
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need a token)")
@@ -48,7 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _announce(server, bind: str) -> None:
+def _announce(server: LiveServer, bind: str) -> None:
     """The URL to open; on an all-interfaces bind, this machine's reachable addresses and a QR code."""
     from harness.live.addresses import WILDCARDS, qr_text, urls
 

@@ -8,12 +8,17 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from errors import DeviceError, UserError
 
+if TYPE_CHECKING:
+    from devices.android_live import PhoneLive
+    from harness.live.server import LiveServer
+    from harness.planning.config import AndroidDevice
 
-def phone_config(spec: str, devices_path: str | None) -> Any:
+
+def phone_config(spec: str, devices_path: str | None) -> AndroidDevice:
     """The AndroidDevice that `spec` names: a device of the devices file, else a bare serial."""
     from harness.planning.config import AndroidDevice, load_devices
 
@@ -32,7 +37,7 @@ def phone_config(spec: str, devices_path: str | None) -> Any:
     return AndroidDevice(name=spec, kind="android", serial=spec, adb_port=int(port))
 
 
-def open_on_phone(spec: str, devices_path: str | None, server: Any) -> Any:
+def open_on_phone(spec: str, devices_path: str | None, server: LiveServer) -> PhoneLive:
     """Reverse the live server's port to the phone and open the page there; the caller closes it."""
     from devices.adb import AdbTransport
     from devices.android_live import PhoneLive

@@ -28,9 +28,10 @@ import threading
 import time
 from http import HTTPStatus, cookies
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+from typing import Any, TypeVar
+from urllib.parse import SplitResult, parse_qs, unquote, urlencode, urlsplit
 
 from harness.statistics.compare import accuracy_name, accuracy_of, accuracy_task, accuracy_text, model_label
 from harness.store.db import ResultsDB
@@ -97,10 +98,13 @@ def choose_token(host: str, given: str | None) -> str | None:
     return None if is_loopback(host) else secrets.token_urlsafe(24)
 
 
+T = TypeVar("T")
+Event = tuple[int, str, str]  # (number, kind, JSON payload) as a stream sends it
+Events = Callable[[str, dict[str, object]], None]  # the orchestrator's events callback (kind, payload)
 ACTIVITY_EVENTS = ("convert_started", "export_started", "job_started")
 
 
-def result_brief(m: Measurement) -> dict[str, Any]:
+def result_brief(m: Measurement) -> dict[str, object]:
     """What the page shows of one measurement: no raw samples."""
     acc = accuracy_of(m)
     return {
@@ -125,7 +129,7 @@ def plan_total(plan: dict[str, Any]) -> int | None:
         return None
 
 
-def run_brief(r: RunInfo, rows: list[Measurement]) -> dict[str, Any]:
+def run_brief(r: RunInfo, rows: list[Measurement]) -> dict[str, object]:
     ok = sum(1 for m in rows if m.status == "ok")
     return {"run_id": r.run_id, "created_at": r.created_at, "status": r.status, "host": r.host,
             "git_revision": r.git_revision, "label": r.label, "total": plan_total(r.plan),
@@ -139,9 +143,9 @@ class EventHub:
         self._lock = threading.Lock()
         self._next = 1
         self._history: collections.deque[tuple[int, str, str]] = collections.deque(maxlen=HISTORY)
-        self._subscribers: list[queue.Queue] = []
+        self._subscribers: list[queue.Queue[Event | None]] = []
 
-    def publish(self, kind: str, payload: dict[str, Any]) -> None:
+    def publish(self, kind: str, payload: Mapping[str, object]) -> None:
         data = json.dumps(payload, default=str)
         with self._lock:
             item = (self._next, kind, data)
@@ -150,8 +154,8 @@ class EventHub:
             for q in self._subscribers:
                 q.put(item)
 
-    def subscribe(self, last_id: int | None = None) -> queue.Queue:
-        q: queue.Queue = queue.Queue()
+    def subscribe(self, last_id: int | None = None) -> queue.Queue[Event | None]:
+        q: queue.Queue[Event | None] = queue.Queue()
         with self._lock:
             if last_id is not None:
                 for item in self._history:
@@ -166,7 +170,7 @@ class EventHub:
             for q in self._subscribers:
                 q.put(None)
 
-    def unsubscribe(self, q: queue.Queue) -> None:
+    def unsubscribe(self, q: queue.Queue[Event | None]) -> None:
         with self._lock:
             if q in self._subscribers:
                 self._subscribers.remove(q)
@@ -194,7 +198,10 @@ class DbWatcher(threading.Thread):
             old = self._status.get(r.run_id)
             if old is not None and old != "running" and r.status != "running":
                 continue  # a closed run does not change any more
-            rows = self.server.read(lambda db, rid=r.run_id: db.measurements(rid))
+            def measured(db: ResultsDB, rid: str = r.run_id) -> list[Measurement]:
+                return db.measurements(rid)
+
+            rows = self.server.read(measured)
             seen = self._seen.setdefault(r.run_id, set())
             publish = self.server.hub.publish if announce else (lambda kind, payload: None)
             if old is None or (old != r.status and r.status == "running"):  # new, or resumed
@@ -244,10 +251,10 @@ class LiveServer:
         self.closing = threading.Event()
         self.loopback_only = is_loopback(host)
         self.cookie_name = f"harness_token_{self.port}"
-        self._outbox: queue.Queue = queue.Queue()
+        self._outbox: queue.Queue[tuple[str, Mapping[str, object]] | None] = queue.Queue()
         # What the run this process drives is doing now (its last convert/export/job start), so a page
         # opened mid-run says so at once instead of waiting for the next event.
-        self.activity: dict[str, Any] | None = None
+        self.activity: dict[str, object] | None = None
         self._publisher = threading.Thread(target=self._publish_loop, name="live-publish", daemon=True)
 
     @property
@@ -262,7 +269,7 @@ class LiveServer:
             self._watcher.start()
         return self
 
-    def publish(self, kind: str, payload: dict[str, Any]) -> None:
+    def publish(self, kind: str, payload: Mapping[str, object]) -> None:
         """The orchestrator's `events` callback: queue and return at once (a measurement thread calls it)."""
         self._outbox.put((kind, payload))
 
@@ -275,8 +282,8 @@ class LiveServer:
                     return
                 kind, payload = item
                 self._track(kind, payload)
-                if kind == "job_finished" and "measurement" in payload:
-                    m = payload["measurement"]
+                m = payload.get("measurement") if kind == "job_finished" else None
+                if isinstance(m, dict):  # the orchestrator's brief of the row (a dict, always)
                     stored = self._stored(m)
                     payload = {**payload, "measurement": result_brief(stored) if stored else
                                {**m, "model_label": model_label(m.get("model", ""))}}
@@ -286,7 +293,7 @@ class LiveServer:
             finally:
                 self._outbox.task_done()
 
-    def _track(self, kind: str, payload: dict[str, Any]) -> None:
+    def _track(self, kind: str, payload: Mapping[str, object]) -> None:
         if kind == "run_started":
             self.activity = {"run_id": payload.get("run_id")}
         elif kind in ACTIVITY_EVENTS and self.activity is not None:
@@ -302,14 +309,15 @@ class LiveServer:
             time.sleep(0.01)
         return not self._outbox.unfinished_tasks
 
-    def _stored(self, brief: dict[str, Any]) -> Measurement | None:
+    def _stored(self, brief: Mapping[str, object]) -> Measurement | None:
         try:
-            rows = self.read(lambda db: db.measurements(brief["run_id"], device=brief["device"], model=brief["model"]))
+            rows = self.read(lambda db: db.measurements(str(brief["run_id"]), device=str(brief["device"]),
+                                                        model=str(brief["model"])))
         except Exception:  # the page can live with the short form the orchestrator sent
             return None
         return next((m for m in rows if m.variant == brief.get("variant")), None)
 
-    def read(self, fn: Any) -> Any:
+    def read(self, fn: Callable[[ResultsDB], T]) -> T:
         with self._db_lock:
             return fn(self._db)
 
@@ -329,7 +337,7 @@ class LiveServer:
     def __enter__(self) -> LiveServer:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
@@ -338,7 +346,7 @@ def _handler_for(server: LiveServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "harness-live"
 
-        def log_message(self, fmt: str, *args: Any) -> None:  # quiet: URLs may carry the token
+        def log_message(self, fmt: str, *args: object) -> None:  # quiet: URLs may carry the token
             pass
 
         def _send(self, status: int, body: bytes, ctype: str) -> None:
@@ -354,7 +362,7 @@ def _handler_for(server: LiveServer) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(body)
 
-        def _json(self, status: int, data: Any) -> None:
+        def _json(self, status: int, data: object) -> None:
             self._send(status, json.dumps(data, default=str).encode(), "application/json")
 
         def _matches(self, given: str) -> bool:
@@ -375,7 +383,7 @@ def _handler_for(server: LiveServer) -> type[BaseHTTPRequestHandler]:
             morsel = jar.get(server.cookie_name)
             return morsel is not None and self._matches(morsel.value)
 
-        def _login(self, url: Any, query: dict[str, list[str]]) -> None:
+        def _login(self, url: SplitResult, query: dict[str, list[str]]) -> None:
             """`/?token=...` once: set the cookie and send the browser to the same page without it."""
             if not self._matches((query.get("token") or [""])[0]):
                 self._json(HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong token"})
@@ -432,7 +440,7 @@ def _handler_for(server: LiveServer) -> type[BaseHTTPRequestHandler]:
                 pass
 
         def _run(self, run_id: str, full: bool) -> None:
-            def load(db: ResultsDB) -> Any:
+            def load(db: ResultsDB) -> dict[str, object] | None:
                 rid = db.latest_run_id() if run_id == "latest" else run_id
                 if rid is None:
                     return None
@@ -500,7 +508,7 @@ def wait_for_subscribers(server: LiveServer, count: int = 1, timeout_s: float = 
     return False
 
 
-def start_live(db_path: str | Path, bind: str, then: Any = None) -> tuple[LiveServer, Any]:
+def start_live(db_path: str | Path, bind: str, then: Events | None = None) -> tuple[LiveServer, Events]:
     """For `harness run --live`: start the server and return an events callback that feeds it
     after `then` (the progress printer), so neither listener can starve the other."""
     import os
@@ -514,7 +522,7 @@ def start_live(db_path: str | Path, bind: str, then: Any = None) -> tuple[LiveSe
     for url in (urls(host, server.port, server.token) if host in WILDCARDS else [server.url]):
         print(f"live: {url}", file=sys.stderr, flush=True)
 
-    def events(kind: str, payload: dict[str, Any]) -> None:
+    def events(kind: str, payload: dict[str, object]) -> None:
         try:
             if then is not None:
                 then(kind, payload)

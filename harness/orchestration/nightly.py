@@ -240,7 +240,7 @@ def run_nightly(plan: Any, db_path: str | Path, *, out_dir: str | Path, threshol
         for k, c in result.checks.items():
             if c.uncomparable:
                 uncomparable = True
-                why = c.pairwise.reason if c.pairwise is not None else "no usable baseline row"
+                why = str(c.pairwise.reason) if c.pairwise is not None else "no usable baseline row"
                 notes.append(f"Inconclusive: {k[0]} {model_label(k[1])}/{k[2]}: {why}.")
         # A key with no usable row tonight (every run flagged: busy host, unstable) cannot serve as anyone's
         # baseline, the first night's included: a flagged baseline would make every later night uncomparable.

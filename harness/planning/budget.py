@@ -57,7 +57,7 @@ class Budget:
         given = {f.name: getattr(over, f.name) for f in fields(over) if getattr(over, f.name) is not None}
         return replace(self, **given)
 
-    def items(self) -> list[tuple[str, Any]]:
+    def items(self) -> list[tuple[str, float | AccuracyDrop]]:
         return [(k, getattr(self, k)) for k in KEYS if getattr(self, k) is not None]
 
     def text(self) -> str:
@@ -68,7 +68,7 @@ class Budget:
                          for k, v in self.items()) or "none"
 
 
-def parse_value(key: str, value: Any) -> float | AccuracyDrop:
+def parse_value(key: str, value: object) -> float | AccuracyDrop:
     """One budget value: `30`, `"30ms"`, `"0.03 s"`; `"0.5pt"`, `"0.3dB"`, `"1%"` for accuracy_drop."""
     if key not in KEYS:
         raise BudgetError(f"unknown budget {quote(str(key), 40)} (known: {', '.join(KEYS)})")
@@ -103,7 +103,7 @@ def _spell(factors: dict[str, float]) -> list[str]:
              "j": "J", "uj": "uJ"}.get(k, k) for k in factors if k != "µs" and k != "µj"]
 
 
-def parse_budget(data: Any) -> Budget:
+def parse_budget(data: object) -> Budget:
     """A devices.yaml `budget:` mapping; BudgetError names the key that is wrong."""
     if data is None:
         return Budget()

@@ -3,19 +3,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from devices import config as models
 from devices.config import BenchSettings, DeviceBase, SshBenchmarkModel, SshDevice, delegate_problem
 from errors import UserError, clean, quote
 
-__all__ = ["AndroidDevice", "BenchSettings", "DeviceBase", "DeviceConfig", "DevicesFile", "IosDevice", "JetsonDevice",
-           "LocalDevice", "RaspberryPiDevice", "SshBenchmarkModel", "SshDevice", "delegate_problem", "load_devices",
-           "local_only", "parse_devices"]
+__all__ = ["AndroidDevice", "BenchSettings", "Device", "DeviceBase", "DeviceConfig", "DevicesFile", "IosDevice",
+           "JetsonDevice", "LocalDevice", "RaspberryPiDevice", "SshBenchmarkModel", "SshDevice", "delegate_problem",
+           "load_devices", "local_only", "parse_devices"]
 
 DEVICE_KINDS = ("local", "raspberry_pi", "jetson", "android", "ios")
 MAX_FILE_BYTES = 1 << 20  # a devices file is a few kB; anything near this is not one
@@ -57,10 +57,8 @@ class IosDevice(_Budgeted, models.IosDevice):
     __doc__ = models.IosDevice.__doc__
 
 
-DeviceConfig = Annotated[
-    LocalDevice | RaspberryPiDevice | JetsonDevice | AndroidDevice | IosDevice,
-    Field(discriminator="kind"),
-]
+Device = LocalDevice | RaspberryPiDevice | JetsonDevice | AndroidDevice | IosDevice
+DeviceConfig = Annotated[Device, Field(discriminator="kind")]
 
 
 class DevicesFile(BaseModel):
@@ -81,14 +79,14 @@ class DevicesFile(BaseModel):
         return self
 
     @property
-    def enabled(self) -> list[Any]:
+    def enabled(self) -> list[Device]:
         return [d for d in self.devices if d.enabled]
 
 
-def _loc(loc: tuple[Any, ...], data: Any) -> str:
+def _loc(loc: tuple[int | str, ...], data: object) -> str:
     """Turn a pydantic error location into `devices[1] (name: pi).kind`."""
     out = ""
-    node = data
+    node: object = data
     for part in loc:
         if isinstance(part, int):
             name = (node[part].get("name")
@@ -103,7 +101,7 @@ def _loc(loc: tuple[Any, ...], data: Any) -> str:
     return out or "(top level)"
 
 
-def _format(err: Mapping[str, Any], data: Any) -> str:
+def _format(err: ErrorDetails, data: object) -> str:
     where = _loc(tuple(err["loc"]), data)
     if err["type"] == "union_tag_invalid":
         ctx = err.get("ctx", {})
@@ -120,7 +118,7 @@ def _format(err: Mapping[str, Any], data: Any) -> str:
     return f"{where}: {msg} (got {quote(value)})" if not isinstance(value, (dict, list)) else f"{where}: {msg}"
 
 
-def parse_devices(data: Any, source: str = "devices.yaml") -> DevicesFile:
+def parse_devices(data: object, source: str = "devices.yaml") -> DevicesFile:
     """Validate already-parsed YAML; `defaults` fill every device's bench settings."""
     if data is None:
         raise UserError(f"{source}: empty file (expected a mapping with a 'devices' list)")
@@ -173,7 +171,7 @@ def load_devices(path: str | os.PathLike[str]) -> DevicesFile:
     return parse_devices(safe_yaml(text, name), name)
 
 
-def safe_yaml(text: str, source: str) -> Any:
+def safe_yaml(text: str, source: str) -> object:
     """yaml.safe_load with alias expansion bounded: a billion-laughs file is refused before it is built."""
     loader = None
     try:

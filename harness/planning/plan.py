@@ -1,10 +1,11 @@
 """What a run measures: models x variants x enabled devices, with bench overrides from the CLI."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.planning.config import BenchSettings, DevicesFile, delegate_problem, parse_devices
+from harness.planning.config import BenchSettings, Device, DevicesFile, delegate_problem, parse_devices
 from harness.planning.model_files import check_model_file, label_clash
 from errors import UserError, clean, quote
 
@@ -21,7 +22,7 @@ FLAGS = {"threads": "--threads", "min_runs": "--runs", "min_s": "--min-seconds",
          "sustained_window_s": "--window"}
 
 
-def _flag(field_name: str, overrides: dict[str, Any]) -> str:
+def _flag(field_name: str, overrides: Mapping[str, object]) -> str:
     """`--runs` for an override the user gave, `bench.min_runs` for one from the devices file."""
     return FLAGS.get(field_name, f"--{field_name}") if field_name in overrides else f"bench.{field_name}"
 
@@ -31,7 +32,7 @@ class Plan:
     models: tuple[str, ...]
     variants: tuple[str, ...]
     devices: DevicesFile
-    bench_overrides: dict[str, Any] = field(default_factory=dict)
+    bench_overrides: dict[str, object] = field(default_factory=dict)
     image_dir: str | None = None
     peak_probe: bool = True  # time a large matmul once per device: results show their share of the peak
     repeat: int = 1  # each job measured this many times, interleaved across variants (A B C A B C)
@@ -41,11 +42,11 @@ class Plan:
     # members when the plan was made; a farm takes its live members again on resume)
     pools: tuple[str, ...] = ()
 
-    def bench_for(self, device: Any) -> BenchSettings:
+    def bench_for(self, device: Device) -> BenchSettings:
         """A device's own settings with the CLI's overrides on top, validated again."""
         merged = {**device.bench.model_dump(), **self.bench_overrides}
         try:
-            return BenchSettings(**merged)
+            return BenchSettings.model_validate(merged)
         except Exception as exc:
             raise UserError(f"bench settings for device {device.name}: {exc}") from None
 
@@ -62,7 +63,7 @@ class Plan:
         across the same stretch of time for every variant, not one variant early and another late."""
         return [(d, m, v, r) for r in range(self.repeat) for d, m, v in self.jobs()]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "models": list(self.models),
             "variants": list(self.variants),
@@ -137,7 +138,7 @@ def make_plan(
     models: list[str] | None = None,
     variants: list[str] | None = None,
     quick: bool = False,
-    overrides: dict[str, Any] | None = None,
+    overrides: Mapping[str, object] | None = None,
     image_dir: str | None = None,
     peak_probe: bool = True,
     repeat: int = 1,
@@ -199,7 +200,7 @@ def pool_members(devices: DevicesFile, pools: tuple[str, ...], flag: str = "--po
     return devices.model_copy(update={"devices": [d for d in devices.enabled if d.pool in pools]})
 
 
-def sustained_problem(device: Any) -> str | None:
+def sustained_problem(device: Device) -> str | None:
     """Why this device cannot run sustained mode (None when it can): the LiteRT runner (this host, a Pi,
     a Jetson) loops itself, an Android phone runs benchmark_model windows, the Android and iOS apps their own
     sustained loops; the other runtimes do not yet."""
@@ -242,12 +243,12 @@ def check_task(task: str | None, models: tuple[str, ...], image_dir: str | None 
     return USER_TASKS[task]
 
 
-def _check_bench(bench: dict[str, Any], given: dict[str, Any], device: str | None) -> None:
+def _check_bench(bench: Mapping[str, object], given: Mapping[str, object], device: str | None) -> None:
     """Validate merged bench settings; the message names the flag the user typed."""
     from pydantic import ValidationError
 
     try:
-        BenchSettings(**bench)
+        BenchSettings.model_validate(bench)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = f" (with device {quote(device, 40)}'s settings)" if device else ""

@@ -17,6 +17,7 @@ from harness.store.results import Measurement
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from matplotlib.typing import RcKeyType
 
 PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#be185d", "#4b5563")
 BASELINE = "fp32"
@@ -67,7 +68,7 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> set[int]:
 
 
 # Sizes chosen for a phone: a 6.5 in figure shown 520 px wide keeps 11 pt text near 12 px.
-RC = {"font.size": 11, "axes.titlesize": 11, "legend.fontsize": 9, "legend.title_fontsize": 9,
+RC: dict[RcKeyType, object] = {"font.size": 11, "axes.titlesize": 11, "legend.fontsize": 9, "legend.title_fontsize": 9,
       "xtick.labelsize": 9.5, "ytick.labelsize": 9.5, "svg.fonttype": "none", "svg.hashsalt": "harness"}
 WIDTH_IN = 6.5
 

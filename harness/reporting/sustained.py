@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.statistics.compare import model_label
 from harness.statistics.sustained import SustainedSummary, sustained_text
@@ -21,7 +21,7 @@ def sustained_of(m: Measurement) -> SustainedSummary | None:
 
 
 def rows(ms: Sequence[Measurement]) -> list[list[str]]:
-    def f(v: Any, fmt: str = "{:.3g}") -> str:
+    def f(v: float | None, fmt: str = "{:.3g}") -> str:
         return fmt.format(v) if v is not None else ""
 
     out = []

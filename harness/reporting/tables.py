@@ -1,10 +1,13 @@
 """Terminal tables (rich): one per device for a run, and the device facts."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Iterable
 
 from harness.store.results import Measurement
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _ms(us: float | None) -> str:
@@ -21,7 +24,7 @@ def size_text(n: int | None) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 
-def console():
+def console() -> Console:
     """A rich console; when output is a pipe or file, wide enough that tables do not wrap."""
     import sys
 
@@ -101,7 +104,7 @@ def compressed_text(metrics: dict[str, Any]) -> str:
 def differing_params(rows: list[Measurement]) -> dict[str, set[str]]:
     """Pass -> the parameters whose values differ among that pass's rows (`prune` at its default
     sparsity 0.9 beside `prune@sparsity=0.5`); empty when no two variants of a pass differ."""
-    by_pass: dict[str, list[dict[str, Any]]] = {}
+    by_pass: dict[str, list[dict[str, object]]] = {}
     for m in rows:
         params = m.metrics.get("pass_params")
         if m.status == "ok" and isinstance(params, dict):
@@ -115,7 +118,7 @@ def differing_params(rows: list[Measurement]) -> dict[str, set[str]]:
     return out
 
 
-def _param_value(v: Any) -> str:
+def _param_value(v: object) -> str:
     return "auto" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
 
 
@@ -212,7 +215,7 @@ def print_repeat_spread(run_id: str, db_path: str) -> None:
               f"[{meds}] ms, (max-min)/median {s.spread:.1%}, robust {s.mad_spread:.1%}")
 
 
-def _memory(mb: Any) -> str:
+def _memory(mb: object) -> str:
     return f"{mb / 1024:.1f} GB" if isinstance(mb, (int, float)) else "-"
 
 
@@ -370,7 +373,7 @@ def compute_plan_rows(rows: Iterable[Measurement]) -> list[list[str]]:
     for m in rows:
         ios = (m.extra or {}).get("ios")
         plan = ios.get("compute_plan") if isinstance(ios, dict) else None
-        if not isinstance(plan, dict):
+        if not isinstance(plan, dict) or not isinstance(ios, dict):
             continue
         head = [m.device, model_label(m.model), m.variant, str(ios.get("compute_units") or "-")]
         if not plan.get("available"):

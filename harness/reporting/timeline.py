@@ -7,7 +7,7 @@ reach these series (devices/probes/placeholders.py); the section lists the ones 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from errors import UserError, clean, quote
 from harness.reporting.plots import PALETTE, _drawn, _figure, _style
@@ -15,6 +15,7 @@ from harness.statistics.compare import model_label
 from harness.store.results import Measurement
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 MAX_LINES = 8  # lines per axis; the hottest sensors and the biggest rails are kept
@@ -91,7 +92,7 @@ def timeline_figure(m: Measurement) -> Figure | None:
         return None
     fig = _figure(5.4 if power and temps else 3.2)
     axes = fig.subplots(2 if power and temps else 1, 1, sharex=True, squeeze=False)[:, 0]
-    panels: list[tuple[Any, dict[str, list[tuple[float, float]]], str, str]] = []
+    panels: list[tuple[Axes, dict[str, list[tuple[float, float]]], str, str]] = []
     if power:
         panels.append((axes[0], power, "mW", "power over the run"))
     if temps:
@@ -107,7 +108,7 @@ def timeline_figure(m: Measurement) -> Figure | None:
     return fig
 
 
-def section_html(m: Measurement, esc: Any) -> str:
+def section_html(m: Measurement, esc: Callable[[object], str]) -> str:
     """The report section for one row: the figure, and the sensors left out as placeholders."""
     svg = timeline_figure(m)
     title = f"{m.device} {model_label(m.model)}/{m.variant}"

@@ -22,8 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -337,7 +336,7 @@ def compare_measurements(a: Measurement | Sequence[Measurement], b: Measurement 
     return replace(out, reason="; ".join(reasons) or None, left_out=tuple(left_a + left_b))
 
 
-def _median_field(rows: Sequence[Measurement], read: Any) -> float | None:
+def _median_field(rows: Sequence[Measurement], read: Callable[[Measurement], object]) -> float | None:
     vals = [v for v in (read(m) for m in rows) if isinstance(v, (int, float)) and math.isfinite(v)]
     return float(np.median(vals)) if vals else None
 
@@ -363,7 +362,7 @@ class KeyComparison:
     def verdict(self) -> str:
         return self.latency.verdict if self.latency else self.status
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         d = asdict(self)
         d["verdict"] = self.verdict
         d["accuracy_metric"] = accuracy_name(self.accuracy_name) if self.accuracy_name else None

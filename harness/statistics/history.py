@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 from harness.statistics.compare import accuracy_of, model_label
 from harness.store.db import ResultsDB
@@ -18,7 +18,7 @@ from harness.store.results import Measurement
 
 # metric name -> (how to read it from a measurement, unit, higher is better, smallest relative step)
 # Timings are noisy, so only 5 % counts; accuracy is deterministic, so half a percent does.
-METRICS: dict[str, tuple[Any, str, bool, float]] = {
+METRICS: dict[str, tuple[Callable[[Measurement], float | None], str, bool, float]] = {
     "p50": (lambda m: m.p50_us / 1000 if m.p50_us else None, "ms", False, 0.05),
     "p90": (lambda m: m.p90_us / 1000 if m.p90_us else None, "ms", False, 0.05),
     "p95": (lambda m: m.p95_us / 1000 if m.p95_us else None, "ms", False, 0.05),
@@ -51,7 +51,7 @@ class VariantHistory:
     # filled from a neighbouring percentile.
     not_measured: list[Point] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"variant": self.variant, "points": [asdict(p) for p in self.points],
                 "steps": [asdict(s) | {"run_id": self.points[s.index].run_id} for s in self.steps],
                 "skipped": self.skipped,

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from harness.store.results import Validity
+from harness.store.results import Measurement, Validity
 
 # MAD x 1.4826 estimates the standard deviation of normal data; one outlier barely moves it.
 MAD_TO_SIGMA = 1.4826
@@ -78,18 +77,21 @@ def summarize(samples: Sequence[float]) -> LatencySummary:
     )
 
 
-def _num(d: dict[str, Any], key: str) -> float | None:
+def _num(d: Mapping[str, float | int | None], key: str) -> float | None:
     v = d.get(key)
     return float(v) if v is not None else None
 
 
-def summary_from_printed(d: dict[str, Any]) -> LatencySummary:
+def summary_from_printed(d: Mapping[str, float | int | None]) -> LatencySummary:
     """A LatencySummary from a tool's printed statistics, each under its own name; absent ones stay None.
 
     Without samples the robust spread comes from the printed upper percentiles (p95 - p50 is 1.645
     sigma for normal data, p90 - p50 is 1.2816 sigma); with neither it is unknown.
     """
-    mean = float(d["mean_us"])
+    printed_mean = d["mean_us"]
+    if printed_mean is None:  # as float(None) would: a printed summary always has its mean
+        raise TypeError("a printed summary without mean_us")
+    mean = float(printed_mean)
     std = _num(d, "std_us")
     p50, p90, p95 = _num(d, "p50_us"), _num(d, "p90_us"), _num(d, "p95_us")
     spread = None
@@ -201,7 +203,7 @@ def repeat_spread(medians_us: Sequence[float]) -> RepeatSpread:
                         MAD_TO_SIGMA * mad / mid if mid else 0.0)
 
 
-def repeat_spreads(rows: Iterable[Any]) -> dict[tuple[str, str, str], RepeatSpread]:
+def repeat_spreads(rows: Iterable[Measurement]) -> dict[tuple[str, str, str], RepeatSpread]:
     """Per (device, model, variant) with more than one ok repeat: the spread of their medians."""
     medians: dict[tuple[str, str, str], dict[int, float]] = {}
     for m in rows:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from harness.planning.budget import AccuracyDrop, Budget
 from harness.statistics.compare import model_label
@@ -112,7 +111,7 @@ class Recommendation:
     judged: tuple[Judged, ...] = field(default_factory=tuple)
 
 
-def _num(v: Any) -> float | None:
+def _num(v: object) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
 

@@ -17,10 +17,14 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass, replace
-from typing import Any
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from harness.statistics.compare import LatencyChange
+    from harness.store.results import Measurement
 
 # asv uses 4; 3 finds a step two or three nights old far more often, at about one false alarm in
 # 600 A/A series with outliers (counted in tests/test_regression.py).
@@ -210,10 +214,10 @@ class NightCheck:
     """One key on one night: the pairwise check against the last good nights, and the step detection
     over the good nights' medians followed by this night's (and its re-run's)."""
 
-    pairwise: Any  # harness.statistics.compare.LatencyChange, or None without a usable baseline
+    pairwise: LatencyChange | None  # None without a usable baseline
     history_step: Step | None  # the newest step of the series, when it is a regression
     series: tuple[float, ...]
-    anchor: Any = None  # against the oldest good nights of the history: a slow drift moves the window
+    anchor: LatencyChange | None = None  # against the oldest good nights of the history: a slow drift moves the window
 
     @property
     def slower(self) -> bool:
@@ -244,19 +248,19 @@ class NightCheck:
             parts.append(f"{self.anchor.change:+.1%} against the oldest good nights")
         if self.history_step is not None:
             parts.append(f"a step of {self.history_step.change:+.1%} in the nightly history")
-        if not parts and self.beyond_noise:
+        if not parts and self.beyond_noise and self.pairwise is not None:
             parts.append(f"{self.pairwise.change:+.1%} against the last good nights, beyond the host's "
                          f"{self.noise:.0%} noise ({self.pairwise.verdict})")
         return " and ".join(parts)
 
 
-def night_median(rows: Sequence[Any]) -> float | None:
+def night_median(rows: Sequence[Measurement]) -> float | None:
     """A night's level for one key: the median of its runs' p50s (usable rows only)."""
     vals = [float(m.p50_us) for m in rows if m.status == "ok" and m.p50_us]
     return float(np.median(vals)) if vals else None
 
 
-def usable(m: Any) -> bool:
+def usable(m: Measurement) -> bool:
     """A row that can stand in a baseline: measured, and not flagged by its validity checks."""
     return m.status == "ok" and bool(m.p50_us) and (m.validity is None or m.validity.valid)
 
@@ -268,7 +272,7 @@ MIN_GOOD_NIGHTS_FOR_VARIANCE = 2
 SINGLE_NIGHT_MIN_CHANGE = 1.0
 
 
-def check_night(good_nights: Sequence[Sequence[Any]], new_nights: Sequence[Sequence[Any]], *,
+def check_night(good_nights: Sequence[Sequence[Measurement]], new_nights: Sequence[Sequence[Measurement]], *,
                 threshold: float = 0.02, window: int = BASELINE_WINDOW,
                 history_threshold: float = HISTORY_THRESHOLD, confidence: float = NIGHTLY_CONFIDENCE,
                 seed: int = 0) -> NightCheck:
@@ -309,13 +313,16 @@ def check_night(good_nights: Sequence[Sequence[Any]], new_nights: Sequence[Seque
     return NightCheck(pairwise, step, tuple(series), anchor, noise)
 
 
-def confirm_night(good_nights: Sequence[Sequence[Any]], tonight: Sequence[Any], rerun: Sequence[Any], *,
-                  threshold: float = 0.02, **kw: Any) -> bool:
+def confirm_night(good_nights: Sequence[Sequence[Measurement]], tonight: Sequence[Measurement],
+                  rerun: Sequence[Measurement], *, threshold: float = 0.02, window: int = BASELINE_WINDOW,
+                  history_threshold: float = HISTORY_THRESHOLD, confidence: float = NIGHTLY_CONFIDENCE,
+                  seed: int = 0) -> bool:
     """A suspect is confirmed on fresh data: the re-run alone is slower than the last good nights, or
     the history with tonight and the re-run holds a new, worse level on both and the re-run alone is
     beyond the threshold. Tonight was picked *because* it looked slow, so it cannot vouch for itself
     (counting it in the confirmation confirmed half of the A/A suspects in simulation)."""
-    again = check_night(good_nights, [rerun], threshold=threshold, **kw)
+    again = check_night(good_nights, [rerun], threshold=threshold, window=window,
+                        history_threshold=history_threshold, confidence=confidence, seed=seed)
     if again.pairwise is None:
         return False
     if sum(1 for n in good_nights if any(usable(m) for m in n)) < MIN_GOOD_NIGHTS_FOR_VARIANCE:
@@ -323,7 +330,8 @@ def confirm_night(good_nights: Sequence[Sequence[Any]], tonight: Sequence[Any], 
         return again.slower and (again.pairwise.change or 0) > SINGLE_NIGHT_MIN_CHANGE
     if again.slower:
         return True
-    both = check_night(good_nights, [tonight, rerun], threshold=threshold, **kw)
+    both = check_night(good_nights, [tonight, rerun], threshold=threshold, window=window,
+                       history_threshold=history_threshold, confidence=confidence, seed=seed)
     return (both.history_step is not None and both.history_step.confirmed
             and again.pairwise.verdict != "inconclusive" and (again.pairwise.change or 0) > threshold)
 
@@ -336,8 +344,8 @@ INTERLEAVED_ROUNDS = 5
 INTERLEAVED_CLEAR = 0.05
 
 
-def interleaved_verdict(baseline: Sequence[Any], tonight: Sequence[Any], *, threshold: float = 0.02,
-                        confidence: float = 0.95) -> Any:
+def interleaved_verdict(baseline: Sequence[Measurement], tonight: Sequence[Measurement], *,
+                        threshold: float = 0.02, confidence: float = 0.95) -> LatencyChange:
     """The re-measurement's verdict from paired rounds: round i's tonight p50 over its baseline p50.
 
     A round where either row's own timed window saw a busy host (`host busy`: other processes took a

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.statistics.throttle import DEFAULT_TOLERANCE
+from harness.statistics.throttle import DEFAULT_TOLERANCE, ClockReading
 
 SAMPLES_KEPT = 20_000  # a sustained row keeps at most this many latencies (about 200 KB of JSON)
 STEADY_MAX_S = 120.0  # "steady state": the last two minutes, or the last third of a shorter run
@@ -47,7 +47,7 @@ class SustainedSummary:
     interrupted: bool
     windows: tuple[Window, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         out = asdict(self)
         out["windows"] = [asdict(w) for w in self.windows]
         return out
@@ -62,7 +62,7 @@ def _hottest(zones: Mapping[str, float]) -> float | None:
     return max(zones.values()) if zones else None
 
 
-def _cur(clocks: Mapping[str, Any]) -> float | None:
+def _cur(clocks: ClockReading) -> float | None:
     vals = [float(v.get("cur") or 0) if isinstance(v, Mapping) else float(v) for v in clocks.values()]
     vals = [v for v in vals if v > 0]
     return max(vals) if vals else None
@@ -190,7 +190,7 @@ def sustained_text(s: SustainedSummary) -> str:
 
 
 def bounded_sample(latencies_us: Sequence[float], bound: int = SAMPLES_KEPT) -> tuple[tuple[float, ...],
-                                                                                       dict[str, Any]]:
+                                                                                       dict[str, object]]:
     """At most `bound` of a long loop's latencies, evenly spaced in time order (every (n/bound)-th, the
     first kept), so a stored row stays bounded (600 000 runs of a 10-minute loop would be tens of MB) and
     the kept ones still cover cold start and steady state in proportion. Every figure of the row (the

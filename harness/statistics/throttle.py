@@ -7,19 +7,20 @@ more than `tolerance` below the highest it had reached earlier in the window.
 """
 from __future__ import annotations
 
-from typing import Any
 from collections.abc import Mapping, Sequence
 
 DEFAULT_TOLERANCE = 0.10
+# One clock reading: {cpuN: {"cur": MHz, "max": MHz}} (rpi/runner.py read_cpufreq), or {cpuN: MHz} from a probe.
+ClockReading = Mapping[str, Mapping[str, float] | float]
 
 
-def _cur(reading: Mapping[str, Any]) -> float | None:
+def _cur(reading: ClockReading) -> float | None:
     vals = [float(v["cur"] if isinstance(v, Mapping) else v) for v in reading.values()
             if (v.get("cur") if isinstance(v, Mapping) else v)]
     return max(vals) if vals else None
 
 
-def clock_fell(before: Sequence[Mapping[str, Any]], during: Sequence[Mapping[str, Any]],
+def clock_fell(before: Sequence[ClockReading], during: Sequence[ClockReading],
                tolerance: float = DEFAULT_TOLERANCE) -> tuple[bool | None, str | None]:
     """(fell, why) from readings {cpu: {"cur": MHz, "max": MHz}} (or {cpu: MHz}); None when no reading."""
     if not during:

@@ -9,12 +9,13 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from errors import UserError, clean, quote
 from harness.store import pending
 from harness.store.results import SCHEMA_VERSION, Measurement, RunInfo
 
+SqlValue = str | int | float | bytes | None  # what sqlite3 binds to a ? placeholder
 BUSY_SLICE_S = 5.0  # SQLite's own busy timeout per try; a message is printed between tries
 
 
@@ -127,7 +128,7 @@ def _to_v3(conn: sqlite3.Connection) -> None:
 
 # 3 -> 4: the host's noise during each job, as nullable columns (older rows did not measure it: empty).
 _HOST_COLUMNS = (("host_others_cpu_pct", "REAL"), ("host_steal_pct", "REAL"), ("host_run_queue", "INTEGER"))
-MIGRATIONS: dict[int, list[Any]] = {
+MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
     1: ["ALTER TABLE runs ADD COLUMN label TEXT"],
     2: [_to_v3],
     3: [f"ALTER TABLE measurements ADD COLUMN {name} {kind}" for name, kind in _HOST_COLUMNS],
@@ -224,7 +225,7 @@ class ResultsDB:
         row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         return int(row[0])
 
-    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+    def _write(self, sql: str, params: tuple[SqlValue, ...]) -> int:
         """One statement committed now. While another process holds the lock, say so and keep trying for
         busy_wait_s(); then (or on a full disk, a read-only file) StoreError in words."""
         waited, budget, said = 0.0, busy_wait_s(), -60.0
@@ -381,7 +382,7 @@ class ResultsDB:
                      model: str | None = None) -> list[Measurement]:
         sql = "SELECT data FROM measurements"
         clauses: list[str] = []
-        args: list[Any] = []
+        args: list[str] = []
         for col, val in (("run_id", run_id), ("device", device), ("model", model)):
             if val is not None:
                 clauses.append(f"{col}=?")

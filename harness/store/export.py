@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from harness.store.results import Measurement
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Scalar = int | float | str | bool | None  # one CSV / Parquet cell
 
 SCALAR_FIELDS = (
     "schema_version", "run_id", "device", "model", "variant", "repeat_index", "status", "error", "runtime",
@@ -18,10 +23,10 @@ SCALAR_FIELDS = (
 )
 
 
-def to_records(rows: Iterable[Measurement]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+def to_records(rows: Iterable[Measurement]) -> list[dict[str, Scalar]]:
+    out: list[dict[str, Scalar]] = []
     for m in rows:
-        rec = {f: getattr(m, f) for f in SCALAR_FIELDS}
+        rec: dict[str, Scalar] = {f: getattr(m, f) for f in SCALAR_FIELDS}
         rec["valid"] = m.validity.valid if m.validity else None
         rec["validity_flags"] = ",".join(m.validity.flags()) if m.validity else None
         for k, v in m.metrics.items():
@@ -33,7 +38,7 @@ def to_records(rows: Iterable[Measurement]) -> list[dict[str, Any]]:
     return out
 
 
-def to_frame(rows: Iterable[Measurement]) -> Any:
+def to_frame(rows: Iterable[Measurement]) -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame.from_records(to_records(rows), columns=None)
