@@ -25,6 +25,7 @@ from devices.ios_adapter import IosAdapter, battery_reading
 from devices.ios_connect import make_adapter
 from devices.energy_validity import battery_samples_verdict
 from devices.remote_paths import content_key
+from devices.runner_result import RunnerResult
 from devices.sampler import SamplerThread
 from devices.target import JobSpec, RawRun, Target, job_timeout_s
 from devices.timing import window_ending_at
@@ -294,7 +295,8 @@ class IosTarget(Target):
                       "thermal_states": [s for s in states if s]})
         if ios:
             extra["ios"] = ios
-        raw = RawRun(runner=runner, throttled=any(s in HOT_STATES for s in states), extra=extra)
+        # the app's JSON, as placed on the host's clock above, typed once
+        raw = RawRun(RunnerResult.from_json(runner), throttled=any(s in HOT_STATES for s in states), extra=extra)
         readings = [r for _, r in sampler.readings]
         powered = any(r.get("charging") for r in [*(x for x in (before, after) if x), *readings])
         samples = [(w, r["power_mw"], "battery") for w, (_, r) in zip(sampler.wall, sampler.readings)]

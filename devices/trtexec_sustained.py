@@ -1,9 +1,9 @@
 """Sustained mode through trtexec on a Jetson: one unbroken `--duration` loop, windows cut afterwards.
 
-Unlike benchmark_model (devices/board_sustained.py), trtexec loops by itself for `--duration=N` seconds and
-`--exportTimes=FILE` writes one record per timed inference (TensorRT 7-10, sampleReporting.cpp
-exportJSONTrace: `startEnqMs, endEnqMs, startH2dMs, ..., endD2hMs, h2dMs, computeMs, d2hMs, latencyMs[,
-endToEndMs]`, milliseconds on trtexec's own clock). The windows `[t_s, runs_done]` are cut from those
+Unlike benchmark_model (devices/runtime/benchmark_model.py `back_to_back`), trtexec loops by itself for
+`--duration=N` seconds and `--exportTimes=FILE` writes one record per timed inference (TensorRT 7-10,
+sampleReporting.cpp exportJSONTrace: `startEnqMs, endEnqMs, startH2dMs, ..., endD2hMs, h2dMs, computeMs, d2hMs,
+latencyMs[, endToEndMs]`, milliseconds on trtexec's own clock). The windows `[t_s, runs_done]` are cut from those
 records; trtexec prints no wall-clock time, so its clock is placed on this host's clock by the end of the
 last inference, taken as the moment trtexec returned (it only writes the file and its summary after: the
 windows are placed at most that late). Meanwhile a thread on this host reads the board's thermal zones and
@@ -19,16 +19,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from devices.transport import TransportError
+from devices.bench import Bench
+from devices.job import RawRun
+from devices.runner_result import RunnerResult
+from devices.transport import Transport, TransportError
 
 
-def window_length(bench: Any) -> float:
-    """bench.sustained_window_s, or sustained_s / 20, at least 0.5 s (the runner's default)."""
+def window_length(bench: Bench) -> float:
+    """bench.sustained_window_s, or sustained_s / 20, at least 0.5 s (the runner's default); benchmark_model's
+    back-to-back windows (devices/runtime/benchmark_model.py) are as long."""
     total = float(bench.sustained_s or 0.0)
-    return float(getattr(bench, "sustained_window_s", None) or max(total / 20.0, 0.5))
+    return float(bench.sustained_window_s or max(total / 20.0, 0.5))
 
 
-def sustained_argv(trtexec: str, engine: str, times_json: str, bench: Any) -> list[str]:
+def sustained_argv(trtexec: str, engine: str, times_json: str, bench: Bench) -> list[str]:
     """trtexec timing a saved engine without stopping for sustained_s, every inference exported."""
     return [trtexec, f"--loadEngine={engine}", f"--warmUp={int(round(bench.warmup_s * 1000))}",
             "--iterations=1", f"--duration={max(1, math.ceil(float(bench.sustained_s)))}",
@@ -156,19 +160,19 @@ def sustained_fields(times_text: str, window_s: float, loop_end_s: float, poller
             "timed_window_unix_s": [round(ended_unix - span_s, 6), round(ended_unix, 6)]}
 
 
-def fill(transport: Any, python: str, times: str, bench: Any, runner: dict[str, Any], raw: Any,
-         poller: ThermalPoller, ended: tuple[float, float]) -> str | None:
-    """Fetch the export reduced on the board (COMPACT_SCRIPT; the whole JSON where Python fails) and fill
-    `runner` and `raw` with the sustained fields; `ended` is (return on the poller's clock, return unix time).
-    The reason when the export is unusable, else None."""
+def fill(transport: Transport, python: str, times: str, bench: Bench, result: RunnerResult, raw: RawRun,
+         poller: ThermalPoller, ended: tuple[float, float]) -> tuple[RunnerResult, str | None]:
+    """Fetch the export reduced on the board (COMPACT_SCRIPT; the whole JSON where Python fails): `result` with
+    the sustained fields, and `raw` given the window; `ended` is (return on the poller's clock, return unix
+    time). The reason when the export is unusable, else None."""
     exported = transport.run(["sh", "-c", '"$1" -c "$2" "$3" 2>/dev/null || cat -- "$3"', "sh", python,
                               COMPACT_SCRIPT, times], timeout_s=600)
     try:
-        runner.update(sustained_fields(exported.stdout, window_length(bench), ended[0], poller, ended[1]))
+        result = result.merged(sustained_fields(exported.stdout, window_length(bench), ended[0], poller, ended[1]))
     except ValueError as exc:
-        return f"--exportTimes unusable: {exc}"
-    raw.window_unix_s = (runner["timed_window_unix_s"][0], runner["timed_window_unix_s"][1])
+        return result, f"--exportTimes unusable: {exc}"
+    raw.window_unix_s = result.timed_window_unix_s
     raw.extra["power_window_estimate"] = "trtexec: its last inference's end placed as it returned"
     raw.extra["sustained_method"] = (f"one trtexec --duration={max(1, math.ceil(float(bench.sustained_s)))} loop, "
                                      "windows cut from --exportTimes; zones and clocks read over ssh once a window")
-    return None
+    return result, None

@@ -267,7 +267,8 @@ class LiveServer:
         self._outbox.put((kind, payload))
 
     def _publish_loop(self) -> None:
-        """Events in order: a finished job gets its stored row (committed before its event) read here."""
+        """Events in order; a finished job's event carries its row (the Measurement the orchestrator stored), shown
+        as the page shows every row: nothing is read back from the database here."""
         while True:
             item = self._outbox.get()
             try:
@@ -275,11 +276,8 @@ class LiveServer:
                     return
                 kind, payload = item
                 self._track(kind, payload)
-                if kind == "job_finished" and "measurement" in payload:
-                    m = payload["measurement"]
-                    stored = self._stored(m)
-                    payload = {**payload, "measurement": result_brief(stored) if stored else
-                               {**m, "model_label": model_label(m.get("model", ""))}}
+                if kind == "job_finished" and isinstance(payload.get("measurement"), Measurement):
+                    payload = {**payload, "measurement": result_brief(payload["measurement"])}
                 self.hub.publish(kind, payload)
             except Exception:  # one bad event must not end the stream
                 pass
@@ -301,13 +299,6 @@ class LiveServer:
         while self._outbox.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.01)
         return not self._outbox.unfinished_tasks
-
-    def _stored(self, brief: dict[str, Any]) -> Measurement | None:
-        try:
-            rows = self.read(lambda db: db.measurements(brief["run_id"], device=brief["device"], model=brief["model"]))
-        except Exception:  # the page can live with the short form the orchestrator sent
-            return None
-        return next((m for m in rows if m.variant == brief.get("variant")), None)
 
     def read(self, fn: Any) -> Any:
         with self._db_lock:

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,9 @@ from collections.abc import Callable
 from harness.store.db import ResultsDB, StoreError
 from harness.store.pending import pending_path
 from errors import DeviceError, UserError
-from harness.orchestration.hostload import cpu_times, host_noise, runner_noise, with_host_noise
-from harness.orchestration.measure import error_measurement, to_measurement
+from harness.orchestration.hostload import cpu_times, host_noise, runner_noise
+from harness.orchestration.measure import (PEAK_MAX_SWING, RowContext, RowOrigin, error_measurement, peak_swing,
+                                           to_measurement)
 from harness.statistics.compare import model_label
 from harness.planning.plan import Plan
 from harness.store.results import Measurement, RunInfo
@@ -41,7 +42,7 @@ SUSTAINED_STOP_GRACE_S = 15.0
 PEAK_KEY = ("__peak_probe__", "matmul")
 EVAL_KEY = "__device_eval__"
 PEAK_ROUNDS = 2  # the probe runs twice per kind: its run-to-run swing is shown, not hidden
-PEAK_MAX_SWING = 0.25  # above this the probe is no denominator: no fraction-of-peak figure
+__all__ = ["PEAK_MAX_SWING", "Orchestrator", "peak_swing", "run"]
 
 
 def new_run_id() -> str:
@@ -78,9 +79,9 @@ class LocalTargets:
 
         return build_target(device)
 
-    def decorate(self, m: Measurement) -> Measurement:
+    def origin(self, device: str) -> RowOrigin:
         """The host that drove the device, on every row."""
-        return m if m.host is not None else replace(m, host=platform.node())
+        return RowOrigin(host=platform.node())
 
 
 @dataclass
@@ -329,7 +330,6 @@ class Orchestrator:
     def _record(self, m: Measurement, summary: RunSummary) -> None:
         if self.stop.is_set() and not (m.extra.get("sustained") or {}).get("interrupted"):
             return  # a job cut short by Ctrl-C is not a result (a sustained loop's minutes are); resume measures it
-        m = self.targets.decorate(m)
         problem = self.db.keep(m)  # stored, or kept beside the database for --resume: never thrown away
         if problem:
             with self._lock:
@@ -341,7 +341,7 @@ class Orchestrator:
                 summary.measured += 1
             else:
                 summary.errors += 1
-        self._emit("job_finished", measurement=_brief(m))
+        self._emit("job_finished", measurement=m)  # the row as stored: listeners show it, never re-read it
 
     def _guarded_worker(self, run_id: str, device: Any, jobs: list[tuple[str, str, int]],
                         built: dict[tuple[str, str], Any], exports: dict[ExportKey, Any],
@@ -355,7 +355,8 @@ class Orchestrator:
                 if (device.name, model_label(model), variant, rep) not in done:
                     self._record(error_measurement(run_id, device.name, model, variant,
                                                    f"internal error: {type(exc).__name__}: {_one_line(exc)}",
-                                                   repeat_index=rep), summary)
+                                                   repeat_index=rep, origin=self.targets.origin(device.name)),
+                                 summary)
 
     def _device_worker(self, run_id: str, device: Any, jobs: list[tuple[str, str, int]],
                        built: dict[tuple[str, str], Any], exports: dict[ExportKey, Any],
@@ -384,19 +385,20 @@ class Orchestrator:
                 started = time.time()
                 self._emit("job_started", device=device.name, model=model, variant=variant, repeat=rep)
                 art = built.get((model, variant))
+                origin = self.targets.origin(device.name)
                 if offline_reason is not None:
                     self._record(error_measurement(run_id, device.name, model, variant, offline_reason, started,
-                                                   rep), summary)
+                                                   rep, origin), summary)
                     continue
                 if art is None or isinstance(art, Exception):
                     why = _one_line(art) if art is not None else "not converted (interrupted)"
                     self._record(error_measurement(run_id, device.name, model, variant, f"conversion: {why}", started,
-                                                   rep), summary)
+                                                   rep, origin), summary)
                     continue
                 prepared, why_not = _prepared_exports(exports, device, model, variant)
                 if why_not is not None:
                     self._record(error_measurement(run_id, device.name, model, variant, f"export: {why_not}",
-                                                   started, rep), summary)
+                                                   started, rep, origin), summary)
                     continue
                 ev = built.get((EVAL_KEY, model)) if _scores_on_device(device) else None
                 ev = None if isinstance(ev, Exception) else ev
@@ -413,19 +415,18 @@ class Orchestrator:
                     here = device.kind == "local" and isinstance(self.targets, LocalTargets)
                     before = cpu_times() if here else None
                     raw = target.benchmark(job)
-                    m = with_peak_swing(to_measurement(run_id, device.name, art, bench, raw, started,
-                                                       peak_gflops=peak, repeat_index=rep), peak_rounds)
                     # What else used the target's CPUs: the runner's own reading of the timed window (any
                     # Linux target), else this host's over the whole job (local tools that do not report it).
                     noise = runner_noise(raw.result) or (host_noise(before, cpu_times()) if before else None)
-                    if noise is not None:
-                        m = with_host_noise(m, noise, bench.host_busy_pct)
-                    if ev is not None and raw.outputs is not None:
-                        m = _with_device_scores(m, ev, raw.outputs)
+                    scores = device_scores(ev, raw.outputs) if ev is not None and raw.outputs is not None else None
+                    m = to_measurement(run_id, device.name, art, bench, raw, started, repeat_index=rep,
+                                       context=RowContext(peak_gflops=peak, peak_rounds=peak_rounds, noise=noise,
+                                                          busy_pct=bench.host_busy_pct, scores=scores,
+                                                          origin=self.targets.origin(device.name)))
                     failures = 0
                 except Exception as exc:  # transport or device failure: a row, then maybe offline
                     failures += 1
-                    m = error_measurement(run_id, device.name, model, variant, _one_line(exc), started, rep)
+                    m = error_measurement(run_id, device.name, model, variant, _one_line(exc), started, rep, origin)
                     if failures >= MAX_CONSECUTIVE_DEVICE_FAILURES or isinstance(exc, DeviceError):
                         offline_reason = f"device offline after: {_one_line(exc)}"
                 self._record(m, summary)
@@ -473,43 +474,14 @@ def _prepared_exports(exports: dict[ExportKey, Any], device: Any, model: str,
     return prepared, None
 
 
-def _with_device_scores(m: Measurement, ev: Any, outputs: Any) -> Measurement:
-    """The measurement with the accuracy the device's own outputs reach (metrics say accuracy_source)."""
-    import dataclasses
-
+def device_scores(ev: Any, outputs: Any) -> dict[str, Any]:
+    """The accuracy the device's own outputs reach, for the row's metrics; the timing stands without it."""
     from converters import device_eval
 
-    # the host's per-example scores are not the device's: no interval is drawn from them beside device scores
-    metrics = {k: v for k, v in m.metrics.items() if k not in ("accuracy_note", "per_example")}
     try:
-        metrics.update(device_eval.score(ev, outputs))
-    except Exception as exc:  # the timing stands without the score
-        metrics["accuracy_error"] = f"device outputs: {_one_line(exc)}"
-    return dataclasses.replace(m, metrics=metrics)
-
-
-def peak_swing(rounds: list[float]) -> float | None:
-    """max / min - 1 of the probe's rounds; None with fewer than two."""
-    return max(rounds) / min(rounds) - 1 if len(rounds) >= 2 and min(rounds) > 0 else None
-
-
-def with_peak_swing(m: Measurement, rounds: dict[str, list[float]]) -> Measurement:
-    """Put the probe's rounds beside the peak; an unsteady probe is no denominator (its fraction goes)."""
-    import dataclasses
-
-    kind = m.metrics.get("peak_kind")
-    if kind not in rounds:
-        return m
-    metrics = dict(m.metrics)
-    metrics["device_peak_rounds_gflops"] = [round(v, 2) for v in rounds[kind]]
-    swing = peak_swing(rounds[kind])
-    if swing is not None:
-        metrics["device_peak_swing"] = round(swing, 4)
-        if swing > PEAK_MAX_SWING and "fraction_of_peak" in metrics:
-            del metrics["fraction_of_peak"]
-            metrics["fraction_of_peak_note"] = (f"not computed: the {kind} peak probe swung {swing:.0%} between "
-                                                f"runs ({', '.join(f'{v:.0f}' for v in rounds[kind])} GFLOP/s)")
-    return dataclasses.replace(m, metrics=metrics)
+        return dict(device_eval.score(ev, outputs))
+    except Exception as exc:
+        return {"accuracy_error": f"device outputs: {_one_line(exc)}"}
 
 
 def _one_line(exc: BaseException | None) -> str:
@@ -517,16 +489,6 @@ def _one_line(exc: BaseException | None) -> str:
         return ""
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:500]
-
-
-def _brief(m: Measurement) -> dict[str, Any]:
-    return {
-        "run_id": m.run_id, "device": m.device, "model": m.model, "variant": m.variant, "status": m.status,
-        "repeat_index": m.repeat_index,
-        "error": m.error, "p50_us": m.p50_us, "p90_us": m.p90_us, "p99_us": m.p99_us, "cv": m.cv,
-        "peak_rss_mb": m.peak_rss_mb, "size_bytes": m.model_size_bytes,
-        "valid": m.validity.valid if m.validity else None, "host": m.host,
-    }
 
 
 def _counts(s: RunSummary) -> dict[str, int]:
