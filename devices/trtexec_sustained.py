@@ -35,7 +35,7 @@ def window_length(bench: Bench) -> float:
 def sustained_argv(trtexec: str, engine: str, times_json: str, bench: Bench) -> list[str]:
     """trtexec timing a saved engine without stopping for sustained_s, every inference exported."""
     return [trtexec, f"--loadEngine={engine}", f"--warmUp={int(round(bench.warmup_s * 1000))}",
-            "--iterations=1", f"--duration={max(1, math.ceil(float(bench.sustained_s)))}",
+            "--iterations=1", f"--duration={max(1, math.ceil(float(bench.sustained_s or 0.0)))}",
             f"--exportTimes={times_json}", "--useSpinWait"]
 
 
@@ -173,6 +173,6 @@ def fill(transport: Transport, python: str, times: str, bench: Bench, result: Ru
         return result, f"--exportTimes unusable: {exc}"
     raw.window_unix_s = result.timed_window_unix_s
     raw.extra["power_window_estimate"] = "trtexec: its last inference's end placed as it returned"
-    raw.extra["sustained_method"] = (f"one trtexec --duration={max(1, math.ceil(float(bench.sustained_s)))} loop, "
+    raw.extra["sustained_method"] = (f"one trtexec --duration={max(1, math.ceil(float(bench.sustained_s or 0.0)))} loop, "
                                      "windows cut from --exportTimes; zones and clocks read over ssh once a window")
     return result, None

@@ -1,7 +1,6 @@
 """The matmul peak probe runs more than once; its swing is shown, and an unsteady probe is no denominator."""
 from __future__ import annotations
 
-import dataclasses
 
 from harness.orchestration import orchestrate
 from harness.orchestration.measure import peak_swing, peak_swing_metrics

@@ -201,7 +201,7 @@ def back_to_back(run_one: Window, bench: Bench, *, origin: float | None,
     windows: list[tuple[float, int]] = []
     p50s: list[float | None] = []
     stats: list[Mapping[str, Any]] = []
-    result, extra = RunnerResult(), {}
+    result, extra = RunnerResult(), dict[str, Any]()
     interrupted = None
     while time.monotonic() - start < total:
         try:
@@ -230,8 +230,9 @@ def back_to_back(run_one: Window, bench: Bench, *, origin: float | None,
         result, summary=summary, duration_s=round(sum(x["count"] * x["mean_us"] for x in stats) / 1e6, 4),
         windows=tuple(windows), window_p50_us=tuple(p50s), cpu_freq=tuple(clocks),
         timed_start_s=round(start - t0, 3), interrupted=interrupted is not None,
-        timed_window_unix_s=(round(wall_start, 6), round(time.time(), 6)),
-        **({"temperatures": tuple(temps)} if read_temps is not None else {}))
+        timed_window_unix_s=(round(wall_start, 6), round(time.time(), 6)))
+    if read_temps is not None:
+        result = dataclasses.replace(result, temperatures=tuple(temps))
     extra["sustained_method"] = (f"{len(windows)} back-to-back benchmark_model runs of {window:g} s{where} (the "
                                  "model is reloaded each window: short gaps in the load)")
     if interrupted:

@@ -29,7 +29,7 @@ class OnnxRuntimeHost(ModelRuntime[Host, RawRun]):
     def run(self, platform: Host, job: JobSpec) -> RawRun:
         onnx, why = (job.model_path, None) if job.model_path.suffix == ".onnx" else companion(job, "onnx", self.name)
         if onnx is None:
-            return RawRun(RunnerResult.failed(why))
+            return RawRun(RunnerResult.failed(str(why)))
         remote = platform.remote_model_path(onnx)
         platform.transport.push_if_changed(onnx, remote)
         payload = json.dumps(platform.runner_job(job, remote))

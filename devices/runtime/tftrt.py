@@ -40,7 +40,7 @@ class TfTrt(ModelRuntime[JetsonBoard, RawRun]):
         platform.resolve()
         saved_model, why = companion(job, "saved_model", self.name)
         if saved_model is None:
-            return RawRun(RunnerResult.failed(why))
+            return RawRun(RunnerResult.failed(str(why)))
         remote_dir, pushed = push_tree(platform.transport, saved_model, f"{platform.workdir}/savedmodels")
         first: RawRun | None = None
         others: dict[str, Any] = {}

@@ -61,7 +61,7 @@ class Trtexec(ModelRuntime[JetsonBoard, RawRun]):
         onnx, why = (Path(job.model_path), None) if Path(job.model_path).suffix == ".onnx" else \
             companion(job, "onnx", self.name)
         if onnx is None:
-            return RawRun(RunnerResult.failed(why))
+            return RawRun(RunnerResult.failed(str(why)))
         remote_onnx = platform.remote_model_path(onnx)
         platform.transport.push_if_changed(onnx, remote_onnx)
         precisions = list(platform.config.tensorrt_precisions) or ["fp16"]

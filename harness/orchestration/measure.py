@@ -82,7 +82,7 @@ def peak_swing(rounds: Sequence[float]) -> float | None:
 def peak_swing_metrics(metrics: dict[str, Any], rounds: Mapping[str, Sequence[float]]) -> dict[str, Any]:
     """The probe's rounds beside the peak; an unsteady probe is no denominator (its fraction goes)."""
     kind = metrics.get("peak_kind")
-    if kind not in rounds:
+    if not isinstance(kind, str) or kind not in rounds:
         return metrics
     metrics = dict(metrics)
     metrics["device_peak_rounds_gflops"] = [round(v, 2) for v in rounds[kind]]
