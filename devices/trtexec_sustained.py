@@ -173,6 +173,7 @@ def fill(transport: Transport, python: str, times: str, bench: Bench, result: Ru
         return result, f"--exportTimes unusable: {exc}"
     raw.window_unix_s = result.timed_window_unix_s
     raw.extra["power_window_estimate"] = "trtexec: its last inference's end placed as it returned"
-    raw.extra["sustained_method"] = (f"one trtexec --duration={max(1, math.ceil(float(bench.sustained_s or 0.0)))} loop, "
+    seconds = max(1, math.ceil(float(bench.sustained_s or 0.0)))
+    raw.extra["sustained_method"] = (f"one trtexec --duration={seconds} loop, "
                                      "windows cut from --exportTimes; zones and clocks read over ssh once a window")
     return result, None

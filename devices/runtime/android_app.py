@@ -15,7 +15,8 @@ from devices.probes import benchmark_model as bm
 from devices.runtime.base import ModelRuntime
 from devices.runtime.phone import Phone
 from devices.job import JobSpec
-from devices.transport import TransportError, file_sha256
+from devices.remote_paths import content_key
+from devices.transport import TransportError
 
 RunnerAndExtra = tuple[dict[str, Any], dict[str, Any]]
 
@@ -61,7 +62,7 @@ class AndroidApp(ModelRuntime[Phone, RunnerAndExtra]):
         if job.eval_inputs is None or not job.eval_shape or job.eval_count <= 0:
             return []
         local = Path(job.eval_inputs)
-        remote = f"{platform.app_dir}/eval/{file_sha256(local)[:16]}.f32"
+        remote = f"{platform.app_dir}/eval/{content_key(local)}.f32"
         platform.adb.push_if_changed(local, remote)
         return ["--es", "eval_path", remote, "--es", "eval_shape", ",".join(str(int(d)) for d in job.eval_shape),
                 "--ei", "eval_count", str(int(job.eval_count))]

@@ -16,6 +16,7 @@ from typing import Any
 
 from devices.bench import Bench
 from devices.probes import benchmark_model as bm
+from devices.remote_paths import KEY_CHARS
 from devices.runner_result import Reading, RunnerResult
 from devices.runtime.base import ModelRuntime
 from devices.runtime.board import TIMEOUT_EXIT, Board
@@ -100,7 +101,7 @@ class PhoneBenchmarkModel(ModelRuntime[Phone, RunnerAndExtra]):
         platform.adb.run(["mkdir", "-p", f"{platform.workdir}/models", f"{platform.workdir}/bin"], timeout_s=30.0)
         local = platform.local_binary()
         sha = file_sha256(local)
-        remote = f"{platform.workdir}/bin/benchmark_model-{sha[:16]}"
+        remote = f"{platform.workdir}/bin/benchmark_model-{sha[:KEY_CHARS]}"  # content-addressed (remote_paths)
         st = platform.adb.stat(remote)
         if st is None or st[1] != local.stat().st_size:  # the name carries the hash: push once
             platform.adb.push(local, remote, mode=0o755)

@@ -16,11 +16,11 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from collections.abc import Callable
 
 from harness.store.db import ResultsDB, StoreError
@@ -33,8 +33,17 @@ from harness.statistics.compare import model_label
 from harness.planning.plan import Plan
 from harness.store.results import Measurement, RunInfo
 
+if TYPE_CHECKING:
+    from converters.build import VariantBuilder
+    from converters.device_eval import EvalSet
+    from converters.exports import Export
+    from devices.job import JobSpec, RawRun
+    from devices.target import Target
+    from harness.planning.config import BenchSettings, DeviceConfig
+
 EventSink = Callable[[str, dict[str, Any]], None]
 ExportKey = tuple[str, str, str]  # (model, variant, export kind)
+Exports = dict[ExportKey, "Export | Exception"]  # each made export, or why it could not be made
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_CONSECUTIVE_DEVICE_FAILURES = 2
 STOP_GRACE_S = 1.5  # after Ctrl-C, how long the workers get to return before the run is left to them
@@ -43,6 +52,23 @@ PEAK_KEY = ("__peak_probe__", "matmul")
 EVAL_KEY = "__device_eval__"
 PEAK_ROUNDS = 2  # the probe runs twice per kind: its run-to-run swing is shown, not hidden
 __all__ = ["PEAK_MAX_SWING", "Orchestrator", "peak_swing", "run"]
+
+
+class MeasuringTarget(Protocol):
+    """What a worker asks of a device: devices.target.Target on this host, harness.farm's RemoteTarget on an agent
+    (which has no `abort`: a farm's job stops through the run's stop flag, `attach`)."""
+
+    def prepare(self) -> None: ...
+    def benchmark(self, job: JobSpec) -> RawRun: ...
+    def cool_down(self, bench: BenchSettings, stop: threading.Event | None = None) -> float: ...
+    def close(self) -> None: ...
+
+
+class Targets(Protocol):
+    """Where the devices are driven from: this host (LocalTargets) or a farm (harness.farm.coordinator.Farm)."""
+
+    def build(self, device: DeviceConfig) -> MeasuringTarget: ...
+    def origin(self, device: str) -> RowOrigin: ...
 
 
 def new_run_id() -> str:
@@ -74,7 +100,7 @@ class LocalTargets:
     """Single-host mode, the default: every device is driven from this process, on this host.
     A farm (harness.farm.coordinator.Farm) offers the same two methods for devices on its agents."""
 
-    def build(self, device: Any) -> Any:
+    def build(self, device: DeviceConfig) -> Target:
         from devices.registry import build_target
 
         return build_target(device)
@@ -100,16 +126,16 @@ class Orchestrator:
     """Owns one run: its id, the database, the stop flag and the event stream."""
 
     def __init__(self, plan: Plan, db: ResultsDB, *, events: EventSink | None = None,
-                 cache_dir: Path | None = None, targets: Any = None) -> None:
+                 cache_dir: Path | None = None, targets: Targets | None = None) -> None:
         self.plan = plan
         self.db = db
-        self.targets = targets or LocalTargets()
+        self.targets: Targets = targets or LocalTargets()
         self.events = events or (lambda kind, payload: None)
         self.cache_dir = cache_dir
         self.stop = threading.Event()
         getattr(self.targets, "attach", lambda stop: None)(self.stop)  # a farm stops waiting on Ctrl-C
         self._lock = threading.Lock()
-        self._active: set[Any] = set()  # targets in use now, aborted on Ctrl-C
+        self._active: set[MeasuringTarget] = set()  # targets in use now, aborted on Ctrl-C
 
     def _emit(self, kind: str, **payload: Any) -> None:
         try:
@@ -185,22 +211,23 @@ class Orchestrator:
         self._emit("run_finished", run_id=run_id, status=status, **_counts(summary))
         return summary
 
-    def _lanes(self, devices: list[Any]) -> list[list[Any]]:
+    def _lanes(self, devices: list[DeviceConfig]) -> list[list[DeviceConfig]]:
         """Devices that run at the same time, one lane each. Every `kind: local` device of this host shares
         one lane (measured in turn): two at once would each perturb the other's timings. A local device marked
         separate_machine, or any device of a farm (its agents are other hosts), has a lane of its own."""
         here = isinstance(self.targets, LocalTargets)
-        shared = [d for d in devices if here and d.kind == "local" and not getattr(d, "separate_machine", False)]
+        shared: list[DeviceConfig] = [d for d in devices if here and d.kind == "local"
+                                      and not getattr(d, "separate_machine", False)]
         return ([shared] if shared else []) + [[d] for d in devices if not any(d is x for x in shared)]
 
-    def _lane(self, run_id: str, lane: list[Any], by_device: dict[str, list[tuple[str, str, int]]],
-              built: dict[tuple[str, str], Any], exports: dict[ExportKey, Any], summary: RunSummary) -> None:
+    def _lane(self, run_id: str, lane: list[DeviceConfig], by_device: dict[str, list[tuple[str, str, int]]],
+              built: dict[tuple[str, str], Any], exports: Exports, summary: RunSummary) -> None:
         for device in lane:
             if self.stop.is_set():
                 return
             self._guarded_worker(run_id, device, by_device[device.name], built, exports, summary)
 
-    def _interrupt(self, futures: list[Any]) -> None:
+    def _interrupt(self, futures: list[Future[None]]) -> None:
         """Ctrl-C: set the stop flag (cool-downs return at once), kill what the targets run now, and give
         the workers STOP_GRACE_S to return; a worker still blocked after that is left behind."""
         self.stop.set()
@@ -208,7 +235,7 @@ class Orchestrator:
             targets = list(self._active)
         for t in targets:
             try:
-                t.abort()
+                getattr(t, "abort", lambda: None)()
             except Exception:
                 pass
         sustained = any(getattr(self.plan.bench_for(d), "sustained_s", None) for d in self.plan.devices.enabled)
@@ -217,7 +244,8 @@ class Orchestrator:
         while time.monotonic() < deadline and any(not f.done() for f in futures):
             time.sleep(0.02)
 
-    def _convert(self, pairs: set[tuple[str, str]], summary: RunSummary, builder: Any) -> dict[tuple[str, str], Any]:
+    def _convert(self, pairs: set[tuple[str, str]], summary: RunSummary,
+                 builder: VariantBuilder) -> dict[tuple[str, str], Any]:
         """Build every needed artifact once; a failure is kept as the exception for its rows."""
         built: dict[tuple[str, str], Any] = {}
         ordered = [(m, v) for m in self.plan.models for v in self.plan.variants if (m, v) in pairs]
@@ -246,7 +274,7 @@ class Orchestrator:
         return built
 
     def _export(self, by_device: dict[str, list[tuple[str, str, int]]], needs: dict[str, tuple[str, ...]],
-                built: dict[tuple[str, str], Any], builder: Any) -> dict[ExportKey, Any]:
+                built: dict[tuple[str, str], Any], builder: VariantBuilder) -> Exports:
         """Make every export a device's runtime needs, once per (model, variant, kind), before any timed job.
 
         A failure is kept as the exception: the rows that needed it become errors with its one line.
@@ -256,7 +284,7 @@ class Orchestrator:
         wanted = {(m, v, kind) for name, jobs in by_device.items() for m, v, _ in jobs for kind in needs[name]}
         ordered = [(m, v, k) for m in self.plan.models for v in self.plan.variants for k in EXPORT_KINDS
                    if (m, v, k) in wanted and not isinstance(built.get((m, v)), (Exception, type(None)))]
-        exports: dict[ExportKey, Any] = {}
+        exports: Exports = {}
         for i, (m, v, kind) in enumerate(ordered):
             if self.stop.is_set():
                 break
@@ -270,7 +298,7 @@ class Orchestrator:
             self._emit("export_finished", model=m, variant=v, export=kind, index=i, total=len(ordered), error=err)
         return exports
 
-    def _device_eval_sets(self, builder: Any, built: dict[Any, Any]) -> None:
+    def _device_eval_sets(self, builder: VariantBuilder, built: dict[tuple[str, str], Any]) -> None:
         """Held-out inputs for models scored on the phone (converters.device_eval): Core ML variants on an
         iPhone, and every variant on an Android phone that runs the companion app."""
         from converters import device_eval
@@ -288,8 +316,8 @@ class Orchestrator:
             except Exception as exc:  # no eval set: the rows keep "accuracy not measured"
                 built[(EVAL_KEY, m)] = exc
 
-    def _peak_probe(self, device: Any, target: Any, probes: dict[str, tuple[Path, int]],
-                    bench: Any) -> tuple[dict[str, float], dict[str, list[float]]]:
+    def _peak_probe(self, device: DeviceConfig, target: MeasuringTarget, probes: dict[str, tuple[Path, int]],
+                    bench: BenchSettings) -> tuple[dict[str, float], dict[str, list[float]]]:
         """Once per device: GFLOP/s of a large fp32 and int8 matmul through the same runner, threads
         and delegate; int8 kernels run several times faster, so each variant is set against its own kind.
         Each kind runs PEAK_ROUNDS times, interleaved: the best is the peak, and every round is kept so
@@ -343,8 +371,8 @@ class Orchestrator:
                 summary.errors += 1
         self._emit("job_finished", measurement=m)  # the row as stored: listeners show it, never re-read it
 
-    def _guarded_worker(self, run_id: str, device: Any, jobs: list[tuple[str, str, int]],
-                        built: dict[tuple[str, str], Any], exports: dict[ExportKey, Any],
+    def _guarded_worker(self, run_id: str, device: DeviceConfig, jobs: list[tuple[str, str, int]],
+                        built: dict[tuple[str, str], Any], exports: Exports,
                         summary: RunSummary) -> None:
         """A bug in one device's worker must not cost the other devices: its unfinished jobs become rows."""
         try:
@@ -358,13 +386,13 @@ class Orchestrator:
                                                    repeat_index=rep, origin=self.targets.origin(device.name)),
                                  summary)
 
-    def _device_worker(self, run_id: str, device: Any, jobs: list[tuple[str, str, int]],
-                       built: dict[tuple[str, str], Any], exports: dict[ExportKey, Any],
+    def _device_worker(self, run_id: str, device: DeviceConfig, jobs: list[tuple[str, str, int]],
+                       built: dict[tuple[str, str], Any], exports: Exports,
                        summary: RunSummary) -> None:
         from devices.target import JobSpec
 
         bench = self.plan.bench_for(device)
-        target: Any = None  # a devices.target.Target once built; None while the device is unreachable
+        target: MeasuringTarget | None = None  # built; None while the device is unreachable
         offline_reason: str | None = None
         try:
             target = self.targets.build(device)
@@ -375,8 +403,9 @@ class Orchestrator:
             offline_reason = f"device unreachable: {_one_line(exc)}"
         failures = 0
         peak: dict[str, float] | None = None
-        peak_rounds: dict[str, Any] = {}
-        if offline_reason is None and built.get(PEAK_KEY) is not None and not isinstance(built[PEAK_KEY], Exception):
+        peak_rounds: dict[str, list[float]] = {}
+        if target is not None and offline_reason is None and built.get(PEAK_KEY) is not None \
+                and not isinstance(built[PEAK_KEY], Exception):
             peak, peak_rounds = self._peak_probe(device, target, built[PEAK_KEY], bench)
         try:
             for model, variant, rep in jobs:
@@ -386,9 +415,10 @@ class Orchestrator:
                 self._emit("job_started", device=device.name, model=model, variant=variant, repeat=rep)
                 art = built.get((model, variant))
                 origin = self.targets.origin(device.name)
-                if offline_reason is not None:
-                    self._record(error_measurement(run_id, device.name, model, variant, offline_reason, started,
-                                                   rep, origin), summary)
+                if offline_reason is not None or target is None:
+                    self._record(error_measurement(run_id, device.name, model, variant,
+                                                   offline_reason or "device unreachable", started, rep, origin),
+                                 summary)
                     continue
                 if art is None or isinstance(art, Exception):
                     why = _one_line(art) if art is not None else "not converted (interrupted)"
@@ -440,7 +470,7 @@ class Orchestrator:
                     pass
 
 
-def _scores_on_device(device: Any) -> bool:
+def _scores_on_device(device: DeviceConfig) -> bool:
     """Whether the device's runtime writes the model's outputs on held-out inputs (the runtime registry says):
     the companion apps return the eval set's outputs as the phone computed them; the host scores them."""
     from devices.runtimes import runtime_for
@@ -449,7 +479,7 @@ def _scores_on_device(device: Any) -> bool:
     return bool(rt and rt.scores_on_device)
 
 
-def _companions_needed(device: Any) -> tuple[str, ...]:
+def _companions_needed(device: DeviceConfig) -> tuple[str, ...]:
     """What the device's runtime needs exported besides the variant; a kind that cannot load needs nothing
     here (its worker reports the device unreachable)."""
     try:
@@ -460,10 +490,10 @@ def _companions_needed(device: Any) -> tuple[str, ...]:
         return ()
 
 
-def _prepared_exports(exports: dict[ExportKey, Any], device: Any, model: str,
-                      variant: str) -> tuple[dict[str, Any], str | None]:
+def _prepared_exports(exports: Exports, device: DeviceConfig, model: str,
+                      variant: str) -> tuple[dict[str, Export], str | None]:
     """The exports one job's runtime needs (kind -> converters.exports.Export), or why one is missing."""
-    prepared: dict[str, Any] = {}
+    prepared: dict[str, Export] = {}
     for kind in _companions_needed(device):
         made = exports.get((model, variant, kind))
         if made is None:
@@ -474,7 +504,7 @@ def _prepared_exports(exports: dict[ExportKey, Any], device: Any, model: str,
     return prepared, None
 
 
-def device_scores(ev: Any, outputs: Any) -> dict[str, Any]:
+def device_scores(ev: EvalSet, outputs: Any) -> dict[str, Any]:
     """The accuracy the device's own outputs reach, for the row's metrics; the timing stands without it."""
     from converters import device_eval
 
@@ -496,7 +526,7 @@ def _counts(s: RunSummary) -> dict[str, int]:
 
 
 def run(plan: Plan, db_path: str | os.PathLike[str], *, resume: str | None = None,
-        events: EventSink | None = None, cache_dir: Path | None = None, targets: Any = None) -> RunSummary:
+        events: EventSink | None = None, cache_dir: Path | None = None, targets: Targets | None = None) -> RunSummary:
     """The library entry point behind `harness run`; `targets` is a farm, or None for this host."""
     db = ResultsDB(os.fspath(db_path))
     try:
