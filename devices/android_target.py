@@ -111,7 +111,7 @@ class AndroidTarget(Target):
             self._props = ap.parse_getprop(self._sh(["getprop"]).stdout)
         return self._props
 
-    def _problem(self, probe: str, res: Any, detail: str = "") -> None:
+    def _problem(self, probe: str, res: CommandResult, detail: str = "") -> None:
         """Why a probe gave nothing: its stderr's first line (a phone's tools say it there), else `detail`."""
         said = next((ln.strip() for ln in res.stderr.splitlines() if ln.strip()), "")
         shown = next((ln.strip() for ln in res.stdout.splitlines() if ln.strip()), "")

@@ -15,7 +15,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from devices.probes import tegrastats as ts
 from devices.probes.jetson_board import first_line, looks_like_jetson, parse_l4t_release
@@ -252,7 +252,8 @@ class JetsonTarget(SshRunnerTarget):
             raw.extra["tegrastats"] = {"unavailable": f"could not read tegrastats: {type(exc).__name__}: {exc}"[:200]}
             raw.extra["energy_invalid"] = raw.extra["tegrastats"]["unavailable"]
 
-    def _read_tegrastats(self, raw: RawRun, lines: list[tuple[float, str]], said: str, to_unix: Any = float,
+    def _read_tegrastats(self, raw: RawRun, lines: list[tuple[float, str]], said: str,
+                         to_unix: Callable[[float], float] = float,
                          busy_from: float = 0.0, idle_s: float = 0.0) -> None:
         """Each line stamped with the host's time (`to_unix`); samples before `busy_from` are the idle
         baseline when idle_s was asked for."""
@@ -311,7 +312,7 @@ def _drop_pmic(raw: RawRun) -> RawRun:
     return raw
 
 
-def _stderr_line(stream: Any) -> str:
+def _stderr_line(stream: object) -> str:
     """The first non-empty line a probe stream wrote to stderr (`sudo: a password is required`), or ''."""
     text = getattr(stream, "stderr", b"")
     text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)

@@ -56,7 +56,7 @@ class RawRun:
         return self.result.to_json()
 
 
-def job_timeout_s(bench: Any) -> float:
+def job_timeout_s(bench: Bench) -> float:
     """The bench's timeout, grown in sustained mode to fit the whole loop (BenchSettings.job_timeout_s)."""
     return float(getattr(bench, "job_timeout_s", None) or bench.timeout_s)
 

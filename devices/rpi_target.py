@@ -166,7 +166,7 @@ class RaspberryPiTarget(SshRunnerTarget):
         raw.extra["raspberry_pi"] = report
 
 
-def stream_clock(stream: Any) -> Callable[[float], float]:
+def stream_clock(stream: object) -> Callable[[float], float]:
     """Host wall-clock time of a stream's line times (seconds since the stream started, host monotonic)."""
     t0 = getattr(stream, "t0", None)
     if t0 is None:

@@ -19,6 +19,7 @@ from devices.probes import benchmark_model as bm
 from devices.remote_paths import KEY_CHARS
 from devices.runner_result import Reading, RunnerResult
 from devices.runtime.base import ModelRuntime
+from devices.runtimes import Runtime
 from devices.runtime.board import TIMEOUT_EXIT, Board
 from devices.runtime.phone import Phone
 from devices.job import JobSpec, RawRun
@@ -92,7 +93,7 @@ class PhoneBenchmarkModel(ModelRuntime[Phone, RunnerAndExtra]):
 
     window_ends_at_return = True
 
-    def __init__(self, entry: Any) -> None:
+    def __init__(self, entry: Runtime) -> None:
         super().__init__(entry)
         self.remote: str | None = None
         self.sha: str | None = None

@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devices.runner_result import RunnerResult, json_value
 from devices.target import RawRun
@@ -23,6 +23,10 @@ from harness.statistics.throttle import clock_fell
 from harness.store.results import Measurement, PowerSample, TempSample
 from harness.statistics.compare import model_label
 from harness.orchestration.hostload import HOST_BUSY_OTHERS_PCT, HostNoise, noise_columns
+
+if TYPE_CHECKING:
+    from converters.build import BuiltVariant
+    from devices.config import BenchSettings
 
 PEAK_MAX_SWING = 0.25  # above this the peak probe is no denominator: no fraction-of-peak figure
 
@@ -162,7 +166,7 @@ def _clock(res: RunnerResult, raw: RawRun,
     return (probe_fell, probe_why) if probe_fell is not None else (fell, why)
 
 
-def node_macs(profile: dict[str, Any], path: Any) -> None:
+def node_macs(profile: dict[str, Any], path: str | Path) -> None:
     """Give each profiled op that names its TFLite node that node's MACs from the .tflite (counted, not timed)."""
     from converters.analysis import macs_by_node
 
@@ -185,7 +189,7 @@ def _temperatures(res: RunnerResult) -> tuple[tuple[TempSample, ...], float | No
     return temps, before, after, (None if temp_max == float("-inf") else temp_max)
 
 
-def _metrics(art: Any, s: LatencySummary, peak_gflops: Mapping[str, float] | None) -> dict[str, Any]:
+def _metrics(art: BuiltVariant, s: LatencySummary, peak_gflops: Mapping[str, float] | None) -> dict[str, Any]:
     """The variant's counted metrics plus achieved GFLOP/s and its share of the device's peak of that kind."""
     metrics = dict(art.metrics)
     if isinstance(getattr(art, "params", None), dict) and art.params:
@@ -210,7 +214,7 @@ def _metrics(art: Any, s: LatencySummary, peak_gflops: Mapping[str, float] | Non
     return metrics
 
 
-def _runner_extra(res: RunnerResult, art: Any, extra: dict[str, Any]) -> None:
+def _runner_extra(res: RunnerResult, art: BuiltVariant, extra: dict[str, Any]) -> None:
     """What the runner saw that has no column of its own: kept in extra, as JSON."""
     if getattr(art, "path", None):  # the artifact measured: a nightly re-measures it beside a suspect's
         extra["artifact_path"] = str(art.path)
@@ -237,7 +241,7 @@ SUMMARY_COLUMNS = ("p5_us", "p50_us", "p90_us", "p95_us", "p99_us", "mean_us", "
                    "robust_spread")
 
 
-def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: RawRun, started: float,
+def to_measurement(run_id: str, device: str, art: BuiltVariant, bench: BenchSettings, raw: RawRun, started: float,
                    peak_gflops: Mapping[str, float] | None = None, repeat_index: int = 0,
                    context: RowContext | None = None) -> Measurement:
     """`art` is a BuiltVariant, `bench` the BenchSettings used, `raw` what the target returned;
