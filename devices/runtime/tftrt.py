@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from devices.runtime.base import ModelRuntime
+from devices.runtimes import Runtime
 from devices.runtime.board import TIMEOUT_EXIT, JetsonBoard, companion, mean
 from devices.job import JobSpec, RawRun, parse_runner_output
 from devices.runner_result import RunnerResult
@@ -24,7 +25,7 @@ TFTRT_EXTRA = ("precision", "tensorrt_version", "conversion_us", "converted_now"
 class TfTrt(ModelRuntime[JetsonBoard, RawRun]):
     """Convert and time the SavedModel per precision on the board; the first is the row's figure."""
 
-    def __init__(self, entry: Any) -> None:
+    def __init__(self, entry: Runtime) -> None:
         super().__init__(entry)
         self._pushed = False
 
