@@ -189,13 +189,12 @@ def back_to_back(run_one: Window, bench: Bench, *, origin: float | None,
 
     def probe(phase: str) -> None:
         now = round(time.monotonic() - t0, 3)
-        try:  # a reading lost costs that point of the curve, never the windows
-            if read_temps is not None and (zones := read_temps()):
-                temps.append((now, phase, zones))
-            if freq := read_clocks():
-                clocks.append((now, phase, freq))
-        except TransportError:
-            pass
+        for read, into in ((read_temps, temps), (read_clocks, clocks)):
+            try:  # a reading lost costs that point of the curve, never the windows
+                if read is not None and (value := read()):
+                    into.append((now, phase, value))
+            except TransportError:
+                pass
 
     if read_temps is not None:  # a platform without a sampler: the zones and clocks before the first window
         probe("before")
@@ -207,20 +206,22 @@ def back_to_back(run_one: Window, bench: Bench, *, origin: float | None,
     interrupted = None
     while time.monotonic() - start < total:
         try:
-            result, extra = run_one(one)
+            got, got_extra = run_one(one)
         except TransportError as exc:
             if not windows:
                 raise
             interrupted = f"window {len(windows) + 1}: {str(exc)[:200]}"
             break
-        if result.error or not result.summary:
+        if got.error or not got.summary:
             if not windows:
-                return result, extra
-            interrupted = f"window {len(windows) + 1}: {str(result.error)[:200]}"
+                return got, got_extra
+            # the row is the windows measured (the last good window's facts), not the failed one's error
+            interrupted = f"window {len(windows) + 1}: {str(got.error)[:200]}"
             break
-        stats.append(result.summary)
+        result, extra = got, got_extra
+        stats.append(got.summary)
         windows.append((round(time.monotonic() - t0, 3), sum(int(x["count"]) for x in stats)))
-        p50s.append(result.summary.get("p50_us"))
+        p50s.append(got.summary.get("p50_us"))
         probe("run")
     count = sum(int(x["count"]) for x in stats)
     summary: dict[str, Any] = {"count": count, "mean_us": sum(x["mean_us"] * x["count"] for x in stats) / count}
