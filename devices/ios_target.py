@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from devices.bench import Bench
 from devices.config import IosDevice
 from devices.ios_adapter import IosAdapter, battery_reading
 from devices.ios_connect import make_adapter
@@ -328,7 +329,7 @@ class IosTarget(Target):
             super().close()
 
 
-def sustained_keys(bench: Any) -> dict[str, Any]:
+def sustained_keys(bench: Bench) -> dict[str, Any]:
     """The job's sustained-mode keys (optional, not in the golden job): the app runs its `sustainedLoop`."""
     total = getattr(bench, "sustained_s", None)
     if not total:
