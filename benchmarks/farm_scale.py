@@ -73,6 +73,7 @@ class SleepWorker:
         import ray
 
         from devices.target import RawRun
+        from devices.runner_result import RunnerResult
 
         if model["blob"]:
             ray.get(model["blob"][0])  # the artifact travels as in a real farm, once per agent
@@ -88,8 +89,8 @@ class SleepWorker:
         finally:
             self._job.release()
         took_us = (t1 - t0) * 1e6
-        return RawRun(runner={"runtime": RUNTIME, "runtime_version": "0", "threads": 1, "latencies_us": [took_us],
-                              "duration_s": t1 - t0, "warmup_runs_done": 0})
+        return RawRun(RunnerResult(runtime=RUNTIME, runtime_version="0", threads=1, latencies_us=(took_us,),
+                                   duration_s=t1 - t0, warmup_runs_done=0))
 
     def cool_down(self, bench: Any) -> float:
         return 0.0

@@ -78,9 +78,9 @@ def _log(kind: str, payload: dict[str, Any]) -> None:
                  else ("cached" if payload.get("cached") else "built"))
         print(f"  convert {payload['model']}/{payload['variant']}: {state}", flush=True)
     elif kind == "job_finished":
-        m = payload["measurement"]
-        what = f"p50 {m['p50_us'] / 1000:.2f} ms" if m["status"] == "ok" else f"error: {m['error']}"
-        print(f"  measure {m['model']}/{m['variant']}: {what}", flush=True)
+        m = payload["measurement"]  # the Measurement itself
+        what = f"p50 {(m.p50_us or 0.0) / 1000:.2f} ms" if m.status == "ok" else f"error: {m.error}"
+        print(f"  measure {m.model}/{m.variant}: {what}", flush=True)
 
 
 def _ratio(a: float | None, b: float | None) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from devices.runtime import load as load_runtime
 from devices.runtime.android_app import app_delegate, app_outputs
 from devices.runtime.base import ModelRuntime
 from devices.runtime.phone import Phone
+from devices.runner_result import RunnerResult
 from devices.sampler import SamplerThread
 from devices.target import JobSpec, RawRun, Target, rest
 from devices.timing import WALL_CLOCK_ARGV, clock_offset_s, window_ending_at
@@ -90,7 +92,7 @@ class AndroidTarget(Target):
         self.workdir = config.workdir.rstrip("/")
         self.app_dir = (config.app_dir or f"/sdcard/Android/data/{config.app_package}/files/harness").rstrip("/")
         # what runs the model here (benchmark_model or the companion app), from the runtime registry
-        self.runtime: ModelRuntime[Phone, tuple[dict[str, Any], dict[str, Any]]] = load_runtime(
+        self.runtime: ModelRuntime[Phone, tuple[RunnerResult, dict[str, Any]]] = load_runtime(
             self.kind, config.runtime)
         self.job_t0 = 0.0  # host monotonic time the current job's observation began (sustained windows' clock)
         self._supply: str | None = None
@@ -109,7 +111,7 @@ class AndroidTarget(Target):
             self._props = ap.parse_getprop(self._sh(["getprop"]).stdout)
         return self._props
 
-    def _problem(self, probe: str, res: Any, detail: str = "") -> None:
+    def _problem(self, probe: str, res: CommandResult, detail: str = "") -> None:
         """Why a probe gave nothing: its stderr's first line (a phone's tools say it there), else `detail`."""
         said = next((ln.strip() for ln in res.stderr.splitlines() if ln.strip()), "")
         shown = next((ln.strip() for ln in res.stdout.splitlines() if ln.strip()), "")
@@ -322,7 +324,7 @@ class AndroidTarget(Target):
         idle_s = idle_seconds(job.bench)
         with _Sampler(self, job.bench.sample_interval_s, t0) as sampler:
             busy_from = rest_before_job(idle_s)
-            runner, extra = self.runtime.run(self, job)
+            result, extra = self.runtime.run(self, job)  # benchmark_model and the app (android_app.py) both type it
             ended = time.time()
         # The run is measured: a phone that dies now costs the after-readings, never the result.
         try:
@@ -332,11 +334,11 @@ class AndroidTarget(Target):
             extra["probe_after_failed"] = str(exc)[:200]
         temps += sampler.temps
         temps.append((round(time.monotonic() - t0, 3), "after", after_thermal.get("temperatures_c") or {}))
-        runner["temperatures"] = [t for t in temps if t[2]]
-        if runner.get("windows"):  # sustained: the thermal status over time marks the first throttle event
+        result = replace(result, temperatures=tuple(t for t in temps if t[2]))
+        if result.windows:  # sustained: the thermal status over time marks the first throttle event
             # (the companion app's own reading at each window end, when it sent them, with the host's polls)
-            runner["thermal_status"] = sorted([*(runner.get("thermal_status") or []),
-                                               *([t, st] for t, st in sampler.status_times)], key=lambda x: x[0])
+            result = replace(result, thermal_status=tuple(sorted(
+                [*result.thermal_status, *((t, st) for t, st in sampler.status_times)], key=lambda x: x[0])))
         statuses = [s for s in (before_thermal.get("status"), *sampler.statuses, after_thermal.get("status"))
                     if s is not None]
         extra.update({
@@ -355,15 +357,15 @@ class AndroidTarget(Target):
         if before_batt and after_batt and "charge_counter_uah" in before_batt and "charge_counter_uah" in after_batt:
             extra["charge_counter_delta_uah"] = after_batt["charge_counter_uah"] - before_batt["charge_counter_uah"]
         outputs = extra.pop("_outputs", None)
-        raw = RawRun(runner=runner, throttled=bool(statuses) and max(statuses) >= 1, extra=extra,
+        raw = RawRun(result, throttled=bool(statuses) and max(statuses) >= 1, extra=extra,
                      clock_offset_s=extra.pop("phone_clock_offset_s", None), outputs=outputs)
         busy, idle = split_idle(sampler.power, busy_from, idle_s)
         # benchmark_model prints no timestamps: its timed loop is taken as count x mean ending when it returned
         # (the push, model load and warm-up lie before it). The app's result names its own window.
-        if runner.get("windows"):  # sustained: the loop of windows on the host's own clock
-            raw.window_unix_s = (float(runner["timed_window_unix_s"][0]), float(runner["timed_window_unix_s"][1]))
-        elif runner.get("duration_s") and not runner.get("error") and self.runtime.window_ends_at_return:
-            raw.window_unix_s = window_ending_at(ended, runner["duration_s"])
+        if result.windows:  # sustained: the loop of windows on the host's own clock
+            raw.window_unix_s = result.timed_window_unix_s
+        elif result.duration_s and not result.error and self.runtime.window_ends_at_return:
+            raw.window_unix_s = window_ending_at(ended, result.duration_s)
             raw.extra["power_window_estimate"] = (f"{self.runtime.name}: [return - count x mean, return] on the "
                                                   "host's clock")
         plugged = any(b and b.get("plugged") for b in (before_batt, after_batt))

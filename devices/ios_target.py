@@ -20,11 +20,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from devices.bench import Bench
 from devices.config import IosDevice
 from devices.ios_adapter import IosAdapter, battery_reading
 from devices.ios_connect import make_adapter
 from devices.energy_validity import battery_samples_verdict
 from devices.remote_paths import content_key
+from devices.runner_result import RunnerResult
 from devices.sampler import SamplerThread
 from devices.target import JobSpec, RawRun, Target, job_timeout_s
 from devices.timing import window_ending_at
@@ -294,7 +296,8 @@ class IosTarget(Target):
                       "thermal_states": [s for s in states if s]})
         if ios:
             extra["ios"] = ios
-        raw = RawRun(runner=runner, throttled=any(s in HOT_STATES for s in states), extra=extra)
+        # the app's JSON, as placed on the host's clock above, typed once
+        raw = RawRun(RunnerResult.from_json(runner), throttled=any(s in HOT_STATES for s in states), extra=extra)
         readings = [r for _, r in sampler.readings]
         powered = any(r.get("charging") for r in [*(x for x in (before, after) if x), *readings])
         samples = [(w, r["power_mw"], "battery") for w, (_, r) in zip(sampler.wall, sampler.readings)]
@@ -326,7 +329,7 @@ class IosTarget(Target):
             super().close()
 
 
-def sustained_keys(bench: Any) -> dict[str, Any]:
+def sustained_keys(bench: Bench) -> dict[str, Any]:
     """The job's sustained-mode keys (optional, not in the golden job): the app runs its `sustainedLoop`."""
     total = getattr(bench, "sustained_s", None)
     if not total:

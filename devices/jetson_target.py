@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from devices.probes import tegrastats as ts
 from devices.probes.jetson_board import first_line, looks_like_jetson, parse_l4t_release
@@ -231,7 +232,7 @@ class JetsonTarget(SshRunnerTarget):
         """tegrastats for the whole run, each line stamped with the host's time as it arrived; power from
         the input rail, board RAM, CPU clocks; clocks state alongside. With bench.idle_power_s the
         stream first runs that long with the board at rest (the idle baseline)."""
-        raw = RawRun(runner={})
+        raw = RawRun()
         try:
             raw.extra["jetson_clocks"] = self.clocks_state()
         except (ValueError, KeyError, IndexError, TypeError) as exc:  # a probe, not the measurement
@@ -251,7 +252,8 @@ class JetsonTarget(SshRunnerTarget):
             raw.extra["tegrastats"] = {"unavailable": f"could not read tegrastats: {type(exc).__name__}: {exc}"[:200]}
             raw.extra["energy_invalid"] = raw.extra["tegrastats"]["unavailable"]
 
-    def _read_tegrastats(self, raw: RawRun, lines: list[tuple[float, str]], said: str, to_unix: Any = float,
+    def _read_tegrastats(self, raw: RawRun, lines: list[tuple[float, str]], said: str,
+                         to_unix: Callable[[float], float] = float,
                          busy_from: float = 0.0, idle_s: float = 0.0) -> None:
         """Each line stamped with the host's time (`to_unix`); samples before `busy_from` are the idle
         baseline when idle_s was asked for."""
@@ -299,16 +301,18 @@ def _drop_pmic(raw: RawRun) -> RawRun:
     throttling check see them beside the sysfs zones); PMIC-Die reads a fixed 100 C on Jetsons: a trip
     point, not a temperature, it would flag every run, so it is left out."""
     merged = raw.extra.pop("tegrastats_temperatures", None) or []
-    if merged and not raw.runner.get("error"):
-        series = raw.runner.setdefault("temperatures", [])
-        series.extend([t, phase, {f"tegrastats:{k}": v for k, v in zones.items()}] for t, phase, zones in merged)
-    for row in raw.runner.get("temperatures") or []:
-        if len(row) == 3 and isinstance(row[2], dict):
-            row[2] = {k: v for k, v in row[2].items() if not k.split(":")[-1].upper().startswith("PMIC")}
+    series = list(raw.result.temperatures)
+    if merged and not raw.result.error:
+        series += [(float(t), str(phase), {f"tegrastats:{k}": v for k, v in zones.items()})
+                   for t, phase, zones in merged]
+    if series:
+        raw.result = replace(raw.result, temperatures=tuple(
+            (t, phase, {k: v for k, v in zones.items() if not k.split(":")[-1].upper().startswith("PMIC")})
+            for t, phase, zones in series))
     return raw
 
 
-def _stderr_line(stream: Any) -> str:
+def _stderr_line(stream: object) -> str:
     """The first non-empty line a probe stream wrote to stderr (`sudo: a password is required`), or ''."""
     text = getattr(stream, "stderr", b"")
     text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)

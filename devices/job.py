@@ -35,9 +35,9 @@ class JobSpec:
 
 @dataclass
 class RawRun:
-    """What a target hands back: the runner's JSON plus whatever the target's probes saw."""
+    """What a target hands back: the runtime's typed result plus whatever the target's probes saw."""
 
-    runner: dict[str, Any]
+    result: RunnerResult = field(default_factory=RunnerResult)  # every runtime builds it (devices/runtime/)
     # (host wall-clock time in s, mW, source): the host keeps only those in the runner's timed window.
     power_samples: list[tuple[float, float, str]] = field(default_factory=list)
     throttled: bool = False
@@ -50,25 +50,28 @@ class RawRun:
     outputs: Any = None  # the model's outputs on JobSpec.eval_inputs (a numpy array), for the host to score
 
     @property
-    def result(self) -> RunnerResult:
-        """The runtime's answer, typed: read once here so no caller reads `runner` key by key."""
-        return RunnerResult.from_json(self.runner)
+    def runner(self) -> dict[str, Any]:
+        """The result as the runner's JSON (the contract's shape): for storing or showing what a runtime said,
+        never for the host's figures, which read `result`."""
+        return self.result.to_json()
 
 
-def job_timeout_s(bench: Any) -> float:
+def job_timeout_s(bench: Bench) -> float:
     """The bench's timeout, grown in sustained mode to fit the whole loop (BenchSettings.job_timeout_s)."""
     return float(getattr(bench, "job_timeout_s", None) or bench.timeout_s)
 
 
-def parse_runner_output(stdout: str, stderr: str, exit_code: int) -> dict[str, Any]:
-    """The runner prints one JSON line; anything else (a crash, a kill) becomes an error dict."""
+def parse_runner_output(stdout: str, stderr: str, exit_code: int) -> RunnerResult:
+    """The runner prints one JSON line, read once here; anything else (a crash, a kill) becomes an error."""
     for line in reversed(stdout.strip().splitlines()):
         line = line.strip()
         if line.startswith("{"):
             try:
-                parsed: dict[str, Any] = json.loads(line)
-                return parsed
+                parsed = json.loads(line)
             except json.JSONDecodeError:
                 break
+            if isinstance(parsed, dict):
+                return RunnerResult.from_json(parsed)
+            break
     tail = (stderr or stdout).strip().splitlines()[-1:] or [""]
-    return {"error": f"runner exited {exit_code} without a result: {tail[0][:300]}"}
+    return RunnerResult.failed(f"runner exited {exit_code} without a result: {tail[0][:300]}")

@@ -141,7 +141,7 @@ class RaspberryPiTarget(SshRunnerTarget):
     def probe_session(self, job: JobSpec) -> Iterator[RawRun]:
         """Throttle bits before and after, and a sampler (vcgencmd + hwmon) while the runner works;
         with bench.idle_power_s, the sampler first runs that long with the board at rest."""
-        raw = RawRun(runner={})
+        raw = RawRun()
         before = vc.parse_throttled(self._vcgencmd("get_throttled"))
         interval = max(0.5, float(job.bench.sample_interval_s))
         stream = self.transport.stream(["sh", "-c", vc.SAMPLER_SCRIPT, "sh", self.tool("vcgencmd"), f"{interval:g}"]) \
@@ -166,7 +166,7 @@ class RaspberryPiTarget(SshRunnerTarget):
         raw.extra["raspberry_pi"] = report
 
 
-def stream_clock(stream: Any) -> Callable[[float], float]:
+def stream_clock(stream: object) -> Callable[[float], float]:
     """Host wall-clock time of a stream's line times (seconds since the stream started, host monotonic)."""
     t0 = getattr(stream, "t0", None)
     if t0 is None:

@@ -59,6 +59,14 @@ class RunnerResult:
     op_profile: Mapping[str, Any] | None = None
     op_profile_error: str | None = None
     ios: Mapping[str, Any] | None = None  # what only the iOS app records (thermal state, battery, ...)
+    # Sustained mode (harness.statistics.sustained): each window's end [t_s, samples so far] on the clock of
+    # `temperatures`, one p50 per window where only statistics were printed, where the loop began on that clock,
+    # whether Ctrl-C or a failure ended it early, and a phone's thermal status over time [t_s, status].
+    windows: tuple[Sequence[float], ...] = ()
+    window_p50_us: tuple[float | None, ...] | None = None
+    timed_start_s: float | None = None
+    interrupted: bool | None = None
+    thermal_status: tuple[Sequence[float], ...] = ()
     other: Mapping[str, Any] = field(default_factory=dict)  # keys this type does not name, as written
     # The keys the JSON carried, in order, so to_json() writes back exactly what was read.
     keys: tuple[str, ...] = field(default=(), compare=False, repr=False)
@@ -93,6 +101,10 @@ class RunnerResult:
         """A result that says only why nothing was measured."""
         return cls(error=error, keys=("error",))
 
+    def merged(self, data: Mapping[str, Any]) -> RunnerResult:
+        """This result with `data`'s keys (JSON as the runner writes it) written over, typed as `from_json` does."""
+        return RunnerResult.from_json({**self.to_json(), **data})
+
     def to_json(self) -> dict[str, Any]:
         """The JSON dict this result was read from (same keys, same JSON types); new fields written when set."""
         keys = list(self.keys) + [f.name for f in fields(self) if f.name not in ("other", "keys")
@@ -112,8 +124,10 @@ def _typed(key: str, value: Any) -> Any:
         return tuple(float(x) for x in value)
     if key == "timed_window_unix_s":
         return (float(value[0]), float(value[1])) if len(value) == 2 else None
-    if key in ("ops_on_cpu_kernels", "inputs"):
+    if key in ("ops_on_cpu_kernels", "inputs", "window_p50_us"):
         return tuple(value)
+    if key in ("windows", "thermal_status"):
+        return tuple(tuple(w) for w in value)
     if key in ("temperatures", "cpu_freq"):
         return tuple((float(r[0]), str(r[1]), r[2]) for r in value if len(r) == 3 and isinstance(r[2], Mapping))
     if key in ("init_us", "first_inference_us", "duration_s", "peak_rss_mb", "peak_rss_delta_mb",

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from devices.rpi_target import SshRunnerTarget
+from devices.target import Target
+from devices.transport import Transport
 from errors import DeviceError
 
 MIN_PYTHON = (3, 9)
@@ -65,7 +67,7 @@ def offline_advice(device: str, address: str, workdir: str, packages: list[str],
             f"installs from there)")
 
 
-def _push_wheels(name: str, transport: Any, folder: Path, remote: str) -> int:
+def _push_wheels(name: str, transport: Transport, folder: Path, remote: str) -> int:
     """The host's wheels folder (`wheels:`) onto the board, each file once (sha256): returns how many moved."""
     made = transport.run(["mkdir", "-p", remote], timeout_s=30)
     if not made.ok:
@@ -81,7 +83,7 @@ def _missing(target: SshRunnerTarget, python: str) -> list[str]:
     return [] if words == ["ok"] else words
 
 
-def setup_target(target: Any) -> dict[str, Any]:
+def setup_target(target: Target) -> dict[str, Any]:
     """Prepare one target and return its facts with a `setup` list of what was done."""
     if not isinstance(target, SshRunnerTarget):
         target.prepare()

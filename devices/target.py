@@ -164,7 +164,7 @@ class RunnerTarget(Target):
     @contextmanager
     def probe_session(self, job: JobSpec) -> Iterator[RawRun]:
         """Hook for probes sampled while the runner works (tegrastats, power); yields the RawRun to fill."""
-        yield RawRun(runner={})
+        yield RawRun()
 
     def runner_job(self, job: JobSpec, remote_model: str) -> dict[str, Any]:
         b = job.bench

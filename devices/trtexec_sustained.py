@@ -1,11 +1,11 @@
 """Sustained mode through trtexec on a Jetson: `--duration` loops of up to SEGMENT_S back to back, windows
 cut afterwards.
 
-Unlike benchmark_model (devices/board_sustained.py), trtexec loops by itself for `--duration=N` seconds and
-`--exportTimes=FILE` writes one record per timed inference (TensorRT 7-10, sampleReporting.cpp
-exportJSONTrace: `startEnqMs, endEnqMs, startH2dMs, ..., endD2hMs, h2dMs, computeMs, d2hMs, latencyMs[,
-endToEndMs]`, milliseconds on trtexec's own clock). It writes that file only when its loop ends, and a killed
-trtexec writes nothing: one loop of ten minutes would lose all of them to a Ctrl-C. So the loop runs as
+Unlike benchmark_model (devices/runtime/benchmark_model.py `back_to_back`), trtexec loops by itself for
+`--duration=N` seconds and `--exportTimes=FILE` writes one record per timed inference (TensorRT 7-10,
+sampleReporting.cpp exportJSONTrace: `startEnqMs, endEnqMs, startH2dMs, ..., endD2hMs, h2dMs, computeMs, d2hMs,
+latencyMs[, endToEndMs]`, milliseconds on trtexec's own clock). It writes that file only when its loop ends, and
+a killed trtexec writes nothing: one loop of ten minutes would lose all of them to a Ctrl-C. So the loop runs as
 segments of at most SEGMENT_S seconds, one trtexec each; a Ctrl-C (or a failure) during a segment keeps every
 segment finished before it, and costs at most SEGMENT_S of measurement. The price is a gap between segments
 (trtexec's start, the engine's deserialisation and the warm-up: about a second on a Jetson), added up in the
@@ -27,22 +27,26 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from devices.transport import CommandResult, TransportError
+from devices.bench import Bench
+from devices.job import RawRun
+from devices.runner_result import RunnerResult
+from devices.transport import CommandResult, Transport, TransportError
 
 # The longest trtexec of a sustained loop: what a Ctrl-C can cost at most, against one reload gap per segment.
 SEGMENT_S = 60
 
 
-def window_length(bench: Any) -> float:
-    """bench.sustained_window_s, or sustained_s / 20, at least 0.5 s (the runner's default)."""
+def window_length(bench: Bench) -> float:
+    """bench.sustained_window_s, or sustained_s / 20, at least 0.5 s (the runner's default); benchmark_model's
+    back-to-back windows (devices/runtime/benchmark_model.py) are as long."""
     total = float(bench.sustained_s or 0.0)
-    return float(getattr(bench, "sustained_window_s", None) or max(total / 20.0, 0.5))
+    return float(bench.sustained_window_s or max(total / 20.0, 0.5))
 
 
-def segment_durations(bench: Any, segment_s: int | None = None) -> list[int]:
+def segment_durations(bench: Bench, segment_s: int | None = None) -> list[int]:
     """trtexec's whole-second --duration of each segment: ceil(sustained_s) split into runs of at most
     SEGMENT_S (never shorter than a window, so every segment ends at least one window)."""
-    total = max(1, math.ceil(float(bench.sustained_s)))
+    total = max(1, math.ceil(float(bench.sustained_s or 0.0)))
     seg = max(math.ceil(window_length(bench)), int(segment_s or SEGMENT_S), 1)
     out = [seg] * (total // seg)
     if total % seg:
@@ -50,11 +54,11 @@ def segment_durations(bench: Any, segment_s: int | None = None) -> list[int]:
     return out
 
 
-def sustained_argv(trtexec: str, engine: str, times_json: str, bench: Any, duration_s: int | None = None
+def sustained_argv(trtexec: str, engine: str, times_json: str, bench: Bench, duration_s: int | None = None
                    ) -> list[str]:
     """trtexec timing a saved engine without stopping for duration_s (default: all of sustained_s), every
     inference exported."""
-    duration = duration_s if duration_s is not None else max(1, math.ceil(float(bench.sustained_s)))
+    duration = duration_s if duration_s is not None else max(1, math.ceil(float(bench.sustained_s or 0.0)))
     return [trtexec, f"--loadEngine={engine}", f"--warmUp={int(round(bench.warmup_s * 1000))}",
             "--iterations=1", f"--duration={duration}", f"--exportTimes={times_json}", "--useSpinWait"]
 
@@ -69,7 +73,7 @@ class Segment:
 
 
 def run_segments(run: Callable[[list[str]], CommandResult], trtexec: str, engine: str, times_stem: str,
-                 bench: Any, t0: float, stopped: Callable[[], bool] = lambda: False
+                 bench: Bench, t0: float, stopped: Callable[[], bool] = lambda: False
                  ) -> tuple[list[Segment], str | None]:
     """The segments back to back until sustained_s is run (`run` executes one argv on the board). A failure or
     a lost link (Ctrl-C ends the link) in the first segment is the caller's, as for one trtexec; in a later one
@@ -243,12 +247,12 @@ def sustained_fields(segments: list[tuple[str, float, float]], window_s: float, 
     return fields, round(gaps, 3), cut
 
 
-def fill(transport: Any, python: str, segments: list[Segment], bench: Any, runner: dict[str, Any], raw: Any,
-         poller: ThermalPoller, interrupted: str | None = None) -> str | None:
+def fill(transport: Transport, python: str, segments: list[Segment], bench: Bench, result: RunnerResult,
+         raw: RawRun, poller: ThermalPoller, interrupted: str | None = None) -> tuple[RunnerResult, str | None]:
     """Fetch each segment's export reduced on the board (COMPACT_SCRIPT; the whole JSON where Python fails),
-    remove it there, and fill `runner` and `raw` with the sustained fields. `interrupted`: why the loop ended
-    before sustained_s (the row keeps what the finished segments measured). The reason when the first export
-    is unusable, else None."""
+    remove it there: `result` with the sustained fields, and `raw` given the window. `interrupted`: why the
+    loop ended before sustained_s (the row keeps what the finished segments measured). The reason when the
+    first export is unusable, else None."""
     texts: list[tuple[str, float, float]] = []
     for seg in segments:
         exported = transport.run(["sh", "-c", '"$1" -c "$2" "$3" 2>/dev/null || cat -- "$3"', "sh", python,
@@ -261,11 +265,10 @@ def fill(transport: Any, python: str, segments: list[Segment], bench: Any, runne
     try:
         fields, gaps, cut = sustained_fields(texts, window_length(bench), poller)
     except ValueError as exc:
-        return f"--exportTimes unusable: {exc}"
+        return result, f"--exportTimes unusable: {exc}"
     interrupted = cut or interrupted
-    runner.update(fields)
-    runner["interrupted"] = interrupted is not None
-    raw.window_unix_s = (runner["timed_window_unix_s"][0], runner["timed_window_unix_s"][1])
+    result = result.merged({**fields, "interrupted": interrupted is not None})
+    raw.window_unix_s = result.timed_window_unix_s
     raw.extra["power_window_estimate"] = "trtexec: each segment's last inference's end placed as it returned"
     if len(segments) == 1:
         how = f"one trtexec --duration={segments[0].duration_s} loop"
@@ -276,4 +279,4 @@ def fill(transport: Any, python: str, segments: list[Segment], bench: Any, runne
                                      "a window")
     if interrupted:
         raw.extra["sustained_interrupted"] = interrupted
-    return None
+    return result, None

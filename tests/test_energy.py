@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from devices.target import RawRun
+from devices.runner_result import RunnerResult
 from harness.orchestration.measure import to_measurement
 from harness.planning.config import BenchSettings
 from harness.statistics.energy import MIN_WINDOW_SAMPLES, integrate_window, window_energy
@@ -45,7 +46,7 @@ def test_measurement_energy_uses_the_runner_window_on_the_host_clock():
     lat = [1000.0] * 1000  # 1000 inferences of 1 ms: a 1 s window
     board_window = [T0 + 5.0 - 100.0, T0 + 6.0 - 100.0]
     power = [(T0 + i * 0.1, 4000.0 if not 5.0 <= i * 0.1 <= 6.0 else 2000.0, "hwmon:ina219") for i in range(100)]
-    raw = RawRun(runner={"latencies_us": lat, "duration_s": 1.0, "timed_window_unix_s": board_window},
+    raw = RawRun(RunnerResult.from_json({"latencies_us": lat, "duration_s": 1.0, "timed_window_unix_s": board_window}),
                  power_samples=power, clock_offset_s=100.0)
     m = to_measurement("r", "pi", _ART, BenchSettings(), raw, T0)
     assert m.energy_per_inference_mj == pytest.approx(2000.0 * 1.0 / 1000, rel=0.05)
@@ -58,7 +59,7 @@ def test_measurement_energy_uses_the_runner_window_on_the_host_clock():
 def test_a_window_with_few_power_samples_is_flagged_on_the_row():
     lat = [1000.0] * 1000
     power = [(T0 + i * 0.5, 2000.0, "battery") for i in range(10)]  # 2 samples per second
-    raw = RawRun(runner={"latencies_us": lat, "duration_s": 1.0, "timed_window_unix_s": [T0 + 2.0, T0 + 3.0]},
+    raw = RawRun(RunnerResult.from_json({"latencies_us": lat, "duration_s": 1.0, "timed_window_unix_s": [T0 + 2.0, T0 + 3.0]}),
                  power_samples=power, clock_offset_s=0.0)
     m = to_measurement("r", "phone", _ART, BenchSettings(), raw, T0)
     assert m.power_samples_in_window == 3 and m.energy_per_inference_mj == pytest.approx(2.0)
@@ -66,7 +67,7 @@ def test_a_window_with_few_power_samples_is_flagged_on_the_row():
 
 
 def test_measurement_without_a_known_window_has_no_energy():
-    raw = RawRun(runner={"latencies_us": [1000.0] * 60, "duration_s": 1.0, "timed_window_unix_s": [1.0, 2.0]},
+    raw = RawRun(RunnerResult.from_json({"latencies_us": [1000.0] * 60, "duration_s": 1.0, "timed_window_unix_s": [1.0, 2.0]}),
                  power_samples=[(T0, 1000.0, "battery"), (T0 + 1, 1000.0, "battery")], clock_offset_s=None)
     m = to_measurement("r", "phone", _ART, BenchSettings(), raw, T0)
     assert m.energy_per_inference_mj is None and "timed window unknown" in m.extra["energy_invalid"]
@@ -86,26 +87,26 @@ def test_clock_fell_during_the_window():
 def test_a_row_is_flagged_when_the_runner_saw_the_clock_fall():
     rows = [[0.0, "before", {"cpu0": {"cur": 1500, "max": 1500}}], [0.5, "run", {"cpu0": {"cur": 1500, "max": 1500}}],
             [1.0, "run", {"cpu0": {"cur": 700, "max": 1500}}]]
-    raw = RawRun(runner={"latencies_us": [1000.0] * 60, "duration_s": 1.0, "cpu_freq": rows})
+    raw = RawRun(RunnerResult.from_json({"latencies_us": [1000.0] * 60, "duration_s": 1.0, "cpu_freq": rows}))
     m = to_measurement("r", "pi", _ART, BenchSettings(), raw, T0)
     assert m.cpu_clock_fell is True and not m.validity.no_throttling
     assert any("1500 to 700 MHz" in n for n in m.validity.notes)
-    steady = RawRun(runner={"latencies_us": [1000.0] * 60, "duration_s": 1.0, "cpu_freq": rows[:2]})
+    steady = RawRun(RunnerResult.from_json({"latencies_us": [1000.0] * 60, "duration_s": 1.0, "cpu_freq": rows[:2]}))
     assert to_measurement("r", "pi", _ART, BenchSettings(), steady, T0).cpu_clock_fell is False
 
 
 def test_tegrastats_clocks_inside_the_window_flag_a_jetson_row():
     freq = [(T0 + 0.5, 1479.0), (T0 + 2.0, 1479.0), (T0 + 3.0, 921.0), (T0 + 9.0, 300.0)]
-    raw = RawRun(runner={"latencies_us": [1000.0] * 60, "duration_s": 3.0,
-                         "timed_window_unix_s": [T0 + 1.0, T0 + 4.0]}, clock_offset_s=0.0, freq_samples=freq)
+    raw = RawRun(RunnerResult.from_json({"latencies_us": [1000.0] * 60, "duration_s": 3.0,
+                         "timed_window_unix_s": [T0 + 1.0, T0 + 4.0]}), clock_offset_s=0.0, freq_samples=freq)
     assert to_measurement("r", "nano", _ART, BenchSettings(), raw, T0).cpu_clock_fell is True
-    calm = RawRun(runner={"latencies_us": [1000.0] * 60, "duration_s": 3.0,
-                          "timed_window_unix_s": [T0 + 1.0, T0 + 2.5]}, clock_offset_s=0.0, freq_samples=freq)
+    calm = RawRun(RunnerResult.from_json({"latencies_us": [1000.0] * 60, "duration_s": 3.0,
+                          "timed_window_unix_s": [T0 + 1.0, T0 + 2.5]}), clock_offset_s=0.0, freq_samples=freq)
     assert to_measurement("r", "nano", _ART, BenchSettings(), calm, T0).cpu_clock_fell is False  # 300 is after it
 
 
 def test_board_ram_is_its_own_column():
-    raw = RawRun(runner={"latencies_us": [1000.0] * 60, "duration_s": 1.0, "peak_rss_mb": 80.0},
+    raw = RawRun(RunnerResult.from_json({"latencies_us": [1000.0] * 60, "duration_s": 1.0, "peak_rss_mb": 80.0}),
                  memory={"board_ram_used_peak_mb": 2411.0})
     m = to_measurement("r", "nano", _ART, BenchSettings(), raw, T0)
     assert m.board_ram_used_peak_mb == 2411.0 and m.peak_rss_mb == 80.0 and m.end_rss_mb is None

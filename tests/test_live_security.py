@@ -65,7 +65,8 @@ def test_head_on_the_event_stream_returns_at_once(tmp_path):
 
 def test_publishing_does_not_wait_for_a_stalled_reader(tmp_path):
     """A browser's /api/runs read stalls while it holds the database lock; the measurement thread's
-    publish must still return at once, and the event arrives once the reader lets go."""
+    publish must still return at once, and the event (it carries the row itself: nothing is read back from
+    the database) arrives while the reader still holds the lock."""
     db_path = tmp_path / "r.db"
     m = make_measurement("run-1", "local", "m.tflite", "fp32", median_us=1000, n=50)
     db = ResultsDB(db_path)
@@ -88,16 +89,14 @@ def test_publishing_does_not_wait_for_a_stalled_reader(tmp_path):
         reader.start()
         assert entered.wait(5)
         q = server.hub.subscribe()
-        brief = {"run_id": "run-1", "device": "local", "model": "m.tflite", "variant": "fp32", "status": "ok",
-                 "p50_us": m.p50_us}
         t0 = time.monotonic()
-        server.publish("job_finished", {"measurement": brief})
+        server.publish("job_finished", {"measurement": m})
         took = time.monotonic() - t0
-        release_at = time.monotonic()
-        time.sleep(0.3)
-        assert q.empty()  # still waiting for the reader, off the measurement thread
-        release.set()
-        _, kind, data = q.get(timeout=5)
+        try:
+            _, kind, data = q.get(timeout=5)
+            still_held = not release.is_set()
+        finally:
+            release.set()
         reader.join(10)
     print(f"publish returned in {took * 1000:.1f} ms while a reader held the database")
-    assert took < 0.1 and kind == "job_finished" and '"runs": 50' in data and time.monotonic() - release_at < 6
+    assert took < 0.1 and kind == "job_finished" and '"runs": 50' in data and still_held

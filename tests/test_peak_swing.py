@@ -1,10 +1,9 @@
 """The matmul peak probe runs more than once; its swing is shown, and an unsteady probe is no denominator."""
 from __future__ import annotations
 
-import dataclasses
 
 from harness.orchestration import orchestrate
-from harness.orchestration.orchestrate import peak_swing, with_peak_swing
+from harness.orchestration.measure import peak_swing, peak_swing_metrics
 from harness.planning.config import parse_devices
 from harness.planning.plan import make_plan
 from tests.fixtures_web import make_measurement
@@ -12,20 +11,20 @@ from tests.fixtures_web import make_measurement
 
 def _with_peak(fraction: float = 0.2):
     m = make_measurement("r", "pi", "m", "fp32", median_us=1000)
-    return dataclasses.replace(m, metrics={**m.metrics, "peak_kind": "fp32", "device_peak_gflops": 505.0,
-                                           "achieved_gflops": 101.0, "fraction_of_peak": fraction})
+    return {**m.metrics, "peak_kind": "fp32", "device_peak_gflops": 505.0, "achieved_gflops": 101.0,
+            "fraction_of_peak": fraction}
 
 
 def test_an_unsteady_probe_is_reported_and_not_divided_by():
-    m = with_peak_swing(_with_peak(), {"fp32": [162.0, 505.0]})
-    assert m.metrics["device_peak_rounds_gflops"] == [162.0, 505.0]
-    assert m.metrics["device_peak_swing"] > 2
-    assert "fraction_of_peak" not in m.metrics and "swung" in m.metrics["fraction_of_peak_note"]
+    metrics = peak_swing_metrics(_with_peak(), {"fp32": [162.0, 505.0]})
+    assert metrics["device_peak_rounds_gflops"] == [162.0, 505.0]
+    assert metrics["device_peak_swing"] > 2
+    assert "fraction_of_peak" not in metrics and "swung" in metrics["fraction_of_peak_note"]
 
 
 def test_a_steady_probe_keeps_the_fraction_and_shows_its_swing():
-    m = with_peak_swing(_with_peak(), {"fp32": [490.0, 505.0]})
-    assert m.metrics["fraction_of_peak"] == 0.2 and m.metrics["device_peak_swing"] == round(505 / 490 - 1, 4)
+    metrics = peak_swing_metrics(_with_peak(), {"fp32": [490.0, 505.0]})
+    assert metrics["fraction_of_peak"] == 0.2 and metrics["device_peak_swing"] == round(505 / 490 - 1, 4)
     assert peak_swing([1.0]) is None
 
 
@@ -47,6 +46,7 @@ def test_share_of_peak_is_never_over_100_percent(tmp_path):
     import time
 
     from devices.target import RawRun
+    from devices.runner_result import RunnerResult
     from harness.orchestration.measure import to_measurement
     from harness.planning.config import BenchSettings
     from harness.reporting.tables import compute_text
@@ -59,7 +59,7 @@ def test_share_of_peak_is_never_over_100_percent(tmp_path):
     model = tmp_path / "m.tflite"
     model.write_bytes(b"x")
     lat = [1000.0 + (i % 7) for i in range(60)]  # 1 ms for 50 M MACs: 100 GFLOP/s achieved
-    raw = RawRun(runner={"latencies_us": lat, "duration_s": 1.0, "runtime": "tflite", "threads": 2})
+    raw = RawRun(RunnerResult.from_json({"latencies_us": lat, "duration_s": 1.0, "runtime": "tflite", "threads": 2}))
     bench = BenchSettings(min_runs=50, min_s=0.0, cooldown_s=0.0)
     busy = to_measurement("r", "host", Art(model), bench, raw, time.time(), peak_gflops={"fp32": 52.0})
     assert busy.metrics["achieved_gflops"] > 52.0

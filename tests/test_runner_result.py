@@ -72,8 +72,8 @@ def test_benchmark_model_fills_what_it_measures_and_leaves_the_rest_empty():
     parsed = {"summary": {"count": 50, "mean_us": 2000.0, "p50_us": 1990.0}, "init_us": 5000.0,
               "first_inference_us": 3000.0, "overall_peak_memory_mb": 12.5, "end_vmrss_mb": 11.0,
               "delegates_applied": [], "threads": 4}
-    runner, _ = bm_runner_result(parsed, "xnnpack", 4, "tflite-benchmark_model", "2.16")
-    res = RawRun(runner=runner).result
+    res, _ = bm_runner_result(parsed, "xnnpack", 4, "tflite-benchmark_model", "2.16")
+    assert RunnerResult.from_json(RawRun(res).runner) == res  # its JSON reads back as the same record
     assert res.ok and res.latencies_us == () and res.summary["p50_us"] == 1990.0
     assert res.peak_footprint_mb == 12.5 and res.peak_rss_mb is None and res.duration_s == 0.1
     assert res.memory_mb == {"peak_footprint_mb": 12.5, "end_rss_mb": 11.0}

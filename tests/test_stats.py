@@ -63,6 +63,7 @@ def test_no_delegate_is_not_a_partial_delegation():
 from types import SimpleNamespace  # noqa: E402
 
 from devices.target import RawRun  # noqa: E402
+from devices.runner_result import RunnerResult  # noqa: E402
 from harness.orchestration.measure import to_measurement  # noqa: E402
 from harness.planning.config import BenchSettings  # noqa: E402
 
@@ -70,7 +71,7 @@ _ART = SimpleNamespace(model="m", variant="fp32", metrics={})
 
 
 def _row(runner: dict, bench: BenchSettings | None = None, **raw):
-    return to_measurement("r", "d", _ART, bench or BenchSettings(), RawRun(runner=runner, **raw), 1000.0)
+    return to_measurement("r", "d", _ART, bench or BenchSettings(), RawRun(RunnerResult.from_json(runner), **raw), 1000.0)
 
 
 def test_printed_summary_keeps_each_percentile_under_its_own_name():

@@ -351,6 +351,7 @@ def test_a_long_sustained_row_keeps_a_bounded_sample_but_figures_from_every_run(
     import numpy as np
 
     from devices.target import RawRun
+    from devices.runner_result import RunnerResult
     from harness.orchestration.measure import to_measurement
     from harness.planning.config import BenchSettings
     from harness.statistics.sustained import SAMPLES_KEPT
@@ -364,7 +365,7 @@ def test_a_long_sustained_row_keeps_a_bounded_sample_but_figures_from_every_run(
               "window_s": 10.0, "timed_window_unix_s": [1000.0, 1200.0]}
     bench = BenchSettings(sustained_s=200.0, sustained_window_s=10.0)
     m = to_measurement("r", "local", SimpleNamespace(model="m", variant="fp32", metrics={}), bench,
-                       RawRun(runner=runner), 0.0)
+                       RawRun(RunnerResult.from_json(runner)), 0.0)
     assert m.status == "ok", m.error
     assert len(m.latencies_us) == SAMPLES_KEPT and m.runs == n
     assert m.extra["latencies_kept"]["kept"] == SAMPLES_KEPT and m.extra["latencies_kept"]["of"] == n
@@ -381,7 +382,7 @@ def test_a_long_sustained_row_keeps_a_bounded_sample_but_figures_from_every_run(
     # A short run keeps every sample and says nothing.
     short = {**runner, "latencies_us": lat[:5000].tolist(), "windows": [[10.5, 2500], [20.5, 5000]]}
     m2 = to_measurement("r", "local", SimpleNamespace(model="m", variant="fp32", metrics={}), bench,
-                        RawRun(runner=short), 0.0)
+                        RawRun(RunnerResult.from_json(short)), 0.0)
     assert len(m2.latencies_us) == 5000 and "latencies_kept" not in m2.extra and m2.runs == 5000
 
 

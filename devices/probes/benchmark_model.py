@@ -13,6 +13,8 @@ import io
 import re
 from typing import Any
 
+from devices.runner_result import RunnerResult
+
 NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 
 # logcat: "07-08 15:34:26.201  5395  5395 I tflite  : msg", "07-08 15:34:26.201 I/tflite  ( 5395): msg",
@@ -386,22 +388,22 @@ def cli_flags(model: str, bench: Any, op_profiling: bool = False, csv_path: str 
 
 
 def runner_result(parsed: dict[str, Any], requested_delegate: str, threads: int, runtime: str,
-                  runtime_version: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The runner-shaped result and the extra facts from a parsed benchmark_model log."""
+                  runtime_version: str | None) -> tuple[RunnerResult, dict[str, Any]]:
+    """The typed result (what the tool printed; the rest empty) and the extra facts from a parsed log."""
     outcome = delegate_outcome(parsed, requested_delegate)
     s = parsed["summary"]
-    runner: dict[str, Any] = {
-        "runtime": runtime, "runtime_version": runtime_version,
-        "threads": parsed.get("threads", threads), "delegate": outcome["delegate"], "summary": s,
-        "duration_s": round(s["count"] * s["mean_us"] / 1e6, 4) if s.get("count") is not None else None,
-        "init_us": parsed.get("init_us"), "first_inference_us": parsed.get("first_inference_us"),
+    result = RunnerResult(
+        runtime=runtime, runtime_version=runtime_version,
+        threads=parsed.get("threads", threads), delegate=outcome["delegate"], summary=s,
+        duration_s=round(s["count"] * s["mean_us"] / 1e6, 4) if s.get("count") is not None else None,
+        init_us=_float(parsed.get("init_us")), first_inference_us=_float(parsed.get("first_inference_us")),
         # Each memory figure under its own name: the periodic-monitoring peak footprint is not a VmHWM,
         # and the end-of-run VmRSS is not a peak of anything.
-        "peak_footprint_mb": parsed.get("overall_peak_memory_mb"),
-        "end_rss_mb": parsed.get("end_vmrss_mb"),
-        "peak_rss_delta_mb": parsed.get("overall_peak_rss_delta_mb"),
-        "ops_total": outcome.get("ops_total"), "ops_delegated": outcome.get("ops_delegated"),
-    }
+        peak_footprint_mb=_float(parsed.get("overall_peak_memory_mb")),
+        end_rss_mb=_float(parsed.get("end_vmrss_mb")),
+        peak_rss_delta_mb=_float(parsed.get("overall_peak_rss_delta_mb")),
+        ops_total=outcome.get("ops_total"), ops_delegated=outcome.get("ops_delegated"),
+    )
     extra: dict[str, Any] = {"delegate_outcome": outcome, "warmup": parsed.get("warmup"),
                              "model_size_mb": parsed.get("model_size_mb")}
     if outcome.get("fallback"):
@@ -411,4 +413,9 @@ def runner_result(parsed: dict[str, Any], requested_delegate: str, threads: int,
         extra["op_profile"] = parsed["op_profile"]
     if parsed.get("errors"):
         extra["log_errors"] = parsed["errors"][:10]
-    return runner, extra
+    return result, extra
+
+
+def _float(value: Any) -> float | None:
+    """A printed figure as the typed result holds it (the log's integers as floats, as from_json reads them)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -22,9 +22,11 @@ from devices.probes import benchmark_model as bm
 from devices.runtime.base import ModelRuntime
 from devices.runtime.phone import Phone
 from devices.job import JobSpec, job_timeout_s
-from devices.transport import TransportError, file_sha256
+from devices.remote_paths import content_key
+from devices.runner_result import RunnerResult
+from devices.transport import TransportError
 
-RunnerAndExtra = tuple[dict[str, Any], dict[str, Any]]
+RunnerAndExtra = tuple[RunnerResult, dict[str, Any]]  # the app's JSON typed once, and the row's facts
 
 
 def app_delegate(requested: str, android: dict[str, Any], extra: dict[str, Any]) -> None:
@@ -72,7 +74,7 @@ class AndroidApp(ModelRuntime[Phone, RunnerAndExtra]):
         if job.eval_inputs is None or not job.eval_shape or job.eval_count <= 0:
             return []
         local = Path(job.eval_inputs)
-        remote = f"{platform.app_dir}/eval/{file_sha256(local)[:16]}.f32"
+        remote = f"{platform.app_dir}/eval/{content_key(local)}.f32"
         platform.adb.push_if_changed(local, remote)
         return ["--es", "eval_path", remote, "--es", "eval_shape", ",".join(str(int(d)) for d in job.eval_shape),
                 "--ei", "eval_count", str(int(job.eval_count))]
@@ -101,7 +103,7 @@ class AndroidApp(ModelRuntime[Phone, RunnerAndExtra]):
         said = (res.stdout + res.stderr).strip()
         if not res.ok or "Error" in said:
             line = next((ln for ln in said.splitlines() if "Error" in ln), said[-200:])
-            return {"error": f"am start failed: {line.strip()}"}, extra
+            return RunnerResult.failed(f"am start failed: {line.strip()}"), extra
         limit = job_timeout_s(b)
         deadline = time.monotonic() + limit
         last_size = -1
@@ -119,7 +121,7 @@ class AndroidApp(ModelRuntime[Phone, RunnerAndExtra]):
                     break
                 last_size = st[1] if st else -1
                 if time.monotonic() > deadline:
-                    return {"error": f"companion app wrote no result within {limit:.0f} s"}, extra
+                    return RunnerResult.failed(f"companion app wrote no result within {limit:.0f} s"), extra
                 if stop and st is None and time.monotonic() >= next_clock:  # the clocks once a window
                     next_clock = time.monotonic() + window
                     read_clocks(platform, clocks)
@@ -139,9 +141,9 @@ class AndroidApp(ModelRuntime[Phone, RunnerAndExtra]):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            return {"error": f"companion app result is not JSON: {exc}"}, extra
+            return RunnerResult.failed(f"companion app result is not JSON: {exc}"), extra
         if not isinstance(data, dict):
-            return {"error": "companion app result is not a JSON object"}, extra
+            return RunnerResult.failed("companion app result is not a JSON object"), extra
         data.setdefault("runtime", "companion-app")
         android = data.pop("android", None)  # the app's own readings: battery, thermal, delegate per op
         if isinstance(android, dict):
@@ -158,7 +160,7 @@ class AndroidApp(ModelRuntime[Phone, RunnerAndExtra]):
             extra["phone_clock_offset_s"] = platform.clock_offset()
         if data.get("latencies_us") and "duration_s" not in data:
             data["duration_s"] = round(sum(data["latencies_us"]) / 1e6, 4)
-        return data, extra
+        return RunnerResult.from_json(data), extra
 
     def abort(self, platform: Phone) -> None:
         """Ctrl-C, from another thread: a sustained loop is asked to stop (its stop file pushed); the app ends at

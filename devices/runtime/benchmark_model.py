@@ -10,17 +10,24 @@ import dataclasses
 import secrets
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from devices.bench import Bench
 from devices.probes import benchmark_model as bm
+from devices.remote_paths import KEY_CHARS
+from devices.runner_result import Reading, RunnerResult
 from devices.runtime.base import ModelRuntime
+from devices.runtimes import Runtime
 from devices.runtime.board import TIMEOUT_EXIT, Board
 from devices.runtime.phone import Phone
 from devices.job import JobSpec, RawRun
 from devices.transport import CommandResult, TransportError, file_sha256
+from devices.trtexec_sustained import window_length
 
 RUNTIME = "tflite-benchmark_model"
+RunnerAndExtra = tuple[RunnerResult, dict[str, Any]]  # the result and the facts the platform adds to the row
 
 
 def read_log(res: CommandResult) -> tuple[dict[str, Any], str | None]:
@@ -44,21 +51,20 @@ class BoardBenchmarkModel(ModelRuntime[Board, RawRun]):
         remote = platform.remote_model_path(job.model_path)
         platform.transport.push_if_changed(job.model_path, remote)
         with platform.probe_session(job) as raw:
-            if getattr(job.bench, "sustained_s", None):  # back-to-back windows (devices/board_sustained.py)
-                from devices.board_sustained import run_windows
-
-                raw.runner, extra = run_windows(lambda b: self._run_once(platform, remote, b), job.bench,
-                                                platform.temperatures, lambda: self._clocks(platform))
+            if job.bench.sustained_s:  # back-to-back windows, the board's zones and clocks read after each
+                raw.result, extra = back_to_back(
+                    lambda b: self._run_once(platform, remote, b), job.bench, origin=None,
+                    read_clocks=lambda: self._clocks(platform), read_temps=platform.temperatures,
+                    where=" on the board, thermal zones and clocks read over ssh after each")
             else:
-                raw.runner, extra = self._run_once(platform, remote, job.bench)
+                raw.result, extra = self._run_once(platform, remote, job.bench)
         raw.extra.update(extra)
-        if raw.runner.get("windows"):  # the windows were timed on this host's clock
-            raw.window_unix_s = (float(raw.runner["timed_window_unix_s"][0]),
-                                 float(raw.runner["timed_window_unix_s"][1]))
+        if raw.result.windows:  # the windows were timed on this host's clock
+            raw.window_unix_s = raw.result.timed_window_unix_s
         return raw
 
     @staticmethod
-    def _run_once(platform: Board, remote: str, bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _run_once(platform: Board, remote: str, bench: Bench) -> RunnerAndExtra:
         """One benchmark_model run: the runner-shaped result, or {"error"}, and its extra facts."""
         config = platform.config
         limit = float(bench.timeout_s)
@@ -70,9 +76,9 @@ class BoardBenchmarkModel(ModelRuntime[Board, RawRun]):
         if error:
             if res.exit_code == TIMEOUT_EXIT:
                 error = f"benchmark_model still running after {limit:.0f} s (timeout_s); killed on the board"
-            return {"error": error}, facts
-        runner, extra = bm.runner_result(parsed, bench.delegate, bench.threads, RUNTIME, None)
-        return runner, {**facts, **extra}
+            return RunnerResult.failed(error), facts
+        result, extra = bm.runner_result(parsed, bench.delegate, bench.threads, RUNTIME, None)
+        return result, {**facts, **extra}
 
     @staticmethod
     def _clocks(platform: Board) -> dict[str, dict[str, int]]:
@@ -82,15 +88,12 @@ class BoardBenchmarkModel(ModelRuntime[Board, RawRun]):
         return read_clocks(platform.transport, platform.cpufreq_glob)
 
 
-RunnerAndExtra = tuple[dict[str, Any], dict[str, Any]]
-
-
 class PhoneBenchmarkModel(ModelRuntime[Phone, RunnerAndExtra]):
     """`runtime: benchmark_model` (the default) on an Android phone, pinned with `cpu_mask` when set."""
 
     window_ends_at_return = True
 
-    def __init__(self, entry: Any) -> None:
+    def __init__(self, entry: Runtime) -> None:
         super().__init__(entry)
         self.remote: str | None = None
         self.sha: str | None = None
@@ -99,7 +102,7 @@ class PhoneBenchmarkModel(ModelRuntime[Phone, RunnerAndExtra]):
         platform.adb.run(["mkdir", "-p", f"{platform.workdir}/models", f"{platform.workdir}/bin"], timeout_s=30.0)
         local = platform.local_binary()
         sha = file_sha256(local)
-        remote = f"{platform.workdir}/bin/benchmark_model-{sha[:16]}"
+        remote = f"{platform.workdir}/bin/benchmark_model-{sha[:KEY_CHARS]}"  # content-addressed (remote_paths)
         st = platform.adb.stat(remote)
         if st is None or st[1] != local.stat().st_size:  # the name carries the hash: push once
             platform.adb.push(local, remote, mode=0o755)
@@ -113,7 +116,7 @@ class PhoneBenchmarkModel(ModelRuntime[Phone, RunnerAndExtra]):
         return self.remote is not None
 
     def run(self, platform: Phone, job: JobSpec) -> RunnerAndExtra:
-        if getattr(job.bench, "sustained_s", None):
+        if job.bench.sustained_s:
             return self._sustained(platform, job)
         return self._run_once(platform, job)
 
@@ -134,15 +137,15 @@ class PhoneBenchmarkModel(ModelRuntime[Phone, RunnerAndExtra]):
         parsed, error = read_log(res)
         extra: dict[str, Any] = {"command": " ".join(argv), "cpu_mask": config.cpu_mask}
         if error:
-            return {"error": error}, extra
+            return RunnerResult.failed(error), extra
         if csv_path:
             profile = self._pull_profile(platform, csv_path)
             if profile:
                 parsed["op_profile"] = profile
-        runner, more = bm.runner_result(parsed, job.bench.delegate, job.bench.threads, RUNTIME,
+        result, more = bm.runner_result(parsed, job.bench.delegate, job.bench.threads, RUNTIME,
                                         f"sha256:{(self.sha or '')[:12]}")
         extra.update(more)
-        return runner, extra
+        return result, extra
 
     @staticmethod
     def _pull_profile(platform: Phone, csv_path: str) -> dict[str, Any] | None:
@@ -156,62 +159,85 @@ class PhoneBenchmarkModel(ModelRuntime[Phone, RunnerAndExtra]):
             return bm.parse_profile_csv(local.read_text(errors="replace")) or None
 
     def _sustained(self, platform: Phone, job: JobSpec) -> RunnerAndExtra:
-        """Sustained mode with benchmark_model: back-to-back runs of one window each until sustained_s,
-        the clocks read after each (the thermal sampler runs throughout). Each run reloads the model, so
-        the load has short gaps (the tool's start and init): said in the row. A failure or Ctrl-C after
-        the first window keeps the windows measured."""
-        t0 = platform.job_t0
-        b = job.bench
-        total = float(b.sustained_s or 0.0)
-        window = float(getattr(b, "sustained_window_s", None) or max(total / 20.0, 0.5))
-        one = dataclasses.replace(job, bench=b.model_copy(update={
-            "min_s": window, "max_s": window, "min_runs": 1, "warmup_runs": 0, "sustained_s": None}))
-        start, wall_start = time.monotonic(), time.time()
-        windows: list[list[float]] = []
-        p50s: list[float | None] = []
-        clocks: list[list[Any]] = []
-        stats: list[dict[str, Any]] = []
-        runner: dict[str, Any] = {}
-        extra: dict[str, Any] = {}
-        interrupted = None
-        while time.monotonic() - start < total:
-            try:
-                runner, extra = self._run_once(platform, one)
-            except TransportError as exc:
-                if not windows:
-                    raise
-                interrupted = f"window {len(windows) + 1}: {str(exc)[:200]}"
-                break
-            if runner.get("error"):
-                if not windows:
-                    return runner, extra
-                interrupted = f"window {len(windows) + 1}: {runner['error'][:200]}"
-                break
-            s = runner["summary"]
-            stats.append(s)
-            now = round(time.monotonic() - t0, 3)
-            windows.append([now, sum(int(x["count"]) for x in stats)])
-            p50s.append(s.get("p50_us"))
-            try:
-                freqs = platform.cpu_freqs()
+        """Back-to-back windows (`back_to_back`) on the phone's job clock; the platform's sampler reads the
+        zones throughout, the clocks are read after each window (cpufreq's kHz, shown in MHz)."""
+        def clocks() -> dict[str, dict[str, int]]:
+            return {cpu: {"cur": khz // 1000} for cpu, khz in platform.cpu_freqs().items()}
+
+        return back_to_back(lambda b: self._run_once(platform, dataclasses.replace(job, bench=b)), job.bench,
+                            origin=platform.job_t0, read_clocks=clocks, read_temps=None)
+
+
+Window = Callable[[Bench], RunnerAndExtra]
+
+
+def back_to_back(run_one: Window, bench: Bench, *, origin: float | None,
+                 read_clocks: Callable[[], dict[str, dict[str, int]]],
+                 read_temps: Callable[[], dict[str, float]] | None, where: str = "") -> RunnerAndExtra:
+    """Sustained mode with benchmark_model, on a phone or a Linux board alike: `run_one(window_bench)` back to
+    back until bench.sustained_s, the clocks (`read_clocks`, {cpuN: {"cur": MHz, ...}}) and, where the platform
+    has no sampler of its own, the zones (`read_temps`) read after each window, every time on the clock whose
+    t = 0 is `origin` (time.monotonic(); None: now). Each run reloads the model, so the load has short gaps (the
+    tool's start and init): said in the row. A failure or Ctrl-C after the first window keeps the windows
+    measured (`interrupted`, with the reason)."""
+    total, window = float(bench.sustained_s or 0.0), window_length(bench)
+    one = bench.model_copy(update={"min_s": window, "max_s": window, "min_runs": 1, "warmup_runs": 0,
+                                   "sustained_s": None, "timeout_s": max(float(bench.timeout_s), window + 60)})
+    t0 = time.monotonic() if origin is None else origin
+    temps: list[Reading] = []
+    clocks: list[Reading] = []
+
+    def probe(phase: str) -> None:
+        now = round(time.monotonic() - t0, 3)
+        for read, into in ((read_temps, temps), (read_clocks, clocks)):
+            try:  # a reading lost costs that point of the curve, never the windows
+                if read is not None and (value := read()):
+                    into.append((now, phase, value))
             except TransportError:
-                freqs = {}
-            if freqs:
-                clocks.append([now, "run", {cpu: {"cur": khz // 1000} for cpu, khz in freqs.items()}])
-        count = sum(int(x["count"]) for x in stats)
-        summary: dict[str, Any] = {"count": count,
-                                   "mean_us": sum(x["mean_us"] * x["count"] for x in stats) / count}
-        for key, pick in (("min_us", min), ("max_us", max)):
-            vals = [x[key] for x in stats if x.get(key) is not None]
-            if len(vals) == len(stats):
-                summary[key] = pick(vals)
-        runner = {**runner, "summary": summary, "duration_s": round(sum(x["count"] * x["mean_us"] for x in stats)
-                                                                     / 1e6, 4),
-                  "windows": windows, "window_p50_us": p50s, "cpu_freq": clocks,
-                  "timed_start_s": round(start - t0, 3), "interrupted": interrupted is not None,
-                  "timed_window_unix_s": [round(wall_start, 6), round(time.time(), 6)]}
-        extra["sustained_method"] = (f"{len(windows)} back-to-back benchmark_model runs of {window:g} s (the model is "
-                                     "reloaded each window: short gaps in the load)")
-        if interrupted:
-            extra["sustained_interrupted"] = interrupted
-        return runner, extra
+                pass
+
+    if read_temps is not None:  # a platform without a sampler: the zones and clocks before the first window
+        probe("before")
+    start, wall_start = time.monotonic(), time.time()
+    windows: list[tuple[float, int]] = []
+    p50s: list[float | None] = []
+    stats: list[Mapping[str, Any]] = []
+    result, extra = RunnerResult(), dict[str, Any]()
+    interrupted = None
+    while time.monotonic() - start < total:
+        try:
+            got, got_extra = run_one(one)
+        except TransportError as exc:
+            if not windows:
+                raise
+            interrupted = f"window {len(windows) + 1}: {str(exc)[:200]}"
+            break
+        if got.error or not got.summary:
+            if not windows:
+                return got, got_extra
+            # the row is the windows measured (the last good window's facts), not the failed one's error
+            interrupted = f"window {len(windows) + 1}: {str(got.error)[:200]}"
+            break
+        result, extra = got, got_extra
+        stats.append(got.summary)
+        windows.append((round(time.monotonic() - t0, 3), sum(int(x["count"]) for x in stats)))
+        p50s.append(got.summary.get("p50_us"))
+        probe("run")
+    count = sum(int(x["count"]) for x in stats)
+    summary: dict[str, Any] = {"count": count, "mean_us": sum(x["mean_us"] * x["count"] for x in stats) / count}
+    for key, pick in (("min_us", min), ("max_us", max)):
+        vals = [x[key] for x in stats if x.get(key) is not None]
+        if len(vals) == len(stats):
+            summary[key] = pick(vals)
+    result = dataclasses.replace(
+        result, summary=summary, duration_s=round(sum(x["count"] * x["mean_us"] for x in stats) / 1e6, 4),
+        windows=tuple(windows), window_p50_us=tuple(p50s), cpu_freq=tuple(clocks),
+        timed_start_s=round(start - t0, 3), interrupted=interrupted is not None,
+        timed_window_unix_s=(round(wall_start, 6), round(time.time(), 6)))
+    if read_temps is not None:
+        result = dataclasses.replace(result, temperatures=tuple(temps))
+    extra["sustained_method"] = (f"{len(windows)} back-to-back benchmark_model runs of {window:g} s{where} (the "
+                                 "model is reloaded each window: short gaps in the load)")
+    if interrupted:
+        extra["sustained_interrupted"] = interrupted
+    return result, extra

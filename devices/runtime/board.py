@@ -5,6 +5,7 @@ runtimes type against this Protocol so that no runtime module imports a platform
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
@@ -72,5 +73,5 @@ def companion(job: JobSpec, kind: str, runtime: str) -> tuple[Path | None, str |
                   "conversion phase (harness run does that); none was handed to the target")
 
 
-def mean(values: list[float] | None) -> float | None:
+def mean(values: Sequence[float] | None) -> float | None:
     return sum(values) / len(values) if values else None

@@ -4,6 +4,7 @@ clock offset moves its timed window onto the host's clock."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from devices.runtime.base import ModelRuntime
 from devices.runtime.board import TIMEOUT_EXIT, Board, Host
@@ -22,10 +23,11 @@ class LitertRunner(ModelRuntime[Board, RawRun]):
         offset = platform.board_clock_offset()
         with platform.probe_session(job) as raw:
             res = platform.transport.run(platform.runner_argv(limit), timeout_s=limit + 30, stdin=payload)
-        raw.runner = parse_runner_output(res.stdout, res.stderr, res.exit_code)
+        raw.result = parse_runner_output(res.stdout, res.stderr, res.exit_code)
         raw.clock_offset_s = offset
-        if res.exit_code == TIMEOUT_EXIT and raw.runner.get("error"):
-            raw.runner["error"] = f"runner still running after {limit:.0f} s (timeout_s); killed on the board"
+        if res.exit_code == TIMEOUT_EXIT and raw.result.error:
+            raw.result = replace(raw.result, error=f"runner still running after {limit:.0f} s (timeout_s); killed "
+                                                    "on the board")
         return raw
 
 
@@ -39,7 +41,7 @@ class HostLitert(ModelRuntime[Host, RawRun]):
         with platform.probe_session(job) as raw:
             res = platform.transport.run([platform.python, platform.runner_remote, "--job", "-"],
                                          timeout_s=job_timeout_s(job.bench), stdin=payload)
-        raw.runner = parse_runner_output(res.stdout, res.stderr, res.exit_code)
+        raw.result = parse_runner_output(res.stdout, res.stderr, res.exit_code)
         if raw.clock_offset_s is None and platform.same_clock:
             raw.clock_offset_s = 0.0
         return raw

@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from devices.job import JobSpec, RawRun, job_timeout_s, parse_runner_output
+from devices.runner_result import RunnerResult
 from devices.runtime.base import ModelRuntime
 from devices.runtime.board import Host, companion
 
@@ -31,14 +32,14 @@ class OnnxRuntimeHost(ModelRuntime[Host, RawRun]):
     def run(self, platform: Host, job: JobSpec) -> RawRun:
         onnx, why = (job.model_path, None) if job.model_path.suffix == ".onnx" else companion(job, "onnx", self.name)
         if onnx is None:
-            return RawRun(runner={"error": why})
+            return RawRun(RunnerResult.failed(str(why)))
         remote = platform.remote_model_path(onnx)
         platform.transport.push_if_changed(onnx, remote)
         payload = json.dumps(platform.runner_job(job, remote))
         with platform.probe_session(job) as raw:
             res = platform.transport.run([platform.python, "-m", "devices.runtime.ort", "--job", "-"],
                                          timeout_s=job_timeout_s(job.bench), stdin=payload)
-        raw.runner = parse_runner_output(res.stdout, res.stderr, res.exit_code)
+        raw.result = parse_runner_output(res.stdout, res.stderr, res.exit_code)
         if platform.same_clock:
             raw.clock_offset_s = 0.0
         if "onnx" in job.companions:

@@ -7,12 +7,15 @@ mode the runner's own sustained loop runs on the first precision only (a loop of
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from devices.runtime.base import ModelRuntime
+from devices.runtimes import Runtime
 from devices.runtime.board import TIMEOUT_EXIT, JetsonBoard, companion, mean
 from devices.job import JobSpec, RawRun, job_timeout_s, parse_runner_output
+from devices.runner_result import RunnerResult
 from devices.tree_push import push_tree
 
 TFTRT_RUNNER_SOURCE = Path(__file__).resolve().parent.parent.parent / "rpi" / "tftrt_runner.py"
@@ -23,7 +26,7 @@ TFTRT_EXTRA = ("precision", "tensorrt_version", "conversion_us", "converted_now"
 class TfTrt(ModelRuntime[JetsonBoard, RawRun]):
     """Convert and time the SavedModel per precision on the board; the first is the row's figure."""
 
-    def __init__(self, entry: Any) -> None:
+    def __init__(self, entry: Runtime) -> None:
         super().__init__(entry)
         self._pushed = False
 
@@ -39,7 +42,7 @@ class TfTrt(ModelRuntime[JetsonBoard, RawRun]):
         platform.resolve()
         saved_model, why = companion(job, "saved_model", self.name)
         if saved_model is None:
-            return RawRun(runner={"error": why})
+            return RawRun(RunnerResult.failed(str(why)))
         remote_dir, pushed = push_tree(platform.transport, saved_model, f"{platform.workdir}/savedmodels")
         first: RawRun | None = None
         others: dict[str, Any] = {}
@@ -51,14 +54,14 @@ class TfTrt(ModelRuntime[JetsonBoard, RawRun]):
                 first = raw
                 raw.extra["saved_model"] = {"path": str(saved_model), **job.companion_origins.get("saved_model", {}),
                                             "remote": remote_dir, "pushed_now": pushed}
-                if raw.runner.get("error") or raw.runner.get("runtime") != "tf-trt":
+                if raw.result.error or raw.result.runtime != "tf-trt":
                     break  # no TensorRT (or plain TensorFlow): other precisions would repeat it
             else:
-                r = raw.runner
-                others[precision] = {"error": r["error"]} if r.get("error") else {
-                    "mean_us": mean(r.get("latencies_us")), "avg_power_mw": mean([p[1] for p in raw.power_samples])}
+                r = raw.result
+                others[precision] = {"error": r.error} if r.error else {
+                    "mean_us": mean(r.latencies_us), "avg_power_mw": mean([p[1] for p in raw.power_samples])}
         assert first is not None
-        if sustained and not first.runner.get("error"):
+        if sustained and not first.result.error:
             first.extra["sustained_method"] = (f"the TF-TRT runner's own loop (rpi/runner.py _sustained_loop) on the "
                                                f"{precisions[0]} conversion only; other precisions not run")
         if others:
@@ -77,10 +80,12 @@ class TfTrt(ModelRuntime[JetsonBoard, RawRun]):
         offset = platform.board_clock_offset()
         with platform.probe_session(job) as raw:
             res = platform.transport.run(argv, timeout_s=limit + 30, stdin=json.dumps(payload))
-        raw.runner = parse_runner_output(res.stdout, res.stderr, res.exit_code)
-        if res.exit_code == TIMEOUT_EXIT and raw.runner.get("error"):
-            raw.runner["error"] = f"tftrt runner still running after {limit:.0f} s (timeout_s); killed on the board"
-        raw.extra["tftrt"] = {k: raw.runner[k] for k in TFTRT_EXTRA if raw.runner.get(k) is not None}
+        raw.result = parse_runner_output(res.stdout, res.stderr, res.exit_code)
+        if res.exit_code == TIMEOUT_EXIT and raw.result.error:
+            raw.result = replace(raw.result, error=f"tftrt runner still running after {limit:.0f} s (timeout_s); "
+                                                        "killed on the board")
+        said = raw.runner  # TF-TRT's own facts (conversion_us, ...) are keys the shared type does not name
+        raw.extra["tftrt"] = {k: said[k] for k in TFTRT_EXTRA if said.get(k) is not None}
         # The host keeps power only inside the runner's timed window (harness.orchestration.measure), by the
         # samples' own timestamps: not the TensorFlow import, not the conversion.
         raw.clock_offset_s = offset

@@ -8,6 +8,7 @@ import math
 import re
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from devices import trtexec_sustained as trs
 from devices.bench import Bench
 from devices.probes import trtexec as trt
 from devices.remote_paths import content_path
+from devices.runner_result import RunnerResult
 from devices.runtime.base import ModelRuntime
 from devices.runtime.board import JetsonBoard, companion, mean
 from devices.job import JobSpec, RawRun, job_timeout_s
@@ -68,7 +70,7 @@ class Trtexec(ModelRuntime[JetsonBoard, RawRun]):
         onnx, why = (Path(job.model_path), None) if Path(job.model_path).suffix == ".onnx" else \
             companion(job, "onnx", self.name)
         if onnx is None:
-            return RawRun(runner={"error": why})
+            return RawRun(RunnerResult.failed(str(why)))
         remote_onnx = platform.remote_model_path(onnx)
         platform.transport.push_if_changed(onnx, remote_onnx)
         precisions = list(platform.config.tensorrt_precisions) or ["fp16"]
@@ -81,9 +83,9 @@ class Trtexec(ModelRuntime[JetsonBoard, RawRun]):
             if first is None:
                 first = raw
             else:
-                r = raw.runner
-                others[precision] = {"error": r["error"]} if r.get("error") else {
-                    "mean_us": r.get("summary", {}).get("mean_us") or mean(r.get("latencies_us")),
+                r = raw.result
+                others[precision] = {"error": r.error} if r.error else {
+                    "mean_us": (r.summary or {}).get("mean_us") or mean(r.latencies_us),
                     "avg_power_mw": raw.extra.get("tegrastats", {}).get("avg_power_mw")}
         assert first is not None
         if others:
@@ -105,7 +107,7 @@ class Trtexec(ModelRuntime[JetsonBoard, RawRun]):
             build_log = built.stdout + built.stderr
             if not built.ok:
                 why = first_error(build_log) or f"exit {built.exit_code}"
-                return RawRun(runner={"error": f"trtexec could not build a {precision} engine: {why}"})
+                return RawRun(RunnerResult.failed(f"trtexec could not build a {precision} engine: {why}"))
         transport.remove(times)
         op_profiling = bool(getattr(platform.config, "op_profiling", False))
         sustained, poller, t0 = getattr(job.bench, "sustained_s", None), None, time.monotonic()
@@ -136,37 +138,41 @@ class Trtexec(ModelRuntime[JetsonBoard, RawRun]):
         try:
             parsed = trt.parse_output(text)
         except ValueError as exc:
-            raw.runner = {"error": f"trtexec {precision}: {exc}"}
+            raw.result = RunnerResult.failed(f"trtexec {precision}: {exc}")
             return raw
         if "summary" not in parsed:  # a profile without --separateProfileRun: no timed figures to keep
-            raw.runner = {"error": f"trtexec {precision}: {parsed.get('summary_absent', 'no performance summary')}"}
+            raw.result = RunnerResult.failed(
+                f"trtexec {precision}: {parsed.get('summary_absent', 'no performance summary')}")
             return raw
         if parsed.get("walltime_s"):
             # trtexec prints no timestamps: its timed loop is taken as the walltime that ended as it returned.
             raw.window_unix_s = window_ending_at(ended, parsed["walltime_s"])
             raw.extra["power_window_estimate"] = "trtexec: [return - walltime, return] on the host's clock"
-        runner: dict[str, Any] = {
-            "runtime": "tensorrt", "runtime_version": parsed.get("tensorrt_version"), "threads": None,
-            "delegate": f"tensorrt-{precision}", "error": None, "model_path": remote_onnx,
-            "duration_s": parsed.get("walltime_s"), "temperatures": [],
-            "summary": parsed["summary"],
-        }
+        # What trtexec measures (its summary, the TensorRT version, the walltime); threads, memory and the
+        # rest stay empty: it reports none of them.
+        walltime = parsed.get("walltime_s")
+        result = RunnerResult(runtime="tensorrt", runtime_version=parsed.get("tensorrt_version"),
+                              delegate=f"tensorrt-{precision}", model_path=remote_onnx,
+                              duration_s=float(walltime) if walltime is not None else None,
+                              summary=parsed["summary"])
         if poller is not None:  # sustained: windows from the exported times (devices/trtexec_sustained.py)
-            problem = trs.fill(transport, platform.python, segments, job.bench, runner, raw, poller, cut_short)
+            result, problem = trs.fill(transport, platform.python, segments, job.bench, result, raw, poller,
+                                       cut_short)
             if problem:
-                raw.runner = {"error": f"trtexec {precision} sustained: {problem}"}
+                raw.result = RunnerResult.failed(f"trtexec {precision} sustained: {problem}")
                 return raw
         elif (exported := transport.run(["cat", "--", times], timeout_s=120)).ok and exported.stdout.strip():
             try:
-                runner["latencies_us"] = trt.parse_times(exported.stdout)["latencies_us"]
+                result = replace(result, latencies_us=tuple(
+                    float(x) for x in trt.parse_times(exported.stdout)["latencies_us"]))
             except ValueError as exc:
                 raw.extra["export_times_problem"] = str(exc)
-        raw.runner = runner
         raw.extra["trtexec"] = {k: parsed[k] for k in ("gpu_compute", "enqueue", "h2d", "d2h", "throughput_qps",
                                                       "gpu_compute_total_s", "batch") if k in parsed}
         raw.extra["engine"] = {"path": engine, "precision": precision, "built_now": build_log is not None}
         if parsed.get("op_profile"):  # TensorRT layers, for the report's "where the time goes"
-            runner["op_profile"] = parsed["op_profile"]
+            result = replace(result, op_profile=parsed["op_profile"])
         elif op_profiling:
-            runner["op_profile_error"] = "no per-layer profile: trtexec printed no `=== Profile` table"
+            result = replace(result, op_profile_error="no per-layer profile: trtexec printed no `=== Profile` table")
+        raw.result = result
         return raw

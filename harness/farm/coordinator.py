@@ -10,18 +10,18 @@ from __future__ import annotations
 import platform
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from errors import DeviceError, UserError
+from harness.orchestration.measure import RowOrigin
 from harness.farm.cluster import NAMESPACE, PROTOCOL, connect, device_resource, harness_version, registry, shown
 
 GRACE_S = 30.0  # beyond a job's own timeout (enforced on the agent) before the coordinator gives up on it
 
 
 class Farm:
-    """A connection to the cluster and the registry; offers `build` and `decorate` like LocalTargets."""
+    """A connection to the cluster and the registry; offers `build` and `origin` like LocalTargets."""
 
     def __init__(self, address: str, *, flag: str = "--farm", grace_s: float = GRACE_S) -> None:
         self.address = address
@@ -102,13 +102,12 @@ class Farm:
             self._targets.append(target)
         return target
 
-    def decorate(self, m: Any) -> Any:
-        owner = next((e for e in self.entries if m.device in e["devices"]), None)
+    def origin(self, device: str) -> RowOrigin:
+        """The agent that serves the device, and its facts as of the join (a row keeps the job's own first)."""
+        owner = next((e for e in self.entries if device in e["devices"]), None)
         if owner is None:
-            return m if m.host is not None else replace(m, host=platform.node())
-        facts = (owner.get("facts") or {}).get(m.device)  # as of the join: only where the job brought none
-        extra = {**m.extra, "device_facts": facts} if facts and "device_facts" not in m.extra else m.extra
-        return replace(m, host=owner["name"], extra=extra)
+            return RowOrigin(host=platform.node())
+        return RowOrigin(host=owner["name"], device_facts=(owner.get("facts") or {}).get(device))
 
     # -- artifacts ---------------------------------------------------------------------------------
     def sha(self, path: Path) -> str:

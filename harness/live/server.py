@@ -274,7 +274,8 @@ class LiveServer:
         self._outbox.put((kind, payload))
 
     def _publish_loop(self) -> None:
-        """Events in order: a finished job gets its stored row (committed before its event) read here."""
+        """Events in order; a finished job's event carries its row (the Measurement the orchestrator stored), shown
+        as the page shows every row: nothing is read back from the database here."""
         while True:
             item = self._outbox.get()
             try:
@@ -283,10 +284,8 @@ class LiveServer:
                 kind, payload = item
                 self._track(kind, payload)
                 m = payload.get("measurement") if kind == "job_finished" else None
-                if isinstance(m, dict):  # the orchestrator's brief of the row (a dict, always)
-                    stored = self._stored(m)
-                    payload = {**payload, "measurement": result_brief(stored) if stored else
-                               {**m, "model_label": model_label(m.get("model", ""))}}
+                if isinstance(m, Measurement):
+                    payload = {**payload, "measurement": result_brief(m)}
                 self.hub.publish(kind, payload)
             except Exception:  # one bad event must not end the stream
                 pass
@@ -308,14 +307,6 @@ class LiveServer:
         while self._outbox.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.01)
         return not self._outbox.unfinished_tasks
-
-    def _stored(self, brief: Mapping[str, object]) -> Measurement | None:
-        try:
-            rows = self.read(lambda db: db.measurements(str(brief["run_id"]), device=str(brief["device"]),
-                                                        model=str(brief["model"])))
-        except Exception:  # the page can live with the short form the orchestrator sent
-            return None
-        return next((m for m in rows if m.variant == brief.get("variant")), None)
 
     def read(self, fn: Callable[[ResultsDB], T]) -> T:
         with self._db_lock:

@@ -18,7 +18,8 @@ import resource
 from dataclasses import dataclass
 from typing import Any
 
-from harness.store.results import Measurement
+from devices.runner_result import RunnerResult
+from harness.store.results import Measurement, Validity
 
 # A row whose job shared the host with other processes taking more than this share of all CPUs is
 # flagged `host busy` (on a 2-core host: half a core; the devices file's bench.host_busy_pct changes it).
@@ -109,20 +110,20 @@ def host_noise(a: CpuTimes | None, b: CpuTimes | None, own_s: float | None = Non
     return HostNoise(round(100 * others, 1), round(100 * steal, 1), b.procs_running)
 
 
-def runner_noise(result: Any) -> HostNoise | None:
+def runner_noise(result: RunnerResult) -> HostNoise | None:
     """The noise a runner measured on its target over the timed window (rpi/runner.py host_cpu_during);
     None when the runtime did not report it (benchmark_model, trtexec, the apps, an older runner)."""
-    others = getattr(result, "host_others_cpu_pct", None)
-    if others is None:
+    if result.host_others_cpu_pct is None:
         return None
-    return HostNoise(float(others), getattr(result, "host_steal_pct", None), getattr(result, "host_run_queue", None))
+    return HostNoise(float(result.host_others_cpu_pct), result.host_steal_pct, result.host_run_queue)
 
 
-def with_host_noise(m: Measurement, noise: HostNoise, busy_pct: float = HOST_BUSY_OTHERS_PCT) -> Measurement:
-    """The row with the host's noise stored beside it, and `host busy` in its validity with the figure."""
-    if m.status != "ok" or noise.others_cpu_pct is None:
-        return m
-    validity = m.validity
+def noise_columns(validity: Validity | None, noise: HostNoise | None,
+                  busy_pct: float = HOST_BUSY_OTHERS_PCT) -> dict[str, Any]:
+    """An ok row's host noise columns and its validity with `host busy` and the figure (none when unmeasured):
+    the orchestrator builds the row with them (harness.orchestration.measure.to_measurement)."""
+    if noise is None or noise.others_cpu_pct is None:
+        return {}
     if validity is not None:
         notes = validity.notes
         busy = noise.busy(busy_pct)
@@ -131,8 +132,13 @@ def with_host_noise(m: Measurement, noise: HostNoise, busy_pct: float = HOST_BUS
                              + (f", steal {noise.steal_pct:.0f} %" if noise.steal_pct else "")
                              + f" (over {busy_pct:.0f} % is busy)",)
         validity = dataclasses.replace(validity, host_quiet=not busy, notes=notes)
-    return dataclasses.replace(m, validity=validity, host_others_cpu_pct=noise.others_cpu_pct,
-                               host_steal_pct=noise.steal_pct, host_run_queue=noise.run_queue)
+    return {"validity": validity, "host_others_cpu_pct": noise.others_cpu_pct, "host_steal_pct": noise.steal_pct,
+            "host_run_queue": noise.run_queue}
+
+
+def with_host_noise(m: Measurement, noise: HostNoise, busy_pct: float = HOST_BUSY_OTHERS_PCT) -> Measurement:
+    """A row made elsewhere (an import, a test) with the host's noise stored beside it, as `noise_columns`."""
+    return dataclasses.replace(m, **noise_columns(m.validity, noise, busy_pct)) if m.status == "ok" else m
 
 
 def current_load(seconds: float = 0.5) -> dict[str, float | int | bool | None]:

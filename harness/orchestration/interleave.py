@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.statistics.compare import KeyComparison, model_label
 from harness.store.db import ResultsDB
 from harness.store.results import Measurement
+
+if TYPE_CHECKING:
+    from harness.orchestration.orchestrate import EventSink, Targets
+    from harness.planning.plan import Plan
 
 Key = tuple[str, str, str]  # device, model, variant
 
@@ -40,10 +44,10 @@ def artifact_of(rows: Sequence[Measurement], key: Key) -> Path | None:
     return None
 
 
-def measure_side_by_side(plan: Any, device: str, pairs: Sequence[tuple[Key, Path, Path]], db_path: str | Path, *,
+def measure_side_by_side(plan: Plan, device: str, pairs: Sequence[tuple[Key, Path, Path]], db_path: str | Path, *,
                          rounds: int, label: str, sides: tuple[str, str] = ("A", "B"),
-                         events: Callable[[str, dict[str, Any]], None] | None = None,
-                         cache_dir: Path | None = None, targets: Any = None) -> SideBySide:
+                         events: EventSink | None = None,
+                         cache_dir: Path | None = None, targets: Targets | None = None) -> SideBySide:
     """Each pair's two files measured `rounds` times on `device`, every round holding both (A B A B):
     the plan's bench settings for that device, the files run as they are (no conversion). The rows are
     stored as a run of their own, labelled `label`; each file is named after its side (`sides`)."""
@@ -76,7 +80,7 @@ def measure_side_by_side(plan: Any, device: str, pairs: Sequence[tuple[Key, Path
     return SideBySide(again.run_id, again.interrupted, rows)
 
 
-def settings_differ(plan: Any, stored_b: dict[str, Any]) -> str:
+def settings_differ(plan: Plan, stored_b: dict[str, Any]) -> str:
     """The bench settings in which two runs' plans differ, `threads 2 vs 1`; empty when they agree."""
     from harness.planning.plan import Plan
 
@@ -95,8 +99,9 @@ def settings_differ(plan: Any, stored_b: dict[str, Any]) -> str:
 
 
 def remeasure_runs(db_path: str | Path, run_a: str, run_b: str, *, rounds: int, threshold: float,
-                   keys: Sequence[Key] | None = None, events: Callable[[str, dict[str, Any]], None] | None = None,
-                   cache_dir: Path | None = None, targets: Any = None) -> tuple[list[KeyComparison], list[str], str]:
+                   keys: Sequence[Key] | None = None, events: EventSink | None = None,
+                   cache_dir: Path | None = None,
+                   targets: Targets | None = None) -> tuple[list[KeyComparison], list[str], str]:
     """`harness compare A B --remeasure`: every key both runs measured, its two artifacts measured again
     side by side on the device that measured them, with run A's plan (devices and bench settings).
     Returns the comparisons (paired rounds), notes on what could not be re-measured, and the new run id."""

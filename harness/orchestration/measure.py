@@ -1,10 +1,16 @@
-"""Turn what a target returned (runner JSON plus probes) into a Measurement: a pure function."""
+"""Turn what a target returned (the runtime's typed result plus probes) into a Measurement: a pure function.
+
+The row is built once, with everything it says in hand (`RowContext`: the device's peak probe and its rounds,
+the host's noise, the scores of the device's own outputs, the host that drove it); nothing replaces it after.
+"""
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devices.runner_result import RunnerResult, json_value
 from devices.target import RawRun
@@ -16,6 +22,35 @@ from harness.statistics.sustained import bounded_sample, from_runner, sustained_
 from harness.statistics.throttle import clock_fell
 from harness.store.results import Measurement, PowerSample, TempSample
 from harness.statistics.compare import model_label
+from harness.orchestration.hostload import HOST_BUSY_OTHERS_PCT, HostNoise, noise_columns
+
+if TYPE_CHECKING:
+    from converters.build import BuiltVariant
+    from devices.config import BenchSettings
+
+PEAK_MAX_SWING = 0.25  # above this the peak probe is no denominator: no fraction-of-peak figure
+
+
+@dataclass(frozen=True)
+class RowOrigin:
+    """Who drove the device (this host, or a farm agent) and, from a farm, the device's facts as of its join."""
+
+    host: str | None = None
+    device_facts: Mapping[str, Any] | None = None
+    pool: str | None = None  # `run --pool`: the pool the job was planned on (the row keeps the device that ran it)
+    moved_from: tuple[str, ...] = ()  # "device: why" for each pool member that handed this job back
+
+
+@dataclass(frozen=True)
+class RowContext:
+    """What a row says besides the target's answer, in hand before the row is built."""
+
+    peak_gflops: Mapping[str, float] | None = None  # kernel kind (fp32, int8) -> the device's matmul peak
+    peak_rounds: Mapping[str, Sequence[float]] = field(default_factory=dict)  # each probe round, per kind
+    noise: HostNoise | None = None  # what else used the target's CPUs
+    busy_pct: float = HOST_BUSY_OTHERS_PCT
+    scores: Mapping[str, Any] | None = None  # accuracy of the device's own outputs (device_eval.score)
+    origin: RowOrigin = RowOrigin()
 
 
 def summary_from_dict(d: dict[str, Any]) -> LatencySummary:
@@ -30,10 +65,53 @@ def _model_meta(model: str) -> dict[str, Any]:
 
 
 def error_measurement(run_id: str, device: str, model: str, variant: str, error: str,
-                      started: float | None = None, repeat_index: int = 0) -> Measurement:
+                      started: float | None = None, repeat_index: int = 0,
+                      origin: RowOrigin | None = None) -> Measurement:
+    extra = _with_facts(_model_meta(model), origin)
     return Measurement(run_id=run_id, device=device, model=model_label(model), variant=variant, status="error",
-                       error=error, started_at=started, finished_at=time.time(), extra=_model_meta(model),
-                       repeat_index=repeat_index)
+                       error=error, started_at=started, finished_at=time.time(), extra=extra,
+                       repeat_index=repeat_index, host=origin.host if origin else None)
+
+
+def _with_facts(extra: dict[str, Any], origin: RowOrigin | None) -> dict[str, Any]:
+    """A farm's device facts where the job brought none of its own; a pool's name, and where the job was tried."""
+    if origin is not None and origin.device_facts and "device_facts" not in extra:
+        extra["device_facts"] = origin.device_facts
+    if origin is not None and origin.pool is not None:
+        extra["pool"] = origin.pool
+    if origin is not None and origin.moved_from:
+        extra["moved_from"] = list(origin.moved_from)
+    return extra
+
+
+def peak_swing(rounds: Sequence[float]) -> float | None:
+    """max / min - 1 of the probe's rounds; None with fewer than two."""
+    return max(rounds) / min(rounds) - 1 if len(rounds) >= 2 and min(rounds) > 0 else None
+
+
+def peak_swing_metrics(metrics: dict[str, Any], rounds: Mapping[str, Sequence[float]]) -> dict[str, Any]:
+    """The probe's rounds beside the peak; an unsteady probe is no denominator (its fraction goes)."""
+    kind = metrics.get("peak_kind")
+    if not isinstance(kind, str) or kind not in rounds:
+        return metrics
+    metrics = dict(metrics)
+    metrics["device_peak_rounds_gflops"] = [round(v, 2) for v in rounds[kind]]
+    swing = peak_swing(rounds[kind])
+    if swing is not None:
+        metrics["device_peak_swing"] = round(swing, 4)
+        if swing > PEAK_MAX_SWING and "fraction_of_peak" in metrics:
+            del metrics["fraction_of_peak"]
+            metrics["fraction_of_peak_note"] = (f"not computed: the {kind} peak probe swung {swing:.0%} between "
+                                                f"runs ({', '.join(f'{v:.0f}' for v in rounds[kind])} GFLOP/s)")
+    return metrics
+
+
+def device_score_metrics(metrics: dict[str, Any], scores: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The accuracy the device's own outputs reach (metrics say accuracy_source); the host's per-example
+    scores are not the device's, so no interval is drawn from them beside device scores."""
+    if scores is None:
+        return metrics
+    return {**{k: v for k, v in metrics.items() if k not in ("accuracy_note", "per_example")}, **scores}
 
 
 def _hottest(reading: dict[str, float] | None) -> float | None:
@@ -94,7 +172,7 @@ def _clock(res: RunnerResult, raw: RawRun,
     return (probe_fell, probe_why) if probe_fell is not None else (fell, why)
 
 
-def node_macs(profile: dict[str, Any], path: Any) -> None:
+def node_macs(profile: dict[str, Any], path: str | Path) -> None:
     """Give each profiled op that names its TFLite node that node's MACs from the .tflite (counted, not timed)."""
     from converters.analysis import macs_by_node
 
@@ -117,7 +195,7 @@ def _temperatures(res: RunnerResult) -> tuple[tuple[TempSample, ...], float | No
     return temps, before, after, (None if temp_max == float("-inf") else temp_max)
 
 
-def _metrics(art: Any, s: LatencySummary, peak_gflops: dict[str, float] | None) -> dict[str, Any]:
+def _metrics(art: BuiltVariant, s: LatencySummary, peak_gflops: Mapping[str, float] | None) -> dict[str, Any]:
     """The variant's counted metrics plus achieved GFLOP/s and its share of the device's peak of that kind."""
     metrics = dict(art.metrics)
     if isinstance(getattr(art, "params", None), dict) and art.params:
@@ -142,7 +220,7 @@ def _metrics(art: Any, s: LatencySummary, peak_gflops: dict[str, float] | None) 
     return metrics
 
 
-def _runner_extra(res: RunnerResult, art: Any, extra: dict[str, Any]) -> None:
+def _runner_extra(res: RunnerResult, art: BuiltVariant, extra: dict[str, Any]) -> None:
     """What the runner saw that has no column of its own: kept in extra, as JSON."""
     if getattr(art, "path", None):  # the artifact measured: a nightly re-measures it beside a suspect's
         extra["artifact_path"] = str(art.path)
@@ -169,15 +247,18 @@ SUMMARY_COLUMNS = ("p5_us", "p50_us", "p90_us", "p95_us", "p99_us", "mean_us", "
                    "robust_spread")
 
 
-def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: RawRun, started: float,
-                   peak_gflops: dict[str, float] | None = None, repeat_index: int = 0) -> Measurement:
+def to_measurement(run_id: str, device: str, art: BuiltVariant, bench: BenchSettings, raw: RawRun, started: float,
+                   peak_gflops: Mapping[str, float] | None = None, repeat_index: int = 0,
+                   context: RowContext | None = None) -> Measurement:
     """`art` is a BuiltVariant, `bench` the BenchSettings used, `raw` what the target returned;
-    `peak_gflops` maps a kernel type (fp32, int8) to the device's matmul probe of that type, so a
-    result shows what share of the hardware it used against the peak of the kernels it runs."""
+    `peak_gflops` (or context.peak_gflops) maps a kernel type (fp32, int8) to the device's matmul probe of that
+    type, so a result shows what share of the hardware it used against the peak of the kernels it runs."""
+    ctx = context or RowContext(peak_gflops=peak_gflops)
     res = raw.result
     if not res.ok:
         err = res.error or "runner returned no latency samples"
-        return error_measurement(run_id, device, art.model, art.variant, f"runner: {err}", started, repeat_index)
+        return error_measurement(run_id, device, art.model, art.variant, f"runner: {err}", started, repeat_index,
+                                 ctx.origin)
     lat = res.latencies_us
     # Tools that print only statistics (benchmark_model, trtexec) hand a summary instead of samples.
     s = summarize(lat) if lat else summary_from_printed(dict(res.summary or {}))
@@ -186,12 +267,12 @@ def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: RawRun, 
     fell, fell_why = _clock(res, raw, window)
     hot = temp_max is not None and temp_max >= bench.throttle_temp_c
     throttled = bool(raw.throttled) or hot or bool(fell)
-    sustained = from_runner(res.to_json(), getattr(raw, "thermal_statuses", None) or ())
+    sustained = from_runner(res.to_json())
     if sustained is not None:  # throttling is what a sustained run measures, not a fault of the row
         throttled = False
     why = fell_why if fell else (f"a zone reached {temp_max:.1f} C (>= {bench.throttle_temp_c:g} C)" if hot
                                  else "thermal throttling seen during the run")
-    extra = {**_model_meta(art.model), **raw.extra}
+    extra = _with_facts({**_model_meta(art.model), **raw.extra}, ctx.origin)
     validity = judge(
         runs=s.count,
         duration_s=float(res.duration_s or 0.0),
@@ -224,7 +305,8 @@ def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: RawRun, 
         lat, kept = bounded_sample(lat)
         if kept:
             extra["latencies_kept"] = kept
-    metrics = _metrics(art, s, peak_gflops)
+    metrics = device_score_metrics(peak_swing_metrics(_metrics(art, s, ctx.peak_gflops), ctx.peak_rounds),
+                                   ctx.scores)
     _runner_extra(res, art, extra)
     return Measurement(
         run_id=run_id,
@@ -257,10 +339,11 @@ def to_measurement(run_id: str, device: str, art: Any, bench: Any, raw: RawRun, 
         cpu_clock_fell=fell,
         ops_total=res.ops_total,
         ops_delegated=res.ops_delegated,
-        validity=validity,
         metrics=metrics,
         extra=extra,
         started_at=started,
         finished_at=time.time(),
+        host=ctx.origin.host,
+        **{"validity": validity, **noise_columns(validity, ctx.noise, ctx.busy_pct)},
         **energy,
     )

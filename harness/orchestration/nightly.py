@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from collections.abc import Callable, Sequence
 
 from harness.orchestration.interleave import artifact_of, measure_side_by_side
@@ -31,6 +31,11 @@ from harness.statistics.regression import (BASELINE_WINDOW, HISTORY_NIGHTS, INTE
                                            check_night, confirm_night, interleaved_verdict, usable)
 from harness.store.db import ResultsDB
 from harness.store.results import Measurement
+
+if TYPE_CHECKING:
+    from harness.orchestration.orchestrate import EventSink, Targets
+    from harness.planning.plan import Plan
+    from harness.statistics.compare import LatencyChange
 
 GOOD, BAD, CONFIRM = "nightly:ok", "nightly:regression", "nightly:confirm"
 CLEARED, INTERRUPTED, ACCEPTED = "nightly:cleared", "nightly:interrupted", "nightly:accepted"
@@ -53,7 +58,7 @@ class NightlyResult:
     confirmed: list[Key] = field(default_factory=list)
     confirm_run_ids: list[str] = field(default_factory=list)
     checks: dict[Key, NightCheck] = field(default_factory=dict)
-    remeasured: dict[Key, Any] = field(default_factory=dict)  # the interleaved re-measurement's LatencyChange
+    remeasured: dict[Key, LatencyChange] = field(default_factory=dict)  # the interleaved re-measurement's LatencyChange
     errors: int = 0
     label: str | None = None
     reports: list[Path] = field(default_factory=list)
@@ -106,7 +111,7 @@ def good_history(db: ResultsDB) -> list[str]:
     return [r.run_id for r in runs[-HISTORY_NIGHTS:]]
 
 
-def _subplan(plan: Any, keys: Sequence[Key], device_name: str) -> Any:
+def _subplan(plan: Plan, keys: Sequence[Key], device_name: str) -> Plan:
     """The same plan narrowed to one device and the models and variants of its suspects."""
     from harness.planning.plan import Plan
     from harness.statistics.compare import model_label
@@ -143,9 +148,10 @@ def _artifact(nights: Sequence[Sequence[Measurement]], key: Key) -> Path | None:
     return artifact_of([m for night in nights for m in night], key)
 
 
-def _remeasure(plan: Any, db: ResultsDB, db_path: str | Path, result: NightlyResult,
+def _remeasure(plan: Plan, db: ResultsDB, db_path: str | Path, result: NightlyResult,
                good_nights: Sequence[Sequence[Measurement]], rows: Sequence[Measurement], *, threshold: float,
-               events: Any, cache_dir: Path | None, targets: Any) -> tuple[dict[Key, str], bool]:
+               events: EventSink | None, cache_dir: Path | None,
+               targets: Targets | None) -> tuple[dict[Key, str], bool]:
     """Each suspect measured again beside the baseline's artifact, whole rounds interleaved (A B A B A B),
     where both files are on disk; otherwise its jobs alone again (the older check, confirm()).
     Returns key -> confirmed | cleared | undecided, and whether a re-measurement was interrupted."""
@@ -187,9 +193,9 @@ def _remeasure(plan: Any, db: ResultsDB, db_path: str | Path, result: NightlyRes
     return decided, interrupted
 
 
-def run_nightly(plan: Any, db_path: str | Path, *, out_dir: str | Path, threshold: float = DEFAULT_THRESHOLD,
-                events: Callable[[str, dict[str, Any]], None] | None = None, cache_dir: Path | None = None,
-                log: Callable[[str], None] = print, targets: Any = None) -> NightlyResult:
+def run_nightly(plan: Plan, db_path: str | Path, *, out_dir: str | Path, threshold: float = DEFAULT_THRESHOLD,
+                events: EventSink | None = None, cache_dir: Path | None = None,
+                log: Callable[[str], None] = print, targets: Targets | None = None) -> NightlyResult:
     """Run, check, re-run suspects, label the night and write its HTML and Markdown reports."""
     from harness.orchestration import orchestrate
     from harness.reporting.report import render_html, render_markdown

@@ -16,25 +16,35 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from collections.abc import Callable, Iterable
 
 from harness.store.db import ResultsDB, StoreError
 from harness.store.pending import pending_path
 from errors import DeviceError, UserError
-from harness.orchestration.hostload import cpu_times, host_noise, runner_noise, with_host_noise
-from harness.orchestration.measure import error_measurement, to_measurement
+from harness.orchestration.hostload import cpu_times, host_noise, runner_noise
+from harness.orchestration.measure import (PEAK_MAX_SWING, RowContext, RowOrigin, error_measurement, peak_swing,
+                                           to_measurement)
 from harness.orchestration.pools import PoolQueue
 from harness.statistics.compare import model_label
 from harness.planning.plan import Plan
 from harness.store.results import Measurement, RunInfo
 
+if TYPE_CHECKING:
+    from converters.build import VariantBuilder
+    from converters.device_eval import EvalSet
+    from converters.exports import Export
+    from devices.job import JobSpec, RawRun
+    from devices.target import Target
+    from harness.planning.config import BenchSettings, DeviceConfig
+
 EventSink = Callable[[str, dict[str, Any]], None]
 ExportKey = tuple[str, str, str]  # (model, variant, export kind)
+Exports = dict[ExportKey, "Export | Exception"]  # each made export, or why it could not be made
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_CONSECUTIVE_DEVICE_FAILURES = 2
 STOP_GRACE_S = 1.5  # after Ctrl-C, how long the workers get to return before the run is left to them
@@ -42,7 +52,24 @@ SUSTAINED_STOP_GRACE_S = 15.0
 PEAK_KEY = ("__peak_probe__", "matmul")
 EVAL_KEY = "__device_eval__"
 PEAK_ROUNDS = 2  # the probe runs twice per kind: its run-to-run swing is shown, not hidden
-PEAK_MAX_SWING = 0.25  # above this the probe is no denominator: no fraction-of-peak figure
+__all__ = ["PEAK_MAX_SWING", "Orchestrator", "peak_swing", "run"]
+
+
+class MeasuringTarget(Protocol):
+    """What a worker asks of a device: devices.target.Target on this host, harness.farm's RemoteTarget on an agent
+    (which has no `abort`: a farm's job stops through the run's stop flag, `attach`)."""
+
+    def prepare(self) -> None: ...
+    def benchmark(self, job: JobSpec) -> RawRun: ...
+    def cool_down(self, bench: BenchSettings, stop: threading.Event | None = None) -> float: ...
+    def close(self) -> None: ...
+
+
+class Targets(Protocol):
+    """Where the devices are driven from: this host (LocalTargets) or a farm (harness.farm.coordinator.Farm)."""
+
+    def build(self, device: DeviceConfig) -> MeasuringTarget: ...
+    def origin(self, device: str) -> RowOrigin: ...
 
 
 def new_run_id() -> str:
@@ -74,14 +101,14 @@ class LocalTargets:
     """Single-host mode, the default: every device is driven from this process, on this host.
     A farm (harness.farm.coordinator.Farm) offers the same two methods for devices on its agents."""
 
-    def build(self, device: Any) -> Any:
+    def build(self, device: DeviceConfig) -> Target:
         from devices.registry import build_target
 
         return build_target(device)
 
-    def decorate(self, m: Measurement) -> Measurement:
+    def origin(self, device: str) -> RowOrigin:
         """The host that drove the device, on every row."""
-        return m if m.host is not None else replace(m, host=platform.node())
+        return RowOrigin(host=platform.node())
 
 
 @dataclass
@@ -100,18 +127,29 @@ class Orchestrator:
     """Owns one run: its id, the database, the stop flag and the event stream."""
 
     def __init__(self, plan: Plan, db: ResultsDB, *, events: EventSink | None = None,
-                 cache_dir: Path | None = None, targets: Any = None) -> None:
+                 cache_dir: Path | None = None, targets: Targets | None = None) -> None:
         self.plan = plan
         self.db = db
-        self.targets = targets or LocalTargets()
+        self.targets: Targets = targets or LocalTargets()
         self.events = events or (lambda kind, payload: None)
         self.cache_dir = cache_dir
         self.stop = threading.Event()
         getattr(self.targets, "attach", lambda stop: None)(self.stop)  # a farm stops waiting on Ctrl-C
         self._lock = threading.Lock()
-        self._active: set[Any] = set()  # targets in use now, aborted on Ctrl-C
+        self._active: set[MeasuringTarget] = set()  # targets in use now, aborted on Ctrl-C
         self._queues: dict[str, PoolQueue] = {}  # `run --pool`: each pool's jobs, shared by its devices
         self._pool_of = {d.name: d.pool for d in plan.devices.enabled if plan.job_key(d) != d.name}
+
+    def _origin(self, device: str, job: tuple[str, str, int] | None = None) -> RowOrigin:
+        """Who drove the device (the targets say); in a pool also the pool's name, and for a job handed back
+        by another member, where it was tried before (extra.pool, extra.moved_from)."""
+        origin = self.targets.origin(device)
+        pool = self._pool_of.get(device)
+        if pool is None:
+            return origin
+        queue = self._queues.get(pool)
+        moved = tuple(queue.moved.get(job, ())) if queue is not None and job is not None else ()
+        return replace(origin, pool=pool, moved_from=moved)
 
     def _emit(self, kind: str, **payload: Any) -> None:
         try:
@@ -197,22 +235,23 @@ class Orchestrator:
         return {((m.extra or {}).get("pool") or m.device, m.model, m.variant, m.repeat_index)
                 for m in self.db.measurements(run_id) if include_errors or m.status == "ok"}
 
-    def _lanes(self, devices: list[Any]) -> list[list[Any]]:
+    def _lanes(self, devices: list[DeviceConfig]) -> list[list[DeviceConfig]]:
         """Devices that run at the same time, one lane each. Every `kind: local` device of this host shares
         one lane (measured in turn): two at once would each perturb the other's timings. A local device marked
         separate_machine, or any device of a farm (its agents are other hosts), has a lane of its own."""
         here = isinstance(self.targets, LocalTargets)
-        shared = [d for d in devices if here and d.kind == "local" and not getattr(d, "separate_machine", False)]
+        shared: list[DeviceConfig] = [d for d in devices if here and d.kind == "local"
+                                      and not getattr(d, "separate_machine", False)]
         return ([shared] if shared else []) + [[d] for d in devices if not any(d is x for x in shared)]
 
-    def _lane(self, run_id: str, lane: list[Any], by_device: dict[str, list[tuple[str, str, int]]],
-              built: dict[tuple[str, str], Any], exports: dict[ExportKey, Any], summary: RunSummary) -> None:
+    def _lane(self, run_id: str, lane: list[DeviceConfig], by_device: dict[str, list[tuple[str, str, int]]],
+              built: dict[tuple[str, str], Any], exports: Exports, summary: RunSummary) -> None:
         for device in lane:
             if self.stop.is_set():
                 return
             self._guarded_worker(run_id, device, by_device[device.name], built, exports, summary)
 
-    def _interrupt(self, futures: list[Any]) -> None:
+    def _interrupt(self, futures: list[Future[None]]) -> None:
         """Ctrl-C: set the stop flag (cool-downs return at once), kill what the targets run now, and give
         the workers STOP_GRACE_S to return; a worker still blocked after that is left behind."""
         self.stop.set()
@@ -220,7 +259,7 @@ class Orchestrator:
             targets = list(self._active)
         for t in targets:
             try:
-                t.abort()
+                getattr(t, "abort", lambda: None)()
             except Exception:
                 pass
         sustained = any(getattr(self.plan.bench_for(d), "sustained_s", None) for d in self.plan.devices.enabled)
@@ -229,7 +268,8 @@ class Orchestrator:
         while time.monotonic() < deadline and any(not f.done() for f in futures):
             time.sleep(0.02)
 
-    def _convert(self, pairs: set[tuple[str, str]], summary: RunSummary, builder: Any) -> dict[tuple[str, str], Any]:
+    def _convert(self, pairs: set[tuple[str, str]], summary: RunSummary,
+                 builder: VariantBuilder) -> dict[tuple[str, str], Any]:
         """Build every needed artifact once; a failure is kept as the exception for its rows."""
         built: dict[tuple[str, str], Any] = {}
         ordered = [(m, v) for m in self.plan.models for v in self.plan.variants if (m, v) in pairs]
@@ -258,7 +298,7 @@ class Orchestrator:
         return built
 
     def _export(self, by_device: dict[str, list[tuple[str, str, int]]], needs: dict[str, tuple[str, ...]],
-                built: dict[tuple[str, str], Any], builder: Any) -> dict[ExportKey, Any]:
+                built: dict[tuple[str, str], Any], builder: VariantBuilder) -> Exports:
         """Make every export a device's runtime needs, once per (model, variant, kind), before any timed job.
 
         A failure is kept as the exception: the rows that needed it become errors with its one line.
@@ -268,7 +308,7 @@ class Orchestrator:
         wanted = {(m, v, kind) for name, jobs in by_device.items() for m, v, _ in jobs for kind in needs[name]}
         ordered = [(m, v, k) for m in self.plan.models for v in self.plan.variants for k in EXPORT_KINDS
                    if (m, v, k) in wanted and not isinstance(built.get((m, v)), (Exception, type(None)))]
-        exports: dict[ExportKey, Any] = {}
+        exports: Exports = {}
         for i, (m, v, kind) in enumerate(ordered):
             if self.stop.is_set():
                 break
@@ -282,7 +322,7 @@ class Orchestrator:
             self._emit("export_finished", model=m, variant=v, export=kind, index=i, total=len(ordered), error=err)
         return exports
 
-    def _device_eval_sets(self, builder: Any, built: dict[Any, Any]) -> None:
+    def _device_eval_sets(self, builder: VariantBuilder, built: dict[tuple[str, str], Any]) -> None:
         """Held-out inputs for models scored on the phone (converters.device_eval): Core ML variants on an
         iPhone, and every variant on an Android phone that runs the companion app."""
         from converters import device_eval
@@ -300,8 +340,8 @@ class Orchestrator:
             except Exception as exc:  # no eval set: the rows keep "accuracy not measured"
                 built[(EVAL_KEY, m)] = exc
 
-    def _peak_probe(self, device: Any, target: Any, probes: dict[str, tuple[Path, int]],
-                    bench: Any) -> tuple[dict[str, float], dict[str, list[float]]]:
+    def _peak_probe(self, device: DeviceConfig, target: MeasuringTarget, probes: dict[str, tuple[Path, int]],
+                    bench: BenchSettings) -> tuple[dict[str, float], dict[str, list[float]]]:
         """Once per device: GFLOP/s of a large fp32 and int8 matmul through the same runner, threads
         and delegate; int8 kernels run several times faster, so each variant is set against its own kind.
         Each kind runs PEAK_ROUNDS times, interleaved: the best is the peak, and every round is kept so
@@ -342,9 +382,6 @@ class Orchestrator:
     def _record(self, m: Measurement, summary: RunSummary) -> None:
         if self.stop.is_set() and not (m.extra.get("sustained") or {}).get("interrupted"):
             return  # a job cut short by Ctrl-C is not a result (a sustained loop's minutes are); resume measures it
-        m = self.targets.decorate(m)
-        if m.device in self._pool_of:  # the row keeps the device that ran it, and the pool it was planned on
-            m = replace(m, extra={**m.extra, "pool": self._pool_of[m.device]})
         problem = self.db.keep(m)  # stored, or kept beside the database for --resume: never thrown away
         if problem:
             with self._lock:
@@ -356,10 +393,10 @@ class Orchestrator:
                 summary.measured += 1
             else:
                 summary.errors += 1
-        self._emit("job_finished", measurement=_brief(m))
+        self._emit("job_finished", measurement=m)  # the row as stored: listeners show it, never re-read it
 
-    def _guarded_worker(self, run_id: str, device: Any, jobs: list[tuple[str, str, int]],
-                        built: dict[tuple[str, str], Any], exports: dict[ExportKey, Any],
+    def _guarded_worker(self, run_id: str, device: DeviceConfig, jobs: list[tuple[str, str, int]],
+                        built: dict[tuple[str, str], Any], exports: Exports,
                         summary: RunSummary) -> None:
         """A bug in one device's worker must not cost the other devices: its unfinished jobs become rows."""
         try:
@@ -371,15 +408,16 @@ class Orchestrator:
                 if (self.plan.job_key(device), model_label(model), variant, rep) not in done:
                     self._record(error_measurement(run_id, device.name, model, variant,
                                                    f"internal error: {type(exc).__name__}: {_one_line(exc)}",
-                                                   repeat_index=rep), summary)
+                                                   repeat_index=rep, origin=self._origin(device.name)),
+                                 summary)
 
-    def _device_worker(self, run_id: str, device: Any, jobs: Iterable[tuple[str, str, int]],
-                       built: dict[tuple[str, str], Any], exports: dict[ExportKey, Any],
+    def _device_worker(self, run_id: str, device: DeviceConfig, jobs: Iterable[tuple[str, str, int]],
+                       built: dict[tuple[str, str], Any], exports: Exports,
                        summary: RunSummary) -> None:
         from devices.target import JobSpec
 
         bench = self.plan.bench_for(device)
-        target: Any = None  # a devices.target.Target once built; None while the device is unreachable
+        target: MeasuringTarget | None = None  # built; None while the device is unreachable
         offline_reason: str | None = None
         queue = self._queues.get(self.plan.job_key(device))
         try:
@@ -393,8 +431,9 @@ class Orchestrator:
             jobs = list(queue.leave(device.name, give_back=True)) if offline_reason else queue.jobs(device.name)
         failures = 0
         peak: dict[str, float] | None = None
-        peak_rounds: dict[str, Any] = {}
-        if offline_reason is None and built.get(PEAK_KEY) is not None and not isinstance(built[PEAK_KEY], Exception):
+        peak_rounds: dict[str, list[float]] = {}
+        if target is not None and offline_reason is None and built.get(PEAK_KEY) is not None \
+                and not isinstance(built[PEAK_KEY], Exception):
             peak, peak_rounds = self._peak_probe(device, target, built[PEAK_KEY], bench)
         try:
             for model, variant, rep in jobs:
@@ -403,19 +442,21 @@ class Orchestrator:
                 started = time.time()
                 self._emit("job_started", device=device.name, model=model, variant=variant, repeat=rep)
                 art = built.get((model, variant))
-                if offline_reason is not None:
-                    self._record(error_measurement(run_id, device.name, model, variant, offline_reason, started,
-                                                   rep), summary)
+                origin = self._origin(device.name, (model, variant, rep))
+                if offline_reason is not None or target is None:
+                    self._record(error_measurement(run_id, device.name, model, variant,
+                                                   offline_reason or "device unreachable", started, rep, origin),
+                                 summary)
                     continue
                 if art is None or isinstance(art, Exception):
                     why = _one_line(art) if art is not None else "not converted (interrupted)"
                     self._record(error_measurement(run_id, device.name, model, variant, f"conversion: {why}", started,
-                                                   rep), summary)
+                                                   rep, origin), summary)
                     continue
                 prepared, why_not = _prepared_exports(exports, device, model, variant)
                 if why_not is not None:
                     self._record(error_measurement(run_id, device.name, model, variant, f"export: {why_not}",
-                                                   started, rep), summary)
+                                                   started, rep, origin), summary)
                     continue
                 ev = built.get((EVAL_KEY, model)) if _scores_on_device(device) else None
                 ev = None if isinstance(ev, Exception) else ev
@@ -432,27 +473,24 @@ class Orchestrator:
                     here = device.kind == "local" and isinstance(self.targets, LocalTargets)
                     before = cpu_times() if here else None
                     raw = target.benchmark(job)
-                    m = with_peak_swing(to_measurement(run_id, device.name, art, bench, raw, started,
-                                                       peak_gflops=peak, repeat_index=rep), peak_rounds)
                     # What else used the target's CPUs: the runner's own reading of the timed window (any
                     # Linux target), else this host's over the whole job (local tools that do not report it).
                     noise = runner_noise(raw.result) or (host_noise(before, cpu_times()) if before else None)
-                    if noise is not None:
-                        m = with_host_noise(m, noise, bench.host_busy_pct)
-                    if ev is not None and raw.outputs is not None:
-                        m = _with_device_scores(m, ev, raw.outputs)
+                    scores = device_scores(ev, raw.outputs) if ev is not None and raw.outputs is not None else None
+                    m = to_measurement(run_id, device.name, art, bench, raw, started, repeat_index=rep,
+                                       context=RowContext(peak_gflops=peak, peak_rounds=peak_rounds, noise=noise,
+                                                          busy_pct=bench.host_busy_pct, scores=scores,
+                                                          origin=origin))
                     failures = 0
                 except Exception as exc:  # transport or device failure: a row, then maybe offline
                     failures += 1
-                    m = error_measurement(run_id, device.name, model, variant, _one_line(exc), started, rep)
+                    m = error_measurement(run_id, device.name, model, variant, _one_line(exc), started, rep, origin)
                     if failures >= MAX_CONSECUTIVE_DEVICE_FAILURES or isinstance(exc, DeviceError):
                         offline_reason = f"device offline after: {_one_line(exc)}"
                         if queue is not None:  # the pool's other devices take its jobs (a lost host's job too)
                             self._leave_pool(queue, device, (model, variant, rep), m, isinstance(exc, DeviceError),
                                              offline_reason, run_id, summary)
                             return
-                if queue is not None and (model, variant, rep) in queue.moved:  # where it was tried before
-                    m = replace(m, extra={**m.extra, "moved_from": list(queue.moved[(model, variant, rep)])})
                 self._record(m, summary)
         finally:
             if target is not None:
@@ -463,8 +501,8 @@ class Orchestrator:
                 except Exception:
                     pass
 
-    def _leave_pool(self, queue: PoolQueue, device: Any, job: tuple[str, str, int], m: Measurement, give_back: bool,
-                    reason: str, run_id: str, summary: RunSummary) -> None:
+    def _leave_pool(self, queue: PoolQueue, device: DeviceConfig, job: tuple[str, str, int], m: Measurement,
+                    give_back: bool, reason: str, run_id: str, summary: RunSummary) -> None:
         """A pool member went offline during `job` (its row `m`): a lost device's job moves to another member of
         the pool (no row here); what no member is left to run becomes error rows saying why this one went."""
         left = queue.leave(device.name, give_back=give_back, why=m.error or "")
@@ -475,10 +513,11 @@ class Orchestrator:
             self._record(m, summary)  # it failed here, or no member is left to run it again
         for model, variant, rep in left:
             if (model, variant, rep) != job:
-                self._record(error_measurement(run_id, device.name, model, variant, reason, repeat_index=rep), summary)
+                self._record(error_measurement(run_id, device.name, model, variant, reason, repeat_index=rep,
+                                               origin=self._origin(device.name)), summary)
 
 
-def _scores_on_device(device: Any) -> bool:
+def _scores_on_device(device: DeviceConfig) -> bool:
     """Whether the device's runtime writes the model's outputs on held-out inputs (the runtime registry says):
     the companion apps return the eval set's outputs as the phone computed them; the host scores them."""
     from devices.runtimes import runtime_for
@@ -487,7 +526,7 @@ def _scores_on_device(device: Any) -> bool:
     return bool(rt and rt.scores_on_device)
 
 
-def _companions_needed(device: Any) -> tuple[str, ...]:
+def _companions_needed(device: DeviceConfig) -> tuple[str, ...]:
     """What the device's runtime needs exported besides the variant; a kind that cannot load needs nothing
     here (its worker reports the device unreachable)."""
     try:
@@ -498,10 +537,10 @@ def _companions_needed(device: Any) -> tuple[str, ...]:
         return ()
 
 
-def _prepared_exports(exports: dict[ExportKey, Any], device: Any, model: str,
-                      variant: str) -> tuple[dict[str, Any], str | None]:
+def _prepared_exports(exports: Exports, device: DeviceConfig, model: str,
+                      variant: str) -> tuple[dict[str, Export], str | None]:
     """The exports one job's runtime needs (kind -> converters.exports.Export), or why one is missing."""
-    prepared: dict[str, Any] = {}
+    prepared: dict[str, Export] = {}
     for kind in _companions_needed(device):
         made = exports.get((model, variant, kind))
         if made is None:
@@ -512,43 +551,14 @@ def _prepared_exports(exports: dict[ExportKey, Any], device: Any, model: str,
     return prepared, None
 
 
-def _with_device_scores(m: Measurement, ev: Any, outputs: Any) -> Measurement:
-    """The measurement with the accuracy the device's own outputs reach (metrics say accuracy_source)."""
-    import dataclasses
-
+def device_scores(ev: EvalSet, outputs: Any) -> dict[str, Any]:
+    """The accuracy the device's own outputs reach, for the row's metrics; the timing stands without it."""
     from converters import device_eval
 
-    # the host's per-example scores are not the device's: no interval is drawn from them beside device scores
-    metrics = {k: v for k, v in m.metrics.items() if k not in ("accuracy_note", "per_example")}
     try:
-        metrics.update(device_eval.score(ev, outputs))
-    except Exception as exc:  # the timing stands without the score
-        metrics["accuracy_error"] = f"device outputs: {_one_line(exc)}"
-    return dataclasses.replace(m, metrics=metrics)
-
-
-def peak_swing(rounds: list[float]) -> float | None:
-    """max / min - 1 of the probe's rounds; None with fewer than two."""
-    return max(rounds) / min(rounds) - 1 if len(rounds) >= 2 and min(rounds) > 0 else None
-
-
-def with_peak_swing(m: Measurement, rounds: dict[str, list[float]]) -> Measurement:
-    """Put the probe's rounds beside the peak; an unsteady probe is no denominator (its fraction goes)."""
-    import dataclasses
-
-    kind = m.metrics.get("peak_kind")
-    if kind not in rounds:
-        return m
-    metrics = dict(m.metrics)
-    metrics["device_peak_rounds_gflops"] = [round(v, 2) for v in rounds[kind]]
-    swing = peak_swing(rounds[kind])
-    if swing is not None:
-        metrics["device_peak_swing"] = round(swing, 4)
-        if swing > PEAK_MAX_SWING and "fraction_of_peak" in metrics:
-            del metrics["fraction_of_peak"]
-            metrics["fraction_of_peak_note"] = (f"not computed: the {kind} peak probe swung {swing:.0%} between "
-                                                f"runs ({', '.join(f'{v:.0f}' for v in rounds[kind])} GFLOP/s)")
-    return dataclasses.replace(m, metrics=metrics)
+        return dict(device_eval.score(ev, outputs))
+    except Exception as exc:
+        return {"accuracy_error": f"device outputs: {_one_line(exc)}"}
 
 
 def _one_line(exc: BaseException | None) -> str:
@@ -558,22 +568,12 @@ def _one_line(exc: BaseException | None) -> str:
     return (text[0] if text else type(exc).__name__)[:500]
 
 
-def _brief(m: Measurement) -> dict[str, Any]:
-    return {
-        "run_id": m.run_id, "device": m.device, "model": m.model, "variant": m.variant, "status": m.status,
-        "repeat_index": m.repeat_index,
-        "error": m.error, "p50_us": m.p50_us, "p90_us": m.p90_us, "p99_us": m.p99_us, "cv": m.cv,
-        "peak_rss_mb": m.peak_rss_mb, "size_bytes": m.model_size_bytes,
-        "valid": m.validity.valid if m.validity else None, "host": m.host,
-    }
-
-
 def _counts(s: RunSummary) -> dict[str, int]:
     return {"measured": s.measured, "errors": s.errors, "skipped": s.skipped}
 
 
 def run(plan: Plan, db_path: str | os.PathLike[str], *, resume: str | None = None,
-        events: EventSink | None = None, cache_dir: Path | None = None, targets: Any = None) -> RunSummary:
+        events: EventSink | None = None, cache_dir: Path | None = None, targets: Targets | None = None) -> RunSummary:
     """The library entry point behind `harness run`; `targets` is a farm, or None for this host."""
     db = ResultsDB(os.fspath(db_path))
     try:

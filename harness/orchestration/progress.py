@@ -96,10 +96,10 @@ class ProgressPrinter:
             elif kind == "job_started" and p is not None and self._job_task is not None:
                 p.update(self._job_task, description=f"{payload['device']}: {payload['model']}/{payload['variant']}")
             elif kind == "job_finished":
-                m = payload["measurement"]
-                if m["status"] != "ok":
-                    self._line(f"{m['device']} {m['model']}/{m['variant']}: error: {m['error']}")
+                m = payload["measurement"]  # the Measurement itself (harness.store.results)
+                if m.status != "ok":
+                    self._line(f"{m.device} {m.model}/{m.variant}: error: {m.error}")
                 elif p is None:
-                    self._line(f"{m['device']} {m['model']}/{m['variant']}: p50 {m['p50_us'] / 1000:.3f} ms")
+                    self._line(f"{m.device} {m.model}/{m.variant}: p50 {(m.p50_us or 0.0) / 1000:.3f} ms")
                 if p is not None and self._job_task is not None:
                     p.advance(self._job_task)
