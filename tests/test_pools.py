@@ -111,3 +111,53 @@ def test_cli_run_pool_with_devices_file(harness_cli, tiny_tflite, tmp_path):
     assert res.returncode == 2 and res.stderr.strip().splitlines() == [
         "harness: error: --resume: cannot be combined with --pool (a resumed run keeps its stored plan; start a new "
         "run to change it)"], res.stderr
+
+
+def test_a_lost_members_job_row_says_pool_and_moved_from_built_with_the_row(tiny_tflite, tmp_path):
+    """The merge of k27's pools with k24r's row built once: `extra.pool` and `extra.moved_from` ride in the
+    row's origin (RowOrigin), not patched onto the stored row. cpu-a loses its device on its first job (a
+    DeviceError, as a farm's lost agent); cpu-b, held back until then, runs both jobs."""
+    from errors import DeviceError
+
+    lost = threading.Event()
+
+    class Targets(orchestrate.LocalTargets):
+        def build(self, device):
+            real = super().build(device)
+            name = device.name
+
+            class Wrapped:
+                def prepare(self) -> None:
+                    if name == "cpu-b":
+                        lost.wait(120)
+                    real.prepare()
+
+                def benchmark(self, job):
+                    if name == "cpu-a":
+                        lost.set()
+                        raise DeviceError(name, "usb link gone")
+                    return real.benchmark(job)
+
+                def cool_down(self, bench, stop=None):
+                    return real.cool_down(bench, stop)
+
+                def close(self) -> None:
+                    real.close()
+
+            return Wrapped()
+
+    models = []
+    for i in range(2):
+        p = tmp_path / f"m{i}.tflite"
+        shutil.copyfile(tiny_tflite, p)
+        models.append(str(p))
+    devices = parse_devices({"devices": [
+        {"name": "cpu-a", "kind": "local", "pool": "cpu", "separate_machine": True},
+        {"name": "cpu-b", "kind": "local", "pool": "cpu", "separate_machine": True}]}, "test")
+    plan = make_plan(devices, models=models, variants=["fp32"], overrides=FAST, peak_probe=False, pools=("cpu",))
+    summary = orchestrate.run(plan, tmp_path / "pool.db", cache_dir=tmp_path / "cache", targets=Targets())
+    rows = ResultsDB(tmp_path / "pool.db").measurements(summary.run_id)
+    assert len(rows) == 2 and all(m.status == "ok" and m.device == "cpu-b" for m in rows), [m.error for m in rows]
+    assert all(m.extra["pool"] == "cpu" and m.host for m in rows)
+    moved = [m.extra.get("moved_from") for m in rows]
+    assert sorted(map(str, moved)) == sorted(map(str, [None, ["cpu-a: cpu-a: usb link gone"]])), moved
