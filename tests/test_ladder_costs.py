@@ -136,3 +136,19 @@ def test_a_negative_latency_run_count_is_one_line_and_exit_2(capsys):
     assert fl.main(["--no-seed", "--latency-runs", "-1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["faster_rcnn_ladder: --latency-runs: a count of runs, 0 or more"]
+
+
+def test_without_host_timing_full_int8_is_measured_but_the_ladder_does_not_build_on_it():
+    """On the proxy full int8 scored mAP@0.5 0.008 (and ran slower than fp32): rungs built on it would
+    measure the broken quantization, not pruning or the SVD."""
+    steps = fl.ladder(96, 24, 8, 64)
+    rows = fl.static_rows(steps, frozenset({"full int8"}))
+    by = {r["label"]: r for r in rows}
+    assert by["full int8"]["config"]["quant"] == "int8" and not by["full int8"]["kept"]
+    assert by["full int8"]["built_on"] == "dynamic-range int8" and by["full int8"]["kind"] == "compression"
+    pruned = by["channel-pruned (50% conv MACs)"]
+    assert pruned["config"]["quant"] == "dr_int8" and pruned["built_on"] == "dynamic-range int8"
+    assert all(r["config"]["quant"] == "dr_int8" for r in rows[4:])
+    # '' builds every step on the one before, as before
+    assert fl.static_rows(steps)[4]["config"]["quant"] == "int8"
+    assert fl.main(["--no-seed", "--not-built-on", "x"]) == 2
