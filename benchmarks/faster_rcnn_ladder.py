@@ -311,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
                     "SVD split on the accuracy model (and its controls)")
     ap.add_argument("--latency-runs", type=int, default=30, help="timed runs of each proxy rung's file through "
                     "the runner (the same file its mAP is scored on); 0: its latency not measured")
+    ap.add_argument("--latency-rounds", type=int, default=3, help="rotated rounds of the runner over every rung's "
+                    "file (each rung's p50: the median of its rounds)")
     ap.add_argument("--no-seed", action="store_true", help="no host timing (the twin's mAP and the Jetson ladder only)")
     ap.add_argument("--not-built-on", default="4", help="with --no-seed: step numbers measured that later steps do "
                     "not build on (default 4, full int8: 3x slower than dynamic-range int8 on ZF, mAP@0.5 0.008 on "
@@ -344,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.latency_runs < 0:
         print("faster_rcnn_ladder: --latency-runs: a count of runs, 0 or more", file=sys.stderr)
+        return 2
+    if args.latency_rounds < 1:
+        print("faster_rcnn_ladder: --latency-rounds: a count of rounds, 1 or more", file=sys.stderr)
         return 2
     if args.twin_images < 2:
         print("faster_rcnn_ladder: --twin-images: at least 2 held-out images are needed for an interval",
@@ -400,7 +405,8 @@ def _run(args: argparse.Namespace, model: str, steps: list[Step], work: Path, je
         lat = (None if not args.latency_runs else
                lambda path: runner_latency(path, threads=args.threads, runs=args.latency_runs))
         twin = run_twin(args.twin, configs, work, prune_steps=args.tune_steps, svd_steps=args.tune_steps,
-                        images=args.twin_images, built_on=built_on, latency=lat)
+                        images=args.twin_images, built_on=built_on, latency=lat,
+                        latency_rounds=args.latency_rounds)
         for r in rows:
             r.update(twin.get(r["label"], {}))
     from benchmarks.sidebyside import print_table

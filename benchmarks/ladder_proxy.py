@@ -72,14 +72,16 @@ def runner_latency(path: Path, threads: int = 2, runs: int = 30) -> dict[str, An
 
 def run_twin(twin: str, configs: list[tuple[str, Config]], work: Path, prune_steps: int = 100,
              svd_steps: int = 100, images: int = 500, built_on: dict[str, str | None] | None = None,
-             latency: Callable[[Path], dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+             latency: Callable[[Path], dict[str, Any]] | None = None, latency_rounds: int = 3
+             ) -> dict[str, dict[str, Any]]:
     """mAP@0.5 of each step's configuration on the trained accuracy model (the ZF-shaped proxy, or the
     old small twin) on `images` held-out images, with paired 95% intervals (twin_changes), and, with
-    `latency`, that same file's latency (`proxy_latency`). The proxy runs the seed's sizes and proposal
-    counts; the small twin its own (twin_config). Pruned variants are fine-tuned `prune_steps` steps and
-    SVD-split ones `svd_steps`. Each fine-tuned rung is also scored beside its control: the model
-    fine-tuned as many steps at the same operating point and precision, nothing compressed (one control
-    per distinct configuration)."""
+    `latency`, that same file's latency (`proxy_latency`: every rung's file timed after the last is
+    built, in `latency_rounds` rotated rounds, so load on the shared host hits all rungs alike). The proxy
+    runs the seed's sizes and proposal counts; the small twin its own (twin_config). Pruned variants are
+    fine-tuned `prune_steps` steps and SVD-split ones `svd_steps`. Each fine-tuned rung is also scored
+    beside its control: the model fine-tuned as many steps at the same operating point and precision,
+    nothing compressed (one control per distinct configuration)."""
     from converters.detection import evaluate_tflite, model_classes
 
     t_start = time.monotonic()
@@ -89,6 +91,7 @@ def run_twin(twin: str, configs: list[tuple[str, Config]], work: Path, prune_ste
     matched: dict[str, Any] = {}
     controls: dict[str, Any] = {}
     timed: dict[str, dict[str, Any]] = {}
+    files: dict[str, Path] = {}
     control_cache: dict[tuple[Any, ...], Any] = {}
     data = ""
     if built_on is None:
@@ -108,7 +111,8 @@ def run_twin(twin: str, configs: list[tuple[str, Config]], work: Path, prune_ste
             data = got["data"]
             matched[label] = got["matched"]
             if latency is not None:
-                timed[label] = {**latency(path), "build_s": build_s}
+                files[label] = path
+                timed[label] = {"build_s": build_s}
             steps = control_steps(tcfg, prune_steps, svd_steps)
             if steps:
                 key = (steps, tcfg.quant, tcfg.size, tcfg.proposals)
@@ -118,7 +122,8 @@ def run_twin(twin: str, configs: list[tuple[str, Config]], work: Path, prune_ste
                     control_cache[key] = evaluate_tflite(cpath, n=images, classes=classes)["matched"]
                     cpath.unlink(missing_ok=True)
                 controls[label] = control_cache[key]
-            path.unlink(missing_ok=True)
+            if latency is None:
+                path.unlink(missing_ok=True)
         except Exception as exc:
             print(f"  {twin} {label}: {str(exc).splitlines()[0][:200]}", flush=True)
             continue
@@ -126,19 +131,47 @@ def run_twin(twin: str, configs: list[tuple[str, Config]], work: Path, prune_ste
         part = twin_changes({k: matched[k] for k in {base, label, built_on.get(label)} if k in matched}, base,
                             built_on, {label: controls[label]} if label in controls else {}, images, data=data)
         got_now = part.get(label, {})
-        lat = timed.get(label)
-        lat_text = (f"p50 {lat['p50_ms']:.1f} ms through the runner ({lat['runs']} runs, load {lat['load_1min']:.1f}); "
-                    if lat else "")
-        print(f"  {twin} {label}: {lat_text}mAP@.5 {got['map50']:.3f}; vs fp32 "
+        print(f"  {twin} {label}: mAP@.5 {got['map50']:.3f}; vs fp32 "
               f"{_change_cell(got_now.get('twin_change'))}; own {_change_cell(got_now.get('twin_step_change'))}; "
               f"vs control {_change_cell(got_now.get('twin_control_change'))} "
               f"({time.monotonic() - t_start:.0f} s in)", flush=True)
     if not matched:
         return {}
+    if latency is not None:
+        interleaved_latency(files, timed, latency, latency_rounds)
     out = twin_changes(matched, base, built_on, controls, images, data=data)
     for label, lat in timed.items():
         out.setdefault(label, {})["proxy_latency"] = lat
     return out
+
+
+def interleaved_latency(files: dict[str, Path], timed: dict[str, dict[str, Any]],
+                        latency: Callable[[Path], dict[str, Any]], rounds: int) -> None:
+    """Each file timed once per round, the order rotated round by round; a rung's p50 is the median of
+    its rounds' p50s, its ratio to fp32 the median of the per-round ratios (round r of every rung ran
+    within the same minute or so). Fills `timed[label]`."""
+    import statistics
+
+    names = list(files)
+    per: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    for r in range(max(1, rounds)):
+        for n in names[r % len(names):] + names[:r % len(names)]:
+            try:
+                per[n].append(latency(files[n]))
+            except Exception as exc:  # one rung's failed timing does not stop the others
+                print(f"  {n}: latency not measured ({str(exc).splitlines()[0][:200]})", flush=True)
+    base = names[0] if names else None
+    for n in names:
+        if not per[n]:
+            continue
+        p50s = [g["p50_ms"] for g in per[n]]
+        got = {"p50_ms": statistics.median(p50s), "rounds_p50_ms": p50s, "runs": sum(g["runs"] for g in per[n]),
+               "load_1min": statistics.median(g["load_1min"] for g in per[n])}
+        if base and per[base] and len(per[base]) == len(per[n]):
+            got["vs_fp32"] = statistics.median(b["p50_ms"] / g["p50_ms"] for b, g in zip(per[base], per[n]))
+        timed[n].update(got)
+        print(f"  {n}: p50 {got['p50_ms']:.1f} ms through the runner (rounds {', '.join(f'{v:.1f}' for v in p50s)}; "
+              f"1-min load {got['load_1min']:.1f})", flush=True)
 
 
 def _worst_failing(checks: list[tuple[str, Any]], tolerance: float) -> tuple[str, Any] | None:
@@ -157,6 +190,7 @@ def rung_verdict(row: dict[str, Any], goal_ms: float = GOAL_MS, min_side: int = 
     from harness.statistics.accuracy_change import PairedChange
 
     lat = row.get("proxy_latency")
+    lat = lat if isinstance(lat, dict) and "p50_ms" in lat else None
     if not isinstance(row.get("twin_change"), dict):
         acc, lost = "accuracy not measured", True
     else:
@@ -183,9 +217,10 @@ def rung_verdict(row: dict[str, Any], goal_ms: float = GOAL_MS, min_side: int = 
 
 def _lat_cells(row: dict[str, Any], fp32_ms: float | None) -> list[str]:
     lat = row.get("proxy_latency")
-    if not lat:
+    if not isinstance(lat, dict) or "p50_ms" not in lat:
         return ["not measured", "-"]
-    ratio = f"{fp32_ms / lat['p50_ms']:.2f}x" if fp32_ms else "-"
+    ratio = (f"{lat['vs_fp32']:.2f}x" if lat.get("vs_fp32") else
+             f"{fp32_ms / lat['p50_ms']:.2f}x" if fp32_ms else "-")
     return [f"{lat['p50_ms']:.1f} (load {lat['load_1min']:.0f})", ratio]
 
 
@@ -196,7 +231,7 @@ def proxy_tables(rows: list[dict[str, Any]], tolerance: float = MAP_TOLERANCE) -
     a rung with no fine-tuning), and operating-point rungs (input size, proposals) against fp32."""
     scored = [r for r in rows if "twin_map" in r]
     base = next((r for r in scored if r.get("kind") == "baseline"), None)
-    fp32_ms = (base or {}).get("proxy_latency", {}).get("p50_ms")
+    fp32_ms = ((base or {}).get("proxy_latency") or {}).get("p50_ms")
     data = next((r["twin_change"]["data"] for r in scored if isinstance(r.get("twin_change"), dict)), "")
     lat_head = ["p50 ms through the runner (1-min load)", "vs fp32 p50"]
     comp, op = [], []
@@ -225,4 +260,5 @@ def proxy_tables(rows: list[dict[str, Any]], tolerance: float = MAP_TOLERANCE) -
 
 def proxy_goal_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows as goal_line reads them, with the proxy's runner p50 as the latency (same file as the mAP)."""
-    return [{**r, "p50_ms": r["proxy_latency"]["p50_ms"]} for r in rows if r.get("proxy_latency")]
+    return [{**r, "p50_ms": r["proxy_latency"]["p50_ms"]} for r in rows
+            if isinstance(r.get("proxy_latency"), dict) and "p50_ms" in r["proxy_latency"]]

@@ -152,3 +152,24 @@ def test_without_host_timing_full_int8_is_measured_but_the_ladder_does_not_build
     # '' builds every step on the one before, as before
     assert fl.static_rows(steps)[4]["config"]["quant"] == "int8"
     assert fl.main(["--no-seed", "--not-built-on", "x"]) == 2
+
+
+def test_every_rung_s_file_is_timed_in_rotated_rounds_and_its_ratio_is_per_round(tmp_path):
+    """Load that comes and goes (fp32 ran 29.6 to 127 ms p50 across four loaded runs) hits every rung alike:
+    each round times every file once, in a rotated order, and the ratio to fp32 is taken round by round."""
+    files = {n: tmp_path / f"{n}.tflite" for n in ("fp32", "a", "b")}
+    order: list[str] = []
+    slow = {0: 1.0, 1: 10.0, 2: 1.0}  # round 1 is ten times slower for everyone
+
+    def fake(path):
+        order.append(path.stem)
+        r = (len(order) - 1) // 3
+        return {"p50_ms": {"fp32": 40.0, "a": 20.0, "b": 10.0}[path.stem] * slow[r], "runs": 30, "load_1min": 5.0}
+
+    timed = {n: {"build_s": 1.0} for n in files}
+    lp.interleaved_latency(files, timed, fake, 3)
+    assert order == ["fp32", "a", "b", "a", "b", "fp32", "b", "fp32", "a"]
+    assert timed["a"]["rounds_p50_ms"] == [20.0, 200.0, 20.0] and timed["a"]["p50_ms"] == 20.0
+    assert timed["b"]["vs_fp32"] == 4.0 and timed["a"]["runs"] == 90 and timed["b"]["build_s"] == 1.0
+    assert lp._lat_cells({"proxy_latency": timed["b"]}, 40.0) == ["10.0 (load 5)", "4.00x"]
+    assert fl.main(["--no-seed", "--latency-rounds", "0"]) == 2
