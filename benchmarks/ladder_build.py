@@ -70,7 +70,8 @@ def build_rung(model: str, cfg: Config, out: Path, weights_from: Any = None, pru
     p = get_pass(label)
     src = Source(model, keras_model=km, task=spec.task, input_shape=tuple(km.input_shape), spec=spec)
     result = p.fn(src, dict(p.defaults))
-    data, record = result if isinstance(result, tuple) else (result, {})
+    record: dict[str, Any] = {}
+    data, record = result if isinstance(result, tuple) else (result, record)
     out = out.with_suffix(record.get("artifact_suffix", out.suffix))
     out.write_bytes(data)
     return out, label

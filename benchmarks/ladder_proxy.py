@@ -66,8 +66,10 @@ def runner_latency(path: Path, threads: int = 2, runs: int = 30) -> dict[str, An
         target.close()
     if raw.runner.get("error"):
         raise RuntimeError(f"runner: {str(raw.runner['error']).splitlines()[0][:200]}")
-    return {"p50_ms": summarize(raw.runner["latencies_us"]).p50_us / 1000, "runs": len(raw.runner["latencies_us"]),
-            "load_1min": os.getloadavg()[0]}
+    p50_us = summarize(raw.runner["latencies_us"]).p50_us
+    if p50_us is None:
+        raise RuntimeError("runner: no latency samples")
+    return {"p50_ms": p50_us / 1000, "runs": len(raw.runner["latencies_us"]), "load_1min": os.getloadavg()[0]}
 
 
 def run_twin(twin: str, configs: list[tuple[str, Config]], work: Path, prune_steps: int = 100,
