@@ -18,7 +18,9 @@ topology at 1/8 width, stride 16, 6x6 RoI pooling, fc6/fc7 of 1024 units, traine
 fine-tuned for 400 px on 12 classes of generated objects on photos; converters/detection_proxy.py),
 with paired 95% intervals on 500 held-out images; pruned and SVD-split variants fine-tuned 100
 steps, each beside a control with the same fine-tuning. The seed-scale model is untrained (nothing
-is downloaded): its own accuracy is not measured, the proxy's stands in for it.
+is downloaded): its own accuracy is not measured, the proxy's stands in for it. The proxy's rungs are
+also timed through the project's runner on the very files their mAP is scored on, and judged on both
+axes there (benchmarks/ladder_proxy.py): compression against its control, operating points against fp32.
 
 With --devices, the same ladder runs through TensorRT (fp16 and int8 engines built by trtexec) on
 every Jetson listed (benchmarks/ladder_tensorrt.py); with none listed it says those figures need
