@@ -436,6 +436,9 @@ def _run(args: argparse.Namespace, model: str, steps: list[Step], work: Path, je
             if table:
                 print_table(title, headers, table)
         print(f"{args.twin} (latency and mAP on the same files): {goal_line(proxy_goal_rows(rows))}")
+        if is_proxy(args.twin):
+            print(f"note: {args.twin} is ZF at 1/8 width (about 1/64 of its conv MACs), trained on generated data: "
+                  "its latency is the proxy's, not ZF's (the seed-scale ladder above times ZF itself)")
     kept = {r["label"] for r in rows if r.get("kept")}
     if jetsons:
         trt_rows = run_jetson_ladder(args.devices, model, [(lbl, c) for lbl, c in configs if lbl in kept], work,
