@@ -18,7 +18,9 @@ topology at 1/8 width, stride 16, 6x6 RoI pooling, fc6/fc7 of 1024 units, traine
 fine-tuned for 400 px on 12 classes of generated objects on photos; converters/detection_proxy.py),
 with paired 95% intervals on 500 held-out images; pruned and SVD-split variants fine-tuned 100
 steps, each beside a control with the same fine-tuning. The seed-scale model is untrained (nothing
-is downloaded): its own accuracy is not measured, the proxy's stands in for it.
+is downloaded): its own accuracy is not measured, the proxy's stands in for it. The proxy's rungs are
+also timed through the project's runner on the very files their mAP is scored on, and judged on both
+axes there (benchmarks/ladder_proxy.py): compression against its control, operating points against fp32.
 
 With --devices, the same ladder runs through TensorRT (fp16 and int8 engines built by trtexec) on
 every Jetson listed (benchmarks/ladder_tensorrt.py); with none listed it says those figures need
@@ -26,7 +28,7 @@ real hardware.
 
 Usage: python benchmarks/faster_rcnn_ladder.py [--model faster_rcnn_zf] [--threads 2] [--rounds 3]
        [--twin faster_rcnn_proxy] [--no-twin] [--no-seed] [--skip 2,4] [--fold 5,6,7] [--sizes 600,400]
-       [--proposals 300,100]
+       [--proposals 300,100] [--tune-steps 100] [--latency-runs 30]
        [--devices devices.yaml] [--json rows.json] [--from-json rows.json] [--small]
 """
 from __future__ import annotations
@@ -53,29 +55,19 @@ from benchmarks.ladder_accuracy import (  # noqa: E402,F401  (re-exported: tests
     GOAL_MIN_SIDE, GOAL_MS, MAP_TOLERANCE, _change_cell, best_step, costs_by_kind, goal_line, rung_kind,
     twin_changes,
 )
-# Fast R-CNN §3.1 keeps the top 1024 of fc6's and 256 of fc7's singular values (of 4096 units):
-# ranks as fractions of the head's width, so the small twin's 128-unit head keeps 32 and 8.
-SVD_FRACTIONS = (0.25, 0.0625)
+from benchmarks.ladder_build import (  # noqa: E402,F401  (re-exported)
+    SVD_FRACTIONS, Config, build_rung, control_steps, svd_layers, variant,
+)
+from benchmarks.ladder_proxy import (  # noqa: E402,F401  (re-exported)
+    is_proxy, proxy_goal_rows, proxy_source, proxy_tables, run_twin, runner_latency, twin_config,
+)
+
+_build = build_rung  # the ladder's builder under its old name
 ACCURACY_MODEL = "faster_rcnn_proxy"  # the trained model the accuracy column is measured on
 EVAL_IMAGES = 500  # its held-out images
 # The least noise a ratio is judged against: a ratio closer to 1 than this (or than the run's A/A
 # ratio strayed, if more) is a tie, whatever the rounds say.
 TIE_BAND = 0.03
-
-
-@dataclass(frozen=True)
-class Config:
-    """What a rung's model is: quantization, structure (pruning, SVD head) and the model overrides."""
-
-    quant: str = "fp32"  # fp32 | fp16 | dr_int8 | int8
-    prune: float | None = None  # fraction of the convolution MACs kept by prune_channels
-    svd: tuple[float, float] | None = None  # fc6, fc7 ranks as fractions of the head's units
-    size: int = 600
-    proposals: int = 300
-
-    @property
-    def overrides(self) -> dict[str, Any]:
-        return {"size": self.size, "proposals": self.proposals}
 
 
 @dataclass(frozen=True)
@@ -104,24 +96,6 @@ def ladder(size: int = 600, proposals: int = 300, fewer: int = 100, smaller: int
         Step(f"channel-pruned to {deeper_flops:.0%} conv MACs", lambda c: replace(c, prune=deeper_flops),
              seed=False),
     ]
-
-
-def svd_layers(cfg: Config, head_units: int) -> str:
-    f6, f7 = cfg.svd or (0, 0)
-    return f"head_fc1:{max(1, round(head_units * f6))},head_fc2:{max(1, round(head_units * f7))}"
-
-
-def variant(cfg: Config, head_units: int, prune_steps: int = 0, final: str | None = None, svd_steps: int = 0) -> str:
-    """The pass chain of a configuration: prune_channels -> truncated_svd -> the conversion (`final`
-    instead of the quantization: tensorrt for the Jetson ladder). Fine-tuning steps after pruning
-    and after the SVD split (0: none, as on the untrained seed-scale model)."""
-    last = final or cfg.quant
-    if cfg.svd:
-        tune = f"+steps={svd_steps}" if svd_steps else ""
-        last = f"truncated_svd+layers={svd_layers(cfg, head_units)}{tune}+then={last}"
-    if cfg.prune:
-        return f"prune_channels@flops={cfg.prune}@steps={prune_steps}@then={last}"
-    return last.replace("+", "@")
 
 
 def fmt_row(r: dict[str, Any]) -> list[str]:
@@ -164,32 +138,6 @@ def peak_mb(path: Path, threads: int) -> float | None:
         return float(out.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
         return None
-
-
-def _build(model: str, cfg: Config, out: Path, weights_from: Any = None, prune_steps: int = 0,
-           final: str | None = None, svd_steps: int = 0, control: bool = False) -> tuple[Path, str]:
-    """The configuration's file: the model with its overrides (weights copied from `weights_from`),
-    then its pass chain. Returns the path (its suffix from the pass: .onnx for tensorrt) and the variant."""
-    import tf_keras as keras
-
-    from converters.passes import Source, get_pass
-    from converters.zoo import get_spec
-
-    spec = get_spec(model)
-    keras.utils.set_random_seed(0)
-    km = spec.create(**cfg.overrides)
-    if weights_from is not None:
-        km.set_weights(weights_from.get_weights())
-    label = variant(cfg, int(km.get_layer("head_fc1").units), prune_steps, final, svd_steps)
-    if control:  # the same fine-tuning and conversion, nothing pruned or factored
-        label = f"fine_tune@steps={control_steps(cfg, prune_steps, svd_steps)}@then={final or cfg.quant}"
-    p = get_pass(label)
-    src = Source(model, keras_model=km, task=spec.task, input_shape=tuple(km.input_shape), spec=spec)
-    result = p.fn(src, dict(p.defaults))
-    data, record = result if isinstance(result, tuple) else (result, {})
-    out = out.with_suffix(record.get("artifact_suffix", out.suffix))
-    out.write_bytes(data)
-    return out, label
 
 
 def _time(its: dict[str, Any], threads: int, rounds: int) -> dict[str, list[float]]:
@@ -295,98 +243,6 @@ def run_seed(model: str, steps: list[Step], threads: int, rounds: int, work: Pat
     return rows
 
 
-def twin_config(cfg: Config, base: Config, twin_size: int = 128, twin_smaller: int = 96,
-                twin_proposals: int = 48) -> Config:
-    """The seed configuration on the small twin: its own size (smaller input: 96 px) and its own
-    proposal count scaled like the seed's."""
-    size = twin_size if cfg.size == base.size else twin_smaller
-    proposals = max(4, int(round(twin_proposals * cfg.proposals / base.proposals)))
-    return replace(cfg, size=size, proposals=proposals)
-
-
-def control_steps(cfg: Config, prune_steps: int, svd_steps: int) -> int:
-    """The fine-tuning a configuration had: pruning's steps then the SVD head's (0: none)."""
-    return (prune_steps if cfg.prune else 0) + (svd_steps if cfg.svd else 0)
-
-
-def is_proxy(model: str) -> bool:
-    """The trainable ZF-shaped proxy (seed sizes and proposal counts as they are), not the small twin."""
-    from converters.zoo import get_spec
-
-    return get_spec(model).build.__name__ == "faster_rcnn_proxy"
-
-
-def proxy_source(model: str, size: int, sources: dict[int, Any]) -> Any:
-    """The trained accuracy model at `size` px: the proxy at 600 px, its fine-tuned sibling at 400 px
-    (shipped, cached or trained by the recipe), at another size fine-tuned from the 600 px weights."""
-    from converters.build import VariantBuilder
-    from converters.zoo import get_spec
-
-    if size not in sources:
-        name = model
-        if is_proxy(model) and size != int(get_spec(model).kwargs.get("size", 600)):
-            name = "faster_rcnn_proxy_400" if model == "faster_rcnn_proxy" and size == 400 else f"{model}@size={size}"
-        sources[size] = VariantBuilder().source(name).keras_model
-    return sources[size]
-
-
-def run_twin(twin: str, configs: list[tuple[str, Config]], work: Path, prune_steps: int = 100,
-             svd_steps: int = 100, images: int = 500, built_on: dict[str, str | None] | None = None
-             ) -> dict[str, dict[str, Any]]:
-    """mAP@0.5 of each step's configuration on the trained accuracy model (the ZF-shaped proxy, or the
-    old small twin) on `images` held-out images, with paired 95% intervals (twin_changes). The proxy
-    runs the seed's sizes and proposal counts; the small twin its own (twin_config). Pruned variants
-    are fine-tuned `prune_steps` steps and SVD-split ones `svd_steps` (the twin's 128-unit head at
-    ranks 32/8 lost 0.4 mAP@0.5 without it). Each fine-tuned rung is also scored beside its control:
-    the model fine-tuned as many steps at the same operating point and precision, nothing compressed
-    (one control per distinct configuration)."""
-    from converters.detection import evaluate_tflite, model_classes
-
-    t_start = time.monotonic()
-    proxy = is_proxy(twin)
-    sources: dict[int, Any] = {}
-    base_cfg = configs[0][1]
-    matched: dict[str, Any] = {}
-    controls: dict[str, Any] = {}
-    control_cache: dict[tuple[Any, ...], Any] = {}
-    data = ""
-    if built_on is None:
-        labels = [lbl for lbl, _ in configs]
-        built_on = {lbl: (labels[i - 1] if i else None) for i, lbl in enumerate(labels)}
-    base = configs[0][0]
-    for i, (label, cfg) in enumerate(configs):
-        tcfg = cfg if proxy else twin_config(cfg, base_cfg)
-        try:
-            src = proxy_source(twin, tcfg.size, sources)
-            classes = model_classes(src)
-            path, _ = _build(twin, tcfg, work / f"twin_{i}.tflite", src,
-                             prune_steps=prune_steps, svd_steps=svd_steps)
-            got = evaluate_tflite(path, n=images, classes=classes)
-            data = got["data"]
-            matched[label] = got["matched"]
-            steps = control_steps(tcfg, prune_steps, svd_steps)
-            if steps:
-                key = (steps, tcfg.quant, tcfg.size, tcfg.proposals)
-                if key not in control_cache:
-                    cpath, _ = _build(twin, tcfg, work / f"twin_control_{i}.tflite", src,
-                                      prune_steps=prune_steps, svd_steps=svd_steps, control=True)
-                    control_cache[key] = evaluate_tflite(cpath, n=images, classes=classes)["matched"]
-                controls[label] = control_cache[key]
-        except Exception as exc:
-            print(f"  {twin} {label}: {str(exc).splitlines()[0][:200]}", flush=True)
-            continue
-        # this rung's intervals now: a run stopped later keeps them (the log has every figure so far)
-        part = twin_changes({k: matched[k] for k in {base, label, built_on.get(label)} if k in matched}, base,
-                            built_on, {label: controls[label]} if label in controls else {}, images, data=data)
-        got_now = part.get(label, {})
-        print(f"  {twin} {label}: mAP@.5 {got['map50']:.3f}; vs fp32 {_change_cell(got_now.get('twin_change'))}; "
-              f"own {_change_cell(got_now.get('twin_step_change'))}; vs control "
-              f"{_change_cell(got_now.get('twin_control_change'))} ({time.monotonic() - t_start:.0f} s in)", flush=True)
-    if not matched:
-        return {}
-    return twin_changes(matched, base, built_on, controls, images, data=data)
-
-
 def remaining(rows: list[dict[str, Any]], goal_ms: float = GOAL_MS, min_side: int = GOAL_MIN_SIDE) -> str:
     """Where the best step's time goes: MACs per op type and the rate achieved, against the goal."""
     best = best_step(rows, min_side)
@@ -421,13 +277,29 @@ def folded(numbered: list[tuple[int, Step]], fold: set[int]) -> list[Step]:
     return out
 
 
-def static_configs(steps: list[Step]) -> list[tuple[str, Config]]:
-    """Every step kept (no host timing decided otherwise): the seed's order, cumulative."""
+def static_configs(steps: list[Step], not_built_on: frozenset[str] = frozenset()) -> list[tuple[str, Config]]:
+    """No host timing to decide: the seed's order, cumulative, except that the steps labelled in
+    `not_built_on` are measured and the next step builds on the one before them."""
     out, cfg = [], Config()
     for step in steps:
-        cfg = step.change(cfg)
-        out.append((step.label, cfg))
+        this = step.change(cfg)
+        out.append((step.label, this))
+        if step.label not in not_built_on:
+            cfg = this
     return out
+
+
+def static_rows(steps: list[Step], not_built_on: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """The rows of a run with no host timing (--no-seed): each rung, what it was built on, and its kind."""
+    rows: list[dict[str, Any]] = []
+    on: tuple[str, Config] | None = None
+    for label, cfg in static_configs(steps, not_built_on):
+        rows.append({"label": label, "side": cfg.size, "config": asdict(cfg), "kept": label not in not_built_on,
+                     "built_on": on[0] if on else None,
+                     "kind": rung_kind(asdict(cfg), asdict(on[1]) if on else None)})
+        if label not in not_built_on:
+            on = (label, cfg)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -439,7 +311,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--twin-images", type=int, default=EVAL_IMAGES, help="held-out images the proxy's mAP is scored on")
     ap.add_argument("--tune-steps", type=int, default=100, help="fine-tuning steps after pruning and after the "
                     "SVD split on the accuracy model (and its controls)")
+    ap.add_argument("--latency-runs", type=int, default=30, help="timed runs of each proxy rung's file through "
+                    "the runner (the same file its mAP is scored on); 0: its latency not measured")
+    ap.add_argument("--latency-rounds", type=int, default=3, help="rotated rounds of the runner over every rung's "
+                    "file (each rung's p50: the median of its rounds)")
     ap.add_argument("--no-seed", action="store_true", help="no host timing (the twin's mAP and the Jetson ladder only)")
+    ap.add_argument("--not-built-on", default="4", help="with --no-seed: step numbers measured that later steps do "
+                    "not build on (default 4, full int8: 3x slower than dynamic-range int8 on ZF, mAP@0.5 0.008 on "
+                    "the proxy); '' builds every step on the one before")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--skip", default="", help="step numbers to leave out, e.g. 2,4 (fp16, full int8)")
@@ -459,12 +338,19 @@ def main(argv: list[str] | None = None) -> int:
         proposals, fewer = (int(v) for v in args.proposals.split(","))
         skip = {int(v) for v in args.skip.split(",") if v.strip()}
         fold = {int(v) for v in args.fold.split(",") if v.strip()}
+        unbuilt = {int(v) for v in args.not_built_on.split(",") if v.strip()}
     except ValueError:
-        print("faster_rcnn_ladder: --sizes, --proposals, --skip and --fold take whole numbers separated by commas",
-              file=sys.stderr)
+        print("faster_rcnn_ladder: --sizes, --proposals, --skip, --fold and --not-built-on take whole numbers "
+              "separated by commas", file=sys.stderr)
         return 2
     if args.tune_steps < 0:
         print("faster_rcnn_ladder: --tune-steps: a count of steps, 0 or more", file=sys.stderr)
+        return 2
+    if args.latency_runs < 0:
+        print("faster_rcnn_ladder: --latency-runs: a count of runs, 0 or more", file=sys.stderr)
+        return 2
+    if args.latency_rounds < 1:
+        print("faster_rcnn_ladder: --latency-rounds: a count of rounds, 1 or more", file=sys.stderr)
         return 2
     if args.twin_images < 2:
         print("faster_rcnn_ladder: --twin-images: at least 2 held-out images are needed for an interval",
@@ -480,10 +366,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     model = f"{args.model}@head_units=512" if args.small else args.model
     steps = ladder(160, 300, 100, 128) if args.small else ladder(size, proposals, fewer, smaller)
+    not_built_on = frozenset(s.label for i, s in enumerate(steps, 1) if i in unbuilt and i != 1)
     steps = folded([(i, s) for i, s in enumerate(steps, 1) if i == 1 or i not in skip], fold)
     work = Path(tempfile.mkdtemp(prefix="harness-ladder-"))
     try:
-        return _run(args, model, steps, work, jetsons, no_jetson)
+        return _run(args, model, steps, work, jetsons, no_jetson, not_built_on)
     finally:
         if args.keep_files:
             print(f"files kept in {work}")
@@ -492,11 +379,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, model: str, steps: list[Step], work: Path, jetsons: list[Any],
-         no_jetson: str | None) -> int:
+         no_jetson: str | None, not_built_on: frozenset[str] = frozenset()) -> int:
     from benchmarks.ladder_tensorrt import NO_JETSON, run_jetson_ladder
 
     t0 = time.monotonic()
-    print(f"ladder on {model}, {args.threads} threads, {args.rounds} interleaved rounds", flush=True)
+    timing = "no host timing of it (--no-seed)" if args.no_seed else f"{args.rounds} interleaved rounds"
+    print(f"ladder on {model}, {args.threads} threads, {timing}; 1-min load at the start "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     json_path = Path(args.json) if args.json else None
     if args.from_json:
         try:
@@ -508,18 +397,18 @@ def _run(args: argparse.Namespace, model: str, steps: list[Step], work: Path, je
                   f"({type(exc).__name__})", file=sys.stderr)
             return 2
     elif args.no_seed:
-        static = static_configs(steps)
-        rows = [{"label": label, "side": cfg.size, "config": asdict(cfg), "kept": True,
-                 "kind": rung_kind(asdict(cfg), asdict(static[i - 1][1]) if i else None)}
-                for i, (label, cfg) in enumerate(static)]
+        rows = static_rows(steps, not_built_on)
     else:
         rows = run_seed(model, steps, args.threads, args.rounds, work, json_path)
     configs = [(r["label"], Config(**{**r["config"], "svd": tuple(r["config"]["svd"]) if r["config"]["svd"] else None}))
                for r in rows if "config" in r and "error" not in r]
     if not args.no_twin:
         built_on = {r["label"]: r.get("built_on") for r in rows} if any("built_on" in r for r in rows) else None
+        lat = (None if not args.latency_runs else
+               lambda path: runner_latency(path, threads=args.threads, runs=args.latency_runs))
         twin = run_twin(args.twin, configs, work, prune_steps=args.tune_steps, svd_steps=args.tune_steps,
-                        images=args.twin_images, built_on=built_on)
+                        images=args.twin_images, built_on=built_on, latency=lat,
+                        latency_rounds=args.latency_rounds)
         for r in rows:
             r.update(twin.get(r["label"], {}))
     from benchmarks.sidebyside import print_table
@@ -542,6 +431,14 @@ def _run(args: argparse.Namespace, model: str, steps: list[Step], work: Path, je
                      for r in rows if "twin_map" in r])
     for line in costs_by_kind(rows):
         print(line)
+    if any(r.get("proxy_latency") for r in rows):
+        for title, headers, table in proxy_tables(rows):
+            if table:
+                print_table(title, headers, table)
+        print(f"{args.twin} (latency and mAP on the same files): {goal_line(proxy_goal_rows(rows))}")
+        if is_proxy(args.twin):
+            print(f"note: {args.twin} is ZF at 1/8 width (about 1/64 of its conv MACs), trained on generated data: "
+                  "its latency is the proxy's, not ZF's (the seed-scale ladder above times ZF itself)")
     kept = {r["label"] for r in rows if r.get("kept")}
     if jetsons:
         trt_rows = run_jetson_ladder(args.devices, model, [(lbl, c) for lbl, c in configs if lbl in kept], work,
@@ -551,6 +448,10 @@ def _run(args: argparse.Namespace, model: str, steps: list[Step], work: Path, je
         print(NO_JETSON.format(why=no_jetson))
     if json_path:
         json_path.write_text(json.dumps({"host": rows, "tensorrt": trt_rows}, indent=1, default=str))
+    cpu = os.times()
+    print(f"ladder end to end: {time.monotonic() - t0:.0f} s wall, {cpu.user + cpu.system:.0f} s CPU in this process "
+          f"and {cpu.children_user + cpu.children_system:.0f} s in its children (runner, peak memory), "
+          f"1-min load at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     return 0
 
 
