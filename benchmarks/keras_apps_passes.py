@@ -4,13 +4,18 @@
 Each model (MobileNetV2, EfficientNetB0, ResNet50, MobileNetV3Small; Keras 3, built in code with
 weights=None, nothing downloaded) is saved as a user's .keras file and handed to the harness's own
 VariantBuilder, as `harness convert --models FILE --variants ...` would, for every registered pass
-(`harness convert --list-passes`). Passes that fine-tune run `--steps` steps (default 2): the point is that
-each pass builds a valid artifact from the model, not what it keeps (these models are untrained). One child
-process per model, so a crash or a memory peak costs that model's cells only; each cell is written to
-`--out` (JSON lines) as it finishes, so an interrupted run keeps what it measured.
+(`harness convert --list-passes`). A pass that has nothing to do on a model (converters/applies.py, what
+the plan refuses: subpixel without a transposed convolution, truncated_svd without a large Dense layer) is a
+"does not apply" cell with its reason, not a failure. Passes that fine-tune run `--steps` steps (default 2):
+the point is that each pass builds a valid artifact from the model, not what it keeps (these models are
+untrained). One child process per model, so a crash or a memory peak costs that model's cells only; each
+cell is written to `--out` (JSON lines, with the run and the load) as it finishes, so an interrupted run
+keeps what it measured, and `--append` adds the cells a later run reaches.
 
-Usage: python benchmarks/keras_apps_passes.py [--models MobileNetV2,EfficientNetB0,ResNet50] [--size 32]
-       [--steps 2] [--passes fp32,int8,...] [--out keras_apps_passes.jsonl] [--timeout 3600]
+Usage: python benchmarks/keras_apps_passes.py [--models MobileNetV2,EfficientNetB0,ResNet50,MobileNetV3Small]
+       [--size 32] [--steps 2] [--passes fp32,int8,...] [--out keras_apps_passes.jsonl] [--append]
+       [--timeout 3600]
+       python benchmarks/keras_apps_passes.py --out benchmarks/keras_apps_passes.jsonl --table [--readme README.md]
 """
 from __future__ import annotations
 

@@ -105,8 +105,8 @@ def _truncated_svd(entries: list[dict[str, Any]], params: dict[str, Any]) -> str
         if n_in is None or not isinstance(n_out, int):
             return None  # the input width is not recorded (a tf_keras file): the pass decides
         sizes.append((n_in * n_out, name, n_in, n_out))
-        rank = int(params["rank"]) if params.get("rank") else rank_for_keep(n_in, n_out, float(params.get("keep") or 0.25))
-        rank = min(rank, n_in, n_out)
+        keep = float(params.get("keep") or 0.25)
+        rank = min(int(params["rank"]) if params.get("rank") else rank_for_keep(n_in, n_out, keep), n_in, n_out)
         if n_in * n_out >= floor and rank * (n_in + n_out) < n_in * n_out:
             return None
     _, name, n_in, n_out = max(sizes)

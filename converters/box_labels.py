@@ -167,7 +167,7 @@ def _fail(path: Path, field: str, problem: str) -> LabelError:
     return LabelError(f"{clean(path)}: {field}: {problem}")
 
 
-def _entries(path: Path, data: dict, key: str) -> list:
+def _entries(path: Path, data: dict[str, Any], key: str) -> list[Any]:
     value = data.get(key)
     if not isinstance(value, list):
         what = "missing" if value is None else f"a {type(value).__name__}, not a list"
@@ -182,7 +182,8 @@ def _field(path: Path, where: str, entry: object, name: str, kind: type | tuple[
     if value is None:
         raise _fail(path, f"{where}.{name}", "missing")
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise _fail(path, f"{where}.{name}", f"{clean(value, 40)} is not {({str: 'text', list: 'a list'}).get(kind, 'a number')}")
+        wanted = "text" if kind is str else "a list" if kind is list else "a number"
+        raise _fail(path, f"{where}.{name}", f"{clean(value, 40)} is not {wanted}")
     return value
 
 
