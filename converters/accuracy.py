@@ -164,7 +164,7 @@ def matched_json(matched: Any) -> list[dict[str, Any]]:
 
 def detection_map(path: Path, ref: Path | None, classes: int = 0, boxes_dir: str | None = None) -> dict[str, Any]:
     """mAP@0.5 on the held-out data of a detector with `classes` classes (0: the small twin's shapes), or on a
-    user's folder of images with YOLO box labels (`boxes_dir`)."""
+    user's folder of images with YOLO or COCO box labels (`boxes_dir`)."""
     got = dict(_detection_scores(str(path), classes, boxes_dir))
     m: dict[str, Any] = {k: v for k, v in got.items() if k in ("map50", "images", "objects")}
     data = (f"{got['images']} of the user's labelled images, {got.get('objects', '?')} boxes, "

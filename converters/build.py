@@ -124,6 +124,11 @@ def build_context(image_dir: Path | None) -> dict[str, str]:
     ctx: dict[str, str] = {}
     if image_dir is not None:
         ctx["images"] = _sha256_tree(Path(image_dir)) if Path(image_dir).exists() else str(image_dir)
+        from converters.box_labels import coco_outside
+
+        labels = coco_outside(Path(image_dir))
+        if labels is not None:  # COCO's annotations/ folder beside the images: its boxes score detectors
+            ctx["labels"] = _sha256_tree(labels)
     recipe = os.environ.get("HARNESS_RECIPE", "default")
     if recipe != "default":
         ctx["recipe"] = recipe
@@ -415,7 +420,11 @@ class VariantBuilder:
             extra: dict[str, Any] = {}
         else:
             from converters import training
+            from converters.applies import why_not
 
+            why = why_not(model, variant) if is_user_model(model) else None
+            if why:  # the plan refuses it first; a library caller gets the same line, before TF starts
+                raise ConversionError(f"{model}/{variant}: does not apply: {why}")
             progress = self.progress
             hook = None if progress is None else (
                 lambda phase, done, total: progress(model, variant, phase, done, total))

@@ -126,7 +126,7 @@ def predict(path: str | Path, images: list[Path], threads: int = 2) -> list[tupl
 
 
 def evaluate_user(path: str | Path, image_dir: str | Path) -> dict[str, Any]:
-    """mAP@0.5 on every labelled image of `image_dir` (YOLO labels, converters.box_labels)."""
+    """mAP@0.5 on every labelled image of `image_dir` (YOLO or COCO labels, converters.box_labels)."""
     data = read_labelled(image_dir)
     t0 = time.monotonic()
     preds = predict(path, list(data.images))

@@ -49,3 +49,16 @@ def test_the_runtime_cell_stays_on_one_line_in_a_pipe(capsys):
     print_devices([{"device": "local", "kind": "local", "status": "ok", "cores": 2, "runtime": "ai-edge-litert",
                     "runtime_version": "2.3.0"}])
     assert "ai-edge-litert 2.3.0" in capsys.readouterr().out
+
+
+def test_converts_fidelity_column_says_it_is_the_output_against_fp32s():
+    """`46.7 dB` alone read as an accuracy: the header and the cell say it is this variant's output against fp32's."""
+    from harness.commands.convert import table_rows
+
+    rows = [{"model": "m", "variant": "int8", "metrics": {"size_bytes": 1000, "psnr_vs_fp32_db": 46.7,
+                                                          "accuracy_note": "no task named"}},
+            {"model": "c", "variant": "int8", "metrics": {"size_bytes": 1000, "top1_agreement_fp32": 0.95}}]
+    headers, cells = table_rows(rows)
+    col = headers.index("output vs fp32")
+    assert cells[0][col] == "PSNR 46.7 dB to fp32's" and cells[1][col] == "95.0% same top-1"
+    assert cells[0][headers.index("accuracy")] == "not measured"

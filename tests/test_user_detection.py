@@ -120,3 +120,28 @@ def test_an_output_layout_it_cannot_read_is_not_measured_with_the_reason(eval_se
     m = VariantBuilder(tmp_path / "cache", image_dir=eval_set[0], task="detection").build(str(path), "fp32").metrics
     assert m["accuracy"] is None and "not a supported detection layout" in m["accuracy_note"], m
     assert "[1, 64, 7]" in m["accuracy_note"] and "boxes" in m["accuracy_note"]
+
+
+def test_coco_json_labels_score_the_same_as_yolo_files(built, eval_set, tmp_path):
+    """The same images and boxes as one COCO instances JSON (pixels, category ids 1, 5, 9 for classes 0, 1, 2):
+    the same mAP as the YOLO files give."""
+    from PIL import Image
+
+    d, _, boxes, labels = eval_set
+    coco = tmp_path / "coco"
+    coco.mkdir()
+    doc: dict = {"images": [], "annotations": [], "categories": [{"id": i, "name": str(i)} for i in (9, 5, 1)]}
+    for i, png in enumerate(sorted(d.glob("*.png"))):
+        shutil.copy(png, coco / png.name)
+        w, h = Image.open(png).size
+        doc["images"].append({"id": i, "file_name": png.name, "width": w, "height": h})
+        for (y0, x0, y1, x1), c in zip(boxes[i], labels[i]):
+            bbox = [float(x0) * w, float(y0) * h, float(x1 - x0) * w, float(y1 - y0) * h]
+            doc["annotations"].append({"id": len(doc["annotations"]), "image_id": i, "iscrowd": 0,
+                                       "category_id": (1, 5, 9)[int(c)], "bbox": bbox})
+    (coco / "instances.json").write_text(json.dumps(doc))
+    path = tmp_path / "det.tflite"
+    shutil.copy(built["fp32"].path, path)
+    m = VariantBuilder(tmp_path / "cache", image_dir=coco, task="detection").build(str(path), "fp32").metrics
+    assert m["objects"] == built["fp32"].metrics["objects"]
+    assert m["map50"] == pytest.approx(built["fp32"].metrics["map50"], abs=1e-6), m

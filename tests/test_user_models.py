@@ -89,8 +89,10 @@ def test_keras3_model_with_unknown_layers_still_converts(saved_models, tmp_path)
     path = str(saved_models["custom.keras"])
     assert builder.build(path, "dr_int8").metrics["size_bytes"] > 0
     with pytest.raises(Exception) as err:
-        builder.build(path, "subpixel")
+        builder.build(path, "prune")
     assert TF_KERAS_ONLY in str(err.value) and "Doubler" in str(err.value)
+    with pytest.raises(Exception, match="does not apply: no strided"):  # read from its config: no rebuild tried
+        builder.build(path, "subpixel")
 
 
 def test_keras3_config_dialect_is_translated():

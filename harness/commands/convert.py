@@ -177,12 +177,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise UserError(f"--models: {clash}")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    from harness.planning.plan import check_recipe, check_task, check_variants
+    from harness.planning.plan import check_applies, check_recipe, check_task, check_variants
 
     check_recipe()
     task = check_task(args.task, tuple(models), str(images) if images else None)
 
     variants = list(check_variants(tuple(_csv(args.variants, DEFAULT_VARIANTS))))  # fp8 alone: exit 2, no work
+    check_applies(tuple(models), tuple(variants))
     from harness.orchestration.quiet import quiet_logs
 
     with quiet_logs(args.verbose, name="convert") as log_path:

@@ -36,7 +36,8 @@ def add_retrain_arg(p: argparse.ArgumentParser) -> None:
 def add_task_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", metavar="sr|classify|detect",
                    help="what your own model files do, so their accuracy is measured on --images DIR (for "
-                        "classify: one folder per class; for detect: a YOLO .txt of boxes per image); "
+                        "classify: one folder per class; for detect: a YOLO .txt of boxes per image or a COCO "
+                        "instances .json); "
                         "without it their accuracy is not measured")
 
 

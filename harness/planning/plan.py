@@ -166,6 +166,7 @@ def make_plan(
     clash = label_clash(chosen_models)
     if clash:
         raise UserError(f"--models: {clash}")
+    check_applies(chosen_models, chosen_variants)
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     bench = {**(QUICK_BENCH if quick else {}), **given}
     _check_bench(bench, given, None)
@@ -219,6 +220,22 @@ def sustained_problem(device: Device) -> str | None:
     return (f"no sustained mode for {kind}{f' runtime {runtime}' if runtime else ''} yet (it runs on the LiteRT "
             "runner: local, raspberry_pi, jetson with runtime litert; benchmark_model on Android and the boards; "
             "trtexec and TF-TRT on a Jetson (runtime tensorrt, tftrt); Android and iOS through the companion app)")
+
+
+def check_applies(models: tuple[str, ...], variants: tuple[str, ...]) -> None:
+    """Refuse a pass that has nothing to do on a model file (subpixel without a transposed convolution,
+    truncated_svd without a large Dense layer), read from the file's Keras config before anything converts."""
+    from converters.applies import why_not
+    from converters.build import is_user_model
+
+    for m in models:
+        if not is_user_model(m):
+            continue
+        for v in variants:
+            why = why_not(m, v)
+            if why:
+                raise UserError(f"--variants {quote(v, 60)}: does not apply to {clean(m)}: {why}; "
+                                "leave it out for this model")
 
 
 def check_task(task: str | None, models: tuple[str, ...], image_dir: str | None = None) -> str | None:
