@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -65,24 +66,19 @@ class HeatingBoard:
     def heat_under_load(self, marker: str) -> HeatingBoard:
         """Start heating when the load starts: the moment a process whose command line holds `marker`
         (the board's runner) appears, as a phone warms only once something runs on it."""
-        def wait_then_heat() -> None:
-            while not self._stop.is_set():
-                if _running(marker):
-                    self._loop(time.monotonic())
-                    return
-                time.sleep(0.01)
-
-        self._thread = threading.Thread(target=wait_then_heat, daemon=True)
-        self._thread.start()
-        return self
+        return self._heat_once(lambda: _running(marker))
 
     def heat_when_looping(self, marker: str) -> HeatingBoard:
         """Start heating when the sustained loop starts, not when the process does: the runner's
         `_sustained_loop` catches SIGTERM from its first timed invoke on (/proc/PID/status SigCgt), so a
         runner that spends seconds importing TensorFlow and converting does not heat the board meanwhile."""
+        return self._heat_once(lambda: _looping(marker))
+
+    def _heat_once(self, started: Callable[[], bool]) -> HeatingBoard:
+        """Poll `started` every 10 ms on a thread; heat from the moment it first holds."""
         def wait_then_heat() -> None:
             while not self._stop.is_set():
-                if _looping(marker):
+                if started():
                     self._loop(time.monotonic())
                     return
                 time.sleep(0.01)

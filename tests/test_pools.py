@@ -73,16 +73,21 @@ def test_plan_names_a_pool_one_job_per_pool_and_a_typo_is_one_line():
         parse_devices({"devices": [{"name": "a", "kind": "local", "pool": "x\x1b[2J"}]}, "devices.yaml")
 
 
-def test_a_pool_of_two_local_devices_spreads_its_jobs_and_resume_counts_them_by_pool(tiny_tflite, tmp_path):
+def _two_member_pool_plan(tiny_tflite, tmp_path, n_models: int):
+    """A plan of `n_models` copies of the tiny model, fp32, on a pool `cpu` of two local devices."""
     models = []
-    for i in range(4):
+    for i in range(n_models):
         p = tmp_path / f"m{i}.tflite"
         shutil.copyfile(tiny_tflite, p)
         models.append(str(p))
     devices = parse_devices({"devices": [
         {"name": "cpu-a", "kind": "local", "pool": "cpu", "separate_machine": True},
         {"name": "cpu-b", "kind": "local", "pool": "cpu", "separate_machine": True}]}, "test")
-    plan = make_plan(devices, models=models, variants=["fp32"], overrides=FAST, peak_probe=False, pools=("cpu",))
+    return make_plan(devices, models=models, variants=["fp32"], overrides=FAST, peak_probe=False, pools=("cpu",))
+
+
+def test_a_pool_of_two_local_devices_spreads_its_jobs_and_resume_counts_them_by_pool(tiny_tflite, tmp_path):
+    plan = _two_member_pool_plan(tiny_tflite, tmp_path, 4)
     db_path = tmp_path / "pool.db"
     summary = orchestrate.run(plan, db_path, cache_dir=tmp_path / "cache")
     rows = ResultsDB(db_path).measurements(summary.run_id)
@@ -146,15 +151,7 @@ def test_a_lost_members_job_row_says_pool_and_moved_from_built_with_the_row(tiny
 
             return Wrapped()
 
-    models = []
-    for i in range(2):
-        p = tmp_path / f"m{i}.tflite"
-        shutil.copyfile(tiny_tflite, p)
-        models.append(str(p))
-    devices = parse_devices({"devices": [
-        {"name": "cpu-a", "kind": "local", "pool": "cpu", "separate_machine": True},
-        {"name": "cpu-b", "kind": "local", "pool": "cpu", "separate_machine": True}]}, "test")
-    plan = make_plan(devices, models=models, variants=["fp32"], overrides=FAST, peak_probe=False, pools=("cpu",))
+    plan = _two_member_pool_plan(tiny_tflite, tmp_path, 2)
     summary = orchestrate.run(plan, tmp_path / "pool.db", cache_dir=tmp_path / "cache", targets=Targets())
     rows = ResultsDB(tmp_path / "pool.db").measurements(summary.run_id)
     assert len(rows) == 2 and all(m.status == "ok" and m.device == "cpu-b" for m in rows), [m.error for m in rows]
