@@ -35,8 +35,11 @@ def test_top_level_help_names_devices_setup_and_discover():
 
 def _readme_commands() -> list[str]:
     """Lines of the README's code blocks that start with `harness COMMAND`."""
-    blocks = re.findall(r"```(?:bash|sh|console)?\n(.*?)```", README.read_text(), flags=re.S)
-    return [line.strip() for b in blocks for line in b.splitlines() if line.strip().startswith("harness ")]
+    # Every fence pairs with the next one, whatever its language tag (a ```text block of printed output must
+    # not shift the pairing); only shell blocks hold commands.
+    blocks = re.findall(r"```(\w*)\n(.*?)```", README.read_text(), flags=re.S)
+    return [line.strip() for lang, b in blocks if lang in ("", "bash", "sh", "console")
+            for line in b.splitlines() if line.strip().startswith("harness ")]
 
 
 def test_readme_commands_match_help():
