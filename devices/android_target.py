@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from devices.adb import AdbTransport
 from devices.apk import ApkError, apk_identity, installed_version_code
@@ -27,12 +27,11 @@ from devices.energy_validity import battery_samples_verdict
 from devices.idle_baseline import idle_seconds, rest_before_job, split_idle
 from devices.remote_paths import content_key, content_path
 from devices.runtime import load as load_runtime
-from devices.runtime.android_app import app_delegate, app_outputs
 from devices.runtime.base import ModelRuntime
+from devices.runtime.companion_app import RunnerAndExtra
 from devices.runtime.phone import Phone
-from devices.runner_result import RunnerResult
-from devices.sampler import SamplerThread
-from devices.target import JobSpec, RawRun, Target, rest
+from devices.sampler import ProbeReading
+from devices.target import JobSpec, RawRun, Target
 from devices.timing import WALL_CLOCK_ARGV, clock_offset_s, window_ending_at
 from devices.transport import CommandResult, TransportError
 from errors import DeviceError
@@ -49,36 +48,6 @@ def default_binary_dir() -> Path:
     return Path(base) / "harness" / "android"
 
 
-class _Sampler(SamplerThread):
-    """Samples battery power (every interval) and thermal state (every 4th) while a job runs."""
-
-    errors = (TransportError,)
-
-    def __init__(self, target: AndroidTarget, interval_s: float, t0: float) -> None:
-        super().__init__(interval_s, f"probe-{target.name}", join_timeout_s=target.config.link_timeout_s + 5,
-                         first_wait_s=min(0.1, interval_s))
-        self.target, self.t0 = target, t0
-        self.power: list[tuple[float, float, str]] = []
-        self.temps: list[tuple[float, str, dict[str, float]]] = []
-        self.statuses: list[int] = []
-        self.status_times: list[tuple[float, int]] = []  # (s since t0, thermal status): when it changed
-
-    def tick(self, n: int) -> None:
-        sample = self.target.power_sample()
-        if sample is not None:  # stamped with the host's wall clock, as every target's power is
-            self.power.append((round(time.time(), 3), sample, "battery"))
-        if n % 4 == 3:
-            th = self.target.thermal(probe=True)
-            if th.get("temperatures_c"):
-                self.temps.append((round(time.monotonic() - self.t0, 3), "run", th["temperatures_c"]))
-            if th.get("status") is not None:
-                self.statuses.append(th["status"])
-                self.status_times.append((round(time.monotonic() - self.t0, 3), th["status"]))
-
-    def gave_up(self) -> bool:
-        return self.target.adb.broken is not None
-
-
 class AndroidTarget(Target):
     kind = "android"
 
@@ -92,12 +61,10 @@ class AndroidTarget(Target):
         self.workdir = config.workdir.rstrip("/")
         self.app_dir = (config.app_dir or f"/sdcard/Android/data/{config.app_package}/files/harness").rstrip("/")
         # what runs the model here (benchmark_model or the companion app), from the runtime registry
-        self.runtime: ModelRuntime[Phone, tuple[RunnerResult, dict[str, Any]]] = load_runtime(
-            self.kind, config.runtime)
+        self.runtime: ModelRuntime[Phone, RunnerAndExtra] = load_runtime(self.kind, config.runtime)
         self.job_t0 = 0.0  # host monotonic time the current job's observation began (sustained windows' clock)
         self._supply: str | None = None
         self._props: dict[str, str] | None = None
-        self.last_cooldown: dict[str, Any] = {}
         self.probe_problems: dict[str, str] = {}  # probe -> why it gave nothing, for the row and the facts
 
     # -- probes ---------------------------------------------------------------------------------
@@ -118,7 +85,7 @@ class AndroidTarget(Target):
         self.probe_problems[probe] = ((f"exit {res.exit_code}: " if not res.ok else "")
                                       + (said or detail or shown or "no output"))[:200]
 
-    def battery(self, probe: bool = False) -> dict[str, Any] | None:
+    def battery(self, probe: bool = False) -> Mapping[str, object] | None:
         res = self._sh(["dumpsys", "battery"], probe=probe)
         try:
             return ap.parse_dumpsys_battery(res.stdout)
@@ -126,8 +93,9 @@ class AndroidTarget(Target):
             self._problem("battery", res, str(exc))
             return None
 
-    def thermal(self, probe: bool = False) -> dict[str, Any]:
+    def thermal(self, probe: bool = False) -> Mapping[str, object]:
         res = self._sh(["dumpsys", "thermalservice"], probe=probe)
+        parsed: Mapping[str, object]
         try:
             parsed = ap.parse_thermalservice(res.stdout)
         except (ValueError, KeyError, IndexError, TypeError) as exc:
@@ -138,11 +106,19 @@ class AndroidTarget(Target):
         return parsed
 
     def temperatures(self) -> dict[str, float]:
-        temps = dict(self.thermal().get("temperatures_c") or {})
-        batt = self.battery()
-        if batt and "temperature_c" in batt:
-            temps.setdefault("battery", batt["temperature_c"])
+        temps = zones(self.thermal())
+        battery_c = number(self.battery(), "temperature_c")
+        if battery_c is not None:
+            temps.setdefault("battery", battery_c)
         return temps
+
+    def probe(self, n: int) -> ProbeReading:
+        """Battery power every tick, the thermal service every 4th (it is slow to answer)."""
+        power = self.power_sample()
+        if n % 4 != 3:
+            return ProbeReading(power_mw=power)
+        th = self.thermal(probe=True)
+        return ProbeReading(power_mw=power, temperatures_c=zones(th), status=status(th))
 
     def cpu_freqs(self) -> dict[str, int]:
         """{cpuN: kHz}. The glob must reach the phone's sh unquoted, so it is inside a script string;
@@ -187,7 +163,7 @@ class AndroidTarget(Target):
         self._problem("power", res, "current_now/voltage_now unreadable")
         return None
 
-    def facts(self) -> dict[str, Any]:
+    def facts(self) -> dict[str, object]:
         self.adb.ensure_ready()
         self.probe_problems = {}
         facts = ap.device_facts(self.props())
@@ -281,32 +257,19 @@ class AndroidTarget(Target):
             raise DeviceError(self.name, f"apk: installing {apk.name} failed: {why.strip()[:300]}")
 
     def cool_down(self, bench: Bench, stop: threading.Event | None = None) -> float:
-        """The fixed rest, then wait (bounded) until the phone is under max_start_temp_c."""
+        """The platform base's cool-down (fixed rest, threshold, then under max_start_temp_c), on a live link."""
         self.adb.ensure_ready()
-        waited = super().cool_down(bench, stop)
-        limit = self.config.max_start_temp_c
-        self.last_cooldown = {"waited_s": round(waited, 2)}
-        if limit is None:
-            return waited
-        t0 = time.monotonic()
-        hottest = None
-        while True:
-            temps = self.temperatures()
-            hottest = max(temps.values()) if temps else None
-            if hottest is None or hottest < limit or time.monotonic() - t0 >= bench.cooldown_max_s:
-                break
-            if rest(min(2.0, max(0.1, bench.cooldown_max_s / 10)), stop):
-                break
-        waited += time.monotonic() - t0
-        self.last_cooldown = {"waited_s": round(waited, 2), "hottest_c": hottest, "limit_c": limit,
-                              "still_hot": hottest is not None and hottest >= limit}
-        return waited
+        return super().cool_down(bench, stop)
 
-    def _battery_guard(self, batt: dict[str, Any] | None) -> None:
-        if batt is None:
+    def start_limit_c(self) -> float | None:
+        return self.config.max_start_temp_c
+
+    def _battery_guard(self, batt: Mapping[str, object] | None) -> None:
+        level = number(batt, "level_pct")
+        if batt is None or level is None:
             return
-        if batt["level_pct"] < self.config.min_battery_pct and not batt["plugged"]:
-            raise DeviceError(self.name, f"battery at {batt['level_pct']:.0f}% is below min_battery_pct "
+        if level < self.config.min_battery_pct and not batt.get("plugged"):
+            raise DeviceError(self.name, f"battery at {level:.0f}% is below min_battery_pct "
                               f"{self.config.min_battery_pct}%: charge the phone")
 
     # -- measuring ------------------------------------------------------------------------------
@@ -320,27 +283,30 @@ class AndroidTarget(Target):
         before_thermal = self.thermal()
         before_freq = self.cpu_freqs()
         t0 = self.job_t0 = time.monotonic()
-        temps: list[tuple[float, str, dict[str, float]]] = [(0.0, "before", before_thermal.get("temperatures_c") or {})]
+        temps: list[tuple[float, str, dict[str, float]]] = [(0.0, "before", zones(before_thermal))]
         idle_s = idle_seconds(job.bench)
-        with _Sampler(self, job.bench.sample_interval_s, t0) as sampler:
+        with self.sampler(job.bench, t0, join_timeout_s=self.config.link_timeout_s + 5,
+                          first_wait_s=min(0.1, job.bench.sample_interval_s), errors=(TransportError,),
+                          gave_up=lambda: self.adb.broken is not None) as sampler:
             busy_from = rest_before_job(idle_s)
-            result, extra = self.runtime.run(self, job)  # benchmark_model and the app (android_app.py) both type it
+            result, extra = self.runtime.run(self, job)  # benchmark_model and the companion app both type it
             ended = time.time()
         # The run is measured: a phone that dies now costs the after-readings, never the result.
+        after_batt: Mapping[str, object] | None
+        after_thermal: Mapping[str, object]
         try:
             after_batt, after_thermal = self.battery(), self.thermal()
         except TransportError as exc:
             after_batt, after_thermal = None, {}
             extra["probe_after_failed"] = str(exc)[:200]
         temps += sampler.temps
-        temps.append((round(time.monotonic() - t0, 3), "after", after_thermal.get("temperatures_c") or {}))
+        temps.append((round(time.monotonic() - t0, 3), "after", zones(after_thermal)))
         result = replace(result, temperatures=tuple(t for t in temps if t[2]))
         if result.windows:  # sustained: the thermal status over time marks the first throttle event
             # (the companion app's own reading at each window end, when it sent them, with the host's polls)
             result = replace(result, thermal_status=tuple(sorted(
                 [*result.thermal_status, *((t, st) for t, st in sampler.status_times)], key=lambda x: x[0])))
-        statuses = [s for s in (before_thermal.get("status"), *sampler.statuses, after_thermal.get("status"))
-                    if s is not None]
+        statuses = [s for s in (status(before_thermal), *sampler.statuses, status(after_thermal)) if s is not None]
         extra.update({
             "battery_before": before_batt, "battery_after": after_batt,
             "thermal_status_max": max(statuses) if statuses else None,
@@ -348,17 +314,21 @@ class AndroidTarget(Target):
             "cpu_freq_khz_before": before_freq, "cooldown": self.last_cooldown,
             "probe_failures": sampler.failures,
         })
-        ignored = {(e["sensor"], e["reason"]): e for probe in (before_batt, before_thermal, after_batt, after_thermal)
-                   for e in (probe or {}).get("ignored_sensors") or []}
+        ignored = {(str(e.get("sensor")), str(e.get("reason"))): e
+                   for probe in (before_batt, before_thermal, after_batt, after_thermal)
+                   for e in _list(probe, "ignored_sensors") if isinstance(e, dict)}
         if ignored:  # placeholders (emulator's 0 V, absent 0.0 °C sensors): never readings, listed with the reason
             extra["ignored_sensors"] = list(ignored.values())
         if self.probe_problems:  # each failed probe leaves its own columns empty, with the reason here
             extra["probe_problems"] = dict(self.probe_problems)
-        if before_batt and after_batt and "charge_counter_uah" in before_batt and "charge_counter_uah" in after_batt:
-            extra["charge_counter_delta_uah"] = after_batt["charge_counter_uah"] - before_batt["charge_counter_uah"]
+        counter_before = (before_batt or {}).get("charge_counter_uah")
+        counter_after = (after_batt or {}).get("charge_counter_uah")
+        if isinstance(counter_before, (int, float)) and isinstance(counter_after, (int, float)):
+            extra["charge_counter_delta_uah"] = counter_after - counter_before
         outputs = extra.pop("_outputs", None)
-        raw = RawRun(result, throttled=bool(statuses) and max(statuses) >= 1, extra=extra,
-                     clock_offset_s=extra.pop("phone_clock_offset_s", None), outputs=outputs)
+        offset = extra.pop("phone_clock_offset_s", None)
+        raw = RawRun(result, throttled=bool(statuses) and max(statuses) >= 1, extra=dict(extra),
+                     clock_offset_s=float(offset) if isinstance(offset, (int, float)) else None, outputs=outputs)
         busy, idle = split_idle(sampler.power, busy_from, idle_s)
         # benchmark_model prints no timestamps: its timed loop is taken as count x mean ending when it returned
         # (the push, model load and warm-up lie before it). The app's result names its own window.
@@ -383,8 +353,31 @@ class AndroidTarget(Target):
         self.adb.push_if_changed(local, remote)
         return remote
 
-    # The companion app's result readers, where the contract tests reach them (devices/runtime/android_app.py).
-    _app_delegate = staticmethod(app_delegate)
 
-    def _app_outputs(self, android: dict[str, Any], runner: dict[str, Any]) -> Any:
-        return app_outputs(self, android, runner)
+def zones(thermal: Mapping[str, object]) -> dict[str, float]:
+    """The thermal service's temperatures (C per sensor) from `thermal()`; empty when it read none."""
+    temps = thermal.get("temperatures_c")
+    if not isinstance(temps, dict):
+        return {}
+    return {str(k): float(v) for k, v in temps.items() if isinstance(v, (int, float))}
+
+
+def status(thermal: Mapping[str, object]) -> int | None:
+    """The thermal service's status (0 none ... 6 shutdown), None when it printed none."""
+    st = thermal.get("status")
+    return st if isinstance(st, int) else None
+
+
+def number(probe: Mapping[str, object] | None, key: str) -> float | None:
+    """A probe's numeric field, None when the probe or the field is missing."""
+    v = (probe or {}).get(key)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _list(probe: Mapping[str, object] | None, key: str) -> list[object]:
+    v = (probe or {}).get(key)
+    return v if isinstance(v, list) else []
+
+
+# mypy checks here that a phone is what its runtimes need (devices/runtime/phone.py)
+_PHONE_FITS: type[Phone] = AndroidTarget

@@ -9,12 +9,25 @@ Every failure the adapter can name is a DeviceError with one actionable line.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 # Test-only hook: "module:factory" of an adapter class to use instead of pymobiledevice3's.
 # harness run reads it so an end-to-end test can drive a fake phone; never set it in production.
 ADAPTER_ENV = "HARNESS_IOS_ADAPTER"
+
+
+class BatteryReading(TypedDict):
+    """IOPMPowerSource in units (`battery_reading`)."""
+
+    voltage_v: float
+    current_a: float  # negative while discharging
+    power_mw: float
+    temperature_c: float | None
+    charging: bool  # IsCharging or ExternalConnected: the battery's current includes charging
+    external_connected: bool
+    level_pct: float | None
 
 
 class IosAdapter(ABC):
@@ -25,7 +38,7 @@ class IosAdapter(ABC):
         self.bundle_id = bundle_id
 
     @abstractmethod
-    def check_ready(self) -> dict[str, Any]:
+    def check_ready(self) -> dict[str, object]:
         """Find the phone, check it is paired, unlocked, in Developer Mode and reachable by DVT (iOS 17+:
         through tunneld); return its facts (product_type, ios_version, name). Raises DeviceError."""
 
@@ -62,7 +75,7 @@ class IosAdapter(ABC):
         """Stop pid; a process that already exited is not an error."""
 
     @abstractmethod
-    def power_source(self) -> dict[str, Any] | None:
+    def power_source(self) -> Mapping[str, object] | None:
         """The battery's IOPMPowerSource entry (Voltage mV, InstantAmperage mA, Temperature in 1/100 C,
         IsCharging, ExternalConnected, CurrentCapacity...), or None when diagnostics cannot read it."""
 
@@ -71,17 +84,20 @@ class IosAdapter(ABC):
         return None
 
 
-def battery_reading(entry: dict[str, Any] | None) -> dict[str, Any] | None:
+def battery_reading(entry: Mapping[str, object] | None) -> BatteryReading | None:
     """IOPMPowerSource fields in units: volts, amps (negative while discharging), watts, C, charging."""
     if not entry:
         return None
     raw_ma = entry.get("InstantAmperage")
     if isinstance(raw_ma, int) and raw_ma >= 2**63:  # the signed value read back as unsigned 64-bit
         raw_ma -= 2**64
+    voltage = entry.get("Voltage")
+    if not isinstance(voltage, (int, float, str)) or not isinstance(raw_ma, (int, float, str)):
+        return None
     try:
-        mv = float(entry["Voltage"])
-        ma = float(raw_ma)  # type: ignore[arg-type]
-    except (KeyError, TypeError, ValueError):
+        mv = float(voltage)
+        ma = float(raw_ma)
+    except ValueError:
         return None
     temp = entry.get("Temperature")
     charging = bool(entry.get("IsCharging")) or bool(entry.get("ExternalConnected"))

@@ -17,11 +17,16 @@ import os
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from typing import Any, TypeVar
-from collections.abc import Awaitable
+from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Awaitable, Mapping
 
 from devices.ios_adapter import IosAdapter
 from errors import DeviceError
+
+if TYPE_CHECKING:  # pymobiledevice3 ships its types (py.typed); imported for real only where a call needs it
+    from pymobiledevice3.lockdown import LockdownClient
+    from pymobiledevice3.remote.remote_service_discovery import RemoteServiceDiscoveryService
+    from pymobiledevice3.services.house_arrest import HouseArrestService
 
 T = TypeVar("T")
 CALL_TIMEOUT_S = 60.0
@@ -72,9 +77,10 @@ class PyMobileDeviceAdapter(IosAdapter):
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"pmd3-{udid[:8]}", daemon=True)
         self._thread.start()
-        self._lockdown: Any = None
-        self._dvt_provider: Any = None  # the lockdown client (iOS < 17) or a tunneld RSD (iOS 17+)
-        self._afc: Any = None
+        self._lockdown: LockdownClient | None = None
+        # the lockdown client (iOS < 17) or a tunneld RSD (iOS 17+)
+        self._dvt_provider: LockdownClient | RemoteServiceDiscoveryService | None = None
+        self._afc: HouseArrestService | None = None
 
     # -- plumbing -------------------------------------------------------------------------------
     def _call(self, coro: Awaitable[T], timeout_s: float = CALL_TIMEOUT_S) -> T:
@@ -87,7 +93,7 @@ class PyMobileDeviceAdapter(IosAdapter):
             fut.cancel()
             raise DeviceError(self.udid, explain(exc, self.udid, self.bundle_id)) from None
 
-    async def _connect(self) -> Any:
+    async def _connect(self) -> LockdownClient:
         from pymobiledevice3 import usbmux
         from pymobiledevice3.lockdown import create_using_usbmux
 
@@ -105,7 +111,7 @@ class PyMobileDeviceAdapter(IosAdapter):
             self._lockdown = lockdown
         return self._lockdown
 
-    async def _developer_provider(self) -> Any:
+    async def _developer_provider(self) -> LockdownClient | RemoteServiceDiscoveryService:
         """What DVT services start from: a tunneld RSD on iOS 17+, else lockdown with the DDI mounted."""
         from packaging.version import Version
 
@@ -136,7 +142,7 @@ class PyMobileDeviceAdapter(IosAdapter):
             self._dvt_provider = lockdown
         return self._dvt_provider
 
-    async def _container(self) -> Any:
+    async def _container(self) -> HouseArrestService:
         from pymobiledevice3.services.house_arrest import HouseArrestService
 
         if self._afc is None:
@@ -151,8 +157,8 @@ class PyMobileDeviceAdapter(IosAdapter):
         return f"Documents/{remote}"
 
     # -- the interface --------------------------------------------------------------------------
-    def check_ready(self) -> dict[str, Any]:
-        async def go() -> dict[str, Any]:
+    def check_ready(self) -> dict[str, object]:
+        async def go() -> dict[str, object]:
             lockdown = await self._connect()
             values = lockdown.all_values
             await self._developer_provider()
@@ -254,13 +260,13 @@ class PyMobileDeviceAdapter(IosAdapter):
 
         self._call(go())
 
-    def power_source(self) -> dict[str, Any] | None:
-        async def go() -> dict[str, Any] | None:
+    def power_source(self) -> Mapping[str, object] | None:
+        async def go() -> Mapping[str, object] | None:
             from pymobiledevice3.services.diagnostics import DiagnosticsService
 
             async with DiagnosticsService(await self._connect()) as diag:
-                found: dict[str, Any] | None = await diag.ioregistry(ioclass="IOPMPowerSource")
-                return found
+                found: object = await diag.ioregistry(ioclass="IOPMPowerSource")
+                return found if isinstance(found, Mapping) else None
 
         return self._call(go())
 

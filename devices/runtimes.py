@@ -28,8 +28,7 @@ class Runtime:
     refuses: Mapping[str, str] = field(default_factory=dict)  # delegate -> why not ({runtime} is filled in)
     exports: tuple[str, ...] = ()  # what it needs made besides the .tflite (JobSpec.companions kinds)
     scores_on_device: bool = False  # it writes the model's outputs on held-out inputs for the host to score
-    # "module:Class" of the devices.runtime.base.ModelRuntime that runs it; "" where the platform runs its one
-    # runtime itself (the iPhone's companion app, in devices/ios_target.py)
+    # "module:Class" of the devices.runtime.base.ModelRuntime that runs it
     impl: str = ""
 
 
@@ -56,9 +55,9 @@ RUNTIMES: tuple[Runtime, ...] = (
     Runtime("tftrt", "jetson", refuses={"nnapi": NO_NNAPI_ON_JETSON}, exports=("saved_model",),
             impl="devices.runtime.tftrt:TfTrt"),
     Runtime("benchmark_model", "android", impl="devices.runtime.benchmark_model:PhoneBenchmarkModel"),
-    Runtime("app", "android", scores_on_device=True, impl="devices.runtime.android_app:AndroidApp"),
+    Runtime("app", "android", scores_on_device=True, impl="devices.runtime.companion_app:AndroidApp"),
     Runtime("app", "ios", refuses={"nnapi": "bench.delegate nnapi: NNAPI exists only on Android"},
-            scores_on_device=True),
+            scores_on_device=True, impl="devices.runtime.companion_app:IosApp"),
 )
 DEFAULT_RUNTIME = {"local": "litert", "raspberry_pi": "litert", "jetson": "litert", "android": "benchmark_model",
                    "ios": "app"}

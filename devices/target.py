@@ -1,6 +1,9 @@
 """Targets: a device reached over a transport, owning its probes and its runtime.
 
-`RunnerTarget` runs rpi/runner.py on any Linux target (this host, a Raspberry Pi, a Jetson);
+`Target` is the platform base every device kind shares: the sampler thread beside a job (devices/sampler.py,
+fed by the platform's `probe`) and the cool-down between jobs (fixed rest, a temperature threshold, a phone's
+start limit) live here once; a platform supplies only its probe functions (`probe`, `temperatures`,
+`start_limit_c`). `RunnerTarget` runs rpi/runner.py on any Linux target (this host, a Raspberry Pi, a Jetson);
 subclasses add probes (vcgencmd, tegrastats, ...) by overriding the hooks.
 """
 from __future__ import annotations
@@ -12,7 +15,7 @@ from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from devices.bench import Bench
 from devices.config import DeviceBase
@@ -21,6 +24,7 @@ from devices.job import JobSpec, RawRun, job_timeout_s, parse_runner_output
 from devices.runtime import load as load_runtime
 from devices.runtime.base import ModelRuntime
 from devices.runtimes import runtime_for
+from devices.sampler import ProbeReading, ProbeSampler
 from devices.transport import Transport, TransportError
 
 RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "rpi" / "runner.py"
@@ -42,6 +46,7 @@ class Target(ABC):
         self.config = config
         self.transport = transport
         self.name: str = config.name
+        self.last_cooldown: dict[str, float | bool | None] = {}  # the last cool_down's wait, for the next row
 
     @abstractmethod
     def facts(self) -> dict[str, Any]:
@@ -70,20 +75,49 @@ class Target(ABC):
         """This board's list of sensors that are not temperatures, plus the device's own `ignore_sensors`."""
         return tuple(self.not_temperatures) + tuple(getattr(self.config, "ignore_sensors", None) or ())
 
+    def probe(self, n: int) -> ProbeReading | None:
+        """One tick of this platform's own probes beside a job (power, temperatures, thermal status), read from
+        the host; None where the platform samples on the device itself (a board's vcgencmd or tegrastats stream)."""
+        return None
+
+    def sampler(self, bench: Bench, t0: float, *, join_timeout_s: float = 10.0, first_wait_s: float | None = None,
+                errors: tuple[type[BaseException], ...] = (Exception,),
+                gave_up: Callable[[], bool] | None = None) -> ProbeSampler:
+        """The one sampler thread, running this platform's `probe` every bench.sample_interval_s beside a job."""
+        return ProbeSampler(self.probe, bench.sample_interval_s, t0, f"probe-{self.name}",
+                            join_timeout_s=join_timeout_s, first_wait_s=first_wait_s, errors=errors, gave_up=gave_up)
+
+    def start_limit_c(self) -> float | None:
+        """The hottest sensor a job may start at (a phone's max_start_temp_c); None: no such rule here."""
+        return None
+
     def cool_down(self, bench: Bench, stop: threading.Event | None = None) -> float:
-        """Wait between jobs: fixed seconds, or until the hottest zone is under a threshold.
-        Every wait ends as soon as `stop` is set (Ctrl-C must not wait out a two-minute rest)."""
+        """Wait between jobs: fixed seconds, or until the hottest zone is under a threshold; then, where the
+        platform has one, until it is under its start limit. Each wait is bounded by cooldown_max_s and ends as
+        soon as `stop` is set (Ctrl-C must not wait out a two-minute rest). `last_cooldown` says how it went."""
         t0 = time.monotonic()
-        if bench.cooldown_s and rest(bench.cooldown_s, stop):
-            return time.monotonic() - t0
-        if bench.cooldown_until_c is not None:
-            while time.monotonic() - t0 < bench.cooldown_max_s:
-                temps = self.temperatures()
-                if not temps or max(temps.values()) < bench.cooldown_until_c:
-                    break
-                if rest(1.0, stop):
-                    break
-        return time.monotonic() - t0
+        if not (bench.cooldown_s and rest(bench.cooldown_s, stop)) and bench.cooldown_until_c is not None:
+            self.wait_cooler(bench.cooldown_until_c, bench.cooldown_max_s, 1.0, stop)
+        waited = time.monotonic() - t0
+        self.last_cooldown = {"waited_s": round(waited, 2)}
+        limit = self.start_limit_c()
+        if limit is None:
+            return waited
+        hottest = self.wait_cooler(limit, bench.cooldown_max_s, min(2.0, max(0.1, bench.cooldown_max_s / 10)), stop)
+        waited = time.monotonic() - t0
+        self.last_cooldown = {"waited_s": round(waited, 2), "hottest_c": hottest, "limit_c": limit,
+                              "still_hot": hottest is not None and hottest >= limit}
+        return waited
+
+    def wait_cooler(self, limit_c: float, max_s: float, poll_s: float, stop: threading.Event | None) -> float | None:
+        """Read the temperatures until the hottest is under `limit_c` (or none is readable), at most `max_s`;
+        the last hottest reading."""
+        t0 = time.monotonic()
+        while True:
+            temps = self.temperatures()
+            hottest = max(temps.values()) if temps else None
+            if hottest is None or hottest < limit_c or time.monotonic() - t0 >= max_s or rest(poll_s, stop):
+                return hottest
 
     def abort(self) -> None:
         """From another thread, on Ctrl-C: the runtime's own stop first (the Android app's sustained loop asked

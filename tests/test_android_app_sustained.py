@@ -82,22 +82,32 @@ def test_sustained_through_the_android_app_on_a_heating_phone(android_device, ad
 
 def test_windows_without_the_offset_would_miss_the_onset():
     """The placement itself on made-up numbers: a phone 100 s ahead, the loop's origin 2 s after the job."""
-    from devices.runtime.android_app import place_on_host
+    from types import SimpleNamespace
+
+    from devices.runner_result import RunnerResult
+    from devices.runtime.companion_app import AndroidApp, place_on_host
+    from devices.runtimes import runtime_for
 
     t0 = time.monotonic() - 10.0  # the job began 10 s ago on the host
     host_origin = time.time() - 8.0  # the loop's origin, on the host's wall clock
-    r = {"timed_window_unix_s": [host_origin + 100.0, host_origin + 103.0], "timed_start_s": 0.0,
-         "duration_s": 3.0, "windows": [[1.0, 10], [2.0, 20], [3.0, 30]], "window_thermal_status": [0, None, 2]}
-    how = place_on_host(r, -100.0, t0, None)
-    assert [w[0] for w in r["windows"]] == pytest.approx([3.0, 4.0, 5.0], abs=0.01)
-    assert r["timed_window_unix_s"] == pytest.approx([host_origin, host_origin + 3.0], abs=1e-3)
-    assert r["thermal_status"] == [[r["windows"][0][0], 0], [r["windows"][2][0], 2]]  # None: not read
-    assert "window_thermal_status" not in r and "-100.000 s" in how
+    r = RunnerResult.from_json({
+        "timed_window_unix_s": [host_origin + 100.0, host_origin + 103.0], "timed_start_s": 0.0, "duration_s": 3.0,
+        "windows": [[1.0, 10], [2.0, 20], [3.0, 30]], "window_thermal_status": [0, None, 2]})
+    phone = SimpleNamespace(clock_offset=lambda: -100.0, job_t0=t0)
+    placed, how = AndroidApp(runtime_for("android", "app")).place(phone, r, None)  # type: ignore[arg-type]
+    assert [w[0] for w in placed.windows] == pytest.approx([3.0, 4.0, 5.0], abs=0.01)
+    assert placed.timed_window_unix_s == pytest.approx((host_origin, host_origin + 3.0), abs=1e-3)
+    assert placed.to_json()["thermal_status"] == [[placed.windows[0][0], 0], [placed.windows[2][0], 2]]  # None: not read
+    assert "window_thermal_status" not in placed.to_json() and "-100.000 s" in how
     # No offset: the loop ends when its result was first seen.
-    r2 = {"timed_window_unix_s": [5.0, 8.0], "timed_start_s": 0.0, "duration_s": 3.0, "windows": [[3.0, 30]]}
-    how = place_on_host(r2, None, t0, t0 + 9.0)
-    assert r2["windows"][0][0] == pytest.approx(9.0, abs=0.01) and r2["timed_start_s"] == pytest.approx(6.0, abs=0.01)
+    r2 = RunnerResult.from_json({"timed_window_unix_s": [5.0, 8.0], "timed_start_s": 0.0, "duration_s": 3.0,
+                                 "windows": [[3.0, 30]]})
+    placed, how = place_on_host(r2, None, t0, t0 + 9.0)
+    assert placed.windows[0][0] == pytest.approx(9.0, abs=0.01) and placed.timed_start_s == pytest.approx(6.0, abs=0.01)
     assert "result appeared" in how
+    # The iPhone's app writes after_loop_s: its loop ended that long before the result was put together.
+    placed, how = place_on_host(r2.merged({"after_loop_s": 0.5}), None, t0, t0 + 9.0, move_wall=False)
+    assert placed.windows[0][0] == pytest.approx(8.5, abs=0.01) and placed.timed_window_unix_s == (5.0, 8.0)
 
 
 def test_ctrl_c_stops_the_apps_loop_through_its_stop_file_and_keeps_it(android_device, adb_sim, model):
@@ -152,7 +162,7 @@ def test_a_plain_app_job_sends_no_sustained_extras_and_abort_pushes_nothing(andr
 def test_the_contracts_sustained_extras_are_what_the_host_sends():
     """contracts/android/am_start.json's optional sustained extras (names, --ef) are the host's; JobRequestTest
     reads the same file on the JVM."""
-    from devices.runtime.android_app import sustained_extras
+    from devices.runtime.companion_app import sustained_extras
     from harness.planning.config import BenchSettings
 
     c = json.loads((REPO / "contracts/android/am_start.json").read_text())

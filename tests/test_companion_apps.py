@@ -231,10 +231,13 @@ def test_the_android_app_gets_input_shapes_and_the_eval_set_and_its_outputs_are_
 
 def test_an_android_eval_that_failed_on_the_phone_keeps_the_timing(android_device, adb_sim, tmp_path):
     from devices.android_target import AndroidTarget
+    from devices.runner_result import RunnerResult
+    from devices.runtime.app_files import AdbFiles, app_outputs
 
     t = AndroidTarget(android_device(runtime="app"))
     with pytest.raises(ValueError, match="evaluation pass failed: IllegalArgumentException: eval_shape"):
-        t._app_outputs({"eval_error": "IllegalArgumentException: eval_shape [1, 3] does not match"}, {})
+        app_outputs(AdbFiles(t), {"eval_error": "IllegalArgumentException: eval_shape [1, 3] does not match"},
+                    RunnerResult())
 
 
 def test_an_android_phone_running_the_app_gets_eval_sets_for_every_variant(tmp_path, monkeypatch):

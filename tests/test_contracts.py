@@ -150,38 +150,70 @@ def test_the_test_fakes_write_every_key_of_the_golden_blocks():
 
 
 def test_the_host_reads_the_ios_outputs_named_in_the_golden_block(tmp_path):
-    from types import SimpleNamespace
-
     import numpy as np
 
-    from devices.ios_target import IosTarget
+    from devices.ios_target import thermal_states
+    from devices.runtime.app_files import app_outputs
+    from devices.runtime.companion_app import read_app_result
     from tests.ios_fake import FakeIosAdapter
 
-    runner = json.loads((C / "results" / "ios_ok.json").read_text())
+    text = (C / "results" / "ios_ok.json").read_text()
+    result, block = read_app_result(text, "ios")
+    assert block is not None
     adapter = FakeIosAdapter("00008110-000A", "dev.harness.companion", root=tmp_path, mode="ok")
-    target = IosTarget(SimpleNamespace(name="iphone", udid="00008110-000A", bundle_id="dev.harness.companion",
-                                       compute_units="all"), adapter=adapter)
-    out = adapter.documents / runner["ios"]["outputs_path"]
+    out = adapter.documents / str(block["outputs_path"])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(np.arange(4, dtype="<f4").tobytes())
-    got = target._pull_outputs(runner)
-    assert got is not None and got.shape == tuple(runner["ios"]["outputs_shape"])
+    got = app_outputs(adapter, block, result)
+    assert got is not None and got.shape == tuple(block["outputs_shape"])
     assert got.ravel().tolist() == [0.0, 1.0, 2.0, 3.0]
-    raw = target._raw(runner, {}, None, None, SimpleNamespace(readings=[], wall=[], failures=0), 0.0)
-    assert raw.extra["thermal_states"] == ["nominal", "nominal", "fair", "fair"]
+    assert not out.exists()  # pulled, then removed from the phone
+    assert thermal_states(block) == ["nominal", "nominal", "fair", "fair"]
 
 
 def test_the_host_reads_the_android_delegate_error_named_in_the_golden_block():
-    from devices.android_target import AndroidTarget
+    from devices.runtime.companion_app import app_delegate, read_app_result
 
-    app = json.loads((C / "results" / "android_ok.json").read_text())["android"]
+    _, app = read_app_result((C / "results" / "android_ok.json").read_text(), "android")
+    assert app is not None
     extra: dict = {}
-    AndroidTarget._app_delegate("gpu", {**app, "delegate_error": "IllegalArgumentException: GPU not supported"},
-                                extra)
+    app_delegate("gpu", {**app, "delegate_error": "IllegalArgumentException: GPU not supported"}, extra)
     assert extra["delegate_fallback"] == "gpu delegate refused: IllegalArgumentException: GPU not supported"
     extra = {}
-    AndroidTarget._app_delegate("gpu", app, extra)
+    app_delegate("gpu", app, extra)
     assert "delegate_fallback" not in extra and extra["delegate_outcome"]["fallback"] is False
+
+
+@pytest.mark.parametrize(("name", "block"), [("android_ok.json", "android"), ("ios_ok.json", "ios"),
+                                              ("ok.json", "android"), ("error.json", "ios")])
+def test_one_parser_reads_both_apps_results_into_the_runners_type(name, block):
+    """devices/runtime/companion_app.read_app_result: the apps' golden results typed once, key for key."""
+    from devices.runtime.companion_app import read_app_result
+
+    text = (C / "results" / name).read_text()
+    result, own = read_app_result(text, block)
+    assert result.to_json() == json.loads(text)  # nothing lost or renamed on the way in
+    assert (own is not None) == name.startswith(block)
+    if name == "error.json":
+        assert result.error and not result.ok
+    else:
+        assert result.ok and len(result.latencies_us) == 20 and result.schema_version == 4
+
+
+@pytest.mark.parametrize("text", ["", "{not json", "[1, 2]", "null"])
+def test_a_result_file_that_is_not_a_json_object_is_a_failed_result(text):
+    from devices.runtime.companion_app import read_app_result
+
+    result, own = read_app_result(text, "ios")
+    assert own is None and result.error and result.error.startswith("the app's result is not") and not result.ok
+
+
+def test_the_host_types_of_the_app_blocks_are_the_pinned_keys():
+    """The TypedDicts the host reads the blocks as name exactly the golden blocks' keys."""
+    from devices.runtime.companion_app import AndroidBlock, IosBlock
+
+    assert set(AndroidBlock.__annotations__) == ANDROID_BLOCK_KEYS
+    assert set(IosBlock.__annotations__) == IOS_BLOCK_KEYS
 
 
 def test_the_report_shows_where_core_ml_ran_from_the_golden_block():

@@ -67,7 +67,7 @@ def test_job_runs_through_documents_and_becomes_a_measurement(tmp_path, mlpackag
 
 def test_job_file_has_the_contract_keys_and_compute_units(tmp_path, mlpackage_zip):
     target, phone = make(tmp_path, compute_units="cpuOnly")
-    job = target.runner_job(JobSpec(model_path=mlpackage_zip, bench=BENCH), "models/x.mlpackage")
+    job = target.runtime.request(target, JobSpec(model_path=mlpackage_zip, bench=BENCH), "models/x.mlpackage")
     assert set(job) == JOB_KEYS  # contracts/jobs/ios_coreml.json, which the Swift tests decode too
     assert job["compute_units"] == "cpuOnly" and job["delegate"] == "coreml"
 

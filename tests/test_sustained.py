@@ -316,7 +316,7 @@ def test_ctrl_c_stops_the_ios_apps_loop_within_a_sampling_interval_and_keeps_it(
     target, phone, model = _iphone(tmp_path, "ok")
     # 30 s windows: the stop is asked at every 0.1 s sampling point, so it ends long before a window would.
     bench = BenchSettings(sustained_s=120.0, sustained_window_s=30.0, sample_interval_s=0.1, cooldown_s=0)
-    job = target.runner_job(JobSpec(model_path=model, bench=bench), "models/x.mlpackage")
+    job = target.runtime.request(target, JobSpec(model_path=model, bench=bench), "models/x.mlpackage")
     assert job["sustained_s"] == 120.0 and job["window_s"] == 30.0
     target.prepare()
     out: dict = {}

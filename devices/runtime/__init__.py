@@ -3,9 +3,10 @@
 A platform (devices/*_target.py) owns reaching and observing a device: transport, facts, probes, clock
 offset, sampler, cool-down. A runtime owns running a model there: the LiteRT runner (litert.py),
 benchmark_model on Android and Linux boards (benchmark_model.py), trtexec (trtexec.py), TF-TRT (tftrt.py),
-the Android companion app (android_app.py). Each is registered in devices/runtimes.py with what it supports
-(delegates, exports) and the class that runs it; a platform builds its runtime with `load` instead of
-dispatching on `config.runtime`. Adding a runtime is one module here plus its entry there.
+the companion app on Android and iOS alike (companion_app.py; what it puts in the app's folder: app_files.py).
+Each is registered in devices/runtimes.py with what it supports (delegates, exports) and the class that runs it;
+a platform builds its runtime with `load` instead of dispatching on `config.runtime`. Adding a runtime is one
+module here plus its entry there.
 """
 from __future__ import annotations
 

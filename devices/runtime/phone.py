@@ -1,7 +1,8 @@
-"""What a runtime on an Android phone (benchmark_model, the companion app) needs of its platform.
+"""What a runtime on a phone needs of its platform: an Android phone (benchmark_model, the companion app) and an
+iPhone (the companion app).
 
-devices/android_target.py's AndroidTarget fits it; the runtimes type against this Protocol so that no runtime
-module imports the platform module (no import circle).
+devices/android_target.py's AndroidTarget and devices/ios_target.py's IosTarget fit them; the runtimes type
+against these Protocols so that no runtime module imports a platform module (no import circle).
 """
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 from typing import Protocol
 
 from devices.adb import AdbTransport
-from devices.config import AndroidDevice
+from devices.config import AndroidDevice, IosDevice
+from devices.ios_adapter import IosAdapter
 
 
 class Phone(Protocol):
@@ -30,3 +32,14 @@ class Phone(Protocol):
     def cpu_freqs(self) -> dict[str, int]: ...
     def clock_offset(self) -> float | None: ...
     def push_model(self, local: Path, directory: str) -> str: ...
+
+
+class IPhone(Protocol):
+    """An iPhone over USB: pymobiledevice3 (or a test's adapter) behind devices/ios_adapter.py, nothing else."""
+
+    name: str
+    adapter: IosAdapter
+    job_t0: float  # host monotonic time the platform's observation of this job began
+
+    @property
+    def config(self) -> IosDevice: ...  # the device's validated config (devices.yaml)

@@ -211,7 +211,7 @@ def sustained_problem(device: Device) -> str | None:
         return None  # benchmark_model on a board: back-to-back windows (devices/board_sustained.py)
     if (kind == "android" and runtime == "benchmark_model") or kind == "ios":  # iOS: the companion app's loop
         return None
-    if kind == "android" and runtime == "app":  # the companion app's SustainedLoop (devices/runtime/android_app.py)
+    if kind == "android" and runtime == "app":  # the companion app's SustainedLoop (devices/runtime/companion_app.py)
         return None
     if kind == "jetson" and runtime == "tensorrt":  # one trtexec --duration loop (devices/trtexec_sustained.py)
         return None
