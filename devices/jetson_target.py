@@ -14,7 +14,7 @@ import re
 import time
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypedDict
 from collections.abc import Callable, Iterator
 
 from devices.probes import tegrastats as ts
@@ -56,22 +56,52 @@ TF_TRT_CHECK = (
 )
 
 
-def parse_jetson_clocks_show(text: str) -> dict[str, Any]:
+class Clock(TypedDict):
+    """One clock's range and reading as jetson_clocks or sysfs prints it (Hz or kHz)."""
+
+    min: int
+    max: int
+    cur: int
+
+
+class ClocksState(TypedDict, total=False):
+    """The clocks' state recorded with every Jetson job: `locked` when jetson_clocks pinned them."""
+
+    source: str
+    cpus: dict[str, Clock]
+    gpu: Clock
+    emc: Clock
+    nvpmodel: str
+    locked: bool | None
+    unavailable: str
+
+
+class BoardIdentity(TypedDict, total=False):
+    board_model: str | None
+    l4t: str | None
+    warning: str
+
+
+def _clock(lo: str, hi: str, cur: str) -> Clock:
+    return {"min": int(lo), "max": int(hi), "cur": int(cur)}
+
+
+def parse_jetson_clocks_show(text: str) -> ClocksState:
     """`jetson_clocks --show` -> per-CPU and GPU min/max/current (Hz or kHz as printed) and `locked`.
 
     jetson_clocks pins every online CPU's and the GPU's minimum at its maximum.
     """
-    cpus: dict[str, dict[str, int]] = {}
-    out: dict[str, Any] = {"source": "jetson_clocks --show"}
+    cpus: dict[str, Clock] = {}
+    out: ClocksState = {"source": "jetson_clocks --show"}
     for line in text.splitlines():
         m = re.match(r"\s*(cpu\d+):\s*Online=(\d).*?MinFreq=(\d+)\s+MaxFreq=(\d+)\s+CurrentFreq=(\d+)", line)
         if m:
             if m.group(2) == "1":
-                cpus[m.group(1)] = {"min": int(m.group(3)), "max": int(m.group(4)), "cur": int(m.group(5))}
+                cpus[m.group(1)] = _clock(m.group(3), m.group(4), m.group(5))
             continue
         m = re.match(r"\s*(GPU|EMC)\s+MinFreq=(\d+)\s+MaxFreq=(\d+)\s+CurrentFreq=(\d+)", line)
         if m:
-            out[m.group(1).lower()] = {"min": int(m.group(2)), "max": int(m.group(3)), "cur": int(m.group(4))}
+            out["gpu" if m.group(1) == "GPU" else "emc"] = _clock(m.group(2), m.group(3), m.group(4))
             continue
         m = re.match(r"\s*NV Power Mode:\s*(\S+)", line)
         if m:
@@ -81,14 +111,14 @@ def parse_jetson_clocks_show(text: str) -> dict[str, Any]:
     return out
 
 
-def parse_clocks_sysfs(text: str) -> dict[str, Any]:
+def parse_clocks_sysfs(text: str) -> ClocksState:
     """CLOCKS_SCRIPT output -> the same shape as parse_jetson_clocks_show."""
-    cpus: dict[str, dict[str, int]] = {}
-    out: dict[str, Any] = {"source": "sysfs"}
+    cpus: dict[str, Clock] = {}
+    out: ClocksState = {"source": "sysfs"}
     for line in text.splitlines():
         parts = line.split()
         if len(parts) == 4 and all(p.isdigit() for p in parts[1:]):
-            entry = {"min": int(parts[1]), "max": int(parts[2]), "cur": int(parts[3])}
+            entry = _clock(parts[1], parts[2], parts[3])
             if parts[0] == "gpu":
                 out["gpu"] = entry
             else:
@@ -98,7 +128,7 @@ def parse_clocks_sysfs(text: str) -> dict[str, Any]:
     return out
 
 
-def _locked(cpus: dict[str, dict[str, int]], gpu: dict[str, int] | None) -> bool | None:
+def _locked(cpus: dict[str, Clock], gpu: Clock | None) -> bool | None:
     if not cpus and not gpu:
         return None
     parts = list(cpus.values()) + ([gpu] if gpu else [])
@@ -115,7 +145,7 @@ class JetsonTarget(SshRunnerTarget):
 
     # ---- facts and state --------------------------------------------------------------------
 
-    def clocks_state(self) -> dict[str, Any]:
+    def clocks_state(self) -> ClocksState:
         res = self.transport.run(self.sudo([self.tool("jetson_clocks"), "--show"]), timeout_s=30)
         if res.ok and "MinFreq=" in res.stdout:
             state = parse_jetson_clocks_show(res.stdout)
@@ -130,14 +160,14 @@ class JetsonTarget(SshRunnerTarget):
                 state["nvpmodel"] = m.group(1)
         return state
 
-    def board_identity(self) -> dict[str, Any]:
+    def board_identity(self) -> BoardIdentity:
         """Device-tree model and L4T release, and a warning when they do not describe a Jetson."""
         model_res = self.transport.run(["cat", self.model_path], timeout_s=30)
         # the device-tree string ends in NUL; anything unprintable is dropped before it reaches a terminal
         model = "".join(c for c in model_res.stdout if c.isprintable()).strip()[:120] if model_res.ok else None
         release = self.transport.run(["cat", self.release_path], timeout_s=30)
         l4t = parse_l4t_release(release.stdout) if release.ok else None
-        out: dict[str, Any] = {"board_model": model or None, "l4t": l4t}
+        out: BoardIdentity = {"board_model": model or None, "l4t": l4t}
         looks_jetson = looks_like_jetson(model)
         if l4t is None and not looks_jetson:
             out["warning"] = (f"kind: jetson, but this board is not a Jetson: no L4T release ({self.release_path}: "
@@ -149,36 +179,39 @@ class JetsonTarget(SshRunnerTarget):
                               f"({self.release_path}: {first_line(release.stderr, release.exit_code)})")
         return out
 
-    def facts(self) -> dict[str, Any]:
+    def facts(self) -> dict[str, object]:
         facts = super().facts()
         identity = self.board_identity()
-        facts["l4t"] = identity["l4t"]
-        facts["board_model"] = identity["board_model"]
-        notes = [f"board: {identity['board_model'] or 'unknown'}, L4T {identity['l4t'] or 'unknown'}"]
+        facts["l4t"] = identity.get("l4t")
+        facts["board_model"] = identity.get("board_model")
+        notes = [f"board: {identity.get('board_model') or 'unknown'}, L4T {identity.get('l4t') or 'unknown'}"]
         if identity.get("warning"):
-            facts["warnings"] = [identity["warning"]]
-            notes.append(f"warning: {identity['warning']}")
+            facts["warnings"] = [identity.get("warning")]
+            notes.append(f"warning: {identity.get('warning')}")
         clocks = self.clocks_state()
-        facts["jetson_clocks"] = {"locked": clocks.get("locked"), "source": clocks.get("source"),
-                                  "nvpmodel": clocks.get("nvpmodel")}
+        shown: dict[str, object] = {"locked": clocks.get("locked"), "source": clocks.get("source"),
+                                    "nvpmodel": clocks.get("nvpmodel")}
         if clocks.get("unavailable"):
-            facts["jetson_clocks"]["unavailable"] = clocks["unavailable"]
+            shown["unavailable"] = clocks.get("unavailable")
+        facts["jetson_clocks"] = shown
         interval = self.config.tegrastats_interval_ms / 1000.0
         seconds = max(1.5, 2 * interval + 0.5)  # two lines at least, whatever the interval
         lines, said = self._tegrastats_lines(seconds)
         samples, unreadable = ts.parse_text("\n".join(line for _, line in lines))
         if samples:
             summary = self.tegrastats_summary(samples, interval)
-            facts["tegrastats"] = {"input_rail": summary["input_rail"], "power_source": summary["power_source"],
-                                   "idle_power_mw": summary["avg_power_mw"], "rails": summary["rails_seen"],
-                                   "suggested_input_rail": summary["suggested_input_rail"],
-                                   "sampled_s": round(seconds, 2), "samples": len(samples)}
+            rail_facts: dict[str, object] = {
+                "input_rail": summary["input_rail"], "power_source": summary["power_source"],
+                "idle_power_mw": summary["avg_power_mw"], "rails": summary["rails_seen"],
+                "suggested_input_rail": summary["suggested_input_rail"], "sampled_s": round(seconds, 2),
+                "samples": len(samples)}
             rails = ", ".join(summary["rails_seen"]) or "none"
             notes.append(f"tegrastats rails: {rails}; "
                          f"input rail: {summary['suggested_input_rail'] or 'none (sum of rails)'}")
             if summary.get("power_invalid"):
-                facts["tegrastats"]["power_invalid"] = summary["power_invalid"]
+                rail_facts["power_invalid"] = summary["power_invalid"]
                 notes.append(f"warning: {summary['power_invalid']}")
+            facts["tegrastats"] = rail_facts
         else:
             why = said or (unreadable[0] if unreadable else f"no output in {seconds:.1f} s")
             facts["tegrastats"] = {"unavailable": why[:200], "sampled_s": round(seconds, 2)}

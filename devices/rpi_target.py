@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from typing import Any
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from devices.probes import vcgencmd as vc
 from devices.config import JetsonDevice, RaspberryPiDevice
@@ -65,7 +64,7 @@ class SshRunnerTarget(RunnerTarget):
         self.resolve()
         super().prepare()
 
-    def facts(self) -> dict[str, Any]:
+    def facts(self) -> dict[str, object]:
         facts = super().facts()
         facts["python_path"] = self.python
         facts["workdir"] = self.workdir
@@ -102,7 +101,7 @@ class RaspberryPiTarget(SshRunnerTarget):
         res = self.transport.run([self.tool("vcgencmd"), *args], timeout_s=30)
         return res.stdout + res.stderr
 
-    def facts(self) -> dict[str, Any]:
+    def facts(self) -> dict[str, object]:
         facts = super().facts()
         if self.config.board_model:
             facts["board_detected"] = facts.get("board")
@@ -111,14 +110,13 @@ class RaspberryPiTarget(SshRunnerTarget):
         text = "\n".join(f"$ vcgencmd {' '.join((a, *rest))}\n" + self._vcgencmd(a, *rest) for a, *rest in
                          (("measure_temp",), ("get_throttled",), ("measure_clock", "arm"), ("measure_volts", "core")))
         readings = vc.parse_transcript(text)
-        if readings:
-            facts["vcgencmd"] = readings
-        else:
-            facts["vcgencmd"] = {"unavailable": vc.problem(text) or text.strip()[:200] or "no output"}
+        unavailable = None if readings else vc.problem(text) or text.strip()[:200] or "no output"
+        facts["vcgencmd"] = readings or {"unavailable": unavailable}
         facts["power_sensor"] = self._power_sensor()
-        notes = [f"{key} empty: {why}" for key, why in (facts.get("missing") or {}).items()]
-        if "unavailable" in facts["vcgencmd"]:
-            notes.append(f"vcgencmd unavailable: {facts['vcgencmd']['unavailable']}")
+        missing = facts.get("missing")
+        notes = [f"{key} empty: {why}" for key, why in (missing.items() if isinstance(missing, dict) else ())]
+        if unavailable:
+            notes.append(f"vcgencmd unavailable: {unavailable}")
         if notes:
             facts["notes"] = notes
         return facts
@@ -176,15 +174,14 @@ def stream_clock(stream: object) -> Callable[[float], float]:
     return lambda t: shift + t
 
 
-def judge_throttling(before: dict[str, Any] | None, after: dict[str, Any] | None,
-                     samples: list[dict[str, Any]]) -> tuple[bool, dict[str, Any]]:
+def judge_throttling(before: Mapping[str, object] | None, after: Mapping[str, object] | None,
+                     samples: Sequence[Mapping[str, object]]) -> tuple[bool, dict[str, object]]:
     """A run was throttled when any "now" bit was set at any sample, or a "since boot" bit appeared."""
-    seen_now = sorted({flag for s in samples if s["throttled"] for flag in s["throttled"]["now"]}
-                      | set(after["now"] if after else []))
-    new_since = sorted(set(after["since_boot"] if after else []) - set(before["since_boot"] if before else []))
-    temps = [s["temp_c"] for s in samples if s["temp_c"] is not None]
-    problems = sorted({s["problem"] for s in samples if s.get("problem")})
-    report: dict[str, Any] = {
+    seen_now = sorted({flag for s in samples for flag in _flags(s.get("throttled"), "now")} | set(_flags(after, "now")))
+    new_since = sorted(set(_flags(after, "since_boot")) - set(_flags(before, "since_boot")))
+    temps = [t for s in samples if isinstance(t := s.get("temp_c"), (int, float))]
+    problems = sorted({str(s["problem"]) for s in samples if s.get("problem")})
+    report: dict[str, object] = {
         "throttled_before": before,
         "throttled_after": after,
         "throttled_during_run": seen_now,
@@ -195,6 +192,12 @@ def judge_throttling(before: dict[str, Any] | None, after: dict[str, Any] | None
     if before is None and after is None:
         report["vcgencmd_unavailable"] = problems[0] if problems else "no get_throttled reading"
     return bool(seen_now or new_since), report
+
+
+def _flags(decoded: object, which: str) -> list[str]:
+    """The flags of one get_throttled reading's `now` or `since_boot` set (none when it was not read)."""
+    flags = decoded.get(which) if isinstance(decoded, Mapping) else None
+    return [str(f) for f in flags] if isinstance(flags, list) else []
 
 
 # mypy checks here that a board is what its runtimes need (devices/runtime/board.py)

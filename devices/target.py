@@ -14,7 +14,6 @@ import time
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 from collections.abc import Callable, Iterator
 
 from devices.bench import Bench
@@ -49,7 +48,7 @@ class Target(ABC):
         self.last_cooldown: dict[str, float | bool | None] = {}  # the last cool_down's wait, for the next row
 
     @abstractmethod
-    def facts(self) -> dict[str, Any]:
+    def facts(self) -> dict[str, object]:
         """OS, CPU, cores, memory, thermal zones, runtime versions: what `harness devices` shows."""
 
     @abstractmethod
@@ -152,7 +151,8 @@ class RunnerTarget(Target):
         self.python = python
         self._runner_remote = f"{self.workdir}/runner.py"
         # what runs the model here, from the runtime registry (devices.yaml `runtime`, else the kind's default)
-        self.runtime: ModelRuntime[Any, RawRun] = load_runtime(self.kind, getattr(config, "runtime", None))
+        # (mypy checks where each platform hands itself over that it is what its runtimes need: the _FITS lines)
+        self.runtime: ModelRuntime[object, RawRun] = load_runtime(self.kind, getattr(config, "runtime", None))
 
     @property
     def runner_remote(self) -> str:
@@ -170,12 +170,14 @@ class RunnerTarget(Target):
             self.transport.push_if_changed(PROFILER_SOURCE, f"{self.workdir}/{PROFILER_SOURCE.name}")
         self.runtime.prepare(self)
 
-    def facts(self) -> dict[str, Any]:
+    def facts(self) -> dict[str, object]:
         self.prepare()
         res = self.transport.run([self.python, self._runner_remote, "--facts"], timeout_s=120)
         if not res.ok:
             raise TransportError(f"runner --facts failed (exit {res.exit_code}): {res.stderr.strip()[-300:]}")
-        facts: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+        facts: object = json.loads(res.stdout.strip().splitlines()[-1])
+        if not isinstance(facts, dict):
+            raise TransportError(f"runner --facts printed no JSON object: {res.stdout.strip()[-300:]}")
         return facts
 
     thermal_glob = "/sys/class/thermal/thermal_zone*"
@@ -200,9 +202,10 @@ class RunnerTarget(Target):
         """Hook for probes sampled while the runner works (tegrastats, power); yields the RawRun to fill."""
         yield RawRun()
 
-    def runner_job(self, job: JobSpec, remote_model: str) -> dict[str, Any]:
+    def runner_job(self, job: JobSpec, remote_model: str) -> dict[str, object]:
+        """The runner's job (rpi/runner.py `Job`; contracts/jobs/basic.json) for this model on this target."""
         b = job.bench
-        out: dict[str, Any] = {
+        out: dict[str, object] = {
             "model_path": remote_model,
             "threads": b.threads,
             "delegate": b.delegate,
