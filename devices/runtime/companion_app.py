@@ -371,7 +371,7 @@ class AndroidApp(CompanionApp[Phone, RunnerAndExtra, AndroidBlock]):
             line = next((ln for ln in said.splitlines() if "Error" in ln), said[-200:])
             return AppRun(RunnerResult.failed(f"am start failed: {line.strip()}"), extra)
         self._clocks = []
-        return Launch(AdbFiles(platform), result, result, stop=result.removesuffix(".json") + ".stop" if sustained
+        return Launch(AdbFiles(platform), result, "result", stop=result.removesuffix(".json") + ".stop" if sustained
                       else None, leftovers=(result,), extra=extra, launched_unix_s=launched)
 
     def while_running(self, platform: Phone, job: JobSpec) -> Callable[[], None]:
