@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import re
 import time
-from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from devices.probes import tegrastats as ts
 from devices.probes.jetson_board import first_line, looks_like_jetson, parse_l4t_release
 from devices.config import JetsonDevice
-from devices.rpi_target import SshRunnerTarget, stream_clock
-from devices.idle_baseline import idle_seconds, rest_before_job, split_idle
+from devices.rpi_target import SshRunnerTarget
+from devices.idle_baseline import split_idle
 from devices.runtime.board import JetsonBoard
 from devices.runtime.trtexec import bench_engine_argv, build_engine_argv
-from devices.target import JobSpec, RawRun
+from devices.target import BoardSamples, JobSpec, RawRun, stderr_line
 
 # trtexec's command lines, where the probe tests read them (devices/runtime/trtexec.py)
 __all__ = ["JetsonTarget", "bench_engine_argv", "build_engine_argv", "parse_clocks_sysfs", "parse_jetson_clocks_show"]
@@ -256,30 +255,24 @@ class JetsonTarget(SshRunnerTarget):
         stream = self.transport.stream(self._tegrastats_argv())  # type: ignore[attr-defined]
         time.sleep(seconds)
         lines = stream.stop()
-        return lines, _stderr_line(stream)
+        return lines, stderr_line(stream)
 
     # ---- runs -------------------------------------------------------------------------------
 
-    @contextmanager
-    def probe_session(self, job: JobSpec) -> Iterator[RawRun]:
-        """tegrastats for the whole run, each line stamped with the host's time as it arrived; power from
-        the input rail, board RAM, CPU clocks; clocks state alongside. With bench.idle_power_s the
-        stream first runs that long with the board at rest (the idle baseline)."""
-        raw = RawRun()
+    def board_sampler(self, job: JobSpec) -> list[str]:
+        """tegrastats for the whole run: power from the input rail, board RAM, CPU clocks, temperatures."""
+        return self._tegrastats_argv()
+
+    def before_sampling(self, raw: RawRun) -> None:
+        """The clocks state (jetson_clocks pinned or not) recorded with every job."""
         try:
             raw.extra["jetson_clocks"] = self.clocks_state()
         except (ValueError, KeyError, IndexError, TypeError) as exc:  # a probe, not the measurement
             raw.extra["jetson_clocks"] = {"unavailable": f"{type(exc).__name__}: {exc}"[:200]}
-        stream = self.transport.stream(self._tegrastats_argv())  # type: ignore[attr-defined]
-        to_unix = stream_clock(stream)
-        idle_s = idle_seconds(job.bench)
-        busy_from = rest_before_job(idle_s)
+
+    def read_samples(self, raw: RawRun, board: BoardSamples) -> None:
         try:
-            yield raw
-        finally:
-            lines = stream.stop()
-        try:
-            self._read_tegrastats(raw, lines, _stderr_line(stream), to_unix, busy_from, idle_s)
+            self._read_tegrastats(raw, board.lines, board.said, board.to_unix, board.busy_from, board.idle_s)
         except Exception as exc:  # whatever tegrastats printed, the runner's measurement stays
             raw.power_samples = []
             raw.extra["tegrastats"] = {"unavailable": f"could not read tegrastats: {type(exc).__name__}: {exc}"[:200]}
@@ -343,13 +336,6 @@ def _drop_pmic(raw: RawRun) -> RawRun:
             (t, phase, {k: v for k, v in zones.items() if not k.split(":")[-1].upper().startswith("PMIC")})
             for t, phase, zones in series))
     return raw
-
-
-def _stderr_line(stream: object) -> str:
-    """The first non-empty line a probe stream wrote to stderr (`sudo: a password is required`), or ''."""
-    text = getattr(stream, "stderr", b"")
-    text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-    return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")[:200]
 
 
 # mypy checks here that a Jetson is what trtexec and TF-TRT need (devices/runtime/board.py)

@@ -8,16 +8,14 @@ runner works.
 """
 from __future__ import annotations
 
-import time
-from contextlib import contextmanager
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from devices.probes import vcgencmd as vc
 from devices.config import JetsonDevice, RaspberryPiDevice
 from devices.ssh import SshTransport
 from devices.runtime.board import TIMEOUT_EXIT, Board
-from devices.target import JobSpec, RawRun, RunnerTarget
-from devices.idle_baseline import idle_seconds, rest_before_job, split_idle
+from devices.target import BoardSamples, JobSpec, RawRun, RunnerTarget, stream_clock
+from devices.idle_baseline import split_idle
 from devices.timing import WALL_CLOCK_ARGV, clock_offset_s
 from devices.transport import Transport
 
@@ -96,6 +94,7 @@ class SshRunnerTarget(RunnerTarget):
 class RaspberryPiTarget(SshRunnerTarget):
     kind = "raspberry_pi"
     config: RaspberryPiDevice
+    _throttled_before: Mapping[str, object] | None = None  # get_throttled just before the job's sampler started
 
     def _vcgencmd(self, *args: str) -> str:
         res = self.transport.run([self.tool("vcgencmd"), *args], timeout_s=30)
@@ -135,43 +134,28 @@ class RaspberryPiTarget(SshRunnerTarget):
             temps["vcgencmd"] = soc
         return temps
 
-    @contextmanager
-    def probe_session(self, job: JobSpec) -> Iterator[RawRun]:
-        """Throttle bits before and after, and a sampler (vcgencmd + hwmon) while the runner works;
-        with bench.idle_power_s, the sampler first runs that long with the board at rest."""
-        raw = RawRun()
-        before = vc.parse_throttled(self._vcgencmd("get_throttled"))
+    def board_sampler(self, job: JobSpec) -> list[str]:
+        """vcgencmd (temperature, throttle bits, ARM clock) and hwmon power, every sample interval (>= 0.5 s)."""
         interval = max(0.5, float(job.bench.sample_interval_s))
-        stream = self.transport.stream(["sh", "-c", vc.SAMPLER_SCRIPT, "sh", self.tool("vcgencmd"), f"{interval:g}"]) \
-            if hasattr(self.transport, "stream") else None
-        to_unix = stream_clock(stream)
-        idle_s = idle_seconds(job.bench)
-        busy_from = rest_before_job(idle_s if stream is not None else 0.0)
-        try:
-            yield raw
-        finally:
-            lines = stream.stop() if stream is not None else []
-        samples = vc.parse_sampler(lines)
+        return ["sh", "-c", vc.SAMPLER_SCRIPT, "sh", self.tool("vcgencmd"), f"{interval:g}"]
+
+    def before_sampling(self, raw: RawRun) -> None:
+        self._throttled_before = vc.parse_throttled(self._vcgencmd("get_throttled"))
+
+    def read_samples(self, raw: RawRun, board: BoardSamples) -> None:
+        """Throttle bits before and after and the sampler's readings; power on the host's clock."""
+        samples = vc.parse_sampler(board.lines)
         after = vc.parse_throttled(self._vcgencmd("get_throttled"))
-        power = [(to_unix(s["t_s"]), s["power_mw"], s["power_source"]) for s in samples if s["power_mw"] is not None]
-        raw.power_samples, raw.idle_power_samples = split_idle(power, busy_from, idle_s)
+        power = [(board.to_unix(s["t_s"]), s["power_mw"], s["power_source"]) for s in samples
+                 if s["power_mw"] is not None]
+        raw.power_samples, raw.idle_power_samples = split_idle(power, board.busy_from, board.idle_s)
         if not raw.power_samples:  # the power columns stay empty; the row says why
             raw.extra["energy_invalid"] = "no power reading: no readable hwmon power*_input on this board" \
                 if samples else "no power reading: the probe sampler printed nothing"
-        raw.throttled, report = judge_throttling(before, after, samples)
+        raw.throttled, report = judge_throttling(self._throttled_before, after, samples)
         if samples:  # every reading, not only the peak and the flags seen (host clock, like the power samples)
-            report["series"] = vc.sampler_series(samples, to_unix)
+            report["series"] = vc.sampler_series(samples, board.to_unix)
         raw.extra["raspberry_pi"] = report
-
-
-def stream_clock(stream: object) -> Callable[[float], float]:
-    """Host wall-clock time of a stream's line times (seconds since the stream started, host monotonic)."""
-    t0 = getattr(stream, "t0", None)
-    if t0 is None:
-        start = time.time()
-        return lambda t: start + t
-    shift = time.time() - time.monotonic() + t0
-    return lambda t: shift + t
 
 
 def judge_throttling(before: Mapping[str, object] | None, after: Mapping[str, object] | None,

@@ -13,10 +13,12 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Callable, Iterator
 
 from devices.bench import Bench
+from devices.idle_baseline import idle_seconds, rest_before_job
 from devices.config import DeviceBase
 from devices.remote_paths import content_path
 from devices.job import JobSpec, RawRun, job_timeout_s, parse_runner_output
@@ -132,6 +134,35 @@ class Target(ABC):
         self.transport.close()
 
 
+@dataclass(frozen=True)
+class BoardSamples:
+    """What a board's sampler printed: its lines (seconds since it started, text), the first line it wrote to
+    stderr, the host wall time of a line time, and the idle baseline's end (host wall time) and length."""
+
+    lines: list[tuple[float, str]]
+    said: str
+    to_unix: Callable[[float], float]
+    busy_from: float
+    idle_s: float
+
+
+def stream_clock(stream: object) -> Callable[[float], float]:
+    """Host wall-clock time of a stream's line times (seconds since the stream started, host monotonic)."""
+    t0 = getattr(stream, "t0", None)
+    if t0 is None:
+        start = time.time()
+        return lambda t: start + t
+    shift = time.time() - time.monotonic() + t0
+    return lambda t: shift + t
+
+
+def stderr_line(stream: object) -> str:
+    """The first non-empty line a probe stream wrote to stderr (`sudo: a password is required`), or ''."""
+    text = getattr(stream, "stderr", b"")
+    text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")[:200]
+
+
 def rest(seconds: float, stop: threading.Event | None) -> bool:
     """Sleep, or return early when `stop` is set; True when stopped."""
     if stop is None:
@@ -197,10 +228,38 @@ class RunnerTarget(Target):
             return {}
         return {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
+    def board_sampler(self, job: JobSpec) -> list[str] | None:
+        """The command that samples this board's own probes on the board while a runtime works (vcgencmd and
+        hwmon, tegrastats), its lines stamped on the host's clock as they arrive; None: nothing sampled here."""
+        return None
+
+    def before_sampling(self, raw: RawRun) -> None:
+        """The platform's readings just before its sampler starts (throttle bits, clocks state)."""
+
+    def read_samples(self, raw: RawRun, samples: BoardSamples) -> None:
+        """Turn what the board's sampler printed into the run's power, temperatures and flags."""
+
     @contextmanager
     def probe_session(self, job: JobSpec) -> Iterator[RawRun]:
-        """Hook for probes sampled while the runner works (tegrastats, power); yields the RawRun to fill."""
-        yield RawRun()
+        """The board's sampler (`board_sampler`) for the whole run, each line stamped with the host's time as it
+        arrived; with bench.idle_power_s it first runs that long with the board at rest (the idle baseline).
+        Yields the RawRun the runtime fills; the platform's `read_samples` adds what the sampler saw."""
+        raw = RawRun()
+        argv = self.board_sampler(job)
+        if argv is None:
+            yield raw
+            return
+        self.before_sampling(raw)
+        start = getattr(self.transport, "stream", None)
+        stream = start(argv) if start is not None else None
+        to_unix = stream_clock(stream)
+        idle_s = idle_seconds(job.bench) if stream is not None else 0.0
+        busy_from = rest_before_job(idle_s)
+        try:
+            yield raw
+        finally:
+            lines: list[tuple[float, str]] = stream.stop() if stream is not None else []
+        self.read_samples(raw, BoardSamples(lines, stderr_line(stream), to_unix, busy_from, idle_s))
 
     def runner_job(self, job: JobSpec, remote_model: str) -> dict[str, object]:
         """The runner's job (rpi/runner.py `Job`; contracts/jobs/basic.json) for this model on this target."""
