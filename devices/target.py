@@ -172,7 +172,7 @@ def rest(seconds: float, stop: threading.Event | None) -> bool:
 
 
 class RunnerTarget(Target):
-    """Any Linux target that runs rpi/runner.py with a Python interpreter."""
+    """A Linux target (this host, a Pi, a Jetson) that runs rpi/runner.py with a Python interpreter."""
 
     kind = "linux"
 
