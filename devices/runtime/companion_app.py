@@ -151,14 +151,12 @@ def app_delegate(requested: str, android: Mapping[str, object], extra: dict[str,
 
 
 def window_s(bench: BenchSettings) -> float:
-    """The sustained window the app will use (its windowS): the bench's, else sustained_s / 20, at least 0.5 s;
-    0.5 s outside sustained mode."""
+    """The sustained window the app will use (its windowS): the bench's, else sustained_s / 20, at least 0.5 s."""
     return float(bench.sustained_window_s or max((bench.sustained_s or 0.0) / 20.0, 0.5))
 
 
 def sustained_keys(bench: BenchSettings) -> dict[str, float]:
-    """The job's sustained-mode keys (optional, not in the golden jobs): sustained_s and window_s (0: the app's
-    default rule); empty outside sustained mode."""
+    """The job's optional sustained-mode keys (window_s 0: the app's default rule); empty outside sustained mode."""
     if not bench.sustained_s:
         return {}
     return {"sustained_s": float(bench.sustained_s), "window_s": float(bench.sustained_window_s or 0.0)}
@@ -247,15 +245,13 @@ class CompanionApp(ModelRuntime[P, R], Generic[P, R, B]):
         """A sustained loop's windows onto the host's clock (with its thermal status), and how."""
 
     def while_running(self, platform: P, job: JobSpec) -> Callable[[], None] | None:
-        """What the host reads at each poll while a sustained loop runs (nothing by default)."""
-        return None
+        return None  # what the host reads at each poll while a sustained loop runs
 
     def finish(self, platform: P, sent: Launch) -> None:
         """After the wait, whatever happened (the iPhone's app is stopped if it still runs)."""
 
     def tidy(self, result: RunnerResult) -> RunnerResult:
-        """The result as the row keeps it (nothing changed by default)."""
-        return result
+        return result  # the result as the row keeps it
 
     def collect(self, platform: P, job: JobSpec) -> AppRun[B]:
         """Hand the job over, wait for the result, read it once, place its windows, pull its outputs."""
@@ -504,4 +500,4 @@ class IosApp(CompanionApp[IPhone, AppRun[IosBlock], IosBlock]):
         return placed, how
 
     def run(self, platform: IPhone, job: JobSpec) -> AppRun[IosBlock]:
-        return self.collect(platform, job)
+        return self.collect(platform, job)  # the platform reads the block (devices/ios_target.py observed)
