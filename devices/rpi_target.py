@@ -155,7 +155,8 @@ class RaspberryPiTarget(SshRunnerTarget):
             lines = stream.stop() if stream is not None else []
         samples = vc.parse_sampler(lines)
         after = vc.parse_throttled(self._vcgencmd("get_throttled"))
-        power = [(to_unix(s["t_s"]), s["power_mw"], s["power_source"]) for s in samples if s["power_mw"] is not None]
+        power = [(to_unix(s["t_s"]), mw, src) for s in samples
+                 if (mw := s["power_mw"]) is not None and (src := s["power_source"]) is not None]
         raw.power_samples, raw.idle_power_samples = split_idle(power, busy_from, idle_s)
         if not raw.power_samples:  # the power columns stay empty; the row says why
             raw.extra["energy_invalid"] = "no power reading: no readable hwmon power*_input on this board" \
@@ -176,14 +177,14 @@ def stream_clock(stream: object) -> Callable[[float], float]:
     return lambda t: shift + t
 
 
-def judge_throttling(before: dict[str, Any] | None, after: dict[str, Any] | None,
-                     samples: list[dict[str, Any]]) -> tuple[bool, dict[str, Any]]:
+def judge_throttling(before: vc.Throttled | None, after: vc.Throttled | None,
+                     samples: list[vc.Sample]) -> tuple[bool, dict[str, Any]]:
     """A run was throttled when any "now" bit was set at any sample, or a "since boot" bit appeared."""
     seen_now = sorted({flag for s in samples if s["throttled"] for flag in s["throttled"]["now"]}
                       | set(after["now"] if after else []))
     new_since = sorted(set(after["since_boot"] if after else []) - set(before["since_boot"] if before else []))
     temps = [s["temp_c"] for s in samples if s["temp_c"] is not None]
-    problems = sorted({s["problem"] for s in samples if s.get("problem")})
+    problems = sorted({p for s in samples if (p := s["problem"])})
     report: dict[str, Any] = {
         "throttled_before": before,
         "throttled_after": after,

@@ -7,7 +7,7 @@ the run" rule live here once. Linux boards sample on the board itself (vcgencmd,
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Self
 
 
 class SamplerThread:
@@ -34,7 +34,7 @@ class SamplerThread:
     def gave_up(self) -> bool:
         return False
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
