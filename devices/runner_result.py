@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 # JSON as json.loads gives it is `object` here: a reader narrows (isinstance) before it uses a value.
 # A reading as the runner writes it: [t_s, phase, {name: value}] (phase: before, run, after).
 Zones = Mapping[str, float]  # {zone: C}
-Clocks = Mapping[str, Mapping[str, float]]  # {cpuN: {"cur": MHz, "max": MHz}}
+Clocks = Mapping[str, Mapping[str, float] | float]  # {cpuN: {"cur": MHz, "max": MHz}} (or {cpuN: MHz})
 TempReading = tuple[float, str, Zones]
 ClockReading = tuple[float, str, Clocks]
 
@@ -279,8 +279,12 @@ class _Reader:
                      for t, phase, zones in self._readings("temperatures"))
 
     def clocks(self) -> tuple[ClockReading, ...]:
-        return tuple((t, phase, {str(cpu): {str(k): v for k, v in c.items() if isinstance(v, (int, float))}
-                                 for cpu, c in cpus.items() if isinstance(c, Mapping)})
+        def clock(c: object) -> Mapping[str, float] | float | None:
+            if isinstance(c, Mapping):
+                return {str(k): v for k, v in c.items() if isinstance(v, (int, float))}
+            return c if isinstance(c, (int, float)) else None
+
+        return tuple((t, phase, {str(cpu): got for cpu, c in cpus.items() if (got := clock(c)) is not None})
                      for t, phase, cpus in self._readings("cpu_freq"))
 
 
