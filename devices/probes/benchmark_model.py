@@ -227,7 +227,6 @@ def parse_op_profile(lines: list[str]) -> OpProfile:
     Returns `by_node_type` (Summary by node type rows) and `run_order` (per-op rows) when present.
     """
     out = OpProfile()
-    tables: dict[str, list[Row]] = {}
     section: str | None = None
     header: list[str] | None = None
     for raw in lines:
@@ -252,13 +251,12 @@ def parse_op_profile(lines: list[str]) -> OpProfile:
         if header and line.strip():
             row = _parse_table_row(line.strip(), header)
             if row is not None:
-                tables.setdefault(section, []).append(row)
+                if section == "run_order":
+                    out.setdefault("run_order", []).append(row)
+                else:
+                    out.setdefault("by_node_type", []).append(row)
             else:
                 section, header = None, None
-    if "run_order" in tables:
-        out["run_order"] = tables["run_order"]
-    if "by_node_type" in tables:
-        out["by_node_type"] = tables["by_node_type"]
     return out
 
 
