@@ -121,8 +121,8 @@ class RunnerResult:
             op_profile_error=r.text("op_profile_error"), ios=r.mapping("ios"), windows=r.rows("windows"),
             window_p50_us=r.optional_floats("window_p50_us"), timed_start_s=r.number("timed_start_s", as_float=False),
             interrupted=r.flag("interrupted"), thermal_status=r.rows("thermal_status"))
-        named = {f.name for f in fields(cls)}
-        other = {k: v for k, v in data.items() if k not in named or k in ("other", "keys") or k in r.kept}
+        # what no field read (keys this type does not name) and what a field could not take, as written
+        other = {k: v for k, v in data.items() if k not in r.read or k in r.kept}
         return replace(made, other=other, keys=tuple(data))
 
     @classmethod
@@ -159,14 +159,18 @@ class _Reader:
     """Each field's value narrowed to its type once; a key whose value is not of it is remembered (`kept`)."""
 
     def __init__(self, data: Mapping[str, object]) -> None:
-        self.data, self.kept = data, set[str]()
+        self.data, self.read, self.kept = data, set[str](), set[str]()
+
+    def get(self, key: str) -> object:
+        self.read.add(key)
+        return self.data.get(key)
 
     def _wrong(self, key: str) -> None:
         if key in self.data:
             self.kept.add(key)
 
     def text(self, key: str) -> str | None:
-        value = self.data.get(key)
+        value = self.get(key)
         if isinstance(value, str):
             return value
         if value is not None:
@@ -174,7 +178,7 @@ class _Reader:
         return None
 
     def integer(self, key: str) -> int | None:
-        value = self.data.get(key)
+        value = self.get(key)
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if value is not None:
@@ -183,7 +187,7 @@ class _Reader:
 
     def number(self, key: str, as_float: bool = True) -> float | None:
         """A number; the JSON's integers as floats where `as_float` (the measured figures), else as written."""
-        value = self.data.get(key)
+        value = self.get(key)
         got = _is_float(value)
         if got is None:
             if value is not None:
@@ -192,7 +196,7 @@ class _Reader:
         return got if as_float or not isinstance(value, int) else value
 
     def flag(self, key: str) -> bool | None:
-        value = self.data.get(key)
+        value = self.get(key)
         if isinstance(value, bool):
             return value
         if value is not None:
@@ -200,7 +204,7 @@ class _Reader:
         return None
 
     def mapping(self, key: str) -> Mapping[str, object] | None:
-        value = self.data.get(key)
+        value = self.get(key)
         if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
             return value
         if value is not None:
@@ -209,7 +213,7 @@ class _Reader:
 
     def _list(self, key: str) -> list[object] | None:
         """The key's JSON list; None (remembered as kept when present: a null where () is the empty value)."""
-        value = self.data.get(key)
+        value = self.get(key)
         if isinstance(value, (list, tuple)):
             return list(value)
         self._wrong(key)
@@ -224,7 +228,7 @@ class _Reader:
         return got
 
     def optional_floats(self, key: str) -> tuple[float | None, ...] | None:
-        items = self.data.get(key)
+        items = self.get(key)
         if items is None:
             return None
         if isinstance(items, (list, tuple)) and all(x is None or _number(x) for x in items):
@@ -233,7 +237,7 @@ class _Reader:
         return None
 
     def pair(self, key: str) -> tuple[float, float] | None:
-        if self.data.get(key) is None:
+        if self.get(key) is None:
             return None
         items = self._list(key) or []
         if len(items) == 2 and (a := _is_float(items[0])) is not None and (b := _is_float(items[1])) is not None:

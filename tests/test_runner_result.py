@@ -126,3 +126,11 @@ def test_the_sustained_summary_reads_the_typed_result():
     assert s is not None and s.cold_p50_us == 1000.0 and s.interrupted is False and s.temp_reached_c == 50.0
     assert s.first_throttle_s == 1.5 and "1800 to 1200" in (s.throttle_cause or "")
     assert from_runner(RunnerResult()) is None  # not a sustained run
+
+
+def test_from_json_reads_every_field_the_type_names():
+    """A field added to RunnerResult but not to from_json would land in `other`: caught here."""
+    names = {f.name: f.default for f in fields(RunnerResult) if f.name not in ("other", "keys")}
+    res = RunnerResult.from_json(dict.fromkeys(names))
+    # a null is the empty value of a None field; where the empty value is () the null is kept as written
+    assert set(res.other) == {n for n, default in names.items() if default is not None}
