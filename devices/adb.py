@@ -25,13 +25,26 @@ import struct
 import threading
 import time
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Protocol, TypeVar
 from collections.abc import Callable, Sequence
 
 from devices.transport import CommandResult, Transport, TransportError, quote_argv
 
 SYNC_CHUNK = 64 * 1024
 T = TypeVar("T")
+
+
+class Connection(Protocol):
+    """What this module uses of an adbutils AdbConnection (adbutils ships no types): the socket and the
+    smart-socket requests."""
+
+    conn: socket.socket
+
+    def send_command(self, cmd: str) -> None: ...
+    def check_okay(self) -> None: ...
+    def read_exact(self, n: int) -> bytes: ...
+    def read_string_block(self) -> str: ...
+    def close(self) -> None: ...
 
 
 def _one_line(exc: BaseException) -> str:
@@ -45,15 +58,17 @@ def is_network_serial(serial: str) -> bool:
     return bool(sep and host and port.isdigit())
 
 
-def _client_class(adbutils: Any) -> type:
+def _client_class() -> type:
     """An AdbClient whose connections never spawn `adb start-server` behind the user's back."""
+    from adbutils import AdbClient
     from adbutils._adb import AdbConnection
 
     class _Connection(AdbConnection):  # type: ignore[misc]  # adbutils' classes are untyped
-        def _safe_connect(self) -> Any:  # adbutils' version runs `adb start-server` on failure
-            return self._create_socket()
+        def _safe_connect(self) -> socket.socket:  # adbutils' version runs `adb start-server` on failure
+            made: socket.socket = self._create_socket()
+            return made
 
-    class _Client(adbutils.AdbClient):  # type: ignore[misc]
+    class _Client(AdbClient):  # type: ignore[misc]
         def __init__(self, *, host: str, port: int, socket_timeout: float) -> None:
             super().__init__(host=host, port=port, socket_timeout=socket_timeout)
             self._timeout = socket_timeout
@@ -83,7 +98,7 @@ class AdbTransport(Transport):
         self.link_timeout_s = link_timeout_s
         self.link_check_s = link_check_s
         self.tmp_dir = tmp_dir.rstrip("/")
-        self.client = _client_class(adbutils)(host=host, port=port, socket_timeout=link_timeout_s)
+        self.client = _client_class()(host=host, port=port, socket_timeout=link_timeout_s)
         self.shell_v2: bool | None = None
         self.broken: str | None = "not connected yet"
         self._last_alive = 0.0
@@ -167,8 +182,8 @@ class AdbTransport(Transport):
             except TransportError:
                 pass
 
-    def _open_raw(self, service: str, timeout_s: float) -> Any:
-        c = None
+    def _open_raw(self, service: str, timeout_s: float) -> Connection:
+        c: Connection | None = None
         try:
             c = self.client.make_connection(timeout=timeout_s)
             c.send_command(f"host:transport:{self.serial}")
@@ -181,7 +196,7 @@ class AdbTransport(Transport):
                 c.close()
             raise
 
-    def _open(self, service: str, timeout_s: float) -> Any:
+    def _open(self, service: str, timeout_s: float) -> Connection:
         """A stream to a device service; raises TransportError when the device does not accept it."""
         try:
             return self._open_raw(service, timeout_s)
@@ -260,7 +275,7 @@ class AdbTransport(Transport):
             return self._exec_v1(command, timeout_s=timeout_s, check_link=check_link)
         return self._exec_v2(command, timeout_s=timeout_s, check_link=check_link)
 
-    def _read_loop(self, conn: Any, command: str, timeout_s: float, check_link: bool,
+    def _read_loop(self, conn: Connection, command: str, timeout_s: float, check_link: bool,
                    on_data: Callable[[bytes], bool], eof_ends: bool = False) -> None:
         """Feed received bytes to on_data until it returns True; check the link while it is silent.
 
@@ -364,20 +379,20 @@ class AdbTransport(Transport):
         return CommandResult(code, text[:at], "", time.monotonic() - t0)
 
     # -- files ----------------------------------------------------------------------------------
-    def _sync(self) -> Any:
+    def _sync(self) -> Connection:
         conn = self._open("sync:", self.link_timeout_s)
         conn.conn.settimeout(self.link_timeout_s)
         return conn
 
     @staticmethod
-    def _request(conn: Any, cmd: bytes, arg: bytes) -> None:
+    def _request(conn: Connection, cmd: bytes, arg: bytes) -> None:
         conn.conn.sendall(cmd + struct.pack("<I", len(arg)) + arg)
 
-    def _sync_fail(self, conn: Any, what: str) -> str:
+    def _sync_fail(self, conn: Connection, what: str) -> str:
         (n,) = struct.unpack("<I", conn.read_exact(4))
         return f"{what}: {conn.read_exact(n).decode('utf-8', 'replace')}"
 
-    def _stat(self, conn: Any, remote: str) -> tuple[int, int]:
+    def _stat(self, conn: Connection, remote: str) -> tuple[int, int]:
         self._request(conn, b"STAT", remote.encode())
         head = conn.read_exact(16)
         if head[:4] != b"STAT":

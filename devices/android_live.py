@@ -4,8 +4,6 @@ phone's browser) opens http://localhost:PORT/. Undone when the run ends.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from devices.adb import AdbTransport
 from devices.transport import TransportError
 from errors import DeviceError
@@ -60,5 +58,5 @@ class PhoneLive:
         self.open()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from devices.adb import AdbTransport
 from devices.apk import ApkError, apk_identity, installed_version_code
 from devices.probes import android as ap
@@ -325,7 +327,7 @@ class AndroidTarget(Target):
         counter_after = (after_batt or {}).get("charge_counter_uah")
         if isinstance(counter_before, (int, float)) and isinstance(counter_after, (int, float)):
             extra["charge_counter_delta_uah"] = counter_after - counter_before
-        outputs = extra.pop("_outputs", None)
+        outputs = o if isinstance(o := extra.pop("_outputs", None), np.ndarray) else None
         offset = extra.pop("phone_clock_offset_s", None)
         raw = RawRun(result, throttled=bool(statuses) and max(statuses) >= 1, extra=dict(extra),
                      clock_offset_s=float(offset) if isinstance(offset, (int, float)) else None, outputs=outputs)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 
-def pull_outputs(pull: Callable[[str, Path], Any], remove: Callable[[str], Any], remote: str,
-                 shape: Sequence[Any]) -> Any:
+def pull_outputs(pull: Callable[[str, Path], object], remove: Callable[[str], object], remote: str,
+                 shape: Sequence[int]) -> npt.NDArray[np.float32]:
     """Pull `remote`, remove it from the phone, and return it as an array of `shape`; ValueError when the
     app wrote a different number of values than the shape holds."""
     import numpy as np

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -102,7 +102,7 @@ class DeviceBase(BaseModel):
         return self
 
 
-def delegate_problem(device: Any, bench: BenchSettings) -> str | None:
+def delegate_problem(device: object, bench: BenchSettings) -> str | None:
     """Why this device's runtime cannot run `bench.delegate` (None when it can): the runtime registry
     (devices/runtimes.py) knows what each runtime supports."""
     return runtime_delegate_problem(getattr(device, "kind", None), getattr(device, "runtime", None),

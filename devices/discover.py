@@ -6,27 +6,34 @@ start it), and usbmuxd for iPhones (through pymobiledevice3, as the iOS target d
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TypedDict
 
 from devices.adb import _client_class
 from errors import DeviceError
 
 
-def adb_devices(host: str = "127.0.0.1", port: int = 5037, timeout_s: float = 5.0) -> list[dict[str, Any]]:
+class AdbDevice(TypedDict):
+    serial: str
+    state: str
+    model: str | None
+    product: str | None
+
+
+def adb_devices(host: str = "127.0.0.1", port: int = 5037, timeout_s: float = 5.0) -> list[AdbDevice]:
     """[{serial, state, model, product}] from the server's `host:devices-l`."""
     import adbutils
 
-    client = _client_class(adbutils)(host=host, port=port, socket_timeout=timeout_s)
+    client = _client_class()(host=host, port=port, socket_timeout=timeout_s)
     try:
         infos = client.list(extended=True)
     except (OSError, adbutils.AdbError) as exc:
         raise DeviceError("adb", f"no adb server at {host}:{port} ({exc}); start it with `adb start-server` "
                                  "and plug the phone in with USB debugging on") from None
-    return [{"serial": i.serial, "state": i.state, "model": i.tags.get("model"), "product": i.tags.get("product")}
+    return [AdbDevice(serial=i.serial, state=i.state, model=i.tags.get("model"), product=i.tags.get("product"))
             for i in infos]
 
 
-def yaml_entry(dev: dict[str, Any], port: int = 5037) -> str:
+def yaml_entry(dev: AdbDevice, port: int = 5037) -> str:
     """A devices.yaml list item for one phone, named after its model."""
     base = dev.get("model") or dev.get("product") or dev["serial"]
     name = re.sub(r"[^a-z0-9_]+", "_", base.lower()).strip("_") or "phone"

@@ -3,12 +3,17 @@ devices/*_target.py (platforms) and devices/runtime/ (runtimes), kept apart from
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devices.bench import Bench
 from devices.runner_result import RunnerResult
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class JobSpec:
     input_shapes: dict[str, list[int]] | None = None
     seed: int = 0
     companions: dict[str, Path] = field(default_factory=dict)
-    companion_origins: dict[str, dict[str, Any]] = field(default_factory=dict)
+    companion_origins: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     # Held-out inputs for targets that score on the device (iOS): raw float32, eval_count x eval_shape.
     eval_inputs: Path | None = None
     eval_shape: tuple[int, ...] | None = None
@@ -41,16 +46,16 @@ class RawRun:
     # (host wall-clock time in s, mW, source): the host keeps only those in the runner's timed window.
     power_samples: list[tuple[float, float, str]] = field(default_factory=list)
     throttled: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # the row's facts, each platform's and runtime's own
     clock_offset_s: float | None = None  # host wall clock minus the board's: moves timed_window_unix_s
     window_unix_s: tuple[float, float] | None = None  # timed loop on the host's clock, when the target knows it
     idle_power_samples: list[tuple[float, float, str]] = field(default_factory=list)  # at rest before the job
     freq_samples: list[tuple[float, float]] = field(default_factory=list)  # (host time s, CPU MHz) from a probe
-    memory: dict[str, Any] = field(default_factory=dict)  # board-wide figures, e.g. board_ram_used_peak_mb
-    outputs: Any = None  # the model's outputs on JobSpec.eval_inputs (a numpy array), for the host to score
+    memory: dict[str, float] = field(default_factory=dict)  # board-wide figures, e.g. board_ram_used_peak_mb
+    outputs: npt.NDArray[np.float32] | None = None  # the model's outputs on JobSpec.eval_inputs, for the host to score
 
     @property
-    def runner(self) -> dict[str, Any]:
+    def runner(self) -> dict[str, object]:
         """The result as the runner's JSON (the contract's shape): for storing or showing what a runtime said,
         never for the host's figures, which read `result`."""
         return self.result.to_json()

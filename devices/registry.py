@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from collections.abc import Callable
 
 from devices.config import DeviceBase
 from devices.target import Target
@@ -17,17 +17,24 @@ TARGETS = {
 }
 
 
-def target_class(kind: str) -> type[Target]:
-    """Import lazily, so a host without paramiko or adbutils can still benchmark locally."""
+def _spec(kind: str) -> tuple[str, str]:
+    """(module, class) of a kind; imported lazily, so a host without paramiko or adbutils can still benchmark
+    locally."""
     spec = TARGETS.get(kind)
     if spec is None:
         raise KeyError(f"unknown device kind {kind!r}")
     module_name, factory = spec.split(":")
+    return module_name, factory
+
+
+def target_class(kind: str) -> type[Target]:
+    module_name, factory = _spec(kind)
     cls: type[Target] = getattr(importlib.import_module(module_name), factory)
     return cls
 
 
 def build_target(config: DeviceBase) -> Target:
-    factory: Any = target_class(config.kind)  # subclasses take the config alone and make their transport
-    target: Target = factory(config)
-    return target
+    module_name, name = _spec(config.kind)
+    # each kind's class takes the config alone and makes its own transport (Target's own __init__ takes both)
+    factory: Callable[[DeviceBase], Target] = getattr(importlib.import_module(module_name), name)
+    return factory(config)

@@ -8,7 +8,6 @@ runner works.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 
 from devices.probes import vcgencmd as vc
 from devices.config import JetsonDevice, RaspberryPiDevice
@@ -94,7 +93,7 @@ class SshRunnerTarget(RunnerTarget):
 class RaspberryPiTarget(SshRunnerTarget):
     kind = "raspberry_pi"
     config: RaspberryPiDevice
-    _throttled_before: Mapping[str, object] | None = None  # get_throttled just before the job's sampler started
+    _throttled_before: vc.Throttled | None = None  # get_throttled just before the job's sampler started
 
     def _vcgencmd(self, *args: str) -> str:
         res = self.transport.run([self.tool("vcgencmd"), *args], timeout_s=30)
@@ -146,8 +145,8 @@ class RaspberryPiTarget(SshRunnerTarget):
         """Throttle bits before and after and the sampler's readings; power on the host's clock."""
         samples = vc.parse_sampler(board.lines)
         after = vc.parse_throttled(self._vcgencmd("get_throttled"))
-        power = [(board.to_unix(s["t_s"]), s["power_mw"], s["power_source"]) for s in samples
-                 if s["power_mw"] is not None]
+        power = [(board.to_unix(s["t_s"]), mw, src) for s in samples
+                 if (mw := s["power_mw"]) is not None and (src := s["power_source"]) is not None]
         raw.power_samples, raw.idle_power_samples = split_idle(power, board.busy_from, board.idle_s)
         if not raw.power_samples:  # the power columns stay empty; the row says why
             raw.extra["energy_invalid"] = "no power reading: no readable hwmon power*_input on this board" \
@@ -158,13 +157,14 @@ class RaspberryPiTarget(SshRunnerTarget):
         raw.extra["raspberry_pi"] = report
 
 
-def judge_throttling(before: Mapping[str, object] | None, after: Mapping[str, object] | None,
-                     samples: Sequence[Mapping[str, object]]) -> tuple[bool, dict[str, object]]:
+def judge_throttling(before: vc.Throttled | None, after: vc.Throttled | None,
+                     samples: list[vc.Sample]) -> tuple[bool, dict[str, object]]:
     """A run was throttled when any "now" bit was set at any sample, or a "since boot" bit appeared."""
-    seen_now = sorted({flag for s in samples for flag in _flags(s.get("throttled"), "now")} | set(_flags(after, "now")))
-    new_since = sorted(set(_flags(after, "since_boot")) - set(_flags(before, "since_boot")))
-    temps = [t for s in samples if isinstance(t := s.get("temp_c"), (int, float))]
-    problems = sorted({str(s["problem"]) for s in samples if s.get("problem")})
+    seen_now = sorted({flag for s in samples if s["throttled"] for flag in s["throttled"]["now"]}
+                      | set(after["now"] if after else []))
+    new_since = sorted(set(after["since_boot"] if after else []) - set(before["since_boot"] if before else []))
+    temps = [s["temp_c"] for s in samples if s["temp_c"] is not None]
+    problems = sorted({p for s in samples if (p := s["problem"])})
     report: dict[str, object] = {
         "throttled_before": before,
         "throttled_after": after,
@@ -176,12 +176,6 @@ def judge_throttling(before: Mapping[str, object] | None, after: Mapping[str, ob
     if before is None and after is None:
         report["vcgencmd_unavailable"] = problems[0] if problems else "no get_throttled reading"
     return bool(seen_now or new_since), report
-
-
-def _flags(decoded: object, which: str) -> list[str]:
-    """The flags of one get_throttled reading's `now` or `since_boot` set (none when it was not read)."""
-    flags = decoded.get(which) if isinstance(decoded, Mapping) else None
-    return [str(f) for f in flags] if isinstance(flags, list) else []
 
 
 # mypy checks here that a board is what its runtimes need (devices/runtime/board.py)

@@ -11,9 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
-
-S = TypeVar("S", bound="SamplerThread")
+from typing import Self
 
 
 class SamplerThread:
@@ -40,7 +38,7 @@ class SamplerThread:
     def gave_up(self) -> bool:
         return False
 
-    def __enter__(self: S) -> S:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

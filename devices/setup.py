@@ -10,7 +10,6 @@ returned. Nothing is installed with sudo: what needs root is printed as a comman
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from devices.rpi_target import SshRunnerTarget
 from devices.target import Target
@@ -83,11 +82,11 @@ def _missing(target: SshRunnerTarget, python: str) -> list[str]:
     return [] if words == ["ok"] else words
 
 
-def setup_target(target: Target) -> dict[str, Any]:
+def setup_target(target: Target) -> dict[str, object]:
     """Prepare one target and return its facts with a `setup` list of what was done."""
     if not isinstance(target, SshRunnerTarget):
         target.prepare()
-        facts: dict[str, Any] = target.facts()
+        facts: dict[str, object] = target.facts()
         facts["setup"] = ["nothing to install: this target runs the runner with the interpreter it has"]
         return facts
     t, cfg, name = target.transport, target.config, target.name

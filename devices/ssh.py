@@ -21,12 +21,15 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from collections.abc import Iterator, Sequence
 
 import paramiko
 
 from devices.transport import CommandResult, Transport, TransportError, file_sha256, quote_argv
+
+if TYPE_CHECKING:
+    from devices.config import SshDevice
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +105,7 @@ class _Refuse(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]  # paramiko 
     def __init__(self, device: str, known_hosts: Path) -> None:
         self.device, self.known_hosts = device, known_hosts
 
-    def missing_host_key(self, client: Any, hostname: str, key: paramiko.PKey) -> None:
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         raise HostKeyError(
             f"{self.device}: host key of {hostname} ({key.get_name()} {fingerprint(key)}) is not in "
             f"{self.known_hosts}; refusing to connect. Check the fingerprint on the board "
@@ -117,7 +120,7 @@ class _AcceptAndRecord(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]  # 
     def __init__(self, device: str, known_hosts: Path) -> None:
         self.device, self.known_hosts = device, known_hosts
 
-    def missing_host_key(self, client: Any, hostname: str, key: paramiko.PKey) -> None:
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         self.known_hosts.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.known_hosts, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         with os.fdopen(fd, "a") as fh:
@@ -198,7 +201,7 @@ class SshTransport(Transport):
         self._home: str | None = None
 
     @classmethod
-    def from_config(cls, cfg: Any) -> SshTransport:
+    def from_config(cls, cfg: SshDevice) -> SshTransport:
         return cls(cfg.host, cfg.user, port=cfg.port, device=cfg.name, key_file=cfg.key_file,
                    known_hosts=cfg.known_hosts, accept_unknown_host_key=cfg.accept_unknown_host_key,
                    password_env=cfg.password_env, connect_timeout_s=cfg.connect_timeout_s,

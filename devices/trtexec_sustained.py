@@ -25,11 +25,10 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from devices.bench import Bench
 from devices.job import RawRun
-from devices.runner_result import RunnerResult
+from devices.runner_result import ClockReading, RunnerResult, TempReading
 from devices.transport import CommandResult, Transport, TransportError
 
 # The longest trtexec of a sustained loop: what a Ctrl-C can cost at most, against one reload gap per segment.
@@ -179,21 +178,26 @@ class ThermalPoller:
     def __init__(self, read_temps: Callable[[], dict[str, float]],
                  read_clocks: Callable[[], dict[str, dict[str, int]]], every_s: float, t0: float) -> None:
         self.read_temps, self.read_clocks, self.every_s, self.t0 = read_temps, read_clocks, every_s, t0
-        self.temperatures: list[list[Any]] = []
-        self.cpu_freq: list[list[Any]] = []
+        self.temperatures: list[TempReading] = []
+        self.cpu_freq: list[ClockReading] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def probe(self, phase: str) -> None:
         """Each reading stamped as its ssh read returned: the board read it somewhere in that round trip,
         so an event is never placed before it happened (at most one round trip late)."""
-        for read, into in ((self.read_temps, self.temperatures), (self.read_clocks, self.cpu_freq)):
-            try:
-                value = read()
-            except (TransportError, OSError):  # a reading lost costs that point of the curve, never the loop
-                continue
-            if value:
-                into.append([round(time.monotonic() - self.t0, 3), phase, value])
+        try:
+            zones = self.read_temps()
+        except (TransportError, OSError):  # a reading lost costs that point of the curve, never the loop
+            zones = {}
+        if zones:
+            self.temperatures.append((round(time.monotonic() - self.t0, 3), phase, zones))
+        try:
+            clocks = self.read_clocks()
+        except (TransportError, OSError):
+            clocks = {}
+        if clocks:
+            self.cpu_freq.append((round(time.monotonic() - self.t0, 3), phase, clocks))
 
     def start(self) -> ThermalPoller:
         self.probe("before")
@@ -211,7 +215,7 @@ class ThermalPoller:
 
 
 def sustained_fields(segments: list[tuple[str, float, float]], window_s: float, poller: ThermalPoller
-                     ) -> tuple[dict[str, Any], float, str | None]:
+                     ) -> tuple[dict[str, object], float, str | None]:
     """The runner-shaped sustained fields from each segment's exported times (text, end on the poller's clock,
     end Unix time), the gaps between segments (s) and why the records stopped early (a later segment's export
     unusable: the ones before it kept), or None. Raises ValueError when the first segment's is unusable."""

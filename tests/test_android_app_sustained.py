@@ -141,7 +141,8 @@ def test_ctrl_c_stops_the_apps_loop_through_its_stop_file_and_keeps_it(android_d
     result = adb_sim.app.starts[-1]["extras"]["result_path"]
     assert not adb_sim.path(result.removesuffix(".json") + ".stop").exists()  # cleaned up
     assert not adb_sim.path(result).exists()
-    assert from_runner(r) is not None and from_runner(r).interrupted is True
+    s = from_runner(out["raw"].result)  # the host reads the typed result
+    assert s is not None and s.interrupted is True
 
 
 def test_a_plain_app_job_sends_no_sustained_extras_and_abort_pushes_nothing(android_device, adb_sim, model):

@@ -94,3 +94,43 @@ def test_a_null_list_reads_empty_and_writes_back_null():
     res = RunnerResult.from_json({"error": "killed", "latencies_us": None, "temperatures": None})
     assert res.latencies_us == () and res.temperatures == () and not res.ok
     assert res.to_json() == {"error": "killed", "latencies_us": None, "temperatures": None}
+
+
+def test_a_value_of_the_wrong_json_type_is_not_taken_as_the_field_and_is_written_back():
+    """from_json narrows each field once: a string where a number belongs is no figure, yet the JSON survives."""
+    d = {"delegate": "xnnpack", "threads": "4", "init_us": "fast", "latencies_us": [1.0, "x"], "summary": [1, 2],
+         "interrupted": 1, "timed_window_unix_s": [1.0]}
+    res = RunnerResult.from_json(d)
+    assert res.delegate == "xnnpack"
+    assert (res.threads, res.init_us, res.latencies_us, res.summary, res.interrupted, res.timed_window_unix_s) == (
+        None, None, (), None, None, None)
+    assert res.other == {k: v for k, v in d.items() if k != "delegate"}
+    assert res.to_json() == d and list(res.to_json()) == list(d)
+
+
+def test_printed_is_the_summary_s_numbers():
+    res = RunnerResult(summary={"count": 3, "mean_us": 2.5, "mean_of": "GPU time per inference",
+                                "derived": ["count"], "all_same": True})
+    assert res.printed == {"count": 3, "mean_us": 2.5}
+    assert RunnerResult().printed == {}
+
+
+def test_the_sustained_summary_reads_the_typed_result():
+    from harness.statistics.sustained import from_runner
+
+    res = RunnerResult.from_json({
+        "latencies_us": [1000.0, 1000.0, 1500.0, 1500.0], "windows": [[1.0, 2], [2.0, 4]], "timed_start_s": 0,
+        "cpu_freq": [[0.5, "run", {"cpu0": {"cur": 1800, "max": 1800}}], [1.5, "run", {"cpu0": {"cur": 1200}}]],
+        "temperatures": [[1.0, "run", {"cpu": 50.0}]], "interrupted": False})
+    s = from_runner(res)
+    assert s is not None and s.cold_p50_us == 1000.0 and s.interrupted is False and s.temp_reached_c == 50.0
+    assert s.first_throttle_s == 1.5 and "1800 to 1200" in (s.throttle_cause or "")
+    assert from_runner(RunnerResult()) is None  # not a sustained run
+
+
+def test_from_json_reads_every_field_the_type_names():
+    """A field added to RunnerResult but not to from_json would land in `other`: caught here."""
+    names = {f.name: f.default for f in fields(RunnerResult) if f.name not in ("other", "keys")}
+    res = RunnerResult.from_json(dict.fromkeys(names))
+    # a null is the empty value of a None field; where the empty value is () the null is kept as written
+    assert set(res.other) == {n for n, default in names.items() if default is not None}

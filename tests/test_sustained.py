@@ -18,6 +18,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from devices.runner_result import RunnerResult
 from harness.statistics.sustained import first_throttle, from_runner, summarize_sustained, sustained_text
 from tests.heating_board import HeatingBoard
 
@@ -70,7 +71,7 @@ def test_runner_sustained_on_a_heating_board_finds_the_onset(tiny_tflite, tmp_pa
     assert res.returncode == 0, out
     assert out["interrupted"] is False and 5.9 <= out["duration_s"] <= 7.0
     assert 22 <= len(out["windows"]) <= 26 and out["windows"][-1][1] == len(out["latencies_us"])
-    s = from_runner(out)
+    s = from_runner(RunnerResult.from_json(out))
     assert s is not None and board.throttled_at_unix is not None
     expected = board.throttled_at_unix - out["timed_window_unix_s"][0]
     # Clocks are read every 0.05 s (and at each window end): the onset is found within that, plus load.
@@ -95,7 +96,7 @@ def test_sigterm_ends_a_sustained_loop_with_what_it_measured(tiny_tflite, tmp_pa
     assert proc.returncode == 0 and out["interrupted"] is True
     assert 0 < out["duration_s"] < 10 and out["latencies_us"]
     assert out["windows"][-1][1] == len(out["latencies_us"])
-    assert from_runner(out).interrupted is True
+    assert from_runner(RunnerResult.from_json(out)).interrupted is True
 
 
 def _cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -332,7 +333,7 @@ def test_ctrl_c_stops_the_ios_apps_loop_within_a_sampling_interval_and_keeps_it(
     assert 0.5 < r["duration_s"] < 5.0 and r["windows"][-1][1] == len(r["latencies_us"])
     assert len(r["windows"]) == 1  # the part of the first 30 s window that ran, closed at the stop
     assert not (phone.documents / "jobs" / f"{out['raw'].extra['job_name']}.stop").exists()  # cleaned up
-    assert from_runner(r).interrupted is True
+    assert from_runner(out["raw"].result).interrupted is True
 
 
 def test_ios_is_offered_sustained_mode_and_others_still_refused(tmp_path):

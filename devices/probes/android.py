@@ -106,7 +106,7 @@ def parse_thermalservice(text: str) -> dict[str, Any]:
     return out
 
 
-def _read_thermal_blocks(text: str, out: dict[str, Any]) -> None:
+def _read_thermal_blocks(text: str, out: dict[str, object]) -> None:
     m = _STATUS.search(text)
     if m:
         status = int(m.group(1))
@@ -170,7 +170,7 @@ def normalize_voltage_uv(raw: int | float | str | None) -> float | None:
     return v
 
 
-def power_mw(current_raw: Any, voltage_raw: Any) -> float | None:
+def power_mw(current_raw: int | float | str | None, voltage_raw: int | float | str | None) -> float | None:
     """Battery power in mW from raw sysfs current and voltage; None when either is unusable."""
     i = normalize_current_ua(current_raw)
     u = normalize_voltage_uv(voltage_raw)
@@ -192,7 +192,7 @@ def parse_getprop(text: str) -> dict[str, str]:
     return props
 
 
-def device_facts(props: dict[str, str]) -> dict[str, Any]:
+def device_facts(props: dict[str, str]) -> dict[str, object]:
     """The facts `harness devices` shows, from getprop: model, SoC, SDK, ABI."""
     sdk = props.get("ro.build.version.sdk")
     soc = props.get("ro.soc.model") or props.get("ro.board.platform") or props.get("ro.hardware")

@@ -11,9 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from devices.runner_result import RunnerResult
+
+if TYPE_CHECKING:
+    from devices.bench import Bench
 
 NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 
@@ -62,6 +65,59 @@ _REPLACING = re.compile(
 _GPU_KERNELS = re.compile(r"Created (\d+) GPU delegate kernels")
 _NODES_EXECUTED = re.compile(r"Number of nodes executed: (\d+)")
 
+Row = dict[str, float | str]  # one op-profile table row: numbers, the node type and name as printed
+
+
+class OpProfile(TypedDict, total=False):
+    nodes_executed: int
+    run_order: list[Row]  # per-op rows
+    by_node_type: list[Row]  # "Summary by node type" rows
+
+
+class DelegateLog(TypedDict, total=False):
+    """What the log said about one delegate."""
+    nodes_replaced: int
+    nodes_total: int
+    partitions: int
+    applied: str  # completely | partially | not | failed
+    kernels: int
+
+
+class DelegateOutcome(TypedDict, total=False):
+    delegate: str
+    applied: str  # completely | partially | not | failed | unknown | n/a
+    fallback: bool
+    ops_total: int
+    ops_delegated: int
+    delegate_kernels: int
+
+
+class Parsed(TypedDict, total=False):
+    """Everything benchmark_model said; a fact it did not print is absent."""
+    init_us: float
+    first_inference_us: float
+    warmup_avg_us: float
+    inference_avg_us: float
+    legacy_format: bool
+    init_peak_rss_delta_mb: float
+    overall_peak_rss_delta_mb: float
+    memory_footprint_wording: str
+    overall_peak_memory_mb: float
+    end_vmrss_mb: float
+    end_rss_anon_mb: float
+    end_rss_file_shmem_mb: float
+    model_size_mb: float
+    threads: int
+    graph: str
+    warmup: dict[str, float]  # summary_from_stats of the warm-up
+    summary: dict[str, float]  # of the regular run: count, mean_us, std_us, p50_us, ...
+    min_runs: int
+    min_secs: float
+    delegates: dict[str, DelegateLog]
+    errors: list[str]
+    op_profile: OpProfile
+
+
 _DELEGATE_NAMES = {"tfliteXNNPackDelegate": "xnnpack", "tflitegpudelegatev2": "gpu", "tflitegpudelegate": "gpu",
                    "tflitennapidelegate": "nnapi"}
 
@@ -98,7 +154,7 @@ def parse_stats_line(line: str) -> dict[str, float] | None:
     return fields if "count" in fields else None
 
 
-def summary_from_stats(stats: dict[str, float]) -> dict[str, Any]:
+def summary_from_stats(stats: dict[str, float]) -> dict[str, float]:
     """The harness summary dict (see harness.orchestration.measure.summary_from_dict) from one stats line.
 
     The short form `count=N curr=X` is what the tool prints when every sample was the same value
@@ -108,7 +164,7 @@ def summary_from_stats(stats: dict[str, float]) -> dict[str, Any]:
     mean = stats.get("avg", stats.get("curr"))
     if mean is None:
         raise ValueError("statistics line has neither avg nor curr")
-    out: dict[str, Any] = {"count": int(stats["count"]), "mean_us": mean}
+    out: dict[str, float] = {"count": int(stats["count"]), "mean_us": mean}
     if "avg" in stats:
         for key in ("std", "min", "max"):
             if key in stats:
@@ -137,12 +193,12 @@ def _delegate_key(name: str) -> str:
     return low
 
 
-def _parse_table_row(line: str, header: list[str]) -> dict[str, Any] | None:
+def _parse_table_row(line: str, header: list[str]) -> Row | None:
     cells = [c.strip() for c in (line.split("\t") if "\t" in line else next(csv.reader([line])))]
     cells = [c for c in cells if c != ""]
     if len(cells) != len(header):
         return None
-    row: dict[str, Any] = {}
+    row: Row = {}
     for key, cell in zip(header, cells):
         text = cell.rstrip("%")
         try:
@@ -165,12 +221,12 @@ def _header(line: str) -> list[str] | None:
     return names
 
 
-def parse_op_profile(lines: list[str]) -> dict[str, Any]:
+def parse_op_profile(lines: list[str]) -> OpProfile:
     """The `Operator-wise Profiling Info for Regular Benchmark Runs` section (text table or CSV).
 
     Returns `by_node_type` (Summary by node type rows) and `run_order` (per-op rows) when present.
     """
-    out: dict[str, Any] = {}
+    out = OpProfile()
     section: str | None = None
     header: list[str] | None = None
     for raw in lines:
@@ -195,13 +251,16 @@ def parse_op_profile(lines: list[str]) -> dict[str, Any]:
         if header and line.strip():
             row = _parse_table_row(line.strip(), header)
             if row is not None:
-                out.setdefault(section, []).append(row)
+                if section == "run_order":
+                    out.setdefault("run_order", []).append(row)
+                else:
+                    out.setdefault("by_node_type", []).append(row)
             else:
                 section, header = None, None
     return out
 
 
-def parse_profile_csv(text: str) -> dict[str, Any]:
+def parse_profile_csv(text: str) -> OpProfile:
     """A `--profiling_output_csv_file` file: the same sections as the text table, comma-separated."""
     start = text.find("Operator-wise Profiling Info for Regular Benchmark Runs")
     body = text[start:] if start >= 0 else text
@@ -211,17 +270,17 @@ def parse_profile_csv(text: str) -> dict[str, Any]:
     return parse_op_profile(lines)
 
 
-def parse(text: str) -> dict[str, Any]:
+def parse(text: str) -> Parsed:
     """Everything benchmark_model said, as a dict; missing facts are absent, never guessed."""
     split = [split_prefix(line) for line in text.splitlines()]
     lines = [msg for _, msg in split]
-    out: dict[str, Any] = {}
+    out = Parsed()
     stats_runs: list[dict[str, float]] = []
     running: list[tuple[float, float]] = []
     stats_block: list[int] = []
     params: dict[str, int] = {}
     errors: list[str] = []
-    delegates: dict[str, dict[str, Any]] = {}
+    delegates: dict[str, DelegateLog] = {}
     profile_at: int | None = None
     for i, line in enumerate(lines):
         if line.startswith("Operator-wise Profiling Info for Regular Benchmark Runs"):
@@ -254,7 +313,13 @@ def parse(text: str) -> dict[str, Any]:
         elif (m := _MEM_PEAK.search(line)):
             out["overall_peak_memory_mb"] = float(m.group(1))
         elif (m := _END_MEM.search(line)):
-            out[_END_MEM_KEYS[m.group(1)]] = float(m.group(2))
+            key, mb = _END_MEM_KEYS[m.group(1)], float(m.group(2))
+            if key == "end_vmrss_mb":
+                out["end_vmrss_mb"] = mb
+            elif key == "end_rss_anon_mb":
+                out["end_rss_anon_mb"] = mb
+            else:
+                out["end_rss_file_shmem_mb"] = mb
         elif (m := _INIT_SESSION.search(line)):
             out.setdefault("init_us", float(m.group(1)) * 1000.0)
         elif (m := _MODEL_SIZE.search(line)):
@@ -264,24 +329,24 @@ def parse(text: str) -> dict[str, Any]:
         elif (m := _GRAPH.match(line)):
             out["graph"] = m.group(1)
         elif (m := _REPLACING.search(line)):
-            d = delegates.setdefault(_delegate_key(m.group(3)), {})
+            d = delegates.setdefault(_delegate_key(m.group(3)), DelegateLog())
             d["nodes_replaced"] = d.get("nodes_replaced", 0) + int(m.group(1))
             if m.group(2):
                 d["nodes_total"] = int(m.group(2))
             d["partitions"] = d.get("partitions", 0) + int(m.group(4))
         elif (m := _APPLIED.search(line)):
-            d = delegates.setdefault(_delegate_key(m.group(1)), {})
+            d = delegates.setdefault(_delegate_key(m.group(1)), DelegateLog())
             d["applied"] = m.group(2)  # completely | partially
             k = _PARTIAL_KERNELS.search(line)
             if k:
                 d["kernels"] = int(k.group(1))
         elif (m := _NOT_APPLIED.search(line)):
-            delegates.setdefault(_delegate_key(m.group(1)), {})["applied"] = "not"
+            delegates.setdefault(_delegate_key(m.group(1)), DelegateLog())["applied"] = "not"
         elif (m := _FAILED.search(line)):
-            delegates.setdefault(_delegate_key(m.group(1)), {})["applied"] = "failed"
+            delegates.setdefault(_delegate_key(m.group(1)), DelegateLog())["applied"] = "failed"
             errors.append(line)
         elif (m := _GPU_KERNELS.search(line)):
-            delegates.setdefault("gpu", {}).setdefault("kernels", int(m.group(1)))
+            delegates.setdefault("gpu", DelegateLog()).setdefault("kernels", int(m.group(1)))
         elif split[i][0] in ("E", "F"):
             errors.append(line)
     warmup, regular = _split_runs(stats_runs, stats_block, running, params)
@@ -324,7 +389,7 @@ def _split_runs(stats: list[dict[str, float]], block: list[int], running: list[t
     return warmup, regular
 
 
-def delegate_outcome(parsed: dict[str, Any], requested: str) -> dict[str, Any]:
+def delegate_outcome(parsed: Parsed, requested: str) -> DelegateOutcome:
     """Did the requested delegate take the graph? A silent fallback to CPU is flagged, not hidden.
 
     Returns {"delegate", "applied": completely|partially|not|failed|unknown, "fallback": bool,
@@ -332,34 +397,35 @@ def delegate_outcome(parsed: dict[str, Any], requested: str) -> dict[str, Any]:
     """
     if requested in ("none", "cpu"):
         return {"delegate": "none", "applied": "n/a", "fallback": False}
-    d = (parsed.get("delegates") or {}).get(requested, {})
+    d = (parsed.get("delegates") or {}).get(requested, DelegateLog())
     applied = d.get("applied")
     if applied is None and d.get("nodes_replaced"):
         total = d.get("nodes_total")
         applied = "completely" if total is None or d["nodes_replaced"] >= total else "partially"
     if applied is None and requested == "gpu" and d.get("kernels"):
         applied = "completely" if d["kernels"] == 1 else "partially"
-    out: dict[str, Any] = {"delegate": requested, "applied": applied or "unknown"}
+    out = DelegateOutcome(delegate=requested, applied=applied or "unknown")
     if requested == "xnnpack" and applied is None:
         # Builds where XNNPACK is the default CPU path often log nothing about it: not a fallback.
         out["fallback"] = False
         return out
     out["fallback"] = applied in ("not", "failed", None)
-    total = d.get("nodes_total") or (parsed.get("op_profile") or {}).get("nodes_executed")
-    if d.get("nodes_replaced") is not None and d.get("nodes_total"):
-        out["ops_total"], out["ops_delegated"] = d["nodes_total"], d["nodes_replaced"]
+    total = d.get("nodes_total") or (parsed.get("op_profile") or OpProfile()).get("nodes_executed")
+    replaced, of = d.get("nodes_replaced"), d.get("nodes_total")
+    if replaced is not None and of:
+        out["ops_total"], out["ops_delegated"] = of, replaced
     elif applied == "completely":
         if total:
             out["ops_total"] = out["ops_delegated"] = total
     elif out["fallback"]:
         # The op count may be unknown; 0 of at least 1 is what the validity check needs to flag it.
         out["ops_total"], out["ops_delegated"] = (total or 1), 0
-    if applied == "partially" and d.get("kernels"):
-        out["delegate_kernels"] = d["kernels"]
+    if applied == "partially" and (kernels := d.get("kernels")):
+        out["delegate_kernels"] = kernels
     return out
 
 
-def parse_for_import(text: str) -> dict[str, Any]:
+def parse_for_import(text: str) -> Parsed:
     """`harness import benchmark_model FILE`: the figures of a captured log; ValueError if none."""
     parsed = parse(text)
     if "summary" not in parsed and parsed.get("warmup"):
@@ -370,7 +436,7 @@ def parse_for_import(text: str) -> dict[str, Any]:
     return parsed
 
 
-def cli_flags(model: str, bench: Any, op_profiling: bool = False, csv_path: str | None = None,
+def cli_flags(model: str, bench: Bench, op_profiling: bool = False, csv_path: str | None = None,
               peak_memory: bool = True) -> list[str]:
     """benchmark_model's flags for a job's bench settings (the same on Android and Linux boards)."""
     d = bench.delegate
@@ -387,8 +453,8 @@ def cli_flags(model: str, bench: Any, op_profiling: bool = False, csv_path: str 
     return flags
 
 
-def runner_result(parsed: dict[str, Any], requested_delegate: str, threads: int, runtime: str,
-                  runtime_version: str | None) -> tuple[RunnerResult, dict[str, Any]]:
+def runner_result(parsed: Parsed, requested_delegate: str, threads: int, runtime: str,
+                  runtime_version: str | None) -> tuple[RunnerResult, dict[str, object]]:
     """The typed result (what the tool printed; the rest empty) and the extra facts from a parsed log."""
     outcome = delegate_outcome(parsed, requested_delegate)
     s = parsed["summary"]
@@ -404,18 +470,18 @@ def runner_result(parsed: dict[str, Any], requested_delegate: str, threads: int,
         peak_rss_delta_mb=_float(parsed.get("overall_peak_rss_delta_mb")),
         ops_total=outcome.get("ops_total"), ops_delegated=outcome.get("ops_delegated"),
     )
-    extra: dict[str, Any] = {"delegate_outcome": outcome, "warmup": parsed.get("warmup"),
+    extra: dict[str, object] = {"delegate_outcome": outcome, "warmup": parsed.get("warmup"),
                              "model_size_mb": parsed.get("model_size_mb")}
     if outcome.get("fallback"):
         extra["delegate_fallback"] = (f"{requested_delegate} delegate requested but {outcome['applied']} applied: "
                                       "the model ran on the CPU")
-    if parsed.get("op_profile"):
-        extra["op_profile"] = parsed["op_profile"]
-    if parsed.get("errors"):
-        extra["log_errors"] = parsed["errors"][:10]
+    if profile := parsed.get("op_profile"):
+        extra["op_profile"] = profile
+    if errors := parsed.get("errors"):
+        extra["log_errors"] = errors[:10]
     return result, extra
 
 
-def _float(value: Any) -> float | None:
+def _float(value: object) -> float | None:
     """A printed figure as the typed result holds it (the log's integers as floats, as from_json reads them)."""
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

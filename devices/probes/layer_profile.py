@@ -1,6 +1,6 @@
 """One layer-profile model for every tool, and trtexec's per-layer profile read into it: pure functions.
 
-Every tool's profile lands in a row's `extra["op_profile"]` as a dict; `rows(profile)` reads any of
+Every tool's profile lands in a row's `extra["op_profile"]` as a dict; `rows(profile)` reads each of
 them as [{"name", "avg_ms", "median_ms", "pct", "count"}] (time per inference, share of the
 profiled total), so the report's "where the time goes" needs no per-tool code:
 - benchmark_model `--enable_op_profiling` (Android, Linux boards): `by_node_type` rows (avg_ms, avg_pct),
@@ -21,13 +21,39 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import NotRequired, TypedDict
 
 # `[10/31/2023-17:58:57] [I] ` only: a layer's own name may start with a bracket (`[trainStation1]`)
 _PREFIX = re.compile(r"^\s*(?:\[\d\d/\d\d/\d{4}-[\d:]+\]\s*)?(?:\[[IVWEF]\]\s?)?")
 _START = re.compile(r"=== Profile \((\d+) iterations? \) ===")
 _NUM = re.compile(r"^[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$")
 _ELIDED = re.compile(r"^\s*(?:\.{3,}|…)\s*$")  # a `......` line a user put where they cut rows out
+
+Layer = dict[str, float | str]  # {"name": str, "total_ms", "avg_ms", ["median_ms"], "pct": float}
+
+
+class TrtProfile(TypedDict, total=False):
+    """trtexec's per-layer profile (the table or --exportProfile)."""
+    tool: str
+    method: str
+    time_per_op: str
+    layers: list[Layer]
+    layer_count: int
+    runs: int
+    total: dict[str, float | str]  # the `Total` row without its name
+    sum_of_ops_ms: float | str
+    rows_elided: str
+
+
+class ProfileRow(TypedDict):
+    """One row of any tool's profile, as the report shows it."""
+    name: str
+    avg_ms: float | None
+    median_ms: float | None
+    pct: float | None
+    count: float | None
+    kernels: NotRequired[list[object] | None]  # the XNNPACK operators that ran an op type (LiteRT profiler)
 
 
 def _columns(header: str) -> tuple[bool, list[str]] | None:
@@ -39,7 +65,7 @@ def _columns(header: str) -> tuple[bool, list[str]] | None:
     return h.startswith("Layer"), keys
 
 
-def _row(line: str, name_first: bool, keys: list[str]) -> dict[str, Any] | None:
+def _row(line: str, name_first: bool, keys: list[str]) -> Layer | None:
     n = len(keys)
     parts = line.rsplit(None, n) if name_first else line.split(None, n)
     if len(parts) != n + 1:
@@ -47,14 +73,14 @@ def _row(line: str, name_first: bool, keys: list[str]) -> dict[str, Any] | None:
     name, nums = (parts[0], parts[1:]) if name_first else (parts[-1], parts[:-1])
     if not all(_NUM.match(x) for x in nums):
         return None
-    row: dict[str, Any] = {"name": name.strip()}
+    row: Layer = {"name": name.strip()}
     row.update({k: float(v) for k, v in zip(keys, nums)})
     return row
 
 
-def parse_table(text: str) -> dict[str, Any] | None:
+def parse_table(text: str) -> TrtProfile | None:
     """The last `=== Profile (N iterations ) ===` table in a trtexec log, or None when there is none."""
-    found: dict[str, Any] | None = None
+    found: TrtProfile | None = None
     lines = [_PREFIX.sub("", raw).rstrip() for raw in text.splitlines()]
     i = 0
     while i < len(lines):
@@ -66,8 +92,8 @@ def parse_table(text: str) -> dict[str, Any] | None:
         i += 2
         if cols is None:
             continue
-        layers: list[dict[str, Any]] = []
-        total: dict[str, Any] | None = None
+        layers: list[Layer] = []
+        total: Layer | None = None
         elided = False
         while i < len(lines) and lines[i].strip():
             if _ELIDED.match(lines[i]):
@@ -88,7 +114,7 @@ def parse_table(text: str) -> dict[str, Any] | None:
     return found
 
 
-def parse_json(text: str) -> dict[str, Any]:
+def parse_json(text: str) -> TrtProfile:
     """`--exportProfile` JSON: `[{"count": N}, {"name", "timeMs", "averageMs", "medianMs", "percentage"}, ...]`."""
     try:
         records = json.loads(text)
@@ -101,7 +127,7 @@ def parse_json(text: str) -> dict[str, Any]:
     for r in records:
         if "name" not in r:
             continue
-        row: dict[str, Any] = {"name": str(r["name"])}
+        row: Layer = {"name": str(r["name"])}
         for src, key in (("timeMs", "total_ms"), ("averageMs", "avg_ms"), ("medianMs", "median_ms"),
                          ("percentage", "pct")):
             if isinstance(r.get(src), (int, float)):
@@ -112,11 +138,9 @@ def parse_json(text: str) -> dict[str, Any]:
     return _model(layers, int(count) if isinstance(count, (int, float)) else None, None, "trtexec --exportProfile")
 
 
-def _model(layers: list[dict[str, Any]], iterations: int | None, total: dict[str, Any] | None,
-           method: str) -> dict[str, Any]:
-    prof: dict[str, Any] = {"tool": "trtexec", "method": f"{method} (per-layer time per inference, GPU events)",
-                            "time_per_op": "average over the profiled iterations", "layers": layers,
-                            "layer_count": len(layers)}
+def _model(layers: list[Layer], iterations: int | None, total: Layer | None, method: str) -> TrtProfile:
+    prof = TrtProfile(tool="trtexec", method=f"{method} (per-layer time per inference, GPU events)",
+                      time_per_op="average over the profiled iterations", layers=layers, layer_count=len(layers))
     if iterations is not None:
         prof["runs"] = iterations
     if total is not None:
@@ -125,18 +149,29 @@ def _model(layers: list[dict[str, Any]], iterations: int | None, total: dict[str
     return prof
 
 
-def rows(profile: dict[str, Any]) -> list[dict[str, Any]]:
-    """Any tool's profile as [{"name", "avg_ms", "median_ms", "pct", "count"}], slowest first.
+def _records(value: object) -> list[Mapping[str, object]]:
+    """A stored profile's list of row objects (JSON of any tool); anything else is no rows."""
+    return [r for r in value if isinstance(r, Mapping)] if isinstance(value, list) else []
+
+
+def _ms(value: object) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def rows(profile: Mapping[str, object]) -> list[ProfileRow]:
+    """Each tool's profile as [{"name", "avg_ms", "median_ms", "pct", "count"}], slowest first.
 
     `pct` is what the tool printed; where it printed none it is the row's share of the summed rows.
     """
+    out: list[ProfileRow]
     if profile.get("layers"):
-        out = [{"name": r["name"], "avg_ms": r.get("avg_ms"), "median_ms": r.get("median_ms"), "pct": r.get("pct"),
-                "count": None} for r in profile["layers"]]
+        out = [ProfileRow(name=str(r["name"]), avg_ms=_ms(r.get("avg_ms")), median_ms=_ms(r.get("median_ms")),
+                          pct=_ms(r.get("pct")), count=None) for r in _records(profile["layers"])]
     else:
-        out = [{"name": str(r.get("node_type", "?")), "avg_ms": r.get("avg_ms"), "median_ms": r.get("median_ms"),
-                "pct": r.get("avg_pct"), "count": r.get("count"), "kernels": r.get("kernels")}
-               for r in profile.get("by_node_type") or []]
+        out = [ProfileRow(name=str(r.get("node_type", "?")), avg_ms=_ms(r.get("avg_ms")),
+                          median_ms=_ms(r.get("median_ms")), pct=_ms(r.get("avg_pct")), count=_ms(r.get("count")),
+                          kernels=(k if isinstance(k := r.get("kernels"), list) else None))
+               for r in _records(profile.get("by_node_type"))]
     total = sum(r["avg_ms"] or 0.0 for r in out)
     for r in out:
         if r["pct"] is None and r["avg_ms"] is not None and total:

@@ -11,8 +11,8 @@ that cannot be µAh at the printed level is kept as a raw number with its unit m
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ PHONE_COLDEST_C = -40.0
 INT_SENTINELS = frozenset({-2147483648, 2147483647, -1})
 
 
-def ignored(sensor: str, value: Any, reason: str) -> dict[str, str]:
+def ignored(sensor: str, value: object, reason: str) -> dict[str, str]:
     return {"sensor": sensor, "value": str(value), "reason": reason}
 
 
@@ -85,7 +85,7 @@ def tegrastats_rail(name: str) -> str | None:
     return None
 
 
-def battery_placeholders(fields: dict[str, Any]) -> list[dict[str, str]]:
+def battery_placeholders(fields: Mapping[str, object]) -> list[dict[str, str]]:
     """The dumpsys battery fields (already parsed) that are placeholders; the caller drops them."""
     out = []
     no_battery = fields.get("voltage_mv") == 0 or fields.get("present") is False
@@ -96,7 +96,7 @@ def battery_placeholders(fields: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
-def charge_counter(raw: int | None, level_pct: float | None) -> tuple[dict[str, Any], dict[str, str] | None]:
+def charge_counter(raw: int | None, level_pct: float | None) -> tuple[dict[str, int | str], dict[str, str] | None]:
     """`Charge counter` as printed: µAh when plausible (AOSP), else the raw number with its unit unknown.
 
     A phone battery holds 1000-10000 mAh; at a level above 5 % a µAh counter is at least 50 mAh =

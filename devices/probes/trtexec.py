@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import TypedDict
 
 from devices.probes import layer_profile
 
@@ -72,22 +73,23 @@ class _Run:
 
     def __init__(self) -> None:
         self.families: dict[str, dict[str, float]] = {}
-        self.scalars: dict[str, Any] = {}
+        self.scalars: dict[str, float] = {}
 
     def empty(self) -> bool:
         return not self.families and not self.scalars
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         return {**self.scalars, **{k: dict(v) for k, v in self.families.items() if v}}
 
 
-def parse_output(text: str) -> dict[str, Any]:
+def parse_output(text: str) -> dict[str, object]:
     """Every figure trtexec printed; families in microseconds. Raises ValueError with the reason when none."""
-    out: dict[str, Any] = {"tool": "trtexec"}
+    out: dict[str, object] = {"tool": "trtexec"}
+    command = ""
     errors: list[str] = []
     runs: list[_Run] = [_Run()]
-    average_over: list[dict[str, Any]] = []
-    trace: list[dict[str, Any]] = []
+    average_over: list[dict[str, float]] = []
+    trace: list[dict[str, float]] = []
     section: str | None = None
 
     def family(key: str) -> dict[str, float]:
@@ -100,7 +102,7 @@ def parse_output(text: str) -> dict[str, Any]:
             out["passed"] = "&&&& PASSED" in raw
             cmd = raw.split("#", 1)
             if len(cmd) == 2:
-                out["command"] = cmd[1].strip()
+                out["command"] = command = cmd[1].strip()
         tag = _VERSION_TAG.search(raw)
         if tag:
             out["tensorrt_version"] = version_from_tag(int(tag.group(1)))
@@ -189,16 +191,17 @@ def parse_output(text: str) -> dict[str, Any]:
         out.setdefault("format", "trace averages only")
     if average_over:
         out["average_over_runs"] = average_over
-    batch = re.search(r"--batch=(\d+)", out.get("command", ""))
+    batch = re.search(r"--batch=(\d+)", command)
     if batch:
         out["batch"] = int(batch.group(1))  # implicit-batch engines: figures are per batch
     if errors:
         out["errors"] = errors[:5]
     _derive(out)
-    lat = out.get("latency") if "mean_us" in (out.get("latency") or {}) else out.get("gpu_compute")
-    if lat and "mean_us" in lat:
+    latency, gpu = out.get("latency"), out.get("gpu_compute")
+    lat = latency if isinstance(latency, Mapping) and "mean_us" in latency else gpu
+    if isinstance(lat, Mapping) and "mean_us" in lat:
         out["summary"] = {k: v for k, v in lat.items() if not k.endswith("_derived")}
-        if lat is out.get("gpu_compute"):
+        if lat is gpu:
             out["summary_source"] = "GPU compute time (the log has no host latency)"
     elif average_over:
         out["summary"] = _summary_from_average_over(average_over, out)
@@ -209,9 +212,10 @@ def parse_output(text: str) -> dict[str, Any]:
         out["op_profile"] = profile
         out["layer_profile_iterations"] = profile.get("runs")
         if "total" in profile:
-            out["layer_profile_total_avg_ms"] = profile["total"]["avg_ms"]
-            if "median_ms" in profile["total"]:
-                out["layer_profile_total_median_ms"] = profile["total"]["median_ms"]
+            total = profile["total"]
+            out["layer_profile_total_avg_ms"] = total["avg_ms"]
+            if "median_ms" in total:
+                out["layer_profile_total_median_ms"] = total["median_ms"]
     if "summary" not in out:
         if out.get("passed") is False or errors:
             raise ValueError(f"trtexec failed: {errors[0] if errors else 'FAILED'}")
@@ -219,7 +223,7 @@ def parse_output(text: str) -> dict[str, Any]:
             raise ValueError("no performance summary (no `Latency: min = ...`, `Host Latency` section, "
                              "`Average over N runs` line or `=== Profile` table)")
         out.setdefault("format", "layer profile only")
-        separate = "--separateProfileRun" in out.get("command", "")
+        separate = "--separateProfileRun" in command
         out["summary_absent"] = (
             "the log has no performance summary (this run used --separateProfileRun, which prints one: the log was "
             "cut before it); the layer profile is its only timing" if separate else
@@ -228,17 +232,17 @@ def parse_output(text: str) -> dict[str, Any]:
     return out
 
 
-def _derive(out: dict[str, Any]) -> None:
+def _derive(out: dict[str, object]) -> None:
     """Figures computed from printed ones, each named `*_derived`."""
     qps, wall = out.get("throughput_qps"), out.get("walltime_s")
-    if qps and wall:  # both printed and non-zero
+    if isinstance(qps, float) and isinstance(wall, float) and qps and wall:  # both printed and non-zero
         out["count_derived"] = round(qps * wall)
-    cv, gpu = out.get("gpu_compute_cv_pct"), out.get("gpu_compute") or {}
-    if cv is not None and "mean_us" in gpu:
+    cv, gpu = out.get("gpu_compute_cv_pct"), out.get("gpu_compute")
+    if isinstance(cv, float) and isinstance(gpu, dict) and "mean_us" in gpu:
         gpu["std_us_derived"] = round(gpu["mean_us"] * cv / 100.0, 3)
 
 
-def _summary_from_average_over(runs: list[dict[str, Any]], out: dict[str, Any]) -> dict[str, Any]:
+def _summary_from_average_over(runs: list[dict[str, float]], out: dict[str, object]) -> dict[str, object]:
     """TensorRT <= 6: the per-run lines are all there is; the overall mean is derived from them.
 
     Every run averages the same `--avgRuns` inferences, so the mean of the per-run means is the
@@ -247,7 +251,7 @@ def _summary_from_average_over(runs: list[dict[str, Any]], out: dict[str, Any]) 
     key = "host_walltime_mean_us" if all("host_walltime_mean_us" in r for r in runs) else "gpu_mean_us"
     count = sum(r["runs_averaged"] for r in runs)
     mean = round(sum(r[key] for r in runs) / len(runs), 3)
-    summary: dict[str, Any] = {"mean_us": mean, "count": count}
+    summary: dict[str, object] = {"mean_us": mean, "count": count}
     if len(runs) == 1:
         summary["derived"] = []  # both figures printed as they are
     else:
@@ -257,7 +261,7 @@ def _summary_from_average_over(runs: list[dict[str, Any]], out: dict[str, Any]) 
         out["gpu_mean_us_derived"] = round(sum(r["gpu_mean_us"] for r in runs) / len(runs), 3)
     summary["mean_of"] = "host wall time per inference" if key == "host_walltime_mean_us" else "GPU time per inference"
     return summary
-def _summary_from_trace(trace: list[dict[str, Any]], out: dict[str, Any]) -> dict[str, Any]:
+def _summary_from_trace(trace: list[dict[str, float]], out: dict[str, object]) -> dict[str, object]:
     """A log cut before its summary: only the `Average on N runs` trace lines are left.
 
     The mean host latency is the run-count-weighted mean of the printed per-block means (exact over
@@ -271,13 +275,19 @@ def _summary_from_trace(trace: list[dict[str, Any]], out: dict[str, Any]) -> dic
             "mean_of": "host latency per inference, from the trace averages (the log has no summary)"}
 
 
-def parse_times(text: str) -> dict[str, Any]:
+class Times(TypedDict):
+    latencies_us: list[float]
+    compute_us: list[float]
+    latency_kind: str  # "host latency" | "GPU compute"
+
+
+def parse_times(text: str) -> Times:
     """`--exportTimes` JSON: one record per inference -> raw samples in microseconds.
 
     TensorRT 7 and 8 both write `latencyMs` (host latency) and `computeMs` per record.
     """
     try:
-        records = json.loads(text)
+        records: object = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON: {exc}") from None
     if not isinstance(records, list) or not records or not isinstance(records[0], dict):
@@ -291,7 +301,7 @@ def parse_times(text: str) -> dict[str, Any]:
             "latency_kind": "host latency" if lat else "GPU compute"}
 
 
-def parse_for_import(text: str) -> dict[str, Any]:
+def parse_for_import(text: str) -> dict[str, object]:
     """`harness import trtexec FILE`: a trtexec log, an --exportTimes JSON or an --exportProfile JSON file."""
     if text.lstrip().startswith("["):
         try:

@@ -8,8 +8,8 @@ during which a "since boot" bit appeared, was not taken at full speed.
 from __future__ import annotations
 
 import re
-from typing import Any
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypedDict
 
 THROTTLED_BITS: dict[int, str] = {
     0: "under_voltage",
@@ -32,27 +32,48 @@ _PROBLEMS = ("VCHI initialization failed", "Can't open device file", "not found"
              "vc_gencmd_read_response returned")
 
 
-def decode_throttled(value: int) -> dict[str, Any]:
+class Throttled(TypedDict):
+    """get_throttled decoded: each THROTTLED_BITS flag now and since boot, and the names of those set."""
+    raw: str
+    under_voltage_now: bool
+    under_voltage_since_boot: bool
+    freq_capped_now: bool
+    freq_capped_since_boot: bool
+    throttled_now: bool
+    throttled_since_boot: bool
+    soft_temp_limit_now: bool
+    soft_temp_limit_since_boot: bool
+    now: list[str]
+    since_boot: list[str]
+    unknown_bits: list[int]
+
+
+class Sample(TypedDict):
+    """One block of the board's sampler."""
+    t_s: float
+    throttled: Throttled | None
+    temp_c: float | None
+    power_mw: float | None
+    power_source: str | None  # set whenever power_mw is
+    problem: str | None
+
+
+def decode_throttled(value: int) -> Throttled:
     """Every bit by name, for now and since boot, plus the lists of those set."""
-    out: dict[str, Any] = {"raw": hex(value)}
-    now, since = [], []
-    for bit, name in THROTTLED_BITS.items():
-        is_now = bool(value >> bit & 1)
-        was = bool(value >> (bit + SINCE_BOOT_SHIFT) & 1)
-        out[f"{name}_now"] = is_now
-        out[f"{name}_since_boot"] = was
-        if is_now:
-            now.append(name)
-        if was:
-            since.append(name)
+    def bit(b: int, since: bool = False) -> bool:
+        return bool(value >> (b + (SINCE_BOOT_SHIFT if since else 0)) & 1)
+
     known = sum(1 << b for b in THROTTLED_BITS) | sum(1 << (b + SINCE_BOOT_SHIFT) for b in THROTTLED_BITS)
-    out["now"] = now
-    out["since_boot"] = since
-    out["unknown_bits"] = [b for b in range(32) if value >> b & 1 and not known >> b & 1]
-    return out
+    return Throttled(
+        raw=hex(value), under_voltage_now=bit(0), under_voltage_since_boot=bit(0, True), freq_capped_now=bit(1),
+        freq_capped_since_boot=bit(1, True), throttled_now=bit(2), throttled_since_boot=bit(2, True),
+        soft_temp_limit_now=bit(3), soft_temp_limit_since_boot=bit(3, True),
+        now=[name for b, name in THROTTLED_BITS.items() if bit(b)],
+        since_boot=[name for b, name in THROTTLED_BITS.items() if bit(b, True)],
+        unknown_bits=[b for b in range(32) if value >> b & 1 and not known >> b & 1])
 
 
-def parse_throttled(text: str) -> dict[str, Any] | None:
+def parse_throttled(text: str) -> Throttled | None:
     """`throttled=0x50005` -> decoded bits; None when the text has no such line."""
     m = _THROTTLED.search(text)
     if not m:
@@ -135,9 +156,19 @@ def problem(text: str) -> str | None:
     return None
 
 
-def parse_transcript(text: str) -> dict[str, Any]:
+class Transcript(TypedDict, total=False):
+    throttled: Throttled
+    soc_temp_c: float
+    clocks_mhz: dict[str, float]
+    clock_readings_mhz: dict[str, list[float]]
+    arm_freq_mhz: float
+    volts: dict[str, float]
+    core_volts: float
+
+
+def parse_transcript(text: str) -> Transcript:
     """Every reading in a pasted session (`$ vcgencmd ...` prompts optional)."""
-    out: dict[str, Any] = {}
+    out = Transcript()
     throttled = parse_throttled(text)
     if throttled is not None:
         out["throttled"] = throttled
@@ -161,19 +192,19 @@ def parse_transcript(text: str) -> dict[str, Any]:
     return out
 
 
-def parse_for_import(text: str) -> dict[str, Any]:
+def parse_for_import(text: str) -> dict[str, object]:
     """`harness import vcgencmd FILE`: flat figures from a pasted vcgencmd session."""
     got = parse_transcript(text)
     if not got:
         why = problem(text)
         raise ValueError(why or "no throttled=, temp=, frequency() or volt= line")
-    flat: dict[str, Any] = {k: v for k, v in got.items()
-                            if k not in ("throttled", "clocks_mhz", "clock_readings_mhz", "volts")}
+    flat: dict[str, object] = {k: v for k, v in got.items()
+                               if k not in ("throttled", "clocks_mhz", "clock_readings_mhz", "volts")}
     for name, mhz in got.get("clocks_mhz", {}).items():
         flat[f"{name}_freq_mhz"] = mhz
     for block, volts in got.get("volts", {}).items():
         flat[f"{block}_volts"] = volts
-    flat.update({k: got[k] for k in ("clocks_mhz", "clock_readings_mhz", "volts") if k in got})
+    flat.update({k: v for k, v in got.items() if k in ("clocks_mhz", "clock_readings_mhz", "volts")})
     if "throttled" in got:
         t = got["throttled"]
         flat["throttled_raw"] = t["raw"]
@@ -225,9 +256,9 @@ def hwmon_power_mw(readings: dict[tuple[str, str], float]) -> tuple[float, str] 
     return None
 
 
-def parse_sampler(lines: Iterable[tuple[float, str]]) -> list[dict[str, Any]]:
+def parse_sampler(lines: Iterable[tuple[float, str]]) -> list[Sample]:
     """Blocks of the sampler's output -> [{t_s, throttled, temp_c, power_mw, power_source, problem}]."""
-    samples: list[dict[str, Any]] = []
+    samples: list[Sample] = []
     block: list[str] = []
     t_first: float | None = None
     for t, line in lines:
@@ -258,14 +289,14 @@ def parse_sampler(lines: Iterable[tuple[float, str]]) -> list[dict[str, Any]]:
     return samples
 
 
-def sampler_series(samples: list[dict[str, Any]], to_time: Any = float) -> dict[str, Any]:
+def sampler_series(samples: list[Sample], to_time: Callable[[float], float] = float) -> dict[str, object]:
     """Every sampler reading as series aligned on `t_s` (to_time maps the stream's times, e.g. onto the host's
     clock): the SoC temperature, the hwmon power with its source, and the throttle bits set "now" at each sample."""
-    sources = sorted({s["power_source"] for s in samples if s.get("power_source")})
+    sources = sorted({src for s in samples if (src := s["power_source"])})
     return {
         "t_s": [round(float(to_time(s["t_s"])), 3) for s in samples],
         "temps_c": {"soc (vcgencmd)": [s.get("temp_c") for s in samples]},
         "power_mw": {src: [s["power_mw"] if s.get("power_source") == src else None for s in samples]
                      for src in sources},
-        "throttled_now": [list((s.get("throttled") or {}).get("now") or []) for s in samples],
+        "throttled_now": [list(t["now"]) if (t := s["throttled"]) else [] for s in samples],
     }

@@ -9,7 +9,7 @@ import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from devices.app_outputs import pull_outputs
 from devices.job import JobSpec
@@ -17,6 +17,10 @@ from devices.remote_paths import content_key, content_path
 from devices.runner_result import RunnerResult
 from devices.runtime.phone import IPhone, Phone
 from errors import DeviceError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 COREML_SUFFIX = ".mlpackage.zip"
 
@@ -51,7 +55,8 @@ class AdbFiles:
         return st[1] if st is not None else None
 
 
-def app_outputs(files: AppFiles, block: Mapping[str, object] | None, result: RunnerResult) -> object:
+def app_outputs(files: AppFiles, block: Mapping[str, object] | None,
+                result: RunnerResult) -> npt.NDArray[np.float32] | None:
     """The app's evaluation outputs (raw little-endian float32) as an array of outputs_shape, or None; ValueError
     when the app says its evaluation pass failed or wrote a different number of values."""
     block = block or {}

@@ -7,7 +7,7 @@ one run hands back to the platform, which wraps it in its own observations (powe
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from devices.runtimes import Runtime
 from devices.job import JobSpec
@@ -37,7 +37,7 @@ class ModelRuntime(ABC, Generic[P, R]):
     def prepare(self, platform: P) -> None:
         """Put on the device what this runtime needs (a binary, an app, a helper script); nothing by default."""
 
-    def facts(self, platform: P) -> dict[str, Any]:
+    def facts(self, platform: P) -> dict[str, object]:
         """What `harness devices` shows of this runtime on this device (added to the platform's facts)."""
         return {}
 

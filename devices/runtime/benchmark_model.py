@@ -10,14 +10,13 @@ import dataclasses
 import secrets
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from devices.bench import Bench
 from devices.probes import benchmark_model as bm
 from devices.remote_paths import KEY_CHARS
-from devices.runner_result import Reading, RunnerResult
+from devices.runner_result import ClockReading, TempReading, RunnerResult
 from devices.runtime.base import ModelRuntime
 from devices.runtimes import Runtime
 from devices.runtime.board import TIMEOUT_EXIT, Board
@@ -27,10 +26,10 @@ from devices.transport import CommandResult, TransportError, file_sha256
 from devices.trtexec_sustained import window_length
 
 RUNTIME = "tflite-benchmark_model"
-RunnerAndExtra = tuple[RunnerResult, dict[str, Any]]  # the result and the facts the platform adds to the row
+RunnerAndExtra = tuple[RunnerResult, dict[str, object]]  # the result and the facts the platform adds to the row
 
 
-def read_log(res: CommandResult) -> tuple[dict[str, Any], str | None]:
+def read_log(res: CommandResult) -> tuple[bm.Parsed, str | None]:
     """benchmark_model's stdout and stderr parsed as one log; the error line when it measured nothing."""
     text = res.stdout + ("\n" if res.stdout and not res.stdout.endswith("\n") else "") + res.stderr
     parsed = bm.parse(text)
@@ -72,7 +71,7 @@ class BoardBenchmarkModel(ModelRuntime[Board, RawRun]):
                 *bm.cli_flags(remote, bench, config.op_profiling), *config.benchmark_model_flags]
         res = platform.transport.run(argv, timeout_s=limit + 30)
         parsed, error = read_log(res)
-        facts: dict[str, Any] = {"command": " ".join(argv)}
+        facts: dict[str, object] = {"command": " ".join(argv)}
         if error:
             if res.exit_code == TIMEOUT_EXIT:
                 error = f"benchmark_model still running after {limit:.0f} s (timeout_s); killed on the board"
@@ -108,7 +107,7 @@ class PhoneBenchmarkModel(ModelRuntime[Phone, RunnerAndExtra]):
             platform.adb.push(local, remote, mode=0o755)
         self.remote, self.sha = remote, sha
 
-    def facts(self, platform: Phone) -> dict[str, Any]:
+    def facts(self, platform: Phone) -> dict[str, object]:
         return {"runtime": RUNTIME}
 
     @property
@@ -135,7 +134,7 @@ class PhoneBenchmarkModel(ModelRuntime[Phone, RunnerAndExtra]):
             argv = ["taskset", config.cpu_mask.removeprefix("0x"), *argv]
         res = platform.adb.run(argv, timeout_s=job.bench.timeout_s)
         parsed, error = read_log(res)
-        extra: dict[str, Any] = {"command": " ".join(argv), "cpu_mask": config.cpu_mask}
+        extra: dict[str, object] = {"command": " ".join(argv), "cpu_mask": config.cpu_mask}
         if error:
             return RunnerResult.failed(error), extra
         if csv_path:
@@ -148,7 +147,7 @@ class PhoneBenchmarkModel(ModelRuntime[Phone, RunnerAndExtra]):
         return result, extra
 
     @staticmethod
-    def _pull_profile(platform: Phone, csv_path: str) -> dict[str, Any] | None:
+    def _pull_profile(platform: Phone, csv_path: str) -> bm.OpProfile | None:
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / "profile.csv"
             try:
@@ -184,25 +183,29 @@ def back_to_back(run_one: Window, bench: Bench, *, origin: float | None,
     one = bench.model_copy(update={"min_s": window, "max_s": window, "min_runs": 1, "warmup_runs": 0,
                                    "sustained_s": None, "timeout_s": max(float(bench.timeout_s), window + 60)})
     t0 = time.monotonic() if origin is None else origin
-    temps: list[Reading] = []
-    clocks: list[Reading] = []
+    temps: list[TempReading] = []
+    clocks: list[ClockReading] = []
 
     def probe(phase: str) -> None:
         now = round(time.monotonic() - t0, 3)
-        for read, into in ((read_temps, temps), (read_clocks, clocks)):
-            try:  # a reading lost costs that point of the curve, never the windows
-                if read is not None and (value := read()):
-                    into.append((now, phase, value))
-            except TransportError:
-                pass
+        try:  # a reading lost costs that point of the curve, never the windows
+            if read_temps is not None and (zones := read_temps()):
+                temps.append((now, phase, zones))
+        except TransportError:
+            pass
+        try:
+            if clocks_now := read_clocks():
+                clocks.append((now, phase, clocks_now))
+        except TransportError:
+            pass
 
     if read_temps is not None:  # a platform without a sampler: the zones and clocks before the first window
         probe("before")
     start, wall_start = time.monotonic(), time.time()
     windows: list[tuple[float, int]] = []
     p50s: list[float | None] = []
-    stats: list[Mapping[str, Any]] = []
-    result, extra = RunnerResult(), dict[str, Any]()
+    stats: list[dict[str, float]] = []
+    result, extra = RunnerResult(), dict[str, object]()
     interrupted = None
     while time.monotonic() - start < total:
         try:
@@ -219,12 +222,12 @@ def back_to_back(run_one: Window, bench: Bench, *, origin: float | None,
             interrupted = f"window {len(windows) + 1}: {str(got.error)[:200]}"
             break
         result, extra = got, got_extra
-        stats.append(got.summary)
+        stats.append(got.printed)
         windows.append((round(time.monotonic() - t0, 3), sum(int(x["count"]) for x in stats)))
-        p50s.append(got.summary.get("p50_us"))
+        p50s.append(got.printed.get("p50_us"))
         probe("run")
     count = sum(int(x["count"]) for x in stats)
-    summary: dict[str, Any] = {"count": count, "mean_us": sum(x["mean_us"] * x["count"] for x in stats) / count}
+    summary: dict[str, float] = {"count": count, "mean_us": sum(x["mean_us"] * x["count"] for x in stats) / count}
     for key, pick in (("min_us", min), ("max_us", max)):
         vals = [x[key] for x in stats if x.get(key) is not None]
         if len(vals) == len(stats):

@@ -19,7 +19,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypedDict, TypeVar, cast
+from typing import TYPE_CHECKING, Generic, TypedDict, TypeVar, cast
 
 from devices.config import BenchSettings
 from devices.job import JobSpec, job_timeout_s
@@ -32,6 +32,10 @@ from devices.runtime.phone import IPhone, Phone
 from devices.transport import TransportError
 from devices.runtimes import Runtime
 from errors import DeviceError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 POLL_S = 0.25  # how often the host looks for the result file (a window placed from it is late by up to this)
 # ProcessInfo.thermalState as a thermal status for the first throttle event (>= 1 is one): Apple documents
@@ -189,7 +193,7 @@ class AppRun(Generic[B]):
     result: RunnerResult
     extra: dict[str, object]
     block: B | None = None
-    outputs: object = None  # a numpy array of outputs_shape where the job had an eval set
+    outputs: npt.NDArray[np.float32] | None = None  # a numpy array of outputs_shape where the job had an eval set
     launched_unix_s: float | None = None
     seen_unix_s: float | None = None  # host wall time the complete result was seen
 

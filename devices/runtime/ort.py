@@ -13,7 +13,8 @@ import json
 import platform as host_platform
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from devices.job import JobSpec, RawRun, job_timeout_s, parse_runner_output
 from devices.runner_result import RunnerResult
@@ -21,9 +22,27 @@ from devices.runtime.base import ModelRuntime
 from devices.runtime.board import Host, companion
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from rpi.runner import Job
 
 PROVIDER = "CPUExecutionProvider"
+
+
+class _Input(Protocol):
+    """An onnxruntime NodeArg (onnxruntime ships no types): what `_inputs` reads of it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def shape(self) -> Sequence[object]: ...  # ints, or a name / None for a dynamic dimension
+    @property
+    def type(self) -> str: ...  # "tensor(float)", ...
+
+
+class _Session(Protocol):
+    def get_inputs(self) -> Sequence[_Input]: ...
 
 
 class OnnxRuntimeHost(ModelRuntime[Host, RawRun]):
@@ -47,12 +66,12 @@ class OnnxRuntimeHost(ModelRuntime[Host, RawRun]):
         return raw
 
 
-def _inputs(session: Any, seed: int, shapes: dict[str, list[int]] | None) -> dict[str, Any]:
+def _inputs(session: _Session, seed: int, shapes: dict[str, list[int]] | None) -> dict[str, npt.NDArray[np.generic]]:
     """Seeded random inputs of each input's shape and type (a dynamic dimension is 1 unless input_shapes says)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    feeds: dict[str, Any] = {}
+    feeds: dict[str, npt.NDArray[np.generic]] = {}
     for arg in session.get_inputs():
         shape = (shapes or {}).get(arg.name) or [d if isinstance(d, int) and d > 0 else 1 for d in arg.shape]
         dtype = np.dtype({"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
@@ -68,14 +87,14 @@ def _inputs(session: Any, seed: int, shapes: dict[str, list[int]] | None) -> dic
     return feeds
 
 
-def run_job(job: Job) -> dict[str, Any]:
+def run_job(job: Job) -> dict[str, object]:
     """Load the ONNX model, warm up, time every run (the LiteRT runner's loop); the runner's result dict."""
     import onnxruntime as ort
 
     from rpi import runner
 
     cfg: runner.Job = {**runner.DEFAULT_JOB, **job}
-    result: dict[str, Any] = {
+    result: dict[str, object] = {
         "schema_version": runner.SCHEMA_VERSION, "runtime": "onnxruntime", "runtime_version": ort.__version__,
         "python": host_platform.python_version(), "machine": host_platform.machine(),
         "model_path": cfg["model_path"], "threads": cfg["threads"], "delegate_requested": cfg["delegate"],

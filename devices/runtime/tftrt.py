@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from devices.runtime.base import ModelRuntime
 from devices.runtimes import Runtime
@@ -45,7 +44,7 @@ class TfTrt(ModelRuntime[JetsonBoard, RawRun]):
             return RawRun(RunnerResult.failed(str(why)))
         remote_dir, pushed = push_tree(platform.transport, saved_model, f"{platform.workdir}/savedmodels")
         first: RawRun | None = None
-        others: dict[str, Any] = {}
+        others: dict[str, dict[str, object]] = {}
         precisions = list(platform.config.tensorrt_precisions) or ["fp16"]
         sustained = bool(getattr(job.bench, "sustained_s", None))
         for precision in precisions[:1] if sustained else precisions:  # sustained: one loop per job

@@ -8,9 +8,9 @@ import math
 import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from devices import trtexec_sustained as trs
 from devices.bench import Bench
@@ -19,6 +19,7 @@ from devices.remote_paths import content_path
 from devices.runner_result import RunnerResult
 from devices.runtime.base import ModelRuntime
 from devices.runtime.board import JetsonBoard, companion, mean
+from devices.runtimes import Runtime
 from devices.job import JobSpec, RawRun, job_timeout_s
 from devices.timing import window_ending_at
 
@@ -56,7 +57,7 @@ class Trtexec(ModelRuntime[JetsonBoard, RawRun]):
 
     window_ends_at_return = True
 
-    def __init__(self, entry: Any) -> None:
+    def __init__(self, entry: Runtime) -> None:
         super().__init__(entry)
         self._stop = threading.Event()  # Ctrl-C: no further sustained segment starts
 
@@ -77,16 +78,16 @@ class Trtexec(ModelRuntime[JetsonBoard, RawRun]):
         if getattr(job.bench, "sustained_s", None):  # one sustained loop per job: the first precision only
             precisions = precisions[:1]
         first: RawRun | None = None
-        others: dict[str, Any] = {}
+        others: dict[str, dict[str, object]] = {}
         for precision in precisions:
             raw = self.one(platform, job, onnx, remote_onnx, precision)
             if first is None:
                 first = raw
             else:
-                r = raw.result
+                r, tegrastats = raw.result, raw.extra.get("tegrastats")
                 others[precision] = {"error": r.error} if r.error else {
-                    "mean_us": (r.summary or {}).get("mean_us") or mean(r.latencies_us),
-                    "avg_power_mw": raw.extra.get("tegrastats", {}).get("avg_power_mw")}
+                    "mean_us": r.printed.get("mean_us") or mean(r.latencies_us),
+                    "avg_power_mw": tegrastats.get("avg_power_mw") if isinstance(tegrastats, Mapping) else None}
         assert first is not None
         if others:
             first.extra["tensorrt_other_precisions"] = others
@@ -144,17 +145,17 @@ class Trtexec(ModelRuntime[JetsonBoard, RawRun]):
             raw.result = RunnerResult.failed(
                 f"trtexec {precision}: {parsed.get('summary_absent', 'no performance summary')}")
             return raw
-        if parsed.get("walltime_s"):
+        walltime, version, summary = parsed.get("walltime_s"), parsed.get("tensorrt_version"), parsed["summary"]
+        walltime = walltime if isinstance(walltime, float) else None  # the parser's figures are floats or absent
+        if walltime:
             # trtexec prints no timestamps: its timed loop is taken as the walltime that ended as it returned.
-            raw.window_unix_s = window_ending_at(ended, parsed["walltime_s"])
+            raw.window_unix_s = window_ending_at(ended, walltime)
             raw.extra["power_window_estimate"] = "trtexec: [return - walltime, return] on the host's clock"
         # What trtexec measures (its summary, the TensorRT version, the walltime); threads, memory and the
         # rest stay empty: it reports none of them.
-        walltime = parsed.get("walltime_s")
-        result = RunnerResult(runtime="tensorrt", runtime_version=parsed.get("tensorrt_version"),
-                              delegate=f"tensorrt-{precision}", model_path=remote_onnx,
-                              duration_s=float(walltime) if walltime is not None else None,
-                              summary=parsed["summary"])
+        result = RunnerResult(runtime="tensorrt", runtime_version=version if isinstance(version, str) else None,
+                              delegate=f"tensorrt-{precision}", model_path=remote_onnx, duration_s=walltime,
+                              summary=summary if isinstance(summary, Mapping) else None)
         if poller is not None:  # sustained: windows from the exported times (devices/trtexec_sustained.py)
             result, problem = trs.fill(transport, platform.python, segments, job.bench, result, raw, poller,
                                        cut_short)
@@ -170,8 +171,8 @@ class Trtexec(ModelRuntime[JetsonBoard, RawRun]):
         raw.extra["trtexec"] = {k: parsed[k] for k in ("gpu_compute", "enqueue", "h2d", "d2h", "throughput_qps",
                                                       "gpu_compute_total_s", "batch") if k in parsed}
         raw.extra["engine"] = {"path": engine, "precision": precision, "built_now": build_log is not None}
-        if parsed.get("op_profile"):  # TensorRT layers, for the report's "where the time goes"
-            result = replace(result, op_profile=parsed["op_profile"])
+        if isinstance(profile := parsed.get("op_profile"), Mapping) and profile:  # TensorRT layers, for the report
+            result = replace(result, op_profile=profile)
         elif op_profiling:
             result = replace(result, op_profile_error="no per-layer profile: trtexec printed no `=== Profile` table")
         raw.result = result

@@ -261,13 +261,13 @@ def to_measurement(run_id: str, device: str, art: BuiltVariant, bench: BenchSett
                                  ctx.origin)
     lat = res.latencies_us
     # Tools that print only statistics (benchmark_model, trtexec) hand a summary instead of samples.
-    s = summarize(lat) if lat else summary_from_printed(dict(res.summary or {}))
+    s = summarize(lat) if lat else summary_from_printed(res.printed)
     temps, before, after, temp_max = _temperatures(res)
     window = host_window(raw)
     fell, fell_why = _clock(res, raw, window)
     hot = temp_max is not None and temp_max >= bench.throttle_temp_c
     throttled = bool(raw.throttled) or hot or bool(fell)
-    sustained = from_runner(res.to_json())
+    sustained = from_runner(res)
     if sustained is not None:  # throttling is what a sustained run measures, not a fault of the row
         throttled = False
     why = fell_why if fell else (f"a zone reached {temp_max:.1f} C (>= {bench.throttle_temp_c:g} C)" if hot

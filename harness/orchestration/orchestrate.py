@@ -362,7 +362,7 @@ class Orchestrator:
                     raw = target.benchmark(JobSpec(model_path=path, bench=short))
                     res = raw.result
                     lat = res.latencies_us
-                    p50 = summarize(lat).p50_us if lat else float((res.summary or {}).get("p50_us") or 0)
+                    p50 = summarize(lat).p50_us if lat else float(res.printed.get("p50_us") or 0)
                     if not p50:
                         raise RuntimeError(res.error or "no latency")
                     rounds.setdefault(kind, []).append(peak_gflops_from_latency(flops, p50))

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from harness.statistics.throttle import DEFAULT_TOLERANCE, ClockReading
+
+if TYPE_CHECKING:
+    from devices.runner_result import RunnerResult
+
+# Readings as the runner writes them, [t_s, phase, values] (devices.runner_result TempReading, ClockReading).
+TempRow = tuple[float, str, Mapping[str, float]]
+ClockRow = tuple[float, str, ClockReading]
 
 SAMPLES_KEPT = 20_000  # a sustained row keeps at most this many latencies (about 200 KB of JSON)
 STEADY_MAX_S = 120.0  # "steady state": the last two minutes, or the last third of a shorter run
@@ -68,7 +75,7 @@ def _cur(clocks: ClockReading) -> float | None:
     return max(vals) if vals else None
 
 
-def first_throttle(cpu_freq: Sequence[Sequence[Any]], statuses: Sequence[tuple[float, int]] = (),
+def first_throttle(cpu_freq: Sequence[ClockRow], statuses: Sequence[tuple[float, int]] = (),
                    tolerance: float = DEFAULT_TOLERANCE) -> tuple[float | None, str | None]:
     """The earliest throttle event: (t_s on the readings' clock, what happened). Readings are
     [t_s, phase, {cpu: {"cur": MHz, "max": MHz}}]; `statuses` (t_s, Android thermal status)."""
@@ -102,7 +109,7 @@ def first_throttle(cpu_freq: Sequence[Sequence[Any]], statuses: Sequence[tuple[f
 
 
 def summarize_sustained(latencies_us: Sequence[float], windows: Sequence[Sequence[float]],
-                        temperatures: Sequence[Sequence[Any]] = (), cpu_freq: Sequence[Sequence[Any]] = (),
+                        temperatures: Sequence[TempRow] = (), cpu_freq: Sequence[ClockRow] = (),
                         statuses: Sequence[tuple[float, int]] = (), timed_start_s: float = 0.0,
                         interrupted: bool = False, steady_s: float | None = None,
                         window_p50_us: Sequence[float | None] | None = None) -> SustainedSummary:
@@ -159,15 +166,13 @@ def summarize_sustained(latencies_us: Sequence[float], windows: Sequence[Sequenc
     )
 
 
-def from_runner(r: Mapping[str, Any], statuses: Sequence[tuple[float, int]] = ()) -> SustainedSummary | None:
-    """The summary of a runner result in sustained mode (it has "windows"); None otherwise."""
-    windows = r.get("windows")
-    if not windows:
+def from_runner(r: RunnerResult, statuses: Sequence[tuple[float, int]] = ()) -> SustainedSummary | None:
+    """The summary of a runner result in sustained mode (it has windows); None otherwise."""
+    if not r.windows:
         return None
-    statuses = list(statuses) + [(float(t), int(v)) for t, v in r.get("thermal_status") or ()]
-    return summarize_sustained(r.get("latencies_us") or (), windows, r.get("temperatures") or (),
-                               r.get("cpu_freq") or (), statuses, float(r.get("timed_start_s") or 0.0),
-                               bool(r.get("interrupted")), window_p50_us=r.get("window_p50_us"))
+    statuses = list(statuses) + [(float(t), int(v)) for t, v in r.thermal_status]
+    return summarize_sustained(r.latencies_us, r.windows, r.temperatures, r.cpu_freq, statuses,
+                               float(r.timed_start_s or 0.0), bool(r.interrupted), window_p50_us=r.window_p50_us)
 
 
 def sustained_text(s: SustainedSummary) -> str:
