@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from collections.abc import Callable, Mapping
 
+from converters.variant_metrics import VariantMetrics
+
 if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check that name
     import tf_keras
 
@@ -21,6 +23,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # A pass parameter as a variant label writes it (prune@sparsity=0.5): typed like its default, None for "auto".
 Param = int | float | str | bool | None
 Params = dict[str, Param]
+# What a pass returns: the model's bytes, or them and the facts it records about itself (kept in the metrics).
+PassOutput = bytes | tuple[bytes, VariantMetrics]
 
 
 class ConversionError(Exception):
@@ -97,7 +101,7 @@ class PassSpec:
     """A registered pass: the function, its default parameters and a one-line description."""
 
     name: str
-    fn: Callable[[Source, Params], bytes]
+    fn: Callable[[Source, Params], PassOutput]
     defaults: Params = field(default_factory=dict)
     description: str = ""
     needs_keras: bool = False
@@ -117,7 +121,7 @@ COMMON_LIMITS: dict[str, tuple[float, float] | tuple[str, ...]] = {
 
 def register(name: str, description: str, defaults: Params | None = None, needs_keras: bool = False,
              limits: dict[str, tuple[float, float] | tuple[str, ...]] | None = None):
-    def deco(fn: Callable[[Source, Params], bytes]):
+    def deco(fn: Callable[[Source, Params], PassOutput]):
         PASSES[name] = PassSpec(name, fn, defaults or {}, description, needs_keras, limits or {})
         return fn
 

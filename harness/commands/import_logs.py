@@ -117,9 +117,13 @@ def store(figures: dict[str, Any], args: argparse.Namespace) -> str:
     from harness.orchestration.orchestrate import git_revision, new_run_id, package_versions
     from harness.store.results import Measurement, PowerSample, RunInfo
 
+    from harness.store.row_fields import is_metrics
+
     scalars = {k: v for k, v in figures.items() if isinstance(v, (int, float, str, bool))}
     if "summary" not in figures and "power_samples" not in figures and not scalars:
         raise UserError(f"{clean(args.file)}: no figures to store")
+    if not is_metrics(scalars):  # a parser's figure under a metric's name but of another type
+        raise UserError(f"{clean(args.file)}: a figure of this log has a metric's name but not its type")
     db = ResultsDB(args.db or default_db())
     run_id = new_run_id()
     try:

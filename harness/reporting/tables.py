@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from harness.store.results import Measurement
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from converters.variant_metrics import VariantMetrics
+    from harness.store.row_fields import Metrics
 
 
 def _ms(us: float | None) -> str:
@@ -78,7 +81,7 @@ def accuracy_cell(m: Measurement) -> str:
     return text
 
 
-def compute_text(metrics: dict[str, Any]) -> str:
+def compute_text(metrics: Metrics) -> str:
     """Achieved GFLOP/s from the model's MACs, with its share of the device's matmul peak."""
     g = metrics.get("achieved_gflops")
     if g is None:
@@ -97,14 +100,14 @@ HEADERS = ["model", "variant", "file size", "p50 ms", "p90 ms", "p99 ms", "sprea
 COMPRESSED = "compressed size"  # a pass whose point is a smaller download (deep_compression) shows both
 
 
-def compressed_text(metrics: dict[str, Any]) -> str:
+def compressed_text(metrics: VariantMetrics) -> str:
     return size_text(metrics.get("compressed_bytes")) if metrics.get("compressed_bytes") is not None else "-"
 
 
 def differing_params(rows: list[Measurement]) -> dict[str, set[str]]:
     """Pass -> the parameters whose values differ among that pass's rows (`prune` at its default
     sparsity 0.9 beside `prune@sparsity=0.5`); empty when no two variants of a pass differ."""
-    by_pass: dict[str, list[dict[str, object]]] = {}
+    by_pass: dict[str, list[Mapping[str, object]]] = {}
     for m in rows:
         params = m.metrics.get("pass_params")
         if m.status == "ok" and isinstance(params, dict):
