@@ -48,6 +48,7 @@ class Series(TypedDict, total=False):
     emc_freq_mhz: list[float | None]
     ram_used_mb: list[float | None]
     swap_used_mb: list[float | None]
+    throttled_now: list[list[str]]  # Raspberry Pi: the throttle bits set at each sample (vcgencmd get_throttled)
 
 
 class IgnoredSensor(TypedDict, total=False):
