@@ -135,8 +135,11 @@ def load(args: argparse.Namespace) -> tuple[list[Measurement], dict[str, Budget]
         budgets = file_budgets(devices, clean(args.devices))
     else:
         budgets = {}
+        from harness.store.row_fields import facts
+
         for plan in plans:
-            budgets.update(file_budgets(((plan.get("devices") or {}).get("devices") or []), "stored run plan"))
+            listed = facts(plan, "devices").get("devices")
+            budgets.update(file_budgets(listed if isinstance(listed, list) else [], "stored run plan"))
     return rows, budgets, inconclusive, run_ids
 
 

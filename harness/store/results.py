@@ -196,7 +196,7 @@ class RunInfo:
     host: str
     git_revision: str | None
     packages: dict[str, str]
-    plan: dict[str, Any]
+    plan: dict[str, object]  # the Plan as stored (Plan.to_dict), or what an imported log was (harness import)
     status: str = "running"  # running | finished | interrupted
     schema_version: int = SCHEMA_VERSION
     label: str | None = None  # e.g. nightly:ok, nightly:regression
