@@ -57,7 +57,9 @@ def _saved_model_dir(src: Source) -> Path:
             tmp.cleanup()
             raise ConversionError(f"{src.name}: cannot export a SavedModel for Core ML ({_last_line(exc)})") from None
         src.memo["coreml_saved_model"] = (tmp, folder)  # the TemporaryDirectory lives as long as the source
-    return src.memo["coreml_saved_model"][1]
+    kept = src.memo["coreml_saved_model"]
+    assert isinstance(kept, tuple) and isinstance(kept[1], Path)  # put there just above, by this function
+    return kept[1]
 
 
 def _last_line(exc: BaseException) -> str:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+from collections.abc import Callable, Hashable, Mapping
 
 from converters.variant_metrics import VariantMetrics
 
@@ -42,7 +42,8 @@ class Source:
     input_shape: tuple[int, ...] | None = None
     image_dir: Path | None = None  # user images for calibration and recipes
     spec: ModelSpec | None = None  # the zoo entry (its scale and builder), None for user files
-    memo: dict[Any, Any] = field(default_factory=dict)  # work shared by passes (e.g. one pruned model)
+    # Work shared by passes (one pruned model, one SavedModel export), by a key each pass makes; readers narrow.
+    memo: dict[Hashable, object] = field(default_factory=dict)
     keras_note: str | None = None  # why passes that need a tf_keras model cannot run on this source
 
     def task_info(self):
@@ -93,7 +94,8 @@ class Source:
                 self.memo[key] = folder
             except Exception:  # as TFLite's Keras converter does: its frozen-graph path takes over
                 self.memo[key] = None
-        return self.memo[key]
+        saved = self.memo[key]
+        return saved if isinstance(saved, Path) else None
 
 
 @dataclass(frozen=True)
