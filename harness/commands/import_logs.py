@@ -127,13 +127,15 @@ def store(figures: Figures, args: argparse.Namespace) -> str:
     from harness.store.results import Measurement, PowerSample, RunInfo
 
     from harness.statistics.latency import summary_from_printed
-    from harness.store.row_fields import is_metrics
+    from harness.store.row_fields import Metrics, is_metrics, misfit
 
     scalars = {k: v for k, v in figures.items() if isinstance(v, (int, float, str, bool))}
     if "summary" not in figures and "power_samples" not in figures and not scalars:
         raise UserError(f"{clean(args.file)}: no figures to store")
     if not is_metrics(scalars):  # a parser's figure under a metric's name but of another type
-        raise UserError(f"{clean(args.file)}: a figure of this log has a metric's name but not its type")
+        key = misfit(Metrics, scalars)
+        raise UserError(f"{clean(args.file)}: {clean(str(key), 60)}: {quote(str(scalars.get(str(key))), 40)} is "
+                        "not what a result row keeps under that name")
     db = ResultsDB(args.db or default_db())
     run_id = new_run_id()
     try:

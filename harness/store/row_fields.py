@@ -81,7 +81,12 @@ def number(value: object) -> float | None:
 def is_metrics(values: Mapping[str, object]) -> TypeIs[Metrics]:
     """True when every key `Metrics` names has a value of its type (other keys may be there: an imported log's
     own figures); what lets a dict read from elsewhere become a row's metrics without taking it on trust."""
-    return _fits(Metrics, values)
+    return isinstance(values, dict) and misfit(Metrics, values) is None
+
+
+def misfit(typed: type, values: Mapping[str, object]) -> str | None:
+    """The first key the TypedDict `typed` names whose value in `values` is not of its type; None if all fit."""
+    return next((k for k, hint in _hints(typed).items() if k in values and not _fits(hint, values[k])), None)
 
 
 def is_series(value: object) -> TypeIs[Series]:
