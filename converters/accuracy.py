@@ -7,6 +7,7 @@ both how good it is and how far it drifted from the model it came from.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 from converters.datasets import TaskInfo, classification_data, sr_pairs
 from converters.texture_patches import DATA_NAME
 from converters.tensor_io import dequantize_output, quantize_input
+from converters.variant_metrics import MapScores, MatchedImage, MeanScores, VariantMetrics
 
 __all__ = ["dequantize_output", "quantize_input"]  # kept importable from here for older callers
 
@@ -90,13 +92,13 @@ def _io_sides(path: str | Path) -> tuple[int, int]:
     return int(interp.get_input_details()[0]["shape"][1]), int(interp.get_output_details()[0]["shape"][1])
 
 
-def super_resolution(path: Path, info: TaskInfo, image_dir: str | None, ref: Path | None) -> dict[str, Any]:
+def super_resolution(path: Path, info: TaskInfo, image_dir: str | None, ref: Path | None) -> VariantMetrics:
     _, out_side = _io_sides(path)
     _, hr, bic = _sr_data(info, out_side, image_dir)
     out = _outputs(str(path), "sr", info, out_side, image_dir)
     s = info.scale
     per_crop = [round(psnr(o, h, s), 4) for o, h in zip(out, hr)]
-    m = {
+    m: VariantMetrics = {
         "psnr_db": _mean(per_crop),
         "ssim": _mean([ssim(o, h, s) for o, h in zip(out, hr)]),
         "psnr_bicubic_db": _mean([psnr(b, h, s) for b, h in zip(bic, hr)]),
@@ -105,38 +107,40 @@ def super_resolution(path: Path, info: TaskInfo, image_dir: str | None, ref: Pat
     }
     m["psnr_gain_bicubic_db"] = round(m["psnr_db"] - m["psnr_bicubic_db"], 4)
     data = f"{len(hr)} crops of held-out {'user' if image_dir else 'scikit-image'} photos"
-    m["per_example"] = {"metric": "psnr_db", "kind": "mean", "data": data, "variant": per_crop,
-                        "bicubic": [round(psnr(b, h, s), 4) for b, h in zip(bic, hr)]}
+    per: MeanScores = {"metric": "psnr_db", "kind": "mean", "data": data, "variant": per_crop,
+                       "bicubic": [round(psnr(b, h, s), 4) for b, h in zip(bic, hr)]}
+    m["per_example"] = per
     if ref is not None:
         ref_out = _outputs(str(ref), "sr", info, out_side, image_dir)
         ref_crop = [round(psnr(r, h, s), 4) for r, h in zip(ref_out, hr)]
         m["psnr_vs_fp32_db"] = _mean([min(psnr(o, r, s), 99.0) for o, r in zip(out, ref_out)])
         m["psnr_delta_fp32_db"] = round(m["psnr_db"] - _mean(ref_crop), 4)
-        m["per_example"]["fp32"] = ref_crop
+        per["fp32"] = ref_crop
     m["accuracy"] = m["psnr_db"]
     return m
 
 
 def classification(path: Path, info: TaskInfo, image_dir: str | None, ref: Path | None,
-                   labelled: bool = True) -> dict[str, Any]:
+                   labelled: bool = True) -> VariantMetrics:
     """Top-1 (when the labels are the model's own) and agreement with the fp32 model."""
     side, _ = _io_sides(path)
     _, labels = _cls_data(info, side, image_dir)
     pred = _outputs(str(path), "cls", info, side, image_dir).argmax(-1)
-    m: dict[str, Any] = {"eval_images": len(labels)}
+    m: VariantMetrics = {"eval_images": len(labels)}
     if labelled:
         m["top1"] = round(float(np.mean(pred == labels)), 4)
         m["top1_chance"] = round(float(np.bincount(labels).max() / len(labels)), 4)  # the commonest class
         data = (f"{len(labels)} held-out images of the user's class folders" if image_dir else
                 f"{len(labels)} held-out images: {DATA_NAME}, {len(np.unique(labels))} classes")
-        m["per_example"] = {"metric": "top1", "kind": "mean", "data": data,
-                            "variant": (pred == labels).astype(int).tolist()}
+        per: MeanScores = {"metric": "top1", "kind": "mean", "data": data,
+                           "variant": (pred == labels).astype(int).tolist()}
+        m["per_example"] = per
     if ref is not None:
         ref_pred = _outputs(str(ref), "cls", info, side, image_dir).argmax(-1)
         m["top1_agreement_fp32"] = round(float(np.mean(pred == ref_pred)), 4)
         if labelled:
             m["top1_delta_fp32"] = round(m["top1"] - float(np.mean(ref_pred == labels)), 4)
-            m["per_example"]["fp32"] = (ref_pred == labels).astype(int).tolist()
+            per["fp32"] = (ref_pred == labels).astype(int).tolist()
     m["accuracy"] = m.get("top1")
     return m
 
@@ -155,32 +159,39 @@ def _detection_scores(path: str, classes: int = 0, boxes_dir: str | None = None)
     return tuple(sorted(got.items()))
 
 
-def matched_json(matched: Any) -> list[dict[str, Any]]:
+def matched_json(matched: Sequence[tuple[np.ndarray, Mapping[int, int]]]) -> list[MatchedImage]:
     """`detection_data.matched_detections` as JSON: per image its detections [class, score, tp]
     and its ground-truth count per class (what a paired mAP bootstrap needs, no model run)."""
     return [{"dets": [[int(c), round(float(s), 4), int(t)] for c, s, t in rows],
              "gt": {str(k): v for k, v in g.items()}} for rows, g in matched]
 
 
-def detection_map(path: Path, ref: Path | None, classes: int = 0, boxes_dir: str | None = None) -> dict[str, Any]:
+def detection_map(path: Path, ref: Path | None, classes: int = 0, boxes_dir: str | None = None) -> VariantMetrics:
     """mAP@0.5 on the held-out data of a detector with `classes` classes (0: the small twin's shapes), or on a
     user's folder of images with YOLO or COCO box labels (`boxes_dir`)."""
     got = dict(_detection_scores(str(path), classes, boxes_dir))
-    m: dict[str, Any] = {k: v for k, v in got.items() if k in ("map50", "images", "objects")}
+    m: VariantMetrics = {}
+    if "images" in got:
+        m["images"] = got["images"]
+    if "map50" in got:
+        m["map50"] = got["map50"]
+    if "objects" in got:
+        m["objects"] = got["objects"]
     data = (f"{got['images']} of the user's labelled images, {got.get('objects', '?')} boxes, "
             f"{got.get('classes', '?')} classes" if boxes_dir else
             f"{got['images']} held-out images, {got.get('data', 'generated')}")
-    m["per_example"] = {"metric": "map50", "kind": "map", "data": data, "variant": matched_json(got["matched"])}
+    per: MapScores = {"metric": "map50", "kind": "map", "data": data, "variant": matched_json(got["matched"])}
+    m["per_example"] = per
     if ref is not None:
         ref_got = dict(_detection_scores(str(ref), classes, boxes_dir))
         m["map50_delta_fp32"] = round(float(got["map50"]) - float(ref_got["map50"]), 4)
-        m["per_example"]["fp32"] = matched_json(ref_got["matched"])
+        per["fp32"] = matched_json(ref_got["matched"])
     m["accuracy"] = round(float(got["map50"]), 4)
     return m
 
 
 def evaluate(path: str | Path, info: TaskInfo, image_dir: str | Path | None = None,
-             ref: str | Path | None = None, labelled: bool = True, boxes: bool = False) -> dict[str, Any]:
+             ref: str | Path | None = None, labelled: bool = True, boxes: bool = False) -> VariantMetrics:
     """Accuracy metrics of one variant; `ref` is the fp32 variant's .tflite (None for fp32 itself).
 
     `labelled=False` (a user's classifier without class folders): only agreement with fp32.

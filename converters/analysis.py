@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
+from converters.variant_metrics import VariantMetrics
+
 if TYPE_CHECKING:  # LiteRT's flatbuffer object API (schema_py_generated) ships no type information
     from ai_edge_litert.schema_py_generated import ModelT, OperatorT, SubGraphT, TensorT
 
@@ -273,12 +275,13 @@ def gzip_size(data: bytes) -> int:
 # ---------------------------------------------------------------- the interpreter's view
 
 
-def xnnpack_coverage(path: str | Path) -> dict[str, object]:
+def xnnpack_coverage(path: str | Path) -> VariantMetrics:
     """Which ops the XNNPACK delegate takes, as the real LiteRT interpreter applies it; in a child process,
     since a hostile file can crash the interpreter natively (converters.isolate)."""
     from converters import isolate
 
-    return dict(isolate.call("converters.analysis", "xnnpack_coverage_here", str(path), what=str(path)))
+    coverage: VariantMetrics = isolate.call("converters.analysis", "xnnpack_coverage_here", str(path), what=str(path))
+    return {**coverage}
 
 
 def tflite_io(path: str) -> dict[str, list[TensorIO]]:
@@ -326,7 +329,7 @@ def dynamic_inputs(inputs: list[TensorIO], given: dict[str, list[int]] | None = 
     return None
 
 
-def xnnpack_coverage_here(path: str | Path) -> dict[str, object]:
+def xnnpack_coverage_here(path: str | Path) -> VariantMetrics:
     """xnnpack_coverage in this process."""
     from rpi.runner import interpreter_module, delegated_ops
 
@@ -344,10 +347,11 @@ def xnnpack_coverage_here(path: str | Path) -> dict[str, object]:
             "cpu_ops": cpu_ops}
 
 
-def describe(path: str | Path) -> dict[str, object]:
+def describe(path: str | Path) -> VariantMetrics:
     """Everything above for one file: what build.py stores in BuiltVariant.metrics."""
     data = Path(path).read_bytes()
-    out: dict[str, object] = dict(analyze(data))
+    empty: VariantMetrics = {}
+    out: VariantMetrics = {**empty, **analyze(data)}
     out["size_bytes"] = len(data)
     out["gzip_bytes"] = gzip_size(data)
     out.update(xnnpack_coverage(path))

@@ -14,12 +14,23 @@ import json
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
+
+if TYPE_CHECKING:
+    from converters.passes import Params
 
 MAX_CONFIG_BYTES = 64 << 20  # a config.json is kilobytes to a few MB; a larger one is not read here
 
 
-def layer_entries(path: str | Path) -> list[dict[str, Any]] | None:
+class LayerEntry(TypedDict, total=False):
+    """One layer of a saved Keras config, as far as these checks read it (values JSON, narrowed where used)."""
+
+    class_name: str
+    config: dict[str, object]
+    build_config: dict[str, object]  # Keras 3: the shapes the layer was built with
+
+
+def layer_entries(path: str | Path) -> list[LayerEntry] | None:
     """Every layer entry (class_name, config, build_config) of a .keras or .h5 file, nested models
     walked; None when the file holds no Keras config that can be read."""
     p = Path(path).expanduser()
@@ -45,11 +56,14 @@ def layer_entries(path: str | Path) -> list[dict[str, Any]] | None:
     return found or None
 
 
-def _walk(node: Any) -> Iterator[dict[str, Any]]:
+def _walk(node: object) -> Iterator[LayerEntry]:
     if isinstance(node, dict):
-        cfg = node.get("config")
-        if isinstance(node.get("class_name"), str) and isinstance(cfg, dict) and "layers" not in cfg:
-            yield node
+        name, cfg, built = node.get("class_name"), node.get("config"), node.get("build_config")
+        if isinstance(name, str) and isinstance(cfg, dict) and "layers" not in cfg:
+            entry: LayerEntry = {"class_name": name, "config": cfg}
+            if isinstance(built, dict):
+                entry["build_config"] = built
+            yield entry
         for value in node.values():
             yield from _walk(value)
     elif isinstance(node, list):
@@ -57,7 +71,7 @@ def _walk(node: Any) -> Iterator[dict[str, Any]]:
             yield from _walk(value)
 
 
-def _pair(value: Any) -> tuple[int, int] | None:
+def _pair(value: object) -> tuple[int, int] | None:
     if isinstance(value, int):
         return value, value
     if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) for v in value):
@@ -65,15 +79,15 @@ def _pair(value: Any) -> tuple[int, int] | None:
     return None
 
 
-def _in_channels(entry: dict[str, Any]) -> int | None:
+def _in_channels(entry: LayerEntry) -> int | None:
     """The layer's input's last dimension, where the file recorded it (Keras 3's build_config)."""
-    shape = (entry.get("build_config") or {}).get("input_shape")
+    shape = entry.get("build_config", {}).get("input_shape")
     if isinstance(shape, list) and shape and isinstance(shape[-1], int):
         return int(shape[-1])
     return None
 
 
-def _subpixel(entries: list[dict[str, Any]], params: dict[str, Any]) -> str | None:
+def _subpixel(entries: list[LayerEntry], params: Params) -> str | None:
     for e in entries:
         if e["class_name"] != "Conv2DTranspose":
             continue
@@ -88,7 +102,7 @@ def _subpixel(entries: list[dict[str, Any]], params: dict[str, Any]) -> str | No
             "upsampling layers; this model has none)")
 
 
-def _truncated_svd(entries: list[dict[str, Any]], params: dict[str, Any]) -> str | None:
+def _truncated_svd(entries: list[LayerEntry], params: Params) -> str | None:
     from converters.svd import rank_for_keep
 
     dense = {str(e["config"].get("name")): e for e in entries if e["class_name"] == "Dense"}
@@ -106,7 +120,8 @@ def _truncated_svd(entries: list[dict[str, Any]], params: dict[str, Any]) -> str
             return None  # the input width is not recorded (a tf_keras file): the pass decides
         sizes.append((n_in * n_out, name, n_in, n_out))
         keep = float(params.get("keep") or 0.25)
-        rank = min(int(params["rank"]) if params.get("rank") else rank_for_keep(n_in, n_out, keep), n_in, n_out)
+        asked = params.get("rank")
+        rank = min(int(asked) if asked else rank_for_keep(n_in, n_out, keep), n_in, n_out)
         if n_in * n_out >= floor and rank * (n_in + n_out) < n_in * n_out:
             return None
     _, name, n_in, n_out = max(sizes)
@@ -114,7 +129,7 @@ def _truncated_svd(entries: list[dict[str, Any]], params: dict[str, Any]) -> str
             f"{n_in * n_out} weights; min_weights is {floor}: lower it with @min_weights= to split smaller ones)")
 
 
-def _factorize(entries: list[dict[str, Any]], params: dict[str, Any]) -> str | None:
+def _factorize(entries: list[LayerEntry], params: Params) -> str | None:
     from converters.compress import factor_rank
 
     low = int(params.get("min_kernel") or 1)
@@ -125,13 +140,18 @@ def _factorize(entries: list[dict[str, Any]], params: dict[str, Any]) -> str | N
         kernel = _pair(cfg.get("kernel_size"))
         if kernel is None:
             return None
-        if kernel[0] != kernel[1] or kernel[0] < low or int(cfg.get("groups") or 1) != 1 \
+        groups = cfg.get("groups")
+        groups = int(groups) if isinstance(groups, (int, str)) and groups else 1
+        if kernel[0] != kernel[1] or kernel[0] < low or groups != 1 \
                 or _pair(cfg.get("dilation_rate", 1)) not in ((1, 1), None):
             continue
         k, cin, cout = kernel[0], _in_channels(e), cfg.get("filters")
         if cin is None or not isinstance(cout, int):
             return None
-        rank = int(params["rank"]) if params.get("rank") else factor_rank(k, cin, cout, float(params["speedup"]))
+        asked, speedup = params.get("rank"), params.get("speedup")
+        if not asked and not isinstance(speedup, (int, float)):
+            return None  # a speed-up this reader cannot use: the pass decides
+        rank = int(asked) if asked else factor_rank(k, cin, cout, float(speedup or 0))
         if rank * k * (cin + cout) < k * k * cin * cout:
             return None
     return f"no square Conv2D of {low}x{low} or larger gets cheaper when split into k x 1 and 1 x k"

@@ -19,12 +19,15 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
 
 from errors import clean
+
+T = TypeVar("T")
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 LAYOUT = ("one YOLO .txt per image, same name, beside it or in ../labels/ "
@@ -167,7 +170,7 @@ def _fail(path: Path, field: str, problem: str) -> LabelError:
     return LabelError(f"{clean(path)}: {field}: {problem}")
 
 
-def _entries(path: Path, data: dict[str, Any], key: str) -> list[Any]:
+def _entries(path: Path, data: Mapping[str, object], key: str) -> list[object]:
     value = data.get(key)
     if not isinstance(value, list):
         what = "missing" if value is None else f"a {type(value).__name__}, not a list"
@@ -175,7 +178,7 @@ def _entries(path: Path, data: dict[str, Any], key: str) -> list[Any]:
     return value
 
 
-def _field(path: Path, where: str, entry: object, name: str, kind: type | tuple[type, ...]) -> Any:
+def _field(path: Path, where: str, entry: object, name: str, kind: type[T] | tuple[type[T], ...]) -> T:
     if not isinstance(entry, dict):
         raise _fail(path, where, "not an object")
     value = entry.get(name)

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
-
 from converters.cache import default_cache_dir
-from converters.passes import ConversionError, Source, get_pass, parse_variant
+from converters.passes import ConversionError, Params, Source, get_pass, parse_variant
+from converters.variant_metrics import VariantMetrics, with_control
 
 CONVERTERS_DIR = Path(__file__).resolve().parent
 TF_LOCK = threading.Lock()  # TensorFlow graph building is not safe from several threads at once
@@ -31,8 +30,8 @@ class BuiltVariant:
     model: str
     variant: str
     path: Path
-    params: dict[str, Any]
-    metrics: dict[str, Any] = field(default_factory=dict)
+    params: Params
+    metrics: VariantMetrics = field(default_factory=VariantMetrics)
     cached: bool = False
 
 
@@ -312,14 +311,14 @@ class VariantBuilder:
                 self._sources[model].task = self.task
         return self._sources[model]
 
-    def _metrics(self, model: str, variant: str, path: Path, src: Source | None) -> dict[str, Any]:
+    def _metrics(self, model: str, variant: str, path: Path, src: Source | None) -> VariantMetrics:
         """Analysis of the file and accuracy against ground truth and the fp32 variant.
 
         Failures here are recorded in the metrics, never lost as the artifact itself is fine.
         """
         from converters import analysis
 
-        out: dict[str, Any] = {}
+        out: VariantMetrics = {}
         try:
             out.update(analysis.describe(path))
         except Exception as exc:
@@ -330,7 +329,7 @@ class VariantBuilder:
             out["accuracy_error"] = _first_line(exc)
         return out
 
-    def _accuracy(self, model: str, variant: str, path: Path, src: Source | None) -> dict[str, Any]:
+    def _accuracy(self, model: str, variant: str, path: Path, src: Source | None) -> VariantMetrics:
         from converters.datasets import class_folders, task_info
 
         if src is not None and src.spec is not None and not getattr(src.spec, "trainable", True):
@@ -362,17 +361,22 @@ class VariantBuilder:
         if unmeasured:
             if ref is None or info.kind in ("unknown", "detection"):
                 return {"accuracy": None, "accuracy_note": unmeasured}
-            got = dict(isolate.call("converters.accuracy", "evaluate", path, info, self.image_dir, ref, False,
-                                    what=f"{model}/{variant}"))
-            kept = {k: got[k] for k in ("psnr_vs_fp32_db", "top1_agreement_fp32") if k in got}
+            got: VariantMetrics = isolate.call("converters.accuracy", "evaluate", path, info, self.image_dir, ref,
+                                               False, what=f"{model}/{variant}")
+            kept: VariantMetrics = {}  # the fidelity to fp32's outputs: no ground truth needed
+            if "psnr_vs_fp32_db" in got:
+                kept["psnr_vs_fp32_db"] = got["psnr_vs_fp32_db"]
+            if "top1_agreement_fp32" in got:
+                kept["top1_agreement_fp32"] = got["top1_agreement_fp32"]
             return {**kept, "accuracy": None, "accuracy_note": unmeasured}
         labelled = not user or bool(
             self.image_dir is not None and Path(self.image_dir).is_dir() and class_folders(self.image_dir))
         # in a child process: a variant that crashes the interpreter loses its accuracy, not the run
-        return dict(isolate.call("converters.accuracy", "evaluate", path, info, self.image_dir, ref, labelled,
-                                 user and info.kind == "detection", what=f"{model}/{variant}"))
+        scores: VariantMetrics = isolate.call("converters.accuracy", "evaluate", path, info, self.image_dir, ref,
+                                              labelled, user and info.kind == "detection", what=f"{model}/{variant}")
+        return {**scores}
 
-    def _control(self, model: str, variant: str, metrics: dict[str, Any]) -> dict[str, Any]:
+    def _control(self, model: str, variant: str, metrics: VariantMetrics) -> VariantMetrics:
         """The control's label and its per-example scores beside the variant's (same examples)."""
         from converters.control import control_variant
 
@@ -384,12 +388,13 @@ class VariantBuilder:
             ctl = self.build(model, label)
         except ConversionError as exc:
             return {"control_variant": label, "control_error": _first_line(exc)}
-        got = ctl.metrics.get("per_example") or {}
-        if got.get("metric") != per.get("metric") or len(got.get("variant") or []) != len(per.get("variant") or []):
+        got = ctl.metrics.get("per_example")
+        if not isinstance(got, dict) or got.get("metric") != per.get("metric") or \
+                len(got.get("variant") or []) != len(per.get("variant") or []):
             return {"control_variant": label, "control_error": "the control was not scored on the same examples"}
-        return {"control_variant": label, "per_example": {**per, "control": got["variant"]}}
+        return {"control_variant": label, "per_example": with_control(per, got)}
 
-    def build(self, model: str, variant: str, overrides: dict[str, Any] | None = None) -> BuiltVariant:
+    def build(self, model: str, variant: str, overrides: Params | None = None) -> BuiltVariant:
         """Return the cached artifact or convert it now; raises ConversionError with one line."""
         spec = get_pass(variant)
         _, given = parse_variant(variant)  # prune@sparsity=0.5: checked against the pass's declared parameters
@@ -417,7 +422,7 @@ class VariantBuilder:
             tmp = out.with_suffix(".tmp")
             tmp.write_bytes(data)
             _validate_tflite(tmp, model)
-            extra: dict[str, Any] = {}
+            extra: VariantMetrics = {}
         else:
             from converters import training
             from converters.applies import why_not
@@ -437,13 +442,13 @@ class VariantBuilder:
                                           f"{src.keras_note or 'this pass needs a Keras model, not a SavedModel'}")
                 result = spec.fn(src, params)
             data, extra = (result if isinstance(result, tuple) else (result, {}))
-            extra = dict(extra)
+            extra = {**extra}
             suffix = extra.pop("artifact_suffix", ".tflite")  # .onnx for TensorRT, .mlpackage.zip for Core ML
             out = self.cache_dir / f"{key}{suffix}"
             tmp = self.cache_dir / f"{key}.tmp"
             tmp.write_bytes(data)
         tmp.replace(out)
-        metrics: dict[str, Any] = {"size_bytes": len(data), "gzip_bytes": len(gzip.compress(data, 9))}
+        metrics: VariantMetrics = {"size_bytes": len(data), "gzip_bytes": len(gzip.compress(data, 9))}
         if out.suffix == ".tflite":
             if self.progress is not None:
                 self.progress(model, variant, "analyse", 0, 1)

@@ -20,13 +20,15 @@ over a few batches of the task's data). Variant names carry them: prune_channels
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
 from converters.passes import ConversionError, Source, register
 
 if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check these names
+    from collections.abc import Callable
+
     import tf_keras
     from tf_keras.layers import Layer
 
@@ -274,7 +276,7 @@ def taylor_scores(src: Source, model: tf_keras.Model, names: list[str], batches:
     side = int(model.input_shape[1])
     if info.kind == "super_resolution":
         x, y, _ = sr_pairs(info, int(model.output_shape[1]), 8 * batches, 3, src.image_dir)
-        loss_fn: Any = keras.losses.MeanSquaredError()
+        loss_fn: Callable[[np.ndarray, tf.Tensor], tf.Tensor] = keras.losses.MeanSquaredError()
     elif info.kind == "classification":
         x, y = classification_data(info, side, 8 * batches, 3, src.image_dir)
         loss_fn = keras.losses.SparseCategoricalCrossentropy()
@@ -295,7 +297,16 @@ def taylor_scores(src: Source, model: tf_keras.Model, names: list[str], batches:
     return total
 
 
-def channel_plan(src: Source, params: Params) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+class ChannelPlan(TypedDict):
+    """What prune_channels records about its cut (kept in the variant's metrics)."""
+
+    pruned_layers: dict[str, list[int]]  # layer -> [filters it had, filters removed]
+    filters_removed_fraction: float
+    criterion: str  # l1 | l2 | taylor
+    conv_macs_fraction: float  # the convolutions' MACs left, of the model's before
+
+
+def channel_plan(src: Source, params: Params) -> tuple[dict[str, np.ndarray], ChannelPlan]:
     model = src.keras_model
     g = Graph(model)
     names = prunable(g)

@@ -8,12 +8,13 @@ with the identity as the transform. `control_variant` names the control of a com
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from converters.passes import Source, register
 
 if TYPE_CHECKING:
     from converters.passes import Params
+    from converters.variant_metrics import VariantMetrics
 
 # The compression passes that fine-tune, with their default steps (None: the task's training.COMPRESSION_STEPS;
 # 0: no fine-tuning by default).
@@ -39,7 +40,7 @@ def fine_tune_control(src: Source, params: Params):
     return data, {"steps_run": steps, "fine_tune_lr": lr, "then": then, "control": True, **record}
 
 
-def control_variant(metrics: dict[str, Any], variant: str) -> str | None:
+def control_variant(metrics: VariantMetrics, variant: str) -> str | None:
     """The control of a built variant from what its pass recorded (steps run, learning rate): None
     when the variant did not fine-tune (fp16, int8: fp32 itself is their control)."""
     name = variant.split("@", 1)[0]

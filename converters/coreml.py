@@ -17,13 +17,13 @@ import tempfile
 import zipfile
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from converters.passes import ConversionError, Source, register
+from converters.variant_metrics import VariantMetrics
 
-if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check these names
-    import tf_keras
-
+if TYPE_CHECKING:
     from converters.passes import Params
 
 SUFFIX = ".mlpackage.zip"
@@ -57,7 +57,9 @@ def _saved_model_dir(src: Source) -> Path:
             tmp.cleanup()
             raise ConversionError(f"{src.name}: cannot export a SavedModel for Core ML ({_last_line(exc)})") from None
         src.memo["coreml_saved_model"] = (tmp, folder)  # the TemporaryDirectory lives as long as the source
-    return src.memo["coreml_saved_model"][1]
+    kept = src.memo["coreml_saved_model"]
+    assert isinstance(kept, tuple) and isinstance(kept[1], Path)  # put there just above, by this function
+    return kept[1]
 
 
 def _last_line(exc: BaseException) -> str:
@@ -71,7 +73,41 @@ def _last_line(exc: BaseException) -> str:
     return pick[:300]
 
 
-def _convert(src: Source, what: str, precision: str) -> Any:
+class MLModel(Protocol):
+    """What this module does with coremltools' MLModel (coremltools ships no type information)."""
+
+    def save(self, path: str) -> None: ...
+
+
+class _Dimension(Protocol):
+    """MIL_pb2.Dimension: a constant size, or unknown."""
+
+    @property
+    def constant(self) -> _Size: ...
+
+    def HasField(self, name: str) -> bool: ...  # noqa: N802 (protobuf's name)
+
+
+class _Size(Protocol):
+    @property
+    def size(self) -> int: ...
+
+
+class _TensorType(Protocol):
+    @property
+    def dimensions(self) -> Sequence[_Dimension]: ...
+
+
+class _ValueType(Protocol):
+    """MIL_pb2.ValueType: a tensor type with its dimensions, or another kind of value."""
+
+    @property
+    def tensorType(self) -> _TensorType: ...  # noqa: N802 (protobuf's name)
+
+    def HasField(self, name: str) -> bool: ...  # noqa: N802
+
+
+def _convert(src: Source, what: str, precision: str) -> MLModel:
     ct = _coremltools()
     folder = _saved_model_dir(src)
     inputs = None
@@ -79,15 +115,16 @@ def _convert(src: Source, what: str, precision: str) -> Any:
     if shape and not isinstance(shape[0], tuple) and all(d is not None for d in shape[1:]):
         inputs = [ct.TensorType(shape=(1, *shape[1:]))]  # batch 1, as on the device (else a 1..2 range)
     try:
-        return ct.convert(
+        model: MLModel = ct.convert(
             str(folder), source="tensorflow", convert_to="mlprogram", inputs=inputs,
             compute_precision=ct.precision.FLOAT16 if precision == "fp16" else ct.precision.FLOAT32,
             minimum_deployment_target=getattr(ct.target, DEPLOYMENT_TARGET), skip_model_load=True)
     except Exception as exc:  # coremltools raises many types; the last line says which op or layer failed
         raise ConversionError(f"{src.name}/{what}: Core ML conversion failed: {_last_line(exc)}") from None
+    return model
 
 
-def _package(model: tf_keras.Model, src: Source, what: str, extra: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+def _package(model: MLModel, src: Source, what: str, extra: VariantMetrics) -> tuple[bytes, VariantMetrics]:
     """Save the .mlpackage, read its facts from the saved spec, and zip it into one artifact."""
     with tempfile.TemporaryDirectory(prefix="harness-mlpkg-") as tmp:
         pkg = Path(tmp) / PACKAGE_NAME
@@ -130,7 +167,7 @@ def unzip_package(artifact: Path, dest_dir: Path) -> Path:
     return dest_dir / next(iter(tops))
 
 
-def _dims(value_type: Any) -> list[int] | None:
+def _dims(value_type: _ValueType) -> list[int] | None:
     if not value_type.HasField("tensorType"):
         return None
     dims = []
@@ -141,7 +178,7 @@ def _dims(value_type: Any) -> list[int] | None:
     return dims
 
 
-def describe_package(pkg: Path) -> dict[str, Any]:
+def describe_package(pkg: Path) -> VariantMetrics:
     """Size, parameter count and op histogram of a saved .mlpackage, from its spec alone (no model load).
 
     Parameters are the elements of float weight tensors: `const` ops of rank >= 1 in fp16/fp32 and the
@@ -155,7 +192,7 @@ def describe_package(pkg: Path) -> dict[str, Any]:
     size = sum(p.stat().st_size for p in Path(pkg).rglob("*") if p.is_file())
     weights = Path(pkg) / "Data" / "com.apple.CoreML" / "weights"
     weight_bytes = sum(p.stat().st_size for p in weights.rglob("*") if p.is_file()) if weights.exists() else 0
-    out: dict[str, Any] = {"size_bytes": size, "weight_bytes": weight_bytes,
+    out: VariantMetrics = {"size_bytes": size, "weight_bytes": weight_bytes,
                            "coreml_spec_version": int(spec.specificationVersion)}
     if spec.WhichOneof("Type") != "mlProgram":
         out["coreml_model_type"] = spec.WhichOneof("Type")

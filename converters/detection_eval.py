@@ -14,14 +14,18 @@ Scored with the project's VOC mAP (converters.detection_data); no TensorFlow imp
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
 from converters.box_labels import read_labelled
 from converters.detection_data import matched_detections, mean_average_precision
 from converters.tensor_io import dequantize_output, quantize_input
+
+if TYPE_CHECKING:
+    from rpi.runner import TensorDetail
 
 SCORE_MIN = 0.05  # detections below this score are dropped before matching (as for the zoo's detector)
 POSTPROCESS = "TFLite_Detection_PostProcess"
@@ -49,15 +53,15 @@ def _layout(interp: Any) -> tuple[Any, dict[str, Any]]:
     post = [d for d in details if d["name"].split(":")[0] == POSTPROCESS]
     if len(post) == 4:
         order = sorted(post, key=lambda d: int(d["name"].split(":")[1]) if ":" in d["name"] else 0)
-        roles = dict(zip(("boxes", "classes", "scores", "count"), order))
-        _check_shapes(roles)
-        return ("plain", interp), {r: d["index"] for r, d in roles.items()}
+        outputs = dict(zip(("boxes", "classes", "scores", "count"), order))
+        _check_shapes(outputs)
+        return ("plain", interp), {r: d["index"] for r, d in outputs.items()}
     shapes = ", ".join(f"{d['name'][:40]} {[int(v) for v in d['shape']]}" for d in details[:4])
     raise ValueError(f"outputs ({shapes}{', ...' if len(details) > 4 else ''}) are not a supported detection "
                      f"layout: {SUPPORTED}")
 
 
-def _check_shapes(roles: dict[str, Any]) -> None:
+def _check_shapes(roles: Mapping[str, TensorDetail]) -> None:
     b, s, c = ([int(v) for v in roles[r]["shape"]] for r in ("boxes", "scores", "classes"))
     if len(b) != 3 or b[-1] != 4 or s != b[:2] or c != b[:2] or b[0] != 1:
         raise ValueError(f"detection outputs of unexpected shapes (boxes {b}, scores {s}, classes {c}; "
@@ -125,7 +129,18 @@ def predict(path: str | Path, images: list[Path], threads: int = 2) -> list[tupl
     return results
 
 
-def evaluate_user(path: str | Path, image_dir: str | Path) -> dict[str, Any]:
+class UserDetections(TypedDict):
+    """A user's detector scored on their labelled images."""
+
+    map50: float
+    images: int
+    objects: int  # ground-truth boxes
+    eval_ms_per_image: float
+    classes: int  # classes the labels use
+    matched: list[tuple[np.ndarray, dict[int, int]]]  # per image, for a paired mAP bootstrap
+
+
+def evaluate_user(path: str | Path, image_dir: str | Path) -> UserDetections:
     """mAP@0.5 on every labelled image of `image_dir` (YOLO or COCO labels, converters.box_labels)."""
     data = read_labelled(image_dir)
     t0 = time.monotonic()

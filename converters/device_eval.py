@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from converters import accuracy
 from converters.passes import Source
+from converters.variant_metrics import TaskScores
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,8 @@ class EvalSet:
     path: Path  # raw float32, count x sample_shape
     sample_shape: tuple[int, ...]  # the model's input, batch 1
     count: int
-    truth: Any  # HR crops (super-resolution) or labels (classification)
-    baseline: Any = None  # bicubic crops for super-resolution
+    truth: np.ndarray  # HR crops (super-resolution) or labels (classification)
+    baseline: np.ndarray | None = None  # bicubic crops for super-resolution
     scale: int = 1
 
 
@@ -57,13 +57,15 @@ def prepare(src: Source, folder: Path, image_dir: str | None = None) -> EvalSet 
     return EvalSet(info.kind, path, (1, *data.shape[1:]), int(data.shape[0]), truth, baseline, int(info.scale))
 
 
-def score(ev: EvalSet, outputs: np.ndarray) -> dict[str, Any]:
+def score(ev: EvalSet, outputs: np.ndarray) -> TaskScores:
     """Metrics of the device's outputs, under the same keys as the host's .tflite scores."""
     outputs = np.asarray(outputs, dtype=np.float32)
     if outputs.shape[0] != ev.count:
         raise ValueError(f"{outputs.shape[0]} outputs for {ev.count} inputs")
-    m: dict[str, Any] = {"accuracy_source": "device"}
+    m: TaskScores = {"accuracy_source": "device"}
     if ev.kind == "super_resolution":
+        if ev.baseline is None:
+            raise ValueError("a super-resolution eval set has no bicubic baseline")
         out = outputs.reshape(ev.truth.shape)
         s = ev.scale
         m.update({"psnr_db": accuracy._mean([accuracy.psnr(o, h, s) for o, h in zip(out, ev.truth)]),

@@ -53,7 +53,7 @@ def _signal_name(returncode: int) -> str:
         return f"signal {-returncode}"
 
 
-def call(module: str, function: str, *args: Any, what: str = "", timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
+def call(module: str, function: str, *args: object, what: str = "", timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
     """`module.function(*args)` in a child process; its exception is raised here as it was raised there.
     A native crash raises NativeCrash naming the signal and `what` (the model, as the user wrote it).
 
@@ -72,7 +72,8 @@ def call(module: str, function: str, *args: Any, what: str = "", timeout_s: floa
             raise
 
 
-def call_fresh(module: str, function: str, *args: Any, what: str = "", timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
+def call_fresh(module: str, function: str, *args: object, what: str = "",
+               timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
     """`call` in a child of its own, ended after the call (nothing kept between calls)."""
     with tempfile.TemporaryDirectory(prefix="harness-isolate-") as tmp:
         out = Path(tmp) / "result.pickle"
@@ -107,14 +108,14 @@ _WORKER: _Worker | None = None
 _HEADER = struct.Struct("!Q")
 
 
-def _send(fd: int, obj: Any) -> None:
+def _send(fd: int, obj: object) -> None:
     data = pickle.dumps(obj)
     view = memoryview(_HEADER.pack(len(data)) + data)
     while view:
         view = view[os.write(fd, view):]
 
 
-def _recv(fd: int, deadline: float | None = None) -> Any:
+def _recv(fd: int, deadline: float | None = None) -> object:
     """One message; EOFError when the other side is gone, TimeoutError past `deadline` (monotonic)."""
     def exactly(n: int) -> bytes:
         chunks, got = [], 0
@@ -151,10 +152,10 @@ class _Worker:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def call(self, module: str, function: str, args: tuple, what: str, timeout_s: float) -> Any:
+    def call(self, module: str, function: str, args: tuple[object, ...], what: str, timeout_s: float) -> object:
         try:
             _send(self.req_w, (module, function, args, dict(os.environ), os.getcwd()))
-            ok, value = _recv(self.res_r, time.monotonic() + timeout_s)
+            ok, value = _reply(_recv(self.res_r, time.monotonic() + timeout_s))
         except TimeoutError:
             self.stop()
             raise _WorkerGone(f"{what}: loading it did not finish in {timeout_s:.0f} s") from None
@@ -170,7 +171,7 @@ class _Worker:
                                   f"{str(exc)[:200]})") from None
         if ok:
             return value
-        raise value
+        raise value if isinstance(value, BaseException) else RuntimeError(str(value)[:500])
 
     def _tail(self) -> str:
         self.log.seek(0)
@@ -189,19 +190,36 @@ class _Worker:
         self.log.close()
 
 
+def _reply(message: object) -> tuple[bool, object]:
+    """(True, the call's result) or (False, the exception it raised), as the worker sends it."""
+    if not isinstance(message, tuple) or len(message) != 2 or not isinstance(message[0], bool):
+        raise ValueError("not a reply of the worker")
+    return message[0], message[1]
+
+
+def _request(message: object) -> tuple[str, str, tuple[object, ...], dict[str, str], str]:
+    """(module, function, args, environment, working directory), as Worker.call sends it."""
+    if isinstance(message, tuple) and len(message) == 5:
+        module, function, args, env, cwd = message
+        if isinstance(module, str) and isinstance(function, str) and isinstance(args, tuple) \
+                and isinstance(env, dict) and isinstance(cwd, str):
+            return module, function, args, env, cwd
+    raise ValueError("not a call request")
+
+
 def _serve(req: int, res: int, parent: int) -> int:
     """The worker's loop: a call per message, until the parent closes its end."""
     _die_with_parent(parent)
     while True:
         try:
-            module, function, args, env, cwd = _recv(req)
+            module, function, args, env, cwd = _request(_recv(req))
         except EOFError:
             return 0
         os.environ.clear()
         os.environ.update(env)
         try:
             os.chdir(cwd)
-            result: tuple[bool, Any] = (True, getattr(importlib.import_module(module), function)(*args))
+            result: tuple[bool, object] = (True, getattr(importlib.import_module(module), function)(*args))
         except Exception as exc:  # raised again in the parent as it was
             result = (False, exc)
         try:
@@ -214,7 +232,7 @@ def _child(out: str, parent: int) -> int:
     _die_with_parent(parent)
     module, function, args = pickle.loads(sys.stdin.buffer.read())
     try:
-        result: tuple[bool, Any] = (True, getattr(importlib.import_module(module), function)(*args))
+        result: tuple[bool, object] = (True, getattr(importlib.import_module(module), function)(*args))
     except Exception as exc:  # raised again in the parent as it was
         try:
             pickle.dumps(exc)

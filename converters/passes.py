@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+from collections.abc import Callable, Hashable, Mapping
+
+from converters.variant_metrics import VariantMetrics
 
 if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check that name
     import tf_keras
@@ -21,6 +23,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # A pass parameter as a variant label writes it (prune@sparsity=0.5): typed like its default, None for "auto".
 Param = int | float | str | bool | None
 Params = dict[str, Param]
+# What a pass returns: the model's bytes, or them and the facts it records about itself (kept in the metrics).
+PassOutput = bytes | tuple[bytes, VariantMetrics]
 
 
 class ConversionError(Exception):
@@ -38,7 +42,8 @@ class Source:
     input_shape: tuple[int, ...] | None = None
     image_dir: Path | None = None  # user images for calibration and recipes
     spec: ModelSpec | None = None  # the zoo entry (its scale and builder), None for user files
-    memo: dict[Any, Any] = field(default_factory=dict)  # work shared by passes (e.g. one pruned model)
+    # Work shared by passes (one pruned model, one SavedModel export), by a key each pass makes; readers narrow.
+    memo: dict[Hashable, object] = field(default_factory=dict)
     keras_note: str | None = None  # why passes that need a tf_keras model cannot run on this source
 
     def task_info(self):
@@ -89,7 +94,8 @@ class Source:
                 self.memo[key] = folder
             except Exception:  # as TFLite's Keras converter does: its frozen-graph path takes over
                 self.memo[key] = None
-        return self.memo[key]
+        saved = self.memo[key]
+        return saved if isinstance(saved, Path) else None
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ class PassSpec:
     """A registered pass: the function, its default parameters and a one-line description."""
 
     name: str
-    fn: Callable[[Source, Params], bytes]
+    fn: Callable[[Source, Params], PassOutput]
     defaults: Params = field(default_factory=dict)
     description: str = ""
     needs_keras: bool = False
@@ -117,7 +123,7 @@ COMMON_LIMITS: dict[str, tuple[float, float] | tuple[str, ...]] = {
 
 def register(name: str, description: str, defaults: Params | None = None, needs_keras: bool = False,
              limits: dict[str, tuple[float, float] | tuple[str, ...]] | None = None):
-    def deco(fn: Callable[[Source, Params], bytes]):
+    def deco(fn: Callable[[Source, Params], PassOutput]):
         PASSES[name] = PassSpec(name, fn, defaults or {}, description, needs_keras, limits or {})
         return fn
 

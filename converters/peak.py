@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 PROBE_SIZE = 1024  # M = K = N: 2.1 GFLOP per invoke, ~4 MB of weights
 
@@ -81,15 +81,29 @@ def hardware_fraction(achieved_gflops: float | None, peak_gflops: float | None) 
     return achieved_gflops / peak_gflops
 
 
+class PeakProbe(TypedDict):
+    """One run of the matmul probe on this host."""
+
+    probe: str  # the probe's .tflite file name
+    dtype: str  # fp32 | int8
+    flops: int  # per inference
+    p50_us: float
+    runs: int
+    threads: int
+    delegate: str
+    peak_gflops: float
+
+
 def measure_here(threads: int = 1, delegate: str = "xnnpack", min_runs: int = 10, min_s: float = 1.0,
-                 cache_dir: str | Path | None = None, size: int = PROBE_SIZE, dtype: str = "fp32") -> dict[str, Any]:
+                 cache_dir: str | Path | None = None, size: int = PROBE_SIZE, dtype: str = "fp32") -> PeakProbe:
     """Run the probe on this host through rpi/runner.py's own timing loop; returns p50 and GFLOP/s."""
     from rpi.runner import run_job
 
     path, flops = probe_path(cache_dir, size, dtype)
     result = run_job({"model_path": str(path), "threads": threads, "delegate": delegate, "min_runs": min_runs,
                       "min_s": min_s, "warmup_runs": 2, "warmup_s": 0.2, "thermal_glob": ""})
-    lat = sorted(result["latencies_us"])
+    samples = result["latencies_us"]
+    lat = sorted(float(x) for x in samples) if isinstance(samples, list) else []
     p50 = lat[len(lat) // 2]
     return {"probe": path.name, "dtype": dtype, "flops": flops, "p50_us": p50, "runs": len(lat), "threads": threads,
             "delegate": delegate, "peak_gflops": round(peak_gflops_from_latency(flops, p50), 2)}

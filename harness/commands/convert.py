@@ -13,9 +13,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Required, TypedDict
 
 from errors import UserError, clean
+
+if TYPE_CHECKING:
+    from converters.passes import Params
+    from converters.variant_metrics import VariantMetrics
 from harness.commands.options import add_retrain_arg, add_task_arg, apply_retrain
 
 
@@ -56,7 +60,20 @@ def _si(n: float | None, unit: str = "") -> str:
     return f"{n:.0f} {unit}".strip()
 
 
-def _vs_fp32(m: dict[str, Any]) -> str:
+class ConvertRow(TypedDict, total=False):
+    """One (model, variant) of `harness convert`, as variants.json keeps it: what was built, or its error."""
+
+    model: Required[str]
+    variant: Required[str]
+    params: Params
+    metrics: VariantMetrics
+    cached: bool
+    artifact: str  # the file in the cache
+    file: str  # its copy's name in --out
+    error: str
+
+
+def _vs_fp32(m: VariantMetrics) -> str:
     """The variant's outputs against fp32's on the same inputs (a fidelity, named as one; not an accuracy)."""
     if "psnr_vs_fp32_db" in m:
         return f"PSNR {m['psnr_vs_fp32_db']:.1f} dB to fp32's"
@@ -67,7 +84,7 @@ def _vs_fp32(m: dict[str, Any]) -> str:
     return "-"
 
 
-def _accuracy_cells(m: dict[str, Any]) -> tuple[str, str, str]:
+def _accuracy_cells(m: VariantMetrics) -> tuple[str, str, str]:
     """(accuracy, output against fp32's, baseline) as short text for the table."""
     vs = _vs_fp32(m)
     if "psnr_db" in m:
@@ -81,10 +98,10 @@ def _accuracy_cells(m: dict[str, Any]) -> tuple[str, str, str]:
         m.get("accuracy_note") or m.get("accuracy_error") or "-"
 
 
-def row_cells(r: dict[str, Any]) -> list[str]:
+def row_cells(r: ConvertRow) -> list[str]:
     if r.get("error"):
         return [r["model"], r["variant"], "-", "-", "-", "-", "-", "-", "-", "-", f"error: {r['error']}"]
-    m = r["metrics"]
+    m = r.get("metrics") or {}
     xnn = f"{m['xnnpack_ops']}/{m['ops_total']}" if m.get("ops_total") is not None else "-"
     acc, vs, base = _accuracy_cells(m)
     note = m.get("note") or ""
@@ -97,7 +114,7 @@ HEADERS = ["model", "variant", "file size", "gzip", "params", "MACs", "XNNPACK o
 COMPRESSED = "compressed size"  # deep_compression: the coded size that is the pass's point, next to the file's
 
 
-def table_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+def table_rows(rows: list[ConvertRow]) -> tuple[list[str], list[list[str]]]:
     """Headers and cells; a compressed-size column when a variant has one (both sizes, named)."""
     headers, cells = list(HEADERS), [row_cells(r) for r in rows]
     if any((r.get("metrics") or {}).get("compressed_bytes") is not None for r in rows):
@@ -107,7 +124,7 @@ def table_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     return headers, cells
 
 
-def markdown_table(rows: list[dict[str, Any]]) -> str:
+def markdown_table(rows: list[ConvertRow]) -> str:
     from harness.reporting.render import markdown
 
     return markdown(*table_rows(rows))
@@ -115,7 +132,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 def convert_all(models: list[str], variants: list[str], out: Path | None, image_dir: Path | None,
                 cache_dir: Path | None, log: Callable[[str], object] = print,
-                task: str | None = None) -> list[dict[str, Any]]:
+                task: str | None = None) -> list[ConvertRow]:
     """Build every (model, variant); each failure is a row with its one-line error."""
     from converters.build import VariantBuilder
 
@@ -126,14 +143,15 @@ def convert_all(models: list[str], variants: list[str], out: Path | None, image_
     builder = VariantBuilder(cache_dir, image_dir, progress=progress, task=task)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
+    rows: list[ConvertRow] = []
     for model in models:
         for variant in variants:
             t0 = time.monotonic()
-            row: dict[str, Any] = {"model": model, "variant": variant}
+            row: ConvertRow = {"model": model, "variant": variant}
             try:
                 art = builder.build(model, variant)
-                row.update(params=art.params, metrics=art.metrics, cached=art.cached, artifact=str(art.path))
+                row.update({"params": art.params, "metrics": art.metrics, "cached": art.cached,
+                            "artifact": str(art.path)})
                 if out is not None:
                     from converters.build import artifact_suffix
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from errors import UserError
 from harness.commands.options import add_devices_arg, add_farm_arg, load_devices_arg, tcp_port
@@ -58,7 +58,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     if args.action == "discover":
         return _discover(args.adb_port)
     devices = load_devices_arg(args.devices)
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, object]] = []
     worst = 0
     for dev in devices.enabled:
         try:
@@ -73,7 +73,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
             finally:
                 target.close()
             status, problem = readiness(dev, facts)
-            row = {"device": dev.name, "kind": dev.kind, "status": status, **facts}
+            row: dict[str, object] = {"device": dev.name, "kind": dev.kind, "status": status, **facts}
             if problem:
                 worst = 1
                 row["problem"] = problem
@@ -138,14 +138,17 @@ def _farm_devices(args: argparse.Namespace) -> int:
 NOTHING = "nothing to install"
 
 
-def _setup_notes(rows: list[dict[str, Any]], where: str) -> None:
+def _setup_notes(rows: list[dict[str, object]], where: str) -> None:
     """One plain line when no device needed anything (print_setup_steps lists what each one did)."""
     import sys
 
     from errors import clean
 
+    def nothing_done(steps: object) -> bool:
+        return any(str(step).startswith(NOTHING) for step in steps) if isinstance(steps, list) and steps else True
+
     ok = [r for r in rows if r["status"] == "ok"]
-    if ok and all(any(step.startswith(NOTHING) for step in r.get("setup") or [NOTHING]) for r in ok):
+    if ok and all(nothing_done(r.get("setup")) for r in ok):
         print(f"nothing to set up: no board reached over ssh among {len(ok)} device(s) of {clean(where)} "
               "(`devices setup` prepares Raspberry Pi and Jetson boards)", file=sys.stderr)
 

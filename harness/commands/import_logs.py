@@ -8,10 +8,17 @@ import math
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from errors import UserError, clean, quote, unsafe
 from harness.commands.options import db_arg
+from harness.store.row_fields import IgnoredSensor, Series, is_ignored_sensors, is_series, number
+
+if TYPE_CHECKING:
+    from harness.store.results import TempSample
+
+# A parser's figures as it returns them (devices/probes/*: parse_for_import): JSON, narrowed where used.
+Figures = dict[str, object]
 
 # tool -> "module:function"; the function takes the log text and returns a dict of figures.
 # A dict with "summary" (mean_us, std_us, min_us, max_us, count, p50_us...) can be stored as a result.
@@ -48,7 +55,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(func=cmd_import)
 
 
-def parse_file(tool: str, path: str) -> dict[str, Any]:
+def parse_file(tool: str, path: str) -> Figures:
     p = Path(path)
     if not p.exists():
         raise UserError(f"{clean(path)}: no such file")
@@ -61,25 +68,28 @@ def parse_file(tool: str, path: str) -> dict[str, Any]:
     module_name, fn = IMPORTERS[tool].split(":")
     parse = getattr(importlib.import_module(module_name), fn)
     try:
-        figures: dict[str, Any] = parse(p.read_text(errors="replace"))
+        figures: Figures = parse(p.read_text(errors="replace"))
     except ValueError as exc:
         raise UserError(f"{clean(path)}: not a {tool} log: {clean(str(exc))}") from None
     if not figures or not any(v not in (None, {}, []) for v in figures.values()):
         raise UserError(f"{clean(path)}: not a {tool} log: no line it prints was found")
     _check_latencies(figures, path, tool)
-    if "latencies_us" in figures and "summary" not in figures:  # raw samples: summarize them here
+    latencies = figures.get("latencies_us")
+    if isinstance(latencies, list) and "summary" not in figures:  # raw samples: summarize them here
         from harness.statistics.latency import summarize
 
-        s = summarize(tuple(figures["latencies_us"]))
+        s = summarize(tuple(latencies))
         figures["summary"] = {"count": s.count, "mean_us": s.mean_us, "std_us": s.std_us, "min_us": s.min_us,
                               "max_us": s.max_us, "p50_us": s.p50_us, "p90_us": s.p90_us, "p99_us": s.p99_us}
     return figures
 
 
-def _check_latencies(figures: dict[str, Any], path: str, tool: str) -> None:
+def _check_latencies(figures: Figures, path: str, tool: str) -> None:
     """A latency that is infinite, not a number or below zero is no measurement: the file is refused, not
     stored as a figure that every later comparison would trust."""
-    values = [("latencies_us", v) for v in figures.get("latencies_us") or []]
+    latencies = figures.get("latencies_us")
+    values: list[tuple[str, object]] = \
+        [("latencies_us", v) for v in latencies] if isinstance(latencies, (list, tuple)) else []
     summary = figures.get("summary")
     if isinstance(summary, dict):
         values += [(k, v) for k, v in summary.items() if k.endswith("_us") and v is not None]
@@ -109,17 +119,23 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def store(figures: dict[str, Any], args: argparse.Namespace) -> str:
+def store(figures: Figures, args: argparse.Namespace) -> str:
     """Store imported figures as a one-row run, so they sit beside measured results."""
     from harness.commands.options import default_db
     from harness.store.db import ResultsDB
-    from harness.orchestration.measure import summary_from_dict
     from harness.orchestration.orchestrate import git_revision, new_run_id, package_versions
     from harness.store.results import Measurement, PowerSample, RunInfo
+
+    from harness.statistics.latency import summary_from_printed
+    from harness.store.row_fields import Metrics, is_metrics, misfit
 
     scalars = {k: v for k, v in figures.items() if isinstance(v, (int, float, str, bool))}
     if "summary" not in figures and "power_samples" not in figures and not scalars:
         raise UserError(f"{clean(args.file)}: no figures to store")
+    if not is_metrics(scalars):  # a parser's figure under a metric's name but of another type
+        key = misfit(Metrics, scalars)
+        raise UserError(f"{clean(args.file)}: {clean(str(key), 60)}: {quote(str(scalars.get(str(key))), 40)} is "
+                        "not what a result row keeps under that name")
     db = ResultsDB(args.db or default_db())
     run_id = new_run_id()
     try:
@@ -127,8 +143,9 @@ def store(figures: dict[str, Any], args: argparse.Namespace) -> str:
 
         db.add_run(RunInfo(run_id, time.time(), platform.node(), git_revision(), package_versions(),
                            {"imported": args.tool, "file": str(args.file)}, status="finished"))
-        s = summary_from_dict(figures["summary"]) if "summary" in figures else None
-        power = tuple(PowerSample(*p) for p in figures.get("power_samples", ()))
+        s = summary_from_printed(_printed(figures["summary"])) if "summary" in figures else None
+        listed = figures.get("power_samples", ())
+        power = tuple(PowerSample(*p) for p in (listed if isinstance(listed, (list, tuple)) else ()))
         avg = sum(p.power_mw for p in power) / len(power) if power else None
         samples = _samples(figures)  # takes "series" out of figures: kept once, on the row, not again in extra
         m = Measurement(
@@ -139,7 +156,7 @@ def store(figures: dict[str, Any], args: argparse.Namespace) -> str:
             min_us=s.min_us if s else None, max_us=s.max_us if s else None, cv=s.cv if s else None,
             power_samples=power, avg_power_mw=avg, temp_max_c=_hottest(figures),
             **samples,
-            metrics=scalars, extra={k: v for k, v in figures.items() if isinstance(v, dict) and k != "summary"},
+            metrics=scalars, extra=_objects(figures),
             finished_at=time.time(), **printed_columns(figures),
         )
         db.add(m)
@@ -158,11 +175,25 @@ def store(figures: dict[str, Any], args: argparse.Namespace) -> str:
 _TRTEXEC_MODEL = re.compile(r"--(?:onnx|loadEngine|deploy|uff|model)=(\S+)")
 
 
-def graph_name(figures: dict[str, Any]) -> str | None:
+def _printed(summary: object) -> dict[str, float | int | None]:
+    """A printed latency summary's numbers (and nulls) under their names; its notes left out."""
+    if not isinstance(summary, dict):
+        return {}
+    return {str(k): v for k, v in summary.items()
+            if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))}
+
+
+def _objects(figures: Figures) -> dict[str, object]:
+    """What the log holds that is a group of figures (thermal zones, a layer profile...): the row's extra."""
+    return {k: v for k, v in figures.items() if isinstance(v, dict) and k != "summary"}
+
+
+def graph_name(figures: Figures) -> str | None:
     """The model the log itself names (benchmark_model's `Graph: [...]`, trtexec's --onnx=...), as a file stem."""
     path = figures.get("graph")
-    if not isinstance(path, str) and isinstance(figures.get("command"), str):
-        m = _TRTEXEC_MODEL.search(figures["command"])
+    command = figures.get("command")
+    if not isinstance(path, str) and isinstance(command, str):
+        m = _TRTEXEC_MODEL.search(command)
         path = m.group(1) if m else None
     if not isinstance(path, str) or not path.strip():
         return None
@@ -170,43 +201,62 @@ def graph_name(figures: dict[str, Any]) -> str | None:
     return clean(stem, 100) if stem and not unsafe(stem) else None
 
 
-def printed_columns(figures: dict[str, Any]) -> dict[str, Any]:
+class PrintedColumns(TypedDict):
+    """Measurement columns a log can print."""
+
+    model_size_bytes: int | None
+    init_us: float | None
+    first_inference_us: float | None
+    peak_rss_delta_mb: float | None
+    peak_footprint_mb: float | None
+    end_rss_mb: float | None
+
+
+def printed_columns(figures: Figures) -> PrintedColumns:
     """What the log printed that has a column of its own: file size, start-up and each memory figure."""
-    def number(key: str) -> float | None:
-        v = figures.get(key)
-        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-
-    size_mb = number("model_size_mb")  # benchmark_model prints bytes / 1e6 (benchmark_model.cc)
+    size_mb = number(figures.get("model_size_mb"))  # benchmark_model prints bytes / 1e6 (benchmark_model.cc)
     return {"model_size_bytes": round(size_mb * 1e6) if size_mb is not None else None,
-            "init_us": number("init_us"), "first_inference_us": number("first_inference_us"),
-            "peak_rss_delta_mb": number("overall_peak_rss_delta_mb"),
-            "peak_footprint_mb": number("overall_peak_memory_mb"), "end_rss_mb": number("end_vmrss_mb")}
+            "init_us": number(figures.get("init_us")), "first_inference_us": number(figures.get("first_inference_us")),
+            "peak_rss_delta_mb": number(figures.get("overall_peak_rss_delta_mb")),
+            "peak_footprint_mb": number(figures.get("overall_peak_memory_mb")),
+            "end_rss_mb": number(figures.get("end_vmrss_mb"))}
 
 
-def _hottest(figures: dict[str, Any]) -> float | None:
+def _hottest(figures: Figures) -> float | None:
     """The highest temperature a log reports (vcgencmd's SoC, dumpsys' battery or thermal zones), in °C."""
-    temps = [v for k, v in figures.items() if k.endswith("temp_c") or k == "temperature_c"]
-    temps += list((figures.get("temperatures_c") or {}).values())
-    temps = [float(t) for t in temps if isinstance(t, (int, float)) and not isinstance(t, bool)]
+    found = [v for k, v in figures.items() if k.endswith("temp_c") or k == "temperature_c"]
+    zones = figures.get("temperatures_c")
+    found += list(zones.values()) if isinstance(zones, dict) else []
+    temps = [t for v in found if (t := number(v)) is not None]
     return max(temps) if temps else None
 
 
-def _samples(figures: dict[str, Any]) -> dict[str, Any]:
+class Samples(TypedDict):
+    """A log's samples as the row keeps them."""
+
+    series: Series
+    temperatures: tuple[TempSample, ...]
+    ignored_sensors: tuple[IgnoredSensor, ...]
+
+
+def _samples(figures: Figures) -> Samples:
     """Every sample of the log for the row: its series, the series' sensors as temperature samples, and the
     placeholders the parser left out (`ignored_sensors`)."""
-    series = figures.pop("series", None) or {}
+    found = figures.pop("series", None)
+    series: Series = found if found and is_series(found) else {}
+    ignored = figures.get("ignored_sensors")
     return {"series": series, "temperatures": _temperatures(series),
-            "ignored_sensors": tuple(figures.get("ignored_sensors") or ())}
+            "ignored_sensors": tuple(ignored) if ignored and is_ignored_sensors(ignored) else ()}
 
 
-def _temperatures(series: dict[str, Any]) -> tuple[Any, ...]:
+def _temperatures(series: Series) -> tuple[TempSample, ...]:
     """The series' sensors as the row's temperature samples (one per sample time, placeholders already out)."""
     from harness.store.results import TempSample
 
     temps = series.get("temps_c") or {}
     out = []
     for i, t in enumerate(series.get("t_s") or []):
-        zones = {name: vals[i] for name, vals in temps.items() if i < len(vals) and vals[i] is not None}
+        zones = {name: v for name, vals in temps.items() if i < len(vals) and (v := vals[i]) is not None}
         if zones:
             out.append(TempSample(float(t), "run", zones))
     return tuple(out)

@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from errors import UserError, clean
 
@@ -51,9 +51,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def flag_budget(args: argparse.Namespace) -> Budget:
     """The budget flags, each parsed; a bad one is one line naming the flag as typed."""
-    from harness.planning.budget import Budget, BudgetError, parse_value
+    from harness.planning.budget import AccuracyDrop, BudgetError, budget_of, parse_value
 
-    values: dict[str, Any] = {}
+    values: dict[str, float | AccuracyDrop] = {}
     for key, flag in BUDGET_FLAGS.items():
         raw = getattr(args, f"budget_{key}", None)
         if raw is None:
@@ -62,7 +62,7 @@ def flag_budget(args: argparse.Namespace) -> Budget:
             values[key] = parse_value(key, raw)
         except BudgetError as exc:
             raise UserError(f"{flag}: {exc}") from None
-    return Budget(**values)
+    return budget_of(values)
 
 
 def file_budgets(devices: Sequence[Mapping[str, object]], where: str) -> dict[str, Budget]:
@@ -135,8 +135,11 @@ def load(args: argparse.Namespace) -> tuple[list[Measurement], dict[str, Budget]
         budgets = file_budgets(devices, clean(args.devices))
     else:
         budgets = {}
+        from harness.store.row_fields import facts
+
         for plan in plans:
-            budgets.update(file_budgets(((plan.get("devices") or {}).get("devices") or []), "stored run plan"))
+            listed = facts(plan, "devices").get("devices")
+            budgets.update(file_budgets(listed if isinstance(listed, list) else [], "stored run plan"))
     return rows, budgets, inconclusive, run_ids
 
 

@@ -21,11 +21,13 @@ from harness.statistics.latency import LatencySummary, judge, level_shift, summa
 from harness.statistics.sustained import bounded_sample, from_runner, sustained_text
 from harness.statistics.throttle import clock_fell
 from harness.store.results import Measurement, PowerSample, TempSample
+from harness.store.row_fields import Metrics, as_row_metrics
 from harness.statistics.compare import model_label
 from harness.orchestration.hostload import HOST_BUSY_OTHERS_PCT, HostNoise, noise_columns
 
 if TYPE_CHECKING:
     from converters.build import BuiltVariant
+    from converters.variant_metrics import TaskScores
     from devices.config import BenchSettings
 
 PEAK_MAX_SWING = 0.25  # above this the peak probe is no denominator: no fraction-of-peak figure
@@ -49,7 +51,7 @@ class RowContext:
     peak_rounds: Mapping[str, Sequence[float]] = field(default_factory=dict)  # each probe round, per kind
     noise: HostNoise | None = None  # what else used the target's CPUs
     busy_pct: float = HOST_BUSY_OTHERS_PCT
-    scores: Mapping[str, Any] | None = None  # accuracy of the device's own outputs (device_eval.score)
+    scores: TaskScores | None = None  # accuracy of the device's own outputs (device_eval.score)
     origin: RowOrigin = RowOrigin()
 
 
@@ -89,12 +91,12 @@ def peak_swing(rounds: Sequence[float]) -> float | None:
     return max(rounds) / min(rounds) - 1 if len(rounds) >= 2 and min(rounds) > 0 else None
 
 
-def peak_swing_metrics(metrics: dict[str, Any], rounds: Mapping[str, Sequence[float]]) -> dict[str, Any]:
+def peak_swing_metrics(metrics: Metrics, rounds: Mapping[str, Sequence[float]]) -> Metrics:
     """The probe's rounds beside the peak; an unsteady probe is no denominator (its fraction goes)."""
     kind = metrics.get("peak_kind")
     if not isinstance(kind, str) or kind not in rounds:
         return metrics
-    metrics = dict(metrics)
+    metrics = {**metrics}
     metrics["device_peak_rounds_gflops"] = [round(v, 2) for v in rounds[kind]]
     swing = peak_swing(rounds[kind])
     if swing is not None:
@@ -106,12 +108,15 @@ def peak_swing_metrics(metrics: dict[str, Any], rounds: Mapping[str, Sequence[fl
     return metrics
 
 
-def device_score_metrics(metrics: dict[str, Any], scores: Mapping[str, Any] | None) -> dict[str, Any]:
+def device_score_metrics(metrics: Metrics, scores: TaskScores | None) -> Metrics:
     """The accuracy the device's own outputs reach (metrics say accuracy_source); the host's per-example
     scores are not the device's, so no interval is drawn from them beside device scores."""
     if scores is None:
         return metrics
-    return {**{k: v for k, v in metrics.items() if k not in ("accuracy_note", "per_example")}, **scores}
+    out: Metrics = {**metrics}
+    out.pop("accuracy_note", None)
+    out.pop("per_example", None)
+    return {**out, **scores}
 
 
 def _hottest(reading: dict[str, float] | None) -> float | None:
@@ -195,9 +200,9 @@ def _temperatures(res: RunnerResult) -> tuple[tuple[TempSample, ...], float | No
     return temps, before, after, (None if temp_max == float("-inf") else temp_max)
 
 
-def _metrics(art: BuiltVariant, s: LatencySummary, peak_gflops: Mapping[str, float] | None) -> dict[str, Any]:
+def _metrics(art: BuiltVariant, s: LatencySummary, peak_gflops: Mapping[str, float] | None) -> Metrics:
     """The variant's counted metrics plus achieved GFLOP/s and its share of the device's peak of that kind."""
-    metrics = dict(art.metrics)
+    metrics = as_row_metrics(art.metrics)
     if isinstance(getattr(art, "params", None), dict) and art.params:
         metrics["pass_params"] = dict(art.params)  # the table shows them where variants of one pass differ
     macs = metrics.get("macs")

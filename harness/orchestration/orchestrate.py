@@ -33,10 +33,12 @@ from harness.orchestration.pools import PoolQueue
 from harness.statistics.compare import model_label
 from harness.planning.plan import Plan
 from harness.store.results import Measurement, RunInfo
+from harness.store.row_fields import facts
 
 if TYPE_CHECKING:
     from converters.build import VariantBuilder
     from converters.device_eval import EvalSet
+    from converters.variant_metrics import TaskScores
     from converters.exports import Export
     from devices.job import JobSpec, RawRun
     from devices.target import Target
@@ -232,7 +234,7 @@ class Orchestrator:
         """The jobs a run already holds rows for; a pool's job is done whichever of its devices ran it."""
         if not self.plan.pools:
             return self.db.done_repeats(run_id, include_errors=include_errors)
-        return {((m.extra or {}).get("pool") or m.device, m.model, m.variant, m.repeat_index)
+        return {(str(m.extra.get("pool") or m.device), m.model, m.variant, m.repeat_index)
                 for m in self.db.measurements(run_id) if include_errors or m.status == "ok"}
 
     def _lanes(self, devices: list[DeviceConfig]) -> list[list[DeviceConfig]]:
@@ -380,7 +382,7 @@ class Orchestrator:
         return peaks, rounds
 
     def _record(self, m: Measurement, summary: RunSummary) -> None:
-        if self.stop.is_set() and not (m.extra.get("sustained") or {}).get("interrupted"):
+        if self.stop.is_set() and not facts(m.extra, "sustained").get("interrupted"):
             return  # a job cut short by Ctrl-C is not a result (a sustained loop's minutes are); resume measures it
         problem = self.db.keep(m)  # stored, or kept beside the database for --resume: never thrown away
         if problem:
@@ -551,12 +553,12 @@ def _prepared_exports(exports: Exports, device: DeviceConfig, model: str,
     return prepared, None
 
 
-def device_scores(ev: EvalSet, outputs: Any) -> dict[str, Any]:
+def device_scores(ev: EvalSet, outputs: Any) -> TaskScores:
     """The accuracy the device's own outputs reach, for the row's metrics; the timing stands without it."""
     from converters import device_eval
 
     try:
-        return dict(device_eval.score(ev, outputs))
+        return {**device_eval.score(ev, outputs)}
     except Exception as exc:
         return {"accuracy_error": f"device outputs: {_one_line(exc)}"}
 

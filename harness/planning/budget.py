@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from collections.abc import Mapping
 
 from errors import quote
 
@@ -109,10 +109,23 @@ def parse_budget(data: object) -> Budget:
         return Budget()
     if not isinstance(data, dict):
         raise BudgetError("expected a mapping such as {p99_ms: 30, accuracy_drop: 0.5pt, size_mb: 5}")
-    out: dict[str, Any] = {}
+    out: dict[str, float | AccuracyDrop] = {}
     for key, value in data.items():
         try:
             out[str(key)] = parse_value(str(key), value)
         except BudgetError as exc:
             raise BudgetError(f"{key}: {exc}" if str(key) in KEYS else str(exc)) from None
-    return Budget(**out)
+    return budget_of(out)
+
+
+def budget_of(values: Mapping[str, float | AccuracyDrop]) -> Budget:
+    """A Budget from values parse_value read, by key (each of the right kind: parse_value gives an AccuracyDrop
+    for accuracy_drop only)."""
+    def limit(key: str) -> float | None:
+        value = values.get(key)
+        return value if isinstance(value, float) else None
+
+    drop = values.get("accuracy_drop")
+    return Budget(p50_ms=limit("p50_ms"), p99_ms=limit("p99_ms"),
+                  accuracy_drop=drop if isinstance(drop, AccuracyDrop) else None, size_mb=limit("size_mb"),
+                  memory_mb=limit("memory_mb"), energy_mj=limit("energy_mj"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -66,7 +66,7 @@ class DevicesFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    defaults: dict[str, Any] = Field(default_factory=dict)
+    defaults: dict[str, object] = Field(default_factory=dict)  # BenchSettings fields, each device's starting point
     devices: list[DeviceConfig] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -241,14 +241,16 @@ def local_only() -> DevicesFile:
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "devices.schema.json"
 
 
-def devices_schema() -> dict[str, Any]:
+def devices_schema() -> dict[str, object]:
     """JSON Schema of devices.yaml, from these models, for editors (yaml-language-server) and CI.
 
     Regenerate the shipped copy with `python -m harness.planning.config`.
     """
-    schema = DevicesFile.model_json_schema()
-    schema["$defs"].setdefault("BenchSettings", BenchSettings.model_json_schema())
-    schema["properties"]["defaults"] = {
+    schema: dict[str, object] = DevicesFile.model_json_schema()
+    defs, properties = schema["$defs"], schema["properties"]
+    assert isinstance(defs, dict) and isinstance(properties, dict)  # pydantic's layout of a model's schema
+    defs.setdefault("BenchSettings", BenchSettings.model_json_schema())
+    properties["defaults"] = {
         "$ref": "#/$defs/BenchSettings",
         "description": "bench settings every device starts from (a device's own `bench` wins)",
     }

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from harness.planning.config import BenchSettings, Device, DevicesFile, delegate_problem, parse_devices
 from harness.planning.model_files import check_model_file, label_clash
@@ -50,7 +49,7 @@ class Plan:
         except Exception as exc:
             raise UserError(f"bench settings for device {device.name}: {exc}") from None
 
-    def job_key(self, device: Any) -> str:
+    def job_key(self, device: Device) -> str:
         """What a job is planned on: the device, or its pool when the plan names the pool."""
         return str(device.pool) if self.pools and device.pool in self.pools else str(device.name)
 
@@ -78,19 +77,31 @@ class Plan:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Plan:
+    def from_dict(cls, data: Mapping[str, object]) -> Plan:
+        """The plan a run stored (to_dict's JSON), narrowed as it is read."""
+        overrides, shapes, image_dir, task = (data.get("bench_overrides"), data.get("input_shapes"),
+                                              data.get("image_dir"), data.get("task"))
+        repeat = data.get("repeat", 1)
         return cls(
-            models=tuple(data["models"]),
-            variants=tuple(data["variants"]),
+            models=tuple(_listed(data["models"], "models")),
+            variants=tuple(_listed(data["variants"], "variants")),
             devices=parse_devices(data["devices"], "stored plan"),
-            bench_overrides=dict(data.get("bench_overrides") or {}),
-            image_dir=data.get("image_dir"),
+            bench_overrides=dict(overrides) if isinstance(overrides, dict) else {},
+            image_dir=image_dir if isinstance(image_dir, str) else None,
             peak_probe=bool(data.get("peak_probe", True)),
-            repeat=int(data.get("repeat", 1)),
-            input_shapes={str(k): [int(x) for x in v] for k, v in (data.get("input_shapes") or {}).items()},
-            task=data.get("task"),
-            pools=tuple(str(p) for p in data.get("pools") or ()),
+            repeat=int(repeat) if isinstance(repeat, (int, float, str)) else 1,
+            input_shapes={str(k): [int(x) for x in v]
+                          for k, v in (shapes.items() if isinstance(shapes, dict) else ()) if isinstance(v, list)},
+            task=task if isinstance(task, str) else None,
+            pools=tuple(str(p) for p in _listed(data.get("pools") or (), "pools")),
         )
+
+
+def _listed(value: object, what: str) -> list[str]:
+    """A stored plan's list of names; TypeError for anything else."""
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"stored plan: {what} is not a list")
+    return [v if isinstance(v, str) else str(v) for v in value]
 
 
 def check_recipe() -> None:

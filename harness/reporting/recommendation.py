@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from harness.statistics.recommend import Judged, Recommendation
 from harness.store.results import Measurement
+from harness.store.row_fields import facts
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -130,7 +131,7 @@ def judged_of(recs: Sequence[Recommendation]) -> list[Judged]:
     return [j for r in recs for j in r.judged]
 
 
-def report_sections(plan: dict[str, Any], ms: Sequence[Measurement]) -> list[str]:
+def report_sections(plan: Mapping[str, object], ms: Sequence[Measurement]) -> list[str]:
     """What `harness report` shows of this area: the sustained section (when a row has one) and the
     recommendation under the budgets stored with the run (devices.yaml `budget:`; without one, the
     accuracy section's Pareto plot already shows the front and there is nothing to choose against)."""
@@ -139,7 +140,10 @@ def report_sections(plan: dict[str, Any], ms: Sequence[Measurement]) -> list[str
     from harness.statistics.recommend import candidates, recommend
 
     budgets: dict[str, Budget] = {}
-    for d in (plan.get("devices") or {}).get("devices") or []:
+    listed = facts(plan, "devices").get("devices")
+    for d in listed if isinstance(listed, list) else []:
+        if not isinstance(d, dict):
+            continue
         try:
             budgets[str(d.get("name"))] = parse_budget(d.get("budget"))
         except BudgetError:  # validated when the run was planned; an older file is judged without one

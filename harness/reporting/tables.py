@@ -1,13 +1,17 @@
 """Terminal tables (rich): one per device for a run, and the device facts."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping, Sequence
 
 from harness.store.results import Measurement
+from harness.store.row_fields import number
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from converters.variant_metrics import VariantMetrics
+    from harness.store.row_fields import Metrics
 
 
 def _ms(us: float | None) -> str:
@@ -78,7 +82,7 @@ def accuracy_cell(m: Measurement) -> str:
     return text
 
 
-def compute_text(metrics: dict[str, Any]) -> str:
+def compute_text(metrics: Metrics) -> str:
     """Achieved GFLOP/s from the model's MACs, with its share of the device's matmul peak."""
     g = metrics.get("achieved_gflops")
     if g is None:
@@ -97,14 +101,14 @@ HEADERS = ["model", "variant", "file size", "p50 ms", "p90 ms", "p99 ms", "sprea
 COMPRESSED = "compressed size"  # a pass whose point is a smaller download (deep_compression) shows both
 
 
-def compressed_text(metrics: dict[str, Any]) -> str:
+def compressed_text(metrics: VariantMetrics) -> str:
     return size_text(metrics.get("compressed_bytes")) if metrics.get("compressed_bytes") is not None else "-"
 
 
 def differing_params(rows: list[Measurement]) -> dict[str, set[str]]:
     """Pass -> the parameters whose values differ among that pass's rows (`prune` at its default
     sparsity 0.9 beside `prune@sparsity=0.5`); empty when no two variants of a pass differ."""
-    by_pass: dict[str, list[dict[str, object]]] = {}
+    by_pass: dict[str, list[Mapping[str, object]]] = {}
     for m in rows:
         params = m.metrics.get("pass_params")
         if m.status == "ok" and isinstance(params, dict):
@@ -219,20 +223,21 @@ def _memory(mb: object) -> str:
     return f"{mb / 1024:.1f} GB" if isinstance(mb, (int, float)) else "-"
 
 
-def device_cells(r: dict[str, Any], with_host: bool = False) -> list[str]:
+def device_cells(r: Mapping[str, object], with_host: bool = False) -> list[str]:
     """(host,) device, kind, status, cores, runtime, problem: the short facts; the error has its own column.
     A farm's rows carry their host and a free/busy status instead of ok."""
     from errors import clean
 
     lead = [clean(str(r.get("host", "")), 30)] if with_host else []
+    device, kind = clean(str(r["device"]), 40), str(r["kind"])
     if r["status"] == "unreachable":
-        return [*lead, clean(r["device"], 40), r["kind"], "unreachable", "-", "-", clean(r.get("error", ""), 300)]
+        return [*lead, device, kind, "unreachable", "-", "-", clean(str(r.get("error", "")), 300)]
     runtime = f"{r['runtime']} {r.get('runtime_version') or ''}".strip() if r.get("runtime") else "none"
-    return [*lead, clean(r["device"], 40), r["kind"], r["status"], str(r.get("cores", "-")), clean(runtime, 40),
-            clean(r.get("problem") or "", 300)]
+    return [*lead, device, kind, str(r["status"]), str(r.get("cores", "-")), clean(runtime, 40),
+            clean(str(r.get("problem") or ""), 300)]
 
 
-def device_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+def device_rows(rows: Sequence[Mapping[str, object]]) -> tuple[list[str], list[list[str]]]:
     """Headers and cells; a farm's rows carry their host and a free/busy status instead of ok."""
     hosts = any("host" in r for r in rows)
     headers = (["host"] if hosts else []) + ["device", "kind", "status", "cores", "runtime", "problem / error"]
@@ -242,7 +247,7 @@ def device_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]
 DEVICE_TABLE_WIDTH = 100  # wider facts (thermal zones, frequencies, paths) are in --json
 
 
-def print_devices(rows: list[dict[str, Any]], fmt: str = "table") -> None:
+def print_devices(rows: Sequence[Mapping[str, object]], fmt: str = "table") -> None:
     """A 100-column table whose long text (errors, problems) wraps inside its column, never cut; or md/csv/json."""
     import sys
 
@@ -268,24 +273,25 @@ def print_devices(rows: list[dict[str, Any]], fmt: str = "table") -> None:
     out = Console(width=width)
     out.print(table)
     for r in rows:  # what a target wants said beside the table: board identity, rails, probe problems
-        for note in r.get("notes") or []:
-            out.print(f"{clean(r['device'], 40)}: {clean(str(note), 300)}", markup=False, highlight=False)
+        notes = r.get("notes")
+        for note in notes if isinstance(notes, list) else []:
+            out.print(f"{clean(str(r['device']), 40)}: {clean(str(note), 300)}", markup=False, highlight=False)
 
 
-def print_setup_steps(rows: list[dict[str, Any]]) -> None:
+def print_setup_steps(rows: Sequence[Mapping[str, object]]) -> None:
     """What `harness devices setup` did on each device, one step a line."""
     from errors import clean
 
     for r in rows:
         steps = r.get("setup")
-        if not steps:
+        if not steps or not isinstance(steps, list):
             continue
-        print(f"{clean(r['device'], 40)}: setup")
+        print(f"{clean(str(r['device']), 40)}: setup")
         for step in steps:
             print(f"  - {clean(str(step), 300)}")
 
 
-def op_profile_headers(op_profile: dict[str, Any]) -> list[str]:
+def op_profile_headers(op_profile: Mapping[str, object]) -> list[str]:
     """The time column says which statistic it is: the LiteRT profiler's per-op medians or benchmark_model's average;
     TensorRT's rows are engine layers (fused names as TensorRT prints them), not op types."""
     median = str(op_profile.get("time_per_op", "")).startswith("median")
@@ -293,7 +299,7 @@ def op_profile_headers(op_profile: dict[str, Any]) -> list[str]:
     return [first, "median ms" if median else "avg ms", "share", "MACs"]
 
 
-def op_profile_note(op_profile: dict[str, Any], p50_us: float | None = None) -> str:
+def op_profile_note(op_profile: Mapping[str, object], p50_us: float | None = None) -> str:
     """How the profile was measured, and how its ops add up against the whole invoke (the profiled one,
     and the row's own unprofiled p50 from the timed loop when given)."""
     method = op_profile.get("method") or "benchmark_model --enable_op_profiling (average per op)"
@@ -305,8 +311,8 @@ def op_profile_note(op_profile: dict[str, Any], p50_us: float | None = None) -> 
     if op_profile.get("sum_of_ops_over_invoke") is not None:
         bits.append(f"sum of ops / invoke p50 = {op_profile['sum_of_ops_over_invoke']:.2f} "
                     f"({op_profile.get('sum_of_ops_ms')} / {op_profile.get('invoke_p50_ms')} ms)")
-    if op_profile.get("sum_of_ops_ms") is not None and p50_us:
-        bits.append(f"sum of ops / timed p50 = {op_profile['sum_of_ops_ms'] * 1000.0 / p50_us:.2f}")
+    if (ops_ms := number(op_profile.get("sum_of_ops_ms"))) is not None and p50_us:
+        bits.append(f"sum of ops / timed p50 = {ops_ms * 1000.0 / p50_us:.2f}")
     if op_profile.get("op_type_mapping"):
         bits.append(f"op types: {op_profile['op_type_mapping']}")
     return "; ".join(bits)
@@ -315,28 +321,29 @@ def op_profile_note(op_profile: dict[str, Any], p50_us: float | None = None) -> 
 SINGLE_OP_HEADERS = ["op (TFLite node, output)", "XNNPACK operator", "median ms", "share", "MACs"]
 
 
-def top_single_ops(op_profile: dict[str, Any], n: int = 5) -> list[list[str]]:
+def top_single_ops(op_profile: Mapping[str, object], n: int = 5) -> list[list[str]]:
     """The slowest single ops of a LiteRT profile (per-op medians), each with its node and that node's MACs.
 
     Empty for benchmark_model's profiles, whose rows are averages without node indices.
     """
     from errors import clean
 
-    rows = sorted((r for r in op_profile.get("run_order") or [] if r.get("median_ms") is not None),
-                  key=lambda r: -r["median_ms"])
+    listed = op_profile.get("run_order")
+    timed = [(ms, r) for r in (listed if isinstance(listed, list) else []) if isinstance(r, dict)
+             and (ms := number(r.get("median_ms"))) is not None]
     out = []
-    for r in rows[:n]:
+    for ms, r in sorted(timed, key=lambda row: -row[0])[:n]:
         node = r.get("tflite_node")
         where = str(r.get("op_type") or r.get("node_type") or "?")
         if node is not None:
             where += f" #{node}" + (f" {clean(str(r['tflite_name']), 60)}" if r.get("tflite_name") else "")
-        macs, pct = r.get("macs"), r.get("pct")
-        out.append([where, str(r["node_type"]) if r.get("level") == "xnnpack" else "-", f"{r['median_ms']:.3f}",
+        macs, pct = number(r.get("macs")), number(r.get("pct"))
+        out.append([where, str(r["node_type"]) if r.get("level") == "xnnpack" else "-", f"{ms:.3f}",
                     "-" if pct is None else f"{pct:.1f}%", "-" if macs is None else f"{macs / 1e6:.1f} M"])
     return out
 
 
-def top_ops(op_profile: dict[str, Any], macs_by_op: dict[str, int] | None = None, n: int = 8) -> list[list[str]]:
+def top_ops(op_profile: Mapping[str, object], macs_by_op: dict[str, int] | None = None, n: int = 8) -> list[list[str]]:
     """Where the time goes: the op types by measured time (benchmark_model's `Summary by node type`, the
     LiteRT profiler's), or TensorRT's engine layers (trtexec's profile), each with its share of the run
     and the MACs the .tflite gives that op type (counted, not timed; none for a fused TensorRT layer).
@@ -349,7 +356,7 @@ def top_ops(op_profile: dict[str, Any], macs_by_op: dict[str, int] | None = None
 
     out = []
     layers = bool(op_profile.get("layers"))
-    for r in profile_rows(op_profile)[:n]:
+    for r in profile_rows(dict(op_profile))[:n]:
         kind = str(r["name"])
         kernels = r.get("kernels") or []  # the XNNPACK operators that ran this op type (LiteRT profiler)
         label = f"{kind} ({'; '.join(str(k) for k in kernels)})" if kernels else kind

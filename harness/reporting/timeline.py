@@ -6,13 +6,14 @@ reach these series (devices/probes/placeholders.py); the section lists the ones 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from collections.abc import Callable, Sequence
 
 from errors import UserError, clean, quote
 from harness.reporting.plots import PALETTE, _drawn, _figure, _style
 from harness.statistics.compare import model_label
 from harness.store.results import Measurement
+from harness.store.row_fields import IgnoredSensor, Series, facts, is_ignored_sensors, is_series
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -34,20 +35,26 @@ def find_row(rows: Sequence[Measurement], key: str) -> Measurement:
     raise UserError(f"--timeline {quote(key, 80)}: no such row in this run (rows: {clean(have, 300)})")
 
 
-def series_of(m: Measurement) -> dict[str, Any]:
+def series_of(m: Measurement) -> Series:
     """The row's series: imported ones on the row, a Jetson run's in its tegrastats facts (host clock, made
     relative to the first sample here)."""
-    extra = m.extra or {}
-    series = m.series or (extra.get("tegrastats") or {}).get("series") or \
-        (extra.get("raspberry_pi") or {}).get("series") or {}
+    series = m.series
+    for where in ("tegrastats", "raspberry_pi"):
+        found = facts(m.extra, where).get("series")
+        if not series and found and is_series(found):
+            series = found
     t = series.get("t_s") or []
     return {**series, "t_s": [ti - t[0] for ti in t]} if t else series
 
 
-def ignored_of(m: Measurement) -> list[dict[str, Any]]:
-    extra = m.extra or {}
-    return list(m.ignored_sensors) or list(extra.get("ignored_sensors") or []) or \
-        list((extra.get("tegrastats") or {}).get("ignored_sensors") or [])
+def ignored_of(m: Measurement) -> list[IgnoredSensor]:
+    """The placeholders left out of the series: the row's own, else those its target's facts list."""
+    if m.ignored_sensors:
+        return list(m.ignored_sensors)
+    for found in (m.extra.get("ignored_sensors"), facts(m.extra, "tegrastats").get("ignored_sensors")):
+        if found and is_ignored_sensors(found):
+            return list(found)
+    return []
 
 
 def power_lines(m: Measurement) -> dict[str, list[tuple[float, float]]]:

@@ -13,9 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from converters.variant_metrics import is_map
+
+if TYPE_CHECKING:
+    from converters.variant_metrics import MatchedImage, PerExample, VariantMetrics
 
 RESAMPLES = 2000
 CONFIDENCE = 0.95
@@ -137,12 +142,12 @@ METRIC_NAMES = {"psnr_db": "PSNR dB", "top1": "top-1", "map50": "mAP@0.5"}
 TOLERANCES = {"psnr_db": 0.3, "top1": 0.01, "map50": 0.02}  # the seeds' goals: 0.3 dB, 1 point, 0.02 mAP
 
 
-def _map_score(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]]
+def _map_score(a: Sequence[MatchedImage], b: Sequence[MatchedImage]
                ) -> tuple[Callable[[np.ndarray], tuple[float, float]],
                           Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]]:
     from converters.detection_data import MatchedIndex
 
-    def rows(per: Sequence[dict[str, Any]]) -> list[tuple[np.ndarray, dict[int, int]]]:
+    def rows(per: Sequence[MatchedImage]) -> list[tuple[np.ndarray, dict[int, int]]]:
         return [(np.asarray(p["dets"], np.float64).reshape(-1, 3), {int(k): int(v) for k, v in p["gt"].items()})
                 for p in per]
 
@@ -150,7 +155,7 @@ def _map_score(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]]
     return (lambda idx: (ra.map(idx), rb.map(idx))), (lambda m: (ra.map_many(m), rb.map_many(m)))
 
 
-def changes_of(per_example: dict[str, Any] | None, resamples: int = RESAMPLES,
+def changes_of(per_example: PerExample | None, resamples: int = RESAMPLES,
                seed: int = 0) -> dict[str, PairedChange]:
     """The variant's change against each comparison it was scored beside: {"control": ..., "fp32": ...}.
     Empty when no per-example scores were kept (an older build, or a model with no known task)."""
@@ -161,24 +166,27 @@ def changes_of(per_example: dict[str, Any] | None, resamples: int = RESAMPLES,
     data = str(per_example.get("data") or "")
     out: dict[str, PairedChange] = {}
     for key, against in (("control", CONTROL), ("fp32", FP32)):
-        other = per_example.get(key)
-        if not other or len(other) != len(per_example["variant"]):
-            continue
-        if per_example.get("kind") == "map":
-            one, many = _map_score(per_example["variant"], other)
-            out[key] = paired_resampled_change(one, len(other), name, against, data, resamples, seed, many=many)
+        if is_map(per_example):
+            matched = per_example.get("control") if key == "control" else per_example.get("fp32")
+            if not matched or len(matched) != len(per_example["variant"]):
+                continue
+            one, many = _map_score(per_example["variant"], matched)
+            out[key] = paired_resampled_change(one, len(matched), name, against, data, resamples, seed, many=many)
         else:
+            other = per_example.get("control") if key == "control" else per_example.get("fp32")
+            if not other or len(other) != len(per_example["variant"]):
+                continue
             out[key] = paired_mean_change(per_example["variant"], other, name, against, data, resamples, seed)
     return out
 
 
-def judged(metrics: dict[str, Any], resamples: int = RESAMPLES, seed: int = 0) -> tuple[dict[str, PairedChange], str]:
+def judged(metrics: VariantMetrics, resamples: int = RESAMPLES, seed: int = 0) -> tuple[dict[str, PairedChange], str]:
     """The changes of a built variant and its verdict, judged against its control: a variant that
     fine-tuned is judged only beside a control with the same fine-tuning (fp32 had less training,
     so beating it may be the training); one that did not fine-tune has fp32 as its control."""
     per = metrics.get("per_example")
     changes = changes_of(per, resamples, seed)
-    metric = str((per or {}).get("metric"))
+    metric = str(per.get("metric") if per else None)
     tol = TOLERANCES.get(metric)
     tuned = bool(metrics.get("steps_run"))
     basis = changes.get("control") if tuned else changes.get("fp32")
@@ -191,7 +199,7 @@ def judged(metrics: dict[str, Any], resamples: int = RESAMPLES, seed: int = 0) -
         return changes, f"no tolerance for {metric}"
     digits = 2 if metric == "psnr_db" else 3
     text = verdict(basis, tol, digits=digits) + f" vs {basis.comparison}"
-    share = _gain_share(per or {})
+    share = _gain_share(per) if per else None
     if share is not None:  # super-resolution: also the share of fp32's gain over bicubic (goal >= 90%)
         if share < GAIN_SHARE_GOAL and text.startswith("keeps"):
             text = (f"lost {-basis.change:.2f} vs {basis.comparison}: inside {tol:.2f} (worst end "
@@ -204,7 +212,10 @@ def judged(metrics: dict[str, Any], resamples: int = RESAMPLES, seed: int = 0) -
 GAIN_SHARE_GOAL = 0.9
 
 
-def _gain_share(per: dict[str, Any]) -> float | None:
-    if per.get("metric") != "psnr_db" or not per.get("bicubic") or not per.get("fp32"):
+def _gain_share(per: PerExample) -> float | None:
+    if is_map(per):
         return None
-    return share_of_gain(float(np.mean(per["variant"])), float(np.mean(per["fp32"])), float(np.mean(per["bicubic"])))
+    bicubic, fp32 = per.get("bicubic"), per.get("fp32")
+    if per.get("metric") != "psnr_db" or not bicubic or not fp32:
+        return None
+    return share_of_gain(float(np.mean(per["variant"])), float(np.mean(fp32)), float(np.mean(bicubic)))

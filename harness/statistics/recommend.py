@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from harness.planning.budget import AccuracyDrop, Budget
 from harness.statistics.compare import model_label
 from harness.store.results import Measurement
+from harness.store.row_fields import facts, number
 
 TIE_BAND = 0.03  # p50s within 3 % are a tie (this host's run-to-run noise); accuracy, then size decide
 FRACTION_METRICS = ("top1", "map50")  # accuracy kept as a fraction: a drop in points is x100
@@ -115,15 +116,21 @@ def _num(v: object) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
+def _us_to_ms(us: object) -> float | None:
+    """A stored microsecond figure in ms; None where it is not a number."""
+    value = number(us)
+    return value / 1000.0 if value is not None else None
+
+
 def accuracy_change(m: Measurement, resamples: int = 2000) -> AccuracyChange | None:
     """Against fp32: the paired interval from per-example scores where they are stored
     (harness.statistics.accuracy_change, when this build has it), else the stored point change; fp32
     itself is the reference (no change). None: not measured."""
     metrics = m.metrics or {}
-    metric = next((k for k in DELTA_KEYS if _num(metrics.get(k)) is not None), None)
-    if metric is None:
+    found = next(((k, v) for k in DELTA_KEYS if (v := _num(metrics.get(k))) is not None), None)
+    if found is None:
         return None
-    value = float(metrics[metric])
+    metric, value = found
     if m.variant.split("@", 1)[0] == "fp32":
         return AccuracyChange(metric, 0.0, 0.0, 0.0, value, reference_itself=True)
     per = metrics.get("per_example")
@@ -172,7 +179,7 @@ def candidates(rows: Iterable[Measurement], inconclusive: Mapping[tuple[str, str
         if bad:
             flags = sorted({f for m in bad for f in (m.validity.flags() if m.validity else [])})
             why = f"row flagged invalid ({', '.join(flags) or 'validity'}) in run {bad[0].run_id}"
-        s = (sus[-1].extra or {}).get("sustained") if sus else None
+        s = facts(sus[-1].extra, "sustained") if sus else None
         us = 1000.0
         out.append(Candidate(
             device=key[0], model=key[1], variant=key[2],
@@ -183,8 +190,8 @@ def candidates(rows: Iterable[Measurement], inconclusive: Mapping[tuple[str, str
             memory_mb=_memory_mb(base),
             energy_mj=_num(base.energy_per_inference_mj),
             valid=not bad, invalid_why=why,
-            steady_p50_ms=s["steady_p50_us"] / us if s and s.get("steady_p50_us") is not None else None,
-            steady_p99_ms=s["steady_p99_us"] / us if s and s.get("steady_p99_us") is not None else None,
+            steady_p50_ms=_us_to_ms(s.get("steady_p50_us")) if s else None,
+            steady_p99_ms=_us_to_ms(s.get("steady_p99_us")) if s else None,
             sustained_s=_num(s.get("duration_s")) if s else None,
             inconclusive=(inconclusive or {}).get(key),
             runs=tuple(dict.fromkeys(m.run_id for m in used)),

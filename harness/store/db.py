@@ -8,7 +8,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 from collections.abc import Callable, Iterable
 
 from errors import UserError, clean, quote
@@ -92,7 +91,7 @@ CREATE TABLE measurements_v3 (
 )"""
 
 
-def _unfill_percentiles(data: dict[str, Any]) -> dict[str, Any]:
+def _unfill_percentiles(data: dict[str, object]) -> dict[str, object]:
     """Before schema 3, a row from a tool that printed only statistics (no raw samples) had p90/p99
     filled from p95 (or the mean) and min/max from the mean. Put the p95 back under its name and
     empty what was a copy; rows with raw samples computed every figure and are left as they are."""
@@ -104,8 +103,9 @@ def _unfill_percentiles(data: dict[str, Any]) -> dict[str, Any]:
         if p90 != mean and data.get("p95_us") is None:
             data["p95_us"] = p90
         data["p90_us"] = data["p99_us"] = None
+    std = data.get("std_us")
     for key in ("min_us", "max_us"):
-        if data.get(key) is not None and data[key] == mean and (data.get("std_us") or 0) > 0:
+        if data.get(key) is not None and data[key] == mean and isinstance(std, (int, float)) and std > 0:
             data[key] = None
     return data
 
@@ -400,15 +400,18 @@ class ResultsDB:
             self._conn.close()
 
 
-def _run_from_row(row: tuple[Any, ...]) -> RunInfo:
+def _run_from_row(row: tuple[object, ...]) -> RunInfo:
+    """A `runs` row (run_id, created_at, host, git_revision, packages, plan, status, schema_version[, label]):
+    SQLite gives back what the columns hold."""
+    revision, label, created, version = row[3], row[8] if len(row) > 8 else None, row[1], row[7]
     return RunInfo(
-        run_id=row[0],
-        created_at=row[1],
-        host=row[2],
-        git_revision=row[3],
-        packages=json.loads(row[4]),
-        plan=json.loads(row[5]),
-        status=row[6],
-        schema_version=row[7],
-        label=row[8] if len(row) > 8 else None,
+        run_id=str(row[0]),
+        created_at=created if isinstance(created, (int, float)) else float(str(created)),
+        host=str(row[2]),
+        git_revision=revision if isinstance(revision, str) else None,
+        packages=json.loads(str(row[4])),
+        plan=json.loads(str(row[5])),
+        status=str(row[6]),
+        schema_version=version if isinstance(version, int) else int(str(version)),
+        label=label if isinstance(label, str) else None,
     )

@@ -9,6 +9,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.store.row_fields import IgnoredSensor, Metrics, Series
+
 # 2: runs.label (indexed), set by `harness nightly` to find the last good night.
 # 3: measurements.repeat_index (part of the row key, for `run --repeat N`); p5/p95 and the other
 #    percentiles only as measured (summary-only rows lose the p90/p99/min/max a tool never printed).
@@ -134,15 +136,16 @@ class Measurement:
     ops_total: int | None = None
     ops_delegated: int | None = None
     validity: Validity | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)  # accuracy, MACs, GFLOP/s, size, ...
-    extra: dict[str, Any] = field(default_factory=dict)  # target-specific facts (throttle bits, ...)
+    metrics: Metrics = field(default_factory=Metrics)  # accuracy, MACs, GFLOP/s, size, ... (row_fields: units)
+    # Target-specific facts (throttle bits, probes, energy validity...): each target's own JSON, narrowed where read.
+    extra: dict[str, object] = field(default_factory=dict)
     started_at: float | None = None
     finished_at: float | None = None
     # Every sample a sampler took, aligned on series["t_s"] (tegrastats: rails_mw, temps_c, cpu/gpu/emc loads
     # and clocks per sample), and the placeholders left out of it ([{sensor, value, reason}], see
     # devices/probes/placeholders.py). Kept in the row's JSON like `host` (no column; older rows read empty).
-    series: dict[str, Any] = field(default_factory=dict)
-    ignored_sensors: tuple[dict[str, Any], ...] = ()
+    series: Series = field(default_factory=Series)
+    ignored_sensors: tuple[IgnoredSensor, ...] = ()
     # The machine that drove the device: this host in single-host mode, the agent's name in a farm.
     # Kept in the row's JSON only (no column, no migration): older files read it as None.
     host: str | None = None
@@ -158,10 +161,10 @@ class Measurement:
         kept = (self.extra or {}).get("latencies_kept")
         return int(kept["of"]) if isinstance(kept, dict) and kept.get("of") else len(self.latencies_us)
 
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = dataclasses.asdict(self)
         if self.validity is not None:
-            data["validity"]["valid"] = self.validity.valid
+            data["validity"] = {**dataclasses.asdict(self.validity), "valid": self.validity.valid}
         return data
 
     def to_json(self) -> str:
@@ -193,7 +196,7 @@ class RunInfo:
     host: str
     git_revision: str | None
     packages: dict[str, str]
-    plan: dict[str, Any]
+    plan: dict[str, object]  # the Plan as stored (Plan.to_dict), or what an imported log was (harness import)
     status: str = "running"  # running | finished | interrupted
     schema_version: int = SCHEMA_VERSION
     label: str | None = None  # e.g. nightly:ok, nightly:regression
