@@ -20,6 +20,8 @@ TAIL_OPS = ("TOPK_V2", "GATHER", "NON_MAX_SUPPRESSION_V4", "EXP", "MINIMUM", "MA
             "RELU", "BATCH_MATMUL", "TRANSPOSE", "PACK", "STRIDED_SLICE", "SOFTMAX", "ARG_MAX", "CAST", "LESS",
             "LESS_EQUAL", "GREATER_EQUAL", "LOGICAL_AND", "REDUCE_MAX", "SUM", "CONCATENATION", "SLICE",
             "EXPAND_DIMS", "SQUEEZE", "RANGE", "SELECT", "SELECT_V2", "DIV", "RESHAPE")
+FLOAT_TAIL_NOTE = ("backbone and head int8; proposal decoding, NMS, RoI crop and box decoding float "
+                   "(converters.detection_int8); float32 input and output")
 
 
 def is_faster_rcnn(keras_model: Any) -> bool:
