@@ -62,7 +62,7 @@ def build(model: str, variant: str, src: Any, out: Path) -> Path:
     from converters.passes import Source, get_pass
 
     spec = src.spec
-    s = Source(model, keras_model=src.keras_model, task=spec.task, input_shape=tuple(src.keras_model.input_shape),
+    s: Any = Source(model, keras_model=src.keras_model, task=spec.task, input_shape=tuple(src.keras_model.input_shape),
                spec=spec)
     if variant in ("int8_float_tail", "int8_whole_graph"):
         import tensorflow as tf
