@@ -111,7 +111,7 @@ def write(names: list[str]) -> None:
         keras.utils.set_random_seed(0)  # as converters.build.load_source does
         model = spec.create()
         t0 = time.monotonic()
-        training._train_recipe(spec, model, None)
+        training._train_recipe(spec, model, None, base_weights=_shipped_weights)
         seconds = time.monotonic() - t0
         file = f"{name}.npz"
         # The proxy's 2.3 M weights in half precision (4 MB rather than 9; load() casts them back).
@@ -124,6 +124,20 @@ def write(names: list[str]) -> None:
         MANIFEST.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         print(f"{name}: trained in {seconds:.0f} s -> {file} ({(WEIGHTS_DIR / file).stat().st_size} bytes)",
               flush=True)
+
+
+def _shipped_weights(name: str) -> list[np.ndarray]:
+    """A base entry's shipped weights, for a recipe that starts from them (the 400 px proxy is tuned from the
+    600 px one's): write the base first, in the same command or before."""
+    from converters.zoo import get_spec
+
+    base = get_spec(name)
+    source = base.create()
+    if not load(base, source, None):
+        raise SystemExit(f"shipped: {name}: no shipped weights of this recipe yet; write them first "
+                         f"(python -m converters.shipped --write {name})")
+    weights: list[np.ndarray] = source.get_weights()
+    return weights
 
 
 def _tf_version() -> str:

@@ -21,7 +21,7 @@ SLOW_FILES = frozenset({
     "test_accuracy_kept.py", "test_channels.py", "test_converters_build.py", "test_converters_coreml.py",
     "test_converters_passes.py", "test_fsrcnn_init.py", "test_pass_params.py", "test_user_models.py",
     "test_detection.py", "test_user_detection.py", "test_svd.py", "test_ladder.py", "test_progress_and_names.py",
-    "test_compression_steps.py",
+    "test_compression_steps.py", "test_detection_int8.py", "test_ladder_baseline.py",
     # builds or runs an app or a cluster
     "test_ios_app.py", "test_android_core.py", "test_farm.py", "test_farm_bind.py", "test_farm_scale.py",
     # whole `harness run`s through the CLI in subprocesses (zoo conversions, simulated phones and boards, nightly

@@ -244,10 +244,11 @@ def test_quantized_variants_convert_and_keep_accuracy(models, variant):
     km = models["keras"]
     src = Source("faster_rcnn", keras_model=km, task="detection", input_shape=tuple(km.input_shape))
     path = models["dir"] / f"{variant}.tflite"
-    path.write_bytes(PASSES[variant].fn(src, dict(PASSES[variant].defaults)))
+    result = PASSES[variant].fn(src, dict(PASSES[variant].defaults))
+    path.write_bytes(result[0] if isinstance(result, tuple) else result)
     interp = _interpreter(path)
     in_dtype = interp.get_input_details()[0]["dtype"]
-    assert in_dtype == (np.int8 if variant == "int8" else np.float32)
+    assert in_dtype == np.float32  # int8 of a detector: backbone and head int8, its tail and I/O float (issue 23)
     fp32 = models.get("trained_map") or evaluate_tflite(models["trained"], n=50)["map50"]
     got = evaluate_tflite(path, n=50)["map50"]
     assert got > 0.6 * fp32, (variant, got, fp32)

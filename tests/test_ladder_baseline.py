@@ -1,0 +1,78 @@
+"""Is the proxy's fp32 a fair baseline (benchmarks/ladder_baseline.py), and the int8 diagnosis script's flags
+(benchmarks/ladder_int8.py): the verdict reads the interval's low end, bad flags are one line and exit 2."""
+from __future__ import annotations
+
+from benchmarks import ladder_baseline as lb
+from benchmarks import ladder_int8 as li
+from converters import detection_proxy
+from harness.statistics.accuracy_change import PairedChange
+
+
+def _ch(change: float, low: float, high: float) -> PairedChange:
+    return PairedChange("mAP@0.5", "fp32", change, low, high, 500, 0.4 + change, 0.4, "500 held-out images")
+
+
+def test_a_control_that_beats_fp32_beyond_doubt_says_fp32_has_not_converged():
+    # the first round's proxy: 200 more steps gained +0.044 with the whole interval above 0
+    assert lb.baseline_verdict(_ch(0.044, 0.031, 0.057)).startswith("fp32 not converged: the further fine-tune "
+                                                                     "gains +0.044")
+    fair = lb.baseline_verdict(_ch(0.004, -0.006, 0.014))
+    assert fair.startswith("fp32 is a fair baseline") and "-0.006 to +0.014" in fair
+    assert lb.baseline_verdict(_ch(-0.01, -0.02, 0.0)).startswith("fp32 is a fair baseline")
+
+
+def test_the_proxy_recipe_has_a_second_phase_at_least_as_long_as_the_control_that_beat_it(monkeypatch):
+    # 1000 steps left fp32 0.044 below its own 200-step control: the recipe goes on at the control's rate
+    from converters import shipped
+    from converters.zoo import get_spec
+
+    assert detection_proxy.PROXY_FINISH_STEPS >= 200 and detection_proxy.PROXY_FINISH_LR < detection_proxy.PROXY_LR
+    names = ("faster_rcnn_proxy", "faster_rcnn_proxy_400", "faster_rcnn", "srcnn")
+    before = {n: shipped.recipe_identity(get_spec(n)) for n in names}
+    monkeypatch.setattr(detection_proxy, "PROXY_FINISH_STEPS", detection_proxy.PROXY_FINISH_STEPS + 1)
+    after = {n: shipped.recipe_identity(get_spec(n)) for n in names}
+    assert after["faster_rcnn_proxy"] != before["faster_rcnn_proxy"]
+    assert after["faster_rcnn_proxy_400"] != before["faster_rcnn_proxy_400"]  # tuned from those weights
+    assert after["faster_rcnn"] == before["faster_rcnn"] and after["srcnn"] == before["srcnn"]
+
+
+def test_the_600_px_recipe_trains_both_phases_and_the_smaller_sibling_only_its_fine_tune(monkeypatch):
+    """Real training of a tiny proxy (128 px, 2 steps a phase): the phases that ran, in order."""
+    import tf_keras as keras
+
+    from converters import training
+    from converters.zoo import get_spec
+
+    monkeypatch.setattr(detection_proxy, "PROXY_STEPS", 2)
+    monkeypatch.setattr(detection_proxy, "PROXY_FINISH_STEPS", 2)
+    monkeypatch.setattr(detection_proxy, "PROXY_TUNE_STEPS", 2)
+    monkeypatch.setattr(detection_proxy, "PROXY_SIZE", 128)  # the size trained from scratch
+    monkeypatch.delenv(training.RECIPE_ENV, raising=False)
+    tiny = "@head_units=64@pre_nms=256@proposals=16"
+    phases: list[tuple[str, int]] = []
+    keras.utils.set_random_seed(0)
+    big = get_spec(f"faster_rcnn_proxy@size=128{tiny}")
+    model = big.create()
+    start = [w.copy() for w in model.get_weights()]
+    with training.reporting(lambda phase, done, total: phases.append((phase, total)) if done == 0 else None):
+        detection_proxy.train_recipe(big, model, training.scaled, training.progress_callbacks, lambda n: [])
+        assert phases == [("train", 2), ("finish", 2)]
+        assert any(not (a == b).all() for a, b in zip(start, model.get_weights()))
+        small = get_spec(f"faster_rcnn_proxy@size=64{tiny}")
+        phases.clear()
+        detection_proxy.train_recipe(small, small.create(), training.scaled, training.progress_callbacks,
+                                     lambda n: model.get_weights())
+        assert phases == [("fine-tune", 2)]
+
+
+def test_bad_flags_are_one_line_and_exit_2(capsys):
+    assert lb.main(["--steps", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "ladder_baseline: --steps 0: expected at least 1"
+    assert lb.main(["--model", "srcnn"]) == 2
+    assert "--model 'srcnn': not a faster_rcnn_proxy zoo model" in capsys.readouterr().err
+    assert lb.main(["--model", "no_such_model\x1b[2J"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "\x1b" not in err
+    assert li.main(["--only", "int8,int4"]) == 2
+    assert capsys.readouterr().err.strip().startswith("ladder_int8: --only 'int8,int4': expected some of fp32")
+    assert li.main(["--runs", "0"]) == 2
