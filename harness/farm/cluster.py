@@ -343,10 +343,18 @@ class Registry:
         self.entries.pop(name, None)
         self._store(name)
 
+    def stopped(self, name: str, node_id: str) -> None:
+        """The agent on `node_id` stopped cleanly (its node goes next): kept and marked, so a listing says
+        "stopped", not "host down". Another node's entry of that name (a newer agent) is left alone."""
+        entry = self.entries.get(name)
+        if entry is not None and entry["node_id"] == node_id:
+            entry["stopped_at"] = time.time()
+            self._store(name)
+
     def agents(self) -> list[dict[str, Any]]:
-        """Every entry, with `alive` from Ray's view of the nodes now."""
+        """Every entry, with `alive` from Ray's view of the nodes now (a cleanly stopped agent is not alive)."""
         alive = self._alive()
-        return [dict(e, alive=e["node_id"] in alive) for e in self.entries.values()]
+        return [dict(e, alive=e["node_id"] in alive and not e.get("stopped_at")) for e in self.entries.values()]
 
 
 def registry(head_version: str | None = None) -> Any:

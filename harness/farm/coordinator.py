@@ -69,7 +69,9 @@ class Farm:
             for name, dev in e["devices"].items():
                 facts = dict(e.get("facts", {}).get(name) or {})
                 status = facts.pop("status", "ok")
-                if not e["alive"]:
+                if e.get("stopped_at"):
+                    status = "stopped"  # stopped on purpose (SIGTERM, Ctrl-C): not a fault
+                elif not e["alive"]:
                     status = "host down"
                 elif status == "ok":
                     status = "busy" if self.busy(name) else "free"

@@ -101,7 +101,7 @@ def choose_token(host: str, given: str | None) -> str | None:
 T = TypeVar("T")
 Event = tuple[int, str, str]  # (number, kind, JSON payload) as a stream sends it
 Events = Callable[[str, dict[str, object]], None]  # the orchestrator's events callback (kind, payload)
-ACTIVITY_EVENTS = ("convert_started", "export_started", "job_started")
+ACTIVITY_EVENTS = ("convert_started", "export_started", "job_started", "job_moved")
 
 
 def result_brief(m: Measurement) -> dict[str, object]:
@@ -121,11 +121,14 @@ def result_brief(m: Measurement) -> dict[str, object]:
 
 
 def plan_total(plan: dict[str, Any]) -> int | None:
-    """Jobs in a stored plan (models x variants x enabled devices); None for imported runs."""
+    """Jobs in a stored plan (models x variants x devices x repeats, a `--pool` counted once, whichever of its
+    devices runs a job: as the run's own "run_started" total); None for imported runs."""
     try:
-        devices = [d for d in plan["devices"]["devices"] if d.get("enabled", True)]
-        return len(plan["models"]) * len(plan["variants"]) * len(devices)
-    except (KeyError, TypeError):
+        pools = set(plan.get("pools") or ())
+        keys = {d.get("pool") if d.get("pool") in pools else d["name"]
+                for d in plan["devices"]["devices"] if d.get("enabled", True)}
+        return len(plan["models"]) * len(plan["variants"]) * len(keys) * int(plan.get("repeat") or 1)
+    except (KeyError, TypeError, ValueError):
         return None
 
 
@@ -297,7 +300,8 @@ class LiveServer:
             self.activity = {"run_id": payload.get("run_id")}
         elif kind in ACTIVITY_EVENTS and self.activity is not None:
             self.activity = {"run_id": self.activity.get("run_id"), "kind": kind,
-                             **{k: payload.get(k) for k in ("device", "model", "variant", "index", "total", "export")}}
+                             **{k: payload.get(k) for k in ("device", "model", "variant", "index", "total", "export",
+                                                            "moved_from")}}
         elif kind == "run_finished":
             self.activity = None
 
