@@ -7,8 +7,8 @@ all stopped with SIGTERM, as a service manager would, before the next round. A f
 is printed (before the fix: "`ray start` failed: ..." after its raylet died with `bind: Address already in use`
 on the object store's socket, which a simultaneous start had taken).
 
---tree DIR runs the agents from another checkout of harness (e.g. `git archive` of an older commit), the head
-and this script from this one: the same rounds, the code before and after a change.
+--tree DIR runs the head and the agents from another checkout of harness (e.g. `git archive` of an older
+commit): the same rounds, the code before and after a change.
 
 Usage: python benchmarks/farm_simultaneous.py [--rounds 10] [--agents 3] [--timeout 150] [--tree DIR]
 """
@@ -56,7 +56,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--agents", type=int, default=3, help="agents started at the same moment each round")
     ap.add_argument("--timeout", type=float, default=150.0, help="seconds an agent has to join")
-    ap.add_argument("--tree", type=Path, default=REPO, help="the harness checkout the agents run from")
+    ap.add_argument("--tree", type=Path, default=REPO, help="the harness checkout the head and agents run from")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="farm-simultaneous-"))
     port = _free_port()
@@ -67,15 +67,16 @@ def main() -> int:
     agent_env = {**env, "PYTHONPATH": os.pathsep.join(p for p in (str(args.tree.resolve()), env.get("PYTHONPATH"))
                                                       if p)}
     head = subprocess.Popen([sys.executable, "-m", "harness", "farm", "up", "--port", str(port)],
-                            stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
+                            stdout=subprocess.PIPE, text=True, env=agent_env, cwd=root)
     failed: list[tuple[int, str, str]] = []
     seconds: list[float] = []
+    procs: list[subprocess.Popen[str]] = []
     try:
         if not _wait_line(head, "farm head at", 180):
             print("the head did not start", file=sys.stderr)
             return 2
         for n in range(args.rounds):
-            procs = []
+            procs.clear()
             for i in range(args.agents):
                 (root / f"lab{i}.yaml").write_text(f"devices:\n  - {{name: r{n}d{i}, kind: local}}\n")
             t0 = time.monotonic()
@@ -109,7 +110,13 @@ def main() -> int:
                     failed.append((n, f"a{i}", err[-1][:300] if err else "(nothing on stderr)"))
             print(f"round {n + 1}/{args.rounds}: {sum(joined)}/{len(procs)} joined in {seconds[-1]:.1f} s "
                   f"(load {os.getloadavg()[0]:.1f})", flush=True)
+            for m, name, why in failed:
+                if m == n:
+                    print(f"  {name}: {why}", flush=True)
     finally:
+        for p in procs:  # also when interrupted: no agent outlives the script
+            if p.poll() is None:
+                p.kill()
         head.send_signal(signal.SIGTERM)
         try:
             head.wait(timeout=60)
@@ -119,8 +126,6 @@ def main() -> int:
     rounds_bad = len({n for n, _, _ in failed})
     print(f"agents from {args.tree}: {len(failed)} of {total} agents never joined; {rounds_bad} of {args.rounds} "
           f"rounds had one (agents {args.agents} at once; median round {sorted(seconds)[len(seconds) // 2]:.1f} s)")
-    for n, name, why in failed:
-        print(f"  round {n + 1} {name}: {why}")
     return 1 if failed else 0
 
 

@@ -492,6 +492,11 @@ def test_join_refuses_a_device_served_by_another_host_and_a_version_mismatch(lab
     assert why and why.startswith("an agent named 'lab1' is already joined"), why
     why = blank.register({"name": "labY", "node_id": other, "devices": {"d1": {}}})
     assert why == "device 'd1' is already served by agent 'lab1'; a device belongs to one host", why
+    # ... and it still lists every live agent and its devices, rebuilt from the node table (no specs: not planned on).
+    rebuilt = {e["name"]: e for e in Registry().agents()}
+    assert {"lab1", "lab2", "lab3"} <= set(rebuilt), sorted(rebuilt)
+    assert sorted(rebuilt["lab2"]["devices"]) == ["d2", "ghost"] and rebuilt["lab2"]["alive"], rebuilt["lab2"]
+    assert rebuilt["lab2"]["rebuilt"].startswith("rebuilt from Ray's node table"), rebuilt["lab2"]
     # A head started by `harness farm up` knows its version: a mismatched agent is refused at join.
     reg = Registry("9.9.9")
     why = reg.register({"name": "a", "node_id": "n", "devices": {}, "harness_version": "0.1.0", "protocol": 1})
@@ -588,7 +593,8 @@ def _sid(pid: int) -> int:
 def _nodes(address: str, env: dict) -> list[dict]:
     """Ray's node table, read by a separate driver (this test process is not a node of that cluster)."""
     code = (f"import json, ray\nfrom harness.farm.cluster import connect\nconnect({address!r})\n"
-            "print(json.dumps([{'name': n['NodeName'], 'alive': n['Alive']} for n in ray.nodes()]))\n")
+            "print(json.dumps([{'name': n['NodeName'], 'alive': n['Alive'], 'labels': n.get('Labels') or {}}"
+            " for n in ray.nodes()]))\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -686,6 +692,28 @@ def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
         assert (row["host"], row["device"], row["status"]) == ("cli1", "bench1", "free"), row
         cli1 = [n for n in _nodes(address, env) if n["name"] == "cli1"]
         assert [n["alive"] for n in cli1].count(True) == 1, cli1  # the killed agent's node is gone
+        # Its node says who it is in Ray's own node table: name, device count and a digest of the devices' specs.
+        (labels,) = [n["labels"] for n in cli1 if n["alive"]]
+        assert labels["harness-agent"] == "cli1" and labels["harness-devices"] == "1", labels
+        assert len(labels["harness-digest"]) == 16, labels
+        # The registry loses the agent's stored entry and restarts: the agent registers again by itself.
+        lose = (f"import ray\nfrom harness.farm.cluster import KV_PREFIX, NAMESPACE, REGISTRY_NAME, connect\n"
+                f"connect({address!r})\nfrom ray.experimental.internal_kv import _internal_kv_del\n"
+                "_internal_kv_del(KV_PREFIX + b'cli1')\n"
+                "ray.kill(ray.get_actor(REGISTRY_NAME, namespace=NAMESPACE), no_restart=False)\n")
+        res = subprocess.run([sys.executable, "-c", lose], capture_output=True, text=True, env=env, timeout=120)
+        assert res.returncode == 0, res.stderr[-2000:]
+        t_lost = time.monotonic()
+        while True:
+            listing = subprocess.run(cmd + ["devices", "--farm", address, "--json"], capture_output=True, text=True,
+                                     env=env, timeout=120)
+            rows = json.loads(listing.stdout) if listing.stdout.strip() else []
+            if len(rows) == 1 and "registry" not in rows[0] and rows[0]["kind"] == "local":
+                row = rows[0]
+                break
+            assert time.monotonic() - t_lost < 90, (rows, listing.stderr)
+            time.sleep(1)
+        assert (row["host"], row["device"], row["status"]) == ("cli1", "bench1", "free"), row
         # Stopped as a service manager stops it (SIGTERM: exit 0) and started again at once.
         agent.send_signal(signal.SIGTERM)
         assert agent.wait(timeout=90) == 0

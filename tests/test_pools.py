@@ -180,3 +180,18 @@ def test_the_live_pages_total_counts_a_pools_job_once_and_every_repeat(tiny_tfli
     for p in (plan, replace(plan, repeat=2), replace(plan, pools=())):
         assert plan_total(p.to_dict()) == len(p.repeated_jobs()), p.to_dict().get("pools")
     assert plan_total(replace(plan, repeat=2).to_dict()) == 6  # 3 models, one pool, twice
+
+
+def test_cli_nightly_takes_pool_as_run_does(harness_cli, tiny_tflite, tmp_path):
+    yaml = tmp_path / "devices.yaml"
+    yaml.write_text("devices:\n  - {name: cpu-a, kind: local, pool: cpu}\n  - {name: other, kind: local}\n")
+    common = ("--devices", str(yaml), "--models", str(tiny_tflite), "--variants", "fp32", "--quick",
+              "--repeat", "1", "--db", str(tmp_path / "n.db"), "--out-dir", str(tmp_path / "reports"),
+              "--cache-dir", str(tmp_path / "cache"))
+    res = harness_cli("nightly", *common, "--pool", "gpu", text=True)
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "harness: error: --pool gpu: no enabled device of that pool (pools: 'cpu')"], res.stderr
+    res = harness_cli("nightly", *common, "--pool", "cpu", text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    (row,) = ResultsDB(tmp_path / "n.db").measurements()  # the pool's one job; `other` is not in the pool
+    assert (row.device, row.extra["pool"], row.status) == ("cpu-a", "cpu", "ok")

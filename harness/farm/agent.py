@@ -24,6 +24,7 @@ from harness.farm.cluster import (
     device_resource,
     harness_version,
     is_loopback,
+    node_labels,
     registry,
     shown,
 )
@@ -42,6 +43,7 @@ def facts_max_age_s() -> float:
     except ValueError:
         return FACTS_MAX_AGE_S
 SETTLE_S = 45.0  # how long a joining agent waits for a stopped namesake's node (same host) to leave
+REGISTERED_CHECK_S = 10.0  # how often a serving agent checks that the registry still has its entry
 def artifact_dir() -> Path:
     """Where an agent keeps artifacts by content hash, across runs and nights."""
     if os.environ.get("HARNESS_FARM_CACHE"):
@@ -232,7 +234,7 @@ def announce(devices_file: Any, name: str, node_id: str, *, facts: bool = True,
             break
         # (a namesake that said it stopped is still waited for: its node and workers are on their way out)
         namesake = [e for e in ray.get(reg.agents.remote())
-                    if e["name"] == name and (e["alive"] or e.get("stopped_at"))]
+                    if e["name"] == name and e["node_id"] != node_id and (e["alive"] or e.get("stopped_at"))]
         if not namesake or namesake[0].get("hostname") != platform.node():
             break
         time.sleep(1.0)
@@ -314,10 +316,12 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
     folder = Path(tempfile.mkdtemp(prefix="harness-agent-"))  # `ray start`'s output, one log per try
     mark = f"{AGENT_MARK}{uuid.uuid4().hex}"
     resources = {**node_resources(devices_file), mark: 1.0}
+    specs = {d.name: d.model_dump(mode="json") for d in devices_file.enabled}  # as announce sends them
     # A loopback head (a try on one machine): this node stays on loopback too, where the head listens.
     argv = ray_cli(keep_loopback=is_loopback(node_ip) or is_loopback(target.rpartition(":")[0]))
     argv += ["start", f"--address={target}", f"--num-cpus={num_cpus}", f"--node-name={name}",
              f"--resources={json.dumps(resources)}",
+             "--labels=" + ",".join(f"{k}={v}" for k, v in node_labels(name, specs).items()),
              f"--object-store-memory={object_store_mb * 1024 * 1024}", "--block", "--disable-usage-stats"]
     if node_ip:
         argv.append(f"--node-ip-address={node_ip}")
@@ -345,8 +349,12 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
         ok = sum(1 for f in entry["facts"].values() if f.get("status") == "ok")
         out(f"agent {name} joined {target} with {len(entry['devices'])} device(s) "
             f"({ok} answering): {', '.join(entry['devices'])}", flush=True)
+        checked = time.monotonic()
         while not stopping.is_set() and proc.poll() is None:
             stopping.wait(1.0)
+            if time.monotonic() - checked > REGISTERED_CHECK_S:
+                _still_registered(ray, entry)
+                checked = time.monotonic()
         if proc.poll() is not None and not stopping.is_set():
             raise UserError(f"agent {shown(name)}: the Ray node stopped: {last_error(log)}")
         _say_stopped(ray, name, node_id)
@@ -362,6 +370,17 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
             pass
         if proc is not None:
             stop_node(proc)
+
+
+def _still_registered(ray: Any, entry: dict[str, Any]) -> None:
+    """The registry's entry for this agent, registered again if it was lost (a registry that lost its stored
+    entries; meanwhile listings rebuild this agent from Ray's node table, without device specs). Best effort."""
+    try:
+        reg = registry()
+        if not ray.get(reg.has.remote(entry["node_id"]), timeout=10):
+            ray.get(reg.register.remote(entry), timeout=10)
+    except Exception:
+        pass
 
 
 def _say_stopped(ray: Any, name: str, node_id: str) -> None:
