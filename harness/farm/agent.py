@@ -28,7 +28,7 @@ from harness.farm.cluster import (
     registry,
     shown,
 )
-from harness.farm.node import last_error, node_start_lock, ray_cli, start_failed, start_node, stop_node
+from harness.farm.node import last_error, ray_cli, start_failed, start_node, stop_node
 
 FACTS_TIMEOUT_S = 30.0
 # A device's facts (OS, runtime versions, memory) are read again before a job once they are this old, so a
@@ -340,11 +340,10 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
     old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     proc: subprocess.Popen[bytes] | None = None
     try:
-        with node_start_lock(stopping=stopping):  # one node starts at a time on a host: see node_start_lock
-            if stopping.is_set():
-                return 0
-            proc, log, (ray, node_id) = start_node(argv, folder, up, what=f"agent {shown(name)}",
-                                                   note=lambda line: out(line, flush=True))
+        # One node starts at a time on a host (see node_start_lock); once more if Ray's start timed out.
+        proc, log, (ray, node_id) = start_node(argv, folder, up, what=f"agent {shown(name)}",
+                                               note=lambda line: out(line, flush=True), one_at_a_time=True,
+                                               stopping=stopping)
         entry = announce(devices_file, name, node_id, settle_s=SETTLE_S)
         ok = sum(1 for f in entry["facts"].values() if f.get("status") == "ok")
         out(f"agent {name} joined {target} with {len(entry['devices'])} device(s) "

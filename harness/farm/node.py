@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,6 +27,7 @@ START_LOCK_WAIT_S = 180.0  # how long a node's start waits for another node's st
 # What `ray start` says when its raylet did not register within the 30 s Ray allows (ray/_private/node.py; not a
 # setting): seen on a loaded host, for a head as for an agent's node.
 STARTUP_TIMEOUT = "timed out during startup"
+RUNTIME_STARTED = "Ray runtime started."  # what it says once its node is registered
 
 
 def ray_cli(keep_loopback: bool = False) -> list[str]:
@@ -80,21 +81,30 @@ def node_start_lock(wait_s: float = START_LOCK_WAIT_S, stopping: threading.Event
 
 def start_node(argv: list[str], folder: Path, up: Callable[[subprocess.Popen[bytes], Path], T], *, what: str,
                note: Callable[[str], None], on_spawn: Callable[[subprocess.Popen[bytes]], None] | None = None,
-               tries: int = 2) -> tuple[subprocess.Popen[bytes], Path, T]:
+               tries: int = 2, one_at_a_time: bool = False,
+               stopping: threading.Event | None = None) -> tuple[subprocess.Popen[bytes], Path, T]:
     """Run `ray start ... --block` (argv) in its own session and wait with `up(proc, log)`, which returns once the
     node serves, or raises UserError (the process ended, or its own time ran out). A start that Ray itself gave up
-    on as "timed out during startup" is tried once more (`note` says so); a second one is one line. On any
-    failure the started processes are stopped here; on success the caller owns `proc` (`stop_node` it)."""
+    on as "timed out during startup" is tried once more (`note` says so); a second one is one line. With
+    `one_at_a_time` (a node joining a cluster), the host's node-start lock is held from `ray start` until it says
+    its node is registered. On any failure the started processes are stopped here; on success the caller owns
+    `proc` (`stop_node` it)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # its "Ray runtime started." reaches the log when it is said
     for attempt in range(1, tries + 1):
         log = folder / f"ray-start-{attempt}.log"
-        with open(log, "wb") as fh:
-            proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-                                    preexec_fn=die_with_parent)
-        if on_spawn is not None:
-            on_spawn(proc)
+        proc: subprocess.Popen[bytes] | None = None
         try:
+            with node_start_lock(stopping=stopping) if one_at_a_time else nullcontext(False):
+                with open(log, "wb") as fh:
+                    proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                                            preexec_fn=die_with_parent, env=env)
+                if on_spawn is not None:
+                    on_spawn(proc)
+                if one_at_a_time:
+                    _registered(proc, log)
             return proc, log, up(proc, log)
         except UserError:
+            assert proc is not None
             ended, timed_out = proc.poll() is not None, _said(log, STARTUP_TIMEOUT)
             stop_node(proc)
             if not (ended and timed_out):
@@ -104,9 +114,18 @@ def start_node(argv: list[str], folder: Path, up: Callable[[subprocess.Popen[byt
                                 f"register; is this host overloaded?); its log: {log}") from None
             note(f"{what}: `ray start` {STARTUP_TIMEOUT} (Ray gives a node 30 s to register); trying once more")
         except BaseException:
-            stop_node(proc)
+            if proc is not None:
+                stop_node(proc)
             raise
     raise AssertionError("unreachable")  # every try returns or raises
+
+
+def _registered(proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 120.0) -> None:
+    """Until `ray start` says its node runs (its raylet has bound its sockets and registered), it ends, or the
+    time is up (the caller's own wait then says why)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None and not _said(log, RUNTIME_STARTED):
+        time.sleep(0.2)
 
 
 def _said(log: Path, text: str) -> bool:
