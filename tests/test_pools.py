@@ -152,9 +152,46 @@ def test_a_lost_members_job_row_says_pool_and_moved_from_built_with_the_row(tiny
             return Wrapped()
 
     plan = _two_member_pool_plan(tiny_tflite, tmp_path, 2)
-    summary = orchestrate.run(plan, tmp_path / "pool.db", cache_dir=tmp_path / "cache", targets=Targets())
+    seen: list = []
+    summary = orchestrate.run(plan, tmp_path / "pool.db", cache_dir=tmp_path / "cache", targets=Targets(),
+                              events=lambda kind, payload: seen.append((kind, payload)))
     rows = ResultsDB(tmp_path / "pool.db").measurements(summary.run_id)
     assert len(rows) == 2 and all(m.status == "ok" and m.device == "cpu-b" for m in rows), [m.error for m in rows]
     assert all(m.extra["pool"] == "cpu" and m.host for m in rows)
     moved = [m.extra.get("moved_from") for m in rows]
-    assert sorted(map(str, moved)) == sorted(map(str, [None, ["cpu-a: cpu-a: usb link gone"]])), moved
+    # The device it moved from, named once (a DeviceError's own text starts with the device's name).
+    assert sorted(map(str, moved)) == sorted(map(str, [None, ["cpu-a: usb link gone"]])), moved
+    # One "job_moved" where the job starts again (the member that took it), not a second "job_started":
+    # cpu-a's start, cpu-b's own job and the moved one: three starts for two jobs, one of them a move.
+    starts = [(kind, p["device"]) for kind, p in seen if kind in ("job_started", "job_moved")]
+    assert sorted(starts) == [("job_moved", "cpu-b"), ("job_started", "cpu-a"), ("job_started", "cpu-b")], starts
+    (move,) = [p for kind, p in seen if kind == "job_moved"]
+    assert move["pool"] == "cpu" and move["moved_from"] == ["cpu-a: usb link gone"], move
+
+
+def test_the_live_pages_total_counts_a_pools_job_once_and_every_repeat(tiny_tflite, tmp_path):
+    """The live page's "n / total" for a stored run is the run's own job count: a pool's job once (not once per
+    member), each repeat counted; as the run's "run_started" total says."""
+    from dataclasses import replace
+
+    from harness.live.server import plan_total
+
+    plan = _two_member_pool_plan(tiny_tflite, tmp_path, 3)
+    for p in (plan, replace(plan, repeat=2), replace(plan, pools=())):
+        assert plan_total(p.to_dict()) == len(p.repeated_jobs()), p.to_dict().get("pools")
+    assert plan_total(replace(plan, repeat=2).to_dict()) == 6  # 3 models, one pool, twice
+
+
+def test_cli_nightly_takes_pool_as_run_does(harness_cli, tiny_tflite, tmp_path):
+    yaml = tmp_path / "devices.yaml"
+    yaml.write_text("devices:\n  - {name: cpu-a, kind: local, pool: cpu}\n  - {name: other, kind: local}\n")
+    common = ("--devices", str(yaml), "--models", str(tiny_tflite), "--variants", "fp32", "--quick",
+              "--repeat", "1", "--db", str(tmp_path / "n.db"), "--out-dir", str(tmp_path / "reports"),
+              "--cache-dir", str(tmp_path / "cache"))
+    res = harness_cli("nightly", *common, "--pool", "gpu", text=True)
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "harness: error: --pool gpu: no enabled device of that pool (pools: 'cpu')"], res.stderr
+    res = harness_cli("nightly", *common, "--pool", "cpu", text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    (row,) = ResultsDB(tmp_path / "n.db").measurements()  # the pool's one job; `other` is not in the pool
+    assert (row.device, row.extra["pool"], row.status) == ("cpu-a", "cpu", "ok")

@@ -132,7 +132,8 @@ def _farm_devices(args: argparse.Namespace) -> int:
         from harness.reporting.tables import print_devices
 
         print_devices(rows, args.format)
-    return 0 if rows and all(r["status"] in ("free", "busy") for r in rows) else 1
+    # An agent stopped on purpose (SIGTERM, Ctrl-C) is not a fault; a host that died or froze ("host down") is.
+    return 0 if rows and all(r["status"] in ("free", "busy", "stopped") for r in rows) else 1
 
 
 NOTHING = "nothing to install"

@@ -11,6 +11,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from harness.commands.options import tcp_port
 
@@ -41,8 +42,8 @@ def health_checks(lost_after_s: float) -> dict[str, int]:
 
 def cmd_farm(args: argparse.Namespace) -> int:
     from errors import UserError
-    from harness.farm.agent import _last_error, _ray_cli, die_with_parent, stop_node
     from harness.farm.cluster import connect, ensure_token, harness_version, is_loopback, registry, secure_env
+    from harness.farm.node import last_error, ray_cli, start_node, stop_node
 
     if not 6 <= args.lost_after <= 600:
         raise UserError(f"--lost-after {args.lost_after:g}: expected 6 to 600 seconds")
@@ -51,20 +52,18 @@ def cmd_farm(args: argparse.Namespace) -> int:
     secure_env()  # the head's processes inherit token mode
     # The head's memory monitor never kills the control plane (the registry): Ray's own knob, head only.
     os.environ["RAY_memory_monitor_refresh_ms"] = "0"
-    argv = _ray_cli(keep_loopback=is_loopback(args.bind))
+    argv = ray_cli(keep_loopback=is_loopback(args.bind))
     argv += ["start", "--head", f"--node-ip-address={args.bind}", f"--port={args.port}",
              f"--num-cpus={args.num_cpus}", "--include-dashboard=false", "--disable-usage-stats",
              f"--object-store-memory={100 * 1024 * 1024}", "--block",
              f"--system-config={json.dumps(health_checks(args.lost_after))}", *args.ray_start_arg]
-    log = Path(tempfile.mkdtemp(prefix="harness-farm-")) / "ray-start.log"
+    folder = Path(tempfile.mkdtemp(prefix="harness-farm-"))  # `ray start`'s output, one log per try
 
     def interrupted(signum: int, _frame: object) -> None:  # during start-up: unwind, so `finally` stops ray
         raise KeyboardInterrupt(signal.Signals(signum).name)
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(s, interrupted)
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=die_with_parent)
+    procs: list[subprocess.Popen[bytes]] = []  # `ray start` now (a second one when the first timed out)
     stopping = threading.Event()
     # A signal during start-up may arrive while the main thread is inside Ray's C++ connect, where no Python
     # handler runs until it returns (a minute or more): the wakeup fd tells a thread at once, which stops
@@ -76,21 +75,25 @@ def cmd_farm(args: argparse.Namespace) -> int:
 
     def stop_if_still_starting() -> None:
         if os.read(wake_r, 1) and not started.is_set():
-            stop_node(proc)
+            for proc in procs:
+                stop_node(proc)
             os._exit(130)
     threading.Thread(target=stop_if_still_starting, name="farm-up-signal", daemon=True).start()
-    try:
+
+    def up(proc: subprocess.Popen[bytes], log: Path) -> Any:
         deadline = time.monotonic() + 120
         while True:
             if proc.poll() is not None:
-                raise UserError(f"farm up: `ray start --head` failed: {_last_error(log)}")
+                raise UserError(f"farm up: `ray start --head` failed: {last_error(log)}")
             try:
-                ray = connect(address, "--bind/--port")
-                break
+                return connect(address, "--bind/--port")
             except UserError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(1.0)
+    try:
+        proc, _log, ray = start_node(argv, folder, up, what="farm up", on_spawn=procs.append,
+                                     note=lambda line: print(line, flush=True))
         started.set()
         signal.set_wakeup_fd(-1)
         os.close(wake_w)  # the thread reads end-of-file and ends
@@ -113,5 +116,6 @@ def cmd_farm(args: argparse.Namespace) -> int:
             _ray.shutdown()
         except Exception:
             pass
-        stop_node(proc)
+        for proc in procs:
+            stop_node(proc)
         sys.stdout.flush()

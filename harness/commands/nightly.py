@@ -18,6 +18,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     n = sub.add_parser("nightly", help="run the farm plan, compare with the last good night, confirm, report")
     n.add_argument("--devices", metavar="FILE", help="the farm's devices file (required unless --accept)")
     add_farm_arg(n)
+    n.add_argument("--pool", metavar="NAME[,NAME]",
+                   help="measure on these pools (a device's `pool:` in devices.yaml), as `run --pool` does: each job "
+                        "once, on whichever device of its pool is free; nights are compared per device that ran them")
     add_db_arg(n)
     n.add_argument("--models", help="comma-separated zoo names or model files (default: srcnn,fsrcnn,squeezenet)")
     n.add_argument("--variants", help="comma-separated passes (default: fp32,fp16,dr_int8,int8)")
@@ -71,7 +74,8 @@ def _nightly(args: argparse.Namespace, farm: Farm | None, devices: DevicesFile) 
     check_folder("--out-dir", args.out_dir, create=True)
     plan = make_plan(devices, models=csv_list(args.models, "--models"),
                      variants=csv_list(args.variants, "--variants"), quick=args.quick,
-                     repeat=NIGHTLY_REPEAT if args.repeat is None else args.repeat)
+                     repeat=NIGHTLY_REPEAT if args.repeat is None else args.repeat,
+                     pools=tuple(csv_list(args.pool, "--pool") or ()))
     db_path = args.db or default_db()
     check_db_for_writing(db_path)  # refuse a damaged file and upgrade an old one before anything runs
     from harness.orchestration.quiet import quiet_logs

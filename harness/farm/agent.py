@@ -9,7 +9,6 @@ import os
 import platform
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -25,9 +24,11 @@ from harness.farm.cluster import (
     device_resource,
     harness_version,
     is_loopback,
+    node_labels,
     registry,
     shown,
 )
+from harness.farm.node import last_error, ray_cli, start_failed, start_node, stop_node
 
 FACTS_TIMEOUT_S = 30.0
 # A device's facts (OS, runtime versions, memory) are read again before a job once they are this old, so a
@@ -42,8 +43,7 @@ def facts_max_age_s() -> float:
     except ValueError:
         return FACTS_MAX_AGE_S
 SETTLE_S = 45.0  # how long a joining agent waits for a stopped namesake's node (same host) to leave
-
-
+REGISTERED_CHECK_S = 10.0  # how often a serving agent checks that the registry still has its entry
 def artifact_dir() -> Path:
     """Where an agent keeps artifacts by content hash, across runs and nights."""
     if os.environ.get("HARNESS_FARM_CACHE"):
@@ -232,7 +232,9 @@ def announce(devices_file: Any, name: str, node_id: str, *, facts: bool = True,
         # node leaves within Ray's health-check time. A namesake on another host is refused at once.
         if not refusal or "already joined" not in refusal or time.monotonic() > deadline:
             break
-        namesake = [e for e in ray.get(reg.agents.remote()) if e["name"] == name and e["alive"]]
+        # (a namesake that said it stopped is still waited for: its node and workers are on their way out)
+        namesake = [e for e in ray.get(reg.agents.remote())
+                    if e["name"] == name and e["node_id"] != node_id and (e["alive"] or e.get("stopped_at"))]
         if not namesake or namesake[0].get("hostname") != platform.node():
             break
         time.sleep(1.0)
@@ -269,38 +271,28 @@ def node_resources(devices_file: Any) -> dict[str, float]:
     return {device_resource(d.name): 1.0 for d in devices_file.enabled}
 
 
-def _ray_cli(keep_loopback: bool = False) -> list[str]:
-    """`ray` as a child of this Python. With `keep_loopback`, a loopback `--node-ip-address` stays loopback:
-    `ray start` would replace 127.0.0.1 by the host's LAN address (`resolve_ip_for_localhost`), and its
-    Python servers (client server, agents, metrics) would then listen there."""
-    patch = ("import ray._private.services as s; s.resolve_ip_for_localhost = lambda host: host; "
-             if keep_loopback else "")
-    return [sys.executable, "-c",
-            f"import sys; {patch}from ray.scripts.scripts import main; sys.argv[0] = 'ray'; main()"]
-
-
-def _wait_for_node(ray: Any, name: str, mark: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> str:
+def _wait_for_node(ray: Any, name: str, mark: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> str:
     """This agent's own node, found by the one-off resource it started with: never another agent's node
     that happens to carry the same name (that agent is then refused at announce, not silently replaced)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise UserError(f"agent {shown(name)}: {_start_failed(log)}")
+            raise UserError(f"agent {shown(name)}: {start_failed(log)}")
         for n in ray.nodes():
             if n.get("Alive") and mark in (n.get("Resources") or {}):
                 return str(n["NodeID"])
         time.sleep(0.5)
-    raise UserError(f"agent {shown(name)}: the node did not join within {timeout_s:.0f} s: {_last_error(log)}")
+    raise UserError(f"agent {shown(name)}: the node did not join within {timeout_s:.0f} s: {last_error(log)}")
 
 
-def _connect_when_up(address: str, name: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> Any:
+def _connect_when_up(address: str, name: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> Any:
     """A driver needs a raylet on its own host: on a lab host that is the node `ray start` is starting."""
     from harness.farm.cluster import TOKEN_REFUSED, connect
 
     deadline = time.monotonic() + timeout_s
     while True:
         if proc.poll() is not None:
-            raise UserError(f"agent {shown(name)}: {_start_failed(log)}")
+            raise UserError(f"agent {shown(name)}: {start_failed(log)}")
         try:
             return connect(address, "--address")
         except UserError as exc:
@@ -312,22 +304,6 @@ def _connect_when_up(address: str, name: str, proc: subprocess.Popen, log: Path,
             time.sleep(1.0)
 
 
-def _start_failed(log: Path) -> str:
-    """Why `ray start` stopped, in one line; a refused token is named as such (Ray says it many ways)."""
-    from harness.farm.cluster import TOKEN_REFUSED
-
-    said = log.read_text(errors="replace") if log.exists() else ""
-    if "InvalidAuthToken" in said or "token is missing or incorrect" in said:
-        return TOKEN_REFUSED
-    return f"`ray start` failed: {_last_error(log)}"
-
-
-def _last_error(log: Path) -> str:
-    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()] if log.exists() else []
-    pick = next((ln for ln in reversed(lines) if "rror" in ln or "ismatch" in ln), lines[-1] if lines else "no output")
-    return shown(pick, 200)
-
-
 def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, node_ip: str | None = None,
               object_store_mb: int = 100, extra_args: list[str] | None = None, out: Any = print) -> int:
     """`harness agent`: start this host's node, announce it, serve until stopped (Ctrl-C or SIGTERM)."""
@@ -337,39 +313,50 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
     secure_env()  # for this process and the `ray start` below
     if not have_token():
         raise UserError(f"agent {shown(name)}: {NO_TOKEN}")
-    log = Path(tempfile.mkdtemp(prefix="harness-agent-")) / "ray-start.log"
+    folder = Path(tempfile.mkdtemp(prefix="harness-agent-"))  # `ray start`'s output, one log per try
     mark = f"{AGENT_MARK}{uuid.uuid4().hex}"
     resources = {**node_resources(devices_file), mark: 1.0}
+    specs = {d.name: d.model_dump(mode="json") for d in devices_file.enabled}  # as announce sends them
     # A loopback head (a try on one machine): this node stays on loopback too, where the head listens.
-    argv = _ray_cli(keep_loopback=is_loopback(node_ip) or is_loopback(target.rpartition(":")[0]))
+    argv = ray_cli(keep_loopback=is_loopback(node_ip) or is_loopback(target.rpartition(":")[0]))
     argv += ["start", f"--address={target}", f"--num-cpus={num_cpus}", f"--node-name={name}",
              f"--resources={json.dumps(resources)}",
+             "--labels=" + ",".join(f"{k}={v}" for k, v in node_labels(name, specs).items()),
              f"--object-store-memory={object_store_mb * 1024 * 1024}", "--block", "--disable-usage-stats"]
     if node_ip:
         argv.append(f"--node-ip-address={node_ip}")
     argv += list(extra_args or [])
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=die_with_parent)
     stopping = threading.Event()
 
     def stop(*_: Any) -> None:
         stopping.set()
 
-    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
-    try:
+    def up(proc: subprocess.Popen[bytes], log: Path) -> tuple[Any, str]:
         ray = _connect_when_up(target, name, proc, log, 120.0)
         for s in old:  # again: ray.init installs its own SIGTERM handler
             signal.signal(s, stop)
-        node_id = _wait_for_node(ray, name, mark, proc, log, 120.0)
+        return ray, _wait_for_node(ray, name, mark, proc, log, 120.0)
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        # One node starts at a time on a host (see node_start_lock); once more if Ray's start timed out.
+        proc, log, (ray, node_id) = start_node(argv, folder, up, what=f"agent {shown(name)}",
+                                               note=lambda line: out(line, flush=True), one_at_a_time=True,
+                                               stopping=stopping)
         entry = announce(devices_file, name, node_id, settle_s=SETTLE_S)
         ok = sum(1 for f in entry["facts"].values() if f.get("status") == "ok")
         out(f"agent {name} joined {target} with {len(entry['devices'])} device(s) "
             f"({ok} answering): {', '.join(entry['devices'])}", flush=True)
+        checked = time.monotonic()
         while not stopping.is_set() and proc.poll() is None:
             stopping.wait(1.0)
+            if time.monotonic() - checked > REGISTERED_CHECK_S:
+                _still_registered(ray, entry)
+                checked = time.monotonic()
         if proc.poll() is not None and not stopping.is_set():
-            raise UserError(f"agent {shown(name)}: the Ray node stopped: {_last_error(log)}")
+            raise UserError(f"agent {shown(name)}: the Ray node stopped: {last_error(log)}")
+        _say_stopped(ray, name, node_id)
         return 0
     finally:
         for s, h in old.items():
@@ -380,32 +367,27 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
             _ray.shutdown()
         except Exception:
             pass
-        stop_node(proc)
+        if proc is not None:
+            stop_node(proc)
 
 
-def die_with_parent() -> None:
-    """In the `ray start --block` child, before it runs: the kernel sends it SIGTERM when the harness process
-    that started it dies, however it dies (SIGKILL included), and `ray start` then stops its node. So a
-    killed agent (or head) leaves no orphan node that keeps serving. Linux only; elsewhere a no-op."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
-
-
-def stop_node(proc: subprocess.Popen) -> None:
-    """Stop a node started by `ray start --block` in its own session: SIGTERM stops most of its
-    processes; a few helpers (dashboard and runtime-env agents) outlive it, so the group goes too."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def _still_registered(ray: Any, entry: dict[str, Any]) -> None:
+    """The registry's entry for this agent, registered again if it was lost (a registry that lost its stored
+    entries; meanwhile listings rebuild this agent from Ray's node table, without device specs). Best effort."""
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
+        reg = registry()
+        if not ray.get(reg.has.remote(entry["node_id"]), timeout=10):
+            ray.get(reg.register.remote(entry), timeout=10)
+    except Exception:
         pass
+
+
+def _say_stopped(ray: Any, name: str, node_id: str) -> None:
+    """A clean stop (SIGTERM, Ctrl-C) is told to the registry before the node goes: `devices --farm` then lists
+    the agent as stopped, not as a host that went down. Best effort and bounded: the stop goes on regardless."""
+    try:
+        ray.get(registry().stopped.remote(name, node_id), timeout=10)
+    except Exception:
+        pass
+
+

@@ -31,6 +31,28 @@ HEAD_RESOURCE = "node:__internal_head__"
 # Every agent's node starts with one resource named so (plus a random suffix): in Ray's node table, an agent node
 # is one that has it, its NodeName is the agent's name, and its `device:<name>` resources are its devices.
 AGENT_MARK = "harness-agent:"
+# And Ray node labels (`ray start --labels`): the agent's name (when it fits a label's characters), how many devices
+# it serves and a digest of their specs, so what Ray's node table says can be checked against the registry's entry.
+LABEL_NAME, LABEL_DEVICES, LABEL_DIGEST = "harness-agent", "harness-devices", "harness-digest"
+_LABEL_VALUE = r"[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,61}[a-zA-Z0-9])?"  # Ray's (ray/_private/label_utils.py)
+
+
+def devices_digest(devices: dict[str, Any]) -> str:
+    """An agent's devices (names and specs as its devices file says), in 16 hex characters."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(devices, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def node_labels(name: str, devices: dict[str, Any]) -> dict[str, str]:
+    """The labels an agent's node starts with (a name Ray's label syntax refuses stays only in the NodeName)."""
+    import re
+
+    labels = {LABEL_DEVICES: str(len(devices)), LABEL_DIGEST: devices_digest(devices)}
+    if re.fullmatch(_LABEL_VALUE, name):
+        labels[LABEL_NAME] = name
+    return labels
 
 
 def device_resource(name: str) -> str:
@@ -343,10 +365,40 @@ class Registry:
         self.entries.pop(name, None)
         self._store(name)
 
+    def stopped(self, name: str, node_id: str) -> None:
+        """The agent on `node_id` stopped cleanly (its node goes next): kept and marked, so a listing says
+        "stopped", not "host down". Another node's entry of that name (a newer agent) is left alone."""
+        entry = self.entries.get(name)
+        if entry is not None and entry["node_id"] == node_id:
+            entry["stopped_at"] = time.time()
+            self._store(name)
+
     def agents(self) -> list[dict[str, Any]]:
-        """Every entry, with `alive` from Ray's view of the nodes now."""
-        alive = self._alive()
-        return [dict(e, alive=e["node_id"] in alive) for e in self.entries.values()]
+        """Every entry, with `alive` from Ray's view of the nodes now (a cleanly stopped agent is not alive); and
+        every live agent node that has no entry (the entries were lost, or it is joining now), rebuilt from Ray's
+        node table: its name, its devices (`device:` resources) and their count and digest (its labels). A rebuilt
+        one has no device specs (`rebuilt` says so): it is listed, not planned on, until its agent registers."""
+        nodes = self._live_nodes()
+        out = [dict(e, alive=e["node_id"] in nodes and not e.get("stopped_at")) for e in self.entries.values()]
+        known = {e["node_id"] for e in self.entries.values()}
+        for node_id, node in nodes.items():
+            res = node.get("Resources") or {}
+            if node_id in known or not any(k.startswith(AGENT_MARK) for k in res):
+                continue
+            labels = node.get("Labels") or {}
+            devices = sorted(k.removeprefix(device_resource("")) for k in res if k.startswith(device_resource("")))
+            said = labels.get(LABEL_DEVICES)
+            note = "rebuilt from Ray's node table (the registry has no entry)"
+            if said is not None and said != str(len(devices)):
+                note += f"; its label says {said} device(s)"
+            out.append({"name": labels.get(LABEL_NAME) or node.get("NodeName"), "node_id": node_id,
+                        "hostname": node.get("NodeManagerHostname"), "devices": {d: {"name": d} for d in devices},
+                        "facts": {}, "digest": labels.get(LABEL_DIGEST), "rebuilt": note, "alive": True})
+        return out
+
+    def has(self, node_id: str) -> bool:
+        """Whether the agent on this node has its entry (an agent checks, and registers again if it was lost)."""
+        return any(e["node_id"] == node_id for e in self.entries.values())
 
 
 def registry(head_version: str | None = None) -> Any:

@@ -43,20 +43,21 @@ class Farm:
         self.entries = self.ray.get(self._registry.agents.remote())
         mine = (harness_version(), PROTOCOL)
         for e in self.entries:
-            if e["alive"] and (e.get("harness_version"), e.get("protocol")) != mine:
+            if e["alive"] and not e.get("rebuilt") and (e.get("harness_version"), e.get("protocol")) != mine:
                 raise UserError(f"{self.flag} {shown(self.address)}: version mismatch: agent {shown(e['name'])} runs "
                                 f"harness {e.get('harness_version')} (protocol {e.get('protocol')}), this coordinator "
                                 f"harness {mine[0]} (protocol {mine[1]}); install the same version on every host")
         return self.entries
 
     def owner(self, device: str) -> dict[str, Any] | None:
-        return next((e for e in self.entries if e["alive"] and device in e["devices"]), None)
+        return next((e for e in self.entries if e["alive"] and not e.get("rebuilt") and device in e["devices"]), None)
 
     def devices_file(self) -> Any:
         """Every device of every live agent, as one devices file: the farm's plan."""
         from harness.planning.config import parse_devices
 
-        devices = [d for e in self.entries if e["alive"] for d in e["devices"].values()]
+        # (a node rebuilt from Ray's node table has no device specs to plan with until its agent registers again)
+        devices = [d for e in self.entries if e["alive"] and not e.get("rebuilt") for d in e["devices"].values()]
         if not devices:
             raise UserError(f"{self.flag} {shown(self.address)}: no agent has joined the farm yet "
                             "(run `harness agent --devices FILE --address HEAD:PORT` on each lab host)")
@@ -69,13 +70,16 @@ class Farm:
             for name, dev in e["devices"].items():
                 facts = dict(e.get("facts", {}).get(name) or {})
                 status = facts.pop("status", "ok")
-                if not e["alive"]:
+                if e.get("stopped_at"):
+                    status = "stopped"  # stopped on purpose (SIGTERM, Ctrl-C): not a fault
+                elif not e["alive"]:
                     status = "host down"
                 elif status == "ok":
                     status = "busy" if self.busy(name) else "free"
                 pool = {"pool": dev["pool"]} if dev.get("pool") else {}  # `run --pool` takes any free one of them
+                rebuilt = {"registry": e["rebuilt"]} if e.get("rebuilt") else {}
                 rows.append({"host": e["name"], "device": name, "kind": dev.get("kind"), **pool, "status": status,
-                             **facts})
+                             **rebuilt, **facts})
         return rows
 
     def busy(self, device: str) -> bool:

@@ -24,14 +24,19 @@ def result_brief(m: Measurement) -> dict[str, object]:
 
 
 def plan_total(plan: Mapping[str, object]) -> int | None:
-    """Jobs in a stored plan (models x variants x enabled devices); None for imported runs."""
+    """Jobs in a stored plan (models x variants x devices x repeats, a `--pool` counted once, whichever of its
+    devices runs a job: as the run's own "run_started" total); None for imported runs."""
     listed = plan.get("devices")
     devices = listed.get("devices") if isinstance(listed, dict) else None
     models, variants = plan.get("models"), plan.get("variants")
     if not isinstance(devices, list) or not isinstance(models, list) or not isinstance(variants, list):
         return None
-    enabled = [d for d in devices if isinstance(d, dict) and d.get("enabled", True)]
-    return len(models) * len(variants) * len(enabled)
+    named = plan.get("pools")
+    pools = {str(p) for p in named} if isinstance(named, (list, tuple)) else set()
+    keys = {str(d["pool"]) if d.get("pool") in pools else str(d.get("name"))
+            for d in devices if isinstance(d, dict) and d.get("enabled", True)}
+    repeat = plan.get("repeat")
+    return len(models) * len(variants) * len(keys) * (repeat if isinstance(repeat, int) and repeat > 0 else 1)
 
 
 def run_brief(r: RunInfo, rows: list[Measurement]) -> dict[str, object]:

@@ -18,7 +18,7 @@ HISTORY = 500  # events kept for clients that reconnect with Last-Event-ID
 T = TypeVar("T")
 Event = tuple[int, str, str]  # (number, kind, JSON payload) as a stream sends it
 Events = Callable[[str, dict[str, object]], None]  # the orchestrator's events callback (kind, payload)
-ACTIVITY_EVENTS = ("convert_started", "export_started", "job_started")
+ACTIVITY_EVENTS = ("convert_started", "export_started", "job_started", "job_moved")
 
 
 class EventHub:

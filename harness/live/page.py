@@ -127,6 +127,8 @@ function activityText(kind, p) {
   if (kind === "convert_started") return "converting " + short(p.model) + " · " + p.variant + " (" + (p.index + 1) + "/" + p.total + ")";
   if (kind === "export_started") return "exporting " + short(p.model) + " · " + p.variant + " as " + p.export + " (" + (p.index + 1) + "/" + p.total + ")";
   if (kind === "job_started") return "measuring " + p.device + " · " + short(p.model) + " · " + p.variant;
+  if (kind === "job_moved") return "measuring " + p.device + " · " + short(p.model) + " · " + p.variant + " (moved from "
+    + (p.moved_from || []).map((w) => String(w).split(": ")[0]).join(", ") + ")";
   return null;
 }
 function renderCurrent(status, activity) {
@@ -203,7 +205,7 @@ function connect() {
       renderRunOptions();
     }
   });
-  for (const kind of ["convert_started", "export_started", "job_started"]) {
+  for (const kind of ["convert_started", "export_started", "job_started", "job_moved"]) {
     on(kind, (p) => { if (state.status === "running") $("current").textContent = activityText(kind, p); });
   }
   on("job_finished", async (p) => {

@@ -116,7 +116,8 @@ class LiveServer:
             self.activity = {"run_id": payload.get("run_id")}
         elif kind in ACTIVITY_EVENTS and self.activity is not None:
             self.activity = {"run_id": self.activity.get("run_id"), "kind": kind,
-                             **{k: payload.get(k) for k in ("device", "model", "variant", "index", "total", "export")}}
+                             **{k: payload.get(k) for k in ("device", "model", "variant", "index", "total", "export",
+                                                            "moved_from")}}
         elif kind == "run_finished":
             self.activity = None
 

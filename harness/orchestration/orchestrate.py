@@ -8,7 +8,6 @@ A failing variant or device becomes error rows and the rest goes on.
 """
 from __future__ import annotations
 
-import functools
 import os
 import platform
 import secrets
@@ -17,7 +16,7 @@ import sys
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -29,42 +28,25 @@ from errors import DeviceError, UserError
 from harness.orchestration.hostload import cpu_times, host_noise, runner_noise
 from harness.orchestration.measure import (PEAK_MAX_SWING, RowContext, RowOrigin, error_measurement, peak_swing,
                                            to_measurement)
-from harness.orchestration.pools import PoolQueue
+from harness.orchestration.pools import PoolMoves, PoolQueue
+from harness.orchestration.prepare import (EVAL_KEY, PEAK_KEY, Exports, MeasuringTarget, Preparation,
+                                           _companions_needed, _one_line, _prepared_exports, _scores_on_device,
+                                           device_scores)
 from harness.statistics.compare import model_label
 from harness.planning.plan import Plan
 from harness.store.results import Measurement, RunInfo
 from harness.store.row_fields import facts
 
 if TYPE_CHECKING:
-    from converters.build import VariantBuilder
-    from converters.device_eval import EvalSet
-    from converters.variant_metrics import TaskScores
-    from converters.exports import Export
-    from devices.job import JobSpec, RawRun
     from devices.target import Target
-    from harness.planning.config import BenchSettings, DeviceConfig
+    from harness.planning.config import DeviceConfig
 
 EventSink = Callable[[str, dict[str, Any]], None]
-ExportKey = tuple[str, str, str]  # (model, variant, export kind)
-Exports = dict[ExportKey, "Export | Exception"]  # each made export, or why it could not be made
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_CONSECUTIVE_DEVICE_FAILURES = 2
 STOP_GRACE_S = 1.5  # after Ctrl-C, how long the workers get to return before the run is left to them
 SUSTAINED_STOP_GRACE_S = 15.0
-PEAK_KEY = ("__peak_probe__", "matmul")
-EVAL_KEY = "__device_eval__"
-PEAK_ROUNDS = 2  # the probe runs twice per kind: its run-to-run swing is shown, not hidden
 __all__ = ["PEAK_MAX_SWING", "Orchestrator", "peak_swing", "run"]
-
-
-class MeasuringTarget(Protocol):
-    """What a worker asks of a device: devices.target.Target on this host, harness.farm's RemoteTarget on an agent
-    (which has no `abort`: a farm's job stops through the run's stop flag, `attach`)."""
-
-    def prepare(self) -> None: ...
-    def benchmark(self, job: JobSpec) -> RawRun: ...
-    def cool_down(self, bench: BenchSettings, stop: threading.Event | None = None) -> float: ...
-    def close(self) -> None: ...
 
 
 class Targets(Protocol):
@@ -125,7 +107,7 @@ class RunSummary:
     results: list[Measurement] = field(default_factory=list)
 
 
-class Orchestrator:
+class Orchestrator(Preparation, PoolMoves):
     """Owns one run: its id, the database, the stop flag and the event stream."""
 
     def __init__(self, plan: Plan, db: ResultsDB, *, events: EventSink | None = None,
@@ -141,17 +123,6 @@ class Orchestrator:
         self._active: set[MeasuringTarget] = set()  # targets in use now, aborted on Ctrl-C
         self._queues: dict[str, PoolQueue] = {}  # `run --pool`: each pool's jobs, shared by its devices
         self._pool_of = {d.name: d.pool for d in plan.devices.enabled if plan.job_key(d) != d.name}
-
-    def _origin(self, device: str, job: tuple[str, str, int] | None = None) -> RowOrigin:
-        """Who drove the device (the targets say); in a pool also the pool's name, and for a job handed back
-        by another member, where it was tried before (extra.pool, extra.moved_from)."""
-        origin = self.targets.origin(device)
-        pool = self._pool_of.get(device)
-        if pool is None:
-            return origin
-        queue = self._queues.get(pool)
-        moved = tuple(queue.moved.get(job, ())) if queue is not None and job is not None else ()
-        return replace(origin, pool=pool, moved_from=moved)
 
     def _emit(self, kind: str, **payload: Any) -> None:
         try:
@@ -230,13 +201,6 @@ class Orchestrator:
         self._emit("run_finished", run_id=run_id, status=status, **_counts(summary))
         return summary
 
-    def _done(self, run_id: str, include_errors: bool = True) -> set[tuple[str, str, str, int]]:
-        """The jobs a run already holds rows for; a pool's job is done whichever of its devices ran it."""
-        if not self.plan.pools:
-            return self.db.done_repeats(run_id, include_errors=include_errors)
-        return {(str(m.extra.get("pool") or m.device), m.model, m.variant, m.repeat_index)
-                for m in self.db.measurements(run_id) if include_errors or m.status == "ok"}
-
     def _lanes(self, devices: list[DeviceConfig]) -> list[list[DeviceConfig]]:
         """Devices that run at the same time, one lane each. Every `kind: local` device of this host shares
         one lane (measured in turn): two at once would each perturb the other's timings. A local device marked
@@ -269,117 +233,6 @@ class Orchestrator:
         deadline = time.monotonic() + (SUSTAINED_STOP_GRACE_S if sustained else STOP_GRACE_S)
         while time.monotonic() < deadline and any(not f.done() for f in futures):
             time.sleep(0.02)
-
-    def _convert(self, pairs: set[tuple[str, str]], summary: RunSummary,
-                 builder: VariantBuilder) -> dict[tuple[str, str], Any]:
-        """Build every needed artifact once; a failure is kept as the exception for its rows."""
-        built: dict[tuple[str, str], Any] = {}
-        ordered = [(m, v) for m in self.plan.models for v in self.plan.variants if (m, v) in pairs]
-        for i, (m, v) in enumerate(ordered):
-            if self.stop.is_set():
-                break
-            self._emit("convert_started", model=m, variant=v, index=i, total=len(ordered))
-            try:
-                built[(m, v)] = builder.build(m, v)
-                err = None
-            except Exception as exc:  # ConversionError, or anything TF throws: one line per variant
-                built[(m, v)] = exc
-                err = _one_line(exc)
-            self._emit("convert_finished", model=m, variant=v, index=i, total=len(ordered), error=err,
-                       cached=getattr(built[(m, v)], "cached", False))
-        summary.converted = builder.converted
-        if any(_scores_on_device(d) for d in self.plan.devices.enabled):
-            self._device_eval_sets(builder, built)
-        if self.plan.peak_probe and not self.stop.is_set():
-            try:
-                from converters.peak import probe_path
-
-                built[PEAK_KEY] = {kind: probe_path(builder.cache_dir, dtype=kind) for kind in ("fp32", "int8")}
-            except Exception as exc:  # no probe: results simply lack the fraction-of-peak column
-                built[PEAK_KEY] = exc
-        return built
-
-    def _export(self, by_device: dict[str, list[tuple[str, str, int]]], needs: dict[str, tuple[str, ...]],
-                built: dict[tuple[str, str], Any], builder: VariantBuilder) -> Exports:
-        """Make every export a device's runtime needs, once per (model, variant, kind), before any timed job.
-
-        A failure is kept as the exception: the rows that needed it become errors with its one line.
-        """
-        from converters.exports import EXPORT_KINDS, export
-
-        wanted = {(m, v, kind) for name, jobs in by_device.items() for m, v, _ in jobs for kind in needs[name]}
-        ordered = [(m, v, k) for m in self.plan.models for v in self.plan.variants for k in EXPORT_KINDS
-                   if (m, v, k) in wanted and not isinstance(built.get((m, v)), (Exception, type(None)))]
-        exports: Exports = {}
-        for i, (m, v, kind) in enumerate(ordered):
-            if self.stop.is_set():
-                break
-            self._emit("export_started", model=m, variant=v, export=kind, index=i, total=len(ordered))
-            try:
-                exports[(m, v, kind)] = export(kind, built[(m, v)].path, source=functools.partial(builder.source, m))
-                err = None
-            except Exception as exc:  # ExportError, or anything TF or tf2onnx throws: one line for its rows
-                exports[(m, v, kind)] = exc
-                err = _one_line(exc)
-            self._emit("export_finished", model=m, variant=v, export=kind, index=i, total=len(ordered), error=err)
-        return exports
-
-    def _device_eval_sets(self, builder: VariantBuilder, built: dict[tuple[str, str], Any]) -> None:
-        """Held-out inputs for models scored on the phone (converters.device_eval): Core ML variants on an
-        iPhone, and every variant on an Android phone that runs the companion app."""
-        from converters import device_eval
-        from converters.build import user_accuracy_gate
-
-        apps = any(d.kind == "android" and getattr(d, "runtime", "") == "app" for d in self.plan.devices.enabled)
-        for m in {m for (m, v), art in list(built.items()) if isinstance(v, str) and not isinstance(art, Exception)
-                  and not str(m).startswith("__") and (v.startswith("coreml") or apps)}:
-            try:
-                src = builder.source(m)
-                if src.spec is None and user_accuracy_gate(builder.task, builder.image_dir):
-                    built[(EVAL_KEY, m)] = None  # the user's model, task not named: no accuracy, on the phone too
-                    continue
-                built[(EVAL_KEY, m)] = device_eval.prepare(src, builder.cache_dir / "eval", self.plan.image_dir)
-            except Exception as exc:  # no eval set: the rows keep "accuracy not measured"
-                built[(EVAL_KEY, m)] = exc
-
-    def _peak_probe(self, device: DeviceConfig, target: MeasuringTarget, probes: dict[str, tuple[Path, int]],
-                    bench: BenchSettings) -> tuple[dict[str, float], dict[str, list[float]]]:
-        """Once per device: GFLOP/s of a large fp32 and int8 matmul through the same runner, threads
-        and delegate; int8 kernels run several times faster, so each variant is set against its own kind.
-        Each kind runs PEAK_ROUNDS times, interleaved: the best is the peak, and every round is kept so
-        that the swing between them (162 to 505 GFLOP/s has been seen on a shared host) is reported."""
-        from converters.peak import peak_gflops_from_latency
-        from devices.target import JobSpec
-        from harness.statistics.latency import summarize
-
-        short = bench.model_copy(update={"warmup_runs": 1, "warmup_s": 0.1, "min_runs": 5, "min_s": 0.3,
-                                         "max_s": 30.0, "sustained_s": None})  # never a sustained probe
-        rounds: dict[str, list[float]] = {}
-        errors: dict[str, str] = {}
-        for _ in range(PEAK_ROUNDS):
-            for kind, (path, flops) in probes.items():
-                if self.stop.is_set() or kind in errors:
-                    continue
-                try:
-                    raw = target.benchmark(JobSpec(model_path=path, bench=short))
-                    res = raw.result
-                    lat = res.latencies_us
-                    p50 = summarize(lat).p50_us if lat else float(res.printed.get("p50_us") or 0)
-                    if not p50:
-                        raise RuntimeError(res.error or "no latency")
-                    rounds.setdefault(kind, []).append(peak_gflops_from_latency(flops, p50))
-                except Exception as exc:  # no peak of this kind: results lack the share-of-peak figure
-                    errors[kind] = _one_line(exc)
-        peaks: dict[str, float] = {}
-        for kind in probes:
-            if kind in rounds:
-                peaks[kind] = max(rounds[kind])
-                swing = peak_swing(rounds[kind])
-                self._emit("probe_finished", device=device.name, probe=kind, peak_gflops=peaks[kind],
-                           rounds_gflops=rounds[kind], swing=swing, error=None)
-            elif kind in errors:
-                self._emit("probe_finished", device=device.name, probe=kind, peak_gflops=None, error=errors[kind])
-        return peaks, rounds
 
     def _record(self, m: Measurement, summary: RunSummary) -> None:
         if self.stop.is_set() and not facts(m.extra, "sustained").get("interrupted"):
@@ -442,9 +295,13 @@ class Orchestrator:
                 if self.stop.is_set():
                     return
                 started = time.time()
-                self._emit("job_started", device=device.name, model=model, variant=variant, repeat=rep)
-                art = built.get((model, variant))
                 origin = self._origin(device.name, (model, variant, rep))
+                if origin.moved_from:  # a pool's job handed back by a member that went offline: one event, here
+                    self._emit("job_moved", device=device.name, pool=origin.pool, model=model, variant=variant,
+                               repeat=rep, moved_from=list(origin.moved_from))
+                else:
+                    self._emit("job_started", device=device.name, model=model, variant=variant, repeat=rep)
+                art = built.get((model, variant))
                 if offline_reason is not None or target is None:
                     self._record(error_measurement(run_id, device.name, model, variant,
                                                    offline_reason or "device unreachable", started, rep, origin),
@@ -502,73 +359,6 @@ class Orchestrator:
                     target.close()
                 except Exception:
                     pass
-
-    def _leave_pool(self, queue: PoolQueue, device: DeviceConfig, job: tuple[str, str, int], m: Measurement,
-                    give_back: bool, reason: str, run_id: str, summary: RunSummary) -> None:
-        """A pool member went offline during `job` (its row `m`): a lost device's job moves to another member of
-        the pool (no row here); what no member is left to run becomes error rows saying why this one went."""
-        left = queue.leave(device.name, give_back=give_back, why=m.error or "")
-        if give_back and job not in left:
-            self._emit("job_moved", device=device.name, pool=queue.name, model=job[0], variant=job[1],
-                       repeat=job[2], error=m.error)
-        else:
-            self._record(m, summary)  # it failed here, or no member is left to run it again
-        for model, variant, rep in left:
-            if (model, variant, rep) != job:
-                self._record(error_measurement(run_id, device.name, model, variant, reason, repeat_index=rep,
-                                               origin=self._origin(device.name)), summary)
-
-
-def _scores_on_device(device: DeviceConfig) -> bool:
-    """Whether the device's runtime writes the model's outputs on held-out inputs (the runtime registry says):
-    the companion apps return the eval set's outputs as the phone computed them; the host scores them."""
-    from devices.runtimes import runtime_for
-
-    rt = runtime_for(getattr(device, "kind", None), getattr(device, "runtime", None))
-    return bool(rt and rt.scores_on_device)
-
-
-def _companions_needed(device: DeviceConfig) -> tuple[str, ...]:
-    """What the device's runtime needs exported besides the variant; a kind that cannot load needs nothing
-    here (its worker reports the device unreachable)."""
-    try:
-        from devices.registry import target_class
-
-        return tuple(target_class(device.kind).companions_needed(device))
-    except Exception:
-        return ()
-
-
-def _prepared_exports(exports: Exports, device: DeviceConfig, model: str,
-                      variant: str) -> tuple[dict[str, Export], str | None]:
-    """The exports one job's runtime needs (kind -> converters.exports.Export), or why one is missing."""
-    prepared: dict[str, Export] = {}
-    for kind in _companions_needed(device):
-        made = exports.get((model, variant, kind))
-        if made is None:
-            return {}, "not exported (interrupted)"
-        if isinstance(made, Exception):
-            return {}, _one_line(made)
-        prepared[kind] = made
-    return prepared, None
-
-
-def device_scores(ev: EvalSet, outputs: Any) -> TaskScores:
-    """The accuracy the device's own outputs reach, for the row's metrics; the timing stands without it."""
-    from converters import device_eval
-
-    try:
-        return {**device_eval.score(ev, outputs)}
-    except Exception as exc:
-        return {"accuracy_error": f"device outputs: {_one_line(exc)}"}
-
-
-def _one_line(exc: BaseException | None) -> str:
-    if exc is None:
-        return ""
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:500]
-
 
 def _counts(s: RunSummary) -> dict[str, int]:
     return {"measured": s.measured, "errors": s.errors, "skipped": s.skipped}

@@ -70,8 +70,11 @@ class ProgressPrinter:
                     self._line(f"[{payload['index'] + 1}/{payload['total']}] "
                                f"{payload['model']}/{payload['variant']}: {state}")
             elif kind == "job_moved":  # `run --pool`: a device went offline during a job; another member runs it
-                self._line(f"{payload['device']} went offline during {payload['model']}/{payload['variant']}: "
-                           f"the job moves to another device of pool {payload['pool']} ({payload['error']})")
+                self._line(f"{payload['model']}/{payload['variant']} moves to {payload['device']} (pool "
+                           f"{payload['pool']}): {'; '.join(payload['moved_from'])}")
+                if p is not None and self._job_task is not None:
+                    p.update(self._job_task,
+                             description=f"{payload['device']}: {payload['model']}/{payload['variant']}")
             elif kind == "convert_progress":
                 self._convert_step(payload)
             elif kind == "export_started" and p is not None and self._convert_task is not None:
