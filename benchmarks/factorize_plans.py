@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""What factorize's plan costs in speed on the SRCNN models: the default plan (super-resolution splits only the
-layers whose split saves >= 10% of the Conv2D MACs, converters.compress.FACTORIZE_MIN_SAVING) beside every layer
-that gets cheaper (`min_saving=0`, the plan before issue 23's fourth round), with fp32, timed side by side.
+"""What factorize's plan costs in speed on the SRCNN models: the default plan (super-resolution makes a split that
+saves < 10% of the Conv2D MACs at the rank keeping 85% of the kernel's energy, or not at all when that is no
+cheaper: converters.compress.FACTORIZE_MIN_SAVING), those small splits left whole (`small_energy=0`), and every
+layer split at the speed-up's rank (`min_saving=0`, the plan before issue 23's fourth round), with fp32, timed side
+by side.
 
 Each plan is built without fine-tuning (`@steps=0`: the same graph as the fine-tuned variant, other weights) and
 timed through LiteRT in interleaved rounds (benchmarks/sidebyside.py); the table gives the layers split (rank),
@@ -21,7 +23,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 PLANS = {"fp32": "fp32", "factorize (default plan)": "factorize@steps=0",
-         "factorize@min_saving=0 (every split)": "factorize@min_saving=0@steps=0"}
+         "factorize@small_energy=0 (small splits left whole)": "factorize@small_energy=0@steps=0",
+         "factorize@min_saving=0 (every split at the speed-up's rank)": "factorize@min_saving=0@steps=0"}
 HEADERS = ["model", "variant", "layers split (rank)", "MACs", "MACs vs fp32", "p50 ms", "speed-up vs fp32"]
 
 

@@ -376,17 +376,31 @@ def separable_factors(kernel: np.ndarray, rank: int) -> tuple[np.ndarray, np.nda
     return v.astype(np.float32), h.astype(np.float32)
 
 
-# The share of a model's Conv2D MACs a split must save for factorize to make it, by task, when `min_saving` is not
-# given (issue 23). A split costs accuracy whatever it saves: SRCNN 9-1-5's 5x5 reconstruction (32 -> 1) split at
-# rank 1 saved 8% of the MACs and made the output filter separable; 9-5-5's 9x9 extraction at rank 2 saved 7%.
-# The layer that saves most is always split. Other tasks split every layer that gets cheaper (0).
+# Small splits, by task, when `min_saving` / `small_energy` are not given (issue 23): a split at the speed-up's rank
+# that saves under `min_saving` of the model's Conv2D MACs is made instead at the rank keeping `small_energy` of its
+# kernel's squared singular values (a few MACs more), or not at all when that rank is no cheaper than the kernel.
+# SRCNN 9-1-5's 5x5 reconstruction (32 -> 1) split at rank 1 saved 8% of the MACs, made the output filter separable
+# and cost most of the accuracy lost; left whole, the model lost most of the speed-up too (1.71x -> 1.10x under
+# load: LiteRT spends a third of fp32's time in that 1-output conv). The layer that saves most keeps its rank.
+# Other tasks split every layer that gets cheaper at the speed-up's rank (0).
 FACTORIZE_MIN_SAVING = {"super_resolution": 0.1}
+FACTORIZE_SMALL_ENERGY = {"super_resolution": 0.85}
 
 
-def _factor_plan(model: tf_keras.Model, params: Params, min_saving: float = 0.0) -> dict[str, int]:
-    """Which Conv2D layers to split and at what rank: square kernels >= min_kernel that get cheaper, each saving
-    at least `min_saving` of the model's Conv2D MACs (the one that saves most in any case)."""
-    plan, saving, total = {}, {}, 0
+def energy_rank(kernel: np.ndarray, keep: float) -> int:
+    """The smallest rank of separable_factors' split that keeps `keep` of the kernel's squared singular values."""
+    k, k2, cin, cout = kernel.shape
+    s = np.linalg.svd(kernel.transpose(0, 2, 1, 3).reshape(k * cin, k2 * cout), compute_uv=False)
+    energy = np.cumsum(s.astype(np.float64) ** 2)
+    return int(np.searchsorted(energy / max(float(energy[-1]), 1e-30), keep - 1e-9) + 1)
+
+
+def _factor_plan(model: tf_keras.Model, params: Params, min_saving: float = 0.0,
+                 small_energy: float = 0.0) -> dict[str, int]:
+    """Which Conv2D layers to split and at what rank: square kernels >= min_kernel that get cheaper; a split saving
+    under `min_saving` of the model's Conv2D MACs is made at the rank keeping `small_energy` of the kernel's energy
+    when that is still cheaper, else not made (FACTORIZE_MIN_SAVING); the one that saves most in any case."""
+    plan, saving, total, kernels = {}, {}, 0, {}
     for layer in model.layers:
         if type(layer).__name__ != "Conv2D":
             continue
@@ -403,9 +417,17 @@ def _factor_plan(model: tf_keras.Model, params: Params, min_saving: float = 0.0)
         if rank * kh * (cin + cout) < kh * kh * cin * cout:
             plan[layer.name] = rank
             saving[layer.name] = (kh * kh * cin * cout - rank * kh * (cin + cout)) * pixels
+            kernels[layer.name] = layer
     if min_saving > 0 and plan:
         best = max(saving, key=lambda n: saving[n])
-        plan = {n: r for n, r in plan.items() if n == best or saving[n] >= min_saving * total}
+        for name in [n for n in plan if n != best and saving[n] < min_saving * total]:
+            kernel = kernels[name].get_weights()[0]
+            k, _, cin, cout = kernel.shape
+            rank = energy_rank(kernel, small_energy) if small_energy > 0 else 0
+            if 0 < rank and rank * k * (cin + cout) < k * k * cin * cout:
+                plan[name] = rank
+            else:
+                del plan[name]
     return plan
 
 
@@ -474,10 +496,11 @@ def _factorize_lr(params: Params, info: TaskInfo) -> float:
 
 @register("factorize", "k x k convolutions into k x 1 then 1 x k (SVD rank for a speed-up), fine-tuned",
           {"speedup": 3.0, "min_kernel": 3, "rank": None, "steps": None, "lr": None, "distill": 0.0,
-           "min_saving": None},
+           "min_saving": None, "small_energy": None},
           needs_keras=True)
 def factorize(src: Source, params: Params):
-    """Split (super-resolution: only layers saving >= 10% of the MACs, FACTORIZE_MIN_SAVING), then fine-tune the
+    """Split (super-resolution: small splits at a rank keeping 85% of the kernel's energy, FACTORIZE_MIN_SAVING),
+    then fine-tune the
     task's COMPRESSION_STEPS (SRCNN-style: 3000; 1500 until issue 23's third round,
     400 before issue 14) at the model's own rate (SR_LR); `steps=0`: no fine-tuning.
 
@@ -491,7 +514,11 @@ def factorize(src: Source, params: Params):
     min_saving = FACTORIZE_MIN_SAVING.get(info.kind, 0.0) if given in (None, "") else float(str(given))
     if not 0.0 <= min_saving < 1.0:
         raise ConversionError(f"{src.name}/factorize: min_saving {min_saving} must lie in [0, 1)")
-    plan = _factor_plan(model, params, min_saving)
+    given = params.get("small_energy")
+    small_energy = FACTORIZE_SMALL_ENERGY.get(info.kind, 0.0) if given in (None, "") else float(str(given))
+    if not 0.0 <= small_energy <= 1.0:
+        raise ConversionError(f"{src.name}/factorize: small_energy {small_energy} must lie in [0, 1]")
+    plan = _factor_plan(model, params, min_saving, small_energy)
     if not plan:
         raise ConversionError(f"{src.name}/factorize: no square Conv2D of {params['min_kernel']}x"
                               f"{params['min_kernel']} or larger gets cheaper when split")
@@ -503,7 +530,7 @@ def factorize(src: Source, params: Params):
                        target=lambda m: factorized(m, plan), distill=distill)
     return _keras_bytes(tuned, f"{src.name}/factorize"), {"factorized_layers": plan, "steps_run": steps,
                                                           "fine_tune_lr": lr, "distill": distill,
-                                                          "min_saving": min_saving}
+                                                          "min_saving": min_saving, "small_energy": small_energy}
 
 
 # ---------------------------------------------------------------- sub-pixel deconvolution

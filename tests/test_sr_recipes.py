@@ -1,8 +1,9 @@
 """Issue 23, super-resolution: a zoo entry that its task's recipe under-trains gets its own recipe length
 (training.SR_MODEL_STEPS) that only its shipped identity carries, and factorize splits, on super-resolution
-models, only the layers whose split saves a real share of the MACs (compress.FACTORIZE_MIN_SAVING)."""
+models, a split that saves little at the rank keeping most of its kernel's energy (compress.FACTORIZE_MIN_SAVING)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from converters import compress, shipped, training
@@ -41,24 +42,48 @@ def test_an_entry_s_own_length_changes_its_identity_only(monkeypatch):
     assert shipped.recipe_identity(get_spec("srcnn")) == before["srcnn"]
 
 
-@pytest.mark.parametrize("name, default, everything", [
-    (TINY_SR, {"patch_extraction"}, {"patch_extraction", "reconstruction"}),
-    ("srcnn_955@size=24", {"nonlinear_mapping"}, {"patch_extraction", "nonlinear_mapping", "reconstruction"}),
-])
-def test_sr_factorize_skips_splits_that_save_under_a_tenth_of_the_macs(name, default, everything):
-    """SRCNN 9-1-5's 5x5 reconstruction at rank 1 saves 8% of the MACs; 9-5-5's 9x9 extraction at rank 2 saves
-    7%, its reconstruction 1%: split only where the split pays. min_saving=0: every layer that gets cheaper."""
-    model = get_spec(name).create()
-    share = compress.FACTORIZE_MIN_SAVING["super_resolution"]
-    assert set(compress._factor_plan(model, FACTORIZE, share)) == default
-    assert set(compress._factor_plan(model, FACTORIZE, 0.0)) == everything
-    # the layer that saves most is split whatever the threshold
-    assert set(compress._factor_plan(model, FACTORIZE, 0.99)) == default
+def _low_rank(model, name: str, rank: int) -> None:
+    """Give layer `name` a kernel of exactly `rank` in separable_factors' sense, its singular values equal (a split
+    at r < rank keeps r / rank of its energy)."""
+    layer = model.get_layer(name)
+    kernel, *rest = layer.get_weights()
+    k, _, cin, cout = kernel.shape
+    rng = np.random.default_rng(0)
+    u = np.linalg.qr(rng.standard_normal((k * cin, rank)))[0]
+    v = np.linalg.qr(rng.standard_normal((k * cout, rank)))[0]
+    m = 0.1 * u @ v.T
+    layer.set_weights([m.reshape(k, cin, k, cout).transpose(0, 2, 1, 3).astype(np.float32), *rest])
+
+
+def test_sr_factorize_makes_small_splits_at_a_rank_that_keeps_their_energy():
+    """SRCNN 9-1-5's 5x5 reconstruction (32 -> 1) split at the speed-up's rank 1 saves 8% of the MACs: the default
+    splits it at the rank keeping 85% of its kernel's energy (here exactly 3), or leaves it whole when that rank is
+    no cheaper than the kernel (a full-rank random kernel); min_saving=0: every split at the speed-up's rank."""
+    model = get_spec(TINY_SR).create()
+    share, keep = compress.FACTORIZE_MIN_SAVING["super_resolution"], compress.FACTORIZE_SMALL_ENERGY["super_resolution"]
+    _low_rank(model, "reconstruction", 5)  # full rank: 85% needs all 5, no cheaper than the 5x5 kernel
+    assert compress._factor_plan(model, FACTORIZE, share, keep) == {"patch_extraction": 2}
+    _low_rank(model, "reconstruction", 3)
+    assert compress._factor_plan(model, FACTORIZE, share, keep) == {"patch_extraction": 2, "reconstruction": 3}
+    assert compress._factor_plan(model, FACTORIZE, share, 0.0) == {"patch_extraction": 2}  # small splits left whole
+    assert compress._factor_plan(model, FACTORIZE, 0.0) == {"patch_extraction": 2, "reconstruction": 1}
+    assert compress.energy_rank(model.get_layer("reconstruction").get_weights()[0], 0.999) == 3
+
+
+def test_the_split_that_saves_most_keeps_the_speed_up_s_rank():
+    model = get_spec("srcnn_955@size=24").create()
+    for name, rank in (("patch_extraction", 3), ("reconstruction", 2)):
+        _low_rank(model, name, rank)
+    plan = compress._factor_plan(model, FACTORIZE, 0.1, 0.85)
+    assert plan == {"patch_extraction": 3, "nonlinear_mapping": 35, "reconstruction": 2}
+    assert compress._factor_plan(model, FACTORIZE, 0.99, 0.0) == {"nonlinear_mapping": 35}
 
 
 def test_factorize_min_saving_out_of_range_is_refused(builder):
     with pytest.raises(ConversionError, match=r"factorize: min_saving 1\.5 must lie in \[0, 1\)"):
         builder.build(TINY_SR, "factorize@min_saving=1.5@steps=0")
+    with pytest.raises(ConversionError, match=r"factorize: small_energy 2\.0 must lie in \[0, 1\]"):
+        builder.build(TINY_SR, "factorize@small_energy=2.0@steps=0")
     with pytest.raises(ConversionError, match="'x' is not a number"):
         builder.build(TINY_SR, "factorize@min_saving=x")
 
