@@ -376,19 +376,58 @@ def separable_factors(kernel: np.ndarray, rank: int) -> tuple[np.ndarray, np.nda
     return v.astype(np.float32), h.astype(np.float32)
 
 
-def _factor_plan(model: tf_keras.Model, params: Params) -> dict[str, int]:
-    """Which Conv2D layers to split and at what rank: square kernels >= min_kernel that get cheaper."""
-    plan = {}
+# Small splits, by task, when `min_saving` / `small_energy` are not given (issue 23): a split at the speed-up's rank
+# that saves under `min_saving` of the model's Conv2D MACs is made instead at the rank keeping `small_energy` of its
+# kernel's squared singular values (a few MACs more), or not at all when that rank is no cheaper than the kernel.
+# SRCNN 9-1-5's 5x5 reconstruction (32 -> 1) split at rank 1 saved 8% of the MACs, made the output filter separable
+# and cost most of the accuracy lost; left whole, the model lost most of the speed-up too (1.71x -> 1.10x under
+# load: LiteRT spends a third of fp32's time in that 1-output conv). The layer that saves most keeps its rank.
+# Other tasks split every layer that gets cheaper at the speed-up's rank (0).
+FACTORIZE_MIN_SAVING = {"super_resolution": 0.1}
+FACTORIZE_SMALL_ENERGY = {"super_resolution": 0.85}
+
+
+def energy_rank(kernel: np.ndarray, keep: float) -> int:
+    """The smallest rank of separable_factors' split that keeps `keep` of the kernel's squared singular values."""
+    k, k2, cin, cout = kernel.shape
+    s = np.linalg.svd(kernel.transpose(0, 2, 1, 3).reshape(k * cin, k2 * cout), compute_uv=False)
+    energy = np.cumsum(s.astype(np.float64) ** 2)
+    return int(np.searchsorted(energy / max(float(energy[-1]), 1e-30), keep - 1e-9) + 1)
+
+
+def _factor_plan(model: tf_keras.Model, params: Params, min_saving: float = 0.0,
+                 small_energy: float = 0.0) -> dict[str, int]:
+    """Which Conv2D layers to split and at what rank: square kernels >= min_kernel that get cheaper; a split saving
+    under `min_saving` of the model's Conv2D MACs is made at the rank keeping `small_energy` of the kernel's energy
+    when that is still cheaper, else not made (FACTORIZE_MIN_SAVING); the one that saves most in any case."""
+    plan, saving, total, kernels = {}, {}, 0, {}
     for layer in model.layers:
         if type(layer).__name__ != "Conv2D":
             continue
         kh, kw = layer.kernel_size
+        cin, cout = int(layer.kernel.shape[2]), int(layer.kernel.shape[3])
+        try:
+            pixels = int(np.prod([d or 1 for d in layer.output_shape[1:3]]))
+        except (AttributeError, RuntimeError, TypeError):  # a layer used twice has no single output shape
+            pixels = 1
+        total += kh * kw * cin * cout * pixels
         if kh != kw or kh < int(params["min_kernel"]) or layer.groups != 1 or tuple(layer.dilation_rate) != (1, 1):
             continue
-        cin, cout = int(layer.kernel.shape[2]), int(layer.kernel.shape[3])
         rank = int(params["rank"]) if params.get("rank") else factor_rank(kh, cin, cout, float(params["speedup"]))
         if rank * kh * (cin + cout) < kh * kh * cin * cout:
             plan[layer.name] = rank
+            saving[layer.name] = (kh * kh * cin * cout - rank * kh * (cin + cout)) * pixels
+            kernels[layer.name] = layer
+    if min_saving > 0 and plan:
+        best = max(saving, key=lambda n: saving[n])
+        for name in [n for n in plan if n != best and saving[n] < min_saving * total]:
+            kernel = kernels[name].get_weights()[0]
+            k, _, cin, cout = kernel.shape
+            rank = energy_rank(kernel, small_energy) if small_energy > 0 else 0
+            if 0 < rank and rank * k * (cin + cout) < k * k * cin * cout:
+                plan[name] = rank
+            else:
+                del plan[name]
     return plan
 
 
@@ -456,10 +495,13 @@ def _factorize_lr(params: Params, info: TaskInfo) -> float:
 
 
 @register("factorize", "k x k convolutions into k x 1 then 1 x k (SVD rank for a speed-up), fine-tuned",
-          {"speedup": 3.0, "min_kernel": 3, "rank": None, "steps": None, "lr": None, "distill": 0.0},
+          {"speedup": 3.0, "min_kernel": 3, "rank": None, "steps": None, "lr": None, "distill": 0.0,
+           "min_saving": None, "small_energy": None},
           needs_keras=True)
 def factorize(src: Source, params: Params):
-    """Split, then fine-tune the task's COMPRESSION_STEPS (SRCNN-style: 3000; 1500 until issue 23's third round,
+    """Split (super-resolution: small splits at a rank keeping 85% of the kernel's energy, FACTORIZE_MIN_SAVING),
+    then fine-tune the
+    task's COMPRESSION_STEPS (SRCNN-style: 3000; 1500 until issue 23's third round,
     400 before issue 14) at the model's own rate (SR_LR); `steps=0`: no fine-tuning.
 
     Measured on SRCNN 9-1-5 (2 cores): 400 steps at 5e-4 left the factorized model 0.55 dB under
@@ -468,7 +510,15 @@ def factorize(src: Source, params: Params):
     alone here (-0.25 dB at 0.5, -0.32 at 1.0), as the plain SRCNN is itself short-trained.
     """
     model, info = _keras(src, "factorize"), _task(src, "factorize")
-    plan = _factor_plan(model, params)
+    given = params.get("min_saving")
+    min_saving = FACTORIZE_MIN_SAVING.get(info.kind, 0.0) if given in (None, "") else float(str(given))
+    if not 0.0 <= min_saving < 1.0:
+        raise ConversionError(f"{src.name}/factorize: min_saving {min_saving} must lie in [0, 1)")
+    given = params.get("small_energy")
+    small_energy = FACTORIZE_SMALL_ENERGY.get(info.kind, 0.0) if given in (None, "") else float(str(given))
+    if not 0.0 <= small_energy <= 1.0:
+        raise ConversionError(f"{src.name}/factorize: small_energy {small_energy} must lie in [0, 1]")
+    plan = _factor_plan(model, params, min_saving, small_energy)
     if not plan:
         raise ConversionError(f"{src.name}/factorize: no square Conv2D of {params['min_kernel']}x"
                               f"{params['min_kernel']} or larger gets cheaper when split")
@@ -479,7 +529,8 @@ def factorize(src: Source, params: Params):
     tuned = fine_tuned(src, lambda m: factorized(m, plan), steps, lr,
                        target=lambda m: factorized(m, plan), distill=distill)
     return _keras_bytes(tuned, f"{src.name}/factorize"), {"factorized_layers": plan, "steps_run": steps,
-                                                          "fine_tune_lr": lr, "distill": distill}
+                                                          "fine_tune_lr": lr, "distill": distill,
+                                                          "min_saving": min_saving, "small_energy": small_energy}
 
 
 # ---------------------------------------------------------------- sub-pixel deconvolution

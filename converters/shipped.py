@@ -58,6 +58,9 @@ def recipe_identity(spec: ModelSpec) -> str:
         "detection": {"det": t.DET_STEPS},
     }
     recipe = recipes.get(spec.task, {})
+    own_steps = t.sr_model_steps(spec.name) if spec.task == "super_resolution" else None
+    if own_steps is not None:  # its own recipe length; the other SR entries' identities unchanged
+        recipe = {**recipe, "sr_own_steps": own_steps}
     if spec.build.__name__ == "faster_rcnn_proxy":  # its own recipe; the other entries' identities unchanged
         from converters.detection_proxy import recipe_constants
 
