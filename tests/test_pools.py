@@ -174,7 +174,7 @@ def test_the_live_pages_total_counts_a_pools_job_once_and_every_repeat(tiny_tfli
     member), each repeat counted; as the run's "run_started" total says."""
     from dataclasses import replace
 
-    from harness.live.server import plan_total
+    from harness.live.briefs import plan_total
 
     plan = _two_member_pool_plan(tiny_tflite, tmp_path, 3)
     for p in (plan, replace(plan, repeat=2), replace(plan, pools=())):

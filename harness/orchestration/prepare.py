@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from converters.build import VariantBuilder
     from converters.device_eval import EvalSet
     from converters.exports import Export
+    from converters.variant_metrics import TaskScores
     from devices.job import JobSpec, RawRun
     from harness.planning.config import BenchSettings, DeviceConfig
 
@@ -139,7 +140,7 @@ class Preparation:
                     raw = target.benchmark(JobSpec(model_path=path, bench=short))
                     res = raw.result
                     lat = res.latencies_us
-                    p50 = summarize(lat).p50_us if lat else float((res.summary or {}).get("p50_us") or 0)
+                    p50 = summarize(lat).p50_us if lat else float(res.printed.get("p50_us") or 0)
                     if not p50:
                         raise RuntimeError(res.error or "no latency")
                     rounds.setdefault(kind, []).append(peak_gflops_from_latency(flops, p50))
