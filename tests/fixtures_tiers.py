@@ -36,8 +36,15 @@ SLOW_FILES = frozenset({
 
 # Files that start Ray clusters (`farm up`, ray.cluster_utils): one cluster at a time on this machine, so they run
 # one after the other on one worker, as one unit.
+# Files that build the same tiny zoo variants through the session `builder` (tests/fixtures_converters.py): on one
+# worker each model's source, fp32 reference and fine-tuned passes (factorize, prune_channels, deep_compression) are
+# built once per run instead of once per worker, and always in the same order (the pruned model a file compares
+# against is the one it built first).
 ONE_WORKER_GROUPS = {
     "ray": frozenset({"test_farm.py", "test_farm_bind.py", "test_farm_scale.py", "test_faults.py"}),
+    "converters": frozenset({"test_accuracy_change_build.py", "test_accuracy_kept.py", "test_channels.py",
+                             "test_compression_steps.py", "test_converters_build.py", "test_converters_passes.py",
+                             "test_fsrcnn_init.py"}),
 }
 
 # Wall seconds of the longest files (the sum of their tests' wall in one `-n 2` run of each tier on the shared
