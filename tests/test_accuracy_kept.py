@@ -6,12 +6,14 @@ test compares the new default with the old method or with an exact expectation, 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from converters import analysis, training, zoo
 from converters.accuracy import run_tflite
 from converters.datasets import classification_data
 from tests.fixtures_converters import TINY_CLS, TINY_SR
+
+HELD_OUT_IMAGES = 400
+HELD_OUT_MARGIN_SE = 3.0
 
 
 def test_fine_tune_with_itself_as_teacher_at_full_distillation_changes_nothing(quick_recipes):
@@ -46,9 +48,6 @@ def test_factorize_with_distillation_runs_and_says_so(builder):
     assert art.metrics["psnr_vs_fp32_db"] > 15  # close to its plain model, not noise
 
 
-# Known flaky (issue 23 open): once in 3 full runs float activations strayed further from the pruned float model
-# than int8 ones (max error 0.066 vs 0.043); one rerun, reported as such.
-@pytest.mark.flaky(reruns=1)
 def test_deep_compression_default_keeps_float_activations_with_sparse_int8_weights(builder):
     from rpi.runner import interpreter_module
 
@@ -67,9 +66,19 @@ def test_deep_compression_default_keeps_float_activations_with_sparse_int8_weigh
     # the size is the file's own coding, and float activations cost nothing in it
     assert art.metrics["compressed_bytes"] == analysis.analyze(art.path.read_bytes())["deep_compression_bytes"]
     assert art.metrics["compressed_bytes"] <= 1.1 * int8.metrics["compressed_bytes"]
-    # float activations follow the pruned float model more closely than int8 activations do
-    x, _ = classification_data(builder.source(TINY_CLS).task_info(), 48, 16, seed=5, held_out=True)
+    # Float activations follow the pruned float model more closely than int8 activations do: each image's mean
+    # absolute output difference from the pruned float model, float beside int8 on the same 400 held-out images,
+    # float smaller by more than 3 standard errors of the paired difference (HELD_OUT_MARGIN_SE). The largest
+    # difference over 16 images (the check before) is one value from the tail, and the pruned model is not
+    # the same in every run: it is built once per process under whatever TensorFlow seed state the first build
+    # meets (SqueezeNet's dropout and the data shuffle draw from it), and which files ran before it on a worker
+    # decided that. Re-pruned under seeds 0-3 (same process, same seed: identical weights), float's mean
+    # error was 0.46-0.5x int8's on 400 images while the maxima came within 0.74x (0.17 vs 0.24); the max
+    # over 16 images was reversed once in 3 full runs (0.066 vs 0.043).
+    x, _ = classification_data(builder.source(TINY_CLS).task_info(), 48, HELD_OUT_IMAGES, seed=5, held_out=True)
     ref = run_tflite(pruned.path, x)
-    err_float = np.abs(run_tflite(art.path, x) - ref).max()
-    err_int8 = np.abs(run_tflite(int8.path, x) - ref).max()
-    assert err_float < err_int8
+    err_float = np.abs(run_tflite(art.path, x) - ref).mean(axis=1)
+    err_int8 = np.abs(run_tflite(int8.path, x) - ref).mean(axis=1)
+    diff = err_float - err_int8
+    se = float(diff.std(ddof=1)) / np.sqrt(len(diff))
+    assert float(diff.mean()) + HELD_OUT_MARGIN_SE * se < 0, (float(err_float.mean()), float(err_int8.mean()), se)
