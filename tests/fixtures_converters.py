@@ -41,13 +41,17 @@ def run_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-@contextmanager
-def run_lock(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[None]:
-    """An exclusive lock, across this run's workers, on `name` (released when the holder exits, even killed)."""
-    folder = run_root(tmp_path_factory) / "locks"
+def lock_file(root: Path, name: str) -> Path:
+    folder = root / "locks"
     folder.mkdir(exist_ok=True)
-    path = folder / f"{hashlib.sha256(name.encode()).hexdigest()[:16]}.lock"
-    with open(path, "a") as fh:
+    return folder / f"{hashlib.sha256(name.encode()).hexdigest()[:16]}.lock"
+
+
+@contextmanager
+def run_lock(root: Path, name: str) -> Iterator[None]:
+    """An exclusive lock on `name` across the processes sharing `root` (released when its holder exits, even
+    killed: flock)."""
+    with open(lock_file(root, name), "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -81,10 +85,10 @@ def converter_cache(tmp_path_factory, run_weights) -> Path:
 def builder(quick_recipes, converter_cache, tmp_path_factory):
     """A VariantBuilder over a private cache, shared so each tiny model trains once. Without controls
     (each fine-tuned variant would train its control too); tests/test_accuracy_change_build.py builds them."""
-    return locked_builder(tmp_path_factory, converter_cache, controls=False)
+    return locked_builder(run_root(tmp_path_factory), converter_cache, controls=False)
 
 
-def locked_builder(tmp_path_factory: pytest.TempPathFactory, cache: Path, controls: bool):
+def locked_builder(root: Path, cache: Path, controls: bool):
     """A VariantBuilder whose first load of a model holds the run's lock on that model: of two workers that
     need the same untrained model, one trains it and the other then loads its weights (training.trained)."""
     from converters.build import VariantBuilder
@@ -93,7 +97,7 @@ def locked_builder(tmp_path_factory: pytest.TempPathFactory, cache: Path, contro
         def source(self, model: str):
             if model in self._sources:
                 return super().source(model)
-            with run_lock(tmp_path_factory, f"source:{model}"):
+            with run_lock(root, f"source:{model}"):
                 return super().source(model)
 
     return LockedBuilder(cache, controls=controls)

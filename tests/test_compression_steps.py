@@ -10,7 +10,7 @@ import pytest
 from converters import shipped, training
 from converters.control import control_variant
 from converters.zoo import get_spec
-from tests.fixtures_converters import TINY_CLS, TINY_SR, locked_builder, share_weights
+from tests.fixtures_converters import TINY_CLS, TINY_SR, locked_builder, run_root, share_weights
 
 
 @pytest.mark.parametrize("variant", ["factorize", "prune_channels@flops=0.5"])
@@ -34,7 +34,7 @@ def test_the_passes_read_the_constant_and_given_steps_still_win(quick_recipes, t
     @steps=0 fine-tunes nothing (no control then). Its own artifacts; the tiny model's weights are the run's
     (the constant is no part of the base recipe's)."""
     monkeypatch.setitem(training.COMPRESSION_STEPS, "super_resolution", 30)
-    b = locked_builder(tmp_path_factory, share_weights(tmp_path / "cache", run_weights), controls=False)
+    b = locked_builder(run_root(tmp_path_factory), share_weights(tmp_path / "cache", run_weights), controls=False)
     assert b.build(TINY_SR, "factorize").metrics["steps_run"] == training.scaled(30) == 3
     assert b.build(TINY_SR, "factorize@steps=50").metrics["steps_run"] == 5
     none = b.build(TINY_SR, "factorize@steps=0").metrics
