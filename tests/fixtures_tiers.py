@@ -67,7 +67,7 @@ FILE_SECONDS: dict[str, float] = {
     # the builder files, each on its own worker (before they were one unit): -n 3 at load 18-44 on 2026-12-07,
     # scaled to this table's load by test_channels' two figures (1645 s then, 603 s here: x 0.37)
     "test_converters_passes.py": 834, "test_converters_build.py": 359, "test_accuracy_change_build.py": 311,
-    "test_accuracy_kept.py": KEPT_S, "test_fsrcnn_init.py": 114, "test_compression_steps.py": STEPS_S,
+    "test_accuracy_kept.py": 382, "test_fsrcnn_init.py": 114, "test_compression_steps.py": 223,
     # the arm64 board on a quiet host (load 4, last-timings.json): boot 7 s, setup 120 s, run 63 s, the kill
     # test about 60 s more; x 4 for this table's load. Unlisted it counted 5 x 30 s and could start late.
     "test_arm64_board.py": 1000,
