@@ -66,7 +66,8 @@ FILE_SECONDS: dict[str, float] = {
     "test_user_models.py": 101, "test_farm_scale.py": 63, "test_walls.py": 27,
     # the builder files, each on its own worker (before they were one unit): -n 3 at load 18-44 on 2026-12-07,
     # scaled to this table's load by test_channels' two figures (1645 s then, 603 s here: x 0.37);
-    # test_accuracy_change_build: 849 s there, 311 s scaled (its quick-tier figure above kept)
+    # test_accuracy_change_build: 849 s there, 311 s scaled (its quick-tier figure above kept). The 7 files, -n 3:
+    # 398 s CPU as separate units (load 18-44), 227 s as one unit (load 4-6, 6 min 14 s wall)
     "test_converters_passes.py": 834, "test_converters_build.py": 359,
     "test_accuracy_kept.py": 382, "test_fsrcnn_init.py": 114, "test_compression_steps.py": 223,
     # the arm64 board on a quiet host (load 4, last-timings.json): boot 7 s, setup 120 s, run 63 s, the kill
