@@ -2,11 +2,17 @@
 
 Real TensorFlow conversions and the real LiteRT interpreter throughout; the models are made small
 through zoo overrides (srcnn@size=24) and the recipes short (HARNESS_RECIPE=quick), so a pass
-trains for seconds. One session builder keeps trained sources, so each model trains once.
+trains for seconds. One session builder keeps trained sources, so each model trains once per test run:
+the recipes' weights live in one folder shared by the run's xdist workers (`run_weights`), and a
+worker that needs a model another worker is training waits for it instead of training it again.
 """
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,18 +34,73 @@ def quick_recipes():
         os.environ["HARNESS_RECIPE"] = old
 
 
-@pytest.fixture(scope="session")
-def converter_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("artifacts")
+def run_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder this test run shares between its xdist workers (each worker's basetemp is a child of
+    it, `pytest-N/popen-gwK`); without xdist, the run's own basetemp."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def lock_file(root: Path, name: str) -> Path:
+    folder = root / "locks"
+    folder.mkdir(exist_ok=True)
+    return folder / f"{hashlib.sha256(name.encode()).hexdigest()[:16]}.lock"
+
+
+@contextmanager
+def run_lock(root: Path, name: str) -> Iterator[None]:
+    """An exclusive lock on `name` across the processes sharing `root` (released when its holder exits, even
+    killed: flock)."""
+    with open(lock_file(root, name), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
-def builder(quick_recipes, converter_cache):
+def run_weights(tmp_path_factory) -> Path:
+    """The zoo recipes' trained weights, one folder for the whole test run (every worker): a tiny model's
+    quick recipe is seeded, so the weights one worker trains are those another would train."""
+    folder = run_root(tmp_path_factory) / "trained-weights"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def share_weights(cache: Path, run_weights: Path) -> Path:
+    """`cache` (a converter cache folder) with its `weights/` being the run's shared folder."""
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "weights").symlink_to(run_weights, target_is_directory=True)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def converter_cache(tmp_path_factory, run_weights) -> Path:
+    """This worker's artifacts (built variants stay per worker); the trained weights are the run's."""
+    return share_weights(tmp_path_factory.mktemp("artifacts"), run_weights)
+
+
+@pytest.fixture(scope="session")
+def builder(quick_recipes, converter_cache, tmp_path_factory):
     """A VariantBuilder over a private cache, shared so each tiny model trains once. Without controls
     (each fine-tuned variant would train its control too); tests/test_accuracy_change_build.py builds them."""
+    return locked_builder(run_root(tmp_path_factory), converter_cache, controls=False)
+
+
+def locked_builder(root: Path, cache: Path, controls: bool):
+    """A VariantBuilder whose first load of a model holds the run's lock on that model: of two workers that
+    need the same untrained model, one trains it and the other then loads its weights (training.trained)."""
     from converters.build import VariantBuilder
 
-    return VariantBuilder(converter_cache, controls=False)
+    class LockedBuilder(VariantBuilder):
+        def source(self, model: str):
+            if model in self._sources:
+                return super().source(model)
+            with run_lock(root, f"source:{model}"):
+                return super().source(model)
+
+    return LockedBuilder(cache, controls=controls)
 
 
 @pytest.fixture(scope="session")

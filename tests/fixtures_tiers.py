@@ -36,8 +36,15 @@ SLOW_FILES = frozenset({
 
 # Files that start Ray clusters (`farm up`, ray.cluster_utils): one cluster at a time on this machine, so they run
 # one after the other on one worker, as one unit.
+# Files that build the same tiny zoo variants through the session `builder` (tests/fixtures_converters.py): on one
+# worker each model's source, fp32 reference and fine-tuned passes (factorize, prune_channels, deep_compression) are
+# built once per run instead of once per worker, and always in the same order (the pruned model a file compares
+# against is the one it built first).
 ONE_WORKER_GROUPS = {
     "ray": frozenset({"test_farm.py", "test_farm_bind.py", "test_farm_scale.py", "test_faults.py"}),
+    "converters": frozenset({"test_accuracy_change_build.py", "test_accuracy_kept.py", "test_channels.py",
+                             "test_compression_steps.py", "test_converters_build.py", "test_converters_passes.py",
+                             "test_fsrcnn_init.py"}),
 }
 
 # Wall seconds of the longest files (the sum of their tests' wall in one `-n 2` run of each tier on the shared
@@ -57,6 +64,15 @@ FILE_SECONDS: dict[str, float] = {
     # slow tier (the 83 of its 214 tests that ran before the run was stopped; test_user_models: 15 of its 16)
     "test_farm.py": 649, "test_channels.py": 603, "test_detection.py": 544, "test_farm_bind.py": 167,
     "test_user_models.py": 101, "test_farm_scale.py": 63, "test_walls.py": 27,
+    # the builder files, each on its own worker (before they were one unit): -n 3 at load 18-44 on 2026-12-07,
+    # scaled to this table's load by test_channels' two figures (1645 s then, 603 s here: x 0.37);
+    # test_accuracy_change_build: 849 s there, 311 s scaled (its quick-tier figure above kept). The 7 files, -n 3:
+    # 398 s CPU as separate units (load 18-44), 227 s as one unit (load 4-6, 6 min 14 s wall)
+    "test_converters_passes.py": 834, "test_converters_build.py": 359,
+    "test_accuracy_kept.py": 382, "test_fsrcnn_init.py": 114, "test_compression_steps.py": 223,
+    # the arm64 board on a quiet host (load 4, last-timings.json): boot 7 s, setup 120 s, run 63 s, the kill
+    # test about 60 s more; x 4 for this table's load. Unlisted it counted 5 x 30 s and could start late.
+    "test_arm64_board.py": 1000,
 }
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from converters.texture_patches import DATA_NAME
 from harness.statistics.accuracy_change import CONTROL, judged
-from tests.fixtures_converters import TINY_CLS
+from tests.fixtures_converters import TINY_CLS, locked_builder, run_root
 
 
-def test_a_pruned_variant_carries_its_control_s_scores_on_the_same_images(quick_recipes, converter_cache):
-    from converters.build import VariantBuilder
-
-    builder = VariantBuilder(converter_cache, controls=True)
+def test_a_pruned_variant_carries_its_control_s_scores_on_the_same_images(quick_recipes, converter_cache,
+                                                                           tmp_path_factory):
+    builder = locked_builder(run_root(tmp_path_factory), converter_cache, controls=True)
     art = builder.build(TINY_CLS, "prune_channels@flops=0.5@steps=40")
     per = art.metrics["per_example"]
     lr = art.metrics.get("fine_tune_lr")

@@ -27,6 +27,7 @@ import yaml
 from harness.store.db import ResultsDB
 from tests.arm64_image import build, cache_root, find_image
 from tests.arm64_vm import LITERT, Arm64Vm, arm64_wheels, needs_arm64_tools
+from tests.fixtures_converters import share_weights
 
 MODELS = "srcnn@size=24,squeezenet@size=48@classes=6"
 # TCG runs a model tens of times slower than the board would: few runs, short windows.
@@ -83,9 +84,10 @@ def board(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def variants_cache(tmp_path_factory) -> Path:
-    """One conversion cache for the module's runs: the kill test re-measures the variants already built."""
-    return tmp_path_factory.mktemp("arm64-variants")
+def variants_cache(tmp_path_factory, run_weights) -> Path:
+    """One conversion cache for the module's runs: the kill test re-measures the variants already built. The
+    two tiny zoo models' quick-recipe weights are the test run's (tests/fixtures_converters.py): trained once."""
+    return share_weights(tmp_path_factory.mktemp("arm64-variants"), run_weights)
 
 
 @pytest.fixture(scope="module")

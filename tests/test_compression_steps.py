@@ -8,10 +8,9 @@ from __future__ import annotations
 import pytest
 
 from converters import shipped, training
-from converters.build import VariantBuilder
 from converters.control import control_variant
 from converters.zoo import get_spec
-from tests.fixtures_converters import TINY_CLS, TINY_SR
+from tests.fixtures_converters import TINY_CLS, TINY_SR, locked_builder, run_root, share_weights
 
 
 @pytest.mark.parametrize("variant", ["factorize", "prune_channels@flops=0.5"])
@@ -29,11 +28,13 @@ def test_deep_compression_fine_tunes_the_classification_steps(builder):
     assert control_variant(dict(art.metrics), "deep_compression") == f"fine_tune@steps={steps}@lr=0.002"
 
 
-def test_the_passes_read_the_constant_and_given_steps_still_win(quick_recipes, tmp_path, monkeypatch):
+def test_the_passes_read_the_constant_and_given_steps_still_win(quick_recipes, tmp_path, monkeypatch, run_weights,
+                                                                tmp_path_factory):
     """A changed constant changes what the pass runs (not a copy taken at import); @steps= overrides it and
-    @steps=0 fine-tunes nothing (no control then)."""
+    @steps=0 fine-tunes nothing (no control then). Its own artifacts; the tiny model's weights are the run's
+    (the constant is no part of the base recipe's)."""
     monkeypatch.setitem(training.COMPRESSION_STEPS, "super_resolution", 30)
-    b = VariantBuilder(tmp_path, controls=False)
+    b = locked_builder(run_root(tmp_path_factory), share_weights(tmp_path / "cache", run_weights), controls=False)
     assert b.build(TINY_SR, "factorize").metrics["steps_run"] == training.scaled(30) == 3
     assert b.build(TINY_SR, "factorize@steps=50").metrics["steps_run"] == 5
     none = b.build(TINY_SR, "factorize@steps=0").metrics

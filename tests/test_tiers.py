@@ -74,3 +74,26 @@ def test_an_unmeasured_slow_file_weighs_more_than_a_quick_one(monkeypatch):
     monkeypatch.delitem(FILE_SECONDS, "test_arm64_board.py", raising=False)
     assert unit_seconds(["tests/test_arm64_board.py::a", "tests/test_arm64_board.py::b"]) == 60.0
     assert unit_seconds(["tests/test_unmeasured.py::a", "tests/test_unmeasured.py::b"]) == 4.0
+
+
+def test_the_builder_files_are_one_unit():
+    """The files that build the same tiny variants through the session builder share one worker's builder."""
+    from tests.fixtures_tiers import unit_of
+
+    files = ("test_accuracy_kept.py", "test_compression_steps.py", "test_converters_passes.py", "test_channels.py")
+    assert {unit_of(f"tests/{f}::t") for f in files} == {"group:converters"}
+
+
+def test_the_run_lock_holds_off_another_process_until_released(tmp_path):
+    """Of two workers that need the same untrained model, the second waits for the first (tests/fixtures_converters)."""
+    import subprocess
+    import sys
+
+    from tests.fixtures_converters import lock_file, run_lock
+
+    probe = ("import fcntl, sys\nf = open(sys.argv[1], 'a')\ntry:\n    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+             "except BlockingIOError:\n    sys.exit(3)\n")
+    path = str(lock_file(tmp_path, "source:srcnn@size=24"))
+    with run_lock(tmp_path, "source:srcnn@size=24"):
+        assert subprocess.run([sys.executable, "-c", probe, path], timeout=60).returncode == 3
+    assert subprocess.run([sys.executable, "-c", probe, path], timeout=60).returncode == 0
