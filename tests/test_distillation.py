@@ -52,6 +52,10 @@ def test_the_distillation_loss_is_cross_entropy_plus_the_teacher_term():
     other = training.distillation_loss(1.0, 4.0, True)(packed, student).numpy()
     np.testing.assert_allclose(same, 0.0, atol=1e-5)
     assert (other > 1e-3).all()
+    # the teacher term covers the classes the teacher's logits were given for (the data's): outputs past them
+    # (the zoo SqueezeNet's 990 unused classes) change only the cross-entropy's normalization
+    wide = np.concatenate([teacher, np.full((4, 5), -30.0, np.float32)], axis=1)
+    np.testing.assert_allclose(training.distillation_loss(1.0, 4.0, True)(packed, wide).numpy(), 0.0, atol=1e-5)
     # a softmax output is taken back to logits: the same loss from probabilities
     probs = tf.nn.softmax(student).numpy()
     np.testing.assert_allclose(training.distillation_loss(0.5, 4.0, False)(packed, probs).numpy(),
