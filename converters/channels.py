@@ -332,7 +332,7 @@ def prune_channels(src: Source, params: Params):
     from converters.svd import run_then, then_pass
 
     then_pass(str(params.get("then") or "fp32"), f"{src.name}/prune_channels")  # a bad `then` fails before training
-    distill = _distill(src, params, info, "prune_channels")  # None: the task's (classification distills from fp32)
+    distill = _distill(src, params, info, "prune_channels")  # None: the task's default (none); 0.5: from fp32
     keep, extra = channel_plan(src, params)
 
     def transform(m: tf_keras.Model) -> tf_keras.Model:

@@ -141,7 +141,7 @@ def pruned_model(src: Source, params: Params, what: str) -> tuple[tf_keras.Model
 
 
 # steps None: the task's training.COMPRESSION_STEPS; lr None: the task's FINE_TUNE_LR; distill None: the task's
-# (training.compression_distill: classification distills from fp32, 0 turns it off)
+# default (training.compression_distill: none); `@distill=0.5` distills from the fp32 model
 PRUNE_DEFAULTS = {"sparsity": 0.9, "steps": None, "lr": None, "distill": None}
 
 
