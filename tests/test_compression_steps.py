@@ -26,8 +26,7 @@ def test_deep_compression_fine_tunes_the_classification_steps(builder):
     steps = training.COMPRESSION_STEPS["classification"]
     art = builder.build(TINY_CLS, "deep_compression")
     assert art.metrics["steps_run"] == training.scaled(steps)
-    assert control_variant(dict(art.metrics), "deep_compression") == (f"fine_tune@steps={steps}@lr=0.002"
-                                                                      f"@distill={training.CLS_DISTILL!r}")
+    assert control_variant(dict(art.metrics), "deep_compression") == f"fine_tune@steps={steps}@lr=0.002"
 
 
 def test_the_passes_read_the_constant_and_given_steps_still_win(quick_recipes, tmp_path, monkeypatch):
