@@ -329,10 +329,11 @@ def channel_plan(src: Source, params: Params) -> tuple[dict[str, np.ndarray], Ch
 
 
 @register("prune_channels", "structured pruning: whole filters removed (L1/L2/Taylor), fine-tuned, smaller dense model",
-          {"sparsity": None, "flops": 0.5, "criterion": "l1", "multiple": 8, "steps": None, "lr": None, "then": "fp32"},
+          {"sparsity": None, "flops": 0.5, "criterion": "l1", "multiple": 8, "steps": None, "lr": None, "distill": None,
+           "then": "fp32"},
           needs_keras=True)
 def prune_channels(src: Source, params: Params):
-    from converters.compress import _keras, _lr, _task
+    from converters.compress import _distill, _keras, _lr, _task
     from converters.training import compression_steps, fine_tuned
 
     _keras(src, "prune_channels")
@@ -342,6 +343,7 @@ def prune_channels(src: Source, params: Params):
     from converters.svd import run_then, then_pass
 
     then_pass(str(params.get("then") or "fp32"), f"{src.name}/prune_channels")  # a bad `then` fails before training
+    distill = _distill(src, params, info, "prune_channels")  # None: the task's default (none); 0.5: from fp32
     keep, extra = channel_plan(src, params)
 
     def transform(m: tf_keras.Model) -> tf_keras.Model:
@@ -349,12 +351,12 @@ def prune_channels(src: Source, params: Params):
 
     steps = compression_steps(params.get("steps"), info)  # None: the task's COMPRESSION_STEPS; 0: none
     if steps:
-        tuned = fine_tuned(src, transform, steps, _lr(params, info), target=transform)
+        tuned = fine_tuned(src, transform, steps, _lr(params, info), target=transform, distill=distill)
     else:  # steps=0: no fine-tuning (an untrained seed-scale model has nothing to recover)
         tuned = transform(src.keras_model)
     # then: a conversion (fp32, fp16, dr_int8, int8) or a further Keras pass with its own parameters,
     # '+' standing for its '@': then=truncated_svd+keep=0.25+then=dr_int8 (see converters.svd.then_pass).
     then = str(params.get("then") or "fp32")
     data, then_record = run_then(src, tuned, then, "prune_channels")
-    return data, {**extra, "steps_run": steps, "fine_tune_lr": _lr(params, info) if steps else None, "then": then,
-                  **then_record}
+    return data, {**extra, "steps_run": steps, "fine_tune_lr": _lr(params, info) if steps else None,
+                  "distill": distill if steps else 0.0, "then": then, **then_record}

@@ -22,7 +22,8 @@ import numpy as np
 
 from converters.passes import ConversionError, Source, _convert, register, representative_dataset
 from converters.datasets import calibration_inputs
-from converters.training import FINE_TUNE_LR, SR_LR, compression_steps, fine_tuned, scaled, tuned_copy
+from converters.training import (FINE_TUNE_LR, SR_LR, compression_distill, compression_steps, fine_tuned, scaled,
+                                 tuned_copy)
 
 if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check these names
     import tf_keras
@@ -78,6 +79,14 @@ def _lr(params: Params, info: TaskInfo) -> float:
     return float(params["lr"]) if params.get("lr") else FINE_TUNE_LR.get(info.kind, 5e-4)
 
 
+def _distill(src: Source, params: Params, info: TaskInfo, what: str) -> float:
+    """The pass's distillation weight (training.compression_distill), a bad value one line naming the pass."""
+    try:
+        return compression_distill(params.get("distill"), info)
+    except ValueError as exc:
+        raise ConversionError(f"{src.name}/{what}: {exc}") from None
+
+
 def _functional(model: tf_keras.Model) -> tf_keras.Model:
     """Sequential models as functional ones, whose config lists each layer's inputs."""
     if type(model).__name__ != "Sequential":
@@ -96,7 +105,7 @@ def _kernel_layers(model: tf_keras.Model) -> list[Layer]:
 
 def pruned_model(src: Source, params: Params, what: str) -> tuple[tf_keras.Model, dict[str, Any]]:
     """The model pruned to params['sparsity'] and fine-tuned (memoized per source and parameters)."""
-    key = ("prune", float(params["sparsity"]), params.get("steps"), params.get("lr"))
+    key = ("prune", float(params["sparsity"]), params.get("steps"), params.get("lr"), params.get("distill"))
     if key in src.memo:
         return src.memo[key]
     import tensorflow_model_optimization as tfmot
@@ -107,6 +116,7 @@ def pruned_model(src: Source, params: Params, what: str) -> tuple[tf_keras.Model
     target, steps = float(params["sparsity"]), max(2, compression_steps(params.get("steps"), info))
     if not 0.0 < target < 1.0:
         raise ConversionError(f"{src.name}/{what}: sparsity {target} must lie strictly between 0 and 1")
+    distill = _distill(src, params, info, what)
     # Polynomial ramp to the target over the first 60% of the steps, then fine-tuning with fixed
     # masks. end_step must be a pruning step (begin + k * frequency) or the ramp stops short of it.
     sk = tfmot.sparsity.keras
@@ -119,19 +129,20 @@ def pruned_model(src: Source, params: Params, what: str) -> tuple[tf_keras.Model
 
     with sk.prune_scope():
         stripped = fine_tuned(src, transform, max(steps, end + 1), _lr(params, info),
-                              callbacks=lambda: [sk.UpdatePruningStep()], strip=sk.strip_pruning)
+                              callbacks=lambda: [sk.UpdatePruningStep()], strip=sk.strip_pruning, distill=distill)
     kernels = [l.get_weights()[0] for l in _kernel_layers(stripped)]
     reached = 1.0 - sum(int(np.count_nonzero(k)) for k in kernels) / max(1, sum(k.size for k in kernels))
     if reached < target - 0.01:
         raise ConversionError(f"{src.name}/{what}: pruning reached sparsity {reached:.3f}, short of {target}")
     result = (stripped, {"sparsity_target": target, "sparsity_reached": round(reached, 4), "steps_run": steps,
-                         "fine_tune_lr": _lr(params, info)})
+                         "fine_tune_lr": _lr(params, info), "distill": distill})
     src.memo[key] = result
     return result
 
 
-# steps None: the task's training.COMPRESSION_STEPS; lr None: the task's FINE_TUNE_LR
-PRUNE_DEFAULTS = {"sparsity": 0.9, "steps": None, "lr": None}
+# steps None: the task's training.COMPRESSION_STEPS; lr None: the task's FINE_TUNE_LR; distill None: the task's
+# default (training.compression_distill: none); `@distill=0.5` distills from the fp32 model
+PRUNE_DEFAULTS = {"sparsity": 0.9, "steps": None, "lr": None, "distill": None}
 
 
 @register("prune", "magnitude pruning to a target sparsity with fine-tuning; stored dense", PRUNE_DEFAULTS,

@@ -23,9 +23,9 @@ FINE_TUNING_PASSES = {"prune": None, "prune_sparse": None, "deep_compression": N
 
 
 @register("fine_tune", "control: the same fine-tuning as a compression pass, nothing compressed (judges what the "
-          "compression itself costs)", {"steps": 400, "lr": None, "then": "fp32"}, needs_keras=True)
+          "compression itself costs)", {"steps": 400, "lr": None, "distill": 0.0, "then": "fp32"}, needs_keras=True)
 def fine_tune_control(src: Source, params: Params):
-    from converters.compress import _keras, _lr, _task
+    from converters.compress import _distill, _keras, _lr, _task
     from converters.svd import run_then, then_pass
     from converters.training import fine_tuned, scaled
 
@@ -35,14 +35,18 @@ def fine_tune_control(src: Source, params: Params):
     then_pass(then, f"{src.name}/fine_tune")
     steps = scaled(int(params["steps"])) if int(params["steps"]) > 0 else 0
     lr = _lr(params, info)
-    tuned = fine_tuned(src, lambda m: m, steps, lr) if steps else src.keras_model
+    distill = _distill(src, {"distill": params.get("distill") or 0.0}, info, "fine_tune")
+    tuned = fine_tuned(src, lambda m: m, steps, lr, distill=distill) if steps else src.keras_model
     data, record = run_then(src, tuned, then, "fine_tune")
-    return data, {"steps_run": steps, "fine_tune_lr": lr, "then": then, "control": True, **record}
+    return data, {"steps_run": steps, "fine_tune_lr": lr, "distill": distill, "then": then, "control": True,
+                  **record}
 
 
 def control_variant(metrics: VariantMetrics, variant: str) -> str | None:
-    """The control of a built variant from what its pass recorded (steps run, learning rate): None
-    when the variant did not fine-tune (fp16, int8: fp32 itself is their control)."""
+    """The control of a built variant from what its pass recorded (steps run, learning rate, distillation
+    weight): None when the variant did not fine-tune (fp16, int8: fp32 itself is their control). A variant
+    distilled from fp32 gets a control distilled the same way (`@distill=`): without it the control would
+    lack what the teacher taught, and the compression would be credited with it."""
     name = variant.split("@", 1)[0]
     steps = metrics.get("steps_run")
     if name not in FINE_TUNING_PASSES or not steps:
@@ -52,4 +56,6 @@ def control_variant(metrics: VariantMetrics, variant: str) -> str | None:
     from converters.training import STEP_FACTOR, recipe_mode
 
     raw = max(1, round(int(steps) / STEP_FACTOR[recipe_mode()]))
-    return f"fine_tune@steps={raw}" + (f"@lr={float(lr)!r}" if lr else "")
+    distill = float(metrics.get("distill") or 0.0)
+    return (f"fine_tune@steps={raw}" + (f"@lr={float(lr)!r}" if lr else "")
+            + (f"@distill={distill!r}" if distill > 0 else ""))

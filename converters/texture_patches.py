@@ -9,11 +9,16 @@ random), nor does brightness or contrast (jittered), and each patch gets sensor-
 and quarter turn. A patch keeps the photo's pixel scale (within +-25 %) whatever the canvas, so a model
 trained on 64x64 canvases (fast) sees the same textures on 224x224.
 
-No overlap between training and evaluation: each photo, scaled to at least EVAL_SIDE per quadrant, is cut
+No overlap between training and evaluation: each photo, scaled to at least QUADRANT_SIDE per quadrant, is cut
 into quadrants; training patches come from the top-left and bottom-right quadrants only, held-out patches
-from the other two. Held-out patches overlap each other inside their quadrants (20 regions in all), so
-they are 1000 distinct views of 20 regions, not 1000 independent photos: intervals over them say how
-repeatable a change is on these regions. Everything is seeded.
+from the other two (20 regions in all). How the held-out set is drawn (the evaluation uses 3000,
+converters.accuracy.CLS_EVAL_IMAGES): patch i is its own seeded draw (its own generator from seed and i,
+so the first n patches are the same whatever the count), of class i mod classes, from that class's two
+regions in turn (each region gets the same share), at a uniformly random place, scale, quarter turn,
+flip, contrast, tint and noise. No patch is a copy of another (tests check every patch is distinct), but
+at 224 px a region of at least 320 px holds about one patch without overlap, so the held-out patches are
+independent draws of views of these 20 regions, not 3000 independent photos: an interval over them says
+how a change holds on these regions, not on photos never seen. Everything is seeded.
 """
 from __future__ import annotations
 
@@ -65,36 +70,54 @@ def texture_patches(count: int, size: int, seed: int = 0, held_out: bool = False
                     channels: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """`count` size x size patches and their class (the photo they come from), classes 0..classes-1.
 
-    Held out: patch i comes from class i mod classes (balanced), training patches from a random class.
+    Held out: patch i comes from class i mod classes (balanced) and from that class's regions in turn, each
+    patch from its own generator (seed, i); training patches from a random class, one generator for all.
     """
-    from skimage.transform import resize
-
     from converters.data import luminance
 
     classes = max(1, min(int(classes), len(CLASSES)))
     regions = [(c, q) for c, q in quadrants(held_out) if c < classes]
-    rng = np.random.default_rng(seed + (1_000_003 if held_out else 0))
+    rng = np.random.default_rng(seed)  # the training stream, unchanged since DATA_VERSION 1
     x = np.empty((count, size, size, 3), np.float32)
     y = np.empty(count, np.int64)
     for i in range(count):
-        label = i % classes if held_out else int(rng.integers(classes))
-        options = [q for c, q in regions if c == label]
-        region = options[int(rng.integers(len(options)))]
-        side = int(round(size * rng.uniform(*SCALE)))
-        side = max(4, min(side, region.shape[0], region.shape[1]))
-        y0 = int(rng.integers(0, region.shape[0] - side + 1))
-        x0 = int(rng.integers(0, region.shape[1] - side + 1))
-        patch = region[y0:y0 + side, x0:x0 + side]
-        if side != size:
-            patch = resize(patch, (size, size), order=1, anti_aliasing=side > size)
-        patch = np.rot90(patch, int(rng.integers(4)))
-        if rng.random() < 0.5:
-            patch = patch[:, ::-1]
-        patch = (patch - patch.mean()) * rng.uniform(0.5, 1.5) + rng.uniform(0.3, 0.7)
-        tint = rng.uniform(0.6, 1.4, 3).astype(np.float32)
-        img = patch[..., None] * tint + rng.normal(0.0, rng.uniform(*NOISE), (size, size, 3))
-        x[i] = np.clip(img, 0.0, 1.0)
+        if held_out:
+            label = i % classes
+            options = [q for c, q in regions if c == label]
+            region = options[(i // classes) % len(options)]
+            x[i] = _patch(region, size, np.random.default_rng([seed, 1_000_003, i]))
+        else:
+            label = int(rng.integers(classes))
+            options = [q for c, q in regions if c == label]
+            x[i] = _patch(options[int(rng.integers(len(options)))], size, rng)
         y[i] = label
     if channels == 1:
         x = luminance(x)[..., None].astype(np.float32)
     return x, y
+
+
+def _patch(region: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """One size x size view of a grey region: random place and scale, quarter turn, flip, contrast, tint, noise."""
+    from skimage.transform import resize
+
+    side = int(round(size * rng.uniform(*SCALE)))
+    side = max(4, min(side, region.shape[0], region.shape[1]))
+    y0 = int(rng.integers(0, region.shape[0] - side + 1))
+    x0 = int(rng.integers(0, region.shape[1] - side + 1))
+    patch = region[y0:y0 + side, x0:x0 + side]
+    if side != size:
+        patch = resize(patch, (size, size), order=1, anti_aliasing=side > size)
+    patch = np.rot90(patch, int(rng.integers(4)))
+    if rng.random() < 0.5:
+        patch = patch[:, ::-1]
+    patch = (patch - patch.mean()) * rng.uniform(0.5, 1.5) + rng.uniform(0.3, 0.7)
+    tint = rng.uniform(0.6, 1.4, 3).astype(np.float32)
+    img = patch[..., None] * tint + rng.normal(0.0, rng.uniform(*NOISE), (size, size, 3))
+    return np.clip(img, 0.0, 1.0)
+
+
+def held_out_region(index: int, classes: int = len(CLASSES)) -> int:
+    """Which of the 2 x classes held-out regions held-out patch `index` was cut from (class x 2 + its turn):
+    what an interval that resamples regions rather than patches groups by."""
+    classes = max(1, min(int(classes), len(CLASSES)))
+    return (index % classes) * 2 + (index // classes) % 2

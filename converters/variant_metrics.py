@@ -123,6 +123,7 @@ class VariantMetrics(TaskScores, total=False):
     # the pass's own facts
     steps_run: int  # fine-tuning steps the pass ran (0 or absent: none)
     fine_tune_lr: float | None
+    distill: float  # knowledge-distillation weight of the fine-tune (0 or absent: none); its control gets the same
     compressed_bytes: int
     fp32_param_bytes: int
     # the control a fine-tuned variant is judged against (converters.control)

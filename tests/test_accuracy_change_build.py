@@ -2,6 +2,7 @@
 compressed) and scored on the same held-out examples. Real training and LiteRT on a tiny zoo model."""
 from __future__ import annotations
 
+from converters.accuracy import CLS_EVAL_IMAGES
 from converters.texture_patches import DATA_NAME
 from harness.statistics.accuracy_change import CONTROL, judged
 from tests.fixtures_converters import TINY_CLS, locked_builder, run_root
@@ -16,9 +17,10 @@ def test_a_pruned_variant_carries_its_control_s_scores_on_the_same_images(quick_
     assert art.metrics["control_variant"] == "fine_tune@steps=40" + (f"@lr={lr!r}" if lr else "")
     control = builder.build(TINY_CLS, art.metrics["control_variant"])
     assert control.metrics["steps_run"] == art.metrics["steps_run"]  # the same fine-tuning
+    assert control.metrics["distill"] == art.metrics["distill"] == 0.0  # no teacher by default, in either
     assert per["control"] == control.metrics["per_example"]["variant"]
-    assert len(per["variant"]) == len(per["fp32"]) == len(per["control"]) == 1000
-    assert per["data"] == f"1000 held-out images: {DATA_NAME}, 6 classes"
+    assert len(per["variant"]) == len(per["fp32"]) == len(per["control"]) == CLS_EVAL_IMAGES
+    assert per["data"] == f"{CLS_EVAL_IMAGES} held-out images: {DATA_NAME}, 6 classes"
     changes, why = judged(art.metrics)
     assert changes["control"].comparison == CONTROL and why.endswith(f"vs {CONTROL}")
     # without its control the same variant is not judged at all

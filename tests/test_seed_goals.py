@@ -44,3 +44,31 @@ def test_unknown_goal_is_one_line_and_exit_2(capsys):
     assert seed_goals.main(["--goals", "factorize,nonsense"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--goals" in err[0] and "nonsense" in err[0]
+
+
+def test_the_region_level_interval_widens_when_a_change_sits_in_one_region():
+    """The patch bootstrap treats the 3000 held-out patches as independent; they are views of 20 regions. The
+    row also gives the interval with the regions resampled: a loss spread evenly over the regions keeps it about
+    as narrow, the same loss all in one region widens it past zero on both sides."""
+    from converters.texture_patches import DATA_NAME, held_out_region
+
+    n = 3000
+    regions = [held_out_region(i) for i in range(n)]
+    control = [1] * n
+    spread = [0 if (i // 20) % 20 == 0 else 1 for i in range(n)]  # 5 % lost, in every region alike
+    lumped = [0 if r == 7 else 1 for r in regions]  # 5 % lost, all of it in one region
+    per = {"metric": "top1", "kind": "mean", "data": f"{n} held-out images: {DATA_NAME}, 10 classes",
+           "control": control, "fp32": control}
+
+    def interval(variant: list[int]) -> tuple[float, float]:
+        text = seed_goals.region_check({"steps_run": 1500, "per_example": {**per, "variant": variant}})
+        assert text is not None and text.startswith("resampling the 20 held-out regions")
+        low, high = text.rsplit("(", 1)[1].rstrip(")").split(" to ")
+        return float(low), float(high)
+
+    even, one = interval(spread), interval(lumped)
+    assert one[0] < even[0] and one[1] > even[1]
+    assert one[1] >= 0.0 > even[1]
+    # no control, or other data than the texture patches: not said
+    assert seed_goals.region_check({"per_example": {**per, "variant": spread, "control": None}}) is None
+    assert seed_goals.region_check({"per_example": {**per, "variant": spread, "data": "user folders"}}) is None
