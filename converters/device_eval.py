@@ -32,6 +32,17 @@ class EvalSet:
     scale: int = 1
 
 
+# Classification images pushed to a phone: the first 1000 of the host's held-out patches (classes in turn, so
+# balanced). The host scores 3000 (accuracy.CLS_EVAL_IMAGES) for a narrow interval; 3000 float32 224 px inputs
+# are 1.8 GB, too much to push to a phone for every model. The row's `eval_images` says which count it is.
+DEVICE_CLS_IMAGES = 1000
+
+
+def device_share(x: np.ndarray, truth: np.ndarray, limit: int = DEVICE_CLS_IMAGES) -> tuple[np.ndarray, np.ndarray]:
+    """The leading `limit` examples of a held-out set (all of a smaller one)."""
+    return x[:limit], truth[:limit]
+
+
 def prepare(src: Source, folder: Path, image_dir: str | None = None) -> EvalSet | None:
     """The held-out set for a Keras source of a known task; None when there is none (detection, unknown,
     SavedModels without shapes)."""
@@ -43,7 +54,7 @@ def prepare(src: Source, folder: Path, image_dir: str | None = None) -> EvalSet 
         x, hr, bic = accuracy._sr_data(info, int(km.output_shape[1]), image_dir)
         truth, baseline = hr, bic
     elif info.kind == "classification":
-        x, labels = accuracy._cls_data(info, int(km.input_shape[1]), image_dir)
+        x, labels = device_share(*accuracy._cls_data(info, int(km.input_shape[1]), image_dir))
         truth, baseline = labels, None
     else:
         return None

@@ -91,3 +91,18 @@ def test_shipped_squeezenet_is_trained_and_well_below_the_ceiling(monkeypatch):
     top1 = float(np.mean(training.copy_at(model, None, batch=None).predict(x, batch_size=50, verbose=0)
                          .argmax(-1) == y))
     assert 0.5 < top1 < 0.9, top1
+
+
+def test_a_phone_gets_a_balanced_thousand_of_the_held_out_set_not_all_3000():
+    """3000 float32 224 px inputs are 1.8 GB: a phone scores the leading 1000, every class and region its share."""
+    from converters.device_eval import DEVICE_CLS_IMAGES, device_share
+
+    x, y = classification_data(INFO, 16, CLS_EVAL_IMAGES, seed=0, held_out=True)
+    px, py = device_share(x, y)
+    assert len(px) == len(py) == DEVICE_CLS_IMAGES < CLS_EVAL_IMAGES
+    assert DEVICE_CLS_IMAGES * 224 * 224 * 3 * 4 < 650e6  # what the phone is sent at SqueezeNet's input size
+    assert np.bincount(py).tolist() == [DEVICE_CLS_IMAGES // 10] * 10
+    regions = [texture_patches.held_out_region(i) for i in range(DEVICE_CLS_IMAGES)]
+    assert np.bincount(regions).tolist() == [DEVICE_CLS_IMAGES // 20] * 20
+    small_x, small_y = device_share(x[:40], y[:40])
+    assert len(small_x) == len(small_y) == 40  # a smaller set is sent whole
