@@ -33,7 +33,7 @@ from harness.farm.node import last_error, ray_cli, start_failed, start_node, sto
 from harness.farm.shapes import AgentEntry, Artifact, DeviceSpec, Facts, WorkerHandle, WorkerStatus
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from types import ModuleType
 
     from devices.job import RawRun
@@ -150,7 +150,7 @@ class DeviceWorker:
         return path
 
     def benchmark(self, model: Artifact, companions: dict[str, Artifact],
-                  origins: dict[str, dict[str, object]], bench: dict[str, object],
+                  origins: dict[str, Mapping[str, object]], bench: dict[str, object],
                   input_shapes: dict[str, list[int]] | None, seed: int) -> RawRun:
         """One job; the target's own timeout (bench.timeout_s) bounds it here, on the agent."""
         from devices.target import JobSpec

@@ -6,6 +6,7 @@ a wrong argument would show only as an error on a lab host. Importing this modul
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Generic, NotRequired, ParamSpec, Protocol, TypedDict, TypeVar
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class WorkerHandle(Protocol):
     facts: Remote[[], Facts]
     prepare: Remote[[], None]
     has: Remote[[str], bool]
-    benchmark: Remote[[Artifact, dict[str, Artifact], dict[str, dict[str, object]], dict[str, object],
+    benchmark: Remote[[Artifact, dict[str, Artifact], dict[str, Mapping[str, object]], dict[str, object],
                        dict[str, list[int]] | None, int], RawRun]
     cool_down: Remote[[dict[str, object]], float]
     temperatures: Remote[[], dict[str, float]]
