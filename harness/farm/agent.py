@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from errors import UserError
 from harness.farm.cluster import (
@@ -25,10 +25,19 @@ from harness.farm.cluster import (
     harness_version,
     is_loopback,
     node_labels,
+    ray_nodes,
     registry,
     shown,
 )
 from harness.farm.node import last_error, ray_cli, start_failed, start_node, stop_node
+from harness.farm.shapes import AgentEntry, Artifact, DeviceSpec, Facts, WorkerHandle, WorkerStatus
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from types import ModuleType
+
+    from devices.job import RawRun
+    from harness.planning.config import DevicesFile
 
 FACTS_TIMEOUT_S = 30.0
 # A device's facts (OS, runtime versions, memory) are read again before a job once they are this old, so a
@@ -58,7 +67,7 @@ class DeviceWorker:
     ssh, adb) lives here; its lock makes one job at a time, whichever coordinator asks. Kept across
     runs, so a run pays no worker start-up."""
 
-    def __init__(self, device: dict[str, Any], cache_dir: str | None = None) -> None:
+    def __init__(self, device: DeviceSpec, cache_dir: str | None = None) -> None:
         from devices.registry import build_target
         from harness.planning.config import parse_devices
 
@@ -66,23 +75,23 @@ class DeviceWorker:
         self.cache = Path(cache_dir) if cache_dir else artifact_dir()
         self.target = build_target(self.config)
         self._job = threading.Lock()
-        self._facts: dict[str, Any] | None = None
+        self._facts: Facts | None = None
         self._facts_at = 0.0
         self._facts_max_age_s = facts_max_age_s()
 
     def host(self) -> str:
         return platform.node()
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> WorkerStatus:
         """Answers at once, even while a job runs (the actor has threads for this)."""
         return {"busy": self._job.locked(), "host": platform.node()}
 
-    def facts(self) -> dict[str, Any]:
-        facts = dict(self.target.facts(), checked_at_unix_s=round(time.time(), 3))
+    def facts(self) -> Facts:
+        facts: Facts = dict(self.target.facts(), checked_at_unix_s=round(time.time(), 3))
         self._facts, self._facts_at = facts, time.monotonic()
         return facts
 
-    def _fresh_facts(self) -> dict[str, Any] | None:
+    def _fresh_facts(self) -> Facts | None:
         """The facts as of at most the max age ago, read again here (before the job, under its lock) if older.
         A device whose facts were never read (its join could not) is not asked before every job: a device
         that hangs would spend its job's time budget on them. One that cannot say them now still runs its job."""
@@ -108,7 +117,7 @@ class DeviceWorker:
     def _path(self, sha: str, name: str) -> Path:
         return self.cache / sha[:2] / sha / (Path(name).name or "artifact")
 
-    def _artifact(self, item: dict[str, Any]) -> Path:
+    def _artifact(self, item: Artifact) -> Path:
         """The artifact (a file, or a folder sent as a tar) from this host's cache, or fetched once
         from the object store, checked against its hash and kept."""
         import hashlib
@@ -140,9 +149,9 @@ class DeviceWorker:
         os.replace(tmp, path)
         return path
 
-    def benchmark(self, model: dict[str, Any], companions: dict[str, dict[str, Any]],
-                  origins: dict[str, dict[str, Any]], bench: dict[str, Any],
-                  input_shapes: dict[str, list[int]] | None, seed: int) -> Any:
+    def benchmark(self, model: Artifact, companions: dict[str, Artifact],
+                  origins: dict[str, Mapping[str, object]], bench: dict[str, object],
+                  input_shapes: dict[str, list[int]] | None, seed: int) -> RawRun:
         """One job; the target's own timeout (bench.timeout_s) bounds it here, on the agent."""
         from devices.target import JobSpec
         from harness.planning.config import BenchSettings
@@ -151,18 +160,18 @@ class DeviceWorker:
         extra = {kind: self._artifact(item) for kind, item in companions.items()}
         with self._job:
             facts = self._fresh_facts()
-            raw = self.target.benchmark(JobSpec(model_path=path, bench=BenchSettings(**bench),
+            raw = self.target.benchmark(JobSpec(model_path=path, bench=BenchSettings.model_validate(bench),
                                                 input_shapes=input_shapes, seed=seed, companions=extra,
                                                 companion_origins=origins))
         if facts is not None:
             raw.extra = {**raw.extra, "device_facts": facts}  # as of this job, not as of the agent's join
         return raw
 
-    def cool_down(self, bench: dict[str, Any]) -> float:
+    def cool_down(self, bench: dict[str, object]) -> float:
         from harness.planning.config import BenchSettings
 
         with self._job:
-            return self.target.cool_down(BenchSettings(**bench))
+            return self.target.cool_down(BenchSettings.model_validate(bench))
 
     def temperatures(self) -> dict[str, float]:
         with self._job:
@@ -176,29 +185,33 @@ def worker_name(device: str) -> str:
     return f"harness-device:{device}"
 
 
-def spawn_worker(device: dict[str, Any], node_id: str) -> Any:
+def spawn_worker(device: DeviceSpec, node_id: str) -> WorkerHandle:
     """The device's worker on its agent's node, or the one already there (named, detached)."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    return ray.remote(DeviceWorker).options(
-        name=worker_name(device["name"]), namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
-        num_cpus=0, resources={device_resource(device["name"]): 1}, max_concurrency=4, max_restarts=0,
+    name = str(device["name"])
+    handle = ray.remote(DeviceWorker).options(
+        name=worker_name(name), namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
+        num_cpus=0, resources={device_resource(name): 1}, max_concurrency=4, max_restarts=0,
         scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
     ).remote(device)
+    # (Ray types a handle's methods as Never: WorkerHandle says which calls it answers, with their types)
+    return cast(WorkerHandle, handle)
 
 
-def device_facts(workers: dict[str, Any], timeout_s: float = FACTS_TIMEOUT_S) -> dict[str, dict[str, Any]]:
+def device_facts(workers: dict[str, WorkerHandle], timeout_s: float = FACTS_TIMEOUT_S) -> dict[str, Facts]:
     """`harness devices` for this agent's devices, asked of their workers at once and bounded:
     a device that does not answer in time is unreachable."""
     import ray
 
     refs = {name: w.facts.remote() for name, w in workers.items()}
-    ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout_s)
-    out: dict[str, dict[str, Any]] = {}
+    ray.wait([*refs.values()], num_returns=len(refs), timeout=timeout_s)
+    out: dict[str, Facts] = {}
     for name, ref in refs.items():
         try:
-            out[name] = {"status": "ok", **ray.get(ref, timeout=0)}
+            said = ray.get(ref, timeout=0)
+            out[name] = {"status": "ok", **said}
         except ray.exceptions.GetTimeoutError:
             out[name] = {"status": "unreachable", "error": f"no facts within {timeout_s:.0f} s"}
         except Exception as exc:
@@ -208,13 +221,13 @@ def device_facts(workers: dict[str, Any], timeout_s: float = FACTS_TIMEOUT_S) ->
     return out
 
 
-def announce(devices_file: Any, name: str, node_id: str, *, facts: bool = True,
-             version: str | None = None, settle_s: float = 0.0) -> dict[str, Any]:
+def announce(devices_file: DevicesFile, name: str, node_id: str, *, facts: bool = True,
+             version: str | None = None, settle_s: float = 0.0) -> AgentEntry:
     """Tell the registry which devices this agent's node serves; a refusal is a UserError."""
     import ray
 
     enabled = devices_file.enabled
-    entry = {
+    entry: AgentEntry = {
         "name": name,
         "node_id": node_id,
         "hostname": platform.node(),
@@ -247,7 +260,8 @@ def announce(devices_file: Any, name: str, node_id: str, *, facts: bool = True,
     return entry
 
 
-def _workers_up(devices: dict[str, Any], node_id: str, name: str, timeout_s: float = 300.0) -> dict[str, Any]:
+def _workers_up(devices: dict[str, DeviceSpec], node_id: str, name: str,
+                timeout_s: float = 300.0) -> dict[str, WorkerHandle]:
     """The devices' workers, up on this node. A worker of the same name may still be the one of a namesake agent
     stopped a moment ago (a service manager's stop-then-start): its node has left, and Ray frees the name only
     once the actor's death is processed; until then the handle answers with RayActorError, so ask again."""
@@ -267,25 +281,26 @@ def _workers_up(devices: dict[str, Any], node_id: str, name: str, timeout_s: flo
             time.sleep(1.0)
 
 
-def node_resources(devices_file: Any) -> dict[str, float]:
+def node_resources(devices_file: DevicesFile) -> dict[str, float]:
     return {device_resource(d.name): 1.0 for d in devices_file.enabled}
 
 
-def _wait_for_node(ray: Any, name: str, mark: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> str:
+def _wait_for_node(name: str, mark: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> str:
     """This agent's own node, found by the one-off resource it started with: never another agent's node
     that happens to carry the same name (that agent is then refused at announce, not silently replaced)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise UserError(f"agent {shown(name)}: {start_failed(log)}")
-        for n in ray.nodes():
+        for n in ray_nodes():
             if n.get("Alive") and mark in (n.get("Resources") or {}):
                 return str(n["NodeID"])
         time.sleep(0.5)
     raise UserError(f"agent {shown(name)}: the node did not join within {timeout_s:.0f} s: {last_error(log)}")
 
 
-def _connect_when_up(address: str, name: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> Any:
+def _connect_when_up(address: str, name: str, proc: subprocess.Popen[bytes], log: Path,
+                     timeout_s: float) -> ModuleType:
     """A driver needs a raylet on its own host: on a lab host that is the node `ray start` is starting."""
     from harness.farm.cluster import TOKEN_REFUSED, connect
 
@@ -304,8 +319,9 @@ def _connect_when_up(address: str, name: str, proc: subprocess.Popen[bytes], log
             time.sleep(1.0)
 
 
-def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, node_ip: str | None = None,
-              object_store_mb: int = 100, extra_args: list[str] | None = None, out: Any = print) -> int:
+def run_agent(devices_file: DevicesFile, address: str, *, name: str, num_cpus: int = 1, node_ip: str | None = None,
+              object_store_mb: int = 100, extra_args: list[str] | None = None,
+              out: Callable[..., None] = print) -> int:
     """`harness agent`: start this host's node, announce it, serve until stopped (Ctrl-C or SIGTERM)."""
     from harness.farm.cluster import NO_TOKEN, check_ray_head, have_token, secure_env
 
@@ -328,20 +344,20 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
     argv += list(extra_args or [])
     stopping = threading.Event()
 
-    def stop(*_: Any) -> None:
+    def stop(*_: object) -> None:
         stopping.set()
 
-    def up(proc: subprocess.Popen[bytes], log: Path) -> tuple[Any, str]:
+    def up(proc: subprocess.Popen[bytes], log: Path) -> tuple[ModuleType, str]:
         ray = _connect_when_up(target, name, proc, log, 120.0)
         for s in old:  # again: ray.init installs its own SIGTERM handler
             signal.signal(s, stop)
-        return ray, _wait_for_node(ray, name, mark, proc, log, 120.0)
+        return ray, _wait_for_node(name, mark, proc, log, 120.0)
 
     old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     proc: subprocess.Popen[bytes] | None = None
     try:
         # One node starts at a time on a host (see node_start_lock); once more if Ray's start timed out.
-        proc, log, (ray, node_id) = start_node(argv, folder, up, what=f"agent {shown(name)}",
+        proc, log, (_, node_id) = start_node(argv, folder, up, what=f"agent {shown(name)}",
                                                note=lambda line: out(line, flush=True), one_at_a_time=True,
                                                stopping=stopping)
         entry = announce(devices_file, name, node_id, settle_s=SETTLE_S)
@@ -352,11 +368,11 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
         while not stopping.is_set() and proc.poll() is None:
             stopping.wait(1.0)
             if time.monotonic() - checked > REGISTERED_CHECK_S:
-                _still_registered(ray, entry)
+                _still_registered(entry)
                 checked = time.monotonic()
         if proc.poll() is not None and not stopping.is_set():
             raise UserError(f"agent {shown(name)}: the Ray node stopped: {last_error(log)}")
-        _say_stopped(ray, name, node_id)
+        _say_stopped(name, node_id)
         return 0
     finally:
         for s, h in old.items():
@@ -371,9 +387,11 @@ def run_agent(devices_file: Any, address: str, *, name: str, num_cpus: int = 1, 
             stop_node(proc)
 
 
-def _still_registered(ray: Any, entry: dict[str, Any]) -> None:
+def _still_registered(entry: AgentEntry) -> None:
     """The registry's entry for this agent, registered again if it was lost (a registry that lost its stored
     entries; meanwhile listings rebuild this agent from Ray's node table, without device specs). Best effort."""
+    import ray
+
     try:
         reg = registry()
         if not ray.get(reg.has.remote(entry["node_id"]), timeout=10):
@@ -382,9 +400,11 @@ def _still_registered(ray: Any, entry: dict[str, Any]) -> None:
         pass
 
 
-def _say_stopped(ray: Any, name: str, node_id: str) -> None:
+def _say_stopped(name: str, node_id: str) -> None:
     """A clean stop (SIGTERM, Ctrl-C) is told to the registry before the node goes: `devices --farm` then lists
     the agent as stopped, not as a host that went down. Best effort and bounded: the stop goes on regardless."""
+    import ray
+
     try:
         ray.get(registry().stopped.remote(name, node_id), timeout=10)
     except Exception:

@@ -14,12 +14,17 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, cast
 
 from errors import UserError
+from harness.farm.shapes import AgentEntry, DeviceSpec, RayNode, RegistryHandle
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 NAMESPACE = "harness"
 REGISTRY_NAME = "harness-farm-registry"
@@ -37,7 +42,7 @@ LABEL_NAME, LABEL_DEVICES, LABEL_DIGEST = "harness-agent", "harness-devices", "h
 _LABEL_VALUE = r"[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,61}[a-zA-Z0-9])?"  # Ray's (ray/_private/label_utils.py)
 
 
-def devices_digest(devices: dict[str, Any]) -> str:
+def devices_digest(devices: dict[str, DeviceSpec]) -> str:
     """An agent's devices (names and specs as its devices file says), in 16 hex characters."""
     import hashlib
     import json
@@ -45,7 +50,7 @@ def devices_digest(devices: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(devices, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def node_labels(name: str, devices: dict[str, Any]) -> dict[str, str]:
+def node_labels(name: str, devices: dict[str, DeviceSpec]) -> dict[str, str]:
     """The labels an agent's node starts with (a name Ray's label syntax refuses stays only in the NodeName)."""
     import re
 
@@ -111,7 +116,11 @@ def loopback_kept(host: str) -> Iterator[None]:
     from ray._private import services
 
     saved = services.resolve_ip_for_localhost
-    services.resolve_ip_for_localhost = lambda address: address
+
+    def as_given(host: str) -> str:
+        return host
+
+    services.resolve_ip_for_localhost = as_given
     try:
         yield
     finally:
@@ -132,7 +141,7 @@ def have_token() -> bool:
         return False
 
 
-def secure_env(env: dict[str, str] | None = None) -> dict[str, str]:
+def secure_env(env: MutableMapping[str, str] | None = None) -> MutableMapping[str, str]:
     """The environment every farm process (and the `ray start` it runs) has: token authentication on,
     no usage stats sent anywhere."""
     target = os.environ if env is None else env
@@ -209,7 +218,7 @@ def harness_version() -> str:
     return __version__
 
 
-def connect(address: str, flag: str = "--farm") -> Any:
+def connect(address: str, flag: str = "--farm") -> ModuleType:
     """Join the cluster as a driver (this process); returns the ray module."""
     target = check_ray_head(address, flag)
     secure_env()
@@ -219,7 +228,7 @@ def connect(address: str, flag: str = "--farm") -> Any:
         return ray
     if not have_token():
         raise UserError(f"{flag} {shown(address)}: {NO_TOKEN}")
-    from ray._raylet import Config
+    from ray._raylet import Config  # type: ignore[attr-defined]  # (a Cython class ray's _raylet.pyi omits)
 
     Config.initialize("")  # this process may have imported Ray before RAY_AUTH_MODE was set
     with native_stderr_to_log("farm-connect") as log, loopback_kept(target.rpartition(":")[0]):
@@ -237,7 +246,7 @@ def connect(address: str, flag: str = "--farm") -> Any:
     return ray
 
 
-def keep_cluster_news_off_stdout(ray: Any) -> None:
+def keep_cluster_news_off_stdout(ray: ModuleType) -> None:
     """A Ray driver prints the cluster's error messages (`(raylet) The node ... has been marked dead ...`) on
     its own stdout, from a thread, whenever they come: that would land inside `--json` output and tables.
     They go to a log file instead; the farm reports a lost host itself, as error rows naming it."""
@@ -247,9 +256,10 @@ def keep_cluster_news_off_stdout(ray: Any) -> None:
 
     path = default_log_dir() / f"farm-cluster-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
 
-    def to_log(data: dict[str, Any], ignore_prefix: bool = False) -> None:
+    def to_log(data: dict[str, object], ignore_prefix: bool = False) -> None:
         with open(path, "a", encoding="utf-8", errors="replace") as fh:
-            for line in data.get("lines") or []:
+            lines = data.get("lines")
+            for line in lines if isinstance(lines, list) else []:
                 fh.write(f"({data.get('pid')}) {line}\n")
 
     worker.print_to_stdstream = to_log
@@ -287,7 +297,7 @@ class Registry:
 
     def __init__(self, head_version: str | None = None, durable: bool = False) -> None:
         self.durable = durable
-        self.entries: dict[str, dict[str, Any]] = {}
+        self.entries: dict[str, AgentEntry] = {}
         if durable:
             import json
 
@@ -321,15 +331,13 @@ class Registry:
     def _alive(self) -> set[str]:
         return set(self._live_nodes())
 
-    def _live_nodes(self) -> dict[str, dict[str, Any]]:
-        import ray
+    def _live_nodes(self) -> dict[str, RayNode]:
+        return {n["NodeID"]: n for n in ray_nodes() if n.get("Alive")}
 
-        return {n["NodeID"]: n for n in ray.nodes() if n.get("Alive")}
-
-    def info(self) -> dict[str, Any]:
+    def info(self) -> dict[str, object]:
         return {"harness_version": self.head_version, "protocol": PROTOCOL}
 
-    def register(self, entry: dict[str, Any]) -> str | None:
+    def register(self, entry: AgentEntry) -> str | None:
         """Add an agent; returns why it was refused, or None."""
         if self.head_version and (entry.get("harness_version"), entry.get("protocol")) != (self.head_version, PROTOCOL):
             return (f"version mismatch: agent runs harness {entry.get('harness_version')} (protocol "
@@ -357,7 +365,7 @@ class Registry:
             both = sorted(mine & set(other["devices"]))
             if both:
                 return f"device {both[0]!r} is already served by agent {name!r}; a device belongs to one host"
-        self.entries[entry["name"]] = dict(entry, joined_at=time.time())
+        self.entries[entry["name"]] = {**entry, "joined_at": time.time()}
         self._store(entry["name"])
         return None
 
@@ -373,13 +381,14 @@ class Registry:
             entry["stopped_at"] = time.time()
             self._store(name)
 
-    def agents(self) -> list[dict[str, Any]]:
+    def agents(self) -> list[AgentEntry]:
         """Every entry, with `alive` from Ray's view of the nodes now (a cleanly stopped agent is not alive); and
         every live agent node that has no entry (the entries were lost, or it is joining now), rebuilt from Ray's
         node table: its name, its devices (`device:` resources) and their count and digest (its labels). A rebuilt
         one has no device specs (`rebuilt` says so): it is listed, not planned on, until its agent registers."""
         nodes = self._live_nodes()
-        out = [dict(e, alive=e["node_id"] in nodes and not e.get("stopped_at")) for e in self.entries.values()]
+        out: list[AgentEntry] = [{**e, "alive": e["node_id"] in nodes and not e.get("stopped_at")}
+                                 for e in self.entries.values()]
         known = {e["node_id"] for e in self.entries.values()}
         for node_id, node in nodes.items():
             res = node.get("Resources") or {}
@@ -391,7 +400,7 @@ class Registry:
             note = "rebuilt from Ray's node table (the registry has no entry)"
             if said is not None and said != str(len(devices)):
                 note += f"; its label says {said} device(s)"
-            out.append({"name": labels.get(LABEL_NAME) or node.get("NodeName"), "node_id": node_id,
+            out.append({"name": labels.get(LABEL_NAME) or node.get("NodeName", ""), "node_id": node_id,
                         "hostname": node.get("NodeManagerHostname"), "devices": {d: {"name": d} for d in devices},
                         "facts": {}, "digest": labels.get(LABEL_DIGEST), "rebuilt": note, "alive": True})
         return out
@@ -401,7 +410,7 @@ class Registry:
         return any(e["node_id"] == node_id for e in self.entries.values())
 
 
-def registry(head_version: str | None = None) -> Any:
+def registry(head_version: str | None = None) -> RegistryHandle:
     """The registry actor, created on the head node by whoever comes first."""
     import ray
 
@@ -409,4 +418,13 @@ def registry(head_version: str | None = None) -> Any:
         name=REGISTRY_NAME, namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
         num_cpus=0, resources={HEAD_RESOURCE: 0.001}, max_restarts=-1, max_task_retries=3,
     )
-    return actor.remote(head_version, durable=True)
+    # (Ray types a handle's methods as Never: RegistryHandle says which calls it answers, with their types)
+    return cast(RegistryHandle, actor.remote(head_version, durable=True))
+
+
+def ray_nodes() -> list[RayNode]:
+    """Ray's node table now (`ray.nodes()`, which Ray leaves untyped), as the rows the farm reads."""
+    import ray
+
+    nodes: Callable[[], list[RayNode]] = ray.nodes
+    return nodes()

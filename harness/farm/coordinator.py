@@ -11,11 +11,25 @@ import platform
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from errors import DeviceError, UserError
 from harness.orchestration.measure import RowOrigin
-from harness.farm.cluster import NAMESPACE, PROTOCOL, connect, device_resource, harness_version, registry, shown
+from harness.farm.cluster import (NAMESPACE, PROTOCOL, connect, device_resource, harness_version, ray_nodes,
+                                  registry, shown)
+from harness.farm.shapes import AgentEntry, Artifact, WorkerHandle
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ray import ObjectRef
+    from ray.actor import ActorHandle
+
+    from devices.job import JobSpec, RawRun
+    from harness.farm.agent import DeviceWorker
+    from harness.planning.config import BenchSettings, DeviceConfig, DevicesFile
+
+R = TypeVar("R")
 
 GRACE_S = 30.0  # beyond a job's own timeout (enforced on the agent) before the coordinator gives up on it
 
@@ -30,7 +44,7 @@ class Farm:
         self.ray = connect(address, flag)
         self._registry = registry()
         self._lock = threading.Lock()
-        self._blobs: dict[str, Any] = {}
+        self._blobs: dict[str, ObjectRef[bytes]] = {}
         self._hashes: dict[tuple[str, int, int], str] = {}
         self._targets: list[RemoteTarget] = []
         self.bytes_sent = 0
@@ -38,9 +52,11 @@ class Farm:
         self.entries = self.refresh()
 
     # -- who serves what ---------------------------------------------------------------------------
-    def refresh(self) -> list[dict[str, Any]]:
+    def refresh(self) -> list[AgentEntry]:
         """The registry's view now, checked against this coordinator's versions."""
-        self.entries = self.ray.get(self._registry.agents.remote())
+        import ray
+
+        self.entries = ray.get(self._registry.agents.remote())
         mine = (harness_version(), PROTOCOL)
         for e in self.entries:
             if e["alive"] and not e.get("rebuilt") and (e.get("harness_version"), e.get("protocol")) != mine:
@@ -49,10 +65,10 @@ class Farm:
                                 f"harness {mine[0]} (protocol {mine[1]}); install the same version on every host")
         return self.entries
 
-    def owner(self, device: str) -> dict[str, Any] | None:
+    def owner(self, device: str) -> AgentEntry | None:
         return next((e for e in self.entries if e["alive"] and not e.get("rebuilt") and device in e["devices"]), None)
 
-    def devices_file(self) -> Any:
+    def devices_file(self) -> DevicesFile:
         """Every device of every live agent, as one devices file: the farm's plan."""
         from harness.planning.config import parse_devices
 
@@ -63,9 +79,9 @@ class Farm:
                             "(run `harness agent --devices FILE --address HEAD:PORT` on each lab host)")
         return parse_devices({"devices": devices}, "farm devices")
 
-    def describe(self) -> list[dict[str, Any]]:
+    def describe(self) -> list[dict[str, object]]:
         """Every host and device, busy or free: `harness devices --farm`."""
-        rows = []
+        rows: list[dict[str, object]] = []
         for e in sorted(self.entries, key=lambda e: e["name"]):
             for name, dev in e["devices"].items():
                 facts = dict(e.get("facts", {}).get(name) or {})
@@ -84,20 +100,24 @@ class Farm:
 
     def busy(self, device: str) -> bool:
         """Whether the device's worker is running a job now (no worker: nothing runs, the unit is free)."""
+        import ray
+
         from harness.farm.agent import worker_name
 
         try:
-            worker = self.ray.get_actor(worker_name(device), namespace=NAMESPACE)
-            return bool(self.ray.get(worker.status.remote(), timeout=10)["busy"])
+            # (Ray types a handle's methods as Never: WorkerHandle says which calls it answers, with their types)
+            worker = cast(WorkerHandle, ray.get_actor(worker_name(device), namespace=NAMESPACE))
+            return bool(ray.get(worker.status.remote(), timeout=10)["busy"])
         except Exception:
-            return self.ray.available_resources().get(device_resource(device), 0) < 1
+            available: Callable[[], dict[str, float]] = ray.available_resources  # (untyped in Ray)
+            return available().get(device_resource(device), 0) < 1
 
     # -- the orchestrator's interface -------------------------------------------------------------------
     def attach(self, stop: threading.Event) -> None:
         """The run's stop flag: a waiting call gives up (and frees its device) when Ctrl-C sets it."""
         self.stop = stop
 
-    def build(self, device: Any) -> RemoteTarget:
+    def build(self, device: DeviceConfig) -> RemoteTarget:
         owner = self.owner(device.name)
         if owner is None:
             raise DeviceError(device.name, "no live agent serves it (its host left the farm)")
@@ -125,12 +145,14 @@ class Farm:
             self._hashes[key] = file_sha256(path) if path.is_file() else hashlib.sha256(_tar(path)).hexdigest()
         return self._hashes[key]
 
-    def blob(self, sha: str, path: Path) -> Any:
+    def blob(self, sha: str, path: Path) -> ObjectRef[bytes]:
         """The artifact's bytes in the object store, put once per run however many agents need them."""
+        import ray
+
         with self._lock:
             if sha not in self._blobs:
                 data = path.read_bytes() if path.is_file() else _tar(path)
-                self._blobs[sha] = self.ray.put(data)
+                self._blobs[sha] = ray.put(data)
                 self.bytes_sent += len(data)
             return self._blobs[sha]
 
@@ -162,31 +184,32 @@ class RemoteTarget:
     """A device on an agent, seen from the coordinator: the Target methods the orchestrator calls,
     each one a call to the device's worker on its agent."""
 
-    def __init__(self, farm: Farm, device: Any, owner: dict[str, Any]) -> None:
+    def __init__(self, farm: Farm, device: DeviceConfig, owner: AgentEntry) -> None:
         self.farm = farm
         self.config = device
         self.name = device.name
         self.host = owner["name"]
         self.node_id = owner["node_id"]
         self.spec = owner["devices"][device.name]  # as the agent declared it: paths and keys of its host
-        self.actor: Any = None
+        self.actor: WorkerHandle | None = None
         self._prepared = False
 
-    def _spawn(self) -> Any:
+    def _spawn(self) -> WorkerHandle:
         """The agent's worker for this device; started again here if a bound had to stop it."""
         from harness.farm.agent import spawn_worker
 
         return spawn_worker(self.spec, self.node_id)
 
-    def _call(self, method: str, *args: Any, timeout_s: float | None) -> Any:
+    def _call(self, method: str, send: Callable[[WorkerHandle], ObjectRef[R]], timeout_s: float | None) -> R:
+        """`send(worker)` (the worker's `method`, called through Ray), waited for; bounded by `timeout_s`."""
         import ray
         from ray.exceptions import RayError, RayTaskError
 
         if self.actor is None:
             self.actor = self._spawn()
             if method != "prepare" and self._prepared:
-                self._call("prepare", timeout_s=None)
-        ref = getattr(self.actor, method).remote(*args)
+                self._call("prepare", lambda w: w.prepare.remote(), timeout_s=None)
+        ref = send(self.actor)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         try:
             while True:
@@ -212,44 +235,50 @@ class RemoteTarget:
 
     def _why_lost(self) -> str:
         try:
-            alive = any(n["NodeID"] == self.node_id and n.get("Alive") for n in self.farm.ray.nodes())
+            alive = any(n["NodeID"] == self.node_id and n.get("Alive") for n in ray_nodes())
         except Exception:
             alive = False
         return "its worker died" if alive else "its node left the cluster"
 
     def _kill(self) -> None:
+        import ray
+
         if self.actor is not None:
             try:
-                self.farm.ray.kill(self.actor, no_restart=True)
+                ray.kill(cast("ActorHandle[DeviceWorker]", self.actor), no_restart=True)  # (what the handle is)
             except Exception:
                 pass
             self.actor = None
 
     def prepare(self) -> None:
-        self._call("prepare", timeout_s=None)
+        self._call("prepare", lambda w: w.prepare.remote(), timeout_s=None)
         self._prepared = True
 
-    def _item(self, path: Path) -> dict[str, Any]:
+    def _item(self, path: Path) -> Artifact:
         """An artifact (file, or folder such as a SavedModel) as the agent receives it: by content hash,
         with its bytes only when the agent does not keep them already."""
         sha = self.farm.sha(path)
-        has = self._call("has", sha, timeout_s=self.farm.grace_s)
+        has = self._call("has", lambda w: w.has.remote(sha), timeout_s=self.farm.grace_s)
         return {"sha": sha, "name": path.name, "dir": path.is_dir(),
                 "blob": [] if has else [self.farm.blob(sha, path)]}
 
-    def benchmark(self, job: Any) -> Any:
+    def benchmark(self, job: JobSpec) -> RawRun:
         model = self._item(Path(job.model_path))
         companions = {kind: self._item(Path(p)) for kind, p in (job.companions or {}).items()}
-        return self._call("benchmark", model, companions, dict(job.companion_origins or {}), job.bench.model_dump(),
-                          job.input_shapes, job.seed, timeout_s=job.bench.timeout_s + self.farm.grace_s)
+        origins = dict(job.companion_origins or {})
+        bench = job.bench.model_dump()
+        return self._call("benchmark", lambda w: w.benchmark.remote(model, companions, origins, bench, job.input_shapes,
+                                                                    job.seed),
+                          timeout_s=job.bench.timeout_s + self.farm.grace_s)
 
-    def cool_down(self, bench: Any, stop: Any = None) -> float:
+    def cool_down(self, bench: BenchSettings, stop: threading.Event | None = None) -> float:
         """`stop` is the orchestrator's flag, which the farm already watches (attach): Ctrl-C ends the wait."""
         limit = bench.cooldown_s + (bench.cooldown_max_s if bench.cooldown_until_c is not None else 0)
-        return self._call("cool_down", bench.model_dump(), timeout_s=limit + self.farm.grace_s)
+        settings = bench.model_dump()
+        return self._call("cool_down", lambda w: w.cool_down.remote(settings), timeout_s=limit + self.farm.grace_s)
 
     def temperatures(self) -> dict[str, float]:
-        return self._call("temperatures", timeout_s=self.farm.grace_s)
+        return self._call("temperatures", lambda w: w.temperatures.remote(), timeout_s=self.farm.grace_s)
 
     def close(self) -> None:
         """The worker stays on its agent for the next run; this coordinator only lets go of it."""
