@@ -30,7 +30,7 @@ NAMESPACE = "harness"
 REGISTRY_NAME = "harness-farm-registry"
 # Bumped when the messages between coordinator and agent change shape; with the harness version it
 # must match on both sides.
-PROTOCOL = 1
+PROTOCOL = 2  # 2: registry stopped/has, node labels, job_moved (agents of protocol 1 died with a TypeError)
 # Ray gives the head node this resource; the registry lives there, so it outlives any agent.
 HEAD_RESOURCE = "node:__internal_head__"
 # Every agent's node starts with one resource named so (plus a random suffix): in Ray's node table, an agent node
