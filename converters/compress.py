@@ -20,7 +20,8 @@ import numpy as np
 
 from converters.passes import ConversionError, Source, _convert, register, representative_dataset
 from converters.datasets import calibration_inputs
-from converters.training import FINE_TUNE_LR, compression_distill, compression_steps, fine_tuned, scaled, tuned_copy
+from converters.distill import compression_distill
+from converters.training import FINE_TUNE_LR, compression_steps, fine_tuned, scaled, tuned_copy
 
 if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check these names
     import tf_keras
@@ -77,7 +78,7 @@ def _lr(params: Params, info: TaskInfo) -> float:
 
 
 def _distill(src: Source, params: Params, info: TaskInfo, what: str) -> float:
-    """The pass's distillation weight (training.compression_distill), a bad value one line naming the pass."""
+    """The pass's distillation weight (distill.compression_distill), a bad value one line naming the pass."""
     try:
         return compression_distill(params.get("distill"), info)
     except ValueError as exc:
@@ -138,7 +139,7 @@ def pruned_model(src: Source, params: Params, what: str) -> tuple[tf_keras.Model
 
 
 # steps None: the task's training.COMPRESSION_STEPS; lr None: the task's FINE_TUNE_LR; distill None: the task's
-# default (training.compression_distill: none); `@distill=0.5` distills from the fp32 model
+# default (distill.compression_distill: none); `@distill=0.5` distills from the fp32 model
 PRUNE_DEFAULTS = {"sparsity": 0.9, "steps": None, "lr": None, "distill": None}
 
 
