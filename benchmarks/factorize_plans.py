@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What factorize's plan costs in speed on the SRCNN models: the default plan (super-resolution makes a split that
 saves < 10% of the Conv2D MACs at the rank keeping 85% of the kernel's energy, or not at all when that is no
-cheaper: converters.compress.FACTORIZE_MIN_SAVING), those small splits left whole (`small_energy=0`), and every
+cheaper: converters.factorize.FACTORIZE_MIN_SAVING), those small splits left whole (`small_energy=0`), and every
 layer split at the speed-up's rank (`min_saving=0`, the plan before issue 23's fourth round), with fp32, timed side
 by side.
 

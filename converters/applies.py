@@ -130,7 +130,7 @@ def _truncated_svd(entries: list[LayerEntry], params: Params) -> str | None:
 
 
 def _factorize(entries: list[LayerEntry], params: Params) -> str | None:
-    from converters.compress import factor_rank
+    from converters.factorize import factor_rank
 
     low = int(params.get("min_kernel") or 1)
     for e in entries:

@@ -424,8 +424,8 @@ class VariantBuilder:
             _validate_tflite(tmp, model)
             extra: VariantMetrics = {}
         else:
-            from converters import training
             from converters.applies import why_not
+            from converters.progress import report, reporting
 
             why = why_not(model, variant) if is_user_model(model) else None
             if why:  # the plan refuses it first; a library caller gets the same line, before TF starts
@@ -433,10 +433,10 @@ class VariantBuilder:
             progress = self.progress
             hook = None if progress is None else (
                 lambda phase, done, total: progress(model, variant, phase, done, total))
-            with TF_LOCK, training.reporting(hook):
-                training.report("load", 0, 1)
+            with TF_LOCK, reporting(hook):
+                report("load", 0, 1)
                 src = self.source(model)
-                training.report("convert", 0, 1)
+                report("convert", 0, 1)
                 if spec.needs_keras and src.keras_model is None:
                     raise ConversionError(f"{model}/{variant}: "
                                           f"{src.keras_note or 'this pass needs a Keras model, not a SavedModel'}")

@@ -267,8 +267,9 @@ DEFAULT_VARIANTS = ("fp32", "fp16", "dr_int8", "int8")
 
 
 # Modules that register further passes (training-based ones live apart to keep this file small).
-EXTENSION_MODULES: tuple[str, ...] = ("converters.compress", "converters.tensorrt", "converters.coreml",
-                                      "converters.channels", "converters.svd", "converters.control")
+EXTENSION_MODULES: tuple[str, ...] = ("converters.compress", "converters.factorize", "converters.subpixel",
+                                      "converters.tensorrt", "converters.coreml", "converters.channels",
+                                      "converters.svd", "converters.control")
 
 
 def load_extensions() -> None:

@@ -111,7 +111,7 @@ def svd_plan(model: tf_keras.Model, params: Params) -> dict[str, int]:
 def svd_model(model: tf_keras.Model, plan: dict[str, int]) -> tf_keras.Model:
     """The model with each planned Dense replaced by `NAME_svd` (rank units, linear, no bias) then
     NAME (its old units, bias and activation), weights from the truncated SVD."""
-    from converters.compress import split_layers
+    from converters.factorize import split_layers
 
     def first(cfg: dict[str, Any], rank: int) -> dict[str, Any]:
         return {"units": int(rank), "activation": "linear", "kernel_regularizer": None,

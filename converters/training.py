@@ -24,9 +24,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from converters.datasets import TaskInfo, classification_data, sr_pairs
+from converters.distill import CLS_DISTILL_T, distillation_loss, softmax_output, teacher_logits
 from converters.interpolator import keep_carry
 from converters.cache import default_cache_dir
 from converters.passes import ConversionError
+from converters.progress import progress_callbacks
 from converters.tasks import model_task
 
 if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check these names
@@ -35,9 +37,6 @@ if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check these
     from converters.passes import Source
     from converters.zoo import ModelSpec
 
-# Who hears about training steps: a function(phase, done, total) the caller installs with `reporting`
-# (harness feeds its progress display through it; converters never import harness).
-_PROGRESS: list[Callable[[str, int, int], None]] = []
 RECIPE_ENV = "HARNESS_RECIPE"
 STEP_FACTOR = {"quick": 0.1, "default": 1.0, "long": 10.0}
 CONVERTERS_DIR = Path(__file__).resolve().parent
@@ -85,60 +84,7 @@ COMPRESSION_STEPS = {"classification": 1500, "super_resolution": 6000, "detectio
 # which wants the recipe's rate: at 5e-4 a 90%-pruned SqueezeNet stays near chance, at 2e-3 it
 # recovers 98% top-1 in 400 steps.
 FINE_TUNE_LR = {"classification": 2e-3, "super_resolution": 5e-4, "detection": 5e-4}
-# Knowledge distillation in a classification compression's fine-tune (Hinton et al. 2015), `@distill=W`: the loss
-# is (1 - W) x cross-entropy on the labels + W x T^2 x KL(teacher || student) at temperature T, the teacher being
-# the uncompressed fp32 model. The control (converters.control) is fine-tuned with the same distillation from the
-# same teacher, so the compression is not credited with what the teacher teaches. Off by default (CLS_DISTILL):
-# at W=0.5, T=4 (1500 steps, 3000 held-out patches) it lifted the control to 0.842 (fp32 0.815) but not the
-# compressed models (prune_channels@flops=0.5 0.713, deep_compression@sparsity=0.67 0.773, prune_sparse 0.681),
-# each then 7-16 points under its control (README, issue 23's fourth round, beside the same variants without it).
-# Not part of the shipped weights' identity (no fp32 recipe distills). The teacher term covers the classes the
-# data has: the zoo SqueezeNet has 1000 outputs for 10 photos, and over all 1000 at T=4 the 990 unused ones
-# (log-probabilities near the clip) held about half the teacher's soft mass; a control distilled that way for
-# 1500 steps lost 6.7 points against fp32 (0.748 vs 0.815 on the 3000 held-out patches).
-CLS_DISTILL, CLS_DISTILL_T = 0.0, 4.0  # the default weight (off) and T when `@distill=` is given
-
-
-class reporting:  # noqa: N801 (used as `with reporting(fn):`)
-    """Send training progress (phase, step, steps) to `fn` while the block runs."""
-
-    def __init__(self, fn: Callable[[str, int, int], None] | None) -> None:
-        self.fn = fn
-
-    def __enter__(self) -> None:
-        if self.fn is not None:
-            _PROGRESS.append(self.fn)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.fn is not None and _PROGRESS and _PROGRESS[-1] is self.fn:
-            _PROGRESS.pop()
-
-
-def report(phase: str, done: int, total: int) -> None:
-    if _PROGRESS:
-        try:
-            _PROGRESS[-1](phase, done, total)
-        except Exception:  # a display problem never stops training
-            pass
-
-
-def progress_callbacks(phase: str, steps: int) -> list[tf_keras.callbacks.Callback]:
-    """A Keras callback reporting every ~5% of `steps` (none when nobody listens)."""
-    if not _PROGRESS:
-        return []
-    import tf_keras as keras
-
-    every = max(1, steps // 20)
-
-    class _Steps(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            report(phase, 0, steps)
-
-        def on_train_batch_end(self, batch, logs=None):
-            if (batch + 1) % every == 0 or batch + 1 == steps:
-                report(phase, batch + 1, steps)
-
-    return [_Steps()]
+# Knowledge distillation in that fine-tune (`@distill=W`, CLS_DISTILL): converters/distill.py.
 
 
 def recipe_mode() -> str:
@@ -162,45 +108,6 @@ def compression_steps(steps: object, info: TaskInfo) -> int:
         raise ValueError(f"steps: expected a whole number, got {type(steps).__name__}")
     n = int(steps)
     return scaled(n) if n > 0 else 0
-
-
-def compression_distill(distill: object, info: TaskInfo) -> float:
-    """A compression pass's distillation weight: the user's `distill` when given, else the task's default
-    (classification: CLS_DISTILL; other tasks none). Raises ValueError outside 0..1."""
-    if distill is None or distill == "":
-        return CLS_DISTILL if info.kind == "classification" else 0.0
-    if not isinstance(distill, (int, float, str)):
-        raise ValueError(f"distill: expected a number between 0 and 1, got {type(distill).__name__}")
-    value = float(distill)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"distill {value} must lie between 0 and 1")
-    return value
-
-
-def distillation_loss(weight: float, temperature: float, from_logits: bool) -> Callable[[Any, Any], Any]:
-    """Keras loss for targets packed as [label, teacher logits of the first k classes]: (1 - weight) x
-    cross-entropy on the label + weight x T^2 x KL(softmax(teacher / T) || softmax(student / T)) over those k
-    classes (the data's). A softmax output is taken back to log-probabilities, which are logits up to a constant
-    (the softmax ignores it)."""
-    import tensorflow as tf
-
-    def loss(packed: Any, pred: Any) -> Any:
-        labels = tf.cast(packed[:, 0], tf.int32)
-        teacher = packed[:, 1:]
-        student = pred if from_logits else tf.math.log(tf.clip_by_value(pred, 1e-12, 1.0))
-        hard = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=student)
-        soft_t = tf.nn.log_softmax(teacher / temperature)
-        soft_s = tf.nn.log_softmax(student[:, :tf.shape(teacher)[1]] / temperature)
-        kl = tf.reduce_sum(tf.exp(soft_t) * (soft_t - soft_s), axis=-1)
-        return (1.0 - weight) * hard + weight * temperature ** 2 * kl
-
-    return loss
-
-
-def teacher_logits(teacher: tf_keras.Model, x: np.ndarray) -> np.ndarray:
-    """The teacher's logits on x (log-probabilities when its output is a softmax)."""
-    out = np.asarray(teacher.predict(x, batch_size=64, verbose=0), np.float32)
-    return np.log(np.clip(out, 1e-12, 1.0)) if _softmax_output(teacher) else out
 
 
 def spec_task(spec: ModelSpec | None, keras_model: tf_keras.Model) -> TaskInfo:
@@ -249,12 +156,6 @@ def train_side(info: TaskInfo, input_shape: Sequence[int | None]) -> int | None:
     return small if small < side else None
 
 
-def _softmax_output(model: tf_keras.Model) -> bool:
-    last = model.layers[-1]
-    act = getattr(last, "activation", None)
-    return type(last).__name__ == "Softmax" or getattr(act, "__name__", "") == "softmax"
-
-
 def fine_tune(model: tf_keras.Model, info: TaskInfo, steps: int, image_dir: str | None = None, lr: float = 5e-4,
               callbacks: Sequence[tf_keras.callbacks.Callback] = (), seed: int = 1, batch: int | None = None,
               teacher: tf_keras.Model | None = None, distill: float = 0.0, crops: int | None = None) -> None:
@@ -289,11 +190,11 @@ def fine_tune(model: tf_keras.Model, info: TaskInfo, steps: int, image_dir: str 
     elif info.kind == "classification":
         batch = batch or (CLS_BATCH if int(shape[1]) <= 96 else 8)
         x, y = classification_data(info, int(shape[1]), min(3000, steps * batch), seed, image_dir)
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not _softmax_output(model))
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not softmax_output(model))
         if teacher is not None and distill > 0:  # the teacher term over the data's classes (CLS_DISTILL)
             k = int(y.max()) + 1
             y = np.concatenate([y[:, None].astype(np.float32), teacher_logits(teacher, x)[:, :k]], axis=1)
-            loss = distillation_loss(distill, CLS_DISTILL_T, from_logits=not _softmax_output(model))
+            loss = distillation_loss(distill, CLS_DISTILL_T, from_logits=not softmax_output(model))
     else:
         raise ConversionError(f"{model.name}: no training recipe for this model (task unknown from its shapes)")
     ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).repeat().batch(batch)
@@ -407,7 +308,7 @@ def _tree_digest(path: str | Path | None) -> str:
 def weights_key(spec: ModelSpec, image_dir: str | Path | None) -> str:
     """Content key of a recipe's result: definition, recipe code, TF version, data and length."""
     h = hashlib.sha256()
-    files = ["zoo.py", "training.py", "datasets.py", "data.py"]
+    files = ["zoo.py", "training.py", "distill.py", "datasets.py", "data.py"]  # distill.py: softmax_output
     if spec.task == "detection":
         files += ["detection.py", "detection_data.py", "detection_scenes.py", "detection_proxy.py"]
     for name in files:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from converters import analysis, compress
+from converters import analysis, compress, factorize, subpixel
 from converters.accuracy import run_tflite
 from tests.fixtures_converters import TINY_CLS, TINY_FSRCNN, TINY_SR
 
@@ -60,13 +60,13 @@ def test_factorized_kernels_are_kx1_then_1xk(builder):
 def test_separable_factors_exact_at_full_rank_and_best_at_low_rank():
     rng = np.random.default_rng(1)
     kernel = rng.standard_normal((5, 5, 3, 4)).astype(np.float32)
-    v, h = compress.separable_factors(kernel, rank=min(5 * 3, 5 * 4))
+    v, h = factorize.separable_factors(kernel, rank=min(5 * 3, 5 * 4))
     assert v.shape == (5, 1, 3, 15) and h.shape == (1, 5, 15, 4)
     np.testing.assert_allclose(np.einsum("acr,rbo->abco", v[:, 0], h[0].transpose(1, 0, 2)), kernel, atol=1e-4)
     err = [np.linalg.norm(np.einsum("acr,rbo->abco", *(lambda f: (f[0][:, 0], f[1][0].transpose(1, 0, 2)))(
-        compress.separable_factors(kernel, r))) - kernel) for r in (1, 4, 8)]
+        factorize.separable_factors(kernel, r))) - kernel) for r in (1, 4, 8)]
     assert err[0] > err[1] > err[2]
-    assert compress.factor_rank(9, 1, 64, 3.0) == 2  # 9*64 // (3*65)
+    assert factorize.factor_rank(9, 1, 64, 3.0) == 2  # 9*64 // (3*65)
 
 
 def test_clustered_kernels_hold_at_most_k_values(builder):
@@ -157,7 +157,7 @@ def test_subpixel_kernel_reproduces_transpose_conv_exactly(k, s):
     out = keras.layers.Conv2DTranspose(2, k, strides=s, padding="same", bias_initializer="random_normal",
                                        name="deconv")(inp)
     model = keras.Model(inp, out)
-    new, done = compress.subpixel_model(model)
+    new, done = subpixel.subpixel_model(model)
     assert done == ["deconv"] and "Conv2DTranspose" not in {type(l).__name__ for l in new.layers}
     x = np.random.default_rng(0).random((1, 7, 7, 4), dtype=np.float32)
     np.testing.assert_allclose(new(x).numpy(), model(x).numpy(), atol=1e-5)

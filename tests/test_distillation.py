@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from converters import training
+from converters import distill, training
 from converters.control import control_variant
 from converters.datasets import TaskInfo
 from converters.passes import ConversionError, parse_variant
@@ -30,12 +30,12 @@ def test_the_control_of_a_distilled_variant_is_distilled_the_same_way(monkeypatc
 
 
 def test_distillation_is_asked_for_and_bounded():
-    """Off by default (at 0.5 it lifted the control, not the compressed SqueezeNets: converters/training.py)."""
-    assert training.compression_distill(None, CLS) == training.CLS_DISTILL == 0.0
-    assert training.compression_distill(None, SR) == 0.0
-    assert training.compression_distill("0.5", CLS) == 0.5 and training.compression_distill(0.25, SR) == 0.25
+    """Off by default (at 0.5 it lifted the control, not the compressed SqueezeNets: converters/distill.py)."""
+    assert distill.compression_distill(None, CLS) == distill.CLS_DISTILL == 0.0
+    assert distill.compression_distill(None, SR) == 0.0
+    assert distill.compression_distill("0.5", CLS) == 0.5 and distill.compression_distill(0.25, SR) == 0.25
     with pytest.raises(ValueError, match="distill 1.5"):
-        training.compression_distill(1.5, CLS)
+        distill.compression_distill(1.5, CLS)
 
 
 def test_the_distillation_loss_is_cross_entropy_plus_the_teacher_term():
@@ -47,20 +47,20 @@ def test_the_distillation_loss_is_cross_entropy_plus_the_teacher_term():
     student = rng.normal(0, 2, (4, 3)).astype(np.float32)
     packed = np.concatenate([labels[:, None], teacher], axis=1)
     ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels.astype(np.int32), logits=student).numpy()
-    np.testing.assert_allclose(training.distillation_loss(0.0, 4.0, True)(packed, student).numpy(), ce, rtol=1e-5)
+    np.testing.assert_allclose(distill.distillation_loss(0.0, 4.0, True)(packed, student).numpy(), ce, rtol=1e-5)
     # the teacher term vanishes when the student says what the teacher says, and only then
-    same = training.distillation_loss(1.0, 4.0, True)(packed, teacher).numpy()
-    other = training.distillation_loss(1.0, 4.0, True)(packed, student).numpy()
+    same = distill.distillation_loss(1.0, 4.0, True)(packed, teacher).numpy()
+    other = distill.distillation_loss(1.0, 4.0, True)(packed, student).numpy()
     np.testing.assert_allclose(same, 0.0, atol=1e-5)
     assert (other > 1e-3).all()
     # the teacher term covers the classes the teacher's logits were given for (the data's): outputs past them
     # (the zoo SqueezeNet's 990 unused classes) change only the cross-entropy's normalization
     wide = np.concatenate([teacher, np.full((4, 5), -30.0, np.float32)], axis=1)
-    np.testing.assert_allclose(training.distillation_loss(1.0, 4.0, True)(packed, wide).numpy(), 0.0, atol=1e-5)
+    np.testing.assert_allclose(distill.distillation_loss(1.0, 4.0, True)(packed, wide).numpy(), 0.0, atol=1e-5)
     # a softmax output is taken back to logits: the same loss from probabilities
     probs = tf.nn.softmax(student).numpy()
-    np.testing.assert_allclose(training.distillation_loss(0.5, 4.0, False)(packed, probs).numpy(),
-                               training.distillation_loss(0.5, 4.0, True)(packed, student).numpy(), rtol=1e-4)
+    np.testing.assert_allclose(distill.distillation_loss(0.5, 4.0, False)(packed, probs).numpy(),
+                               distill.distillation_loss(0.5, 4.0, True)(packed, student).numpy(), rtol=1e-4)
 
 
 def test_a_fine_tune_with_a_teacher_moves_the_student_towards_it():
@@ -77,14 +77,15 @@ def test_a_fine_tune_with_a_teacher_moves_the_student_towards_it():
     keras.utils.set_random_seed(1)
     start = spec.create(size=48, classes=6, batchnorm=True).get_weights()
     x, _ = classification_data(CLS, 48, 64, seed=9, held_out=True)
-    target = training.teacher_logits(teacher, x)
+    teacher_logits = distill.teacher_logits
+    target = teacher_logits(teacher, x)
 
     def gap(distill: float | None) -> float:
         student = spec.create(size=48, classes=6, batchnorm=True)
         student.set_weights(start)
         if distill is not None:
             training.fine_tune(student, CLS, 40, lr=2e-3, teacher=teacher, distill=distill, seed=3)
-        return float(np.mean((training.teacher_logits(student, x) - target) ** 2))
+        return float(np.mean((teacher_logits(student, x) - target) ** 2))
 
     before, labels_only, distilled = gap(None), gap(0.0), gap(1.0)
     assert distilled < before and distilled < labels_only, (before, labels_only, distilled)

@@ -40,7 +40,7 @@ def test_the_600_px_recipe_trains_both_phases_and_the_smaller_sibling_only_its_f
     """Real training of a tiny proxy (128 px, 2 steps a phase): the phases that ran, in order."""
     import tf_keras as keras
 
-    from converters import training
+    from converters import progress, training
     from converters.zoo import get_spec
 
     monkeypatch.setattr(detection_proxy, "PROXY_STEPS", 2)
@@ -54,13 +54,13 @@ def test_the_600_px_recipe_trains_both_phases_and_the_smaller_sibling_only_its_f
     big = get_spec(f"faster_rcnn_proxy@size=128{tiny}")
     model = big.create()
     start = [w.copy() for w in model.get_weights()]
-    with training.reporting(lambda phase, done, total: phases.append((phase, total)) if done == 0 else None):
-        detection_proxy.train_recipe(big, model, training.scaled, training.progress_callbacks, lambda n: [])
+    with progress.reporting(lambda phase, done, total: phases.append((phase, total)) if done == 0 else None):
+        detection_proxy.train_recipe(big, model, training.scaled, progress.progress_callbacks, lambda n: [])
         assert phases == [("train", 2), ("finish", 2)]
         assert any(not (a == b).all() for a, b in zip(start, model.get_weights()))
         small = get_spec(f"faster_rcnn_proxy@size=64{tiny}")
         phases.clear()
-        detection_proxy.train_recipe(small, small.create(), training.scaled, training.progress_callbacks,
+        detection_proxy.train_recipe(small, small.create(), training.scaled, progress.progress_callbacks,
                                      lambda n: model.get_weights())
         assert phases == [("fine-tune", 2)]
 

@@ -1,12 +1,12 @@
 """Issue 23, super-resolution: a zoo entry that its task's recipe under-trains gets its own recipe length
 (training.SR_MODEL_STEPS) that only its shipped identity carries, and factorize splits, on super-resolution
-models, a split that saves little at the rank keeping most of its kernel's energy (compress.FACTORIZE_MIN_SAVING)."""
+models, a split that saves little at the rank keeping most of its kernel's energy (factorize.FACTORIZE_MIN_SAVING)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from converters import compress, shipped, training
+from converters import factorize, shipped, training
 from converters.passes import ConversionError
 from converters.zoo import get_spec
 from tests.fixtures_converters import TINY_SR
@@ -60,23 +60,23 @@ def test_sr_factorize_makes_small_splits_at_a_rank_that_keeps_their_energy():
     splits it at the rank keeping 85% of its kernel's energy (here exactly 3), or leaves it whole when that rank is
     no cheaper than the kernel (a full-rank random kernel); min_saving=0: every split at the speed-up's rank."""
     model = get_spec(TINY_SR).create()
-    share, keep = compress.FACTORIZE_MIN_SAVING["super_resolution"], compress.FACTORIZE_SMALL_ENERGY["super_resolution"]
+    share, keep = factorize.FACTORIZE_MIN_SAVING["super_resolution"], factorize.FACTORIZE_SMALL_ENERGY["super_resolution"]
     _low_rank(model, "reconstruction", 5)  # full rank: 85% needs all 5, no cheaper than the 5x5 kernel
-    assert compress._factor_plan(model, FACTORIZE, share, keep) == {"patch_extraction": 2}
+    assert factorize._factor_plan(model, FACTORIZE, share, keep) == {"patch_extraction": 2}
     _low_rank(model, "reconstruction", 3)
-    assert compress._factor_plan(model, FACTORIZE, share, keep) == {"patch_extraction": 2, "reconstruction": 3}
-    assert compress._factor_plan(model, FACTORIZE, share, 0.0) == {"patch_extraction": 2}  # small splits left whole
-    assert compress._factor_plan(model, FACTORIZE, 0.0) == {"patch_extraction": 2, "reconstruction": 1}
-    assert compress.energy_rank(model.get_layer("reconstruction").get_weights()[0], 0.999) == 3
+    assert factorize._factor_plan(model, FACTORIZE, share, keep) == {"patch_extraction": 2, "reconstruction": 3}
+    assert factorize._factor_plan(model, FACTORIZE, share, 0.0) == {"patch_extraction": 2}  # small splits left whole
+    assert factorize._factor_plan(model, FACTORIZE, 0.0) == {"patch_extraction": 2, "reconstruction": 1}
+    assert factorize.energy_rank(model.get_layer("reconstruction").get_weights()[0], 0.999) == 3
 
 
 def test_the_split_that_saves_most_keeps_the_speed_up_s_rank():
     model = get_spec("srcnn_955@size=24").create()
     for name, rank in (("patch_extraction", 3), ("reconstruction", 2)):
         _low_rank(model, name, rank)
-    plan = compress._factor_plan(model, FACTORIZE, 0.1, 0.85)
+    plan = factorize._factor_plan(model, FACTORIZE, 0.1, 0.85)
     assert plan == {"patch_extraction": 3, "nonlinear_mapping": 35, "reconstruction": 2}
-    assert compress._factor_plan(model, FACTORIZE, 0.99, 0.0) == {"nonlinear_mapping": 35}
+    assert factorize._factor_plan(model, FACTORIZE, 0.99, 0.0) == {"nonlinear_mapping": 35}
 
 
 def test_factorize_min_saving_out_of_range_is_refused(builder):
