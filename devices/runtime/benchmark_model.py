@@ -187,15 +187,17 @@ def back_to_back(run_one: Window, bench: Bench, *, origin: float | None,
     clocks: list[ClockReading] = []
 
     def probe(phase: str) -> None:
-        now = round(time.monotonic() - t0, 3)
+        # Each reading is stamped when its read returned: it shows the state at some moment during the read (an
+        # ssh or adb round trip), so stamped at the end a throttle onset is never placed before it happened (stamped
+        # before the reads, a clock that fell during them was placed up to two round trips early).
         try:  # a reading lost costs that point of the curve, never the windows
             if read_temps is not None and (zones := read_temps()):
-                temps.append((now, phase, zones))
+                temps.append((round(time.monotonic() - t0, 3), phase, zones))
         except TransportError:
             pass
         try:
             if clocks_now := read_clocks():
-                clocks.append((now, phase, clocks_now))
+                clocks.append((round(time.monotonic() - t0, 3), phase, clocks_now))
         except TransportError:
             pass
 
