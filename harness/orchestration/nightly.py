@@ -8,7 +8,8 @@ single pair does. Either makes a key *suspected*, and so does a change beyond th
 the interval says (flagged rows must not hide a +200 % night). A suspect is measured again at once (the
 way FAI-PEP confirms a regression before it reports one): beside the baseline's own artifact, whole rounds
 interleaved (A B A B), and *confirmed* or cleared by that paired comparison; where the baseline's artifact
-is gone, its jobs alone, confirmed only when the checks still say so with the re-run added. Every job is
+is gone, its jobs alone (as many runs as the night), confirmed only when the checks still say so with the
+re-run added, cleared only when the re-run is conclusively not slower, otherwise undecided (never `ok`). Every job is
 measured NIGHTLY_REPEAT times a night by default.
 
 Labels: only a night with nothing suspected, nothing interrupted, something measured, every key compared
@@ -20,6 +21,7 @@ only for a confirmed regression: a device that was offline is in the report, not
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +30,8 @@ from collections.abc import Callable, Sequence
 from harness.orchestration.interleave import artifact_of, measure_side_by_side
 from harness.statistics.compare import DEFAULT_THRESHOLD, KeyComparison, compare_runs, model_label
 from harness.statistics.regression import (BASELINE_WINDOW, HISTORY_NIGHTS, INTERLEAVED_ROUNDS, NightCheck,
-                                           check_night, confirm_night, interleaved_verdict, usable)
+                                           check_night, confirm_night, interleaved_verdict,
+                                           rerun_decision, usable)
 from harness.store.db import ResultsDB
 from harness.store.results import Measurement
 
@@ -102,6 +105,15 @@ def confirm(good_nights: Sequence[Sequence[Measurement]], tonight: Sequence[Meas
             if confirm_night([mine(n, k) for n in good_nights], mine(tonight, k), mine(rerun, k), threshold=threshold)]
 
 
+def decide(good_nights: Sequence[Sequence[Measurement]], tonight: Sequence[Measurement],
+           rerun: Sequence[Measurement], key: Key, *, threshold: float = DEFAULT_THRESHOLD) -> str:
+    """One suspect's re-run alone: confirmed | cleared | undecided (harness.statistics.regression.rerun_decision)."""
+    def mine(rows: Sequence[Measurement]) -> list[Measurement]:
+        return [m for m in rows if m.key == key]
+
+    return rerun_decision([mine(n) for n in good_nights], mine(tonight), mine(rerun), threshold=threshold)
+
+
 def good_history(db: ResultsDB) -> list[str]:
     """Run ids of the good nights, oldest first, from the latest accepted one on."""
     runs = [r for r in db.runs() if r.label in BASELINE_LABELS]
@@ -113,7 +125,6 @@ def good_history(db: ResultsDB) -> list[str]:
 
 def _subplan(plan: Plan, keys: Sequence[Key], device_name: str) -> Plan:
     """The same plan narrowed to one device and the models and variants of its suspects."""
-    from harness.planning.plan import Plan
     from harness.statistics.compare import model_label
 
     devices = plan.devices.model_copy(update={"devices": [d for d in plan.devices.devices if d.name == device_name]})
@@ -121,7 +132,10 @@ def _subplan(plan: Plan, keys: Sequence[Key], device_name: str) -> Plan:
     by_label = {model_label(m): m for m in plan.models}
     models = tuple(dict.fromkeys(by_label.get(k[1], k[1]) for k in keys if k[0] == device_name))
     variants = tuple(dict.fromkeys(k[2] for k in keys if k[0] == device_name))
-    return Plan(models, variants, devices, dict(plan.bench_overrides), plan.image_dir)
+    # Everything else as tonight's plan: the re-run is measured as many times as the night (`repeat`; a
+    # re-run of one run against three was too wide to confirm a 4x slowdown, and was called "cleared"),
+    # with the same shapes and task; on this very device, not its pool.
+    return dataclasses.replace(plan, models=models, variants=variants, devices=devices, pools=())
 
 
 def baseline_rows(good_ids: Sequence[str], good_nights: Sequence[Sequence[Measurement]]) -> list[Measurement]:
@@ -153,7 +167,7 @@ def _remeasure(plan: Plan, db: ResultsDB, db_path: str | Path, result: NightlyRe
                events: EventSink | None, cache_dir: Path | None,
                targets: Targets | None) -> tuple[dict[Key, str], bool]:
     """Each suspect measured again beside the baseline's artifact, whole rounds interleaved (A B A B A B),
-    where both files are on disk; otherwise its jobs alone again (the older check, confirm()).
+    where both files are on disk; otherwise its jobs alone again, as many runs as the night (rerun_decision).
     Returns key -> confirmed | cleared | undecided, and whether a re-measurement was interrupted."""
     from harness.orchestration import orchestrate
 
@@ -186,8 +200,8 @@ def _remeasure(plan: Plan, db: ResultsDB, db_path: str | Path, result: NightlyRe
             result.confirm_run_ids.append(again.run_id)
             interrupted = interrupted or again.interrupted
             if not again.interrupted:
-                hit = confirm(good_nights, rows, db.measurements(again.run_id), alone, threshold=threshold)
-                decided.update({k: "confirmed" if k in hit else "cleared" for k in alone})
+                rerun = db.measurements(again.run_id)
+                decided.update({k: decide(good_nights, rows, rerun, k, threshold=threshold) for k in alone})
     if interrupted:
         decided = {k: "undecided" for k in decided}
     return decided, interrupted

@@ -119,7 +119,20 @@ def _verdict(change: float | None, low: float | None, high: float | None, thresh
         return "slower"
     if high < 0 and change < -threshold:
         return "faster"
+    if abs(change) > threshold and low <= 0 <= high:
+        # A change beyond the threshold that the interval cannot tell from none is not "unchanged": a nightly
+        # re-run at +405 % against three baseline runs (one of them 30 % off the others) was called unchanged
+        # and its suspect cleared.
+        return "inconclusive"
     return "unchanged"
+
+
+def interval_reason(lat: LatencyChange) -> str | None:
+    """Why an interval-based verdict is inconclusive, when nothing else (flags, one run a side) says so."""
+    if lat.verdict != "inconclusive" or lat.change is None or lat.ci_low is None or lat.ci_high is None:
+        return None
+    return (f"the interval [{lat.ci_low:+.1%}, {lat.ci_high:+.1%}] holds no change as well as {lat.change:+.1%}: "
+            "too wide to call it")
 
 
 def block_length(x: np.ndarray) -> int:
@@ -333,6 +346,9 @@ def compare_measurements(a: Measurement | Sequence[Measurement], b: Measurement 
         out = replace(out, verdict="inconclusive")
         reasons.insert(0, f"{SINGLE_RUN_REASON} ({out.change:+.1%} is within the ±{noise:.0%} "
                           "that two runs of one build differ by on this kind of host)")
+    wide = interval_reason(out)
+    if wide and not any(r.startswith(SINGLE_RUN_REASON) for r in reasons):
+        reasons.insert(0, wide)
     return replace(out, reason="; ".join(reasons) or None, left_out=tuple(left_a + left_b))
 
 

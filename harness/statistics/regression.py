@@ -313,6 +313,29 @@ def check_night(good_nights: Sequence[Sequence[Measurement]], new_nights: Sequen
     return NightCheck(pairwise, step, tuple(series), anchor, noise)
 
 
+def rerun_decision(good_nights: Sequence[Sequence[Measurement]], tonight: Sequence[Measurement],
+                   rerun: Sequence[Measurement], *, threshold: float = 0.02, window: int = BASELINE_WINDOW,
+                   history_threshold: float = HISTORY_THRESHOLD, confidence: float = NIGHTLY_CONFIDENCE,
+                   seed: int = 0) -> str:
+    """`confirmed`, `cleared` or `undecided` for a suspect re-run alone. Cleared needs the re-run to be
+    conclusively unchanged or faster than the good nights: a re-run that decides nothing (an interval too
+    wide, every row flagged, a slowdown short of what one good night can confirm) clears nothing. A CI run
+    re-measured a +398 % suspect once against a baseline of three runs, got `inconclusive` and called it
+    "not slower"."""
+    if confirm_night(good_nights, tonight, rerun, threshold=threshold, window=window,
+                     history_threshold=history_threshold, confidence=confidence, seed=seed):
+        return "confirmed"
+    again = check_night(good_nights, [rerun], threshold=threshold, window=window,
+                        history_threshold=history_threshold, confidence=confidence, seed=seed)
+    lat = again.pairwise
+    # like the interleaved re-measurement: cleared when the interval rules out a slowdown beyond the
+    # host's noise for runs measured apart (compare.REPEATS_NOISE), not merely when it holds zero
+    if lat is not None and lat.verdict in ("unchanged", "faster") and not again.slower \
+            and (lat.ci_high is None or lat.ci_high <= max(threshold, again.noise)):
+        return "cleared"
+    return "undecided"
+
+
 def confirm_night(good_nights: Sequence[Sequence[Measurement]], tonight: Sequence[Measurement],
                   rerun: Sequence[Measurement], *, threshold: float = 0.02, window: int = BASELINE_WINDOW,
                   history_threshold: float = HISTORY_THRESHOLD, confidence: float = NIGHTLY_CONFIDENCE,
