@@ -17,7 +17,8 @@ without its `inconclusive` branch; a suspect confirmed by confirm_night on the r
 since the old re-run measured once, and cleared otherwise). The old rule is judged on the good-night
 history the new rules built, so only the rule differs.
 
-    python benchmarks/nightly_nights.py [--aa 5] [--ab mac60,mac60] [--keep DIR]
+    python benchmarks/nightly_nights.py [--aa 5] [--ab mac60,mac60] [--row-checks-off] [--keep DIR]
+    python benchmarks/nightly_nights.py --keep DIR --aa 0 --ab mac60   # more nights on DIR's database
 
 Printed: one line per night, with the host's load (1-minute average) before and after it.
 """
@@ -162,9 +163,10 @@ def main() -> int:
     args = ap.parse_args()
     ab = [s.strip() for s in args.ab.split(",") if s.strip()]
     bad = [s for s in ab if s not in AB_SIDES]
-    if bad or args.aa < 2:
-        print(f"--ab {bad[0][:40]!r}: not one of {', '.join(AB_SIDES)}" if bad else "--aa: at least 2 nights",
-              file=sys.stderr)
+    resume = bool(args.keep) and (Path(args.keep) / "nightly.db").is_file()
+    if bad or (args.aa < 2 and not resume):
+        print(f"--ab {bad[0][:40]!r}: not one of {', '.join(AB_SIDES)}" if bad
+              else "--aa: at least 2 nights (fewer only to go on with a --keep folder's nights)", file=sys.stderr)
         return 2
     with contextlib.ExitStack() as stack:
         work = Path(args.keep).resolve() if args.keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -179,9 +181,19 @@ def main() -> int:
         if args.row_checks_off:
             bench = {"host_busy_pct": 100.0, "spread_threshold": 1e6, "cv_threshold": 1e6}
         print(f"bench overrides {bench or 'none'}")
-        nights = [one_night(i, side, model_dir, work, db_path, bench)
+        first = 0
+        if resume:  # go on with the nights already in the folder's database (their own lines were printed then)
+            from harness.store.db import ResultsDB
+
+            db = ResultsDB(db_path)
+            try:
+                first = sum(1 for r in db.runs() if r.label != "nightly:confirm")
+            finally:
+                db.close()
+            print(f"going on after the {first} nights already in {db_path}")
+        nights = [one_night(first + i, side, model_dir, work, db_path, bench)
                   for i, side in enumerate(["A"] * args.aa + ab)]
-    aa = [n for n in nights[1:] if n["side"] == "A"]
+    aa = [n for n in nights if n["side"] == "A" and n["compared"]]
     abn = [n for n in nights if n["side"] != "A"]
     loads = [x for n in nights for x in n["load"]]
     print(f"\nload1 {min(loads):.1f}-{max(loads):.1f} over {len(nights)} nights")
