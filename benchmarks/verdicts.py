@@ -21,6 +21,8 @@ The default (8 cycles, 6 nights) took 16 minutes at load 14 on 2 cores; --quick 
 
     python benchmarks/verdicts.py [--quick] [--cycles 8] [--db FILE] [--no-nightly | --only-nightly]
     python benchmarks/verdicts.py --analyse FILE --no-nightly   # the runs kept by an earlier --db FILE
+    python benchmarks/verdicts.py --analyse FILE --no-nightly --remeasure-pairs 0 --rules
+        # also every pair judged by the verdict rule before 73da6e9 on the same rows, and the keys that moved
 """
 from __future__ import annotations
 
