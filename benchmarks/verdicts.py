@@ -21,10 +21,13 @@ The default (8 cycles, 6 nights) took 16 minutes at load 14 on 2 cores; --quick 
 
     python benchmarks/verdicts.py [--quick] [--cycles 8] [--db FILE] [--no-nightly | --only-nightly]
     python benchmarks/verdicts.py --analyse FILE --no-nightly   # the runs kept by an earlier --db FILE
+    python benchmarks/verdicts.py --analyse FILE --no-nightly --remeasure-pairs 0 --rules
+        # also every pair judged by the verdict rule before 73da6e9 on the same rows, and the keys that moved
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -32,6 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from collections.abc import Iterator
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parent.parent
@@ -182,6 +186,72 @@ def analyse(db_path: Path) -> dict[str, Any]:
     return results
 
 
+def _old_verdict(change: float | None, low: float | None, high: float | None, threshold: float) -> str:
+    """harness.statistics.compare._verdict as it was before commit 73da6e9 (tree f276a14)."""
+    if change is None:
+        return "unknown"
+    if low is None or high is None:
+        return "slower" if change > threshold else "faster" if change < -threshold else "unchanged"
+    if low > 0 and change > threshold:
+        return "slower"
+    if high < 0 and change < -threshold:
+        return "faster"
+    return "unchanged"
+
+
+@contextlib.contextmanager
+def old_verdict_rule() -> Iterator[None]:
+    """Judge with the verdict rule before 73da6e9 (a change beyond the threshold whose interval holds zero
+    was `unchanged`), so both rules see the very same rows and only the rule differs."""
+    from unittest import mock
+
+    from harness.statistics import compare
+
+    with mock.patch.object(compare, "_verdict", _old_verdict):
+        yield
+
+
+def rule_change(db_path: Path) -> dict[str, Any]:
+    """Every pair judged by the old and the new verdict rule on the same rows: counts per rule, and how
+    many keys moved (old -> new)."""
+    from harness.statistics.compare import compare_runs
+    from harness.store.db import ResultsDB
+
+    runs = json.loads(db_path.with_suffix(".runs.json").read_text())
+    db = ResultsDB(db_path)
+    try:
+        rows = {r["run_id"]: db.measurements(r["run_id"]) for r in runs}
+    finally:
+        db.close()
+    print(f"\nold rule (before 73da6e9) against the new one, the same rows ({db_path.name}, host {_load_of(runs)})")
+    print(f"{'mode':<12}{'pairs':<10}{'keys':>5}  {'old: slow/fast/unch/inc':<24}{'new: slow/fast/unch/inc':<24}"
+          "moved (old -> new)")
+    out: dict[str, Any] = {}
+    for mode in ("1 run", "--repeat 3"):
+        for kind, pairs in pairs_of(runs).items():
+            verdicts: dict[str, list[str]] = {"old": [], "new": []}
+            for ra, rb in pairs:
+                a, b = rows[ra], rows[rb]
+                if mode == "1 run":
+                    a = [m for m in a if m.repeat_index == 0]
+                    b = [m for m in b if m.repeat_index == 0]
+                verdicts["new"] += [c.verdict for c in compare_runs(a, b)]
+                with old_verdict_rule():
+                    verdicts["old"] += [c.verdict for c in compare_runs(a, b)]
+            cells = {}
+            for rule, vs in verdicts.items():
+                cells[rule] = "/".join(str(sum(v == w for v in vs)) for w in ("slower", "faster", "unchanged"))
+                cells[rule] += f"/{sum(v not in ('slower', 'faster', 'unchanged') for v in vs)}"
+            moved: dict[str, int] = {}
+            for o, n in zip(verdicts["old"], verdicts["new"]):
+                if o != n:
+                    moved[f"{o}->{n}"] = moved.get(f"{o}->{n}", 0) + 1
+            print(f"{mode:<12}{kind:<10}{len(verdicts['new']):>5}  {cells['old']:<24}{cells['new']:<24}"
+                  + (", ".join(f"{k} {v}" for k, v in moved.items()) or "none"))
+            out[f"{mode}:{kind}"] = {"old": verdicts["old"], "new": verdicts["new"]}
+    return out
+
+
 def remeasure(db_path: Path, per_kind: int, rounds: int = 5) -> dict[str, Any]:
     """`harness compare A B --remeasure`: the first `per_kind` pairs of each kind measured again side by
     side (A B A B rounds) and judged on the paired rounds."""
@@ -320,6 +390,8 @@ def main() -> int:
     ap.add_argument("--remeasure-pairs", type=int, default=3,
                     help="pairs of each kind judged again with `compare --remeasure` (0: none)")
     ap.add_argument("--only-nightly", action="store_true", help="only the sequence of nightly runs")
+    ap.add_argument("--rules", action="store_true",
+                    help="also judge every pair by the verdict rule before 73da6e9 on the same rows")
     args = ap.parse_args()
     cycles = 3 if args.quick else args.cycles
     with tempfile.TemporaryDirectory() as tmp:
@@ -329,10 +401,14 @@ def main() -> int:
         results: dict[str, Any] = {}
         if args.analyse:
             results = analyse(Path(args.analyse))
+            if args.rules:
+                rule_change(Path(args.analyse))
         elif not args.only_nightly:
             db_path = Path(args.db) if args.db else work / "verdicts.db"
             collect(db_path, work, cycles, args.repeat)
             results = analyse(db_path)
+            if args.rules:
+                rule_change(db_path)
         if args.remeasure_pairs and not args.only_nightly:
             results.update(remeasure(Path(args.analyse or db_path), args.remeasure_pairs))
         nights: list[dict[str, Any]] = []

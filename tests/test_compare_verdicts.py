@@ -109,3 +109,19 @@ def test_the_report_carries_the_same_warnings_as_the_command():
     for text in (render_markdown(run, b, comparison=items, baseline_id="run-a"),
                  render_html(run, b, comparison=items, baseline_id="run-a")):
         assert SINGLE_RUN_REASON in text and "--repeat 3" in text
+
+
+def test_an_interval_holding_zero_is_unchanged_only_within_the_threshold():
+    """Stop 36's rule (compare._verdict): a change beyond the threshold whose interval holds zero is
+    inconclusive; within the threshold it stays unchanged, so A/A pairs of this host are not all turned
+    inconclusive (benchmarks/verdicts.py --rules: no real A/A key moved). Three runs a side, one run of A
+    30 % off the others, medians fixed: the t interval holds zero in the first two cases."""
+    from harness.statistics.compare import compare_repeats
+
+    a = [1000.0, 1010.0, 1300.0]
+    within = compare_repeats(a, [1050.0, 1060.0, 1365.0], threshold=0.10)  # +5 %, interval about -25..+47 %
+    assert within.ci_low < 0 < within.ci_high and within.verdict == "unchanged"
+    beyond = compare_repeats(a, [1200.0, 1212.0, 1560.0], threshold=0.10)  # +20 %, interval about -14..+68 %
+    assert beyond.ci_low < 0 < beyond.ci_high and beyond.verdict == "inconclusive"  # was `unchanged`
+    slower = compare_repeats(a, [1500.0, 1510.0, 1520.0], threshold=0.10)
+    assert slower.ci_low > 0 and slower.verdict == "slower"

@@ -115,3 +115,21 @@ def test_a_second_nightly_on_an_unchanged_build_confirms_nothing(tmp_path, tiny_
     finally:
         d.close()
     assert BAD not in labels
+
+
+def test_a_faster_night_whose_interval_is_only_too_wide_is_compared():
+    """Real nights of this host (benchmarks/nightly_nights.py, load 27-36): the one good night's three runs
+    spread 4x, and every later A/A night was -27 % to -83 % against it with the interval holding zero:
+    inconclusive, so `uncomparable`, so never a baseline, and that night stayed the only baseline for good.
+    A night faster than its baseline with usable rows hides no regression: it is compared (may become `ok`).
+    A slower one with the same wide interval, or a faster one whose rows are flagged, is still not."""
+    spread = [m for i, p50 in enumerate((2000.0, 3300.0, 8200.0)) for m in _night(p50, f"g{i}")]
+    faster = [m for i in range(3) for m in _night(1400.0 + 10 * i, "t")]
+    c = check_night([spread], [faster])
+    assert c.pairwise.verdict == "inconclusive" and c.pairwise.ci_low < 0 < c.pairwise.ci_high
+    assert not c.uncomparable and not c.suspected
+    slower = [m for i in range(3) for m in _night(4800.0 + 10 * i, "t")]
+    c = check_night([spread], [slower])
+    assert c.pairwise.verdict == "inconclusive" and c.uncomparable and c.suspected
+    flagged = [m for i in range(3) for m in _night(1400.0 + 10 * i, "t", valid=False)]
+    assert check_night([spread], [flagged]).uncomparable
