@@ -24,8 +24,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 # int8: the project's pass; int8_whole_graph: every op int8 (the pass before issue 23's fix, built here);
-# int8_float_tail: converters.detection_int8 directly.
-VARIANTS = ("fp32", "dr_int8", "int8_whole_graph", "int8_float_tail", "int8")
+# int8_float_tail: converters.detection_int8 directly; int8_debugger: the same through TFLite's
+# QuantizationDebugger (the route before; its build time and whether its bytes are the same are printed).
+VARIANTS = ("fp32", "dr_int8", "int8_whole_graph", "int8_float_tail", "int8_debugger", "int8")
 
 
 def op_census(path: Path) -> dict[str, Any]:
@@ -63,15 +64,16 @@ def build(model: str, variant: str, src: Any, out: Path) -> Path:
 
     spec = src.spec
     s: Any = Source(model, keras_model=src.keras_model, task=spec.task, input_shape=tuple(src.keras_model.input_shape),
-               spec=spec)
-    if variant in ("int8_float_tail", "int8_whole_graph"):
+               spec=spec, memo=src.memo)  # the SavedModel saved once, shared by every build
+    if variant in ("int8_float_tail", "int8_debugger", "int8_whole_graph"):
         import tensorflow as tf
 
-        from converters.detection_int8 import int8_float_tail
+        from converters.detection_int8 import int8_float_tail, int8_float_tail_via_debugger
         from converters.passes import representative_dataset
 
-        if variant == "int8_float_tail":
-            out.write_bytes(int8_float_tail(s.converter(), representative_dataset(s, 32)))
+        if variant != "int8_whole_graph":
+            route = int8_float_tail if variant == "int8_float_tail" else int8_float_tail_via_debugger
+            out.write_bytes(route(s.converter(), representative_dataset(s, 32)))
             return out
         conv = s.converter()  # the int8 pass's settings before the fix: every op int8, int8 input and output
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -110,9 +112,17 @@ def main(argv: list[str] | None = None) -> int:
     src = VariantBuilder().source(args.model)
     classes = model_classes(src.keras_model)
     work = Path(tempfile.mkdtemp(prefix="ladder-int8-"))
+    s0 = time.monotonic()
+    src.converter()  # the SavedModel every conversion starts from, saved once before any build is timed
+    print(f"{args.model}: SavedModel saved in {time.monotonic() - s0:.1f} s (load {os.getloadavg()[0]:.1f}), "
+          "once, shared by the builds below (not in their build times)", flush=True)
+    built: dict[str, bytes] = {}
     for v in chosen:
         try:
+            b0 = time.monotonic()
             path = build(args.model, v, src, work / f"{v}.tflite")
+            build_s = time.monotonic() - b0
+            built[v] = path.read_bytes()
             census = op_census(path)
             timing = op_time(path, census["ops"], args.threads, args.runs)
             got = evaluate_tflite(path, n=args.images, classes=classes) if args.images else None
@@ -122,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         top = "; ".join(f"{t['node_type']} {t['avg_ms']:.2f} ms ({t['count']})" for t in timing["types"][:6])
         float_ops = sorted(k for k, d in census["by_op"].items() if "float32" in d and k not in ("QUANTIZE",
                                                                                                   "DEQUANTIZE"))
-        print(f"{v}: invoke p50 {timing['invoke_p50_ms']:.1f} ms ({args.threads} threads, {args.runs} profiled runs, "
+        same = [o for o in built if o != v and built[o] == built[v]]
+        print(f"{v}: built in {build_s:.1f} s (load {os.getloadavg()[0]:.1f}), {len(built[v]) / 1e6:.1f} MB"
+              f"{', byte-identical to ' + ', '.join(same) if same else ''}", flush=True)
+        print(f"  invoke p50 {timing['invoke_p50_ms']:.1f} ms ({args.threads} threads, {args.runs} profiled runs, "
               f"load {os.getloadavg()[0]:.1f}); mAP@0.5 {'not scored' if got is None else format(got['map50'], '.3f')}"
               f" on {args.images} held-out scenes", flush=True)
         print(f"  ops by output type {census['by_dtype']}; QUANTIZE {census['quantize']}, DEQUANTIZE "
