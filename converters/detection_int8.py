@@ -7,8 +7,8 @@ they make are noise, and the class-shifted boxes (0..24) step by 0.1 of a unit s
 int8 conversion scored the trained proxy's mAP@0.5 0.008 against fp32's 0.404 (issue 23) and ran slower than
 fp32, its tail in int8 kernels outside XNNPACK (benchmarks/ladder_int8.py prints the op census and profile).
 TFLite's selective quantization (the MLIR quantizer's op denylist, as tf.lite.experimental.QuantizationDebugger
-uses it) keeps those ops float; convolutions, pooling and the fully connected head stay int8, calibrated on the task's own
-scenes as before. Input and output stay float32 (the tail's outputs are float).
+uses it) keeps those ops float; convolutions, pooling and the fully connected head stay int8, calibrated on the
+task's own scenes as before. Input and output stay float32 (the tail's outputs are float).
 """
 from __future__ import annotations
 
