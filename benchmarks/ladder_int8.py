@@ -6,11 +6,13 @@ tail (proposal decoding, NMS, RoI crop, box decoding) kept float by TFLite's sel
 (tf.lite.experimental.QuantizationDebugger, denylisted ops), backbone and head int8.
 
 Usage: python benchmarks/ladder_int8.py [--model faster_rcnn_proxy] [--images 200] [--runs 5] [--only fp32,int8,...]
+       python benchmarks/ladder_int8.py --model faster_rcnn_zf --conversion-cost
 """
 from __future__ import annotations
 
 import argparse
 import collections
+import hashlib
 import os
 import sys
 import tempfile
@@ -88,12 +90,55 @@ def build(model: str, variant: str, src: Any, out: Path) -> Path:
     return out
 
 
+def conversion_cost(model: str, src: Any, samples: int = 32) -> None:
+    """What the float-tail int8 conversion costs, stage by stage, on one calibration: the SavedModel to a
+    calibrated model (32 of the task's inputs through the float graph), the MLIR quantizer with the tail ops
+    denylisted (the pass's file), and what tf.lite.experimental.QuantizationDebugger adds on top (a second
+    quantizer pass with NumericVerify ops and an interpreter on that debug model), each timed with its load."""
+    import tensorflow as tf
+    from tensorflow.lite.python import convert as tflite_convert
+
+    from converters.detection_int8 import TAIL_OPS
+    from converters.passes import Source, representative_dataset
+
+    s: Any = Source(model, keras_model=src.keras_model, task=src.spec.task,
+                    input_shape=tuple(src.keras_model.input_shape), spec=src.spec, memo=src.memo)
+    conv = s.converter()
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative_dataset(s, samples)
+    conv._experimental_calibrate_only = True  # noqa: SLF001
+    stages: list[tuple[str, float, float]] = []
+
+    def timed(name: str, fn: Any) -> Any:
+        t = time.monotonic()
+        out = fn()
+        stages.append((name, time.monotonic() - t, os.getloadavg()[0]))
+        return out
+
+    calibrated = timed("calibrate", conv.convert)
+    quantize = lambda verify: tflite_convert.mlir_quantize(  # noqa: E731
+        calibrated, disable_per_channel=False, fully_quantize=False, enable_numeric_verify=verify,
+        denylisted_ops=list(TAIL_OPS))
+    timed("quantize (the pass's file)", lambda: quantize(False))
+    debug = timed("debugger's extra: quantize with NumericVerify", lambda: quantize(True))
+    timed("debugger's extra: interpreter on the debug model", lambda: tf.lite.Interpreter(model_content=debug))
+    total = sum(t for _, t, _ in stages)
+    extra = sum(t for n, t, _ in stages if n.startswith("debugger"))
+    for name, t, load in stages:
+        print(f"  {name}: {t:.1f} s (load {load:.1f})", flush=True)
+    print(f"{model} int8 conversion, {samples} calibration inputs: {total - extra:.1f} s without the debugger, "
+          f"{total:.1f} s with it ({total / (total - extra):.2f}x; its debug model {len(debug) / 1e6:.0f} MB)",
+          flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="faster_rcnn_proxy")
     ap.add_argument("--images", type=int, default=200, help="held-out scenes scored per file (0: no mAP)")
     ap.add_argument("--runs", type=int, default=5, help="profiled invokes per file")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--conversion-cost", action="store_true", help="only time the int8 conversion's stages, with "
+                    "and without the QuantizationDebugger (one calibration), and exit")
     ap.add_argument("--only", default="fp32,dr_int8,int8_whole_graph,int8",
                     help=f"comma-separated, of {', '.join(VARIANTS)}")
     args = ap.parse_args(argv)
@@ -116,13 +161,16 @@ def main(argv: list[str] | None = None) -> int:
     src.converter()  # the SavedModel every conversion starts from, saved once before any build is timed
     print(f"{args.model}: SavedModel saved in {time.monotonic() - s0:.1f} s (load {os.getloadavg()[0]:.1f}), "
           "once, shared by the builds below (not in their build times)", flush=True)
-    built: dict[str, bytes] = {}
+    if args.conversion_cost:
+        conversion_cost(args.model, src)
+        return 0
+    built: dict[str, str] = {}  # sha256 of each file (not the bytes: ZF's int8 conversion alone takes GBs)
     for v in chosen:
         try:
             b0 = time.monotonic()
             path = build(args.model, v, src, work / f"{v}.tflite")
             build_s = time.monotonic() - b0
-            built[v] = path.read_bytes()
+            built[v] = hashlib.sha256(path.read_bytes()).hexdigest()
             census = op_census(path)
             timing = op_time(path, census["ops"], args.threads, args.runs)
             got = evaluate_tflite(path, n=args.images, classes=classes) if args.images else None
@@ -133,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         float_ops = sorted(k for k, d in census["by_op"].items() if "float32" in d and k not in ("QUANTIZE",
                                                                                                   "DEQUANTIZE"))
         same = [o for o in built if o != v and built[o] == built[v]]
-        print(f"{v}: built in {build_s:.1f} s (load {os.getloadavg()[0]:.1f}), {len(built[v]) / 1e6:.1f} MB"
+        print(f"{v}: built in {build_s:.1f} s (load {os.getloadavg()[0]:.1f}), {path.stat().st_size / 1e6:.1f} MB"
               f"{', byte-identical to ' + ', '.join(same) if same else ''}", flush=True)
         print(f"  invoke p50 {timing['invoke_p50_ms']:.1f} ms ({args.threads} threads, {args.runs} profiled runs, "
               f"load {os.getloadavg()[0]:.1f}); mAP@0.5 {'not scored' if got is None else format(got['map50'], '.3f')}"
