@@ -6,11 +6,13 @@ tail (proposal decoding, NMS, RoI crop, box decoding) kept float by TFLite's sel
 (tf.lite.experimental.QuantizationDebugger, denylisted ops), backbone and head int8.
 
 Usage: python benchmarks/ladder_int8.py [--model faster_rcnn_proxy] [--images 200] [--runs 5] [--only fp32,int8,...]
+       python benchmarks/ladder_int8.py --model faster_rcnn_zf --conversion-cost
 """
 from __future__ import annotations
 
 import argparse
 import collections
+import hashlib
 import os
 import sys
 import tempfile
@@ -24,8 +26,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 # int8: the project's pass; int8_whole_graph: every op int8 (the pass before issue 23's fix, built here);
-# int8_float_tail: converters.detection_int8 directly.
-VARIANTS = ("fp32", "dr_int8", "int8_whole_graph", "int8_float_tail", "int8")
+# int8_float_tail: converters.detection_int8 directly; int8_debugger: the same through TFLite's
+# QuantizationDebugger (the route before; its build time and whether its bytes are the same are printed).
+VARIANTS = ("fp32", "dr_int8", "int8_whole_graph", "int8_float_tail", "int8_debugger", "int8")
 
 
 def op_census(path: Path) -> dict[str, Any]:
@@ -63,15 +66,16 @@ def build(model: str, variant: str, src: Any, out: Path) -> Path:
 
     spec = src.spec
     s: Any = Source(model, keras_model=src.keras_model, task=spec.task, input_shape=tuple(src.keras_model.input_shape),
-               spec=spec)
-    if variant in ("int8_float_tail", "int8_whole_graph"):
+               spec=spec, memo=src.memo)  # the SavedModel saved once, shared by every build
+    if variant in ("int8_float_tail", "int8_debugger", "int8_whole_graph"):
         import tensorflow as tf
 
-        from converters.detection_int8 import int8_float_tail
+        from converters.detection_int8 import int8_float_tail, int8_float_tail_via_debugger
         from converters.passes import representative_dataset
 
-        if variant == "int8_float_tail":
-            out.write_bytes(int8_float_tail(s.converter(), representative_dataset(s, 32)))
+        if variant != "int8_whole_graph":
+            route = int8_float_tail if variant == "int8_float_tail" else int8_float_tail_via_debugger
+            out.write_bytes(route(s.converter(), representative_dataset(s, 32)))
             return out
         conv = s.converter()  # the int8 pass's settings before the fix: every op int8, int8 input and output
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -86,12 +90,55 @@ def build(model: str, variant: str, src: Any, out: Path) -> Path:
     return out
 
 
+def conversion_cost(model: str, src: Any, samples: int = 32) -> None:
+    """What the float-tail int8 conversion costs, stage by stage, on one calibration: the SavedModel to a
+    calibrated model (32 of the task's inputs through the float graph), the MLIR quantizer with the tail ops
+    denylisted (the pass's file), and what tf.lite.experimental.QuantizationDebugger adds on top (a second
+    quantizer pass with NumericVerify ops and an interpreter on that debug model), each timed with its load."""
+    import tensorflow as tf
+    from tensorflow.lite.python import convert as tflite_convert
+
+    from converters.detection_int8 import TAIL_OPS
+    from converters.passes import Source, representative_dataset
+
+    s: Any = Source(model, keras_model=src.keras_model, task=src.spec.task,
+                    input_shape=tuple(src.keras_model.input_shape), spec=src.spec, memo=src.memo)
+    conv = s.converter()
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative_dataset(s, samples)
+    conv._experimental_calibrate_only = True  # noqa: SLF001
+    stages: list[tuple[str, float, float]] = []
+
+    def timed(name: str, fn: Any) -> Any:
+        t = time.monotonic()
+        out = fn()
+        stages.append((name, time.monotonic() - t, os.getloadavg()[0]))
+        return out
+
+    calibrated = timed("calibrate", conv.convert)
+    quantize = lambda verify: tflite_convert.mlir_quantize(  # noqa: E731
+        calibrated, disable_per_channel=False, fully_quantize=False, enable_numeric_verify=verify,
+        denylisted_ops=list(TAIL_OPS))
+    timed("quantize (the pass's file)", lambda: quantize(False))
+    debug = timed("debugger's extra: quantize with NumericVerify", lambda: quantize(True))
+    timed("debugger's extra: interpreter on the debug model", lambda: tf.lite.Interpreter(model_content=debug))
+    total = sum(t for _, t, _ in stages)
+    extra = sum(t for n, t, _ in stages if n.startswith("debugger"))
+    for name, t, load in stages:
+        print(f"  {name}: {t:.1f} s (load {load:.1f})", flush=True)
+    print(f"{model} int8 conversion, {samples} calibration inputs: {total - extra:.1f} s without the debugger, "
+          f"{total:.1f} s with it ({total / (total - extra):.2f}x; its debug model {len(debug) / 1e6:.0f} MB)",
+          flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="faster_rcnn_proxy")
     ap.add_argument("--images", type=int, default=200, help="held-out scenes scored per file (0: no mAP)")
     ap.add_argument("--runs", type=int, default=5, help="profiled invokes per file")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--conversion-cost", action="store_true", help="only time the int8 conversion's stages, with "
+                    "and without the QuantizationDebugger (one calibration), and exit")
     ap.add_argument("--only", default="fp32,dr_int8,int8_whole_graph,int8",
                     help=f"comma-separated, of {', '.join(VARIANTS)}")
     args = ap.parse_args(argv)
@@ -110,9 +157,20 @@ def main(argv: list[str] | None = None) -> int:
     src = VariantBuilder().source(args.model)
     classes = model_classes(src.keras_model)
     work = Path(tempfile.mkdtemp(prefix="ladder-int8-"))
+    s0 = time.monotonic()
+    src.converter()  # the SavedModel every conversion starts from, saved once before any build is timed
+    print(f"{args.model}: SavedModel saved in {time.monotonic() - s0:.1f} s (load {os.getloadavg()[0]:.1f}), "
+          "once, shared by the builds below (not in their build times)", flush=True)
+    if args.conversion_cost:
+        conversion_cost(args.model, src)
+        return 0
+    built: dict[str, str] = {}  # sha256 of each file (not the bytes: ZF's int8 conversion alone takes GBs)
     for v in chosen:
         try:
+            b0 = time.monotonic()
             path = build(args.model, v, src, work / f"{v}.tflite")
+            build_s = time.monotonic() - b0
+            built[v] = hashlib.sha256(path.read_bytes()).hexdigest()
             census = op_census(path)
             timing = op_time(path, census["ops"], args.threads, args.runs)
             got = evaluate_tflite(path, n=args.images, classes=classes) if args.images else None
@@ -122,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         top = "; ".join(f"{t['node_type']} {t['avg_ms']:.2f} ms ({t['count']})" for t in timing["types"][:6])
         float_ops = sorted(k for k, d in census["by_op"].items() if "float32" in d and k not in ("QUANTIZE",
                                                                                                   "DEQUANTIZE"))
-        print(f"{v}: invoke p50 {timing['invoke_p50_ms']:.1f} ms ({args.threads} threads, {args.runs} profiled runs, "
+        same = [o for o in built if o != v and built[o] == built[v]]
+        print(f"{v}: built in {build_s:.1f} s (load {os.getloadavg()[0]:.1f}), {path.stat().st_size / 1e6:.1f} MB"
+              f"{', byte-identical to ' + ', '.join(same) if same else ''}", flush=True)
+        print(f"  invoke p50 {timing['invoke_p50_ms']:.1f} ms ({args.threads} threads, {args.runs} profiled runs, "
               f"load {os.getloadavg()[0]:.1f}); mAP@0.5 {'not scored' if got is None else format(got['map50'], '.3f')}"
               f" on {args.images} held-out scenes", flush=True)
         print(f"  ops by output type {census['by_dtype']}; QUANTIZE {census['quantize']}, DEQUANTIZE "

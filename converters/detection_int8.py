@@ -6,9 +6,9 @@ NMS) is coordinate arithmetic: quantized to int8 with one scale per tensor, a bi
 they make are noise, and the class-shifted boxes (0..24) step by 0.1 of a unit square in NMS. The whole-graph
 int8 conversion scored the trained proxy's mAP@0.5 0.008 against fp32's 0.404 (issue 23) and ran slower than
 fp32, its tail in int8 kernels outside XNNPACK (benchmarks/ladder_int8.py prints the op census and profile).
-TFLite's selective quantization (tf.lite.experimental.QuantizationDebugger, ops denylisted by type) keeps
-those ops float; convolutions, pooling and the fully connected head stay int8, calibrated on the task's own
-scenes as before. Input and output stay float32 (the tail's outputs are float).
+TFLite's selective quantization (the MLIR quantizer's op denylist, as tf.lite.experimental.QuantizationDebugger
+uses it) keeps those ops float; convolutions, pooling and the fully connected head stay int8, calibrated on the
+task's own scenes as before. Input and output stay float32 (the tail's outputs are float).
 """
 from __future__ import annotations
 
@@ -32,7 +32,29 @@ def is_faster_rcnn(keras_model: Any) -> bool:
 
 
 def int8_float_tail(converter: Any, representative: Any) -> bytes:
-    """`converter` (a TFLiteConverter of the model) quantized to int8 on `representative` data, TAIL_OPS float."""
+    """`converter` (a TFLiteConverter of the model) quantized to int8 on `representative` data, TAIL_OPS float.
+
+    The two calls QuantizationDebugger makes for its non-debug model (calibrate, then the MLIR quantizer with the
+    ops denylisted), without the debugger: its constructor also builds a NumericVerify-instrumented copy of the
+    model and an interpreter on it, which this pass never reads (on faster_rcnn_zf that copy is most of the
+    conversion's time; benchmarks/ladder_int8.py --only int8_debugger,int8_float_tail times both and checks that
+    the files are byte-identical, and tests/test_detection_int8.py checks it on a small proxy)."""
+    import tensorflow as tf
+    from tensorflow.lite.python import convert as tflite_convert
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter._experimental_calibrate_only = True  # noqa: SLF001 (the debugger's own switch; no public one)
+    calibrated = converter.convert()
+    model: bytes = tflite_convert.mlir_quantize(
+        calibrated, disable_per_channel=converter._experimental_disable_per_channel,  # noqa: SLF001
+        fully_quantize=False, denylisted_ops=list(TAIL_OPS))
+    return model
+
+
+def int8_float_tail_via_debugger(converter: Any, representative: Any) -> bytes:
+    """The same file through tf.lite.experimental.QuantizationDebugger (the route before; kept to check that the
+    direct route gives the same bytes and to time what the debugger adds)."""
     import tensorflow as tf
 
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
