@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarks import fsrcnn_paper
-from converters import interpolator, shipped, training, zoo
+from converters import shipped, training, zoo
 
 
 def test_the_paper_s_initialisation():
