@@ -37,7 +37,7 @@ CHANGES: dict[str, tuple[dict[str, object], dict[str, float | bool]]] = {
     "plain": ({"carry": 0}, {}),
 }
 REFERENCES = ("fsrcnn_s", "srcnn_955", "srcnn", "fsrcnn")  # shipped weights, scored the same way
-DEFAULT_OUT = REPO / "benchmarks" / "fsrcnn_paper_runs"
+DEFAULT_OUT = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "harness" / "fsrcnn_paper"
 
 
 def parse_trial(text: str) -> tuple[dict[str, object], dict[str, float | bool]]:
