@@ -133,15 +133,18 @@ def report(out: Path) -> int:
 
     print(f"48 held-out crops (scikit-image photos), x3, per-crop PSNR; bicubic {mean(bicubic):.3f} dB; "
           "paired bootstrap 95%")
-    print("| FSRCNN-s trained | steps | train s (load) | PSNR dB | gain over bicubic | vs shipped FSRCNN-s "
-          "| vs SRCNN 9-5-5 | vs SRCNN 9-1-5 |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    current = out / "trial-current.json"  # the current recipe retrained beside the trials: their control
+    control = json.loads(current.read_text())["psnr"] if current.exists() else None
+    print("| FSRCNN-s trained | steps | train s (load) | PSNR dB | gain over bicubic | vs `current` (same run) "
+          "| vs shipped FSRCNN-s | vs SRCNN 9-5-5 | vs SRCNN 9-1-5 |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     rows = [("shipped (current recipe)", "6000", "-", refs["fsrcnn_s"]["psnr"])]
     for path in sorted(out.glob("trial-*.json")):
         r = json.loads(path.read_text())
         rows.append((r["trial"], str(r["steps"]), f"{r['train_s']:.0f} ({r['load'][0]}-{r['load'][1]})", r["psnr"]))
     for label, steps, cost, p in rows:
-        print(f"| {label} | {steps} | {cost} | {mean(p):.3f} | {mean(p) - mean(bicubic):+.3f} | "
+        vs_control = cell(p, control) if control is not None and label != "shipped (current recipe)" else "-"
+        print(f"| {label} | {steps} | {cost} | {mean(p):.3f} | {mean(p) - mean(bicubic):+.3f} | {vs_control} | "
               f"{cell(p, refs['fsrcnn_s']['psnr'])} | {cell(p, refs['srcnn_955']['psnr'])} | "
               f"{cell(p, refs['srcnn']['psnr'])} |")
     print("\n| shipped model | PSNR dB | gain over bicubic | vs SRCNN 9-5-5 | vs SRCNN 9-1-5 |")
