@@ -84,11 +84,11 @@ def carry_masks(model: tf_keras.Model) -> list[tuple[tf.Variable, np.ndarray, np
     return out
 
 
-def start_as_interpolator(model: tf_keras.Model) -> None:
+def start_as_interpolator(model: tf_keras.Model, noise: float = INTERP_NOISE) -> None:
     """Set the carry in a freshly built FSRCNN; the deconvolution's other weights are scaled by
-    INTERP_NOISE, the convolutions' other weights keep their random init."""
+    `noise`, the convolutions' other weights keep their random init."""
     deconv = [layer for layer in model.layers if type(layer).__name__ == "Conv2DTranspose"][-1]
-    deconv.kernel.assign(deconv.kernel.numpy() * INTERP_NOISE)
+    deconv.kernel.assign(deconv.kernel.numpy() * noise)
     for var, mask, fixed in carry_masks(model):
         var.assign(var.numpy() * mask + fixed)
 

@@ -61,6 +61,9 @@ def recipe_identity(spec: ModelSpec) -> str:
     own_steps = t.sr_model_steps(spec.name) if spec.task == "super_resolution" else None
     if own_steps is not None:  # its own recipe length; the other SR entries' identities unchanged
         recipe = {**recipe, "sr_own_steps": own_steps}
+    own_options = t.sr_model_recipe(spec.name) if spec.task == "super_resolution" else {}
+    if own_options:  # its own recipe options (augmentation, per-layer rate): that entry's identity only
+        recipe = {**recipe, "sr_own_recipe": own_options}
     if spec.build.__name__ == "faster_rcnn_proxy":  # its own recipe; the other entries' identities unchanged
         from converters.detection_proxy import recipe_constants
 

@@ -69,6 +69,11 @@ SR_LR = {True: 1e-3, False: 3e-3}  # upsampled-input (SRCNN) models diverge abov
 # (+0.02 to +0.09), at 15000 +0.02 (-0.00 to +0.03): 15000 steps.
 # Only these entries' shipped identities carry it (converters.shipped): the others keep their weights.
 SR_MODEL_STEPS = {"fsrcnn_s": 6000, "srcnn_955": 15000}
+# Per-model recipe options beside the length (issue 23, the FSRCNN paper's training; benchmarks/fsrcnn_paper.py):
+# "augment": each training crop turned by a random one of the 8 rotations/flips (the paper rotates its 91 images);
+# "deconv_lr": the deconvolution's updates scaled by this factor (the paper: 1e-4 against the convolutions' 1e-3;
+# Adam's step is proportional to its rate, so scaling the update is a per-layer rate). In the shipped identity.
+SR_MODEL_RECIPE: dict[str, dict[str, float | bool]] = {}
 # Classification (patches of real photos, converters.texture_patches): 500 steps gave SqueezeNet 0.53 top-1
 # on the 1000 held-out 224 px patches (154 s at load 51), three classes still near 0: 1500 steps.
 CLS_STEPS, CLS_BATCH, CLS_LR, CLS_SIDE, CLS_NATIVE_STEPS = 1500, 32, 1e-3, 64, 20
@@ -161,7 +166,8 @@ def train_side(info: TaskInfo, input_shape: Sequence[int | None]) -> int | None:
 
 def fine_tune(model: tf_keras.Model, info: TaskInfo, steps: int, image_dir: str | None = None, lr: float = 5e-4,
               callbacks: Sequence[tf_keras.callbacks.Callback] = (), seed: int = 1, batch: int | None = None,
-              teacher: tf_keras.Model | None = None, distill: float = 0.0, crops: int | None = None) -> None:
+              teacher: tf_keras.Model | None = None, distill: float = 0.0, crops: int | None = None,
+              augment: bool = False) -> None:
     """Train `model` in place on its task's data at its own input size.
 
     With a `teacher` (same input and output size) and `distill` > 0, knowledge distillation (Hinton et al.
@@ -169,7 +175,8 @@ def fine_tune(model: tf_keras.Model, info: TaskInfo, steps: int, image_dir: str 
     that blend is, up to a constant, the sum of the two weighted MSEs; the teacher's output is smoother than
     the ground truth, so a compressed student follows it faster. Classification: distillation_loss at
     CLS_DISTILL_T, the teacher's logits computed once on the same training patches.
-    `crops`: how many distinct super-resolution crops to draw at most (SR_CROPS by default).
+    `crops`: how many distinct super-resolution crops to draw at most (SR_CROPS by default). `augment`
+    (super-resolution): every crop and its target turned by a random one of the 8 rotations/flips.
     """
     import tensorflow as tf
     import tf_keras as keras
@@ -187,6 +194,8 @@ def fine_tune(model: tf_keras.Model, info: TaskInfo, steps: int, image_dir: str 
         batch = batch or SR_BATCH
         out_side = int(model.output_shape[1])
         x, y, _ = sr_pairs(info, out_side, min(crops or SR_CROPS, steps * batch), seed, image_dir)
+        if augment:
+            x, y = dihedral(x, y, seed)
         if teacher is not None and distill > 0:
             y = (distill * teacher.predict(x, batch_size=64, verbose=0) + (1.0 - distill) * y).astype(np.float32)
         loss: Any = "mse"
@@ -207,10 +216,40 @@ def fine_tune(model: tf_keras.Model, info: TaskInfo, steps: int, image_dir: str 
               callbacks=list(callbacks) + progress_callbacks("train", steps))
 
 
+def dihedral(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each (input, target) pair turned by the same random one of the 8 rotations/flips of the square."""
+    rng = np.random.default_rng(seed + 7919)
+    x, y = x.copy(), y.copy()
+    for i, k in enumerate(rng.integers(0, 8, len(x))):
+        for a in (x, y):
+            t = np.rot90(a[i], k % 4, axes=(0, 1))
+            a[i] = t[:, ::-1] if k >= 4 else t
+    return x, y
+
+
+def scaled_updates(layer_type: str, factor: float) -> tf_keras.callbacks.Callback:
+    """A callback that scales every training step's update of the layers of `layer_type` by `factor`: with
+    Adam (whose step is proportional to its rate) a per-layer learning rate, which Keras' optimizers lack."""
+    import tf_keras as keras
+
+    class ScaledUpdates(keras.callbacks.Callback):  # type: ignore[misc]
+        def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+            self.vars = [v for layer in self.model.layers if type(layer).__name__ == layer_type
+                         for v in layer.trainable_weights]
+            self.before = [v.numpy() for v in self.vars]
+
+        def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
+            for i, v in enumerate(self.vars):
+                v.assign(self.before[i] + factor * (v.numpy() - self.before[i]))
+                self.before[i] = v.numpy()
+
+    return ScaledUpdates()
+
+
 def tuned_copy(model: tf_keras.Model, info: TaskInfo, transform: Callable[[tf_keras.Model], tf_keras.Model], steps: int,
                image_dir: str | None = None, lr: float = 5e-4, callbacks: Callable[[], list] = list,
                finish: Callable[[tf_keras.Model], None] | None = None, distill: float = 0.0,
-               batch: int | None = None, crops: int | None = None) -> tf_keras.Model:
+               batch: int | None = None, crops: int | None = None, augment: bool = False) -> tf_keras.Model:
     """transform(a copy of model), fine-tuned: on small crops when the model allows, then copied back.
 
     The same transform is applied to a trainee (small input, free batch) and to a full-size copy;
@@ -236,7 +275,7 @@ def tuned_copy(model: tf_keras.Model, info: TaskInfo, transform: Callable[[tf_ke
         if trainee is None or [w.shape for w in trainee.get_weights()] != [w.shape for w in native.get_weights()]:
             raise ConversionError(f"{model.name}: cannot make a trainable copy of this model")
         fine_tune(trainee, info, steps, image_dir, lr, callbacks(), teacher=teacher, distill=distill,
-                  batch=batch, crops=crops)
+                  batch=batch, crops=crops, augment=augment)
         native.set_weights(trainee.get_weights())
     if finish is not None:
         finish(native)
@@ -352,9 +391,15 @@ def _train_recipe(spec: ModelSpec, model: tf_keras.Model, image_dir: str | None,
         return
     if info.kind == "super_resolution":
         steps, batch, crops = sr_recipe(info, spec.name)
-        keep = (lambda: [keep_carry()]) if getattr(spec, "carry", False) else list
+        options = sr_model_recipe(spec.name)
+        deconv_lr = float(options.get("deconv_lr", 1.0))
+
+        def keep() -> list[tf_keras.callbacks.Callback]:  # the update scaled first, then the carry re-imposed
+            scale = [scaled_updates("Conv2DTranspose", deconv_lr)] if deconv_lr != 1.0 else []
+            return scale + ([keep_carry()] if getattr(spec, "carry", False) else [])
+
         tuned = tuned_copy(model, info, lambda m: m, steps, image_dir, SR_LR[info.upsampled_input],
-                           callbacks=keep, batch=batch, crops=crops)
+                           callbacks=keep, batch=batch, crops=crops, augment=bool(options.get("augment", False)))
         model.set_weights(tuned.get_weights())
     elif info.kind == "classification":
         _train_classifier(spec, model, info, image_dir)
@@ -375,6 +420,11 @@ def sr_recipe(info: TaskInfo, name: str = "") -> tuple[int, int, int]:
 def sr_model_steps(name: str) -> int | None:
     """The zoo entry's own super-resolution recipe length (SR_MODEL_STEPS), None when it has none."""
     return SR_MODEL_STEPS.get(name.partition("@")[0])
+
+
+def sr_model_recipe(name: str) -> dict[str, float | bool]:
+    """The zoo entry's own super-resolution recipe options (SR_MODEL_RECIPE), empty when it has none."""
+    return dict(SR_MODEL_RECIPE.get(name.partition("@")[0], {}))
 
 
 def _train_classifier(spec: ModelSpec, model: tf_keras.Model, info: TaskInfo, image_dir: str | None) -> None:

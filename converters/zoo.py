@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from collections.abc import Callable
 
-from converters.interpolator import start_as_interpolator
+from converters.interpolator import INTERP_NOISE, start_as_interpolator
 
 if TYPE_CHECKING:  # TensorFlow is imported by the builders only: a cached plan never pays for it
     import tf_keras as keras
@@ -31,8 +31,9 @@ class ModelSpec:
 
     @property
     def carry(self) -> bool:
-        """Built as bicubic upsampling (every FSRCNN is); its recipe keeps that path fixed (converters.interpolator)."""
-        return self.build is fsrcnn
+        """Built as bicubic upsampling (every FSRCNN unless `carry=False`); its recipe keeps that path fixed
+        (converters.interpolator)."""
+        return self.build is fsrcnn and bool(self.kwargs.get("carry", True))
 
     def create(self, **overrides: Setting) -> keras.Model:
         return self.build(**{**self.kwargs, **overrides})
@@ -62,26 +63,49 @@ def _prelu(name: str):
     return layers.PReLU(alpha_initializer=keras.initializers.Constant(0.25), shared_axes=[1, 2], name=name)
 
 
-def fsrcnn(size: int = 64, scale: int = 3, d: int = 56, s: int = 12, m: int = 4, channels: int = 1) -> keras.Model:
-    """FSRCNN (Dong et al. 2016): feature extraction, shrinking, m mappings, expanding, deconvolution."""
+# FSRCNN's initialisation (Dong et al. 2016, section 3.2 and 4.1): convolutions by He et al.'s rule for PReLU at the
+# slope 0.25 it starts from (variance 2 / ((1 + 0.25^2) fan_in)), the deconvolution Gaussian with std 0.001.
+# `init="keras"`: Keras' Glorot uniform everywhere, the deconvolution's random part scaled by INTERP_NOISE.
+FSRCNN_INITS = ("keras", "paper")
+
+
+def fsrcnn(size: int = 64, scale: int = 3, d: int = 56, s: int = 12, m: int = 4, channels: int = 1,
+           init: str = "keras", carry: bool = True) -> keras.Model:
+    """FSRCNN (Dong et al. 2016): feature extraction, shrinking, m mappings, expanding, deconvolution.
+
+    `carry`: start as bicubic upsampling through one channel of every layer (converters.interpolator); False
+    builds the paper's plain network, all of its channels free."""
     import tf_keras as keras
     from tf_keras import layers
+
+    if init not in FSRCNN_INITS:
+        raise ValueError(f"init={init!r}: expected one of {', '.join(FSRCNN_INITS)}")
+    paper = init == "paper"
+    deconv_init = keras.initializers.RandomNormal(stddev=0.001) if paper else "glorot_uniform"
+
+    def conv(x, filters: int, kernel: int, name: str):
+        # a new initializer per layer: one unseeded instance called again repeats its values
+        kernel_init = keras.initializers.VarianceScaling(2.0 / (1 + 0.25**2), "fan_in", "untruncated_normal") \
+            if paper else "glorot_uniform"
+        return layers.Conv2D(filters, kernel, padding="same", kernel_initializer=kernel_init, name=name)(x)
 
     # batch 1: the converter then folds the deconvolution's output shape into a constant, which
     # XNNPACK needs to take TRANSPOSE_CONV (a free batch leaves SHAPE/PACK ops and a CPU deconv).
     inp = keras.Input((size, size, channels), batch_size=1, name="lr")
-    x = layers.Conv2D(d, 5, padding="same", name="feature_extraction")(inp)
+    x = conv(inp, d, 5, "feature_extraction")
     x = _prelu(name="prelu_fe")(x)
-    x = layers.Conv2D(s, 1, padding="same", name="shrinking")(x)
+    x = conv(x, s, 1, "shrinking")
     x = _prelu(name="prelu_shrink")(x)
     for i in range(m):
-        x = layers.Conv2D(s, 3, padding="same", name=f"mapping_{i}")(x)
+        x = conv(x, s, 3, f"mapping_{i}")
         x = _prelu(name=f"prelu_map_{i}")(x)
-    x = layers.Conv2D(d, 1, padding="same", name="expanding")(x)
+    x = conv(x, d, 1, "expanding")
     x = _prelu(name="prelu_expand")(x)
-    out = layers.Conv2DTranspose(channels, 9, strides=scale, padding="same", name="deconvolution")(x)
+    out = layers.Conv2DTranspose(channels, 9, strides=scale, padding="same", kernel_initializer=deconv_init,
+                                 name="deconvolution")(x)
     model = keras.Model(inp, out, name=f"fsrcnn_d{d}_s{s}_m{m}_x{scale}")
-    start_as_interpolator(model)  # a fresh FSRCNN is bicubic upsampling (converters.interpolator)
+    if carry:  # a fresh FSRCNN is bicubic upsampling (converters.interpolator)
+        start_as_interpolator(model, noise=1.0 if paper else INTERP_NOISE)
     return model
 
 

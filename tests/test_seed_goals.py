@@ -72,3 +72,25 @@ def test_the_region_level_interval_widens_when_a_change_sits_in_one_region():
     # no control, or other data than the texture patches: not said
     assert seed_goals.region_check({"per_example": {**per, "variant": spread, "control": None}}) is None
     assert seed_goals.region_check({"per_example": {**per, "variant": spread, "data": "user folders"}}) is None
+
+
+def test_fsrcnn_goal_reports_the_paper_s_pairings_beside_the_issue_s(monkeypatch):
+    """Issue 23: FSRCNN-s vs SRCNN 9-5-5 is the goal; the FSRCNN paper pairs FSRCNN-s with 9-1-5 and FSRCNN with 9-5-5,
+    each its own row with its own interval (per-crop PSNR as the builder's fp32 metrics carry them)."""
+    from types import SimpleNamespace
+
+    psnr = {"srcnn_955": [30.0, 31.0, 29.0, 30.5], "srcnn": [29.8, 30.9, 28.8, 30.3],
+            "fsrcnn_s": [29.9, 30.95, 28.9, 30.4], "fsrcnn": [30.1, 31.1, 29.1, 30.6]}
+
+    class Builder:
+        def build(self, model, variant):
+            assert variant == "fp32"
+            return SimpleNamespace(metrics={"per_example": {"metric": "psnr_db", "kind": "mean", "data": "4 crops",
+                                                            "variant": psnr[model]}})
+
+    monkeypatch.setattr(seed_goals, "_builder", lambda cache_dir: Builder())
+    rows = seed_goals.run_goals(["fsrcnn"], None, 1, 1)
+    assert [r["what"] for r in rows] == ["fsrcnn_s / fp32 vs srcnn_955 / fp32", "fsrcnn_s / fp32 vs srcnn / fp32",
+                                         "fsrcnn / fp32 vs srcnn_955 / fp32"]
+    assert [r["met"] for r in rows] == [False, True, True]
+    assert "SRCNN 9-1-5 fp32" in rows[1]["change"] and "not shown at or above" in rows[0]["verdict"]

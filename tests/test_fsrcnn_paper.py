@@ -1,0 +1,99 @@
+"""Issue 23: FSRCNN-s trained as the FSRCNN paper trains it (Dong, Loy, Tang 2016): its initialisation (He et al.'s
+rule for PReLU, the deconvolution Gaussian with std 0.001), its plain network without the bicubic carry, the
+deconvolution's smaller rate and rotated/flipped training crops, each a zoo override or a per-entry recipe option
+(training.SR_MODEL_RECIPE) that only that entry's shipped identity carries; benchmarks/fsrcnn_paper.py compares them."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks import fsrcnn_paper
+from converters import shipped, training, zoo
+
+
+def test_the_paper_s_initialisation():
+    model = zoo.get_spec("fsrcnn@init=paper").create()  # full FSRCNN: enough weights for the spreads
+    for name in ("feature_extraction", "expanding", "mapping_0"):
+        kernel = model.get_layer(name).get_weights()[0]
+        fan_in = int(np.prod(kernel.shape[:3]))
+        free = kernel[..., 1:]  # output channel 0 is the carry (fixed)
+        assert np.std(free) == pytest.approx(np.sqrt(2 / (1.0625 * fan_in)), rel=0.15), name
+    deconv = model.get_layer("deconvolution").get_weights()[0]
+    assert np.std(deconv[:, :, 0, 1:]) == pytest.approx(0.001, rel=0.1)  # Gaussian 0.001 beside the carry
+    # Keras' default (Glorot uniform) stays the default: bounded by sqrt(6 / (fan_in + fan_out))
+    plain = zoo.get_spec("fsrcnn").create().get_layer("feature_extraction").get_weights()[0][..., 1:]
+    assert np.abs(plain).max() <= np.sqrt(6 / (25 + 25 * 56)) + 1e-6  # He for PReLU: std 0.27
+    with pytest.raises(ValueError, match="init='he'"):
+        zoo.get_spec("fsrcnn_s@init=he").create()
+
+
+def test_without_the_carry_every_channel_is_free():
+    spec = zoo.get_spec("fsrcnn_s@carry=0@init=paper")
+    assert not spec.carry and zoo.get_spec("fsrcnn_s").carry
+    shrink = spec.create().get_layer("shrinking").get_weights()[0]
+    assert np.count_nonzero(shrink[0, 0, 1:, 0]) == shrink.shape[2] - 1  # channel 0 reads all channels
+    carried = zoo.get_spec("fsrcnn_s").create().get_layer("shrinking").get_weights()[0]
+    assert np.count_nonzero(carried[0, 0, :, 0]) == 1  # with the carry it copies channel 0 only
+
+
+def test_dihedral_turns_input_and_target_together():
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 4, 4, 1)).astype(np.float32)
+    y = np.kron(x, np.ones((1, 3, 3, 1), np.float32))  # a target that is x upsampled 3x
+    tx, ty = training.dihedral(x, y, seed=1)
+    np.testing.assert_array_equal(ty, np.kron(tx, np.ones((1, 3, 3, 1), np.float32)))
+    turned = [not np.array_equal(a, b) for a, b in zip(tx, x)]
+    assert 40 <= sum(turned) < 64  # 7 of 8 transforms move a random crop
+    np.testing.assert_array_equal(np.sort(tx.ravel()), np.sort(x.ravel()))  # the same pixels
+
+
+def test_scaled_updates_give_the_deconvolution_its_own_rate():
+    import tf_keras as keras
+    from tf_keras import layers
+
+    def run(factor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        keras.utils.set_random_seed(0)
+        inp = keras.Input((8, 8, 1))
+        out = layers.Conv2DTranspose(1, 3, strides=2, padding="same", name="deconv")(
+            layers.Conv2D(4, 3, padding="same", name="conv")(inp))
+        model = keras.Model(inp, out)
+        conv0, deconv0 = model.get_layer("conv").kernel.numpy(), model.get_layer("deconv").kernel.numpy()
+        model.compile(keras.optimizers.Adam(1e-2), "mse")
+        x = np.random.default_rng(0).random((16, 8, 8, 1)).astype(np.float32)
+        model.fit(x, np.zeros((16, 16, 16, 1), np.float32), batch_size=4, epochs=1, verbose=0,
+                  callbacks=[training.scaled_updates("Conv2DTranspose", factor)])
+        return (model.get_layer("conv").kernel.numpy() - conv0, model.get_layer("deconv").kernel.numpy() - deconv0,
+                conv0, deconv0)
+
+    full_conv, full_deconv, _, _ = run(1.0)
+    conv, deconv, _, _ = run(0.1)
+    assert np.abs(full_deconv).max() > 0
+    # Adam's first steps move each weight by ~ its rate: a tenth of the update, not a fixed point
+    assert 0.05 < np.abs(deconv).max() / np.abs(full_deconv).max() < 0.2
+    assert np.abs(conv).max() > 0.5 * np.abs(full_conv).max()  # the convolutions keep theirs
+
+
+def test_an_entry_s_recipe_options_change_its_identity_only(monkeypatch):
+    names = ("srcnn", "srcnn_955", "fsrcnn", "fsrcnn_s", "squeezenet")
+    before = {n: shipped.recipe_identity(zoo.get_spec(n)) for n in names}
+    monkeypatch.setitem(training.SR_MODEL_RECIPE, "fsrcnn_s", {"augment": True})
+    after = {n: shipped.recipe_identity(zoo.get_spec(n)) for n in names}
+    assert after["fsrcnn_s"] != before["fsrcnn_s"]
+    assert all(after[n] == before[n] for n in names if n != "fsrcnn_s")
+    assert training.sr_model_recipe("fsrcnn_s@d=16") == {"augment": True}  # an override of that entry too
+    assert training.sr_model_recipe("fsrcnn") == {}
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["train", "augment+bogus"], "trial 'bogus'"),
+    (["train", "init", "--steps", "1"], "--steps 1"),
+])
+def test_fsrcnn_paper_bad_input_is_one_line_exit_2(argv, says, capsys, tmp_path):
+    assert fsrcnn_paper.main([*argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1
+
+
+def test_fsrcnn_paper_report_needs_its_references(capsys, tmp_path):
+    assert fsrcnn_paper.main(["report", "--out", str(tmp_path)]) == 2
+    assert "no reference scores" in capsys.readouterr().err
