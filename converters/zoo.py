@@ -249,6 +249,9 @@ for _scale, _lr in ((2, 96), (4, 48)):
 DEFAULT_MODELS = ("srcnn", "fsrcnn", "squeezenet")
 
 
+_BOOLS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+
+
 def _parse_value(text: str) -> Setting:
     for cast in (int, float):
         try:
@@ -287,4 +290,10 @@ def get_spec(name: str) -> ModelSpec:
     bad = sorted(set(overrides) - known)
     if bad and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         raise KeyError(f"model {name!r}: unknown argument {bad[0]!r} (known: {', '.join(sorted(known))})")
+    for key, value in overrides.items():  # a yes/no argument: `@carry=False` was the string "False", i.e. true
+        if key in params and isinstance(params[key].default, bool):
+            word = str(value).lower()
+            if word not in _BOOLS:
+                raise KeyError(f"model {name[:80]!r}: {key} is yes/no (true, false, 1 or 0), not {str(value)[:20]!r}")
+            overrides[key] = _BOOLS[word]
     return replace(spec, name=name, kwargs={**spec.kwargs, **overrides}, description=f"{spec.description} {args}")

@@ -82,6 +82,7 @@ def _cli(harness_cli, *args: str, cwd: Path | None = None) -> subprocess.Complet
         ("devices:\n  - {name: a, kind: local}\n", ["--runs", "-3"], "--runs: must be at least 1"),
         ("devices:\n  - {name: a, kind: local}\n", ["--models", "no_such_model"], "unknown model 'no_such_model'"),
         ("devices:\n  - {name: a, kind: local}\n", ["--models", "srcnn@colour=red"], "unknown argument 'colour'"),
+        ("devices:\n  - {name: a, kind: local}\n", ["--models", "fsrcnn_s@carry=maybe"], "carry is yes/no"),
         ("devices:\n  - {name: a, kind: local}\n", ["--models", "/nonexistent/m.tflite"], "no such file"),
         ("devices:\n  - {name: a, kind: local}\n", ["--variants", "fp33"], "unknown variant 'fp33'"),
     ],

@@ -68,6 +68,10 @@ def test_zoo_overrides_are_checked():
         get_spec("srcnn@widht=3")
     with pytest.raises(KeyError, match="key=value"):
         get_spec("srcnn@24")
+    # a yes/no argument is parsed as one: `@carry=False` was the string "False", which is true
+    assert get_spec("fsrcnn_s@carry=False").carry is False and get_spec("fsrcnn_s@carry=1").carry is True
+    with pytest.raises(KeyError, match="carry is yes/no"):
+        get_spec("fsrcnn_s@carry=maybe")
 
 
 def test_convert_cli_writes_artifacts_and_table(quick_recipes, tmp_path, capsys, converter_cache):
