@@ -304,12 +304,20 @@ class ChannelPlan(TypedDict):
     filters_removed_fraction: float
     criterion: str  # l1 | l2 | taylor
     conv_macs_fraction: float  # the convolutions' MACs left, of the model's before
+    whole: str  # the `whole` parts of layer names left unpruned ('+'-joined; '' none)
 
 
 def channel_plan(src: Source, params: Params) -> tuple[dict[str, np.ndarray], ChannelPlan]:
     model = src.keras_model
     g = Graph(model)
     names = prunable(g)
+    whole = [w for w in str(params.get("whole") or "").split("+") if w]
+    unknown = [w for w in whole if not any(w in n for n in names)]
+    if unknown:
+        raise ConversionError(f"{src.name}/prune_channels: whole {unknown[0][:40]!r} names no prunable convolution "
+                              f"(a part of a layer name such as {names[0]!r}; several joined by '+')" if names else
+                              f"{src.name}/prune_channels: no convolution whose filters can be removed")
+    names = [n for n in names if not any(w in n for w in whole)]
     if not names:
         raise ConversionError(f"{src.name}/prune_channels: no convolution whose filters can be removed")
     criterion = str(params.get("criterion") or "l1")
@@ -323,14 +331,14 @@ def channel_plan(src: Source, params: Params) -> tuple[dict[str, np.ndarray], Ch
     keep = keep_indices(filter_scores(g.model, names, criterion, taylor), counts)
     full = conv_macs(g, {})
     pruned = conv_macs(g, counts)
-    return keep, {"pruned_layers": {n: [g.channels(n), counts[n]] for n in names},
+    return keep, {"pruned_layers": {n: [g.channels(n), counts[n]] for n in names}, "whole": "+".join(whole),
                   "filters_removed_fraction": round(ratio, 4), "criterion": criterion,
                   "conv_macs_fraction": round(pruned / max(1, full), 4)}
 
 
 @register("prune_channels", "structured pruning: whole filters removed (L1/L2/Taylor), fine-tuned, smaller dense model",
-          {"sparsity": None, "flops": 0.5, "criterion": "l1", "multiple": 8, "steps": None, "lr": None, "distill": None,
-           "then": "fp32"},
+          {"sparsity": None, "flops": 0.5, "criterion": "l1", "multiple": 8, "whole": "", "steps": None, "lr": None,
+           "distill": None, "then": "fp32"},
           needs_keras=True)
 def prune_channels(src: Source, params: Params):
     from converters.compress import _distill, _keras, _lr, _task
