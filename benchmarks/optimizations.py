@@ -11,7 +11,7 @@ Jobs (each trained, converted, analysed and measured by the harness itself):
 Every variant also shows its GFLOP/s beside this host's peak from the built-in matmul probe.
 
 Usage: python benchmarks/optimizations.py [--threads 2] [--db FILE] [--cache-dir DIR] [--quick] [--markdown FILE]
-       [--repeat N]
+       [--repeat N] [--models squeezenet,srcnn,...]
 A warm cache (second run) converts and trains nothing; `HARNESS_RECIPE=long` trains 10x longer. A stopped run
 resumes from the artifact cache: every variant (and control) built is kept, only what is missing is built again.
 `--markdown FILE` also writes both tables as Markdown (README's table is that file, pasted).
@@ -52,15 +52,16 @@ class SelectedPlan(Plan):
         return [(d.name, m, v) for d in self.devices.enabled for m, v in self.pairs]
 
 
-def _plan(threads: int, quick: bool, repeat: int = 1) -> SelectedPlan:
+def _plan(threads: int, quick: bool, repeat: int = 1,
+          jobs: tuple[tuple[str, str], ...] = JOBS) -> SelectedPlan:
     from harness.planning.config import local_only
     from harness.planning.plan import make_plan
 
-    models = list(dict.fromkeys(m for m, _ in JOBS))
-    variants = list(dict.fromkeys(v for _, v in JOBS))
+    models = list(dict.fromkeys(m for m, _ in jobs))
+    variants = list(dict.fromkeys(v for _, v in jobs))
     bench = {"threads": threads, "cooldown_s": 0.5, "min_runs": 20 if quick else 50, "min_s": 0.5 if quick else 2.0}
     base = make_plan(local_only(), models=models, variants=variants, overrides=bench, repeat=repeat)
-    return SelectedPlan(**{f.name: getattr(base, f.name) for f in dataclasses.fields(Plan)}, pairs=JOBS)
+    return SelectedPlan(**{f.name: getattr(base, f.name) for f in dataclasses.fields(Plan)}, pairs=jobs)
 
 
 def median_results(measurements: list[Any]) -> dict[tuple[str, str], Any]:
@@ -135,15 +136,20 @@ def _paired_models(a: Any, b: Any) -> str:
     return f"PSNR {change_text(c, 2)} ({'at or above' if c.low >= 0 else 'not shown at or above'} it)"
 
 
-def claims(results: dict, errors: dict) -> list[list[str]]:
-    """One row per claim: what, ours, the paper's, accuracy beside it."""
+def claims(results: dict, errors: dict, models: tuple[str, ...] | None = None) -> list[list[str]]:
+    """One row per claim: what, ours, the paper's, accuracy beside it (only the claims of `models` when given)."""
     rows: list[list[str]] = []
+
+    def wanted(*names: str) -> bool:
+        return models is None or any(n in models for n in names)
 
     def p50(m: Any) -> float:
         return m.p50_us
 
     why = _why(results, errors, ("srcnn_955", "fp32"), ("fsrcnn_s", "fp32"))
-    if why:
+    if not wanted("fsrcnn_s"):
+        pass
+    elif why:
         rows.append(["FSRCNN-s vs SRCNN 9-5-5 (x3) speed-up", "-", "> 40x", why])
     else:
         a, b = results[("srcnn_955", "fp32")], results[("fsrcnn_s", "fp32")]
@@ -160,7 +166,9 @@ def claims(results: dict, errors: dict) -> list[list[str]]:
             rows.append(["  same, deconvolution as conv + depth-to-space", "-", "> 40x",
                          _why(results, errors, ("fsrcnn_s", "subpixel")) or "-"])
     why = _why(results, errors, ("squeezenet", "fp32"), ("squeezenet", "int8"))
-    if why:
+    if not wanted("squeezenet"):
+        pass
+    elif why:
         rows.append(["SqueezeNet int8 vs fp32", "-", "-", why])
     else:
         a, b = results[("squeezenet", "fp32")], results[("squeezenet", "int8")]
@@ -169,7 +177,9 @@ def claims(results: dict, errors: dict) -> list[list[str]]:
                      f"agreement {b.metrics.get('top1_agreement_fp32')}; {_kept(b)}"])
         rows.append(["SqueezeNet int8 vs fp32: size", _ratio(a.model_size_bytes, b.model_size_bytes), "4x", ""])
     why = _why(results, errors, ("squeezenet", "fp32"), ("squeezenet", "deep_compression"))
-    if why:
+    if not wanted("squeezenet"):
+        pass
+    elif why:
         rows.append(["Deep Compression (prune 90% + int8 weights + Huffman)", "-", "35-49x", why])
     else:
         a, b = results[("squeezenet", "fp32")], results[("squeezenet", "deep_compression")]
@@ -183,6 +193,8 @@ def claims(results: dict, errors: dict) -> list[list[str]]:
                      f"speed-up {_ratio(p50(a), p50(b))}; {_kept(b)}"])
     for model, label in (("srcnn", "SRCNN 9-1-5"), ("srcnn_955", "SRCNN 9-5-5")):
         why = _why(results, errors, (model, "fp32"), (model, "factorize"))
+        if not wanted(model):
+            continue
         if why:
             rows.append([f"factorized vs plain {label}", "-", "up to 4.3x", why])
             continue
@@ -191,7 +203,8 @@ def claims(results: dict, errors: dict) -> list[list[str]]:
                      f"PSNR {b.metrics.get('psnr_db')} vs {a.metrics.get('psnr_db')} dB "
                      f"({b.metrics.get('psnr_db', 0) - a.metrics.get('psnr_db', 0):+.2f}); "
                      f"MACs {_ratio(a.metrics.get('macs'), b.metrics.get('macs'))}; {_gain_share(b)}; {_kept(b)}"])
-    rows.append(_detection_row(results, errors))
+    if wanted("faster_rcnn"):
+        rows.append(_detection_row(results, errors))
     return rows
 
 
@@ -251,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", help="artifact cache (default: the harness cache)")
     ap.add_argument("--quick", action="store_true", help="shorter measurement windows")
     ap.add_argument("--markdown", help="also write the claims and variants tables here as Markdown")
+    ap.add_argument("--models", help="comma-separated: only these models' jobs and claims (default: all of "
+                    + ", ".join(dict.fromkeys(m for m, _ in JOBS)) + ")")
     ap.add_argument("--repeat", type=int, default=1,
                     help="measure every job this many times, interleaved (A B C A B C); rows show the median's")
     args = ap.parse_args(argv)
@@ -261,7 +276,14 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.repeat <= 100:
         print(f"optimizations: --repeat {args.repeat}: expected 1 to 100", file=sys.stderr)
         return 2
-    plan = _plan(args.threads, args.quick, args.repeat)
+    known = tuple(dict.fromkeys(m for m, _ in JOBS))
+    models = tuple(m.strip() for m in args.models.split(",") if m.strip()) if args.models is not None else known
+    bad = [m for m in models if m not in known]
+    if bad or not models:
+        print(f"optimizations: --models {(args.models or '')[:80]!r}: expected some of {','.join(known)}",
+              file=sys.stderr)
+        return 2
+    plan = _plan(args.threads, args.quick, args.repeat, tuple(j for j in JOBS if j[0] in models))
     db = args.db or str(Path(tempfile.mkdtemp(prefix="harness-opt-")) / "results.db")
     cache = Path(args.cache_dir) if args.cache_dir else None
     t0 = time.monotonic()
@@ -278,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{p['flops'] / 1e9:.1f} GFLOP matmul, p50 {p['p50_us'] / 1000:.2f} ms)")
     var_headers = ["model", "variant", "p50 ms", "MMACs", "GFLOP/s", "of peak", "kB", "accuracy", "valid"]
     var_rows = variant_rows(results, {k: p["peak_gflops"] for k, p in peaks.items()})
-    claim_headers, claim_rows = ["claim", "here", "paper", "accuracy / notes"], claims(results, errors)
+    claim_headers, claim_rows = ["claim", "here", "paper", "accuracy / notes"], claims(results, errors, models)
     print_table("variants (of peak: against the matmul probe of the variant's kernel type)", var_headers, var_rows)
     print_table("claims", claim_headers, claim_rows)
     if args.markdown:

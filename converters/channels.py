@@ -15,7 +15,9 @@ classifier's class conv and a detector's feature map (RoI crops are reshaped) st
 Parameters: `sparsity` removes that fraction of filters from every prunable conv; `flops` instead
 finds the one keep ratio that leaves that fraction of the convolution MACs (bisection on the
 counted MACs). `criterion` l1 | l2 | taylor ranks filters (taylor: |activation x gradient| summed
-over a few batches of the task's data). Variant names carry them: prune_channels@flops=0.5.
+over a few batches of the task's data). `whole` leaves convs unpruned: '+'-joined parts of layer names
+(whole=squeeze+conv1) or `bottlenecks`, the default: convs that feed two or more wider convs (SqueezeNet's
+squeeze layers; see bottlenecks). Variant names carry them: prune_channels@flops=0.5.
 """
 from __future__ import annotations
 
@@ -116,6 +118,44 @@ def prunable(g: Graph) -> list[str]:
         if ok and g.consumers[name]:
             out.append(name)
     return out
+
+
+def bottlenecks(g: Graph, names: list[str]) -> list[str]:
+    """The convs among `names` that feed two or more wider convolutions (through pass-through layers).
+
+    Such a conv is a narrow fork: removing its filters narrows every branch behind it at once. SqueezeNet's
+    squeeze layers (16 to 64 filters, each feeding two expand convs four times as wide) are its bottlenecks;
+    prune_channels' default `whole=bottlenecks` leaves them whole and takes the FLOPs from the wide layers.
+    Plain chains (SRCNN, FSRCNN) have none, nor has a detector's RPN conv (it feeds narrower heads).
+    """
+    out = []
+    for name in names:
+        wider, stack, seen = 0, [name], set()
+        while stack:
+            for nxt in g.consumers[stack.pop()]:
+                if g.kind(nxt) in CONSUMERS:
+                    wider += g.kind(nxt) != "Dense" and g.channels(nxt) > g.channels(name)
+                elif nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        if wider >= 2:
+            out.append(name)
+    return out
+
+
+def plan_layers(g: Graph, names: list[str], whole: str) -> list[str]:
+    """The prunable convs `names` less those `whole` leaves unpruned: '+'-joined parts of layer names, or
+    `bottlenecks` (see bottlenecks). ValueError for a part that names no prunable conv, or when none is left."""
+    parts = [w for w in whole.split("+") if w]
+    for w in parts:
+        if w != "bottlenecks" and not any(w in n for n in names):
+            raise ValueError(f"whole {w[:40]!r} names no prunable convolution (a part of a layer name such as "
+                             f"{names[0]!r}, or bottlenecks; several joined by '+')")
+    kept = set(bottlenecks(g, names)) if "bottlenecks" in parts else set()
+    left = [n for n in names if n not in kept and not any(w in n for w in parts if w != "bottlenecks")]
+    if not left:
+        raise ValueError(f"whole {whole[:40]!r} leaves no convolution to prune")
+    return left
 
 
 def propagate(g: Graph, keep: dict[str, np.ndarray]) -> dict[str, np.ndarray | None]:
@@ -304,6 +344,7 @@ class ChannelPlan(TypedDict):
     filters_removed_fraction: float
     criterion: str  # l1 | l2 | taylor
     conv_macs_fraction: float  # the convolutions' MACs left, of the model's before
+    whole: str  # the `whole` parts of layer names left unpruned ('+'-joined; '' none)
 
 
 def channel_plan(src: Source, params: Params) -> tuple[dict[str, np.ndarray], ChannelPlan]:
@@ -312,6 +353,10 @@ def channel_plan(src: Source, params: Params) -> tuple[dict[str, np.ndarray], Ch
     names = prunable(g)
     if not names:
         raise ConversionError(f"{src.name}/prune_channels: no convolution whose filters can be removed")
+    try:
+        names = plan_layers(g, names, str(params.get("whole") or ""))
+    except ValueError as exc:
+        raise ConversionError(f"{src.name}/prune_channels: {exc}") from None
     criterion = str(params.get("criterion") or "l1")
     if criterion not in ("l1", "l2", "taylor"):
         raise ConversionError(f"{src.name}/prune_channels: criterion {criterion!r}: l1, l2 or taylor")
@@ -324,13 +369,14 @@ def channel_plan(src: Source, params: Params) -> tuple[dict[str, np.ndarray], Ch
     full = conv_macs(g, {})
     pruned = conv_macs(g, counts)
     return keep, {"pruned_layers": {n: [g.channels(n), counts[n]] for n in names},
+                  "whole": str(params.get("whole") or ""),
                   "filters_removed_fraction": round(ratio, 4), "criterion": criterion,
                   "conv_macs_fraction": round(pruned / max(1, full), 4)}
 
 
 @register("prune_channels", "structured pruning: whole filters removed (L1/L2/Taylor), fine-tuned, smaller dense model",
-          {"sparsity": None, "flops": 0.5, "criterion": "l1", "multiple": 8, "steps": None, "lr": None, "distill": None,
-           "then": "fp32"},
+          {"sparsity": None, "flops": 0.5, "criterion": "l1", "multiple": 8, "whole": "bottlenecks", "steps": None,
+           "lr": None, "distill": None, "then": "fp32"},
           needs_keras=True)
 def prune_channels(src: Source, params: Params):
     from converters.compress import _distill, _keras, _lr, _task

@@ -44,3 +44,19 @@ def test_repeats_give_the_median_measurement_of_each_job():
           (("fp32", 30.0), ("fp32", 10.0), ("fp32", 20.0), ("int8", 5.0), ("int8", 7.0))]
     got = optimizations.median_results(ms)
     assert got[("m", "fp32")].p50_us == 20.0 and got[("m", "int8")].p50_us == 5.0  # lower middle of two
+
+
+def test_optimizations_models_flag_bad_input_is_one_line_and_exit_2(capsys):
+    assert optimizations.main(["--models", "squeezenet,nope\x1b[31m" + "x" * 300]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--models" in err[0] and "\x1b" not in err[0] and len(err[0]) < 250
+    assert optimizations.main(["--models", ","]) == 2
+    assert "--models" in capsys.readouterr().err
+
+
+def test_claims_of_the_chosen_models_only():
+    """`--models squeezenet` regenerates the classification claims alone (issue 23: from the 3000 patches)."""
+    rows = optimizations.claims({}, {}, ("squeezenet",))
+    assert [r[0] for r in rows] == ["SqueezeNet int8 vs fp32", "Deep Compression (prune 90% + int8 weights + Huffman)"]
+    assert all("not measured" in r[3] for r in rows)
+    assert len(optimizations.claims({}, {})) == len(rows) + 4  # FSRCNN-s, two factorized, Faster R-CNN

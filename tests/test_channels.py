@@ -226,3 +226,40 @@ def test_default_counts_are_simd_multiples_and_fill_the_budget(model):
         assert counts[n] % 8 == 0 or counts[n] == g.channels(n), (n, counts[n])
         more = min(g.channels(n), counts[n] + 8)
         assert more == counts[n] or channels.conv_macs(g, {**counts, n: more}) > budget, f"{n} could keep 8 more"
+
+
+def test_default_leaves_squeezenets_bottlenecks_whole():
+    """Issue 23: SqueezeNet at 50 % FLOPs with its squeeze layers halved (16 -> 8 filters, the old default)
+    lost 6.9 points against its control; the default now leaves every bottleneck (a conv feeding two wider
+    convs) whole and takes the FLOPs from the expand layers. Chains and detectors have none: unchanged."""
+    from converters.zoo import get_spec
+
+    params = get_pass("prune_channels").defaults
+    g = channels.Graph(get_spec(TINY_CLS).create())
+    names = channels.plan_layers(g, channels.prunable(g), str(params["whole"]))
+    assert not any("squeeze" in n for n in names)
+    assert "conv1" in names and "fire2_expand3x3" in names and "fire9_expand1x1" in names
+    assert names == channels.plan_layers(g, channels.prunable(g), "squeeze")  # what was measured
+    counts, _ = channels.plan_counts(g, names, params)
+    assert channels.conv_macs(g, counts) <= float(params["flops"]) * channels.conv_macs(g, {})
+    for model in ("srcnn", "fsrcnn", "faster_rcnn"):
+        g = channels.Graph(get_spec(model).create())
+        assert channels.bottlenecks(g, channels.prunable(g)) == []
+        assert channels.plan_layers(g, channels.prunable(g), str(params["whole"])) == channels.prunable(g)
+
+
+def test_whole_names_layers_and_refuses_what_names_none(builder):
+    from converters.zoo import get_spec
+
+    g = channels.Graph(get_spec(TINY_CLS).create())
+    names = channels.prunable(g)
+    left = channels.plan_layers(g, names, "squeeze+conv1")
+    assert "conv1" not in left and not any("squeeze" in n for n in left) and len(left) == len(names) - 9
+    assert channels.plan_layers(g, names, "") == names
+    with pytest.raises(ValueError, match="whole 'nope' names no prunable convolution"):
+        channels.plan_layers(g, names, "squeeze+nope")
+    with pytest.raises(ValueError, match="leaves no convolution to prune"):
+        channels.plan_layers(g, names, "fire+conv1")
+    with pytest.raises(ConversionError, match=r"prune_channels: whole 'conv10' names no prunable") as exc:
+        builder.build(TINY_CLS, "prune_channels@whole=conv10")  # the class conv is never pruned: refused first
+    assert "\n" not in str(exc.value)
