@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from importlib import metadata
 from collections.abc import Callable, Mapping
+from typing import cast
 from pathlib import Path
 from converters.cache import default_cache_dir
 from converters.passes import ConversionError, Params, Source, get_pass, parse_variant
@@ -21,6 +22,8 @@ from converters.variant_metrics import VariantMetrics, with_control
 
 CONVERTERS_DIR = Path(__file__).resolve().parent
 TF_LOCK = threading.Lock()  # TensorFlow graph building is not safe from several threads at once
+# A cached entry carrying one of these was not fully scored: it is scored again when served (_score_again).
+_SCORING_ERRORS = ("accuracy_error", "analysis_error", "control_error")
 
 
 @dataclass(frozen=True)
@@ -394,6 +397,23 @@ class VariantBuilder:
             return {"control_variant": label, "control_error": "the control was not scored on the same examples"}
         return {"control_variant": label, "per_example": with_control(per, got)}
 
+    def _score_again(self, model: str, variant: str, out: Path, meta: dict[str, object],
+                     meta_path: Path) -> VariantMetrics:
+        """A cached artifact whose scoring failed (an eval that passed isolate's time limit on a loaded host,
+        a crashed worker) is scored again, not served without its accuracy until someone deletes the entry:
+        the file stands, so this costs an eval, not a rebuild. The entry is rewritten with what it gives."""
+        old = cast(VariantMetrics, meta["metrics"])  # what this builder wrote there
+        metrics = cast(VariantMetrics, {k: v for k, v in old.items() if k not in _SCORING_ERRORS})
+        src = None
+        if not model.endswith(".tflite"):
+            with TF_LOCK:
+                src = self.source(model)
+        metrics.update(self._metrics(model, variant, out, src))
+        if self.controls:
+            metrics.update(self._control(model, variant, metrics))
+        meta_path.write_text(json.dumps({**meta, "metrics": metrics}, default=str))
+        return metrics
+
     def build(self, model: str, variant: str, overrides: Params | None = None) -> BuiltVariant:
         """Return the cached artifact or convert it now; raises ConversionError with one line."""
         spec = get_pass(variant)
@@ -409,7 +429,10 @@ class VariantBuilder:
             meta = json.loads(meta_path.read_text())
             out = self.cache_dir / f"{key}{meta.get('suffix', '.tflite')}"
             if out.exists():
-                return BuiltVariant(model, variant, out, meta["params"], meta["metrics"], cached=True)
+                scored = meta["metrics"]
+                if any(k in scored for k in _SCORING_ERRORS):
+                    scored = self._score_again(model, variant, out, meta, meta_path)
+                return BuiltVariant(model, variant, out, meta["params"], scored, cached=True)
         out = self.cache_dir / f"{key}.tflite"
         src: Source | None = None
         if model.endswith(".tflite"):

@@ -40,6 +40,23 @@ def test_variant_metrics_hold_analysis_and_accuracy(builder):
     assert 0.0 <= cls["top1"] <= 1.0 and cls["top1_chance"] < 0.5 and cls["top1_agreement_fp32"] > 0.5
 
 
+def test_a_cached_variant_whose_scoring_failed_is_scored_again(builder):
+    """A 3000-patch eval that passed isolate's time limit on a loaded host was cached with `accuracy_error`
+    and no scores, and served so until someone deleted the entry. Now the next build scores the cached file
+    again (no conversion) and rewrites the entry."""
+    first = builder.build(TINY_SR, "fp16")
+    meta_path = first.path.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    assert "psnr_db" in meta["metrics"] and "accuracy_error" not in meta["metrics"]
+    broken = {k: v for k, v in meta["metrics"].items() if k not in ("psnr_db", "ssim", "accuracy")}
+    meta_path.write_text(json.dumps({**meta, "metrics": {**broken, "accuracy_error": "eval: did not finish in 600 s"}}))
+    converted = builder.converted
+    again = builder.build(TINY_SR, "fp16")
+    assert again.cached and builder.converted == converted and again.path == first.path
+    assert "accuracy_error" not in again.metrics and again.metrics["psnr_db"] == first.metrics["psnr_db"]
+    assert json.loads(meta_path.read_text())["metrics"]["psnr_db"] == first.metrics["psnr_db"]
+
+
 def test_bad_inputs_fail_one_variant_at_a_time(quick_recipes, tmp_path, dense_keras_file):
     rows = convert_all([str(dense_keras_file), "no_such_model"], ["fp32", "int8", "nonsense", "dr_int8"],
                        tmp_path / "out", None, tmp_path / "cache", log=lambda line: None)
