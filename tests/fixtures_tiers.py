@@ -44,12 +44,14 @@ SLOW_FILES = frozenset({
 # Files that build the same tiny zoo variants through the session `builder` (tests/fixtures_converters.py): on one
 # worker each model's source, fp32 reference and fine-tuned passes (factorize, prune_channels, deep_compression) are
 # built once per run instead of once per worker, and always in the same order (the pruned model a file compares
-# against is the one it built first).
+# against is the one it built first). The two files that convert the tiny detection proxy share its build.
 ONE_WORKER_GROUPS = {
     "ray": frozenset({"test_farm.py", "test_farm_bind.py", "test_farm_scale.py", "test_faults.py"}),
     "converters": frozenset({"test_accuracy_change_build.py", "test_accuracy_kept.py", "test_channels.py",
                              "test_compression_steps.py", "test_converters_build.py", "test_converters_passes.py",
                              "test_fsrcnn_init.py"}),
+    # the tiny detection proxy (`tiny_proxy` in tests/fixtures_converters.py): built and saved once for both
+    "proxy": frozenset({"test_detection_int8.py", "test_detection_proxy.py"}),
 }
 
 # Wall seconds of the longest files (the sum of their tests' wall in one `-n 2` run of each tier on the shared

@@ -82,6 +82,8 @@ def test_the_builder_files_are_one_unit():
 
     files = ("test_accuracy_kept.py", "test_compression_steps.py", "test_converters_passes.py", "test_channels.py")
     assert {unit_of(f"tests/{f}::t") for f in files} == {"group:converters"}
+    # the fp32 and int8 tests of the tiny detection proxy share its build (tests/fixtures_converters.tiny_proxy)
+    assert unit_of("tests/test_detection_int8.py::t") == unit_of("tests/test_detection_proxy.py::t") == "group:proxy"
 
 
 def test_the_run_lock_holds_off_another_process_until_released(tmp_path):
