@@ -20,6 +20,7 @@ import pytest
 TINY_SR = "srcnn@size=24"
 TINY_FSRCNN = "fsrcnn@size=16@d=16@s=8@m=1"
 TINY_CLS = "squeezenet@size=48@classes=6"
+TINY_PROXY = "faster_rcnn_proxy@size=128@head_units=64@pre_nms=256@proposals=16"
 
 
 @pytest.fixture(scope="session")
@@ -128,3 +129,19 @@ def conv_keras_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("user") / "conv_model.keras"
     model.save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_proxy():
+    """The ZF-shaped detection proxy's graph at 128 px with a small head, untrained (seed 0), as a pass Source:
+    the fp32 and int8 tests convert the same one (tests/test_detection_proxy.py, test_detection_int8.py, one unit
+    in tests/fixtures_tiers.py), so it is built, and saved as a SavedModel for the converter, once per run."""
+    import tf_keras as keras
+
+    from converters.passes import Source
+    from converters.zoo import get_spec
+
+    keras.utils.set_random_seed(0)
+    spec = get_spec(TINY_PROXY)
+    km = spec.create()
+    return Source(spec.name, keras_model=km, task="detection", input_shape=tuple(km.input_shape), spec=spec)

@@ -10,7 +10,12 @@ machine-wide resource go to one worker as one unit, and the heaviest files start
 """
 from __future__ import annotations
 
+import json
+import os
+import resource
+import time
 from collections import Counter, OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +44,14 @@ SLOW_FILES = frozenset({
 # Files that build the same tiny zoo variants through the session `builder` (tests/fixtures_converters.py): on one
 # worker each model's source, fp32 reference and fine-tuned passes (factorize, prune_channels, deep_compression) are
 # built once per run instead of once per worker, and always in the same order (the pruned model a file compares
-# against is the one it built first).
+# against is the one it built first). The two files that convert the tiny detection proxy share its build.
 ONE_WORKER_GROUPS = {
     "ray": frozenset({"test_farm.py", "test_farm_bind.py", "test_farm_scale.py", "test_faults.py"}),
     "converters": frozenset({"test_accuracy_change_build.py", "test_accuracy_kept.py", "test_channels.py",
                              "test_compression_steps.py", "test_converters_build.py", "test_converters_passes.py",
                              "test_fsrcnn_init.py"}),
+    # the tiny detection proxy (`tiny_proxy` in tests/fixtures_converters.py): built and saved once for both
+    "proxy": frozenset({"test_detection_int8.py", "test_detection_proxy.py"}),
 }
 
 # Wall seconds of the longest files (the sum of their tests' wall in one `-n 2` run of each tier on the shared
@@ -111,6 +118,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         def _split_scope(self, nodeid: str) -> str:
             return unit_of(nodeid)
 
+        def _reschedule(self, node: Any) -> None:
+            # A worker that replaces a crashed one (the OOM killer on a loaded host) is in `nodes` before its
+            # collection arrives; xdist's loadscope then handed it work and died on a KeyError (INTERNALERROR,
+            # the whole run lost). It gets work when its collection is registered (`schedule()` runs again).
+            if node in self.registered_collections or not self.workqueue:
+                super()._reschedule(node)
+
         def _assign_work_unit(self, node: Any) -> None:
             if not self._ordered:
                 self._ordered = True
@@ -119,3 +133,60 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             super()._assign_work_unit(node)
 
     return HeaviestFirst(config, log)
+
+
+# `HARNESS_TEST_TIMELINE=FILE pytest ...`: each worker appends one JSON line per test (worker, nodeid, start and
+# end on the wall clock, CPU seconds of the worker and of the children it waited for), so a run says which unit
+# ran where and when, and what each file costs in CPU whatever the load (`python -m tests.fixtures_tiers FILE`).
+TIMELINE_ENV = "HARNESS_TEST_TIMELINE"
+
+
+def _cpu() -> tuple[float, float]:
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    path = os.environ.get(TIMELINE_ENV)
+    if not path:
+        yield
+        return
+    start, (own0, kids0) = time.time(), _cpu()
+    yield
+    own1, kids1 = _cpu()
+    line = {"worker": os.environ.get("PYTEST_XDIST_WORKER", "main"), "test": item.nodeid, "start": start,
+            "end": time.time(), "cpu_s": round(own1 - own0, 3), "children_cpu_s": round(kids1 - kids0, 3)}
+    with open(path, "a") as fh:
+        fh.write(json.dumps(line) + "\n")
+
+
+def timeline_summary(lines: list[dict[str, Any]]) -> str:
+    """Per worker: when its last test ended and its units in order; per file: wall and CPU seconds."""
+    t0 = min(x["start"] for x in lines)
+    out = [f"{len(lines)} tests, {max(x['end'] for x in lines) - t0:.0f} s from the first start to the last end; "
+           f"CPU {sum(x['cpu_s'] + x['children_cpu_s'] for x in lines):.0f} s (workers + waited-for children)"]
+    by_file: dict[str, list[float]] = {}
+    for worker in sorted({x["worker"] for x in lines}):
+        mine = sorted((x for x in lines if x["worker"] == worker), key=lambda x: x["start"])
+        units: list[str] = []
+        for x in mine:
+            unit = unit_of(x["test"])
+            if not units or units[-1].split(" ")[0] != unit:
+                units.append(f"{unit} @{x['start'] - t0:.0f}")
+        out.append(f"{worker}: ends at {mine[-1]['end'] - t0:.0f} s; " + ", ".join(units))
+    for x in lines:
+        f = by_file.setdefault(Path(x["test"].split("::", 1)[0]).name, [0.0, 0.0, 0])
+        f[0] += x["end"] - x["start"]
+        f[1] += x["cpu_s"] + x["children_cpu_s"]
+        f[2] += 1
+    out.append("file: wall s, CPU s, tests (heaviest CPU first)")
+    for name, (wall, cpu, n) in sorted(by_file.items(), key=lambda kv: -kv[1][1]):
+        out.append(f"  {name}: {wall:.0f}, {cpu:.0f}, {n:.0f}")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(timeline_summary([json.loads(l) for l in Path(sys.argv[1]).read_text().splitlines() if l.strip()]))

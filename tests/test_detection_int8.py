@@ -6,18 +6,11 @@ from __future__ import annotations
 from benchmarks.ladder_int8 import op_census
 
 
-def test_int8_of_a_detector_runs_backbone_and_head_int8_and_the_tail_float(tmp_path):
-    import tf_keras as keras
+def test_int8_of_a_detector_runs_backbone_and_head_int8_and_the_tail_float(tmp_path, tiny_proxy):
+    from converters.passes import get_pass
 
-    from converters.passes import Source, get_pass
-    from converters.zoo import get_spec
-
-    keras.utils.set_random_seed(0)
-    spec = get_spec("faster_rcnn_proxy@size=128@head_units=64@pre_nms=256@proposals=16")
-    km = spec.create()
     p = get_pass("int8")
-    result = p.fn(Source(spec.name, keras_model=km, task="detection", input_shape=tuple(km.input_shape), spec=spec),
-                  {**p.defaults, "calibration_samples": 4})
+    result = p.fn(tiny_proxy, {**p.defaults, "calibration_samples": 4})
     assert isinstance(result, tuple) and "NMS, RoI crop and box decoding float" in result[1]["int8_float_ops"]
     path = tmp_path / "int8.tflite"
     path.write_bytes(result[0])

@@ -126,20 +126,14 @@ def test_the_proxy_s_task_says_its_classes_and_the_400_px_proxy_is_tuned_from_th
     assert base_name(get_spec("faster_rcnn_proxy@size=304@head_units=512")) == "faster_rcnn_proxy@head_units=512"
 
 
-def test_a_proxy_tflite_is_scored_on_the_cluttered_held_out_scenes(tmp_path):
+def test_a_proxy_tflite_is_scored_on_the_cluttered_held_out_scenes(tmp_path, tiny_proxy):
     """A tiny proxy (same graph, 128 px), converted by the real converter and run by LiteRT."""
-    import tf_keras as keras
-
     from converters.detection import evaluate_tflite
-    from converters.passes import Source, get_pass
-    from converters.zoo import get_spec
+    from converters.passes import get_pass
 
-    keras.utils.set_random_seed(0)
-    spec = get_spec("faster_rcnn_proxy@size=128@head_units=64@pre_nms=256@proposals=16")
-    km = spec.create()
+    assert tuple(tiny_proxy.input_shape) == (1, 128, 128, 3)
     p = get_pass("fp32")
-    data = p.fn(Source(spec.name, keras_model=km, task="detection", input_shape=tuple(km.input_shape), spec=spec),
-                dict(p.defaults))
+    data = p.fn(tiny_proxy, dict(p.defaults))
     path = tmp_path / "proxy.tflite"
     path.write_bytes(data if isinstance(data, bytes) else data[0])
     got = evaluate_tflite(path, n=3, classes=len(ds.CLUTTER_CLASSES))

@@ -10,7 +10,7 @@ from converters import distill, training
 from converters.control import control_variant
 from converters.datasets import TaskInfo
 from converters.passes import ConversionError, parse_variant
-from tests.fixtures_converters import TINY_CLS
+from tests.fixtures_converters import TINY_CLS, locked_builder, run_root, share_weights
 
 CLS = TaskInfo("classification", channels=3, classes=6)
 SR = TaskInfo("super_resolution", channels=1, scale=3, upsampled_input=True)
@@ -92,17 +92,18 @@ def test_a_fine_tune_with_a_teacher_moves_the_student_towards_it():
 
 
 @pytest.mark.slow
-def test_prune_channels_and_its_control_carry_the_same_distillation(quick_recipes, tmp_path):
+def test_prune_channels_and_its_control_carry_the_same_distillation(quick_recipes, tmp_path, run_weights,
+                                                                    tmp_path_factory):
     """`@distill=0.5`: the pruned SqueezeNet distills from fp32, its control (built by the builder beside it) is
-    `...@distill=0.5` and was fine-tuned with that teacher; by default neither distills."""
-    from converters.build import VariantBuilder
-
-    b = VariantBuilder(tmp_path, controls=True)
-    art = b.build(TINY_CLS, "prune_channels@distill=0.5@flops=0.5")
-    assert art.metrics["distill"] == 0.5
+    `...@distill=0.5` and was fine-tuned with that teacher; by default neither distills. 40 fine-tuning steps
+    (400 in the quick recipe; what is checked is which teacher each fine-tune had, not what it reached) on the
+    run's trained TINY_CLS."""
+    b = locked_builder(run_root(tmp_path_factory), share_weights(tmp_path / "cache", run_weights), controls=True)
+    art = b.build(TINY_CLS, "prune_channels@distill=0.5@flops=0.5@steps=400")
+    assert art.metrics["distill"] == 0.5 and art.metrics["steps_run"] == training.scaled(400)
     label = art.metrics["control_variant"]
     assert label.endswith("@distill=0.5")
     assert len(art.metrics["per_example"]["control"]) == len(art.metrics["per_example"]["variant"])
     assert b.build(TINY_CLS, label).metrics["distill"] == 0.5  # the control ran the teacher
-    plain = b.build(TINY_CLS, "prune_channels@flops=0.5")
+    plain = b.build(TINY_CLS, "prune_channels@flops=0.5@steps=400")
     assert plain.metrics["distill"] == 0.0 and "distill" not in plain.metrics["control_variant"]

@@ -82,6 +82,8 @@ def test_the_builder_files_are_one_unit():
 
     files = ("test_accuracy_kept.py", "test_compression_steps.py", "test_converters_passes.py", "test_channels.py")
     assert {unit_of(f"tests/{f}::t") for f in files} == {"group:converters"}
+    # the fp32 and int8 tests of the tiny detection proxy share its build (tests/fixtures_converters.tiny_proxy)
+    assert unit_of("tests/test_detection_int8.py::t") == unit_of("tests/test_detection_proxy.py::t") == "group:proxy"
 
 
 def test_the_run_lock_holds_off_another_process_until_released(tmp_path):
@@ -97,3 +99,70 @@ def test_the_run_lock_holds_off_another_process_until_released(tmp_path):
     with run_lock(tmp_path, "source:srcnn@size=24"):
         assert subprocess.run([sys.executable, "-c", probe, path], timeout=60).returncode == 3
     assert subprocess.run([sys.executable, "-c", probe, path], timeout=60).returncode == 0
+
+
+def test_a_worker_that_replaces_a_crashed_one_gets_no_work_before_its_collection():
+    """xdist's loadscope handed work to a replacement worker before its collection arrived and the run died on a
+    KeyError (INTERNALERROR after the OOM killer took two workers at load ~30, 2026-12-07): it now waits for its
+    collection and is shut down only when nothing is left."""
+    import pytest
+
+    pytest.importorskip("xdist")
+    from collections import OrderedDict
+
+    from tests.fixtures_tiers import pytest_xdist_make_scheduler
+
+    class Config:
+        def getoption(self, name: str) -> object:
+            return {"dist": "loadfile"}[name]
+
+        def getvalue(self, name: str) -> object:
+            return {"tx": ["2*popen"]}[name]
+
+    class Node:
+        shutting_down = False
+
+        def send_runtest_some(self, indexes: list[int]) -> None:
+            sent.append(indexes)
+
+        def shutdown(self) -> None:
+            self.shutting_down = True
+
+    sent: list[list[int]] = []
+    sched = pytest_xdist_make_scheduler(Config(), None)
+    sched.workqueue = OrderedDict([("tests/test_a.py", {"tests/test_a.py::t": False})])
+    late = Node()
+    sched.assigned_work[late] = {}
+    sched._reschedule(late)  # not collected yet: no KeyError, no work, not shut down
+    assert sent == [] and not late.shutting_down and "tests/test_a.py" in sched.workqueue
+    sched.registered_collections[late] = ["tests/test_a.py::t"]
+    sched._reschedule(late)
+    assert sent == [[0]] and not sched.workqueue
+    other = Node()
+    sched.assigned_work[other] = {}
+    sched._reschedule(other)  # nothing left: shut down without a collection
+    assert other.shutting_down and sent == [[0]]
+
+
+def test_the_timeline_records_each_test_s_worker_wall_and_cpu(tmp_path):
+    """`HARNESS_TEST_TIMELINE=FILE`: one JSON line per test, and the summary names the file, its CPU and its worker."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "test_busy.py").write_text("def test_spin():\n    sum(i * i for i in range(3_000_000))\n\n"
+                                           "def test_idle():\n    pass\n")
+    line_file = tmp_path / "timeline.jsonl"
+    env = {**os.environ, "HARNESS_TEST_TIMELINE": str(line_file)}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
+                           "-p", "tests.fixtures_tiers", "--rootdir", str(tmp_path), str(tmp_path / "test_busy.py")],
+                          cwd=TESTS.parent, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [json.loads(x) for x in line_file.read_text().splitlines()]
+    assert [x["test"].split("::")[1] for x in lines] == ["test_spin", "test_idle"]
+    assert lines[0]["cpu_s"] > lines[1]["cpu_s"] and all(x["end"] >= x["start"] and x["worker"] == "main" for x in lines)
+    from tests.fixtures_tiers import timeline_summary
+
+    text = timeline_summary(lines)
+    assert "2 tests" in text and "main: ends at" in text and "test_busy.py:" in text
