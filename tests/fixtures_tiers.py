@@ -155,7 +155,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     start, (own0, kids0) = time.time(), _cpu()
     yield
     own1, kids1 = _cpu()
-    line = {"worker": os.environ.get("PYTEST_XDIST_WORKER", "main"), "test": item.nodeid, "start": start,
+    # this session's own xdist worker id (an inherited PYTEST_XDIST_WORKER names the parent's worker: a pytest
+    # started from inside a test of an xdist run)
+    worker = getattr(item.config, "workerinput", {}).get("workerid", "main")
+    line = {"worker": worker, "test": item.nodeid, "start": start,
             "end": time.time(), "cpu_s": round(own1 - own0, 3), "children_cpu_s": round(kids1 - kids0, 3)}
     with open(path, "a") as fh:
         fh.write(json.dumps(line) + "\n")
