@@ -35,7 +35,7 @@ PROXY_STEPS, PROXY_BATCH, PROXY_LR = 1000, 2, 2e-3
 PROXY_FINISH_STEPS, PROXY_FINISH_LR = 400, 5e-4
 # Issue 23, fifth round: after those two phases the control still gained +0.038 (95% +0.032 to +0.045) for 200
 # more steps, so a third phase anneals: PROXY_ANNEAL_STEPS at PROXY_ANNEAL_LR, cosine to zero, on scenes of its own.
-PROXY_ANNEAL_STEPS, PROXY_ANNEAL_LR = 3000, 1e-3
+PROXY_ANNEAL_STEPS, PROXY_ANNEAL_LR = 1500, 1e-3
 PROXY_TUNE_STEPS, PROXY_TUNE_LR = 100, 5e-4
 
 
