@@ -359,11 +359,12 @@ class ShapeBatches:
 
 def train(keras_model: keras.Model, image_dir: str | Path | None = None, quick: bool = False,
           steps: int | None = None, batch: int | None = None, callbacks: list | None = None,
-          learning_rate: float = 3e-3, seed: int = 0, verbose: int = 0) -> keras.Model:
+          learning_rate: float = 3e-3, seed: int = 0, verbose: int = 0, final_lr: float = 0.05) -> keras.Model:
     """Train RPN (objectness + boxes) and head (classes + boxes) jointly on generated shapes.
 
     `steps` (default 500, or 150 with `quick`) batches of `batch` new images (default 16; 2 above 256 px,
-    where one 600 px image has as many pixels as 22 of the twin's), Adam with cosine decay.
+    where one 600 px image has as many pixels as 22 of the twin's), Adam with cosine decay to `final_lr` of the
+    rate (0: to zero, a recipe's last phase that anneals).
     `image_dir` is accepted for the recipe interface but unused: user images carry no boxes.
     Weights are updated in place (the training graph shares the layers) and the model returned.
     A model with tfmot pruning wrappers gets the UpdatePruningStep callback it needs.
@@ -378,7 +379,7 @@ def train(keras_model: keras.Model, image_dir: str | Path | None = None, quick: 
 
         if not any(isinstance(c, tfmot.sparsity.keras.UpdatePruningStep) for c in callbacks):
             callbacks.append(tfmot.sparsity.keras.UpdatePruningStep())
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.05)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=final_lr)
     graph.compile(keras.optimizers.Adam(schedule),
                   loss={"rpn_cls": _rpn_cls_loss, "rpn_box": _box_loss, "head_cls": _head_cls_loss,
                         "head_box": _box_loss})
