@@ -77,7 +77,7 @@ def new_decisions(good_nights: list[list[Any]], rows: list[Any], rerun: list[Any
 
 def one_night(i: int, side: str, model_dir: Path, work: Path, db_path: Path,
               bench: dict[str, Any]) -> dict[str, Any]:
-    from harness.orchestration.nightly import good_history, run_nightly
+    from harness.orchestration.nightly import good_nights_in, run_nightly
     from harness.planning.config import parse_devices
     from harness.planning.plan import make_plan
     from harness.store.db import ResultsDB
@@ -96,12 +96,7 @@ def one_night(i: int, side: str, model_dir: Path, work: Path, db_path: Path,
     threads = 1 if side == "threads1" else 2
     plan = make_plan(devices, models=paths, variants=["fp32"], repeat=3, peak_probe=False,
                      overrides={**BENCH, **bench, "threads": threads})
-    db = ResultsDB(db_path)
-    try:
-        good_ids = good_history(db)
-        good_nights = [db.measurements(r) for r in good_ids]
-    finally:
-        db.close()
+    good_ids, good_nights = good_nights_in(db_path)
     cache = work / f"cache-night{i}"
     before = load_now()
     t0 = time.time()

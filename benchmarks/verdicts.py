@@ -122,17 +122,23 @@ def pairs_of(runs: list[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def analyse(db_path: Path) -> dict[str, Any]:
-    """Every pair through compare_runs, one run a side and three; printed as counts and rates."""
-    from harness.statistics.compare import compare_runs
+def _stored(db_path: Path) -> tuple[list[dict[str, Any]], dict[str, list[Any]]]:
+    """The cycles' runs (the .runs.json beside the database) and each run's rows."""
     from harness.store.db import ResultsDB
 
     runs = json.loads(db_path.with_suffix(".runs.json").read_text())
     db = ResultsDB(db_path)
     try:
-        rows = {r["run_id"]: db.measurements(r["run_id"]) for r in runs}
+        return runs, {r["run_id"]: db.measurements(r["run_id"]) for r in runs}
     finally:
         db.close()
+
+
+def analyse(db_path: Path) -> dict[str, Any]:
+    """Every pair through compare_runs, one run a side and three; printed as counts and rates."""
+    from harness.statistics.compare import compare_runs
+
+    runs, rows = _stored(db_path)
     busy_rows = sum(1 for rs in rows.values() for m in rs if m.validity and "host busy" in m.validity.flags())
     n_rows = sum(len(rs) for rs in rows.values())
     print(f"{len(runs)} runs, {n_rows} rows ({busy_rows} flagged host busy); host {_load_of(runs)}")
@@ -215,14 +221,8 @@ def rule_change(db_path: Path) -> dict[str, Any]:
     """Every pair judged by the old and the new verdict rule on the same rows: counts per rule, and how
     many keys moved (old -> new)."""
     from harness.statistics.compare import compare_runs
-    from harness.store.db import ResultsDB
 
-    runs = json.loads(db_path.with_suffix(".runs.json").read_text())
-    db = ResultsDB(db_path)
-    try:
-        rows = {r["run_id"]: db.measurements(r["run_id"]) for r in runs}
-    finally:
-        db.close()
+    runs, rows = _stored(db_path)
     print(f"\nold rule (before 73da6e9) against the new one, the same rows ({db_path.name}, host {_load_of(runs)})")
     print(f"{'mode':<12}{'pairs':<10}{'keys':>5}  {'old: slow/fast/unch/inc':<24}{'new: slow/fast/unch/inc':<24}"
           "moved (old -> new)")

@@ -123,6 +123,16 @@ def good_history(db: ResultsDB) -> list[str]:
     return [r.run_id for r in runs[-HISTORY_NIGHTS:]]
 
 
+def good_nights_in(db_path: str | Path) -> tuple[list[str], list[list[Measurement]]]:
+    """The good nights' run ids (good_history) and each one's rows, read from the results file."""
+    db = ResultsDB(db_path)
+    try:
+        good_ids = good_history(db)
+        return good_ids, [db.measurements(rid) for rid in good_ids]
+    finally:
+        db.close()
+
+
 def _subplan(plan: Plan, keys: Sequence[Key], device_name: str) -> Plan:
     """The same plan narrowed to one device and the models and variants of its suspects."""
     from harness.statistics.compare import model_label
@@ -214,12 +224,7 @@ def run_nightly(plan: Plan, db_path: str | Path, *, out_dir: str | Path, thresho
     from harness.orchestration import orchestrate
     from harness.reporting.report import render_html, render_markdown
 
-    db = ResultsDB(db_path)
-    try:
-        good_ids = good_history(db)
-        good_nights = [db.measurements(rid) for rid in good_ids]
-    finally:
-        db.close()
+    good_ids, good_nights = good_nights_in(db_path)
     baseline_id = good_ids[-1] if good_ids else None
     summary = orchestrate.run(plan, db_path, events=events, cache_dir=cache_dir, targets=targets)
     result = NightlyResult(summary.run_id, baseline_id, errors=summary.errors)
