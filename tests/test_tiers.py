@@ -9,6 +9,16 @@ from tests.fixtures_tiers import SLOW_FILES
 TESTS = Path(__file__).resolve().parent
 
 
+
+class _LoadfileConfig:
+    """The two options the scheduler reads: `--dist loadfile` on two popen workers."""
+
+    def getoption(self, name: str) -> object:
+        return {"dist": "loadfile"}[name]
+
+    def getvalue(self, name: str) -> object:
+        return {"tx": ["2*popen"]}[name]
+
 def test_every_slow_file_exists():
     """A renamed file would otherwise drop silently into the quick tier."""
     assert sorted(f for f in SLOW_FILES if not (TESTS / f).is_file()) == []
@@ -48,19 +58,12 @@ def test_the_heaviest_unit_is_handed_out_first():
     heavy = max(FILE_SECONDS, key=FILE_SECONDS.__getitem__)
     quick = {f"tests/test_many_quick.py::t{i}": False for i in range(int(FILE_SECONDS[heavy]) // 4)}
 
-    class Config:
-        def getoption(self, name: str) -> object:
-            return {"dist": "loadfile"}[name]
-
-        def getvalue(self, name: str) -> object:
-            return {"tx": ["2*popen"]}[name]
-
     class Node:
         def send_runtest_some(self, indexes: list[int]) -> None:
             sent.append(indexes)
 
     sent: list[list[int]] = []
-    sched = pytest_xdist_make_scheduler(Config(), None)
+    sched = pytest_xdist_make_scheduler(_LoadfileConfig(), None)
     sched.workqueue = OrderedDict([("tests/test_many_quick.py", quick), (f"tests/{heavy}", {f"tests/{heavy}::t": False})])
     node = Node()
     sched.registered_collections[node] = [*quick, f"tests/{heavy}::t"]
@@ -112,13 +115,6 @@ def test_a_worker_that_replaces_a_crashed_one_gets_no_work_before_its_collection
 
     from tests.fixtures_tiers import pytest_xdist_make_scheduler
 
-    class Config:
-        def getoption(self, name: str) -> object:
-            return {"dist": "loadfile"}[name]
-
-        def getvalue(self, name: str) -> object:
-            return {"tx": ["2*popen"]}[name]
-
     class Node:
         shutting_down = False
 
@@ -129,7 +125,7 @@ def test_a_worker_that_replaces_a_crashed_one_gets_no_work_before_its_collection
             self.shutting_down = True
 
     sent: list[list[int]] = []
-    sched = pytest_xdist_make_scheduler(Config(), None)
+    sched = pytest_xdist_make_scheduler(_LoadfileConfig(), None)
     sched.workqueue = OrderedDict([("tests/test_a.py", {"tests/test_a.py::t": False})])
     late = Node()
     sched.assigned_work[late] = {}
