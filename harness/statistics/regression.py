@@ -334,11 +334,11 @@ def rerun_decision(good_nights: Sequence[Sequence[Measurement]], tonight: Sequen
     wide, every row flagged, a slowdown short of what one good night can confirm) clears nothing. A CI run
     re-measured a +398 % suspect once against a baseline of three runs, got `inconclusive` and called it
     "not slower"."""
-    if confirm_night(good_nights, tonight, rerun, threshold=threshold, window=window,
-                     history_threshold=history_threshold, confidence=confidence, seed=seed):
-        return "confirmed"
     again = check_night(good_nights, [rerun], threshold=threshold, window=window,
                         history_threshold=history_threshold, confidence=confidence, seed=seed)
+    if _confirmed_by(again, good_nights, tonight, rerun, threshold=threshold, window=window,
+                     history_threshold=history_threshold, confidence=confidence, seed=seed):
+        return "confirmed"
     lat = again.pairwise
     # like the interleaved re-measurement: cleared when the interval rules out a slowdown beyond the
     # host's noise for runs measured apart (compare.REPEATS_NOISE), not merely when it holds zero
@@ -358,6 +358,14 @@ def confirm_night(good_nights: Sequence[Sequence[Measurement]], tonight: Sequenc
     (counting it in the confirmation confirmed half of the A/A suspects in simulation)."""
     again = check_night(good_nights, [rerun], threshold=threshold, window=window,
                         history_threshold=history_threshold, confidence=confidence, seed=seed)
+    return _confirmed_by(again, good_nights, tonight, rerun, threshold=threshold, window=window,
+                         history_threshold=history_threshold, confidence=confidence, seed=seed)
+
+
+def _confirmed_by(again: NightCheck, good_nights: Sequence[Sequence[Measurement]],
+                  tonight: Sequence[Measurement], rerun: Sequence[Measurement], *, threshold: float,
+                  window: int, history_threshold: float, confidence: float, seed: int) -> bool:
+    """confirm_night's rule on the re-run's own check (`again`), computed once by the caller."""
     if again.pairwise is None:
         return False
     if sum(1 for n in good_nights if any(usable(m) for m in n)) < MIN_GOOD_NIGHTS_FOR_VARIANCE:
