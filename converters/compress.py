@@ -103,7 +103,8 @@ def _kernel_layers(model: tf_keras.Model) -> list[Layer]:
 
 def pruned_model(src: Source, params: Params, what: str) -> tuple[tf_keras.Model, dict[str, Any]]:
     """The model pruned to params['sparsity'] and fine-tuned (memoized per source and parameters)."""
-    key = ("prune", float(params["sparsity"]), params.get("steps"), params.get("lr"), params.get("distill"))
+    key = ("prune", float(params["sparsity"]), params.get("steps"), params.get("lr"), params.get("distill"),
+           params.get("layers"), params.get("gentle"))
     if key in src.memo:
         return src.memo[key]
     import tensorflow_model_optimization as tfmot
@@ -115,15 +116,22 @@ def pruned_model(src: Source, params: Params, what: str) -> tuple[tf_keras.Model
     if not 0.0 < target < 1.0:
         raise ConversionError(f"{src.name}/{what}: sparsity {target} must lie strictly between 0 and 1")
     distill = _distill(src, params, info, what)
+    try:
+        per_layer = layer_sparsity(_kernel_layers(src.keras_model), target, str(params.get("layers") or "uniform"),
+                                   str(params.get("gentle") or ""))
+    except ValueError as exc:
+        raise ConversionError(f"{src.name}/{what}: {exc}") from None
     # Polynomial ramp to the target over the first 60% of the steps, then fine-tuning with fixed
     # masks. end_step must be a pruning step (begin + k * frequency) or the ramp stops short of it.
     sk = tfmot.sparsity.keras
     freq = max(1, steps // 20)
     end = max(freq, (int(steps * 0.6) // freq) * freq)
-    schedule = sk.PolynomialDecay(0.0, target, begin_step=0, end_step=end, frequency=freq)
+    schedules = {name: sk.PolynomialDecay(0.0, s, begin_step=0, end_step=end, frequency=freq)
+                 for name, s in per_layer.items() if s > 0}
 
     def transform(m: tf_keras.Model) -> tf_keras.Model:
-        return _wrap(m, lambda l: sk.prune_low_magnitude(l, pruning_schedule=schedule))
+        return _wrap(m, lambda l: sk.prune_low_magnitude(l, pruning_schedule=schedules[l.name])
+                     if l.name in schedules else l)
 
     with sk.prune_scope():
         stripped = fine_tuned(src, transform, max(steps, end + 1), _lr(params, info),
@@ -133,25 +141,89 @@ def pruned_model(src: Source, params: Params, what: str) -> tuple[tf_keras.Model
     if reached < target - 0.01:
         raise ConversionError(f"{src.name}/{what}: pruning reached sparsity {reached:.3f}, short of {target}")
     result = (stripped, {"sparsity_target": target, "sparsity_reached": round(reached, 4), "steps_run": steps,
-                         "fine_tune_lr": _lr(params, info), "distill": distill})
+                         "fine_tune_lr": _lr(params, info), "distill": distill,
+                         "layers": str(params.get("layers") or "uniform"), "gentle": str(params.get("gentle") or ""),
+                         "layer_sparsity_range": [round(min(per_layer.values()), 3),
+                                                  round(max(per_layer.values()), 3)]})
     src.memo[key] = result
     return result
 
 
+LAYER_RULES = ("uniform", "std")
+MAX_LAYER_SPARSITY = 0.98  # tfmot needs a final sparsity under 1; a layer emptied would cut the network
+
+
+def layer_sparsity(layers: list[Layer], target: float, rule: str = "uniform", gentle: str = "") -> dict[str, float]:
+    """Each kernel layer's final sparsity, so that the kernels together reach `target`.
+
+    "uniform": every layer at the target. "std": Han et al. 2015 (Learning both Weights and Connections, sec. 3):
+    a layer's threshold is a quality parameter times the standard deviation of its weights, one parameter for the
+    whole network (set here so the total reaches the target): a layer whose weights are mostly small (a 1000-way
+    class conv trained on 10 classes) is pruned more, the others less. `gentle`: '+'-joined parts of layer names
+    pruned at half their share (the paper prunes its first conv least), the rest more to keep the total; a part
+    that is a layer's whole name names that layer alone.
+    Raises ValueError (one line naming the parameter) for a rule, part or target that cannot be met.
+    """
+    if rule not in LAYER_RULES:
+        raise ValueError(f"layers {rule[:40]!r}: one of {', '.join(LAYER_RULES)}")
+    signed = {l.name: l.get_weights()[0] for l in layers}
+    kernels = {n: np.abs(k) for n, k in signed.items()}
+    sizes = {n: k.size for n, k in kernels.items()}
+    total = sum(sizes.values())
+
+    def pruned_at(q: float, stds: dict[str, float]) -> dict[str, float]:
+        return {n: min(MAX_LAYER_SPARSITY, float((k <= q * stds[n]).mean())) for n, k in kernels.items()}
+
+    if rule == "uniform":
+        share = {n: target for n in kernels}
+    else:
+        stds = {n: float(k.std()) or 1.0 for n, k in signed.items()}
+        lo, hi = 0.0, 1.0
+        while sum(v * sizes[n] for n, v in pruned_at(hi, stds).items()) < target * total:
+            lo, hi = hi, 2 * hi
+            if hi > 1e6:
+                raise ValueError(f"layers {rule!r}: no threshold reaches sparsity {target}")
+        for _ in range(50):
+            q = (lo + hi) / 2
+            got = sum(v * sizes[n] for n, v in pruned_at(q, stds).items())
+            lo, hi = (q, hi) if got < target * total else (lo, q)
+        share = pruned_at(hi, stds)
+    soft: set[str] = set()
+    for p in (p for p in gentle.split("+") if p):  # a layer's whole name names it alone (conv1, not conv10)
+        named = {p} if p in kernels else {n for n in kernels if p in n}
+        if not named:
+            raise ValueError(f"gentle {p[:40]!r} names no layer with a kernel (a layer name or a part of one such as "
+                             f"{next(iter(kernels), 'conv1')!r})")
+        soft |= named
+    if soft:
+        for n in soft:
+            share[n] /= 2
+        rest = [n for n in kernels if n not in soft]
+        need = target * total - sum(share[n] * sizes[n] for n in soft)
+        have = sum(share[n] * sizes[n] for n in rest)
+        if not rest or have <= 0 or need / have * max(share[n] for n in rest) > MAX_LAYER_SPARSITY:
+            raise ValueError(f"gentle {gentle[:40]!r}: the other layers cannot make up sparsity {target}")
+        for n in rest:
+            share[n] *= need / have
+    return share
+
+
 # steps None: the task's training.COMPRESSION_STEPS; lr None: the task's FINE_TUNE_LR; distill None: the task's
 # default (distill.compression_distill: none); `@distill=0.5` distills from the fp32 model
-PRUNE_DEFAULTS = {"sparsity": 0.9, "steps": None, "lr": None, "distill": None}
+# layers: how the target is shared among the layers (layer_sparsity); gentle: layers pruned at half their share
+PRUNE_DEFAULTS = {"sparsity": 0.9, "steps": None, "lr": None, "distill": None, "layers": "uniform", "gentle": ""}
+PRUNE_LIMITS: dict[str, tuple[float, float] | tuple[str, ...]] = {"layers": LAYER_RULES}
 
 
 @register("prune", "magnitude pruning to a target sparsity with fine-tuning; stored dense", PRUNE_DEFAULTS,
-          needs_keras=True)
+          needs_keras=True, limits=PRUNE_LIMITS)
 def prune(src: Source, params: Params):
     model, extra = pruned_model(src, params, "prune")
     return _keras_bytes(model, f"{src.name}/prune"), {**extra, "storage": "dense"}
 
 
 @register("prune_sparse", "magnitude pruning, stored in TFLite's sparse format (DENSIFY at load)",
-          PRUNE_DEFAULTS, needs_keras=True)
+          PRUNE_DEFAULTS, needs_keras=True, limits=PRUNE_LIMITS)
 def prune_sparse(src: Source, params: Params):
     import tensorflow as tf
 
@@ -165,7 +237,8 @@ DC_ACTIVATIONS = ("float", "int16", "int8")
 
 @register("deep_compression", "pruning + int8 weights (float activations by default); size under Deep "
           "Compression's entropy coding",
-          {**PRUNE_DEFAULTS, "calibration_samples": 32, "activations": "float"}, needs_keras=True)
+          {**PRUNE_DEFAULTS, "calibration_samples": 32, "activations": "float"}, needs_keras=True,
+          limits=PRUNE_LIMITS)
 def deep_compression(src: Source, params: Params):
     """Han et al. 2016: prune, quantize the weights, Huffman-code. int8 weights stand in for their
     trained 5-8 bit codebooks; the coded size is computed from the file (analysis.py).
