@@ -116,9 +116,9 @@ def pruned_model(src: Source, params: Params, what: str) -> tuple[tf_keras.Model
     if not 0.0 < target < 1.0:
         raise ConversionError(f"{src.name}/{what}: sparsity {target} must lie strictly between 0 and 1")
     distill = _distill(src, params, info, what)
+    rule, gentle = layer_plan(params, info.kind)
     try:
-        per_layer = layer_sparsity(_kernel_layers(src.keras_model), target, str(params.get("layers") or "uniform"),
-                                   str(params.get("gentle") or ""))
+        per_layer = layer_sparsity(_kernel_layers(src.keras_model), target, rule, gentle)
     except ValueError as exc:
         raise ConversionError(f"{src.name}/{what}: {exc}") from None
     # Polynomial ramp to the target over the first 60% of the steps, then fine-tuning with fixed
@@ -142,14 +142,27 @@ def pruned_model(src: Source, params: Params, what: str) -> tuple[tf_keras.Model
         raise ConversionError(f"{src.name}/{what}: pruning reached sparsity {reached:.3f}, short of {target}")
     result = (stripped, {"sparsity_target": target, "sparsity_reached": round(reached, 4), "steps_run": steps,
                          "fine_tune_lr": _lr(params, info), "distill": distill,
-                         "layers": str(params.get("layers") or "uniform"), "gentle": str(params.get("gentle") or ""),
+                         "layers": rule, "gentle": gentle,
                          "layer_sparsity_range": [round(min(per_layer.values()), 3),
                                                   round(max(per_layer.values()), 3)]})
     src.memo[key] = result
     return result
 
 
-LAYER_RULES = ("uniform", "std")
+LAYER_RULES = ("auto", "uniform", "std")
+# What `auto` means per task: (layers, gentle). Classification (issue 23, SqueezeNet deep_compression at the SqueezeNet
+# paper's 67%, 3000 held-out patches, 1500-step fine-tunes, paired 95% against the control; benchmarks/dc_recipe.py):
+# uniform -0.046 (-0.058 to -0.035), std +0.011 (-0.002 to +0.023), std with gentle=first+narrow -0.003 (-0.013 to
+# +0.008). Super-resolution and detection keep uniform: not measured there (std would prune SRCNN's 800-weight
+# reconstruction conv to the cap).
+LAYER_AUTO = {"classification": ("std", "")}
+
+
+def layer_plan(params: Params, task: str) -> tuple[str, str]:
+    """The (layers, gentle) a pruning pass uses: as given, `auto` taken from the task (LAYER_AUTO)."""
+    rule, gentle = str(params.get("layers") or "auto"), str(params.get("gentle") or "")
+    auto_rule, auto_gentle = LAYER_AUTO.get(task, ("uniform", ""))
+    return (auto_rule if rule == "auto" else rule), (auto_gentle if gentle == "auto" else gentle)
 MAX_LAYER_SPARSITY = 0.98  # tfmot needs a final sparsity under 1; a layer emptied would cut the network
 
 
@@ -159,13 +172,12 @@ def layer_sparsity(layers: list[Layer], target: float, rule: str = "uniform", ge
     "uniform": every layer at the target. "std": Han et al. 2015 (Learning both Weights and Connections, sec. 3):
     a layer's threshold is a quality parameter times the standard deviation of its weights, one parameter for the
     whole network (set here so the total reaches the target): a layer whose weights are mostly small (a 1000-way
-    class conv trained on 10 classes) is pruned more, the others less. `gentle`: '+'-joined parts of layer names
-    pruned at half their share (the paper prunes its first conv least), the rest more to keep the total; a part
-    that is a layer's whole name names that layer alone.
-    Raises ValueError (one line naming the parameter) for a rule, part or target that cannot be met.
+    class conv trained on 10 classes) is pruned more, the others less. `gentle` (gentle_layers): layers pruned at
+    half their share, the rest more to keep the total (up to MAX_LAYER_SPARSITY; what they cannot take, the gentle
+    layers take back). Raises ValueError (one line naming the parameter) for a rule or part that cannot be met.
     """
-    if rule not in LAYER_RULES:
-        raise ValueError(f"layers {rule[:40]!r}: one of {', '.join(LAYER_RULES)}")
+    if rule not in LAYER_RULES or rule == "auto":
+        raise ValueError(f"layers {rule[:40]!r}: one of {', '.join(LAYER_RULES[1:])}")
     signed = {l.name: l.get_weights()[0] for l in layers}
     kernels = {n: np.abs(k) for n, k in signed.items()}
     sizes = {n: k.size for n, k in kernels.items()}
@@ -188,30 +200,63 @@ def layer_sparsity(layers: list[Layer], target: float, rule: str = "uniform", ge
             got = sum(v * sizes[n] for n, v in pruned_at(q, stds).items())
             lo, hi = (q, hi) if got < target * total else (lo, q)
         share = pruned_at(hi, stds)
-    soft: set[str] = set()
-    for p in (p for p in gentle.split("+") if p):  # a layer's whole name names it alone (conv1, not conv10)
-        named = {p} if p in kernels else {n for n in kernels if p in n}
-        if not named:
-            raise ValueError(f"gentle {p[:40]!r} names no layer with a kernel (a layer name or a part of one such as "
-                             f"{next(iter(kernels), 'conv1')!r})")
-        soft |= named
-    if soft:
+    soft = gentle_layers(layers, gentle)
+    if not soft or len(soft) == len(kernels):
+        return share
+    full = dict(share)
+    for n in soft:
+        share[n] /= 2
+    free = [n for n in kernels if n not in soft]
+    while free:  # the others scaled up to make the total, each capped
+        need = target * total - sum(share[n] * sizes[n] for n in kernels if n not in free)
+        have = sum(share[n] * sizes[n] for n in free)
+        f = need / have if have > 0 else 1.0
+        capped = [n for n in free if share[n] * f > MAX_LAYER_SPARSITY]
+        if not capped:
+            for n in free:
+                share[n] *= f
+            break
+        for n in capped:
+            share[n] = MAX_LAYER_SPARSITY
+            free.remove(n)
+    short = target * total - sum(share[n] * sizes[n] for n in kernels)
+    if short > 0:  # the others are full: the gentle layers take back part of their half, never past their share
+        back = sum((full[n] - share[n]) * sizes[n] for n in soft)
         for n in soft:
-            share[n] /= 2
-        rest = [n for n in kernels if n not in soft]
-        need = target * total - sum(share[n] * sizes[n] for n in soft)
-        have = sum(share[n] * sizes[n] for n in rest)
-        if not rest or have <= 0 or need / have * max(share[n] for n in rest) > MAX_LAYER_SPARSITY:
-            raise ValueError(f"gentle {gentle[:40]!r}: the other layers cannot make up sparsity {target}")
-        for n in rest:
-            share[n] *= need / have
+            share[n] += (full[n] - share[n]) * min(1.0, short / back)
     return share
+
+
+GENTLE_GROUPS = ("first", "narrow")
+
+
+def gentle_layers(layers: list[Layer], gentle: str) -> set[str]:
+    """The layers `gentle` names, '+'-joined: "first" (the first kernel layer: the paper prunes AlexNet's conv1
+    least), "narrow" (1x1 convs with fewer filters than inputs: SqueezeNet's squeezes, FSRCNN's shrinking layer,
+    SRCNN 9-1-5's mapping, each a bottleneck every later layer reads), or a layer's name or part of one (a whole
+    name names that layer alone: conv1, not conv10). A group that finds nothing in a model names nothing."""
+    names = [l.name for l in layers]
+    soft: set[str] = set()
+    for p in (p for p in gentle.split("+") if p):
+        if p == "first":
+            soft |= set(names[:1])
+        elif p == "narrow":
+            shapes = {l.name: l.get_weights()[0].shape for l in layers if type(l).__name__ == "Conv2D"}
+            soft |= {n for n, k in shapes.items() if tuple(k[:2]) == (1, 1) and k[-1] < k[-2]}
+        else:
+            named = {p} if p in names else {n for n in names if p in n}
+            if not named:
+                raise ValueError(f"gentle {p[:40]!r} names no layer with a kernel (first, narrow, a layer name or "
+                                 f"a part of one such as {next(iter(names), 'conv1')!r})")
+            soft |= named
+    return soft
 
 
 # steps None: the task's training.COMPRESSION_STEPS; lr None: the task's FINE_TUNE_LR; distill None: the task's
 # default (distill.compression_distill: none); `@distill=0.5` distills from the fp32 model
 # layers: how the target is shared among the layers (layer_sparsity); gentle: layers pruned at half their share
-PRUNE_DEFAULTS = {"sparsity": 0.9, "steps": None, "lr": None, "distill": None, "layers": "uniform", "gentle": ""}
+# (gentle_layers; '' none); `auto`: the task's (LAYER_AUTO; uniform and none where not measured)
+PRUNE_DEFAULTS = {"sparsity": 0.9, "steps": None, "lr": None, "distill": None, "layers": "auto", "gentle": "auto"}
 PRUNE_LIMITS: dict[str, tuple[float, float] | tuple[str, ...]] = {"layers": LAYER_RULES}
 
 
