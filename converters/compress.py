@@ -232,8 +232,8 @@ GENTLE_GROUPS = ("first", "narrow")
 
 def gentle_layers(layers: list[Layer], gentle: str) -> set[str]:
     """The layers `gentle` names, '+'-joined: "first" (the first kernel layer: the paper prunes AlexNet's conv1
-    least), "narrow" (1x1 convs with fewer filters than inputs: SqueezeNet's squeezes, FSRCNN's shrinking layer,
-    SRCNN 9-1-5's mapping, each a bottleneck every later layer reads), or a layer's name or part of one (a whole
+    least), "narrow" (1x1 convs with fewer filters than inputs, the last layer apart: SqueezeNet's squeezes, not its
+    class conv; FSRCNN's shrinking layer; SRCNN 9-1-5's mapping), or a layer's name or part of one (a whole
     name names that layer alone: conv1, not conv10). A group that finds nothing in a model names nothing."""
     names = [l.name for l in layers]
     soft: set[str] = set()
@@ -241,7 +241,7 @@ def gentle_layers(layers: list[Layer], gentle: str) -> set[str]:
         if p == "first":
             soft |= set(names[:1])
         elif p == "narrow":
-            shapes = {l.name: l.get_weights()[0].shape for l in layers if type(l).__name__ == "Conv2D"}
+            shapes = {l.name: l.get_weights()[0].shape for l in layers[:-1] if type(l).__name__ == "Conv2D"}
             soft |= {n for n, k in shapes.items() if tuple(k[:2]) == (1, 1) and k[-1] < k[-2]}
         else:
             named = {p} if p in names else {n for n in names if p in n}
