@@ -8,7 +8,11 @@ recorded, and the build's wall time and load. Used to pick Deep Compression's pe
 SqueezeNet paper's 67% (README, "Deep Compression at 67%").
 
 Usage: python benchmarks/dc_recipe.py [--model squeezenet] --variants V1,V2,... [--cache-dir DIR] [--json FILE]
+       [--train-seed N --cache-dir DIR]
   e.g. --variants deep_compression@sparsity=0.67,deep_compression@sparsity=0.67@layers=std
+`--train-seed N`: the fine-tunes' (variants' and controls') data and shuffling seed instead of
+converters.training.fine_tune's 1, to see the spread between training runs; it is no part of the cache key, so it
+needs its own --cache-dir.
 """
 from __future__ import annotations
 
@@ -68,7 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", required=True, help="comma-separated variants (pass@param=value...)")
     ap.add_argument("--cache-dir", help="artifact cache (default: the harness cache)")
     ap.add_argument("--json", help="also write the rows here")
+    ap.add_argument("--train-seed", type=int, help="the fine-tunes' seed (default: the pass's, 1); needs --cache-dir")
     args = ap.parse_args(argv)
+    if args.train_seed is not None and not args.cache_dir:
+        print("--train-seed: needs its own --cache-dir (the seed is no part of the cache key)", file=sys.stderr)
+        return 2
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     from converters.build import VariantBuilder
     from converters.passes import ConversionError, parse_variant
@@ -79,6 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         except (ConversionError, ValueError) as exc:
             print(f"--variants: {str(exc).splitlines()[0][:200]}", file=sys.stderr)
             return 2
+    if args.train_seed is not None:
+        from converters import training
+
+        names = training.fine_tune.__code__.co_varnames[:training.fine_tune.__code__.co_argcount]
+        defaults = list(training.fine_tune.__defaults__ or ())
+        defaults[names.index("seed") - (len(names) - len(defaults))] = args.train_seed
+        training.fine_tune.__defaults__ = tuple(defaults)
     builder = VariantBuilder(Path(args.cache_dir) if args.cache_dir else None, controls=True)
     rows = []
     for v in variants:

@@ -116,7 +116,7 @@ def pruned_model(src: Source, params: Params, what: str) -> tuple[tf_keras.Model
     if not 0.0 < target < 1.0:
         raise ConversionError(f"{src.name}/{what}: sparsity {target} must lie strictly between 0 and 1")
     distill = _distill(src, params, info, what)
-    rule, gentle = layer_plan(params, info.kind)
+    rule, gentle = str(params.get("layers") or "uniform"), str(params.get("gentle") or "")
     try:
         per_layer = layer_sparsity(_kernel_layers(src.keras_model), target, rule, gentle)
     except ValueError as exc:
@@ -149,20 +149,11 @@ def pruned_model(src: Source, params: Params, what: str) -> tuple[tf_keras.Model
     return result
 
 
-LAYER_RULES = ("auto", "uniform", "std")
-# What `auto` means per task: (layers, gentle). Classification (issue 23, SqueezeNet deep_compression at the SqueezeNet
-# paper's 67%, 3000 held-out patches, 1500-step fine-tunes, paired 95% against the control; benchmarks/dc_recipe.py):
-# uniform -0.046 (-0.058 to -0.035), std +0.011 (-0.002 to +0.023), std with gentle=first+narrow -0.003 (-0.013 to
-# +0.008). Super-resolution and detection keep uniform: not measured there (std would prune SRCNN's 800-weight
-# reconstruction conv to the cap).
-LAYER_AUTO = {"classification": ("std", "")}
-
-
-def layer_plan(params: Params, task: str) -> tuple[str, str]:
-    """The (layers, gentle) a pruning pass uses: as given, `auto` taken from the task (LAYER_AUTO)."""
-    rule, gentle = str(params.get("layers") or "auto"), str(params.get("gentle") or "")
-    auto_rule, auto_gentle = LAYER_AUTO.get(task, ("uniform", ""))
-    return (auto_rule if rule == "auto" else rule), (auto_gentle if gentle == "auto" else gentle)
+LAYER_RULES = ("uniform", "std")
+# Issue 23, SqueezeNet deep_compression, 3000 held-out patches, 1500-step fine-tunes, paired 95% against the control
+# (benchmarks/dc_recipe.py, optimizations.py): at 67% uniform -0.046 (-0.058 to -0.035), std +0.011 (-0.002 to
+# +0.023); at 90% uniform +0.013 (-0.001 to +0.026), std -0.111 (worst end -0.126). One training run each: std is not
+# the default, since it lost at 90% what it won at 67%.
 MAX_LAYER_SPARSITY = 0.98  # tfmot needs a final sparsity under 1; a layer emptied would cut the network
 
 
@@ -176,8 +167,8 @@ def layer_sparsity(layers: list[Layer], target: float, rule: str = "uniform", ge
     half their share, the rest more to keep the total (up to MAX_LAYER_SPARSITY; what they cannot take, the gentle
     layers take back). Raises ValueError (one line naming the parameter) for a rule or part that cannot be met.
     """
-    if rule not in LAYER_RULES or rule == "auto":
-        raise ValueError(f"layers {rule[:40]!r}: one of {', '.join(LAYER_RULES[1:])}")
+    if rule not in LAYER_RULES:
+        raise ValueError(f"layers {rule[:40]!r}: one of {', '.join(LAYER_RULES)}")
     signed = {l.name: l.get_weights()[0] for l in layers}
     kernels = {n: np.abs(k) for n, k in signed.items()}
     sizes = {n: k.size for n, k in kernels.items()}
@@ -255,8 +246,8 @@ def gentle_layers(layers: list[Layer], gentle: str) -> set[str]:
 # steps None: the task's training.COMPRESSION_STEPS; lr None: the task's FINE_TUNE_LR; distill None: the task's
 # default (distill.compression_distill: none); `@distill=0.5` distills from the fp32 model
 # layers: how the target is shared among the layers (layer_sparsity); gentle: layers pruned at half their share
-# (gentle_layers; '' none); `auto`: the task's (LAYER_AUTO; uniform and none where not measured)
-PRUNE_DEFAULTS = {"sparsity": 0.9, "steps": None, "lr": None, "distill": None, "layers": "auto", "gentle": "auto"}
+# (gentle_layers; '' none)
+PRUNE_DEFAULTS = {"sparsity": 0.9, "steps": None, "lr": None, "distill": None, "layers": "uniform", "gentle": ""}
 PRUNE_LIMITS: dict[str, tuple[float, float] | tuple[str, ...]] = {"layers": LAYER_RULES}
 
 
