@@ -131,6 +131,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 # `HARNESS_TEST_TIMELINE=FILE pytest ...`: each worker appends one JSON line per test (worker, nodeid, start and
 # end on the wall clock, CPU seconds of the worker and of the children it waited for), so a run says which unit
 # ran where and when, and what each file costs in CPU whatever the load (`python -m tests.fixtures_tiers FILE`).
+# A test's line includes its fixtures' teardown, and a child's CPU counts when the child is reaped: the last test
+# of a module carries its module fixtures' children (test_farm's last test: the Ray lab's four nodes, 34.5 CPU-s in
+# 2.3 s), a worker's last test its session fixtures' children (the kept isolate worker, sshd, the adb server:
+# 61 CPU-s in 1 s for test_serve_addresses, a worker's last), and children never reaped by the worker (the daemons
+# of a `ray start`) count nowhere.
 TIMELINE_ENV = "HARNESS_TEST_TIMELINE"
 
 
