@@ -383,6 +383,9 @@ def train(keras_model: keras.Model, image_dir: str | Path | None = None, quick: 
     graph.compile(keras.optimizers.Adam(schedule),
                   loss={"rpn_cls": _rpn_cls_loss, "rpn_box": _box_loss, "head_cls": _head_cls_loss,
                         "head_box": _box_loss})
+    # the optimizer's slots made before the first step, so its train step is traced once, not twice (the reason
+    # is training.prebuild_optimizer's; not imported from there: training imports this module)
+    graph.optimizer.build(graph.trainable_variables)
     graph.fit(ShapeBatches(keras_model, batch, seed).dataset(steps), epochs=1, steps_per_epoch=steps,
               callbacks=callbacks, verbose=verbose)
     return keras_model

@@ -54,32 +54,25 @@ ONE_WORKER_GROUPS = {
     "proxy": frozenset({"test_detection_int8.py", "test_detection_proxy.py"}),
 }
 
-# Wall seconds of the longest files (the sum of their tests' wall in one `-n 2` run of each tier on the shared
-# 2-core host at load averages 16-40, 2026-12-06; on a quiet host each is about 4x less): the scheduler starts the
-# heaviest first, so that the file still running when the other worker runs out of work is a short one. Only the
-# order matters. A file not listed counts 2 s a test in the quick tier and 30 s in the slow one (each tier's mean
-# per test: 469 s / 1001 tests and 1521 s / 214 tests on the quiet host, serial, times 4).
+# Wall seconds of the longest files: the sum of their tests' wall in one whole-suite run (`.ci/run` on a clean
+# clone, three workers, this 2-core VM otherwise idle, 2026-12-07 08:35-08:53; its timeline, HARNESS_TEST_TIMELINE),
+# every file of 10 s or more. The scheduler starts the heaviest units first, so that the unit still running when
+# the other workers run out of work is a short one (in that run test_user_models, listed at a guessed 101 s, started
+# at 726 s and ran 377 s: the last to end). Only the order matters. A file not listed counts 2 s a test in the
+# quick tier and 30 s in the slow one (a new slow file is not known to be light: it starts early).
 FILE_SECONDS: dict[str, float] = {
-    # quick tier
-    "test_live.py": 250, "test_accuracy_change_build.py": 206, "test_sustained.py": 165, "test_android_host.py": 142,
-    "test_ssh_targets.py": 122, "test_ssh_jetson_probes.py": 121, "test_detection_proxy.py": 106,
-    "test_bad_input.py": 105, "test_faults.py": 97, "test_litert_profile.py": 89, "test_compare_repeats.py": 87,
-    "test_report.py": 56, "test_converters_analysis.py": 51, "test_ssh_faults.py": 49, "test_adb_target.py": 36,
-    "test_user_task.py": 29, "test_ios_target.py": 25, "test_live_truth.py": 21, "test_first_run_costs.py": 21,
-    "test_compare.py": 20, "test_recommend.py": 20, "test_peak_swing.py": 18, "test_regression.py": 18,
-    "test_accuracy_change.py": 17, "test_interrupt.py": 16,
-    # slow tier (the 83 of its 214 tests that ran before the run was stopped; test_user_models: 15 of its 16)
-    "test_farm.py": 649, "test_channels.py": 603, "test_detection.py": 544, "test_farm_bind.py": 167,
-    "test_user_models.py": 101, "test_farm_scale.py": 63, "test_walls.py": 27,
-    # the builder files, each on its own worker (before they were one unit): -n 3 at load 18-44 on 2026-12-07,
-    # scaled to this table's load by test_channels' two figures (1645 s then, 603 s here: x 0.37);
-    # test_accuracy_change_build: 849 s there, 311 s scaled (its quick-tier figure above kept). The 7 files, -n 3:
-    # 398 s CPU as separate units (load 18-44), 227 s as one unit (load 4-6, 6 min 14 s wall)
-    "test_converters_passes.py": 834, "test_converters_build.py": 359,
-    "test_accuracy_kept.py": 382, "test_fsrcnn_init.py": 114, "test_compression_steps.py": 223,
-    # the arm64 board on a quiet host (load 4, last-timings.json): boot 7 s, setup 120 s, run 63 s, the kill
-    # test about 60 s more; x 4 for this table's load. Unlisted it counted 5 x 30 s and could start late.
-    "test_arm64_board.py": 1000,
+    "test_farm.py": 671, "test_user_models.py": 377, "test_arm64_board.py": 327, "test_shipped_weights.py": 153,
+    "test_accuracy_kept.py": 128, "test_distillation.py": 127, "test_farm_bind.py": 122, "test_channels.py": 94,
+    "test_ladder.py": 93, "test_sustained.py": 74, "test_run_local.py": 72, "test_detection.py": 70,
+    "test_accuracy_change_build.py": 65, "test_compression_steps.py": 59, "test_converters_build.py": 53,
+    "test_tftrt.py": 48, "test_report_nightly.py": 45, "test_converters_passes.py": 45,
+    "test_ssh_jetson_probes.py": 44, "test_classification_data.py": 43, "test_ssh_faults.py": 41,
+    "test_ssh_targets.py": 38, "test_farm_scale.py": 26, "test_adb_e2e.py": 25, "test_live.py": 24,
+    "test_faults.py": 23, "test_quiet.py": 21, "test_converters_coreml.py": 20, "test_android_host.py": 20,
+    "test_trtexec_sustained.py": 16, "test_detection_int8.py": 16, "test_pools.py": 16, "test_bad_input.py": 16,
+    "test_progress_and_names.py": 16, "test_svd.py": 15, "test_adb_target.py": 15, "test_ios_e2e.py": 14,
+    "test_android_app_sustained.py": 12, "test_user_detection.py": 11, "test_nightly_policy.py": 11,
+    "test_ios_live_client.py": 11, "test_interleave.py": 10,
 }
 
 
@@ -138,6 +131,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 # `HARNESS_TEST_TIMELINE=FILE pytest ...`: each worker appends one JSON line per test (worker, nodeid, start and
 # end on the wall clock, CPU seconds of the worker and of the children it waited for), so a run says which unit
 # ran where and when, and what each file costs in CPU whatever the load (`python -m tests.fixtures_tiers FILE`).
+# A test's line includes its fixtures' teardown, and a child's CPU counts when the child is reaped: the last test
+# of a module carries its module fixtures' children (test_farm's last test: the Ray lab's four nodes, 34.5 CPU-s in
+# 2.3 s), a worker's last test its session fixtures' children (the kept isolate worker, sshd, the adb server:
+# 61 CPU-s in 1 s for test_serve_addresses, a worker's last), and children never reaped by the worker (the daemons
+# of a `ray start`) count nowhere.
 TIMELINE_ENV = "HARNESS_TEST_TIMELINE"
 
 

@@ -651,15 +651,28 @@ def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
         # Without the token, or with another one, the farm refuses: one line, exit 2.
         other = tmp_path / "other_token"
         other.write_text("f" * 64)
+        # A wrong token is told by one authenticated call to the head, before Ray's own connect (which retried it
+        # for 30-75 s): a `devices --farm` and an agent are refused at once.
+        probe = "import sys\nfrom harness.farm.cluster import secure_env, token_refused\nsecure_env()\nprint(token_refused(sys.argv[1]))"
+        said = [subprocess.run([sys.executable, "-c", probe, address], capture_output=True, text=True, timeout=60,
+                               env={**env, "RAY_AUTH_TOKEN_PATH": str(p)}).stdout.split()[-1:] for p in (token_path, other)]
+        assert said == [["False"], ["True"]], said
+        import fcntl
+
+        held = tmp_path / "held-start.lock"
         for path, why in ((tmp_path / "missing", "no farm token on this host"),
                           (other, "the head refused this host's farm token")):
             res = subprocess.run(cmd + ["devices", "--farm", address], capture_output=True, text=True,
                                  env={**env, "RAY_AUTH_TOKEN_PATH": str(path)}, timeout=120)
             assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
             assert why in res.stderr, res.stderr
-            res = subprocess.run(cmd + ["agent", "--devices", str(lab_yaml), "--address", address, "--name", "tokenless"],
-                                 capture_output=True, text=True, env={**env, "RAY_AUTH_TOKEN_PATH": str(path)},
-                                 timeout=200)
+            # Refused before it starts a node: this host's node-start lock is held here, so an agent that went on
+            # to `ray start` would wait for it (START_LOCK_WAIT_S) and pass the time given.
+            with open(held, "a+") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                res = subprocess.run(cmd + ["agent", "--devices", str(lab_yaml), "--address", address, "--name",
+                                            "tokenless"], capture_output=True, text=True, timeout=60,
+                                     env={**env, "RAY_AUTH_TOKEN_PATH": str(path), "HARNESS_FARM_START_LOCK": str(held)})
             assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
             assert why in res.stderr, res.stderr
         (row,) = json.loads(listing.stdout)

@@ -98,3 +98,26 @@ def test_one_node_starts_at_a_time_on_a_host(tmp_path, monkeypatch):
                 fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
     with open(lock, "a+") as other:  # let go when the start is done
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_a_namesake_whose_agent_process_runs_here_is_serving_and_not_waited_for(tmp_path):
+    """A second agent of a name whose agent still runs on this host is refused at once; one whose process is gone
+    (SIGKILLed, its node on its way out), that said it stopped (SIGTERM), or that did not say its process is waited
+    for (agent.SETTLE_S), as a service manager's restart needs. A pid given since to another process is not it."""
+    import os
+    import subprocess
+
+    from harness.farm.agent import process_started, serving_here
+
+    me = {"name": "a", "node_id": "n", "hostname": "h", "devices": {}, "facts": {}, "alive": True,
+          "pid": os.getpid(), "pid_started": process_started(os.getpid())}
+    assert isinstance(me["pid_started"], int)
+    assert serving_here(me)
+    assert not serving_here({**me, "stopped_at": 1.0})  # stopped: its node and workers are on their way out
+    assert not serving_here({**me, "alive": False})
+    assert not serving_here({k: v for k, v in me.items() if k not in ("pid", "pid_started")})  # an older agent
+    assert not serving_here({**me, "pid_started": me["pid_started"] - 1})  # the pid is another process's now
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert process_started(gone.pid) is None
+    assert not serving_here({**me, "pid": gone.pid})

@@ -236,6 +236,8 @@ def announce(devices_file: DevicesFile, name: str, node_id: str, *, facts: bool 
         "harness_version": version or harness_version(),
         "protocol": PROTOCOL,
         "ray_version": ray.__version__,
+        "pid": os.getpid(),
+        "pid_started": process_started(os.getpid()),
     }
     reg = registry()
     deadline = time.monotonic() + settle_s
@@ -248,7 +250,7 @@ def announce(devices_file: DevicesFile, name: str, node_id: str, *, facts: bool 
         # (a namesake that said it stopped is still waited for: its node and workers are on their way out)
         namesake = [e for e in ray.get(reg.agents.remote())
                     if e["name"] == name and e["node_id"] != node_id and (e["alive"] or e.get("stopped_at"))]
-        if not namesake or namesake[0].get("hostname") != platform.node():
+        if not namesake or namesake[0].get("hostname") != platform.node() or serving_here(namesake[0]):
             break
         time.sleep(1.0)
     if refusal:
@@ -258,6 +260,28 @@ def announce(devices_file: DevicesFile, name: str, node_id: str, *, facts: bool 
         entry["facts"] = device_facts(workers)
         ray.get(reg.register.remote(entry))
     return entry
+
+
+def process_started(pid: int) -> int | None:
+    """When this host's process `pid` started (clock ticks since boot, /proc/PID/stat): with the pid, it names one
+    process, where a pid alone may since have been given to another. None where there is no such process or no
+    /proc (not Linux)."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def serving_here(entry: AgentEntry) -> bool:
+    """Whether a namesake's agent process still runs on this host and has not said it stopped: it serves, so a
+    second agent of its name is refused at once. A namesake that stopped (SIGTERM), or whose process is gone
+    (SIGKILL: its node leaves within Ray's health checks), or that did not say its process (an older agent), is
+    waited for up to SETTLE_S, as a service manager's restart needs; a live one was waited for too, 45 s for
+    nothing before its refusal."""
+    pid, started = entry.get("pid"), entry.get("pid_started")
+    if entry.get("stopped_at") or not entry.get("alive") or not pid or started is None:
+        return False
+    return process_started(pid) == started
 
 
 def _workers_up(devices: dict[str, DeviceSpec], node_id: str, name: str,
@@ -323,12 +347,14 @@ def run_agent(devices_file: DevicesFile, address: str, *, name: str, num_cpus: i
               object_store_mb: int = 100, extra_args: list[str] | None = None,
               out: Callable[..., None] = print) -> int:
     """`harness agent`: start this host's node, announce it, serve until stopped (Ctrl-C or SIGTERM)."""
-    from harness.farm.cluster import NO_TOKEN, check_ray_head, have_token, secure_env
+    from harness.farm.cluster import NO_TOKEN, TOKEN_REFUSED, check_ray_head, have_token, secure_env, token_refused
 
     target = check_ray_head(address, "--address")
     secure_env()  # for this process and the `ray start` below
     if not have_token():
         raise UserError(f"agent {shown(name)}: {NO_TOKEN}")
+    if token_refused(target):  # before `ray start`, which would retry the refused token for a minute
+        raise UserError(f"agent {shown(name)}: {TOKEN_REFUSED}")
     folder = Path(tempfile.mkdtemp(prefix="harness-agent-"))  # `ray start`'s output, one log per try
     mark = f"{AGENT_MARK}{uuid.uuid4().hex}"
     resources = {**node_resources(devices_file), mark: 1.0}

@@ -192,6 +192,34 @@ def check_ray_head(address: str, flag: str, timeout_s: float = 8.0) -> str:
     return target
 
 
+def token_refused(target: str, timeout_s: float = 10.0) -> bool:
+    """Whether the head refuses this host's token, asked with one authenticated call (the GCS's `GetClusterId`,
+    which carries the token like every call of Ray's): a wrong token is then one line within a second, where
+    `ray.init` (a driver) and `ray start` (an agent's node) retry their GCS connection for 20 tries or more
+    before they give up (30-75 s measured). False on any other outcome (no answer, an older head): Ray's own
+    connect then says what it says. The token mode must be set (`secure_env`) before this is called."""
+    try:
+        import grpc
+        from ray._private.grpc_utils import init_grpc_channel
+        from ray._raylet import Config  # type: ignore[attr-defined]  # (a Cython class ray's _raylet.pyi omits)
+        from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
+    except ImportError:
+        return False
+    Config.initialize("")  # this process may have read Ray's settings before RAY_AUTH_MODE was set
+    try:
+        channel = init_grpc_channel(target)
+    except Exception:  # no token Ray can load: its own connect says why
+        return False
+    try:
+        stub = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)  # type: ignore[no-untyped-call]
+        stub.GetClusterId(gcs_service_pb2.GetClusterIdRequest(), timeout=timeout_s)  # type: ignore[attr-defined]
+    except grpc.RpcError as exc:
+        return bool(exc.code() == grpc.StatusCode.UNAUTHENTICATED)
+    finally:
+        channel.close()
+    return False
+
+
 @contextmanager
 def native_stderr_to_log(name: str) -> Iterator[Path]:
     """Ray's C++ core writes warnings straight to file descriptor 2 while it connects (on a host with no
@@ -231,6 +259,8 @@ def connect(address: str, flag: str = "--farm") -> ModuleType:
     from ray._raylet import Config  # type: ignore[attr-defined]  # (a Cython class ray's _raylet.pyi omits)
 
     Config.initialize("")  # this process may have imported Ray before RAY_AUTH_MODE was set
+    if token_refused(target):
+        raise UserError(f"{flag} {shown(address)}: {TOKEN_REFUSED}")
     with native_stderr_to_log("farm-connect") as log, loopback_kept(target.rpartition(":")[0]):
         try:
             ray.init(address=target, namespace=NAMESPACE, log_to_driver=False, logging_level=logging.ERROR,

@@ -46,6 +46,8 @@ class AgentEntry(TypedDict):
     harness_version: NotRequired[str]
     protocol: NotRequired[int]
     ray_version: NotRequired[str]
+    pid: NotRequired[int]  # the agent's process on its host, with its start (agent.process_started)
+    pid_started: NotRequired[int | None]
     joined_at: NotRequired[float]
     stopped_at: NotRequired[float]
     alive: NotRequired[bool]  # set by `Registry.agents()` from Ray's node table, never stored
