@@ -1,7 +1,7 @@
 """The test tiers: `pytest -m "not slow"` is the quick inner loop, `pytest` (every test) stays what CI runs.
 
 A test is slow when it trains a model, converts through many passes, builds an app (Swift, JVM), starts a
-Ray cluster or runs a whole `harness run` through the CLI: those files are listed here once, instead of a marker in each file, so the
+Ray cluster or runs a whole `harness run` through the CLI: those files (and single such tests of quick files) are listed here once, instead of a marker in each file, so the
 list is read and kept in one place. Figures behind it: README "Tests: the quick tier".
 
 Both tiers run on three pytest-xdist workers (`-n 3 --dist loadfile` in pyproject.toml's addopts; README "Tests in
@@ -37,6 +37,16 @@ SLOW_FILES = frozenset({
     "test_arm64_board.py",
     # a heating Jetson through trtexec on the ssh simulator
     "test_trtexec_sustained.py",
+})
+
+# Single tests that train or fine-tune a model in files that are otherwise quick: CPU seconds of each in the idle
+# whole-suite run of 2026-12-07 08:35 (tests/fixtures_tiers.py timeline); together 226 of the quick tier's 508.
+SLOW_TESTS = frozenset({
+    "test_shipped_weights.py::test_retraining_here_reaches_the_shipped_accuracy",  # 83
+    "test_distillation.py::test_prune_channels_and_its_control_carry_the_same_distillation",  # 55
+    "test_accuracy_change_build.py::test_a_pruned_variant_carries_its_control_s_scores_on_the_same_images",  # 40
+    "test_classification_data.py::test_shipped_squeezenet_is_trained_and_well_below_the_ceiling",  # 31
+    "test_distillation.py::test_a_fine_tune_with_a_teacher_moves_the_student_towards_it",  # 17
 })
 
 # Files that start Ray clusters (`farm up`, ray.cluster_utils): one cluster at a time on this machine, so they run
@@ -78,7 +88,8 @@ FILE_SECONDS: dict[str, float] = {
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if Path(str(item.fspath)).name in SLOW_FILES:
+        name = Path(str(item.fspath)).name
+        if name in SLOW_FILES or f"{name}::{item.name.split('[', 1)[0]}" in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from tests.fixtures_tiers import SLOW_FILES
+from tests.fixtures_tiers import SLOW_FILES, SLOW_TESTS
 
 TESTS = Path(__file__).resolve().parent
 
@@ -22,6 +22,19 @@ class _LoadfileConfig:
 def test_every_slow_file_exists():
     """A renamed file would otherwise drop silently into the quick tier."""
     assert sorted(f for f in SLOW_FILES if not (TESTS / f).is_file()) == []
+
+
+def test_every_slow_test_exists():
+    """A renamed test would otherwise drop silently into the quick tier."""
+    import ast
+
+    missing = []
+    for entry in sorted(SLOW_TESTS):
+        file, name = entry.split("::")
+        tree = ast.parse((TESTS / file).read_text())
+        if not any(isinstance(n, ast.FunctionDef) and n.name == name for n in tree.body):
+            missing.append(entry)
+    assert missing == []
 
 
 def test_the_slow_marker_is_declared():
