@@ -68,6 +68,9 @@ EVAL_IMAGES = 500  # its held-out images
 # The least noise a ratio is judged against: a ratio closer to 1 than this (or than the run's A/A
 # ratio strayed, if more) is a tie, whatever the rounds say.
 TIE_BAND = 0.03
+# Fine-tuning steps after pruning and after the SVD split on the accuracy model, and for their controls
+# (--tune-steps).
+TUNE_STEPS = 100
 
 
 @dataclass(frozen=True)
@@ -302,14 +305,15 @@ def static_rows(steps: list[Step], not_built_on: frozenset[str] = frozenset()) -
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The ladder's flags and their defaults."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="faster_rcnn_zf")
     ap.add_argument("--twin", default=ACCURACY_MODEL, help="the trained model the accuracy column is "
                     "measured on: the ZF-shaped proxy (default) or the old small twin faster_rcnn")
     ap.add_argument("--no-twin", action="store_true")
     ap.add_argument("--twin-images", type=int, default=EVAL_IMAGES, help="held-out images the proxy's mAP is scored on")
-    ap.add_argument("--tune-steps", type=int, default=100, help="fine-tuning steps after pruning and after the "
+    ap.add_argument("--tune-steps", type=int, default=TUNE_STEPS, help="fine-tuning steps after pruning and after the "
                     "SVD split on the accuracy model (and its controls)")
     ap.add_argument("--latency-runs", type=int, default=30, help="timed runs of each proxy rung's file through "
                     "the runner (the same file its mAP is scored on); 0: its latency not measured")
@@ -335,6 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-files", action="store_true", help="keep the built files (their folder is printed)")
     ap.add_argument("--from-json", help="the host rows of an earlier --json run (no host timing): its rungs, "
                     "kept or not, for the twin and the Jetson ladder, and its table with the twin's column")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser()
     args = ap.parse_args(argv)
     try:
         size, smaller = (int(v) for v in args.sizes.split(","))

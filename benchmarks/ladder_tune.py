@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -62,11 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.images < 10:
         print("ladder_tune: --images: at least 10", file=sys.stderr)
         return 2
-    from benchmarks.ladder_build import Config, build_rung
+    from benchmarks.ladder_build import Config
     from benchmarks.ladder_proxy import is_proxy, proxy_source
-    from converters.detection import evaluate_tflite, model_classes
-    from converters.detection_data import MatchedIndex
-    from harness.statistics.accuracy_change import change_text, paired_resampled_change
+    from converters.detection import model_classes
+    from converters.zoo import get_spec
 
     try:
         if not is_proxy(args.model):
@@ -77,13 +77,29 @@ def main(argv: list[str] | None = None) -> int:
     t0, cpu0 = time.monotonic(), time.process_time()
     print(f"{args.model}: prune_channels@flops={args.flops} then {args.quant}, fine-tuned {args.steps} steps, each "
           f"beside its control; {args.images} held-out scenes; {_load()} at the start", flush=True)
-    from converters.zoo import get_spec
 
     kwargs = get_spec(args.model).kwargs  # the model's own operating point (600 px, 300 proposals by default)
     base = Config(size=int(kwargs.get("size", 600)), proposals=int(kwargs.get("proposals", 300)))
     src = proxy_source(args.model, base.size, {})
     classes = model_classes(src)
     work = Path(tempfile.mkdtemp(prefix="ladder-tune-"))
+    try:
+        _run(args, lengths, base, src, classes, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    cpu = os.times()
+    print(f"({time.monotonic() - t0:.0f} s wall, {time.process_time() - cpu0:.0f} s CPU in this process, "
+          f"{cpu.children_user + cpu.children_system:.0f} s in its children; {_load()} at the end)", flush=True)
+    return 0
+
+
+def _run(args: argparse.Namespace, lengths: list[int], base: Any, src: Any, classes: int, work: Path) -> None:
+    """Build and score fp32, then each length's pruned rung and its control; print the paired changes."""
+    from benchmarks.ladder_build import Config, build_rung
+    from converters.detection import evaluate_tflite
+    from converters.detection_data import MatchedIndex
+    from harness.statistics.accuracy_change import change_text, paired_resampled_change
+
     data = ""
 
     def scored(cfg: Config, name: str, **kw: Any) -> MatchedIndex:
@@ -124,10 +140,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {n} vs {first} steps: pruned {change(pruned, p1, f'pruned, {first} steps')}", flush=True)
             print(f"  {n} vs {first} steps: pruning's cost (pruned minus control) changed by "
                   f"{cost_change(pruned, control, p1, c1, first)}", flush=True)
-    cpu = os.times()
-    print(f"({time.monotonic() - t0:.0f} s wall, {time.process_time() - cpu0:.0f} s CPU in this process, "
-          f"{cpu.children_user + cpu.children_system:.0f} s in its children; {_load()} at the end)", flush=True)
-    return 0
 
 
 if __name__ == "__main__":
