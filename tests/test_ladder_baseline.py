@@ -1,9 +1,11 @@
-"""Is the proxy's fp32 a fair baseline (benchmarks/ladder_baseline.py), and the int8 diagnosis script's flags
-(benchmarks/ladder_int8.py): the verdict reads the interval's low end, bad flags are one line and exit 2."""
+"""Is the proxy's fp32 a fair baseline (benchmarks/ladder_baseline.py), and the flags of the int8 diagnosis script
+(benchmarks/ladder_int8.py) and the fine-tune length experiment (benchmarks/ladder_tune.py): the verdict reads the
+interval's low end, bad flags are one line and exit 2."""
 from __future__ import annotations
 
 from benchmarks import ladder_baseline as lb
 from benchmarks import ladder_int8 as li
+from benchmarks import ladder_tune as lt
 from converters import detection_proxy
 from harness.statistics.accuracy_change import PairedChange
 
@@ -106,3 +108,12 @@ def test_bad_flags_are_one_line_and_exit_2(capsys):
     assert li.main(["--only", "int8,int4"]) == 2
     assert capsys.readouterr().err.strip().startswith("ladder_int8: --only 'int8,int4': expected some of fp32")
     assert li.main(["--runs", "0"]) == 2
+
+
+def test_the_tune_length_experiment_s_bad_flags_are_one_line_and_exit_2(capsys):
+    for argv, flag in ((["--steps", "100,x"], "--steps"), (["--steps", "0"], "--steps"), (["--flops", "1.5"], "--flops"),
+                       (["--quant", "int4"], "--quant"), (["--images", "3"], "--images"),
+                       (["--model", "srcnn\x1b[2J"], "--model")):
+        assert lt.main(argv) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and err.startswith(f"ladder_tune: {flag}") and "\x1b" not in err
