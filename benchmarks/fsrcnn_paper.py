@@ -105,6 +105,7 @@ def train(trial: str, steps: int | None, out: Path, seed: int = 0) -> int:
         reference(name, out)
     name = "fsrcnn_s" + "".join(f"@{k}={v}" for k, v in overrides.items())
     spec = get_spec(name)
+    options = {**training.sr_model_recipe("fsrcnn_s"), **options}  # a trial adds to the current recipe
     training.SR_MODEL_RECIPE["fsrcnn_s"] = options
     if steps:
         training.SR_MODEL_STEPS["fsrcnn_s"] = steps
