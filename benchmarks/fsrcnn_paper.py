@@ -10,7 +10,9 @@ held-out crops: per-crop PSNR (dB, the harness's shave), paired bootstrap 95% in
 
 Trials (TRIAL[+TRIAL...]): augment (8 rotations/flips), init (the paper's initialisation), deconv_lr (the
 deconvolution's rate a tenth), plain (no bicubic carry: the paper's network, all 5 shrinking channels free), scale
-(crops also from the training photos downscaled by 0.9, 0.8, 0.7 and 0.6, as the paper scales its 91 images).
+(crops also from the training photos downscaled by 0.9, 0.8, 0.7 and 0.6, as the paper scales its 91 images),
+before (the recipe shipped until issue 23's sixth round: Glorot start, no turns). Since that round fsrcnn_s's own
+recipe has the paper's init and the turns, so `current` is that recipe and `init`/`augment` add nothing to it.
 
 `--seed N` moves the recipe's random draws (initial weights, crops, their order and turns; 0 is the shipped
 recipe's): seeds move FSRCNN-s by about 0.1 dB, more than the crops' interval, so a change is judged on each seed
@@ -43,6 +45,8 @@ CHANGES: dict[str, tuple[dict[str, object], dict[str, float | bool]]] = {
     "deconv_lr": ({}, {"deconv_lr": 0.1}),
     "plain": ({"carry": 0}, {}),
     "scale": ({}, {"scale": True}),
+    # the recipe before issue 23's sixth round (Glorot start, no turns), now that init and augment are fsrcnn_s's own
+    "before": ({"init": "keras"}, {"augment": False}),
 }
 REFERENCES = ("fsrcnn_s", "srcnn_955", "srcnn", "fsrcnn")  # shipped weights, scored the same way
 SHIPPED_STEPS = 6000  # training.SR_MODEL_STEPS["fsrcnn_s"], the shipped weights' length
