@@ -132,7 +132,7 @@ def train(trial: str, steps: int | None, out: Path, seed: int = 0) -> int:
     return 0
 
 
-def report(out: Path) -> int:
+def report(out: Path, control: str = "current") -> int:
     from harness.statistics.accuracy_change import paired_mean_change
 
     refs = {n: json.loads((out / f"ref-{n}.json").read_text()) for n in REFERENCES
@@ -154,29 +154,30 @@ def report(out: Path) -> int:
         r.setdefault("seed", 0)
     # the current recipe of the same length and seed is each trial's control; at the shipped length, seed 0,
     # the shipped weights are that recipe's result (converters.shipped.write trains it so)
-    controls = {(r["steps"], r["seed"]): r["psnr"] for r in trials if r["trial"] == "current"}
-    controls.setdefault((SHIPPED_STEPS, 0), refs["fsrcnn_s"]["psnr"])
-    print("| FSRCNN-s trained | steps | seed | train s (load) | PSNR dB | gain over bicubic | vs `current` (same "
+    controls = {(r["steps"], r["seed"]): r["psnr"] for r in trials if r["trial"] == control}
+    if control == "current":
+        controls.setdefault((SHIPPED_STEPS, 0), refs["fsrcnn_s"]["psnr"])
+    print(f"| FSRCNN-s trained | steps | seed | train s (load) | PSNR dB | gain over bicubic | vs `{control}` (same "
           "seed, steps) | vs shipped FSRCNN-s | vs SRCNN 9-5-5 | vs SRCNN 9-1-5 |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     rows = [("shipped (current recipe)", SHIPPED_STEPS, 0, "-", refs["fsrcnn_s"]["psnr"])]
-    rows += [(r["trial"], r["steps"], r["seed"], f"{r['train_s']:.0f} ({r['load'][0]}-{r['load'][1]})", r["psnr"])
+    rows += [(r["trial"], r["steps"], r["seed"], f"{r['train_s']:.0f}" + (
+        f" ({r['load'][0]}-{r['load'][1]})" if r.get("load") and r["load"][0] is not None else ""), r["psnr"])
              for r in sorted(trials, key=lambda r: (r["steps"], r["trial"], r["seed"]))]
     for label, steps, seed, cost, p in rows:
-        control = controls.get((steps, seed))
-        vs_control = cell(p, control) if control is not None and label not in ("current", rows[0][0]) else "-"
+        c = controls.get((steps, seed))
+        vs_control = cell(p, c) if c is not None and label not in (control, rows[0][0]) else "-"
         print(f"| {label} | {steps} | {seed} | {cost} | {mean(p):.3f} | {mean(p) - mean(bicubic):+.3f} | "
               f"{vs_control} | {cell(p, refs['fsrcnn_s']['psnr'])} | {cell(p, refs['srcnn_955']['psnr'])} | "
               f"{cell(p, refs['srcnn']['psnr'])} |")
-    pooled = seeds_pooled(trials, controls)
+    pooled = seeds_pooled(trials, controls, control)
     if pooled:
-        print("\nOver seeds: each crop's PSNR averaged over the seeds, paired with the current recipe's over the "
-              "same seeds")
-        print("| FSRCNN-s trained | steps | seeds | PSNR dB | vs `current` (same seeds) | vs SRCNN 9-5-5 | "
+        print(f"\nOver seeds: each crop's PSNR averaged over the seeds, paired with `{control}`'s over the same seeds")
+        print(f"| FSRCNN-s trained | steps | seeds | PSNR dB | vs `{control}` (same seeds) | vs SRCNN 9-5-5 | "
               "vs SRCNN 9-1-5 |")
         print("| --- | --- | --- | --- | --- | --- | --- |")
         for trial, steps, seeds, p, c in pooled:
-            vs = cell(p, c) if trial != "current" else "-"
+            vs = cell(p, c) if trial != control else "-"
             print(f"| {trial} | {steps} | {', '.join(map(str, seeds))} | {mean(p):.3f} | {vs} | "
                   f"{cell(p, refs['srcnn_955']['psnr'])} | {cell(p, refs['srcnn']['psnr'])} |")
     print("\n| shipped model | PSNR dB | gain over bicubic | vs SRCNN 9-5-5 | vs SRCNN 9-1-5 |")
@@ -189,7 +190,7 @@ def report(out: Path) -> int:
     return 0
 
 
-def seeds_pooled(trials: list[dict[str, Any]], controls: dict[tuple[int, int], list[float]]
+def seeds_pooled(trials: list[dict[str, Any]], controls: dict[tuple[int, int], list[float]], control: str = "current"
                  ) -> list[tuple[str, int, list[int], list[float], list[float]]]:
     """(trial, steps, seeds, per-crop mean over those seeds, the controls' per-crop mean over the same seeds) for
     every trial and length trained on two or more seeds that each have a control."""
@@ -198,9 +199,9 @@ def seeds_pooled(trials: list[dict[str, Any]], controls: dict[tuple[int, int], l
         if (r["steps"], r["seed"]) in controls:
             by.setdefault((r["trial"], r["steps"]), {})[r["seed"]] = r["psnr"]
     for (steps, seed), p in controls.items():  # the shipped weights count as `current` seed 0
-        by.setdefault(("current", steps), {}).setdefault(seed, p)
+        by.setdefault((control, steps), {}).setdefault(seed, p)
     out = []
-    for (trial, steps), per_seed in sorted(by.items(), key=lambda kv: (kv[0][1], kv[0][0] != "current", kv[0][0])):
+    for (trial, steps), per_seed in sorted(by.items(), key=lambda kv: (kv[0][1], kv[0][0] != control, kv[0][0])):
         if len(per_seed) < 2:
             continue
         seeds = sorted(per_seed)
@@ -217,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, help="recipe length (default: fsrcnn_s's own, 6000)")
     ap.add_argument("--seed", type=int, default=0, help="the recipe's random draws (default 0, the shipped one's)")
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="folder of the stored trials")
+    ap.add_argument("--control", default="current", choices=tuple(CHANGES),
+                    help="report: the trial each is paired with, seed by seed (default current)")
     args = ap.parse_args(argv)
     if args.steps is not None and not 2 <= args.steps <= 100000:
         print(f"fsrcnn_paper: --steps {args.steps}: expected 2 to 100000", file=sys.stderr)
@@ -231,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    return train(args.trial, args.steps, out, args.seed) if args.action == "train" else report(out)
+    return train(args.trial, args.steps, out, args.seed) if args.action == "train" else report(out, args.control)
 
 
 if __name__ == "__main__":

@@ -136,6 +136,11 @@ def test_fsrcnn_paper_pairs_each_seed_with_its_own_control(capsys, tmp_path):
     assert "+0.30 (+0.30 to +0.30)" in rows[("augment", "6000", "1")]  # seed 1 against seed 1's current
     pooled = [line for line in out.split("Over seeds")[1].splitlines() if line.startswith("| augment |")]
     assert len(pooled) == 1 and "| 0, 1 |" in pooled[0] and "+0.20 (+0.20 to +0.20)" in pooled[0]
+    # --control: every trial paired with another trial's same seed (here `augment`: current is 0.30 under it on seed 1)
+    assert fsrcnn_paper.main(["report", "--out", str(tmp_path), "--control", "augment"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| current | 6000 | 1 |"))
+    assert "-0.30 (-0.30 to -0.30)" in row
 
 
 def test_fsrcnn_paper_bad_seed_is_one_line_exit_2(capsys, tmp_path):
