@@ -74,8 +74,9 @@ SR_MODEL_STEPS = {"fsrcnn_s": 6000, "srcnn_955": 15000}
 # "deconv_lr": the deconvolution's updates scaled by this factor (the paper: 1e-4 against the convolutions' 1e-3;
 # Adam's step is proportional to its rate, so scaling the update is a per-layer rate); "scale": crops drawn also
 # from the training photos downscaled by SR_SCALES (the paper scales its 91 images by 0.9-0.6). In the shipped identity.
-# FSRCNN-s: the paper's initialisation (zoo entry, init=paper) and rotations/flips at its 6000 steps, +0.12 dB
-# (+0.08 to +0.16) over the shipped Glorot-start weights on seed 0 (benchmarks/fsrcnn_paper.py; README, issue 23).
+# FSRCNN-s: the paper's initialisation (zoo entry, init=paper) and rotations/flips at its 6000 steps: against the
+# Glorot start without turns, seeds 0/1/2 +0.12/+0.04/+0.17 dB, their per-crop mean +0.11 (+0.06 to +0.16), 48 held-out
+# crops (benchmarks/fsrcnn_paper.py; README, issue 23, sixth round).
 SR_MODEL_RECIPE: dict[str, dict[str, float | bool]] = {"fsrcnn_s": {"augment": True}}
 SR_SCALES = (0.9, 0.8, 0.7, 0.6)
 # Classification (patches of real photos, converters.texture_patches): 500 steps gave SqueezeNet 0.53 top-1

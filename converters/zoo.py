@@ -186,7 +186,7 @@ ZOO: dict[str, ModelSpec] = {
     "srcnn_955": ModelSpec("srcnn_955", "super_resolution", srcnn, {"f2": 5}, "SRCNN 9-5-5, 192x192 in"),
     "fsrcnn": ModelSpec("fsrcnn", "super_resolution", fsrcnn, {}, "FSRCNN(56,12,4) x3, 64x64 in, 192x192 out"),
     "fsrcnn_s": ModelSpec(
-        # init=paper (with SR_MODEL_RECIPE's rotations/flips): +0.12 dB over the Glorot start (issue 23, README)
+        # init=paper (with SR_MODEL_RECIPE's rotations/flips): +0.11 dB over the Glorot start, 3 seeds (issue 23)
         "fsrcnn_s", "super_resolution", fsrcnn, {"d": 32, "s": 5, "m": 1, "init": "paper"},
         "FSRCNN-s(32,5,1) x3, 64x64 in",
     ),
