@@ -9,10 +9,18 @@ fsrcnn_s through the zoo's own recipe (converters.training, same seed, data and 
 held-out crops: per-crop PSNR (dB, the harness's shave), paired bootstrap 95% intervals.
 
 Trials (TRIAL[+TRIAL...]): augment (8 rotations/flips), init (the paper's initialisation), deconv_lr (the
-deconvolution's rate a tenth), plain (no bicubic carry: the paper's network, all 5 shrinking channels free).
+deconvolution's rate a tenth), plain (no bicubic carry: the paper's network, all 5 shrinking channels free), scale
+(crops also from the training photos downscaled by 0.9, 0.8, 0.7 and 0.6, as the paper scales its 91 images),
+before (the recipe shipped until issue 23's sixth round: Glorot start, no turns). Since that round fsrcnn_s's own
+recipe has the paper's init and the turns, so `current` is that recipe and `init`/`augment` add nothing to it.
 
-Usage: python benchmarks/fsrcnn_paper.py train TRIAL [--steps N] [--out DIR]   (trains one trial, stores its scores)
-       python benchmarks/fsrcnn_paper.py report [--out DIR]                  (the table from every stored trial)
+`--seed N` moves the recipe's random draws (initial weights, crops, their order and turns; 0 is the shipped
+recipe's): seeds move FSRCNN-s by about 0.1 dB, more than the crops' interval, so a change is judged on each seed
+against the current recipe of the same seed (seed 0 at the shipped length: the shipped weights themselves), and on
+the seeds' per-crop mean.
+
+Usage: python benchmarks/fsrcnn_paper.py train TRIAL [--steps N] [--seed N] [--out DIR]   (trains one trial)
+       python benchmarks/fsrcnn_paper.py report [--out DIR]                  (the tables from every stored trial)
 The models are scored in Keras (float32, the same graph LiteRT's fp32 runs; the shipped models the same way).
 """
 from __future__ import annotations
@@ -23,6 +31,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parent.parent
@@ -35,8 +44,12 @@ CHANGES: dict[str, tuple[dict[str, object], dict[str, float | bool]]] = {
     "init": ({"init": "paper"}, {}),
     "deconv_lr": ({}, {"deconv_lr": 0.1}),
     "plain": ({"carry": 0}, {}),
+    "scale": ({}, {"scale": True}),
+    # the recipe before issue 23's sixth round (Glorot start, no turns), now that init and augment are fsrcnn_s's own
+    "before": ({"init": "keras"}, {"augment": False}),
 }
 REFERENCES = ("fsrcnn_s", "srcnn_955", "srcnn", "fsrcnn")  # shipped weights, scored the same way
+SHIPPED_STEPS = 6000  # training.SR_MODEL_STEPS["fsrcnn_s"], the shipped weights' length
 DEFAULT_OUT = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "harness" / "fsrcnn_paper"
 
 
@@ -85,7 +98,7 @@ def reference(name: str, out: Path) -> list[float]:
     return psnr
 
 
-def train(trial: str, steps: int | None, out: Path) -> int:
+def train(trial: str, steps: int | None, out: Path, seed: int = 0) -> int:
     import tf_keras as keras
 
     from converters import training
@@ -96,27 +109,30 @@ def train(trial: str, steps: int | None, out: Path) -> int:
         reference(name, out)
     name = "fsrcnn_s" + "".join(f"@{k}={v}" for k, v in overrides.items())
     spec = get_spec(name)
+    options = {**training.sr_model_recipe("fsrcnn_s"), **options}  # a trial adds to the current recipe
     training.SR_MODEL_RECIPE["fsrcnn_s"] = options
     if steps:
         training.SR_MODEL_STEPS["fsrcnn_s"] = steps
-    keras.utils.set_random_seed(0)  # as converters.shipped.write does
+    keras.utils.set_random_seed(seed)  # seed 0: as converters.shipped.write does
     model = spec.create()
     t0 = time.monotonic()
     load0 = os.getloadavg()[0]
-    training._train_recipe(spec, model, None)
+    training._train_recipe(spec, model, None, seed=seed)
     seconds = time.monotonic() - t0
     psnr, _ = scores(model, name)
-    record = {"trial": trial, "model": name, "options": options, "steps": training.sr_recipe(
-        training.spec_task(spec, model), name)[0], "train_s": round(seconds, 1),
-        "load": [round(load0, 1), round(os.getloadavg()[0], 1)], "psnr": psnr}
-    (out / f"trial-{trial}.json").write_text(json.dumps(record))
-    model.save_weights(str(out / f"trial-{trial}.weights.h5"))
-    print(f"{trial}: {sum(psnr) / len(psnr):.3f} dB, trained {seconds:.0f} s (load {load0:.1f} -> "
+    n = training.sr_recipe(training.spec_task(spec, model), name)[0]
+    record = {"trial": trial, "model": name, "options": options, "steps": n, "seed": seed,
+              "train_s": round(seconds, 1), "load": [round(load0, 1), round(os.getloadavg()[0], 1)], "psnr": psnr}
+    stem = f"trial-{trial}-{n}-s{seed}"
+    (out / f"{stem}.json").write_text(json.dumps(record))
+    model.save_weights(str(out / f"{stem}.weights.h5"))
+    print(f"{trial} (seed {seed}, {n} steps): {sum(psnr) / len(psnr):.3f} dB, trained {seconds:.0f} s "
+          f"(load {load0:.1f} -> "
           f"{os.getloadavg()[0]:.1f})", flush=True)
     return 0
 
 
-def report(out: Path) -> int:
+def report(out: Path, control: str = "current") -> int:
     from harness.statistics.accuracy_change import paired_mean_change
 
     refs = {n: json.loads((out / f"ref-{n}.json").read_text()) for n in REFERENCES
@@ -133,20 +149,37 @@ def report(out: Path) -> int:
 
     print(f"48 held-out crops (scikit-image photos), x3, per-crop PSNR; bicubic {mean(bicubic):.3f} dB; "
           "paired bootstrap 95%")
-    current = out / "trial-current.json"  # the current recipe retrained beside the trials: their control
-    control = json.loads(current.read_text())["psnr"] if current.exists() else None
-    print("| FSRCNN-s trained | steps | train s (load) | PSNR dB | gain over bicubic | vs `current` (same run) "
-          "| vs shipped FSRCNN-s | vs SRCNN 9-5-5 | vs SRCNN 9-1-5 |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    rows = [("shipped (current recipe)", "6000", "-", refs["fsrcnn_s"]["psnr"])]
-    for path in sorted(out.glob("trial-*.json")):
-        r = json.loads(path.read_text())
-        rows.append((r["trial"], str(r["steps"]), f"{r['train_s']:.0f} ({r['load'][0]}-{r['load'][1]})", r["psnr"]))
-    for label, steps, cost, p in rows:
-        vs_control = cell(p, control) if control is not None and label != "shipped (current recipe)" else "-"
-        print(f"| {label} | {steps} | {cost} | {mean(p):.3f} | {mean(p) - mean(bicubic):+.3f} | {vs_control} | "
-              f"{cell(p, refs['fsrcnn_s']['psnr'])} | {cell(p, refs['srcnn_955']['psnr'])} | "
+    trials = [json.loads(p.read_text()) for p in sorted(out.glob("trial-*.json"))]
+    for r in trials:
+        r.setdefault("seed", 0)
+    # the current recipe of the same length and seed is each trial's control; at the shipped length, seed 0,
+    # the shipped weights are that recipe's result (converters.shipped.write trains it so)
+    controls = {(r["steps"], r["seed"]): r["psnr"] for r in trials if r["trial"] == control}
+    if control == "current":
+        controls.setdefault((SHIPPED_STEPS, 0), refs["fsrcnn_s"]["psnr"])
+    print(f"| FSRCNN-s trained | steps | seed | train s (load) | PSNR dB | gain over bicubic | vs `{control}` (same "
+          "seed, steps) | vs shipped FSRCNN-s | vs SRCNN 9-5-5 | vs SRCNN 9-1-5 |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    rows = [("shipped (current recipe)", SHIPPED_STEPS, 0, "-", refs["fsrcnn_s"]["psnr"])]
+    rows += [(r["trial"], r["steps"], r["seed"], f"{r['train_s']:.0f}" + (
+        f" ({r['load'][0]}-{r['load'][1]})" if r.get("load") and r["load"][0] is not None else ""), r["psnr"])
+             for r in sorted(trials, key=lambda r: (r["steps"], r["trial"], r["seed"]))]
+    for label, steps, seed, cost, p in rows:
+        c = controls.get((steps, seed))
+        vs_control = cell(p, c) if c is not None and label not in (control, rows[0][0]) else "-"
+        print(f"| {label} | {steps} | {seed} | {cost} | {mean(p):.3f} | {mean(p) - mean(bicubic):+.3f} | "
+              f"{vs_control} | {cell(p, refs['fsrcnn_s']['psnr'])} | {cell(p, refs['srcnn_955']['psnr'])} | "
               f"{cell(p, refs['srcnn']['psnr'])} |")
+    pooled = seeds_pooled(trials, controls, control)
+    if pooled:
+        print(f"\nOver seeds: each crop's PSNR averaged over the seeds, paired with `{control}`'s over the same seeds")
+        print(f"| FSRCNN-s trained | steps | seeds | PSNR dB | vs `{control}` (same seeds) | vs SRCNN 9-5-5 | "
+              "vs SRCNN 9-1-5 |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for trial, steps, seeds, p, c in pooled:
+            vs = cell(p, c) if trial != control else "-"
+            print(f"| {trial} | {steps} | {', '.join(map(str, seeds))} | {mean(p):.3f} | {vs} | "
+                  f"{cell(p, refs['srcnn_955']['psnr'])} | {cell(p, refs['srcnn']['psnr'])} |")
     print("\n| shipped model | PSNR dB | gain over bicubic | vs SRCNN 9-5-5 | vs SRCNN 9-1-5 |")
     print("| --- | --- | --- | --- | --- |")
     for n, label in (("fsrcnn_s", "FSRCNN-s (32,5,1)"), ("fsrcnn", "FSRCNN (56,12,4)"),
@@ -157,15 +190,42 @@ def report(out: Path) -> int:
     return 0
 
 
+def seeds_pooled(trials: list[dict[str, Any]], controls: dict[tuple[int, int], list[float]], control: str = "current"
+                 ) -> list[tuple[str, int, list[int], list[float], list[float]]]:
+    """(trial, steps, seeds, per-crop mean over those seeds, the controls' per-crop mean over the same seeds) for
+    every trial and length trained on two or more seeds that each have a control."""
+    by: dict[tuple[str, int], dict[int, list[float]]] = {}
+    for r in trials:
+        if (r["steps"], r["seed"]) in controls:
+            by.setdefault((r["trial"], r["steps"]), {})[r["seed"]] = r["psnr"]
+    for (steps, seed), p in controls.items():  # the shipped weights count as `current` seed 0
+        by.setdefault((control, steps), {}).setdefault(seed, p)
+    out = []
+    for (trial, steps), per_seed in sorted(by.items(), key=lambda kv: (kv[0][1], kv[0][0] != control, kv[0][0])):
+        if len(per_seed) < 2:
+            continue
+        seeds = sorted(per_seed)
+        avg = [sum(v) / len(v) for v in zip(*(per_seed[s] for s in seeds))]
+        ctl = [sum(v) / len(v) for v in zip(*(controls[(steps, s)] for s in seeds))]
+        out.append((trial, steps, seeds, avg, ctl))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("action", choices=("train", "report"))
     ap.add_argument("trial", nargs="?", default="current")
     ap.add_argument("--steps", type=int, help="recipe length (default: fsrcnn_s's own, 6000)")
+    ap.add_argument("--seed", type=int, default=0, help="the recipe's random draws (default 0, the shipped one's)")
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="folder of the stored trials")
+    ap.add_argument("--control", default="current", choices=tuple(CHANGES),
+                    help="report: the trial each is paired with, seed by seed (default current)")
     args = ap.parse_args(argv)
     if args.steps is not None and not 2 <= args.steps <= 100000:
         print(f"fsrcnn_paper: --steps {args.steps}: expected 2 to 100000", file=sys.stderr)
+        return 2
+    if not 0 <= args.seed <= 1000:
+        print(f"fsrcnn_paper: --seed {args.seed}: expected 0 to 1000", file=sys.stderr)
         return 2
     try:
         parse_trial(args.trial)
@@ -174,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    return train(args.trial, args.steps, out) if args.action == "train" else report(out)
+    return train(args.trial, args.steps, out, args.seed) if args.action == "train" else report(out, args.control)
 
 
 if __name__ == "__main__":

@@ -84,13 +84,18 @@ def _channels(rgb: np.ndarray, channels: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _degraded(image_dir: str | None, held_out: bool, scale: int, channels: int, min_side: int):
-    """(HR, LR, bicubic) triples per image: LR by bicubic downscaling, bicubic = LR upscaled back."""
+def _degraded(image_dir: str | None, held_out: bool, scale: int, channels: int, min_side: int,
+              rescale: float = 1.0):
+    """(HR, LR, bicubic) triples per image: LR by bicubic downscaling, bicubic = LR upscaled back; `rescale`
+    < 1 first downscales the image itself (anti-aliased), which then stands as the HR image."""
     from skimage.transform import resize
 
     out = []
     for rgb in _sr_images(image_dir, held_out):
         h, w = rgb.shape[:2]
+        if rescale != 1.0:
+            h, w = max(1, int(round(h * rescale))), max(1, int(round(w * rescale)))
+            rgb = np.clip(resize(rgb, (h, w), order=3, anti_aliasing=True), 0, 1)
         if min(h, w) < min_side:  # small images are scaled up so a crop fits
             f = min_side / min(h, w)
             rgb = resize(rgb, (int(np.ceil(h * f)), int(np.ceil(w * f))), order=3, anti_aliasing=False)
@@ -104,13 +109,17 @@ def _degraded(image_dir: str | None, held_out: bool, scale: int, channels: int, 
 
 
 def sr_pairs(info: TaskInfo, out_size: int, count: int, seed: int = 0, image_dir: str | None = None,
-             held_out: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             held_out: bool = False, scales: Sequence[float] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(model input, HR target, bicubic baseline) crops with an HR side of `out_size`.
 
-    The input is the LR crop (FSRCNN) or the bicubic-upscaled crop (SRCNN-style models).
+    The input is the LR crop (FSRCNN) or the bicubic-upscaled crop (SRCNN-style models). `scales`: the images
+    downscaled by each factor join the originals as further HR images (the FSRCNN paper's scale augmentation).
     """
     s = info.scale
-    triples = _degraded(None if image_dir is None else str(image_dir), held_out, s, info.channels, out_size)
+    folder = None if image_dir is None else str(image_dir)
+    triples = _degraded(folder, held_out, s, info.channels, out_size)
+    for f in scales:
+        triples = triples + _degraded(folder, held_out, s, info.channels, out_size, float(f))
     rng = np.random.default_rng(seed)
     lr_size = out_size // s
     x = np.empty((count, *((out_size, out_size) if info.upsampled_input else (lr_size, lr_size)), info.channels),

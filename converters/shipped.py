@@ -64,6 +64,8 @@ def recipe_identity(spec: ModelSpec) -> str:
     own_options = t.sr_model_recipe(spec.name) if spec.task == "super_resolution" else {}
     if own_options:  # its own recipe options (augmentation, per-layer rate): that entry's identity only
         recipe = {**recipe, "sr_own_recipe": own_options}
+        if own_options.get("scale"):  # the factors too: changing them changes the result
+            recipe = {**recipe, "sr_scales": list(t.SR_SCALES)}
     if spec.build.__name__ == "faster_rcnn_proxy":  # its own recipe; the other entries' identities unchanged
         from converters.detection_proxy import recipe_constants
 

@@ -186,7 +186,9 @@ ZOO: dict[str, ModelSpec] = {
     "srcnn_955": ModelSpec("srcnn_955", "super_resolution", srcnn, {"f2": 5}, "SRCNN 9-5-5, 192x192 in"),
     "fsrcnn": ModelSpec("fsrcnn", "super_resolution", fsrcnn, {}, "FSRCNN(56,12,4) x3, 64x64 in, 192x192 out"),
     "fsrcnn_s": ModelSpec(
-        "fsrcnn_s", "super_resolution", fsrcnn, {"d": 32, "s": 5, "m": 1}, "FSRCNN-s(32,5,1) x3, 64x64 in"
+        # init=paper (with SR_MODEL_RECIPE's rotations/flips): +0.11 dB over the Glorot start, 3 seeds (issue 23)
+        "fsrcnn_s", "super_resolution", fsrcnn, {"d": 32, "s": 5, "m": 1, "init": "paper"},
+        "FSRCNN-s(32,5,1) x3, 64x64 in",
     ),
     "squeezenet": ModelSpec(
         "squeezenet", "classification", squeezenet, {"version": "1.1"}, "SqueezeNet 1.1, 224x224, 1000 classes"
