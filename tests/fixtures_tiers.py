@@ -4,7 +4,7 @@ A test is slow when it trains a model, converts through many passes, builds an a
 Ray cluster or runs a whole `harness run` through the CLI: those files (and single such tests of quick files) are listed here once, instead of a marker in each file, so the
 list is read and kept in one place. Figures behind it: README "Tests: the quick tier".
 
-Both tiers run on four pytest-xdist workers (`-n 4 --dist loadfile` in pyproject.toml's addopts; README "Tests in
+Both tiers run on three pytest-xdist workers (`-n 3 --dist loadfile` in pyproject.toml's addopts; README "Tests in
 parallel"): a file's tests stay on one worker (its module fixtures are built once), the files that share a
 machine-wide resource go to one worker as one unit, and the heaviest files start first.
 """
