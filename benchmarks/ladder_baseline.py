@@ -65,16 +65,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ladder_baseline: {flag} {value}: expected at least {low}", file=sys.stderr)
             return 2
     from benchmarks.ladder_build import Config, build_rung
-    from benchmarks.ladder_proxy import is_proxy, proxy_source
+    from benchmarks.ladder_proxy import not_a_proxy, proxy_source
     from converters.detection import evaluate_tflite, model_classes
     from converters.detection_data import MatchedIndex
     from harness.statistics.accuracy_change import change_text, paired_resampled_change
 
-    try:
-        if not is_proxy(args.model):
-            raise ValueError
-    except Exception:
-        print(f"ladder_baseline: --model {args.model[:60]!r}: not a faster_rcnn_proxy zoo model", file=sys.stderr)
+    refused = not_a_proxy("ladder_baseline", args.model)
+    if refused:
+        print(refused, file=sys.stderr)
         return 2
     t0, cpu0 = time.monotonic(), time.process_time()
     src = proxy_source(args.model, args.size, {})

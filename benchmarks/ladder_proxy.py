@@ -34,6 +34,16 @@ def is_proxy(model: str) -> bool:
     return get_spec(model).build.__name__ == "faster_rcnn_proxy"
 
 
+def not_a_proxy(tool: str, model: str) -> str | None:
+    """The one line a proxy-only script prints for a `--model` that is not the proxy (or no zoo model at all)."""
+    try:
+        if is_proxy(model):
+            return None
+    except Exception:
+        pass
+    return f"{tool}: --model {model[:60]!r}: not a faster_rcnn_proxy zoo model"
+
+
 def proxy_source(model: str, size: int, sources: dict[int, Any]) -> Any:
     """The trained accuracy model at `size` px: the proxy at 600 px, its fine-tuned sibling at 400 px
     (shipped, cached or trained by the recipe), at another size fine-tuned from the 600 px weights."""

@@ -64,15 +64,13 @@ def main(argv: list[str] | None = None) -> int:
         print("ladder_tune: --images: at least 10", file=sys.stderr)
         return 2
     from benchmarks.ladder_build import Config
-    from benchmarks.ladder_proxy import is_proxy, proxy_source
+    from benchmarks.ladder_proxy import not_a_proxy, proxy_source
     from converters.detection import model_classes
     from converters.zoo import get_spec
 
-    try:
-        if not is_proxy(args.model):
-            raise ValueError
-    except Exception:
-        print(f"ladder_tune: --model {args.model[:60]!r}: not a faster_rcnn_proxy zoo model", file=sys.stderr)
+    refused = not_a_proxy("ladder_tune", args.model)
+    if refused:
+        print(refused, file=sys.stderr)
         return 2
     t0, cpu0 = time.monotonic(), time.process_time()
     print(f"{args.model}: prune_channels@flops={args.flops} then {args.quant}, fine-tuned {args.steps} steps, each "
