@@ -21,6 +21,7 @@ import numpy as np
 from converters.passes import ConversionError, Source, _convert, register, representative_dataset
 from converters.datasets import calibration_inputs
 from converters.distill import compression_distill
+from converters.keras_export import keras_converter
 from converters.training import FINE_TUNE_LR, compression_steps, fine_tuned, scaled, tuned_copy
 
 if TYPE_CHECKING:  # tf_keras ships no type information: mypy cannot check these names
@@ -62,15 +63,15 @@ def _keras_bytes(model: tf_keras.Model, what: str, *, optimizations: tuple = (),
                  int8_io: bool = False) -> bytes:
     import tensorflow as tf
 
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = list(optimizations)
-    if representative is not None:
-        conv.representative_dataset = representative
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    if int8_io:
-        conv.inference_input_type = tf.int8
-        conv.inference_output_type = tf.int8
-    return _convert(conv, what)
+    with keras_converter(model) as conv:
+        conv.optimizations = list(optimizations)
+        if representative is not None:
+            conv.representative_dataset = representative
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if int8_io:
+            conv.inference_input_type = tf.int8
+            conv.inference_output_type = tf.int8
+        return _convert(conv, what)
 
 
 def _lr(params: Params, info: TaskInfo) -> float:
@@ -296,16 +297,17 @@ def deep_compression(src: Source, params: Params):
     if mode not in DC_ACTIVATIONS:
         raise ConversionError(f"{src.name}/deep_compression: activations {mode!r}: one of {', '.join(DC_ACTIVATIONS)}")
     model, extra = pruned_model(src, params, "deep_compression")
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    if mode != "float":
-        conv.representative_dataset = representative_dataset(src, int(params["calibration_samples"]))
-    if mode == "int16":
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-    elif mode == "int8":
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = conv.inference_output_type = tf.int8
-    data = _convert(conv, f"{src.name}/deep_compression")
+    with keras_converter(model) as conv:
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        if mode != "float":
+            conv.representative_dataset = representative_dataset(src, int(params["calibration_samples"]))
+        if mode == "int16":
+            conv.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        elif mode == "int8":
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            conv.inference_input_type = conv.inference_output_type = tf.int8
+        data = _convert(conv, f"{src.name}/deep_compression")
     a = analysis.analyze(data)
     fp32_bytes = 4 * a["params"]
     return data, {**extra, "activations": mode, "fp32_param_bytes": fp32_bytes,
@@ -455,12 +457,12 @@ def quantization_aware(src: Source, model: tf_keras.Model, steps: int, lr: float
 
     with q.quantize_scope({"PReLUQuantizeConfig": prelu_config, **_custom_objects(model)}):
         tuned = tuned_copy(model, info, transform, steps, src.image_dir, lr)
-        conv = tf.lite.TFLiteConverter.from_keras_model(tuned)
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        if not skipped:
-            conv.inference_input_type = tf.int8
-            conv.inference_output_type = tf.int8
-        data = _convert(conv, f"{src.name}/{what}")
+        with keras_converter(tuned) as conv:
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+            if not skipped:
+                conv.inference_input_type = tf.int8
+                conv.inference_output_type = tf.int8
+            data = _convert(conv, f"{src.name}/{what}")
     return data, {"float_layers": sorted(skipped)}
 
 

@@ -47,12 +47,12 @@ def _saved_model_dir(src: Source) -> Path:
     if src.saved_model_dir is not None and src.keras_model is None:
         return Path(src.saved_model_dir)
     if "coreml_saved_model" not in src.memo:
-        import tensorflow as tf
+        from converters.keras_export import save_lean
 
         tmp = tempfile.TemporaryDirectory(prefix="harness-coreml-")
         folder = Path(tmp.name) / "saved_model"
         try:
-            tf.saved_model.save(src.keras_model, str(folder))
+            save_lean(src.keras_model, folder)  # the serving signature ct.convert reads, not Keras' traces
         except Exception as exc:
             tmp.cleanup()
             raise ConversionError(f"{src.name}: cannot export a SavedModel for Core ML ({_last_line(exc)})") from None

@@ -72,15 +72,14 @@ class Source:
     def _keras_saved_model(self) -> Path | None:
         """The Keras model saved once as a SavedModel, shared by the passes that convert it as it is.
 
-        TFLiteConverter.from_keras_model saves the model to a SavedModel on every call (tracing every layer's
-        functions: most of a conversion's time, 13 s of 18 s per variant at load 25), then converts that; the
-        same save made once per set of weights serves fp32, fp16, dr_int8 and int8 alike. Keyed on the weights,
+        The lean save (converters.keras_export: the serving signature and variables, not Keras' per-layer
+        traces) made once per set of weights serves fp32, fp16, dr_int8 and int8 alike. Keyed on the weights,
         so a pass that changed them in place gets a fresh save. None: the save failed (the converter's own
         path then tries, and falls back as it does)."""
         import hashlib
         import tempfile
 
-        import tensorflow as tf
+        from converters.keras_export import save_lean
 
         h = hashlib.sha256()
         for w in self.keras_model.weights:
@@ -89,8 +88,7 @@ class Source:
         if key not in self.memo:
             folder = Path(tempfile.mkdtemp(prefix="harness-savedmodel-"))
             try:
-                tf.saved_model.save(self.keras_model, str(folder),
-                                    options=tf.saved_model.SaveOptions(save_debug_info=True))
+                save_lean(self.keras_model, folder)
                 self.memo[key] = folder
             except Exception:  # as TFLite's Keras converter does: its frozen-graph path takes over
                 self.memo[key] = None
