@@ -9,6 +9,11 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's thread pools one thread wide in every test process and the processes they start: the README's
+# command runs three xdist workers on two cores, where a second intra-op thread only contends for a core that
+# another worker is using (four training files at -n 3: 231 vs 252 CPU-s, the same wall; stop 38's note).
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures" / "device-outputs"

@@ -138,6 +138,23 @@ def test_setup_from_nothing_with_the_hosts_wheels(board, devfile, tmp_path):
     assert any(s.startswith("venv created at /root/harness/venv") for s in steps), steps
     assert any("wheel(s) copied from" in s for s in steps) and any("ai-edge-litert" in s for s in steps), steps
     assert row["python_path"] == "/root/harness/venv/bin/python"
+    # pip compiled nothing (--no-compile); what the facts run imported was compiled at its import
+    site = "/root/harness/venv/lib/python3.11/site-packages"
+    counts = _on_board(board, f"ls {site}/numpy/__pycache__ | wc -l; ls {site}/numpy/_core/tests/__pycache__ "
+                              f"2>/dev/null | wc -l; ls {site}/numpy/_core/tests/*.py | wc -l").split()
+    assert int(counts[0]) > 0 and int(counts[1]) == 0 and int(counts[2]) > 10, counts
+
+
+def _on_board(board, command: str) -> str:
+    """stdout of a shell command on the board, over ssh with its pinned host key."""
+    res = subprocess.run(_ssh(board) + [command], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-1500:]
+    return res.stdout
+
+
+def _ssh(board) -> list[str]:
+    return ["ssh", "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={board.known_hosts}", "-o",
+            "StrictHostKeyChecking=yes", "-i", str(board.client_key), "-p", str(board.port), "root@127.0.0.1"]
 
 
 def _outputs(argv: list[str], model: str, inputs: list[str]) -> tuple[list[np.ndarray], list[float]]:
@@ -179,9 +196,7 @@ def test_run_srcnn_and_squeezenet_in_fp32_and_int8(board, devfile, variants_cach
     rows = ResultsDB(db).measurements()
     assert sorted((m.model.split("@")[0], m.variant) for m in rows) == [
         ("squeezenet", "fp32"), ("squeezenet", "int8"), ("srcnn", "fp32"), ("srcnn", "int8")]
-    ssh = ["ssh", "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={board.known_hosts}", "-o",
-           "StrictHostKeyChecking=yes", "-i", str(board.client_key), "-p", str(board.port), "root@127.0.0.1",
-           f"/root/harness/venv/bin/python -c {shlex.quote(OUTPUTS_SCRIPT)}"]
+    ssh = _ssh(board) + [f"/root/harness/venv/bin/python -c {shlex.quote(OUTPUTS_SCRIPT)}"]
     diffs = {}
     for m in rows:
         assert m.status == "ok", m.error
