@@ -126,7 +126,8 @@ def setup_target(target: Target) -> dict[str, object]:
         # --no-compile: numpy and LiteRT ship ~660 modules and the runner imports about a tenth; Python compiles
         # those at their first import (the facts run below), not all of them here (an emulated arm64 board's
         # setup: 73.6 vs 88.3 s; stop 38's note).
-        pip = [python, "-m", "pip", "install", "--no-compile", "--disable-pip-version-check", "--retries", "1", "--timeout", "15"]
+        pip = [python, "-m", "pip", "install", "--no-compile", "--disable-pip-version-check", "--retries", "1",
+               "--timeout", "15"]
         wheels = f"{workdir}/wheels"
         if cfg.wheels:
             copied = _push_wheels(name, t, Path(cfg.wheels).expanduser(), wheels)
