@@ -11,7 +11,8 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # TensorFlow's thread pools one thread wide in every test process and the processes they start: the README's
 # command runs three xdist workers on two cores, where a second intra-op thread only contends for a core that
-# another worker is using (four training files at -n 3: 231 vs 252 CPU-s, the same wall; stop 38's note).
+# another worker is using (four training files at -n 3: 231 vs 252 CPU-s, the same wall; the whole suite's
+# CPU moved within its noise, 1430 vs 1473 CPU-s with the board's --no-compile beside it: stop 38's note).
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
