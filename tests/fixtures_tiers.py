@@ -26,7 +26,7 @@ SLOW_FILES = frozenset({
     "test_accuracy_kept.py", "test_channels.py", "test_converters_build.py", "test_converters_coreml.py",
     "test_converters_passes.py", "test_fsrcnn_init.py", "test_pass_params.py", "test_user_models.py",
     "test_detection.py", "test_user_detection.py", "test_svd.py", "test_ladder.py", "test_progress_and_names.py",
-    "test_compression_steps.py", "test_detection_int8.py", "test_ladder_baseline.py",
+    "test_compression_steps.py", "test_detection_int8.py", "test_ladder_baseline.py", "test_keras_export.py",
     # builds or runs an app or a cluster
     "test_ios_app.py", "test_android_core.py", "test_farm.py", "test_farm_bind.py", "test_farm_scale.py",
     # whole `harness run`s through the CLI in subprocesses (zoo conversions, simulated phones and boards, nightly
@@ -80,7 +80,7 @@ FILE_SECONDS: dict[str, float] = {
     "test_ssh_targets.py": 38, "test_farm_scale.py": 26, "test_adb_e2e.py": 25, "test_live.py": 24,
     "test_faults.py": 23, "test_quiet.py": 21, "test_converters_coreml.py": 20, "test_android_host.py": 20,
     "test_trtexec_sustained.py": 16, "test_detection_int8.py": 16, "test_pools.py": 16, "test_bad_input.py": 16,
-    "test_progress_and_names.py": 16, "test_svd.py": 15, "test_adb_target.py": 15, "test_ios_e2e.py": 14,
+    "test_progress_and_names.py": 16, "test_svd.py": 15, "test_keras_export.py": 15, "test_adb_target.py": 15, "test_ios_e2e.py": 14,
     "test_android_app_sustained.py": 12, "test_user_detection.py": 11, "test_nightly_policy.py": 11,
     "test_ios_live_client.py": 11, "test_interleave.py": 10,
 }
