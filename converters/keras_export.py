@@ -3,9 +3,10 @@
 TFLiteConverter.from_keras_model saves the Keras model as a Keras SavedModel first, which traces every layer's
 call functions for Keras' own metadata and then loads them all back: most of a conversion's CPU (MobileNetV3Small
 at 32x32, fp32: 12.0 CPU-s through Keras' save, 3.4 through this one; its every-pass builds 170.6 vs 90.9; the
-same .tflite but for the one byte of conversion metadata that names the source format). The converter only reads the `serving_default` signature, so this saves
-exactly the signature Keras would write (the same tf_keras function traces it) and the variables it reads, nothing
-else. Any model this cannot save goes through TFLite's Keras path as before.
+same .tflite but for the one byte of conversion metadata that names the source format). The converter only reads
+the `serving_default` signature, so this saves exactly the signature Keras would write (the same tf_keras function
+traces it) and the variables it reads, nothing else. Any model this cannot save goes through TFLite's Keras path
+as before.
 """
 from __future__ import annotations
 
