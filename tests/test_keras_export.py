@@ -153,3 +153,12 @@ def test_the_lean_folder_holds_one_signature_and_is_removed_after():
     import os
 
     assert not os.path.exists(folder)
+
+
+def test_the_benchmark_refuses_an_unknown_model_in_one_line(capsys):
+    """benchmarks/keras_export.py prints the side-by-side table; a bad --models is one line, exit 2, escaped."""
+    from benchmarks.keras_export import main
+
+    assert main(["--models", "nope\x1b[31m" + "x" * 200]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("--models: ") and "\x1b" not in err and len(err) < 120
