@@ -80,7 +80,8 @@ FILE_SECONDS: dict[str, float] = {
     "test_ssh_targets.py": 38, "test_farm_scale.py": 26, "test_adb_e2e.py": 25, "test_live.py": 24,
     "test_faults.py": 23, "test_quiet.py": 21, "test_converters_coreml.py": 20, "test_android_host.py": 20,
     "test_trtexec_sustained.py": 16, "test_detection_int8.py": 16, "test_pools.py": 16, "test_bad_input.py": 16,
-    "test_progress_and_names.py": 16, "test_svd.py": 15, "test_keras_export.py": 15, "test_adb_target.py": 15, "test_ios_e2e.py": 14,
+    "test_progress_and_names.py": 16, "test_svd.py": 15, "test_keras_export.py": 15, "test_adb_target.py": 15,
+    "test_ios_e2e.py": 14,
     "test_android_app_sustained.py": 12, "test_user_detection.py": 11, "test_nightly_policy.py": 11,
     "test_ios_live_client.py": 11, "test_interleave.py": 10,
 }

@@ -33,6 +33,12 @@ def _two_in_three_out(batch: int | None = None):
     return model
 
 
+def _io(details, quantization: bool = False) -> list[tuple]:
+    """What a user and the runner see of each tensor: name, shape signature, dtype (and its quantization)."""
+    return sorted((d["name"], tuple(d["shape_signature"]), d["dtype"].__name__)
+                  + ((d["quantization"],) if quantization else ()) for d in details)
+
+
 def _plain(data: bytes, x: np.ndarray):
     """What _seen reads, through the plain interpreter API (one input, one output)."""
     from ai_edge_litert.interpreter import Interpreter
@@ -41,11 +47,7 @@ def _plain(data: bytes, x: np.ndarray):
     interp.allocate_tensors()
     interp.set_tensor(interp.get_input_details()[0]["index"], x)
     interp.invoke()
-
-    def io(details):
-        return sorted((d["name"], tuple(d["shape_signature"]), d["dtype"].__name__) for d in details)
-
-    return (interp.get_signature_list(), io(interp.get_input_details()), io(interp.get_output_details()),
+    return (interp.get_signature_list(), _io(interp.get_input_details()), _io(interp.get_output_details()),
             interp.get_tensor(interp.get_output_details()[0]["index"]))
 
 
@@ -55,12 +57,8 @@ def _seen(data: bytes, feed: dict[str, np.ndarray]):
     interp = Interpreter(model_content=data)
     sigs = interp.get_signature_list()
     runner = interp.get_signature_runner("serving_default")
-
-    def io(details):
-        return sorted((d["name"], tuple(d["shape_signature"]), d["dtype"].__name__, d["quantization"])
-                      for d in details)
-
-    return sigs, io(interp.get_input_details()), io(interp.get_output_details()), runner(**feed)
+    return (sigs, _io(interp.get_input_details(), quantization=True),
+            _io(interp.get_output_details(), quantization=True), runner(**feed))
 
 
 @pytest.mark.parametrize("quantize,batch", [("none", None), ("none", 1), ("dr_int8", None), ("int8", 1)])
