@@ -347,12 +347,13 @@ def xnnpack_coverage_here(path: str | Path) -> VariantMetrics:
             "cpu_ops": cpu_ops}
 
 
-def describe(path: str | Path) -> VariantMetrics:
-    """Everything above for one file: what build.py stores in BuiltVariant.metrics."""
+def describe(path: str | Path, gzip_bytes: int | None = None) -> VariantMetrics:
+    """Everything above for one file: what build.py stores in BuiltVariant.metrics. `gzip_bytes`: the file's
+    gzip -9 size when the caller has it already (gzip -9 of a few-MB model costs about a CPU second)."""
     data = Path(path).read_bytes()
     empty: VariantMetrics = {}
     out: VariantMetrics = {**empty, **analyze(data)}
     out["size_bytes"] = len(data)
-    out["gzip_bytes"] = gzip_size(data)
+    out["gzip_bytes"] = gzip_size(data) if gzip_bytes is None else gzip_bytes
     out.update(xnnpack_coverage(path))
     return out

@@ -314,7 +314,8 @@ class VariantBuilder:
                 self._sources[model].task = self.task
         return self._sources[model]
 
-    def _metrics(self, model: str, variant: str, path: Path, src: Source | None) -> VariantMetrics:
+    def _metrics(self, model: str, variant: str, path: Path, src: Source | None,
+                 gzip_bytes: int | None = None) -> VariantMetrics:
         """Analysis of the file and accuracy against ground truth and the fp32 variant.
 
         Failures here are recorded in the metrics, never lost as the artifact itself is fine.
@@ -323,7 +324,7 @@ class VariantBuilder:
 
         out: VariantMetrics = {}
         try:
-            out.update(analysis.describe(path))
+            out.update(analysis.describe(path, gzip_bytes))
         except Exception as exc:
             out["analysis_error"] = _first_line(exc)
         try:
@@ -475,7 +476,7 @@ class VariantBuilder:
         if out.suffix == ".tflite":
             if self.progress is not None:
                 self.progress(model, variant, "analyse", 0, 1)
-            metrics.update(self._metrics(model, variant, out, src))
+            metrics.update(self._metrics(model, variant, out, src, metrics["gzip_bytes"]))
         metrics.update(extra)
         if out.suffix == ".tflite" and self.controls:
             metrics.update(self._control(model, variant, metrics))

@@ -82,6 +82,10 @@ SR_SCALES = (0.9, 0.8, 0.7, 0.6)
 # Classification (patches of real photos, converters.texture_patches): 500 steps gave SqueezeNet 0.53 top-1
 # on the 1000 held-out 224 px patches (154 s at load 51), three classes still near 0: 1500 steps.
 CLS_STEPS, CLS_BATCH, CLS_LR, CLS_SIDE, CLS_NATIVE_STEPS = 1500, 32, 1e-3, 64, 20
+# A fine-tune of at most this many steps runs eagerly: tracing the train step costs more than the steps do
+# (one thread, `python benchmarks/short_fine_tune.py`: MobileNetV3Small 32x32 2 steps 5.4 CPU-s traced vs 1.1 eager,
+# 8 steps 5.1 vs 3.2, 16 steps 5.8 vs 6.7; the tiny SqueezeNet 8 steps 1.8 vs 1.4, 16 steps 2.3 vs 2.8).
+EAGER_STEPS = 8
 DET_STEPS = 400
 # How long a compression pass (prune, prune_sparse, deep_compression, prune_channels, factorize) fine-tunes
 # when its `steps` is not given, by task (steps before STEP_FACTOR). Its control (converters.control) gets the
@@ -217,7 +221,7 @@ def fine_tune(model: tf_keras.Model, info: TaskInfo, steps: int, image_dir: str 
         raise ConversionError(f"{model.name}: no training recipe for this model (task unknown from its shapes)")
     ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).repeat().batch(batch)
     schedule = keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.1)
-    model.compile(keras.optimizers.Adam(schedule), loss)
+    model.compile(keras.optimizers.Adam(schedule), loss, run_eagerly=steps <= EAGER_STEPS)
     prebuild_optimizer(model)
     model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0,
               callbacks=list(callbacks) + progress_callbacks("train", steps))
@@ -282,7 +286,11 @@ def tuned_copy(model: tf_keras.Model, info: TaskInfo, transform: Callable[[tf_ke
         side = train_side(info, tuple(model.input_shape))
         for s in ((side, None) if side else (None,)):
             try:
-                trainee = transform(copy_at(model, s, batch=None))
+                # the full-size copy trains itself when it already is what a trainee would be (same side, free
+                # batch: a user's model): the transform is not made twice (TF-MOT's QAT on MobileNetV3Small
+                # 32x32 costs about 20 CPU-s a time)
+                trainee = native if s is None and model.input_shape[0] is None else transform(
+                    copy_at(model, s, batch=None))
                 if distill > 0 and info.kind in ("super_resolution", "classification"):
                     teacher = copy_at(model, s, batch=None)
                 break
@@ -292,7 +300,8 @@ def tuned_copy(model: tf_keras.Model, info: TaskInfo, transform: Callable[[tf_ke
             raise ConversionError(f"{model.name}: cannot make a trainable copy of this model")
         fine_tune(trainee, info, steps, image_dir, lr, callbacks(), teacher=teacher, distill=distill,
                   batch=batch, crops=crops, augment=augment, seed=seed, scales=scales)
-        native.set_weights(trainee.get_weights())
+        if trainee is not native:
+            native.set_weights(trainee.get_weights())
     if finish is not None:
         finish(native)
     return native
