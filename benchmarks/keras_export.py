@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 APP = "mobilenetv3small"
 
 
-def _model(name: str, builder: Any, tmp: Path) -> Any:
+def source(name: str, builder: Any, tmp: Path) -> Any:
+    """The builder's Source of a zoo model by name, or of `mobilenetv3small` saved as a user's .keras file in tmp."""
     if name == APP:
         import keras
 
@@ -33,8 +34,12 @@ def _model(name: str, builder: Any, tmp: Path) -> Any:
                                                   classifier_activation=None)
         path = tmp / "mobilenetv3small.keras"
         app.save(path)
-        return builder.source(str(path)).keras_model
-    return builder.source(name).keras_model
+        name = str(path)
+    return builder.source(name)
+
+
+def _model(name: str, builder: Any, tmp: Path) -> Any:
+    return source(name, builder, tmp).keras_model
 
 
 def _seen(data: bytes, x: np.ndarray) -> tuple[Any, list[np.ndarray]]:

@@ -23,20 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
-APP = "mobilenetv3small"
-
-
-def _source(name: str, builder: Any, tmp: Path) -> Any:
-    if name == APP:
-        import keras
-
-        keras.utils.set_random_seed(0)
-        app = keras.applications.MobileNetV3Small(input_shape=(32, 32, 3), weights=None, classes=4,
-                                                  classifier_activation=None)
-        path = tmp / "mobilenetv3small.keras"
-        app.save(path)
-        name = str(path)
-    return builder.source(name)
+from benchmarks.keras_export import APP, source  # noqa: E402  (MobileNetV3Small as a user's .keras file)
 
 
 def timed(src: Any, steps: int, eager: bool) -> float:
@@ -79,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         builder = VariantBuilder(Path(tmp) / "cache")
         for name in (n.strip() for n in args.models.split(",") if n.strip()):
             try:
-                src = _source(name, builder, Path(tmp))
+                src = source(name, builder, Path(tmp))
             except (ConversionError, ValueError, OSError) as exc:
                 print(f"short_fine_tune: --models: {name[:80]!r}: {str(exc).splitlines()[0][:200]}", file=sys.stderr)
                 return 2
