@@ -83,8 +83,8 @@ SR_SCALES = (0.9, 0.8, 0.7, 0.6)
 # on the 1000 held-out 224 px patches (154 s at load 51), three classes still near 0: 1500 steps.
 CLS_STEPS, CLS_BATCH, CLS_LR, CLS_SIDE, CLS_NATIVE_STEPS = 1500, 32, 1e-3, 64, 20
 # A fine-tune of at most this many steps runs eagerly: tracing the train step costs more than the steps do
-# (one thread, `python benchmarks/short_fine_tune.py`: MobileNetV3Small 32x32 2 steps 5.4 CPU-s traced vs 1.1 eager,
-# 8 steps 5.1 vs 3.2, 16 steps 5.8 vs 6.7; the tiny SqueezeNet 8 steps 1.8 vs 1.4, 16 steps 2.3 vs 2.8).
+# (one thread, `python benchmarks/short_fine_tune.py`: MobileNetV3Small 32x32 2 steps 5.3 CPU-s traced vs 1.0 eager,
+# 8 steps 5.4 vs 3.1, 16 steps 5.2 vs 5.9; the tiny SqueezeNet 8 steps 1.8 vs 1.4, 16 steps 2.1 vs 2.7).
 EAGER_STEPS = 8
 DET_STEPS = 400
 # How long a compression pass (prune, prune_sparse, deep_compression, prune_channels, factorize) fine-tunes
@@ -176,7 +176,7 @@ def train_side(info: TaskInfo, input_shape: Sequence[int | None]) -> int | None:
 def fine_tune(model: tf_keras.Model, info: TaskInfo, steps: int, image_dir: str | None = None, lr: float = 5e-4,
               callbacks: Sequence[tf_keras.callbacks.Callback] = (), seed: int = 1, batch: int | None = None,
               teacher: tf_keras.Model | None = None, distill: float = 0.0, crops: int | None = None,
-              augment: bool = False, scales: Sequence[float] = ()) -> None:
+              augment: bool = False, scales: Sequence[float] = (), eager: bool | None = None) -> None:
     """Train `model` in place on its task's data at its own input size.
 
     With a `teacher` (same input and output size) and `distill` > 0, knowledge distillation (Hinton et al.
@@ -187,6 +187,7 @@ def fine_tune(model: tf_keras.Model, info: TaskInfo, steps: int, image_dir: str 
     `crops`: how many distinct super-resolution crops to draw at most (SR_CROPS by default). `augment`
     (super-resolution): every crop and its target turned by a random one of the 8 rotations/flips. `scales`
     (super-resolution): crops drawn also from the training images downscaled by each factor (datasets.sr_pairs).
+    `eager`: run the steps eagerly or traced; by default eagerly up to EAGER_STEPS steps.
     """
     import tensorflow as tf
     import tf_keras as keras
@@ -221,7 +222,7 @@ def fine_tune(model: tf_keras.Model, info: TaskInfo, steps: int, image_dir: str 
         raise ConversionError(f"{model.name}: no training recipe for this model (task unknown from its shapes)")
     ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).repeat().batch(batch)
     schedule = keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.1)
-    model.compile(keras.optimizers.Adam(schedule), loss, run_eagerly=steps <= EAGER_STEPS)
+    model.compile(keras.optimizers.Adam(schedule), loss, run_eagerly=steps <= EAGER_STEPS if eager is None else eager)
     prebuild_optimizer(model)
     model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0,
               callbacks=list(callbacks) + progress_callbacks("train", steps))

@@ -19,13 +19,12 @@ def _srcnn(seed: int = 0):
     return model, training.model_task("super_resolution", model, 3)
 
 
-def test_a_few_steps_run_eagerly_and_train_what_the_traced_steps_train(monkeypatch):
+def test_a_few_steps_run_eagerly_and_train_what_the_traced_steps_train():
     model, info = _srcnn()
     start = model.get_weights()
     eager, traced = training.copy_at(model, batch=None), training.copy_at(model, batch=None)
     training.fine_tune(eager, info, 3, lr=1e-3)
-    monkeypatch.setattr(training, "EAGER_STEPS", 0)
-    training.fine_tune(traced, info, 3, lr=1e-3)
+    training.fine_tune(traced, info, 3, lr=1e-3, eager=False)
     assert eager.run_eagerly is True and traced.run_eagerly is False
     moved = [float(np.abs(a - b).max()) for a, b in zip(start, eager.get_weights())]
     assert min(moved) > 1e-5, moved  # every weight trained
