@@ -1,7 +1,10 @@
 """`harness devices setup`: make a board ready for the runner, or say exactly what to install where.
 
 Steps on an ssh board: python3 must run (3.9+); WORKDIR/venv is created with
---system-site-packages (so a Jetson's apt-installed TensorRT/TensorFlow stay visible); numpy and
+--system-site-packages (so a Jetson's apt-installed TensorRT/TensorFlow stay visible) and, where the board's
+Python ships pip as a wheel (ensurepip's own, or Debian's /usr/share/python-wheels), without pip inside: pip
+runs from that wheel, as ensurepip itself runs it, instead of being installed and compiled into the venv
+(on an emulated arm64 board 37 vs 85 CPU-s for the venv and the LiteRT install; stop 40's note); numpy and
 a LiteRT interpreter are installed with pip unless already importable, from WORKDIR/wheels
 when that folder exists (for boards without internet; the device's `wheels:` folder on this host
 is copied there first); the runner is pushed; the facts are
@@ -23,6 +26,15 @@ OFFLINE_MARKERS = ("Network is unreachable", "Temporary failure in name resoluti
                    "Failed to establish a new connection", "Name or service not known",
                    "No matching distribution found", "Could not find a version",
                    "Connection refused", "Read timed out", "ConnectTimeoutError")
+# The board's Python: its version, machine, and the pip wheel its ensurepip installs from ('-' when none).
+PROBE_SCRIPT = (
+    "import glob, os, platform, sys\n"
+    "dirs = ['/usr/share/python-wheels']\n"
+    "try:\n    import ensurepip\n    dirs.insert(0, os.path.join(os.path.dirname(ensurepip.__file__), '_bundled'))\n"
+    "except ImportError:\n    pass\n"
+    "wheels = [w for d in dirs for w in sorted(glob.glob(os.path.join(d, 'pip-*.whl')))]\n"
+    "print('%d.%d.%d' % sys.version_info[:3], platform.machine(), wheels[0] if wheels else '-')\n"
+)
 CHECK_SCRIPT = (
     "missing = []\n"
     "try:\n    import numpy\nexcept ImportError:\n    missing.append('numpy')\n"
@@ -94,13 +106,12 @@ def setup_target(target: Target) -> dict[str, object]:
     expand = getattr(t, "expand", lambda p: p)
     workdir = expand(cfg.workdir).rstrip("/")
     address = f"{cfg.user}@{cfg.host}"
-    probe = t.run([cfg.python, "-c",
-                   "import sys, platform; print('%d.%d.%d' % sys.version_info[:3], platform.machine())"],
-                  timeout_s=60)
+    probe = t.run([cfg.python, "-c", PROBE_SCRIPT], timeout_s=60)
     if not probe.ok:
         raise SetupError(name, f"{cfg.python} does not run on the board ({_last_line(probe.stderr)}): install it "
                                f"(sudo apt install python3 python3-venv) or set python: to its path")
-    version, machine = probe.stdout.split()[:2]
+    version, machine, found = (probe.stdout.strip().split(None, 2) + ["-"])[:3]
+    pip_wheel = None if found == "-" else found
     if tuple(int(x) for x in version.split(".")[:2]) < MIN_PYTHON:
         raise SetupError(name, f"python {version} on the board is older than "
                                f"{'.'.join(map(str, MIN_PYTHON))}: install a newer python3")
@@ -115,18 +126,23 @@ def setup_target(target: Target) -> dict[str, object]:
         if t.run(["test", "-x", python], timeout_s=30).ok:
             steps.append(f"venv {venv} already there")
         else:
-            res = t.run([cfg.python, "-m", "venv", "--system-site-packages", venv], timeout_s=600)
+            without_pip = ["--without-pip"] if pip_wheel else []
+            res = t.run([cfg.python, "-m", "venv", *without_pip, "--system-site-packages", venv], timeout_s=600)
             if not res.ok:
                 raise SetupError(name, f"could not create {venv} ({_last_line(res.stdout + res.stderr)}); on "
                                        f"Debian, Ubuntu or Raspberry Pi OS run `sudo apt install python3-venv` there")
-            steps.append(f"venv created at {venv}")
+            steps.append(f"venv created at {venv}" + (f" without pip (pip runs from {pip_wheel}; "
+                                                      f"`{python} -m ensurepip` adds one)" if pip_wheel else ""))
     missing = _missing(target, python)
     if missing:
         packages = [PIP_NAMES[m] for m in missing]
         # --no-compile: numpy and LiteRT ship ~660 modules and the runner imports about a tenth; Python compiles
         # those at their first import (the facts run below), not all of them here (an emulated arm64 board's
         # setup: 73.6 vs 88.3 s; stop 38's note).
-        pip = [python, "-m", "pip", "install", "--no-compile", "--disable-pip-version-check", "--retries", "1",
+        # In the venv, pip from the Python's own wheel (whether or not the venv has a pip); outside one, the
+        # board's pip, as the user set it up.
+        pip_main = [f"{pip_wheel}/pip"] if cfg.venv and pip_wheel else ["-m", "pip"]
+        pip = [python, *pip_main, "install", "--no-compile", "--disable-pip-version-check", "--retries", "1",
                "--timeout", "15"]
         wheels = f"{workdir}/wheels"
         if cfg.wheels:

@@ -21,7 +21,8 @@ import yaml
 from converters.exports import ExportError, onnx_for
 from devices.jetson_target import JetsonTarget
 from devices.rpi_target import RaspberryPiTarget
-from devices.setup import SetupError, setup_target
+from devices.setup import PROBE_SCRIPT, SetupError, setup_target
+from devices.ssh import SshTransport
 from devices.target import JobSpec
 from harness.planning.config import BenchSettings
 from harness.store.db import ResultsDB
@@ -122,7 +123,34 @@ def test_setup_makes_a_venv_and_says_what_to_install_offline(sshd_board, tmp_pat
     assert re.match(r"pi-offline: pip on the board could not install (numpy, )?ai-edge-litert \(.*Could not find", msg)
     assert "pip download --only-binary=:all: --platform manylinux_2_27_" in msg and "--platform manylinux2014_" in msg
     assert f"{cfg.workdir}/wheels" in msg and "harness devices setup" in msg
-    assert Path(cfg.workdir, "venv", "bin", "python").exists()
+    venv = Path(cfg.workdir, "venv")
+    assert (venv / "bin" / "python").exists()
+    # This Python bundles pip as a wheel (ensurepip's): the venv was made without pip, pip ran from the wheel
+    assert not list(venv.glob("lib/python3*/site-packages/pip")), "pip was installed into the venv"
+
+
+class NoPipWheelSsh(SshTransport):
+    """The real ssh transport to a board whose Python ships no pip wheel (a distribution that split ensurepip's
+    wheels off): the setup probe's third field says none was found; every other command runs as sent."""
+
+    def _exec(self, argv, timeout_s, stdin=None, *rest, **kw):  # type: ignore[override]
+        code, out, err = super()._exec(argv, timeout_s, stdin, *rest, **kw)
+        if len(argv) == 3 and argv[2] == PROBE_SCRIPT and code == 0:
+            out = b" ".join(out.split()[:2]) + b" -\n"
+        return code, out, err
+
+
+def test_setup_without_a_pip_wheel_makes_the_venv_with_its_own_pip(sshd_board, tmp_path):
+    base = Path(sys.base_prefix) / "bin" / "python3"
+    cfg = sshd_board.config_for("pi-ensurepip", "raspberry_pi", python=str(base), venv=True)
+    Path(cfg.workdir, "wheels").mkdir(parents=True)
+    target = RaspberryPiTarget(cfg, NoPipWheelSsh.from_config(cfg))
+    try:
+        with pytest.raises(SetupError, match="could not install (numpy, )?ai-edge-litert .*Could not find"):
+            setup_target(target)
+    finally:
+        target.close()
+    assert list(Path(cfg.workdir, "venv").glob("lib/python3*/site-packages/pip")), "the venv has no pip of its own"
 
 
 def test_setup_reports_a_missing_python(sshd_board):
