@@ -35,7 +35,8 @@ AUTH_VARS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
 FAST = {"min_runs": 5, "min_s": 0.3, "warmup_s": 0.0, "cooldown_s": 0.0, "threads": 1}
 MB = 1024 * 1024
 # Short health checks, so a SIGKILLed node is declared dead in about a second, not half a minute.
-HEAD = {"num_cpus": 0, "object_store_memory": 80 * MB, "include_dashboard": False,
+# No log monitor, as `farm up` and `harness agent` start their nodes (harness.farm.node.NO_LOG_MONITOR).
+HEAD = {"num_cpus": 0, "object_store_memory": 80 * MB, "include_dashboard": False, "include_log_monitor": False,
         "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 2,
                            "health_check_initial_delay_ms": 0}}
 
@@ -77,7 +78,7 @@ class Lab:
 
     def join(self, name: str, devices_file: object, *, facts: bool = False, version: str | None = None) -> dict:
         """What `harness agent` does once its node is up: a node with the device resources, then announce."""
-        node = self.cluster.add_node(num_cpus=1, object_store_memory=80 * MB, node_name=name,
+        node = self.cluster.add_node(num_cpus=1, object_store_memory=80 * MB, node_name=name, include_log_monitor=False,
                                      resources={**node_resources(devices_file), f"{AGENT_MARK}{name}": 1.0})
         self.nodes[name] = node
         self.files[name] = devices_file
@@ -648,6 +649,12 @@ def test_cli_farm_up_agent_join_devices_listing_and_duplicate_refused(tmp_path):
 
         for p in psutil.process_iter(["cmdline"]):
             assert token not in " ".join(p.info["cmdline"] or []), p.info["cmdline"]
+        # Neither node runs Ray's log monitor: every harness driver connects with log_to_driver=False, so it
+        # would only be load on the hosts that measure.
+        farm = {_sid(c.pid) for p in (head, agent) for c in psutil.Process(p.pid).children()} - {-1, os.getsid(0)}
+        assert len(farm) == 2, farm  # the head's `ray start` session and the agent's
+        ours = [" ".join(q.info["cmdline"] or []) for q in psutil.process_iter(["cmdline"]) if _sid(q.pid) in farm]
+        assert any("raylet" in c for c in ours) and not [c for c in ours if "log_monitor" in c], ours
         # Without the token, or with another one, the farm refuses: one line, exit 2.
         other = tmp_path / "other_token"
         other.write_text("f" * 64)

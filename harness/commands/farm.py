@@ -43,7 +43,7 @@ def health_checks(lost_after_s: float) -> dict[str, int]:
 def cmd_farm(args: argparse.Namespace) -> int:
     from errors import UserError
     from harness.farm.cluster import connect, ensure_token, harness_version, is_loopback, registry, secure_env
-    from harness.farm.node import last_error, ray_cli, start_node, stop_node
+    from harness.farm.node import NO_LOG_MONITOR, last_error, ray_cli, start_node, stop_node
 
     if not 6 <= args.lost_after <= 600:
         raise UserError(f"--lost-after {args.lost_after:g}: expected 6 to 600 seconds")
@@ -54,7 +54,7 @@ def cmd_farm(args: argparse.Namespace) -> int:
     os.environ["RAY_memory_monitor_refresh_ms"] = "0"
     argv = ray_cli(keep_loopback=is_loopback(args.bind))
     argv += ["start", "--head", f"--node-ip-address={args.bind}", f"--port={args.port}",
-             f"--num-cpus={args.num_cpus}", "--include-dashboard=false", "--disable-usage-stats",
+             f"--num-cpus={args.num_cpus}", "--include-dashboard=false", NO_LOG_MONITOR, "--disable-usage-stats",
              f"--object-store-memory={100 * 1024 * 1024}", "--block",
              f"--system-config={json.dumps(health_checks(args.lost_after))}", *args.ray_start_arg]
     folder = Path(tempfile.mkdtemp(prefix="harness-farm-"))  # `ray start`'s output, one log per try

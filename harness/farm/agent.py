@@ -29,7 +29,7 @@ from harness.farm.cluster import (
     registry,
     shown,
 )
-from harness.farm.node import last_error, ray_cli, start_failed, start_node, stop_node
+from harness.farm.node import NO_LOG_MONITOR, last_error, ray_cli, start_failed, start_node, stop_node
 from harness.farm.shapes import AgentEntry, Artifact, DeviceSpec, Facts, WorkerHandle, WorkerStatus
 
 if TYPE_CHECKING:
@@ -364,7 +364,8 @@ def run_agent(devices_file: DevicesFile, address: str, *, name: str, num_cpus: i
     argv += ["start", f"--address={target}", f"--num-cpus={num_cpus}", f"--node-name={name}",
              f"--resources={json.dumps(resources)}",
              "--labels=" + ",".join(f"{k}={v}" for k, v in node_labels(name, specs).items()),
-             f"--object-store-memory={object_store_mb * 1024 * 1024}", "--block", "--disable-usage-stats"]
+             f"--object-store-memory={object_store_mb * 1024 * 1024}", "--block", NO_LOG_MONITOR,
+             "--disable-usage-stats"]
     if node_ip:
         argv.append(f"--node-ip-address={node_ip}")
     argv += list(extra_args or [])

@@ -30,6 +30,11 @@ STARTUP_TIMEOUT = "timed out during startup"
 RUNTIME_STARTED = "Ray runtime started."  # what it says once its node is registered
 
 
+# Ray's log monitor tails every worker's log into the GCS for drivers to print; every harness driver connects
+# with `log_to_driver=False`, so on a host that measures it would only be load (benchmarks/farm_idle_host.py).
+NO_LOG_MONITOR = "--include-log-monitor=false"
+
+
 def ray_cli(keep_loopback: bool = False) -> list[str]:
     """`ray` as a child of this Python. With `keep_loopback`, a loopback `--node-ip-address` stays loopback:
     `ray start` would replace 127.0.0.1 by the host's LAN address (`resolve_ip_for_localhost`), and its
