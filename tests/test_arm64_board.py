@@ -36,24 +36,27 @@ BENCH = {"warmup_s": 0.0, "warmup_runs": 1, "min_runs": 5, "min_s": 0.5, "cooldo
 TIMINGS: dict[str, Any] = {}
 INT8_STEPS = 1
 
-# Run on the board (venv python) and on this host alike: the model's outputs for the inputs given.
+# Run on the board (venv python) and on this host alike: each model's outputs for the inputs given, all the jobs
+# in one process (each Python start with numpy and LiteRT is ~5 s of emulated CPU on the board).
 OUTPUTS_SCRIPT = """
 import base64, io, json, sys
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
-job = json.load(sys.stdin)
-it = Interpreter(model_path=job["model"], num_threads=1)
-it.allocate_tensors()
-for d, b in zip(it.get_input_details(), job["inputs"]):
-    it.set_tensor(d["index"], np.load(io.BytesIO(base64.b64decode(b))))
-it.invoke()
-outs = []
-for d in it.get_output_details():
-    buf = io.BytesIO()
-    np.save(buf, it.get_tensor(d["index"]))
-    q = d.get("quantization") or (0.0, 0)
-    outs.append({"npy": base64.b64encode(buf.getvalue()).decode(), "scale": float(q[0]), "zero": int(q[1])})
-print(json.dumps(outs))
+answers = []
+for job in json.load(sys.stdin):
+    it = Interpreter(model_path=job["model"], num_threads=1)
+    it.allocate_tensors()
+    for d, b in zip(it.get_input_details(), job["inputs"]):
+        it.set_tensor(d["index"], np.load(io.BytesIO(base64.b64decode(b))))
+    it.invoke()
+    outs = []
+    for d in it.get_output_details():
+        buf = io.BytesIO()
+        np.save(buf, it.get_tensor(d["index"]))
+        q = d.get("quantization") or (0.0, 0)
+        outs.append({"npy": base64.b64encode(buf.getvalue()).decode(), "scale": float(q[0]), "zero": int(q[1])})
+    answers.append(outs)
+print(json.dumps(answers))
 """
 
 
@@ -160,16 +163,22 @@ def _ssh(board) -> list[str]:
             "StrictHostKeyChecking=yes", "-i", str(board.client_key), "-p", str(board.port), "root@127.0.0.1"]
 
 
-def _outputs(argv: list[str], model: str, inputs: list[str]) -> tuple[list[np.ndarray], list[float]]:
-    res = subprocess.run(argv, input=json.dumps({"model": model, "inputs": inputs}), capture_output=True,
+def _outputs(argv: list[str], jobs: list[tuple[str, list[str]]]) -> list[tuple[list[np.ndarray], list[float]]]:
+    """Per (model, inputs) job, its outputs (dequantized) and their scales, from one run of OUTPUTS_SCRIPT."""
+    res = subprocess.run(argv, input=json.dumps([{"model": m, "inputs": i} for m, i in jobs]), capture_output=True,
                          text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-1500:]
-    outs, scales = [], []
-    for o in json.loads(res.stdout.strip().splitlines()[-1]):
-        arr = np.load(io.BytesIO(base64.b64decode(o["npy"])))
-        outs.append((arr.astype(np.float64) - o["zero"]) * o["scale"] if o["scale"] else arr.astype(np.float64))
-        scales.append(o["scale"])
-    return outs, scales
+    answers = json.loads(res.stdout.strip().splitlines()[-1])
+    assert len(answers) == len(jobs), answers
+    out = []
+    for answer in answers:
+        arrays, scales = [], []
+        for o in answer:
+            arr = np.load(io.BytesIO(base64.b64decode(o["npy"])))
+            arrays.append((arr.astype(np.float64) - o["zero"]) * o["scale"] if o["scale"] else arr.astype(np.float64))
+            scales.append(o["scale"])
+        out.append((arrays, scales))
+    return out
 
 
 def _inputs(model: Path) -> list[str]:
@@ -207,10 +216,10 @@ def test_run_srcnn_and_squeezenet_in_fp32_and_int8(board, devfile, variants_cach
         assert any(n.startswith("emulated (qemu-system-aarch64") for n in m.validity.notes)
         assert m.runtime == "ai-edge-litert" and m.runtime_version == "2.3.0" and len(m.latencies_us) >= 5
         assert m.temp_max_c is None and not m.power_samples  # the virt machine has neither; none invented
-        host_model = Path(m.extra["artifact_path"])
-        inputs = _inputs(host_model)
-        on_board, scales = _outputs(ssh, m.extra["remote_model_path"], inputs)
-        on_host, _ = _outputs([sys.executable, "-c", OUTPUTS_SCRIPT], str(host_model), inputs)
+    inputs = [_inputs(Path(m.extra["artifact_path"])) for m in rows]
+    boards = _outputs(ssh, [(m.extra["remote_model_path"], i) for m, i in zip(rows, inputs)])
+    hosts = _outputs([sys.executable, "-c", OUTPUTS_SCRIPT], [(m.extra["artifact_path"], i) for m, i in zip(rows, inputs)])
+    for m, (on_board, scales), (on_host, _) in zip(rows, boards, hosts):
         assert [a.shape for a in on_board] == [b.shape for b in on_host]
         worst = max(float(np.max(np.abs(a - b))) for a, b in zip(on_board, on_host))
         span = max(float(np.max(np.abs(b))) for b in on_host) or 1.0
