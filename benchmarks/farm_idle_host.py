@@ -48,7 +48,9 @@ def _wait_line(proc: subprocess.Popen[str], needle: str, timeout_s: float) -> No
 
 
 def _tree_cpu(root: int, sessions: set[int]) -> float:
-    """CPU-s of a process, its descendants and every process of the sessions its `ray start` made."""
+    """CPU-s of a process, its descendants and every process of the sessions its `ray start` made. The sessions
+    found are added to `sessions`, so a node's daemons count on the next call too; processes that already ended
+    count only through a living parent that waited for them (the start figures are a floor)."""
     total = 0.0
     try:
         procs = [psutil.Process(root), *psutil.Process(root).children(recursive=True)]
