@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -100,6 +101,7 @@ def one(extra: list[str], idle_s: float) -> dict[str, float]:
             if p is not None and p.poll() is None:
                 p.send_signal(signal.SIGTERM)
                 p.wait(timeout=90)
+        shutil.rmtree(tmp, ignore_errors=True)  # the round's token, lock and caches
 
 
 def main() -> int:
