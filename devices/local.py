@@ -1,6 +1,7 @@
 """The local host as a transport: subprocesses and file copies, exactly the shape of a board."""
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -14,8 +15,12 @@ from devices.transport import CommandResult, Transport, TransportError
 
 
 # Every command starts through this: it asks Linux to SIGKILL it when the harness dies (PR_SET_PDEATHSIG,
-# kept across exec), so a runner never outlives a killed harness to be measured beside a `--resume`.
-# Done in a tiny exec wrapper rather than preexec_fn, which is unsafe in a process with threads.
+# kept across exec), so a runner never outlives a killed harness to be measured beside a `--resume`. Done in an
+# exec wrapper rather than preexec_fn, which is unsafe in a process with threads. Where util-linux's `setpriv`
+# has `--pdeathsig` (2.33 on: Debian 10, Ubuntu 20.04, Raspberry Pi OS), it sets the signal and dash checks the
+# parent: about 3 ms a command where a Python wrapper costs 23 ms of CPU (every `mkdir`, `cat` and runner of a
+# local run; benchmarks/local_commands.py). Either way a harness that died before the signal was set is seen
+# (the parent is no longer the harness) and the command does not run.
 _DIE_WITH_PARENT = (
     "import ctypes, os, sys\n"
     "try:\n ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)\nexcept Exception:\n pass\n"
@@ -23,13 +28,39 @@ _DIE_WITH_PARENT = (
     "try:\n os.execvp(sys.argv[2], sys.argv[2:])\n"
     "except OSError as exc:\n sys.stderr.write(f'{exc.strerror}: {sys.argv[2]}\\n')\n os._exit(127)\n"
 )
+# After setpriv: $1 is the harness's pid, the command follows; `exec` failing exits 127 as the Python one does.
+_PARENT_CHECK = '[ "$PPID" = "$1" ] || exit 1; shift; exec "$@"'
+
+
+@functools.cache
+def _setpriv() -> str | None:
+    """util-linux's setpriv where it takes --pdeathsig (checked once per process), else None."""
+    path = shutil.which("setpriv")
+    sh = shutil.which("sh")
+    if path is None or sh is None:
+        return None
+    try:
+        ok = subprocess.run([path, "--pdeathsig", "KILL", "--", sh, "-c", "exit 0"], stdin=subprocess.DEVNULL,
+                            capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return path if ok else None
+
+
+def tied_to(argv: list[str], parent: int, python_wrapper: bool = False) -> list[str]:
+    """`argv` started so that it gets SIGKILL when process `parent` dies, and does not start at all when its
+    parent is not `parent` by then (Linux); elsewhere as it is."""
+    if not sys.platform.startswith("linux"):
+        return argv
+    setpriv = None if python_wrapper else _setpriv()
+    if setpriv is not None:
+        return [setpriv, "--pdeathsig", "KILL", "--", "sh", "-c", _PARENT_CHECK, "sh", str(parent), *argv]
+    return [sys.executable, "-c", _DIE_WITH_PARENT, str(parent), *argv]
 
 
 def tied_to_this_process(argv: list[str]) -> list[str]:
     """`argv` started so that it dies with this process (Linux); elsewhere as it is."""
-    if not sys.platform.startswith("linux"):
-        return argv
-    return [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *argv]
+    return tied_to(argv, os.getpid())
 
 
 ABORT_GRACE_S = 5.0

@@ -54,6 +54,29 @@ def test_sr_pairs_geometry_and_bicubic_baseline(upsampled):
     assert 18 < np.mean(psnrs) < 45  # bicubic is close to, not equal to, the original
 
 
+def test_crop_sizes_below_every_image_share_one_set_of_resizes_and_a_larger_one_scales_up(tmp_path):
+    """`min_side` only picks which images are scaled up so a crop fits: below the smallest image it is dropped from
+    the cache key (one set of cubic resizes for 24 and 48 px crops), above it the small image is scaled up."""
+    from skimage.io import imsave
+
+    rng = np.random.default_rng(0)
+    for i, shape in enumerate([(64, 64), (40, 50), (72, 60)]):  # image 0 is held out; training: 40x50 and 72x60
+        imsave(tmp_path / f"{i}.png", (rng.random((*shape, 3)) * 255).astype(np.uint8))
+    folder = str(tmp_path)
+    datasets._degraded.cache_clear()
+    small = datasets.degraded(folder, False, 3, 1, 24)
+    assert datasets.degraded(folder, False, 3, 1, 40) is small  # 40: not below the 40 px side either
+    assert datasets._degraded.cache_info().currsize == 1
+    uncached = datasets._degraded.__wrapped__(folder, False, 3, 1, 24)
+    for got, want in zip(small, uncached):  # the same arrays as computed with the crop size in the key
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)
+    assert [t[0].shape for t in small] == [(39, 48, 1), (72, 60, 1)]
+    big = datasets.degraded(folder, False, 3, 1, 48)  # the 40x50 image is scaled up to 48x60
+    assert big is not small and [t[0].shape for t in big] == [(48, 60, 1), (72, 60, 1)]
+    np.testing.assert_array_equal(big[1][0], small[1][0])
+
+
 def test_task_inferred_from_shapes():
     assert datasets.task_info("unknown", (None, 64, 64, 1), (None, 192, 192, 1)) == TaskInfo(
         "super_resolution", scale=3, channels=1)

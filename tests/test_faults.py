@@ -174,14 +174,19 @@ def test_model_loads_on_the_host_run_in_a_child(tiny_tflite, monkeypatch):
     assert ("converters.analysis", "tflite_io") in calls and ("converters.analysis", "xnnpack_coverage_here") in calls
 
 
-def test_runner_dies_with_a_killed_harness(tmp_path):
-    """SIGKILL of the process that started the runner: the runner goes too (PR_SET_PDEATHSIG)."""
+@pytest.mark.parametrize("python_wrapper", [False, True], ids=["setpriv", "python-wrapper"])
+def test_runner_dies_with_a_killed_harness(tmp_path, python_wrapper):
+    """SIGKILL of the process that started the runner: the runner goes too (PR_SET_PDEATHSIG), set by util-linux's
+    setpriv where it has --pdeathsig, else by the Python exec wrapper."""
     if not sys.platform.startswith("linux"):
         pytest.skip("PR_SET_PDEATHSIG is Linux's")
     pidfile = tmp_path / "child.pid"
     parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import threading, time
+        import devices.local
         from devices.local import LocalTransport
+        if {python_wrapper}:
+            devices.local._setpriv = lambda: None
         t = threading.Thread(target=LocalTransport().run, args=(["sh", "-c", "echo $$ > {pidfile}; exec sleep 60"],),
                              kwargs={{"timeout_s": 120}})
         t.start()
@@ -206,6 +211,41 @@ def test_runner_dies_with_a_killed_harness(tmp_path):
     else:
         os.kill(child, signal.SIGKILL)
         pytest.fail("the runner outlived the harness that started it")
+
+
+@pytest.mark.parametrize("python_wrapper", [False, True], ids=["setpriv", "python-wrapper"])
+def test_a_command_whose_harness_died_before_it_started_does_not_run(tmp_path, python_wrapper):
+    """Between fork and the death signal being set, the harness may die: then the command's parent is no longer the
+    harness, and it exits 1 without running. Otherwise it runs with its arguments as given."""
+    from devices.local import tied_to
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("PR_SET_PDEATHSIG is Linux's")
+    flag = tmp_path / "ran"
+    res = subprocess.run(tied_to(["touch", str(flag)], 1, python_wrapper), capture_output=True, text=True)
+    assert res.returncode == 1 and not flag.exists(), res.stderr
+    res = subprocess.run(tied_to(["touch", str(flag)], os.getpid(), python_wrapper), capture_output=True, text=True)
+    assert res.returncode == 0 and flag.exists(), res.stderr
+    res = subprocess.run(tied_to(["printf", "%s|", "a b", "$HOME", "*", "", "-x;true"], os.getpid(), python_wrapper),
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert res.stdout == "a b|$HOME|*||-x;true|", res.stdout
+    res = subprocess.run(tied_to(["no-such-program-here"], os.getpid(), python_wrapper), capture_output=True,
+                         text=True)
+    assert res.returncode == 127 and "no-such-program-here" in res.stderr, res.stderr
+
+
+def test_local_commands_are_tied_through_setpriv_on_linux():
+    """util-linux is essential on Debian and Ubuntu: its setpriv (3 ms a command) is used, not the Python wrapper
+    (23 ms of CPU a command; benchmarks/local_commands.py)."""
+    from devices.local import tied_to_this_process
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("PR_SET_PDEATHSIG is Linux's")
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "no setpriv on this Linux host: install util-linux (2.33 or later)"
+    argv = tied_to_this_process(["true"])
+    assert argv[:4] == [setpriv, "--pdeathsig", "KILL", "--"] and argv[-1] == "true", argv
+    assert subprocess.run(argv).returncode == 0
 
 
 def test_warmup_is_capped_by_max_seconds():
