@@ -11,17 +11,19 @@ and one benchmark job: its commands and the runner), with how many commands that
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import devices.local as local  # noqa: E402
+from devices.transport import CommandResult  # noqa: E402
 
 WAYS = ("setpriv", "python wrapper")
 
@@ -31,7 +33,7 @@ def children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def as_way(way: str) -> Callable[[], str | None]:
+def as_way(way: str) -> Callable[[], tuple[str, str] | None]:
     """`local._setpriv` for one way: the real lookup, or none (the Python wrapper)."""
     real = local._setpriv
     return real if way == "setpriv" else (lambda: None)
@@ -41,7 +43,7 @@ def starts(way: str, n: int) -> float:
     """CPU ms of one start of `true`, the way given ('bare': not tied at all)."""
     c = children_cpu()
     for _ in range(n):
-        argv = ["true"] if way == "bare" else local.tied_to(["true"], local.os.getpid(), way == "python wrapper")
+        argv = ["true"] if way == "bare" else local.tied_to(["true"], os.getpid(), way == "python wrapper")
         subprocess.run(argv, check=True)
     return (children_cpu() - c) / n * 1000
 
@@ -55,9 +57,10 @@ def one_job(model: Path, cache: Path) -> tuple[float, int]:
     count = [0]
     real_run = local.LocalTransport.run
 
-    def counted(self: local.LocalTransport, argv: list[str], **kw: object) -> local.CommandResult:
+    def counted(self: local.LocalTransport, argv: Sequence[str], *, timeout_s: float,
+                stdin: str | None = None) -> CommandResult:
         count[0] += 1
-        return real_run(self, argv, **kw)  # type: ignore[arg-type]
+        return real_run(self, argv, timeout_s=timeout_s, stdin=stdin)
 
     local.LocalTransport.run = counted  # type: ignore[method-assign]
     try:
@@ -85,8 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     if local._setpriv() is None:
         print("no setpriv with --pdeathsig on this host (util-linux 2.33 or later): the Python wrapper is used")
         return 0
-    import os
-
     import tensorflow as tf
     import tf_keras as keras
 
@@ -103,12 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["XDG_CACHE_HOME"] = str(Path(tmp) / "cache")  # the local target's folder: a fresh one
         for r in range(args.rounds):
             for way in (WAYS if r % 2 == 0 else WAYS[::-1]):
-                local._setpriv = as_way(way) if way != "setpriv" else real  # type: ignore[assignment]
+                local._setpriv = as_way(way)  # type: ignore[assignment]
                 try:
                     per_start[way].append(starts(way, args.starts))
                     cpu, n = one_job(model, Path(tmp))
                 finally:
-                    local._setpriv = real  # type: ignore[assignment]
+                    local._setpriv = real
                 per_job[way].append(cpu)
                 commands[way] = n
             per_start["bare"].append(starts("bare", args.starts))

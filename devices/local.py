@@ -17,9 +17,9 @@ from devices.transport import CommandResult, Transport, TransportError
 # Every command starts through this: it asks Linux to SIGKILL it when the harness dies (PR_SET_PDEATHSIG,
 # kept across exec), so a runner never outlives a killed harness to be measured beside a `--resume`. Done in an
 # exec wrapper rather than preexec_fn, which is unsafe in a process with threads. Where util-linux's `setpriv`
-# has `--pdeathsig` (2.33 on: Debian 10, Ubuntu 20.04, Raspberry Pi OS), it sets the signal and dash checks the
-# parent: about 3 ms a command where a Python wrapper costs 23 ms of CPU (every `mkdir`, `cat` and runner of a
-# local run; benchmarks/local_commands.py). Either way a harness that died before the signal was set is seen
+# has `--pdeathsig` (2.33 on: Debian 10, Ubuntu 20.04, Raspberry Pi OS), it sets the signal and the shell checks
+# the parent: 3.3 ms of CPU a command where the Python wrapper costs 26.3 (every `mkdir`, `sha256sum` and runner
+# of a local run; benchmarks/local_commands.py). Either way a harness that died before the signal was set is seen
 # (the parent is no longer the harness) and the command does not run.
 _DIE_WITH_PARENT = (
     "import ctypes, os, sys\n"
@@ -28,23 +28,23 @@ _DIE_WITH_PARENT = (
     "try:\n os.execvp(sys.argv[2], sys.argv[2:])\n"
     "except OSError as exc:\n sys.stderr.write(f'{exc.strerror}: {sys.argv[2]}\\n')\n os._exit(127)\n"
 )
-# After setpriv: $1 is the harness's pid, the command follows; `exec` failing exits 127 as the Python one does.
+# After setpriv: $1 is the harness's pid, the command follows; a command that cannot run exits 127 (126 when it is
+# not executable), as from any shell; the Python wrapper exits 127 for both.
 _PARENT_CHECK = '[ "$PPID" = "$1" ] || exit 1; shift; exec "$@"'
 
 
 @functools.cache
-def _setpriv() -> str | None:
-    """util-linux's setpriv where it takes --pdeathsig (checked once per process), else None."""
-    path = shutil.which("setpriv")
-    sh = shutil.which("sh")
-    if path is None or sh is None:
+def _setpriv() -> tuple[str, str] | None:
+    """(util-linux's setpriv, sh) where that setpriv takes --pdeathsig (checked once per process), else None."""
+    setpriv, sh = shutil.which("setpriv"), shutil.which("sh")
+    if setpriv is None or sh is None:
         return None
     try:
-        ok = subprocess.run([path, "--pdeathsig", "KILL", "--", sh, "-c", "exit 0"], stdin=subprocess.DEVNULL,
+        ok = subprocess.run([setpriv, "--pdeathsig", "KILL", "--", sh, "-c", "exit 0"], stdin=subprocess.DEVNULL,
                             capture_output=True, timeout=10).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return None
-    return path if ok else None
+    return (setpriv, sh) if ok else None
 
 
 def tied_to(argv: list[str], parent: int, python_wrapper: bool = False) -> list[str]:
@@ -52,9 +52,10 @@ def tied_to(argv: list[str], parent: int, python_wrapper: bool = False) -> list[
     parent is not `parent` by then (Linux); elsewhere as it is."""
     if not sys.platform.startswith("linux"):
         return argv
-    setpriv = None if python_wrapper else _setpriv()
-    if setpriv is not None:
-        return [setpriv, "--pdeathsig", "KILL", "--", "sh", "-c", _PARENT_CHECK, "sh", str(parent), *argv]
+    found = None if python_wrapper else _setpriv()
+    if found is not None:
+        setpriv, sh = found
+        return [setpriv, "--pdeathsig", "KILL", "--", sh, "-c", _PARENT_CHECK, "sh", str(parent), *argv]
     return [sys.executable, "-c", _DIE_WITH_PARENT, str(parent), *argv]
 
 
