@@ -63,10 +63,11 @@ def test_crop_sizes_below_every_image_share_one_set_of_resizes_and_a_larger_one_
     for i, shape in enumerate([(64, 64), (40, 50), (72, 60)]):  # image 0 is held out; training: 40x50 and 72x60
         imsave(tmp_path / f"{i}.png", (rng.random((*shape, 3)) * 255).astype(np.uint8))
     folder = str(tmp_path)
-    datasets._degraded.cache_clear()
+    before = datasets._degraded.cache_info()
     small = datasets.degraded(folder, False, 3, 1, 24)
     assert datasets.degraded(folder, False, 3, 1, 40) is small  # 40: not below the 40 px side either
-    assert datasets._degraded.cache_info().currsize == 1
+    after = datasets._degraded.cache_info()  # computed once, then served from the cache
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1), (before, after)
     uncached = datasets._degraded.__wrapped__(folder, False, 3, 1, 24)
     for got, want in zip(small, uncached):  # the same arrays as computed with the crop size in the key
         for a, b in zip(got, want):
