@@ -30,7 +30,7 @@ def tiny_plan(tiny_tflite):
     from harness.planning.config import local_only
     from harness.planning.plan import make_plan
 
-    return make_plan(local_only(), models=[str(tiny_tflite)], variants=["fp32"], overrides=FAST_BENCH)
+    return make_plan(local_only(), models=[str(tiny_tflite)], variants=["fp32"], overrides=FAST_BENCH, peak_probe=False)
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, object]:
@@ -246,7 +246,7 @@ def test_run_live_flag_on_the_command_line(tiny_tflite, tmp_path, isolated_cache
     proc = subprocess.run(
         [sys.executable, "-m", "harness", "run", "--models", str(tiny_tflite), "--variants", "fp32", "--runs", "10",
          "--min-seconds", "0.1", "--warmup-seconds", "0", "--cooldown", "0", "--db", str(tmp_path / "r.db"),
-         "--cache-dir", str(tmp_path / "art"), "--no-progress", "--live", "127.0.0.1:0"],
+         "--cache-dir", str(tmp_path / "art"), "--no-progress", "--no-peak-probe", "--live", "127.0.0.1:0"],
         capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "live: http://127.0.0.1:" in proc.stderr and "token=" not in proc.stderr

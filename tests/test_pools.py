@@ -187,7 +187,7 @@ def test_cli_nightly_takes_pool_as_run_does(harness_cli, tiny_tflite, tmp_path):
     yaml.write_text("devices:\n  - {name: cpu-a, kind: local, pool: cpu}\n  - {name: other, kind: local}\n")
     common = ("--devices", str(yaml), "--models", str(tiny_tflite), "--variants", "fp32", "--quick",
               "--repeat", "1", "--db", str(tmp_path / "n.db"), "--out-dir", str(tmp_path / "reports"),
-              "--cache-dir", str(tmp_path / "cache"))
+              "--cache-dir", str(tmp_path / "cache"), "--no-peak-probe")
     res = harness_cli("nightly", *common, "--pool", "gpu", text=True)
     assert res.returncode == 2 and res.stderr.strip().splitlines() == [
         "harness: error: --pool gpu: no enabled device of that pool (pools: 'cpu')"], res.stderr

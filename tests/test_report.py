@@ -38,7 +38,8 @@ def real_run(tiny_tflite, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("real-run")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(tmp / "cache"))
-        plan = make_plan(local_only(), models=[str(tiny_tflite)], variants=["fp32"], overrides=FAST_BENCH)
+        plan = make_plan(local_only(), models=[str(tiny_tflite)], variants=["fp32"], overrides=FAST_BENCH,
+                         peak_probe=False)
         summary = orchestrate.run(plan, tmp / "results.db", cache_dir=tmp / "artifacts")
     assert summary.measured == 1, summary.results
     return tmp / "results.db", summary.run_id

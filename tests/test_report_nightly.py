@@ -63,12 +63,18 @@ def _labels(db_path: Path) -> dict[str, str | None]:
 def test_nightly_baseline_then_faster_then_confirmed_regression(farm, tiny_tflite, tmp_path, isolated_cache, capsys):
     db, out = tmp_path / "nightly.db", tmp_path / "reports"
     argv = ["nightly", "--devices", str(farm), "--models", str(tiny_tflite), "--variants", "fp32",
-            "--db", str(db), "--out-dir", str(out), "--cache-dir", str(tmp_path / "art")]
+            "--db", str(db), "--out-dir", str(out), "--cache-dir", str(tmp_path / "art"), "--no-peak-probe"]
 
     # Night 1: nothing to compare with; it becomes the baseline.
     assert main(argv) == 0
     (night1,) = [r for r, label in _labels(db).items() if label == GOOD]
     md = next(out.glob(f"*{night1}.md")).read_text()
+    # --no-peak-probe as on `run`: no matmul probe, so no row carries a device peak (test_nightly_policy: the default)
+    db_ = ResultsDB(db)
+    try:
+        assert [m.metrics.get("device_peak_gflops") for m in db_.measurements(night1)] == [None] * 3
+    finally:
+        db_.close()
     assert "First night" in md and (out / next(out.glob(f"*{night1}.md")).name.replace(".md", ".html")).exists()
 
     # Night 2 against a baseline three times slower than this host: faster, so a good night.
@@ -113,7 +119,7 @@ def test_a_night_that_could_not_be_compared_is_never_ok(farm, tiny_tflite, tmp_p
     flagged unstable (a robust-spread threshold no real run meets): the night is uncomparable, not ok."""
     db, out = tmp_path / "nightly.db", tmp_path / "reports"
     argv = ["nightly", "--models", str(tiny_tflite), "--variants", "fp32", "--db", str(db), "--out-dir", str(out),
-            "--cache-dir", str(tmp_path / "art")]
+            "--cache-dir", str(tmp_path / "art"), "--no-peak-probe"]
     strict = tmp_path / "strict.yaml"
     cfg = yaml.safe_load(farm.read_text())
     cfg["defaults"]["spread_threshold"] = 1e-9
@@ -157,7 +163,7 @@ def test_a_replaced_model_file_is_confirmed_by_an_interleaved_remeasurement(farm
     db, out = tmp_path / "nightly.db", tmp_path / "reports"
     model = tmp_path / "models" / "net.tflite"
     argv = ["nightly", "--devices", str(farm), "--models", str(model), "--variants", "fp32",
-            "--db", str(db), "--out-dir", str(out), "--cache-dir", str(tmp_path / "art")]
+            "--db", str(db), "--out-dir", str(out), "--cache-dir", str(tmp_path / "art"), "--no-peak-probe"]
     _conv_model(model, 8)
     assert main(argv) == 0
     assert list(_labels(db).values()) == [GOOD]

@@ -103,7 +103,7 @@ def test_sigkill_mid_run_then_resume_loses_and_doubles_nothing(tmp_path, tiny_tf
     env = {**os.environ, "XDG_CACHE_HOME": str(isolated_cache)}
     args = ["run", "--devices", str(devices_file(tmp_path)), "--db", str(db), "--models", ",".join(models),
             "--variants", "fp32", "--runs", "5", "--min-seconds", "0.6", "--warmup-seconds", "0",
-            "--cooldown", "0", "--no-progress"]
+            "--cooldown", "0", "--no-progress", "--no-peak-probe"]
     proc = subprocess.Popen([sys.executable, "-m", "harness", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -182,7 +182,7 @@ def test_ctrl_c_marks_run_interrupted_and_resume_completes(tmp_path, tiny_tflite
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", "run", "--devices", str(devices_file(tmp_path)), "--db", str(db),
          "--models", ",".join(models), "--variants", "fp32", "--runs", "5", "--min-seconds", "0.8",
-         "--warmup-seconds", "0", "--cooldown", "0", "--no-progress"],
+         "--warmup-seconds", "0", "--cooldown", "0", "--no-progress", "--no-peak-probe"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -211,7 +211,7 @@ def test_an_unreachable_iphone_is_error_rows_not_a_crash(tmp_path, tiny_tflite, 
     monkeypatch.setenv("USBMUXD_SOCKET_ADDRESS", str(tmp_path / "no-usbmuxd.sock"))  # nothing listens there
     devices = parse_devices({"devices": [{"name": "local", "kind": "local"},
                                          {"name": "phone", "kind": "ios", "udid": "00008030-001A2B3C0E12002E"}]})
-    plan = make_plan(devices, models=[str(tiny_tflite)], variants=["fp32"], overrides=FAST)
+    plan = make_plan(devices, models=[str(tiny_tflite)], variants=["fp32"], overrides=FAST, peak_probe=False)
     summary = orchestrate.run(plan, tmp_path / "r.db")
     rows = {m.device: m for m in summary.results}
     assert rows["local"].status == "ok"

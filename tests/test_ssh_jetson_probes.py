@@ -85,7 +85,8 @@ def test_harness_run_and_devices_with_the_wrong_rail(sshd_board, tiny_tflite, tm
                                                    sshd_board.device("pi-name", "raspberry_pi")]}))
     db = tmp_path / "results.db"
     res = _harness("run", "--devices", str(devices), "--models", str(tiny_tflite), "--variants", "fp32",
-                   "--db", str(db), "--cache-dir", str(tmp_path / "cache"), "--no-progress", cwd=tmp_path)
+                   "--db", str(db), "--cache-dir", str(tmp_path / "cache"), "--no-progress", "--no-peak-probe",
+                   cwd=tmp_path)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     rows = ResultsDB(db).measurements()
     assert len(rows) == 2

@@ -124,7 +124,7 @@ def test_cli_sustained_on_the_local_target_stores_the_figures(tmp_path, tiny_tfl
     db = tmp_path / "r.db"
     env = {**os.environ, "XDG_CACHE_HOME": str(isolated_cache)}
     res = _cli("run", "--devices", str(devices), "--db", str(db), "--models", str(tiny_tflite), "--variants", "fp32",
-               "--sustained", "2s", "--window", "250ms", "--cooldown", "0", "--no-progress", env=env)
+               "--sustained", "2s", "--window", "250ms", "--cooldown", "0", "--no-progress", "--no-peak-probe", env=env)
     assert res.returncode == 0, res.stderr[-2000:]
     rows = json.loads(_cli("results", "--db", str(db), "--format", "json", timeout=120).stdout)
     assert len(rows) == 1 and rows[0]["status"] == "ok"

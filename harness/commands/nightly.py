@@ -6,8 +6,8 @@ import sys
 from typing import TYPE_CHECKING
 
 from errors import UserError
-from harness.commands.options import (add_db_arg, add_farm_arg, check_db_for_writing, check_folder, csv_list,
-                                      default_db, fraction, open_db, positive_int)
+from harness.commands.options import (add_db_arg, add_farm_arg, add_peak_probe_arg, check_db_for_writing, check_folder,
+                                      csv_list, default_db, fraction, open_db, positive_int)
 
 if TYPE_CHECKING:
     from harness.farm.coordinator import Farm
@@ -31,6 +31,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="measure each job N times, interleaved (default 3: one run a night cannot tell a "
                         "slowdown from this host's run-to-run noise)")
     n.add_argument("--cache-dir", help="artifact cache")
+    add_peak_probe_arg(n)
     n.add_argument("--accept", metavar="RUN_ID", help="make this run the baseline (an intended slowdown) and exit")
     n.add_argument("--verbose", action="store_true",
                    help="show TensorFlow, converter and transport logs here (default: a log file named at the end)")
@@ -74,7 +75,7 @@ def _nightly(args: argparse.Namespace, farm: Farm | None, devices: DevicesFile) 
     check_folder("--out-dir", args.out_dir, create=True)
     plan = make_plan(devices, models=csv_list(args.models, "--models"),
                      variants=csv_list(args.variants, "--variants"), quick=args.quick,
-                     repeat=NIGHTLY_REPEAT if args.repeat is None else args.repeat,
+                     repeat=NIGHTLY_REPEAT if args.repeat is None else args.repeat, peak_probe=not args.no_peak_probe,
                      pools=tuple(csv_list(args.pool, "--pool") or ()))
     db_path = args.db or default_db()
     check_db_for_writing(db_path)  # refuse a damaged file and upgrade an old one before anything runs

@@ -33,6 +33,12 @@ def add_retrain_arg(p: argparse.ArgumentParser) -> None:
                         "with the package (minutes on 2 cores; kept in the cache for later --retrain runs)")
 
 
+def add_peak_probe_arg(p: argparse.ArgumentParser) -> None:
+    """`run` and `nightly` skip the probe the same way: four short runner jobs per device before the first job."""
+    p.add_argument("--no-peak-probe", action="store_true",
+                   help="skip the once-per-device matmul probe behind the 'fraction of peak' column")
+
+
 def add_task_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", metavar="sr|classify|detect",
                    help="what your own model files do, so their accuracy is measured on --images DIR (for "

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 from errors import UserError, clean
 from harness.store.pending import pending_path
-from harness.commands.options import (add_db_arg, add_devices_arg, add_farm_arg, add_retrain_arg, add_task_arg,
-                                      apply_retrain, celsius, check_db_for_writing, check_folder, count, csv_list,
-                                      default_db, duration, load_devices_arg, positive_int, positive_seconds, seconds,
-                                      thread_count, input_shape)
+from harness.commands.options import (add_db_arg, add_devices_arg, add_farm_arg, add_peak_probe_arg, add_retrain_arg,
+                                      add_task_arg, apply_retrain, celsius, check_db_for_writing, check_folder, count,
+                                      csv_list, default_db, duration, load_devices_arg, positive_int, positive_seconds,
+                                      seconds, thread_count, input_shape)
 
 if TYPE_CHECKING:
     from harness.farm.coordinator import Farm
@@ -64,8 +64,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--images", help="folder of your own images for calibration and accuracy")
     add_task_arg(p)
     add_retrain_arg(p)
-    p.add_argument("--no-peak-probe", action="store_true",
-                   help="skip the once-per-device matmul probe behind the 'fraction of peak' column")
+    add_peak_probe_arg(p)
     p.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
     p.add_argument("--verbose", action="store_true",
                    help="show TensorFlow, converter and transport logs here (default: a log file named at the end)")
