@@ -93,13 +93,15 @@ def rescaled(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.stack([resize(rgb[..., c], shape, order=3, anti_aliasing=True) for c in range(rgb.shape[-1])], axis=-1)
 
 
+def _rescaled_side(rgb: np.ndarray, rescale: float) -> tuple[int, int]:
+    """An image's (height, width) after `rescale` (1.0: as it is)."""
+    h, w = int(rgb.shape[0]), int(rgb.shape[1])
+    return (max(1, int(round(h * rescale))), max(1, int(round(w * rescale)))) if rescale != 1.0 else (h, w)
+
+
 def _sides(image_dir: str | None, held_out: bool, rescale: float) -> list[tuple[int, int]]:
     """Each image's (height, width) as `_degraded` takes it, after `rescale`."""
-    out = []
-    for rgb in _sr_images(image_dir, held_out):
-        h, w = rgb.shape[:2]
-        out.append((max(1, int(round(h * rescale))), max(1, int(round(w * rescale)))) if rescale != 1.0 else (h, w))
-    return out
+    return [_rescaled_side(rgb, rescale) for rgb in _sr_images(image_dir, held_out)]
 
 
 def degraded(image_dir: str | None, held_out: bool, scale: int, channels: int, min_side: int,
@@ -121,9 +123,8 @@ def _degraded(image_dir: str | None, held_out: bool, scale: int, channels: int, 
 
     out = []
     for rgb in _sr_images(image_dir, held_out):
-        h, w = rgb.shape[:2]
+        h, w = _rescaled_side(rgb, rescale)
         if rescale != 1.0:
-            h, w = max(1, int(round(h * rescale))), max(1, int(round(w * rescale)))
             rgb = np.clip(rescaled(rgb, (h, w)), 0, 1)
         if min(h, w) < min_side:  # small images are scaled up so a crop fits
             f = min_side / min(h, w)
