@@ -48,7 +48,7 @@ def starts(way: str, n: int) -> float:
     return (children_cpu() - c) / n * 1000
 
 
-def one_job(model: Path, cache: Path) -> tuple[float, int]:
+def one_job(model: Path) -> tuple[float, int]:
     """CPU s and commands of a fresh local target's prepare and one benchmark job of `model`."""
     from devices.local_target import LocalTarget
     from devices.target import JobSpec
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                 local._setpriv = as_way(way)  # type: ignore[assignment]
                 try:
                     per_start[way].append(starts(way, args.starts))
-                    cpu, n = one_job(model, Path(tmp))
+                    cpu, n = one_job(model)
                 finally:
                     local._setpriv = real
                 per_job[way].append(cpu)
