@@ -2,8 +2,9 @@
 
 `mmdebstrap --variant=extract` unpacks the arm64 packages without running any of their maintainer scripts
 (nothing arm64 runs on this x86 host), so the few files those scripts would write are written here by hand:
-passwd/group/shadow from base-passwd's masters, sshd_config, fstab, and /sbin/harness-init, the guest's
-PID 1, which does the rest inside the guest at each boot (ldconfig, the network, the ssh host key). The
+passwd/group/shadow from base-passwd's masters, sshd_config, fstab, the .pyc files py3compile would have
+written, and /sbin/harness-init, the guest's PID 1, which does the rest inside the guest at each boot
+(ldconfig, the network, the ssh host key). The
 kernel is Debian's linux-image-arm64; its initramfs is made here (busybox-static arm64, the virtio and
 ext4 modules of that kernel, an /init that loads them and switch_roots), and the root filesystem is an
 ext4 image written by `mke2fs -d` (no loop mount). The result is cached in the user's cache folder under
@@ -13,10 +14,12 @@ Run `python -m tests.arm64_image` to build (or find) it ahead of the tests.
 """
 from __future__ import annotations
 
+import compileall
 import hashlib
 import json
 import lzma
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -168,6 +171,7 @@ def build(cache: Path | None = None) -> BoardImage:
     modules = _module_closure(rootfs / "usr/lib/modules" / release)
     write_cpio(work / "initrd.img", _initramfs_entries(rootfs, modules))
     configure(rootfs)
+    pycs = byte_compile(rootfs)
     for sub in PRUNE:
         shutil.rmtree(rootfs / sub, ignore_errors=True)
     for boot in (rootfs / "boot").glob("*"):
@@ -177,7 +181,8 @@ def build(cache: Path | None = None) -> BoardImage:
           str(work / "root.ext4"), f"{used_mb + FREE_MB}M"], "mke2fs (root filesystem image)", log)
     shutil.rmtree(rootfs)
     manifest = {"suite": SUITE, "kernel": release, "modules": [m.name for m in modules], "packages": versions,
-                "rootfs_mb": used_mb, "build_s": round(time.monotonic() - t0, 1), "extract_s": round(t_extract, 1)}
+                "rootfs_mb": used_mb, "pycs": pycs, "build_s": round(time.monotonic() - t0, 1),
+                "extract_s": round(t_extract, 1)}
     (work / "manifest.json").write_text(json.dumps(manifest, indent=1))
     shutil.rmtree(folder, ignore_errors=True)
     work.rename(folder)
@@ -302,6 +307,23 @@ def configure(rootfs: Path) -> None:
     init = rootfs / "sbin/harness-init"
     init.write_text(GUEST_INIT)
     init.chmod(0o755)
+
+
+def byte_compile(rootfs: Path) -> str:
+    """The .pyc files of the guest's standard library and dist-packages, as the python3 packages' postinst
+    (py3compile) writes them on a real Debian or Raspberry Pi OS: timestamp-checked, with the guest's paths
+    inside. Without them every boot compiled each module at its first import, under TCG: the first `import
+    numpy` 11.1 vs 3.9 CPU-s of QEMU, a first pip start 23.6 vs 16.3 (tests/arm64_vm.py's board, one boot each
+    way). Written by this host's Python only when it is the guest's minor version (the same magic number)."""
+    guest = sorted(p.name for p in (rootfs / "usr/lib").glob("python3.*") if re.fullmatch(r"python3\.\d+", p.name))
+    host = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if guest != [host]:
+        return f"none: the board's Python is {' '.join(guest) or 'missing'}, this host's {host}"
+    for sub in (f"usr/lib/{host}", "usr/lib/python3/dist-packages"):
+        # a few files are not Python 3 on purpose (lib2to3's test data): compile_dir goes on past them
+        compileall.compile_dir(rootfs / sub, quiet=2, stripdir=str(rootfs), prependdir="/", workers=0)
+    count = sum(1 for _ in (rootfs / "usr/lib").rglob("*.pyc"))
+    return f"{count} .pyc files written by {host} (timestamp-checked)"
 
 
 def _du_mb(path: Path) -> int:

@@ -126,6 +126,11 @@ def test_devices_reads_the_arm64_kernel(board, devfile, tmp_path):
     assert row["cpu_freq_mhz"] == {} and "no cpufreq driver" in row["missing"]["cpu_freq_mhz"]
     assert "unavailable" in row["vcgencmd"] and row["power_sensor"] is None
     assert row["runtime"] is None and row["numpy"].startswith("1.")  # python3-numpy from bookworm
+    # the image carries the .pyc files py3compile writes on a real board, and Python took them: the facts run
+    # imported numpy without writing its .pyc again (it is older than this boot)
+    pyc = "/usr/lib/python3/dist-packages/numpy/__pycache__/__init__.cpython-311.pyc"
+    made, btime = _on_board(board, f"stat -c %Y {pyc}; grep ^btime /proc/stat").split()[::2]
+    assert int(made) < int(btime), (made, btime)
 
 
 def test_setup_from_nothing_with_the_hosts_wheels(board, devfile, tmp_path):
