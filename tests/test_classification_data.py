@@ -106,3 +106,16 @@ def test_a_phone_gets_a_balanced_thousand_of_the_held_out_set_not_all_3000():
     assert np.bincount(regions).tolist() == [DEVICE_CLS_IMAGES // 20] * 20
     small_x, small_y = device_share(x[:40], y[:40])
     assert len(small_x) == len(small_y) == 40  # a smaller set is sent whole
+
+
+def test_the_hugepage_benchmark_makes_the_same_arrays_both_ways(capsys):
+    """benchmarks/numpy_hugepages.py (why tests/conftest.py turns NumPy's huge-page madvise off): both children
+    build the held-out set, byte for byte the same, and its figures are printed; bad input is one line, exit 2."""
+    from benchmarks import numpy_hugepages
+
+    assert numpy_hugepages.main(["--rounds", "1", "--side", "16", "--images", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "same arrays both ways: yes (61440 bytes of images)" in out, out
+    assert "round 1 madvise on " in out and "round 1 madvise off" in out and "median sys_s" in out
+    assert numpy_hugepages.main(["--rounds", "0"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
