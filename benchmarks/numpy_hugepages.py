@@ -1,12 +1,15 @@
 """NumPy's transparent-huge-page madvise on and off, side by side in one run (tests/conftest.py turns it off).
 
-NumPy madvises MADV_HUGEPAGE on every array of 4 MB or more, so where the kernel's THP mode is `madvise` each
-first touch of such an array faults in and zeroes a 2 MB page. On a VM whose fresh memory is slow to fault in
-(the CI machine here is a Firecracker VM with free-page reporting) that zeroing dominates work that makes large
-arrays: the shipped-SqueezeNet test's 3000 held-out 224 px images (1.8 GB as float32). Each round builds that
-set in a fresh child process with `NUMPY_MADVISE_HUGEPAGE=1` and with `=0`, alternating which goes first, and
-prints each child's wall, user and system CPU and minor page faults, their medians and the ratios off/on, and
-whether both children made the same arrays (a checksum of every byte).
+NumPy madvises MADV_HUGEPAGE on every array of 4 MB or more, so where the kernel's THP mode is `madvise` each first
+touch of such an array faults in and zeroes a 2 MB page. On a VM whose fresh memory is slow to fault in (the CI
+machine here is a Firecracker VM with free-page reporting) that zeroing is paid on every large array. This measures
+one such piece of work, the 3000 held-out 224 px images (1.8 GB as float32); it does not run the Keras predict over
+them that the shipped-SqueezeNet test adds, whose copies of those arrays paid most of that test's difference (42.6
+vs 70.6 s wall, 3.0 vs 29.3 s system, one pytest run each way). Here, 2026-12-08, two rounds on the idle VM: wall
+25.5 vs 28.7 s (0.89x), system 8.9 vs 12.0 s (0.74x), user 0.99x, the same bytes; round 2's "on" (25.4 s) was within
+a second of its "off". Each round builds that set in a fresh child process with `NUMPY_MADVISE_HUGEPAGE=1` and with
+`=0`, alternating which goes first, and prints each child's wall, user and system CPU and minor page faults, their
+medians and the ratios off/on, and whether both children made the same arrays (a checksum of every byte).
 
     python benchmarks/numpy_hugepages.py [--rounds 2] [--side 224] [--images 3000]
 """

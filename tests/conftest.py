@@ -19,7 +19,8 @@ os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 # fault in (this CI's Firecracker VM: the kernel zeroing 2 MB pages was 43 % of perf's samples in the shipped
 # SqueezeNet test, whose 3000 held-out 224 px images are 1.8 GB) that costs far more than the fewer TLB misses
 # save: that test 42.6 vs 70.6 s wall, 3.0 vs 29.3 s of system CPU, the same arrays. NumPy's own switch, set
-# before any process of the run imports NumPy; a value the user set wins.
+# before any process of the run imports NumPy; a value the user set wins (benchmarks/numpy_hugepages.py: the data
+# generation alone, 0.89x wall).
 os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
 REPO = Path(__file__).resolve().parent.parent
